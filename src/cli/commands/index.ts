@@ -1,0 +1,4 @@
+/** Every command of the CLI, in the order `drctl --help` lists them. One line per command file. */
+import type { RegisterCommand } from '../context.ts';
+
+export const commands: RegisterCommand[] = [];

@@ -1,0 +1,53 @@
+/**
+ * drctl's command line. Each command lives in `commands/<name>.ts` and registers itself on the program;
+ * this file is the one place that turns errors into exit codes and messages (no stack unless --debug).
+ */
+import { Command, CommanderError } from 'commander';
+import { DrctlError, PlanInvalidError, formatLocation } from '../errors.ts';
+import { commands } from './commands/index.ts';
+import type { CommandContext } from './context.ts';
+
+export async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  const context: CommandContext = { exitCode: 0, debug, out: process.stdout, err: process.stderr };
+  const program = new Command('drctl')
+    .description('Disaster recovery as code: plan, prove, render, execute, drill and watch.')
+    .option('--debug', 'print stack traces and debug logs')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => context.out.write(s), writeErr: (s) => context.err.write(s) });
+  for (const register of commands) register(program, context);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return context.exitCode;
+  } catch (error) {
+    return reportError(error, context);
+  }
+}
+
+function reportError(error: unknown, context: CommandContext): number {
+  if (error instanceof CommanderError) {
+    // help and version are "errors" to commander; anything else is a usage error
+    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2;
+  }
+  if (error instanceof PlanInvalidError) {
+    for (const problem of error.problems) {
+      context.err.write(`${formatLocation(problem.location)}: ${problem.code} ${problem.message}\n`);
+      if (problem.hint) context.err.write(`  hint: ${problem.hint}\n`);
+    }
+    context.err.write(`${error.problems.length} problem${error.problems.length === 1 ? '' : 's'} found\n`);
+    if (context.debug) context.err.write(`${error.stack}\n`);
+    return 1;
+  }
+  if (error instanceof DrctlError) {
+    const where = error.location ? `${formatLocation(error.location)}: ` : '';
+    context.err.write(`${where}${error.code} ${error.message}\n`);
+    if (error.hint) context.err.write(`  hint: ${error.hint}\n`);
+    if (context.debug) context.err.write(`${error.stack}\n`);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  context.err.write(`DRCTL_INTERNAL ${message}\n  hint: run again with --debug and report it with the output\n`);
+  if (context.debug && error instanceof Error) context.err.write(`${error.stack}\n`);
+  return 2;
+}

@@ -1,0 +1,315 @@
+/**
+ * The compiled plan: what analysis, rendering and the engine read. Durations are milliseconds, defaults
+ * are applied, references are resolved to ids that are known to exist, and every entity remembers where
+ * in which file it was written (`at`) so findings and errors can point there.
+ */
+import type { SourceLocation } from '../errors.ts';
+import type {
+  BACKUP_MEDIA,
+  BACKUP_TYPES,
+  CHANNELS,
+  DISASTERS,
+  DRILL_TYPES,
+  FAILURE_POLICIES,
+  FAULT_KINDS,
+  REPLICATION_MODES,
+  RUNBOOK_KINDS,
+  SITE_ROLES,
+  STRATEGIES,
+} from './schema.ts';
+
+export type TierLevel = 0 | 1 | 2 | 3;
+export type Strategy = (typeof STRATEGIES)[number];
+export type SiteRole = (typeof SITE_ROLES)[number];
+export type ReplicationMode = (typeof REPLICATION_MODES)[number];
+export type BackupType = (typeof BACKUP_TYPES)[number];
+export type BackupMedia = (typeof BACKUP_MEDIA)[number];
+export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
+export type RunbookKind = (typeof RUNBOOK_KINDS)[number];
+export type DrillType = (typeof DRILL_TYPES)[number];
+export type Disaster = (typeof DISASTERS)[number];
+export type FaultKind = (typeof FAULT_KINDS)[number];
+export type Channel = (typeof CHANNELS)[number];
+
+export interface Plan {
+  version: 1;
+  name: string;
+  description: string | undefined;
+  /** SHA-256 of every plan file's bytes, in load order: the version every document and run carries. */
+  hash: string;
+  /** Every file the plan was loaded from, the root first. */
+  files: string[];
+  /** Directory of the root plan file; relative paths in the plan resolve against it. */
+  baseDir: string;
+  review: { intervalMs: number; last: Date | undefined; by: string | undefined; at: SourceLocation };
+  sites: Site[];
+  tiers: Record<TierLevel, TierPolicy>;
+  contacts: Contact[];
+  activation: Activation | undefined;
+  communications: Communications;
+  secrets: { env: string[]; file: string | undefined };
+  workloads: Workload[];
+  drills: Drills;
+  at: SourceLocation;
+}
+
+export interface Site {
+  id: string;
+  role: SiteRole;
+  description: string | undefined;
+  location: string | undefined;
+  at: SourceLocation;
+}
+
+export interface TierPolicy {
+  tier: TierLevel;
+  name: string;
+  slo: string;
+  rtoMs: number;
+  rpoMs: number;
+  /** Where the default comes from, or the plan location that overrode it. */
+  source: string;
+}
+
+export interface Contact {
+  id: string;
+  name: string;
+  role: string | undefined;
+  email: string | undefined;
+  phone: string | undefined;
+  backup: string | undefined;
+  escalation: string[];
+  roles: string[];
+  at: SourceLocation;
+}
+
+export interface Activation {
+  criteria: string[];
+  approvers: string[];
+  quorum: number;
+  declareWithinMs: number | undefined;
+  at: SourceLocation;
+}
+
+export interface CommunicationTemplate {
+  id: string;
+  on: string;
+  channel: Channel;
+  to: string[];
+  subject: string | undefined;
+  body: string;
+  at: SourceLocation;
+}
+
+export interface Communications {
+  statusPageWithinMs: number;
+  updatesEveryMs: number;
+  rootCauseWithinMs: number;
+  templates: CommunicationTemplate[];
+}
+
+export interface Flow {
+  name: string;
+  users: string;
+  impact: string;
+  degraded: string | undefined;
+}
+
+export interface Workload {
+  id: string;
+  name: string;
+  description: string | undefined;
+  tier: TierLevel;
+  strategy: Strategy;
+  owner: string;
+  rtoMs: number;
+  rpoMs: number;
+  /** 'tier' when the objective is the tier default, 'plan' when the workload sets it. */
+  objectivesFrom: { rto: 'tier' | 'plan'; rpo: 'tier' | 'plan' };
+  flows: Flow[];
+  signoff: { by: string; at: Date; note: string | undefined } | undefined;
+  automaticFailover: boolean;
+  /** How long a site must look lost before the monitor acts. */
+  detectAfterMs: number;
+  components: Component[];
+  runbooks: Runbook[];
+  at: SourceLocation;
+}
+
+export interface Placement {
+  site: string;
+  standby: boolean;
+  url: string | undefined;
+  path: string | undefined;
+  command: string | undefined;
+  /** Every field as written, provider-specific ones included. */
+  fields: Record<string, unknown>;
+  at: SourceLocation;
+}
+
+export interface Probe {
+  url: string | undefined;
+  tcp: string | undefined;
+  run: string | undefined;
+  expectStatus: number;
+  intervalMs: number;
+  timeoutMs: number;
+  failures: number;
+  successes: number;
+}
+
+export interface Replication {
+  mode: ReplicationMode;
+  from: string | undefined;
+  to: string | undefined;
+  everyMs: number | undefined;
+  maxLagMs: number | undefined;
+  at: SourceLocation;
+}
+
+export interface Retention {
+  daily: number;
+  weekly: number;
+  monthly: number;
+  yearly: number;
+}
+
+export interface BackupPolicy {
+  everyMs: number;
+  type: BackupType;
+  to: string;
+  path: string | undefined;
+  media: BackupMedia;
+  keep: Retention;
+  verifyEveryMs: number;
+  immutable: boolean;
+  at: SourceLocation;
+}
+
+export interface Component {
+  id: string;
+  workload: string;
+  name: string;
+  kind: string;
+  description: string | undefined;
+  tier: TierLevel;
+  strategy: Strategy;
+  placement: Placement[];
+  dependsOn: string[];
+  references: string[];
+  probe: Probe | undefined;
+  replication: Replication | undefined;
+  backups: BackupPolicy[];
+  recoveryMs: number | undefined;
+  at: SourceLocation;
+}
+
+export interface HttpCheck {
+  url: string;
+  method: string;
+  status: number;
+  bodyContains: string | undefined;
+  json: Record<string, unknown> | undefined;
+  latencyMs: number | undefined;
+}
+
+/** A validation check; exactly one of run, http, sql or check (a provider check) is set. */
+export interface Check {
+  name: string;
+  run: string | undefined;
+  http: HttpCheck | undefined;
+  sql: string | undefined;
+  /** A provider check, `provider.check`. */
+  check: string | undefined;
+  component: string | undefined;
+  site: string | undefined;
+  with: Record<string, unknown>;
+  expect: unknown;
+  timeoutMs: number;
+  evidence: string | undefined;
+  at: SourceLocation;
+}
+
+/** What a step does; one step does exactly one of these. */
+export type StepKind = 'shell' | 'action' | 'manual' | 'approval' | 'wait' | 'check';
+
+export interface Step {
+  id: string;
+  name: string;
+  description: string | undefined;
+  kind: StepKind;
+  needs: string[];
+  prerequisite: string | undefined;
+  owner: string | undefined;
+  expectedMs: number;
+  contingencyMs: number;
+  timeoutMs: number | undefined;
+  retries: { attempts: number; backoffMs: number; maxBackoffMs: number };
+  idempotent: boolean;
+  run: string | undefined;
+  action: string | undefined;
+  with: Record<string, unknown>;
+  manual: string | undefined;
+  approval: { by: string[]; role: string | undefined; quorum: number; fourEyes: boolean } | undefined;
+  wait: { forMs: number | undefined; until: Check | undefined; everyMs: number; deadlineMs: number | undefined } | undefined;
+  validate: Check[];
+  evidence: string[];
+  onFailure: FailurePolicy;
+  escalateTo: string | undefined;
+  undo: { run: string | undefined; action: string | undefined; with: Record<string, unknown>; description: string | undefined } | undefined;
+  at: SourceLocation;
+}
+
+export interface Runbook {
+  workload: string;
+  name: string;
+  kind: RunbookKind;
+  description: string | undefined;
+  prerequisites: string[];
+  postRequisites: string[];
+  steps: Step[];
+  at: SourceLocation;
+}
+
+export interface Fault {
+  kind: FaultKind;
+  component: string;
+  site: string;
+  atMs: number;
+  durationMs: number | undefined;
+  latencyMs: number | undefined;
+  jitterMs: number | undefined;
+  bandwidth: string | undefined;
+  direction: 'up' | 'down' | 'both';
+  flag: string | undefined;
+  at: SourceLocation;
+}
+
+export interface Scenario {
+  id: string;
+  description: string | undefined;
+  disaster: Disaster;
+  type: DrillType;
+  workload: string;
+  runbook: string;
+  faults: Fault[];
+  expect: { rtoMs: number; rpoMs: number };
+  at: SourceLocation;
+}
+
+export interface DrillRecord {
+  type: DrillType;
+  at: Date;
+  workload: string | undefined;
+  scenario: string | undefined;
+  result: 'passed' | 'failed' | undefined;
+  note: string | undefined;
+  location: SourceLocation;
+}
+
+export interface Drills {
+  /** How often each drill type must be done, in ms. */
+  schedule: Record<DrillType, number>;
+  scenarios: Scenario[];
+  history: DrillRecord[];
+}

@@ -1,0 +1,362 @@
+/**
+ * The plan schema: what a person writes in a plan file. It is the one source of truth for validation,
+ * for the JSON Schema published to editors (`drctl schema`), and later for the API's OpenAPI.
+ * Durations stay strings here; `compile.ts` turns the validated input into the model the rest of drctl uses.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+
+const ID_PATTERN = /^[a-z0-9][a-z0-9_-]*$/i;
+
+export const Id = z
+  .string()
+  .regex(ID_PATTERN, 'an id is letters, digits, "-" and "_", starting with a letter or digit')
+  .describe('An identifier: letters, digits, "-" and "_".');
+
+export const Duration = z
+  .string()
+  .refine((text) => parseDuration(text) !== undefined, {
+    message: 'not a duration; write it like 500ms, 90s, 15m, 4h, 2d or 1h30m',
+  })
+  .describe('A duration: 500ms, 90s, 15m, 4h, 2d, 1w, or combined like 1h30m.');
+
+/** A calendar date or timestamp; YAML may hand us a Date already. */
+export const DateLike = z
+  .union([z.string(), z.date()])
+  .refine((value) => !Number.isNaN(new Date(value).getTime()), {
+    message: 'not a date; write it like 2026-03-01 or 2026-03-01T12:00:00Z',
+  })
+  .describe('A date (2026-03-01) or timestamp (2026-03-01T12:00:00Z).');
+
+export const TIERS = [0, 1, 2, 3] as const;
+export const Tier = z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]);
+
+export const STRATEGIES = ['backup-restore', 'cold-standby', 'warm-standby', 'hot-standby', 'active-active'] as const;
+export const Strategy = z.enum(STRATEGIES);
+
+export const SITE_ROLES = ['primary', 'secondary', 'backup'] as const;
+const Site = z.strictObject({
+  role: z.enum(SITE_ROLES).describe('primary serves traffic; secondary takes over; backup only holds copies.'),
+  description: z.string().optional(),
+  location: z.string().optional().describe('Region or data centre, for the runbook.'),
+});
+
+const TierOverride = z.strictObject({
+  name: z.string().optional(),
+  rto: Duration.optional(),
+  rpo: Duration.optional(),
+  slo: z.string().optional().describe('Availability objective, e.g. "99.95%".'),
+});
+
+const Contact = z.strictObject({
+  id: Id,
+  name: z.string(),
+  role: z.string().optional(),
+  email: z.string().optional(),
+  phone: z.string().optional(),
+  backup: Id.optional().describe('Who stands in when this contact cannot be reached.'),
+  escalation: z.array(Id).optional().describe('Whom to escalate to, in order.'),
+  roles: z.array(z.string()).optional().describe('Roles this contact holds for approvals, e.g. [business-owner].'),
+});
+
+const Activation = z.strictObject({
+  criteria: z.array(z.string()).min(1).describe('When DR is declared, in plain words.'),
+  approvers: z.array(Id).min(1).describe('Contacts who may declare DR.'),
+  quorum: z.number().int().min(1).optional().describe('How many approvers must agree. @default 1'),
+  declare_within: Duration.optional().describe('How long the decision may take once the criteria are met.'),
+});
+
+const Flow = z.strictObject({
+  name: z.string(),
+  users: z.string().describe('Who relies on this flow.'),
+  impact: z.string().describe('What happens to them when it is down.'),
+  degraded: z.string().optional().describe('What still works in reduced functionality.'),
+});
+
+const SignOff = z.strictObject({
+  by: Id,
+  at: DateLike,
+  note: z.string().optional(),
+});
+
+const Probe = z
+  .strictObject({
+    url: z.string().optional().describe('HTTP(S) URL to GET.'),
+    tcp: z.string().optional().describe('host:port that must accept a connection.'),
+    run: z.string().optional().describe('Shell command that must exit 0.'),
+    expect_status: z.number().int().optional().describe('@default 200'),
+    interval: Duration.optional().describe('@default 5s'),
+    timeout: Duration.optional().describe('@default 1s'),
+    failures: z.number().int().min(1).optional().describe('Consecutive failures to mark down. @default 3'),
+    successes: z.number().int().min(1).optional().describe('Consecutive successes to mark up. @default 2'),
+  })
+  .refine((p) => [p.url, p.tcp, p.run].filter((x) => x !== undefined).length === 1, {
+    message: 'a probe needs exactly one of url, tcp or run',
+  });
+
+export const REPLICATION_MODES = ['sync', 'async', 'snapshot', 'none'] as const;
+const Replication = z.strictObject({
+  mode: z.enum(REPLICATION_MODES).describe('sync loses nothing; async loses its lag; snapshot loses up to its interval.'),
+  from: Id.optional().describe('Source site. @default the primary site'),
+  to: Id.optional().describe('Target site. @default the standby placement'),
+  every: Duration.optional().describe('Snapshot interval (mode snapshot).'),
+  max_lag: Duration.optional().describe('Expected worst lag for async replication.'),
+});
+
+const Retention = z.strictObject({
+  daily: z.number().int().min(0).optional(),
+  weekly: z.number().int().min(0).optional(),
+  monthly: z.number().int().min(0).optional(),
+  yearly: z.number().int().min(0).optional(),
+});
+
+export const BACKUP_TYPES = ['full', 'incremental', 'differential', 'snapshot', 'wal'] as const;
+export const BACKUP_MEDIA = ['disk', 'object', 'tape', 'database'] as const;
+const Backup = z.strictObject({
+  every: Duration.describe('How often a backup is taken.'),
+  type: z.enum(BACKUP_TYPES).optional().describe('@default full'),
+  to: Id.describe('Site (or backup location id) the copy goes to.'),
+  path: z.string().optional().describe('Where at that site the copies live.'),
+  media: z.enum(BACKUP_MEDIA).optional().describe('Storage medium, for the 3-2-1 rule. @default disk'),
+  keep: Retention.optional().describe("Retention; defaults to seed 004's table for the component kind."),
+  verify_every: Duration.optional().describe('How often a restore is tested. @default 30d'),
+  immutable: z.boolean().optional(),
+});
+
+/** Component placement at one site: provider-specific fields are allowed and checked by the provider. */
+const Placement = z.looseObject({
+  url: z.string().optional(),
+  path: z.string().optional(),
+  command: z.string().optional(),
+  standby: z.boolean().optional().describe('This placement is the standby copy.'),
+});
+
+const Component = z.strictObject({
+  id: Id,
+  name: z.string().optional(),
+  kind: z.string().describe('What it is: postgres, sqlite, files, http-service, process, key-vault, storage, queue, ...'),
+  description: z.string().optional(),
+  tier: Tier.optional().describe('@default the workload tier'),
+  strategy: Strategy.optional().describe('@default the workload strategy'),
+  placement: z.record(Id, Placement).optional().describe('Where it runs, per site.'),
+  depends_on: z.array(Id).optional().describe('Components (any workload) this one needs to work.'),
+  references: z.array(Id).optional().describe('Components whose data this one points at (cross-store consistency).'),
+  probe: Probe.optional(),
+  replication: Replication.optional(),
+  backups: z.array(Backup).optional(),
+  recovery: Duration.optional().describe('Expected time to recover this component alone.'),
+});
+
+const HttpCheck = z.strictObject({
+  url: z.string(),
+  method: z.string().optional(),
+  status: z.number().int().optional().describe('@default 200'),
+  body_contains: z.string().optional(),
+  json: z.record(z.string(), z.unknown()).optional().describe('Dotted JSON path → expected value.'),
+  latency: Duration.optional().describe('Latency budget.'),
+});
+
+export const Check = z
+  .strictObject({
+    name: z.string().optional(),
+    run: z.string().optional().describe('Shell command; passes when it exits 0.'),
+    http: z.union([z.string(), HttpCheck]).optional(),
+    sql: z.string().optional().describe('Query on the component; passes when the first column of the first row is true or expect matches.'),
+    component: Id.optional(),
+    site: Id.optional(),
+    check: z.string().optional().describe('Provider check, written provider.check.'),
+    with: z.record(z.string(), z.unknown()).optional(),
+    expect: z.unknown().optional(),
+    timeout: Duration.optional(),
+    evidence: z.string().optional().describe('What this check proves, for the runbook and the report.'),
+  })
+  .refine((c) => [c.run, c.http, c.sql, c.check].filter((x) => x !== undefined).length === 1, {
+    message: 'a check needs exactly one of run, http, sql or check',
+  });
+
+const Undo = z.strictObject({
+  run: z.string().optional(),
+  action: z.string().optional(),
+  with: z.record(z.string(), z.unknown()).optional(),
+  description: z.string().optional(),
+});
+
+const Approval = z.strictObject({
+  by: z.array(Id).optional().describe('Contacts who may approve.'),
+  role: z.string().optional().describe('Or any contact holding this role.'),
+  quorum: z.number().int().min(1).optional().describe('@default 1'),
+  four_eyes: z.boolean().optional().describe('The approver may not be the person who started the run. @default true'),
+});
+
+const Wait = z.strictObject({
+  for: Duration.optional().describe('Wait this long.'),
+  until: Check.optional().describe('Or until this check passes.'),
+  every: Duration.optional().describe('How often to re-check. @default 1s'),
+  deadline: Duration.optional().describe('Give up after this long.'),
+});
+
+const Retries = z.union([
+  z.number().int().min(0),
+  z.strictObject({ attempts: z.number().int().min(0), backoff: Duration.optional(), max_backoff: Duration.optional() }),
+]);
+
+export const FAILURE_POLICIES = ['abort', 'continue', 'rollback', 'escalate'] as const;
+
+export const Step = z.strictObject({
+  id: Id,
+  name: z.string().optional(),
+  description: z.string().optional(),
+  needs: z.array(Id).optional().describe('Steps that must finish first.'),
+  prerequisite: z.string().optional().describe('What must be true before starting, in plain words.'),
+  owner: Id.optional().describe('Contact who performs the step.'),
+  expected: Duration.optional().describe('Expected duration. @default 1m'),
+  contingency: Duration.optional().describe('Extra time allowed on top of expected. @default 0s'),
+  timeout: Duration.optional().describe('Stop the step after this long.'),
+  retries: Retries.optional(),
+  idempotent: z.boolean().optional().describe('Safe to run again after a crash mid-step. @default false'),
+  run: z.string().optional().describe('Shell command.'),
+  action: z.string().optional().describe('Provider action, written provider.action.'),
+  with: z.record(z.string(), z.unknown()).optional().describe('Parameters of the action.'),
+  manual: z.string().optional().describe('Instructions for a person; an operator confirms it done.'),
+  approval: Approval.optional(),
+  wait: Wait.optional(),
+  validate: z.array(Check).optional().describe('Checks after the step; their results are its evidence.'),
+  evidence: z.array(z.string()).optional().describe('Evidence a person must attach.'),
+  on_failure: z.enum(FAILURE_POLICIES).optional().describe('@default abort'),
+  escalate_to: Id.optional(),
+  undo: Undo.optional().describe('How to roll this step back.'),
+});
+
+export const RUNBOOK_KINDS = ['failover', 'failback', 'restore', 'custom'] as const;
+const Runbook = z.strictObject({
+  kind: z.enum(RUNBOOK_KINDS).optional().describe('@default the runbook name when it is one of the kinds, else custom'),
+  description: z.string().optional(),
+  prerequisites: z.array(z.string()).optional(),
+  post_requisites: z.array(z.string()).optional(),
+  steps: z.array(Step).min(1),
+});
+
+const Workload = z.strictObject({
+  id: Id,
+  name: z.string().optional(),
+  description: z.string().optional(),
+  tier: Tier,
+  strategy: Strategy,
+  owner: Id,
+  rto: Duration.optional().describe('@default the tier RTO'),
+  rpo: Duration.optional().describe('@default the tier RPO'),
+  flows: z.array(Flow).optional(),
+  signoff: SignOff.optional(),
+  failover: z
+    .strictObject({ automatic: z.boolean().optional(), detect_after: Duration.optional() })
+    .optional()
+    .describe('automatic: start failover on confirmed site loss. @default true for tier 0-1 hot-standby and active-active'),
+  components: z.array(Component).optional(),
+  runbooks: z.record(Id, Runbook).optional(),
+});
+
+export const DRILL_TYPES = ['tabletop', 'partial', 'full', 'backup-restore'] as const;
+export const DISASTERS = [
+  'site-loss',
+  'network-outage',
+  'dependent-service',
+  'data-corruption',
+  'application-failure',
+] as const;
+export const FAULT_KINDS = ['kill', 'stop', 'pause', 'latency', 'blackhole', 'reset', 'bandwidth', 'switchboard'] as const;
+
+const Fault = z.strictObject({
+  kind: z.enum(FAULT_KINDS),
+  target: z.string().describe('component@site, e.g. db@east.'),
+  at: Duration.optional().describe('When, from the start of the drill. @default 0s'),
+  duration: Duration.optional().describe('How long before it is lifted; for ever when absent.'),
+  latency: Duration.optional(),
+  jitter: Duration.optional(),
+  bandwidth: z.string().optional().describe('e.g. 64kbps.'),
+  direction: z.enum(['up', 'down', 'both']).optional(),
+  flag: z.string().optional().describe('Switchboard flag to set (kind switchboard).'),
+});
+
+const Scenario = z.strictObject({
+  id: Id,
+  description: z.string().optional(),
+  disaster: z.enum(DISASTERS),
+  type: z.enum(DRILL_TYPES).optional().describe('@default full'),
+  workload: Id,
+  runbook: Id.optional().describe('@default failover'),
+  faults: z.array(Fault).optional(),
+  expect: z.strictObject({ rto: Duration.optional(), rpo: Duration.optional() }).optional(),
+});
+
+const DrillRecord = z.strictObject({
+  type: z.enum(DRILL_TYPES),
+  at: DateLike,
+  workload: Id.optional(),
+  scenario: Id.optional(),
+  result: z.enum(['passed', 'failed']).optional(),
+  note: z.string().optional(),
+});
+
+const Drills = z.strictObject({
+  schedule: z.partialRecord(z.enum(DRILL_TYPES), Duration).optional().describe("@default seed 004's test schedule"),
+  scenarios: z.array(Scenario).optional(),
+  history: z.array(DrillRecord).optional(),
+});
+
+export const CHANNELS = ['webhook', 'email', 'status-page'] as const;
+const Communications = z.strictObject({
+  cadence: z
+    .strictObject({
+      status_page_within: Duration.optional().describe('@default 15m'),
+      updates_every: Duration.optional().describe('@default 30m'),
+      root_cause_within: Duration.optional().describe('@default 72h'),
+    })
+    .optional(),
+  templates: z
+    .array(
+      z.strictObject({
+        id: Id,
+        on: z.string().describe('When it is sent: activation, update, step-failed, approval-waiting, recovered, ...'),
+        channel: z.enum(CHANNELS),
+        to: z.array(z.string()).optional(),
+        subject: z.string().optional(),
+        body: z.string(),
+      }),
+    )
+    .optional(),
+});
+
+const Review = z.strictObject({
+  interval: Duration.optional().describe('How often the plan must be reviewed. @default 365d'),
+  last: DateLike.optional().describe('When it was last reviewed.'),
+  by: Id.optional(),
+});
+
+const Secrets = z.strictObject({
+  env: z.array(z.string()).optional().describe('Environment variables whose values are secret.'),
+  file: z.string().optional().describe('A KEY=value file of secrets, relative to the plan.'),
+});
+
+/** One plan file. Every section is optional so a plan can be split across included files. */
+export const PlanFile = z.strictObject({
+  version: z.literal(1).optional(),
+  name: z.string().optional(),
+  description: z.string().optional(),
+  include: z.array(z.string()).optional().describe('Other plan files, relative to this one.'),
+  review: Review.optional(),
+  sites: z.record(Id, Site).optional(),
+  tiers: z.partialRecord(z.enum(['0', '1', '2', '3']), TierOverride).optional(),
+  contacts: z.array(Contact).optional(),
+  activation: Activation.optional(),
+  communications: Communications.optional(),
+  secrets: Secrets.optional(),
+  workloads: z.array(Workload).optional(),
+  drills: Drills.optional(),
+});
+
+export type PlanFileInput = z.infer<typeof PlanFile>;
+export type WorkloadInput = z.infer<typeof Workload>;
+export type ComponentInput = z.infer<typeof Component>;
+export type StepInput = z.infer<typeof Step>;
+export type CheckInput = z.infer<typeof Check>;
+export type RunbookInput = z.infer<typeof Runbook>;

@@ -1,0 +1,18 @@
+/**
+ * The provider registry: every provider drctl ships, listed once. Adding a provider means adding its
+ * folder and one line here.
+ */
+import type { Provider } from './provider.ts';
+
+export type { Provider, ProviderAction, ProviderCheck, ActionContext, ActionResult, CheckResult, ReadinessFact } from './provider.ts';
+export { defineAction, defineCheck } from './provider.ts';
+
+export const providers: readonly Provider[] = [];
+
+export function findProvider(name: string): Provider | undefined {
+  return providers.find((provider) => provider.name === name);
+}
+
+export function providerForKind(kind: string): Provider | undefined {
+  return providers.find((provider) => provider.kinds.includes(kind));
+}

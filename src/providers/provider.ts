@@ -1,0 +1,86 @@
+/**
+ * The provider interface. A provider acts on one kind of real system (PostgreSQL, files, HTTP, processes,
+ * shell, the traffic router). It declares its actions and checks as data: each with a parameter schema
+ * (checked when the plan is validated), whether it is idempotent, its undo, and the evidence it returns.
+ * The engine reads these facts and never branches on a provider's name or kind.
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Component, Plan } from '../plan/model.ts';
+
+/** What an action or check receives from the engine. Cancellation is cooperative through `signal`. */
+export interface ActionContext {
+  signal: AbortSignal;
+  log: Logger;
+  plan: Plan;
+  /** Directory for files the provider keeps between runs (backup catalogues, process pid files). */
+  stateDir: string;
+  /** Attach a piece of evidence to the running step; values pass through secret redaction. */
+  evidence(name: string, value: unknown): void;
+}
+
+export interface ActionResult {
+  /** One line for people: what was done. */
+  summary: string;
+  /** Structured outputs, kept as evidence. */
+  output?: Record<string, unknown>;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  /** One line for people: what was observed. */
+  message: string;
+  observed?: unknown;
+}
+
+export interface ProviderAction<Params extends z.ZodType = z.ZodType> {
+  description: string;
+  params: Params;
+  /** Safe to run again when a crash left it unfinished. */
+  idempotent: boolean;
+  /** Name of the action in the same provider that reverses this one. */
+  undo?: string;
+  /** Names of the evidence this action attaches. */
+  evidence: readonly string[];
+  run(params: z.output<Params>, ctx: ActionContext): Promise<ActionResult>;
+}
+
+export interface ProviderCheck<Params extends z.ZodType = z.ZodType> {
+  description: string;
+  params: Params;
+  run(params: z.output<Params>, ctx: ActionContext): Promise<CheckResult>;
+}
+
+/** A fact about a component that readiness compares with what the plan promises. */
+export interface ReadinessFact {
+  component: string;
+  site: string | undefined;
+  /** e.g. replication-lag, backup-age, reachable, backup-verified. */
+  name: string;
+  ok: boolean;
+  value?: number | string | boolean;
+  limit?: number | string;
+  message: string;
+}
+
+export interface Provider {
+  /** The prefix of its actions in plans: `postgres` for `postgres.promote`. */
+  name: string;
+  description: string;
+  /** Component kinds this provider serves (for `sql:` checks and readiness). */
+  kinds: readonly string[];
+  actions: Record<string, ProviderAction>;
+  checks: Record<string, ProviderCheck>;
+  /** Run a query against a component's placement at a site; rows as arrays of column values. */
+  query?(component: Component, site: string, sql: string, ctx: ActionContext): Promise<unknown[][]>;
+  readiness?(component: Component, ctx: ActionContext): Promise<ReadinessFact[]>;
+}
+
+/** Keeps an action's parameter type tied to its schema where it is declared. */
+export function defineAction<Params extends z.ZodType>(action: ProviderAction<Params>): ProviderAction {
+  return action as unknown as ProviderAction;
+}
+
+export function defineCheck<Params extends z.ZodType>(check: ProviderCheck<Params>): ProviderCheck {
+  return check as unknown as ProviderCheck;
+}
