@@ -1,4 +1,6 @@
 /** Every command of the CLI, in the order `drctl --help` lists them. One line per command file. */
 import type { RegisterCommand } from '../context.ts';
+import { registerSchema } from './schema.ts';
+import { registerValidate } from './validate.ts';
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [registerValidate, registerSchema];

@@ -1,0 +1,584 @@
+/**
+ * Compiling validated plan files into the model: sections of several files merged, durations turned
+ * into milliseconds, defaults applied, and every reference checked (unknown ids, duplicates, cycles).
+ * Problems are collected, never thrown, so a user sees all of them at once.
+ */
+import type { PlanProblem, SourceLocation } from '../errors.ts';
+import {
+  CADENCE_DEFAULTS,
+  DRILL_SCHEDULE_DEFAULTS,
+  PROBE_DEFAULTS,
+  REVIEW_INTERVAL_DEFAULT_MS,
+  STEP_DEFAULTS,
+  TIER_DEFAULTS,
+  VERIFY_EVERY_DEFAULT_MS,
+  defaultRetention,
+} from './defaults.ts';
+import { parseDuration } from './duration.ts';
+import type {
+  Check,
+  Component,
+  Contact,
+  DrillRecord,
+  DrillType,
+  Plan,
+  Retention,
+  Runbook,
+  RunbookKind,
+  Scenario,
+  Site,
+  Step,
+  StepKind,
+  TierLevel,
+  TierPolicy,
+  Workload,
+} from './model.ts';
+import { RUNBOOK_KINDS, type CheckInput, type ComponentInput, type PlanFileInput, type StepInput, type WorkloadInput } from './schema.ts';
+import { locate, problem, type PathSegment, type SourceFile } from './source.ts';
+import { closest } from './vocabulary.ts';
+
+export interface LoadedFile {
+  source: SourceFile;
+  input: PlanFileInput;
+}
+
+interface CompileMeta {
+  hash: string;
+  baseDir: string;
+  files: string[];
+}
+
+// Durations were validated by the schema, so parsing cannot fail here.
+const ms = (text: string): number => parseDuration(text)!;
+const optMs = (text: string | undefined): number | undefined => (text === undefined ? undefined : ms(text));
+
+export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Plan; problems: PlanProblem[] } {
+  const problems: PlanProblem[] = [];
+  const root = files[0]!;
+  const at = (file: LoadedFile, ...path: PathSegment[]): SourceLocation => locate(file.source, path);
+  const report = (code: string, message: string, location: SourceLocation, hint?: string): void => {
+    problems.push(problem(code, message, location, hint));
+  };
+
+  /** A section written as one object may appear in one file only. */
+  const single = <K extends keyof PlanFileInput>(key: K): { value: NonNullable<PlanFileInput[K]>; file: LoadedFile } | undefined => {
+    const holders = files.filter((f) => f.input[key] !== undefined);
+    for (const extra of holders.slice(1)) {
+      report('DRCTL_PLAN_DUPLICATE', `section ${String(key)} is also defined in ${holders[0]!.source.file}`, at(extra, key), 'define each of these sections in one file only');
+    }
+    const first = holders[0];
+    return first ? { value: first.input[key]!, file: first } : undefined;
+  };
+
+  // ---- sites
+  const sites: Site[] = [];
+  for (const file of files) {
+    for (const [id, site] of Object.entries(file.input.sites ?? {})) {
+      const location = locate(file.source, ['sites', id], { key: true });
+      if (sites.some((s) => s.id === id)) report('DRCTL_PLAN_DUPLICATE_ID', `site ${id} is defined twice`, location, 'give each site one definition');
+      else sites.push({ id, role: site.role, description: site.description, location: site.location, at: location });
+    }
+  }
+  const siteIds = sites.map((s) => s.id);
+
+  // ---- tiers
+  const tiers = structuredClone(TIER_DEFAULTS) as Record<TierLevel, TierPolicy>;
+  const tierSection = single('tiers');
+  if (tierSection) {
+    for (const [key, override] of Object.entries(tierSection.value)) {
+      const level = Number(key) as TierLevel;
+      const location = at(tierSection.file, 'tiers', key);
+      tiers[level] = {
+        tier: level,
+        name: override.name ?? tiers[level].name,
+        slo: override.slo ?? tiers[level].slo,
+        rtoMs: optMs(override.rto) ?? tiers[level].rtoMs,
+        rpoMs: optMs(override.rpo) ?? tiers[level].rpoMs,
+        source: `${location.file}:${location.line}`,
+      };
+    }
+  }
+
+  // ---- contacts
+  const contacts: Contact[] = [];
+  const contactRefs: Array<{ id: string; location: SourceLocation; what: string }> = [];
+  const refContact = (id: string | undefined, location: SourceLocation, what: string): void => {
+    if (id !== undefined) contactRefs.push({ id, location, what });
+  };
+  for (const file of files) {
+    for (const [index, contact] of (file.input.contacts ?? []).entries()) {
+      const location = at(file, 'contacts', index);
+      if (contacts.some((c) => c.id === contact.id)) {
+        report('DRCTL_PLAN_DUPLICATE_ID', `contact ${contact.id} is defined twice`, location, 'give each contact a unique id');
+        continue;
+      }
+      contacts.push({
+        id: contact.id,
+        name: contact.name,
+        role: contact.role,
+        email: contact.email,
+        phone: contact.phone,
+        backup: contact.backup,
+        escalation: contact.escalation ?? [],
+        roles: contact.roles ?? [],
+        at: location,
+      });
+      refContact(contact.backup, at(file, 'contacts', index, 'backup'), `backup of contact ${contact.id}`);
+      for (const [i, id] of (contact.escalation ?? []).entries()) refContact(id, at(file, 'contacts', index, 'escalation', i), `escalation of contact ${contact.id}`);
+    }
+  }
+
+  // ---- activation
+  const activationSection = single('activation');
+  const activation = activationSection && {
+    criteria: activationSection.value.criteria,
+    approvers: activationSection.value.approvers,
+    quorum: activationSection.value.quorum ?? 1,
+    declareWithinMs: optMs(activationSection.value.declare_within),
+    at: at(activationSection.file, 'activation'),
+  };
+  if (activationSection && activation) {
+    activation.approvers.forEach((id, i) => refContact(id, at(activationSection.file, 'activation', 'approvers', i), 'activation approver'));
+    if (activation.quorum > activation.approvers.length) {
+      report('DRCTL_PLAN_QUORUM', `activation quorum ${activation.quorum} is more than its ${activation.approvers.length} approvers`, at(activationSection.file, 'activation', 'quorum'), 'lower the quorum or add approvers');
+    }
+  }
+
+  // ---- communications
+  const commsSection = single('communications');
+  const cadence = commsSection?.value.cadence;
+  const communications: Plan['communications'] = {
+    statusPageWithinMs: optMs(cadence?.status_page_within) ?? CADENCE_DEFAULTS.statusPageWithinMs,
+    updatesEveryMs: optMs(cadence?.updates_every) ?? CADENCE_DEFAULTS.updatesEveryMs,
+    rootCauseWithinMs: optMs(cadence?.root_cause_within) ?? CADENCE_DEFAULTS.rootCauseWithinMs,
+    templates: (commsSection?.value.templates ?? []).map((t, i) => ({
+      id: t.id,
+      on: t.on,
+      channel: t.channel,
+      to: t.to ?? [],
+      subject: t.subject,
+      body: t.body,
+      at: at(commsSection!.file, 'communications', 'templates', i),
+    })),
+  };
+  duplicates(communications.templates, 'communication template', report);
+
+  // ---- workloads and components
+  const workloads: Workload[] = [];
+  const componentRefs: Array<{ id: string; location: SourceLocation; what: string }> = [];
+  const siteRefs: Array<{ id: string; location: SourceLocation; what: string }> = [];
+  for (const file of files) {
+    for (const [index, input] of (file.input.workloads ?? []).entries()) {
+      const path: PathSegment[] = ['workloads', index];
+      if (workloads.some((w) => w.id === input.id)) {
+        report('DRCTL_PLAN_DUPLICATE_ID', `workload ${input.id} is defined twice`, at(file, ...path), 'give each workload a unique id');
+        continue;
+      }
+      const workload = compileWorkload(input, tiers, (...p) => at(file, ...path, ...p), report);
+      workloads.push(workload);
+      refContact(input.owner, at(file, ...path, 'owner'), `owner of workload ${input.id}`);
+      refContact(input.signoff?.by, at(file, ...path, 'signoff', 'by'), `sign-off of workload ${input.id}`);
+      for (const [ci, component] of (input.components ?? []).entries()) {
+        const cat = (...p: PathSegment[]): SourceLocation => at(file, ...path, 'components', ci, ...p);
+        component.depends_on?.forEach((id, i) => componentRefs.push({ id, location: cat('depends_on', i), what: `dependency of component ${component.id}` }));
+        component.references?.forEach((id, i) => componentRefs.push({ id, location: cat('references', i), what: `reference of component ${component.id}` }));
+        for (const site of Object.keys(component.placement ?? {})) {
+          siteRefs.push({ id: site, location: locate(file.source, [...path, 'components', ci, 'placement', site], { key: true }), what: `placement of component ${component.id}` });
+        }
+        if (component.replication?.from) siteRefs.push({ id: component.replication.from, location: cat('replication', 'from'), what: `replication of ${component.id}` });
+        if (component.replication?.to) siteRefs.push({ id: component.replication.to, location: cat('replication', 'to'), what: `replication of ${component.id}` });
+        component.backups?.forEach((b, i) => siteRefs.push({ id: b.to, location: cat('backups', i, 'to'), what: `backup of component ${component.id}` }));
+      }
+      for (const runbook of workload.runbooks) {
+        for (const step of runbook.steps) {
+          refContact(step.owner, step.at, `owner of step ${step.id}`);
+          refContact(step.escalateTo, step.at, `escalation of step ${step.id}`);
+          step.approval?.by.forEach((id) => refContact(id, step.at, `approver of step ${step.id}`));
+          for (const check of [...step.validate, ...(step.wait?.until ? [step.wait.until] : [])]) {
+            if (check.component) componentRefs.push({ id: check.component, location: check.at, what: `check of step ${step.id}` });
+            if (check.site) siteRefs.push({ id: check.site, location: check.at, what: `check of step ${step.id}` });
+          }
+          if (step.onFailure === 'escalate' && !step.escalateTo && !step.owner) {
+            report('DRCTL_PLAN_ESCALATION_MISSING', `step ${step.id} escalates on failure but names no one`, step.at, 'add escalate_to: <contact id>');
+          }
+        }
+      }
+    }
+  }
+  const components = workloads.flatMap((w) => w.components);
+  duplicates(components, 'component', report);
+  const componentIds = components.map((c) => c.id);
+
+  // ---- drills
+  const drillsSection = single('drills');
+  const schedule = { ...DRILL_SCHEDULE_DEFAULTS };
+  for (const [type, every] of Object.entries(drillsSection?.value.schedule ?? {})) {
+    if (every !== undefined) schedule[type as DrillType] = ms(every);
+  }
+  const scenarios: Scenario[] = [];
+  const history: DrillRecord[] = [];
+  if (drillsSection) {
+    const dat = (...p: PathSegment[]): SourceLocation => at(drillsSection.file, 'drills', ...p);
+    for (const [i, s] of (drillsSection.value.scenarios ?? []).entries()) {
+      const workload = workloads.find((w) => w.id === s.workload);
+      if (!workload) reportUnknown('workload', s.workload, workloads.map((w) => w.id), dat('scenarios', i, 'workload'), `scenario ${s.id}`, report);
+      const runbook = s.runbook ?? 'failover';
+      if (workload && !workload.runbooks.some((r) => r.name === runbook)) {
+        reportUnknown('runbook', runbook, workload.runbooks.map((r) => r.name), dat('scenarios', i, s.runbook ? 'runbook' : 'workload'), `scenario ${s.id}`, report);
+      }
+      const faults = (s.faults ?? []).map((f, fi) => {
+        const [component = '', site = ''] = f.target.split('@');
+        const location = dat('scenarios', i, 'faults', fi, 'target');
+        if (!f.target.includes('@')) report('DRCTL_PLAN_FAULT_TARGET', `fault target "${f.target}" must be component@site`, location, 'write it like db@east');
+        else {
+          componentRefs.push({ id: component, location, what: `fault of scenario ${s.id}` });
+          siteRefs.push({ id: site, location, what: `fault of scenario ${s.id}` });
+        }
+        return {
+          kind: f.kind,
+          component,
+          site,
+          atMs: optMs(f.at) ?? 0,
+          durationMs: optMs(f.duration),
+          latencyMs: optMs(f.latency),
+          jitterMs: optMs(f.jitter),
+          bandwidth: f.bandwidth,
+          direction: f.direction ?? 'both',
+          flag: f.flag,
+          at: dat('scenarios', i, 'faults', fi),
+        };
+      });
+      scenarios.push({
+        id: s.id,
+        description: s.description,
+        disaster: s.disaster,
+        type: s.type ?? 'full',
+        workload: s.workload,
+        runbook,
+        faults,
+        expect: { rtoMs: optMs(s.expect?.rto) ?? workload?.rtoMs ?? 0, rpoMs: optMs(s.expect?.rpo) ?? workload?.rpoMs ?? 0 },
+        at: dat('scenarios', i),
+      });
+    }
+    duplicates(scenarios, 'drill scenario', report);
+    for (const [i, h] of (drillsSection.value.history ?? []).entries()) {
+      const location = dat('history', i);
+      if (h.workload && !workloads.some((w) => w.id === h.workload)) reportUnknown('workload', h.workload, workloads.map((w) => w.id), location, 'drill record', report);
+      if (h.scenario && !scenarios.some((s) => s.id === h.scenario)) reportUnknown('scenario', h.scenario, scenarios.map((s) => s.id), location, 'drill record', report);
+      history.push({ type: h.type, at: new Date(h.at), workload: h.workload, scenario: h.scenario, result: h.result, note: h.note, location });
+    }
+  }
+
+  const reviewSection = single('review');
+  if (reviewSection) refContact(reviewSection.value.by, at(reviewSection.file, 'review', 'by'), 'plan review');
+
+  // ---- references, now that everything is known
+  const contactIds = contacts.map((c) => c.id);
+  for (const ref of contactRefs) if (!contactIds.includes(ref.id)) reportUnknown('contact', ref.id, contactIds, ref.location, ref.what, report);
+  for (const ref of componentRefs) if (!componentIds.includes(ref.id)) reportUnknown('component', ref.id, componentIds, ref.location, ref.what, report);
+  for (const ref of siteRefs) if (!siteIds.includes(ref.id)) reportUnknown('site', ref.id, siteIds, ref.location, ref.what, report);
+
+  // ---- cycles
+  const byComponent = new Map(components.map((c) => [c.id, c]));
+  const componentCycle = findCycle(componentIds, (id) => byComponent.get(id)?.dependsOn.filter((d) => byComponent.has(d)) ?? []);
+  if (componentCycle) {
+    report('DRCTL_PLAN_CYCLE', `components depend on each other in a cycle: ${componentCycle.join(' → ')}`, byComponent.get(componentCycle[0]!)!.at, 'remove one depends_on so the dependencies form a tree');
+  }
+
+  const review = reviewSection?.value;
+  const plan: Plan = {
+    version: 1,
+    name: single('name')?.value ?? defaultName(root.source.file),
+    description: single('description')?.value,
+    hash: meta.hash,
+    files: meta.files,
+    baseDir: meta.baseDir,
+    review: {
+      intervalMs: optMs(review?.interval) ?? REVIEW_INTERVAL_DEFAULT_MS,
+      last: review?.last === undefined ? undefined : new Date(review.last),
+      by: review?.by,
+      at: reviewSection ? at(reviewSection.file, 'review') : at(root),
+    },
+    sites,
+    tiers,
+    contacts,
+    activation,
+    communications,
+    secrets: { env: single('secrets')?.value.env ?? [], file: single('secrets')?.value.file },
+    workloads,
+    drills: { schedule, scenarios, history },
+    at: at(root),
+  };
+  return { plan, problems };
+}
+
+type Report = (code: string, message: string, location: SourceLocation, hint?: string) => void;
+type Locator = (...path: PathSegment[]) => SourceLocation;
+
+function compileWorkload(input: WorkloadInput, tiers: Record<TierLevel, TierPolicy>, at: Locator, report: Report): Workload {
+  const tier = tiers[input.tier];
+  const probeIntervals = (input.components ?? []).flatMap((c) => (c.probe ? [(optMs(c.probe.interval) ?? PROBE_DEFAULTS.intervalMs) * (c.probe.failures ?? PROBE_DEFAULTS.failures)] : []));
+  const components = (input.components ?? []).map((c, i) => compileComponent(c, input, (...p) => at('components', i, ...p)));
+  const runbooks = Object.entries(input.runbooks ?? {}).map(([name, runbook]): Runbook => {
+    const kind: RunbookKind = runbook.kind ?? ((RUNBOOK_KINDS as readonly string[]).includes(name) ? (name as RunbookKind) : 'custom');
+    const rat = (...p: PathSegment[]): SourceLocation => at('runbooks', name, ...p);
+    const steps = runbook.steps.map((step, i) => compileStep(step, (...p) => rat('steps', i, ...p), report));
+    checkSteps(steps, name, input.id, report);
+    return {
+      workload: input.id,
+      name,
+      kind,
+      description: runbook.description,
+      prerequisites: runbook.prerequisites ?? [],
+      postRequisites: runbook.post_requisites ?? [],
+      steps,
+      at: rat(),
+    };
+  });
+  return {
+    id: input.id,
+    name: input.name ?? input.id,
+    description: input.description,
+    tier: input.tier,
+    strategy: input.strategy,
+    owner: input.owner,
+    rtoMs: optMs(input.rto) ?? tier.rtoMs,
+    rpoMs: optMs(input.rpo) ?? tier.rpoMs,
+    objectivesFrom: { rto: input.rto ? 'plan' : 'tier', rpo: input.rpo ? 'plan' : 'tier' },
+    flows: (input.flows ?? []).map((f) => ({ name: f.name, users: f.users, impact: f.impact, degraded: f.degraded })),
+    signoff: input.signoff && { by: input.signoff.by, at: new Date(input.signoff.at), note: input.signoff.note },
+    automaticFailover: input.failover?.automatic ?? (input.tier <= 1 && (input.strategy === 'hot-standby' || input.strategy === 'active-active')),
+    detectAfterMs: optMs(input.failover?.detect_after) ?? (probeIntervals.length > 0 ? Math.max(...probeIntervals) : 15_000),
+    components,
+    runbooks,
+    at: at(),
+  };
+}
+
+function compileComponent(input: ComponentInput, workload: WorkloadInput, at: Locator): Component {
+  const placement = Object.entries(input.placement ?? {}).map(([site, fields]) => ({
+    site,
+    standby: fields.standby ?? false,
+    url: fields.url,
+    path: fields.path,
+    command: fields.command,
+    fields: fields as Record<string, unknown>,
+    at: at('placement', site),
+  }));
+  const probe = input.probe && {
+    url: input.probe.url,
+    tcp: input.probe.tcp,
+    run: input.probe.run,
+    expectStatus: input.probe.expect_status ?? PROBE_DEFAULTS.expectStatus,
+    intervalMs: optMs(input.probe.interval) ?? PROBE_DEFAULTS.intervalMs,
+    timeoutMs: optMs(input.probe.timeout) ?? PROBE_DEFAULTS.timeoutMs,
+    failures: input.probe.failures ?? PROBE_DEFAULTS.failures,
+    successes: input.probe.successes ?? PROBE_DEFAULTS.successes,
+  };
+  const replication = input.replication && {
+    mode: input.replication.mode,
+    from: input.replication.from,
+    to: input.replication.to ?? placement.find((p) => p.standby)?.site,
+    everyMs: optMs(input.replication.every),
+    maxLagMs: optMs(input.replication.max_lag),
+    at: at('replication'),
+  };
+  return {
+    id: input.id,
+    workload: workload.id,
+    name: input.name ?? input.id,
+    kind: input.kind,
+    description: input.description,
+    tier: input.tier ?? workload.tier,
+    strategy: input.strategy ?? workload.strategy,
+    placement,
+    dependsOn: input.depends_on ?? [],
+    references: input.references ?? [],
+    probe,
+    replication,
+    backups: (input.backups ?? []).map((b, i) => ({
+      everyMs: ms(b.every),
+      type: b.type ?? 'full',
+      to: b.to,
+      path: b.path,
+      media: b.media ?? 'disk',
+      keep: withRetention(defaultRetention(input.kind), b.keep),
+      verifyEveryMs: optMs(b.verify_every) ?? VERIFY_EVERY_DEFAULT_MS,
+      immutable: b.immutable ?? false,
+      at: at('backups', i),
+    })),
+    recoveryMs: optMs(input.recovery),
+    at: at(),
+  };
+}
+
+function withRetention(base: Retention, keep: Partial<Record<keyof Retention, number | undefined>> | undefined): Retention {
+  return {
+    daily: keep?.daily ?? base.daily,
+    weekly: keep?.weekly ?? base.weekly,
+    monthly: keep?.monthly ?? base.monthly,
+    yearly: keep?.yearly ?? base.yearly,
+  };
+}
+
+const STEP_KINDS: Array<[keyof StepInput, StepKind]> = [
+  ['run', 'shell'],
+  ['action', 'action'],
+  ['manual', 'manual'],
+  ['approval', 'approval'],
+  ['wait', 'wait'],
+];
+
+function compileStep(input: StepInput, at: Locator, report: Report): Step {
+  const present = STEP_KINDS.filter(([key]) => input[key] !== undefined);
+  let kind: StepKind = present[0]?.[1] ?? 'check';
+  if (present.length > 1) {
+    report('DRCTL_PLAN_STEP_KIND', `step ${input.id} has ${present.map(([k]) => k).join(' and ')}; a step does exactly one thing`, at(present[1]![0]), 'split it into several steps joined by needs');
+  } else if (present.length === 0 && (input.validate ?? []).length === 0) {
+    report('DRCTL_PLAN_STEP_EMPTY', `step ${input.id} does nothing`, at(), 'give it one of run, action, manual, approval, wait, or validate checks');
+    kind = 'manual';
+  }
+  if (input.wait && input.wait.for === undefined && input.wait.until === undefined) {
+    report('DRCTL_PLAN_STEP_WAIT', `step ${input.id} waits for nothing`, at('wait'), 'give wait a duration (for: 30s) or a check (until: ...)');
+  }
+  const retries = typeof input.retries === 'number' ? { attempts: input.retries } : input.retries;
+  return {
+    id: input.id,
+    name: input.name ?? input.id,
+    description: input.description,
+    kind,
+    needs: input.needs ?? [],
+    prerequisite: input.prerequisite,
+    owner: input.owner,
+    expectedMs: optMs(input.expected) ?? STEP_DEFAULTS.expectedMs,
+    contingencyMs: optMs(input.contingency) ?? STEP_DEFAULTS.contingencyMs,
+    timeoutMs: optMs(input.timeout),
+    retries: {
+      attempts: retries?.attempts ?? 0,
+      backoffMs: optMs(retries && 'backoff' in retries ? retries.backoff : undefined) ?? STEP_DEFAULTS.backoffMs,
+      maxBackoffMs: optMs(retries && 'max_backoff' in retries ? retries.max_backoff : undefined) ?? STEP_DEFAULTS.maxBackoffMs,
+    },
+    idempotent: input.idempotent ?? false,
+    run: input.run,
+    action: input.action,
+    with: input.with ?? {},
+    manual: input.manual,
+    approval: input.approval && {
+      by: input.approval.by ?? [],
+      role: input.approval.role,
+      quorum: input.approval.quorum ?? 1,
+      fourEyes: input.approval.four_eyes ?? true,
+    },
+    wait: input.wait && {
+      forMs: optMs(input.wait.for),
+      until: input.wait.until && compileCheck(input.wait.until, (...p) => at('wait', 'until', ...p)),
+      everyMs: optMs(input.wait.every) ?? STEP_DEFAULTS.waitEveryMs,
+      deadlineMs: optMs(input.wait.deadline),
+    },
+    validate: (input.validate ?? []).map((c, i) => compileCheck(c, (...p) => at('validate', i, ...p))),
+    evidence: input.evidence ?? [],
+    onFailure: input.on_failure ?? 'abort',
+    escalateTo: input.escalate_to,
+    undo: input.undo && { run: input.undo.run, action: input.undo.action, with: input.undo.with ?? {}, description: input.undo.description },
+    at: at(),
+  };
+}
+
+function compileCheck(input: CheckInput, at: Locator): Check {
+  const http = typeof input.http === 'string' ? { url: input.http } : input.http;
+  const name = input.name ?? input.run ?? (http ? `GET ${http.url}` : undefined) ?? input.sql ?? input.check ?? 'check';
+  return {
+    name,
+    run: input.run,
+    http: http && {
+      url: http.url,
+      method: ('method' in http ? http.method : undefined) ?? 'GET',
+      status: ('status' in http ? http.status : undefined) ?? 200,
+      bodyContains: 'body_contains' in http ? http.body_contains : undefined,
+      json: 'json' in http ? http.json : undefined,
+      latencyMs: optMs('latency' in http ? http.latency : undefined),
+    },
+    sql: input.sql,
+    check: input.check,
+    component: input.component,
+    site: input.site,
+    with: input.with ?? {},
+    expect: input.expect,
+    timeoutMs: optMs(input.timeout) ?? STEP_DEFAULTS.checkTimeoutMs,
+    evidence: input.evidence,
+    at: at(),
+  };
+}
+
+/** Step ids unique in their runbook, `needs` naming known steps, and no cycle through `needs`. */
+function checkSteps(steps: Step[], runbook: string, workload: string, report: Report): void {
+  duplicates(steps, `step of runbook ${workload}/${runbook}`, report);
+  const ids = steps.map((s) => s.id);
+  for (const step of steps) {
+    for (const need of step.needs) {
+      if (need === step.id) report('DRCTL_PLAN_CYCLE', `step ${step.id} needs itself`, step.at, 'remove it from its own needs');
+      else if (!ids.includes(need)) reportUnknown('step', need, ids, step.at, `needs of step ${step.id}`, report);
+    }
+  }
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  const cycle = findCycle(ids, (id) => (byId.get(id)?.needs ?? []).filter((n) => byId.has(n) && n !== id));
+  if (cycle) {
+    report('DRCTL_PLAN_CYCLE', `steps of runbook ${workload}/${runbook} need each other in a cycle: ${cycle.join(' → ')}`, byId.get(cycle[0]!)!.at, 'remove one of the needs so the steps can run in an order');
+  }
+}
+
+function duplicates(items: Array<{ id: string; at: SourceLocation }>, what: string, report: Report): void {
+  const seen = new Map<string, SourceLocation>();
+  for (const item of items) {
+    const first = seen.get(item.id);
+    if (first) report('DRCTL_PLAN_DUPLICATE_ID', `${what} ${item.id} is defined twice (first at ${first.file}:${first.line})`, item.at, 'give each one a unique id');
+    else seen.set(item.id, item.at);
+  }
+}
+
+function reportUnknown(what: string, id: string, known: string[], location: SourceLocation, context: string, report: Report): void {
+  const suggestion = closest(id, known);
+  report(
+    'DRCTL_PLAN_UNKNOWN_REF',
+    `${context} names ${what} "${id}", which is not defined${suggestion ? `; did you mean "${suggestion}"?` : ''}`,
+    location,
+    suggestion ? `write ${suggestion}` : known.length > 0 ? `use one of: ${known.slice(0, 8).join(', ')}${known.length > 8 ? ', ...' : ''}` : `define the ${what} first`,
+  );
+}
+
+/** The first cycle found by depth-first search, as the list of ids around it (first id repeated at the end). */
+export function findCycle(ids: readonly string[], next: (id: string) => readonly string[]): string[] | undefined {
+  const state = new Map<string, 'visiting' | 'done'>();
+  // iterative DFS: plans with thousands of components must not overflow the stack
+  for (const start of ids) {
+    if (state.has(start)) continue;
+    const stack: Array<{ id: string; edges: readonly string[]; index: number }> = [{ id: start, edges: next(start), index: 0 }];
+    state.set(start, 'visiting');
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.index >= top.edges.length) {
+        state.set(top.id, 'done');
+        stack.pop();
+        continue;
+      }
+      const target = top.edges[top.index++]!;
+      const seen = state.get(target);
+      if (seen === 'visiting') {
+        const path = stack.map((f) => f.id);
+        return [...path.slice(path.indexOf(target)), target];
+      }
+      if (seen === undefined) {
+        state.set(target, 'visiting');
+        stack.push({ id: target, edges: next(target), index: 0 });
+      }
+    }
+  }
+  return undefined;
+}
+
+function defaultName(file: string): string {
+  const base = file.split(/[\\/]/);
+  const name = base[base.length - 1] ?? 'plan';
+  const parent = base[base.length - 2];
+  return name.replace(/\.ya?ml$/, '') === 'plan' && parent ? parent : name.replace(/\.ya?ml$/, '');
+}

@@ -1,0 +1,77 @@
+/**
+ * Defaults drawn from the source documents. Each names its source so the docs (docs/plan.md) and the
+ * rendered runbook can say where a number came from.
+ */
+import type { DrillType, Retention, TierLevel, TierPolicy } from './model.ts';
+import { parseDuration } from './duration.ts';
+
+const ms = (text: string): number => parseDuration(text)!;
+
+/**
+ * Seed 002 ("Select your criticality tier") gives each tier an SLO and the unit of its RTO and RPO:
+ * tier 0 seconds and near-zero, tier 1 minutes, tier 2 hours, tier 3 hours to days. The numbers pick
+ * the upper end of each unit, so a plan that needs tighter objectives says so.
+ */
+export const TIER_DEFAULTS: Record<TierLevel, TierPolicy> = {
+  0: { tier: 0, name: 'Mission critical', slo: '99.99%', rtoMs: ms('1m'), rpoMs: ms('5s'), source: 'seed 002, tier 0: RTO in seconds, RPO approaching zero' },
+  1: { tier: 1, name: 'Business critical', slo: '99.95%', rtoMs: ms('30m'), rpoMs: ms('15m'), source: 'seed 002, tier 1: RTO and RPO in minutes' },
+  2: { tier: 2, name: 'Business operational', slo: '99.9%', rtoMs: ms('8h'), rpoMs: ms('4h'), source: 'seed 002, tier 2: RTO and RPO in hours' },
+  3: { tier: 3, name: 'Administrative', slo: '<99.9%', rtoMs: ms('72h'), rpoMs: ms('24h'), source: 'seed 002, tier 3: RTO hours to days, RPO in hours' },
+};
+
+/** Seed 004, "DR Test Schedule": tabletop quarterly, partial twice a year, full yearly, restore monthly. */
+export const DRILL_SCHEDULE_DEFAULTS: Record<DrillType, number> = {
+  tabletop: ms('91d'),
+  partial: ms('183d'),
+  full: ms('365d'),
+  'backup-restore': ms('31d'),
+};
+
+/** Seed 004, "Communication Plan": status page within 15 minutes, updates every 30, root cause within 72 hours. */
+export const CADENCE_DEFAULTS = {
+  statusPageWithinMs: ms('15m'),
+  updatesEveryMs: ms('30m'),
+  rootCauseWithinMs: ms('72h'),
+};
+
+/** Plans are reviewed at least yearly unless they say otherwise (PRODUCT.md: 12 months). */
+export const REVIEW_INTERVAL_DEFAULT_MS = ms('365d');
+
+/** Seed 004, "Backup Retention Policy", by the kind of data a component holds. */
+export const RETENTION_DEFAULTS = {
+  database: { daily: 7, weekly: 4, monthly: 12, yearly: 7 },
+  files: { daily: 30, weekly: 12, monthly: 12, yearly: 3 },
+  vm: { daily: 7, weekly: 4, monthly: 6, yearly: 1 },
+  logs: { daily: 30, weekly: 0, monthly: 12, yearly: 7 },
+} as const satisfies Record<string, Retention>;
+
+const RETENTION_BY_KIND: Record<string, keyof typeof RETENTION_DEFAULTS> = {
+  postgres: 'database',
+  sqlite: 'database',
+  mysql: 'database',
+  database: 'database',
+  files: 'files',
+  storage: 'files',
+  blob: 'files',
+  vm: 'vm',
+  process: 'vm',
+  logs: 'logs',
+};
+
+export function defaultRetention(kind: string): Retention {
+  return { ...RETENTION_DEFAULTS[RETENTION_BY_KIND[kind] ?? 'database'] };
+}
+
+export const STEP_DEFAULTS = {
+  expectedMs: ms('1m'),
+  contingencyMs: 0,
+  backoffMs: ms('1s'),
+  maxBackoffMs: ms('30s'),
+  checkTimeoutMs: ms('30s'),
+  waitEveryMs: ms('1s'),
+};
+
+export const PROBE_DEFAULTS = { intervalMs: ms('5s'), timeoutMs: ms('1s'), failures: 3, successes: 2, expectStatus: 200 };
+
+/** Backups are proven by a restore at least monthly (seed 004: backup restore drills monthly). */
+export const VERIFY_EVERY_DEFAULT_MS = ms('31d');
