@@ -7,9 +7,14 @@ import { DrctlError, PlanInvalidError, formatLocation } from '../errors.ts';
 import { commands } from './commands/index.ts';
 import type { CommandContext } from './context.ts';
 
-export async function main(argv: string[]): Promise<number> {
+export interface CliStreams {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+}
+
+export async function main(argv: string[], streams: CliStreams = { out: process.stdout, err: process.stderr }): Promise<number> {
   const debug = argv.includes('--debug');
-  const context: CommandContext = { exitCode: 0, debug, out: process.stdout, err: process.stderr };
+  const context: CommandContext = { exitCode: 0, debug, ...streams };
   const program = new Command('drctl')
     .description('Disaster recovery as code: plan, prove, render, execute, drill and watch.')
     .option('--debug', 'print stack traces and debug logs')

@@ -29,7 +29,7 @@ export const DateLike = z
   .describe('A date (2026-03-01) or timestamp (2026-03-01T12:00:00Z).');
 
 export const TIERS = [0, 1, 2, 3] as const;
-export const Tier = z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]);
+export const Tier = z.literal([0, 1, 2, 3]);
 
 export const STRATEGIES = ['backup-restore', 'cold-standby', 'warm-standby', 'hot-standby', 'active-active'] as const;
 export const Strategy = z.enum(STRATEGIES);
