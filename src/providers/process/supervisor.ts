@@ -1,0 +1,615 @@
+/**
+ * The process supervisor: a site's compute as local processes. It starts a command (with environment,
+ * working directory and a readiness probe), restarts it on crash when asked, stops it (SIGTERM, then
+ * SIGKILL after a grace period), kills, pauses and resumes it, and scales it to N instances.
+ *
+ * Why it is built this way:
+ * - Every instance runs in its own process group (`detached`), and every signal goes to the group, so a
+ *   shell wrapper's children or a server's workers die with it.
+ * - A pid file per group in `<stateDir>/processes/` records the instances, so another drctl process (a
+ *   later `drctl run`, a drill's cleanup) can find, stop or kill them. The pid file is also the desired
+ *   state: an instance removed from it was stopped on purpose and is never restarted.
+ * - Output goes to log files, not pipes, so an instance outlives the drctl that started it when that is
+ *   what is wanted (a failover started by `drctl run`). Whoever wants nothing left behind (demo, drills,
+ *   tests) calls `close()`, or `closeOnExit()` to have it done on SIGINT, SIGTERM and exit.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { DrctlError } from '../../errors.ts';
+import { probeHttp, probeTcp } from '../http/probe.ts';
+
+/** When an instance that exited on its own is started again. */
+export type RestartPolicy =
+  /** never: it stays down (the default; drills want a dead process to stay dead). */
+  | 'never'
+  /** on-failure: when it exits with a non-zero code or a signal. */
+  | 'on-failure'
+  /** always: whenever it exits without being stopped. */
+  | 'always';
+
+/** How to tell an instance is ready. `{{port}}` and `{{instance}}` are replaced per instance. */
+export type ReadyProbe = { url: string } | { tcp: string };
+
+export interface ProcessSpec {
+  /** Names the group and its pid file, e.g. `api@east`. */
+  name: string;
+  /** Run with `/bin/sh -c`; `{{port}}`, `{{instance}}` and `{{name}}` are replaced per instance. */
+  command: string;
+  /** Added to drctl's own environment; values are templated like the command. */
+  env?: Record<string, string>;
+  /** Working directory. @default the current directory */
+  cwd?: string;
+  /** Port of each instance, in order. */
+  ports?: readonly number[];
+  /** Port of the first instance when `ports` runs out; instance i gets port + i. @default a free port */
+  port?: number;
+  ready?: ReadyProbe;
+  /** How long an instance may take to become ready. @default 30000 */
+  readyTimeoutMs?: number;
+  /** @default 'never' */
+  restart?: RestartPolicy;
+  /** Restarts allowed per instance before it is left down. @default 5 */
+  maxRestarts?: number;
+  /** Time between SIGTERM and SIGKILL when stopping. @default 5000 */
+  graceMs?: number;
+}
+
+/** What an instance is doing. */
+export type InstanceState =
+  /** running: alive (and was ready when started). */
+  | 'running'
+  /** paused: alive but stopped with SIGSTOP. */
+  | 'paused'
+  /** exited: recorded, but no longer alive (crashed, or killed outside the supervisor). */
+  | 'exited';
+
+export interface InstanceStatus {
+  name: string;
+  index: number;
+  pid: number;
+  port: number | undefined;
+  state: InstanceState;
+  restarts: number;
+  startedAt: string;
+  logFile: string;
+}
+
+export interface StopResult {
+  name: string;
+  /** Pids that were signalled. */
+  pids: number[];
+  /** Instances that needed SIGKILL because they ignored SIGTERM for the grace period. */
+  forced: number;
+}
+
+export interface SupervisorOptions {
+  /** Where pid files and logs live (`<stateDir>/processes/`). */
+  stateDir: string;
+  /** @default a silent logger */
+  log?: Logger;
+}
+
+interface InstanceRecord {
+  index: number;
+  pid: number;
+  port: number | undefined;
+  /** Kernel start time of the pid (Linux), to never signal a reused pid. */
+  startTicks: string | undefined;
+  startedAt: string;
+  paused: boolean;
+  restarts: number;
+  logFile: string;
+}
+
+interface PidFile {
+  name: string;
+  spec: ProcessSpec;
+  instances: InstanceRecord[];
+}
+
+const POLL_MS = 50;
+
+export class Supervisor {
+  readonly stateDir: string;
+  readonly dir: string;
+  private readonly log: Logger;
+  /** Children this supervisor spawned and still watches, by group name and instance index. */
+  private readonly children = new Map<string, Map<number, ChildProcess>>();
+  private closing = false;
+
+  private constructor(options: SupervisorOptions) {
+    this.stateDir = options.stateDir;
+    this.dir = path.join(options.stateDir, 'processes');
+    this.log = options.log ?? pino({ level: 'silent' });
+  }
+
+  static create(options: SupervisorOptions): Supervisor {
+    const supervisor = new Supervisor(options);
+    fs.mkdirSync(supervisor.dir, { recursive: true });
+    return supervisor;
+  }
+
+  /**
+   * Starts `instances` instances and waits until each is ready. Idempotent: instances already running
+   * (by this or an earlier drctl process) are kept, and only the missing ones are started.
+   */
+  async start(spec: ProcessSpec, options: { instances?: number; signal?: AbortSignal } = {}): Promise<InstanceStatus[]> {
+    const wanted = options.instances ?? 1;
+    const existing = this.readPidFile(spec.name);
+    // a fresh start takes the new spec; the instances it already has keep theirs
+    this.writePidFile({ name: spec.name, spec, instances: existing?.instances.filter((r) => this.alive(r)) ?? [] });
+    return this.scaleTo(spec.name, wanted, options.signal);
+  }
+
+  /** Starts or stops instances (highest index first) until `instances` are running. */
+  async scale(name: string, instances: number, options: { signal?: AbortSignal } = {}): Promise<InstanceStatus[]> {
+    this.requirePidFile(name);
+    return this.scaleTo(name, instances, options.signal);
+  }
+
+  /** SIGTERM to every instance's process group, SIGKILL after the grace period; forgets the group. */
+  async stop(name: string, options: { graceMs?: number } = {}): Promise<StopResult> {
+    const file = this.readPidFile(name);
+    if (file === undefined) return { name, pids: [], forced: 0 };
+    const graceMs = options.graceMs ?? file.spec.graceMs ?? 5_000;
+    const results = await Promise.all(file.instances.map((record) => this.stopInstance(name, record, graceMs)));
+    this.removePidFile(name);
+    return { name, pids: file.instances.map((r) => r.pid), forced: results.filter(Boolean).length };
+  }
+
+  /** SIGKILL to every instance's process group, as a site loss would; no restart follows. */
+  async kill(name: string): Promise<StopResult> {
+    return this.stop(name, { graceMs: 0 });
+  }
+
+  /** SIGSTOP to every instance: the processes stay, but stop answering. */
+  pause(name: string): InstanceStatus[] {
+    return this.signalAll(name, 'SIGSTOP', true);
+  }
+
+  /** SIGCONT to every instance paused by `pause`. */
+  resume(name: string): InstanceStatus[] {
+    return this.signalAll(name, 'SIGCONT', false);
+  }
+
+  /** The recorded instances of a group and whether they are alive; empty when it is not started. */
+  status(name: string): InstanceStatus[] {
+    const file = this.readPidFile(name);
+    return file === undefined ? [] : file.instances.map((record) => this.describe(name, record));
+  }
+
+  /** Names of every group with a pid file in this state directory. */
+  list(): string[] {
+    if (!fs.existsSync(this.dir)) return [];
+    return fs
+      .readdirSync(this.dir)
+      .filter((entry) => entry.endsWith('.json'))
+      .map((entry) => this.readPidFileAt(path.join(this.dir, entry))?.name)
+      .filter((name): name is string => name !== undefined);
+  }
+
+  /** Stops every group this supervisor started (not ones it only found in pid files). */
+  async close(options: { graceMs?: number } = {}): Promise<void> {
+    this.closing = true;
+    const names = [...this.children.keys()];
+    await Promise.all(names.map((name) => this.stop(name, options)));
+    this.children.clear();
+  }
+
+  /** Kills every group this supervisor started, synchronously: for `process.on('exit')`. */
+  closeSync(): void {
+    this.closing = true;
+    for (const [name, instances] of this.children) {
+      for (const child of instances.values()) if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+      this.removePidFile(name);
+    }
+    this.children.clear();
+  }
+
+  private async scaleTo(name: string, wanted: number, signal: AbortSignal | undefined): Promise<InstanceStatus[]> {
+    if (!Number.isInteger(wanted) || wanted < 0) {
+      throw new DrctlError('DRCTL_PROCESS_SCALE', `cannot scale ${name} to ${wanted} instances`, { hint: 'give a whole number, 0 or more' });
+    }
+    const file = this.requirePidFile(name);
+    const alive = file.instances.filter((record) => this.alive(record)).sort((a, b) => a.index - b.index);
+    // dead records (crashed, not restarted) are replaced rather than counted
+    for (const record of file.instances.filter((r) => !alive.includes(r))) this.forget(name, record.index);
+    while (alive.length > wanted) {
+      const record = alive.pop();
+      if (record === undefined) break;
+      this.forget(name, record.index);
+      await this.stopInstance(name, record, file.spec.graceMs ?? 5_000);
+    }
+    const used = new Set(alive.map((r) => r.index));
+    const starts: Promise<void>[] = [];
+    for (let index = 0; used.size + starts.length < wanted; index++) {
+      if (used.has(index)) continue;
+      starts.push(this.startInstance(file.spec, index, 0, signal));
+    }
+    const outcomes = await Promise.allSettled(starts);
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    return this.status(name);
+  }
+
+  private async startInstance(spec: ProcessSpec, index: number, restarts: number, signal: AbortSignal | undefined): Promise<void> {
+    const cwd = spec.cwd ?? process.cwd();
+    if (!fs.existsSync(cwd)) {
+      throw new DrctlError('DRCTL_PROCESS_CWD', `cannot start ${spec.name}: working directory ${cwd} does not exist`, {
+        hint: 'fix cwd in the placement or the step',
+      });
+    }
+    const port = await portFor(spec, index, this.readPidFile(spec.name)?.instances.find((r) => r.index === index)?.port);
+    const vars = { port: port === undefined ? '' : String(port), instance: String(index), name: spec.name };
+    const logFile = path.join(this.dir, `${fileStem(spec.name)}.${index}.log`);
+    const out = fs.openSync(logFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn('/bin/sh', ['-c', template(spec.command, vars)], {
+        cwd,
+        env: { ...process.env, ...Object.fromEntries(Object.entries(spec.env ?? {}).map(([k, v]) => [k, template(v, vars)])) },
+        // own process group, so signals reach the whole tree
+        detached: true,
+        stdio: ['ignore', out, out],
+      });
+    } finally {
+      fs.closeSync(out);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      throw new DrctlError('DRCTL_PROCESS_START', `cannot start ${spec.name}: the shell did not start`, { hint: 'check that /bin/sh exists' });
+    }
+    // the CLI may exit while the instance keeps running; the exit handler still fires while drctl lives
+    child.unref();
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    child.once('exit', (code, sig) => {
+      exited = { code, signal: sig };
+      void this.onExit(spec.name, index, pid, code, sig);
+    });
+    this.childrenOf(spec.name).set(index, child);
+    const record: InstanceRecord = {
+      index,
+      pid,
+      port,
+      startTicks: startTicks(pid),
+      startedAt: new Date().toISOString(),
+      paused: false,
+      restarts,
+      logFile,
+    };
+    this.update(spec.name, (file) => ({ ...file, instances: [...file.instances.filter((r) => r.index !== index), record] }));
+    this.log.info({ name: spec.name, index, pid, port }, 'process started');
+
+    try {
+      await waitReady(spec, vars, () => exited, signal);
+    } catch (error) {
+      this.forget(spec.name, index);
+      await this.stopInstance(spec.name, record, 0);
+      const tail = logTail(logFile);
+      if (error instanceof DrctlError) {
+        throw new DrctlError(error.code, error.message, { ...(error.hint === undefined ? {} : { hint: error.hint }), details: { ...error.details, log: tail }, cause: error });
+      }
+      throw error;
+    }
+  }
+
+  private async onExit(name: string, index: number, pid: number, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    const group = this.children.get(name);
+    if (group?.get(index)?.pid === pid) group.delete(index);
+    const file = this.readPidFile(name);
+    const record = file?.instances.find((r) => r.index === index && r.pid === pid);
+    // removed from the pid file: stopped on purpose, by us or by another drctl process
+    if (this.closing || file === undefined || record === undefined) return;
+    const policy = file.spec.restart ?? 'never';
+    const failed = code !== 0 || signal !== null;
+    this.log.warn({ name, index, pid, code, signal }, 'process exited');
+    if (policy === 'never' || (policy === 'on-failure' && !failed)) return;
+    if (record.restarts >= (file.spec.maxRestarts ?? 5)) {
+      this.log.error({ name, index, restarts: record.restarts }, 'process keeps exiting; left down');
+      return;
+    }
+    await sleep(Math.min(100 * 2 ** record.restarts, 5_000));
+    // stopped while we waited?
+    if (this.closing || this.readPidFile(name)?.instances.find((r) => r.index === index)?.pid !== pid) return;
+    try {
+      await this.startInstance(file.spec, index, record.restarts + 1, undefined);
+      this.log.info({ name, index, restarts: record.restarts + 1 }, 'process restarted');
+    } catch (error) {
+      this.log.error({ name, index, err: error }, 'process restart failed');
+    }
+  }
+
+  /** Returns true when SIGKILL was needed. */
+  private async stopInstance(name: string, record: InstanceRecord, graceMs: number): Promise<boolean> {
+    const child = this.children.get(name)?.get(record.index);
+    if (child?.pid === record.pid) this.children.get(name)?.delete(record.index);
+    // a live leader that is not the process we started means the pid was reused: not ours to signal
+    if (processAlive(record.pid) && !this.sameProcess(record)) return false;
+    if (!groupAlive(record.pid)) return false;
+    if (graceMs > 0) {
+      signalGroup(record.pid, 'SIGTERM');
+      // a paused process only sees SIGTERM once it runs again
+      signalGroup(record.pid, 'SIGCONT');
+      if (await waitGone(record.pid, graceMs)) return false;
+    }
+    signalGroup(record.pid, 'SIGKILL');
+    if (!(await waitGone(record.pid, 5_000))) this.log.error({ name, pid: record.pid }, 'process group survived SIGKILL');
+    return graceMs > 0;
+  }
+
+  private signalAll(name: string, sig: 'SIGSTOP' | 'SIGCONT', paused: boolean): InstanceStatus[] {
+    const file = this.requirePidFile(name);
+    for (const record of file.instances) if (this.sameProcess(record)) signalGroup(record.pid, sig);
+    this.update(name, (f) => ({ ...f, instances: f.instances.map((r) => ({ ...r, paused })) }));
+    return this.status(name);
+  }
+
+  private describe(name: string, record: InstanceRecord): InstanceStatus {
+    const state: InstanceState = !this.alive(record) ? 'exited' : record.paused ? 'paused' : 'running';
+    return { name, index: record.index, pid: record.pid, port: record.port, state, restarts: record.restarts, startedAt: record.startedAt, logFile: record.logFile };
+  }
+
+  private alive(record: InstanceRecord): boolean {
+    return this.sameProcess(record) && processAlive(record.pid);
+  }
+
+  /** The pid still belongs to the process we started (not a reused pid). */
+  private sameProcess(record: InstanceRecord): boolean {
+    if (record.startTicks === undefined) return processAlive(record.pid);
+    return startTicks(record.pid) === record.startTicks;
+  }
+
+  private forget(name: string, index: number): void {
+    this.update(name, (file) => ({ ...file, instances: file.instances.filter((r) => r.index !== index) }));
+  }
+
+  private childrenOf(name: string): Map<number, ChildProcess> {
+    let group = this.children.get(name);
+    if (group === undefined) this.children.set(name, (group = new Map()));
+    return group;
+  }
+
+  private pidFilePath(name: string): string {
+    return path.join(this.dir, `${fileStem(name)}.json`);
+  }
+
+  private readPidFile(name: string): PidFile | undefined {
+    return this.readPidFileAt(this.pidFilePath(name));
+  }
+
+  private readPidFileAt(file: string): PidFile | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as PidFile;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new DrctlError('DRCTL_PROCESS_PIDFILE', `cannot read pid file ${file}: ${(error as Error).message}`, {
+        hint: 'stop the processes by hand and delete the file',
+        cause: error,
+      });
+    }
+  }
+
+  private requirePidFile(name: string): PidFile {
+    const file = this.readPidFile(name);
+    if (file === undefined) {
+      throw new DrctlError('DRCTL_PROCESS_UNKNOWN', `${name} is not started: no pid file in ${this.dir}`, {
+        hint: 'start it first (process.start), or check the state directory',
+      });
+    }
+    return file;
+  }
+
+  private writePidFile(file: PidFile): void {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const target = this.pidFilePath(file.name);
+    // write then rename, so a reader never sees half a file
+    const temporary = `${target}.${process.pid}.tmp`;
+    fs.writeFileSync(temporary, `${JSON.stringify(file, null, 2)}\n`);
+    fs.renameSync(temporary, target);
+  }
+
+  private update(name: string, change: (file: PidFile) => PidFile): void {
+    const file = this.readPidFile(name);
+    if (file !== undefined) this.writePidFile(change(file));
+  }
+
+  private removePidFile(name: string): void {
+    fs.rmSync(this.pidFilePath(name), { force: true });
+  }
+}
+
+/**
+ * Stops the given supervisors when drctl is interrupted (SIGINT, SIGTERM) or exits, so a demo, a drill
+ * or a test run leaves nothing behind. Returns a function that removes the handlers again.
+ */
+export function closeOnExit(...supervisors: Supervisor[]): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void Promise.allSettled(supervisors.map((s) => s.close({ graceMs: 2_000 }))).then(() => {
+      unregister();
+      // re-raise so the exit status says which signal ended drctl
+      process.kill(process.pid, signal);
+    });
+  };
+  const onExit = (): void => {
+    for (const supervisor of supervisors) supervisor.closeSync();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', onExit);
+  const unregister = (): void => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', onExit);
+  };
+  return unregister;
+}
+
+const shared = new Map<string, Supervisor>();
+
+/** The supervisor of this drctl process for a state directory, shared by actions, drills and the demo. */
+export function supervisorFor(stateDir: string, log?: Logger): Supervisor {
+  const key = path.resolve(stateDir);
+  let supervisor = shared.get(key);
+  if (supervisor === undefined) {
+    supervisor = Supervisor.create({ stateDir: key, ...(log === undefined ? {} : { log }) });
+    shared.set(key, supervisor);
+  }
+  return supervisor;
+}
+
+/** A free TCP port on 127.0.0.1 (free when asked; bind it soon). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function portFor(spec: ProcessSpec, index: number, previous: number | undefined): Promise<number | undefined> {
+  if (previous !== undefined) return previous;
+  const listed = spec.ports?.[index];
+  if (listed !== undefined) return listed;
+  if (spec.port !== undefined) return spec.port + index;
+  const ready = spec.ready === undefined ? '' : 'url' in spec.ready ? spec.ready.url : spec.ready.tcp;
+  const mentions = [spec.command, ready, ...Object.values(spec.env ?? {})];
+  return mentions.some((text) => text.includes('{{port}}')) ? freePort() : undefined;
+}
+
+async function waitReady(
+  spec: ProcessSpec,
+  vars: Record<string, string>,
+  exited: () => { code: number | null; signal: NodeJS.Signals | null } | undefined,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const timeoutMs = spec.readyTimeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  const ready = spec.ready;
+  let last = 'no probe yet';
+  for (;;) {
+    const gone = exited();
+    if (gone !== undefined) {
+      throw new DrctlError('DRCTL_PROCESS_EXITED', `${spec.name} exited before it was ready (${gone.signal ?? `code ${gone.code}`})`, {
+        hint: 'read the log in details.log; check the command, its environment and that its port is free',
+      });
+    }
+    if (signal?.aborted) throw new DrctlError('DRCTL_PROCESS_CANCELLED', `starting ${spec.name} was cancelled`, { cause: signal.reason });
+    if (ready === undefined) {
+      // nothing to probe: alive after a moment is the best we can know
+      await sleep(200);
+      if (exited() === undefined) return;
+      continue;
+    }
+    const remaining = Math.max(deadline - Date.now(), 1);
+    const result =
+      'url' in ready
+        ? await probeHttp({ url: template(ready.url, vars), status: READY_STATUSES, timeoutMs: Math.min(1_000, remaining) })
+        : await probeTcp(template(ready.tcp, vars), { timeoutMs: Math.min(1_000, remaining) });
+    if (result.ok) return;
+    last = result.message;
+    if (Date.now() >= deadline) {
+      throw new DrctlError('DRCTL_PROCESS_NOT_READY', `${spec.name} was not ready within ${timeoutMs}ms: ${last}`, {
+        hint: 'check the readiness URL or port, or allow more time (ready_timeout)',
+      });
+    }
+    await sleep(POLL_MS * 2);
+  }
+}
+
+const READY_STATUSES = Array.from({ length: 200 }, (_, i) => 200 + i);
+
+function template(text: string, vars: Record<string, string>): string {
+  return text.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => vars[key] ?? whole);
+}
+
+function fileStem(name: string): string {
+  return name.replace(/[^a-zA-Z0-9_.-]/g, '_');
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch (error) {
+    // ESRCH: nothing left in the group, which is what we wanted
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  const state = procStat(pid)?.state;
+  if (state !== undefined) return state !== 'Z' && state !== 'X';
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Whether any live (non-zombie) process remains in the group. Reads /proc where it exists, because an
+ * init that does not reap leaves zombies that `kill(-pgid, 0)` still counts.
+ */
+function groupAlive(pgid: number): boolean {
+  if (!fs.existsSync('/proc/self/stat')) {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(Number(entry));
+    if (stat !== undefined && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X') return true;
+  }
+  return false;
+}
+
+async function waitGone(pgid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (groupAlive(pgid)) {
+    if (Date.now() >= deadline) return false;
+    await sleep(POLL_MS);
+  }
+  return true;
+}
+
+function procStat(pid: number): { state: string; pgrp: number; startTicks: string } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // the command name may hold spaces and parentheses; the fields after its last ')' are fixed
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const [state, , pgrp] = fields;
+  const ticks = fields[19];
+  if (state === undefined || pgrp === undefined || ticks === undefined) return undefined;
+  return { state, pgrp: Number(pgrp), startTicks: ticks };
+}
+
+function startTicks(pid: number): string | undefined {
+  return procStat(pid)?.startTicks;
+}
+
+function logTail(file: string, bytes = 2_000): string {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    return text.slice(-bytes);
+  } catch {
+    return '';
+  }
+}
