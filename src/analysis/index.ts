@@ -1,0 +1,160 @@
+/**
+ * Analysis: can the plan keep its promises? Reads a compiled plan (references and cycles are already
+ * checked by the loader) and reports findings, each with a stable code, a severity, a location and a
+ * hint, plus a summary per runbook: dependency waves, the critical path against the RTO and, when it
+ * does not fit, the remedies of seed 000. Every rule and its code is described in docs/analysis.md.
+ */
+import { formatLocation } from '../errors.ts';
+import type { Plan } from '../plan/model.ts';
+import { createContext } from './context.ts';
+import type { Rule } from './context.ts';
+import { compareFindings } from './findings.ts';
+import type { Finding, Severity } from './findings.ts';
+import { componentWaves } from './graph.ts';
+import { analyzeRunbook, rtoFinding } from './runbooks.ts';
+import type { RunbookAnalysis } from './runbooks.ts';
+import { backup321, crossStore, rpoRules } from './rules/data.ts';
+import { objectivesWithinTier, standbyPlaced, strategyMatchesTier, weakestLink } from './rules/objectives.ts';
+import { activationDefined, approvals, contactBackups } from './rules/people.ts';
+import { recoveryOrder, recoveryRunbooks, stepTargets, stepsVerified } from './rules/runbooks.ts';
+import { drillSchedule, instructionsExercised, planReview, signoffs } from './rules/staleness.ts';
+
+export { FINDINGS, SEVERITIES, compareFindings } from './findings.ts';
+export type { Finding, FindingCode, FindingSubject, Severity } from './findings.ts';
+export { ancestors, componentWaves, criticalPath, dependencyWaves, stepTimeline, topologicalOrder } from './graph.ts';
+export type { CriticalPath, GraphNode, TimedNode, TimelineEntry } from './graph.ts';
+export type { Remedy, RemedyKind, RunbookAnalysis } from './runbooks.ts';
+export { recoveryPoint } from './rules/data.ts';
+export type { RecoveryPoint } from './rules/data.ts';
+
+export interface AnalyzeOptions {
+  /** The moment staleness (reviews, sign-offs, drills) is judged at. @default the current time */
+  now?: Date;
+}
+
+export interface Analysis {
+  /** Sorted: errors first, then by file, line and column. */
+  findings: Finding[];
+  /** One per runbook, in plan order. */
+  runbooks: RunbookAnalysis[];
+  /** Component ids in recovery order across workloads: each wave depends only on earlier waves. */
+  recoveryOrder: string[][];
+}
+
+const RULES: readonly Rule[] = [
+  rpoRules,
+  backup321,
+  crossStore,
+  strategyMatchesTier,
+  objectivesWithinTier,
+  standbyPlaced,
+  weakestLink,
+  recoveryRunbooks,
+  stepsVerified,
+  recoveryOrder,
+  stepTargets,
+  activationDefined,
+  approvals,
+  contactBackups,
+  planReview,
+  signoffs,
+  instructionsExercised,
+  drillSchedule,
+];
+
+export function analyzePlan(plan: Plan, options: AnalyzeOptions = {}): Analysis {
+  const context = createContext(plan, options.now ?? new Date());
+  const findings: Finding[] = [];
+  const report = (f: Finding): void => {
+    findings.push(f);
+  };
+  const runbooks: RunbookAnalysis[] = [];
+  for (const workload of plan.workloads) {
+    for (const runbook of workload.runbooks) {
+      const analysis = analyzeRunbook(context, workload, runbook);
+      runbooks.push(analysis);
+      const over = rtoFinding(analysis);
+      if (over) report(over);
+    }
+  }
+  for (const rule of RULES) rule(context, report);
+  findings.sort(compareFindings);
+  return { findings, runbooks, recoveryOrder: componentWaves([...context.components.values()]) };
+}
+
+export function countBySeverity(findings: readonly Finding[]): Record<Severity, number> {
+  const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
+  for (const f of findings) counts[f.severity]++;
+  return counts;
+}
+
+/** The `--json` shape of an analysis (documented in docs/analysis.md); the API serves the same. */
+export function analysisToJson(plan: Plan, analysis: Analysis): AnalysisJson {
+  return {
+    plan: { name: plan.name, hash: plan.hash },
+    summary: countBySeverity(analysis.findings),
+    findings: analysis.findings.map((f) => ({
+      code: f.code,
+      severity: f.severity,
+      message: f.message,
+      hint: f.hint,
+      file: f.location.file,
+      line: f.location.line,
+      column: f.location.column,
+      where: formatLocation(f.location),
+      ...f.subject,
+    })),
+    runbooks: analysis.runbooks.map((r) => ({
+      workload: r.workload,
+      runbook: r.runbook,
+      kind: r.kind,
+      waves: r.waves,
+      criticalPath: { seconds: r.criticalPath.seconds, ms: r.criticalPath.ms, steps: r.criticalPath.steps },
+      rtoSeconds: r.rtoMs / 1000,
+      rtoApplies: r.rtoApplies,
+      fits: r.fits,
+      overSeconds: r.overMs / 1000,
+      remedies: r.remedies.map((m) => ({
+        kind: m.kind,
+        message: m.message,
+        steps: m.steps,
+        components: m.components,
+        savesSeconds: m.savesMs === undefined ? null : m.savesMs / 1000,
+      })),
+    })),
+    recoveryOrder: analysis.recoveryOrder,
+  };
+}
+
+export interface AnalysisJson {
+  plan: { name: string; hash: string };
+  summary: Record<Severity, number>;
+  findings: Array<{
+    code: string;
+    severity: Severity;
+    message: string;
+    hint: string;
+    file: string;
+    line: number;
+    column: number;
+    where: string;
+    workload?: string;
+    runbook?: string;
+    step?: string;
+    component?: string;
+    contact?: string;
+  }>;
+  runbooks: Array<{
+    workload: string;
+    runbook: string;
+    kind: string;
+    waves: string[][];
+    criticalPath: { seconds: number; ms: number; steps: string[] };
+    rtoSeconds: number;
+    rtoApplies: boolean;
+    fits: boolean;
+    overSeconds: number;
+    remedies: Array<{ kind: string; message: string; steps: string[]; components: string[]; savesSeconds: number | null }>;
+  }>;
+  recoveryOrder: string[][];
+}
