@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { dirname, relative, resolve } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { PlanInvalidError, type PlanProblem } from '../errors.ts';
 import { compilePlan, type LoadedFile } from './compile.ts';
 import type { Plan } from './model.ts';
