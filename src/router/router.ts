@@ -1,0 +1,561 @@
+/**
+ * The traffic router: a health-probing HTTP front door on 127.0.0.1 that forwards each request to the
+ * site that should serve it (priority, weighted or manual), plus an admin API runbooks call.
+ *
+ * The forwarding path is written on node:http directly rather than on hono: hono's node adapter turns
+ * every request into a WHATWG Request/Response pair and the body into a web stream, and forwarding with
+ * fetch would add undici's own pool and another stream conversion. Piping IncomingMessage into an
+ * http.ClientRequest on a keep-alive Agent does no copies beyond the socket buffers, which is what keeps
+ * the added latency well under a millisecond (bench/router-latency.ts). The admin API is not on the hot
+ * path and uses hono.
+ */
+import http from 'node:http';
+import { timingSafeEqual, randomBytes } from 'node:crypto';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import { DrctlError } from '../errors.ts';
+import { createAdminServer } from './admin.ts';
+import { EventLog } from './events.ts';
+import type { RouterEvent } from './events.ts';
+import { EndpointHealth } from './health.ts';
+import type { EndpointState, Transition } from './health.ts';
+import { closeServer, listen, urlFor } from './listen.ts';
+import { compileRouterOptions } from './options.ts';
+import type { EndpointConfig, RouterConfig, RouterOptions, RoutingMode } from './options.ts';
+import { probeOnce } from './probe.ts';
+import type { ProbeResult } from './probe.ts';
+
+export interface EndpointStatus {
+  site: string;
+  url: string;
+  priority: number;
+  weight: number;
+  state: EndpointState;
+  drained: boolean;
+  /** Up, not drained: may be chosen. */
+  routable: boolean;
+  /** Takes traffic right now. */
+  serving: boolean;
+  inFlight: number;
+  requests: number;
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
+  /** Epoch ms of the last state change. */
+  changedAt: number | null;
+  suppressedUntil: number | null;
+  lastProbe: ProbeResult | null;
+}
+
+export interface RouterStatus {
+  mode: RoutingMode;
+  url: string;
+  adminUrl: string;
+  /** The site taking traffic (the first of `serving`), null when none. */
+  active: string | null;
+  serving: string[];
+  /** Site pinned by switchTo in priority or weighted mode; null when routing is automatic. */
+  override: string | null;
+  endpoints: EndpointStatus[];
+  /** Sequence number of the latest event, for `history(after)`. */
+  lastEventSeq: number;
+  at: number;
+}
+
+export interface SwitchOptions {
+  /** Switch even when the site is not up (its probes fail or it has not been probed). @default false */
+  force?: boolean;
+}
+
+export interface ChangeResult {
+  site: string | null;
+  active: string | null;
+  serving: string[];
+  at: number;
+  monotonic: number;
+}
+
+interface Endpoint {
+  config: EndpointConfig;
+  index: number;
+  health: EndpointHealth;
+  drained: boolean;
+  inFlight: number;
+  requests: number;
+  agent: http.Agent;
+  lastProbe: ProbeResult | undefined;
+  timer: NodeJS.Timeout | undefined;
+  /** Smooth weighted round-robin state. */
+  current: number;
+}
+
+export interface RouterDependencies {
+  /** @default a silent logger */
+  log?: Logger;
+}
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never forwarded.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+]);
+
+export class TrafficRouter {
+  readonly url: string;
+  readonly adminUrl: string;
+  /** Bearer token the admin API wants for switch and drain (generated when the options gave none). */
+  readonly adminToken: string;
+  readonly mode: RoutingMode;
+
+  private readonly endpoints: Endpoint[];
+  private readonly events: EventLog;
+  private serving: Endpoint[] = [];
+  private pinned: Endpoint | undefined;
+  private override: Endpoint | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly config: RouterConfig,
+    private readonly server: http.Server,
+    private readonly admin: http.Server,
+    ports: { port: number; adminPort: number },
+    adminToken: string,
+    private readonly log: Logger,
+    endpoints: Endpoint[],
+  ) {
+    this.url = urlFor(config.host, ports.port);
+    this.adminUrl = urlFor(config.host, ports.adminPort);
+    this.adminToken = adminToken;
+    this.mode = config.mode;
+    this.endpoints = endpoints;
+    this.events = new EventLog(config.historySize);
+  }
+
+  /** Start a router: probe every endpoint once, then listen. Resolves when both ports accept requests. */
+  static async create(options: RouterOptions, dependencies: RouterDependencies = {}): Promise<TrafficRouter> {
+    const config = compileRouterOptions(options);
+    const log = dependencies.log ?? pino({ level: 'silent' });
+    const endpoints: Endpoint[] = config.endpoints.map((endpoint, index) => ({
+      config: endpoint,
+      index,
+      health: new EndpointHealth({
+        failures: endpoint.probe.failures,
+        successes: endpoint.probe.successes,
+        flapLimit: config.flap.limit,
+        flapWindowMs: config.flap.windowMs,
+        holdDownMs: config.flap.holdDownMs,
+      }),
+      drained: false,
+      inFlight: 0,
+      requests: 0,
+      // The upstream pool: reused connections are what keep the added latency low. Idle sockets are
+      // dropped after 4 s, before a Node upstream's 5 s keep-alive timeout closes them under us.
+      agent: new http.Agent({ keepAlive: true, scheduling: 'lifo', maxFreeSockets: 256, timeout: 4_000 }),
+      lastProbe: undefined,
+      timer: undefined,
+      current: 0,
+    }));
+    const adminToken = config.adminToken ?? randomBytes(18).toString('base64url');
+    // The servers must exist (and listen) before the router object that owns them.
+    const started: { router?: TrafficRouter } = {};
+    const server = http.createServer({ keepAlive: true }, (req, res) => started.router?.handle(req, res));
+    const admin = createAdminServer(
+      () => {
+        if (!started.router) throw new Error('router not started');
+        return started.router;
+      },
+      (header) => checkToken(header, adminToken),
+    );
+    let port: number;
+    let adminPort: number;
+    try {
+      port = await listen(server, config.host, config.port, 'the router front door', 'DRCTL_ROUTER_LISTEN_FAILED');
+      adminPort = await listen(admin, config.host, config.adminPort, 'the router admin API', 'DRCTL_ROUTER_LISTEN_FAILED');
+    } catch (error) {
+      await Promise.all([closeServer(server), closeServer(admin)]);
+      for (const endpoint of endpoints) endpoint.agent.destroy();
+      throw error;
+    }
+    const router = new TrafficRouter(config, server, admin, { port, adminPort }, adminToken, log, endpoints);
+    started.router = router;
+    await router.start();
+    return router;
+  }
+
+  private async start(): Promise<void> {
+    if (this.config.mode === 'manual') {
+      this.pinned = this.config.active === undefined ? this.byPriority()[0] : this.find(this.config.active);
+    }
+    // The first round decides each endpoint's state, so traffic flows as soon as create() resolves.
+    const first = await Promise.all(this.endpoints.map((endpoint) => probeOnce(endpoint.config.probe)));
+    if (this.closed) return;
+    first.forEach((result, index) => this.record(this.endpoints[index] as Endpoint, result));
+    this.reselect('start');
+    for (const endpoint of this.endpoints) this.schedule(endpoint, endpoint.config.probe.intervalMs);
+    this.log.info({ url: this.url, adminUrl: this.adminUrl, mode: this.mode, serving: this.servingSites() }, 'router started');
+  }
+
+  private schedule(endpoint: Endpoint, delayMs: number): void {
+    if (this.closed) return;
+    endpoint.timer = setTimeout(() => {
+      void probeOnce(endpoint.config.probe).then((result) => {
+        if (this.closed) return;
+        const changed = this.record(endpoint, result);
+        if (changed) this.reselect('health');
+        // Start to start, so a slow probe does not stretch the interval (and detection time).
+        this.schedule(endpoint, Math.max(0, endpoint.config.probe.intervalMs - result.ms));
+      });
+    }, delayMs);
+  }
+
+  private record(endpoint: Endpoint, result: ProbeResult): Transition | undefined {
+    endpoint.lastProbe = result;
+    const transition = endpoint.health.observe(result.ok, result.at, result.error ?? '');
+    if (!transition) return undefined;
+    const type = transition.to === 'up' ? 'endpoint-up' : transition.to === 'down' ? 'endpoint-down' : 'endpoint-suppressed';
+    if (transition.to !== 'unknown') {
+      const event = this.events.emit({ type, site: endpoint.config.site, from: transition.from, since: transition.since, reason: transition.reason });
+      const level = transition.to === 'up' ? 'info' : 'warn';
+      this.log[level]({ site: endpoint.config.site, from: transition.from, to: transition.to, reason: transition.reason, at: event.at }, `endpoint ${transition.to}`);
+    }
+    return transition;
+  }
+
+  /** Recompute who takes traffic; emit active-changed when it differs. */
+  private reselect(cause: 'health' | 'drain' | 'switch' | 'start'): void {
+    const previous = this.servingSites();
+    this.serving = this.select();
+    const next = this.servingSites();
+    if (cause !== 'start' && previous.join(',') === next.join(',')) return;
+    if (cause === 'start' && next.length === 0 && previous.length === 0) {
+      this.events.emit({ type: 'active-changed', from: null, to: null, previous, serving: next, cause });
+      return;
+    }
+    const event = this.events.emit({ type: 'active-changed', from: previous[0] ?? null, to: next[0] ?? null, previous, serving: next, cause });
+    this.log.info({ from: previous, to: next, cause, at: event.at }, 'active endpoint changed');
+  }
+
+  private select(): Endpoint[] {
+    const routable = this.byPriority().filter((endpoint) => isRoutable(endpoint));
+    if (this.mode === 'manual') return this.pinned && routable.includes(this.pinned) ? [this.pinned] : [];
+    if (this.override && routable.includes(this.override)) return [this.override];
+    if (this.mode === 'priority') return routable.slice(0, 1);
+    return routable;
+  }
+
+  private pick(): Endpoint | undefined {
+    const serving = this.serving;
+    if (serving.length <= 1) return serving[0];
+    // Smooth weighted round-robin (as in nginx): exact proportions over any window, no randomness.
+    let total = 0;
+    let best: Endpoint | undefined;
+    for (const endpoint of serving) {
+      endpoint.current += endpoint.config.weight;
+      total += endpoint.config.weight;
+      if (!best || endpoint.current > best.current) best = endpoint;
+    }
+    if (best) best.current -= total;
+    return best;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const endpoint = this.closed ? undefined : this.pick();
+    if (!endpoint) {
+      req.resume();
+      this.unavailable(res);
+      return;
+    }
+    this.forward(endpoint, req, res, true);
+  }
+
+  private forward(endpoint: Endpoint, req: http.IncomingMessage, res: http.ServerResponse, mayRetry: boolean): void {
+    endpoint.inFlight += 1;
+    endpoint.requests += 1;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      endpoint.inFlight -= 1;
+    };
+    const target = endpoint.config.url;
+    const headers = forwardedHeaders(req);
+    const upstream = http.request({
+      agent: endpoint.agent,
+      protocol: target.protocol,
+      hostname: target.hostname,
+      port: target.port,
+      method: req.method,
+      path: req.url,
+      headers,
+    });
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+
+    upstream.on('response', (answer) => {
+      const out: http.OutgoingHttpHeaders = {};
+      for (const [name, value] of Object.entries(answer.headers)) {
+        if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+      }
+      out['x-drctl-site'] = endpoint.config.site;
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+      answer.pipe(res);
+      answer.on('error', () => res.destroy());
+    });
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      release();
+      // A pooled connection the upstream closed while idle: the request never reached it, so a request
+      // without a body can safely go again on a fresh connection (Node's documented keep-alive race).
+      if (mayRetry && upstream.reusedSocket && error.code === 'ECONNRESET' && !hasBody && !res.headersSent) {
+        this.forward(endpoint, req, res, false);
+        return;
+      }
+      if (res.headersSent) {
+        res.destroy(error);
+        return;
+      }
+      this.log.warn({ site: endpoint.config.site, error: error.code ?? error.message }, 'upstream request failed');
+      sendJson(res, 502, {
+        error: {
+          code: 'DRCTL_ROUTER_UPSTREAM_FAILED',
+          message: `site ${endpoint.config.site} (${target.host}) failed the request: ${error.code ?? error.message}`,
+          hint: 'the router marks a site down only after its probes fail; retry, or check the site',
+          site: endpoint.config.site,
+        },
+      });
+    });
+    res.on('close', () => {
+      release();
+      // The client went away before the answer was complete: stop the upstream work too.
+      if (!res.writableFinished) upstream.destroy();
+    });
+    if (hasBody) {
+      req.pipe(upstream);
+    } else {
+      req.resume();
+      upstream.end();
+    }
+  }
+
+  private unavailable(res: http.ServerResponse): void {
+    const reasons = this.endpoints.map((endpoint) => `${endpoint.config.site} is ${describe(endpoint, this)}`);
+    sendJson(
+      res,
+      503,
+      {
+        error: {
+          code: 'DRCTL_ROUTER_NO_HEALTHY_ENDPOINT',
+          message: this.closed ? 'the router is shutting down' : `no site can take traffic: ${reasons.join('; ')}`,
+          hint: 'bring a site back (its probes must pass), undrain one, or switch to a healthy one through the admin API',
+          mode: this.mode,
+          endpoints: this.endpoints.map((endpoint) => ({ site: endpoint.config.site, state: endpoint.health.state, drained: endpoint.drained })),
+        },
+      },
+      { 'retry-after': '1' },
+    );
+  }
+
+  /** @internal for describe() */
+  isPinned(endpoint: Endpoint): boolean {
+    return this.mode === 'manual' && this.pinned === endpoint;
+  }
+
+  status(): RouterStatus {
+    const serving = this.servingSites();
+    return {
+      mode: this.mode,
+      url: this.url,
+      adminUrl: this.adminUrl,
+      active: serving[0] ?? null,
+      serving,
+      override: this.mode === 'manual' ? (this.pinned?.config.site ?? null) : (this.override?.config.site ?? null),
+      endpoints: this.endpoints.map((endpoint) => ({
+        site: endpoint.config.site,
+        url: endpoint.config.url.toString(),
+        priority: endpoint.config.priority,
+        weight: endpoint.config.weight,
+        state: endpoint.health.state,
+        drained: endpoint.drained,
+        routable: isRoutable(endpoint),
+        serving: this.serving.includes(endpoint),
+        inFlight: endpoint.inFlight,
+        requests: endpoint.requests,
+        consecutiveFailures: endpoint.health.consecutiveFailures,
+        consecutiveSuccesses: endpoint.health.consecutiveSuccesses,
+        changedAt: endpoint.health.changedAt ?? null,
+        suppressedUntil: endpoint.health.suppressedUntil ?? null,
+        lastProbe: endpoint.lastProbe ?? null,
+      })),
+      lastEventSeq: this.events.lastSeq,
+      at: Date.now(),
+    };
+  }
+
+  /**
+   * Send all traffic to `site`. In manual mode this moves the pin; in priority and weighted mode it sets
+   * an override that holds while the site is routable (if it goes down, routing falls back to the mode).
+   * `null` clears the override. Switching to a drained site undrains it. Refuses a site that is not up
+   * unless `force`.
+   */
+  switchTo(site: string | null, options: SwitchOptions = {}): ChangeResult {
+    if (site === null) {
+      if (this.mode === 'manual') {
+        throw new DrctlError('DRCTL_ROUTER_SWITCH_INVALID', 'a router in manual mode needs a site to switch to', {
+          hint: 'name the site traffic should go to',
+        });
+      }
+      if (this.override) {
+        this.override = undefined;
+        this.events.emit({ type: 'override-cleared', site: null });
+        this.reselect('switch');
+      }
+      return this.changeResult(null);
+    }
+    const endpoint = this.find(site);
+    if (endpoint.health.state !== 'up' && !options.force) {
+      throw new DrctlError('DRCTL_ROUTER_ENDPOINT_UNHEALTHY', `cannot switch to site ${site}: it is ${endpoint.health.state}`, {
+        hint: 'wait until its probes pass (see router status), or force the switch',
+        details: { site, state: endpoint.health.state },
+      });
+    }
+    if (endpoint.drained) {
+      endpoint.drained = false;
+      this.events.emit({ type: 'endpoint-undrained', site });
+    }
+    if (this.mode === 'manual') this.pinned = endpoint;
+    else this.override = endpoint;
+    this.events.emit({ type: 'override-set', site });
+    this.reselect('switch');
+    return this.changeResult(site);
+  }
+
+  /** Stop sending new requests to `site`; requests in flight finish (watch `inFlight` in status()). */
+  drain(site: string): ChangeResult {
+    const endpoint = this.find(site);
+    if (!endpoint.drained) {
+      endpoint.drained = true;
+      this.events.emit({ type: 'endpoint-drained', site });
+      this.reselect('drain');
+    }
+    return this.changeResult(site);
+  }
+
+  undrain(site: string): ChangeResult {
+    const endpoint = this.find(site);
+    if (endpoint.drained) {
+      endpoint.drained = false;
+      this.events.emit({ type: 'endpoint-undrained', site });
+      this.reselect('drain');
+    }
+    return this.changeResult(site);
+  }
+
+  /** Events so far (bounded by `historySize`), after a sequence number. */
+  history(afterSeq = 0): RouterEvent[] {
+    return this.events.history(afterSeq);
+  }
+
+  /** Listen to events as they happen; returns the function that stops listening. */
+  onEvent(listener: (event: RouterEvent) => void): () => void {
+    return this.events.on(listener);
+  }
+
+  /** The first matching event, already recorded or to come; rejects with DRCTL_ROUTER_WAIT_TIMEOUT. */
+  waitForEvent(match: (event: RouterEvent) => boolean, options: { afterSeq?: number; timeoutMs?: number } = {}): Promise<RouterEvent> {
+    return this.events.wait(match, options);
+  }
+
+  /** Stop probing, stop accepting, let in-flight requests finish for `closeGraceMs`, then cut the rest. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    for (const endpoint of this.endpoints) clearTimeout(endpoint.timer);
+    const closedFront = closeServer(this.server);
+    const closedAdmin = closeServer(this.admin);
+    this.server.closeIdleConnections();
+    this.admin.closeAllConnections();
+    const deadline = performance.now() + this.config.closeGraceMs;
+    while (this.endpoints.some((endpoint) => endpoint.inFlight > 0) && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      this.server.closeIdleConnections();
+    }
+    this.server.closeAllConnections();
+    await Promise.all([closedFront, closedAdmin]);
+    for (const endpoint of this.endpoints) endpoint.agent.destroy();
+    this.log.info({ url: this.url }, 'router closed');
+  }
+
+  private find(site: string): Endpoint {
+    const endpoint = this.endpoints.find((candidate) => candidate.config.site === site);
+    if (!endpoint) {
+      throw new DrctlError('DRCTL_ROUTER_UNKNOWN_SITE', `the router has no endpoint for site ${site}`, {
+        hint: `use one of: ${this.endpoints.map((candidate) => candidate.config.site).join(', ')}`,
+        details: { site },
+      });
+    }
+    return endpoint;
+  }
+
+  private byPriority(): Endpoint[] {
+    return [...this.endpoints].sort((a, b) => a.config.priority - b.config.priority || a.index - b.index);
+  }
+
+  private servingSites(): string[] {
+    return this.serving.map((endpoint) => endpoint.config.site);
+  }
+
+  private changeResult(site: string | null): ChangeResult {
+    const serving = this.servingSites();
+    return { site, active: serving[0] ?? null, serving, at: Date.now(), monotonic: performance.now() };
+  }
+}
+
+function isRoutable(endpoint: Endpoint): boolean {
+  return endpoint.health.state === 'up' && !endpoint.drained;
+}
+
+function describe(endpoint: Endpoint, router: TrafficRouter): string {
+  if (endpoint.drained) return 'drained';
+  const state = endpoint.health.state;
+  if (state === 'down') return `down (${endpoint.lastProbe?.error ?? 'probes fail'})`;
+  if (state === 'suppressed') return 'suppressed after flapping';
+  if (state === 'up' && router.mode === 'manual' && !router.isPinned(endpoint)) return 'up but not the site manual mode is pinned to';
+  return state;
+}
+
+function forwardedHeaders(req: http.IncomingMessage): http.OutgoingHttpHeaders {
+  const headers: http.OutgoingHttpHeaders = {};
+  const connectionTokens = req.headers.connection?.toLowerCase().split(',').map((token) => token.trim());
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens?.includes(name)) continue;
+    headers[name] = value;
+  }
+  const client = req.socket.remoteAddress;
+  if (client) headers['x-forwarded-for'] = typeof req.headers['x-forwarded-for'] === 'string' ? `${req.headers['x-forwarded-for']}, ${client}` : client;
+  if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
+  headers['x-forwarded-proto'] = 'http';
+  return headers;
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, extra: http.OutgoingHttpHeaders = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...extra });
+  res.end(text);
+}
+
+function checkToken(header: string | undefined, token: string): boolean {
+  if (!header?.startsWith('Bearer ')) return false;
+  const given = Buffer.from(header.slice('Bearer '.length));
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
