@@ -3,11 +3,17 @@
  * folder and one line here.
  */
 import type { Provider } from './provider.ts';
+import { httpProvider } from './http/index.ts';
+import { processProvider } from './process/index.ts';
 
 export type { Provider, ProviderAction, ProviderCheck, ActionContext, ActionResult, CheckResult, ReadinessFact } from './provider.ts';
 export { defineAction, defineCheck } from './provider.ts';
+export { checkStepActions } from './validate-params.ts';
 
-export const providers: readonly Provider[] = [];
+export const providers: readonly Provider[] = [
+  httpProvider,
+  processProvider,
+];
 
 export function findProvider(name: string): Provider | undefined {
   return providers.find((provider) => provider.name === name);

@@ -1,0 +1,98 @@
+/**
+ * Plan-time validation of provider parameters: every `action:` of a step or an undo, and every
+ * `check:` of a validation or a wait, must name a known provider action or check, and its `with:` must
+ * match that action's schema. A typo becomes a positioned plan problem, not a failed step at 3 a.m.
+ */
+import type { z } from 'zod';
+import type { PlanProblem, SourceLocation } from '../errors.ts';
+import type { Check, Plan, Step } from '../plan/model.ts';
+import { closest } from '../plan/vocabulary.ts';
+import type { Provider } from './provider.ts';
+
+type Kind = 'action' | 'check';
+
+const CODES = {
+  action: { unknown: 'DRCTL_PLAN_ACTION_UNKNOWN', params: 'DRCTL_PLAN_ACTION_PARAMS' },
+  check: { unknown: 'DRCTL_PLAN_CHECK_UNKNOWN', params: 'DRCTL_PLAN_CHECK_PARAMS' },
+} as const;
+
+/** Problems with the provider actions and checks a plan uses; empty when all of them are right. */
+export function checkStepActions(plan: Plan, providers: readonly Provider[]): PlanProblem[] {
+  const problems: PlanProblem[] = [];
+  for (const workload of plan.workloads) {
+    for (const runbook of workload.runbooks) {
+      for (const step of runbook.steps) {
+        const where = `step ${step.id} of runbook ${workload.id}/${runbook.name}`;
+        if (step.action !== undefined) problems.push(...checkOne('action', step.action, step.with, where, step.at, providers));
+        if (step.undo?.action !== undefined) {
+          problems.push(...checkOne('action', step.undo.action, step.undo.with, `the undo of ${where}`, step.at, providers));
+        }
+        for (const check of checksOf(step)) {
+          if (check.check === undefined) continue;
+          problems.push(...checkOne('check', check.check, check.with, `check "${check.name}" of ${where}`, check.at, providers));
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+function checksOf(step: Step): Check[] {
+  return step.wait?.until === undefined ? step.validate : [...step.validate, step.wait.until];
+}
+
+function checkOne(
+  kind: Kind,
+  ref: string,
+  params: Record<string, unknown>,
+  where: string,
+  location: SourceLocation,
+  providers: readonly Provider[],
+): PlanProblem[] {
+  const dot = ref.indexOf('.');
+  const providerName = dot === -1 ? '' : ref.slice(0, dot);
+  const name = dot === -1 ? ref : ref.slice(dot + 1);
+  const provider = providers.find((p) => p.name === providerName);
+  const declared = provider === undefined ? undefined : kind === 'action' ? provider.actions[name] : provider.checks[name];
+  if (declared === undefined || !Object.hasOwn(kind === 'action' ? provider!.actions : provider!.checks, name)) {
+    const known = providers.flatMap((p) => Object.keys(kind === 'action' ? p.actions : p.checks).map((n) => `${p.name}.${n}`));
+    const suggestion = closest(ref, known);
+    return [
+      {
+        code: CODES[kind].unknown,
+        message: `${where}: unknown ${kind} "${ref}"${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}`,
+        hint: suggestion !== undefined ? `write ${kind}: ${suggestion}` : `known ${kind}s: ${known.sort().join(', ') || 'none'}`,
+        location,
+      },
+    ];
+  }
+  const parsed = (declared.params as z.ZodType).safeParse(params);
+  if (parsed.success) return [];
+  return parsed.error.issues.map((issue) => {
+    const parameter = describeParameter(issue);
+    return {
+      code: CODES[kind].params,
+      message: `${where}: ${ref} ${parameter === undefined ? '' : `parameter "${parameter}" `}${issueText(issue)}`,
+      hint: `the parameters of ${ref} are: ${parameterNames(declared.params).join(', ') || 'none'}`,
+      location,
+    };
+  });
+}
+
+/** The parameter an issue is about; for an unknown key, the key itself. */
+function describeParameter(issue: z.core.$ZodIssue): string | undefined {
+  if (issue.code === 'unrecognized_keys') return issue.keys.join('", "');
+  return issue.path.length === 0 ? undefined : issue.path.map(String).join('.');
+}
+
+function issueText(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return 'is not a parameter of this action';
+  if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) return 'is required';
+  return issue.message.replace(/^Invalid input: /, '');
+}
+
+/** Top-level parameter names of an object schema, for the hint. */
+function parameterNames(schema: z.ZodType): string[] {
+  const shape = (schema as { shape?: Record<string, unknown> }).shape;
+  return shape === undefined ? [] : Object.keys(shape);
+}
