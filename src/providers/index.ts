@@ -5,6 +5,7 @@
 import type { Provider } from './provider.ts';
 import { httpProvider } from './http/index.ts';
 import { processProvider } from './process/index.ts';
+import { shell } from './shell/index.ts';
 
 export type { Provider, ProviderAction, ProviderCheck, ActionContext, ActionResult, CheckResult, ReadinessFact } from './provider.ts';
 export { defineAction, defineCheck } from './provider.ts';
@@ -13,6 +14,7 @@ export { checkStepActions } from './validate-params.ts';
 export const providers: readonly Provider[] = [
   httpProvider,
   processProvider,
+  shell,
 ];
 
 export function findProvider(name: string): Provider | undefined {

@@ -1,0 +1,24 @@
+/**
+ * The durable engine: runs a runbook as a dependency graph with approvals, evidence and a hash-chained
+ * journal, and resumes it after a crash. Start here:
+ *
+ *   const engine = new Engine({ store, providers, stateDir });
+ *   const run = await engine.start({ plan, runbook: 'failover', startedBy: 'alice' });
+ *   const outcome = await run.done;
+ *
+ * The engine talks to stores and providers through their interfaces only (see ARCHITECTURE.md).
+ */
+export { Engine, findRunbook, newRunId } from './run.ts';
+export type { EngineOptions, StartRunOptions, ResumeRunOptions, RunDriver, RunOutcome } from './run.ts';
+export type { EngineHooks, RunEvent } from './hooks.ts';
+export { approveStep, rejectStep, confirmStep, decideStep, requestCancel, loadRunState } from './operator.ts';
+export type { OperatorInput } from './operator.ts';
+export { runView } from './view.ts';
+export type { RunView, StepView } from './view.ts';
+export { verifyRun, exportRun } from './audit.ts';
+export { predictTimeline } from './timeline.ts';
+export type { PredictedTimeline, PredictedStep } from './timeline.ts';
+export { Redactor, parseSecretsFile, planSecrets } from './redact.ts';
+export { RECORD } from './journal.ts';
+export type { Decision, WaitingFor, StepSnapshot } from './journal.ts';
+export type { StepStatus } from './state.ts';

@@ -1,0 +1,97 @@
+/**
+ * Secret redaction. The values of the plan's secret environment variables and of its KEY=value secrets
+ * file are replaced by `[redacted:NAME]` in everything the engine writes: journal, evidence, logs, reports.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { UsageError } from '../errors.ts';
+import type { Plan } from '../plan/model.ts';
+
+/** Shorter values would redact ordinary words and numbers everywhere. */
+const MIN_SECRET_LENGTH = 4;
+
+export class Redactor {
+  readonly #secrets: Array<{ name: string; value: string }>;
+
+  constructor(secrets: Record<string, string>) {
+    // longest first, so a secret containing another is replaced whole
+    this.#secrets = Object.entries(secrets)
+      .filter(([, value]) => value.length >= MIN_SECRET_LENGTH)
+      .map(([name, value]) => ({ name, value }))
+      .sort((a, b) => b.value.length - a.value.length);
+  }
+
+  get size(): number {
+    return this.#secrets.length;
+  }
+
+  text(input: string): string {
+    let output = input;
+    for (const { name, value } of this.#secrets) {
+      if (output.includes(value)) output = output.split(value).join(`[redacted:${name}]`);
+    }
+    return output;
+  }
+
+  /** A deep copy of `value` with every secret replaced in strings and object keys. */
+  value<T>(value: T): T {
+    if (this.#secrets.length === 0) return value;
+    return this.#deep(value) as T;
+  }
+
+  #deep(value: unknown): unknown {
+    if (typeof value === 'string') return this.text(value);
+    if (value === null || typeof value !== 'object') return value;
+    if (value instanceof Date) return value;
+    if (Array.isArray(value)) return value.map((item) => this.#deep(item));
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([key, item]) => [this.text(key), this.#deep(item)]));
+  }
+}
+
+/** Parses a KEY=value secrets file: `#` comments and blank lines are ignored, values may be quoted. */
+export function parseSecretsFile(text: string): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    const key = line.slice(0, eq).replace(/^export\s+/, '').trim();
+    let value = line.slice(eq + 1).trim();
+    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0]) value = value.slice(1, -1);
+    secrets[key] = value;
+  }
+  return secrets;
+}
+
+/** Every secret value the plan names, from the environment and from its secrets file. */
+export function planSecrets(plan: Plan, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const name of plan.secrets.env) {
+    const value = env[name];
+    if (value !== undefined && value !== '') secrets[name] = value;
+  }
+  if (plan.secrets.file !== undefined) {
+    const file = isAbsolute(plan.secrets.file) ? plan.secrets.file : resolve(plan.baseDir, plan.secrets.file);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new UsageError('DRCTL_RUN_SECRETS_FILE', `cannot read the plan's secrets file ${file}`, {
+        hint: 'create it (KEY=value lines) or fix secrets.file in the plan',
+        cause: error,
+      });
+    }
+    Object.assign(secrets, parseSecretsFile(text));
+  }
+  return secrets;
+}
+
+/** Caps a piece of evidence: what does not fit is cut, and the record says so. */
+export function capEvidence(value: unknown, limitBytes: number): { value: unknown; truncated: boolean; bytes: number } {
+  const json = JSON.stringify(value ?? null);
+  const bytes = Buffer.byteLength(json);
+  if (bytes <= limitBytes) return { value, truncated: false, bytes };
+  const text = typeof value === 'string' ? value : json;
+  return { value: `${text.slice(0, Math.max(0, limitBytes - 64))}… [${bytes} bytes, cut at ${limitBytes}]`, truncated: true, bytes };
+}

@@ -1,0 +1,146 @@
+/**
+ * What `drctl status` and the `--json` output show of a run: progress, what runs, what waits for whom,
+ * what comes next, and expected against actual time per step. Built from the journal alone.
+ */
+import type { JournalRecord, Lease, RunStatus } from '../store/store.ts';
+import { RECORD } from './journal.ts';
+import { needsMet } from './state.ts';
+import type { RunState, StepStatus } from './state.ts';
+import { replay } from './state.ts';
+
+export interface StepView {
+  id: string;
+  name: string;
+  kind: string;
+  status: StepStatus;
+  needs: string[];
+  attempts: number;
+  waitingFor: string | undefined;
+  /** Who may act on it while it waits (approvers, the escalation contact). */
+  waitingOn: string[];
+  options: string[];
+  approvedBy: string[];
+  quorum: number | undefined;
+  startedAt: string | undefined;
+  finishedAt: string | undefined;
+  expectedMs: number;
+  contingencyMs: number;
+  /** Time in attempts, or from first start to finish for steps that wait on people. */
+  actualMs: number | undefined;
+  /** How much longer than expected + contingency it took (0 when within). */
+  overrunMs: number | undefined;
+  summary: string | undefined;
+  error: { code: string; message: string } | undefined;
+  undo: string;
+  evidence: Array<{ name: string; value: unknown; by: string }>;
+  checks: Array<{ name: string; ok: boolean; message: string }>;
+}
+
+export interface RunView {
+  id: string;
+  workload: string;
+  runbook: string;
+  planHash: string;
+  planFile: string;
+  status: RunStatus;
+  startedBy: string;
+  startedAt: string;
+  finishedAt: string | undefined;
+  durationMs: number;
+  reason: string | undefined;
+  progress: { total: number; done: number; running: number; waiting: number; failed: number };
+  running: string[];
+  waiting: Array<{ step: string; for: string; on: string[] }>;
+  next: string[];
+  /** The process driving the run now, if any. */
+  driver: { pid: number; host: string } | undefined;
+  steps: StepView[];
+}
+
+export function runView(records: readonly JournalRecord[], lease?: Lease): RunView {
+  const state: RunState = replay(records);
+  const evidence = new Map<string, StepView['evidence']>();
+  const checks = new Map<string, StepView['checks']>();
+  let reason: string | undefined;
+  for (const record of records) {
+    if (record.type === RECORD.runFinished) reason = record.data.reason as string | undefined;
+    if (record.step === undefined) continue;
+    if (record.type === RECORD.evidence) {
+      const list = evidence.get(record.step) ?? [];
+      list.push({ name: record.data.name as string, value: record.data.value, by: record.actor });
+      evidence.set(record.step, list);
+    } else if (record.type === RECORD.check) {
+      const list = checks.get(record.step) ?? [];
+      list.push({ name: record.data.name as string, ok: record.data.ok as boolean, message: record.data.message as string });
+      checks.set(record.step, list);
+    }
+  }
+  const steps: StepView[] = state.order.map((id) => {
+    const step = state.steps.get(id);
+    if (step === undefined) throw new Error(`step ${id} vanished`);
+    const waitsOnPeople = step.snapshot.kind === 'approval' || step.snapshot.kind === 'manual';
+    const actualMs =
+      step.firstStartedAt === undefined
+        ? undefined
+        : waitsOnPeople && step.finishedAt
+          ? step.finishedAt.getTime() - step.firstStartedAt.getTime()
+          : step.activeMs + (step.attemptStartedAt ? Date.now() - step.attemptStartedAt.getTime() : 0);
+    const allowed = step.snapshot.expectedMs + step.snapshot.contingencyMs;
+    let waitingOn: string[] = [];
+    if (step.waitingFor === 'approval') waitingOn = (step.snapshot.approval?.approvers ?? []).filter((who) => !step.approvedBy.includes(who));
+    if (step.waitingFor === 'decision' && step.escalatedTo) waitingOn = [step.escalatedTo];
+    return {
+      id,
+      name: step.snapshot.name,
+      kind: step.snapshot.kind,
+      status: step.status,
+      needs: step.snapshot.needs,
+      attempts: step.attempts,
+      waitingFor: step.waitingFor,
+      waitingOn,
+      options: step.options,
+      approvedBy: step.approvedBy,
+      quorum: step.snapshot.approval?.quorum,
+      startedAt: step.firstStartedAt?.toISOString(),
+      finishedAt: step.finishedAt?.toISOString(),
+      expectedMs: step.snapshot.expectedMs,
+      contingencyMs: step.snapshot.contingencyMs,
+      actualMs,
+      overrunMs: actualMs === undefined ? undefined : Math.max(0, actualMs - allowed),
+      summary: step.summary,
+      error: step.error,
+      undo: step.undo,
+      evidence: evidence.get(id) ?? [],
+      checks: checks.get(id) ?? [],
+    };
+  });
+  const count = (status: StepStatus): number => steps.filter((step) => step.status === status).length;
+  const finished = state.finishedAt !== undefined;
+  return {
+    id: state.id,
+    workload: state.created.workload,
+    runbook: state.created.runbook,
+    planHash: state.created.planHash,
+    planFile: state.created.planFile,
+    status: state.status,
+    startedBy: state.created.startedBy,
+    startedAt: state.createdAt.toISOString(),
+    finishedAt: state.finishedAt?.toISOString(),
+    durationMs: (state.finishedAt ?? new Date()).getTime() - state.createdAt.getTime(),
+    reason,
+    progress: {
+      total: steps.length,
+      done: steps.filter((step) => step.status === 'succeeded' || step.status === 'skipped').length,
+      running: count('running') + count('retrying'),
+      waiting: count('waiting'),
+      failed: count('failed'),
+    },
+    running: steps.filter((step) => step.status === 'running' || step.status === 'retrying').map((step) => step.id),
+    waiting: steps.filter((step) => step.status === 'waiting').map((step) => ({ step: step.id, for: step.waitingFor ?? '?', on: step.waitingOn })),
+    next: finished
+      ? []
+      : [...state.steps.values()].filter((step) => step.status === 'pending' && needsMet(state, step) && !state.stopping).map((step) => step.snapshot.id),
+    driver: lease && !finished && lease.expiresAt.getTime() > Date.now() ? { pid: lease.pid, host: lease.host } : undefined,
+    steps,
+  };
+}

@@ -1,0 +1,358 @@
+/**
+ * The embedded state store: one SQLite database (`state.db`) in the state directory, in WAL mode so
+ * `drctl status` and `drctl approve` in another terminal read and write while a run is being driven.
+ *
+ * Durability: `synchronous = NORMAL` in WAL mode survives the orchestrator being killed (SIGKILL) at any
+ * moment, which is what resume relies on; it may lose the last commits on a power cut. Pass
+ * `synchronous: 'full'` when that matters more than speed.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { DrctlError, UsageError } from '../../errors.ts';
+import { GENESIS_HASH, canonicalJson, recordHash } from '../chain.ts';
+import type {
+  AppendOptions,
+  JournalInput,
+  JournalRecord,
+  Lease,
+  LeaseRequest,
+  NewRun,
+  RunRecord,
+  RunStatus,
+  RunStore,
+} from '../store.ts';
+import { MIGRATIONS } from './migrations.ts';
+
+export interface SqliteStoreOptions {
+  /** `full` makes every commit reach the disk before it returns (slower). @default 'normal' */
+  synchronous?: 'normal' | 'full';
+  /** How long a writer waits for another process's transaction. @default 5000 */
+  busyTimeoutMs?: number;
+}
+
+interface RunRow {
+  id: string;
+  workload: string;
+  runbook: string;
+  plan_hash: string;
+  plan_file: string;
+  started_by: string;
+  created_at: string;
+  updated_at: string;
+  status: RunStatus;
+  head_seq: number;
+  head_hash: string;
+}
+
+interface JournalRow {
+  run_id: string;
+  seq: number;
+  at: string;
+  type: string;
+  step: string | null;
+  actor: string;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+interface LeaseRow {
+  run_id: string;
+  owner: string;
+  pid: number;
+  host: string;
+  expires_at: number;
+}
+
+export const STATE_DB_FILE = 'state.db';
+
+/** Turns SQLite's failures into errors a person can act on; everything else passes through. */
+function storeError(error: unknown, file: string): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'SQLITE_FULL') {
+    return new UsageError('DRCTL_STORE_FULL', `the state database ${file} is full (disk or size limit); nothing was written`, {
+      hint: 'free disk space where the state directory lives, then resume the run',
+      cause: error,
+    });
+  }
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new UsageError('DRCTL_STORE_CORRUPT', `the state database ${file} is corrupted or not a drctl database`, {
+      hint: 'restore the state directory from a backup, or point --state at another directory',
+      cause: error,
+    });
+  }
+  if (code === 'SQLITE_BUSY') {
+    return new UsageError('DRCTL_STORE_BUSY', `the state database ${file} stayed locked by another process`, {
+      hint: 'try again; if it persists, look for a stuck drctl process',
+      cause: error,
+    });
+  }
+  if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR') {
+    return new UsageError('DRCTL_STORE_UNAVAILABLE', `cannot write the state database ${file} (${String(code)})`, {
+      hint: 'check that the state directory exists, is writable and its disk is healthy',
+      cause: error,
+    });
+  }
+  return error;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class SqliteStore implements RunStore {
+  readonly file: string;
+  readonly #db: Database.Database;
+  readonly #statements;
+
+  private constructor(file: string, db: Database.Database) {
+    this.file = file;
+    this.#db = db;
+    this.#statements = {
+      getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
+      listRuns: db.prepare<[number], RunRow>('SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?'),
+      insertRun: db.prepare(
+        `INSERT INTO runs (id, workload, runbook, plan_hash, plan_file, started_by, created_at, updated_at, status, head_seq, head_hash)
+         VALUES (@id, @workload, @runbook, @plan_hash, @plan_file, @started_by, @created_at, @created_at, 'running', 0, @head_hash)`,
+      ),
+      insertRecord: db.prepare(
+        `INSERT INTO journal (run_id, seq, at, type, step, actor, data, prev_hash, hash)
+         VALUES (@run_id, @seq, @at, @type, @step, @actor, @data, @prev_hash, @hash)`,
+      ),
+      updateHead: db.prepare(
+        'UPDATE runs SET head_seq = @head_seq, head_hash = @head_hash, updated_at = @updated_at, status = coalesce(@status, status) WHERE id = @id',
+      ),
+      readJournal: db.prepare<[string, number], JournalRow>('SELECT * FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq'),
+      getLease: db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE run_id = ?'),
+      upsertLease: db.prepare(
+        `INSERT INTO leases (run_id, owner, pid, host, expires_at) VALUES (@run_id, @owner, @pid, @host, @expires_at)
+         ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host, expires_at = excluded.expires_at`,
+      ),
+      deleteLease: db.prepare('DELETE FROM leases WHERE run_id = ? AND owner = ?'),
+    };
+  }
+
+  /** Opens (creating when absent) `state.db` in `stateDir` and brings its schema up to date. */
+  static open(stateDir: string, options: SqliteStoreOptions = {}): SqliteStore {
+    const file = join(stateDir, STATE_DB_FILE);
+    try {
+      mkdirSync(stateDir, { recursive: true });
+    } catch (error) {
+      throw new UsageError('DRCTL_STORE_UNAVAILABLE', `cannot create the state directory ${stateDir}`, {
+        hint: 'choose a writable directory with --state',
+        cause: error,
+      });
+    }
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file, { timeout: options.busyTimeoutMs ?? 5_000 });
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+      db.pragma('foreign_keys = ON');
+      migrate(db, file);
+      return new SqliteStore(file, db);
+    } catch (error) {
+      db?.close();
+      throw storeError(error, file);
+    }
+  }
+
+  /** For tests and tools that need the raw database (for example to show that tampering is caught). */
+  get database(): Database.Database {
+    return this.#db;
+  }
+
+  #guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw storeError(error, this.file);
+    }
+  }
+
+  async createRun(run: NewRun, first: JournalInput): Promise<JournalRecord> {
+    return this.#guard(() =>
+      this.#db
+        .transaction(() => {
+          const createdAt = new Date().toISOString();
+          this.#statements.insertRun.run({
+            id: run.id,
+            workload: run.workload,
+            runbook: run.runbook,
+            plan_hash: run.planHash,
+            plan_file: run.planFile,
+            started_by: run.startedBy,
+            created_at: createdAt,
+            head_hash: GENESIS_HASH,
+          });
+          const [record] = this.#appendInTransaction(run.id, [first], {});
+          return record as JournalRecord;
+        })
+        .immediate(),
+    );
+  }
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    const row = this.#guard(() => this.#statements.getRun.get(id));
+    return row === undefined ? undefined : toRun(row);
+  }
+
+  async listRuns(options: { limit?: number } = {}): Promise<RunRecord[]> {
+    return this.#guard(() => this.#statements.listRuns.all(options.limit ?? 50)).map(toRun);
+  }
+
+  async append(runId: string, records: readonly JournalInput[], options: AppendOptions = {}): Promise<JournalRecord[]> {
+    return this.#guard(() => this.#db.transaction(() => this.#appendInTransaction(runId, records, options)).immediate());
+  }
+
+  #appendInTransaction(runId: string, inputs: readonly JournalInput[], options: AppendOptions): JournalRecord[] {
+    const run = this.#statements.getRun.get(runId);
+    if (run === undefined) {
+      throw new UsageError('DRCTL_RUN_NOT_FOUND', `run ${runId} is not in the state database ${this.file}`, {
+        hint: 'list runs with `drctl status`, or pass the --state directory the run was started with',
+      });
+    }
+    if (options.expectHeadSeq !== undefined && run.head_seq !== options.expectHeadSeq) {
+      throw new DrctlError('DRCTL_STORE_CONFLICT', `run ${runId} changed while this change was being made`, {
+        exitCode: 2,
+        hint: 'try again',
+        details: { expected: options.expectHeadSeq, actual: run.head_seq },
+      });
+    }
+    if (options.leaseOwner !== undefined) {
+      const lease = this.#statements.getLease.get(runId);
+      if (lease?.owner !== options.leaseOwner) {
+        throw new UsageError('DRCTL_RUN_LEASE_LOST', `this process no longer holds the lease of run ${runId}`, {
+          hint: 'another drctl process took the run over; follow it with `drctl status`',
+        });
+      }
+    }
+    let seq = run.head_seq;
+    let prevHash = run.head_hash;
+    const written: JournalRecord[] = [];
+    const now = new Date();
+    const at = now.toISOString();
+    for (const input of inputs) {
+      seq += 1;
+      const dataJson = canonicalJson(input.data);
+      const hash = recordHash(prevHash, { runId, seq, at, type: input.type, step: input.step, actor: input.actor, dataJson });
+      this.#statements.insertRecord.run({
+        run_id: runId,
+        seq,
+        at,
+        type: input.type,
+        step: input.step ?? null,
+        actor: input.actor,
+        data: dataJson,
+        prev_hash: prevHash,
+        hash,
+      });
+      written.push({ runId, seq, at: now, type: input.type, step: input.step, actor: input.actor, data: input.data, prevHash, hash });
+      prevHash = hash;
+    }
+    this.#statements.updateHead.run({ id: runId, head_seq: seq, head_hash: prevHash, updated_at: at, status: options.status ?? null });
+    return written;
+  }
+
+  async readJournal(runId: string, afterSeq = 0): Promise<JournalRecord[]> {
+    return this.#guard(() => this.#statements.readJournal.all(runId, afterSeq)).map(toRecord);
+  }
+
+  async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
+    return this.#guard(() =>
+      this.#db
+        .transaction(() => {
+          const now = Date.now();
+          const held = this.#statements.getLease.get(runId);
+          if (held !== undefined && held.owner !== request.owner && held.expires_at > now) {
+            // a holder on this host that died (SIGKILL) cannot renew: take over at once instead of waiting out its lease
+            const holderAlive = held.host !== hostname() || isAlive(held.pid);
+            if (holderAlive) {
+              throw new UsageError(
+                'DRCTL_RUN_LOCKED',
+                `run ${runId} is being driven by another drctl process (pid ${held.pid} on ${held.host})`,
+                {
+                  hint: 'follow it with `drctl status`, or approve and decide from here; only one process drives a run',
+                  details: { pid: held.pid, host: held.host },
+                },
+              );
+            }
+          }
+          const lease = { run_id: runId, owner: request.owner, pid: request.pid, host: request.host, expires_at: now + request.ttlMs };
+          this.#statements.upsertLease.run(lease);
+          return toLease(lease);
+        })
+        .immediate(),
+    );
+  }
+
+  async getLease(runId: string): Promise<Lease | undefined> {
+    const row = this.#guard(() => this.#statements.getLease.get(runId));
+    return row === undefined ? undefined : toLease(row);
+  }
+
+  async releaseLease(runId: string, owner: string): Promise<void> {
+    this.#guard(() => this.#statements.deleteLease.run(runId, owner));
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+function migrate(db: Database.Database, file: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new UsageError(
+      'DRCTL_STORE_NEWER',
+      `the state database ${file} was written by a newer drctl (schema ${version}, this drctl knows ${MIGRATIONS.length})`,
+      { hint: 'upgrade drctl, or point --state at another directory' },
+    );
+  }
+  if (version === MIGRATIONS.length) return;
+  db.transaction(() => {
+    for (let index = version; index < MIGRATIONS.length; index += 1) db.exec(MIGRATIONS[index] as string);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+function toRun(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    workload: row.workload,
+    runbook: row.runbook,
+    planHash: row.plan_hash,
+    planFile: row.plan_file,
+    startedBy: row.started_by,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    status: row.status,
+    headSeq: row.head_seq,
+    headHash: row.head_hash,
+  };
+}
+
+function toRecord(row: JournalRow): JournalRecord {
+  return {
+    runId: row.run_id,
+    seq: row.seq,
+    at: new Date(row.at),
+    type: row.type,
+    step: row.step ?? undefined,
+    actor: row.actor,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+function toLease(row: LeaseRow): Lease {
+  return { runId: row.run_id, owner: row.owner, pid: row.pid, host: row.host, expiresAt: new Date(row.expires_at) };
+}

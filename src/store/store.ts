@@ -1,0 +1,121 @@
+/**
+ * The state store interface: where runs, their journals and their leases live. The engine and the CLI
+ * talk to this interface only; `sqlite/` is the embedded default, a PostgreSQL store comes later with the
+ * same contract (and the same conformance tests).
+ *
+ * The journal is the run: every transition is appended here before it takes effect, and the current state
+ * of a run is what replaying its journal gives. Each record is hash-chained to the one before it, so the
+ * journal is also the tamper-evident audit log.
+ */
+
+/** A run's overall status as the store indexes it (the journal is the source of truth). */
+export type RunStatus =
+  /** created, being driven or ready to be driven */
+  | 'running'
+  /** paused until a person approves, confirms or decides */
+  | 'waiting'
+  /** every step succeeded (or was skipped by a person) */
+  | 'succeeded'
+  /** a step failed and the policy stopped the run, or a tolerated failure happened */
+  | 'failed'
+  /** stopped by an operator */
+  | 'cancelled'
+  /** a step failed with on_failure: rollback and the undo of finished steps ran */
+  | 'rolled-back';
+
+export const FINAL_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled', 'rolled-back'];
+
+export interface RunRecord {
+  id: string;
+  workload: string;
+  runbook: string;
+  planHash: string;
+  /** Absolute path of the root plan file, so `resume` can load the same plan again. */
+  planFile: string;
+  startedBy: string;
+  createdAt: Date;
+  updatedAt: Date;
+  status: RunStatus;
+  /** Sequence number and hash of the newest journal record: deleting the tail is detectable. */
+  headSeq: number;
+  headHash: string;
+}
+
+export interface NewRun {
+  id: string;
+  workload: string;
+  runbook: string;
+  planHash: string;
+  planFile: string;
+  startedBy: string;
+}
+
+/** What a writer hands the store; the store adds the sequence number, time and hashes. */
+export interface JournalInput {
+  type: string;
+  /** The step this record is about; a step's id is the key its journal and evidence hang on. */
+  step?: string;
+  /** Who did it: a person for operator decisions, `engine` for the orchestrator. */
+  actor: string;
+  data: Record<string, unknown>;
+}
+
+export interface JournalRecord {
+  runId: string;
+  /** 1, 2, 3, ... without gaps. */
+  seq: number;
+  at: Date;
+  type: string;
+  step: string | undefined;
+  actor: string;
+  data: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AppendOptions {
+  /** Only append when the journal's newest record is still this one (optimistic concurrency). */
+  expectHeadSeq?: number;
+  /** Only append while this owner holds the run's lease (fencing a driver that lost it). */
+  leaseOwner?: string;
+  /** New indexed status of the run, written in the same transaction. */
+  status?: RunStatus;
+}
+
+export interface Lease {
+  runId: string;
+  owner: string;
+  pid: number;
+  host: string;
+  expiresAt: Date;
+}
+
+export interface LeaseRequest {
+  owner: string;
+  pid: number;
+  host: string;
+  ttlMs: number;
+}
+
+export interface RunStore {
+  /** Creates the run and appends its first journal record atomically. */
+  createRun(run: NewRun, first: JournalInput): Promise<JournalRecord>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  /** Newest first. */
+  listRuns(options?: { limit?: number }): Promise<RunRecord[]>;
+  /**
+   * Appends records in one transaction, in order. Throws DRCTL_STORE_CONFLICT when `expectHeadSeq` no
+   * longer matches and DRCTL_RUN_LEASE_LOST when `leaseOwner` no longer holds the lease; nothing is written then.
+   */
+  append(runId: string, records: readonly JournalInput[], options?: AppendOptions): Promise<JournalRecord[]>;
+  /** Records after `afterSeq` (default 0: all), in order. */
+  readJournal(runId: string, afterSeq?: number): Promise<JournalRecord[]>;
+  /**
+   * Takes the run's lease, or extends it when `owner` already holds it. Throws DRCTL_RUN_LOCKED when
+   * another owner holds an unexpired lease whose process is still alive.
+   */
+  acquireLease(runId: string, request: LeaseRequest): Promise<Lease>;
+  getLease(runId: string): Promise<Lease | undefined>;
+  releaseLease(runId: string, owner: string): Promise<void>;
+  close(): Promise<void>;
+}
