@@ -4,7 +4,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadPlan, type Plan } from '../../src/plan/index.ts';
+import { analyzePlan, type Finding, type FindingCode } from '../../src/analysis/index.ts';
+import { loadPlan, type Component, type Plan, type Runbook, type Step, type Workload } from '../../src/plan/index.ts';
 import { tempDir } from '../support/tmp.ts';
 
 export const NOW = new Date('2026-03-01T12:00:00Z');
@@ -100,4 +101,38 @@ let loaded: Promise<Plan> | undefined;
 export async function baseline(): Promise<Plan> {
   loaded ??= loadYaml(BASELINE_YAML);
   return structuredClone(await loaded);
+}
+
+export function workloadOf(plan: Plan, id = 'shop'): Workload {
+  const found = plan.workloads.find((w) => w.id === id);
+  if (!found) throw new Error(`no workload ${id}`);
+  return found;
+}
+
+export function componentOf(plan: Plan, id: string): Component {
+  const found = plan.workloads.flatMap((w) => w.components).find((c) => c.id === id);
+  if (!found) throw new Error(`no component ${id}`);
+  return found;
+}
+
+export function runbookOf(plan: Plan, name: string, workload = 'shop'): Runbook {
+  const found = workloadOf(plan, workload).runbooks.find((r) => r.name === name);
+  if (!found) throw new Error(`no runbook ${name}`);
+  return found;
+}
+
+export function stepOf(plan: Plan, runbook: string, id: string): Step {
+  const found = runbookOf(plan, runbook).steps.find((s) => s.id === id);
+  if (!found) throw new Error(`no step ${id}`);
+  return found;
+}
+
+/** Codes of the findings analysis reports on `plan` at NOW. */
+export function codes(plan: Plan): string[] {
+  return analyzePlan(plan, { now: NOW }).findings.map((f) => f.code);
+}
+
+/** The findings with `code`. */
+export function findings(plan: Plan, code: FindingCode): Finding[] {
+  return analyzePlan(plan, { now: NOW }).findings.filter((f) => f.code === code);
 }
