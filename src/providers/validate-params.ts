@@ -88,7 +88,8 @@ function describeParameter(issue: z.core.$ZodIssue): string | undefined {
 function issueText(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return 'is not a parameter of this action';
   if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) return 'is required';
-  return issue.message.replace(/^Invalid input: /, '');
+  const text = issue.message.replace(/^Invalid input: /, '');
+  return `is invalid: ${text.charAt(0).toLowerCase()}${text.slice(1)}`;
 }
 
 /** Top-level parameter names of an object schema, for the hint. */
