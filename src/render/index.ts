@@ -1,0 +1,26 @@
+/**
+ * Runbook documents: a plan rendered as the DR plan of seed 000, chapter by chapter (process requirements,
+ * contacts, architecture, dependencies, prerequisites, step-by-step recovery, post-requisites, business review,
+ * recovery post-requisites), in Markdown, self-contained HTML, or PDF printed by a local Chromium. Every
+ * document carries the plan's content hash and the time it was rendered, so a printed copy says which plan it is.
+ */
+import type { Plan } from '../plan/model.ts';
+import { buildDocument, type RenderOptions } from './document.ts';
+import { writeHtml } from './html.ts';
+import { writeMarkdown } from './markdown.ts';
+
+export { buildDocument, CHAPTERS } from './document.ts';
+export type { Block, Chapter, ChapterId, RenderOptions, RunbookDocument } from './document.ts';
+export { findChromium, renderPdf } from './pdf.ts';
+export type { PdfOptions } from './pdf.ts';
+
+export const RENDER_FORMATS = ['md', 'html', 'pdf'] as const;
+export type RenderFormat = (typeof RENDER_FORMATS)[number];
+
+export function renderMarkdown(plan: Plan, options: RenderOptions = {}): string {
+  return writeMarkdown(buildDocument(plan, options));
+}
+
+export function renderHtml(plan: Plan, options: RenderOptions = {}): string {
+  return writeHtml(buildDocument(plan, options));
+}
