@@ -106,7 +106,13 @@ function remedies(context: AnalysisContext, workload: Workload, runbook: Runbook
   if (slow.length > 0) {
     found.push({
       kind: 'automate',
-      message: `automate ${slow.map((s) => `${s.id} (${s.kind}, ${formatDuration(cost(s))})`).join(', ')}`,
+      message: slow
+        .map((s) =>
+          s.kind === 'approval'
+            ? `shorten approval ${s.id} (${formatDuration(cost(s))}) with pre-agreed criteria or a smaller quorum`
+            : `automate manual step ${s.id} (${formatDuration(cost(s))})`,
+        )
+        .join(', '),
       steps: slow.map((s) => s.id),
       components: [],
       savesMs: undefined,
@@ -146,7 +152,7 @@ function remedies(context: AnalysisContext, workload: Workload, runbook: Runbook
 
   found.push({
     kind: 'extend-rto',
-    message: `or agree an RTO of at least ${formatDuration(roundUpToMinute(path.ms))} with the business (${formatDuration(overMs)} more)`,
+    message: `agree an RTO of at least ${formatDuration(roundUpToMinute(path.ms))} with the business (${formatDuration(overMs)} more)`,
     steps: [],
     components: [],
     savesMs: undefined,

@@ -1,0 +1,71 @@
+/**
+ * `drctl analyze PLAN [--json] [--now DATE]`: findings grouped by severity, each positioned with its
+ * code and hint, then a summary per runbook (waves, critical path against the RTO, remedies). Exit 1
+ * when any finding is an error.
+ */
+import { UsageError, formatLocation } from '../../errors.ts';
+import { analysisToJson, analyzePlan, countBySeverity, SEVERITIES } from '../../analysis/index.ts';
+import type { Analysis, Severity } from '../../analysis/index.ts';
+import { formatDuration } from '../../plan/duration.ts';
+import { printJson } from '../context.ts';
+import type { RegisterCommand } from '../context.ts';
+import { loadPlanForCommand } from '../load-plan.ts';
+
+const HEADINGS: Record<Severity, string> = { error: 'Errors', warning: 'Warnings', info: 'Info' };
+
+export const registerAnalyze: RegisterCommand = (program, context) => {
+  program
+    .command('analyze')
+    .description('check that a plan can keep its promises: RTO, RPO, dependencies, people, backups, drills')
+    .argument('<plan>', 'plan file (YAML)')
+    .option('--json', 'print findings and runbook summaries as JSON')
+    .option('--now <date>', 'judge staleness (reviews, sign-offs, drills) at this date instead of today')
+    .action(async (file: string, options: { json?: boolean; now?: string }) => {
+      const now = options.now === undefined ? new Date() : new Date(options.now);
+      if (Number.isNaN(now.getTime())) {
+        throw new UsageError('DRCTL_USAGE_DATE', `--now "${options.now}" is not a date`, { hint: 'write it like 2026-03-01 or 2026-03-01T12:00:00Z' });
+      }
+      const plan = await loadPlanForCommand(file);
+      const analysis = analyzePlan(plan, { now });
+      if (options.json) printJson(context, analysisToJson(plan, analysis));
+      else context.out.write(formatAnalysis(analysis));
+      if (analysis.findings.some((f) => f.severity === 'error')) context.exitCode = 1;
+    });
+};
+
+/** The human report: findings by severity, then one block per runbook. */
+export function formatAnalysis(analysis: Analysis): string {
+  const lines: string[] = [];
+  for (const severity of SEVERITIES) {
+    const group = analysis.findings.filter((f) => f.severity === severity);
+    if (group.length === 0) continue;
+    lines.push(`${HEADINGS[severity]} (${group.length})`);
+    for (const f of group) {
+      lines.push(`  ${formatLocation(f.location)}  ${f.code}`, `    ${f.message}`, `    hint: ${f.hint}`);
+    }
+    lines.push('');
+  }
+  if (analysis.runbooks.length > 0) lines.push('Runbooks');
+  for (const r of analysis.runbooks) {
+    const path = r.criticalPath;
+    const verdict = !r.rtoApplies
+      ? `(RTO ${formatDuration(r.rtoMs)} does not apply to ${r.kind})`
+      : r.fits
+        ? `within RTO ${formatDuration(r.rtoMs)}: fits`
+        : `over RTO ${formatDuration(r.rtoMs)} by ${formatDuration(r.overMs)}: does not fit`;
+    lines.push(`  ${r.workload}/${r.runbook} (${r.kind}): critical path ${formatDuration(path.ms)} ${verdict}`);
+    lines.push(`    path: ${path.steps.join(' → ')}`);
+    lines.push(`    waves: ${r.waves.map((wave, i) => `${i + 1}) ${wave.join(', ')}`).join('  ')}`);
+    if (r.rtoApplies) for (const remedy of r.remedies) lines.push(`    remedy (${remedy.kind}): ${remedy.message}`);
+  }
+  if (analysis.runbooks.length > 0) lines.push('');
+  const counts = countBySeverity(analysis.findings);
+  lines.push(
+    `${plural(counts.error, 'error')}, ${plural(counts.warning, 'warning')}, ${counts.info} info`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
