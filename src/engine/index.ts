@@ -11,7 +11,7 @@
 export { Engine, findRunbook, newRunId } from './run.ts';
 export type { EngineOptions, StartRunOptions, ResumeRunOptions, RunDriver, RunOutcome } from './run.ts';
 export type { EngineHooks, RunEvent } from './hooks.ts';
-export { approveStep, rejectStep, confirmStep, decideStep, requestCancel, loadRunState } from './operator.ts';
+export { approveStep, rejectStep, confirmStep, decideStep, requestCancel, finishCancelled, loadRunState } from './operator.ts';
 export type { OperatorInput } from './operator.ts';
 export { runView } from './view.ts';
 export type { RunView, StepView } from './view.ts';

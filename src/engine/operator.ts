@@ -151,3 +151,31 @@ export async function requestCancel(store: RunStore, input: OperatorInput & { re
     return [{ type: RECORD.cancelRequested, actor: input.by, data: input.reason ? { reason: input.reason } : {} }];
   });
 }
+
+/**
+ * Ends a run that no live process drives, after a cancel request: steps left in flight or waiting are
+ * recorded cancelled. Throws DRCTL_RUN_LOCKED when a live driver holds the run (it handles the cancel itself).
+ */
+export async function finishCancelled(store: RunStore, input: OperatorInput & { owner: string; pid: number; host: string }): Promise<RunState> {
+  await store.acquireLease(input.runId, { owner: input.owner, pid: input.pid, host: input.host, ttlMs: 15_000 });
+  try {
+    const state = await loadRunState(store, input.runId);
+    if (FINAL_RUN_STATUSES.includes(state.status)) return state;
+    const records: JournalInput[] = [];
+    for (const step of state.steps.values()) {
+      if (step.status === 'running' || step.status === 'waiting' || step.status === 'retrying') {
+        records.push({ type: RECORD.stepCancelled, step: step.snapshot.id, actor: 'engine', data: { reason: 'the run was cancelled' } });
+      }
+    }
+    const durationMs = Date.now() - state.createdAt.getTime();
+    records.push({
+      type: RECORD.runFinished,
+      actor: 'engine',
+      data: { status: 'cancelled', durationMs, reason: `cancelled by ${state.cancelRequested?.by ?? input.by}` },
+    });
+    await store.append(input.runId, records, { leaseOwner: input.owner, status: 'cancelled' });
+    return loadRunState(store, input.runId);
+  } finally {
+    await store.releaseLease(input.runId, input.owner);
+  }
+}

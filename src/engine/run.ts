@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import type { Logger } from 'pino';
@@ -208,7 +209,7 @@ export class Engine {
     const runbook = findRunbook(options.plan, options.runbook, options.workload);
     const executions = runbook.steps.map((step) => resolveExecution(this.options.providers, step));
     const redactor = new Redactor(planSecrets(options.plan, this.options.env));
-    const planFile = options.planFile ?? options.plan.files[0] ?? '';
+    const planFile = resolve(options.planFile ?? options.plan.files[0] ?? '');
     const created: RunCreatedData = {
       workload: runbook.workload,
       runbook: runbook.name,

@@ -1,7 +1,16 @@
 /** Every command of the CLI, in the order `drctl --help` lists them. One line per command file. */
 import type { RegisterCommand } from '../context.ts';
 import { registerAnalyze } from './analyze.ts';
+import { registerApprove } from './approve.ts';
+import { registerAudit } from './audit.ts';
+import { registerCancel } from './cancel.ts';
+import { registerConfirm } from './confirm.ts';
+import { registerReadiness } from './readiness.ts';
+import { registerResume } from './resume.ts';
+import { registerRun } from './run.ts';
 import { registerSchema } from './schema.ts';
+import { registerStatus } from './status.ts';
 import { registerValidate } from './validate.ts';
 
-export const commands: RegisterCommand[] = [registerValidate, registerAnalyze, registerSchema];
+export const commands: RegisterCommand[] = [registerValidate, registerAnalyze, registerReadiness, registerSchema,
+  registerRun, registerStatus, registerApprove, registerConfirm, registerResume, registerCancel, registerAudit];

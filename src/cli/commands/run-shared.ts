@@ -1,0 +1,116 @@
+/**
+ * What the run commands share: the state directory, who is acting, the engine wired to the provider
+ * registry, a redacting log file, and the progress lines people read while a run goes on.
+ */
+import { mkdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import pino from 'pino';
+import { Engine, Redactor, planSecrets, runView } from '../../engine/index.ts';
+import type { EngineHooks, RunView } from '../../engine/index.ts';
+import { UsageError } from '../../errors.ts';
+import type { Plan } from '../../plan/index.ts';
+import { formatDuration } from '../../plan/index.ts';
+import { providers } from '../../providers/index.ts';
+import { DEFAULT_STATE_DIR, openStore } from '../../store/index.ts';
+import type { RunStore } from '../../store/index.ts';
+import type { CommandContext } from '../context.ts';
+
+export interface StateOptions {
+  state: string;
+  json?: boolean;
+  as?: string;
+}
+
+export function withStateOptions(command: Command): Command {
+  return command
+    .option('--state <dir>', 'state directory', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
+    .option('--as <person>', 'who is acting (default: $DRCTL_USER or the OS user)')
+    .option('--json', 'print the result as JSON');
+}
+
+/** The person acting: --as, else $DRCTL_USER, else the OS user. */
+export function actor(as: string | undefined): string {
+  const who = as ?? process.env.DRCTL_USER ?? safeUser();
+  if (!who) throw new UsageError('DRCTL_RUN_WHO', 'cannot tell who is acting', { hint: 'pass --as PERSON or set DRCTL_USER' });
+  return who;
+}
+
+function safeUser(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
+}
+
+export function openState(options: StateOptions): RunStore {
+  return openStore(resolve(options.state));
+}
+
+/** An engine whose logs go, redacted, to `<state>/logs/drctl.log` (and to stderr with --debug). */
+export function engineFor(store: RunStore, options: StateOptions, plan: Plan, context: CommandContext, hooks: EngineHooks[]): Engine {
+  const stateDir = resolve(options.state);
+  const redactor = new Redactor(planSecrets(plan));
+  mkdirSync(join(stateDir, 'logs'), { recursive: true });
+  const file = pino.destination({ dest: join(stateDir, 'logs', 'drctl.log'), sync: true, mkdir: true });
+  const logger = pino(
+    { level: context.debug ? 'debug' : 'info' },
+    {
+      write(line: string) {
+        const clean = redactor.text(line);
+        file.write(clean);
+        if (context.debug) context.err.write(clean);
+      },
+    },
+  );
+  return new Engine({ store, providers, stateDir, logger, hooks });
+}
+
+/** One line per moment, for people watching the terminal. */
+export function progressHooks(context: CommandContext, quiet: boolean): EngineHooks {
+  const say = (line: string): void => {
+    if (!quiet) context.err.write(`${line}\n`);
+  };
+  return {
+    onRunStart: (event) => say(`${event.resumed ? 'resuming' : 'running'} ${event.workload}/${event.runbook} as run ${event.runId}`),
+    onStepStart: (event) => say(`▶ ${event.step.id}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}`),
+    onStepWaiting: (event) => say(`⏸ ${event.step.id} waits for ${event.for}${event.escalateTo ? ` (escalated to ${event.escalateTo})` : ''}`),
+    onStepComplete: (event) => say(`✔ ${event.step.id} ${event.status}: ${event.summary}`),
+    onStepError: (event) => say(`✖ ${event.step.id} ${event.code}: ${event.message}${event.final ? '' : ' (will retry)'}`),
+    onRunComplete: (event) => say(`run ${event.runId} ${event.status} after ${formatDuration(event.durationMs)}`),
+  };
+}
+
+export async function viewOf(store: RunStore, runId: string): Promise<RunView> {
+  const records = await store.readJournal(runId);
+  if (records.length === 0) {
+    throw new UsageError('DRCTL_RUN_NOT_FOUND', `run ${runId} is not in this state directory`, {
+      hint: 'list runs with `drctl status`, or pass the --state directory the run was started with',
+    });
+  }
+  return runView(records, await store.getLease(runId));
+}
+
+export function printView(context: CommandContext, view: RunView): void {
+  const out = (line: string): void => void context.out.write(`${line}\n`);
+  out(`run ${view.id}  ${view.workload}/${view.runbook}  ${view.status}  started by ${view.startedBy} at ${view.startedAt}`);
+  out(`progress ${view.progress.done}/${view.progress.total} done, ${view.progress.running} running, ${view.progress.waiting} waiting, ${view.progress.failed} failed; ${formatDuration(view.durationMs)}${view.reason ? ` (${view.reason})` : ''}`);
+  if (view.driver) out(`driven by pid ${view.driver.pid} on ${view.driver.host}`);
+  for (const waiting of view.waiting) {
+    const step = view.steps.find((candidate) => candidate.id === waiting.step);
+    const choices = step?.options.length ? `; choose ${step.options.join(' | ')} with drctl resume ${view.id} --${step.options[0]} ${waiting.step}` : '';
+    out(`waiting: ${waiting.step} for ${waiting.for}${waiting.on.length ? ` from ${waiting.on.join(', ')}` : ''}${choices}`);
+  }
+  if (view.next.length > 0) out(`next: ${view.next.join(', ')}`);
+  for (const step of view.steps) {
+    const actual = step.actualMs === undefined ? '-' : formatDuration(step.actualMs);
+    const over = step.overrunMs ? ` (+${formatDuration(step.overrunMs)} over)` : '';
+    out(`  ${step.status.padEnd(11)} ${step.id.padEnd(20)} expected ${formatDuration(step.expectedMs + step.contingencyMs)}, actual ${actual}${over}${step.error ? `  ${step.error.code}: ${step.error.message}` : ''}`);
+  }
+}
+
+export function exitCodeFor(status: string): number {
+  return status === 'succeeded' || status === 'waiting' || status === 'running' ? 0 : 1;
+}

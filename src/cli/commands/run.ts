@@ -1,0 +1,77 @@
+/** `drctl run PLAN --runbook NAME`: execute a runbook durably, or predict its timeline with --dry-run. */
+import { userInfo } from 'node:os';
+import { findRunbook, predictTimeline } from '../../engine/index.ts';
+import { UsageError } from '../../errors.ts';
+import { formatDuration } from '../../plan/index.ts';
+import { printJson, type RegisterCommand } from '../context.ts';
+import { loadPlanForCommand } from '../load-plan.ts';
+import { actor, engineFor, exitCodeFor, openState, printView, progressHooks, viewOf, withStateOptions } from './run-shared.ts';
+import type { StateOptions } from './run-shared.ts';
+
+interface RunOptions extends StateOptions {
+  runbook: string;
+  workload?: string;
+  dryRun?: boolean;
+  parallel?: string;
+  wait: boolean;
+}
+
+export const registerRun: RegisterCommand = (program, context) => {
+  withStateOptions(
+    program
+      .command('run')
+      .description('execute a runbook (or predict its timeline with --dry-run)')
+      .argument('<plan>', 'plan file (YAML)')
+      .requiredOption('--runbook <name>', 'runbook to run')
+      .option('--workload <id>', 'workload, when several have a runbook of that name')
+      .option('--dry-run', 'predict the timeline from expected + contingency; touch nothing')
+      .option('--parallel <n>', 'steps running at once (default 8)')
+      .option('--no-wait', 'return when the run waits for people; continue later with drctl resume'),
+  ).action(async (file: string, options: RunOptions) => {
+    const plan = await loadPlanForCommand(file);
+    if (options.dryRun) {
+      const timeline = predictTimeline(findRunbook(plan, options.runbook, options.workload));
+      if (options.json) {
+        printJson(context, { dryRun: true, planHash: plan.hash, ...timeline });
+        return;
+      }
+      context.out.write(`dry run of ${timeline.workload}/${timeline.runbook}: ${formatDuration(timeline.totalMs)} (critical path ${timeline.criticalPath.join(' → ')})\n`);
+      for (const step of timeline.steps) {
+        context.out.write(`  ${formatDuration(step.startMs).padStart(8)} → ${formatDuration(step.finishMs).padEnd(8)} ${step.onCriticalPath ? '*' : ' '} ${step.id}\n`);
+      }
+      return;
+    }
+    const parallel = options.parallel === undefined ? undefined : Number(options.parallel);
+    if (parallel !== undefined && (!Number.isInteger(parallel) || parallel < 1)) {
+      throw new UsageError('DRCTL_RUN_PARALLEL', `--parallel must be a whole number of at least 1, not ${options.parallel}`);
+    }
+    const startedBy = actor(options.as ?? process.env.DRCTL_USER ?? userInfo().username);
+    const store = openState(options);
+    try {
+      const engine = engineFor(store, options, plan, context, [progressHooks(context, options.json === true)]);
+      const run = await engine.start({
+        plan,
+        runbook: options.runbook,
+        startedBy,
+        returnWhenWaiting: !options.wait,
+        ...(options.workload === undefined ? {} : { workload: options.workload }),
+        ...(parallel === undefined ? {} : { parallel }),
+      });
+      const onSignal = (): void => void run.cancel(startedBy, 'interrupted from the terminal').catch(() => undefined);
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const outcome = await run.done;
+        context.exitCode = exitCodeFor(outcome.status);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      const view = await viewOf(store, run.runId);
+      if (options.json) printJson(context, view);
+      else printView(context, view);
+    } finally {
+      await store.close();
+    }
+  });
+};

@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runView } from '../../src/engine/index.ts';
+import { setup } from './fixtures.ts';
+
+async function view(bench: Awaited<ReturnType<typeof setup>>, runId: string) {
+  return runView(await bench.store.readJournal(runId));
+}
+
+describe('engine', () => {
+  it('runs shell steps in dependency order and keeps their output as evidence', async () => {
+    const bench = await setup([
+      { id: 'a', run: 'echo a >> order.log' },
+      { id: 'b', needs: ['a'], run: 'echo b >> order.log; echo hello-b' },
+      { id: 'c', needs: ['a'], run: 'echo c >> order.log' },
+      { id: 'd', needs: ['b', 'c'], run: 'echo d >> order.log', validate: [{ run: 'test -f order.log' }] },
+    ]);
+    const run = await bench.engine.start({ plan: bench.plan, runbook: 'failover', startedBy: 'alice' });
+    const outcome = await run.done;
+    expect(outcome.status).toBe('succeeded');
+    const lines = readFileSync(join(bench.dir, 'order.log'), 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('a');
+    expect(lines[3]).toBe('d');
+    const shown = await view(bench, run.runId);
+    expect(shown.steps.find((step) => step.id === 'b')?.evidence).toContainEqual({ name: 'stdout', value: 'hello-b\n', by: 'engine' });
+    expect(shown.steps.find((step) => step.id === 'd')?.checks[0]?.ok).toBe(true);
+    expect(shown.progress).toMatchObject({ total: 4, done: 4 });
+  });
+});
