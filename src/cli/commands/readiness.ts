@@ -1,0 +1,26 @@
+/**
+ * `drctl readiness PLAN [--json]`: what every component's provider and probe say today, compared with
+ * what the plan promises. Exit 1 when a promise is broken (a fact not ok), 0 when all hold.
+ */
+import { resolve } from 'node:path';
+import { formatReadiness, checkReadiness } from '../../monitor/readiness.ts';
+import { DEFAULT_STATE_DIR } from '../../store/index.ts';
+import { printJson, type RegisterCommand } from '../context.ts';
+import { loadPlanForCommand } from '../load-plan.ts';
+
+export const registerReadiness: RegisterCommand = (program, context) => {
+  program
+    .command('readiness')
+    .description('check that what the plan promises still holds: probes, standbys, lag, backup age')
+    .argument('<plan>', 'plan file (YAML)')
+    .option('--json', 'print the report as JSON')
+    .option('--state <dir>', 'state directory (pid files, backup catalogues)', DEFAULT_STATE_DIR)
+    .action(async (file: string, options: { json?: boolean; state: string }) => {
+      const plan = await loadPlanForCommand(file);
+      const report = await checkReadiness(plan, { stateDir: resolve(options.state) });
+      if (options.json) {
+        printJson(context, { ...report, facts: report.facts.map((f) => ({ ...f, site: f.site ?? null })) });
+      } else context.out.write(formatReadiness(report));
+      context.exitCode = report.ok ? 0 : 1;
+    });
+};

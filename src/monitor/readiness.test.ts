@@ -1,0 +1,139 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../test/support/cli.ts';
+import { tempDir } from '../../test/support/tmp.ts';
+import { DrctlError } from '../errors.ts';
+import { loadPlan } from '../plan/index.ts';
+import type { Plan } from '../plan/model.ts';
+import { freePort, processProvider, supervisorFor } from '../providers/process/index.ts';
+import { SERVER_SCRIPT, alive } from '../providers/process/test-helpers.ts';
+import type { ActionContext, Provider } from '../providers/provider.ts';
+import { checkReadiness, formatReadiness } from './readiness.ts';
+
+let dir: string;
+let stateDir: string;
+let planPath: string;
+let plan: Plan;
+
+function context(): ActionContext {
+  return { signal: new AbortController().signal, log: pino({ level: 'silent' }), plan, stateDir, evidence: () => undefined };
+}
+
+const { start, stop, kill } = processProvider.actions as Required<typeof processProvider.actions>;
+const running = processProvider.checks.running;
+
+beforeAll(async () => {
+  dir = tempDir('drctl-readiness-');
+  stateDir = join(dir, 'state');
+  writeFileSync(join(dir, 'server.mjs'), SERVER_SCRIPT);
+  const [east, west] = [await freePort(), await freePort()];
+  planPath = join(dir, 'plan.yaml');
+  writeFileSync(
+    planPath,
+    `version: 1
+name: two-site
+sites: { east: { role: primary }, west: { role: secondary } }
+contacts:
+  - { id: alice, name: Alice, backup: bob }
+  - { id: bob, name: Bob, backup: alice }
+workloads:
+  - id: shop
+    tier: 1
+    strategy: warm-standby
+    owner: alice
+    components:
+      - id: api
+        kind: process
+        placement:
+          east: { command: "exec node server.mjs", port: ${east}, env: { PORT: "{{port}}" }, ready: "http://127.0.0.1:{{port}}/health" }
+          west: { command: "exec node server.mjs", port: ${west}, env: { PORT: "{{port}}" }, standby: true }
+        probe: { url: "http://127.0.0.1:{{port}}/health", timeout: 2s }
+`,
+  );
+  plan = await loadPlan(planPath);
+  const ctx = context();
+  await start.run(start.params.parse({ component: 'api', site: 'east' }), ctx);
+  await start.run(start.params.parse({ component: 'api', site: 'west' }), ctx);
+});
+
+afterAll(async () => {
+  await supervisorFor(stateDir).close({ graceMs: 1_000 });
+});
+
+describe('drctl readiness', () => {
+  it('exits 0 with every fact ok while both sites run and answer their probes', async () => {
+    const result = await runCli('readiness', planPath, '--state', stateDir, '--json');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as { ok: boolean; facts: { component: string; site: string | null; name: string; ok: boolean; value: unknown }[] };
+    expect(report.ok).toBe(true);
+    expect(report.facts.map((f) => [f.component, f.site, f.name, f.ok, f.value])).toEqual([
+      ['api', 'east', 'running', true, 1],
+      ['api', 'west', 'running', true, 1],
+      ['api', 'east', 'probe', true, 200],
+      ['api', 'west', 'probe', true, 200],
+    ]);
+  });
+
+  it('prints a table with one row per fact', async () => {
+    const result = await runCli('readiness', planPath, '--state', stateDir);
+    const lines = result.stdout.split('\n');
+    expect(lines[0]).toMatch(/^COMPONENT\s+SITE\s+FACT\s+VALUE\s+LIMIT\s+OK\s+MESSAGE$/);
+    expect(lines[1]).toMatch(/^api\s+east\s+running\s+1\s+≥ 1\s+ok\s+1 instance running$/);
+    expect(lines.at(-2)).toBe('all 4 facts hold');
+  });
+
+  it('exits 1 naming the site when the warm standby is killed and its probe fails', async () => {
+    const ctx = context();
+    const [pid] = (await kill.run(kill.params.parse({ component: 'api', site: 'west' }), ctx)).output?.pids as number[];
+    expect(alive(pid ?? -1)).toBe(false);
+    expect((await running.run(running.params.parse({ component: 'api', site: 'west' }), ctx)).ok).toBe(false);
+
+    const result = await runCli('readiness', planPath, '--state', stateDir);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/api\s+west\s+running\s+0\s+≥ 1\s+BROKEN/);
+    expect(result.stdout).toMatch(/api\s+west\s+probe\s+no answer\s+200\s+BROKEN\s+GET http:\/\/127\.0\.0\.1:\d+\/health: connection refused/);
+    expect(result.stdout).toContain('2 of 4 facts broken');
+  });
+
+  it('turns a provider that throws into a broken fact naming the component, and keeps the other facts', async () => {
+    const failing: Provider = {
+      name: 'broken',
+      description: 'a provider whose readiness fails',
+      kinds: ['process'],
+      actions: {},
+      checks: {},
+      readiness: () => Promise.reject(new Error('credentials rejected')),
+    };
+    const report = await checkReadiness(plan, { stateDir, providers: [failing] });
+    expect(report.ok).toBe(false);
+    expect(report.facts[0]).toEqual({
+      component: 'api',
+      site: undefined,
+      name: 'provider',
+      ok: false,
+      value: 'error',
+      message: 'broken could not report on api (sites: east, west): credentials rejected',
+    });
+    expect(report.facts.filter((f) => f.name === 'probe')).toHaveLength(2);
+    expect(formatReadiness(report)).toContain('BROKEN');
+  });
+
+  it('lets a cold standby be down without breaking readiness', async () => {
+    const cold: Plan = { ...plan, workloads: plan.workloads.map((w) => ({ ...w, components: w.components.map((c) => ({ ...c, strategy: 'cold-standby' as const })) })) };
+    const report = await checkReadiness(cold, { stateDir });
+    expect(report.ok).toBe(true);
+    expect(report.facts.find((f) => f.site === 'west' && f.name === 'probe')?.message).toContain('a cold-standby standby may be down');
+  });
+
+  it('stops a site through process.stop, and refuses to scale what was never started', async () => {
+    const ctx = context();
+    const stopped = await stop.run(stop.params.parse({ component: 'api', site: 'east', grace: '2s' }), ctx);
+    expect(stopped.summary).toBe('api@east: stopped 1 instance');
+    const scale = processProvider.actions.scale;
+    const error = await scale.run(scale.params.parse({ component: 'api', site: 'east', instances: 2 }), ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DrctlError);
+    expect((error as DrctlError).code).toBe('DRCTL_PROCESS_UNKNOWN');
+  });
+});
