@@ -6,6 +6,7 @@ import type { Provider } from './provider.ts';
 import { httpProvider } from './http/index.ts';
 import { processProvider } from './process/index.ts';
 import { shell } from './shell/index.ts';
+import { routerProvider } from './router/index.ts';
 
 export type { Provider, ProviderAction, ProviderCheck, ActionContext, ActionResult, CheckResult, ReadinessFact } from './provider.ts';
 export { defineAction, defineCheck } from './provider.ts';
@@ -15,6 +16,7 @@ export const providers: readonly Provider[] = [
   httpProvider,
   processProvider,
   shell,
+  routerProvider,
 ];
 
 export function findProvider(name: string): Provider | undefined {
