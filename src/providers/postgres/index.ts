@@ -1,0 +1,414 @@
+/**
+ * The PostgreSQL provider: replication status and lag, fencing, promotion, rebuilding a former primary for
+ * failback, base backups with WAL archiving, point-in-time restore, `sql:` validation queries and
+ * readiness facts, for components of kind `postgres`.
+ *
+ * Parameters name a component and a site; the placement there gives the `url` and, for what drctl must do
+ * on the machine itself (stop, rebuild, restore), the provider fields `data_dir` and `bin_dir`.
+ * See docs/providers/postgres.md.
+ */
+import { isAbsolute, join } from 'node:path';
+import { z } from 'zod';
+import { DrctlError } from '../../errors.ts';
+import type { Component, Placement, Plan } from '../../plan/model.ts';
+import { defineAction, defineCheck, type ActionContext, type Provider, type ReadinessFact } from '../provider.ts';
+import { findPgBinaries } from './binaries.ts';
+import { redactUrl, withClient, type Subject } from './client.ts';
+import {
+  baseBackup,
+  fence,
+  listBackups,
+  nodeStatus,
+  promote,
+  rebuildStandby,
+  replicationStatus,
+  restorePointInTime,
+  unfence,
+  type LocalServer,
+  type Target,
+} from './operations.ts';
+
+export { PgCluster, PgNode, freePort, slotName, type PgClusterOptions, type ClusterReplicationMode } from './cluster.ts';
+export { PgServer, stopDataDir, type PgServerOptions } from './server.ts';
+export { findPgBinaries, type PgBinaries } from './binaries.ts';
+export * from './operations.ts';
+export * from './canary.ts';
+
+const Id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i);
+const ComponentSite = z.object({ component: Id, site: Id });
+
+// --------------------------------------------------------------------------------------- plan lookups
+
+function findComponent(plan: Plan, id: string): Component {
+  for (const workload of plan.workloads) {
+    const component = workload.components.find((candidate) => candidate.id === id);
+    if (component !== undefined) return component;
+  }
+  throw new DrctlError('DRCTL_PG_UNKNOWN_COMPONENT', `the plan has no component ${id}`, { hint: 'check the component id in the step parameters' });
+}
+
+function findPlacement(component: Component, site: string): Placement {
+  const placement = component.placement.find((candidate) => candidate.site === site);
+  if (placement === undefined) {
+    throw new DrctlError('DRCTL_PG_NO_PLACEMENT', `component ${component.id} has no placement at site ${site}`, {
+      hint: `add placement.${site} to component ${component.id}, or use one of its sites: ${component.placement.map((p) => p.site).join(', ')}`,
+      location: component.at,
+    });
+  }
+  return placement;
+}
+
+/** `${NAME}` in a URL comes from the environment, so passwords stay out of plan files. */
+function expandEnv(text: string, subject: Subject): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+    const value = process.env[name];
+    if (value === undefined) {
+      throw new DrctlError('DRCTL_PG_SECRET_MISSING', `the url of component ${subject.component} at site ${subject.site} uses \${${name}}, which is not set`, {
+        hint: `export ${name} before running drctl`,
+      });
+    }
+    return encodeURIComponent(value);
+  });
+}
+
+interface Resolved extends Target {
+  component: Component;
+  placement: Placement;
+}
+
+function resolve(plan: Plan, componentId: string, site: string): Resolved {
+  const component = findComponent(plan, componentId);
+  const placement = findPlacement(component, site);
+  const subject = { component: component.id, site };
+  if (placement.url === undefined) {
+    throw new DrctlError('DRCTL_PG_NO_PLACEMENT', `component ${component.id} at site ${site} has no url`, {
+      hint: 'give the placement a url: postgres://user:${PASSWORD}@host:port/database',
+      location: placement.at,
+    });
+  }
+  return { component, placement, subject, url: expandEnv(placement.url, subject) };
+}
+
+function stringField(placement: Placement, name: string): string | undefined {
+  const value = placement.fields[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function pathField(plan: Plan, placement: Placement, name: string): string | undefined {
+  const value = stringField(placement, name);
+  if (value === undefined) return undefined;
+  return isAbsolute(value) ? value : join(plan.baseDir, value);
+}
+
+/** The server on this machine behind a placement, for actions that need its files. */
+function localServer(plan: Plan, resolved: Resolved, ctx: ActionContext, dataDirOverride?: string): LocalServer {
+  const dataDir = dataDirOverride ?? pathField(plan, resolved.placement, 'data_dir');
+  if (dataDir === undefined) {
+    throw new DrctlError('DRCTL_PG_NO_DATA_DIR', `${resolved.subject.component} at site ${resolved.subject.site} has no data_dir; this action works on the server's files`, {
+      hint: 'add data_dir (the PostgreSQL data directory on this machine) to the placement',
+      location: resolved.placement.at,
+    });
+  }
+  const url = new URL(resolved.url);
+  return {
+    binaries: findPgBinaries(pathField(plan, resolved.placement, 'bin_dir')),
+    dataDir,
+    host: url.hostname,
+    port: url.port === '' ? 5432 : Number(url.port),
+    logFile: pathField(plan, resolved.placement, 'log_file') ?? join(ctx.stateDir, `postgres-${resolved.subject.component}-${resolved.subject.site}.log`),
+    socketDir: pathField(plan, resolved.placement, 'socket_dir') ?? '',
+    persistent: true,
+  };
+}
+
+/** A component's backup location: the backup policy's path (or the state directory) plus the component id. */
+function backupLocation(plan: Plan, component: Component, ctx: ActionContext, override?: string, to?: string): string {
+  if (override !== undefined) return override.startsWith('/') ? override : join(plan.baseDir, override);
+  const policy = component.backups.find((candidate) => to === undefined || candidate.to === to) ?? component.backups[0];
+  const root = policy?.path === undefined ? join(ctx.stateDir, 'backups', policy?.to ?? 'local') : policy.path.startsWith('/') ? policy.path : join(plan.baseDir, policy.path);
+  return join(root, component.id);
+}
+
+function targets(plan: Plan, component: Component): Target[] {
+  return component.placement
+    .filter((placement) => placement.url !== undefined)
+    .map((placement) => {
+      const subject = { component: component.id, site: placement.site };
+      return { subject, url: expandEnv(placement.url ?? '', subject) };
+    });
+}
+
+/** Rows as arrays of column values, for `sql:` checks and postgres.query. */
+async function runQuery(plan: Plan, componentId: string, site: string, sql: string): Promise<unknown[][]> {
+  const resolved = resolve(plan, componentId, site);
+  return withClient(resolved.subject, resolved.url, async (client) => {
+    const result = await client.query<unknown[]>({ text: sql, rowMode: 'array' });
+    return result.rows;
+  });
+}
+
+// --------------------------------------------------------------------------------------- actions
+
+const status = defineAction({
+  description: 'Report each site\'s role (primary or standby), fencing, replication mode and lag in bytes and seconds.',
+  params: z.object({ component: Id, site: Id.optional() }),
+  idempotent: true,
+  evidence: ['replication-status'],
+  async run(params, ctx) {
+    const component = findComponent(ctx.plan, params.component);
+    const all = targets(ctx.plan, component).filter((target) => params.site === undefined || target.subject.site === params.site);
+    const result = await replicationStatus(all);
+    ctx.evidence('replication-status', result);
+    return {
+      summary: `primary ${result.primary ?? 'unknown'}, replication ${result.mode}, lag ${result.lagBytes ?? '?'} bytes / ${result.lagSeconds?.toFixed(3) ?? '?'} s`,
+      output: { ...result },
+    };
+  },
+});
+
+const fenceAction = defineAction({
+  description: 'Fence a (former) primary so it refuses writes: read-only with its write sessions cut, or stopped.',
+  params: ComponentSite.extend({
+    how: z.enum(['read-only', 'stop']).default('read-only'),
+    if_unreachable: z.enum(['fail', 'skip']).default('fail'),
+  }),
+  idempotent: true,
+  undo: 'unfence',
+  evidence: ['fence'],
+  async run(params, ctx) {
+    const resolved = resolve(ctx.plan, params.component, params.site);
+    const dataDir = pathField(ctx.plan, resolved.placement, 'data_dir');
+    const result = await fence(resolved, { how: params.how, dataDir, ifUnreachable: params.if_unreachable });
+    ctx.evidence('fence', result);
+    const summary = result.fenced
+      ? `fenced ${params.component} at ${params.site} (${params.how}${result.terminatedSessions > 0 ? `, ${result.terminatedSessions} sessions cut` : ''})`
+      : `NOT fenced: ${params.component} at ${params.site} is unreachable`;
+    return { summary, output: { ...result } };
+  },
+});
+
+const unfenceAction = defineAction({
+  description: 'Lift a read-only fence.',
+  params: ComponentSite,
+  idempotent: true,
+  evidence: [],
+  async run(params, ctx) {
+    const resolved = resolve(ctx.plan, params.component, params.site);
+    await unfence(resolved);
+    return { summary: `${params.component} at ${params.site} accepts writes again` };
+  },
+});
+
+const promoteAction = defineAction({
+  description: 'Promote a standby and wait until it accepts writes.',
+  params: ComponentSite.extend({
+    timeout_ms: z.number().int().positive().default(60_000),
+    keep_synchronous: z.boolean().default(false),
+  }),
+  idempotent: false,
+  evidence: ['promotion'],
+  async run(params, ctx) {
+    const resolved = resolve(ctx.plan, params.component, params.site);
+    const result = await promote(resolved, { timeoutMs: params.timeout_ms, keepSynchronous: params.keep_synchronous, signal: ctx.signal });
+    ctx.evidence('promotion', result);
+    return { summary: `promoted ${params.component} at ${params.site} in ${result.promotedInMs} ms; it accepts writes`, output: { ...result } };
+  },
+});
+
+const rebuildAction = defineAction({
+  description: 'Rebuild a former primary as a standby of the current primary (pg_rewind, or a fresh base backup), and start it.',
+  params: ComponentSite.extend({
+    from: Id.describe('Site of the current primary.'),
+    method: z.enum(['auto', 'rewind', 'basebackup']).default('auto'),
+    synchronous: z.boolean().optional().describe('@default true when the component replicates in sync mode'),
+  }),
+  idempotent: true,
+  evidence: ['rebuild'],
+  async run(params, ctx) {
+    const resolved = resolve(ctx.plan, params.component, params.site);
+    const source = resolve(ctx.plan, params.component, params.from);
+    const result = await rebuildStandby(resolved.subject, {
+      local: localServer(ctx.plan, resolved, ctx),
+      source,
+      method: params.method,
+      synchronous: params.synchronous ?? resolved.component.replication?.mode === 'sync',
+      signal: ctx.signal,
+    });
+    const evidence = { method: result.method, rewindError: result.rewindError, pid: result.server.pid, synchronous: result.synchronous };
+    ctx.evidence('rebuild', evidence);
+    return { summary: `rebuilt ${params.component} at ${params.site} as a standby of ${params.from} (${result.method}); it streams`, output: evidence };
+  },
+});
+
+const basebackupAction = defineAction({
+  description: "Take a base backup into the component's backup location and archive WAL there for point-in-time restore.",
+  params: ComponentSite.extend({
+    to: z.string().optional().describe("Backup location path. @default the backup policy's path"),
+    verify: z.boolean().default(true),
+  }),
+  idempotent: true,
+  evidence: ['backup'],
+  async run(params, ctx) {
+    const resolved = resolve(ctx.plan, params.component, params.site);
+    const location = backupLocation(ctx.plan, resolved.component, ctx, params.to);
+    const record = await baseBackup(resolved, {
+      binaries: findPgBinaries(pathField(ctx.plan, resolved.placement, 'bin_dir')),
+      location,
+      verify: params.verify,
+      signal: ctx.signal,
+    });
+    ctx.evidence('backup', record);
+    return { summary: `base backup ${record.id} of ${params.component} at ${params.site}: ${(record.bytes / 1e6).toFixed(1)} MB${record.verified ? ', verified' : ''}`, output: { ...record } };
+  },
+});
+
+const restoreAction = defineAction({
+  description: 'Restore the newest suitable base backup into a new instance and replay WAL up to a point in time.',
+  params: z.object({
+    component: Id,
+    site: Id.describe('Site whose placement (url, credentials) the restored instance takes, on its own data_dir and port.'),
+    target_time: z.union([z.string(), z.date()]).transform((value, context) => {
+      const date = new Date(value);
+      if (Number.isNaN(date.getTime())) context.addIssue({ code: 'custom', message: 'not a timestamp; write it like 2026-03-01T12:00:00Z' });
+      return date;
+    }),
+    data_dir: z.string().describe('New, empty data directory.'),
+    port: z.number().int().min(1).max(65535),
+    from: z.string().optional().describe("Backup location path. @default the backup policy's path"),
+  }),
+  idempotent: false,
+  evidence: ['restore'],
+  async run(params, ctx) {
+    const resolved = resolve(ctx.plan, params.component, params.site);
+    const dataDir = params.data_dir.startsWith('/') ? params.data_dir : join(ctx.plan.baseDir, params.data_dir);
+    const local = { ...localServer(ctx.plan, resolved, ctx, dataDir), port: params.port, logFile: join(ctx.stateDir, `postgres-${params.component}-restore-${params.port}.log`) };
+    const url = new URL(resolved.url);
+    url.port = String(params.port);
+    const result = await restorePointInTime(resolved.subject, url.toString(), {
+      location: backupLocation(ctx.plan, resolved.component, ctx, params.from),
+      targetTime: params.target_time,
+      local,
+      signal: ctx.signal,
+    });
+    const evidence = { backup: result.backup.id, url: redactUrl(result.url), dataDir, pid: result.server.pid, recoveredInMs: result.recoveredInMs, targetTime: params.target_time.toISOString() };
+    ctx.evidence('restore', evidence);
+    return { summary: `restored ${params.component} to ${params.target_time.toISOString()} from backup ${result.backup.id} on port ${params.port}`, output: evidence };
+  },
+});
+
+const queryAction = defineAction({
+  description: 'Run a SQL statement on a component at a site; its rows are the evidence.',
+  params: ComponentSite.extend({ sql: z.string().min(1) }),
+  idempotent: false,
+  evidence: ['rows'],
+  async run(params, ctx) {
+    const rows = await runQuery(ctx.plan, params.component, params.site, params.sql);
+    ctx.evidence('rows', rows);
+    return { summary: `${rows.length} rows from ${params.component} at ${params.site}`, output: { rows } };
+  },
+});
+
+// --------------------------------------------------------------------------------------- checks
+
+const writableCheck = defineCheck({
+  description: 'The component at the site is a primary that accepts writes.',
+  params: ComponentSite,
+  async run(params, ctx) {
+    const resolved = resolve(ctx.plan, params.component, params.site);
+    const node = await nodeStatus(resolved);
+    const ok = node.reachable && node.role === 'primary' && node.fenced !== true;
+    return { ok, message: ok ? `${params.component} at ${params.site} accepts writes` : `${params.component} at ${params.site} is ${node.reachable ? (node.fenced === true ? 'fenced' : node.role) : 'unreachable'}`, observed: node };
+  },
+});
+
+const streamingCheck = defineCheck({
+  description: 'The component at the site is a standby streaming from its primary, within an optional lag.',
+  params: ComponentSite.extend({ max_lag_ms: z.number().min(0).optional() }),
+  async run(params, ctx) {
+    const resolved = resolve(ctx.plan, params.component, params.site);
+    const node = await nodeStatus(resolved);
+    const lagMs = (node.lagSeconds ?? 0) * 1000;
+    const ok = node.role === 'standby' && node.streaming === true && (params.max_lag_ms === undefined || lagMs <= params.max_lag_ms);
+    return { ok, message: `${params.component} at ${params.site}: ${node.role}${node.streaming === true ? ', streaming' : ''}, lag ${Math.round(lagMs)} ms`, observed: node };
+  },
+});
+
+// --------------------------------------------------------------------------------------- readiness
+
+async function readiness(component: Component, ctx: ActionContext): Promise<ReadinessFact[]> {
+  const facts: ReadinessFact[] = [];
+  const rpoMs = ctx.plan.workloads.find((workload) => workload.id === component.workload)?.rpoMs;
+  const status = await replicationStatus(targets(ctx.plan, component));
+  for (const node of status.nodes) {
+    facts.push({
+      component: component.id,
+      site: node.site,
+      name: 'reachable',
+      ok: node.reachable,
+      value: node.reachable,
+      message: node.reachable ? `${node.role} at ${node.site} answers` : `${node.site} does not answer: ${node.error ?? ''}`,
+    });
+  }
+  const replicating = component.replication !== undefined && component.replication.mode !== 'none';
+  if (replicating) {
+    const primary = status.nodes.find((node) => node.site === status.primary);
+    for (const standby of status.nodes.filter((node) => node.role === 'standby')) {
+      const link = primary?.standbys?.find((candidate) => candidate.name === standby.site);
+      // A synchronous standby has flushed every acknowledged commit: its replay lag loses no data.
+      const atRiskMs = link?.syncState === 'sync' ? 0 : Math.round((standby.lagSeconds ?? 0) * 1000);
+      const limit = component.replication?.maxLagMs ?? rpoMs;
+      const streams = standby.streaming === true && link?.state === 'streaming';
+      facts.push({
+        component: component.id,
+        site: standby.site,
+        name: 'replication-lag',
+        ok: streams && (limit === undefined || atRiskMs <= limit),
+        value: atRiskMs,
+        ...(limit === undefined ? {} : { limit }),
+        message: streams
+          ? `${standby.site} streams (${link?.syncState ?? '?'}), ${atRiskMs} ms of acknowledged writes at risk, ${link?.replayLagBytes ?? '?'} bytes behind in replay`
+          : `${standby.site} does not stream from ${status.primary ?? 'a primary'}`,
+      });
+    }
+    if (status.nodes.every((node) => node.role !== 'standby')) {
+      facts.push({ component: component.id, site: undefined, name: 'replication-lag', ok: false, message: 'no reachable standby' });
+    }
+  }
+  for (const policy of component.backups) {
+    const newest = listBackups(backupLocation(ctx.plan, component, ctx, undefined, policy.to))[0];
+    // With streaming replication the RPO rests on the standby; the backups then only need to keep their schedule.
+    const limit = replicating || rpoMs === undefined ? policy.everyMs : Math.min(policy.everyMs, rpoMs);
+    const ageMs = newest === undefined ? undefined : Date.now() - new Date(newest.finishedAt).getTime();
+    facts.push({
+      component: component.id,
+      site: policy.to,
+      name: 'backup-age',
+      ok: ageMs !== undefined && ageMs <= limit,
+      ...(ageMs === undefined ? {} : { value: ageMs }),
+      limit,
+      message: newest === undefined ? `no base backup at ${policy.to}` : `newest base backup ${newest.id} is ${Math.round((ageMs ?? 0) / 1000)} s old`,
+    });
+  }
+  return facts;
+}
+
+export const postgresProvider = {
+  name: 'postgres',
+  description: 'PostgreSQL: replication status, fencing, promotion, failback rebuild, base backups with WAL archiving, point-in-time restore.',
+  kinds: ['postgres'],
+  actions: {
+    status,
+    fence: fenceAction,
+    unfence: unfenceAction,
+    promote: promoteAction,
+    rebuild: rebuildAction,
+    basebackup: basebackupAction,
+    'restore-pitr': restoreAction,
+    query: queryAction,
+  },
+  checks: { writable: writableCheck, streaming: streamingCheck },
+  query: (component: Component, site: string, sql: string, ctx: ActionContext) => runQuery(ctx.plan, component.id, site, sql),
+  readiness,
+} satisfies Provider;
+
+export default postgresProvider;
