@@ -5,12 +5,15 @@ import { registerApprove } from './approve.ts';
 import { registerAudit } from './audit.ts';
 import { registerCancel } from './cancel.ts';
 import { registerConfirm } from './confirm.ts';
+import { registerInit } from './init.ts';
 import { registerReadiness } from './readiness.ts';
+import { registerRender } from './render.ts';
 import { registerResume } from './resume.ts';
+import { registerRouter } from './router.ts';
 import { registerRun } from './run.ts';
 import { registerSchema } from './schema.ts';
 import { registerStatus } from './status.ts';
 import { registerValidate } from './validate.ts';
 
-export const commands: RegisterCommand[] = [registerValidate, registerAnalyze, registerReadiness, registerSchema,
-  registerRun, registerStatus, registerApprove, registerConfirm, registerResume, registerCancel, registerAudit];
+export const commands: RegisterCommand[] = [registerInit, registerValidate, registerAnalyze, registerReadiness, registerRender, registerSchema,
+  registerRun, registerStatus, registerApprove, registerConfirm, registerResume, registerCancel, registerAudit, registerRouter];
