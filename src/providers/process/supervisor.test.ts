@@ -139,6 +139,24 @@ describe('Supervisor', () => {
     expect(alive(instance?.pid ?? -1)).toBe(false);
   });
 
+  it('does not restart instances that another supervisor stopped, even with restart always', async () => {
+    const watcher = newSupervisor();
+    const [instance] = await watcher.start(server('api@west', { restart: 'always' }));
+    await Supervisor.create({ stateDir: watcher.stateDir }).stop('api@west', { graceMs: 2_000 });
+    await sleep(500);
+    expect(alive(instance?.pid ?? -1)).toBe(false);
+    expect(watcher.status('api@west')).toEqual([]);
+  });
+
+  it('stops a paused server with SIGTERM, without waiting for SIGKILL', async () => {
+    const supervisor = newSupervisor();
+    const [instance] = await supervisor.start(server('api@east'));
+    supervisor.pause('api@east');
+    const result = await supervisor.stop('api@east', { graceMs: 10_000 });
+    expect(result.forced).toBe(0);
+    expect(alive(instance?.pid ?? -1)).toBe(false);
+  });
+
   it('sends SIGKILL after the grace period to a server that ignores SIGTERM', async () => {
     const supervisor = newSupervisor();
     const [instance] = await supervisor.start(server('api@east', { env: { PORT: '{{port}}', IGNORE_TERM: '1' } }));

@@ -158,8 +158,9 @@ export class Supervisor {
     const file = this.readPidFile(name);
     if (file === undefined) return { name, pids: [], forced: 0 };
     const graceMs = options.graceMs ?? file.spec.graceMs ?? 5_000;
-    const results = await Promise.all(file.instances.map((record) => this.stopInstance(name, record, graceMs)));
+    // forget first: a supervisor watching these instances (here or in another drctl) must not restart them
     this.removePidFile(name);
+    const results = await Promise.all(file.instances.map((record) => this.stopInstance(name, record, graceMs)));
     return { name, pids: file.instances.map((r) => r.pid), forced: results.filter(Boolean).length };
   }
 
@@ -200,6 +201,8 @@ export class Supervisor {
     const names = [...this.children.keys()];
     await Promise.all(names.map((name) => this.stop(name, options)));
     this.children.clear();
+    // usable again: the shared supervisor of a state directory outlives one drill
+    this.closing = false;
   }
 
   /** Kills every group this supervisor started, synchronously: for `process.on('exit')`. */
@@ -432,8 +435,8 @@ export function closeOnExit(...supervisors: Supervisor[]): () => void {
   const onSignal = (signal: NodeJS.Signals): void => {
     void Promise.allSettled(supervisors.map((s) => s.close({ graceMs: 2_000 }))).then(() => {
       unregister();
-      // re-raise so the exit status says which signal ended drctl
-      process.kill(process.pid, signal);
+      // re-raise so the exit status says which signal ended drctl, unless someone else handles it
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
     });
   };
   const onExit = (): void => {
