@@ -7,6 +7,8 @@ import { httpProvider } from './http/index.ts';
 import { processProvider } from './process/index.ts';
 import { shell } from './shell/index.ts';
 import { routerProvider } from './router/index.ts';
+import { filesProvider } from './files/index.ts';
+import { sqliteProvider } from './sqlite/index.ts';
 
 export type { Provider, ProviderAction, ProviderCheck, ActionContext, ActionResult, CheckResult, ReadinessFact } from './provider.ts';
 export { defineAction, defineCheck } from './provider.ts';
@@ -17,6 +19,8 @@ export const providers: readonly Provider[] = [
   processProvider,
   shell,
   routerProvider,
+  filesProvider,
+  sqliteProvider,
 ];
 
 export function findProvider(name: string): Provider | undefined {

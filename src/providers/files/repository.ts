@@ -449,7 +449,15 @@ export class BackupRepository {
   }
 
   /** Restore one file of a backup (a database) to the file `target`. */
-  async restoreFile(id: string | undefined, target: string, options: RestoreOptions & { entry?: string }): Promise<RestoreResult> {
+  async restoreFile(
+    id: string | undefined,
+    target: string,
+    options: RestoreOptions & {
+      entry?: string;
+      /** Runs after the new file is complete, just before it is renamed over the target. */
+      beforeReplace?: () => Promise<void>;
+    },
+  ): Promise<RestoreResult> {
     const manifest = await this.resolve(id);
     const subject = { component: this.subject.component, site: options.site };
     const entry = options.entry === undefined ? manifest.entries[0] : manifest.entries.find((e) => e.path === options.entry);
@@ -473,6 +481,7 @@ export class BackupRepository {
     try {
       await makeDir(dirname(target));
       await this.restoreEntry(entry, temp, subject);
+      await options.beforeReplace?.();
       await rename(temp, target);
       await fsyncDir(dirname(target));
     } catch (error) {

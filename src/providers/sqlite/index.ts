@@ -1,0 +1,322 @@
+/**
+ * The SQLite provider: online backups of a live database into the same repository format as the files
+ * provider (so retention, listing and readiness are shared), restores, verification that re-hashes the
+ * backup and then opens a restored copy for `PRAGMA integrity_check` and the plan's validation queries,
+ * and `query` for `sql:` checks.
+ */
+import { randomBytes } from 'node:crypto';
+import { rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { z } from 'zod';
+import { DrctlError } from '../../errors.ts';
+import type { Component, Plan } from '../../plan/model.ts';
+import { defineAction } from '../provider.ts';
+import type { ActionContext, Provider } from '../provider.ts';
+import { BACKUP_ERRORS, describe } from '../files/errors.ts';
+import type { Subject } from '../files/errors.ts';
+import { dataPath, findComponent, findPlacement, planPath, resolveTarget, targetParams } from '../files/resolve.ts';
+import type { ResolvedTarget } from '../files/resolve.ts';
+import { backupEvidence, backupReadiness, freshCheck, listAction, pruneAction, verificationError } from '../files/shared.ts';
+
+const KIND = 'sqlite';
+
+export const SQLITE_ERRORS = {
+  OPEN_FAILED: 'DRCTL_SQLITE_OPEN_FAILED',
+  INTEGRITY_FAILED: 'DRCTL_SQLITE_INTEGRITY_FAILED',
+  VALIDATION_FAILED: 'DRCTL_SQLITE_VALIDATION_FAILED',
+  QUERY_FAILED: 'DRCTL_SQLITE_QUERY_FAILED',
+} as const;
+
+/**
+ * Copy every page in one backup step. SQLite restarts a stepped backup whenever another connection
+ * writes the source, so under a continuous writer small steps may never finish; one step reads a single
+ * consistent snapshot (in WAL mode the writer carries on; in rollback mode it waits for the read lock).
+ */
+const ALL_PAGES = 0x7fffffff;
+
+function openDatabase(path: string, subject: Subject, options: { readonly?: boolean } = {}): Database.Database {
+  try {
+    const db = new Database(path, { fileMustExist: true, readonly: options.readonly === true, timeout: 10_000 });
+    // Opening is lazy about the header; reading the schema makes "not a database" fail here.
+    db.prepare('select count(*) from sqlite_master').get();
+    return db;
+  } catch (error) {
+    throw new DrctlError(SQLITE_ERRORS.OPEN_FAILED, `${describe(subject)}: cannot open SQLite database ${path}: ${(error as Error).message}`, {
+      hint: "Check the component's placement path at that site: it must be an existing SQLite database file.",
+      details: { path },
+      cause: error,
+    });
+  }
+}
+
+interface DatabaseFacts {
+  integrity: string[];
+  pageSize: number;
+  pageCount: number;
+  tables: Record<string, number>;
+}
+
+function inspect(db: Database.Database): DatabaseFacts {
+  const integrity = (db.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check);
+  const tables: Record<string, number> = {};
+  const names = db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").pluck().all() as string[];
+  for (const name of names) {
+    tables[name] = db.prepare(`select count(*) from "${name.replaceAll('"', '""')}"`).pluck().get() as number;
+  }
+  return {
+    integrity,
+    pageSize: db.pragma('page_size', { simple: true }) as number,
+    pageCount: db.pragma('page_count', { simple: true }) as number,
+    tables,
+  };
+}
+
+function integrityError(subject: Subject, what: string, facts: DatabaseFacts): DrctlError {
+  return new DrctlError(SQLITE_ERRORS.INTEGRITY_FAILED, `${describe(subject)}: ${what} fails PRAGMA integrity_check: ${facts.integrity.slice(0, 3).join('; ')}`, {
+    hint: 'Do not use this copy. Restore an older backup that verifies, or repair the source (.recover in the sqlite3 shell) and back it up again.',
+    details: { integrity: facts.integrity.slice(0, 20) },
+  });
+}
+
+/** A query passes when its first column of the first row equals `expect`, or is truthy without one. */
+function runValidation(db: Database.Database, sql: string, expect: unknown): { sql: string; ok: boolean; value: unknown; error?: string } {
+  try {
+    const statement = db.prepare(sql);
+    const rows = statement.reader ? (statement.raw().all() as unknown[][]) : [];
+    const value = rows[0]?.[0];
+    const ok = expect === undefined ? Boolean(value) && value !== '0' && value !== 'false' : String(value) === String(expect);
+    return { sql, ok, value };
+  } catch (error) {
+    return { sql, ok: false, value: undefined, error: (error as Error).message };
+  }
+}
+
+/** The plan's `sql:` checks aimed at this component: what a restored copy must also satisfy. */
+function planQueries(plan: Plan, component: string): { sql: string; expect: unknown }[] {
+  const queries: { sql: string; expect: unknown }[] = [];
+  for (const workload of plan.workloads) {
+    for (const runbook of workload.runbooks) {
+      for (const step of runbook.steps) {
+        const checks = [...step.validate, ...(step.wait?.until === undefined ? [] : [step.wait.until])];
+        for (const check of checks) {
+          if (check.sql !== undefined && check.component === component) queries.push({ sql: check.sql, expect: check.expect });
+        }
+      }
+    }
+  }
+  return queries;
+}
+
+function placementDatabase(plan: Plan, target: ResolvedTarget, override: string | undefined): string {
+  return dataPath(plan, target, override);
+}
+
+async function removeSidecars(path: string): Promise<void> {
+  // A WAL or journal left beside the old file would be replayed into the restored one and corrupt it.
+  for (const suffix of ['-wal', '-shm', '-journal']) await rm(`${path}${suffix}`, { force: true });
+}
+
+/** Run SQL on the database at a site's placement; rows as arrays of column values. */
+async function queryDatabase(component: Component, site: string, sql: string, ctx: ActionContext): Promise<unknown[][]> {
+  const placement = findPlacement(component, site);
+  const subject = { component: component.id, site };
+  if (placement?.path === undefined) {
+    throw new DrctlError(BACKUP_ERRORS.PLACEMENT_MISSING, `${describe(subject)}: no database path in the placement`, {
+      hint: `Add placement.${site}.path to the component.`,
+      location: component.at,
+    });
+  }
+  const db = openDatabase(planPath(ctx.plan, placement.path), subject);
+  try {
+    const statement = db.prepare(sql);
+    if (!statement.reader) {
+      statement.run();
+      return [];
+    }
+    return statement.raw().all() as unknown[][];
+  } catch (error) {
+    throw new DrctlError(SQLITE_ERRORS.QUERY_FAILED, `${describe(subject)}: query failed: ${(error as Error).message}`, {
+      hint: 'Check the SQL against the schema of the database at that site.',
+      details: { sql },
+      cause: error,
+    });
+  } finally {
+    db.close();
+  }
+}
+
+export const sqliteProvider = {
+  name: 'sqlite',
+  description: 'SQLite online backups to another site, restore, integrity and validation checks, queries.',
+  kinds: ['sqlite'],
+  actions: {
+    backup: defineAction({
+      description: "Take an online backup of the component's SQLite database (consistent while it is written) into its backup site's repository.",
+      params: z.strictObject({
+        ...targetParams,
+        source: z.string().optional().describe('Database file, overriding the placement path.'),
+      }),
+      idempotent: true,
+      evidence: ['backup'],
+      async run(params, ctx) {
+        const target = resolveTarget(ctx.plan, params);
+        const source = placementDatabase(ctx.plan, target, params.source);
+        const subject = { component: target.component.id, site: target.site };
+        const exists = await stat(source).then((info) => info.isFile(), () => false);
+        if (!exists) {
+          throw new DrctlError(BACKUP_ERRORS.SOURCE_MISSING, `${describe(subject)}: database ${source} does not exist`, {
+            hint: "Check the component's placement path at that site, or pass source explicitly.",
+            details: { source },
+          });
+        }
+        const manifest = await target.repository.backupProduced({
+          kind: KIND,
+          site: target.site,
+          signal: ctx.signal,
+          async produce(dir) {
+            const db = openDatabase(source, subject);
+            const copy = join(dir, basename(source));
+            try {
+              await db.backup(copy, { progress: () => ALL_PAGES });
+            } finally {
+              db.close();
+            }
+            const backupDb = openDatabase(copy, subject);
+            let facts: DatabaseFacts;
+            try {
+              facts = inspect(backupDb);
+            } finally {
+              backupDb.close();
+            }
+            if (facts.integrity.join() !== 'ok') throw integrityError(subject, `the backup copy of ${source}`, facts);
+            return { source, meta: { integrity: 'ok', pageSize: facts.pageSize, pageCount: facts.pageCount, tables: facts.tables } };
+          },
+        });
+        const evidence = backupEvidence(manifest, target.repository.root);
+        ctx.evidence('backup', evidence);
+        ctx.log.info(evidence, 'sqlite backup complete');
+        return {
+          summary: `backed up ${source} (${manifest.stats.bytes} bytes, integrity ok) of ${target.component.id}@${target.site} to ${target.backupSite} as ${manifest.id}`,
+          output: evidence,
+        };
+      },
+    }),
+    restore: defineAction({
+      description: 'Restore a backup (the newest by default) over the database file at a site, or to an explicit path; refuses an existing database unless force. Stop the application first.',
+      params: z.strictObject({
+        ...targetParams,
+        backup: z.string().optional().describe('Backup id. @default the newest'),
+        target: z.string().optional().describe('Database file to write, overriding the placement path.'),
+        force: z.boolean().optional().describe('Replace an existing database (its -wal and -shm files are removed). @default false'),
+      }),
+      idempotent: true,
+      evidence: ['restore'],
+      async run(params, ctx) {
+        const target = resolveTarget(ctx.plan, params);
+        const path = placementDatabase(ctx.plan, target, params.target);
+        const subject = { component: target.component.id, site: target.site };
+        const result = await target.repository.restoreFile(params.backup, path, {
+          site: target.site,
+          force: params.force === true,
+          signal: ctx.signal,
+          beforeReplace: () => removeSidecars(path),
+        });
+        // Read-write so closing checkpoints and removes the -wal and -shm this check creates.
+        const db = openDatabase(path, subject);
+        let facts: DatabaseFacts;
+        try {
+          facts = inspect(db);
+        } finally {
+          db.close();
+        }
+        const evidence = { ...result, integrity: facts.integrity, tables: facts.tables };
+        ctx.evidence('restore', evidence);
+        if (facts.integrity.join() !== 'ok') throw integrityError(subject, `the restored database ${path}`, facts);
+        const summary = result.alreadyRestored
+          ? `${path} already holds backup ${result.backup}; nothing written`
+          : `restored backup ${result.backup} of ${target.component.id} to ${path} at ${target.site}; integrity ok`;
+        return { summary, output: evidence };
+      },
+    }),
+    verify: defineAction({
+      description: "Re-hash a backup, then open a restored copy for PRAGMA integrity_check and validation queries (the action's and the plan's sql checks on this component).",
+      params: z.strictObject({
+        ...targetParams,
+        backup: z.string().optional().describe('Backup id. @default the newest'),
+        queries: z.array(z.string()).optional().describe('Extra validation queries; each passes when its first value is true.'),
+      }),
+      idempotent: true,
+      evidence: ['verification'],
+      async run(params, ctx) {
+        const target = resolveTarget(ctx.plan, params);
+        const { repository } = target;
+        const subject = { component: target.component.id, site: target.backupSite };
+        const report = await repository.verify(params.backup, { signal: ctx.signal, record: false });
+        if (!report.ok) {
+          await repository.recordVerification(report);
+          ctx.evidence('verification', report);
+          throw verificationError(report, target.component.id, target.backupSite, repository.root);
+        }
+        const scratch = join(tmpdir(), `drctl-sqlite-verify-${randomBytes(6).toString('hex')}.db`);
+        try {
+          await repository.restoreFile(report.backup, scratch, { site: target.backupSite });
+          const db = openDatabase(scratch, subject);
+          let facts: DatabaseFacts;
+          let validations;
+          try {
+            facts = inspect(db);
+            const queries = [...(params.queries ?? []).map((sql) => ({ sql, expect: undefined })), ...planQueries(ctx.plan, target.component.id)];
+            validations = queries.map((query) => runValidation(db, query.sql, query.expect));
+          } finally {
+            db.close();
+          }
+          const integrityOk = facts.integrity.join() === 'ok';
+          const failed = validations.find((validation) => !validation.ok);
+          const full = { ...report, ok: integrityOk && failed === undefined, checks: { integrity: facts.integrity, tables: facts.tables, validations } };
+          await repository.recordVerification(full);
+          ctx.evidence('verification', full);
+          if (!integrityOk) throw integrityError(subject, `backup ${report.backup}`, facts);
+          if (failed !== undefined) {
+            throw new DrctlError(SQLITE_ERRORS.VALIDATION_FAILED, `${describe(subject)}: backup ${report.backup} fails validation query "${failed.sql}" (got ${String(failed.value)}${failed.error === undefined ? '' : `: ${failed.error}`})`, {
+              hint: 'The backup is intact but its data does not pass the check: look at what was backed up, or at the query.',
+              details: { validations },
+            });
+          }
+          return {
+            summary: `verified backup ${report.backup} of ${target.component.id} at ${target.backupSite}: hashes match, integrity ok, ${validations.length} validation queries pass`,
+            output: full,
+          };
+        } finally {
+          await removeSidecars(scratch);
+          await rm(scratch, { force: true });
+        }
+      },
+    }),
+    query: defineAction({
+      description: "Run SQL against the component's database at a site; rows become evidence.",
+      params: z.strictObject({
+        component: targetParams.component,
+        site: targetParams.site,
+        sql: z.string().describe('The statement to run.'),
+      }),
+      idempotent: false,
+      evidence: ['rows'],
+      async run(params, ctx) {
+        const { component } = findComponent(ctx.plan, params.component);
+        const site = params.site ?? findPlacement(component, undefined)?.site ?? 'unknown';
+        const rows = await queryDatabase(component, site, params.sql, ctx);
+        ctx.evidence('rows', rows);
+        return { summary: `${rows.length} rows from ${component.id}@${site}`, output: { rows } };
+      },
+    }),
+    prune: pruneAction('sqlite'),
+    list: listAction('sqlite'),
+  },
+  checks: {
+    'backup-fresh': freshCheck('sqlite', KIND),
+  },
+  query: queryDatabase,
+  readiness: (component, ctx) => backupReadiness(component, ctx, KIND),
+} satisfies Provider;
