@@ -150,7 +150,7 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
     ...(e.step === undefined ? {} : { step: e.step }),
   }));
   const has = (kind: TimelineKind): boolean => events.some((e) => e.kind === kind);
-  if (!has('drill-started')) events.push({ at: 0, kind: 'drill-started', detail: `canary writing every ${input.canary.intervalMs} ms` });
+  if (!has('drill-started')) events.unshift({ at: 0, kind: 'drill-started', detail: `canary writing every ${input.canary.intervalMs} ms` });
   if (!has('fault-injected')) events.push({ at: rel(input.faultAt), kind: 'fault-injected', detail: describeFaults(input.scenario) });
   if (input.detectedAt !== undefined && !has('detected')) events.push({ at: rel(input.detectedAt), kind: 'detected', detail: 'site loss detected' });
   if (outage.firstFailure !== undefined) {
@@ -161,7 +161,8 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
     events.push({ at: rel(outage.firstSuccess.ackAt), kind: 'first-success', detail: `write ${outage.firstSuccess.seq} acknowledged${site}` });
   }
   if (!has('drill-finished')) events.push({ at: rel(input.finishedAt), kind: 'drill-finished', detail: `${input.canary.acks.length} writes acknowledged` });
-  events.sort((a, b) => a.at - b.at || TIMELINE_KINDS.indexOf(a.kind) - TIMELINE_KINDS.indexOf(b.kind));
+  // Stable: events at the same moment keep the order the runner recorded them in.
+  events.sort((a, b) => a.at - b.at);
 
   const verdicts = judge(targets, outage, input.loss);
   const findings = [...(input.findings ?? []), ...drillFindings(verdicts, outage, input)];

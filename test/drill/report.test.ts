@@ -1,0 +1,163 @@
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CanaryAck, CanaryFailure, CanaryResult } from '../../src/drill/canary.ts';
+import { measureLoss } from '../../src/drill/canary.ts';
+import { buildDrillReport, escapeHtml, renderDrillReportHtml, writeDrillReport, type DrillReportInput } from '../../src/drill/report.ts';
+import { tempDir } from '../support/tmp.ts';
+
+const T0 = Date.UTC(2026, 2, 1, 12, 0, 0);
+
+/**
+ * A drill of 6 s: writes every 10 ms; east dies at 2 s; writes fail until west answers at 3.2 s; the writes
+ * acknowledged in the last 150 ms before the fault never reached west.
+ */
+function syntheticCanary(): CanaryResult {
+  const acks: CanaryAck[] = [];
+  const failures: CanaryFailure[] = [];
+  for (let seq = 1; seq <= 600; seq++) {
+    const sentAt = T0 + (seq - 1) * 10;
+    const down = sentAt >= T0 + 2000 && sentAt < T0 + 3200;
+    if (down) failures.push({ seq, id: `c-${seq}`, sentAt, at: sentAt + 1, reason: 'ECONNREFUSED' });
+    else acks.push({ seq, id: `c-${seq}`, sentAt, ackAt: sentAt + 3, status: 201, site: sentAt < T0 + 2000 ? 'east' : 'west' });
+  }
+  return { url: 'http://127.0.0.1:1/orders', intervalMs: 10, timeoutMs: 1000, idPrefix: 'c', startedAt: T0, stoppedAt: T0 + 6000, sent: 600, skipped: 0, acks, failures };
+}
+
+async function syntheticInput(overrides: Partial<DrillReportInput> = {}): Promise<DrillReportInput> {
+  const canary = syntheticCanary();
+  const survived = canary.acks.filter((a) => a.sentAt < T0 + 1850 || a.sentAt >= T0 + 2000).map((a) => a.id);
+  return {
+    plan: { name: 'two-site shop', hash: 'f00dfeed'.repeat(8) },
+    scenario: {
+      id: 'east-lost',
+      description: 'Site east is lost <script>alert("x")</script> & nobody notices',
+      disaster: 'site-loss',
+      type: 'full',
+      workload: 'shop',
+      runbook: 'failover',
+      faults: [
+        { kind: 'kill', component: 'api', site: 'east', atMs: 2000, durationMs: undefined, latencyMs: undefined, jitterMs: undefined, bandwidth: undefined, direction: 'both', flag: undefined, at: { file: 'plan.yaml', line: 1, column: 1 } },
+      ],
+      expect: { rtoMs: 1000, rpoMs: 0 },
+    },
+    workload: { id: 'shop', name: 'Shop', tier: 1, strategy: 'warm-standby' },
+    startedAt: T0,
+    finishedAt: T0 + 6000,
+    faultAt: T0 + 2000,
+    detectedAt: T0 + 2400,
+    events: [
+      { at: T0 + 2450, kind: 'step-started', detail: 'restore the last snapshot', step: 'restore-db' },
+      { at: T0 + 2900, kind: 'step-finished', detail: 'restored 1.2 MB', step: 'restore-db' },
+      { at: T0 + 2900, kind: 'step-started', detail: 'switch the router to west', step: 'switch-traffic' },
+      { at: T0 + 3150, kind: 'step-finished', detail: 'router active: west', step: 'switch-traffic' },
+    ],
+    canary,
+    loss: await measureLoss(canary.acks, survived),
+    evidence: [{ name: 'router status', value: { active: 'west', note: '</pre><b>not bold</b>' } }],
+    ...overrides,
+  };
+}
+
+describe('drill report model', () => {
+  it('judges the RTO as the client saw it and the acknowledged writes lost against the targets', async () => {
+    const report = buildDrillReport(await syntheticInput());
+    expect(report.measured.detectionMs).toBe(400);
+    expect(report.measured.rtoMs).toBe(1203);
+    expect(report.measured.lostWrites.count).toBe(15);
+    expect(report.measured.lostWrites.spanMs).toBe(140);
+    expect(report.measured.lostWrites.ids[0]).toBe('c-186');
+    expect(report.verdicts).toEqual([
+      expect.objectContaining({ target: 'rto', objectiveMs: 1000, measuredMs: 1203, pass: false }),
+      expect.objectContaining({ target: 'rpo', objectiveMs: 0, measuredMs: 140, pass: false }),
+    ]);
+    expect(report.passed).toBe(false);
+    expect(report.findings.map((f) => f.code)).toEqual(['DRCTL_DRILL_RTO_MISSED', 'DRCTL_DRILL_RPO_MISSED']);
+    expect(report.timeline.map((t) => t.kind)).toEqual([
+      'drill-started',
+      'fault-injected',
+      'first-failure',
+      'detected',
+      'step-started',
+      'step-finished',
+      'step-started',
+      'step-finished',
+      'first-success',
+      'drill-finished',
+    ]);
+    const buckets = report.series.buckets;
+    expect(buckets.reduce((n, b) => n + b.ok + b.failed, 0)).toBe(600);
+  });
+
+  it('passes when the service recovers within the RTO and no acknowledged write is lost', async () => {
+    const input = await syntheticInput({ targets: { rtoMs: 5000, rpoMs: 0 } });
+    const report = buildDrillReport({ ...input, loss: await measureLoss(input.canary.acks, input.canary.acks.map((a) => a.id)) });
+    expect(report.passed).toBe(true);
+    expect(report.findings).toEqual([]);
+  });
+
+  it('tolerates lost writes spanning less than a non-zero RPO', async () => {
+    const report = buildDrillReport(await syntheticInput({ targets: { rtoMs: 5000, rpoMs: 5000 } }));
+    expect(report.verdicts.find((v) => v.target === 'rpo')?.pass).toBe(true);
+  });
+
+  it('escapes every piece of text it puts in the page', async () => {
+    const html = renderDrillReportHtml(buildDrillReport(await syntheticInput()));
+    expect(html).not.toContain('<script');
+    expect(html).not.toContain('<b>not bold</b>');
+    expect(html).toContain(escapeHtml('<script>alert("x")</script>'));
+  });
+
+  it('writes the report as JSON and HTML side by side', async () => {
+    const report = buildDrillReport(await syntheticInput());
+    const paths = await writeDrillReport(report, tempDir('drctl-report-'));
+    expect(JSON.parse(await readFile(paths.json, 'utf8'))).toEqual(JSON.parse(JSON.stringify(report)));
+    expect(await readFile(paths.html, 'utf8')).toMatch(/^<!doctype html>/);
+  });
+});
+
+describe('drill report in a browser', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  afterAll(async () => browser?.close());
+
+  it('shows the timeline chart and the verdicts without loading anything from the network', async () => {
+    const report = buildDrillReport(await syntheticInput());
+    const { html } = await writeDrillReport(report, tempDir('drctl-report-html-'));
+    const page = await browser.newPage();
+    const requests: string[] = [];
+    page.on('request', (request) => requests.push(request.url()));
+    await page.goto(pathToFileURL(html).toString());
+
+    expect(requests).toEqual([pathToFileURL(html).toString()]);
+    expect(await page.title()).toBe('Drill report: east-lost (failed)');
+    expect(await page.locator('[data-testid="overall"]').textContent()).toBe('failed');
+
+    const chart = page.locator('[data-testid="timeline-chart"]');
+    await expect.poll(() => chart.isVisible()).toBe(true);
+    const box = await chart.boundingBox();
+    expect(box?.width).toBeGreaterThan(300);
+    expect(await chart.locator('rect.ok').count()).toBeGreaterThan(10);
+    expect(await chart.locator('rect.failed').count()).toBeGreaterThan(5);
+    for (const kind of ['fault-injected', 'detected', 'first-success']) {
+      expect(await chart.locator(`g.marker[data-kind="${kind}"]`).count()).toBe(1);
+    }
+    expect(await chart.locator('g.step').count()).toBe(2);
+
+    const rto = page.locator('tr[data-verdict="rto"]');
+    expect(await rto.locator('.badge').textContent()).toBe('fail');
+    expect(await rto.textContent()).toContain('1.20 s');
+    const rpo = page.locator('tr[data-verdict="rpo"]');
+    expect(await rpo.textContent()).toContain('15 writes');
+    expect(await page.locator('[data-card="lost"] .value').textContent()).toBe('15');
+    expect(await page.locator('header').textContent()).toContain('<script>alert("x")</script>');
+    expect(await page.locator('script').count()).toBe(0);
+    await page.close();
+  });
+});
