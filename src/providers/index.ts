@@ -6,6 +6,7 @@ import type { Provider } from './provider.ts';
 import { httpProvider } from './http/index.ts';
 import { processProvider } from './process/index.ts';
 import { shell } from './shell/index.ts';
+import { postgresProvider } from './postgres/index.ts';
 import { routerProvider } from './router/index.ts';
 import { filesProvider } from './files/index.ts';
 import { sqliteProvider } from './sqlite/index.ts';
@@ -18,6 +19,7 @@ export const providers: readonly Provider[] = [
   httpProvider,
   processProvider,
   shell,
+  postgresProvider,
   routerProvider,
   filesProvider,
   sqliteProvider,
