@@ -102,13 +102,13 @@ export const approvals: Rule = (context, report) => {
 };
 
 /** Every contact with a duty in the plan, and what the duties are. */
-function duties(context: AnalysisContext): Map<string, string[]> {
-  const found = new Map<string, string[]>();
+function duties(context: AnalysisContext): Map<string, Set<string>> {
+  const found = new Map<string, Set<string>>();
   const add = (id: string | undefined, duty: string): void => {
     if (id === undefined || !context.contacts.has(id)) return;
-    const list = found.get(id) ?? [];
-    if (!list.includes(duty)) list.push(duty);
-    found.set(id, list);
+    const set = found.get(id) ?? new Set<string>();
+    set.add(duty);
+    found.set(id, set);
   };
   for (const id of context.plan.activation?.approvers ?? []) add(id, 'declares DR');
   for (const contact of context.plan.contacts) for (const id of contact.escalation) add(id, `escalation for ${contact.id}`);
@@ -128,8 +128,9 @@ function duties(context: AnalysisContext): Map<string, string[]> {
 export const contactBackups: Rule = (context, report) => {
   const withDuty = duties(context);
   for (const contact of context.plan.contacts) {
-    const list = withDuty.get(contact.id);
-    if (list === undefined) continue;
+    const set = withDuty.get(contact.id);
+    if (set === undefined) continue;
+    const list = [...set];
     const backup = contact.backup;
     if (backup !== undefined && backup !== contact.id && context.contacts.has(backup)) continue;
     const shown = list.length > 3 ? [...list.slice(0, 3), `${list.length - 3} more`] : list;
