@@ -127,6 +127,32 @@ describe('drctl readiness', () => {
     expect(report.facts.find((f) => f.site === 'west' && f.name === 'probe')?.message).toContain('a cold-standby standby may be down');
   });
 
+  it('runs tcp and command probes, and aims a path probe at each placement url', async () => {
+    const base = plan.workloads[0]!.components[0]!;
+    const withProbe = (probe: Partial<NonNullable<typeof base.probe>>, kind = 'other'): Plan => ({
+      ...plan,
+      workloads: plan.workloads.map((w) => ({
+        ...w,
+        components: [{ ...base, kind, probe: { url: undefined, tcp: undefined, run: undefined, expectStatus: 200, intervalMs: 1_000, timeoutMs: 2_000, failures: 3, successes: 2, ...probe } }],
+      })),
+    });
+    // east still runs; west was killed by the test before
+    const tcp = await checkReadiness(withProbe({ tcp: '127.0.0.1:{{port}}' }), { stateDir });
+    expect(tcp.facts.map((f) => [f.site, f.value])).toEqual([
+      ['east', 'open'],
+      ['west', 'closed'],
+    ]);
+    const run = await checkReadiness(withProbe({ run: 'exit 3' }), { stateDir });
+    expect(run.facts).toMatchObject([{ site: undefined, name: 'probe', ok: false, value: 3, limit: 0, message: 'exit 3: exit 3' }]);
+
+    const { probeTargets } = await import('./readiness.ts');
+    const placed = { ...base, placement: base.placement.map((p) => ({ ...p, url: `http://127.0.0.1:${String(p.fields.port)}` })) };
+    const targets = probeTargets(placed, { ...withProbe({}).workloads[0]!.components[0]!.probe!, url: '/health' });
+    expect(targets.map((t) => [t.site, t.url])).toEqual(
+      placed.placement.map((p) => [p.site, `http://127.0.0.1:${String(p.fields.port)}/health`]),
+    );
+  });
+
   it('stops a site through process.stop, and refuses to scale what was never started', async () => {
     const ctx = context();
     const stopped = await stop.run(stop.params.parse({ component: 'api', site: 'east', grace: '2s' }), ctx);
