@@ -4,7 +4,7 @@
  * be replaced says so. The strategy's suggested actions (seed 002) become a setup runbook of manual steps
  * whose evidence is the seed's validation list.
  */
-import { formatDuration } from './duration.ts';
+import { formatDuration, parseDuration } from './duration.ts';
 import { TIER_DEFAULTS } from './defaults.ts';
 import type { Strategy, TierLevel } from './model.ts';
 import { STRATEGY_GUIDES } from './strategies.ts';
@@ -26,9 +26,13 @@ export const SUGGESTED_STRATEGY: Record<TierLevel, Strategy> = {
 
 const q = (text: string): string => JSON.stringify(text);
 
-/** A duration the plan schema reads back: `1h30m`, never `1h 30m`. */
+const ROUND_DURATIONS = ['1s', '2s', '5s', '10s', '30s', '1m', '2m', '5m', '10m', '15m', '30m', '1h', '2h', '4h', '6h', '12h', '1d'];
+
+/** The largest round duration not above `ms`, as a person would write it. */
 function duration(ms: number): string {
-  return formatDuration(Math.max(1_000, Math.floor(ms / 1_000) * 1_000)).replace(/\s+/g, '');
+  let best = ROUND_DURATIONS[0]!;
+  for (const candidate of ROUND_DURATIONS) if ((parseDuration(candidate) ?? Infinity) <= ms) best = candidate;
+  return best;
 }
 
 function block(text: string, indent: number): string {

@@ -900,7 +900,9 @@ function recoveryPostRequisites(ctx: Context): Block[] {
       kind: 'paragraph',
       text: failback
         ? [{ text: `${w.name}: fail back with ` }, { text: `${w.id}/${failback.name}`, code: true }, { text: ' once the primary site is healthy and the approvers agree on a window.' }]
-        : `${w.name}: no failback runbook. Plan the return to the primary site as carefully as the failover.`,
+        : w.strategy === 'backup-restore'
+          ? `${w.name}: restored where it runs, so there is nothing to fail back.`
+          : `${w.name}: no failback runbook. Plan the return to the primary site as carefully as the failover.`,
     });
   }
   return blocks;
