@@ -145,11 +145,15 @@ export function criticalPath(steps: readonly TimedNode[]): CriticalPath {
 
 /**
  * Recovery order of components across workloads: wave 0 holds the foundations (components that depend
- * on nothing), and each later wave only depends on earlier ones. Seed 000: recover foundations first,
- * then follow the workflows.
+ * on nothing), and each later wave only depends on earlier ones; within a wave, tier 0 comes first.
+ * Seed 000: recover foundations first, then follow the workflows, in priority order.
  */
-export function componentWaves(components: readonly Pick<Component, 'id' | 'dependsOn'>[]): string[][] {
-  return dependencyWaves(components.map((c) => ({ id: c.id, needs: c.dependsOn })));
+export function componentWaves(components: readonly (Pick<Component, 'id' | 'dependsOn'> & { tier?: number })[]): string[][] {
+  const tier = new Map(components.map((c) => [c.id, c.tier ?? 0]));
+  // within a wave, the more critical tier first (seed 000: recover in priority order); sort is stable
+  return dependencyWaves(components.map((c) => ({ id: c.id, needs: c.dependsOn }))).map((wave) =>
+    wave.sort((a, b) => (tier.get(a) ?? 0) - (tier.get(b) ?? 0)),
+  );
 }
 
 /** Every id reachable through `needs` from each node (its ancestors), for order checks on small graphs. */

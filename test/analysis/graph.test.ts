@@ -52,4 +52,13 @@ describe('componentWaves', () => {
     ];
     expect(componentWaves(components)).toEqual([['vault'], ['storage'], ['warehouse'], ['reporting']]);
   });
+
+  it('puts the more critical tier first within a wave', () => {
+    const components = [
+      { id: 'lab', dependsOn: [], tier: 3 },
+      { id: 'orders', dependsOn: [], tier: 0 },
+      { id: 'reports', dependsOn: [], tier: 2 },
+    ];
+    expect(componentWaves(components)).toEqual([['orders', 'reports', 'lab']]);
+  });
 });
