@@ -487,6 +487,13 @@ export async function baseBackup(target: Target, options: BaseBackupOptions): Pr
   ensureServerDir(options.location);
   ensureServerDir(baseDir);
   ensureServerDir(walDir);
+  // pg_basebackup and the archiver write here as the server's OS user: check it can, before anything starts.
+  await runAsServer('/bin/sh', ['-c', 'test -w "$1" && test -w "$2"', 'sh', baseDir, walDir]).catch((cause: unknown) => {
+    throw new DrctlError('DRCTL_PG_BACKUP_LOCATION', `cannot back up ${where}: the backup location ${options.location} is not writable by the database server's OS user`, {
+      hint: 'make the location (and every directory above it) reachable and writable by that user, or pick another location',
+      cause,
+    });
+  });
   let command: string | undefined;
   if (options.archive !== false) {
     command = archiveCommand(walDir);
@@ -638,7 +645,8 @@ export async function restorePointInTime(subject: Subject, url: string, options:
       [
         '# drctl point-in-time restore',
         `restore_command = ${quoteConf(`cp '${walDir}/%f' %p`)}`,
-        `recovery_target_time = ${quoteConf(options.targetTime.toISOString())}`,
+        // recovery_target_time does not take ISO 8601's "T" and "Z".
+        `recovery_target_time = ${quoteConf(options.targetTime.toISOString().replace('T', ' ').replace('Z', '+00'))}`,
         "recovery_target_action = 'promote'",
         "archive_mode = 'off'",
         "synchronous_standby_names = ''",
