@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/tmp.ts';
-import { startFlagServer, startOrderService } from '../support/order-service.ts';
+import { Switchboard } from '../../src/chaos/switchboard.ts';
+import { startOrderService } from '../support/order-service.ts';
 
 async function post(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -88,17 +89,18 @@ describe('two-site order service on SQLite', () => {
 
 describe('two-site order service with the switchboard', () => {
   const dir = tempDir('drctl-orders-flags-');
-  let closeFlags: (() => Promise<void>) | undefined;
-  afterAll(async () => closeFlags?.());
+  let board: Switchboard;
+  beforeAll(async () => {
+    board = await Switchboard.create();
+  });
+  afterAll(async () => board?.close());
 
   it('fails the orders module on purpose while the catalog keeps working when the orders flag is on', async () => {
-    const flags = await startFlagServer();
-    closeFlags = flags.close;
-    const service = await startOrderService({ DB_PATH: join(dir, 'shop.db'), SWITCHBOARD_URL: flags.url, SWITCHBOARD_CACHE_MS: '50' });
+    const service = await startOrderService({ DB_PATH: join(dir, 'shop.db'), SWITCHBOARD_URL: board.url, SWITCHBOARD_CACHE_MS: '50' });
     try {
       expect((await post(service.url, { id: 'before', item: 'mug' })).status).toBe(201);
 
-      flags.flags.orders = true;
+      board.set('orders.fail', true);
       const refused = await eventually(async () => {
         const answer = await post(service.url, { id: 'during', item: 'mug' });
         return answer.status === 503 ? answer : undefined;
@@ -110,13 +112,26 @@ describe('two-site order service with the switchboard', () => {
       expect(catalog.status).toBe(200);
       expect(Array.isArray(catalog.body.products)).toBe(true);
 
-      flags.flags.orders = false;
+      board.unset('orders.fail');
       const restored = await eventually(async () => {
         const answer = await post(service.url, { id: 'after', item: 'mug' });
         return answer.status === 201 ? answer : undefined;
       });
       expect(restored.body).toMatchObject({ id: 'after' });
     } finally {
+      await service.kill();
+    }
+  });
+
+  it('slows the orders module down by the number of milliseconds the flag holds', async () => {
+    const service = await startOrderService({ DB_PATH: join(dir, 'slow.db'), SWITCHBOARD_URL: board.url, SWITCHBOARD_CACHE_MS: '0' });
+    try {
+      board.set('orders.fail', 300);
+      const started = performance.now();
+      expect((await post(service.url, { item: 'mug' })).status).toBe(201);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+    } finally {
+      board.unset('orders.fail');
       await service.kill();
     }
   });

@@ -1,6 +1,5 @@
 /** Starts the two-site shop's order service as a real child process for tests; every one is stopped afterwards. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 
@@ -60,26 +59,5 @@ export async function startOrderService(env: Record<string, string>): Promise<Or
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
     },
-  };
-}
-
-/** A stand-in switchboard (GET /flags answers the flags) for when the chaos switchboard is not used. */
-export async function startFlagServer(): Promise<{ url: string; flags: Record<string, boolean>; close(): Promise<void> }> {
-  const flags: Record<string, boolean> = {};
-  const server: Server = createServer((req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(req.url === '/flags' ? { flags } : {}));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    flags,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
   };
 }

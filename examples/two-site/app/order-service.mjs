@@ -27,7 +27,8 @@
  *   DB_READONLY          "1" opens the SQLite file read-only (a warm standby serving reads)
  *   DATABASE_URL         PostgreSQL connection string; used when DB_PATH is not set
  *   SWITCHBOARD_URL      base URL of the switchboard; flags are read from GET {url}/flags
- *   ORDERS_FLAG          the flag that switches the orders module off @default orders
+ *   ORDERS_FLAG          the flag that switches the orders module off (a number slows it by that many ms)
+ *                        @default orders.fail
  *   SWITCHBOARD_CACHE_MS how long a flag read is reused @default 200
  */
 import { createServer } from 'node:http';
@@ -37,7 +38,7 @@ const env = process.env;
 const SITE = env.SITE ?? 'local';
 const HOST = env.HOST ?? '127.0.0.1';
 const PORT = Number(env.PORT ?? 0);
-const ORDERS_FLAG = env.ORDERS_FLAG ?? 'orders';
+const ORDERS_FLAG = env.ORDERS_FLAG ?? 'orders.fail';
 const SWITCHBOARD_URL = env.SWITCHBOARD_URL?.replace(/\/+$/, '');
 const SWITCHBOARD_CACHE_MS = Number(env.SWITCHBOARD_CACHE_MS ?? 200);
 const MAX_BODY_BYTES = 64 * 1024;
@@ -220,37 +221,42 @@ async function openPostgres(url) {
  * that is down must not take the shop down with it.
  */
 function createFlagReader() {
-  let value = false;
+  /** @type {{ off: boolean, delayMs: number }} */
+  let value = { off: false, delayMs: 0 };
   let readAt = -Infinity;
-  /** @type {Promise<boolean> | undefined} */
+  /** @type {Promise<{ off: boolean, delayMs: number }> | undefined} */
   let pending;
 
-  /** @param {unknown} raw @returns {boolean} */
-  const isOn = (raw) => {
-    if (raw === true || raw === 1) return true;
-    if (typeof raw === 'string') return ['on', 'true', 'fail', 'failing', 'enabled', '1'].includes(raw.toLowerCase());
-    if (raw !== null && typeof raw === 'object') {
+  /**
+   * true or a string naming how to fail switches the module off; a number slows it down by that many ms.
+   * @param {unknown} raw @returns {{ off: boolean, delayMs: number }}
+   */
+  const interpret = (raw) => {
+    if (raw === true) return { off: true, delayMs: 0 };
+    if (typeof raw === 'number') return { off: false, delayMs: Math.max(0, Math.min(raw, 60_000)) };
+    if (typeof raw === 'string') return { off: !['', 'off', 'false', '0', 'no'].includes(raw.toLowerCase()), delayMs: 0 };
+    if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
       const o = /** @type {Record<string, unknown>} */ (raw);
-      for (const key of ['enabled', 'on', 'value', 'state', 'fail', 'mode']) if (key in o) return isOn(o[key]);
+      for (const key of ['enabled', 'on', 'value', 'fail']) if (key in o) return interpret(o[key]);
     }
-    return false;
+    return { off: false, delayMs: 0 };
   };
   /** Accepts {flags: {...}}, {name: value} and [{name, ...}] so the app does not pin the switchboard's shape. */
   const pick = (/** @type {unknown} */ body) => {
     const flags = body !== null && typeof body === 'object' && 'flags' in body ? body.flags : body;
     if (Array.isArray(flags)) {
       const entry = flags.find((f) => f?.name === ORDERS_FLAG || f?.id === ORDERS_FLAG || f?.key === ORDERS_FLAG);
-      return entry === undefined ? false : isOn(entry);
+      return interpret(entry);
     }
-    if (flags !== null && typeof flags === 'object') return isOn(/** @type {Record<string, unknown>} */ (flags)[ORDERS_FLAG]);
-    return false;
+    if (flags !== null && typeof flags === 'object') return interpret(/** @type {Record<string, unknown>} */ (flags)[ORDERS_FLAG]);
+    return interpret(undefined);
   };
   const refresh = async () => {
     try {
       const response = await fetch(`${SWITCHBOARD_URL}/flags`, { signal: AbortSignal.timeout(300) });
       if (response.ok) {
         const next = pick(await response.json());
-        if (next !== value) log('orders flag changed', { flag: ORDERS_FLAG, on: next });
+        if (next.off !== value.off || next.delayMs !== value.delayMs) log('orders flag changed', { flag: ORDERS_FLAG, ...next });
         value = next;
       }
     } catch (error) {
@@ -260,9 +266,9 @@ function createFlagReader() {
     return value;
   };
   return {
-    /** @returns {Promise<boolean>} */
-    async ordersOff() {
-      if (SWITCHBOARD_URL === undefined) return false;
+    /** @returns {Promise<{ off: boolean, delayMs: number }>} */
+    async orders() {
+      if (SWITCHBOARD_URL === undefined) return value;
       if (performance.now() - readAt < SWITCHBOARD_CACHE_MS) return value;
       pending ??= refresh().finally(() => (pending = undefined));
       return pending;
@@ -334,13 +340,15 @@ function createHandler(store, flags) {
       }
       if (req.method === 'GET' && path === '/ready') {
         const status = await store.status();
-        const ready = status.writable && !(await flags.ordersOff());
+        const ready = status.writable && !(await flags.orders()).off;
         return send(res, ready ? 200 : 503, { ready, site: SITE, mode: status.writable ? 'read-write' : 'read-only' });
       }
       if (req.method === 'GET' && path === '/catalog') return send(res, 200, { site: SITE, products: CATALOG });
 
       if (path === '/orders' || path.startsWith('/orders/')) {
-        if (await flags.ordersOff()) return send(res, 503, ORDERS_OFF_BODY, { 'retry-after': '5' });
+        const module = await flags.orders();
+        if (module.off) return send(res, 503, ORDERS_OFF_BODY, { 'retry-after': '5' });
+        if (module.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, module.delayMs));
         if (req.method === 'POST' && path === '/orders') return await placeOrder(req, res);
         const id = decodeURIComponent(path.slice('/orders/'.length));
         if (req.method === 'GET' && id !== '') {
