@@ -693,6 +693,8 @@ class BlobWriter {
   copiedBytes = 0;
   unchanged = 0;
   private readonly touched = new Set<string>();
+  /** Copied blobs not yet durable: hash → temporary path. */
+  private readonly pending = new Map<string, string>();
   private counter = 0;
   private readonly repository: BackupRepository;
   private readonly incoming: string;
@@ -737,14 +739,29 @@ class BlobWriter {
           await this.write('write the backup to', temp, () => output.write(buffer, 0, bytesRead));
           size += bytesRead;
         }
-        await this.write('write the backup to', temp, () => output.sync());
       } finally {
         await output.close();
       }
     } finally {
       await input.close();
     }
-    return this.place(temp, hash.digest('hex'), size);
+    return this.stage(temp, hash.digest('hex'), size);
+  }
+
+  /**
+   * Keep a copied file under its temporary name until `flush`: fsyncing there, all at once, lets the
+   * file system write them back together instead of one journal commit per file, and a blob only ever
+   * gets its final name once durable, so a crash can never leave a truncated file under a valid hash.
+   */
+  private async stage(temp: string, sha256: string, size: number): Promise<string> {
+    if (this.pending.has(sha256) || (await exists(this.repository.blobPath(sha256)))) {
+      await unlink(temp);
+      return sha256;
+    }
+    this.pending.set(sha256, temp);
+    this.copiedFiles += 1;
+    this.copiedBytes += size;
+    return sha256;
   }
 
   /** Move a file already inside the repository into the store. */
@@ -779,6 +796,21 @@ class BlobWriter {
 
   /** Make the renames of new blobs durable before the manifest that names them is written. */
   async flush(): Promise<void> {
+    await mapPool([...this.pending], 16, async ([sha256, temp]) => {
+      const final = this.repository.blobPath(sha256);
+      await this.write('write the backup to', temp, async () => {
+        const handle = await open(temp, 'r+');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await makeDir(dirname(final));
+        await rename(temp, final);
+      });
+      this.touched.add(dirname(final));
+    });
+    this.pending.clear();
     for (const dir of this.touched) await fsyncDir(dir);
     const first = [...this.touched][0];
     if (first !== undefined) await fsyncDir(dirname(first));
