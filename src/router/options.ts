@@ -70,6 +70,8 @@ export const RouterOptionsSchema = z.strictObject({
   historySize: z.number().int().min(1).optional(),
   /** How long `close()` lets in-flight requests finish before cutting them. @default 2000 */
   closeGraceMs: z.number().int().min(0).optional(),
+  /** How long a site may take to start answering (status line and headers) before the client gets a 504. @default 30000 */
+  responseTimeoutMs: z.number().int().min(1).optional(),
 });
 
 export type ProbeOptions = z.input<typeof ProbeOptionsSchema>;
@@ -104,6 +106,7 @@ export interface RouterConfig {
   flap: { limit: number; windowMs: number; holdDownMs: number };
   historySize: number;
   closeGraceMs: number;
+  responseTimeoutMs: number;
 }
 
 export const PROBE_DEFAULTS = { path: '/health', intervalMs: 1000, timeoutMs: 500, failures: 3, successes: 2 } as const;
@@ -166,5 +169,6 @@ export function compileRouterOptions(options: RouterOptions): RouterConfig {
     },
     historySize: input.historySize ?? 1000,
     closeGraceMs: input.closeGraceMs ?? 2000,
+    responseTimeoutMs: input.responseTimeoutMs ?? 30_000,
   };
 }

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DrctlError, UsageError } from '../errors.ts';
-import { killProcess } from '../chaos/process-faults.ts';
+import { killProcess, pauseProcess, resumeProcess } from '../chaos/process-faults.ts';
 import { TrafficRouter } from './index.ts';
 import type { RouterOptions } from './index.ts';
 import { request, startUpstream, until } from './test-support.ts';
@@ -278,6 +278,19 @@ describe('traffic router', () => {
         .on('error', reject);
     });
     expect(text).toBe('first from east\nlast\n');
+  });
+
+  it('answers 504 when a paused site does not start answering in time', async () => {
+    const east = await processUpstream('east');
+    const front = await router({ responseTimeoutMs: 300, endpoints: [{ site: 'east', url: east.url }], probe: { ...fastProbe, path: '/', intervalMs: 60_000 } });
+    pauseProcess({ pid: east.child.pid as number });
+    try {
+      const answer = await request(`${front.url}/orders`);
+      expect(answer.status).toBe(504);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'DRCTL_ROUTER_UPSTREAM_TIMEOUT', site: 'east' } });
+    } finally {
+      resumeProcess({ pid: east.child.pid as number });
+    }
   });
 
   it('serves status openly but wants the bearer token to switch or drain', async () => {

@@ -298,7 +298,25 @@ export class TrafficRouter {
     });
     const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 
+    // A hung site (SIGSTOP, a stuck handler) would hold the client for ever; the probes take it out of
+    // rotation, and this bounds what the requests already sent to it wait.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      if (res.headersSent) return;
+      timedOut = true;
+      this.log.warn({ site: endpoint.config.site, timeoutMs: this.config.responseTimeoutMs }, 'upstream did not answer in time');
+      sendJson(res, 504, {
+        error: {
+          code: 'DRCTL_ROUTER_UPSTREAM_TIMEOUT',
+          message: `site ${endpoint.config.site} (${target.host}) did not start answering within ${this.config.responseTimeoutMs} ms`,
+          hint: 'the site may be hung; the router takes it out of rotation once its probes fail',
+          site: endpoint.config.site,
+        },
+      });
+      upstream.destroy();
+    }, this.config.responseTimeoutMs);
     upstream.on('response', (answer) => {
+      clearTimeout(timer);
       const out: http.OutgoingHttpHeaders = {};
       for (const [name, value] of Object.entries(answer.headers)) {
         if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
@@ -309,7 +327,9 @@ export class TrafficRouter {
       answer.on('error', () => res.destroy());
     });
     upstream.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
       release();
+      if (timedOut) return;
       // A pooled connection the upstream closed while idle: the request never reached it, so a request
       // without a body can safely go again on a fresh connection (Node's documented keep-alive race).
       if (mayRetry && upstream.reusedSocket && error.code === 'ECONNRESET' && !hasBody && !res.headersSent) {
@@ -331,6 +351,7 @@ export class TrafficRouter {
       });
     });
     res.on('close', () => {
+      clearTimeout(timer);
       release();
       // The client went away before the answer was complete: stop the upstream work too.
       if (!res.writableFinished) upstream.destroy();
