@@ -34,7 +34,7 @@ describe('drctl router', () => {
   it('routes to the healthy site from --endpoint flags, prints events, and stops on SIGTERM', async () => {
     const east = await startUpstream('east');
     const west = await startUpstream('west');
-    const child = spawn(process.execPath, [BIN, 'router', '--endpoint', `east=${east.url},priority=1`, '--endpoint', `west=${west.url}`, '--probe-interval', '50ms', '--json'], {
+    const child = spawn(process.execPath, [BIN, 'router', '--endpoint', `east=${east.url},priority=1`, '--endpoint', `west=${west.url}`, '--probe-interval', '50ms', '--probe-timeout', '2s', '--json'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

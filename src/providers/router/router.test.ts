@@ -29,7 +29,7 @@ function context(plan: Partial<Plan> = {}): { ctx: ActionContext; evidence: Reco
 async function twoSites(): Promise<TrafficRouter> {
   const east = await startUpstream('east');
   const west = await startUpstream('west');
-  const router = await TrafficRouter.create({ adminToken: 'runbook-token', probe: { intervalMs: 50 }, endpoints: [{ site: 'east', url: east.url }, { site: 'west', url: west.url }] });
+  const router = await TrafficRouter.create({ adminToken: 'runbook-token', probe: { intervalMs: 50, timeoutMs: 2_000 }, endpoints: [{ site: 'east', url: east.url }, { site: 'west', url: west.url }] });
   cleanups.push(() => east.stop(), () => west.stop(), () => router.close());
   return router;
 }
