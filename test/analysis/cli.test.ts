@@ -121,4 +121,16 @@ describe('drctl analyze', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('DRCTL_PLAN_UNKNOWN_REF');
   });
+
+  it('prints the problems of an invalid plan as JSON with --json', async () => {
+    const yaml = BASELINE_YAML.replace('depends_on: [db]', 'depends_on: [dbx]');
+    const dir = writePlan(yaml);
+    const result = await runCli('analyze', join(dir, 'plan.yaml'), '--json');
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      valid: false,
+      problems: [{ code: 'DRCTL_PLAN_UNKNOWN_REF', line: lineOf(yaml, 'depends_on: [dbx]') }],
+      findings: [],
+    });
+  });
 });

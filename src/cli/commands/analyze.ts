@@ -3,7 +3,7 @@
  * code and hint, then a summary per runbook (waves, critical path against the RTO, remedies). Exit 1
  * when any finding is an error.
  */
-import { UsageError, formatLocation } from '../../errors.ts';
+import { PlanInvalidError, UsageError, formatLocation } from '../../errors.ts';
 import { analysisToJson, analyzePlan, countBySeverity, SEVERITIES } from '../../analysis/index.ts';
 import type { Analysis, Severity } from '../../analysis/index.ts';
 import { formatDuration } from '../../plan/duration.ts';
@@ -25,7 +25,21 @@ export const registerAnalyze: RegisterCommand = (program, context) => {
       if (Number.isNaN(now.getTime())) {
         throw new UsageError('DRCTL_USAGE_DATE', `--now "${options.now}" is not a date`, { hint: 'write it like 2026-03-01 or 2026-03-01T12:00:00Z' });
       }
-      const plan = await loadPlanForCommand(file);
+      let plan;
+      try {
+        plan = await loadPlanForCommand(file);
+      } catch (error) {
+        if (!(options.json && error instanceof PlanInvalidError)) throw error;
+        // a tool reading --json gets JSON either way; the plan's problems come where findings would
+        printJson(context, {
+          valid: false,
+          problems: error.problems.map((p) => ({ code: p.code, message: p.message, hint: p.hint, ...p.location })),
+          findings: [],
+          runbooks: [],
+        });
+        context.exitCode = 1;
+        return;
+      }
       const analysis = analyzePlan(plan, { now });
       if (options.json) printJson(context, analysisToJson(plan, analysis));
       else context.out.write(formatAnalysis(analysis));
