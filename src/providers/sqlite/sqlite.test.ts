@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DrctlError } from '../../errors.ts';
+import type { Check, Step } from '../../plan/model.ts';
 import { BackupRepository } from '../files/repository.ts';
 import { makeContext, makePlan, tempDir } from '../files/testing.ts';
 import type { TestContext } from '../files/testing.ts';
@@ -141,6 +142,31 @@ describe('sqlite provider', () => {
       'DRCTL_SQLITE_VALIDATION_FAILED',
     );
     expect(error.message).toContain('select count(*) > 1000 from orders');
+  });
+
+  it("runs the plan's sql checks on this component when verifying a backup", async () => {
+    createDatabase(database, 'wal', 100);
+    await actions.backup.run({ component: 'orders-db' }, ctx);
+    const at = { file: 'plan.yaml', line: 9, column: 3 };
+    const check = (sql: string, expect: unknown): Check => ({
+      name: sql, run: undefined, http: undefined, sql, check: undefined, component: 'orders-db', site: 'west',
+      with: {}, expect, timeoutMs: 5_000, evidence: undefined, at,
+    });
+    const step: Step = {
+      id: 'restore-db', name: 'restore-db', description: undefined, kind: 'action', needs: [], prerequisite: undefined,
+      owner: undefined, expectedMs: 60_000, contingencyMs: 0, timeoutMs: undefined,
+      retries: { attempts: 0, backoffMs: 0, maxBackoffMs: 0 }, idempotent: true, run: undefined,
+      action: 'sqlite.restore', with: { component: 'orders-db' }, manual: undefined, approval: undefined, wait: undefined,
+      validate: [check('select count(*) from orders', 100), check('select max(id) from orders', 99)],
+      evidence: [], onFailure: 'abort', escalateTo: undefined, undo: undefined, at,
+    };
+    ctx.plan.workloads[0]!.runbooks.push({
+      workload: 'shop', name: 'restore', kind: 'restore', description: undefined, prerequisites: [], postRequisites: [], steps: [step], at,
+    });
+    const error = await expectDrctlError(actions.verify.run({ component: 'orders-db' }, ctx), 'DRCTL_SQLITE_VALIDATION_FAILED');
+    expect(error.message).toContain('select max(id) from orders');
+    const evidence = ctx.recorded.get('verification') as { checks: { validations: { sql: string; ok: boolean }[] } };
+    expect(evidence.checks.validations.map((v) => v.ok)).toEqual([true, false]);
   });
 
   it('refuses to restore over an existing database unless forced, and then drops its stale WAL', async () => {
