@@ -35,7 +35,7 @@ export * from './operations.ts';
 export * from './canary.ts';
 
 const Id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i);
-const ComponentSite = z.object({ component: Id, site: Id });
+const ComponentSite = z.strictObject({ component: Id, site: Id });
 
 // --------------------------------------------------------------------------------------- plan lookups
 
@@ -151,7 +151,7 @@ async function runQuery(plan: Plan, componentId: string, site: string, sql: stri
 
 const status = defineAction({
   description: 'Report each site\'s role (primary or standby), fencing, replication mode and lag in bytes and seconds.',
-  params: z.object({ component: Id, site: Id.optional() }),
+  params: z.strictObject({ component: Id, site: Id.optional() }),
   idempotent: true,
   evidence: ['replication-status'],
   async run(params, ctx) {
@@ -189,7 +189,8 @@ const fenceAction = defineAction({
 
 const unfenceAction = defineAction({
   description: 'Lift a read-only fence.',
-  params: ComponentSite,
+  // As the undo of postgres.fence it receives the fence's parameters; the extra ones change nothing.
+  params: ComponentSite.extend({ how: z.enum(['read-only', 'stop']).optional(), if_unreachable: z.enum(['fail', 'skip']).optional() }),
   idempotent: true,
   evidence: [],
   async run(params, ctx) {
@@ -264,7 +265,7 @@ const basebackupAction = defineAction({
 
 const restoreAction = defineAction({
   description: 'Restore the newest suitable base backup into a new instance and replay WAL up to a point in time.',
-  params: z.object({
+  params: z.strictObject({
     component: Id,
     site: Id.describe('Site whose placement (url, credentials) the restored instance takes, on its own data_dir and port.'),
     target_time: z.union([z.string(), z.date()]).transform((value, context) => {
