@@ -4,7 +4,6 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../test/support/cli.ts';
 import { tempDir } from '../../test/support/tmp.ts';
-import { DrctlError } from '../errors.ts';
 import { loadPlan } from '../plan/index.ts';
 import type { Plan } from '../plan/model.ts';
 import { freePort, processProvider, supervisorFor } from '../providers/process/index.ts';
@@ -28,7 +27,8 @@ beforeAll(async () => {
   dir = tempDir('drctl-readiness-');
   stateDir = join(dir, 'state');
   writeFileSync(join(dir, 'server.mjs'), SERVER_SCRIPT);
-  const [east, west] = [await freePort(), await freePort()];
+  // a port list, not port + i: a neighbouring port may be taken by anything else on the machine
+  const [east, east2, west] = [await freePort(), await freePort(), await freePort()];
   planPath = join(dir, 'plan.yaml');
   writeFileSync(
     planPath,
@@ -47,7 +47,7 @@ workloads:
       - id: api
         kind: process
         placement:
-          east: { command: "exec node server.mjs", port: ${east}, env: { PORT: "{{port}}" }, ready: "http://127.0.0.1:{{port}}/health" }
+          east: { command: "exec node server.mjs", ports: [${east}, ${east2}], env: { PORT: "{{port}}" }, ready: "http://127.0.0.1:{{port}}/health" }
           west: { command: "exec node server.mjs", port: ${west}, env: { PORT: "{{port}}" }, standby: true }
         probe: { url: "http://127.0.0.1:{{port}}/health", timeout: 2s }
 `,
@@ -65,7 +65,7 @@ afterAll(async () => {
 describe('drctl readiness', () => {
   it('exits 0 with every fact ok while both sites run and answer their probes', async () => {
     const result = await runCli('readiness', planPath, '--state', stateDir, '--json');
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as { ok: boolean; facts: { component: string; site: string | null; name: string; ok: boolean; value: unknown }[] };
     expect(report.ok).toBe(true);
     expect(report.facts.map((f) => [f.component, f.site, f.name, f.ok, f.value])).toEqual([
@@ -78,6 +78,7 @@ describe('drctl readiness', () => {
 
   it('prints a table with one row per fact', async () => {
     const result = await runCli('readiness', planPath, '--state', stateDir);
+    expect(result.stderr).toBe('');
     const lines = result.stdout.split('\n');
     expect(lines[0]).toMatch(/^COMPONENT\s+SITE\s+FACT\s+VALUE\s+LIMIT\s+OK\s+MESSAGE$/);
     expect(lines[1]).toMatch(/^api\s+east\s+running\s+1\s+≥ 1\s+ok\s+1 instance running$/);
@@ -91,7 +92,7 @@ describe('drctl readiness', () => {
     expect((await running.run(running.params.parse({ component: 'api', site: 'west' }), ctx)).ok).toBe(false);
 
     const result = await runCli('readiness', planPath, '--state', stateDir);
-    expect(result.code).toBe(1);
+    expect(result.code, result.stderr).toBe(1);
     expect(result.stdout).toMatch(/api\s+west\s+running\s+0\s+≥ 1\s+BROKEN/);
     expect(result.stdout).toMatch(/api\s+west\s+probe\s+no answer\s+200\s+BROKEN\s+GET http:\/\/127\.0\.0\.1:\d+\/health: connection refused/);
     expect(result.stdout).toContain('2 of 4 facts broken');
@@ -146,20 +147,27 @@ describe('drctl readiness', () => {
     expect(run.facts).toMatchObject([{ site: undefined, name: 'probe', ok: false, value: 3, limit: 0, message: 'exit 3: exit 3' }]);
 
     const { probeTargets } = await import('./readiness.ts');
-    const placed = { ...base, placement: base.placement.map((p) => ({ ...p, url: `http://127.0.0.1:${String(p.fields.port)}` })) };
+    const placed = { ...base, placement: base.placement.map((p, i) => ({ ...p, url: `http://127.0.0.1:900${i}` })) };
     const targets = probeTargets(placed, { ...withProbe({}).workloads[0]!.components[0]!.probe!, url: '/health' });
     expect(targets.map((t) => [t.site, t.url])).toEqual(
-      placed.placement.map((p) => [p.site, `http://127.0.0.1:${String(p.fields.port)}/health`]),
+      placed.placement.map((p, i) => [p.site, `http://127.0.0.1:900${i}/health`]),
     );
   });
 
-  it('stops a site through process.stop, and refuses to scale what was never started', async () => {
+  it('stops a site through process.stop, and process.scale starts a site that is not running from its placement', async () => {
     const ctx = context();
     const stopped = await stop.run(stop.params.parse({ component: 'api', site: 'east', grace: '2s' }), ctx);
     expect(stopped.summary).toBe('api@east: stopped 1 instance');
+
     const scale = processProvider.actions.scale;
-    const error = await scale.run(scale.params.parse({ component: 'api', site: 'east', instances: 2 }), ctx).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(DrctlError);
-    expect((error as DrctlError).code).toBe('DRCTL_PROCESS_UNKNOWN');
+    const scaled = await scale.run(scale.params.parse({ component: 'api', site: 'east', instances: 2 }), ctx);
+    expect(scaled.summary).toBe('api@east: 2 instances running');
+    const ports = scaled.output?.ports as number[];
+    const answers = await Promise.all(ports.map((port) => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status)));
+    expect(answers).toEqual([200, 200]);
+    await stop.run(stop.params.parse({ component: 'api', site: 'east' }), ctx);
+    expect((await running.run(running.params.parse({ component: 'api', site: 'east' }), ctx)).message).toBe(
+      'api@east: 0 of 0 instances running, 1 wanted',
+    );
   });
 });

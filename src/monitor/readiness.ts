@@ -109,7 +109,10 @@ export function probeTargets(component: Component, probe: Probe): ProbeTarget[] 
 }
 
 function fill(text: string, placement: Placement): string {
-  const vars: Record<string, unknown> = { ...placement.fields, site: placement.site };
+  const ports = placement.fields.ports;
+  // with a port list, the probe is aimed at the first instance
+  const port = placement.fields.port ?? (Array.isArray(ports) ? ports[0] : undefined);
+  const vars: Record<string, unknown> = { ...placement.fields, port, site: placement.site };
   return text.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => {
     const value = vars[key];
     return typeof value === 'string' || typeof value === 'number' ? String(value) : whole;
@@ -117,7 +120,8 @@ function fill(text: string, placement: Placement): string {
 }
 
 function pointsAt(address: string, placement: Placement): boolean {
-  const port = placement.fields.port;
+  const ports = placement.fields.ports;
+  const port = placement.fields.port ?? (Array.isArray(ports) ? ports[0] : undefined);
   const hostPort = address.replace(/^[a-z]+:\/\//, '').split('/')[0] ?? '';
   if (typeof port === 'number' && hostPort.endsWith(`:${port}`)) return true;
   if (placement.url === undefined) return false;

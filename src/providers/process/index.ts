@@ -205,13 +205,17 @@ export const processProvider = {
       },
     }),
     scale: defineAction({
-      description: 'Start or stop instances until exactly N run; new ones must become ready.',
+      description: 'Start or stop instances until exactly N run; new ones must become ready. Starts the site from its placement when it was never started.',
       params: ScaleParams,
       idempotent: true,
       evidence: ['pids', 'ports'],
       async run(params, ctx) {
         const name = groupName(params.component, params.site);
-        const instances = await supervisor(ctx).scale(name, params.instances, { signal: ctx.signal });
+        const known = supervisor(ctx).list().includes(name);
+        // scaling a site that was never started (a cold standby) starts it from its placement
+        const instances = known
+          ? await supervisor(ctx).scale(name, params.instances, { signal: ctx.signal })
+          : await supervisor(ctx).start(processSpecFor(ctx.plan, params).spec, { instances: params.instances, signal: ctx.signal });
         ctx.evidence('pids', instances.map((i) => i.pid));
         ctx.evidence('ports', instances.map((i) => i.port));
         return { summary: `${name}: ${instances.length} instance${instances.length === 1 ? '' : 's'} running`, output: describe(instances) };
