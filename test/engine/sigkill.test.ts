@@ -15,7 +15,7 @@ import { cli, startCli, stopAll } from './cli-process.ts';
 import { writePlan } from './fixtures.ts';
 
 const TRIALS = Number(process.env.KILL_TRIALS ?? 50);
-const CONCURRENCY = 4;
+const CONCURRENCY = 8;
 
 // a diamond-and-chain graph; every step appends its id once, between short sleeps that widen the kill window
 const STEPS = [
