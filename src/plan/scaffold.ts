@@ -26,7 +26,25 @@ export const SUGGESTED_STRATEGY: Record<TierLevel, Strategy> = {
 
 const q = (text: string): string => JSON.stringify(text);
 
-const ROUND_DURATIONS = ['1s', '2s', '5s', '10s', '30s', '1m', '2m', '5m', '10m', '15m', '30m', '1h', '2h', '4h', '6h', '12h', '1d'];
+const ROUND_DURATIONS = [
+  '1s',
+  '2s',
+  '5s',
+  '10s',
+  '30s',
+  '1m',
+  '2m',
+  '5m',
+  '10m',
+  '15m',
+  '30m',
+  '1h',
+  '2h',
+  '4h',
+  '6h',
+  '12h',
+  '1d',
+];
 
 /** The largest round duration not above `ms`, as a person would write it. */
 function duration(ms: number): string {
@@ -111,7 +129,8 @@ export function scaffoldPlan(options: ScaffoldOptions): string {
     '        placement:',
     '          primary: { url: "postgres://db.primary.example.invalid:5432/app" }',
   );
-  if (!backupOnly) out('          secondary: { url: "postgres://db.secondary.example.invalid:5432/app", standby: true }');
+  if (!backupOnly)
+    out('          secondary: { url: "postgres://db.secondary.example.invalid:5432/app", standby: true }');
   out(...dataProtection(tier, strategy, secondary));
   out(
     '      - id: service',
@@ -120,7 +139,10 @@ export function scaffoldPlan(options: ScaffoldOptions): string {
     '        placement:',
     '          primary: { url: "http://app.primary.example.invalid" }',
   );
-  if (!backupOnly) out(`          secondary: { url: "http://app.secondary.example.invalid"${strategy === 'active-active' ? '' : ', standby: true'} }`);
+  if (!backupOnly)
+    out(
+      `          secondary: { url: "http://app.secondary.example.invalid"${strategy === 'active-active' ? '' : ', standby: true'} }`,
+    );
   out('        probe: { url: "http://app.primary.example.invalid/health" }', '', '    runbooks:');
 
   const recovery = backupOnly ? restoreSteps() : failoverSteps(strategy);
@@ -151,7 +173,11 @@ export function scaffoldPlan(options: ScaffoldOptions): string {
         {
           id: action.id,
           name: action.title,
-          manual: ['Configure:', ...action.configuration.map((item) => `- ${item}`), 'Replace these lines with the concrete steps for this workload.'].join('\n'),
+          manual: [
+            'Configure:',
+            ...action.configuration.map((item) => `- ${item}`),
+            'Replace these lines with the concrete steps for this workload.',
+          ].join('\n'),
           evidence: action.validation,
         },
         undefined,
@@ -172,8 +198,12 @@ function dataProtection(tier: TierLevel, strategy: Strategy, secondary: string):
   if (strategy !== 'backup-restore') {
     // the replication mode is chosen so the tier's default RPO holds; analysis checks it either way
     if (tier === 0) lines.push('        replication: { mode: sync, from: primary, to: secondary }');
-    else if (tier === 1) lines.push('        replication: { mode: async, from: primary, to: secondary, max_lag: 1m }');
-    else lines.push(`        replication: { mode: snapshot, from: primary, to: secondary, every: ${duration(rpo / 2)} }`);
+    else if (tier === 1)
+      lines.push('        replication: { mode: async, from: primary, to: secondary, max_lag: 1m }');
+    else
+      lines.push(
+        `        replication: { mode: snapshot, from: primary, to: secondary, every: ${duration(rpo / 2)} }`,
+      );
   }
   lines.push(
     '        backups:',
@@ -199,7 +229,13 @@ function failoverSteps(strategy: Strategy): StepSketch[] {
       manual: 'Replace: how to promote the database at the secondary site (or use action: postgres.promote).',
       evidence: ['The database at the secondary site accepts writes'],
     },
-    { id: 'start-service', name: 'Start the service at the secondary site', needs: ['promote-database'], manual: start, evidence: ['The service answers its health check at the secondary site'] },
+    {
+      id: 'start-service',
+      name: 'Start the service at the secondary site',
+      needs: ['promote-database'],
+      manual: start,
+      evidence: ['The service answers its health check at the secondary site'],
+    },
     {
       id: 'switch-traffic',
       name: 'Send traffic to the secondary site',
@@ -217,7 +253,8 @@ function failbackSteps(): StepSketch[] {
       id: 'resync-primary',
       name: 'Bring the primary site back in sync',
       needs: ['approve-window'],
-      manual: 'Replace: rebuild the primary database as a standby of the secondary and wait until it has caught up.',
+      manual:
+        'Replace: rebuild the primary database as a standby of the secondary and wait until it has caught up.',
       evidence: ['Replication lag from the secondary to the primary is zero'],
     },
     {
@@ -261,14 +298,19 @@ function stepYaml(step: StepSketch, expected: string | undefined): string[] {
   const lines = [`          - id: ${step.id}`, `            name: ${q(step.name)}`];
   if (step.needs) lines.push(`            needs: [${step.needs.join(', ')}]`);
   if (step.approval) lines.push('            approval: { by: [business-owner, technical-owner], quorum: 1 }');
-  if (step.manual !== undefined) lines.push(`            manual: ${step.manual.includes('\n') ? block(step.manual, 14) : q(step.manual)}`);
+  if (step.manual !== undefined)
+    lines.push(`            manual: ${step.manual.includes('\n') ? block(step.manual, 14) : q(step.manual)}`);
   if (expected !== undefined) lines.push(`            expected: ${expected}`);
   if (step.check !== undefined) {
-    lines.push('            validate:', `              - { name: service answers, http: ${q(step.check)}, evidence: "The service answers its health check" }`);
+    lines.push(
+      '            validate:',
+      `              - { name: service answers, http: ${q(step.check)}, evidence: "The service answers its health check" }`,
+    );
   }
   if (step.evidence && step.evidence.length > 0) {
     lines.push('            evidence:', ...step.evidence.map((item) => `              - ${q(item)}`));
   }
-  if (step.manual !== undefined) lines.push('            on_failure: escalate', '            escalate_to: dr-lead');
+  if (step.manual !== undefined)
+    lines.push('            on_failure: escalate', '            escalate_to: dr-lead');
   return lines;
 }

@@ -142,7 +142,11 @@ const warmStandbyActions: SuggestedAction[] = [
       'Configure alerts for auto-scale events and traffic routing',
       'Ensure observability tools cover both sites',
     ],
-    validation: ['Test monitoring and alerting systems', 'Verify health check accuracy', 'Validate observability coverage'],
+    validation: [
+      'Test monitoring and alerting systems',
+      'Verify health check accuracy',
+      'Validate observability coverage',
+    ],
   },
   secureCompliance,
   communicationPlan,
@@ -189,7 +193,10 @@ export const STRATEGY_GUIDES: Record<Strategy, StrategyGuide> = {
       {
         id: 'recovery-objectives',
         title: 'Define and document recovery objectives',
-        configuration: ['RTO: typically measured in seconds', 'RPO: as close to zero as the architecture allows'],
+        configuration: [
+          'RTO: typically measured in seconds',
+          'RPO: as close to zero as the architecture allows',
+        ],
         validation: [
           'Conduct regular failover testing to validate against these objectives and surface gaps',
           'Measure actual recovery times during drills',
@@ -255,8 +262,14 @@ export const STRATEGY_GUIDES: Record<Strategy, StrategyGuide> = {
         return {
           id: 'standby-capacity',
           title: 'Keep full capacity at the secondary site',
-          configuration: ['Size the secondary site to absorb the full production load', 'Define startup sequences for dependent services'],
-          validation: ['Test the secondary site under production load', 'Validate startup times meet RTO targets'],
+          configuration: [
+            'Size the secondary site to absorb the full production load',
+            'Define startup sequences for dependent services',
+          ],
+          validation: [
+            'Test the secondary site under production load',
+            'Validate startup times meet RTO targets',
+          ],
         };
       }
       if (action.id === 'continuous-replication') {

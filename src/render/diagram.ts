@@ -33,7 +33,10 @@ export function renderDiagramSvg(graph: DependencyGraph, caption: string): strin
   columns.forEach((column, c) => {
     const offset = ((rows - column.length) * (NODE_HEIGHT + GAP_Y)) / 2;
     column.forEach((id, r) => {
-      position.set(id, { x: PAD + c * (NODE_WIDTH + GAP_X), y: PAD + HEADER + offset + r * (NODE_HEIGHT + GAP_Y) });
+      position.set(id, {
+        x: PAD + c * (NODE_WIDTH + GAP_X),
+        y: PAD + HEADER + offset + r * (NODE_HEIGHT + GAP_Y),
+      });
     });
   });
 
@@ -46,7 +49,9 @@ export function renderDiagramSvg(graph: DependencyGraph, caption: string): strin
   );
   columns.forEach((_, c) => {
     const x = PAD + c * (NODE_WIDTH + GAP_X) + NODE_WIDTH / 2;
-    out.push(`<text x="${x}" y="${PAD + 12}" text-anchor="middle" font-size="12" font-weight="600" fill="#475467">Wave ${c + 1}</text>`);
+    out.push(
+      `<text x="${x}" y="${PAD + 12}" text-anchor="middle" font-size="12" font-weight="600" fill="#475467">Wave ${c + 1}</text>`,
+    );
   });
   for (const edge of graph.edges) {
     const from = position.get(edge.from);

@@ -86,7 +86,8 @@ export interface RenderOptions {
 const FAILURE_PROCESS: Record<Step['onFailure'], string> = {
   abort: 'Stop the runbook: no later step starts. Call the escalation contact and record what failed.',
   continue: 'Record the failure with its evidence and carry on with the next steps.',
-  rollback: 'Undo this step and the finished steps before it, in reverse order, then stop and call the escalation contact.',
+  rollback:
+    'Undo this step and the finished steps before it, in reverse order, then stop and call the escalation contact.',
   escalate: 'Pause and call the escalation contact; they decide whether to retry, skip or abort.',
 };
 
@@ -144,7 +145,6 @@ export function buildDocument(plan: Plan, options: RenderOptions = {}): RunbookD
   };
 }
 
-
 /** What every chapter needs: lookups, the part of the plan in scope, and unique anchors. */
 class Context {
   readonly contacts: Map<string, Contact>;
@@ -173,9 +173,16 @@ class Context {
       const runbook = all.find((r) => `${r.workload}/${r.name}` === wanted);
       if (!runbook) {
         const known = all.map((r) => `${r.workload}/${r.name}`);
-        throw new UsageError('DRCTL_RENDER_RUNBOOK_UNKNOWN', `plan "${plan.name}" has no runbook "${wanted}"`, {
-          hint: known.length > 0 ? `write it as workload/name, one of: ${known.join(', ')}` : 'this plan has no runbooks yet',
-        });
+        throw new UsageError(
+          'DRCTL_RENDER_RUNBOOK_UNKNOWN',
+          `plan "${plan.name}" has no runbook "${wanted}"`,
+          {
+            hint:
+              known.length > 0
+                ? `write it as workload/name, one of: ${known.join(', ')}`
+                : 'this plan has no runbooks yet',
+          },
+        );
       }
       this.workloads = plan.workloads.filter((w) => w.id === runbook.workload);
       this.runbooks = [runbook];
@@ -200,7 +207,12 @@ class Context {
   }
 
   heading(level: 3 | 4, text: string, ...anchorParts: string[]): Block {
-    return { kind: 'heading', level, text, anchor: this.anchor(...(anchorParts.length > 0 ? anchorParts : [text])) };
+    return {
+      kind: 'heading',
+      level,
+      text,
+      anchor: this.anchor(...(anchorParts.length > 0 ? anchorParts : [text])),
+    };
   }
 
   /** A contact's name, or the id itself when the plan does not know it. */
@@ -216,12 +228,17 @@ class Context {
     if (!contact) return [{ text: id, code: true }];
     const parts: InlinePart[] = [{ text: contact.name, strong: true }];
     if (contact.role) parts.push({ text: `, ${contact.role}` });
-    if (contact.phone) parts.push({ text: ' · phone ' }, { text: contact.phone, href: `tel:${contact.phone.replace(/[^+\d]/g, '')}` });
+    if (contact.phone)
+      parts.push(
+        { text: ' · phone ' },
+        { text: contact.phone, href: `tel:${contact.phone.replace(/[^+\d]/g, '')}` },
+      );
     if (contact.email) parts.push({ text: ' · ' }, { text: contact.email, href: `mailto:${contact.email}` });
     if (withBackup && contact.backup) {
       const backup = this.contacts.get(contact.backup);
       parts.push({ text: ` · backup: ${this.name(contact.backup)}` });
-      if (backup?.phone) parts.push({ text: ' ' }, { text: backup.phone, href: `tel:${backup.phone.replace(/[^+\d]/g, '')}` });
+      if (backup?.phone)
+        parts.push({ text: ' ' }, { text: backup.phone, href: `tel:${backup.phone.replace(/[^+\d]/g, '')}` });
     }
     return parts;
   }
@@ -276,7 +293,10 @@ function processRequirements(ctx: Context): Block[] {
     blocks.push({ kind: 'paragraph', text: 'Declare DR when any of these holds:' });
     blocks.push({ kind: 'list', items: activation.criteria });
   } else {
-    blocks.push({ kind: 'note', text: 'The plan states no activation criteria. Agree them with the approvers before an incident.' });
+    blocks.push({
+      kind: 'note',
+      text: 'The plan states no activation criteria. Agree them with the approvers before an incident.',
+    });
   }
 
   blocks.push(ctx.heading(3, 'Who may declare DR'));
@@ -292,11 +312,17 @@ function processRequirements(ctx: Context): Block[] {
         ['Quorum', `${activation.quorum} of ${activation.approvers.length} approvers must agree`],
         ...(activation.declareWithinMs === undefined
           ? []
-          : ([['Decide within', `${ms(activation.declareWithinMs)} of the criteria being met`]] as [string, Inline][])),
+          : ([['Decide within', `${ms(activation.declareWithinMs)} of the criteria being met`]] as [
+              string,
+              Inline,
+            ][])),
       ],
     });
   } else {
-    blocks.push({ kind: 'note', text: 'The plan names no approvers. Name who may declare DR before an incident.' });
+    blocks.push({
+      kind: 'note',
+      text: 'The plan names no approvers. Name who may declare DR before an incident.',
+    });
   }
 
   blocks.push(ctx.heading(3, 'Recovery objectives per workload'));
@@ -310,7 +336,9 @@ function processRequirements(ctx: Context): Block[] {
       `${ms(w.rtoMs)}${w.objectivesFrom.rto === 'tier' ? ' (tier default)' : ''}`,
       `${ms(w.rpoMs)}${w.objectivesFrom.rpo === 'tier' ? ' (tier default)' : ''}`,
       ctx.name(w.owner),
-      w.automaticFailover ? `automatic after ${ms(w.detectAfterMs)} of confirmed loss` : 'declared by the approvers',
+      w.automaticFailover
+        ? `automatic after ${ms(w.detectAfterMs)} of confirmed loss`
+        : 'declared by the approvers',
     ]),
   });
 
@@ -343,7 +371,9 @@ function processRequirements(ctx: Context): Block[] {
   }
 
   blocks.push(ctx.heading(3, 'If a process requirement is not met'));
-  const leads = activation ? activation.approvers.map((id) => ctx.name(id)).join(', ') : 'the workload owners';
+  const leads = activation
+    ? activation.approvers.map((id) => ctx.name(id)).join(', ')
+    : 'the workload owners';
   blocks.push({
     kind: 'paragraph',
     text: `Do not start a runbook. Tell ${leads}, record which requirement is missing (an approver, a contact, access, equipment), and agree in writing whether to wait, work around it, or change the recovery.`,
@@ -370,7 +400,12 @@ function contactListing(ctx: Context): Block[] {
   const { plan } = ctx;
   const blocks: Block[] = [];
   if (plan.contacts.length === 0) {
-    return [{ kind: 'note', text: 'The plan lists no contacts. Every runbook needs at least a DR lead and a backup.' }];
+    return [
+      {
+        kind: 'note',
+        text: 'The plan lists no contacts. Every runbook needs at least a DR lead and a backup.',
+      },
+    ];
   }
   blocks.push({
     kind: 'table',
@@ -389,12 +424,15 @@ function contactListing(ctx: Context): Block[] {
   blocks.push(ctx.heading(3, 'Who is responsible for what'));
   const rows: Inline[][] = [];
   for (const id of plan.activation?.approvers ?? []) rows.push(['Declares DR', ctx.reach(id)]);
-  for (const w of ctx.workloads) rows.push([`Owns ${w.name}: business validation and sign-off`, ctx.reach(w.owner)]);
+  for (const w of ctx.workloads)
+    rows.push([`Owns ${w.name}: business validation and sign-off`, ctx.reach(w.owner)]);
   for (const runbook of ctx.runbooks) {
     const escalation = [...new Set(runbook.steps.flatMap((s) => (s.escalateTo ? [s.escalateTo] : [])))];
-    for (const id of escalation) rows.push([`Escalation point for ${runbook.workload}/${runbook.name}`, ctx.reach(id)]);
+    for (const id of escalation)
+      rows.push([`Escalation point for ${runbook.workload}/${runbook.name}`, ctx.reach(id)]);
     const owners = [...new Set(runbook.steps.flatMap((s) => (s.owner ? [s.owner] : [])))];
-    for (const id of owners) rows.push([`Executes steps of ${runbook.workload}/${runbook.name}`, ctx.reach(id)]);
+    for (const id of owners)
+      rows.push([`Executes steps of ${runbook.workload}/${runbook.name}`, ctx.reach(id)]);
   }
   blocks.push({ kind: 'table', head: ['Responsibility', 'Contact'], rows });
 
@@ -460,7 +498,12 @@ function architecture(ctx: Context): Block[] {
         kind: 'table',
         head: ['Component', 'Kind', 'Tier / strategy', 'Placement', 'Data protection', 'Health probe'],
         rows: w.components.map((c) => [
-          [{ text: c.name, strong: true }, { text: ' ' }, { text: c.id, code: true }, ...(c.description ? [{ text: `: ${c.description}` }] : [])],
+          [
+            { text: c.name, strong: true },
+            { text: ' ' },
+            { text: c.id, code: true },
+            ...(c.description ? [{ text: `: ${c.description}` }] : []),
+          ],
           c.kind,
           `${c.tier} / ${c.strategy}`,
           placementText(c),
@@ -547,7 +590,9 @@ function dependencyGraph(ctx: Context): DependencyGraph {
       tier: c.tier,
       group: c.workload,
     })),
-    edges: components.flatMap((c) => c.dependsOn.filter((d) => ids.has(d)).map((d) => ({ from: d, to: c.id }))),
+    edges: components.flatMap((c) =>
+      c.dependsOn.filter((d) => ids.has(d)).map((d) => ({ from: d, to: c.id })),
+    ),
     waves,
   };
 }
@@ -576,7 +621,8 @@ function dependencies(ctx: Context): Block[] {
   });
   blocks.push(ctx.heading(3, 'Relationships'));
   const neededBy = new Map<string, string[]>();
-  for (const c of components) for (const d of c.dependsOn) neededBy.set(d, [...(neededBy.get(d) ?? []), c.id]);
+  for (const c of components)
+    for (const d of c.dependsOn) neededBy.set(d, [...(neededBy.get(d) ?? []), c.id]);
   blocks.push({
     kind: 'table',
     head: ['Component', 'Workload', 'Depends on', 'Needed by', 'Points at data in'],
@@ -616,7 +662,9 @@ function prerequisites(ctx: Context): Block[] {
     ],
   });
   for (const runbook of ctx.runbooks) {
-    blocks.push(ctx.heading(3, `${runbookTitle(ctx, runbook)}`, 'prerequisites', runbook.workload, runbook.name));
+    blocks.push(
+      ctx.heading(3, `${runbookTitle(ctx, runbook)}`, 'prerequisites', runbook.workload, runbook.name),
+    );
     if (runbook.prerequisites.length > 0) {
       blocks.push({ kind: 'list', checklist: true, items: runbook.prerequisites });
     } else {
@@ -650,21 +698,45 @@ function runbookBlocks(ctx: Context, runbook: Runbook): Block[] {
   const blocks: Block[] = [];
   const workload = ctx.workload(runbook.workload);
   const order = runOrder(runbook);
-  blocks.push(ctx.heading(3, `${runbookTitle(ctx, runbook)} (${runbook.kind})`, 'runbook', runbook.workload, runbook.name));
+  blocks.push(
+    ctx.heading(
+      3,
+      `${runbookTitle(ctx, runbook)} (${runbook.kind})`,
+      'runbook',
+      runbook.workload,
+      runbook.name,
+    ),
+  );
   if (runbook.description) blocks.push({ kind: 'paragraph', text: runbook.description });
 
   const rows: [string, Inline][] = [['Runbook', code(`${runbook.workload}/${runbook.name}`)]];
-  rows.push(['Critical path', `${ms(order.criticalPathMs)} with contingency: ${order.criticalPath.map((s) => s.id).join(' → ')}`]);
-  const verdict = ctx.analysis.runbooks.find((r) => r.workload === runbook.workload && r.runbook === runbook.name);
+  rows.push([
+    'Critical path',
+    `${ms(order.criticalPathMs)} with contingency: ${order.criticalPath.map((s) => s.id).join(' → ')}`,
+  ]);
+  const verdict = ctx.analysis.runbooks.find(
+    (r) => r.workload === runbook.workload && r.runbook === runbook.name,
+  );
   if (workload && verdict) {
     if (!verdict.rtoApplies) {
-      rows.push(['Against the RTO', `not measured: a ${runbook.kind} runbook is planned, not an outage (the RTO is ${ms(workload.rtoMs)})`]);
+      rows.push([
+        'Against the RTO',
+        `not measured: a ${runbook.kind} runbook is planned, not an outage (the RTO is ${ms(workload.rtoMs)})`,
+      ]);
     } else if (verdict.fits) {
-      rows.push(['Against the RTO', `fits the RTO of ${ms(workload.rtoMs)} with ${ms(workload.rtoMs - order.criticalPathMs)} to spare`]);
+      rows.push([
+        'Against the RTO',
+        `fits the RTO of ${ms(workload.rtoMs)} with ${ms(workload.rtoMs - order.criticalPathMs)} to spare`,
+      ]);
     } else {
       rows.push(['Against the RTO', `EXCEEDS the RTO of ${ms(workload.rtoMs)} by ${ms(verdict.overMs)}`]);
       const remedies = verdict.remedies.map((r) => r.message);
-      rows.push(['What would help', remedies.length > 0 ? remedies.join('; ') : 'automate manual steps, run steps in parallel, uplift components, or extend the RTO with the stakeholders']);
+      rows.push([
+        'What would help',
+        remedies.length > 0
+          ? remedies.join('; ')
+          : 'automate manual steps, run steps in parallel, uplift components, or extend the RTO with the stakeholders',
+      ]);
     }
   }
   rows.push(['One executor, step after step', ms(order.sequentialMs)]);
@@ -693,9 +765,20 @@ function runbookBlocks(ctx: Context, runbook: Runbook): Block[] {
     for (const step of wave) {
       const position = order.position.get(step.id);
       const number = position?.order ?? 0;
-      blocks.push(ctx.heading(4, `Step ${number}. ${step.name}`, 'step', runbook.workload, runbook.name, step.id));
+      blocks.push(
+        ctx.heading(4, `Step ${number}. ${step.name}`, 'step', runbook.workload, runbook.name, step.id),
+      );
       const parallel = wave.filter((other) => other.id !== step.id).map((other) => other.id);
-      blocks.push({ kind: 'fields', rows: stepFields(ctx, workload, step, `wave ${position?.wave ?? '?'}, step ${number} of ${total}`, parallel) });
+      blocks.push({
+        kind: 'fields',
+        rows: stepFields(
+          ctx,
+          workload,
+          step,
+          `wave ${position?.wave ?? '?'}, step ${number} of ${total}`,
+          parallel,
+        ),
+      });
       if (step.validate.length > 0) {
         blocks.push({ kind: 'paragraph', text: [{ text: 'Validation', strong: true }] });
         blocks.push({ kind: 'list', checklist: true, items: step.validate.map(checkText) });
@@ -710,9 +793,18 @@ function runbookBlocks(ctx: Context, runbook: Runbook): Block[] {
   return blocks;
 }
 
-function stepFields(ctx: Context, workload: Workload | undefined, step: Step, position: string, parallel: string[]): [string, Inline][] {
+function stepFields(
+  ctx: Context,
+  workload: Workload | undefined,
+  step: Step,
+  position: string,
+  parallel: string[],
+): [string, Inline][] {
   const rows: [string, Inline][] = [];
-  rows.push(['Run order', parallel.length > 0 ? `${position}; may run in parallel with ${parallel.join(', ')}` : position]);
+  rows.push([
+    'Run order',
+    parallel.length > 0 ? `${position}; may run in parallel with ${parallel.join(', ')}` : position,
+  ]);
   rows.push(['Step id', code(step.id)]);
   if (step.description) rows.push(['Description', step.description]);
   const before: string[] = [];
@@ -726,7 +818,11 @@ function stepFields(ctx: Context, workload: Workload | undefined, step: Step, po
   if (step.action !== undefined) {
     rows.push(['Action', code(step.action)]);
     const params = Object.entries(step.with);
-    if (params.length > 0) rows.push(['Parameters', joinParts(params.map(([key, value]) => code(`${key}: ${JSON.stringify(value)}`)))]);
+    if (params.length > 0)
+      rows.push([
+        'Parameters',
+        joinParts(params.map(([key, value]) => code(`${key}: ${JSON.stringify(value)}`))),
+      ]);
   }
   if (step.manual !== undefined) rows.push(['Instructions', step.manual]);
   if (step.approval) {
@@ -758,7 +854,10 @@ function stepFields(ctx: Context, workload: Workload | undefined, step: Step, po
   }
   rows.push(['If it fails', failure]);
 
-  const escalation = step.escalateTo ?? (step.owner ? ctx.contacts.get(step.owner)?.escalation[0] : undefined) ?? workload?.owner;
+  const escalation =
+    step.escalateTo ??
+    (step.owner ? ctx.contacts.get(step.owner)?.escalation[0] : undefined) ??
+    workload?.owner;
   if (escalation) rows.push(['Escalation', ctx.reach(escalation)]);
   return rows;
 }
@@ -773,9 +872,12 @@ function plainCheck(check: Check): string {
     if (h.latencyMs !== undefined) text += ` within ${ms(h.latencyMs)}`;
     return text;
   }
-  if (check.sql !== undefined) return `query on ${where || 'the database'}: ${check.sql}${check.expect === undefined ? '' : ` gives ${JSON.stringify(check.expect)}`}`;
+  if (check.sql !== undefined)
+    return `query on ${where || 'the database'}: ${check.sql}${check.expect === undefined ? '' : ` gives ${JSON.stringify(check.expect)}`}`;
   if (check.check !== undefined) {
-    const params = Object.entries(check.with).map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    const params = Object.entries(check.with).map(
+      ([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`,
+    );
     return `${check.check}${where ? ` on ${where}` : ''}${params.length > 0 ? ` (${params.join(', ')})` : ''}${check.expect === undefined ? '' : ` gives ${JSON.stringify(check.expect)}`}`;
   }
   return check.name;
@@ -822,7 +924,8 @@ function postRequisites(ctx: Context): Block[] {
       }
     }
   }
-  if (rows.length > 0) blocks.push({ kind: 'table', head: ['Component', 'Site', 'Address or command'], rows });
+  if (rows.length > 0)
+    blocks.push({ kind: 'table', head: ['Component', 'Site', 'Address or command'], rows });
   else blocks.push({ kind: 'paragraph', text: 'The plan records no addresses.' });
   return blocks;
 }
@@ -853,7 +956,11 @@ function businessReview(ctx: Context): Block[] {
         ]),
       );
     blocks.push({ kind: 'paragraph', text: [{ text: 'Evidence trail for the approver', strong: true }] });
-    blocks.push({ kind: 'list', checklist: true, items: evidence.length > 0 ? evidence : ['The completed runbook with every step recorded.'] });
+    blocks.push({
+      kind: 'list',
+      checklist: true,
+      items: evidence.length > 0 ? evidence : ['The completed runbook with every step recorded.'],
+    });
     blocks.push({
       kind: 'paragraph',
       text: w.signoff
@@ -864,18 +971,23 @@ function businessReview(ctx: Context): Block[] {
     const signers = new Map<string, string[]>();
     const sign = (name: string, role: string): void => {
       const roles = signers.get(name) ?? [];
-      const same = (a: string): boolean => a.toLowerCase().replace(/[-_]/g, ' ') === role.toLowerCase().replace(/[-_]/g, ' ');
+      const same = (a: string): boolean =>
+        a.toLowerCase().replace(/[-_]/g, ' ') === role.toLowerCase().replace(/[-_]/g, ' ');
       if (!roles.some(same)) roles.push(role);
       signers.set(name, roles);
     };
     sign(ctx.name(w.owner), 'Business owner');
     for (const id of ctx.plan.activation?.approvers ?? []) sign(ctx.name(id), 'DR approver');
-    for (const c of ctx.plan.contacts) for (const role of c.roles) if (/owner|approver|sme/i.test(role)) sign(c.name, role);
+    for (const c of ctx.plan.contacts)
+      for (const role of c.roles) if (/owner|approver|sme/i.test(role)) sign(c.name, role);
     blocks.push({
       kind: 'table',
       signatures: true,
       head: ['Role', 'Name', 'Signature', 'Date and time'],
-      rows: [...[...signers].map(([name, roles]) => [roles.join(', '), name, '', '']), ['Business SME', '', '', '']],
+      rows: [
+        ...[...signers].map(([name, roles]) => [roles.join(', '), name, '', '']),
+        ['Business SME', '', '', ''],
+      ],
     });
   }
   if (ctx.workloads.length === 0) blocks.push({ kind: 'note', text: 'The plan has no workloads.' });
@@ -890,7 +1002,11 @@ function recoveryPostRequisites(ctx: Context): Block[] {
   const items: Inline[] = [
     ...RECOVERY_POST_REQUISITES,
     `Publish the root cause within ${ms(comms.rootCauseWithinMs)} and hold the DR debrief.`,
-    [{ text: 'Update the plan with what the recovery taught; this document was rendered from version ' }, { text: ctx.plan.hash.slice(0, 12), code: true }, { text: '.' }],
+    [
+      { text: 'Update the plan with what the recovery taught; this document was rendered from version ' },
+      { text: ctx.plan.hash.slice(0, 12), code: true },
+      { text: '.' },
+    ],
   ];
   const blocks: Block[] = [{ kind: 'list', checklist: true, items }];
   blocks.push(ctx.heading(3, 'Return to the primary site'));
@@ -899,7 +1015,11 @@ function recoveryPostRequisites(ctx: Context): Block[] {
     blocks.push({
       kind: 'paragraph',
       text: failback
-        ? [{ text: `${w.name}: fail back with ` }, { text: `${w.id}/${failback.name}`, code: true }, { text: ' once the primary site is healthy and the approvers agree on a window.' }]
+        ? [
+            { text: `${w.name}: fail back with ` },
+            { text: `${w.id}/${failback.name}`, code: true },
+            { text: ' once the primary site is healthy and the approvers agree on a window.' },
+          ]
         : w.strategy === 'backup-restore'
           ? `${w.name}: restored where it runs, so there is nothing to fail back.`
           : `${w.name}: no failback runbook. Plan the return to the primary site as carefully as the failover.`,

@@ -68,7 +68,8 @@ export function writeHtml(doc: RunbookDocument): string {
   out.push('<div class="layout">');
 
   out.push('<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>');
-  for (const chapter of doc.chapters) out.push(`<li><a href="#${chapter.id}">${escapeHtml(chapter.title)}</a></li>`);
+  for (const chapter of doc.chapters)
+    out.push(`<li><a href="#${chapter.id}">${escapeHtml(chapter.title)}</a></li>`);
   out.push('</ol></nav>');
 
   out.push('<main>');
@@ -104,7 +105,9 @@ function writeBlock(block: Block): string {
       return `<p class="note">${inline(block.text)}</p>`;
     case 'list': {
       if (block.checklist) {
-        const items = block.items.map((item) => `<li><span class="box" aria-hidden="true"></span><span>${inline(item)}</span></li>`);
+        const items = block.items.map(
+          (item) => `<li><span class="box" aria-hidden="true"></span><span>${inline(item)}</span></li>`,
+        );
         return `<ul class="checklist">${items.join('')}</ul>`;
       }
       const tag = block.ordered ? 'ol' : 'ul';
@@ -112,11 +115,15 @@ function writeBlock(block: Block): string {
     }
     case 'fields':
       return `<table class="fields"><tbody>${block.rows
-        .map(([label, value]) => `<tr><th scope="row">${escapeHtml(label)}</th><td>${inline(value)}</td></tr>`)
+        .map(
+          ([label, value]) => `<tr><th scope="row">${escapeHtml(label)}</th><td>${inline(value)}</td></tr>`,
+        )
         .join('')}</tbody></table>`;
     case 'table': {
       const head = `<thead><tr>${block.head.map((h) => `<th scope="col">${escapeHtml(h)}</th>`).join('')}</tr></thead>`;
-      const body = block.rows.map((row) => `<tr>${row.map((value) => `<td>${inline(value)}</td>`).join('')}</tr>`).join('');
+      const body = block.rows
+        .map((row) => `<tr>${row.map((value) => `<td>${inline(value)}</td>`).join('')}</tr>`)
+        .join('');
       return `<table${block.signatures ? ' class="signatures"' : ''}>${head}<tbody>${body}</tbody></table>`;
     }
     case 'diagram':
@@ -135,7 +142,8 @@ function inline(value: Inline): string {
       if (part.blank) return '<span class="blank"></span>';
       let html = part.code ? `<code>${escapeHtml(part.text)}</code>` : text(part.text);
       if (part.strong) html = `<strong>${html}</strong>`;
-      if (part.href && /^(mailto:|tel:|https?:|#)/i.test(part.href)) html = `<a href="${escapeHtml(part.href)}">${html}</a>`;
+      if (part.href && /^(mailto:|tel:|https?:|#)/i.test(part.href))
+        html = `<a href="${escapeHtml(part.href)}">${html}</a>`;
       return html;
     })
     .join('');

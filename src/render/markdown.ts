@@ -18,7 +18,12 @@ export function writeMarkdown(doc: RunbookDocument): string {
     out.push(`<a id="${chapter.id}"></a>`, '', `## ${chapter.number}. ${chapter.title}`, '');
     for (const block of chapter.blocks) out.push(...writeBlock(block), '');
   }
-  out.push('---', '', `Rendered by drctl from plan version \`${doc.hash}\` at ${doc.renderedAt.toISOString()}.`, '');
+  out.push(
+    '---',
+    '',
+    `Rendered by drctl from plan version \`${doc.hash}\` at ${doc.renderedAt.toISOString()}.`,
+    '',
+  );
   return out.join('\n');
 }
 
@@ -38,11 +43,16 @@ function writeBlock(block: Block): string[] {
     case 'fields':
       return block.rows.map(([label, value]) => `- **${escapeText(label)}:** ${inline(value, '  \n  ')}`);
     case 'table': {
-      const lines = [`| ${block.head.map(cell).join(' | ')} |`, `| ${block.head.map(() => '---').join(' | ')} |`];
+      const lines = [
+        `| ${block.head.map(cell).join(' | ')} |`,
+        `| ${block.head.map(() => '---').join(' | ')} |`,
+      ];
       for (const row of block.rows) {
         const cells = row.map((value) => inline(value, '<br>').replaceAll('|', '\\|'));
         // blank cells of a sign-off table get a line to write on when printed from Markdown
-        lines.push(`| ${cells.map((c) => (block.signatures && c === '' ? '____________________' : c)).join(' | ')} |`);
+        lines.push(
+          `| ${cells.map((c) => (block.signatures && c === '' ? '____________________' : c)).join(' | ')} |`,
+        );
       }
       return lines;
     }
@@ -54,7 +64,8 @@ function writeBlock(block: Block): string[] {
 /** A Mermaid flowchart: viewers that know Mermaid draw it, everyone else still reads the edges. */
 function mermaid(graph: DependencyGraph): string[] {
   const ids = new Map(graph.nodes.map((node, index) => [node.id, `n${index + 1}`]));
-  const label = (text: string): string => text.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+  const label = (text: string): string =>
+    text.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
   const lines = ['```mermaid', 'flowchart LR'];
   graph.waves.forEach((wave, index) => {
     lines.push(`  subgraph wave${index + 1}["Wave ${index + 1}"]`);
@@ -85,7 +96,10 @@ function inline(value: Inline, newline: string): string {
       if (part.blank) return '____________';
       let text = part.code ? codeSpan(part.text) : escapeText(part.text);
       // CommonMark ignores ** next to inner spaces, so the spaces go outside the markers
-      if (part.strong) text = text.replace(/^(\s*)(.*?)(\s*)$/s, (_, lead: string, core: string, tail: string) => (core ? `${lead}**${core}**${tail}` : text));
+      if (part.strong)
+        text = text.replace(/^(\s*)(.*?)(\s*)$/s, (_, lead: string, core: string, tail: string) =>
+          core ? `${lead}**${core}**${tail}` : text,
+        );
       if (part.href) text = `[${text}](<${part.href.replace(/[<>\s]/g, encodeURIComponent)}>)`;
       return text;
     })

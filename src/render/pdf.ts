@@ -60,8 +60,12 @@ export async function renderPdf(plan: Plan, options: PdfOptions = {}): Promise<U
     const asked = options.browserPath ?? process.env['DRCTL_CHROMIUM'];
     throw new UsageError(
       'DRCTL_RENDER_NO_BROWSER',
-      asked ? `no Chromium at ${asked}: a PDF is printed by Chromium` : 'no Chromium found: a PDF is printed by Chromium',
-      { hint: 'install it with `apt-get install chromium` (or point DRCTL_CHROMIUM at one), or render --format html and print that' },
+      asked
+        ? `no Chromium at ${asked}: a PDF is printed by Chromium`
+        : 'no Chromium found: a PDF is printed by Chromium',
+      {
+        hint: 'install it with `apt-get install chromium` (or point DRCTL_CHROMIUM at one), or render --format html and print that',
+      },
     );
   }
   const doc = buildDocument(plan, options);

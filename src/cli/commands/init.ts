@@ -22,8 +22,14 @@ export const registerInit: RegisterCommand = (program, context) => {
     .command('init')
     .description('write a starting plan.yaml for a tier and a strategy')
     .argument('[dir]', 'directory to write plan.yaml in', '.')
-    .requiredOption('-t, --tier <tier>', 'criticality tier: 0 mission critical, 1 business critical, 2 business operational, 3 administrative')
-    .option('-s, --strategy <strategy>', `${STRATEGIES.join(', ')} (default: the one seed 002 suggests for the tier)`)
+    .requiredOption(
+      '-t, --tier <tier>',
+      'criticality tier: 0 mission critical, 1 business critical, 2 business operational, 3 administrative',
+    )
+    .option(
+      '-s, --strategy <strategy>',
+      `${STRATEGIES.join(', ')} (default: the one seed 002 suggests for the tier)`,
+    )
     .option('-n, --name <name>', 'plan name (default: the directory name)')
     .option('--json', 'print what was written as JSON')
     .action(async (dir: string, flags: InitFlags) => {
@@ -35,7 +41,9 @@ export const registerInit: RegisterCommand = (program, context) => {
       const tier = Number(flags.tier) as TierLevel;
       const strategy = (flags.strategy ?? SUGGESTED_STRATEGY[tier]) as Strategy;
       if (!STRATEGIES.includes(strategy)) {
-        throw new UsageError('DRCTL_INIT_STRATEGY', `unknown strategy "${flags.strategy}"`, { hint: `use one of ${STRATEGIES.join(', ')}` });
+        throw new UsageError('DRCTL_INIT_STRATEGY', `unknown strategy "${flags.strategy}"`, {
+          hint: `use one of ${STRATEGIES.join(', ')}`,
+        });
       }
       const target = resolve(dir);
       const file = join(target, 'plan.yaml');
@@ -47,14 +55,24 @@ export const registerInit: RegisterCommand = (program, context) => {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === 'EEXIST') {
-          throw new UsageError('DRCTL_INIT_EXISTS', `${file} already exists; drctl init never overwrites a plan`, {
-            hint: 'pick another directory, or move the existing plan.yaml away first',
-            cause: error,
-          });
+          throw new UsageError(
+            'DRCTL_INIT_EXISTS',
+            `${file} already exists; drctl init never overwrites a plan`,
+            {
+              hint: 'pick another directory, or move the existing plan.yaml away first',
+              cause: error,
+            },
+          );
         }
-        throw new UsageError('DRCTL_INIT_WRITE', `cannot write ${file}: ${code ?? String(error)}`, { hint: 'choose a writable directory', cause: error });
+        throw new UsageError('DRCTL_INIT_WRITE', `cannot write ${file}: ${code ?? String(error)}`, {
+          hint: 'choose a writable directory',
+          cause: error,
+        });
       }
       if (flags.json) printJson(context, { file, tier, strategy, name });
-      else context.out.write(`wrote ${file} (tier ${tier}, ${strategy})\nnext: drctl validate ${file} && drctl analyze ${file}\n`);
+      else
+        context.out.write(
+          `wrote ${file} (tier ${tier}, ${strategy})\nnext: drctl validate ${file} && drctl analyze ${file}\n`,
+        );
     });
 };

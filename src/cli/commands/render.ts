@@ -6,7 +6,14 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
-import { RENDER_FORMATS, renderHtml, renderMarkdown, renderPdf, type RenderFormat, type RenderOptions } from '../../render/index.ts';
+import {
+  RENDER_FORMATS,
+  renderHtml,
+  renderMarkdown,
+  renderPdf,
+  type RenderFormat,
+  type RenderOptions,
+} from '../../render/index.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
 import { loadPlanForCommand } from '../load-plan.ts';
 
@@ -29,18 +36,27 @@ export const registerRender: RegisterCommand = (program, context) => {
     .description('render the plan as a runbook document (Markdown, self-contained HTML, or PDF)')
     .argument('<plan>', 'plan file (YAML)')
     .option('-f, --format <format>', `document format: ${RENDER_FORMATS.join(', ')}`, 'html')
-    .option('-o, --out <file>', 'output file, or - for stdout (default: <plan-name>.runbook.<ext> in the current directory)')
+    .option(
+      '-o, --out <file>',
+      'output file, or - for stdout (default: <plan-name>.runbook.<ext> in the current directory)',
+    )
     .option('--runbook <workload/name>', 'only this runbook, e.g. shop/failover')
     .option('--json', 'print what was written as JSON')
     .action(async (file: string, flags: RenderFlags) => {
       const format = flags.format as RenderFormat;
       if (!RENDER_FORMATS.includes(format)) {
-        throw new UsageError('DRCTL_RENDER_FORMAT', `unknown format "${flags.format}"`, { hint: `use --format ${RENDER_FORMATS.join(', --format ')}` });
+        throw new UsageError('DRCTL_RENDER_FORMAT', `unknown format "${flags.format}"`, {
+          hint: `use --format ${RENDER_FORMATS.join(', --format ')}`,
+        });
       }
       const plan = await loadPlanForCommand(file);
       const options: RenderOptions = flags.runbook === undefined ? {} : { runbook: flags.runbook };
       const content: string | Uint8Array =
-        format === 'md' ? renderMarkdown(plan, options) : format === 'html' ? renderHtml(plan, options) : await renderPdf(plan, options);
+        format === 'md'
+          ? renderMarkdown(plan, options)
+          : format === 'html'
+            ? renderHtml(plan, options)
+            : await renderPdf(plan, options);
       const bytes = typeof content === 'string' ? Buffer.byteLength(content) : content.byteLength;
 
       if (flags.out === '-') {
@@ -51,12 +67,24 @@ export const registerRender: RegisterCommand = (program, context) => {
       try {
         await writeFile(target, content);
       } catch (error) {
-        throw new UsageError('DRCTL_RENDER_WRITE', `cannot write ${target}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
-          hint: 'choose a writable path with --out, or --out - for stdout',
-          cause: error,
-        });
+        throw new UsageError(
+          'DRCTL_RENDER_WRITE',
+          `cannot write ${target}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+          {
+            hint: 'choose a writable path with --out, or --out - for stdout',
+            cause: error,
+          },
+        );
       }
-      if (flags.json) printJson(context, { file: target, format, bytes, plan: plan.name, hash: plan.hash, runbook: flags.runbook ?? null });
+      if (flags.json)
+        printJson(context, {
+          file: target,
+          format,
+          bytes,
+          plan: plan.name,
+          hash: plan.hash,
+          runbook: flags.runbook ?? null,
+        });
       else context.out.write(`${target}\n`);
     });
 };
