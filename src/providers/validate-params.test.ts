@@ -119,6 +119,21 @@ describe('checkStepActions', () => {
     expect(problems[1]?.message).toContain('the undo of step start-west');
   });
 
+  it('names a component or site parameter that the plan does not have', async () => {
+    const problems = checkStepActions(
+      await loadPlan(planFile(`          - { id: s, action: process.start, with: { component: apii, site: north } }\n`)),
+      PROVIDERS,
+    );
+    expect(problems.map((p) => [p.code, p.message, p.hint])).toEqual([
+      [
+        'DRCTL_PLAN_ACTION_PARAMS',
+        'step s of runbook shop/failover: process.start parameter "component" names no component "apii" (did you mean "api"?)',
+        'known components: api',
+      ],
+      ['DRCTL_PLAN_ACTION_PARAMS', 'step s of runbook shop/failover: process.start parameter "site" names no site "north"', 'known sites: east, west'],
+    ]);
+  });
+
   it('plugs into loadPlan as a check, so a bad parameter makes the plan invalid', async () => {
     const error = await loadPlan(planFile(`          - { id: s, action: http.request, with: { url: not-a-url } }\n`), {
       checks: [(plan) => checkStepActions(plan, PROVIDERS)],

@@ -23,13 +23,13 @@ export function checkStepActions(plan: Plan, providers: readonly Provider[]): Pl
     for (const runbook of workload.runbooks) {
       for (const step of runbook.steps) {
         const where = `step ${step.id} of runbook ${workload.id}/${runbook.name}`;
-        if (step.action !== undefined) problems.push(...checkOne('action', step.action, step.with, where, step.at, providers));
+        if (step.action !== undefined) problems.push(...checkOne(plan, 'action', step.action, step.with, where, step.at, providers));
         if (step.undo?.action !== undefined) {
-          problems.push(...checkOne('action', step.undo.action, step.undo.with, `the undo of ${where}`, step.at, providers));
+          problems.push(...checkOne(plan, 'action', step.undo.action, step.undo.with, `the undo of ${where}`, step.at, providers));
         }
         for (const check of checksOf(step)) {
           if (check.check === undefined) continue;
-          problems.push(...checkOne('check', check.check, check.with, `check "${check.name}" of ${where}`, check.at, providers));
+          problems.push(...checkOne(plan, 'check', check.check, check.with, `check "${check.name}" of ${where}`, check.at, providers));
         }
       }
     }
@@ -42,6 +42,7 @@ function checksOf(step: Step): Check[] {
 }
 
 function checkOne(
+  plan: Plan,
   kind: Kind,
   ref: string,
   params: Record<string, unknown>,
@@ -67,7 +68,7 @@ function checkOne(
     ];
   }
   const parsed = (declared.params as z.ZodType).safeParse(params);
-  if (parsed.success) return [];
+  if (parsed.success) return checkReferences(kind, ref, parsed.data, where, location, plan);
   return parsed.error.issues.map((issue) => {
     const parameter = describeParameter(issue);
     return {
@@ -77,6 +78,32 @@ function checkOne(
       location,
     };
   });
+}
+
+/**
+ * Parameters named `component` and `site` are, by convention across providers, ids in the plan: a
+ * misspelt one is caught here rather than when the step runs.
+ */
+function checkReferences(kind: Kind, ref: string, data: unknown, where: string, location: SourceLocation, plan: Plan): PlanProblem[] {
+  if (data === null || typeof data !== 'object') return [];
+  const values = data as Record<string, unknown>;
+  const known = {
+    component: plan.workloads.flatMap((w) => w.components.map((c) => c.id)),
+    site: plan.sites.map((s) => s.id),
+  };
+  const problems: PlanProblem[] = [];
+  for (const parameter of ['component', 'site'] as const) {
+    const value = values[parameter];
+    if (typeof value !== 'string' || known[parameter].includes(value)) continue;
+    const suggestion = closest(value, known[parameter]);
+    problems.push({
+      code: CODES[kind].params,
+      message: `${where}: ${ref} parameter "${parameter}" names no ${parameter} "${value}"${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}`,
+      hint: `known ${parameter}s: ${known[parameter].join(', ') || 'none'}`,
+      location,
+    });
+  }
+  return problems;
 }
 
 /** The parameter an issue is about; for an unknown key, the key itself. */
