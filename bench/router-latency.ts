@@ -23,10 +23,12 @@ if (role === 'upstream') {
   });
   server.keepAliveTimeout = 30_000;
   server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+  process.on('message', () => process.send?.({ cpu: process.cpuUsage() }));
 } else if (role === 'router') {
   const { TrafficRouter } = await import('../src/router/index.ts');
   const router = await TrafficRouter.create({ endpoints: [{ site: 'east', url: `http://127.0.0.1:${process.argv[3]}`, priority: 1 }], probe: { path: '/health' } });
   process.send?.({ url: router.url });
+  process.on('message', () => process.send?.({ cpu: process.cpuUsage() }));
   process.on('disconnect', () => void router.close().then(() => process.exit(0)));
 } else {
   await main();
@@ -39,7 +41,9 @@ function arg(name: string, fallback: number): number {
 }
 
 function start<T>(args: string[]): Promise<{ child: ChildProcess; message: T }> {
-  const child = fork(fileURLToPath(import.meta.url), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_PROFILE=dir writes a CPU profile of the router process there, to see where its time goes.
+  const profile = process.env.BENCH_PROFILE && args[0] === 'router' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = fork(fileURLToPath(import.meta.url), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...profile] });
   return new Promise((resolve, reject) => {
     child.once('message', (message) => resolve({ child, message: message as T }));
     child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}`)));
@@ -90,6 +94,17 @@ async function load(url: string, rate: number, seconds: number, agent: http.Agen
   return { latencies, errors, sent, seconds: (performance.now() - started) / 1000 };
 }
 
+/** CPU time (user + system, µs) a child has used so far; load-independent, unlike latency. */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (message) => {
+      const { cpu } = message as { cpu: NodeJS.CpuUsage };
+      resolve(cpu.user + cpu.system);
+    });
+    child.send('cpu');
+  });
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
@@ -124,9 +139,15 @@ async function main(): Promise<void> {
     await load(routed, rate, 1, agent);
     const directSamples: Sample[] = [];
     const routedSamples: Sample[] = [];
+    let routerCpu = 0;
+    let upstreamCpu = 0;
     for (let round = 0; round < rounds; round += 1) {
+      const upstreamBefore = await cpuOf(upstream.child);
       directSamples.push(await load(direct, rate, seconds, agent));
+      upstreamCpu += (await cpuOf(upstream.child)) - upstreamBefore;
+      const routerBefore = await cpuOf(router.child);
       routedSamples.push(await load(routed, rate, seconds, agent));
+      routerCpu += (await cpuOf(router.child)) - routerBefore;
     }
     const d = summary(directSamples);
     const r = summary(routedSamples);
@@ -140,6 +161,9 @@ async function main(): Promise<void> {
     console.log(`| direct | ${d.n} | ${d.rps.toFixed(0)} | ${d.errors} | ${ms(d.p50)} | ${ms(d.p90)} | ${ms(d.p99)} | ${ms(d.max)} |`);
     console.log(`| through router | ${r.n} | ${r.rps.toFixed(0)} | ${r.errors} | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${ms(r.max)} |`);
     console.log(`| added by router | | | | ${ms(r.p50 - d.p50)} | ${ms(r.p90 - d.p90)} | ${ms(r.p99 - d.p99)} | |`);
+    console.log('');
+    console.log(`CPU per request: router ${(routerCpu / r.n).toFixed(1)} µs, upstream ${(upstreamCpu / d.n).toFixed(1)} µs (the router's share of a core at ${rate} req/s: ${((routerCpu / r.n) * rate / 1e4).toFixed(1)} %)`);
+    console.log(`load average during the run: ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}`);
     console.log('');
     console.log(`target: under 1 ms added at p50 — ${r.p50 - d.p50 < 1 ? 'met' : 'NOT met'}`);
   } finally {
