@@ -6,7 +6,7 @@
  *   backups/<id>/manifest.json   one directory per complete backup
  *   backups/.tmp-<id>/           a backup being written (never listed)
  *   verifications/<id>.json      the latest verification of a backup
- *   lock                         held by the one backup, restore-to-repo or prune running
+ *   lock                         held by the one backup or prune running (restores and verifications read without it)
  *
  * Contents are addressed by hash so an incremental backup copies a file only when its bytes are new
  * anywhere in the repository (a renamed or duplicated file costs nothing), every backup is still a full
@@ -437,8 +437,13 @@ export class BackupRepository {
       for (const directory of manifest.directories) await mkdir(join(temp, directory), { recursive: true });
       await mapPool(manifest.entries, CONCURRENCY, async (entry) => {
         if (options.signal?.aborted === true) throw cancelled(subject, 'the restore');
-        await this.restoreEntry(entry, join(temp, entry.path), subject);
+        await this.restoreEntry(entry, join(temp, entry.path), subject, false);
       });
+      // Synced together, after all are written: one journal commit per file would bound the restore.
+      await mapPool(manifest.entries, 16, async (entry) => {
+        if (entry.type === 'file') await syncFile(join(temp, entry.path));
+      });
+      await mapPool(manifest.directories, 16, (directory) => fsyncDir(join(temp, directory)));
       await fsyncDir(temp);
       await swapInto(temp, target, current !== 'missing');
     } catch (error) {
@@ -480,7 +485,7 @@ export class BackupRepository {
     const temp = siblingTemp(target, 'restore');
     try {
       await makeDir(dirname(target));
-      await this.restoreEntry(entry, temp, subject);
+      await this.restoreEntry(entry, temp, subject, true);
       await options.beforeReplace?.();
       await rename(temp, target);
       await fsyncDir(dirname(target));
@@ -491,7 +496,7 @@ export class BackupRepository {
     return { ...restoreResult(manifest, target, false, replaced), files: 1, bytes: entry.size };
   }
 
-  private async restoreEntry(entry: ManifestEntry, destination: string, subject: Subject): Promise<void> {
+  private async restoreEntry(entry: ManifestEntry, destination: string, subject: Subject, sync: boolean): Promise<void> {
     if (entry.type === 'symlink') {
       await symlink(entry.target ?? '', destination);
       return;
@@ -511,7 +516,7 @@ export class BackupRepository {
         hash.update(buffer.subarray(0, bytesRead));
         await output.write(buffer, 0, bytesRead);
       }
-      await output.sync();
+      if (sync) await output.sync();
     } finally {
       await input.close();
       await output?.close();
@@ -1031,6 +1036,15 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
