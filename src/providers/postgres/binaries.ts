@@ -173,3 +173,14 @@ export async function runAsServer(
   }
   return { stdout, stderr };
 }
+
+/** Whether the server programs are installed (and runnable as this user), for callers that skip PostgreSQL otherwise. */
+export function pgAvailable(): boolean {
+  try {
+    findPgBinaries();
+    serverRunAs();
+    return true;
+  } catch {
+    return false;
+  }
+}

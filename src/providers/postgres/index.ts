@@ -30,7 +30,7 @@ import {
 
 export { PgCluster, PgNode, freePort, slotName, type PgClusterOptions, type ClusterReplicationMode } from './cluster.ts';
 export { PgServer, stopDataDir, type PgServerOptions } from './server.ts';
-export { findPgBinaries, type PgBinaries } from './binaries.ts';
+export { findPgBinaries, pgAvailable, type PgBinaries } from './binaries.ts';
 export * from './operations.ts';
 export * from './canary.ts';
 
