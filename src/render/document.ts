@@ -155,6 +155,8 @@ class Context {
   /** The same numbers `drctl analyze` prints: waves, critical paths, fit against the RTO, remedies. */
   readonly analysis: Analysis;
   private readonly anchors = new Set<string>();
+  private workloadsById: Map<string, Workload> | undefined;
+  private dependencyGraph: DependencyGraph | undefined;
 
   constructor(
     readonly plan: Plan,
@@ -191,7 +193,14 @@ class Context {
   }
 
   workload(id: string): Workload | undefined {
-    return this.plan.workloads.find((w) => w.id === id);
+    this.workloadsById ??= new Map(this.plan.workloads.map((w) => [w.id, w]));
+    return this.workloadsById.get(id);
+  }
+
+  /** The architecture and dependency chapters share one graph. */
+  graph(): DependencyGraph {
+    this.dependencyGraph ??= dependencyGraph(this);
+    return this.dependencyGraph;
   }
 
   anchor(...parts: string[]): string {
@@ -460,7 +469,7 @@ function architecture(ctx: Context): Block[] {
   });
 
   blocks.push(ctx.heading(3, 'Dependency diagram'));
-  const graph = dependencyGraph(ctx);
+  const graph = ctx.graph();
   if (graph.nodes.length === 0) {
     blocks.push({ kind: 'note', text: 'The plan lists no components.' });
   } else {
@@ -604,7 +613,7 @@ function dependencies(ctx: Context): Block[] {
   const blocks: Block[] = [];
   const components = componentsInScope(ctx);
   if (components.length === 0) return [{ kind: 'note', text: 'The plan lists no components.' }];
-  const graph = dependencyGraph(ctx);
+  const graph = ctx.graph();
   blocks.push(ctx.heading(3, 'Recovery order'));
   blocks.push({
     kind: 'paragraph',

@@ -64,13 +64,14 @@ function writeBlock(block: Block): string[] {
 /** A Mermaid flowchart: viewers that know Mermaid draw it, everyone else still reads the edges. */
 function mermaid(graph: DependencyGraph): string[] {
   const ids = new Map(graph.nodes.map((node, index) => [node.id, `n${index + 1}`]));
+  const nodes = new Map(graph.nodes.map((node) => [node.id, node]));
   const label = (text: string): string =>
     text.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
   const lines = ['```mermaid', 'flowchart LR'];
   graph.waves.forEach((wave, index) => {
     lines.push(`  subgraph wave${index + 1}["Wave ${index + 1}"]`);
     for (const id of wave) {
-      const node = graph.nodes.find((n) => n.id === id);
+      const node = nodes.get(id);
       if (node) lines.push(`    ${ids.get(id)}["${label(node.label)}<br/>${label(node.detail)}"]`);
     }
     lines.push('  end');
