@@ -817,9 +817,9 @@ function stepFields(
   rows.push(['Step id', code(step.id)]);
   if (step.description) rows.push(['Description', step.description]);
   const before: string[] = [];
-  if (step.needs.length > 0) before.push(`after ${step.needs.join(', ')} finished`);
+  if (step.needs.length > 0) before.push(`After ${step.needs.join(', ')} finished.`);
   if (step.prerequisite) before.push(step.prerequisite);
-  if (before.length > 0) rows.push(['Prerequisite', before.join('; ')]);
+  if (before.length > 0) rows.push(['Prerequisite', before.join(' ')]);
   if (step.owner) rows.push(['Performed by', ctx.reach(step.owner)]);
   rows.push(['Kind', STEP_KIND[step.kind]]);
 
