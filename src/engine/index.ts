@@ -11,6 +11,8 @@
 export { Engine, findRunbook, newRunId } from './run.ts';
 export type { EngineOptions, StartRunOptions, ResumeRunOptions, RunDriver, RunOutcome } from './run.ts';
 export type { EngineHooks, RunEvent } from './hooks.ts';
+export { withActivationGate } from './activation.ts';
+export type { ActivationGate } from './activation.ts';
 export { approveStep, rejectStep, confirmStep, decideStep, requestCancel, finishCancelled, loadRunState } from './operator.ts';
 export type { OperatorInput } from './operator.ts';
 export { runView } from './view.ts';

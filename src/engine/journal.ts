@@ -63,6 +63,10 @@ export interface RunCreatedData {
   startedBy: string;
   parallel: number;
   steps: StepSnapshot[];
+  /** The activation gate put in front of the runbook (its step is in `steps`), when the run has one. */
+  activation?: { approvers: string[]; quorum: number; reason: string };
+  /** Why the run started, when it was not a person's command (the monitor). */
+  trigger?: { automatic: boolean; reason: string };
 }
 
 export interface StepFailureData {

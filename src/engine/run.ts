@@ -14,6 +14,8 @@ import type { Plan, Runbook, Step } from '../plan/model.ts';
 import type { ActionContext, Provider, ProviderAction } from '../providers/provider.ts';
 import type { JournalInput, JournalRecord, RunStatus, RunStore } from '../store/store.ts';
 import { FINAL_RUN_STATUSES } from '../store/store.ts';
+import { withActivationGate } from './activation.ts';
+import type { ActivationGate } from './activation.ts';
 import { runCheck } from './checks.ts';
 import type { EngineHooks, RunEvent } from './hooks.ts';
 import { RECORD } from './journal.ts';
@@ -56,6 +58,10 @@ export interface StartRunOptions {
   planFile?: string;
   /** Stop driving (and release the run) when nothing can go on until people act. @default false */
   returnWhenWaiting?: boolean;
+  /** Put an approval step in front of the runbook: nothing runs until activation is approved. @default no gate */
+  activation?: ActivationGate;
+  /** Why the run started and whether a person asked for it (the monitor starts runs by itself). Kept in the first record. */
+  trigger?: { automatic: boolean; reason: string };
 }
 
 export interface ResumeRunOptions {
@@ -206,7 +212,7 @@ export class Engine {
 
   /** Creates a run, takes its lease and starts driving it. */
   async start(options: StartRunOptions): Promise<RunDriver> {
-    const runbook = findRunbook(options.plan, options.runbook, options.workload);
+    const runbook = withActivationGate(findRunbook(options.plan, options.runbook, options.workload), options.activation);
     const executions = runbook.steps.map((step) => resolveExecution(this.options.providers, step));
     const redactor = new Redactor(planSecrets(options.plan, this.options.env));
     const planFile = resolve(options.planFile ?? options.plan.files[0] ?? '');
@@ -218,6 +224,8 @@ export class Engine {
       startedBy: options.startedBy,
       parallel: Math.max(1, options.parallel ?? this.options.parallel ?? DEFAULT_PARALLEL),
       steps: executions.map((execution) => snapshotOf(options.plan, execution)),
+      ...(options.activation === undefined ? {} : { activation: options.activation }),
+      ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
     };
     const runId = newRunId();
     const first = await this.options.store.createRun(
@@ -253,10 +261,11 @@ export class Engine {
         details: { expected: run.planHash, actual: options.plan.hash },
       });
     }
-    const runbook = findRunbook(options.plan, run.runbook, run.workload);
+    const state = replay(await store.readJournal(run.id));
+    const runbook = withActivationGate(findRunbook(options.plan, run.runbook, run.workload), state.created.activation);
     const executions = runbook.steps.map((step) => resolveExecution(this.options.providers, step));
     const redactor = new Redactor(planSecrets(options.plan, this.options.env));
-    const driver = new Driver(this, this.#hooks, this.#log, options.plan, executions, replay(await store.readJournal(run.id)), redactor, {
+    const driver = new Driver(this, this.#hooks, this.#log, options.plan, executions, state, redactor, {
       resumed: true,
       by: options.by,
       returnWhenWaiting: options.returnWhenWaiting ?? false,
