@@ -21,6 +21,7 @@ import type {
   Contact,
   DrillRecord,
   DrillType,
+  FrontDoor,
   Plan,
   Retention,
   Runbook,
@@ -349,9 +350,33 @@ function compileWorkload(input: WorkloadInput, tiers: Record<TierLevel, TierPoli
     signoff: input.signoff && { by: input.signoff.by, at: new Date(input.signoff.at), note: input.signoff.note },
     automaticFailover: input.failover?.automatic ?? (input.tier <= 1 && (input.strategy === 'hot-standby' || input.strategy === 'active-active')),
     detectAfterMs: optMs(input.failover?.detect_after) ?? (probeIntervals.length > 0 ? Math.max(...probeIntervals) : 15_000),
+    frontDoor: compileFrontDoor(input, components, at, report),
     components,
     runbooks,
     at: at(),
+  };
+}
+
+function compileFrontDoor(input: WorkloadInput, components: Component[], at: Locator, report: Report): FrontDoor | undefined {
+  const door = input.front_door;
+  if (door === undefined) return undefined;
+  const split = door.listen.lastIndexOf(':');
+  const port = Number(door.listen.slice(split + 1));
+  if (port > 65_535) report('DRCTL_PLAN_FRONT_DOOR', `front door port ${port} is not a TCP port`, at('front_door', 'listen'), 'use a port from 1 to 65535');
+  if (!components.some((c) => c.id === door.component)) {
+    reportUnknown('component', door.component, components.map((c) => c.id), at('front_door', 'component'), `the front door of workload ${input.id}`, report);
+  }
+  return {
+    host: door.listen.slice(0, split),
+    port,
+    component: door.component,
+    probePath: door.probe ?? '/health',
+    intervalMs: optMs(door.interval) ?? 1_000,
+    timeoutMs: optMs(door.timeout) ?? 500,
+    failures: door.failures ?? 3,
+    successes: door.successes ?? 2,
+    canary: { writePath: door.canary?.write ?? '/orders', readPath: door.canary?.read ?? '/catalog', table: door.canary?.table ?? 'orders' },
+    at: at('front_door'),
   };
 }
 

@@ -131,8 +131,26 @@ export interface Workload {
   automaticFailover: boolean;
   /** How long a site must look lost before the monitor acts. */
   detectAfterMs: number;
+  /** Absent in plans without one (and in workloads built by hand in code). */
+  frontDoor?: FrontDoor | undefined;
   components: Component[];
   runbooks: Runbook[];
+  at: SourceLocation;
+}
+
+/** drctl's traffic router in front of one component's placements (the workload's front door). */
+export interface FrontDoor {
+  host: string;
+  port: number;
+  /** The component whose placements are the router's endpoints, primary site first. */
+  component: string;
+  probePath: string;
+  intervalMs: number;
+  timeoutMs: number;
+  failures: number;
+  successes: number;
+  /** What a drill's canary writes to and reads, and the table the acknowledged writes are looked up in. */
+  canary: { writePath: string; readPath: string; table: string };
   at: SourceLocation;
 }
 

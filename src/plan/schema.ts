@@ -236,6 +236,28 @@ const Runbook = z.strictObject({
   steps: z.array(Step).min(1),
 });
 
+/** The workload's front door: drctl's traffic router in front of one component's placements. */
+const FrontDoor = z.strictObject({
+  listen: z
+    .string()
+    .regex(/^[^:\s]+:\d{1,5}$/, 'write it as host:port, e.g. 127.0.0.1:8080')
+    .describe('host:port the router listens on; clients only ever talk to it.'),
+  component: Id.describe('The component whose placements take the traffic, one endpoint per site.'),
+  probe: z.string().optional().describe('Path the router probes on each site; a site takes traffic while it answers 2xx. @default /health'),
+  interval: Duration.optional().describe('Time between probes. @default 1s'),
+  timeout: Duration.optional().describe('@default 500ms'),
+  failures: z.number().int().min(1).optional().describe('Consecutive failed probes to take a site out. @default 3'),
+  successes: z.number().int().min(1).optional().describe('Consecutive good probes to put it back. @default 2'),
+  canary: z
+    .strictObject({
+      write: z.string().optional().describe('Path a drill canary POSTs an order to. @default /orders'),
+      read: z.string().optional().describe('Path the drill prober reads. @default /catalog'),
+      table: z.string().regex(/^[a-z_][a-z0-9_]*$/i).optional().describe('Table of the written records, where a drill looks for acknowledged writes. @default orders'),
+    })
+    .optional()
+    .describe('How a drill writes through the front door and checks what survived.'),
+});
+
 const Workload = z.strictObject({
   id: Id,
   name: z.string().optional(),
@@ -251,6 +273,7 @@ const Workload = z.strictObject({
     .strictObject({ automatic: z.boolean().optional(), detect_after: Duration.optional() })
     .optional()
     .describe('automatic: start failover on confirmed site loss. @default true for tier 0-1 hot-standby and active-active'),
+  front_door: FrontDoor.optional(),
   components: z.array(Component).optional(),
   runbooks: z.record(Id, Runbook).optional(),
 });

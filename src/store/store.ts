@@ -97,6 +97,23 @@ export interface LeaseRequest {
   ttlMs: number;
 }
 
+/** A drill's report as the store keeps it: a few indexed numbers for trends, and the whole JSON. */
+export interface DrillReportRecord {
+  id: string;
+  workload: string;
+  scenario: string;
+  planHash: string | undefined;
+  startedAt: Date;
+  passed: boolean;
+  detectionMs: number | undefined;
+  /** The RTO the client saw; undefined when the service did not come back. */
+  rtoMs: number | undefined;
+  /** Acknowledged writes missing after the failover. */
+  lostWrites: number;
+  /** The report document (docs/drills.md). */
+  report: Record<string, unknown>;
+}
+
 export interface RunStore {
   /** Creates the run and appends its first journal record atomically. */
   createRun(run: NewRun, first: JournalInput): Promise<JournalRecord>;
@@ -117,5 +134,9 @@ export interface RunStore {
   acquireLease(runId: string, request: LeaseRequest): Promise<Lease>;
   getLease(runId: string): Promise<Lease | undefined>;
   releaseLease(runId: string, owner: string): Promise<void>;
+  /** Keeps a drill report; saving the same id again replaces it. */
+  saveDrillReport(record: DrillReportRecord): Promise<void>;
+  /** Newest first. */
+  listDrillReports(options?: { workload?: string; scenario?: string; limit?: number }): Promise<DrillReportRecord[]>;
   close(): Promise<void>;
 }

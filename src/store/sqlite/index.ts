@@ -14,6 +14,7 @@ import { DrctlError, UsageError } from '../../errors.ts';
 import { GENESIS_HASH, canonicalJson, recordHash } from '../chain.ts';
 import type {
   AppendOptions,
+  DrillReportRecord,
   JournalInput,
   JournalRecord,
   Lease,
@@ -302,9 +303,67 @@ export class SqliteStore implements RunStore {
     this.#guard(() => this.#statements.deleteLease.run(runId, owner));
   }
 
+  async saveDrillReport(record: DrillReportRecord): Promise<void> {
+    this.#guard(() =>
+      this.#db
+        .prepare(
+          `INSERT OR REPLACE INTO drill_reports (id, workload, scenario, plan_hash, started_at, passed, detection_ms, rto_ms, lost_writes, report)
+           VALUES (@id, @workload, @scenario, @plan_hash, @started_at, @passed, @detection_ms, @rto_ms, @lost_writes, @report)`,
+        )
+        .run({
+          id: record.id,
+          workload: record.workload,
+          scenario: record.scenario,
+          plan_hash: record.planHash ?? null,
+          started_at: record.startedAt.toISOString(),
+          passed: record.passed ? 1 : 0,
+          detection_ms: record.detectionMs ?? null,
+          rto_ms: record.rtoMs ?? null,
+          lost_writes: record.lostWrites,
+          report: JSON.stringify(record.report),
+        }),
+    );
+  }
+
+  async listDrillReports(options: { workload?: string; scenario?: string; limit?: number } = {}): Promise<DrillReportRecord[]> {
+    const rows = this.#guard(() =>
+      this.#db
+        .prepare<[{ workload: string | null; scenario: string | null; limit: number }], DrillReportRow>(
+          `SELECT * FROM drill_reports WHERE (@workload IS NULL OR workload = @workload) AND (@scenario IS NULL OR scenario = @scenario)
+           ORDER BY started_at DESC, id DESC LIMIT @limit`,
+        )
+        .all({ workload: options.workload ?? null, scenario: options.scenario ?? null, limit: options.limit ?? 50 }),
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      workload: row.workload,
+      scenario: row.scenario,
+      planHash: row.plan_hash ?? undefined,
+      startedAt: new Date(row.started_at),
+      passed: row.passed === 1,
+      detectionMs: row.detection_ms ?? undefined,
+      rtoMs: row.rto_ms ?? undefined,
+      lostWrites: row.lost_writes,
+      report: JSON.parse(row.report) as Record<string, unknown>,
+    }));
+  }
+
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
   }
+}
+
+interface DrillReportRow {
+  id: string;
+  workload: string;
+  scenario: string;
+  plan_hash: string | null;
+  started_at: string;
+  passed: number;
+  detection_ms: number | null;
+  rto_ms: number | null;
+  lost_writes: number;
+  report: string;
 }
 
 function migrate(db: Database.Database, file: string): void {

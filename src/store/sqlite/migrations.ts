@@ -45,4 +45,20 @@ export const MIGRATIONS: readonly string[] = [
     expires_at INTEGER NOT NULL
   );
   `,
+  // 2: drill reports, kept so the console can show how RTO and RPO trend from drill to drill
+  `
+  CREATE TABLE drill_reports (
+    id TEXT PRIMARY KEY,
+    workload TEXT NOT NULL,
+    scenario TEXT NOT NULL,
+    plan_hash TEXT,
+    started_at TEXT NOT NULL,
+    passed INTEGER NOT NULL,
+    detection_ms REAL,
+    rto_ms REAL,
+    lost_writes INTEGER NOT NULL,
+    report TEXT NOT NULL
+  );
+  CREATE INDEX drill_reports_started ON drill_reports (workload, scenario, started_at);
+  `,
 ];
