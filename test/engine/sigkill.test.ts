@@ -68,7 +68,6 @@ async function trial(index: number): Promise<{ kills: number; dir: string; store
       }
     }
     const exit = await next.exit;
-    if (process.env.KILL_DEBUG) console.log(index, round, exit.code, exit.signal, exit.stderr.slice(-300));
     if (exit.code !== null && exit.code !== 0) throw new Error(`drctl exited ${exit.code}: ${exit.stderr}`);
     await sleep(SETTLE_MS);
     const store = openStore(stateDir);
@@ -96,7 +95,7 @@ async function trial(index: number): Promise<{ kills: number; dir: string; store
 describe('resume after SIGKILL', () => {
   afterAll(stopAll);
 
-  it('never re-runs a finished step, re-runs idempotent steps at most once per kill, completes, and keeps the audit log intact', async () => {
+  it('never re-runs a finished step, re-runs idempotent steps at most once per kill, completes, and drctl audit verify passes', async () => {
     let totalKills = 0;
     const queue = Array.from({ length: TRIALS }, (_, index) => index);
     const worker = async (): Promise<void> => {
@@ -122,6 +121,12 @@ describe('resume after SIGKILL', () => {
             if (record.type === RECORD.stepStarted && record.step) expect(succeeded.has(record.step), `${record.step} restarted after success`).toBe(false);
           }
           expect((await verifyRun(store, runId)).ok).toBe(true);
+          if (index === 0) {
+            // and through the command a person runs
+            const verified = await cli(['audit', 'verify', runId, '--state', join(dir, 'state'), '--json'], { cwd: dir });
+            expect(verified.code).toBe(0);
+            expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, runId });
+          }
         } finally {
           await store.close();
         }
@@ -130,12 +135,4 @@ describe('resume after SIGKILL', () => {
     await Promise.all(Array.from({ length: CONCURRENCY }, () => worker()));
     expect(totalKills).toBeGreaterThanOrEqual(TRIALS);
   }, 240_000);
-
-  it('drctl audit verify passes on a run that was killed and resumed', async () => {
-    const { dir, store, runId } = await trial(999);
-    await store.close();
-    const verified = await cli(['audit', 'verify', runId, '--state', join(dir, 'state'), '--json'], { cwd: dir });
-    expect(verified.code).toBe(0);
-    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, runId });
-  }, 60_000);
 });
