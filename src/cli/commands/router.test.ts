@@ -28,6 +28,11 @@ workloads:
           west: { url: "http://127.0.0.1:8082", standby: true }
           east: { url: "http://127.0.0.1:8081" }
         probe: { url: "http://127.0.0.1:8081/ready", interval: 2s, timeout: 300ms, failures: 4 }
+      - id: orders
+        kind: process
+        placement:
+          east: { command: node app.mjs, port: 8091 }
+          west: { command: node app.mjs, port: 8092, standby: true }
 `;
 
 describe('drctl router', () => {
@@ -67,6 +72,8 @@ describe('drctl router', () => {
       { site: 'west', url: 'http://127.0.0.1:8082', priority: 2 },
     ]);
     expect(options.probe).toMatchObject({ path: '/ready', intervalMs: 2000, timeoutMs: 1000, failures: 4 });
+    const processes = await routerOptionsFrom(file, { component: 'orders' });
+    expect(processes.endpoints.map((endpoint) => endpoint.url)).toEqual(['http://127.0.0.1:8091', 'http://127.0.0.1:8092']);
     await expect(routerOptionsFrom(file, { component: 'db' })).rejects.toMatchObject({ code: 'DRCTL_ROUTER_COMPONENT_NOT_FOUND' });
   });
 

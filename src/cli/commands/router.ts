@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { UsageError } from '../../errors.ts';
 import { findComponent, loadPlan, parseDuration } from '../../plan/index.ts';
-import type { Component, Plan } from '../../plan/index.ts';
+import type { Component, Placement, Plan } from '../../plan/index.ts';
 import { ROUTING_MODES, TrafficRouter } from '../../router/index.ts';
 import type { EndpointOptions, ProbeOptions, RouterEvent, RouterOptions, RoutingMode } from '../../router/index.ts';
 import type { CommandContext, RegisterCommand } from '../context.ts';
@@ -144,10 +144,12 @@ export function endpointsFromPlan(plan: Plan, componentId: string): { endpoints:
       hint: `use one of: ${plan.workloads.flatMap((w) => w.components.map((c) => c.id)).join(', ')}`,
     });
   }
-  const withUrl = component.placement.filter((placement) => placement.url !== undefined);
+  const withUrl = component.placement
+    .map((placement) => ({ ...placement, url: httpUrlOf(placement) }))
+    .filter((placement) => placement.url !== undefined);
   if (withUrl.length === 0) {
-    throw new UsageError('DRCTL_ROUTER_COMPONENT_INVALID', `component ${componentId} has no placement with a url to route to`, {
-      hint: 'give each site of the component a placement with url: http://127.0.0.1:PORT',
+    throw new UsageError('DRCTL_ROUTER_COMPONENT_INVALID', `component ${componentId} has no placement with an http url or a port to route to`, {
+      hint: 'give each site of the component a placement with url: http://127.0.0.1:PORT (or port: PORT)',
       location: component.at,
     });
   }
@@ -166,6 +168,14 @@ export function endpointsFromPlan(plan: Plan, componentId: string): { endpoints:
     probe.expectStatus = component.probe.expectStatus;
   }
   return { endpoints, probe };
+}
+
+/** Where a placement answers HTTP: its `url` when it is http(s), else `port:` on 127.0.0.1 (process placements). */
+function httpUrlOf(placement: Placement): string | undefined {
+  if (placement.url !== undefined && /^https?:\/\//.test(placement.url)) return placement.url;
+  const port = placement.fields.port;
+  if (typeof port === 'number' && Number.isInteger(port) && port > 0) return `http://127.0.0.1:${port}`;
+  return undefined;
 }
 
 function parseAddress(text: string, flag: string): { host: string; port: number } {
