@@ -102,8 +102,8 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
 
   // ---- contacts
   const contacts: Contact[] = [];
-  const contactRefs: Array<{ id: string; location: SourceLocation; what: string }> = [];
-  const refContact = (id: string | undefined, location: SourceLocation, what: string): void => {
+  const contactRefs: Reference[] = [];
+  const refContact = (id: string | undefined, location: () => SourceLocation, what: string): void => {
     if (id !== undefined) contactRefs.push({ id, location, what });
   };
   for (const file of files) {
@@ -124,8 +124,8 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
         roles: contact.roles ?? [],
         at: location,
       });
-      refContact(contact.backup, at(file, 'contacts', index, 'backup'), `backup of contact ${contact.id}`);
-      for (const [i, id] of (contact.escalation ?? []).entries()) refContact(id, at(file, 'contacts', index, 'escalation', i), `escalation of contact ${contact.id}`);
+      refContact(contact.backup, () => at(file, 'contacts', index, 'backup'), `backup of contact ${contact.id}`);
+      for (const [i, id] of (contact.escalation ?? []).entries()) refContact(id, () => at(file, 'contacts', index, 'escalation', i), `escalation of contact ${contact.id}`);
     }
   }
 
@@ -139,7 +139,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     at: at(activationSection.file, 'activation'),
   };
   if (activationSection && activation) {
-    activation.approvers.forEach((id, i) => refContact(id, at(activationSection.file, 'activation', 'approvers', i), 'activation approver'));
+    activation.approvers.forEach((id, i) => refContact(id, () => at(activationSection.file, 'activation', 'approvers', i), 'activation approver'));
     if (activation.quorum > activation.approvers.length) {
       report('DRCTL_PLAN_QUORUM', `activation quorum ${activation.quorum} is more than its ${activation.approvers.length} approvers`, at(activationSection.file, 'activation', 'quorum'), 'lower the quorum or add approvers');
     }
@@ -166,38 +166,40 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
 
   // ---- workloads and components
   const workloads: Workload[] = [];
-  const componentRefs: Array<{ id: string; location: SourceLocation; what: string }> = [];
-  const siteRefs: Array<{ id: string; location: SourceLocation; what: string }> = [];
+  const workloadIds = new Set<string>();
+  const componentRefs: Reference[] = [];
+  const siteRefs: Reference[] = [];
   for (const file of files) {
     for (const [index, input] of (file.input.workloads ?? []).entries()) {
       const path: PathSegment[] = ['workloads', index];
-      if (workloads.some((w) => w.id === input.id)) {
+      if (workloadIds.has(input.id)) {
         report('DRCTL_PLAN_DUPLICATE_ID', `workload ${input.id} is defined twice`, at(file, ...path), 'give each workload a unique id');
         continue;
       }
       const workload = compileWorkload(input, tiers, (...p) => at(file, ...path, ...p), report);
       workloads.push(workload);
-      refContact(input.owner, at(file, ...path, 'owner'), `owner of workload ${input.id}`);
-      refContact(input.signoff?.by, at(file, ...path, 'signoff', 'by'), `sign-off of workload ${input.id}`);
+      workloadIds.add(workload.id);
+      refContact(input.owner, () => at(file, ...path, 'owner'), `owner of workload ${input.id}`);
+      refContact(input.signoff?.by, () => at(file, ...path, 'signoff', 'by'), `sign-off of workload ${input.id}`);
       for (const [ci, component] of (input.components ?? []).entries()) {
         const cat = (...p: PathSegment[]): SourceLocation => at(file, ...path, 'components', ci, ...p);
-        component.depends_on?.forEach((id, i) => componentRefs.push({ id, location: cat('depends_on', i), what: `dependency of component ${component.id}` }));
-        component.references?.forEach((id, i) => componentRefs.push({ id, location: cat('references', i), what: `reference of component ${component.id}` }));
+        component.depends_on?.forEach((id, i) => componentRefs.push({ id, location: () => cat('depends_on', i), what: `dependency of component ${component.id}` }));
+        component.references?.forEach((id, i) => componentRefs.push({ id, location: () => cat('references', i), what: `reference of component ${component.id}` }));
         for (const site of Object.keys(component.placement ?? {})) {
-          siteRefs.push({ id: site, location: locate(file.source, [...path, 'components', ci, 'placement', site], { key: true }), what: `placement of component ${component.id}` });
+          siteRefs.push({ id: site, location: () => locate(file.source, [...path, 'components', ci, 'placement', site], { key: true }), what: `placement of component ${component.id}` });
         }
-        if (component.replication?.from) siteRefs.push({ id: component.replication.from, location: cat('replication', 'from'), what: `replication of ${component.id}` });
-        if (component.replication?.to) siteRefs.push({ id: component.replication.to, location: cat('replication', 'to'), what: `replication of ${component.id}` });
-        component.backups?.forEach((b, i) => siteRefs.push({ id: b.to, location: cat('backups', i, 'to'), what: `backup of component ${component.id}` }));
+        if (component.replication?.from) siteRefs.push({ id: component.replication.from, location: () => cat('replication', 'from'), what: `replication of ${component.id}` });
+        if (component.replication?.to) siteRefs.push({ id: component.replication.to, location: () => cat('replication', 'to'), what: `replication of ${component.id}` });
+        component.backups?.forEach((b, i) => siteRefs.push({ id: b.to, location: () => cat('backups', i, 'to'), what: `backup of component ${component.id}` }));
       }
       for (const runbook of workload.runbooks) {
         for (const step of runbook.steps) {
-          refContact(step.owner, step.at, `owner of step ${step.id}`);
-          refContact(step.escalateTo, step.at, `escalation of step ${step.id}`);
-          step.approval?.by.forEach((id) => refContact(id, step.at, `approver of step ${step.id}`));
+          refContact(step.owner, () => step.at, `owner of step ${step.id}`);
+          refContact(step.escalateTo, () => step.at, `escalation of step ${step.id}`);
+          step.approval?.by.forEach((id) => refContact(id, () => step.at, `approver of step ${step.id}`));
           for (const check of [...step.validate, ...(step.wait?.until ? [step.wait.until] : [])]) {
-            if (check.component) componentRefs.push({ id: check.component, location: check.at, what: `check of step ${step.id}` });
-            if (check.site) siteRefs.push({ id: check.site, location: check.at, what: `check of step ${step.id}` });
+            if (check.component) componentRefs.push({ id: check.component, location: () => check.at, what: `check of step ${step.id}` });
+            if (check.site) siteRefs.push({ id: check.site, location: () => check.at, what: `check of step ${step.id}` });
           }
           if (step.onFailure === 'escalate' && !step.escalateTo && !step.owner) {
             report('DRCTL_PLAN_ESCALATION_MISSING', `step ${step.id} escalates on failure but names no one`, step.at, 'add escalate_to: <contact id>');
@@ -232,8 +234,8 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
         const location = dat('scenarios', i, 'faults', fi, 'target');
         if (!f.target.includes('@')) report('DRCTL_PLAN_FAULT_TARGET', `fault target "${f.target}" must be component@site`, location, 'write it like db@east');
         else {
-          componentRefs.push({ id: component, location, what: `fault of scenario ${s.id}` });
-          siteRefs.push({ id: site, location, what: `fault of scenario ${s.id}` });
+          componentRefs.push({ id: component, location: () => location, what: `fault of scenario ${s.id}` });
+          siteRefs.push({ id: site, location: () => location, what: `fault of scenario ${s.id}` });
         }
         return {
           kind: f.kind,
@@ -271,13 +273,14 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
   }
 
   const reviewSection = single('review');
-  if (reviewSection) refContact(reviewSection.value.by, at(reviewSection.file, 'review', 'by'), 'plan review');
+  if (reviewSection) refContact(reviewSection.value.by, () => at(reviewSection.file, 'review', 'by'), 'plan review');
 
   // ---- references, now that everything is known
   const contactIds = contacts.map((c) => c.id);
-  for (const ref of contactRefs) if (!contactIds.includes(ref.id)) reportUnknown('contact', ref.id, contactIds, ref.location, ref.what, report);
-  for (const ref of componentRefs) if (!componentIds.includes(ref.id)) reportUnknown('component', ref.id, componentIds, ref.location, ref.what, report);
-  for (const ref of siteRefs) if (!siteIds.includes(ref.id)) reportUnknown('site', ref.id, siteIds, ref.location, ref.what, report);
+  const known = { contact: new Set(contactIds), component: new Set(componentIds), site: new Set(siteIds) };
+  for (const ref of contactRefs) if (!known.contact.has(ref.id)) reportUnknown('contact', ref.id, contactIds, ref.location(), ref.what, report);
+  for (const ref of componentRefs) if (!known.component.has(ref.id)) reportUnknown('component', ref.id, componentIds, ref.location(), ref.what, report);
+  for (const ref of siteRefs) if (!known.site.has(ref.id)) reportUnknown('site', ref.id, siteIds, ref.location(), ref.what, report);
 
   // ---- cycles
   const byComponent = new Map(components.map((c) => [c.id, c]));
@@ -311,6 +314,13 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     at: at(root),
   };
   return { plan, problems };
+}
+
+/** A reference to check once every id is known; its position is computed only if it is broken. */
+interface Reference {
+  id: string;
+  location: () => SourceLocation;
+  what: string;
 }
 
 type Report = (code: string, message: string, location: SourceLocation, hint?: string) => void;
