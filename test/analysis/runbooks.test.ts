@@ -61,6 +61,15 @@ describe('recovery order', () => {
     stepOf(plan, 'failover', 'start-api').needs = ['smoke'];
     expect(codes(plan)).not.toContain('DRCTL_RECOVERY_ORDER');
   });
+
+  it('does not ask a step to wait for work on its dependency at another site', async () => {
+    const plan = await baseline();
+    const start = stepOf(plan, 'failover', 'start-api');
+    start.needs = ['declare'];
+    start.with = { ...start.with, site: 'east' };
+    stepOf(plan, 'failover', 'promote-db').with = { ...stepOf(plan, 'failover', 'promote-db').with, site: 'west' };
+    expect(codes(plan)).not.toContain('DRCTL_RECOVERY_ORDER');
+  });
 });
 
 describe('step targets', () => {

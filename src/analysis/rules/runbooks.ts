@@ -62,7 +62,8 @@ export const stepsVerified: Rule = (context, report) => {
 
 /**
  * Seed 000: recover foundations first, then follow the workflows. A step acting on a component must
- * come after (through `needs`) every step of the same runbook acting on a component it depends on.
+ * come after (through `needs`) every step of the same runbook acting on a component it depends on at
+ * the same site (steps that name no site are taken to act on every site).
  */
 export const recoveryOrder: Rule = (context, report) => {
   for (const workload of context.plan.workloads) {
@@ -74,10 +75,13 @@ export const recoveryOrder: Rule = (context, report) => {
       const before = ancestors(runbook.steps);
       const stepsOn = new Map<string, string[]>();
       for (const { step, component } of acting) stepsOn.set(component, [...(stepsOn.get(component) ?? []), step.id]);
+      const siteOf = new Map(runbook.steps.map((s) => [s.id, typeof s.with['site'] === 'string' ? s.with['site'] : undefined]));
+      // a dependency is per site: the service at east needs the database at east, not the one being rebuilt at west
+      const sameSite = (a: string, b: string): boolean => siteOf.get(a) === undefined || siteOf.get(b) === undefined || siteOf.get(a) === siteOf.get(b);
       for (const { step, component } of acting) {
         const deps = context.components.get(component)?.dependsOn ?? [];
         for (const dep of deps) {
-          const early = (stepsOn.get(dep) ?? []).filter((id) => !before.get(step.id)?.has(id) && id !== step.id);
+          const early = (stepsOn.get(dep) ?? []).filter((id) => !before.get(step.id)?.has(id) && id !== step.id && sameSite(id, step.id));
           if (early.length === 0) continue;
           report(
             finding(
