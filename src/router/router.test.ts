@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DrctlError, UsageError } from '../errors.ts';
+import { FaultProxy } from '../chaos/index.ts';
 import { killProcess, pauseProcess, resumeProcess } from '../chaos/process-faults.ts';
 import { TrafficRouter } from './index.ts';
 import type { RouterOptions } from './index.ts';
@@ -63,6 +64,31 @@ describe('traffic router', () => {
     const answer = await request(`${front.url}/orders`);
     expect(answer.status).toBe(200);
     expect(answer.headers['x-drctl-site']).toBe('west');
+  });
+
+  it('fails over when a fault proxy blackholes the primary, and comes back when it is lifted', async () => {
+    const east = await upstream('east');
+    const west = await upstream('west');
+    const cut = await FaultProxy.create({ target: east.port });
+    cleanups.push(() => cut.close());
+    const front = await router({
+      endpoints: [
+        // only east's probes go through the proxy, so only they need a short timeout
+        { site: 'east', url: `http://${cut.address}`, probe: { timeoutMs: 200 } },
+        { site: 'west', url: west.url },
+      ],
+    });
+    expect((await request(front.url)).headers['x-drctl-site']).toBe('east');
+
+    const injected = cut.set({ kind: 'blackhole' });
+    const down = await front.waitForEvent((event) => event.type === 'endpoint-down' && event.site === 'east');
+    expect(down).toMatchObject({ reason: expect.stringContaining('no answer within 200 ms') as unknown });
+    expect(down.at).toBeGreaterThanOrEqual(injected.at);
+    expect((await request(front.url)).headers['x-drctl-site']).toBe('west');
+
+    cut.clear();
+    await front.waitForEvent((event) => event.type === 'endpoint-up' && event.site === 'east', { afterSeq: down.seq });
+    expect((await request(front.url)).headers['x-drctl-site']).toBe('east');
   });
 
   it('takes a recovered primary back only after the configured consecutive successes', async () => {
