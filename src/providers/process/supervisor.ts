@@ -113,7 +113,8 @@ interface PidFile {
   instances: InstanceRecord[];
 }
 
-const POLL_MS = 50;
+// short: a failover waits on these polls, and each one is cheap (a refused connect, a /proc scan)
+const POLL_MS = 20;
 
 export class Supervisor {
   readonly stateDir: string;
@@ -525,7 +526,7 @@ async function waitReady(
         hint: 'check the readiness URL or port, or allow more time (ready_timeout)',
       });
     }
-    await sleep(POLL_MS * 2);
+    await sleep(POLL_MS);
   }
 }
 
