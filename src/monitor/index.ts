@@ -4,7 +4,7 @@
  * policy allows it, or opens a run waiting for activation approval where it does not. See ARCHITECTURE.md
  * for the detection state machine.
  */
-export { Monitor, failoverRunbook, runProbe } from './monitor.ts';
+export { Monitor, failoverRunbook, runProbe, watchTargets } from './monitor.ts';
 export type {
   MonitorOptions,
   MonitorEvent,
@@ -16,6 +16,7 @@ export type {
   FailoverSkippedEvent,
   FailoverErrorEvent,
   WatchedWorkload,
+  WatchTarget,
 } from './monitor.ts';
 export { SiteLossDetector } from './detector.ts';
 export type { SiteState, DetectorTransition, DetectorOptions, DetectorProbe } from './detector.ts';

@@ -117,7 +117,8 @@ export interface WatchedWorkload {
   latchedRun: string | undefined;
 }
 
-interface Target {
+/** One component's probe aimed at one site. */
+export interface WatchTarget {
   workload: string;
   component: Component;
   probe: Probe;
@@ -136,6 +137,19 @@ interface Watch {
   retryAfter: number;
 }
 
+/** Every probe of the workload aimed at a site (a probe that names no site cannot tell which site is lost). */
+export function watchTargets(workload: Workload): WatchTarget[] {
+  const targets: WatchTarget[] = [];
+  for (const component of workload.components) {
+    if (component.probe === undefined) continue;
+    for (const target of probeTargets(component, component.probe)) {
+      if (target.site === undefined) continue;
+      targets.push({ workload: workload.id, component, probe: component.probe, site: target.site, url: target.url, tcp: target.tcp });
+    }
+  }
+  return targets;
+}
+
 /** Finds the runbook the monitor starts: the one named `failover`, else the only one of kind failover. */
 export function failoverRunbook(workload: Workload): Runbook | undefined {
   const named = workload.runbooks.find((r) => r.name === 'failover');
@@ -151,7 +165,7 @@ export class Monitor {
   readonly #log: Logger;
   readonly #events = new EventEmitter();
   readonly #watches = new Map<string, Watch>();
-  readonly #targets: Target[] = [];
+  readonly #targets: WatchTarget[] = [];
   readonly #abort = new AbortController();
   readonly #loops: Promise<void>[] = [];
   readonly #pending = new Set<Promise<unknown>>();
@@ -239,14 +253,7 @@ export class Monitor {
     }
     for (const workload of plan.workloads) {
       if (selected !== undefined && !selected.includes(workload.id)) continue;
-      const targets: Target[] = [];
-      for (const component of workload.components) {
-        if (component.probe === undefined) continue;
-        for (const target of probeTargets(component, component.probe)) {
-          if (target.site === undefined) continue;
-          targets.push({ workload: workload.id, component, probe: component.probe, site: target.site, url: target.url, tcp: target.tcp });
-        }
-      }
+      const targets = watchTargets(workload);
       const sites = [...new Set(targets.map((t) => t.site))];
       const watchedSites = sites.filter((site) => workload.components.some((c) => c.placement.some((p) => p.site === site && !p.standby)));
       if (targets.length === 0 || watchedSites.length === 0) {
@@ -285,7 +292,7 @@ export class Monitor {
   }
 
   /** Probes start to start every interval; a slow probe delays the next instead of overlapping it. */
-  async #loop(target: Target): Promise<void> {
+  async #loop(target: WatchTarget): Promise<void> {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
       const startedAt = Date.now();
@@ -298,7 +305,7 @@ export class Monitor {
     }
   }
 
-  #observe(target: Target, startedAt: number, result: { ok: boolean; latencyMs: number; message: string }): void {
+  #observe(target: WatchTarget, startedAt: number, result: { ok: boolean; latencyMs: number; message: string }): void {
     const at = Date.now();
     const probe: ProbeEvent = {
       workload: target.workload,
@@ -427,7 +434,7 @@ export class Monitor {
 }
 
 /** One probe of one target. Never throws for what it observes. */
-export async function runProbe(target: Pick<Target, 'url' | 'tcp' | 'probe'>, signal: AbortSignal): Promise<{ ok: boolean; latencyMs: number; message: string }> {
+export async function runProbe(target: Pick<WatchTarget, 'url' | 'tcp' | 'probe'>, signal: AbortSignal): Promise<{ ok: boolean; latencyMs: number; message: string }> {
   const { probe } = target;
   if (target.url !== undefined) {
     const result = await probeHttp({ url: target.url, status: probe.expectStatus, timeoutMs: probe.timeoutMs, signal });

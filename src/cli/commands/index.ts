@@ -6,6 +6,7 @@ import { registerAudit } from './audit.ts';
 import { registerCancel } from './cancel.ts';
 import { registerConfirm } from './confirm.ts';
 import { registerInit } from './init.ts';
+import { registerMonitor } from './monitor.ts';
 import { registerReadiness } from './readiness.ts';
 import { registerRender } from './render.ts';
 import { registerResume } from './resume.ts';
@@ -16,4 +17,4 @@ import { registerStatus } from './status.ts';
 import { registerValidate } from './validate.ts';
 
 export const commands: RegisterCommand[] = [registerInit, registerValidate, registerAnalyze, registerReadiness, registerRender, registerSchema,
-  registerRun, registerStatus, registerApprove, registerConfirm, registerResume, registerCancel, registerAudit, registerRouter];
+  registerRun, registerStatus, registerApprove, registerConfirm, registerResume, registerCancel, registerAudit, registerRouter, registerMonitor];

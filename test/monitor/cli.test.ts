@@ -1,0 +1,59 @@
+/** `drctl monitor` as people run it: a real CLI process, real site processes, the SQLite store in --state. */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/index.ts';
+import { startCli, stopAll } from '../engine/cli-process.ts';
+import { runCli } from '../support/cli.ts';
+import { startSite, stopAllSites, until, writePlan } from './sites.ts';
+
+afterEach(async () => {
+  stopAll();
+  await stopAllSites();
+});
+
+describe('drctl monitor', () => {
+  it('--once reports each site and exits 1 when one does not answer', async () => {
+    const [east, west] = await Promise.all([startSite(), startSite()]);
+    const { file } = await writePlan([{ id: 'shop', automatic: true, detectAfter: '1s', east: east.port, west: west.port }]);
+    const healthy = await runCli('monitor', file, '--once', '--json');
+    expect(healthy.code).toBe(0);
+    expect(JSON.parse(healthy.stdout)).toMatchObject({ ok: true, probes: [{ site: 'east', ok: true }, { site: 'west', ok: true }] });
+
+    east.kill('SIGKILL');
+    await until(async () => (await runCli('monitor', file, '--once')).code === 1);
+    const broken = await runCli('monitor', file, '--once');
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(/shop-api\s+east\s+FAILED/);
+  });
+
+  it('fails over by itself when the primary dies, prints the events and stops cleanly on SIGINT', async () => {
+    const [east, west] = await Promise.all([startSite(), startSite()]);
+    const { file, dir } = await writePlan([{ id: 'shop', automatic: true, detectAfter: '400ms', east: east.port, west: west.port }]);
+    const state = join(dir, 'state');
+    const cli = startCli(['monitor', file, '--state', state, '--json'], { cwd: dir });
+    let out = '';
+    cli.child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const lines = (): { type: string; [key: string]: unknown }[] => out.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { type: string });
+
+    expect(await until(() => lines().some((l) => l.type === 'watching'), 20_000)).toBe(true);
+    east.kill('SIGKILL');
+    const started = await until(() => lines().find((l) => l.type === 'run-finished'), 20_000);
+    expect(started).toMatchObject({ status: 'succeeded' });
+    expect(lines().map((l) => l.type)).toEqual(expect.arrayContaining(['site-suspect', 'site-lost', 'failover-started']));
+    expect(lines().find((l) => l.type === 'failover-started')).toMatchObject({ workload: 'shop', automatic: true });
+
+    cli.child.kill('SIGINT');
+    const exit = await cli.exit;
+    expect(exit.code).toBe(0);
+    expect(lines().at(-1)).toMatchObject({ type: 'stopped' });
+
+    const store = openStore(state);
+    try {
+      const runs = await store.listRuns();
+      expect(runs).toHaveLength(1);
+      expect(runs[0]).toMatchObject({ workload: 'shop', runbook: 'failover', startedBy: 'monitor', status: 'succeeded' });
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+});
