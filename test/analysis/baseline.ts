@@ -67,8 +67,8 @@ workloads:
       failback:
         steps:
           - id: resync
-            action: postgres.resync
-            with: { component: db, site: east }
+            action: postgres.rebuild
+            with: { component: db, site: east, from: west }
             expected: 20m
             validate: [{ sql: "select true" }]
           - id: tell-users
