@@ -4,7 +4,7 @@
  * writes it as YAML to a temporary directory, then times loadPlan and analyzePlan.
  * Target: load + analyze under 2 s. Run with `npm run bench:plan` (optionally `-- --runs 5`).
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
