@@ -8,6 +8,7 @@ import { approveStep, loadRunState } from '../../src/engine/index.ts';
 import type { Engine, RunDriver } from '../../src/engine/index.ts';
 import { engineRunbookStarter, Monitor } from '../../src/monitor/index.ts';
 import type { MonitorEvent } from '../../src/monitor/index.ts';
+import { UsageError } from '../../src/errors.ts';
 import type { Plan } from '../../src/plan/index.ts';
 import type { RunStore } from '../../src/store/index.ts';
 import { engineOn, sleep, startSite, stopAllSites, until, writePlan } from './sites.ts';
@@ -105,5 +106,21 @@ describe('monitor with automatic failover', () => {
     expect(recovered).toMatchObject({ site: 'east', wasLost: false });
     expect(events.filter((e) => e.type === 'site-lost' || e.type === 'failover-started')).toEqual([]);
     expect(await store.listRuns()).toEqual([]);
+  });
+});
+
+describe('monitor options', () => {
+  const noStart = (): Promise<{ runId: string }> => Promise.reject(new Error('not expected'));
+
+  it('refuses a workload the plan does not have', async () => {
+    const { plan } = await writePlan([{ id: 'shop', automatic: true, detectAfter: '1s', east: 1, west: 2 }]);
+    expect(() => Monitor.start({ plan, startRunbook: noStart, workloads: ['billing'] })).toThrow(UsageError);
+    expect(() => Monitor.start({ plan, startRunbook: noStart, workloads: ['billing'] })).toThrow(expect.objectContaining({ code: 'DRCTL_MONITOR_UNKNOWN_WORKLOAD' }));
+  });
+
+  it('refuses a plan with no probe aimed at a site', async () => {
+    const { plan } = await writePlan([{ id: 'shop', automatic: true, detectAfter: '1s', east: 1, west: 2 }]);
+    const unprobed = { ...plan, workloads: plan.workloads.map((w) => ({ ...w, components: w.components.map((c) => ({ ...c, probe: undefined })) })) };
+    expect(() => Monitor.start({ plan: unprobed, startRunbook: noStart })).toThrow(expect.objectContaining({ name: 'UsageError', code: 'DRCTL_MONITOR_NOTHING_TO_WATCH' }));
   });
 });
