@@ -5,6 +5,8 @@ import { registerApprove } from './approve.ts';
 import { registerAudit } from './audit.ts';
 import { registerCancel } from './cancel.ts';
 import { registerConfirm } from './confirm.ts';
+import { registerDemo } from './demo.ts';
+import { registerDrill } from './drill.ts';
 import { registerInit } from './init.ts';
 import { registerMonitor } from './monitor.ts';
 import { registerReadiness } from './readiness.ts';
@@ -17,4 +19,5 @@ import { registerStatus } from './status.ts';
 import { registerValidate } from './validate.ts';
 
 export const commands: RegisterCommand[] = [registerInit, registerValidate, registerAnalyze, registerReadiness, registerRender, registerSchema,
-  registerRun, registerStatus, registerApprove, registerConfirm, registerResume, registerCancel, registerAudit, registerRouter, registerMonitor];
+  registerRun, registerStatus, registerApprove, registerConfirm, registerResume, registerCancel, registerAudit, registerRouter, registerMonitor,
+  registerDrill, registerDemo];

@@ -1,0 +1,99 @@
+/**
+ * `drctl drill PLAN --scenario NAME`: run one drill scenario for real (environment up, canary, faults,
+ * failover, measurement, report) and print what was measured. Exit 1 when a target is missed.
+ */
+import { resolve } from 'node:path';
+import { pino } from 'pino';
+import { runDrill } from '../../drill/runner.ts';
+import type { DrillOutcome } from '../../drill/runner.ts';
+import { formatMs } from '../../drill/report.ts';
+import { DEFAULT_STATE_DIR } from '../../store/index.ts';
+import { printJson, type CommandContext, type RegisterCommand } from '../context.ts';
+import { loadPlanForCommand } from '../load-plan.ts';
+
+interface DrillCommandOptions {
+  scenario: string;
+  state: string;
+  json?: boolean;
+  keepUp?: boolean;
+  remapPorts?: boolean;
+}
+
+export const registerDrill: RegisterCommand = (program, context) => {
+  program
+    .command('drill')
+    .description('run a drill scenario for real: inject its faults, let drctl fail over, measure RTO and RPO')
+    .argument('<plan>', 'plan file (YAML)')
+    .requiredOption('--scenario <name>', 'drill scenario (drills.scenarios[].id)')
+    .option('--state <dir>', 'state directory (store, logs, reports)', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
+    .option('--remap-ports', "use free ports instead of the plan's fixed 127.0.0.1 ports")
+    .option('--keep-up', 'leave the sites and the front door running after the drill until Ctrl-C')
+    .option('--json', 'print the report as JSON')
+    .action(async (file: string, options: DrillCommandOptions) => {
+      const plan = await loadPlanForCommand(file);
+      const outcome = await withInterrupt(context, (signal) =>
+        runDrill({
+          plan,
+          scenario: options.scenario,
+          stateDir: resolve(options.state),
+          remapPorts: options.remapPorts === true,
+          keepUp: options.keepUp === true,
+          signal,
+          log: pino({ level: context.debug ? 'debug' : 'silent' }, process.stderr),
+          onProgress: options.json ? () => undefined : (line) => void context.err.write(`${line}\n`),
+        }),
+      );
+      if (options.json) printJson(context, { ...outcome.report, files: outcome.files });
+      else printOutcome(context, outcome);
+      context.exitCode = outcome.report.passed ? 0 : 1;
+      if (outcome.environment !== undefined) {
+        context.err.write(`the sites keep running; front door ${outcome.environment.url}. Ctrl-C stops everything.\n`);
+        await untilInterrupted();
+        await outcome.environment.close();
+      }
+    });
+};
+
+/** Runs `work` with an AbortSignal that Ctrl-C (SIGINT) and SIGTERM abort; the work stops what it started. */
+export async function withInterrupt<T>(context: CommandContext, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!controller.signal.aborted) context.err.write(`\n${signal}: stopping everything the drill started…\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function untilInterrupted(): Promise<void> {
+  return new Promise((resolvePromise) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolvePromise();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}
+
+export function printOutcome(context: CommandContext, outcome: DrillOutcome): void {
+  const { report } = outcome;
+  const m = report.measured;
+  const out = (line: string): void => void context.out.write(`${line}\n`);
+  out(`drill ${report.scenario.id} on ${report.workload.id} (${report.workload.strategy ?? '?'}): ${report.passed ? 'PASSED' : 'FAILED'}`);
+  out(`  detection       ${m.detectionMs === undefined ? 'not reported' : formatMs(m.detectionMs)}`);
+  out(`  RTO (client)    ${m.rtoMs === undefined ? 'not recovered' : formatMs(m.rtoMs)}   objective ${formatMs(report.targets.rtoMs)}`);
+  out(`  RPO (lost)      ${m.lostWrites.count} acknowledged write${m.lostWrites.count === 1 ? '' : 's'} lost, ${formatMs(m.lostWrites.spanMs)} of data   objective ${formatMs(report.targets.rpoMs)}`);
+  out(`  writes          ${m.writes.acknowledged} acknowledged, ${m.writes.failed} failed of ${m.writes.sent}`);
+  for (const verdict of report.verdicts) out(`  ${verdict.pass ? '✔' : '✖'} ${verdict.target.toUpperCase()}: ${verdict.detail}`);
+  for (const finding of report.findings) out(`  ${finding.severity} ${finding.code}: ${finding.message}`);
+  out(`  report          ${outcome.files.html}`);
+  out(`                  ${outcome.files.json}`);
+}

@@ -1,0 +1,449 @@
+/**
+ * The drill runner: one scenario of the plan, for real. It brings the workload's environment up
+ * (environment.ts), starts the canary writer and the prober through the front door, starts the monitor with
+ * an in-process engine on the state store (so a confirmed loss starts the failover runbook within
+ * milliseconds), injects the scenario's faults at their times, waits for the failover run to finish and the
+ * canary's writes to succeed again, then looks every acknowledged write up in the surviving database and
+ * writes the report (JSON, HTML, and a row in the state store for trends). Definitions: docs/drills.md.
+ */
+import { resolve } from 'node:path';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { proxyFaultFromPlan } from '../chaos/index.ts';
+import type { ProxyFault } from '../chaos/index.ts';
+import { Engine, runView } from '../engine/index.ts';
+import type { RunDriver } from '../engine/index.ts';
+import { DrctlError, UsageError } from '../errors.ts';
+import { Monitor, engineRunbookStarter } from '../monitor/index.ts';
+import type { Fault, Plan, Scenario, Workload } from '../plan/model.ts';
+import { providerForKind, providers } from '../providers/index.ts';
+import { groupName } from '../providers/process/index.ts';
+import { openStore } from '../store/index.ts';
+import type { RunStore } from '../store/index.ts';
+import { Canary, measureLoss, measureOutage } from './canary.ts';
+import type { CanaryRun } from './canary.ts';
+import { now, sleep } from './clock.ts';
+import { DrillEnvironment } from './environment.ts';
+import { Prober } from './prober.ts';
+import { buildDrillReport, formatMs, writeDrillReport } from './report.ts';
+import type { DrillEventInput, DrillEvidence, DrillFinding, DrillReport } from './report.ts';
+
+export interface DrillOptions {
+  plan: Plan;
+  scenario: string;
+  /** State directory: the state store, process pid files and logs, the drill's data, the reports. */
+  stateDir: string;
+  /** Replace the plan's fixed ports with free ones (see environment.ts). @default false */
+  remapPorts?: boolean;
+  /** Acknowledged writes to see before the first fault: the steady state. @default 50 */
+  warmupWrites?: number;
+  /** How long to wait for recovery after the first fault. @default the scenario's RTO + 10 s, at most 2 min */
+  deadlineMs?: number;
+  /** Canary write interval. @default 10 */
+  canaryIntervalMs?: number;
+  /** Where the report files go. @default `<stateDir>/reports` */
+  reportsDir?: string;
+  /** Leave the environment running when the drill is done; the caller closes it. @default false */
+  keepUp?: boolean;
+  /** @default a silent logger */
+  log?: Logger;
+  /** Ctrl-C: everything started is stopped and the drill ends with DRCTL_DRILL_INTERRUPTED. */
+  signal?: AbortSignal;
+  /** One line per moment, for people watching. */
+  onProgress?(line: string): void;
+}
+
+export interface DrillOutcome {
+  report: DrillReport;
+  files: { json: string; html: string };
+  /** Only with keepUp: the running environment, for the caller to close. */
+  environment: DrillEnvironment | undefined;
+}
+
+/** Network faults go through a fault proxy in front of the target. */
+const NETWORK_FAULTS: ReadonlySet<string> = new Set(['latency', 'blackhole', 'reset', 'bandwidth']);
+/** Faults after which the target site no longer ships data anywhere. */
+const SITE_CUT: ReadonlySet<string> = new Set(['kill', 'stop', 'blackhole', 'reset']);
+const PROCESS_FAULTS: ReadonlySet<string> = new Set(['kill', 'stop', 'pause']);
+
+export function findScenario(plan: Plan, id: string): { scenario: Scenario; workload: Workload } {
+  const scenario = plan.drills.scenarios.find((s) => s.id === id);
+  if (scenario === undefined) {
+    const known = plan.drills.scenarios.map((s) => s.id);
+    throw new UsageError('DRCTL_DRILL_UNKNOWN_SCENARIO', `the plan has no drill scenario ${id}`, {
+      hint: known.length > 0 ? `scenarios in this plan: ${known.join(', ')}` : 'add one under drills.scenarios (docs/plan.md)',
+    });
+  }
+  const workload = plan.workloads.find((w) => w.id === scenario.workload);
+  if (workload === undefined) {
+    throw new DrctlError('DRCTL_DRILL_UNKNOWN_WORKLOAD', `scenario ${id} names workload ${scenario.workload}, which the plan lacks`, { location: scenario.at });
+  }
+  for (const fault of scenario.faults) checkFault(fault, workload);
+  return { scenario, workload };
+}
+
+/** A fault a drill cannot inject is a plan error, positioned on the fault. */
+function checkFault(fault: Fault, workload: Workload): void {
+  const target = `${fault.component}@${fault.site}`;
+  const component = workload.components.find((c) => c.id === fault.component);
+  if (component === undefined) {
+    throw new DrctlError('DRCTL_DRILL_UNKNOWN_TARGET', `fault ${fault.kind} targets component ${fault.component}, which is not a component of workload ${workload.id}`, {
+      hint: `components of ${workload.id}: ${workload.components.map((c) => c.id).join(', ')}`,
+      location: fault.at,
+    });
+  }
+  const placement = component.placement.find((p) => p.site === fault.site);
+  if (placement === undefined) {
+    throw new DrctlError('DRCTL_DRILL_UNKNOWN_TARGET', `fault ${fault.kind} targets ${target}, but ${component.id} has no placement at site ${fault.site}`, {
+      hint: `${component.id} runs at: ${component.placement.map((p) => p.site).join(', ')}`,
+      location: fault.at,
+    });
+  }
+  const runs = component.kind === 'process' || (component.kind === 'postgres' && typeof placement.fields.data_dir === 'string');
+  const proxied = component.kind === 'process' || component.kind === 'postgres';
+  const ok = fault.kind === 'switchboard' || (PROCESS_FAULTS.has(fault.kind) && runs) || (NETWORK_FAULTS.has(fault.kind) && proxied);
+  if (!ok) {
+    throw new DrctlError('DRCTL_DRILL_FAULT_UNSUPPORTED', `a drill cannot inject ${fault.kind} into ${target} (a ${component.kind} component)`, {
+      hint: 'process faults (kill, stop, pause) need a process component or a postgres placement with data_dir; network faults need a service or a database',
+      location: fault.at,
+    });
+  }
+}
+
+export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
+  const log = options.log ?? pino({ level: 'silent' });
+  const say = (line: string): void => options.onProgress?.(line);
+  const stateDir = resolve(options.stateDir);
+  const { scenario, workload } = findScenario(options.plan, options.scenario);
+  const interrupted = (): void => {
+    if (options.signal?.aborted) throw new DrctlError('DRCTL_DRILL_INTERRUPTED', 'the drill was interrupted; everything it started was stopped', { exitCode: 2 });
+  };
+
+  say(`bringing up ${workload.id} (${workload.strategy}) for scenario ${scenario.id}`);
+  const environment = await DrillEnvironment.create({
+    plan: options.plan,
+    workload: workload.id,
+    stateDir,
+    remapPorts: options.remapPorts === true,
+    proxied: scenario.faults.filter((f) => NETWORK_FAULTS.has(f.kind)).map((f) => `${f.component}@${f.site}`),
+    log,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
+  let store: RunStore | undefined;
+  let monitor: Monitor | undefined;
+  let canary: CanaryRun | undefined;
+  let prober: ReturnType<typeof Prober.start> | undefined;
+  const drivers: RunDriver[] = [];
+  const lifts: NodeJS.Timeout[] = [];
+  let keep = false;
+  try {
+    interrupted();
+    const plan = environment.plan;
+    const door = environment.frontDoor;
+    say(`sites up; front door ${environment.url}`);
+    store = openStore(stateDir);
+    const events: DrillEventInput[] = [];
+    const event = (kind: DrillEventInput['kind'], detail: string, step?: string): void => {
+      events.push({ at: now(), kind, detail, ...(step === undefined ? {} : { step }) });
+    };
+    const engine = new Engine({
+      store,
+      providers,
+      stateDir,
+      logger: log,
+      hooks: {
+        onStepStart: (e) => event('step-started', e.step.name, e.step.id),
+        onStepComplete: (e) => {
+          event('step-finished', e.summary, e.step.id);
+          say(`  ✔ ${e.step.id} ${e.summary}`);
+        },
+        onStepError: (e) => {
+          if (!e.final) return;
+          event('step-failed', `${e.code}: ${e.message}`, e.step.id);
+          say(`  ✖ ${e.step.id} ${e.code}: ${e.message}`);
+        },
+      },
+    });
+
+    canary = Canary.start({ url: environment.url, path: door.canary.writePath, intervalMs: options.canaryIntervalMs ?? 10 });
+    prober = Prober.start({ url: new URL(door.canary.readPath, environment.url).toString(), intervalMs: 100 });
+    const warmup = options.warmupWrites ?? 50;
+    const steady = await within(canary.waitForAcks(warmup).then(() => true), 15_000, false, options.signal);
+    interrupted();
+    if (!steady) {
+      const last = canary.failures.at(-1);
+      throw new DrctlError('DRCTL_DRILL_NO_TRAFFIC', `writes do not succeed through the front door before any fault (${canary.acks.length} of ${canary.sent} acknowledged)`, {
+        hint: `the last failure was ${last?.reason ?? 'none'}; check the service logs under ${environment.supervisor.dir}`,
+        exitCode: 2,
+      });
+    }
+
+    // the monitor starts once both sites answer, so it knows what "up" looks like
+    const store_ = store;
+    let detectedAt: number | undefined;
+    let starting = false;
+    monitor = Monitor.start({
+      plan,
+      workloads: [workload.id],
+      logger: log,
+      startRunbook: engineRunbookStarter(engine, plan, { startedBy: 'drill', onRun: (driver) => drivers.push(driver) }),
+      runStatus: async (runId) => (await store_.getRun(runId))?.status,
+    });
+    monitor.on('site-lost', (e) => {
+      detectedAt ??= e.confirmedAt;
+      starting = true;
+      event('detected', `site ${e.site} lost: ${e.reason}`);
+      say(`site ${e.site} lost (detected ${faultAt === undefined ? '' : `${formatMs(e.confirmedAt - faultAt)} after the fault`})`);
+    });
+    monitor.on('failover-started', (e) => {
+      starting = false;
+      event('note', `failover run ${e.runId} started (${e.automatic ? 'automatic' : 'waiting for activation'})`);
+      say(`failover run ${e.runId} started`);
+    });
+    monitor.on('failover-skipped', () => void (starting = false));
+    monitor.on('failover-error', (e) => {
+      starting = false;
+      event('note', `failover could not start: ${e.code} ${e.message}`);
+      say(`failover could not start: ${e.code} ${e.message}`);
+    });
+
+    // ---- faults
+    say(`steady: ${canary.acks.length} writes acknowledged; injecting ${scenario.faults.length} fault${scenario.faults.length === 1 ? '' : 's'}`);
+    const start = now();
+    let faultAt: number | undefined;
+    const proxyFaults = new Map<string, ProxyFault[]>();
+    const byTime = new Map<number, Fault[]>();
+    for (const fault of scenario.faults) byTime.set(fault.atMs, [...(byTime.get(fault.atMs) ?? []), fault]);
+    let longestFaultMs = 0;
+    for (const [atMs, faults] of [...byTime].sort((a, b) => a[0] - b[0])) {
+      await sleep(Math.max(0, start + atMs - now()), options.signal);
+      interrupted();
+      const results = await Promise.all(faults.map((fault) => inject(environment, fault, proxyFaults)));
+      for (const [index, result] of results.entries()) {
+        const fault = faults[index]!;
+        faultAt ??= result.at;
+        event('fault-injected', result.detail);
+        say(`fault: ${result.detail}`);
+        if (SITE_CUT.has(fault.kind)) environment.siteLost(fault.site);
+        if (fault.durationMs !== undefined && result.lift !== undefined) {
+          const lift = result.lift;
+          longestFaultMs = Math.max(longestFaultMs, atMs + fault.durationMs);
+          lifts.push(
+            setTimeout(() => {
+              void Promise.resolve(lift()).then(() => event('fault-lifted', `${fault.kind} ${fault.component}@${fault.site} lifted`));
+            }, fault.durationMs),
+          );
+        }
+      }
+    }
+    faultAt ??= start;
+
+    // ---- recovery: the failover run done and the client writing again
+    const deadlineMs = options.deadlineMs ?? Math.min(scenario.expect.rtoMs + 10_000, 120_000);
+    const deadline = faultAt + Math.max(deadlineMs, longestFaultMs + 2_000);
+    let recoveredAt: number | undefined;
+    const settled = new Set<RunDriver>();
+    for (;;) {
+      interrupted();
+      for (const driver of drivers) if (!settled.has(driver)) void driver.done.then(() => settled.add(driver), () => settled.add(driver));
+      const outage = measureOutage(canary, faultAt);
+      const runsDone = !starting && drivers.every((d) => settled.has(d));
+      const clientOk = outage.impacted ? outage.firstSuccess !== undefined : now() - faultAt > longestFaultMs + workload.detectAfterMs + 500;
+      if (clientOk) recoveredAt ??= now();
+      // a little more writing after recovery shows whether the service stays up
+      if (clientOk && runsDone && now() - (recoveredAt ?? now()) >= 300) break;
+      if (now() > deadline) {
+        event('note', `deadline of ${formatMs(deadline - faultAt)} after the fault reached`);
+        say(`deadline reached ${formatMs(deadline - faultAt)} after the fault`);
+        break;
+      }
+      await sleep(20, options.signal);
+    }
+    for (const timer of lifts) clearTimeout(timer);
+    const canaryResult = await canary.stop();
+    canary = undefined;
+    const proberResult = await prober.stop();
+    prober = undefined;
+    await monitor.stop();
+
+    // ---- what survived
+    const survivor = survivingSite(environment, canaryResult.acks, faultAt);
+    const data = dataComponent(environment);
+    const loss = await measureLoss(canaryResult.acks, async (ids) => {
+      if (ids.length === 0) return [];
+      const provider = providerForKind(data.kind);
+      const sql = `select id from ${door.canary.table} where id like '${canaryResult.idPrefix}-%'`;
+      const rows = await provider!.query!(data, survivor, sql, {
+        signal: AbortSignal.timeout(30_000),
+        log,
+        plan,
+        stateDir,
+        evidence: () => undefined,
+      });
+      return rows.map((row) => String(row[0]));
+    });
+
+    // ---- evidence
+    const evidence: DrillEvidence[] = [
+      { name: 'router status', value: environment.router.status() },
+      { name: 'router events', value: environment.router.history().filter((e) => e.type !== 'endpoint-up' || e.at >= start) },
+      { name: 'surviving database', value: { component: data.id, site: survivor } },
+    ];
+    const findings: DrillFinding[] = [];
+    if (environment.snapshots.length > 0) {
+      const before = environment.snapshots.filter((s) => s.ok && s.at <= faultAt);
+      evidence.push({ name: 'snapshots', value: { shipped: environment.snapshots.filter((s) => s.ok).length, lastBeforeFault: before.at(-1) } });
+    }
+    for (const driver of drivers) {
+      const view = runView(await store.readJournal(driver.runId), undefined);
+      evidence.push({
+        name: `run ${driver.runId}`,
+        value: { runbook: view.runbook, status: view.status, durationMs: view.durationMs, steps: view.steps.map((s) => ({ id: s.id, status: s.status, actualMs: s.actualMs })) },
+      });
+      if (view.status !== 'succeeded') {
+        findings.push({ code: 'DRCTL_DRILL_RUN_FAILED', severity: 'error', message: `the ${view.runbook} run ${view.id} ended ${view.status}`, hint: `drctl status ${view.id} --state ${stateDir}` });
+      }
+    }
+    const lost = scenario.faults.some((f) => SITE_CUT.has(f.kind) || f.kind === 'pause');
+    if (lost && drivers.length === 0 && scenario.disaster === 'site-loss') {
+      findings.push({ code: 'DRCTL_DRILL_NO_FAILOVER', severity: 'error', message: 'the site was lost but no failover run started', hint: 'check the workload probes, failover.automatic and detect_after' });
+    }
+
+    const report = buildDrillReport({
+      plan: { name: options.plan.name, hash: options.plan.hash },
+      scenario,
+      workload,
+      targets: scenario.expect,
+      startedAt: canaryResult.startedAt,
+      finishedAt: now(),
+      faultAt,
+      ...(detectedAt === undefined ? {} : { detectedAt }),
+      events,
+      canary: canaryResult,
+      loss,
+      prober: proberResult,
+      evidence,
+      findings,
+    });
+    const files = await writeDrillReport(report, options.reportsDir ?? resolve(stateDir, 'reports'));
+    await store.saveDrillReport({
+      id: report.id,
+      workload: workload.id,
+      scenario: scenario.id,
+      planHash: options.plan.hash,
+      startedAt: new Date(report.startedAt),
+      passed: report.passed,
+      detectionMs: report.measured.detectionMs,
+      rtoMs: report.measured.rtoMs,
+      lostWrites: report.measured.lostWrites.count,
+      report: report as unknown as Record<string, unknown>,
+    });
+    keep = options.keepUp === true;
+    return { report, files, environment: keep ? environment : undefined };
+  } finally {
+    for (const timer of lifts) clearTimeout(timer);
+    await canary?.stop();
+    await prober?.stop();
+    await monitor?.stop();
+    // a run still going when the drill ends (deadline, Ctrl-C) is cancelled, never left half-driven
+    for (const driver of drivers) {
+      await driver.cancel('drill', 'the drill ended').catch(() => undefined);
+      await within(driver.done.catch(() => undefined), 5_000, undefined);
+    }
+    await store?.close();
+    if (!keep) await environment.close();
+  }
+}
+
+/** `work`'s value, or `fallback` after `ms` (or on abort); the timer never outlives the call. */
+async function within<T, F>(work: Promise<T>, ms: number, fallback: F, signal?: AbortSignal): Promise<T | F> {
+  const stop = new AbortController();
+  const signals = signal === undefined ? stop.signal : AbortSignal.any([stop.signal, signal]);
+  try {
+    return await Promise.race([work, sleep(ms, signals).then(() => fallback)]);
+  } finally {
+    stop.abort();
+  }
+}
+
+interface Injected {
+  at: number;
+  detail: string;
+  lift?: () => unknown;
+}
+
+async function inject(environment: DrillEnvironment, fault: Fault, proxyFaults: Map<string, ProxyFault[]>): Promise<Injected> {
+  const target = `${fault.component}@${fault.site}`;
+  const running = environment.placement(fault.component, fault.site);
+  const describe = (what: string): string => `${fault.kind} ${target}${what}`;
+  switch (fault.kind) {
+    case 'kill':
+    case 'stop':
+    case 'pause': {
+      if (running.kind === 'process') {
+        const name = groupName(fault.component, fault.site);
+        if (fault.kind === 'pause') {
+          const paused = environment.supervisor.pause(name);
+          return { at: now(), detail: describe(` (SIGSTOP to ${paused.map((i) => i.pid).join(', ')})`), lift: () => environment.supervisor.resume(name) };
+        }
+        const result = fault.kind === 'kill' ? await environment.supervisor.kill(name) : await environment.supervisor.stop(name, { graceMs: 5_000 });
+        return { at: now(), detail: describe(` (${fault.kind === 'kill' ? 'SIGKILL' : 'SIGTERM'} to ${result.pids.join(', ') || 'nothing running'})`) };
+      }
+      const node = environment.clusters.get(fault.component)?.node(fault.site);
+      if (node === undefined) throw new DrctlError('DRCTL_DRILL_UNKNOWN_TARGET', `${target} has no database server in this drill`, { location: fault.at });
+      if (fault.kind === 'pause') {
+        const pid = node.pid;
+        if (pid === undefined) return { at: now(), detail: describe(' (not running)') };
+        process.kill(-pid, 'SIGSTOP');
+        return { at: now(), detail: describe(` (SIGSTOP to process group ${pid})`), lift: () => process.kill(-pid, 'SIGCONT') };
+      }
+      const pid = node.pid;
+      if (fault.kind === 'kill') await node.kill();
+      else await node.stop();
+      return { at: now(), detail: describe(` (postmaster ${pid ?? '?'})`) };
+    }
+    case 'switchboard': {
+      const flag = fault.flag ?? 'orders.fail';
+      environment.switchboard.set(flag, true);
+      return { at: now(), detail: `switchboard ${flag} on (${target})`, lift: () => environment.switchboard.unset(flag) };
+    }
+    default: {
+      const proxy = running.proxy;
+      const proxyFault = proxyFaultFromPlan(fault);
+      if (proxy === undefined || proxyFault === undefined) throw new DrctlError('DRCTL_DRILL_FAULT_UNSUPPORTED', `no fault proxy in front of ${target}`, { location: fault.at });
+      const active = [...(proxyFaults.get(target) ?? []), proxyFault];
+      proxyFaults.set(target, active);
+      const change = proxy.set(active);
+      return {
+        at: change.at,
+        detail: describe(fault.latencyMs === undefined ? '' : ` ${fault.latencyMs} ms`),
+        lift: () => {
+          const rest = (proxyFaults.get(target) ?? []).filter((f) => f !== proxyFault);
+          proxyFaults.set(target, rest);
+          proxy.set(rest);
+        },
+      };
+    }
+  }
+}
+
+/** Where the data lives after the drill: the site that acknowledged the last write, else the router's choice. */
+function survivingSite(environment: DrillEnvironment, acks: readonly { site?: string; sentAt: number }[], faultAt: number): string {
+  const after = acks.filter((a) => a.sentAt >= faultAt && a.site !== undefined).at(-1);
+  return after?.site ?? environment.router.status().active ?? environment.workload.components[0]?.placement.find((p) => p.standby)?.site ?? 'unknown';
+}
+
+/** The component holding the front door component's writes: its dependency that a provider can query. */
+function dataComponent(environment: DrillEnvironment) {
+  const workload = environment.workload;
+  const door = workload.components.find((c) => c.id === environment.frontDoor.component);
+  const candidates = workload.components.filter((c) => door?.dependsOn.includes(c.id) && providerForKind(c.kind)?.query !== undefined);
+  const data = candidates[0];
+  if (data === undefined) {
+    throw new DrctlError('DRCTL_DRILL_NO_DATABASE', `the front door component ${environment.frontDoor.component} depends on no component drctl can query, so lost writes cannot be counted`, {
+      hint: 'add its database (kind postgres or sqlite) to depends_on',
+      location: environment.frontDoor.at,
+    });
+  }
+  return data;
+}
