@@ -1,0 +1,133 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadPlanForCommand } from '../../src/cli/load-plan.ts';
+import { runDrill } from '../../src/drill/runner.ts';
+import { DrctlError, PlanInvalidError } from '../../src/errors.ts';
+import { findPgBinaries } from '../../src/providers/postgres/index.ts';
+import { freePort } from '../../src/providers/process/index.ts';
+import { openStore } from '../../src/store/index.ts';
+import { tempDir } from '../support/tmp.ts';
+import { TWO_SITE } from './support.ts';
+
+function pgInstalled(): boolean {
+  try {
+    findPgBinaries();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const repetitions = Number(process.env.DRCTL_TEST_DRILL_RUNS ?? 1);
+
+describe.skipIf(!pgInstalled())('the hot-standby drill (PostgreSQL, synchronous)', () => {
+  it('fails over after site east is killed without losing an acknowledged write', async () => {
+    const plan = await loadPlanForCommand(join(TWO_SITE, 'plan.yaml'));
+    for (let i = 0; i < repetitions; i++) {
+      const stateDir = tempDir('drctl-drill-hot-');
+      const { report, files } = await runDrill({ plan, scenario: 'east-killed', stateDir, remapPorts: true });
+      // the promise of synchronous replication: an acknowledged order is never lost
+      expect(report.measured.lostWrites).toMatchObject({ count: 0, ids: [] });
+      expect(report.measured.writes.acknowledged).toBeGreaterThan(50);
+      expect(report.measured.rtoMs).toBeDefined();
+      expect(report.measured.detectionMs).toBeDefined();
+      expect(report.timeline.map((e) => e.kind)).toEqual(expect.arrayContaining(['fault-injected', 'detected', 'step-finished', 'first-success']));
+      expect(report.timeline.filter((e) => e.kind === 'step-finished').map((e) => e.step)).toEqual(
+        expect.arrayContaining(['fence-east', 'promote-west', 'start-orders-west', 'verify-front-door']),
+      );
+      expect(report.passed).toBe(true);
+      expect(existsSync(files.html) && existsSync(files.json)).toBe(true);
+      const store = openStore(stateDir);
+      try {
+        const [kept] = await store.listDrillReports({ workload: 'shop', scenario: 'east-killed' });
+        expect(kept).toMatchObject({ id: report.id, passed: true, lostWrites: 0 });
+      } finally {
+        await store.close();
+      }
+    }
+  });
+});
+
+describe('the warm-standby drill (SQLite snapshots)', () => {
+  it('fails over from the newest snapshot and reports the writes lost, within the RPO', async () => {
+    const plan = await loadPlanForCommand(join(TWO_SITE, 'warm-standby.yaml'));
+    const stateDir = tempDir('drctl-drill-warm-');
+    const { report } = await runDrill({ plan, scenario: 'east-killed', stateDir, remapPorts: true });
+    expect(report.measured.rtoMs).toBeDefined();
+    const rpo = report.verdicts.find((v) => v.target === 'rpo');
+    // what a snapshot every second may lose: the orders acknowledged since the last one
+    expect(rpo).toMatchObject({ pass: true, objectiveMs: 5_000 });
+    expect(report.measured.lostWrites.spanMs).toBeLessThanOrEqual(5_000);
+    expect(report.evidence.find((e) => e.name === 'snapshots')).toBeDefined();
+    expect(report.passed).toBe(true);
+  });
+});
+
+describe('drill errors', () => {
+  it('refuses a scenario the plan does not have', async () => {
+    const plan = await loadPlanForCommand(join(TWO_SITE, 'warm-standby.yaml'));
+    const error = await runDrill({ plan, scenario: 'east-flooded', stateDir: tempDir() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DrctlError);
+    expect((error as DrctlError).code).toBe('DRCTL_DRILL_UNKNOWN_SCENARIO');
+    expect((error as DrctlError).hint).toContain('east-killed');
+  });
+
+  it('points at the plan when a scenario names an unknown component', async () => {
+    const file = planCopy((text) => text.replace('target: orders@east, at: 2s', 'target: ordres@east, at: 2s'));
+    const error = await loadPlanForCommand(file).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PlanInvalidError);
+    const problem = (error as PlanInvalidError).problems.find((p) => p.code === 'DRCTL_PLAN_UNKNOWN_REF');
+    expect(problem?.message).toContain('ordres');
+    expect(problem?.location.line).toBeGreaterThan(1);
+  });
+
+  it('refuses a fault it cannot inject, at the fault', async () => {
+    const file = planCopy((text) => text.replace('target: orders@east, at: 2s', 'target: data@east, at: 2s'));
+    const plan = await loadPlanForCommand(file);
+    const error = await runDrill({ plan, scenario: 'east-killed', stateDir: tempDir() }).catch((e: unknown) => e);
+    expect((error as DrctlError).code).toBe('DRCTL_DRILL_FAULT_UNSUPPORTED');
+    expect((error as DrctlError).location?.file).toBe(file);
+  });
+
+  it('names the port and the component when a port is already taken', async () => {
+    const [door, east, west] = [await freePort(), await freePort(), await freePort()];
+    const file = planCopy((text) => text.replaceAll('8080', String(door)).replaceAll('8081', String(east)).replaceAll('8082', String(west)));
+    const blocker = net.createServer();
+    await new Promise<void>((done) => blocker.listen(east, '127.0.0.1', done));
+    try {
+      const plan = await loadPlanForCommand(file);
+      const error = await runDrill({ plan, scenario: 'east-killed', stateDir: tempDir() }).catch((e: unknown) => e);
+      expect((error as DrctlError).code).toBe('DRCTL_DRILL_PORT_TAKEN');
+      expect((error as DrctlError).message).toContain(`port ${east}`);
+      expect((error as DrctlError).message).toContain('component orders at site east');
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('says which site never came up and stops what it started', async () => {
+    const file = planCopy((text) => text.replace('command: node app/order-service.mjs\n            port: 8082', 'command: node app/no-such-service.mjs\n            port: 8082'));
+    const plan = await loadPlanForCommand(file);
+    const stateDir = tempDir();
+    const error = await runDrill({ plan, scenario: 'east-killed', stateDir, remapPorts: true }).catch((e: unknown) => e);
+    expect((error as DrctlError).code).toBe('DRCTL_DRILL_SITE_DOWN');
+    expect((error as DrctlError).message).toContain('site west');
+    // east had started; nothing of it is left
+    expect(readFileSync(join(stateDir, 'processes', 'orders_east.0.log'), 'utf8')).toContain('listening');
+    expect(existsSync(join(stateDir, 'processes', 'orders_east.json'))).toBe(false);
+  });
+});
+
+/** A copy of the warm-standby plan beside the original (so its relative command paths still resolve). */
+function planCopy(edit: (text: string) => string): string {
+  const dir = tempDir();
+  const file = join(dir, 'plan.yaml');
+  const text = readFileSync(join(TWO_SITE, 'warm-standby.yaml'), 'utf8').replace(
+    /command: node app\//g,
+    `cwd: ${JSON.stringify(TWO_SITE)}\n            command: node app/`,
+  );
+  writeFileSync(file, edit(text));
+  return file;
+}
