@@ -28,6 +28,11 @@ export interface MonitorOptions {
    * @default none: latched until reset
    */
   runStatus?(runId: string): Promise<string | undefined>;
+  /**
+   * Failover runs already started (workload → run id), e.g. by an earlier monitor process, so a restarted
+   * monitor does not fail over a second time. @default none
+   */
+  latched?: Record<string, string>;
 }
 
 export interface SiteLostEvent {
@@ -273,7 +278,16 @@ export class Monitor {
       });
       const runbook = failoverRunbook(workload);
       if (runbook === undefined) this.#log.warn({ workload: workload.id }, 'workload has no failover runbook: a confirmed loss is reported, nothing is started');
-      this.#watches.set(workload.id, { workload, runbook, detector, watchedSites, sites, latch: { state: 'idle' }, retryAfter: 0 });
+      const latchedRun = this.#options.latched?.[workload.id];
+      this.#watches.set(workload.id, {
+        workload,
+        runbook,
+        detector,
+        watchedSites,
+        sites,
+        latch: latchedRun === undefined ? { state: 'idle' } : { state: 'started', runId: latchedRun },
+        retryAfter: 0,
+      });
       this.#targets.push(...targets);
       this.#log.info(
         { workload: workload.id, automatic: workload.automaticFailover, detectAfterMs: workload.detectAfterMs, sites, watchedSites, runbook: runbook?.name },

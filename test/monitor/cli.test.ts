@@ -26,7 +26,7 @@ describe('drctl monitor', () => {
     expect(broken.stdout).toMatch(/shop-api\s+east\s+FAILED/);
   });
 
-  it('fails over by itself when the primary dies, prints the events and stops cleanly on SIGINT', async () => {
+  it('fails over by itself when the primary dies, stops cleanly on SIGINT, and does not fail over again after a restart', async () => {
     const [east, west] = await Promise.all([startSite(), startSite()]);
     const { file, dir } = await writePlan([{ id: 'shop', automatic: true, detectAfter: '400ms', east: east.port, west: west.port }]);
     const state = join(dir, 'state');
@@ -46,6 +46,15 @@ describe('drctl monitor', () => {
     const exit = await cli.exit;
     expect(exit.code).toBe(0);
     expect(lines().at(-1)).toMatchObject({ type: 'stopped' });
+
+    // a restarted monitor sees east still lost and remembers the failover it already made
+    const again = startCli(['monitor', file, '--state', state, '--json'], { cwd: dir });
+    let out2 = '';
+    again.child.stdout?.on('data', (chunk: Buffer) => (out2 += chunk.toString()));
+    const skipped = await until(() => out2.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { type: string }).find((l) => l.type === 'failover-skipped'), 20_000);
+    expect(skipped).toMatchObject({ why: 'latched' });
+    again.child.kill('SIGINT');
+    expect((await again.exit).code).toBe(0);
 
     const store = openStore(state);
     try {

@@ -10,11 +10,12 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import { Redactor, planSecrets } from '../../engine/index.ts';
 import type { RunDriver } from '../../engine/index.ts';
-import { engineRunbookStarter, Monitor, runProbe, watchTargets } from '../../monitor/index.ts';
+import { engineRunbookStarter, failoverRunbook, Monitor, runProbe, watchTargets } from '../../monitor/index.ts';
 import type { MonitorEvent } from '../../monitor/index.ts';
 import { formatDuration } from '../../plan/index.ts';
 import type { Plan } from '../../plan/index.ts';
 import { DEFAULT_STATE_DIR } from '../../store/index.ts';
+import type { RunStore } from '../../store/index.ts';
 import { printJson } from '../context.ts';
 import type { CommandContext, RegisterCommand } from '../context.ts';
 import { loadPlanForCommand } from '../load-plan.ts';
@@ -91,6 +92,7 @@ async function watch(context: CommandContext, plan: Plan, flags: MonitorFlags): 
         },
       }),
       runStatus: async (runId) => (await store.getRun(runId))?.status,
+      latched: await latchedRuns(store, plan),
     });
     monitor.on('event', (event) => printEvent(context, flags, event));
     for (const w of monitor.status()) {
@@ -130,6 +132,20 @@ async function watch(context: CommandContext, plan: Plan, flags: MonitorFlags): 
   } finally {
     await store.close();
   }
+}
+
+/** Failovers an earlier monitor started that are still going or succeeded: a restart must not repeat them. */
+async function latchedRuns(store: RunStore, plan: Plan): Promise<Record<string, string>> {
+  const latched: Record<string, string> = {};
+  // newest first, so the first match per workload is its latest failover
+  for (const run of await store.listRuns({ limit: 500 })) {
+    const workload = plan.workloads.find((w) => w.id === run.workload);
+    if (workload === undefined || latched[run.workload] !== undefined || run.startedBy !== 'monitor') continue;
+    if (run.runbook !== failoverRunbook(workload)?.name) continue;
+    if (['failed', 'cancelled', 'rolled-back'].includes(run.status)) continue;
+    latched[run.workload] = run.id;
+  }
+  return latched;
 }
 
 /** Decisions go, redacted, to `<state>/logs/monitor.log` (and to stderr with --debug). */
