@@ -4,7 +4,6 @@
  * `startRunbook` to start the failover runbook, once per loss (latched), and says whether the start is
  * automatic. Failback is never started here.
  */
-import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -12,6 +11,7 @@ import { DrctlError, UsageError } from '../errors.ts';
 import type { Component, Plan, Probe, Runbook, Workload } from '../plan/model.ts';
 import { probeHttp, probeTcp } from '../providers/http/probe.ts';
 import { SiteLossDetector } from './detector.ts';
+import { probeCommand } from './probe-command.ts';
 import type { DetectorTransition, SiteState } from './detector.ts';
 import { probeTargets } from './readiness.ts';
 
@@ -458,35 +458,8 @@ export async function runProbe(target: Pick<WatchTarget, 'url' | 'tcp' | 'probe'
     const result = await probeTcp(target.tcp, { timeoutMs: probe.timeoutMs, signal });
     return { ok: result.ok, latencyMs: result.latencyMs, message: result.message };
   }
-  const started = performance.now();
-  const command = probe.run ?? 'false';
-  const code = await runCommand(command, probe.timeoutMs, signal);
-  const latencyMs = performance.now() - started;
-  return { ok: code === 0, latencyMs, message: code === 0 ? `${command}: exit 0` : code === undefined ? `${command}: no exit within ${probe.timeoutMs}ms` : `${command}: exit ${code}` };
-}
-
-/** Exit code of a shell command, or undefined when it ran out of time (its process group is killed). */
-function runCommand(command: string, timeoutMs: number, signal: AbortSignal): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], { stdio: 'ignore', detached: true });
-    let timedOut = false;
-    const kill = (): void => {
-      timedOut = true;
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    };
-    const timer = setTimeout(kill, timeoutMs);
-    signal.addEventListener('abort', kill, { once: true });
-    child.once('error', () => resolve(127));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', kill);
-      resolve(timedOut ? undefined : (code ?? 1));
-    });
-  });
+  const result = await probeCommand(probe.run ?? 'false', { timeoutMs: probe.timeoutMs, signal });
+  return { ok: result.ok, latencyMs: result.latencyMs, message: result.message };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

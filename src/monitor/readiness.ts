@@ -5,12 +5,12 @@
  * that is not ok. Nothing here throws for what it observes: a provider that fails or hangs becomes a
  * not-ok fact naming the component, so one broken provider never hides the others.
  */
-import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { Component, Placement, Plan, Probe } from '../plan/model.ts';
 import { probeHttp, probeTcp } from '../providers/http/probe.ts';
 import { providers as registry } from '../providers/index.ts';
+import { probeCommand } from './probe-command.ts';
 import type { ActionContext, Provider, ReadinessFact } from '../providers/provider.ts';
 
 export interface ReadinessOptions {
@@ -161,38 +161,8 @@ async function runProbe(target: ProbeTarget, probe: Probe, signal: AbortSignal):
     const result = await probeTcp(target.tcp, { timeoutMs: probe.timeoutMs, signal });
     return { ok: result.ok, value: result.ok ? 'open' : 'closed', limit: 'open', message: result.message };
   }
-  const command = probe.run ?? 'false';
-  const code = await runCommand(command, probe.timeoutMs, signal);
-  return {
-    ok: code === 0,
-    value: code ?? 'timeout',
-    limit: 0,
-    message: code === 0 ? `${command}: exit 0` : code === undefined ? `${command}: no exit within ${probe.timeoutMs}ms` : `${command}: exit ${code}`,
-  };
-}
-
-/** Exit code of a shell command, or undefined when it ran out of time (it is killed then). */
-function runCommand(command: string, timeoutMs: number, signal: AbortSignal): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], { stdio: 'ignore', detached: true });
-    let timedOut = false;
-    const kill = (): void => {
-      timedOut = true;
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    };
-    const timer = setTimeout(kill, timeoutMs);
-    signal.addEventListener('abort', kill, { once: true });
-    child.once('error', () => resolve(127));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', kill);
-      resolve(timedOut ? undefined : (code ?? 1));
-    });
-  });
+  const result = await probeCommand(probe.run ?? 'false', { timeoutMs: probe.timeoutMs, signal });
+  return { ok: result.ok, value: result.exitCode ?? 'timeout', limit: 0, message: result.message };
 }
 
 /** The report as a table for people: component, site, fact, value, limit, ok, and what was seen. */
