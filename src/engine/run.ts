@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { DrctlError, UsageError } from '../errors.ts';
 import type { Plan, Runbook, Step } from '../plan/model.ts';
 import type { ActionContext, Provider, ProviderAction } from '../providers/provider.ts';
@@ -124,8 +125,9 @@ function resolveAction(
   providers: readonly Provider[],
   step: Step,
   qualified: string,
-  params: Record<string, unknown>,
+  given: Record<string, unknown>,
   what: string,
+  { onlyKnownParams = false } = {},
 ): { provider: Provider; name: string; definition: ProviderAction; params: unknown } {
   const [providerName = '', actionName = ''] = qualified.split('.', 2);
   const provider = providers.find((candidate) => candidate.name === providerName);
@@ -136,6 +138,7 @@ function resolveAction(
       location: step.at,
     });
   }
+  const params = onlyKnownParams ? knownParams(definition, given) : given;
   const parsed = definition.params.safeParse(params);
   if (!parsed.success) {
     throw new UsageError('DRCTL_RUN_ACTION_PARAMS', `step ${step.id}: bad parameters for ${qualified}: ${parsed.error.message}`, {
@@ -144,6 +147,16 @@ function resolveAction(
     });
   }
   return { provider, name: qualified, definition, params: parsed.data };
+}
+
+/**
+ * A provider's declared undo receives the step's parameters it knows: `process.start`'s `env` means
+ * nothing to `process.stop`, which would refuse it as unknown.
+ */
+function knownParams(definition: ProviderAction, params: Record<string, unknown>): Record<string, unknown> {
+  if (!(definition.params instanceof z.ZodObject)) return params;
+  const known = new Set(Object.keys(definition.params.shape));
+  return Object.fromEntries(Object.entries(params).filter(([key]) => known.has(key)));
 }
 
 function resolveExecution(providers: readonly Provider[], step: Step): Execution {
@@ -156,7 +169,7 @@ function resolveExecution(providers: readonly Provider[], step: Step): Execution
   } else if (step.undo?.action !== undefined) {
     undo = resolveAction(providers, step, step.undo.action, step.undo.with, 'undo action');
   } else if (action?.definition.undo !== undefined) {
-    undo = resolveAction(providers, step, `${action.provider.name}.${action.definition.undo}`, step.with, 'undo action');
+    undo = resolveAction(providers, step, `${action.provider.name}.${action.definition.undo}`, step.with, 'undo action', { onlyKnownParams: true });
   }
   // a wait or a check changes nothing, so running it again is always safe
   const idempotent = step.idempotent || step.kind === 'wait' || step.kind === 'check' || (step.kind === 'action' && action?.definition.idempotent === true);
