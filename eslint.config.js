@@ -19,7 +19,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/providers/*/**', '**/store/*/**'], message: 'The engine talks to providers and stores through their interfaces only.' }] },
+        {
+          patterns: [
+            {
+              group: ['**/providers/*/**', '**/store/*/**'],
+              message: 'The engine talks to providers and stores through their interfaces only.',
+            },
+          ],
+        },
       ],
     },
   },

@@ -36,9 +36,18 @@ async function bench(name: string, file: string, runs: number): Promise<Sample[]
     try {
       const { report } = await runDrill({ plan, scenario: 'east-killed', stateDir, remapPorts: true });
       const m = report.measured;
-      const sample = { detectionMs: m.detectionMs, rtoMs: m.rtoMs, lost: m.lostWrites.count, lostSpanMs: m.lostWrites.spanMs, acknowledged: m.writes.acknowledged, passed: report.passed };
+      const sample = {
+        detectionMs: m.detectionMs,
+        rtoMs: m.rtoMs,
+        lost: m.lostWrites.count,
+        lostSpanMs: m.lostWrites.spanMs,
+        acknowledged: m.writes.acknowledged,
+        passed: report.passed,
+      };
       samples.push(sample);
-      console.log(`${name} ${String(i).padStart(2)}/${runs}: detection ${fmt(sample.detectionMs)}, RTO ${fmt(sample.rtoMs)}, lost ${sample.lost} of ${sample.acknowledged} acknowledged (${fmt(sample.lostSpanMs)} of data)${sample.passed ? '' : '  FAILED'}`);
+      console.log(
+        `${name} ${String(i).padStart(2)}/${runs}: detection ${fmt(sample.detectionMs)}, RTO ${fmt(sample.rtoMs)}, lost ${sample.lost} of ${sample.acknowledged} acknowledged (${fmt(sample.lostSpanMs)} of data)${sample.passed ? '' : '  FAILED'}`,
+      );
     } finally {
       rmSync(stateDir, { recursive: true, force: true });
     }
@@ -53,7 +62,10 @@ function fmt(ms: number | undefined): string {
 function stats(values: (number | undefined)[]): string {
   const known = values.filter((v): v is number => v !== undefined).sort((a, b) => a - b);
   if (known.length === 0) return 'no data';
-  const median = known.length % 2 === 1 ? known[(known.length - 1) / 2]! : (known[known.length / 2 - 1]! + known[known.length / 2]!) / 2;
+  const median =
+    known.length % 2 === 1
+      ? known[(known.length - 1) / 2]!
+      : (known[known.length / 2 - 1]! + known[known.length / 2]!) / 2;
   const missing = values.length - known.length;
   return `min ${Math.round(known[0]!)}  median ${Math.round(median)}  max ${Math.round(known.at(-1)!)}${missing > 0 ? `  (${missing} not measured)` : ''}`;
 }
@@ -82,6 +94,8 @@ if (hot !== undefined) {
   const rtos = hot.map((s) => s.rtoMs ?? Infinity).sort((a, b) => a - b);
   const median = rtos[Math.floor((rtos.length - 1) / 2)] ?? Infinity;
   const lost = hot.reduce((sum, s) => sum + s.lost, 0);
-  console.log(`\ntargets: median RTO under 1 s: ${median < 1000 ? 'met' : 'MISSED'}; zero acknowledged writes lost (sync): ${lost === 0 ? 'met' : `MISSED (${lost} lost)`}`);
+  console.log(
+    `\ntargets: median RTO under 1 s: ${median < 1000 ? 'met' : 'MISSED'}; zero acknowledged writes lost (sync): ${lost === 0 ? 'met' : `MISSED (${lost} lost)`}`,
+  );
   if (median >= 1000 || lost > 0) process.exitCode = 1;
 }

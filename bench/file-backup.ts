@@ -40,7 +40,10 @@ async function generateTree(root: string): Promise<string[]> {
   for (const [index, sizeClass] of CLASSES.entries()) {
     let budget = Math.round(totalBytes * sizeClass.share);
     while (budget > 0) {
-      const size = Math.min(budget, between(sizeClass.min, Math.min(sizeClass.max, Math.max(sizeClass.min + 1, totalBytes / 4))));
+      const size = Math.min(
+        budget,
+        between(sizeClass.min, Math.min(sizeClass.max, Math.max(sizeClass.min + 1, totalBytes / 4))),
+      );
       const dir = join(root, `class-${index}`, `d${files.length % 16}`);
       await mkdir(dir, { recursive: true });
       const path = join(dir, `f${files.length}.bin`);
@@ -60,8 +63,12 @@ async function time(work: () => Promise<void> | void): Promise<number> {
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
-  const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr.toString()}`);
+  const result = spawnSync(command, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  if (result.status !== 0)
+    throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr.toString()}`);
 }
 
 function hasCommand(command: string): boolean {
@@ -80,7 +87,9 @@ try {
   const tree = join(work, 'tree');
   process.stderr.write(`generating ${(totalBytes / (1 << 20)).toFixed(0)} MiB tree in ${tree}...\n`);
   const files = await generateTree(tree);
-  const repository = new BackupRepository(join(work, 'drctl-repo'), { subject: { component: 'bench', site: 'backup' } });
+  const repository = new BackupRepository(join(work, 'drctl-repo'), {
+    subject: { component: 'bench', site: 'backup' },
+  });
   const resticRepo = join(work, 'restic-repo');
   const resticEnv = { RESTIC_PASSWORD: 'bench', RESTIC_CACHE_DIR: join(work, 'restic-cache') };
   const restic = hasCommand('restic');
@@ -99,13 +108,28 @@ try {
       bytes: totalBytes,
     });
     notes.push(`${label}: drctl copied ${(copied / (1 << 20)).toFixed(1)} MiB into its repository`);
-    rows.push({ run: label, tool: 'tar c \\| sha256sum', seconds: await time(() => run('sh', ['-c', `tar c -C '${tree}' . | sha256sum`])), bytes: totalBytes });
+    rows.push({
+      run: label,
+      tool: 'tar c \\| sha256sum',
+      seconds: await time(() => run('sh', ['-c', `tar c -C '${tree}' . | sha256sum`])),
+      bytes: totalBytes,
+    });
     // The floor for writing a durable copy: what any backup to local disk pays before hashing anything.
     const copy = join(work, `cp-${label}`);
-    rows.push({ run: label, tool: 'cp -r + sync', seconds: await time(() => run('sh', ['-c', `cp -r '${tree}' '${copy}' && sync`])), bytes: totalBytes });
+    rows.push({
+      run: label,
+      tool: 'cp -r + sync',
+      seconds: await time(() => run('sh', ['-c', `cp -r '${tree}' '${copy}' && sync`])),
+      bytes: totalBytes,
+    });
     await rm(copy, { recursive: true, force: true });
     if (restic) {
-      rows.push({ run: label, tool: 'restic backup', seconds: await time(() => run('restic', ['-r', resticRepo, 'backup', '--quiet', tree], resticEnv)), bytes: totalBytes });
+      rows.push({
+        run: label,
+        tool: 'restic backup',
+        seconds: await time(() => run('restic', ['-r', resticRepo, 'backup', '--quiet', tree], resticEnv)),
+        bytes: totalBytes,
+      });
     }
   };
 
@@ -123,9 +147,17 @@ try {
   });
   rows.push({ run: 'verify newest', tool: 'drctl verify', seconds: verify, bytes: totalBytes });
   const restoreTarget = join(work, 'restored');
-  rows.push({ run: 'restore newest', tool: 'drctl restore', seconds: await time(async () => void (await repository.restoreTree(undefined, restoreTarget, { site: 'bench' }))), bytes: totalBytes });
+  rows.push({
+    run: 'restore newest',
+    tool: 'drctl restore',
+    seconds: await time(
+      async () => void (await repository.restoreTree(undefined, restoreTarget, { site: 'bench' })),
+    ),
+    bytes: totalBytes,
+  });
 
-  const drctlSeconds = (label: string): number => rows.find((row) => row.run === label && row.tool === 'drctl backup')?.seconds ?? Number.NaN;
+  const drctlSeconds = (label: string): number =>
+    rows.find((row) => row.run === label && row.tool === 'drctl backup')?.seconds ?? Number.NaN;
   const lines = [
     `drctl file backup benchmark: ${files.length} files, ${(totalBytes / (1 << 20)).toFixed(0)} MiB, node ${process.version}, ${cpus().length} cores`,
     '',

@@ -36,20 +36,41 @@ try {
   const node = cluster.node('east');
   const target = { subject: { component: 'db', site: 'east' }, url: node.url };
   process.stdout.write(`pgbench -i -s ${scale} ...\n`);
-  await runPgTool(cluster.binaries, 'pgbench', ['-i', '-s', String(scale), '-q', '-d', conninfoFromUrl(node.url)]);
+  await runPgTool(cluster.binaries, 'pgbench', [
+    '-i',
+    '-s',
+    String(scale),
+    '-q',
+    '-d',
+    conninfoFromUrl(node.url),
+  ]);
   const plain: number[] = [];
   const drctl: number[] = [];
   const verified: number[] = [];
   let bytes = 0;
   for (let run = 0; run < runs; run++) {
     const plainDir = join(work, `plain-${run}`);
-    plain.push(await time(() => runPgTool(cluster.binaries, 'pg_basebackup', ['-D', plainDir, '-d', conninfoFromUrl(node.url), '-X', 'stream', '--checkpoint=fast'])));
+    plain.push(
+      await time(() =>
+        runPgTool(cluster.binaries, 'pg_basebackup', [
+          '-D',
+          plainDir,
+          '-d',
+          conninfoFromUrl(node.url),
+          '-X',
+          'stream',
+          '--checkpoint=fast',
+        ]),
+      ),
+    );
     rmSync(plainDir, { recursive: true, force: true });
     const location = join(work, `drctl-${run}`);
     drctl.push(await time(() => baseBackup(target, { binaries: cluster.binaries, location, verify: false })));
     bytes = listBackups(location)[0]?.bytes ?? 0;
     rmSync(location, { recursive: true, force: true });
-    verified.push(await time(() => baseBackup(target, { binaries: cluster.binaries, location, verify: true })));
+    verified.push(
+      await time(() => baseBackup(target, { binaries: cluster.binaries, location, verify: true })),
+    );
     rmSync(location, { recursive: true, force: true });
   }
   const mb = bytes / 1e6;
@@ -59,12 +80,18 @@ try {
     ['drctl `postgres.basebackup`, verify: false', median(drctl)],
     ['drctl `postgres.basebackup` (default, with pg_verifybackup)', median(verified)],
   ] as const;
-  process.stdout.write(`\n${cluster.binaries.version}; ${cpus().length} cores; Node ${process.version}; pgbench scale ${scale}, backup ${mb.toFixed(0)} MB; median of ${runs}\n\n`);
+  process.stdout.write(
+    `\n${cluster.binaries.version}; ${cpus().length} cores; Node ${process.version}; pgbench scale ${scale}, backup ${mb.toFixed(0)} MB; median of ${runs}\n\n`,
+  );
   process.stdout.write('| backup | median | MB/s | ratio to plain |\n| --- | --- | --- | --- |\n');
   for (const [name, seconds] of rows) {
-    process.stdout.write(`| ${name} | ${seconds.toFixed(2)} s | ${(mb / seconds).toFixed(0)} | ${(seconds / base).toFixed(2)} |\n`);
+    process.stdout.write(
+      `| ${name} | ${seconds.toFixed(2)} s | ${(mb / seconds).toFixed(0)} | ${(seconds / base).toFixed(2)} |\n`,
+    );
   }
-  process.stdout.write(`\nall runs (s): plain ${plain.map((s) => s.toFixed(2)).join(', ')}; drctl ${drctl.map((s) => s.toFixed(2)).join(', ')}; verified ${verified.map((s) => s.toFixed(2)).join(', ')}\n`);
+  process.stdout.write(
+    `\nall runs (s): plain ${plain.map((s) => s.toFixed(2)).join(', ')}; drctl ${drctl.map((s) => s.toFixed(2)).join(', ')}; verified ${verified.map((s) => s.toFixed(2)).join(', ')}\n`,
+  );
 } finally {
   await cluster.close();
   rmSync(work, { recursive: true, force: true });

@@ -94,7 +94,10 @@ export function scalePlanYaml(options: ScalePlanOptions = {}): string {
       );
       if (deps) out.push(`        depends_on: [${deps}]`);
       if (data) {
-        out.push(`        replication: { mode: async, max_lag: 10s }`, `        backups: [{ every: 1h, to: west, media: object }]`);
+        out.push(
+          `        replication: { mode: async, max_lag: 10s }`,
+          `        backups: [{ every: 1h, to: west, media: object }]`,
+        );
       }
     }
     const a = id(first);
@@ -150,7 +153,10 @@ async function main(): Promise<void> {
       loads.push(t1 - t0);
       analyses.push(t2 - t1);
       const components = plan.workloads.reduce((n, w) => n + w.components.length, 0);
-      const edges = plan.workloads.reduce((n, w) => n + w.components.reduce((m, c) => m + c.dependsOn.length, 0), 0);
+      const edges = plan.workloads.reduce(
+        (n, w) => n + w.components.reduce((m, c) => m + c.dependsOn.length, 0),
+        0,
+      );
       summary =
         `${components} components, ${edges} dependency edges, ${plan.workloads.length} workloads, ` +
         `${analysis.runbooks.length} runbooks, ${analysis.findings.length} findings, ` +

@@ -19,14 +19,19 @@ if (role === 'upstream') {
   const body = JSON.stringify({ ok: true, site: 'east' });
   const server = http.createServer((req, res) => {
     req.resume();
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    res
+      .writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+      .end(body);
   });
   server.keepAliveTimeout = 30_000;
   server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
   process.on('message', () => process.send?.({ cpu: process.cpuUsage() }));
 } else if (role === 'router') {
   const { TrafficRouter } = await import('../src/router/index.ts');
-  const router = await TrafficRouter.create({ endpoints: [{ site: 'east', url: `http://127.0.0.1:${process.argv[3]}`, priority: 1 }], probe: { path: '/health' } });
+  const router = await TrafficRouter.create({
+    endpoints: [{ site: 'east', url: `http://127.0.0.1:${process.argv[3]}`, priority: 1 }],
+    probe: { path: '/health' },
+  });
   process.send?.({ url: router.url });
   process.on('message', () => process.send?.({ cpu: process.cpuUsage() }));
   process.on('disconnect', () => void router.close().then(() => process.exit(0)));
@@ -42,8 +47,14 @@ function arg(name: string, fallback: number): number {
 
 function start<T>(args: string[]): Promise<{ child: ChildProcess; message: T }> {
   // BENCH_PROFILE=dir writes a CPU profile of the router process there, to see where its time goes.
-  const profile = process.env.BENCH_PROFILE && args[0] === 'router' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = fork(fileURLToPath(import.meta.url), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...profile] });
+  const profile =
+    process.env.BENCH_PROFILE && args[0] === 'router'
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+      : [];
+  const child = fork(fileURLToPath(import.meta.url), args, {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [...process.execArgv, ...profile],
+  });
   return new Promise((resolve, reject) => {
     child.once('message', (message) => resolve({ child, message: message as T }));
     child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}`)));
@@ -110,7 +121,15 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-function summary(samples: Sample[]): { p50: number; p90: number; p99: number; max: number; rps: number; errors: number; n: number } {
+function summary(samples: Sample[]): {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  rps: number;
+  errors: number;
+  n: number;
+} {
   const all = samples.flatMap((sample) => sample.latencies).sort((a, b) => a - b);
   const seconds = samples.reduce((sum, sample) => sum + sample.seconds, 0);
   return {
@@ -153,17 +172,34 @@ async function main(): Promise<void> {
     const r = summary(routedSamples);
     const ms = (value: number): string => value.toFixed(3).padStart(8);
     const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-    console.log(`router latency: ${rate} req/s open loop, keep-alive client, ${rounds} rounds × ${seconds} s per path`);
-    console.log(`machine: ${os.cpus().length} cores (${cpu}), Node ${process.version}, ${os.platform()} ${os.release()}`);
+    console.log(
+      `router latency: ${rate} req/s open loop, keep-alive client, ${rounds} rounds × ${seconds} s per path`,
+    );
+    console.log(
+      `machine: ${os.cpus().length} cores (${cpu}), Node ${process.version}, ${os.platform()} ${os.release()}`,
+    );
     console.log('');
     console.log('| path | requests | req/s | errors | p50 ms | p90 ms | p99 ms | max ms |');
     console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    console.log(`| direct | ${d.n} | ${d.rps.toFixed(0)} | ${d.errors} | ${ms(d.p50)} | ${ms(d.p90)} | ${ms(d.p99)} | ${ms(d.max)} |`);
-    console.log(`| through router | ${r.n} | ${r.rps.toFixed(0)} | ${r.errors} | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${ms(r.max)} |`);
-    console.log(`| added by router | | | | ${ms(r.p50 - d.p50)} | ${ms(r.p90 - d.p90)} | ${ms(r.p99 - d.p99)} | |`);
+    console.log(
+      `| direct | ${d.n} | ${d.rps.toFixed(0)} | ${d.errors} | ${ms(d.p50)} | ${ms(d.p90)} | ${ms(d.p99)} | ${ms(d.max)} |`,
+    );
+    console.log(
+      `| through router | ${r.n} | ${r.rps.toFixed(0)} | ${r.errors} | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${ms(r.max)} |`,
+    );
+    console.log(
+      `| added by router | | | | ${ms(r.p50 - d.p50)} | ${ms(r.p90 - d.p90)} | ${ms(r.p99 - d.p99)} | |`,
+    );
     console.log('');
-    console.log(`CPU per request: router ${(routerCpu / r.n).toFixed(1)} µs, upstream ${(upstreamCpu / d.n).toFixed(1)} µs (the router's share of a core at ${rate} req/s: ${((routerCpu / r.n) * rate / 1e4).toFixed(1)} %)`);
-    console.log(`load average during the run: ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}`);
+    console.log(
+      `CPU per request: router ${(routerCpu / r.n).toFixed(1)} µs, upstream ${(upstreamCpu / d.n).toFixed(1)} µs (the router's share of a core at ${rate} req/s: ${(((routerCpu / r.n) * rate) / 1e4).toFixed(1)} %)`,
+    );
+    console.log(
+      `load average during the run: ${os
+        .loadavg()
+        .map((value) => value.toFixed(1))
+        .join(' ')}`,
+    );
     console.log('');
     console.log(`target: under 1 ms added at p50 — ${r.p50 - d.p50 < 1 ? 'met' : 'NOT met'}`);
   } finally {

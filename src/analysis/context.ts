@@ -16,7 +16,8 @@ export type Rule = (context: AnalysisContext, report: (finding: Finding) => void
 
 export function createContext(plan: Plan, now: Date): AnalysisContext {
   const components = new Map<string, Component>();
-  for (const workload of plan.workloads) for (const component of workload.components) components.set(component.id, component);
+  for (const workload of plan.workloads)
+    for (const component of workload.components) components.set(component.id, component);
   return {
     plan,
     now,

@@ -148,7 +148,9 @@ export function criticalPath(steps: readonly TimedNode[]): CriticalPath {
  * on nothing), and each later wave only depends on earlier ones; within a wave, tier 0 comes first.
  * Seed 000: recover foundations first, then follow the workflows, in priority order.
  */
-export function componentWaves(components: readonly (Pick<Component, 'id' | 'dependsOn'> & { tier?: number })[]): string[][] {
+export function componentWaves(
+  components: readonly (Pick<Component, 'id' | 'dependsOn'> & { tier?: number })[],
+): string[][] {
   const tier = new Map(components.map((c) => [c.id, c.tier ?? 0]));
   // within a wave, the more critical tier first (seed 000: recover in priority order); sort is stable
   return dependencyWaves(components.map((c) => ({ id: c.id, needs: c.dependsOn }))).map((wave) =>

@@ -21,7 +21,14 @@ import { drillSchedule, instructionsExercised, planReview, signoffs } from './ru
 
 export { FINDINGS, SEVERITIES, compareFindings } from './findings.ts';
 export type { Finding, FindingCode, FindingSubject, Severity } from './findings.ts';
-export { ancestors, componentWaves, criticalPath, dependencyWaves, stepTimeline, topologicalOrder } from './graph.ts';
+export {
+  ancestors,
+  componentWaves,
+  criticalPath,
+  dependencyWaves,
+  stepTimeline,
+  topologicalOrder,
+} from './graph.ts';
 export type { CriticalPath, GraphNode, TimedNode, TimelineEntry } from './graph.ts';
 export type { Remedy, RemedyKind, RunbookAnalysis } from './runbooks.ts';
 export { recoveryPoint } from './rules/data.ts';
@@ -154,7 +161,13 @@ export interface AnalysisJson {
     rtoApplies: boolean;
     fits: boolean;
     overSeconds: number;
-    remedies: Array<{ kind: string; message: string; steps: string[]; components: string[]; savesSeconds: number | null }>;
+    remedies: Array<{
+      kind: string;
+      message: string;
+      steps: string[];
+      components: string[];
+      savesSeconds: number | null;
+    }>;
   }>;
   recoveryOrder: string[][];
 }

@@ -61,7 +61,11 @@ const AUTOMATE_MIN_MS = 5 * 60_000;
 /** …or at least this share of the whole path. */
 const AUTOMATE_MIN_SHARE = 0.1;
 
-export function analyzeRunbook(context: AnalysisContext, workload: Workload, runbook: Runbook): RunbookAnalysis {
+export function analyzeRunbook(
+  context: AnalysisContext,
+  workload: Workload,
+  runbook: Runbook,
+): RunbookAnalysis {
   const path = criticalPath(runbook.steps);
   const rtoApplies = RTO_KINDS.has(runbook.kind);
   const overMs = Math.max(0, path.ms - workload.rtoMs);
@@ -94,7 +98,13 @@ export function rtoFinding(analysis: RunbookAnalysis): Finding | undefined {
   );
 }
 
-function remedies(context: AnalysisContext, workload: Workload, runbook: Runbook, path: CriticalPath, overMs: number): Remedy[] {
+function remedies(
+  context: AnalysisContext,
+  workload: Workload,
+  runbook: Runbook,
+  path: CriticalPath,
+  overMs: number,
+): Remedy[] {
   const byId = new Map(runbook.steps.map((s) => [s.id, s]));
   const onPath = path.steps.map((id) => byId.get(id)).filter((s): s is Step => s !== undefined);
   const found: Remedy[] = [];

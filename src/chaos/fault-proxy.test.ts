@@ -40,7 +40,12 @@ async function proxy(options: FaultProxyOptions): Promise<FaultProxy> {
 }
 
 /** A client connection that collects what it receives. */
-async function connect(port: number): Promise<{ socket: net.Socket; received: () => string; error: () => NodeJS.ErrnoException | undefined; closed: () => boolean }> {
+async function connect(port: number): Promise<{
+  socket: net.Socket;
+  received: () => string;
+  error: () => NodeJS.ErrnoException | undefined;
+  closed: () => boolean;
+}> {
   const socket = net.connect(port, '127.0.0.1');
   let text = '';
   let failure: NodeJS.ErrnoException | undefined;
@@ -59,7 +64,10 @@ async function connect(port: number): Promise<{ socket: net.Socket; received: ()
   return { socket, received: () => text, error: () => failure, closed: () => closed };
 }
 
-async function roundTrip(client: { socket: net.Socket; received: () => string }, message: string): Promise<number> {
+async function roundTrip(
+  client: { socket: net.Socket; received: () => string },
+  message: string,
+): Promise<number> {
   const before = client.received().length;
   const started = performance.now();
   client.socket.write(message);
@@ -109,7 +117,10 @@ describe('fault proxy', () => {
     expect(echo.connections()).toBe(1);
 
     fp.clear();
-    await until(() => client.received() === 'aheld' && late.received() === 'late', 'held data after the blackhole');
+    await until(
+      () => client.received() === 'aheld' && late.received() === 'late',
+      'held data after the blackhole',
+    );
     expect(echo.connections()).toBe(2);
   });
 
@@ -135,7 +146,10 @@ describe('fault proxy', () => {
 
   it('limits bandwidth', async () => {
     const echo = await echoServer();
-    const fp = await proxy({ target: echo.port, faults: [{ kind: 'bandwidth', bytesPerSecond: 64 * 1024, direction: 'up' }] });
+    const fp = await proxy({
+      target: echo.port,
+      faults: [{ kind: 'bandwidth', bytesPerSecond: 64 * 1024, direction: 'up' }],
+    });
     const client = await connect(fp.port);
     // 32 KiB at 64 KiB/s takes at least half a second to cross
     expect(await roundTrip(client, 'x'.repeat(32 * 1024))).toBeGreaterThanOrEqual(450);
@@ -153,11 +167,19 @@ describe('fault proxy', () => {
     expect(refused.status).toBe(401);
     expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'DRCTL_CHAOS_UNAUTHORIZED' } });
 
-    const set = await request(`${fp.adminUrl}/faults`, { method: 'PUT', body: '[{"kind":"latency","latencyMs":10}]', headers: auth });
+    const set = await request(`${fp.adminUrl}/faults`, {
+      method: 'PUT',
+      body: '[{"kind":"latency","latencyMs":10}]',
+      headers: auth,
+    });
     expect(JSON.parse(set.body)).toMatchObject({ faults: [{ kind: 'latency', latencyMs: 10 }] });
     expect(fp.faults()).toEqual([{ kind: 'latency', latencyMs: 10 }]);
 
-    const invalid = await request(`${fp.adminUrl}/faults`, { method: 'PUT', body: '{"kind":"earthquake"}', headers: auth });
+    const invalid = await request(`${fp.adminUrl}/faults`, {
+      method: 'PUT',
+      body: '{"kind":"earthquake"}',
+      headers: auth,
+    });
     expect(invalid.status).toBe(400);
     expect(JSON.parse(invalid.body)).toMatchObject({ error: { code: 'DRCTL_CHAOS_FAULT_INVALID' } });
 
@@ -170,8 +192,12 @@ describe('fault proxy', () => {
     const echo = await echoServer();
     const fp = await proxy({ target: echo.port });
     expect(() => fp.set({ kind: 'latency', latencyMs: -1 })).toThrow(UsageError);
-    expect(() => fp.set({ kind: 'latency', latencyMs: -1 })).toThrow(expect.objectContaining({ code: 'DRCTL_CHAOS_FAULT_INVALID' }));
-    await expect(FaultProxy.create({ target: 'nowhere' })).rejects.toMatchObject({ code: 'DRCTL_CHAOS_TARGET_INVALID' });
+    expect(() => fp.set({ kind: 'latency', latencyMs: -1 })).toThrow(
+      expect.objectContaining({ code: 'DRCTL_CHAOS_FAULT_INVALID' }),
+    );
+    await expect(FaultProxy.create({ target: 'nowhere' })).rejects.toMatchObject({
+      code: 'DRCTL_CHAOS_TARGET_INVALID',
+    });
   });
 
   it('resets the client when the target refuses the connection', async () => {

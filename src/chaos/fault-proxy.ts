@@ -92,22 +92,48 @@ export class FaultProxy {
     const host = options.host ?? '127.0.0.1';
     const initial = compileFaults(options.faults ?? []);
     const holder: { proxy?: FaultProxy } = {};
-    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => {
-      if (holder.proxy) holder.proxy.accept(socket);
-      else socket.destroy();
-    });
-    const admin = options.adminPort === undefined ? undefined : http.createServer(controlApi(() => holder.proxy as FaultProxy, options.adminToken));
-    const port = await listen(server, host, options.listen ?? 0, 'the fault proxy', 'DRCTL_CHAOS_LISTEN_FAILED');
+    const server = net.createServer(
+      { pauseOnConnect: true, allowHalfOpen: true, noDelay: true },
+      (socket) => {
+        if (holder.proxy) holder.proxy.accept(socket);
+        else socket.destroy();
+      },
+    );
+    const admin =
+      options.adminPort === undefined
+        ? undefined
+        : http.createServer(controlApi(() => holder.proxy as FaultProxy, options.adminToken));
+    const port = await listen(
+      server,
+      host,
+      options.listen ?? 0,
+      'the fault proxy',
+      'DRCTL_CHAOS_LISTEN_FAILED',
+    );
     let adminPort: number | undefined;
     if (admin) {
       try {
-        adminPort = await listen(admin, host, options.adminPort ?? 0, 'the fault proxy control API', 'DRCTL_CHAOS_LISTEN_FAILED');
+        adminPort = await listen(
+          admin,
+          host,
+          options.adminPort ?? 0,
+          'the fault proxy control API',
+          'DRCTL_CHAOS_LISTEN_FAILED',
+        );
       } catch (error) {
         await closeServer(server);
         throw error;
       }
     }
-    const proxy = new FaultProxy(server, admin, port, adminPort, host, target, options.log ?? pino({ level: 'silent' }));
+    const proxy = new FaultProxy(
+      server,
+      admin,
+      port,
+      adminPort,
+      host,
+      target,
+      options.log ?? pino({ level: 'silent' }),
+    );
     proxy.rules = initial.rules;
     proxy.active = initial.faults;
     holder.proxy = proxy;
@@ -122,7 +148,10 @@ export class FaultProxy {
     this.active = compiled.faults;
     const change: FaultChange = { faults: compiled.faults, at: Date.now(), monotonic: performance.now() };
     this.changes.push(change);
-    this.log.info({ target: this.target, faults: compiled.faults, at: change.at }, compiled.faults.length ? 'faults set' : 'faults cleared');
+    this.log.info(
+      { target: this.target, faults: compiled.faults, at: change.at },
+      compiled.faults.length ? 'faults set' : 'faults cleared',
+    );
     for (const connection of [...this.connections]) {
       if (this.rules.reset) connection.reset();
       else connection.refresh();
@@ -151,7 +180,10 @@ export class FaultProxy {
   /** Stop listening and destroy every connection. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const closed = Promise.all([closeServer(this.server), this.admin ? closeServer(this.admin) : Promise.resolve()]);
+      const closed = Promise.all([
+        closeServer(this.server),
+        this.admin ? closeServer(this.admin) : Promise.resolve(),
+      ]);
       for (const connection of [...this.connections]) connection.destroy();
       this.admin?.closeAllConnections();
       await closed;
@@ -206,8 +238,16 @@ class ProxiedConnection {
     private readonly client: net.Socket,
     private readonly proxy: FaultProxy,
   ) {
-    this.up = new Link(client, () => proxy.currentRules().up, (bytes) => proxy.countBytes('up', bytes));
-    this.down = new Link(undefined, () => proxy.currentRules().down, (bytes) => proxy.countBytes('down', bytes));
+    this.up = new Link(
+      client,
+      () => proxy.currentRules().up,
+      (bytes) => proxy.countBytes('up', bytes),
+    );
+    this.down = new Link(
+      undefined,
+      () => proxy.currentRules().down,
+      (bytes) => proxy.countBytes('down', bytes),
+    );
     this.down.setDestination(client);
     client.on('error', () => this.destroy());
     client.on('close', () => this.closed());
@@ -223,7 +263,12 @@ class ProxiedConnection {
   }
 
   private connect(): void {
-    const upstream = net.connect({ host: this.proxy.target.host, port: this.proxy.target.port, allowHalfOpen: true, noDelay: true });
+    const upstream = net.connect({
+      host: this.proxy.target.host,
+      port: this.proxy.target.port,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
     this.upstream = upstream;
     upstream.on('error', () => {
       this.proxy.count('failed');
@@ -335,7 +380,15 @@ class Link {
   private push(chunk: Buffer): void {
     const rules = this.rules();
     const now = performance.now();
-    if (!rules.blackhole && rules.latencyMs === 0 && rules.jitterMs === 0 && rules.bytesPerSecond === undefined && this.queue.length === 0 && this.destination && !this.waitingDrain) {
+    if (
+      !rules.blackhole &&
+      rules.latencyMs === 0 &&
+      rules.jitterMs === 0 &&
+      rules.bytesPerSecond === undefined &&
+      this.queue.length === 0 &&
+      this.destination &&
+      !this.waitingDrain
+    ) {
       this.write(chunk);
       return;
     }
@@ -345,7 +398,8 @@ class Link {
     if (rules.bytesPerSecond === undefined) slices.push(chunk);
     else {
       const size = Math.max(1, Math.floor(rules.bytesPerSecond / 20));
-      for (let offset = 0; offset < chunk.length; offset += size) slices.push(chunk.subarray(offset, offset + size));
+      for (let offset = 0; offset < chunk.length; offset += size)
+        slices.push(chunk.subarray(offset, offset + size));
     }
     for (const slice of slices) {
       let sent = now;
@@ -399,7 +453,11 @@ function parseTarget(target: string | number): { host: string; port: number } {
   const match = /^(.*):(\d+)$/.exec(target.replace(/^tcp:\/\//, ''));
   const port = match ? Number(match[2]) : NaN;
   if (!match || !(port > 0 && port < 65536)) {
-    throw new UsageError('DRCTL_CHAOS_TARGET_INVALID', `the fault proxy target "${target}" is not host:port`, { hint: 'write it like 127.0.0.1:5433' });
+    throw new UsageError(
+      'DRCTL_CHAOS_TARGET_INVALID',
+      `the fault proxy target "${target}" is not host:port`,
+      { hint: 'write it like 127.0.0.1:5433' },
+    );
   }
   return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port };
 }

@@ -43,7 +43,12 @@ export interface ProxyRules {
 }
 
 export function noRules(): ProxyRules {
-  const none = (): DirectionRules => ({ latencyMs: 0, jitterMs: 0, blackhole: false, bytesPerSecond: undefined });
+  const none = (): DirectionRules => ({
+    latencyMs: 0,
+    jitterMs: 0,
+    blackhole: false,
+    bytesPerSecond: undefined,
+  });
   return { up: none(), down: none(), reset: false };
 }
 
@@ -53,9 +58,13 @@ export function compileFaults(faults: readonly unknown[]): { faults: ProxyFault[
     const result = ProxyFaultSchema.safeParse(fault);
     if (result.success) return result.data;
     const issue = result.error.issues[0];
-    throw new UsageError('DRCTL_CHAOS_FAULT_INVALID', `fault ${index + 1} is invalid${issue && issue.path.length ? ` at ${issue.path.join('.')}` : ''}: ${issue?.message ?? 'unknown problem'}`, {
-      hint: 'a fault is {kind: latency, latencyMs}, {kind: blackhole}, {kind: reset} or {kind: bandwidth, bytesPerSecond}; see docs/chaos.md',
-    });
+    throw new UsageError(
+      'DRCTL_CHAOS_FAULT_INVALID',
+      `fault ${index + 1} is invalid${issue && issue.path.length ? ` at ${issue.path.join('.')}` : ''}: ${issue?.message ?? 'unknown problem'}`,
+      {
+        hint: 'a fault is {kind: latency, latencyMs}, {kind: blackhole}, {kind: reset} or {kind: bandwidth, bytesPerSecond}; see docs/chaos.md',
+      },
+    );
   });
   const rules = noRules();
   for (const fault of parsed) {
@@ -63,7 +72,12 @@ export function compileFaults(faults: readonly unknown[]): { faults: ProxyFault[
       rules.reset = true;
       continue;
     }
-    const targets = fault.direction === 'up' ? [rules.up] : fault.direction === 'down' ? [rules.down] : [rules.up, rules.down];
+    const targets =
+      fault.direction === 'up'
+        ? [rules.up]
+        : fault.direction === 'down'
+          ? [rules.down]
+          : [rules.up, rules.down];
     for (const target of targets) {
       if (fault.kind === 'latency') {
         target.latencyMs += fault.latencyMs;
@@ -79,7 +93,15 @@ export function compileFaults(faults: readonly unknown[]): { faults: ProxyFault[
 }
 
 const BANDWIDTH = /^(\d+(?:\.\d+)?)\s*(bps|kbps|mbps|gbps|B\/s|KB\/s|MB\/s)$/i;
-const BYTES_PER_UNIT: Record<string, number> = { bps: 1 / 8, kbps: 1000 / 8, mbps: 1e6 / 8, gbps: 1e9 / 8, 'b/s': 1, 'kb/s': 1024, 'mb/s': 1024 * 1024 };
+const BYTES_PER_UNIT: Record<string, number> = {
+  bps: 1 / 8,
+  kbps: 1000 / 8,
+  mbps: 1e6 / 8,
+  gbps: 1e9 / 8,
+  'b/s': 1,
+  'kb/s': 1024,
+  'mb/s': 1024 * 1024,
+};
 
 /** Bytes per second for a bandwidth as plans write it: `64kbps`, `10mbps` (bits), `512KB/s` (bytes). */
 export function parseBandwidth(text: string): number | undefined {
@@ -96,7 +118,12 @@ export function proxyFaultFromPlan(fault: PlanFault): ProxyFault | undefined {
   const dir = fault.direction;
   switch (fault.kind) {
     case 'latency':
-      return { kind: 'latency', latencyMs: fault.latencyMs ?? 0, jitterMs: fault.jitterMs ?? 0, direction: dir };
+      return {
+        kind: 'latency',
+        latencyMs: fault.latencyMs ?? 0,
+        jitterMs: fault.jitterMs ?? 0,
+        direction: dir,
+      };
     case 'blackhole':
       return { kind: 'blackhole', direction: dir };
     case 'reset':
@@ -104,10 +131,14 @@ export function proxyFaultFromPlan(fault: PlanFault): ProxyFault | undefined {
     case 'bandwidth': {
       const bytesPerSecond = fault.bandwidth === undefined ? undefined : parseBandwidth(fault.bandwidth);
       if (bytesPerSecond === undefined) {
-        throw new UsageError('DRCTL_CHAOS_FAULT_INVALID', `bandwidth fault on ${fault.component}@${fault.site} has no valid bandwidth ("${fault.bandwidth ?? ''}")`, {
-          hint: 'write it like 64kbps, 10mbps or 512KB/s',
-          location: fault.at,
-        });
+        throw new UsageError(
+          'DRCTL_CHAOS_FAULT_INVALID',
+          `bandwidth fault on ${fault.component}@${fault.site} has no valid bandwidth ("${fault.bandwidth ?? ''}")`,
+          {
+            hint: 'write it like 64kbps, 10mbps or 512KB/s',
+            location: fault.at,
+          },
+        );
       }
       return { kind: 'bandwidth', bytesPerSecond, direction: dir };
     }

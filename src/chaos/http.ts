@@ -24,14 +24,27 @@ export function jsonApi(
 ): http.RequestListener {
   const app = new Hono();
   app.onError((error, c) => {
-    if (error instanceof DrctlError) return c.json({ error: { code: error.code, message: error.message, hint: error.hint } }, STATUS_BY_CODE[error.code] ?? 400);
+    if (error instanceof DrctlError)
+      return c.json(
+        { error: { code: error.code, message: error.message, hint: error.hint } },
+        STATUS_BY_CODE[error.code] ?? 400,
+      );
     return c.json({ error: { code: 'DRCTL_INTERNAL', message: error.message } }, 500);
   });
   app.use('*', async (c, next) => {
-    if (token !== undefined && c.req.method !== 'GET' && c.req.method !== 'HEAD' && !bearerMatches(c.req.header('authorization'), token)) {
-      throw new DrctlError(unauthorizedCode, `${c.req.method} ${c.req.path} on ${what} needs its bearer token`, {
-        hint: 'send Authorization: Bearer <token> with the token it was started with',
-      });
+    if (
+      token !== undefined &&
+      c.req.method !== 'GET' &&
+      c.req.method !== 'HEAD' &&
+      !bearerMatches(c.req.header('authorization'), token)
+    ) {
+      throw new DrctlError(
+        unauthorizedCode,
+        `${c.req.method} ${c.req.path} on ${what} needs its bearer token`,
+        {
+          hint: 'send Authorization: Bearer <token> with the token it was started with',
+        },
+      );
     }
     await next();
   });
@@ -39,10 +52,25 @@ export function jsonApi(
     try {
       return await c.req.json();
     } catch (error) {
-      throw new DrctlError('DRCTL_CHAOS_REQUEST_INVALID', `${c.req.method} ${c.req.path} on ${what}: the body is not JSON`, { hint: 'send a JSON body', cause: error });
+      throw new DrctlError(
+        'DRCTL_CHAOS_REQUEST_INVALID',
+        `${c.req.method} ${c.req.path} on ${what}: the body is not JSON`,
+        { hint: 'send a JSON body', cause: error },
+      );
     }
   });
-  app.notFound((c) => c.json({ error: { code: 'DRCTL_CHAOS_NOT_FOUND', message: `${what} has no ${c.req.method} ${c.req.path}`, hint: 'see docs/chaos.md' } }, 404));
+  app.notFound((c) =>
+    c.json(
+      {
+        error: {
+          code: 'DRCTL_CHAOS_NOT_FOUND',
+          message: `${what} has no ${c.req.method} ${c.req.path}`,
+          hint: 'see docs/chaos.md',
+        },
+      },
+      404,
+    ),
+  );
   return getRequestListener(app.fetch, { overrideGlobalObjects: false }) as unknown as http.RequestListener;
 }
 

@@ -20,14 +20,21 @@ afterEach(() => {
 });
 
 /** A child that prints a line every 20 ms; with `grandchild`, it starts a second process in its group. */
-function ticker(options: { detached?: boolean; grandchild?: boolean } = {}): { child: ChildProcess; lines: () => number; grandchildPid: () => number | undefined } {
+function ticker(options: { detached?: boolean; grandchild?: boolean } = {}): {
+  child: ChildProcess;
+  lines: () => number;
+  grandchildPid: () => number | undefined;
+} {
   const script = options.grandchild
     ? `const { spawn } = require('node:child_process');
        const g = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
        process.stdout.write('grandchild ' + g.pid + '\\n');
        setInterval(() => process.stdout.write('tick\\n'), 20);`
     : `setInterval(() => process.stdout.write('tick\\n'), 20);`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'], detached: options.detached ?? false });
+  const child = spawn(process.execPath, ['-e', script], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    detached: options.detached ?? false,
+  });
   children.push(child);
   let lines = 0;
   let grandchild: number | undefined;
@@ -79,8 +86,12 @@ describe('process faults', () => {
   });
 
   it('refuses to signal drctl itself and reports a process that does not exist', async () => {
-    expect(() => killProcess({ pid: process.pid })).toThrow(expect.objectContaining({ code: 'DRCTL_CHAOS_PROCESS_INVALID' }));
-    expect(() => killProcess({ pid: 1 })).toThrow(expect.objectContaining({ code: 'DRCTL_CHAOS_PROCESS_INVALID' }));
+    expect(() => killProcess({ pid: process.pid })).toThrow(
+      expect.objectContaining({ code: 'DRCTL_CHAOS_PROCESS_INVALID' }),
+    );
+    expect(() => killProcess({ pid: 1 })).toThrow(
+      expect.objectContaining({ code: 'DRCTL_CHAOS_PROCESS_INVALID' }),
+    );
 
     const { child } = ticker();
     const pid = child.pid as number;

@@ -29,32 +29,48 @@ export function signalProcess(target: ProcessTarget, signal: ProcessSignal): Sig
   const group = target.group ?? false;
   const where = `${group ? 'process group' : 'process'} ${target.pid}`;
   if (!Number.isInteger(target.pid) || target.pid <= 1) {
-    throw new DrctlError('DRCTL_CHAOS_PROCESS_INVALID', `cannot send ${signal} to ${where}: not a process a drill may signal`, {
-      hint: 'give the pid of a site process drctl or the drill started',
-      exitCode: 2,
-    });
+    throw new DrctlError(
+      'DRCTL_CHAOS_PROCESS_INVALID',
+      `cannot send ${signal} to ${where}: not a process a drill may signal`,
+      {
+        hint: 'give the pid of a site process drctl or the drill started',
+        exitCode: 2,
+      },
+    );
   }
   if (target.pid === process.pid || (group && target.pid === ownProcessGroup())) {
-    throw new DrctlError('DRCTL_CHAOS_PROCESS_INVALID', `cannot send ${signal} to ${where}: that is drctl itself`, {
-      hint: 'start the site processes detached (their own process group) and signal that group',
-      exitCode: 2,
-    });
+    throw new DrctlError(
+      'DRCTL_CHAOS_PROCESS_INVALID',
+      `cannot send ${signal} to ${where}: that is drctl itself`,
+      {
+        hint: 'start the site processes detached (their own process group) and signal that group',
+        exitCode: 2,
+      },
+    );
   }
   try {
     process.kill(group ? -target.pid : target.pid, signal);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ESRCH') {
-      throw new DrctlError('DRCTL_CHAOS_PROCESS_NOT_FOUND', `cannot send ${signal} to ${where}: no such ${group ? 'group' : 'process'}`, {
-        hint: 'the process already exited, or the pid is wrong',
-        cause: error,
-      });
+      throw new DrctlError(
+        'DRCTL_CHAOS_PROCESS_NOT_FOUND',
+        `cannot send ${signal} to ${where}: no such ${group ? 'group' : 'process'}`,
+        {
+          hint: 'the process already exited, or the pid is wrong',
+          cause: error,
+        },
+      );
     }
     if (code === 'EPERM') {
-      throw new DrctlError('DRCTL_CHAOS_PROCESS_DENIED', `cannot send ${signal} to ${where}: permission denied`, {
-        hint: 'a drill may only signal processes of the user it runs as',
-        cause: error,
-      });
+      throw new DrctlError(
+        'DRCTL_CHAOS_PROCESS_DENIED',
+        `cannot send ${signal} to ${where}: permission denied`,
+        {
+          hint: 'a drill may only signal processes of the user it runs as',
+          cause: error,
+        },
+      );
     }
     throw error;
   }

@@ -23,7 +23,9 @@ describe('switchboard', () => {
     const change = board.set('orders.fail', 'database unavailable');
     expect(change).toMatchObject({ name: 'orders.fail', set: true });
     expect(await readFlag(board.url, 'orders.fail')).toBe('database unavailable');
-    expect(JSON.parse((await request(`${board.url}/flags`)).body)).toEqual({ flags: { 'catalog.slow': 250, 'orders.fail': 'database unavailable' } });
+    expect(JSON.parse((await request(`${board.url}/flags`)).body)).toEqual({
+      flags: { 'catalog.slow': 250, 'orders.fail': 'database unavailable' },
+    });
 
     board.unset('orders.fail');
     expect(await readFlag(board.url, 'orders.fail', { fallback: false })).toBe(false);
@@ -36,16 +38,27 @@ describe('switchboard', () => {
 
   it('sets and clears flags over HTTP, with the bearer token when one is configured', async () => {
     const board = await switchboard({ token: 'flag-token' });
-    const refused = await request(`${board.url}/flags/orders.fail`, { method: 'PUT', body: '{"value":true}' });
+    const refused = await request(`${board.url}/flags/orders.fail`, {
+      method: 'PUT',
+      body: '{"value":true}',
+    });
     expect(refused.status).toBe(401);
     expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'DRCTL_CHAOS_UNAUTHORIZED' } });
 
     const auth = { authorization: 'Bearer flag-token', 'content-type': 'application/json' };
-    const set = await request(`${board.url}/flags/orders.fail`, { method: 'PUT', body: '{"value":true}', headers: auth });
+    const set = await request(`${board.url}/flags/orders.fail`, {
+      method: 'PUT',
+      body: '{"value":true}',
+      headers: auth,
+    });
     expect(JSON.parse(set.body)).toMatchObject({ name: 'orders.fail', value: true, set: true });
     expect(board.get('orders.fail')).toMatchObject({ value: true, set: true });
 
-    const noValue = await request(`${board.url}/flags/orders.fail`, { method: 'PUT', body: '{}', headers: auth });
+    const noValue = await request(`${board.url}/flags/orders.fail`, {
+      method: 'PUT',
+      body: '{}',
+      headers: auth,
+    });
     expect(JSON.parse(noValue.body)).toMatchObject({ error: { code: 'DRCTL_CHAOS_REQUEST_INVALID' } });
 
     await request(`${board.url}/flags`, { method: 'DELETE', headers: auth });

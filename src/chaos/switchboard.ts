@@ -60,7 +60,13 @@ export class Switchboard {
     const host = options.host ?? '127.0.0.1';
     const holder: { board?: Switchboard } = {};
     const server = http.createServer(api(() => holder.board as Switchboard, options.token));
-    const port = await listen(server, host, options.port ?? 0, 'the switchboard', 'DRCTL_CHAOS_LISTEN_FAILED');
+    const port = await listen(
+      server,
+      host,
+      options.port ?? 0,
+      'the switchboard',
+      'DRCTL_CHAOS_LISTEN_FAILED',
+    );
     const board = new Switchboard(server, host, port);
     holder.board = board;
     for (const [name, value] of Object.entries(options.flags ?? {})) board.set(name, value);
@@ -86,7 +92,12 @@ export class Switchboard {
 
   get(name: string): FlagRecord {
     const entry = this.store.get(name);
-    return { name, value: entry?.value ?? null, set: entry !== undefined, updatedAt: entry?.updatedAt ?? null };
+    return {
+      name,
+      value: entry?.value ?? null,
+      set: entry !== undefined,
+      updatedAt: entry?.updatedAt ?? null,
+    };
   }
 
   flags(): Record<string, FlagValue> {
@@ -130,7 +141,11 @@ function api(board: () => Switchboard, token: string | undefined): http.RequestL
     app.put('/flags/:name', async (c) => {
       const json = (await body(c)) as { value?: FlagValue } | null;
       if (json === null || typeof json !== 'object' || !('value' in json) || json.value === undefined) {
-        throw new DrctlError('DRCTL_CHAOS_REQUEST_INVALID', `PUT /flags/${c.req.param('name')}: the body needs a "value"`, { hint: 'send {"value": true}' });
+        throw new DrctlError(
+          'DRCTL_CHAOS_REQUEST_INVALID',
+          `PUT /flags/${c.req.param('name')}: the body needs a "value"`,
+          { hint: 'send {"value": true}' },
+        );
       }
       return c.json(board().set(c.req.param('name'), json.value));
     });
@@ -146,10 +161,16 @@ function api(board: () => Switchboard, token: string | undefined): http.RequestL
  * What an application calls to read a flag: the value, or `fallback` when the flag is unset or the
  * switchboard cannot be reached (a drill tool being down must never break the application).
  */
-export async function readFlag(switchboardUrl: string, name: string, options: { fallback?: FlagValue | null; timeoutMs?: number } = {}): Promise<FlagValue | null> {
+export async function readFlag(
+  switchboardUrl: string,
+  name: string,
+  options: { fallback?: FlagValue | null; timeoutMs?: number } = {},
+): Promise<FlagValue | null> {
   const fallback = options.fallback ?? null;
   try {
-    const response = await fetch(`${switchboardUrl}/flags/${encodeURIComponent(name)}`, { signal: AbortSignal.timeout(options.timeoutMs ?? 500) });
+    const response = await fetch(`${switchboardUrl}/flags/${encodeURIComponent(name)}`, {
+      signal: AbortSignal.timeout(options.timeoutMs ?? 500),
+    });
     if (!response.ok) return fallback;
     const record = (await response.json()) as FlagRecord;
     return record.set ? record.value : fallback;

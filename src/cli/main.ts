@@ -12,7 +12,10 @@ export interface CliStreams {
   err: NodeJS.WritableStream;
 }
 
-export async function main(argv: string[], streams: CliStreams = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function main(
+  argv: string[],
+  streams: CliStreams = { out: process.stdout, err: process.stderr },
+): Promise<number> {
   const debug = argv.includes('--debug');
   const context: CommandContext = { exitCode: 0, debug, ...streams };
   const program = new Command('drctl')
@@ -33,7 +36,11 @@ export async function main(argv: string[], streams: CliStreams = { out: process.
 function reportError(error: unknown, context: CommandContext): number {
   if (error instanceof CommanderError) {
     // help and version are "errors" to commander; anything else is a usage error
-    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2;
+    return error.code === 'commander.helpDisplayed' ||
+      error.code === 'commander.version' ||
+      error.exitCode === 0
+      ? 0
+      : 2;
   }
   if (error instanceof PlanInvalidError) {
     for (const problem of error.problems) {
@@ -52,7 +59,9 @@ function reportError(error: unknown, context: CommandContext): number {
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  context.err.write(`DRCTL_INTERNAL ${message}\n  hint: run again with --debug and report it with the output\n`);
+  context.err.write(
+    `DRCTL_INTERNAL ${message}\n  hint: run again with --debug and report it with the output\n`,
+  );
   if (context.debug && error instanceof Error) context.err.write(`${error.stack}\n`);
   return 2;
 }

@@ -124,7 +124,14 @@ export const Canary = {
           return;
         }
         const detail = typeof body?.error === 'string' ? ` ${body.error}` : '';
-        failures.push({ seq: n, id, sentAt, at, reason: `http ${response.status}${detail}`, status: response.status });
+        failures.push({
+          seq: n,
+          id,
+          sentAt,
+          at,
+          reason: `http ${response.status}${detail}`,
+          status: response.status,
+        });
       } catch (error) {
         failures.push({ seq: n, id, sentAt, at: now(), reason: failureReason(error) });
       }
@@ -216,7 +223,10 @@ export interface OutageMeasurement {
  * acknowledged write started after both the fault and the first failure, so an answer already on its way
  * from the dying site does not end the outage.
  */
-export function measureOutage(result: { acks: readonly CanaryAck[]; failures: readonly CanaryFailure[] }, faultAt: number): OutageMeasurement {
+export function measureOutage(
+  result: { acks: readonly CanaryAck[]; failures: readonly CanaryFailure[] },
+  faultAt: number,
+): OutageMeasurement {
   const firstFailure = minBy(
     result.failures.filter((f) => f.at >= faultAt),
     (f) => f.seq,
@@ -257,7 +267,8 @@ export function measureOutage(result: { acks: readonly CanaryAck[]; failures: re
  * Which acknowledged orders the surviving database holds: the ids themselves, or a function that receives the
  * acknowledged ids and answers those it found (one query, e.g. `SELECT id FROM orders WHERE id = ANY($1)`).
  */
-export type PresentOrders = Iterable<string> | ((ids: string[]) => Promise<Iterable<string>> | Iterable<string>);
+export type PresentOrders =
+  Iterable<string> | ((ids: string[]) => Promise<Iterable<string>> | Iterable<string>);
 
 /** Acknowledged writes missing after recovery: the RPO as measured. */
 export interface LossMeasurement {
@@ -273,7 +284,10 @@ export interface LossMeasurement {
   spanMs: number;
 }
 
-export async function measureLoss(acks: readonly CanaryAck[], present: PresentOrders): Promise<LossMeasurement> {
+export async function measureLoss(
+  acks: readonly CanaryAck[],
+  present: PresentOrders,
+): Promise<LossMeasurement> {
   const ids = acks.map((a) => a.id);
   const found = new Set(typeof present === 'function' ? await present(ids) : present);
   const lost = acks.filter((a) => !found.has(a.id)).sort((a, b) => a.seq - b.seq);

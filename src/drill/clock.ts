@@ -12,7 +12,8 @@ export function now(): number {
  * fetch hides the socket error in `cause`, sometimes two levels deep.
  */
 export function failureReason(error: unknown): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'timeout';
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
+    return 'timeout';
   let current: unknown = error;
   for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
     const code = (current as { code?: unknown }).code;

@@ -137,13 +137,21 @@ export class DrillEnvironment {
       });
     }
     if (source.frontDoor === undefined) {
-      throw new DrctlError('DRCTL_DRILL_NO_FRONT_DOOR', `workload ${source.id} has no front_door: a drill needs to know which component clients reach`, {
-        hint: 'add front_door: { listen: "127.0.0.1:8080", component: <the service>, probe: /ready } to the workload (docs/plan.md)',
-        location: source.at,
-      });
+      throw new DrctlError(
+        'DRCTL_DRILL_NO_FRONT_DOOR',
+        `workload ${source.id} has no front_door: a drill needs to know which component clients reach`,
+        {
+          hint: 'add front_door: { listen: "127.0.0.1:8080", component: <the service>, probe: /ready } to the workload (docs/plan.md)',
+          location: source.at,
+        },
+      );
     }
     const stateDir = resolve(options.stateDir);
-    const workDir = join(stateDir, 'drills', `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`);
+    const workDir = join(
+      stateDir,
+      'drills',
+      `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`,
+    );
     mkdirSync(workDir, { recursive: true });
     const plan = structuredClone(options.plan);
     const workload = plan.workloads.find((w) => w.id === options.workload) as Workload;
@@ -155,10 +163,18 @@ export class DrillEnvironment {
     process.on('exit', onExit);
     cleanup.add('exit hook', () => process.off('exit', onExit));
     cleanup.add('processes', () => supervisor.close({ graceMs: 2_000 }));
-    const proxied = new Set([...(options.proxied ?? []), ...placementsOf(workload, frontDoor.component).map((p) => `${frontDoor.component}@${p.site}`)]);
+    const proxied = new Set([
+      ...(options.proxied ?? []),
+      ...placementsOf(workload, frontDoor.component).map((p) => `${frontDoor.component}@${p.site}`),
+    ]);
     const timeoutMs = options.siteTimeoutMs ?? 30_000;
     const abort = (): void => {
-      if (options.signal?.aborted) throw new DrctlError('DRCTL_DRILL_INTERRUPTED', 'the drill was interrupted while its sites were starting', { exitCode: 2 });
+      if (options.signal?.aborted)
+        throw new DrctlError(
+          'DRCTL_DRILL_INTERRUPTED',
+          'the drill was interrupted while its sites were starting',
+          { exitCode: 2 },
+        );
     };
 
     try {
@@ -172,10 +188,14 @@ export class DrillEnvironment {
         if (options.remapPorts === true) portMap.set(port, await freePort());
         else {
           if (!(await portIsFree(port))) {
-            throw new UsageError('DRCTL_DRILL_PORT_TAKEN', `port ${port} of ${owner.what} is already taken on 127.0.0.1`, {
-              hint: 'stop what listens there, or run the drill with --remap-ports (the demo always does) to use free ports',
-              details: { port, component: owner.component },
-            });
+            throw new UsageError(
+              'DRCTL_DRILL_PORT_TAKEN',
+              `port ${port} of ${owner.what} is already taken on 127.0.0.1`,
+              {
+                hint: 'stop what listens there, or run the drill with --remap-ports (the demo always does) to use free ports',
+                details: { port, component: owner.component },
+              },
+            );
           }
           portMap.set(port, port);
         }
@@ -191,7 +211,10 @@ export class DrillEnvironment {
         abort();
         const ordered = [...placements].sort((a, b) => Number(a.standby) - Number(b.standby));
         const database = databaseOf(ordered[0]?.url) ?? 'drctl';
-        log.info({ component: component.id, sites: ordered.map((p) => p.site), mode: component.replication?.mode }, 'starting database cluster');
+        log.info(
+          { component: component.id, sites: ordered.map((p) => p.site), mode: component.replication?.mode },
+          'starting database cluster',
+        );
         let cluster: PgCluster;
         try {
           cluster = await PgCluster.create({
@@ -221,7 +244,8 @@ export class DrillEnvironment {
           running.push({ component: component.id, site: placement.site, kind: 'postgres', port, proxy });
         }
       }
-      if (clusters.size > 0) setEnv(cleanup, { [PG_PASSWORD_ENV]: password, PGUSER: 'postgres', PGPASSWORD: password });
+      if (clusters.size > 0)
+        setEnv(cleanup, { [PG_PASSWORD_ENV]: password, PGUSER: 'postgres', PGPASSWORD: password });
       plan.secrets.env.push(PG_PASSWORD_ENV, 'PGPASSWORD');
 
       // ---- every address in the workload now points at what runs
@@ -259,21 +283,31 @@ export class DrillEnvironment {
         }
       }
       const supervisorTimeout = Math.max(1_000, timeoutMs);
-      const runsFromStart = (placement: Placement): boolean => !placement.standby || STANDBY_RUNS.has(workload.strategy);
+      const runsFromStart = (placement: Placement): boolean =>
+        !placement.standby || STANDBY_RUNS.has(workload.strategy);
       const startPlacements = async (which: (placement: Placement) => boolean): Promise<void> => {
         // dependencies first, so a service finds its database
         for (const component of startOrder(workload)) {
           if (component.kind !== 'process') continue;
           await Promise.all(
-            component.placement.filter((p) => which(p) && runsFromStart(p)).map(async (placement) => {
-              abort();
-              const { spec, instances } = processSpecFor(plan, { component: component.id, site: placement.site, ready_timeout: supervisorTimeout });
-              try {
-                await supervisor.start(spec, { instances, ...(options.signal === undefined ? {} : { signal: options.signal }) });
-              } catch (error) {
-                throw siteDown(component.id, placement.site, error);
-              }
-            }),
+            component.placement
+              .filter((p) => which(p) && runsFromStart(p))
+              .map(async (placement) => {
+                abort();
+                const { spec, instances } = processSpecFor(plan, {
+                  component: component.id,
+                  site: placement.site,
+                  ready_timeout: supervisorTimeout,
+                });
+                try {
+                  await supervisor.start(spec, {
+                    instances,
+                    ...(options.signal === undefined ? {} : { signal: options.signal }),
+                  });
+                } catch (error) {
+                  throw siteDown(component.id, placement.site, error);
+                }
+              }),
           );
         }
       };
@@ -290,12 +324,18 @@ export class DrillEnvironment {
       const endpoints = placementsOf(workload, frontDoor.component)
         .sort((a, b) => Number(a.standby) - Number(b.standby))
         .map((placement, index) => {
-          const port = running.find((r) => r.component === frontDoor.component && r.site === placement.site)?.port;
+          const port = running.find(
+            (r) => r.component === frontDoor.component && r.site === placement.site,
+          )?.port;
           if (port === undefined) {
-            throw new DrctlError('DRCTL_DRILL_NO_PORT', `the front door cannot reach ${frontDoor.component} at ${placement.site}: its placement has no port`, {
-              hint: 'give the placement port: N (and the service PORT in env)',
-              location: placement.at,
-            });
+            throw new DrctlError(
+              'DRCTL_DRILL_NO_PORT',
+              `the front door cannot reach ${frontDoor.component} at ${placement.site}: its placement has no port`,
+              {
+                hint: 'give the placement port: N (and the service PORT in env)',
+                location: placement.at,
+              },
+            );
           }
           return { site: placement.site, url: `http://127.0.0.1:${port}`, priority: index + 1 };
         });
@@ -319,10 +359,14 @@ export class DrillEnvironment {
         );
       } catch (error) {
         if (error instanceof DrctlError && error.code === 'DRCTL_ROUTER_LISTEN_FAILED') {
-          throw new UsageError('DRCTL_DRILL_PORT_TAKEN', `port ${frontDoor.port} of the front door of workload ${workload.id} is already taken on ${frontDoor.host}`, {
-            hint: 'stop what listens there, or run the drill with --remap-ports',
-            cause: error,
-          });
+          throw new UsageError(
+            'DRCTL_DRILL_PORT_TAKEN',
+            `port ${frontDoor.port} of the front door of workload ${workload.id} is already taken on ${frontDoor.host}`,
+            {
+              hint: 'stop what listens there, or run the drill with --remap-ports',
+              cause: error,
+            },
+          );
         }
         throw error;
       }
@@ -356,9 +400,13 @@ export class DrillEnvironment {
   placement(component: string, site: string): RunningPlacement {
     const found = this.placements.find((p) => p.component === component && p.site === site);
     if (found === undefined) {
-      throw new DrctlError('DRCTL_DRILL_UNKNOWN_TARGET', `${component}@${site} is not running in this drill's environment`, {
-        hint: `running: ${this.placements.map((p) => `${p.component}@${p.site}`).join(', ')}`,
-      });
+      throw new DrctlError(
+        'DRCTL_DRILL_UNKNOWN_TARGET',
+        `${component}@${site} is not running in this drill's environment`,
+        {
+          hint: `running: ${this.placements.map((p) => `${p.component}@${p.site}`).join(', ')}`,
+        },
+      );
     }
     return found;
   }
@@ -443,7 +491,9 @@ class SnapshotScheduler {
   }
 
   #components(): Component[] {
-    return this.workload.components.filter((c) => c.replication?.mode === 'snapshot' && providerForKind(c.kind)?.actions.backup !== undefined);
+    return this.workload.components.filter(
+      (c) => c.replication?.mode === 'snapshot' && providerForKind(c.kind)?.actions.backup !== undefined,
+    );
   }
 
   async start(): Promise<void> {
@@ -456,11 +506,27 @@ class SnapshotScheduler {
       const ship = async (): Promise<void> => {
         const at = Date.now();
         try {
-          const params = backup.params.parse({ component: component.id, site: primary.site, ...(component.replication?.to ? { to: component.replication.to } : {}) });
+          const params = backup.params.parse({
+            component: component.id,
+            site: primary.site,
+            ...(component.replication?.to ? { to: component.replication.to } : {}),
+          });
           const result = await backup.run(params, this.context());
-          this.records.push({ component: component.id, site: primary.site, at, ok: true, summary: result.summary });
+          this.records.push({
+            component: component.id,
+            site: primary.site,
+            at,
+            ok: true,
+            summary: result.summary,
+          });
         } catch (error) {
-          this.records.push({ component: component.id, site: primary.site, at, ok: false, summary: error instanceof Error ? error.message : String(error) });
+          this.records.push({
+            component: component.id,
+            site: primary.site,
+            at,
+            ok: false,
+            summary: error instanceof Error ? error.message : String(error),
+          });
           this.log.warn({ err: error, component: component.id }, 'snapshot failed');
         }
       };
@@ -495,7 +561,13 @@ class SnapshotScheduler {
   }
 
   private context(): ActionContext {
-    return { signal: this.#abort.signal, log: this.log, plan: this.plan, stateDir: this.stateDir, evidence: () => undefined };
+    return {
+      signal: this.#abort.signal,
+      log: this.log,
+      plan: this.plan,
+      stateDir: this.stateDir,
+      evidence: () => undefined,
+    };
   }
 }
 
@@ -525,12 +597,16 @@ function startOrder(workload: Workload): Component[] {
 function siteDown(component: string, site: string, error: unknown): DrctlError {
   const reason = error instanceof Error ? error.message : String(error);
   const code = error instanceof DrctlError ? ` (${error.code})` : '';
-  return new DrctlError('DRCTL_DRILL_SITE_DOWN', `site ${site} did not come up: ${component}@${site} failed to start${code}: ${reason}`, {
-    hint: 'read the log named in the details; check the placement command, its environment and its port',
-    cause: error,
-    details: error instanceof DrctlError ? { ...error.details } : {},
-    exitCode: 2,
-  });
+  return new DrctlError(
+    'DRCTL_DRILL_SITE_DOWN',
+    `site ${site} did not come up: ${component}@${site} failed to start${code}: ${reason}`,
+    {
+      hint: 'read the log named in the details; check the placement command, its environment and its port',
+      cause: error,
+      details: error instanceof DrctlError ? { ...error.details } : {},
+      exitCode: 2,
+    },
+  );
 }
 
 interface PortOwner {
@@ -543,14 +619,27 @@ interface PortOwner {
 function fixedPorts(workload: Workload): Map<number, PortOwner> {
   const ports = new Map<number, PortOwner>();
   const door = workload.frontDoor;
-  if (door !== undefined) ports.set(door.port, { component: door.component, kind: 'front-door', what: `the front door of workload ${workload.id}` });
+  if (door !== undefined)
+    ports.set(door.port, {
+      component: door.component,
+      kind: 'front-door',
+      what: `the front door of workload ${workload.id}`,
+    });
   for (const component of workload.components) {
     for (const placement of component.placement) {
       const what = `component ${component.id} at site ${placement.site}`;
-      const kind = component.kind === 'postgres' && typeof placement.fields.data_dir === 'string' ? 'postgres' : 'process';
-      const candidates = [numberOf(placement.fields.port), numberOf(envOf(placement).PORT), portOf(placement.url)];
+      const kind =
+        component.kind === 'postgres' && typeof placement.fields.data_dir === 'string'
+          ? 'postgres'
+          : 'process';
+      const candidates = [
+        numberOf(placement.fields.port),
+        numberOf(envOf(placement).PORT),
+        portOf(placement.url),
+      ];
       if (Array.isArray(placement.fields.ports)) candidates.push(...placement.fields.ports.map(numberOf));
-      for (const port of candidates) if (port !== undefined && !ports.has(port)) ports.set(port, { component: component.id, kind, what });
+      for (const port of candidates)
+        if (port !== undefined && !ports.has(port)) ports.set(port, { component: component.id, kind, what });
     }
   }
   return ports;
@@ -561,13 +650,19 @@ const LOCAL_ADDRESS = /\b(127\.0\.0\.1|localhost):(\d{1,5})\b/g;
 /** Rewrites every local port the workload mentions: strings (URLs, host:port), and numeric port fields. */
 function rewritePorts(workload: Workload, map: ReadonlyMap<number, number>): void {
   const rewrite = (value: unknown, key: string | undefined): unknown => {
-    if (typeof value === 'string') return value.replace(LOCAL_ADDRESS, (whole, host: string, port: string) => `${host}:${map.get(Number(port)) ?? port}`);
-    if (typeof value === 'number') return key !== undefined && /^ports?$/i.test(key) ? (map.get(value) ?? value) : value;
+    if (typeof value === 'string')
+      return value.replace(
+        LOCAL_ADDRESS,
+        (whole, host: string, port: string) => `${host}:${map.get(Number(port)) ?? port}`,
+      );
+    if (typeof value === 'number')
+      return key !== undefined && /^ports?$/i.test(key) ? (map.get(value) ?? value) : value;
     if (Array.isArray(value)) return value.map((item) => rewrite(item, key));
     if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
       const record = value as Record<string, unknown>;
       // source locations name files, not ports
-      for (const [name, inner] of Object.entries(record)) if (name !== 'at' && name !== 'location') record[name] = rewrite(inner, name);
+      for (const [name, inner] of Object.entries(record))
+        if (name !== 'at' && name !== 'location') record[name] = rewrite(inner, name);
       return record;
     }
     return value;
@@ -595,7 +690,8 @@ function relocateData(plan: Plan, workload: Workload, workDir: string): void {
         placement.path = move(placement.path);
         placement.fields.path = placement.path;
       }
-      if (typeof placement.fields.data_dir === 'string') placement.fields.data_dir = move(placement.fields.data_dir);
+      if (typeof placement.fields.data_dir === 'string')
+        placement.fields.data_dir = move(placement.fields.data_dir);
     }
     for (const backup of component.backups) if (backup.path !== undefined) backup.path = move(backup.path);
   }

@@ -65,7 +65,13 @@ export const Prober = {
           const response = await fetch(options.url, { signal: AbortSignal.timeout(timeoutMs) });
           await response.arrayBuffer();
           const ok = isOk(response.status);
-          samples.push({ at, ok, latencyMs: now() - at, status: response.status, ...(ok ? {} : { reason: `http ${response.status}` }) });
+          samples.push({
+            at,
+            ok,
+            latencyMs: now() - at,
+            status: response.status,
+            ...(ok ? {} : { reason: `http ${response.status}` }),
+          });
         } catch (error) {
           samples.push({ at, ok: false, latencyMs: now() - at, reason: failureReason(error) });
         }
@@ -85,7 +91,13 @@ export const Prober = {
   },
 };
 
-export function summarise(url: string, intervalMs: number, startedAt: number, stoppedAt: number, samples: ProbeSample[]): ProberResult {
+export function summarise(
+  url: string,
+  intervalMs: number,
+  startedAt: number,
+  stoppedAt: number,
+  samples: ProbeSample[],
+): ProberResult {
   const unavailable: UnavailableWindow[] = [];
   let from: number | undefined;
   let lastFailure = 0;

@@ -91,7 +91,13 @@ export interface DrillReport {
     outageMs: number | undefined;
     /** Acknowledged writes missing from the surviving database: the RPO as measured. */
     lostWrites: { count: number; spanMs: number; ids: string[] };
-    writes: { sent: number; acknowledged: number; failed: number; skipped: number; failuresAfterRecovery: number };
+    writes: {
+      sent: number;
+      acknowledged: number;
+      failed: number;
+      skipped: number;
+      failuresAfterRecovery: number;
+    };
     reads: { url: string; availability: number; samples: number; unavailableMs: number } | undefined;
   };
   verdicts: Verdict[];
@@ -115,7 +121,10 @@ export interface DrillReportInput {
   /** @default `<scenario>-<start time>` */
   id?: string;
   plan?: { name: string; hash: string };
-  scenario: Pick<Scenario, 'id' | 'description' | 'disaster' | 'type' | 'workload' | 'runbook' | 'faults' | 'expect'>;
+  scenario: Pick<
+    Scenario,
+    'id' | 'description' | 'disaster' | 'type' | 'workload' | 'runbook' | 'faults' | 'expect'
+  >;
   workload?: Pick<Workload, 'id' | 'name' | 'tier' | 'strategy'>;
   /** Objectives to judge against. @default the scenario's `expect` */
   targets?: { rtoMs: number; rpoMs: number };
@@ -150,17 +159,37 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
     ...(e.step === undefined ? {} : { step: e.step }),
   }));
   const has = (kind: TimelineKind): boolean => events.some((e) => e.kind === kind);
-  if (!has('drill-started')) events.unshift({ at: 0, kind: 'drill-started', detail: `canary writing every ${input.canary.intervalMs} ms` });
-  if (!has('fault-injected')) events.push({ at: rel(input.faultAt), kind: 'fault-injected', detail: describeFaults(input.scenario) });
-  if (input.detectedAt !== undefined && !has('detected')) events.push({ at: rel(input.detectedAt), kind: 'detected', detail: 'site loss detected' });
+  if (!has('drill-started'))
+    events.unshift({
+      at: 0,
+      kind: 'drill-started',
+      detail: `canary writing every ${input.canary.intervalMs} ms`,
+    });
+  if (!has('fault-injected'))
+    events.push({ at: rel(input.faultAt), kind: 'fault-injected', detail: describeFaults(input.scenario) });
+  if (input.detectedAt !== undefined && !has('detected'))
+    events.push({ at: rel(input.detectedAt), kind: 'detected', detail: 'site loss detected' });
   if (outage.firstFailure !== undefined) {
-    events.push({ at: rel(outage.firstFailure.at), kind: 'first-failure', detail: `write ${outage.firstFailure.seq} failed: ${outage.firstFailure.reason}` });
+    events.push({
+      at: rel(outage.firstFailure.at),
+      kind: 'first-failure',
+      detail: `write ${outage.firstFailure.seq} failed: ${outage.firstFailure.reason}`,
+    });
   }
   if (outage.firstSuccess !== undefined) {
     const site = outage.firstSuccess.site === undefined ? '' : ` by ${outage.firstSuccess.site}`;
-    events.push({ at: rel(outage.firstSuccess.ackAt), kind: 'first-success', detail: `write ${outage.firstSuccess.seq} acknowledged${site}` });
+    events.push({
+      at: rel(outage.firstSuccess.ackAt),
+      kind: 'first-success',
+      detail: `write ${outage.firstSuccess.seq} acknowledged${site}`,
+    });
   }
-  if (!has('drill-finished')) events.push({ at: rel(input.finishedAt), kind: 'drill-finished', detail: `${input.canary.acks.length} writes acknowledged` });
+  if (!has('drill-finished'))
+    events.push({
+      at: rel(input.finishedAt),
+      kind: 'drill-finished',
+      detail: `${input.canary.acks.length} writes acknowledged`,
+    });
   // Stable: events at the same moment keep the order the runner recorded them in.
   events.sort((a, b) => a.at - b.at);
 
@@ -178,7 +207,12 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
       disaster: input.scenario.disaster,
       type: input.scenario.type,
       runbook: input.scenario.runbook,
-      faults: input.scenario.faults.map((f) => ({ kind: f.kind, target: `${f.component}@${f.site}`, atMs: f.atMs, durationMs: f.durationMs })),
+      faults: input.scenario.faults.map((f) => ({
+        kind: f.kind,
+        target: `${f.component}@${f.site}`,
+        atMs: f.atMs,
+        durationMs: f.durationMs,
+      })),
     },
     workload: {
       id: input.workload?.id ?? input.scenario.workload,
@@ -225,10 +259,20 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
   };
 }
 
-function judge(targets: { rtoMs: number; rpoMs: number }, outage: OutageMeasurement, loss: LossMeasurement): Verdict[] {
+function judge(
+  targets: { rtoMs: number; rpoMs: number },
+  outage: OutageMeasurement,
+  loss: LossMeasurement,
+): Verdict[] {
   const rto: Verdict =
     outage.rtoMs === undefined
-      ? { target: 'rto', objectiveMs: targets.rtoMs, measuredMs: undefined, pass: false, detail: 'No write was acknowledged after the fault: the service did not recover during the drill.' }
+      ? {
+          target: 'rto',
+          objectiveMs: targets.rtoMs,
+          measuredMs: undefined,
+          pass: false,
+          detail: 'No write was acknowledged after the fault: the service did not recover during the drill.',
+        }
       : {
           target: 'rto',
           objectiveMs: targets.rtoMs,
@@ -253,7 +297,11 @@ function judge(targets: { rtoMs: number; rpoMs: number }, outage: OutageMeasurem
   return [rto, rpo];
 }
 
-function drillFindings(verdicts: Verdict[], outage: OutageMeasurement, input: DrillReportInput): DrillFinding[] {
+function drillFindings(
+  verdicts: Verdict[],
+  outage: OutageMeasurement,
+  input: DrillReportInput,
+): DrillFinding[] {
   const findings: DrillFinding[] = [];
   for (const v of verdicts) {
     if (v.pass) continue;
@@ -307,7 +355,8 @@ function bucketise(canary: CanaryResult, t0: number, end: number): DrillReport['
   const bucketMs = [1, 2, 5, 10].map((m) => m * magnitude).find((v) => v >= raw) ?? raw;
   const count = Math.ceil(span / bucketMs);
   const buckets = Array.from({ length: count }, (_, i) => ({ at: i * bucketMs, ok: 0, failed: 0 }));
-  const slot = (sentAt: number) => buckets[Math.min(count - 1, Math.max(0, Math.floor((sentAt - t0) / bucketMs)))];
+  const slot = (sentAt: number) =>
+    buckets[Math.min(count - 1, Math.max(0, Math.floor((sentAt - t0) / bucketMs)))];
   for (const a of canary.acks) {
     const b = slot(a.sentAt);
     if (b !== undefined) b.ok++;
@@ -343,7 +392,10 @@ export function formatMs(ms: number | undefined): string {
 }
 
 /** Writes `<id>.json` and `<id>.html` into `dir` and answers their paths. */
-export async function writeDrillReport(report: DrillReport, dir: string): Promise<{ json: string; html: string }> {
+export async function writeDrillReport(
+  report: DrillReport,
+  dir: string,
+): Promise<{ json: string; html: string }> {
   await mkdir(dir, { recursive: true });
   const json = join(dir, `${report.id}.json`);
   const html = join(dir, `${report.id}.html`);
@@ -381,25 +433,44 @@ export function renderDrillReportHtml(report: DrillReport): string {
     .join('\n');
   const timelineRows = report.timeline
     .map(
-      (t) => `<tr class="k-${e(t.kind)}"><td class="num">${e(formatSeconds(t.at))}</td><td>${e(t.kind)}</td><td>${e(t.step ?? '')}</td><td>${e(t.detail)}</td></tr>`,
+      (t) =>
+        `<tr class="k-${e(t.kind)}"><td class="num">${e(formatSeconds(t.at))}</td><td>${e(t.kind)}</td><td>${e(t.step ?? '')}</td><td>${e(t.detail)}</td></tr>`,
     )
     .join('\n');
   const findings =
     report.findings.length === 0
       ? '<p>No findings.</p>'
       : `<ul class="findings">${report.findings
-          .map((f) => `<li class="${e(f.severity)}"><code>${e(f.code)}</code> ${e(f.message)}${f.hint === undefined ? '' : `<br><small>${e(f.hint)}</small>`}</li>`)
+          .map(
+            (f) =>
+              `<li class="${e(f.severity)}"><code>${e(f.code)}</code> ${e(f.message)}${f.hint === undefined ? '' : `<br><small>${e(f.hint)}</small>`}</li>`,
+          )
           .join('')}</ul>`;
   const evidence =
     report.evidence.length === 0
       ? '<p>No evidence attached.</p>'
-      : report.evidence.map((ev) => `<details><summary>${e(ev.name)}</summary><pre>${e(JSON.stringify(ev.value, null, 2))}</pre></details>`).join('\n');
+      : report.evidence
+          .map(
+            (ev) =>
+              `<details><summary>${e(ev.name)}</summary><pre>${e(JSON.stringify(ev.value, null, 2))}</pre></details>`,
+          )
+          .join('\n');
   const lost =
     m.lostWrites.count === 0
       ? '<p>No acknowledged write was lost.</p>'
       : `<p>${m.lostWrites.count} acknowledged writes missing${m.lostWrites.ids.length < m.lostWrites.count ? ` (first ${m.lostWrites.ids.length} listed)` : ''}:</p><p class="ids">${m.lostWrites.ids.map((id) => `<code>${e(id)}</code>`).join(' ')}</p>`;
-  const faults = report.scenario.faults.map((f) => `${f.kind} ${f.target} at ${formatSeconds(f.atMs)}`).join('; ');
-  const reads = m.reads === undefined ? '' : card('Reads available', `${(m.reads.availability * 100).toFixed(1)} %`, `${m.reads.samples} reads of ${m.reads.url}`, 'reads');
+  const faults = report.scenario.faults
+    .map((f) => `${f.kind} ${f.target} at ${formatSeconds(f.atMs)}`)
+    .join('; ');
+  const reads =
+    m.reads === undefined
+      ? ''
+      : card(
+          'Reads available',
+          `${(m.reads.availability * 100).toFixed(1)} %`,
+          `${m.reads.samples} reads of ${m.reads.url}`,
+          'reads',
+        );
 
   return `<!doctype html>
 <html lang="en">
@@ -499,8 +570,14 @@ function renderChart(report: DrillReport): string {
   const bars = report.series.buckets
     .map((b) => {
       const parts: string[] = [];
-      if (b.ok > 0) parts.push(`<rect class="ok" x="${fx(x(b.at))}" y="${fx(mid - h(b.ok))}" width="${fx(colWidth)}" height="${fx(h(b.ok))}"><title>${e(`${formatSeconds(b.at)}: ${b.ok} acknowledged`)}</title></rect>`);
-      if (b.failed > 0) parts.push(`<rect class="failed" x="${fx(x(b.at))}" y="${fx(mid)}" width="${fx(colWidth)}" height="${fx(h(b.failed))}"><title>${e(`${formatSeconds(b.at)}: ${b.failed} failed`)}</title></rect>`);
+      if (b.ok > 0)
+        parts.push(
+          `<rect class="ok" x="${fx(x(b.at))}" y="${fx(mid - h(b.ok))}" width="${fx(colWidth)}" height="${fx(h(b.ok))}"><title>${e(`${formatSeconds(b.at)}: ${b.ok} acknowledged`)}</title></rect>`,
+        );
+      if (b.failed > 0)
+        parts.push(
+          `<rect class="failed" x="${fx(x(b.at))}" y="${fx(mid)}" width="${fx(colWidth)}" height="${fx(h(b.failed))}"><title>${e(`${formatSeconds(b.at)}: ${b.failed} failed`)}</title></rect>`,
+        );
       return parts.join('');
     })
     .join('');
@@ -508,7 +585,9 @@ function renderChart(report: DrillReport): string {
   const tickEvery = niceStep(span / 8);
   const ticks: string[] = [];
   for (let t = 0; t <= span; t += tickEvery) {
-    ticks.push(`<line x1="${fx(x(t))}" x2="${fx(x(t))}" y1="${top}" y2="${lanesTop - 6}" class="grid"/><text x="${fx(x(t))}" y="${height - 8}" text-anchor="middle" class="axis">${e(formatSeconds(t))}</text>`);
+    ticks.push(
+      `<line x1="${fx(x(t))}" x2="${fx(x(t))}" y1="${top}" y2="${lanesTop - 6}" class="grid"/><text x="${fx(x(t))}" y="${height - 8}" text-anchor="middle" class="axis">${e(formatSeconds(t))}</text>`,
+    );
   }
 
   const markers = report.timeline
@@ -548,7 +627,12 @@ function stepBands(timeline: TimelineEvent[]): { step: string; from: number; to:
     if (t.step === undefined) continue;
     if (t.kind === 'step-started') open.set(t.step, t.at);
     else if (t.kind === 'step-finished' || t.kind === 'step-failed') {
-      bands.push({ step: t.step, from: open.get(t.step) ?? t.at, to: t.at, failed: t.kind === 'step-failed' });
+      bands.push({
+        step: t.step,
+        from: open.get(t.step) ?? t.at,
+        to: t.at,
+        failed: t.kind === 'step-failed',
+      });
       open.delete(t.step);
     }
   }

@@ -71,12 +71,19 @@ export function findScenario(plan: Plan, id: string): { scenario: Scenario; work
   if (scenario === undefined) {
     const known = plan.drills.scenarios.map((s) => s.id);
     throw new UsageError('DRCTL_DRILL_UNKNOWN_SCENARIO', `the plan has no drill scenario ${id}`, {
-      hint: known.length > 0 ? `scenarios in this plan: ${known.join(', ')}` : 'add one under drills.scenarios (docs/plan.md)',
+      hint:
+        known.length > 0
+          ? `scenarios in this plan: ${known.join(', ')}`
+          : 'add one under drills.scenarios (docs/plan.md)',
     });
   }
   const workload = plan.workloads.find((w) => w.id === scenario.workload);
   if (workload === undefined) {
-    throw new DrctlError('DRCTL_DRILL_UNKNOWN_WORKLOAD', `scenario ${id} names workload ${scenario.workload}, which the plan lacks`, { location: scenario.at });
+    throw new DrctlError(
+      'DRCTL_DRILL_UNKNOWN_WORKLOAD',
+      `scenario ${id} names workload ${scenario.workload}, which the plan lacks`,
+      { location: scenario.at },
+    );
   }
   for (const fault of scenario.faults) checkFault(fault, workload);
   return { scenario, workload };
@@ -87,26 +94,43 @@ function checkFault(fault: Fault, workload: Workload): void {
   const target = `${fault.component}@${fault.site}`;
   const component = workload.components.find((c) => c.id === fault.component);
   if (component === undefined) {
-    throw new DrctlError('DRCTL_DRILL_UNKNOWN_TARGET', `fault ${fault.kind} targets component ${fault.component}, which is not a component of workload ${workload.id}`, {
-      hint: `components of ${workload.id}: ${workload.components.map((c) => c.id).join(', ')}`,
-      location: fault.at,
-    });
+    throw new DrctlError(
+      'DRCTL_DRILL_UNKNOWN_TARGET',
+      `fault ${fault.kind} targets component ${fault.component}, which is not a component of workload ${workload.id}`,
+      {
+        hint: `components of ${workload.id}: ${workload.components.map((c) => c.id).join(', ')}`,
+        location: fault.at,
+      },
+    );
   }
   const placement = component.placement.find((p) => p.site === fault.site);
   if (placement === undefined) {
-    throw new DrctlError('DRCTL_DRILL_UNKNOWN_TARGET', `fault ${fault.kind} targets ${target}, but ${component.id} has no placement at site ${fault.site}`, {
-      hint: `${component.id} runs at: ${component.placement.map((p) => p.site).join(', ')}`,
-      location: fault.at,
-    });
+    throw new DrctlError(
+      'DRCTL_DRILL_UNKNOWN_TARGET',
+      `fault ${fault.kind} targets ${target}, but ${component.id} has no placement at site ${fault.site}`,
+      {
+        hint: `${component.id} runs at: ${component.placement.map((p) => p.site).join(', ')}`,
+        location: fault.at,
+      },
+    );
   }
-  const runs = component.kind === 'process' || (component.kind === 'postgres' && typeof placement.fields.data_dir === 'string');
+  const runs =
+    component.kind === 'process' ||
+    (component.kind === 'postgres' && typeof placement.fields.data_dir === 'string');
   const proxied = component.kind === 'process' || component.kind === 'postgres';
-  const ok = fault.kind === 'switchboard' || (PROCESS_FAULTS.has(fault.kind) && runs) || (NETWORK_FAULTS.has(fault.kind) && proxied);
+  const ok =
+    fault.kind === 'switchboard' ||
+    (PROCESS_FAULTS.has(fault.kind) && runs) ||
+    (NETWORK_FAULTS.has(fault.kind) && proxied);
   if (!ok) {
-    throw new DrctlError('DRCTL_DRILL_FAULT_UNSUPPORTED', `a drill cannot inject ${fault.kind} into ${target} (a ${component.kind} component)`, {
-      hint: 'process faults (kill, stop, pause) need a process component or a postgres placement with data_dir; network faults need a service or a database',
-      location: fault.at,
-    });
+    throw new DrctlError(
+      'DRCTL_DRILL_FAULT_UNSUPPORTED',
+      `a drill cannot inject ${fault.kind} into ${target} (a ${component.kind} component)`,
+      {
+        hint: 'process faults (kill, stop, pause) need a process component or a postgres placement with data_dir; network faults need a service or a database',
+        location: fault.at,
+      },
+    );
   }
 }
 
@@ -116,7 +140,12 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
   const stateDir = resolve(options.stateDir);
   const { scenario, workload } = findScenario(options.plan, options.scenario);
   const interrupted = (): void => {
-    if (options.signal?.aborted) throw new DrctlError('DRCTL_DRILL_INTERRUPTED', 'the drill was interrupted; everything it started was stopped', { exitCode: 2 });
+    if (options.signal?.aborted)
+      throw new DrctlError(
+        'DRCTL_DRILL_INTERRUPTED',
+        'the drill was interrupted; everything it started was stopped',
+        { exitCode: 2 },
+      );
   };
 
   say(`bringing up ${workload.id} (${workload.strategy}) for scenario ${scenario.id}`);
@@ -165,17 +194,33 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       },
     });
 
-    canary = Canary.start({ url: environment.url, path: door.canary.writePath, intervalMs: options.canaryIntervalMs ?? 10 });
-    prober = Prober.start({ url: new URL(door.canary.readPath, environment.url).toString(), intervalMs: 100 });
+    canary = Canary.start({
+      url: environment.url,
+      path: door.canary.writePath,
+      intervalMs: options.canaryIntervalMs ?? 10,
+    });
+    prober = Prober.start({
+      url: new URL(door.canary.readPath, environment.url).toString(),
+      intervalMs: 100,
+    });
     const warmup = options.warmupWrites ?? 50;
-    const steady = await within(canary.waitForAcks(warmup).then(() => true), 15_000, false, options.signal);
+    const steady = await within(
+      canary.waitForAcks(warmup).then(() => true),
+      15_000,
+      false,
+      options.signal,
+    );
     interrupted();
     if (!steady) {
       const last = canary.failures.at(-1);
-      throw new DrctlError('DRCTL_DRILL_NO_TRAFFIC', `writes do not succeed through the front door before any fault (${canary.acks.length} of ${canary.sent} acknowledged)`, {
-        hint: `the last failure was ${last?.reason ?? 'none'}; check the service logs under ${environment.supervisor.dir}`,
-        exitCode: 2,
-      });
+      throw new DrctlError(
+        'DRCTL_DRILL_NO_TRAFFIC',
+        `writes do not succeed through the front door before any fault (${canary.acks.length} of ${canary.sent} acknowledged)`,
+        {
+          hint: `the last failure was ${last?.reason ?? 'none'}; check the service logs under ${environment.supervisor.dir}`,
+          exitCode: 2,
+        },
+      );
     }
 
     // the monitor starts once both sites answer, so it knows what "up" looks like
@@ -186,18 +231,26 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       plan,
       workloads: [workload.id],
       logger: log,
-      startRunbook: engineRunbookStarter(engine, plan, { startedBy: 'drill', onRun: (driver) => drivers.push(driver) }),
+      startRunbook: engineRunbookStarter(engine, plan, {
+        startedBy: 'drill',
+        onRun: (driver) => drivers.push(driver),
+      }),
       runStatus: async (runId) => (await store_.getRun(runId))?.status,
     });
     monitor.on('site-lost', (e) => {
       detectedAt ??= e.confirmedAt;
       starting = true;
       event('detected', `site ${e.site} lost: ${e.reason}`);
-      say(`site ${e.site} lost (detected ${faultAt === undefined ? '' : `${formatMs(e.confirmedAt - faultAt)} after the fault`})`);
+      say(
+        `site ${e.site} lost (detected ${faultAt === undefined ? '' : `${formatMs(e.confirmedAt - faultAt)} after the fault`})`,
+      );
     });
     monitor.on('failover-started', (e) => {
       starting = false;
-      event('note', `failover run ${e.runId} started (${e.automatic ? 'automatic' : 'waiting for activation'})`);
+      event(
+        'note',
+        `failover run ${e.runId} started (${e.automatic ? 'automatic' : 'waiting for activation'})`,
+      );
       say(`failover run ${e.runId} started`);
     });
     monitor.on('failover-skipped', () => void (starting = false));
@@ -208,7 +261,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     });
 
     // ---- faults
-    say(`steady: ${canary.acks.length} writes acknowledged; injecting ${scenario.faults.length} fault${scenario.faults.length === 1 ? '' : 's'}`);
+    say(
+      `steady: ${canary.acks.length} writes acknowledged; injecting ${scenario.faults.length} fault${scenario.faults.length === 1 ? '' : 's'}`,
+    );
     const start = now();
     let faultAt: number | undefined;
     const proxyFaults = new Map<string, ProxyFault[]>();
@@ -230,7 +285,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
           longestFaultMs = Math.max(longestFaultMs, atMs + fault.durationMs);
           lifts.push(
             setTimeout(() => {
-              void Promise.resolve(lift()).then(() => event('fault-lifted', `${fault.kind} ${fault.component}@${fault.site} lifted`));
+              void Promise.resolve(lift()).then(() =>
+                event('fault-lifted', `${fault.kind} ${fault.component}@${fault.site} lifted`),
+              );
             }, fault.durationMs),
           );
         }
@@ -245,10 +302,17 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     const settled = new Set<RunDriver>();
     for (;;) {
       interrupted();
-      for (const driver of drivers) if (!settled.has(driver)) void driver.done.then(() => settled.add(driver), () => settled.add(driver));
+      for (const driver of drivers)
+        if (!settled.has(driver))
+          void driver.done.then(
+            () => settled.add(driver),
+            () => settled.add(driver),
+          );
       const outage = measureOutage(canary, faultAt);
       const runsDone = !starting && drivers.every((d) => settled.has(d));
-      const clientOk = outage.impacted ? outage.firstSuccess !== undefined : now() - faultAt > longestFaultMs + workload.detectAfterMs + 500;
+      const clientOk = outage.impacted
+        ? outage.firstSuccess !== undefined
+        : now() - faultAt > longestFaultMs + workload.detectAfterMs + 500;
       if (clientOk) recoveredAt ??= now();
       // a little more writing after recovery shows whether the service stays up
       if (clientOk && runsDone && now() - (recoveredAt ?? now()) >= 300) break;
@@ -286,27 +350,48 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     // ---- evidence
     const evidence: DrillEvidence[] = [
       { name: 'router status', value: environment.router.status() },
-      { name: 'router events', value: environment.router.history().filter((e) => e.type !== 'endpoint-up' || e.at >= start) },
+      {
+        name: 'router events',
+        value: environment.router.history().filter((e) => e.type !== 'endpoint-up' || e.at >= start),
+      },
       { name: 'surviving database', value: { component: data.id, site: survivor } },
     ];
     const findings: DrillFinding[] = [];
     if (environment.snapshots.length > 0) {
       const before = environment.snapshots.filter((s) => s.ok && s.at <= faultAt);
-      evidence.push({ name: 'snapshots', value: { shipped: environment.snapshots.filter((s) => s.ok).length, lastBeforeFault: before.at(-1) } });
+      evidence.push({
+        name: 'snapshots',
+        value: { shipped: environment.snapshots.filter((s) => s.ok).length, lastBeforeFault: before.at(-1) },
+      });
     }
     for (const driver of drivers) {
       const view = runView(await store.readJournal(driver.runId), undefined);
       evidence.push({
         name: `run ${driver.runId}`,
-        value: { runbook: view.runbook, status: view.status, durationMs: view.durationMs, steps: view.steps.map((s) => ({ id: s.id, status: s.status, actualMs: s.actualMs })) },
+        value: {
+          runbook: view.runbook,
+          status: view.status,
+          durationMs: view.durationMs,
+          steps: view.steps.map((s) => ({ id: s.id, status: s.status, actualMs: s.actualMs })),
+        },
       });
       if (view.status !== 'succeeded') {
-        findings.push({ code: 'DRCTL_DRILL_RUN_FAILED', severity: 'error', message: `the ${view.runbook} run ${view.id} ended ${view.status}`, hint: `drctl status ${view.id} --state ${stateDir}` });
+        findings.push({
+          code: 'DRCTL_DRILL_RUN_FAILED',
+          severity: 'error',
+          message: `the ${view.runbook} run ${view.id} ended ${view.status}`,
+          hint: `drctl status ${view.id} --state ${stateDir}`,
+        });
       }
     }
     const lost = scenario.faults.some((f) => SITE_CUT.has(f.kind) || f.kind === 'pause');
     if (lost && drivers.length === 0 && scenario.disaster === 'site-loss') {
-      findings.push({ code: 'DRCTL_DRILL_NO_FAILOVER', severity: 'error', message: 'the site was lost but no failover run started', hint: 'check the workload probes, failover.automatic and detect_after' });
+      findings.push({
+        code: 'DRCTL_DRILL_NO_FAILOVER',
+        severity: 'error',
+        message: 'the site was lost but no failover run started',
+        hint: 'check the workload probes, failover.automatic and detect_after',
+      });
     }
 
     const report = buildDrillReport({
@@ -348,7 +433,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     // a run still going when the drill ends (deadline, Ctrl-C) is cancelled, never left half-driven
     for (const driver of drivers) {
       await driver.cancel('drill', 'the drill ended').catch(() => undefined);
-      await within(driver.done.catch(() => undefined), 5_000, undefined);
+      await within(
+        driver.done.catch(() => undefined),
+        5_000,
+        undefined,
+      );
     }
     await store?.close();
     if (!keep) await environment.close();
@@ -372,7 +461,11 @@ interface Injected {
   lift?: () => unknown;
 }
 
-async function inject(environment: DrillEnvironment, fault: Fault, proxyFaults: Map<string, ProxyFault[]>): Promise<Injected> {
+async function inject(
+  environment: DrillEnvironment,
+  fault: Fault,
+  proxyFaults: Map<string, ProxyFault[]>,
+): Promise<Injected> {
   const target = `${fault.component}@${fault.site}`;
   const running = environment.placement(fault.component, fault.site);
   const describe = (what: string): string => `${fault.kind} ${target}${what}`;
@@ -384,18 +477,37 @@ async function inject(environment: DrillEnvironment, fault: Fault, proxyFaults: 
         const name = groupName(fault.component, fault.site);
         if (fault.kind === 'pause') {
           const paused = environment.supervisor.pause(name);
-          return { at: now(), detail: describe(` (SIGSTOP to ${paused.map((i) => i.pid).join(', ')})`), lift: () => environment.supervisor.resume(name) };
+          return {
+            at: now(),
+            detail: describe(` (SIGSTOP to ${paused.map((i) => i.pid).join(', ')})`),
+            lift: () => environment.supervisor.resume(name),
+          };
         }
-        const result = fault.kind === 'kill' ? await environment.supervisor.kill(name) : await environment.supervisor.stop(name, { graceMs: 5_000 });
-        return { at: now(), detail: describe(` (${fault.kind === 'kill' ? 'SIGKILL' : 'SIGTERM'} to ${result.pids.join(', ') || 'nothing running'})`) };
+        const result =
+          fault.kind === 'kill'
+            ? await environment.supervisor.kill(name)
+            : await environment.supervisor.stop(name, { graceMs: 5_000 });
+        return {
+          at: now(),
+          detail: describe(
+            ` (${fault.kind === 'kill' ? 'SIGKILL' : 'SIGTERM'} to ${result.pids.join(', ') || 'nothing running'})`,
+          ),
+        };
       }
       const node = environment.clusters.get(fault.component)?.node(fault.site);
-      if (node === undefined) throw new DrctlError('DRCTL_DRILL_UNKNOWN_TARGET', `${target} has no database server in this drill`, { location: fault.at });
+      if (node === undefined)
+        throw new DrctlError('DRCTL_DRILL_UNKNOWN_TARGET', `${target} has no database server in this drill`, {
+          location: fault.at,
+        });
       if (fault.kind === 'pause') {
         const pid = node.pid;
         if (pid === undefined) return { at: now(), detail: describe(' (not running)') };
         process.kill(-pid, 'SIGSTOP');
-        return { at: now(), detail: describe(` (SIGSTOP to process group ${pid})`), lift: () => process.kill(-pid, 'SIGCONT') };
+        return {
+          at: now(),
+          detail: describe(` (SIGSTOP to process group ${pid})`),
+          lift: () => process.kill(-pid, 'SIGCONT'),
+        };
       }
       const pid = node.pid;
       if (fault.kind === 'kill') await node.kill();
@@ -405,12 +517,19 @@ async function inject(environment: DrillEnvironment, fault: Fault, proxyFaults: 
     case 'switchboard': {
       const flag = fault.flag ?? 'orders.fail';
       environment.switchboard.set(flag, true);
-      return { at: now(), detail: `switchboard ${flag} on (${target})`, lift: () => environment.switchboard.unset(flag) };
+      return {
+        at: now(),
+        detail: `switchboard ${flag} on (${target})`,
+        lift: () => environment.switchboard.unset(flag),
+      };
     }
     default: {
       const proxy = running.proxy;
       const proxyFault = proxyFaultFromPlan(fault);
-      if (proxy === undefined || proxyFault === undefined) throw new DrctlError('DRCTL_DRILL_FAULT_UNSUPPORTED', `no fault proxy in front of ${target}`, { location: fault.at });
+      if (proxy === undefined || proxyFault === undefined)
+        throw new DrctlError('DRCTL_DRILL_FAULT_UNSUPPORTED', `no fault proxy in front of ${target}`, {
+          location: fault.at,
+        });
       const active = [...(proxyFaults.get(target) ?? []), proxyFault];
       proxyFaults.set(target, active);
       const change = proxy.set(active);
@@ -428,22 +547,37 @@ async function inject(environment: DrillEnvironment, fault: Fault, proxyFaults: 
 }
 
 /** Where the data lives after the drill: the site that acknowledged the last write, else the router's choice. */
-function survivingSite(environment: DrillEnvironment, acks: readonly { site?: string; sentAt: number }[], faultAt: number): string {
+function survivingSite(
+  environment: DrillEnvironment,
+  acks: readonly { site?: string; sentAt: number }[],
+  faultAt: number,
+): string {
   const after = acks.filter((a) => a.sentAt >= faultAt && a.site !== undefined).at(-1);
-  return after?.site ?? environment.router.status().active ?? environment.workload.components[0]?.placement.find((p) => p.standby)?.site ?? 'unknown';
+  return (
+    after?.site ??
+    environment.router.status().active ??
+    environment.workload.components[0]?.placement.find((p) => p.standby)?.site ??
+    'unknown'
+  );
 }
 
 /** The component holding the front door component's writes: its dependency that a provider can query. */
 function dataComponent(environment: DrillEnvironment) {
   const workload = environment.workload;
   const door = workload.components.find((c) => c.id === environment.frontDoor.component);
-  const candidates = workload.components.filter((c) => door?.dependsOn.includes(c.id) && providerForKind(c.kind)?.query !== undefined);
+  const candidates = workload.components.filter(
+    (c) => door?.dependsOn.includes(c.id) && providerForKind(c.kind)?.query !== undefined,
+  );
   const data = candidates[0];
   if (data === undefined) {
-    throw new DrctlError('DRCTL_DRILL_NO_DATABASE', `the front door component ${environment.frontDoor.component} depends on no component drctl can query, so lost writes cannot be counted`, {
-      hint: 'add its database (kind postgres or sqlite) to depends_on',
-      location: environment.frontDoor.at,
-    });
+    throw new DrctlError(
+      'DRCTL_DRILL_NO_DATABASE',
+      `the front door component ${environment.frontDoor.component} depends on no component drctl can query, so lost writes cannot be counted`,
+      {
+        hint: 'add its database (kind postgres or sqlite) to depends_on',
+        location: environment.frontDoor.at,
+      },
+    );
   }
   return data;
 }

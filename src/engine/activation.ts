@@ -54,5 +54,8 @@ export function withActivationGate(runbook: Runbook, gate: ActivationGate | unde
     undo: undefined,
     at: runbook.at,
   };
-  return { ...runbook, steps: [step, ...runbook.steps.map((s) => (s.needs.length === 0 ? { ...s, needs: [id] } : s))] };
+  return {
+    ...runbook,
+    steps: [step, ...runbook.steps.map((s) => (s.needs.length === 0 ? { ...s, needs: [id] } : s))],
+  };
 }

@@ -38,19 +38,28 @@ export async function runCheck(check: Check, env: CheckEnvironment): Promise<Che
     const timedOut = signal.aborted;
     result = {
       ok: false,
-      message: timedOut ? `did not answer within ${check.timeoutMs}ms` : error instanceof Error ? error.message : String(error),
+      message: timedOut
+        ? `did not answer within ${check.timeoutMs}ms`
+        : error instanceof Error
+          ? error.message
+          : String(error),
     };
   }
   return { ...result, name: checkLabel(check), durationMs: Math.round(performance.now() - started) };
 }
 
 async function dispatch(check: Check, env: CheckEnvironment, ctx: ActionContext): Promise<CheckResult> {
-  if (check.run !== undefined) return providerCheck(env.providers, 'shell', 'run', { command: check.run }, ctx);
+  if (check.run !== undefined)
+    return providerCheck(env.providers, 'shell', 'run', { command: check.run }, ctx);
   if (check.http !== undefined) return httpCheck(check.http, ctx.signal);
   if (check.sql !== undefined) return sqlCheck(check, check.sql, env, ctx);
   if (check.check !== undefined) {
     const [providerName = '', checkName = ''] = check.check.split('.', 2);
-    const params = { ...check.with, ...(check.component ? { component: check.component } : {}), ...(check.site ? { site: check.site } : {}) };
+    const params = {
+      ...check.with,
+      ...(check.component ? { component: check.component } : {}),
+      ...(check.site ? { site: check.site } : {}),
+    };
     return providerCheck(env.providers, providerName, checkName, params, ctx);
   }
   throw new DrctlError('DRCTL_CHECK_EMPTY', 'the check has none of run, http, sql or check');
@@ -66,13 +75,20 @@ async function providerCheck(
   const provider = providers.find((candidate) => candidate.name === providerName);
   const definition = provider?.checks[checkName];
   if (definition === undefined) {
-    throw new DrctlError('DRCTL_CHECK_UNKNOWN', `no provider check ${providerName}.${checkName} is registered`, {
-      hint: 'check the provider name and check name in the plan',
-    });
+    throw new DrctlError(
+      'DRCTL_CHECK_UNKNOWN',
+      `no provider check ${providerName}.${checkName} is registered`,
+      {
+        hint: 'check the provider name and check name in the plan',
+      },
+    );
   }
   const parsed = definition.params.safeParse(params);
   if (!parsed.success) {
-    throw new DrctlError('DRCTL_CHECK_PARAMS', `bad parameters for ${providerName}.${checkName}: ${parsed.error.message}`);
+    throw new DrctlError(
+      'DRCTL_CHECK_PARAMS',
+      `bad parameters for ${providerName}.${checkName}: ${parsed.error.message}`,
+    );
   }
   return definition.run(parsed.data, ctx);
 }
@@ -89,22 +105,43 @@ function truthy(cell: unknown): boolean {
   return cell === true || cell === 1 || cell === 1n || cell === 't' || cell === 'true' || cell === '1';
 }
 
-async function sqlCheck(check: Check, sql: string, env: CheckEnvironment, ctx: ActionContext): Promise<CheckResult> {
+async function sqlCheck(
+  check: Check,
+  sql: string,
+  env: CheckEnvironment,
+  ctx: ActionContext,
+): Promise<CheckResult> {
   const component = findComponent(env.plan, check.component);
   if (component === undefined) {
     throw new DrctlError('DRCTL_CHECK_SQL_COMPONENT', `the sql check "${sql}" names no known component`, {
       hint: 'add component: <id> to the check',
     });
   }
-  const provider = env.providers.find((candidate) => candidate.kinds.includes(component.kind) && candidate.query);
+  const provider = env.providers.find(
+    (candidate) => candidate.kinds.includes(component.kind) && candidate.query,
+  );
   if (provider?.query === undefined) {
-    throw new DrctlError('DRCTL_CHECK_SQL_PROVIDER', `no provider can query component ${component.id} of kind ${component.kind}`);
+    throw new DrctlError(
+      'DRCTL_CHECK_SQL_PROVIDER',
+      `no provider can query component ${component.id} of kind ${component.kind}`,
+    );
   }
-  const site = check.site ?? component.placement.find((placement) => placement.standby)?.site ?? component.placement[0]?.site ?? '';
+  const site =
+    check.site ??
+    component.placement.find((placement) => placement.standby)?.site ??
+    component.placement[0]?.site ??
+    '';
   const rows = await provider.query(component, site, sql, ctx);
   const first = rows[0]?.[0];
-  const ok = check.expect === undefined ? truthy(first) : JSON.stringify(first) === JSON.stringify(check.expect) || String(first) === String(check.expect);
-  return { ok, message: `${component.id}@${site} returned ${JSON.stringify(first) ?? 'no rows'}`, observed: rows.slice(0, 10) };
+  const ok =
+    check.expect === undefined
+      ? truthy(first)
+      : JSON.stringify(first) === JSON.stringify(check.expect) || String(first) === String(check.expect);
+  return {
+    ok,
+    message: `${component.id}@${site} returned ${JSON.stringify(first) ?? 'no rows'}`,
+    observed: rows.slice(0, 10),
+  };
 }
 
 function dotted(value: unknown, path: string): unknown {
@@ -123,7 +160,8 @@ async function httpCheck(http: HttpCheck, signal: AbortSignal): Promise<CheckRes
   const latencyMs = Math.round(performance.now() - started);
   const problems: string[] = [];
   if (response.status !== http.status) problems.push(`status ${response.status}, expected ${http.status}`);
-  if (http.bodyContains !== undefined && !body.includes(http.bodyContains)) problems.push(`body lacks "${http.bodyContains}"`);
+  if (http.bodyContains !== undefined && !body.includes(http.bodyContains))
+    problems.push(`body lacks "${http.bodyContains}"`);
   if (http.json !== undefined) {
     let parsed: unknown;
     try {
@@ -133,13 +171,18 @@ async function httpCheck(http: HttpCheck, signal: AbortSignal): Promise<CheckRes
     }
     for (const [path, expected] of Object.entries(http.json)) {
       const actual = dotted(parsed, path);
-      if (JSON.stringify(actual) !== JSON.stringify(expected)) problems.push(`${path} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+      if (JSON.stringify(actual) !== JSON.stringify(expected))
+        problems.push(`${path} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
     }
   }
-  if (http.latencyMs !== undefined && latencyMs > http.latencyMs) problems.push(`took ${latencyMs}ms, budget ${http.latencyMs}ms`);
+  if (http.latencyMs !== undefined && latencyMs > http.latencyMs)
+    problems.push(`took ${latencyMs}ms, budget ${http.latencyMs}ms`);
   return {
     ok: problems.length === 0,
-    message: problems.length === 0 ? `${http.method} ${http.url} → ${response.status} in ${latencyMs}ms` : problems.join('; '),
+    message:
+      problems.length === 0
+        ? `${http.method} ${http.url} → ${response.status} in ${latencyMs}ms`
+        : problems.join('; '),
     observed: { status: response.status, latencyMs, excerpt: body.slice(0, 500) },
   };
 }

@@ -19,13 +19,22 @@ export interface EngineHooks {
   onRunStart?(event: RunEvent & { resumed: boolean }): void | Promise<void>;
   onStepStart?(event: RunEvent & { step: Step; attempt: number }): void | Promise<void>;
   /** The step now waits for people: an approval, a confirmation, or a decision after an escalation. */
-  onStepWaiting?(event: RunEvent & { step: Step; for: WaitingFor; escalateTo: string | undefined }): void | Promise<void>;
+  onStepWaiting?(
+    event: RunEvent & { step: Step; for: WaitingFor; escalateTo: string | undefined },
+  ): void | Promise<void>;
   onStepComplete?(
     event: RunEvent & { step: Step; status: 'succeeded' | 'skipped'; summary: string; actualMs: number },
   ): void | Promise<void>;
   /** An attempt failed; `final` when no retry is left and the step's on_failure policy applies. */
   onStepError?(
-    event: RunEvent & { step: Step; attempt: number; code: string; message: string; final: boolean; escalateTo: string | undefined },
+    event: RunEvent & {
+      step: Step;
+      attempt: number;
+      code: string;
+      message: string;
+      final: boolean;
+      escalateTo: string | undefined;
+    },
   ): void | Promise<void>;
   /** The run ended, or (`status: 'waiting'`) this process stopped driving it until people act. */
   onRunComplete?(event: RunEvent & { status: RunStatus; durationMs: number }): void | Promise<void>;

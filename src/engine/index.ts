@@ -13,7 +13,15 @@ export type { EngineOptions, StartRunOptions, ResumeRunOptions, RunDriver, RunOu
 export type { EngineHooks, RunEvent } from './hooks.ts';
 export { withActivationGate } from './activation.ts';
 export type { ActivationGate } from './activation.ts';
-export { approveStep, rejectStep, confirmStep, decideStep, requestCancel, finishCancelled, loadRunState } from './operator.ts';
+export {
+  approveStep,
+  rejectStep,
+  confirmStep,
+  decideStep,
+  requestCancel,
+  finishCancelled,
+  loadRunState,
+} from './operator.ts';
 export type { OperatorInput } from './operator.ts';
 export { runView } from './view.ts';
 export type { RunView, StepView } from './view.ts';

@@ -29,7 +29,11 @@ export async function loadRunState(store: RunStore, runId: string): Promise<RunS
 }
 
 /** Reads the run, lets `decide` check it and say what to append, and appends only if nothing changed meanwhile. */
-async function act(store: RunStore, runId: string, decide: (state: RunState) => JournalInput[]): Promise<RunState> {
+async function act(
+  store: RunStore,
+  runId: string,
+  decide: (state: RunState) => JournalInput[],
+): Promise<RunState> {
   for (let tries = 0; ; tries += 1) {
     const state = await loadRunState(store, runId);
     const records = decide(state);
@@ -64,46 +68,83 @@ function stepOf(state: RunState, stepId: string): StepState {
 
 function notWaiting(state: RunState, step: StepState, what: string): UsageError {
   const now = step.status === 'waiting' ? `waits for ${step.waitingFor ?? '?'}` : `is ${step.status}`;
-  return new UsageError('DRCTL_STEP_NOT_WAITING', `step ${step.snapshot.id} of run ${state.id} does not wait for ${what}: it ${now}`, {
-    hint: 'see what the run waits for with `drctl status RUN`',
-  });
+  return new UsageError(
+    'DRCTL_STEP_NOT_WAITING',
+    `step ${step.snapshot.id} of run ${state.id} does not wait for ${what}: it ${now}`,
+    {
+      hint: 'see what the run waits for with `drctl status RUN`',
+    },
+  );
 }
 
 function checkApprover(state: RunState, step: StepState, by: string): void {
   const approval = step.snapshot.approval;
-  if (step.status !== 'waiting' || step.waitingFor !== 'approval' || approval === undefined) throw notWaiting(state, step, 'approval');
+  if (step.status !== 'waiting' || step.waitingFor !== 'approval' || approval === undefined)
+    throw notWaiting(state, step, 'approval');
   if (approval.fourEyes && by === state.created.startedBy) {
-    throw new UsageError('DRCTL_APPROVAL_FOUR_EYES', `${by} started run ${state.id} and may not also approve step ${step.snapshot.id}`, {
-      hint: 'four-eyes: someone else among the approvers must approve',
-    });
+    throw new UsageError(
+      'DRCTL_APPROVAL_FOUR_EYES',
+      `${by} started run ${state.id} and may not also approve step ${step.snapshot.id}`,
+      {
+        hint: 'four-eyes: someone else among the approvers must approve',
+      },
+    );
   }
   if (approval.approvers.length > 0 && !approval.approvers.includes(by)) {
-    throw new UsageError('DRCTL_APPROVAL_NOT_ALLOWED', `${by} may not approve step ${step.snapshot.id} of run ${state.id}`, {
-      hint: `approvers: ${approval.approvers.join(', ')}${approval.role ? ` (role ${approval.role})` : ''}`,
-    });
+    throw new UsageError(
+      'DRCTL_APPROVAL_NOT_ALLOWED',
+      `${by} may not approve step ${step.snapshot.id} of run ${state.id}`,
+      {
+        hint: `approvers: ${approval.approvers.join(', ')}${approval.role ? ` (role ${approval.role})` : ''}`,
+      },
+    );
   }
   if (step.approvedBy.includes(by)) {
-    throw new UsageError('DRCTL_APPROVAL_DUPLICATE', `${by} already approved step ${step.snapshot.id} of run ${state.id}`, {
-      hint: `the quorum is ${approval.quorum}; another approver must approve`,
-    });
+    throw new UsageError(
+      'DRCTL_APPROVAL_DUPLICATE',
+      `${by} already approved step ${step.snapshot.id} of run ${state.id}`,
+      {
+        hint: `the quorum is ${approval.quorum}; another approver must approve`,
+      },
+    );
   }
 }
 
-export async function approveStep(store: RunStore, input: OperatorInput & { step: string; note?: string }): Promise<RunState> {
+export async function approveStep(
+  store: RunStore,
+  input: OperatorInput & { step: string; note?: string },
+): Promise<RunState> {
   return act(store, input.runId, (state) => {
     openRun(state);
     const step = stepOf(state, input.step);
     checkApprover(state, step, input.by);
-    return [{ type: RECORD.approvalGranted, step: input.step, actor: input.by, data: input.note ? { note: input.note } : {} }];
+    return [
+      {
+        type: RECORD.approvalGranted,
+        step: input.step,
+        actor: input.by,
+        data: input.note ? { note: input.note } : {},
+      },
+    ];
   });
 }
 
-export async function rejectStep(store: RunStore, input: OperatorInput & { step: string; reason?: string }): Promise<RunState> {
+export async function rejectStep(
+  store: RunStore,
+  input: OperatorInput & { step: string; reason?: string },
+): Promise<RunState> {
   return act(store, input.runId, (state) => {
     openRun(state);
     const step = stepOf(state, input.step);
     checkApprover(state, step, input.by);
-    return [{ type: RECORD.approvalRejected, step: input.step, actor: input.by, data: input.reason ? { reason: input.reason } : {} }];
+    return [
+      {
+        type: RECORD.approvalRejected,
+        step: input.step,
+        actor: input.by,
+        data: input.reason ? { reason: input.reason } : {},
+      },
+    ];
   });
 }
 
@@ -114,41 +155,64 @@ export async function confirmStep(
   return act(store, input.runId, (state) => {
     openRun(state);
     const step = stepOf(state, input.step);
-    if (step.status !== 'waiting' || step.waitingFor !== 'confirmation') throw notWaiting(state, step, 'confirmation');
+    if (step.status !== 'waiting' || step.waitingFor !== 'confirmation')
+      throw notWaiting(state, step, 'confirmation');
     const records: JournalInput[] = Object.entries(input.evidence ?? {}).map(([name, value]) => ({
       type: RECORD.evidence,
       step: input.step,
       actor: input.by,
       data: { name, value },
     }));
-    records.push({ type: RECORD.stepConfirmed, step: input.step, actor: input.by, data: input.note ? { note: input.note } : {} });
+    records.push({
+      type: RECORD.stepConfirmed,
+      step: input.step,
+      actor: input.by,
+      data: input.note ? { note: input.note } : {},
+    });
     return records;
   });
 }
 
-export async function decideStep(store: RunStore, input: OperatorInput & { step: string; choice: Decision }): Promise<RunState> {
+export async function decideStep(
+  store: RunStore,
+  input: OperatorInput & { step: string; choice: Decision },
+): Promise<RunState> {
   return act(store, input.runId, (state) => {
     openRun(state);
     const step = stepOf(state, input.step);
-    if (step.status !== 'waiting' || step.waitingFor !== 'decision') throw notWaiting(state, step, 'a decision');
+    if (step.status !== 'waiting' || step.waitingFor !== 'decision')
+      throw notWaiting(state, step, 'a decision');
     if (step.decision !== undefined) {
-      throw new UsageError('DRCTL_DECISION_DUPLICATE', `${step.decision.by} already chose ${step.decision.choice} for step ${step.snapshot.id}`, {
-        hint: 'resume the run so the decision takes effect: `drctl resume RUN`',
-      });
+      throw new UsageError(
+        'DRCTL_DECISION_DUPLICATE',
+        `${step.decision.by} already chose ${step.decision.choice} for step ${step.snapshot.id}`,
+        {
+          hint: 'resume the run so the decision takes effect: `drctl resume RUN`',
+        },
+      );
     }
     if (!step.options.includes(input.choice)) {
-      throw new UsageError('DRCTL_DECISION_INVALID', `step ${step.snapshot.id} cannot be "${input.choice}" now`, {
-        hint: `choose one of: ${step.options.join(', ')}`,
-      });
+      throw new UsageError(
+        'DRCTL_DECISION_INVALID',
+        `step ${step.snapshot.id} cannot be "${input.choice}" now`,
+        {
+          hint: `choose one of: ${step.options.join(', ')}`,
+        },
+      );
     }
     return [{ type: RECORD.decision, step: input.step, actor: input.by, data: { choice: input.choice } }];
   });
 }
 
-export async function requestCancel(store: RunStore, input: OperatorInput & { reason?: string }): Promise<RunState> {
+export async function requestCancel(
+  store: RunStore,
+  input: OperatorInput & { reason?: string },
+): Promise<RunState> {
   return act(store, input.runId, (state) => {
     openRun(state);
-    return [{ type: RECORD.cancelRequested, actor: input.by, data: input.reason ? { reason: input.reason } : {} }];
+    return [
+      { type: RECORD.cancelRequested, actor: input.by, data: input.reason ? { reason: input.reason } : {} },
+    ];
   });
 }
 
@@ -156,22 +220,39 @@ export async function requestCancel(store: RunStore, input: OperatorInput & { re
  * Ends a run that no live process drives, after a cancel request: steps left in flight or waiting are
  * recorded cancelled. Throws DRCTL_RUN_LOCKED when a live driver holds the run (it handles the cancel itself).
  */
-export async function finishCancelled(store: RunStore, input: OperatorInput & { owner: string; pid: number; host: string }): Promise<RunState> {
-  await store.acquireLease(input.runId, { owner: input.owner, pid: input.pid, host: input.host, ttlMs: 15_000 });
+export async function finishCancelled(
+  store: RunStore,
+  input: OperatorInput & { owner: string; pid: number; host: string },
+): Promise<RunState> {
+  await store.acquireLease(input.runId, {
+    owner: input.owner,
+    pid: input.pid,
+    host: input.host,
+    ttlMs: 15_000,
+  });
   try {
     const state = await loadRunState(store, input.runId);
     if (FINAL_RUN_STATUSES.includes(state.status)) return state;
     const records: JournalInput[] = [];
     for (const step of state.steps.values()) {
       if (step.status === 'running' || step.status === 'waiting' || step.status === 'retrying') {
-        records.push({ type: RECORD.stepCancelled, step: step.snapshot.id, actor: 'engine', data: { reason: 'the run was cancelled' } });
+        records.push({
+          type: RECORD.stepCancelled,
+          step: step.snapshot.id,
+          actor: 'engine',
+          data: { reason: 'the run was cancelled' },
+        });
       }
     }
     const durationMs = Date.now() - state.createdAt.getTime();
     records.push({
       type: RECORD.runFinished,
       actor: 'engine',
-      data: { status: 'cancelled', durationMs, reason: `cancelled by ${state.cancelRequested?.by ?? input.by}` },
+      data: {
+        status: 'cancelled',
+        durationMs,
+        reason: `cancelled by ${state.cancelRequested?.by ?? input.by}`,
+      },
     });
     await store.append(input.runId, records, { leaseOwner: input.owner, status: 'cancelled' });
     return loadRunState(store, input.runId);

@@ -44,7 +44,12 @@ export class Redactor {
     if (value === null || typeof value !== 'object') return value;
     if (value instanceof Date) return value;
     if (Array.isArray(value)) return value.map((item) => this.#deep(item));
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([key, item]) => [this.text(key), this.#deep(item)]));
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([key, item]) => [
+        this.text(key),
+        this.#deep(item),
+      ]),
+    );
   }
 }
 
@@ -56,9 +61,13 @@ export function parseSecretsFile(text: string): Record<string, string> {
     if (line === '' || line.startsWith('#')) continue;
     const eq = line.indexOf('=');
     if (eq <= 0) continue;
-    const key = line.slice(0, eq).replace(/^export\s+/, '').trim();
+    const key = line
+      .slice(0, eq)
+      .replace(/^export\s+/, '')
+      .trim();
     let value = line.slice(eq + 1).trim();
-    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0]) value = value.slice(1, -1);
+    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0])
+      value = value.slice(1, -1);
     secrets[key] = value;
   }
   return secrets;
@@ -88,10 +97,17 @@ export function planSecrets(plan: Plan, env: NodeJS.ProcessEnv = process.env): R
 }
 
 /** Caps a piece of evidence: what does not fit is cut, and the record says so. */
-export function capEvidence(value: unknown, limitBytes: number): { value: unknown; truncated: boolean; bytes: number } {
+export function capEvidence(
+  value: unknown,
+  limitBytes: number,
+): { value: unknown; truncated: boolean; bytes: number } {
   const json = JSON.stringify(value ?? null);
   const bytes = Buffer.byteLength(json);
   if (bytes <= limitBytes) return { value, truncated: false, bytes };
   const text = typeof value === 'string' ? value : json;
-  return { value: `${text.slice(0, Math.max(0, limitBytes - 64))}… [${bytes} bytes, cut at ${limitBytes}]`, truncated: true, bytes };
+  return {
+    value: `${text.slice(0, Math.max(0, limitBytes - 64))}… [${bytes} bytes, cut at ${limitBytes}]`,
+    truncated: true,
+    bytes,
+  };
 }

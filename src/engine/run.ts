@@ -98,7 +98,9 @@ export function findRunbook(plan: Plan, name: string, workload?: string): Runboo
     .flatMap((candidate) => candidate.runbooks.filter((runbook) => runbook.name === name));
   const [only, ...others] = matches;
   if (only === undefined) {
-    const known = plan.workloads.flatMap((candidate) => candidate.runbooks.map((runbook) => `${candidate.id}/${runbook.name}`));
+    const known = plan.workloads.flatMap((candidate) =>
+      candidate.runbooks.map((runbook) => `${candidate.id}/${runbook.name}`),
+    );
     throw new UsageError(
       'DRCTL_RUN_RUNBOOK_NOT_FOUND',
       `no runbook ${name}${workload ? ` in workload ${workload}` : ''} in plan ${plan.files[0] ?? plan.name}`,
@@ -133,18 +135,26 @@ function resolveAction(
   const provider = providers.find((candidate) => candidate.name === providerName);
   const definition = provider?.actions[actionName];
   if (provider === undefined || definition === undefined) {
-    throw new UsageError('DRCTL_RUN_ACTION_UNKNOWN', `step ${step.id}: ${what} ${qualified} is not a known provider action`, {
-      hint: `registered providers: ${providers.map((candidate) => candidate.name).join(', ') || 'none'}`,
-      location: step.at,
-    });
+    throw new UsageError(
+      'DRCTL_RUN_ACTION_UNKNOWN',
+      `step ${step.id}: ${what} ${qualified} is not a known provider action`,
+      {
+        hint: `registered providers: ${providers.map((candidate) => candidate.name).join(', ') || 'none'}`,
+        location: step.at,
+      },
+    );
   }
   const params = onlyKnownParams ? knownParams(definition, given) : given;
   const parsed = definition.params.safeParse(params);
   if (!parsed.success) {
-    throw new UsageError('DRCTL_RUN_ACTION_PARAMS', `step ${step.id}: bad parameters for ${qualified}: ${parsed.error.message}`, {
-      hint: 'fix the step\'s "with:" in the plan',
-      location: step.at,
-    });
+    throw new UsageError(
+      'DRCTL_RUN_ACTION_PARAMS',
+      `step ${step.id}: bad parameters for ${qualified}: ${parsed.error.message}`,
+      {
+        hint: 'fix the step\'s "with:" in the plan',
+        location: step.at,
+      },
+    );
   }
   return { provider, name: qualified, definition, params: parsed.data };
 }
@@ -161,18 +171,31 @@ function knownParams(definition: ProviderAction, params: Record<string, unknown>
 
 function resolveExecution(providers: readonly Provider[], step: Step): Execution {
   let action: Execution['action'];
-  if (step.kind === 'shell') action = resolveAction(providers, step, 'shell.run', { command: step.run, ...step.with }, 'the shell');
-  if (step.kind === 'action' && step.action !== undefined) action = resolveAction(providers, step, step.action, step.with, 'action');
+  if (step.kind === 'shell')
+    action = resolveAction(providers, step, 'shell.run', { command: step.run, ...step.with }, 'the shell');
+  if (step.kind === 'action' && step.action !== undefined)
+    action = resolveAction(providers, step, step.action, step.with, 'action');
   let undo: Execution['undo'];
   if (step.undo?.run !== undefined) {
     undo = resolveAction(providers, step, 'shell.run', { command: step.undo.run, ...step.undo.with }, 'undo');
   } else if (step.undo?.action !== undefined) {
     undo = resolveAction(providers, step, step.undo.action, step.undo.with, 'undo action');
   } else if (action?.definition.undo !== undefined) {
-    undo = resolveAction(providers, step, `${action.provider.name}.${action.definition.undo}`, step.with, 'undo action', { onlyKnownParams: true });
+    undo = resolveAction(
+      providers,
+      step,
+      `${action.provider.name}.${action.definition.undo}`,
+      step.with,
+      'undo action',
+      { onlyKnownParams: true },
+    );
   }
   // a wait or a check changes nothing, so running it again is always safe
-  const idempotent = step.idempotent || step.kind === 'wait' || step.kind === 'check' || (step.kind === 'action' && action?.definition.idempotent === true);
+  const idempotent =
+    step.idempotent ||
+    step.kind === 'wait' ||
+    step.kind === 'check' ||
+    (step.kind === 'action' && action?.definition.idempotent === true);
   return { step, action, undo, idempotent };
 }
 
@@ -183,7 +206,12 @@ function snapshotOf(plan: Plan, execution: Execution): StepSnapshot {
     const byRole =
       step.approval.role === undefined
         ? []
-        : plan.contacts.filter((contact) => contact.roles.includes(step.approval?.role ?? '') || contact.role === step.approval?.role).map((contact) => contact.id);
+        : plan.contacts
+            .filter(
+              (contact) =>
+                contact.roles.includes(step.approval?.role ?? '') || contact.role === step.approval?.role,
+            )
+            .map((contact) => contact.id);
     approval = {
       approvers: [...new Set([...step.approval.by, ...byRole])],
       role: step.approval.role,
@@ -219,13 +247,21 @@ export class Engine {
 
   constructor(options: EngineOptions) {
     this.options = options;
-    this.#hooks = options.hooks === undefined ? [] : Array.isArray(options.hooks) ? (options.hooks as EngineHooks[]) : [options.hooks as EngineHooks];
+    this.#hooks =
+      options.hooks === undefined
+        ? []
+        : Array.isArray(options.hooks)
+          ? (options.hooks as EngineHooks[])
+          : [options.hooks as EngineHooks];
     this.#log = options.logger ?? pino({ level: 'silent' });
   }
 
   /** Creates a run, takes its lease and starts driving it. */
   async start(options: StartRunOptions): Promise<RunDriver> {
-    const runbook = withActivationGate(findRunbook(options.plan, options.runbook, options.workload), options.activation);
+    const runbook = withActivationGate(
+      findRunbook(options.plan, options.runbook, options.workload),
+      options.activation,
+    );
     const executions = runbook.steps.map((step) => resolveExecution(this.options.providers, step));
     const redactor = new Redactor(planSecrets(options.plan, this.options.env));
     const planFile = resolve(options.planFile ?? options.plan.files[0] ?? '');
@@ -242,14 +278,34 @@ export class Engine {
     };
     const runId = newRunId();
     const first = await this.options.store.createRun(
-      { id: runId, workload: runbook.workload, runbook: runbook.name, planHash: options.plan.hash, planFile, startedBy: options.startedBy },
-      { type: RECORD.runCreated, actor: options.startedBy, data: redactor.value(created as unknown as Record<string, unknown>) },
+      {
+        id: runId,
+        workload: runbook.workload,
+        runbook: runbook.name,
+        planHash: options.plan.hash,
+        planFile,
+        startedBy: options.startedBy,
+      },
+      {
+        type: RECORD.runCreated,
+        actor: options.startedBy,
+        data: redactor.value(created as unknown as Record<string, unknown>),
+      },
     );
-    const driver = new Driver(this, this.#hooks, this.#log, options.plan, executions, replay([first]), redactor, {
-      resumed: false,
-      by: options.startedBy,
-      returnWhenWaiting: options.returnWhenWaiting ?? false,
-    });
+    const driver = new Driver(
+      this,
+      this.#hooks,
+      this.#log,
+      options.plan,
+      executions,
+      replay([first]),
+      redactor,
+      {
+        resumed: false,
+        by: options.startedBy,
+        returnWhenWaiting: options.returnWhenWaiting ?? false,
+      },
+    );
     await driver.takeLease();
     return driver.launch();
   }
@@ -264,18 +320,29 @@ export class Engine {
       });
     }
     if (FINAL_RUN_STATUSES.includes(run.status)) {
-      throw new UsageError('DRCTL_RUN_FINISHED', `run ${run.id} already finished (${run.status}); there is nothing to resume`, {
-        hint: 'start a new run with `drctl run`',
-      });
+      throw new UsageError(
+        'DRCTL_RUN_FINISHED',
+        `run ${run.id} already finished (${run.status}); there is nothing to resume`,
+        {
+          hint: 'start a new run with `drctl run`',
+        },
+      );
     }
     if (run.planHash !== options.plan.hash) {
-      throw new UsageError('DRCTL_RUN_PLAN_CHANGED', `the plan ${run.planFile} changed since run ${run.id} started`, {
-        hint: 'restore the plan the run started with (its hash is in `drctl status RUN --json`), or start a new run',
-        details: { expected: run.planHash, actual: options.plan.hash },
-      });
+      throw new UsageError(
+        'DRCTL_RUN_PLAN_CHANGED',
+        `the plan ${run.planFile} changed since run ${run.id} started`,
+        {
+          hint: 'restore the plan the run started with (its hash is in `drctl status RUN --json`), or start a new run',
+          details: { expected: run.planHash, actual: options.plan.hash },
+        },
+      );
     }
     const state = replay(await store.readJournal(run.id));
-    const runbook = withActivationGate(findRunbook(options.plan, run.runbook, run.workload), state.created.activation);
+    const runbook = withActivationGate(
+      findRunbook(options.plan, run.runbook, run.workload),
+      state.created.activation,
+    );
     const executions = runbook.steps.map((step) => resolveExecution(this.options.providers, step));
     const redactor = new Redactor(planSecrets(options.plan, this.options.env));
     const driver = new Driver(this, this.#hooks, this.#log, options.plan, executions, state, redactor, {
@@ -353,7 +420,12 @@ class Driver implements RunDriver {
     this.#log = log.child({ run: state.id });
     this.#parallel = state.created.parallel;
     this.#evidenceLimit = engine.options.evidenceLimitBytes ?? DEFAULT_EVIDENCE_LIMIT;
-    this.#event = { runId: state.id, workload: state.created.workload, runbook: state.created.runbook, startedBy: state.created.startedBy };
+    this.#event = {
+      runId: state.id,
+      workload: state.created.workload,
+      runbook: state.created.runbook,
+      startedBy: state.created.startedBy,
+    };
     for (const step of state.steps.values()) {
       for (const need of step.snapshot.needs) {
         const list = this.#dependents.get(need);
@@ -373,7 +445,11 @@ class Driver implements RunDriver {
   }
 
   #satisfies(step: StepState): boolean {
-    return step.status === 'succeeded' || step.status === 'skipped' || (step.status === 'failed' && step.snapshot.onFailure === 'continue');
+    return (
+      step.status === 'succeeded' ||
+      step.status === 'skipped' ||
+      (step.status === 'failed' && step.snapshot.onFailure === 'continue')
+    );
   }
 
   #enqueue(id: string): void {
@@ -398,7 +474,9 @@ class Driver implements RunDriver {
 
   async cancel(by: string, reason?: string): Promise<void> {
     if (this.#finished || this.#state.cancelRequested) return;
-    await this.#journal([{ type: RECORD.cancelRequested, actor: by, data: reason === undefined ? {} : { reason } }]);
+    await this.#journal([
+      { type: RECORD.cancelRequested, actor: by, data: reason === undefined ? {} : { reason } },
+    ]);
     this.#poke();
   }
 
@@ -453,7 +531,10 @@ class Driver implements RunDriver {
     for (const record of records) this.#apply(record);
   }
 
-  async #hook<K extends keyof EngineHooks>(name: K, event: Parameters<NonNullable<EngineHooks[K]>>[0]): Promise<void> {
+  async #hook<K extends keyof EngineHooks>(
+    name: K,
+    event: Parameters<NonNullable<EngineHooks[K]>>[0],
+  ): Promise<void> {
     for (const hooks of this.#hooks) {
       const hook = hooks[name] as ((event: unknown) => void | Promise<void>) | undefined;
       if (hook === undefined) continue;
@@ -467,16 +548,23 @@ class Driver implements RunDriver {
 
   async #drive(): Promise<RunOutcome> {
     const leaseTtl = this.#engine.options.leaseTtlMs ?? 15_000;
-    const renew = setInterval(() => {
-      this.takeLease().catch((error: unknown) => {
-        this.#fail(error);
-      });
-    }, Math.max(50, leaseTtl / 3));
+    const renew = setInterval(
+      () => {
+        this.takeLease().catch((error: unknown) => {
+          this.#fail(error);
+        });
+      },
+      Math.max(50, leaseTtl / 3),
+    );
     renew.unref();
     const pollMs = this.#engine.options.pollMs ?? 200;
     try {
       await this.#journal([
-        { type: RECORD.runDriven, actor: this.#mode.by, data: { pid: process.pid, host: hostname(), resumed: this.#mode.resumed } },
+        {
+          type: RECORD.runDriven,
+          actor: this.#mode.by,
+          data: { pid: process.pid, host: hostname(), resumed: this.#mode.resumed },
+        },
       ]);
       await this.#hook('onRunStart', { ...this.#event, resumed: this.#mode.resumed });
       await this.#recoverInFlight();
@@ -484,7 +572,11 @@ class Driver implements RunDriver {
         if (this.#fatal !== undefined) throw this.#fatal;
         const outcome = await this.#turn();
         if (outcome !== undefined) {
-          await this.#hook('onRunComplete', { ...this.#event, status: outcome.status, durationMs: outcome.durationMs });
+          await this.#hook('onRunComplete', {
+            ...this.#event,
+            status: outcome.status,
+            durationMs: outcome.durationMs,
+          });
           return outcome;
         }
         if (this.#fatal !== undefined) throw this.#fatal;
@@ -500,7 +592,8 @@ class Driver implements RunDriver {
         if (quiet || (this.#turns += 1) % 64 === 0) await this.#pollInputs();
       }
     } catch (error) {
-      for (const controller of this.#running.values()) controller.abort(new CancelledSignal('the driver stopped'));
+      for (const controller of this.#running.values())
+        controller.abort(new CancelledSignal('the driver stopped'));
       throw error;
     } finally {
       clearInterval(renew);
@@ -524,14 +617,23 @@ class Driver implements RunDriver {
       if (step.status === 'running') {
         const rerun = step.snapshot.idempotent;
         const records: JournalInput[] = [
-          { type: RECORD.stepInterrupted, step: step.snapshot.id, actor: ENGINE_ACTOR, data: { attempt: step.attempts, idempotent: rerun, rerun } },
+          {
+            type: RECORD.stepInterrupted,
+            step: step.snapshot.id,
+            actor: ENGINE_ACTOR,
+            data: { attempt: step.attempts, idempotent: rerun, rerun },
+          },
         ];
         if (!rerun) {
           records.push({
             type: RECORD.stepWaiting,
             step: step.snapshot.id,
             actor: ENGINE_ACTOR,
-            data: { for: 'decision', reason: 'interrupted', options: ['retry', 'done', 'abort'] satisfies Decision[] },
+            data: {
+              for: 'decision',
+              reason: 'interrupted',
+              options: ['retry', 'done', 'abort'] satisfies Decision[],
+            },
           });
         }
         await this.#journal(records);
@@ -564,7 +666,12 @@ class Driver implements RunDriver {
       const step = state.steps.get(id);
       if (step === undefined) continue;
       if (step.status === 'waiting') await this.#answerWaiting(step);
-      else if (step.status === 'retrying' && !this.#running.has(id) && !this.#retryTimers.has(id) && !state.stopping) {
+      else if (
+        step.status === 'retrying' &&
+        !this.#running.has(id) &&
+        !this.#retryTimers.has(id) &&
+        !state.stopping
+      ) {
         if ((step.retryAt?.getTime() ?? 0) <= Date.now()) this.#startAttempt(step);
         else this.#scheduleRetry(step);
       }
@@ -592,8 +699,12 @@ class Driver implements RunDriver {
       if (!isFinal(step.status)) open += 1;
     }
     if (open === 0) {
-      const failed = state.toleratedFailure || [...state.steps.values()].some((step) => step.status === 'failed');
-      return this.#finish(failed ? 'failed' : 'succeeded', failed ? 'a step failed under on_failure: continue' : undefined);
+      const failed =
+        state.toleratedFailure || [...state.steps.values()].some((step) => step.status === 'failed');
+      return this.#finish(
+        failed ? 'failed' : 'succeeded',
+        failed ? 'a step failed under on_failure: continue' : undefined,
+      );
     }
     if (waiting > 0 && this.#mode.returnWhenWaiting) return this.#outcome('waiting');
     if (waiting === 0 && this.#attention.size === 0) {
@@ -608,7 +719,8 @@ class Driver implements RunDriver {
       this.#cancelling = true;
       for (const timer of this.#retryTimers.values()) clearTimeout(timer);
       this.#retryTimers.clear();
-      for (const controller of this.#running.values()) controller.abort(new CancelledSignal('the run was cancelled'));
+      for (const controller of this.#running.values())
+        controller.abort(new CancelledSignal('the run was cancelled'));
     }
     if (this.#running.size > 0) return undefined;
     return this.#finish('cancelled', `cancelled by ${this.#state.cancelRequested?.by ?? '?'}`);
@@ -619,47 +731,88 @@ class Driver implements RunDriver {
     const execution = this.#executions.get(id);
     if (step.waitingFor === 'approval') {
       if (step.rejectedBy !== undefined) {
-        await this.#failStep(step, 1, new DrctlError('DRCTL_APPROVAL_REJECTED', `step ${id} was rejected by ${step.rejectedBy}`), [], true);
+        await this.#failStep(
+          step,
+          1,
+          new DrctlError('DRCTL_APPROVAL_REJECTED', `step ${id} was rejected by ${step.rejectedBy}`),
+          [],
+          true,
+        );
       } else if (step.approvedBy.length >= (step.snapshot.approval?.quorum ?? 1)) {
         await this.#succeed(step, [], `approved by ${step.approvedBy.join(', ')}`);
       }
     } else if (step.waitingFor === 'confirmation') {
-      if (step.confirmedBy !== undefined) await this.#succeed(step, [], `confirmed done by ${step.confirmedBy}`);
+      if (step.confirmedBy !== undefined)
+        await this.#succeed(step, [], `confirmed done by ${step.confirmedBy}`);
     } else if (step.waitingFor === 'decision' && step.decision !== undefined && execution) {
       const { choice, by } = step.decision;
       if (choice === 'retry') this.#startAttempt(step);
       else if (choice === 'done') await this.#succeed(step, [], `marked done by ${by}`);
       else if (choice === 'skip') {
         await this.#journal([{ type: RECORD.stepSkipped, step: id, actor: ENGINE_ACTOR, data: { by } }]);
-        await this.#hook('onStepComplete', { ...this.#event, step: execution.step, status: 'skipped', summary: `skipped by ${by}`, actualMs: step.activeMs });
+        await this.#hook('onStepComplete', {
+          ...this.#event,
+          step: execution.step,
+          status: 'skipped',
+          summary: `skipped by ${by}`,
+          actualMs: step.activeMs,
+        });
       } else if (choice === 'abort') {
         await this.#journal([
           {
             type: RECORD.stepFailed,
             step: id,
             actor: ENGINE_ACTOR,
-            data: { attempt: step.attempts, code: 'DRCTL_STEP_ABORTED', message: `aborted by ${by}`, final: true, aborted: true } satisfies StepFailureData & { aborted: true },
+            data: {
+              attempt: step.attempts,
+              code: 'DRCTL_STEP_ABORTED',
+              message: `aborted by ${by}`,
+              final: true,
+              aborted: true,
+            } satisfies StepFailureData & { aborted: true },
           },
         ]);
       }
     }
   }
 
-  async #succeed(step: StepState, before: JournalInput[], summary: string, output?: Record<string, unknown>): Promise<void> {
+  async #succeed(
+    step: StepState,
+    before: JournalInput[],
+    summary: string,
+    output?: Record<string, unknown>,
+  ): Promise<void> {
     const id = step.snapshot.id;
     await this.#journal([
       ...before,
-      { type: RECORD.stepSucceeded, step: id, actor: ENGINE_ACTOR, data: { attempt: step.attempts, summary, ...(output ? { output } : {}) } },
+      {
+        type: RECORD.stepSucceeded,
+        step: id,
+        actor: ENGINE_ACTOR,
+        data: { attempt: step.attempts, summary, ...(output ? { output } : {}) },
+      },
     ]);
     const execution = this.#executions.get(id);
-    if (execution) await this.#hook('onStepComplete', { ...this.#event, step: execution.step, status: 'succeeded', summary, actualMs: step.activeMs });
+    if (execution)
+      await this.#hook('onStepComplete', {
+        ...this.#event,
+        step: execution.step,
+        status: 'succeeded',
+        summary,
+        actualMs: step.activeMs,
+      });
   }
 
   async #notifyWaiting(id: string): Promise<void> {
     const step = this.#state.steps.get(id);
     const execution = this.#executions.get(id);
     if (step?.waitingFor === undefined || execution === undefined) return;
-    await this.#hook('onStepWaiting', { ...this.#event, step: execution.step, for: step.waitingFor, escalateTo: step.escalatedTo });
+    await this.#hook('onStepWaiting', {
+      ...this.#event,
+      step: execution.step,
+      for: step.waitingFor,
+      escalateTo: step.escalatedTo,
+    });
   }
 
   #startAttempt(step: StepState): void {
@@ -687,7 +840,11 @@ class Driver implements RunDriver {
           type: RECORD.evidence,
           step: step.id,
           actor: ENGINE_ACTOR,
-          data: { name, value: capped.value, ...(capped.truncated ? { truncated: true, bytes: capped.bytes } : {}) },
+          data: {
+            name,
+            value: capped.value,
+            ...(capped.truncated ? { truncated: true, bytes: capped.bytes } : {}),
+          },
         });
       },
     };
@@ -702,7 +859,12 @@ class Driver implements RunDriver {
     if (planStep.kind === 'approval' || planStep.kind === 'manual') {
       await this.#journal([
         { type: RECORD.stepStarted, step: id, actor: ENGINE_ACTOR, data: { attempt } },
-        { type: RECORD.stepWaiting, step: id, actor: ENGINE_ACTOR, data: { for: planStep.kind === 'approval' ? 'approval' : 'confirmation' } },
+        {
+          type: RECORD.stepWaiting,
+          step: id,
+          actor: ENGINE_ACTOR,
+          data: { for: planStep.kind === 'approval' ? 'approval' : 'confirmation' },
+        },
       ]);
       await this.#hook('onStepStart', { ...this.#event, step: planStep, attempt });
       await this.#notifyWaiting(id);
@@ -715,7 +877,12 @@ class Driver implements RunDriver {
       planStep.timeoutMs === undefined
         ? undefined
         : setTimeout(() => {
-            controller.abort(new DrctlError('DRCTL_STEP_TIMEOUT', `step ${id} did not finish within ${planStep.timeoutMs}ms`));
+            controller.abort(
+              new DrctlError(
+                'DRCTL_STEP_TIMEOUT',
+                `step ${id} did not finish within ${planStep.timeoutMs}ms`,
+              ),
+            );
           }, planStep.timeoutMs);
     const ctx = this.#context(planStep, controller.signal, evidence);
     try {
@@ -731,20 +898,35 @@ class Driver implements RunDriver {
       if (controller.signal.aborted) throw controller.signal.reason;
       let failedCheck: string | undefined;
       for (const check of planStep.validate) {
-        const outcome = await runCheck(check, { providers: this.#engine.options.providers, plan: this.#plan, ctx });
+        const outcome = await runCheck(check, {
+          providers: this.#engine.options.providers,
+          plan: this.#plan,
+          ctx,
+        });
         evidence.push(checkRecord(id, outcome));
         if (!outcome.ok && failedCheck === undefined) failedCheck = `${outcome.name}: ${outcome.message}`;
       }
       if (controller.signal.aborted) throw controller.signal.reason;
       if (failedCheck !== undefined) {
-        throw new DrctlError('DRCTL_STEP_VALIDATION_FAILED', `step ${id}: validation failed (${failedCheck})`);
+        throw new DrctlError(
+          'DRCTL_STEP_VALIDATION_FAILED',
+          `step ${id}: validation failed (${failedCheck})`,
+        );
       }
       if (planStep.kind === 'check') summary = `${planStep.validate.length} check(s) passed`;
       await this.#succeed(step, evidence, summary, output);
     } catch (error) {
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : error;
       if (reason instanceof CancelledSignal) {
-        await this.#journal([...evidence, { type: RECORD.stepCancelled, step: id, actor: ENGINE_ACTOR, data: { attempt, reason: reason.message } }]);
+        await this.#journal([
+          ...evidence,
+          {
+            type: RECORD.stepCancelled,
+            step: id,
+            actor: ENGINE_ACTOR,
+            data: { attempt, reason: reason.message },
+          },
+        ]);
         return;
       }
       await this.#failStep(step, attempt, reason, evidence, false);
@@ -753,7 +935,12 @@ class Driver implements RunDriver {
     }
   }
 
-  async #wait(step: StepState, planStep: Step, ctx: ActionContext, evidence: JournalInput[]): Promise<string> {
+  async #wait(
+    step: StepState,
+    planStep: Step,
+    ctx: ActionContext,
+    evidence: JournalInput[],
+  ): Promise<string> {
     const wait = planStep.wait;
     const startedAt = step.firstStartedAt?.getTime() ?? Date.now();
     if (wait?.forMs !== undefined) {
@@ -764,20 +951,33 @@ class Driver implements RunDriver {
     }
     if (wait?.until === undefined) return 'nothing to wait for';
     for (let round = 1; ; round += 1) {
-      const outcome = await runCheck(wait.until, { providers: this.#engine.options.providers, plan: this.#plan, ctx });
+      const outcome = await runCheck(wait.until, {
+        providers: this.#engine.options.providers,
+        plan: this.#plan,
+        ctx,
+      });
       if (outcome.ok) {
         evidence.push(checkRecord(planStep.id, outcome));
         return `condition met after ${round} check(s)`;
       }
       if (wait.deadlineMs !== undefined && Date.now() + wait.everyMs > startedAt + wait.deadlineMs) {
         evidence.push(checkRecord(planStep.id, outcome));
-        throw new DrctlError('DRCTL_WAIT_DEADLINE', `step ${planStep.id}: "${outcome.name}" did not pass within ${wait.deadlineMs}ms (${outcome.message})`);
+        throw new DrctlError(
+          'DRCTL_WAIT_DEADLINE',
+          `step ${planStep.id}: "${outcome.name}" did not pass within ${wait.deadlineMs}ms (${outcome.message})`,
+        );
       }
       await sleep(wait.everyMs, undefined, { signal: ctx.signal });
     }
   }
 
-  async #failStep(step: StepState, attempt: number, error: unknown, evidence: JournalInput[], noRetry: boolean): Promise<void> {
+  async #failStep(
+    step: StepState,
+    attempt: number,
+    error: unknown,
+    evidence: JournalInput[],
+    noRetry: boolean,
+  ): Promise<void> {
     const id = step.snapshot.id;
     const execution = this.#executions.get(id);
     const planStep = execution?.step;
@@ -785,7 +985,9 @@ class Driver implements RunDriver {
     const message = this.#redactor.text(error instanceof Error ? error.message : String(error));
     const retries = planStep?.retries ?? { attempts: 0, backoffMs: 0, maxBackoffMs: 0 };
     const final = noRetry || step.failures + 1 > retries.attempts;
-    const retryInMs = final ? undefined : Math.min(retries.maxBackoffMs, retries.backoffMs * 2 ** step.failures);
+    const retryInMs = final
+      ? undefined
+      : Math.min(retries.maxBackoffMs, retries.backoffMs * 2 ** step.failures);
     const failure: StepFailureData = {
       attempt,
       code,
@@ -794,20 +996,36 @@ class Driver implements RunDriver {
       ...(retryInMs === undefined ? {} : { retryInMs }),
       ...(code === 'DRCTL_STEP_TIMEOUT' ? { timedOut: true } : {}),
     };
-    const records: JournalInput[] = [...evidence, { type: RECORD.stepFailed, step: id, actor: ENGINE_ACTOR, data: { ...failure } }];
+    const records: JournalInput[] = [
+      ...evidence,
+      { type: RECORD.stepFailed, step: id, actor: ENGINE_ACTOR, data: { ...failure } },
+    ];
     const escalate = final && step.snapshot.onFailure === 'escalate';
     if (escalate) {
       records.push({
         type: RECORD.stepWaiting,
         step: id,
         actor: ENGINE_ACTOR,
-        data: { for: 'decision', reason: 'escalated', options: ['retry', 'skip', 'abort'] satisfies Decision[], ...(step.snapshot.escalateTo ? { escalateTo: step.snapshot.escalateTo } : {}) },
+        data: {
+          for: 'decision',
+          reason: 'escalated',
+          options: ['retry', 'skip', 'abort'] satisfies Decision[],
+          ...(step.snapshot.escalateTo ? { escalateTo: step.snapshot.escalateTo } : {}),
+        },
       });
     }
     this.#log.warn({ step: id, attempt, code, final }, message);
     await this.#journal(records);
     if (planStep) {
-      await this.#hook('onStepError', { ...this.#event, step: planStep, attempt, code, message, final, escalateTo: step.snapshot.escalateTo });
+      await this.#hook('onStepError', {
+        ...this.#event,
+        step: planStep,
+        attempt,
+        code,
+        message,
+        final,
+        escalateTo: step.snapshot.escalateTo,
+      });
     }
     if (escalate) await this.#notifyWaiting(id);
     if (!final) this.#scheduleRetry(step);
@@ -817,10 +1035,21 @@ class Driver implements RunDriver {
   async #rollback(): Promise<RunOutcome> {
     const state = this.#state;
     if (state.rollback === 'none') {
-      await this.#journal([{ type: RECORD.rollbackStarted, actor: ENGINE_ACTOR, data: { because: state.stoppedBecause ?? null } }]);
+      await this.#journal([
+        {
+          type: RECORD.rollbackStarted,
+          actor: ENGINE_ACTOR,
+          data: { because: state.stoppedBecause ?? null },
+        },
+      ]);
     }
     const done = [...state.steps.values()]
-      .filter((step) => step.succeededSeq !== undefined && step.snapshot.hasUndo && (step.undo === 'none' || step.undo === 'running'))
+      .filter(
+        (step) =>
+          step.succeededSeq !== undefined &&
+          step.snapshot.hasUndo &&
+          (step.undo === 'none' || step.undo === 'running'),
+      )
       .sort((a, b) => (b.succeededSeq ?? 0) - (a.succeededSeq ?? 0));
     let undoFailed = false;
     for (const step of done) {
@@ -828,37 +1057,74 @@ class Driver implements RunDriver {
       const undo = execution?.undo;
       if (undo === undefined || execution === undefined) continue;
       if (state.cancelRequested) break;
-      await this.#journal([{ type: RECORD.undoStarted, step: step.snapshot.id, actor: ENGINE_ACTOR, data: { action: undo.name } }]);
+      await this.#journal([
+        {
+          type: RECORD.undoStarted,
+          step: step.snapshot.id,
+          actor: ENGINE_ACTOR,
+          data: { action: undo.name },
+        },
+      ]);
       const evidence: JournalInput[] = [];
       const controller = new AbortController();
       this.#running.set(step.snapshot.id, controller);
       try {
-        const result = await undo.definition.run(undo.params, this.#context(execution.step, controller.signal, evidence));
-        await this.#journal([...evidence, { type: RECORD.undoSucceeded, step: step.snapshot.id, actor: ENGINE_ACTOR, data: { summary: result.summary } }]);
+        const result = await undo.definition.run(
+          undo.params,
+          this.#context(execution.step, controller.signal, evidence),
+        );
+        await this.#journal([
+          ...evidence,
+          {
+            type: RECORD.undoSucceeded,
+            step: step.snapshot.id,
+            actor: ENGINE_ACTOR,
+            data: { summary: result.summary },
+          },
+        ]);
       } catch (error) {
         undoFailed = true;
         const message = this.#redactor.text(error instanceof Error ? error.message : String(error));
         await this.#journal([
           ...evidence,
-          { type: RECORD.undoFailed, step: step.snapshot.id, actor: ENGINE_ACTOR, data: { code: error instanceof DrctlError ? error.code : 'DRCTL_STEP_FAILED', message } },
+          {
+            type: RECORD.undoFailed,
+            step: step.snapshot.id,
+            actor: ENGINE_ACTOR,
+            data: { code: error instanceof DrctlError ? error.code : 'DRCTL_STEP_FAILED', message },
+          },
         ]);
       } finally {
         this.#running.delete(step.snapshot.id);
       }
     }
     if (state.cancelRequested) return this.#finish('cancelled', 'cancelled during rollback');
-    return this.#finish(undoFailed ? 'failed' : 'rolled-back', undoFailed ? 'an undo failed during rollback' : `rolled back after step ${state.stoppedBecause ?? '?'} failed`);
+    return this.#finish(
+      undoFailed ? 'failed' : 'rolled-back',
+      undoFailed
+        ? 'an undo failed during rollback'
+        : `rolled back after step ${state.stoppedBecause ?? '?'} failed`,
+    );
   }
 
   async #finish(status: RunStatus, reason: string | undefined): Promise<RunOutcome> {
     const records: JournalInput[] = [];
     for (const step of this.#state.steps.values()) {
       if (step.status === 'waiting' || step.status === 'retrying' || step.status === 'running') {
-        records.push({ type: RECORD.stepCancelled, step: step.snapshot.id, actor: ENGINE_ACTOR, data: { reason: `the run ended ${status}` } });
+        records.push({
+          type: RECORD.stepCancelled,
+          step: step.snapshot.id,
+          actor: ENGINE_ACTOR,
+          data: { reason: `the run ended ${status}` },
+        });
       }
     }
     const durationMs = Date.now() - this.#state.createdAt.getTime();
-    records.push({ type: RECORD.runFinished, actor: ENGINE_ACTOR, data: { status, durationMs, ...(reason ? { reason } : {}) } });
+    records.push({
+      type: RECORD.runFinished,
+      actor: ENGINE_ACTOR,
+      data: { status, durationMs, ...(reason ? { reason } : {}) },
+    });
     await this.#journal(records, status);
     return { runId: this.runId, status, durationMs };
   }
@@ -868,11 +1134,20 @@ class Driver implements RunDriver {
   }
 }
 
-function checkRecord(step: string, outcome: { name: string; ok: boolean; message: string; observed?: unknown; durationMs: number }): JournalInput {
+function checkRecord(
+  step: string,
+  outcome: { name: string; ok: boolean; message: string; observed?: unknown; durationMs: number },
+): JournalInput {
   return {
     type: RECORD.check,
     step,
     actor: ENGINE_ACTOR,
-    data: { name: outcome.name, ok: outcome.ok, message: outcome.message, durationMs: outcome.durationMs, ...(outcome.observed === undefined ? {} : { observed: outcome.observed }) },
+    data: {
+      name: outcome.name,
+      ok: outcome.ok,
+      message: outcome.message,
+      durationMs: outcome.durationMs,
+      ...(outcome.observed === undefined ? {} : { observed: outcome.observed }),
+    },
   };
 }

@@ -77,7 +77,8 @@ export interface RunState {
 }
 
 export function initialState(record: JournalRecord): RunState {
-  if (record.type !== RECORD.runCreated) throw new Error(`journal of run ${record.runId} does not start with run-created`);
+  if (record.type !== RECORD.runCreated)
+    throw new Error(`journal of run ${record.runId} does not start with run-created`);
   const created = record.data as unknown as RunCreatedData;
   const steps = new Map<string, StepState>();
   for (const snapshot of created.steps) {
@@ -123,7 +124,8 @@ export function initialState(record: JournalRecord): RunState {
 }
 
 function endAttempt(step: StepState, at: Date): void {
-  if (step.attemptStartedAt !== undefined) step.activeMs += Math.max(0, at.getTime() - step.attemptStartedAt.getTime());
+  if (step.attemptStartedAt !== undefined)
+    step.activeMs += Math.max(0, at.getTime() - step.attemptStartedAt.getTime());
   step.attemptStartedAt = undefined;
 }
 
@@ -292,5 +294,11 @@ export function needsMet(state: RunState, step: StepState): boolean {
 }
 
 export function isFinal(status: StepStatus): boolean {
-  return status === 'succeeded' || status === 'failed' || status === 'skipped' || status === 'cancelled' || status === 'rolled-back';
+  return (
+    status === 'succeeded' ||
+    status === 'failed' ||
+    status === 'skipped' ||
+    status === 'cancelled' ||
+    status === 'rolled-back'
+  );
 }

@@ -30,7 +30,9 @@ export function predictTimeline(runbook: Runbook): PredictedTimeline {
   const finish = new Map<string, number>();
   const via = new Map<string, string | undefined>();
   // Kahn's order, so a 10,000-step chain needs no deep recursion; the loader already rejected cycles
-  const waitingOn = new Map(runbook.steps.map((step) => [step.id, step.needs.filter((need) => byId.has(need)).length]));
+  const waitingOn = new Map(
+    runbook.steps.map((step) => [step.id, step.needs.filter((need) => byId.has(need)).length]),
+  );
   const dependents = new Map<string, string[]>();
   for (const step of runbook.steps) {
     for (const need of step.needs) {

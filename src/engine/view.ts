@@ -71,7 +71,11 @@ export function runView(records: readonly JournalRecord[], lease?: Lease): RunVi
       evidence.set(record.step, list);
     } else if (record.type === RECORD.check) {
       const list = checks.get(record.step) ?? [];
-      list.push({ name: record.data.name as string, ok: record.data.ok as boolean, message: record.data.message as string });
+      list.push({
+        name: record.data.name as string,
+        ok: record.data.ok as boolean,
+        message: record.data.message as string,
+      });
       checks.set(record.step, list);
     }
   }
@@ -87,7 +91,8 @@ export function runView(records: readonly JournalRecord[], lease?: Lease): RunVi
           : step.activeMs + (step.attemptStartedAt ? Date.now() - step.attemptStartedAt.getTime() : 0);
     const allowed = step.snapshot.expectedMs + step.snapshot.contingencyMs;
     let waitingOn: string[] = [];
-    if (step.waitingFor === 'approval') waitingOn = (step.snapshot.approval?.approvers ?? []).filter((who) => !step.approvedBy.includes(who));
+    if (step.waitingFor === 'approval')
+      waitingOn = (step.snapshot.approval?.approvers ?? []).filter((who) => !step.approvedBy.includes(who));
     if (step.waitingFor === 'decision' && step.escalatedTo) waitingOn = [step.escalatedTo];
     return {
       id,
@@ -135,12 +140,21 @@ export function runView(records: readonly JournalRecord[], lease?: Lease): RunVi
       waiting: count('waiting'),
       failed: count('failed'),
     },
-    running: steps.filter((step) => step.status === 'running' || step.status === 'retrying').map((step) => step.id),
-    waiting: steps.filter((step) => step.status === 'waiting').map((step) => ({ step: step.id, for: step.waitingFor ?? '?', on: step.waitingOn })),
+    running: steps
+      .filter((step) => step.status === 'running' || step.status === 'retrying')
+      .map((step) => step.id),
+    waiting: steps
+      .filter((step) => step.status === 'waiting')
+      .map((step) => ({ step: step.id, for: step.waitingFor ?? '?', on: step.waitingOn })),
     next: finished
       ? []
-      : [...state.steps.values()].filter((step) => step.status === 'pending' && needsMet(state, step) && !state.stopping).map((step) => step.snapshot.id),
-    driver: lease && !finished && lease.expiresAt.getTime() > Date.now() ? { pid: lease.pid, host: lease.host } : undefined,
+      : [...state.steps.values()]
+          .filter((step) => step.status === 'pending' && needsMet(state, step) && !state.stopping)
+          .map((step) => step.snapshot.id),
+    driver:
+      lease && !finished && lease.expiresAt.getTime() > Date.now()
+        ? { pid: lease.pid, host: lease.host }
+        : undefined,
     steps,
   };
 }

@@ -13,7 +13,14 @@ function detector(detectAfterMs = 1_000, failures = 3): SiteLossDetector {
 }
 
 /** Feeds one probe result per site every `every` ms from `from`; `eastOk(t)` says whether east answers at t. */
-function feed(d: SiteLossDetector, from: number, to: number, every: number, eastOk: (t: number) => boolean, westOk: (t: number) => boolean = () => true): DetectorTransition[] {
+function feed(
+  d: SiteLossDetector,
+  from: number,
+  to: number,
+  every: number,
+  eastOk: (t: number) => boolean,
+  westOk: (t: number) => boolean = () => true,
+): DetectorTransition[] {
   const out: DetectorTransition[] = [];
   for (let t = from; t < to; t += every) {
     out.push(...d.observe({ component: 'api', site: 'west', ok: westOk(t), startedAt: t, at: t + 5 }));
@@ -45,24 +52,52 @@ describe('site-loss detector', () => {
   it('never confirms a failure shorter than the window: one success resets it', () => {
     const d = detector(1_000, 3);
     // 900 ms of failures, one success, 900 ms more: never 1 s in a row
-    const out = feed(d, 0, 3_000, 100, (t) => !(t >= 500 && t < 1_400) && !(t >= 1_500 && t < 2_400) ? true : false);
-    expect(out.map((t) => t.type)).toEqual(['site-suspect', 'site-recovered', 'site-suspect', 'site-recovered']);
+    const out = feed(d, 0, 3_000, 100, (t) =>
+      !(t >= 500 && t < 1_400) && !(t >= 1_500 && t < 2_400) ? true : false,
+    );
+    expect(out.map((t) => t.type)).toEqual([
+      'site-suspect',
+      'site-recovered',
+      'site-suspect',
+      'site-recovered',
+    ]);
     expect(out.every((t) => t.type !== 'site-recovered' || !t.wasLost)).toBe(true);
   });
 
   it('does not confirm while no other site answers, and says so once', () => {
     const d = detector(500, 3);
-    const out = feed(d, 0, 2_000, 100, () => false, () => false);
+    const out = feed(
+      d,
+      0,
+      2_000,
+      100,
+      () => false,
+      () => false,
+    );
     expect(out.map((t) => t.type)).toEqual(['site-suspect', 'site-suspect', 'site-unconfirmed']);
     expect(d.state('east')).toBe('suspect');
     // west comes back: east's loss is confirmed at once
-    const later = feed(d, 2_000, 2_100, 100, () => false, () => true);
+    const later = feed(
+      d,
+      2_000,
+      2_100,
+      100,
+      () => false,
+      () => true,
+    );
     expect(later.map((t) => t.type).sort()).toEqual(['site-lost', 'site-recovered']);
   });
 
   it('never fails over because the standby is lost', () => {
     const d = detector(300, 3);
-    const out = feed(d, 0, 2_000, 100, () => true, () => false);
+    const out = feed(
+      d,
+      0,
+      2_000,
+      100,
+      () => true,
+      () => false,
+    );
     expect(out.map((t) => t.type)).toEqual(['site-suspect']);
     expect(d.state('west')).toBe('suspect');
   });
@@ -71,6 +106,11 @@ describe('site-loss detector', () => {
     const d = detector(300, 3);
     const out = feed(d, 0, 2_000, 100, (t) => t < 500 || t >= 1_500);
     expect(out.map((t) => t.type)).toEqual(['site-suspect', 'site-lost', 'site-recovered']);
-    expect(out.at(-1)).toMatchObject({ type: 'site-recovered', wasLost: true, firstFailureAt: 500, downMs: 1_005 });
+    expect(out.at(-1)).toMatchObject({
+      type: 'site-recovered',
+      wasLost: true,
+      firstFailureAt: 500,
+      downMs: 1_005,
+    });
   });
 });

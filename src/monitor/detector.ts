@@ -43,11 +43,43 @@ export interface DetectorOptions {
 }
 
 export type DetectorTransition =
-  | { type: 'site-suspect'; workload: string; site: string; component: string; firstFailureAt: number; at: number }
-  | { type: 'site-lost'; workload: string; site: string; component: string; firstFailureAt: number; confirmedAt: number; reason: string; answering: string[] }
-  | { type: 'site-recovered'; workload: string; site: string; wasLost: boolean; firstFailureAt: number; at: number; downMs: number }
+  | {
+      type: 'site-suspect';
+      workload: string;
+      site: string;
+      component: string;
+      firstFailureAt: number;
+      at: number;
+    }
+  | {
+      type: 'site-lost';
+      workload: string;
+      site: string;
+      component: string;
+      firstFailureAt: number;
+      confirmedAt: number;
+      reason: string;
+      answering: string[];
+    }
+  | {
+      type: 'site-recovered';
+      workload: string;
+      site: string;
+      wasLost: boolean;
+      firstFailureAt: number;
+      at: number;
+      downMs: number;
+    }
   /** Emitted once per streak when the window is over but no other site answers: nothing to fail over to. */
-  | { type: 'site-unconfirmed'; workload: string; site: string; component: string; firstFailureAt: number; at: number; reason: string };
+  | {
+      type: 'site-unconfirmed';
+      workload: string;
+      site: string;
+      component: string;
+      firstFailureAt: number;
+      at: number;
+      reason: string;
+    };
 
 interface Streak {
   /** Start of the first failed probe of the current run of failures; undefined while passing. */
@@ -71,7 +103,8 @@ export class SiteLossDetector {
   constructor(options: DetectorOptions) {
     this.#options = options;
     this.#failuresNeeded = new Map(options.components.map((c) => [c.id, Math.max(1, c.failures)]));
-    for (const site of options.sites) this.#sites.set(site, { state: 'unknown', firstFailureAt: 0, unconfirmedSaid: false });
+    for (const site of options.sites)
+      this.#sites.set(site, { state: 'unknown', firstFailureAt: 0, unconfirmedSaid: false });
   }
 
   state(site: string): SiteState {
@@ -109,7 +142,17 @@ export class SiteLossDetector {
       record.state = 'up';
       record.unconfirmedSaid = false;
       if (previous === 'suspect' || previous === 'lost') {
-        return [{ type: 'site-recovered', workload, site, wasLost: previous === 'lost', firstFailureAt: record.firstFailureAt, at: now, downMs: now - record.firstFailureAt }];
+        return [
+          {
+            type: 'site-recovered',
+            workload,
+            site,
+            wasLost: previous === 'lost',
+            firstFailureAt: record.firstFailureAt,
+            at: now,
+            downMs: now - record.firstFailureAt,
+          },
+        ];
       }
       return [];
     }
@@ -117,7 +160,14 @@ export class SiteLossDetector {
     if (record.state === 'up' || record.state === 'unknown') {
       record.state = 'suspect';
       record.firstFailureAt = failing.since;
-      out.push({ type: 'site-suspect', workload, site, component: failing.component, firstFailureAt: failing.since, at: now });
+      out.push({
+        type: 'site-suspect',
+        workload,
+        site,
+        component: failing.component,
+        firstFailureAt: failing.since,
+        at: now,
+      });
     }
     if (record.state !== 'suspect' || !this.#options.watchedSites.includes(site)) return out;
     const confirmed = this.#confirmed(site, now);
@@ -127,7 +177,15 @@ export class SiteLossDetector {
     if (answering.length === 0) {
       if (!record.unconfirmedSaid) {
         record.unconfirmedSaid = true;
-        out.push({ type: 'site-unconfirmed', workload, site, component: confirmed.component, firstFailureAt: confirmed.since, at: now, reason: `${reason}, but no other site answers` });
+        out.push({
+          type: 'site-unconfirmed',
+          workload,
+          site,
+          component: confirmed.component,
+          firstFailureAt: confirmed.since,
+          at: now,
+          reason: `${reason}, but no other site answers`,
+        });
       }
       return out;
     }
@@ -150,7 +208,8 @@ export class SiteLossDetector {
     let found: { component: string; since: number } | undefined;
     for (const component of this.#options.components) {
       const streak = this.#streaks.get(`${component.id}@${site}`);
-      if (streak?.since !== undefined && (found === undefined || streak.since < found.since)) found = { component: component.id, since: streak.since };
+      if (streak?.since !== undefined && (found === undefined || streak.since < found.since))
+        found = { component: component.id, since: streak.since };
     }
     return found;
   }
@@ -160,7 +219,10 @@ export class SiteLossDetector {
     for (const component of this.#options.components) {
       const streak = this.#streaks.get(`${component.id}@${site}`);
       if (streak?.since === undefined) continue;
-      if (now - streak.since >= this.#options.detectAfterMs && streak.count >= (this.#failuresNeeded.get(component.id) ?? 1)) {
+      if (
+        now - streak.since >= this.#options.detectAfterMs &&
+        streak.count >= (this.#failuresNeeded.get(component.id) ?? 1)
+      ) {
         return { component: component.id, since: streak.since, count: streak.count };
       }
     }

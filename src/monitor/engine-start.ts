@@ -16,13 +16,21 @@ export interface EngineStarterOptions {
 }
 
 /** A `startRunbook` that starts runs on this engine. */
-export function engineRunbookStarter(engine: Engine, plan: Plan, options: EngineStarterOptions = {}): MonitorOptions['startRunbook'] {
+export function engineRunbookStarter(
+  engine: Engine,
+  plan: Plan,
+  options: EngineStarterOptions = {},
+): MonitorOptions['startRunbook'] {
   const startedBy = options.startedBy ?? 'monitor';
   return async (request) => {
     const gate = request.automatic
       ? {}
       : {
-          activation: { approvers: plan.activation?.approvers ?? [], quorum: plan.activation?.quorum ?? 1, reason: request.reason },
+          activation: {
+            approvers: plan.activation?.approvers ?? [],
+            quorum: plan.activation?.quorum ?? 1,
+            reason: request.reason,
+          },
           // the run only waits for people now; whoever approves resumes it (drctl approve, drctl resume)
           returnWhenWaiting: true,
         };

@@ -18,7 +18,12 @@ import { probeTargets } from './readiness.ts';
 export interface MonitorOptions {
   plan: Plan;
   /** Starts a runbook and returns its run id; the monitor does not own the engine. */
-  startRunbook(request: { workload: string; runbook: string; reason: string; automatic: boolean }): Promise<{ runId: string }>;
+  startRunbook(request: {
+    workload: string;
+    runbook: string;
+    reason: string;
+    automatic: boolean;
+  }): Promise<{ runId: string }>;
   logger?: Logger;
   /** Only these workloads. @default all */
   workloads?: string[];
@@ -149,7 +154,14 @@ export function watchTargets(workload: Workload): WatchTarget[] {
     if (component.probe === undefined) continue;
     for (const target of probeTargets(component, component.probe)) {
       if (target.site === undefined) continue;
-      targets.push({ workload: workload.id, component, probe: component.probe, site: target.site, url: target.url, tcp: target.tcp });
+      targets.push({
+        workload: workload.id,
+        component,
+        probe: component.probe,
+        site: target.site,
+        url: target.url,
+        tcp: target.tcp,
+      });
     }
   }
   return targets;
@@ -230,7 +242,11 @@ export class Monitor {
   /** Lets the workload fail over again (after a failback, or once people have dealt with the last run). */
   reset(workload: string): void {
     const watch = this.#watches.get(workload);
-    if (watch === undefined) throw new UsageError('DRCTL_MONITOR_UNKNOWN_WORKLOAD', `the monitor does not watch workload ${workload}`);
+    if (watch === undefined)
+      throw new UsageError(
+        'DRCTL_MONITOR_UNKNOWN_WORKLOAD',
+        `the monitor does not watch workload ${workload}`,
+      );
     this.#log.info({ workload, latch: watch.latch }, 'failover latch reset');
     watch.latch = { state: 'idle' };
   }
@@ -260,24 +276,38 @@ export class Monitor {
       if (selected !== undefined && !selected.includes(workload.id)) continue;
       const targets = watchTargets(workload);
       const sites = [...new Set(targets.map((t) => t.site))];
-      const watchedSites = sites.filter((site) => workload.components.some((c) => c.placement.some((p) => p.site === site && !p.standby)));
+      const watchedSites = sites.filter((site) =>
+        workload.components.some((c) => c.placement.some((p) => p.site === site && !p.standby)),
+      );
       if (targets.length === 0 || watchedSites.length === 0) {
-        this.#log.warn({ workload: workload.id }, 'no probe is aimed at a primary site of this workload; it is not watched');
+        this.#log.warn(
+          { workload: workload.id },
+          'no probe is aimed at a primary site of this workload; it is not watched',
+        );
         continue;
       }
       if (sites.length < 2) {
-        this.#log.warn({ workload: workload.id, sites }, 'probes reach only one site: a loss can never be confirmed (no other site is seen answering)');
+        this.#log.warn(
+          { workload: workload.id, sites },
+          'probes reach only one site: a loss can never be confirmed (no other site is seen answering)',
+        );
       }
       const probed = new Set(targets.map((t) => t.component.id));
       const detector = new SiteLossDetector({
         workload: workload.id,
         detectAfterMs: workload.detectAfterMs,
-        components: workload.components.filter((c) => probed.has(c.id)).map((c) => ({ id: c.id, failures: c.probe?.failures ?? 1 })),
+        components: workload.components
+          .filter((c) => probed.has(c.id))
+          .map((c) => ({ id: c.id, failures: c.probe?.failures ?? 1 })),
         watchedSites,
         sites,
       });
       const runbook = failoverRunbook(workload);
-      if (runbook === undefined) this.#log.warn({ workload: workload.id }, 'workload has no failover runbook: a confirmed loss is reported, nothing is started');
+      if (runbook === undefined)
+        this.#log.warn(
+          { workload: workload.id },
+          'workload has no failover runbook: a confirmed loss is reported, nothing is started',
+        );
       const latchedRun = this.#options.latched?.[workload.id];
       this.#watches.set(workload.id, {
         workload,
@@ -290,14 +320,25 @@ export class Monitor {
       });
       this.#targets.push(...targets);
       this.#log.info(
-        { workload: workload.id, automatic: workload.automaticFailover, detectAfterMs: workload.detectAfterMs, sites, watchedSites, runbook: runbook?.name },
+        {
+          workload: workload.id,
+          automatic: workload.automaticFailover,
+          detectAfterMs: workload.detectAfterMs,
+          sites,
+          watchedSites,
+          runbook: runbook?.name,
+        },
         'watching workload',
       );
     }
     if (this.#watches.size === 0) {
-      throw new UsageError('DRCTL_MONITOR_NOTHING_TO_WATCH', `no workload of plan ${plan.name} has a probe aimed at one of its sites`, {
-        hint: 'give a component a probe aimed at each placement: a path (/health) against placement urls, or {{port}} in the address',
-      });
+      throw new UsageError(
+        'DRCTL_MONITOR_NOTHING_TO_WATCH',
+        `no workload of plan ${plan.name} has a probe aimed at one of its sites`,
+        {
+          hint: 'give a component a probe aimed at each placement: a path (/health) against placement urls, or {{port}} in the address',
+        },
+      );
     }
   }
 
@@ -319,7 +360,11 @@ export class Monitor {
     }
   }
 
-  #observe(target: WatchTarget, startedAt: number, result: { ok: boolean; latencyMs: number; message: string }): void {
+  #observe(
+    target: WatchTarget,
+    startedAt: number,
+    result: { ok: boolean; latencyMs: number; message: string },
+  ): void {
     const at = Date.now();
     const probe: ProbeEvent = {
       workload: target.workload,
@@ -337,7 +382,13 @@ export class Monitor {
     }
     const watch = this.#watches.get(target.workload);
     if (watch === undefined) return;
-    for (const transition of watch.detector.observe({ component: target.component.id, site: target.site, ok: result.ok, startedAt, at })) {
+    for (const transition of watch.detector.observe({
+      component: target.component.id,
+      site: target.site,
+      ok: result.ok,
+      startedAt,
+      at,
+    })) {
       this.#transition(watch, transition);
     }
     this.#retryIfStillLost(watch, at);
@@ -346,19 +397,53 @@ export class Monitor {
   #transition(watch: Watch, t: DetectorTransition): void {
     switch (t.type) {
       case 'site-suspect':
-        this.#log.info({ workload: t.workload, site: t.site, component: t.component, firstFailureAt: t.firstFailureAt }, 'site suspect');
-        this.#emit('site-suspect', { workload: t.workload, site: t.site, component: t.component, firstFailureAt: t.firstFailureAt, at: t.at });
+        this.#log.info(
+          { workload: t.workload, site: t.site, component: t.component, firstFailureAt: t.firstFailureAt },
+          'site suspect',
+        );
+        this.#emit('site-suspect', {
+          workload: t.workload,
+          site: t.site,
+          component: t.component,
+          firstFailureAt: t.firstFailureAt,
+          at: t.at,
+        });
         return;
       case 'site-recovered':
-        this.#log.info({ workload: t.workload, site: t.site, wasLost: t.wasLost, downMs: t.downMs }, t.wasLost ? 'site recovered; failback stays a controlled runbook' : 'transient fault cleared');
-        this.#emit('site-recovered', { workload: t.workload, site: t.site, wasLost: t.wasLost, firstFailureAt: t.firstFailureAt, at: t.at, downMs: t.downMs });
+        this.#log.info(
+          { workload: t.workload, site: t.site, wasLost: t.wasLost, downMs: t.downMs },
+          t.wasLost ? 'site recovered; failback stays a controlled runbook' : 'transient fault cleared',
+        );
+        this.#emit('site-recovered', {
+          workload: t.workload,
+          site: t.site,
+          wasLost: t.wasLost,
+          firstFailureAt: t.firstFailureAt,
+          at: t.at,
+          downMs: t.downMs,
+        });
         return;
       case 'site-unconfirmed':
-        this.#log.warn({ workload: t.workload, site: t.site, reason: t.reason }, 'loss not confirmed: no other site answers, nothing to fail over to');
-        this.#emit('failover-skipped', { workload: t.workload, site: t.site, why: 'no-target', reason: t.reason, at: t.at });
+        this.#log.warn(
+          { workload: t.workload, site: t.site, reason: t.reason },
+          'loss not confirmed: no other site answers, nothing to fail over to',
+        );
+        this.#emit('failover-skipped', {
+          workload: t.workload,
+          site: t.site,
+          why: 'no-target',
+          reason: t.reason,
+          at: t.at,
+        });
         return;
       case 'site-lost': {
-        const event: SiteLostEvent = { workload: t.workload, site: t.site, firstFailureAt: t.firstFailureAt, confirmedAt: t.confirmedAt, reason: t.reason };
+        const event: SiteLostEvent = {
+          workload: t.workload,
+          site: t.site,
+          firstFailureAt: t.firstFailureAt,
+          confirmedAt: t.confirmedAt,
+          reason: t.reason,
+        };
         this.#log.warn({ ...event, detectMs: t.confirmedAt - t.firstFailureAt }, 'site lost');
         this.#emit('site-lost', event);
         this.#decide(watch, event);
@@ -375,7 +460,13 @@ export class Monitor {
       watch.retryAfter = 0;
       return;
     }
-    this.#decide(watch, { workload: watch.workload.id, site: lost, firstFailureAt: now, confirmedAt: now, reason: `${lost} still lost; trying the failover start again` });
+    this.#decide(watch, {
+      workload: watch.workload.id,
+      site: lost,
+      firstFailureAt: now,
+      confirmedAt: now,
+      reason: `${lost} still lost; trying the failover start again`,
+    });
   }
 
   /** The policy: one failover per loss; automatic only where the workload allows it. */
@@ -383,14 +474,33 @@ export class Monitor {
     const { workload, runbook } = watch;
     const at = Date.now();
     if (runbook === undefined) {
-      this.#log.error({ workload: workload.id, site: lost.site }, 'site lost but the workload has no failover runbook');
-      this.#emit('failover-skipped', { workload: workload.id, site: lost.site, why: 'no-runbook', reason: 'the workload has no failover runbook', at });
+      this.#log.error(
+        { workload: workload.id, site: lost.site },
+        'site lost but the workload has no failover runbook',
+      );
+      this.#emit('failover-skipped', {
+        workload: workload.id,
+        site: lost.site,
+        why: 'no-runbook',
+        reason: 'the workload has no failover runbook',
+        at,
+      });
       return;
     }
     if (watch.latch.state !== 'idle') {
       const runId = watch.latch.state === 'started' ? watch.latch.runId : undefined;
-      this.#log.info({ workload: workload.id, site: lost.site, runId }, 'failover already started; not starting another');
-      this.#emit('failover-skipped', { workload: workload.id, site: lost.site, why: 'latched', ...(runId === undefined ? {} : { runId }), reason: 'a failover run already started for this workload', at });
+      this.#log.info(
+        { workload: workload.id, site: lost.site, runId },
+        'failover already started; not starting another',
+      );
+      this.#emit('failover-skipped', {
+        workload: workload.id,
+        site: lost.site,
+        why: 'latched',
+        ...(runId === undefined ? {} : { runId }),
+        reason: 'a failover run already started for this workload',
+        at,
+      });
       // the run may have failed since: let a new one start if the caller can tell
       if (runId !== undefined) this.#track(this.#unlatchIfFinishedBadly(watch, runId, lost));
       return;
@@ -399,7 +509,13 @@ export class Monitor {
     const automatic = workload.automaticFailover;
     const reason = `site ${lost.site} lost: ${lost.reason}`;
     this.#log.warn(
-      { workload: workload.id, site: lost.site, runbook: runbook.name, automatic, decision: automatic ? 'start failover' : 'open failover run waiting for activation approval' },
+      {
+        workload: workload.id,
+        site: lost.site,
+        runbook: runbook.name,
+        automatic,
+        decision: automatic ? 'start failover' : 'open failover run waiting for activation approval',
+      },
       'failover decision',
     );
     const start = this.#options
@@ -426,7 +542,10 @@ export class Monitor {
     const status = await this.#options.runStatus(runId).catch(() => undefined);
     if (status === undefined || !FINAL_BAD.has(status)) return;
     if (watch.latch.state !== 'started' || watch.latch.runId !== runId) return;
-    this.#log.warn({ workload: watch.workload.id, runId, status }, 'the last failover run did not succeed; a new one may start');
+    this.#log.warn(
+      { workload: watch.workload.id, runId, status },
+      'the last failover run did not succeed; a new one may start',
+    );
     watch.latch = { state: 'idle' };
     this.#decide(watch, lost);
   }
@@ -448,10 +567,18 @@ export class Monitor {
 }
 
 /** One probe of one target. Never throws for what it observes. */
-export async function runProbe(target: Pick<WatchTarget, 'url' | 'tcp' | 'probe'>, signal: AbortSignal): Promise<{ ok: boolean; latencyMs: number; message: string }> {
+export async function runProbe(
+  target: Pick<WatchTarget, 'url' | 'tcp' | 'probe'>,
+  signal: AbortSignal,
+): Promise<{ ok: boolean; latencyMs: number; message: string }> {
   const { probe } = target;
   if (target.url !== undefined) {
-    const result = await probeHttp({ url: target.url, status: probe.expectStatus, timeoutMs: probe.timeoutMs, signal });
+    const result = await probeHttp({
+      url: target.url,
+      status: probe.expectStatus,
+      timeoutMs: probe.timeoutMs,
+      signal,
+    });
     return { ok: result.ok, latencyMs: result.latencyMs, message: result.message };
   }
   if (target.tcp !== undefined) {

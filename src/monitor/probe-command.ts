@@ -9,14 +9,20 @@ export interface CommandProbeResult {
   message: string;
 }
 
-export async function probeCommand(command: string, options: { timeoutMs: number; signal: AbortSignal }): Promise<CommandProbeResult> {
+export async function probeCommand(
+  command: string,
+  options: { timeoutMs: number; signal: AbortSignal },
+): Promise<CommandProbeResult> {
   const started = performance.now();
   const exitCode = await runCommand(command, options.timeoutMs, options.signal);
   return {
     ok: exitCode === 0,
     exitCode,
     latencyMs: performance.now() - started,
-    message: exitCode === undefined ? `${command}: no exit within ${options.timeoutMs}ms` : `${command}: exit ${exitCode}`,
+    message:
+      exitCode === undefined
+        ? `${command}: no exit within ${options.timeoutMs}ms`
+        : `${command}: exit ${exitCode}`,
   };
 }
 

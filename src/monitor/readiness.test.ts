@@ -17,7 +17,13 @@ let planPath: string;
 let plan: Plan;
 
 function context(): ActionContext {
-  return { signal: new AbortController().signal, log: pino({ level: 'silent' }), plan, stateDir, evidence: () => undefined };
+  return {
+    signal: new AbortController().signal,
+    log: pino({ level: 'silent' }),
+    plan,
+    stateDir,
+    evidence: () => undefined,
+  };
 }
 
 const { start, stop, kill } = processProvider.actions as Required<typeof processProvider.actions>;
@@ -66,7 +72,10 @@ describe('drctl readiness', () => {
   it('exits 0 with every fact ok while both sites run and answer their probes', async () => {
     const result = await runCli('readiness', planPath, '--state', stateDir, '--json');
     expect(result.code, result.stderr).toBe(0);
-    const report = JSON.parse(result.stdout) as { ok: boolean; facts: { component: string; site: string | null; name: string; ok: boolean; value: unknown }[] };
+    const report = JSON.parse(result.stdout) as {
+      ok: boolean;
+      facts: { component: string; site: string | null; name: string; ok: boolean; value: unknown }[];
+    };
     expect(report.ok).toBe(true);
     expect(report.facts.map((f) => [f.component, f.site, f.name, f.ok, f.value])).toEqual([
       ['api', 'east', 'running', true, 1],
@@ -87,14 +96,17 @@ describe('drctl readiness', () => {
 
   it('exits 1 naming the site when the warm standby is killed and its probe fails', async () => {
     const ctx = context();
-    const [pid] = (await kill.run(kill.params.parse({ component: 'api', site: 'west' }), ctx)).output?.pids as number[];
+    const [pid] = (await kill.run(kill.params.parse({ component: 'api', site: 'west' }), ctx)).output
+      ?.pids as number[];
     expect(alive(pid ?? -1)).toBe(false);
     expect((await running.run(running.params.parse({ component: 'api', site: 'west' }), ctx)).ok).toBe(false);
 
     const result = await runCli('readiness', planPath, '--state', stateDir);
     expect(result.code, result.stderr).toBe(1);
     expect(result.stdout).toMatch(/api\s+west\s+running\s+0\s+≥ 1\s+BROKEN/);
-    expect(result.stdout).toMatch(/api\s+west\s+probe\s+no answer\s+200\s+BROKEN\s+GET http:\/\/127\.0\.0\.1:\d+\/health: connection refused/);
+    expect(result.stdout).toMatch(
+      /api\s+west\s+probe\s+no answer\s+200\s+BROKEN\s+GET http:\/\/127\.0\.0\.1:\d+\/health: connection refused/,
+    );
     expect(result.stdout).toContain('2 of 4 facts broken');
   });
 
@@ -122,10 +134,18 @@ describe('drctl readiness', () => {
   });
 
   it('lets a cold standby be down without breaking readiness', async () => {
-    const cold: Plan = { ...plan, workloads: plan.workloads.map((w) => ({ ...w, components: w.components.map((c) => ({ ...c, strategy: 'cold-standby' as const })) })) };
+    const cold: Plan = {
+      ...plan,
+      workloads: plan.workloads.map((w) => ({
+        ...w,
+        components: w.components.map((c) => ({ ...c, strategy: 'cold-standby' as const })),
+      })),
+    };
     const report = await checkReadiness(cold, { stateDir });
     expect(report.ok).toBe(true);
-    expect(report.facts.find((f) => f.site === 'west' && f.name === 'probe')?.message).toContain('a cold-standby standby may be down');
+    expect(report.facts.find((f) => f.site === 'west' && f.name === 'probe')?.message).toContain(
+      'a cold-standby standby may be down',
+    );
   });
 
   it('runs tcp and command probes, and aims a path probe at each placement url', async () => {
@@ -134,7 +154,23 @@ describe('drctl readiness', () => {
       ...plan,
       workloads: plan.workloads.map((w) => ({
         ...w,
-        components: [{ ...base, kind, probe: { url: undefined, tcp: undefined, run: undefined, expectStatus: 200, intervalMs: 1_000, timeoutMs: 2_000, failures: 3, successes: 2, ...probe } }],
+        components: [
+          {
+            ...base,
+            kind,
+            probe: {
+              url: undefined,
+              tcp: undefined,
+              run: undefined,
+              expectStatus: 200,
+              intervalMs: 1_000,
+              timeoutMs: 2_000,
+              failures: 3,
+              successes: 2,
+              ...probe,
+            },
+          },
+        ],
       })),
     });
     // east still runs; west was killed by the test before
@@ -144,11 +180,19 @@ describe('drctl readiness', () => {
       ['west', 'closed'],
     ]);
     const run = await checkReadiness(withProbe({ run: 'exit 3' }), { stateDir });
-    expect(run.facts).toMatchObject([{ site: undefined, name: 'probe', ok: false, value: 3, limit: 0, message: 'exit 3: exit 3' }]);
+    expect(run.facts).toMatchObject([
+      { site: undefined, name: 'probe', ok: false, value: 3, limit: 0, message: 'exit 3: exit 3' },
+    ]);
 
     const { probeTargets } = await import('./readiness.ts');
-    const placed = { ...base, placement: base.placement.map((p, i) => ({ ...p, url: `http://127.0.0.1:900${i}` })) };
-    const targets = probeTargets(placed, { ...withProbe({}).workloads[0]!.components[0]!.probe!, url: '/health' });
+    const placed = {
+      ...base,
+      placement: base.placement.map((p, i) => ({ ...p, url: `http://127.0.0.1:900${i}` })),
+    };
+    const targets = probeTargets(placed, {
+      ...withProbe({}).workloads[0]!.components[0]!.probe!,
+      url: '/health',
+    });
     expect(targets.map((t) => [t.site, t.url])).toEqual(
       placed.placement.map((p, i) => [p.site, `http://127.0.0.1:900${i}/health`]),
     );
@@ -163,7 +207,9 @@ describe('drctl readiness', () => {
     const scaled = await scale.run(scale.params.parse({ component: 'api', site: 'east', instances: 2 }), ctx);
     expect(scaled.summary).toBe('api@east: 2 instances running');
     const ports = scaled.output?.ports as number[];
-    const answers = await Promise.all(ports.map((port) => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status)));
+    const answers = await Promise.all(
+      ports.map((port) => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status)),
+    );
     expect(answers).toEqual([200, 200]);
     await stop.run(stop.params.parse({ component: 'api', site: 'east' }), ctx);
     expect((await running.run(running.params.parse({ component: 'api', site: 'east' }), ctx)).message).toBe(

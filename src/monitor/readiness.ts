@@ -44,16 +44,31 @@ export async function checkReadiness(plan: Plan, options: ReadinessOptions): Pro
   const perComponent = await Promise.all(
     components.map(async (component) => {
       const provider = providers.find((p) => p.kinds.includes(component.kind));
-      const fromProvider = provider?.readiness === undefined ? [] : await providerFacts(provider, component, ctx, options.providerTimeoutMs ?? 30_000);
-      const fromProbe = component.probe === undefined ? [] : await probeFacts(component, component.probe, signal);
+      const fromProvider =
+        provider?.readiness === undefined
+          ? []
+          : await providerFacts(provider, component, ctx, options.providerTimeoutMs ?? 30_000);
+      const fromProbe =
+        component.probe === undefined ? [] : await probeFacts(component, component.probe, signal);
       return [...fromProvider, ...fromProbe];
     }),
   );
   const facts = perComponent.flat();
-  return { plan: plan.name, hash: plan.hash, checkedAt: new Date().toISOString(), ok: facts.every((f) => f.ok), facts };
+  return {
+    plan: plan.name,
+    hash: plan.hash,
+    checkedAt: new Date().toISOString(),
+    ok: facts.every((f) => f.ok),
+    facts,
+  };
 }
 
-async function providerFacts(provider: Provider, component: Component, ctx: ActionContext, timeoutMs: number): Promise<ReadinessFact[]> {
+async function providerFacts(
+  provider: Provider,
+  component: Component,
+  ctx: ActionContext,
+  timeoutMs: number,
+): Promise<ReadinessFact[]> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
@@ -91,7 +106,8 @@ interface ProbeTarget {
  */
 export function probeTargets(component: Component, probe: Probe): ProbeTarget[] {
   const address = probe.url ?? probe.tcp;
-  if (address === undefined) return [{ site: undefined, placement: undefined, url: undefined, tcp: undefined }];
+  if (address === undefined)
+    return [{ site: undefined, placement: undefined, url: undefined, tcp: undefined }];
   const make = (placement: Placement | undefined, text: string): ProbeTarget => ({
     site: placement?.site,
     placement,
@@ -102,7 +118,9 @@ export function probeTargets(component: Component, probe: Probe): ProbeTarget[] 
     return component.placement.map((placement) => make(placement, fill(address, placement)));
   }
   if (probe.url !== undefined && address.startsWith('/')) {
-    return component.placement.filter((p) => p.url !== undefined).map((placement) => make(placement, new URL(address, placement.url).href));
+    return component.placement
+      .filter((p) => p.url !== undefined)
+      .map((placement) => make(placement, new URL(address, placement.url).href));
   }
   const owner = component.placement.find((p) => pointsAt(address, p));
   return [make(owner, address)];
@@ -146,16 +164,33 @@ async function probeFacts(component: Component, probe: Probe, signal: AbortSigna
         ok: observed.ok || optional,
         value: observed.value,
         limit: observed.limit,
-        message: optional && !observed.ok ? `${observed.message} (a ${component.strategy} standby may be down)` : observed.message,
+        message:
+          optional && !observed.ok
+            ? `${observed.message} (a ${component.strategy} standby may be down)`
+            : observed.message,
       };
     }),
   );
 }
 
-async function runProbe(target: ProbeTarget, probe: Probe, signal: AbortSignal): Promise<{ ok: boolean; value: string | number; limit: string | number; message: string }> {
+async function runProbe(
+  target: ProbeTarget,
+  probe: Probe,
+  signal: AbortSignal,
+): Promise<{ ok: boolean; value: string | number; limit: string | number; message: string }> {
   if (target.url !== undefined) {
-    const result = await probeHttp({ url: target.url, status: probe.expectStatus, timeoutMs: probe.timeoutMs, signal });
-    return { ok: result.ok, value: result.status ?? 'no answer', limit: probe.expectStatus, message: result.message };
+    const result = await probeHttp({
+      url: target.url,
+      status: probe.expectStatus,
+      timeoutMs: probe.timeoutMs,
+      signal,
+    });
+    return {
+      ok: result.ok,
+      value: result.status ?? 'no answer',
+      limit: probe.expectStatus,
+      message: result.message,
+    };
   }
   if (target.tcp !== undefined) {
     const result = await probeTcp(target.tcp, { timeoutMs: probe.timeoutMs, signal });
@@ -167,9 +202,18 @@ async function runProbe(target: ProbeTarget, probe: Probe, signal: AbortSignal):
 
 /** The report as a table for people: component, site, fact, value, limit, ok, and what was seen. */
 export function formatReadiness(report: ReadinessReport): string {
-  if (report.facts.length === 0) return `${report.plan}: no readiness facts (no component has a probe or a provider that reports)\n`;
+  if (report.facts.length === 0)
+    return `${report.plan}: no readiness facts (no component has a probe or a provider that reports)\n`;
   const header = ['COMPONENT', 'SITE', 'FACT', 'VALUE', 'LIMIT', 'OK', 'MESSAGE'];
-  const rows = report.facts.map((f) => [f.component, f.site ?? '-', f.name, show(f.value), show(f.limit), f.ok ? 'ok' : 'BROKEN', f.message]);
+  const rows = report.facts.map((f) => [
+    f.component,
+    f.site ?? '-',
+    f.name,
+    show(f.value),
+    show(f.limit),
+    f.ok ? 'ok' : 'BROKEN',
+    f.message,
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string =>
     cells
@@ -177,7 +221,10 @@ export function formatReadiness(report: ReadinessReport): string {
       .join('  ')
       .trimEnd();
   const broken = report.facts.filter((f) => !f.ok).length;
-  const summary = broken === 0 ? `all ${report.facts.length} facts hold` : `${broken} of ${report.facts.length} facts broken`;
+  const summary =
+    broken === 0
+      ? `all ${report.facts.length} facts hold`
+      : `${broken} of ${report.facts.length} facts broken`;
   return `${[line(header), ...rows.map(line)].join('\n')}\n${summary}\n`;
 }
 

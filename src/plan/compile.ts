@@ -34,7 +34,14 @@ import type {
   TierPolicy,
   Workload,
 } from './model.ts';
-import { RUNBOOK_KINDS, type CheckInput, type ComponentInput, type PlanFileInput, type StepInput, type WorkloadInput } from './schema.ts';
+import {
+  RUNBOOK_KINDS,
+  type CheckInput,
+  type ComponentInput,
+  type PlanFileInput,
+  type StepInput,
+  type WorkloadInput,
+} from './schema.ts';
 import { locate, problem, type PathSegment, type SourceFile } from './source.ts';
 import { closest } from './vocabulary.ts';
 
@@ -62,10 +69,17 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
   };
 
   /** A section written as one object may appear in one file only. */
-  const single = <K extends keyof PlanFileInput>(key: K): { value: NonNullable<PlanFileInput[K]>; file: LoadedFile } | undefined => {
+  const single = <K extends keyof PlanFileInput>(
+    key: K,
+  ): { value: NonNullable<PlanFileInput[K]>; file: LoadedFile } | undefined => {
     const holders = files.filter((f) => f.input[key] !== undefined);
     for (const extra of holders.slice(1)) {
-      report('DRCTL_PLAN_DUPLICATE', `section ${String(key)} is also defined in ${holders[0]!.source.file}`, at(extra, key), 'define each of these sections in one file only');
+      report(
+        'DRCTL_PLAN_DUPLICATE',
+        `section ${String(key)} is also defined in ${holders[0]!.source.file}`,
+        at(extra, key),
+        'define each of these sections in one file only',
+      );
     }
     const first = holders[0];
     return first ? { value: first.input[key]!, file: first } : undefined;
@@ -76,8 +90,21 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
   for (const file of files) {
     for (const [id, site] of Object.entries(file.input.sites ?? {})) {
       const location = locate(file.source, ['sites', id], { key: true });
-      if (sites.some((s) => s.id === id)) report('DRCTL_PLAN_DUPLICATE_ID', `site ${id} is defined twice`, location, 'give each site one definition');
-      else sites.push({ id, role: site.role, description: site.description, location: site.location, at: location });
+      if (sites.some((s) => s.id === id))
+        report(
+          'DRCTL_PLAN_DUPLICATE_ID',
+          `site ${id} is defined twice`,
+          location,
+          'give each site one definition',
+        );
+      else
+        sites.push({
+          id,
+          role: site.role,
+          description: site.description,
+          location: site.location,
+          at: location,
+        });
     }
   }
   const siteIds = sites.map((s) => s.id);
@@ -110,7 +137,12 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     for (const [index, contact] of (file.input.contacts ?? []).entries()) {
       const location = at(file, 'contacts', index);
       if (contacts.some((c) => c.id === contact.id)) {
-        report('DRCTL_PLAN_DUPLICATE_ID', `contact ${contact.id} is defined twice`, location, 'give each contact a unique id');
+        report(
+          'DRCTL_PLAN_DUPLICATE_ID',
+          `contact ${contact.id} is defined twice`,
+          location,
+          'give each contact a unique id',
+        );
         continue;
       }
       contacts.push({
@@ -124,8 +156,17 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
         roles: contact.roles ?? [],
         at: location,
       });
-      refContact(contact.backup, () => at(file, 'contacts', index, 'backup'), `backup of contact ${contact.id}`);
-      for (const [i, id] of (contact.escalation ?? []).entries()) refContact(id, () => at(file, 'contacts', index, 'escalation', i), `escalation of contact ${contact.id}`);
+      refContact(
+        contact.backup,
+        () => at(file, 'contacts', index, 'backup'),
+        `backup of contact ${contact.id}`,
+      );
+      for (const [i, id] of (contact.escalation ?? []).entries())
+        refContact(
+          id,
+          () => at(file, 'contacts', index, 'escalation', i),
+          `escalation of contact ${contact.id}`,
+        );
     }
   }
 
@@ -139,9 +180,16 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     at: at(activationSection.file, 'activation'),
   };
   if (activationSection && activation) {
-    activation.approvers.forEach((id, i) => refContact(id, () => at(activationSection.file, 'activation', 'approvers', i), 'activation approver'));
+    activation.approvers.forEach((id, i) =>
+      refContact(id, () => at(activationSection.file, 'activation', 'approvers', i), 'activation approver'),
+    );
     if (activation.quorum > activation.approvers.length) {
-      report('DRCTL_PLAN_QUORUM', `activation quorum ${activation.quorum} is more than its ${activation.approvers.length} approvers`, at(activationSection.file, 'activation', 'quorum'), 'lower the quorum or add approvers');
+      report(
+        'DRCTL_PLAN_QUORUM',
+        `activation quorum ${activation.quorum} is more than its ${activation.approvers.length} approvers`,
+        at(activationSection.file, 'activation', 'quorum'),
+        'lower the quorum or add approvers',
+      );
     }
   }
 
@@ -173,24 +221,66 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     for (const [index, input] of (file.input.workloads ?? []).entries()) {
       const path: PathSegment[] = ['workloads', index];
       if (workloadIds.has(input.id)) {
-        report('DRCTL_PLAN_DUPLICATE_ID', `workload ${input.id} is defined twice`, at(file, ...path), 'give each workload a unique id');
+        report(
+          'DRCTL_PLAN_DUPLICATE_ID',
+          `workload ${input.id} is defined twice`,
+          at(file, ...path),
+          'give each workload a unique id',
+        );
         continue;
       }
       const workload = compileWorkload(input, tiers, (...p) => at(file, ...path, ...p), report);
       workloads.push(workload);
       workloadIds.add(workload.id);
       refContact(input.owner, () => at(file, ...path, 'owner'), `owner of workload ${input.id}`);
-      refContact(input.signoff?.by, () => at(file, ...path, 'signoff', 'by'), `sign-off of workload ${input.id}`);
+      refContact(
+        input.signoff?.by,
+        () => at(file, ...path, 'signoff', 'by'),
+        `sign-off of workload ${input.id}`,
+      );
       for (const [ci, component] of (input.components ?? []).entries()) {
         const cat = (...p: PathSegment[]): SourceLocation => at(file, ...path, 'components', ci, ...p);
-        component.depends_on?.forEach((id, i) => componentRefs.push({ id, location: () => cat('depends_on', i), what: `dependency of component ${component.id}` }));
-        component.references?.forEach((id, i) => componentRefs.push({ id, location: () => cat('references', i), what: `reference of component ${component.id}` }));
+        component.depends_on?.forEach((id, i) =>
+          componentRefs.push({
+            id,
+            location: () => cat('depends_on', i),
+            what: `dependency of component ${component.id}`,
+          }),
+        );
+        component.references?.forEach((id, i) =>
+          componentRefs.push({
+            id,
+            location: () => cat('references', i),
+            what: `reference of component ${component.id}`,
+          }),
+        );
         for (const site of Object.keys(component.placement ?? {})) {
-          siteRefs.push({ id: site, location: () => locate(file.source, [...path, 'components', ci, 'placement', site], { key: true }), what: `placement of component ${component.id}` });
+          siteRefs.push({
+            id: site,
+            location: () =>
+              locate(file.source, [...path, 'components', ci, 'placement', site], { key: true }),
+            what: `placement of component ${component.id}`,
+          });
         }
-        if (component.replication?.from) siteRefs.push({ id: component.replication.from, location: () => cat('replication', 'from'), what: `replication of ${component.id}` });
-        if (component.replication?.to) siteRefs.push({ id: component.replication.to, location: () => cat('replication', 'to'), what: `replication of ${component.id}` });
-        component.backups?.forEach((b, i) => siteRefs.push({ id: b.to, location: () => cat('backups', i, 'to'), what: `backup of component ${component.id}` }));
+        if (component.replication?.from)
+          siteRefs.push({
+            id: component.replication.from,
+            location: () => cat('replication', 'from'),
+            what: `replication of ${component.id}`,
+          });
+        if (component.replication?.to)
+          siteRefs.push({
+            id: component.replication.to,
+            location: () => cat('replication', 'to'),
+            what: `replication of ${component.id}`,
+          });
+        component.backups?.forEach((b, i) =>
+          siteRefs.push({
+            id: b.to,
+            location: () => cat('backups', i, 'to'),
+            what: `backup of component ${component.id}`,
+          }),
+        );
       }
       for (const runbook of workload.runbooks) {
         for (const step of runbook.steps) {
@@ -198,11 +288,22 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
           refContact(step.escalateTo, () => step.at, `escalation of step ${step.id}`);
           step.approval?.by.forEach((id) => refContact(id, () => step.at, `approver of step ${step.id}`));
           for (const check of [...step.validate, ...(step.wait?.until ? [step.wait.until] : [])]) {
-            if (check.component) componentRefs.push({ id: check.component, location: () => check.at, what: `check of step ${step.id}` });
-            if (check.site) siteRefs.push({ id: check.site, location: () => check.at, what: `check of step ${step.id}` });
+            if (check.component)
+              componentRefs.push({
+                id: check.component,
+                location: () => check.at,
+                what: `check of step ${step.id}`,
+              });
+            if (check.site)
+              siteRefs.push({ id: check.site, location: () => check.at, what: `check of step ${step.id}` });
           }
           if (step.onFailure === 'escalate' && !step.escalateTo && !step.owner) {
-            report('DRCTL_PLAN_ESCALATION_MISSING', `step ${step.id} escalates on failure but names no one`, step.at, 'add escalate_to: <contact id>');
+            report(
+              'DRCTL_PLAN_ESCALATION_MISSING',
+              `step ${step.id} escalates on failure but names no one`,
+              step.at,
+              'add escalate_to: <contact id>',
+            );
           }
         }
       }
@@ -224,15 +325,36 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     const dat = (...p: PathSegment[]): SourceLocation => at(drillsSection.file, 'drills', ...p);
     for (const [i, s] of (drillsSection.value.scenarios ?? []).entries()) {
       const workload = workloads.find((w) => w.id === s.workload);
-      if (!workload) reportUnknown('workload', s.workload, workloads.map((w) => w.id), dat('scenarios', i, 'workload'), `scenario ${s.id}`, report);
+      if (!workload)
+        reportUnknown(
+          'workload',
+          s.workload,
+          workloads.map((w) => w.id),
+          dat('scenarios', i, 'workload'),
+          `scenario ${s.id}`,
+          report,
+        );
       const runbook = s.runbook ?? 'failover';
       if (workload && !workload.runbooks.some((r) => r.name === runbook)) {
-        reportUnknown('runbook', runbook, workload.runbooks.map((r) => r.name), dat('scenarios', i, s.runbook ? 'runbook' : 'workload'), `scenario ${s.id}`, report);
+        reportUnknown(
+          'runbook',
+          runbook,
+          workload.runbooks.map((r) => r.name),
+          dat('scenarios', i, s.runbook ? 'runbook' : 'workload'),
+          `scenario ${s.id}`,
+          report,
+        );
       }
       const faults = (s.faults ?? []).map((f, fi) => {
         const [component = '', site = ''] = f.target.split('@');
         const location = dat('scenarios', i, 'faults', fi, 'target');
-        if (!f.target.includes('@')) report('DRCTL_PLAN_FAULT_TARGET', `fault target "${f.target}" must be component@site`, location, 'write it like db@east');
+        if (!f.target.includes('@'))
+          report(
+            'DRCTL_PLAN_FAULT_TARGET',
+            `fault target "${f.target}" must be component@site`,
+            location,
+            'write it like db@east',
+          );
         else {
           componentRefs.push({ id: component, location: () => location, what: `fault of scenario ${s.id}` });
           siteRefs.push({ id: site, location: () => location, what: `fault of scenario ${s.id}` });
@@ -259,34 +381,75 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
         workload: s.workload,
         runbook,
         faults,
-        expect: { rtoMs: optMs(s.expect?.rto) ?? workload?.rtoMs ?? 0, rpoMs: optMs(s.expect?.rpo) ?? workload?.rpoMs ?? 0 },
+        expect: {
+          rtoMs: optMs(s.expect?.rto) ?? workload?.rtoMs ?? 0,
+          rpoMs: optMs(s.expect?.rpo) ?? workload?.rpoMs ?? 0,
+        },
         at: dat('scenarios', i),
       });
     }
     duplicates(scenarios, 'drill scenario', report);
     for (const [i, h] of (drillsSection.value.history ?? []).entries()) {
       const location = dat('history', i);
-      if (h.workload && !workloads.some((w) => w.id === h.workload)) reportUnknown('workload', h.workload, workloads.map((w) => w.id), location, 'drill record', report);
-      if (h.scenario && !scenarios.some((s) => s.id === h.scenario)) reportUnknown('scenario', h.scenario, scenarios.map((s) => s.id), location, 'drill record', report);
-      history.push({ type: h.type, at: new Date(h.at), workload: h.workload, scenario: h.scenario, result: h.result, note: h.note, location });
+      if (h.workload && !workloads.some((w) => w.id === h.workload))
+        reportUnknown(
+          'workload',
+          h.workload,
+          workloads.map((w) => w.id),
+          location,
+          'drill record',
+          report,
+        );
+      if (h.scenario && !scenarios.some((s) => s.id === h.scenario))
+        reportUnknown(
+          'scenario',
+          h.scenario,
+          scenarios.map((s) => s.id),
+          location,
+          'drill record',
+          report,
+        );
+      history.push({
+        type: h.type,
+        at: new Date(h.at),
+        workload: h.workload,
+        scenario: h.scenario,
+        result: h.result,
+        note: h.note,
+        location,
+      });
     }
   }
 
   const reviewSection = single('review');
-  if (reviewSection) refContact(reviewSection.value.by, () => at(reviewSection.file, 'review', 'by'), 'plan review');
+  if (reviewSection)
+    refContact(reviewSection.value.by, () => at(reviewSection.file, 'review', 'by'), 'plan review');
 
   // ---- references, now that everything is known
   const contactIds = contacts.map((c) => c.id);
   const known = { contact: new Set(contactIds), component: new Set(componentIds), site: new Set(siteIds) };
-  for (const ref of contactRefs) if (!known.contact.has(ref.id)) reportUnknown('contact', ref.id, contactIds, ref.location(), ref.what, report);
-  for (const ref of componentRefs) if (!known.component.has(ref.id)) reportUnknown('component', ref.id, componentIds, ref.location(), ref.what, report);
-  for (const ref of siteRefs) if (!known.site.has(ref.id)) reportUnknown('site', ref.id, siteIds, ref.location(), ref.what, report);
+  for (const ref of contactRefs)
+    if (!known.contact.has(ref.id))
+      reportUnknown('contact', ref.id, contactIds, ref.location(), ref.what, report);
+  for (const ref of componentRefs)
+    if (!known.component.has(ref.id))
+      reportUnknown('component', ref.id, componentIds, ref.location(), ref.what, report);
+  for (const ref of siteRefs)
+    if (!known.site.has(ref.id)) reportUnknown('site', ref.id, siteIds, ref.location(), ref.what, report);
 
   // ---- cycles
   const byComponent = new Map(components.map((c) => [c.id, c]));
-  const componentCycle = findCycle(componentIds, (id) => byComponent.get(id)?.dependsOn.filter((d) => byComponent.has(d)) ?? []);
+  const componentCycle = findCycle(
+    componentIds,
+    (id) => byComponent.get(id)?.dependsOn.filter((d) => byComponent.has(d)) ?? [],
+  );
   if (componentCycle) {
-    report('DRCTL_PLAN_CYCLE', `components depend on each other in a cycle: ${componentCycle.join(' → ')}`, byComponent.get(componentCycle[0]!)!.at, 'remove one depends_on so the dependencies form a tree');
+    report(
+      'DRCTL_PLAN_CYCLE',
+      `components depend on each other in a cycle: ${componentCycle.join(' → ')}`,
+      byComponent.get(componentCycle[0]!)!.at,
+      'remove one depends_on so the dependencies form a tree',
+    );
   }
 
   const review = reviewSection?.value;
@@ -326,12 +489,28 @@ interface Reference {
 type Report = (code: string, message: string, location: SourceLocation, hint?: string) => void;
 type Locator = (...path: PathSegment[]) => SourceLocation;
 
-function compileWorkload(input: WorkloadInput, tiers: Record<TierLevel, TierPolicy>, at: Locator, report: Report): Workload {
+function compileWorkload(
+  input: WorkloadInput,
+  tiers: Record<TierLevel, TierPolicy>,
+  at: Locator,
+  report: Report,
+): Workload {
   const tier = tiers[input.tier];
-  const probeIntervals = (input.components ?? []).flatMap((c) => (c.probe ? [(optMs(c.probe.interval) ?? PROBE_DEFAULTS.intervalMs) * (c.probe.failures ?? PROBE_DEFAULTS.failures)] : []));
-  const components = (input.components ?? []).map((c, i) => compileComponent(c, input, (...p) => at('components', i, ...p)));
+  const probeIntervals = (input.components ?? []).flatMap((c) =>
+    c.probe
+      ? [
+          (optMs(c.probe.interval) ?? PROBE_DEFAULTS.intervalMs) *
+            (c.probe.failures ?? PROBE_DEFAULTS.failures),
+        ]
+      : [],
+  );
+  const components = (input.components ?? []).map((c, i) =>
+    compileComponent(c, input, (...p) => at('components', i, ...p)),
+  );
   const runbooks = Object.entries(input.runbooks ?? {}).map(([name, runbook]): Runbook => {
-    const kind: RunbookKind = runbook.kind ?? ((RUNBOOK_KINDS as readonly string[]).includes(name) ? (name as RunbookKind) : 'custom');
+    const kind: RunbookKind =
+      runbook.kind ??
+      ((RUNBOOK_KINDS as readonly string[]).includes(name) ? (name as RunbookKind) : 'custom');
     const rat = (...p: PathSegment[]): SourceLocation => at('runbooks', name, ...p);
     const steps = runbook.steps.map((step, i) => compileStep(step, (...p) => rat('steps', i, ...p), report));
     checkSteps(steps, name, input.id, report);
@@ -356,10 +535,23 @@ function compileWorkload(input: WorkloadInput, tiers: Record<TierLevel, TierPoli
     rtoMs: optMs(input.rto) ?? tier.rtoMs,
     rpoMs: optMs(input.rpo) ?? tier.rpoMs,
     objectivesFrom: { rto: input.rto ? 'plan' : 'tier', rpo: input.rpo ? 'plan' : 'tier' },
-    flows: (input.flows ?? []).map((f) => ({ name: f.name, users: f.users, impact: f.impact, degraded: f.degraded })),
-    signoff: input.signoff && { by: input.signoff.by, at: new Date(input.signoff.at), note: input.signoff.note },
-    automaticFailover: input.failover?.automatic ?? (input.tier <= 1 && (input.strategy === 'hot-standby' || input.strategy === 'active-active')),
-    detectAfterMs: optMs(input.failover?.detect_after) ?? (probeIntervals.length > 0 ? Math.max(...probeIntervals) : 15_000),
+    flows: (input.flows ?? []).map((f) => ({
+      name: f.name,
+      users: f.users,
+      impact: f.impact,
+      degraded: f.degraded,
+    })),
+    signoff: input.signoff && {
+      by: input.signoff.by,
+      at: new Date(input.signoff.at),
+      note: input.signoff.note,
+    },
+    automaticFailover:
+      input.failover?.automatic ??
+      (input.tier <= 1 && (input.strategy === 'hot-standby' || input.strategy === 'active-active')),
+    detectAfterMs:
+      optMs(input.failover?.detect_after) ??
+      (probeIntervals.length > 0 ? Math.max(...probeIntervals) : 15_000),
     frontDoor: compileFrontDoor(input, components, at, report),
     components,
     runbooks,
@@ -367,14 +559,32 @@ function compileWorkload(input: WorkloadInput, tiers: Record<TierLevel, TierPoli
   };
 }
 
-function compileFrontDoor(input: WorkloadInput, components: Component[], at: Locator, report: Report): FrontDoor | undefined {
+function compileFrontDoor(
+  input: WorkloadInput,
+  components: Component[],
+  at: Locator,
+  report: Report,
+): FrontDoor | undefined {
   const door = input.front_door;
   if (door === undefined) return undefined;
   const split = door.listen.lastIndexOf(':');
   const port = Number(door.listen.slice(split + 1));
-  if (port > 65_535) report('DRCTL_PLAN_FRONT_DOOR', `front door port ${port} is not a TCP port`, at('front_door', 'listen'), 'use a port from 1 to 65535');
+  if (port > 65_535)
+    report(
+      'DRCTL_PLAN_FRONT_DOOR',
+      `front door port ${port} is not a TCP port`,
+      at('front_door', 'listen'),
+      'use a port from 1 to 65535',
+    );
   if (!components.some((c) => c.id === door.component)) {
-    reportUnknown('component', door.component, components.map((c) => c.id), at('front_door', 'component'), `the front door of workload ${input.id}`, report);
+    reportUnknown(
+      'component',
+      door.component,
+      components.map((c) => c.id),
+      at('front_door', 'component'),
+      `the front door of workload ${input.id}`,
+      report,
+    );
   }
   return {
     host: door.listen.slice(0, split),
@@ -385,7 +595,11 @@ function compileFrontDoor(input: WorkloadInput, components: Component[], at: Loc
     timeoutMs: optMs(door.timeout) ?? 500,
     failures: door.failures ?? 3,
     successes: door.successes ?? 2,
-    canary: { writePath: door.canary?.write ?? '/orders', readPath: door.canary?.read ?? '/catalog', table: door.canary?.table ?? 'orders' },
+    canary: {
+      writePath: door.canary?.write ?? '/orders',
+      readPath: door.canary?.read ?? '/catalog',
+      table: door.canary?.table ?? 'orders',
+    },
     at: at('front_door'),
   };
 }
@@ -447,7 +661,10 @@ function compileComponent(input: ComponentInput, workload: WorkloadInput, at: Lo
   };
 }
 
-function withRetention(base: Retention, keep: Partial<Record<keyof Retention, number | undefined>> | undefined): Retention {
+function withRetention(
+  base: Retention,
+  keep: Partial<Record<keyof Retention, number | undefined>> | undefined,
+): Retention {
   return {
     daily: keep?.daily ?? base.daily,
     weekly: keep?.weekly ?? base.weekly,
@@ -468,13 +685,28 @@ function compileStep(input: StepInput, at: Locator, report: Report): Step {
   const present = STEP_KINDS.filter(([key]) => input[key] !== undefined);
   let kind: StepKind = present[0]?.[1] ?? 'check';
   if (present.length > 1) {
-    report('DRCTL_PLAN_STEP_KIND', `step ${input.id} has ${present.map(([k]) => k).join(' and ')}; a step does exactly one thing`, at(present[1]![0]), 'split it into several steps joined by needs');
+    report(
+      'DRCTL_PLAN_STEP_KIND',
+      `step ${input.id} has ${present.map(([k]) => k).join(' and ')}; a step does exactly one thing`,
+      at(present[1]![0]),
+      'split it into several steps joined by needs',
+    );
   } else if (present.length === 0 && (input.validate ?? []).length === 0) {
-    report('DRCTL_PLAN_STEP_EMPTY', `step ${input.id} does nothing`, at(), 'give it one of run, action, manual, approval, wait, or validate checks');
+    report(
+      'DRCTL_PLAN_STEP_EMPTY',
+      `step ${input.id} does nothing`,
+      at(),
+      'give it one of run, action, manual, approval, wait, or validate checks',
+    );
     kind = 'manual';
   }
   if (input.wait && input.wait.for === undefined && input.wait.until === undefined) {
-    report('DRCTL_PLAN_STEP_WAIT', `step ${input.id} waits for nothing`, at('wait'), 'give wait a duration (for: 30s) or a check (until: ...)');
+    report(
+      'DRCTL_PLAN_STEP_WAIT',
+      `step ${input.id} waits for nothing`,
+      at('wait'),
+      'give wait a duration (for: 30s) or a check (until: ...)',
+    );
   }
   const retries = typeof input.retries === 'number' ? { attempts: input.retries } : input.retries;
   return {
@@ -490,8 +722,11 @@ function compileStep(input: StepInput, at: Locator, report: Report): Step {
     timeoutMs: optMs(input.timeout),
     retries: {
       attempts: retries?.attempts ?? 0,
-      backoffMs: optMs(retries && 'backoff' in retries ? retries.backoff : undefined) ?? STEP_DEFAULTS.backoffMs,
-      maxBackoffMs: optMs(retries && 'max_backoff' in retries ? retries.max_backoff : undefined) ?? STEP_DEFAULTS.maxBackoffMs,
+      backoffMs:
+        optMs(retries && 'backoff' in retries ? retries.backoff : undefined) ?? STEP_DEFAULTS.backoffMs,
+      maxBackoffMs:
+        optMs(retries && 'max_backoff' in retries ? retries.max_backoff : undefined) ??
+        STEP_DEFAULTS.maxBackoffMs,
     },
     idempotent: input.idempotent ?? false,
     run: input.run,
@@ -514,14 +749,20 @@ function compileStep(input: StepInput, at: Locator, report: Report): Step {
     evidence: input.evidence ?? [],
     onFailure: input.on_failure ?? 'abort',
     escalateTo: input.escalate_to,
-    undo: input.undo && { run: input.undo.run, action: input.undo.action, with: input.undo.with ?? {}, description: input.undo.description },
+    undo: input.undo && {
+      run: input.undo.run,
+      action: input.undo.action,
+      with: input.undo.with ?? {},
+      description: input.undo.description,
+    },
     at: at(),
   };
 }
 
 function compileCheck(input: CheckInput, at: Locator): Check {
   const http = typeof input.http === 'string' ? { url: input.http } : input.http;
-  const name = input.name ?? input.run ?? (http ? `GET ${http.url}` : undefined) ?? input.sql ?? input.check ?? 'check';
+  const name =
+    input.name ?? input.run ?? (http ? `GET ${http.url}` : undefined) ?? input.sql ?? input.check ?? 'check';
   return {
     name,
     run: input.run,
@@ -551,14 +792,21 @@ function checkSteps(steps: Step[], runbook: string, workload: string, report: Re
   const ids = steps.map((s) => s.id);
   for (const step of steps) {
     for (const need of step.needs) {
-      if (need === step.id) report('DRCTL_PLAN_CYCLE', `step ${step.id} needs itself`, step.at, 'remove it from its own needs');
-      else if (!ids.includes(need)) reportUnknown('step', need, ids, step.at, `needs of step ${step.id}`, report);
+      if (need === step.id)
+        report('DRCTL_PLAN_CYCLE', `step ${step.id} needs itself`, step.at, 'remove it from its own needs');
+      else if (!ids.includes(need))
+        reportUnknown('step', need, ids, step.at, `needs of step ${step.id}`, report);
     }
   }
   const byId = new Map(steps.map((s) => [s.id, s]));
   const cycle = findCycle(ids, (id) => (byId.get(id)?.needs ?? []).filter((n) => byId.has(n) && n !== id));
   if (cycle) {
-    report('DRCTL_PLAN_CYCLE', `steps of runbook ${workload}/${runbook} need each other in a cycle: ${cycle.join(' → ')}`, byId.get(cycle[0]!)!.at, 'remove one of the needs so the steps can run in an order');
+    report(
+      'DRCTL_PLAN_CYCLE',
+      `steps of runbook ${workload}/${runbook} need each other in a cycle: ${cycle.join(' → ')}`,
+      byId.get(cycle[0]!)!.at,
+      'remove one of the needs so the steps can run in an order',
+    );
   }
 }
 
@@ -566,28 +814,50 @@ function duplicates(items: Array<{ id: string; at: SourceLocation }>, what: stri
   const seen = new Map<string, SourceLocation>();
   for (const item of items) {
     const first = seen.get(item.id);
-    if (first) report('DRCTL_PLAN_DUPLICATE_ID', `${what} ${item.id} is defined twice (first at ${first.file}:${first.line})`, item.at, 'give each one a unique id');
+    if (first)
+      report(
+        'DRCTL_PLAN_DUPLICATE_ID',
+        `${what} ${item.id} is defined twice (first at ${first.file}:${first.line})`,
+        item.at,
+        'give each one a unique id',
+      );
     else seen.set(item.id, item.at);
   }
 }
 
-function reportUnknown(what: string, id: string, known: string[], location: SourceLocation, context: string, report: Report): void {
+function reportUnknown(
+  what: string,
+  id: string,
+  known: string[],
+  location: SourceLocation,
+  context: string,
+  report: Report,
+): void {
   const suggestion = closest(id, known);
   report(
     'DRCTL_PLAN_UNKNOWN_REF',
     `${context} names ${what} "${id}", which is not defined${suggestion ? `; did you mean "${suggestion}"?` : ''}`,
     location,
-    suggestion ? `write ${suggestion}` : known.length > 0 ? `use one of: ${known.slice(0, 8).join(', ')}${known.length > 8 ? ', ...' : ''}` : `define the ${what} first`,
+    suggestion
+      ? `write ${suggestion}`
+      : known.length > 0
+        ? `use one of: ${known.slice(0, 8).join(', ')}${known.length > 8 ? ', ...' : ''}`
+        : `define the ${what} first`,
   );
 }
 
 /** The first cycle found by depth-first search, as the list of ids around it (first id repeated at the end). */
-export function findCycle(ids: readonly string[], next: (id: string) => readonly string[]): string[] | undefined {
+export function findCycle(
+  ids: readonly string[],
+  next: (id: string) => readonly string[],
+): string[] | undefined {
   const state = new Map<string, 'visiting' | 'done'>();
   // iterative DFS: plans with thousands of components must not overflow the stack
   for (const start of ids) {
     if (state.has(start)) continue;
-    const stack: Array<{ id: string; edges: readonly string[]; index: number }> = [{ id: start, edges: next(start), index: 0 }];
+    const stack: Array<{ id: string; edges: readonly string[]; index: number }> = [
+      { id: start, edges: next(start), index: 0 },
+    ];
     state.set(start, 'visiting');
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;

@@ -13,10 +13,38 @@ const ms = (text: string): number => parseDuration(text)!;
  * the upper end of each unit, so a plan that needs tighter objectives says so.
  */
 export const TIER_DEFAULTS: Record<TierLevel, TierPolicy> = {
-  0: { tier: 0, name: 'Mission critical', slo: '99.99%', rtoMs: ms('1m'), rpoMs: ms('5s'), source: 'seed 002, tier 0: RTO in seconds, RPO approaching zero' },
-  1: { tier: 1, name: 'Business critical', slo: '99.95%', rtoMs: ms('30m'), rpoMs: ms('15m'), source: 'seed 002, tier 1: RTO and RPO in minutes' },
-  2: { tier: 2, name: 'Business operational', slo: '99.9%', rtoMs: ms('8h'), rpoMs: ms('4h'), source: 'seed 002, tier 2: RTO and RPO in hours' },
-  3: { tier: 3, name: 'Administrative', slo: '<99.9%', rtoMs: ms('72h'), rpoMs: ms('24h'), source: 'seed 002, tier 3: RTO hours to days, RPO in hours' },
+  0: {
+    tier: 0,
+    name: 'Mission critical',
+    slo: '99.99%',
+    rtoMs: ms('1m'),
+    rpoMs: ms('5s'),
+    source: 'seed 002, tier 0: RTO in seconds, RPO approaching zero',
+  },
+  1: {
+    tier: 1,
+    name: 'Business critical',
+    slo: '99.95%',
+    rtoMs: ms('30m'),
+    rpoMs: ms('15m'),
+    source: 'seed 002, tier 1: RTO and RPO in minutes',
+  },
+  2: {
+    tier: 2,
+    name: 'Business operational',
+    slo: '99.9%',
+    rtoMs: ms('8h'),
+    rpoMs: ms('4h'),
+    source: 'seed 002, tier 2: RTO and RPO in hours',
+  },
+  3: {
+    tier: 3,
+    name: 'Administrative',
+    slo: '<99.9%',
+    rtoMs: ms('72h'),
+    rpoMs: ms('24h'),
+    source: 'seed 002, tier 3: RTO hours to days, RPO in hours',
+  },
 };
 
 /** Seed 004, "DR Test Schedule": tabletop quarterly, partial twice a year, full yearly, restore monthly. */
@@ -71,7 +99,13 @@ export const STEP_DEFAULTS = {
   waitEveryMs: ms('1s'),
 };
 
-export const PROBE_DEFAULTS = { intervalMs: ms('5s'), timeoutMs: ms('1s'), failures: 3, successes: 2, expectStatus: 200 };
+export const PROBE_DEFAULTS = {
+  intervalMs: ms('5s'),
+  timeoutMs: ms('1s'),
+  failures: 3,
+  successes: 2,
+  expectStatus: 200,
+};
 
 /** Backups are proven by a restore at least monthly (seed 004: backup restore drills monthly). */
 export const VERIFY_EVERY_DEFAULT_MS = ms('31d');

@@ -31,15 +31,36 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
   const problems: PlanProblem[] = [];
   const seen = new Set<string>();
 
-  const visit = async (path: string, display: string, chain: string[], includedAt?: PlanProblem['location']): Promise<void> => {
+  const visit = async (
+    path: string,
+    display: string,
+    chain: string[],
+    includedAt?: PlanProblem['location'],
+  ): Promise<void> => {
     if (chain.includes(path)) {
-      const loop = [...chain.slice(chain.indexOf(path)), path].map((p) => relative(baseDir, p) || p).join(' → ');
-      problems.push(problem('DRCTL_PLAN_INCLUDE_LOOP', `include loop: ${loop}`, includedAt ?? start(display), 'remove one of the includes so the files form a tree'));
+      const loop = [...chain.slice(chain.indexOf(path)), path]
+        .map((p) => relative(baseDir, p) || p)
+        .join(' → ');
+      problems.push(
+        problem(
+          'DRCTL_PLAN_INCLUDE_LOOP',
+          `include loop: ${loop}`,
+          includedAt ?? start(display),
+          'remove one of the includes so the files form a tree',
+        ),
+      );
       return;
     }
     if (seen.has(path)) return; // included twice through different branches: load once
     if (seen.size >= MAX_INCLUDED_FILES) {
-      problems.push(problem('DRCTL_PLAN_TOO_MANY_FILES', `a plan may include at most ${MAX_INCLUDED_FILES} files`, includedAt ?? start(display), 'merge small files'));
+      problems.push(
+        problem(
+          'DRCTL_PLAN_TOO_MANY_FILES',
+          `a plan may include at most ${MAX_INCLUDED_FILES} files`,
+          includedAt ?? start(display),
+          'merge small files',
+        ),
+      );
       return;
     }
     seen.add(path);
@@ -48,7 +69,14 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
       read = await readSourceFile(path, display);
     } catch (error) {
       if (includedAt === undefined) throw fileError(display, error);
-      problems.push(problem('DRCTL_PLAN_INCLUDE_MISSING', `included file ${display} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, includedAt, 'check the path; includes are relative to the file that includes them'));
+      problems.push(
+        problem(
+          'DRCTL_PLAN_INCLUDE_MISSING',
+          `included file ${display} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+          includedAt,
+          'check the path; includes are relative to the file that includes them',
+        ),
+      );
       return;
     }
     problems.push(...read.problems);
@@ -58,7 +86,12 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
     loaded.push({ source: read.source, input });
     for (const [index, include] of (input.include ?? []).entries()) {
       const target = resolve(dirname(path), include);
-      await visit(target, relative(process.cwd(), target) || target, [...chain, path], locate(read.source, ['include', index]));
+      await visit(
+        target,
+        relative(process.cwd(), target) || target,
+        [...chain, path],
+        locate(read.source, ['include', index]),
+      );
     }
   };
 
@@ -85,7 +118,14 @@ function start(file: string): PlanProblem['location'] {
 function validateFile(source: SourceFile, problems: PlanProblem[]): PlanFileInput | undefined {
   const value = source.value ?? {};
   if (typeof value !== 'object' || Array.isArray(value)) {
-    problems.push(problem('DRCTL_PLAN_SHAPE', 'a plan file must be a mapping of sections (version, sites, workloads, ...)', start(source.file), 'start the file with `version: 1` and top-level sections'));
+    problems.push(
+      problem(
+        'DRCTL_PLAN_SHAPE',
+        'a plan file must be a mapping of sections (version, sites, workloads, ...)',
+        start(source.file),
+        'start the file with `version: 1` and top-level sections',
+      ),
+    );
     return undefined;
   }
   const result = PlanFile.safeParse(value, { reportInput: true });
@@ -114,15 +154,27 @@ function issueProblems(source: SourceFile, issue: Issue): PlanProblem[] {
       // report the branch that got furthest: its problems are the ones the author most likely meant
       const branches = issue.errors.filter((branch) => branch.length > 0);
       const deepest = branches.sort((a, b) => depth(b) - depth(a))[0];
-      if (deepest && depth(deepest) > 0) return deepest.flatMap((inner) => issueProblems(source, { ...inner, path: [...path, ...inner.path] } as Issue));
-      return [problem('DRCTL_PLAN_TYPE', `${where}${issue.message === 'Invalid input' ? 'not one of the accepted forms' : issue.message}`, locate(source, path), 'docs/plan.md shows the accepted forms')];
+      if (deepest && depth(deepest) > 0)
+        return deepest.flatMap((inner) =>
+          issueProblems(source, { ...inner, path: [...path, ...inner.path] } as Issue),
+        );
+      return [
+        problem(
+          'DRCTL_PLAN_TYPE',
+          `${where}${issue.message === 'Invalid input' ? 'not one of the accepted forms' : issue.message}`,
+          locate(source, path),
+          'docs/plan.md shows the accepted forms',
+        ),
+      ];
     }
     case 'invalid_type': {
       const missing = issue.input === undefined;
       return [
         problem(
           missing ? 'DRCTL_PLAN_MISSING' : 'DRCTL_PLAN_TYPE',
-          missing ? `${where}is required` : `${where}expected ${issue.expected}, got ${describe(issue.input)}`,
+          missing
+            ? `${where}is required`
+            : `${where}expected ${issue.expected}, got ${describe(issue.input)}`,
           locate(source, path),
           missing ? `add ${String(path[path.length - 1])}` : `write a ${issue.expected} here`,
         ),
@@ -130,7 +182,8 @@ function issueProblems(source: SourceFile, issue: Issue): PlanProblem[] {
     }
     case 'invalid_value': {
       const allowed = issue.values.map((v) => JSON.stringify(v)).join(', ');
-      const suggestion = typeof issue.input === 'string' ? closest(issue.input, issue.values.map(String)) : undefined;
+      const suggestion =
+        typeof issue.input === 'string' ? closest(issue.input, issue.values.map(String)) : undefined;
       return [
         problem(
           'DRCTL_PLAN_VALUE',
@@ -143,13 +196,22 @@ function issueProblems(source: SourceFile, issue: Issue): PlanProblem[] {
     default: {
       // our own refinements phrase the fix after a semicolon: "not a duration; write it like 90s"
       const [what, fix] = issue.message.split('; ');
-      return [problem('DRCTL_PLAN_VALUE', `${where}${what}`, locate(source, path), fix ?? 'docs/plan.md describes this field')];
+      return [
+        problem(
+          'DRCTL_PLAN_VALUE',
+          `${where}${what}`,
+          locate(source, path),
+          fix ?? 'docs/plan.md describes this field',
+        ),
+      ];
     }
   }
 }
 
 function formatPath(path: readonly (string | number)[]): string {
-  return path.map((segment, i) => (typeof segment === 'number' ? `[${segment}]` : i === 0 ? segment : `.${segment}`)).join('');
+  return path
+    .map((segment, i) => (typeof segment === 'number' ? `[${segment}]` : i === 0 ? segment : `.${segment}`))
+    .join('');
 }
 
 function depth(issues: readonly Issue[]): number {

@@ -269,12 +269,21 @@ export interface Step {
   with: Record<string, unknown>;
   manual: string | undefined;
   approval: { by: string[]; role: string | undefined; quorum: number; fourEyes: boolean } | undefined;
-  wait: { forMs: number | undefined; until: Check | undefined; everyMs: number; deadlineMs: number | undefined } | undefined;
+  wait:
+    | { forMs: number | undefined; until: Check | undefined; everyMs: number; deadlineMs: number | undefined }
+    | undefined;
   validate: Check[];
   evidence: string[];
   onFailure: FailurePolicy;
   escalateTo: string | undefined;
-  undo: { run: string | undefined; action: string | undefined; with: Record<string, unknown>; description: string | undefined } | undefined;
+  undo:
+    | {
+        run: string | undefined;
+        action: string | undefined;
+        with: Record<string, unknown>;
+        description: string | undefined;
+      }
+    | undefined;
   at: SourceLocation;
 }
 

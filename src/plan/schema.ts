@@ -31,12 +31,20 @@ export const DateLike = z
 export const TIERS = [0, 1, 2, 3] as const;
 export const Tier = z.literal([0, 1, 2, 3]);
 
-export const STRATEGIES = ['backup-restore', 'cold-standby', 'warm-standby', 'hot-standby', 'active-active'] as const;
+export const STRATEGIES = [
+  'backup-restore',
+  'cold-standby',
+  'warm-standby',
+  'hot-standby',
+  'active-active',
+] as const;
 export const Strategy = z.enum(STRATEGIES);
 
 export const SITE_ROLES = ['primary', 'secondary', 'backup'] as const;
 const Site = z.strictObject({
-  role: z.enum(SITE_ROLES).describe('primary serves traffic; secondary takes over; backup only holds copies.'),
+  role: z
+    .enum(SITE_ROLES)
+    .describe('primary serves traffic; secondary takes over; backup only holds copies.'),
   description: z.string().optional(),
   location: z.string().optional().describe('Region or data centre, for the runbook.'),
 });
@@ -56,7 +64,10 @@ const Contact = z.strictObject({
   phone: z.string().optional(),
   backup: Id.optional().describe('Who stands in when this contact cannot be reached.'),
   escalation: z.array(Id).optional().describe('Whom to escalate to, in order.'),
-  roles: z.array(z.string()).optional().describe('Roles this contact holds for approvals, e.g. [business-owner].'),
+  roles: z
+    .array(z.string())
+    .optional()
+    .describe('Roles this contact holds for approvals, e.g. [business-owner].'),
 });
 
 const Activation = z.strictObject({
@@ -96,7 +107,9 @@ const Probe = z
 
 export const REPLICATION_MODES = ['sync', 'async', 'snapshot', 'none'] as const;
 const Replication = z.strictObject({
-  mode: z.enum(REPLICATION_MODES).describe('sync loses nothing; async loses its lag; snapshot loses up to its interval.'),
+  mode: z
+    .enum(REPLICATION_MODES)
+    .describe('sync loses nothing; async loses its lag; snapshot loses up to its interval.'),
   from: Id.optional().describe('Source site. @default the primary site'),
   to: Id.optional().describe('Target site. @default the standby placement'),
   every: Duration.optional().describe('Snapshot interval (mode snapshot).'),
@@ -134,13 +147,18 @@ const Placement = z.looseObject({
 const Component = z.strictObject({
   id: Id,
   name: z.string().optional(),
-  kind: z.string().describe('What it is: postgres, sqlite, files, http-service, process, key-vault, storage, queue, ...'),
+  kind: z
+    .string()
+    .describe('What it is: postgres, sqlite, files, http-service, process, key-vault, storage, queue, ...'),
   description: z.string().optional(),
   tier: Tier.optional().describe('@default the workload tier'),
   strategy: Strategy.optional().describe('@default the workload strategy'),
   placement: z.record(Id, Placement).optional().describe('Where it runs, per site.'),
   depends_on: z.array(Id).optional().describe('Components (any workload) this one needs to work.'),
-  references: z.array(Id).optional().describe('Components whose data this one points at (cross-store consistency).'),
+  references: z
+    .array(Id)
+    .optional()
+    .describe('Components whose data this one points at (cross-store consistency).'),
   probe: Probe.optional(),
   replication: Replication.optional(),
   backups: z.array(Backup).optional(),
@@ -161,7 +179,12 @@ export const Check = z
     name: z.string().optional(),
     run: z.string().optional().describe('Shell command; passes when it exits 0.'),
     http: z.union([z.string(), HttpCheck]).optional(),
-    sql: z.string().optional().describe('Query on the component; passes when the first column of the first row is true or expect matches.'),
+    sql: z
+      .string()
+      .optional()
+      .describe(
+        'Query on the component; passes when the first column of the first row is true or expect matches.',
+      ),
     component: Id.optional(),
     site: Id.optional(),
     check: z.string().optional().describe('Provider check, written provider.check.'),
@@ -185,7 +208,10 @@ const Approval = z.strictObject({
   by: z.array(Id).optional().describe('Contacts who may approve.'),
   role: z.string().optional().describe('Or any contact holding this role.'),
   quorum: z.number().int().min(1).optional().describe('@default 1'),
-  four_eyes: z.boolean().optional().describe('The approver may not be the person who started the run. @default true'),
+  four_eyes: z
+    .boolean()
+    .optional()
+    .describe('The approver may not be the person who started the run. @default true'),
 });
 
 const Wait = z.strictObject({
@@ -197,7 +223,11 @@ const Wait = z.strictObject({
 
 const Retries = z.union([
   z.number().int().min(0),
-  z.strictObject({ attempts: z.number().int().min(0), backoff: Duration.optional(), max_backoff: Duration.optional() }),
+  z.strictObject({
+    attempts: z.number().int().min(0),
+    backoff: Duration.optional(),
+    max_backoff: Duration.optional(),
+  }),
 ]);
 
 export const FAILURE_POLICIES = ['abort', 'continue', 'rollback', 'escalate'] as const;
@@ -229,7 +259,10 @@ export const Step = z.strictObject({
 
 export const RUNBOOK_KINDS = ['failover', 'failback', 'restore', 'custom'] as const;
 const Runbook = z.strictObject({
-  kind: z.enum(RUNBOOK_KINDS).optional().describe('@default the runbook name when it is one of the kinds, else custom'),
+  kind: z
+    .enum(RUNBOOK_KINDS)
+    .optional()
+    .describe('@default the runbook name when it is one of the kinds, else custom'),
   description: z.string().optional(),
   prerequisites: z.array(z.string()).optional(),
   post_requisites: z.array(z.string()).optional(),
@@ -243,16 +276,37 @@ const FrontDoor = z.strictObject({
     .regex(/^[^:\s]+:\d{1,5}$/, 'write it as host:port, e.g. 127.0.0.1:8080')
     .describe('host:port the router listens on; clients only ever talk to it.'),
   component: Id.describe('The component whose placements take the traffic, one endpoint per site.'),
-  probe: z.string().optional().describe('Path the router probes on each site; a site takes traffic while it answers 2xx. @default /health'),
+  probe: z
+    .string()
+    .optional()
+    .describe(
+      'Path the router probes on each site; a site takes traffic while it answers 2xx. @default /health',
+    ),
   interval: Duration.optional().describe('Time between probes. @default 1s'),
   timeout: Duration.optional().describe('@default 500ms'),
-  failures: z.number().int().min(1).optional().describe('Consecutive failed probes to take a site out. @default 3'),
-  successes: z.number().int().min(1).optional().describe('Consecutive good probes to put it back. @default 2'),
+  failures: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('Consecutive failed probes to take a site out. @default 3'),
+  successes: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('Consecutive good probes to put it back. @default 2'),
   canary: z
     .strictObject({
       write: z.string().optional().describe('Path a drill canary POSTs an order to. @default /orders'),
       read: z.string().optional().describe('Path the drill prober reads. @default /catalog'),
-      table: z.string().regex(/^[a-z_][a-z0-9_]*$/i).optional().describe('Table of the written records, where a drill looks for acknowledged writes. @default orders'),
+      table: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]*$/i)
+        .optional()
+        .describe(
+          'Table of the written records, where a drill looks for acknowledged writes. @default orders',
+        ),
     })
     .optional()
     .describe('How a drill writes through the front door and checks what survived.'),
@@ -272,7 +326,9 @@ const Workload = z.strictObject({
   failover: z
     .strictObject({ automatic: z.boolean().optional(), detect_after: Duration.optional() })
     .optional()
-    .describe('automatic: start failover on confirmed site loss. @default true for tier 0-1 hot-standby and active-active'),
+    .describe(
+      'automatic: start failover on confirmed site loss. @default true for tier 0-1 hot-standby and active-active',
+    ),
   front_door: FrontDoor.optional(),
   components: z.array(Component).optional(),
   runbooks: z.record(Id, Runbook).optional(),
@@ -286,7 +342,16 @@ export const DISASTERS = [
   'data-corruption',
   'application-failure',
 ] as const;
-export const FAULT_KINDS = ['kill', 'stop', 'pause', 'latency', 'blackhole', 'reset', 'bandwidth', 'switchboard'] as const;
+export const FAULT_KINDS = [
+  'kill',
+  'stop',
+  'pause',
+  'latency',
+  'blackhole',
+  'reset',
+  'bandwidth',
+  'switchboard',
+] as const;
 
 const Fault = z.strictObject({
   kind: z.enum(FAULT_KINDS),
@@ -321,7 +386,10 @@ const DrillRecord = z.strictObject({
 });
 
 const Drills = z.strictObject({
-  schedule: z.partialRecord(z.enum(DRILL_TYPES), Duration).optional().describe("@default seed 004's test schedule"),
+  schedule: z
+    .partialRecord(z.enum(DRILL_TYPES), Duration)
+    .optional()
+    .describe("@default seed 004's test schedule"),
   scenarios: z.array(Scenario).optional(),
   history: z.array(DrillRecord).optional(),
 });
@@ -339,7 +407,9 @@ const Communications = z.strictObject({
     .array(
       z.strictObject({
         id: Id,
-        on: z.string().describe('When it is sent: activation, update, step-failed, approval-waiting, recovered, ...'),
+        on: z
+          .string()
+          .describe('When it is sent: activation, update, step-failed, approval-waiting, recovered, ...'),
         channel: z.enum(CHANNELS),
         to: z.array(z.string()).optional(),
         subject: z.string().optional(),

@@ -43,7 +43,12 @@ export async function readSourceFile(
   const start = { file: displayName, line: 1, column: 1 };
   const info = await stat(file);
   if (!info.isFile()) {
-    return { source: undefined, problems: [problem('DRCTL_PLAN_NOT_A_FILE', `${displayName} is not a file`, start, 'name a YAML plan file')] };
+    return {
+      source: undefined,
+      problems: [
+        problem('DRCTL_PLAN_NOT_A_FILE', `${displayName} is not a file`, start, 'name a YAML plan file'),
+      ],
+    };
   }
   if (info.size > MAX_PLAN_FILE_BYTES) {
     const mb = (info.size / 1024 / 1024).toFixed(1);
@@ -73,15 +78,33 @@ export async function readSourceFile(
     return {
       source: undefined,
       problems: [
-        problem('DRCTL_PLAN_ALIAS_BOMB', `${displayName} expands to more than ${MAX_EXPANDED_NODES.toLocaleString('en')} values through YAML aliases`, start, 'write the repeated values out or use fewer anchors'),
+        problem(
+          'DRCTL_PLAN_ALIAS_BOMB',
+          `${displayName} expands to more than ${MAX_EXPANDED_NODES.toLocaleString('en')} values through YAML aliases`,
+          start,
+          'write the repeated values out or use fewer anchors',
+        ),
       ],
     };
   }
-  return { source: { file: displayName, bytes, value, positions: indexPositions(events, text), lineStarts: lineStarts(text) }, problems: [] };
+  return {
+    source: {
+      file: displayName,
+      bytes,
+      value,
+      positions: indexPositions(events, text),
+      lineStarts: lineStarts(text),
+    },
+    problems: [],
+  };
 }
 
 /** Where the value at `path` was written (or its key, with `key`); falls back to the deepest ancestor found. */
-export function locate(source: SourceFile, path: readonly PathSegment[], { key = false } = {}): SourceLocation {
+export function locate(
+  source: SourceFile,
+  path: readonly PathSegment[],
+  { key = false } = {},
+): SourceLocation {
   let node = source.positions;
   let offset = node?.start ?? 0;
   for (const [index, segment] of path.entries()) {
@@ -115,7 +138,11 @@ function lineStarts(text: string): number[] {
 
 /** Builds the position tree of the first document from the event stream. */
 function indexPositions(events: Event[], text: string): PositionNode | undefined {
-  type Frame = { node: PositionNode; pendingKey: { text: string; start: number } | undefined; isMap: boolean };
+  type Frame = {
+    node: PositionNode;
+    pendingKey: { text: string; start: number } | undefined;
+    isMap: boolean;
+  };
   const stack: Frame[] = [];
   let root: PositionNode | undefined;
   const attach = (node: PositionNode, keyText?: { text: string; start: number }): boolean => {
@@ -142,7 +169,9 @@ function indexPositions(events: Event[], text: string): PositionNode | undefined
       case EVENT_ID.MAPPING:
       case EVENT_ID.SEQUENCE: {
         const isMap = event.type === EVENT_ID.MAPPING;
-        const node: PositionNode = isMap ? { start: event.start, entries: new Map() } : { start: event.start, items: [] };
+        const node: PositionNode = isMap
+          ? { start: event.start, entries: new Map() }
+          : { start: event.start, items: [] };
         attach(node);
         stack.push({ node, pendingKey: undefined, isMap });
         break;
@@ -171,7 +200,8 @@ function withinExpansionBudget(value: unknown): boolean {
   while (pending.length > 0) {
     const next = pending.pop();
     if (--budget < 0) return false;
-    if (next && typeof next === 'object') for (const child of Array.isArray(next) ? next : Object.values(next)) pending.push(child);
+    if (next && typeof next === 'object')
+      for (const child of Array.isArray(next) ? next : Object.values(next)) pending.push(child);
   }
   return true;
 }
@@ -182,11 +212,23 @@ function syntaxProblems(text: string, file: string): PlanProblem[] {
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problems = document.errors.map((error) => {
     const pos = lineCounter.linePos(error.pos[0]);
-    return problem('DRCTL_PLAN_YAML', error.message.split('\n')[0] ?? error.message, { file, line: pos.line, column: pos.col }, yamlHint(error.code));
+    return problem(
+      'DRCTL_PLAN_YAML',
+      error.message.split('\n')[0] ?? error.message,
+      { file, line: pos.line, column: pos.col },
+      yamlHint(error.code),
+    );
   });
   return problems.length > 0
     ? problems
-    : [problem('DRCTL_PLAN_YAML', 'the file is not valid YAML', { file, line: 1, column: 1 }, 'fix the YAML syntax')];
+    : [
+        problem(
+          'DRCTL_PLAN_YAML',
+          'the file is not valid YAML',
+          { file, line: 1, column: 1 },
+          'fix the YAML syntax',
+        ),
+      ];
 }
 
 export function problem(code: string, message: string, location: SourceLocation, hint?: string): PlanProblem {
@@ -217,9 +259,13 @@ export function fileError(file: string, error: unknown): DrctlError {
       cause: error,
     });
   }
-  return new DrctlError('DRCTL_PLAN_UNREADABLE', `cannot read plan file ${file}: ${(error as Error).message}`, {
-    hint: 'check the file permissions',
-    exitCode: 2,
-    cause: error,
-  });
+  return new DrctlError(
+    'DRCTL_PLAN_UNREADABLE',
+    `cannot read plan file ${file}: ${(error as Error).message}`,
+    {
+      hint: 'check the file permissions',
+      exitCode: 2,
+      cause: error,
+    },
+  );
 }

@@ -13,7 +13,8 @@ export function planVocabulary(): string[] {
     if (Array.isArray(node)) return node.forEach(walk);
     if (!node || typeof node !== 'object') return;
     for (const [key, value] of Object.entries(node)) {
-      if (key === 'properties' && value && typeof value === 'object') for (const name of Object.keys(value)) keys.add(name);
+      if (key === 'properties' && value && typeof value === 'object')
+        for (const name of Object.keys(value)) keys.add(name);
       walk(value);
     }
   };

@@ -11,7 +11,15 @@ import { routerProvider } from './router/index.ts';
 import { filesProvider } from './files/index.ts';
 import { sqliteProvider } from './sqlite/index.ts';
 
-export type { Provider, ProviderAction, ProviderCheck, ActionContext, ActionResult, CheckResult, ReadinessFact } from './provider.ts';
+export type {
+  Provider,
+  ProviderAction,
+  ProviderCheck,
+  ActionContext,
+  ActionResult,
+  CheckResult,
+  ReadinessFact,
+} from './provider.ts';
 export { defineAction, defineCheck } from './provider.ts';
 export { checkStepActions } from './validate-params.ts';
 

@@ -62,7 +62,8 @@ describe('checkStepActions', () => {
     expect(problems).toEqual([
       {
         code: 'DRCTL_PLAN_ACTION_UNKNOWN',
-        message: 'step start-west of runbook shop/failover: unknown action "process.strat" (did you mean "process.start"?)',
+        message:
+          'step start-west of runbook shop/failover: unknown action "process.strat" (did you mean "process.start"?)',
         hint: 'write action: process.start',
         location: { file, line: 20, column: 13 },
       },
@@ -70,7 +71,10 @@ describe('checkStepActions', () => {
   });
 
   it('lists the known actions when nothing is close to an unknown one', async () => {
-    const problems = checkStepActions(await loadPlan(planFile(`          - { id: s, action: kubernetes.rollout }\n`)), PROVIDERS);
+    const problems = checkStepActions(
+      await loadPlan(planFile(`          - { id: s, action: kubernetes.rollout }\n`)),
+      PROVIDERS,
+    );
     expect(problems[0]?.code).toBe('DRCTL_PLAN_ACTION_UNKNOWN');
     expect(problems[0]?.hint).toContain('http.request');
   });
@@ -87,20 +91,30 @@ describe('checkStepActions', () => {
 `);
     const problems = checkStepActions(await loadPlan(file), PROVIDERS);
     expect(problems.map((p) => [p.code, p.location.line, p.message])).toEqual([
-      ['DRCTL_PLAN_ACTION_PARAMS', 20, 'step start-west of runbook shop/failover: process.scale parameter "site" is required'],
+      [
+        'DRCTL_PLAN_ACTION_PARAMS',
+        20,
+        'step start-west of runbook shop/failover: process.scale parameter "site" is required',
+      ],
       [
         'DRCTL_PLAN_ACTION_PARAMS',
         20,
         'step start-west of runbook shop/failover: process.scale parameter "instances" is invalid: expected number, received string',
       ],
-      ['DRCTL_PLAN_ACTION_PARAMS', 23, 'step call of runbook shop/failover: http.request parameter "sttus" is not a parameter of this action'],
+      [
+        'DRCTL_PLAN_ACTION_PARAMS',
+        23,
+        'step call of runbook shop/failover: http.request parameter "sttus" is not a parameter of this action',
+      ],
       [
         'DRCTL_PLAN_CHECK_PARAMS',
         27,
         'check "process.running" of step call of runbook shop/failover: process.running parameter "instances" is invalid: too small: expected number to be >=1',
       ],
     ]);
-    expect(problems[2]?.hint).toBe('the parameters of http.request are: url, method, headers, body, status, timeout');
+    expect(problems[2]?.hint).toBe(
+      'the parameters of http.request are: url, method, headers, body, status, timeout',
+    );
   });
 
   it('checks the action of an undo and rejects a duration that is not one', async () => {
@@ -121,7 +135,9 @@ describe('checkStepActions', () => {
 
   it('names a component or site parameter that the plan does not have', async () => {
     const problems = checkStepActions(
-      await loadPlan(planFile(`          - { id: s, action: process.start, with: { component: apii, site: north } }\n`)),
+      await loadPlan(
+        planFile(`          - { id: s, action: process.start, with: { component: apii, site: north } }\n`),
+      ),
       PROVIDERS,
     );
     expect(problems.map((p) => [p.code, p.message, p.hint])).toEqual([
@@ -130,14 +146,21 @@ describe('checkStepActions', () => {
         'step s of runbook shop/failover: process.start parameter "component" names no component "apii" (did you mean "api"?)',
         'known components: api',
       ],
-      ['DRCTL_PLAN_ACTION_PARAMS', 'step s of runbook shop/failover: process.start parameter "site" names no site "north"', 'known sites: east, west'],
+      [
+        'DRCTL_PLAN_ACTION_PARAMS',
+        'step s of runbook shop/failover: process.start parameter "site" names no site "north"',
+        'known sites: east, west',
+      ],
     ]);
   });
 
   it('plugs into loadPlan as a check, so a bad parameter makes the plan invalid', async () => {
-    const error = await loadPlan(planFile(`          - { id: s, action: http.request, with: { url: not-a-url } }\n`), {
-      checks: [(plan) => checkStepActions(plan, PROVIDERS)],
-    }).catch((e: unknown) => e);
+    const error = await loadPlan(
+      planFile(`          - { id: s, action: http.request, with: { url: not-a-url } }\n`),
+      {
+        checks: [(plan) => checkStepActions(plan, PROVIDERS)],
+      },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PlanInvalidError);
     expect((error as PlanInvalidError).code).toBe('DRCTL_PLAN_ACTION_PARAMS');
   });

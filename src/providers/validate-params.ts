@@ -23,13 +23,34 @@ export function checkStepActions(plan: Plan, providers: readonly Provider[]): Pl
     for (const runbook of workload.runbooks) {
       for (const step of runbook.steps) {
         const where = `step ${step.id} of runbook ${workload.id}/${runbook.name}`;
-        if (step.action !== undefined) problems.push(...checkOne(plan, 'action', step.action, step.with, where, step.at, providers));
+        if (step.action !== undefined)
+          problems.push(...checkOne(plan, 'action', step.action, step.with, where, step.at, providers));
         if (step.undo?.action !== undefined) {
-          problems.push(...checkOne(plan, 'action', step.undo.action, step.undo.with, `the undo of ${where}`, step.at, providers));
+          problems.push(
+            ...checkOne(
+              plan,
+              'action',
+              step.undo.action,
+              step.undo.with,
+              `the undo of ${where}`,
+              step.at,
+              providers,
+            ),
+          );
         }
         for (const check of checksOf(step)) {
           if (check.check === undefined) continue;
-          problems.push(...checkOne(plan, 'check', check.check, check.with, `check "${check.name}" of ${where}`, check.at, providers));
+          problems.push(
+            ...checkOne(
+              plan,
+              'check',
+              check.check,
+              check.with,
+              `check "${check.name}" of ${where}`,
+              check.at,
+              providers,
+            ),
+          );
         }
       }
     }
@@ -54,15 +75,24 @@ function checkOne(
   const providerName = dot === -1 ? '' : ref.slice(0, dot);
   const name = dot === -1 ? ref : ref.slice(dot + 1);
   const provider = providers.find((p) => p.name === providerName);
-  const declared = provider === undefined ? undefined : kind === 'action' ? provider.actions[name] : provider.checks[name];
-  if (declared === undefined || !Object.hasOwn(kind === 'action' ? provider!.actions : provider!.checks, name)) {
-    const known = providers.flatMap((p) => Object.keys(kind === 'action' ? p.actions : p.checks).map((n) => `${p.name}.${n}`));
+  const declared =
+    provider === undefined ? undefined : kind === 'action' ? provider.actions[name] : provider.checks[name];
+  if (
+    declared === undefined ||
+    !Object.hasOwn(kind === 'action' ? provider!.actions : provider!.checks, name)
+  ) {
+    const known = providers.flatMap((p) =>
+      Object.keys(kind === 'action' ? p.actions : p.checks).map((n) => `${p.name}.${n}`),
+    );
     const suggestion = closest(ref, known);
     return [
       {
         code: CODES[kind].unknown,
         message: `${where}: unknown ${kind} "${ref}"${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}`,
-        hint: suggestion !== undefined ? `write ${kind}: ${suggestion}` : `known ${kind}s: ${known.sort().join(', ') || 'none'}`,
+        hint:
+          suggestion !== undefined
+            ? `write ${kind}: ${suggestion}`
+            : `known ${kind}s: ${known.sort().join(', ') || 'none'}`,
         location,
       },
     ];
@@ -84,7 +114,14 @@ function checkOne(
  * Parameters named `component` and `site` are, by convention across providers, ids in the plan: a
  * misspelt one is caught here rather than when the step runs.
  */
-function checkReferences(kind: Kind, ref: string, data: unknown, where: string, location: SourceLocation, plan: Plan): PlanProblem[] {
+function checkReferences(
+  kind: Kind,
+  ref: string,
+  data: unknown,
+  where: string,
+  location: SourceLocation,
+  plan: Plan,
+): PlanProblem[] {
   if (data === null || typeof data !== 'object') return [];
   const values = data as Record<string, unknown>;
   const known = {

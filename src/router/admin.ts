@@ -21,21 +21,31 @@ const STATUS_BY_CODE: Record<string, 400 | 401 | 404 | 409> = {
   DRCTL_ROUTER_REQUEST_INVALID: 400,
 };
 
-export function createAdminServer(router: () => TrafficRouter, authorize: (header: string | undefined) => boolean): http.Server {
+export function createAdminServer(
+  router: () => TrafficRouter,
+  authorize: (header: string | undefined) => boolean,
+): http.Server {
   const app = new Hono();
 
   app.onError((error, c) => {
     if (error instanceof DrctlError) {
-      return c.json({ error: { code: error.code, message: error.message, hint: error.hint, details: error.details } }, STATUS_BY_CODE[error.code] ?? 400);
+      return c.json(
+        { error: { code: error.code, message: error.message, hint: error.hint, details: error.details } },
+        STATUS_BY_CODE[error.code] ?? 400,
+      );
     }
     return c.json({ error: { code: 'DRCTL_INTERNAL', message: error.message } }, 500);
   });
 
   app.use('*', async (c, next) => {
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && !authorize(c.req.header('authorization'))) {
-      throw new DrctlError('DRCTL_ROUTER_UNAUTHORIZED', `${c.req.method} ${c.req.path} on the router admin API needs its bearer token`, {
-        hint: 'send Authorization: Bearer <token>; the token is the one the router was started with (drctl router prints it)',
-      });
+      throw new DrctlError(
+        'DRCTL_ROUTER_UNAUTHORIZED',
+        `${c.req.method} ${c.req.path} on the router admin API needs its bearer token`,
+        {
+          hint: 'send Authorization: Bearer <token>; the token is the one the router was started with (drctl router prints it)',
+        },
+      );
     }
     await next();
   });
@@ -49,7 +59,16 @@ export function createAdminServer(router: () => TrafficRouter, authorize: (heade
   app.post('/drain', async (c) => c.json(router().drain((await parseBody(c, SiteBody)).site)));
   app.post('/undrain', async (c) => c.json(router().undrain((await parseBody(c, SiteBody)).site)));
   app.notFound((c) =>
-    c.json({ error: { code: 'DRCTL_ROUTER_NOT_FOUND', message: `the router admin API has no ${c.req.method} ${c.req.path}`, hint: 'see docs/router.md for the admin API' } }, 404),
+    c.json(
+      {
+        error: {
+          code: 'DRCTL_ROUTER_NOT_FOUND',
+          message: `the router admin API has no ${c.req.method} ${c.req.path}`,
+          hint: 'see docs/router.md for the admin API',
+        },
+      },
+      404,
+    ),
   );
 
   return http.createServer(getRequestListener(app.fetch, { overrideGlobalObjects: false }));
@@ -60,13 +79,21 @@ async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.
   try {
     json = await c.req.json();
   } catch (error) {
-    throw new DrctlError('DRCTL_ROUTER_REQUEST_INVALID', `${c.req.method} ${c.req.path}: the body is not JSON`, { hint: 'send a JSON body', cause: error });
+    throw new DrctlError(
+      'DRCTL_ROUTER_REQUEST_INVALID',
+      `${c.req.method} ${c.req.path}: the body is not JSON`,
+      { hint: 'send a JSON body', cause: error },
+    );
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
-    throw new DrctlError('DRCTL_ROUTER_REQUEST_INVALID', `${c.req.method} ${c.req.path}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ')}`, {
-      hint: 'see docs/router.md for the admin API',
-    });
+    throw new DrctlError(
+      'DRCTL_ROUTER_REQUEST_INVALID',
+      `${c.req.method} ${c.req.path}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ')}`,
+      {
+        hint: 'see docs/router.md for the admin API',
+      },
+    );
   }
   return parsed.data;
 }

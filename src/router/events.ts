@@ -76,7 +76,10 @@ export class EventLog {
    * The first event (after `afterSeq`, already recorded ones included) that matches; rejects with
    * DRCTL_ROUTER_WAIT_TIMEOUT when none comes within `timeoutMs`.
    */
-  wait(match: (event: RouterEvent) => boolean, options: { afterSeq?: number; timeoutMs?: number } = {}): Promise<RouterEvent> {
+  wait(
+    match: (event: RouterEvent) => boolean,
+    options: { afterSeq?: number; timeoutMs?: number } = {},
+  ): Promise<RouterEvent> {
     const found = this.history(options.afterSeq ?? 0).find(match);
     if (found) return Promise.resolve(found);
     const timeoutMs = options.timeoutMs ?? 30_000;

@@ -17,7 +17,11 @@ describe('endpoint health', () => {
     const up = new EndpointHealth(thresholds);
     expect(up.observe(true, 0)).toMatchObject({ from: 'unknown', to: 'up' });
     const down = new EndpointHealth(thresholds);
-    expect(down.observe(false, 0, 'ECONNREFUSED')).toMatchObject({ from: 'unknown', to: 'down', reason: 'first probe failed: ECONNREFUSED' });
+    expect(down.observe(false, 0, 'ECONNREFUSED')).toMatchObject({
+      from: 'unknown',
+      to: 'down',
+      reason: 'first probe failed: ECONNREFUSED',
+    });
   });
 
   it('marks an endpoint down only after the configured consecutive failures', () => {
@@ -58,7 +62,8 @@ describe('endpoint health', () => {
   it('forgets downs older than the flap window', () => {
     const health = new EndpointHealth(thresholds);
     let now = feed(health, [true]);
-    for (let flap = 0; flap < 3; flap += 1) now = feed(health, [false, false, false, true, true], now, 10_000);
+    for (let flap = 0; flap < 3; flap += 1)
+      now = feed(health, [false, false, false, true, true], now, 10_000);
     expect(health.state).toBe('up');
   });
 

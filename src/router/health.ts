@@ -63,11 +63,19 @@ export class EndpointHealth {
     switch (this.state) {
       case 'unknown':
         // Nothing to damp at start: the first answer decides, so a router is usable as soon as it is created.
-        return this.move(ok ? 'up' : 'down', now, ok ? 'first probe succeeded' : `first probe failed${suffix(detail)}`);
+        return this.move(
+          ok ? 'up' : 'down',
+          now,
+          ok ? 'first probe succeeded' : `first probe failed${suffix(detail)}`,
+        );
       case 'up':
         if (!ok && this.consecutiveFailures >= t.failures) {
           this.downs.push(now);
-          return this.move('down', now, `${this.consecutiveFailures} consecutive probes failed${suffix(detail)}`);
+          return this.move(
+            'down',
+            now,
+            `${this.consecutiveFailures} consecutive probes failed${suffix(detail)}`,
+          );
         }
         return undefined;
       case 'down':
@@ -75,7 +83,11 @@ export class EndpointHealth {
           this.downs = this.downs.filter((at) => now - at <= t.flapWindowMs);
           if (this.downs.length >= t.flapLimit) {
             this.suppressedUntil = now + t.holdDownMs;
-            return this.move('suppressed', now, `went down ${this.downs.length} times in ${t.flapWindowMs} ms; held out until it stays healthy`);
+            return this.move(
+              'suppressed',
+              now,
+              `went down ${this.downs.length} times in ${t.flapWindowMs} ms; held out until it stays healthy`,
+            );
           }
           return this.move('up', now, `${this.consecutiveSuccesses} consecutive probes succeeded`);
         }

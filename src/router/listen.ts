@@ -3,12 +3,21 @@ import type { AddressInfo, Server as NetServer } from 'node:net';
 import { UsageError } from '../errors.ts';
 
 /** Listen and resolve the bound port; a taken port becomes a usage error naming it. */
-export function listen(server: HttpServer | NetServer, host: string, port: number, what: string, code: string): Promise<number> {
+export function listen(
+  server: HttpServer | NetServer,
+  host: string,
+  port: number,
+  what: string,
+  code: string,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       reject(
         new UsageError(code, `${what} cannot listen on ${host}:${port}: ${error.code ?? error.message}`, {
-          hint: error.code === 'EADDRINUSE' ? 'the port is taken; choose another or use 0 for a free one' : 'check the address',
+          hint:
+            error.code === 'EADDRINUSE'
+              ? 'the port is taken; choose another or use 0 for a free one'
+              : 'check the address',
           cause: error,
         }),
       );

@@ -109,7 +109,13 @@ export interface RouterConfig {
   responseTimeoutMs: number;
 }
 
-export const PROBE_DEFAULTS = { path: '/health', intervalMs: 1000, timeoutMs: 500, failures: 3, successes: 2 } as const;
+export const PROBE_DEFAULTS = {
+  path: '/health',
+  intervalMs: 1000,
+  timeoutMs: 500,
+  failures: 3,
+  successes: 2,
+} as const;
 export const FLAP_DEFAULTS = { limit: 3, windowMs: 60_000, holdDownMs: 30_000 } as const;
 
 export function compileRouterOptions(options: RouterOptions): RouterConfig {
@@ -117,22 +123,32 @@ export function compileRouterOptions(options: RouterOptions): RouterConfig {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-    throw new UsageError('DRCTL_ROUTER_OPTIONS_INVALID', `router options are invalid${where}: ${issue?.message ?? 'unknown problem'}`, {
-      hint: 'see docs/router.md for every option and its default',
-      details: { issues: parsed.error.issues },
-    });
+    throw new UsageError(
+      'DRCTL_ROUTER_OPTIONS_INVALID',
+      `router options are invalid${where}: ${issue?.message ?? 'unknown problem'}`,
+      {
+        hint: 'see docs/router.md for every option and its default',
+        details: { issues: parsed.error.issues },
+      },
+    );
   }
   const input = parsed.data;
   const seen = new Set<string>();
   const endpoints = input.endpoints.map((endpoint, index): EndpointConfig => {
     if (seen.has(endpoint.site)) {
-      throw new UsageError('DRCTL_ROUTER_OPTIONS_INVALID', `router options are invalid: site "${endpoint.site}" is listed twice`, {
-        hint: 'give each endpoint its own site name',
-      });
+      throw new UsageError(
+        'DRCTL_ROUTER_OPTIONS_INVALID',
+        `router options are invalid: site "${endpoint.site}" is listed twice`,
+        {
+          hint: 'give each endpoint its own site name',
+        },
+      );
     }
     seen.add(endpoint.site);
     const url = new URL(endpoint.url);
-    const pick = <K extends keyof typeof PROBE_DEFAULTS>(key: K): (typeof PROBE_DEFAULTS)[K] | NonNullable<ProbeOptions[K]> =>
+    const pick = <K extends keyof typeof PROBE_DEFAULTS>(
+      key: K,
+    ): (typeof PROBE_DEFAULTS)[K] | NonNullable<ProbeOptions[K]> =>
       endpoint.probe?.[key] ?? input.probe?.[key] ?? PROBE_DEFAULTS[key];
     return {
       site: endpoint.site,
@@ -150,9 +166,13 @@ export function compileRouterOptions(options: RouterOptions): RouterConfig {
     };
   });
   if (input.active !== undefined && !seen.has(input.active)) {
-    throw new UsageError('DRCTL_ROUTER_UNKNOWN_SITE', `router options name active site "${input.active}", which is not an endpoint`, {
-      hint: `use one of: ${[...seen].join(', ')}`,
-    });
+    throw new UsageError(
+      'DRCTL_ROUTER_UNKNOWN_SITE',
+      `router options name active site "${input.active}", which is not an endpoint`,
+      {
+        hint: `use one of: ${[...seen].join(', ')}`,
+      },
+    );
   }
   return {
     endpoints,

@@ -24,17 +24,24 @@ export function probeOnce(config: ProbeConfig): Promise<ProbeResult> {
       clearTimeout(timer);
       resolve({ ok, at: Date.now(), ms: performance.now() - started, status, error });
     };
-    const request = http.get(config.url, { agent: false, headers: { 'user-agent': 'drctl-router-probe' } }, (response) => {
-      const status = response.statusCode ?? 0;
-      const ok = config.expectStatus === undefined ? status >= 200 && status < 300 : status === config.expectStatus;
-      response.resume();
-      response.on('end', () => finish(ok, status, ok ? undefined : `status ${status}`));
-      response.on('error', (error) => finish(false, status, error.message));
-    });
+    const request = http.get(
+      config.url,
+      { agent: false, headers: { 'user-agent': 'drctl-router-probe' } },
+      (response) => {
+        const status = response.statusCode ?? 0;
+        const ok =
+          config.expectStatus === undefined ? status >= 200 && status < 300 : status === config.expectStatus;
+        response.resume();
+        response.on('end', () => finish(ok, status, ok ? undefined : `status ${status}`));
+        response.on('error', (error) => finish(false, status, error.message));
+      },
+    );
     const timer = setTimeout(() => {
       finish(false, undefined, `no answer within ${config.timeoutMs} ms`);
       request.destroy();
     }, config.timeoutMs);
-    request.on('error', (error: NodeJS.ErrnoException) => finish(false, undefined, error.code ?? error.message));
+    request.on('error', (error: NodeJS.ErrnoException) =>
+      finish(false, undefined, error.code ?? error.message),
+    );
   });
 }

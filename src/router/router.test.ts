@@ -51,12 +51,21 @@ describe('traffic router', () => {
   it('fails over to the secondary when the primary process is killed', async () => {
     const east = await processUpstream('east');
     const west = await upstream('west');
-    const front = await router({ endpoints: [{ site: 'east', url: east.url }, { site: 'west', url: west.url }], probe: { ...fastProbe, path: '/' } });
+    const front = await router({
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
+      probe: { ...fastProbe, path: '/' },
+    });
     expect((await request(`${front.url}/orders`)).headers['x-drctl-site']).toBe('east');
 
     const after = front.status().lastEventSeq;
     const killed = killProcess({ pid: east.child.pid as number });
-    const down = await front.waitForEvent((event) => event.type === 'endpoint-down' && event.site === 'east', { afterSeq: after });
+    const down = await front.waitForEvent(
+      (event) => event.type === 'endpoint-down' && event.site === 'east',
+      { afterSeq: after },
+    );
     const changed = await front.waitForEvent((event) => event.type === 'active-changed', { afterSeq: after });
 
     expect(down.at).toBeGreaterThanOrEqual(killed.at);
@@ -87,14 +96,21 @@ describe('traffic router', () => {
     expect((await request(front.url)).headers['x-drctl-site']).toBe('west');
 
     cut.clear();
-    await front.waitForEvent((event) => event.type === 'endpoint-up' && event.site === 'east', { afterSeq: down.seq });
+    await front.waitForEvent((event) => event.type === 'endpoint-up' && event.site === 'east', {
+      afterSeq: down.seq,
+    });
     expect((await request(front.url)).headers['x-drctl-site']).toBe('east');
   });
 
   it('takes a recovered primary back only after the configured consecutive successes', async () => {
     const east = await upstream('east');
     const west = await upstream('west');
-    const front = await router({ endpoints: [{ site: 'east', url: east.url }, { site: 'west', url: west.url }] });
+    const front = await router({
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
+    });
 
     east.setHealthy(false);
     await front.waitForEvent((event) => event.type === 'endpoint-down' && event.site === 'east');
@@ -103,7 +119,9 @@ describe('traffic router', () => {
     const after = front.status().lastEventSeq;
     const probesBefore = east.probes();
     east.setHealthy(true);
-    const up = await front.waitForEvent((event) => event.type === 'endpoint-up' && event.site === 'east', { afterSeq: after });
+    const up = await front.waitForEvent((event) => event.type === 'endpoint-up' && event.site === 'east', {
+      afterSeq: after,
+    });
     // at least `successes` healthy probes were answered before the router took it back
     expect(east.probes() - probesBefore).toBeGreaterThanOrEqual(fastProbe.successes);
     expect(up).toMatchObject({ from: 'down', reason: '3 consecutive probes succeeded' });
@@ -113,7 +131,12 @@ describe('traffic router', () => {
   it('does not fail over on a single failed probe', async () => {
     const east = await upstream('east');
     const west = await upstream('west');
-    const front = await router({ endpoints: [{ site: 'east', url: east.url }, { site: 'west', url: west.url }] });
+    const front = await router({
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
+    });
 
     const before = east.probes();
     east.failNextProbes(1);
@@ -128,7 +151,10 @@ describe('traffic router', () => {
     const east = await upstream('east');
     const west = await upstream('west');
     const front = await router({
-      endpoints: [{ site: 'east', url: east.url }, { site: 'west', url: west.url }],
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
       probe: { ...fastProbe, failures: 1, successes: 1 },
       flap: { limit: 2, windowMs: 60_000, holdDownMs: 60_000 },
     });
@@ -136,9 +162,15 @@ describe('traffic router', () => {
     for (const _ of [1, 2]) {
       const after = front.status().lastEventSeq;
       east.setHealthy(false);
-      await front.waitForEvent((event) => event.type === 'endpoint-down' && event.site === 'east', { afterSeq: after });
+      await front.waitForEvent((event) => event.type === 'endpoint-down' && event.site === 'east', {
+        afterSeq: after,
+      });
       east.setHealthy(true);
-      await front.waitForEvent((event) => (event.type === 'endpoint-up' || event.type === 'endpoint-suppressed') && event.site === 'east', { afterSeq: after });
+      await front.waitForEvent(
+        (event) =>
+          (event.type === 'endpoint-up' || event.type === 'endpoint-suppressed') && event.site === 'east',
+        { afterSeq: after },
+      );
     }
 
     const east_ = front.status().endpoints.find((endpoint) => endpoint.site === 'east');
@@ -149,7 +181,13 @@ describe('traffic router', () => {
   it('splits traffic by weight in weighted mode', async () => {
     const east = await upstream('east');
     const west = await upstream('west');
-    const front = await router({ mode: 'weighted', endpoints: [{ site: 'east', url: east.url, weight: 3 }, { site: 'west', url: west.url, weight: 1 }] });
+    const front = await router({
+      mode: 'weighted',
+      endpoints: [
+        { site: 'east', url: east.url, weight: 3 },
+        { site: 'west', url: west.url, weight: 1 },
+      ],
+    });
     const agent = new http.Agent({ keepAlive: true });
     cleanups.push(() => agent.destroy());
 
@@ -167,7 +205,12 @@ describe('traffic router', () => {
   it('drains a site: new requests go elsewhere while the one in flight completes', async () => {
     const east = await upstream('east');
     const west = await upstream('west');
-    const front = await router({ endpoints: [{ site: 'east', url: east.url }, { site: 'west', url: west.url }] });
+    const front = await router({
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
+    });
 
     const streaming = request(`${front.url}/stream`);
     await until(() => front.status().endpoints[0]?.inFlight === 1, 'the streaming request to reach east');
@@ -182,13 +225,20 @@ describe('traffic router', () => {
 
     front.undrain('east');
     expect(front.status().active).toBe('east');
-    expect(front.history().map((event) => event.type)).toEqual(expect.arrayContaining(['endpoint-drained', 'endpoint-undrained']));
+    expect(front.history().map((event) => event.type)).toEqual(
+      expect.arrayContaining(['endpoint-drained', 'endpoint-undrained']),
+    );
   });
 
   it('honours a manual override and returns to priority routing when it is cleared', async () => {
     const east = await upstream('east');
     const west = await upstream('west');
-    const front = await router({ endpoints: [{ site: 'east', url: east.url }, { site: 'west', url: west.url }] });
+    const front = await router({
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
+    });
 
     const switched = front.switchTo('west');
     expect(switched).toMatchObject({ site: 'west', active: 'west' });
@@ -197,14 +247,21 @@ describe('traffic router', () => {
 
     front.switchTo(null);
     expect(front.status()).toMatchObject({ active: 'east', override: null });
-    expect(() => front.switchTo('north')).toThrow(expect.objectContaining({ code: 'DRCTL_ROUTER_UNKNOWN_SITE' }));
+    expect(() => front.switchTo('north')).toThrow(
+      expect.objectContaining({ code: 'DRCTL_ROUTER_UNKNOWN_SITE' }),
+    );
   });
 
   it('refuses to switch to a site that is down unless forced', async () => {
     const east = await upstream('east');
     const west = await upstream('west');
     west.setHealthy(false);
-    const front = await router({ endpoints: [{ site: 'east', url: east.url }, { site: 'west', url: west.url }] });
+    const front = await router({
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
+    });
 
     let error: unknown;
     try {
@@ -221,7 +278,14 @@ describe('traffic router', () => {
   it('does not fail over by itself in manual mode', async () => {
     const east = await upstream('east');
     const west = await upstream('west');
-    const front = await router({ mode: 'manual', active: 'east', endpoints: [{ site: 'east', url: east.url }, { site: 'west', url: west.url }] });
+    const front = await router({
+      mode: 'manual',
+      active: 'east',
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
+    });
     east.setHealthy(false);
     await front.waitForEvent((event) => event.type === 'endpoint-down' && event.site === 'east');
 
@@ -235,12 +299,21 @@ describe('traffic router', () => {
   it('answers 503 with a JSON body naming every site when none is healthy', async () => {
     const east = await upstream('east');
     const west = await upstream('west');
-    const front = await router({ endpoints: [{ site: 'east', url: east.url }, { site: 'west', url: west.url }] });
+    const front = await router({
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
+    });
     front.drain('west');
     east.setHealthy(false);
     await front.waitForEvent((event) => event.type === 'endpoint-down' && event.site === 'east');
 
-    const answer = await request(`${front.url}/orders`, { method: 'POST', body: '{"item":1}', headers: { 'content-type': 'application/json' } });
+    const answer = await request(`${front.url}/orders`, {
+      method: 'POST',
+      body: '{"item":1}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(answer.status).toBe(503);
     expect(answer.headers['content-type']).toContain('application/json');
     expect(answer.headers['retry-after']).toBe('1');
@@ -254,7 +327,10 @@ describe('traffic router', () => {
         ],
       },
     });
-    const changed = front.history().filter((event) => event.type === 'active-changed').at(-1);
+    const changed = front
+      .history()
+      .filter((event) => event.type === 'active-changed')
+      .at(-1);
     expect(changed).toMatchObject({ from: 'east', to: null });
   });
 
@@ -309,12 +385,18 @@ describe('traffic router', () => {
 
   it('answers 504 when a paused site does not start answering in time', async () => {
     const east = await processUpstream('east');
-    const front = await router({ responseTimeoutMs: 300, endpoints: [{ site: 'east', url: east.url }], probe: { ...fastProbe, path: '/', intervalMs: 60_000 } });
+    const front = await router({
+      responseTimeoutMs: 300,
+      endpoints: [{ site: 'east', url: east.url }],
+      probe: { ...fastProbe, path: '/', intervalMs: 60_000 },
+    });
     pauseProcess({ pid: east.child.pid as number });
     try {
       const answer = await request(`${front.url}/orders`);
       expect(answer.status).toBe(504);
-      expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'DRCTL_ROUTER_UPSTREAM_TIMEOUT', site: 'east' } });
+      expect(JSON.parse(answer.body)).toMatchObject({
+        error: { code: 'DRCTL_ROUTER_UPSTREAM_TIMEOUT', site: 'east' },
+      });
     } finally {
       resumeProcess({ pid: east.child.pid as number });
     }
@@ -323,7 +405,13 @@ describe('traffic router', () => {
   it('serves status openly but wants the bearer token to switch or drain', async () => {
     const east = await upstream('east');
     const west = await upstream('west');
-    const front = await router({ adminToken: 'secret-token-1', endpoints: [{ site: 'east', url: east.url }, { site: 'west', url: west.url }] });
+    const front = await router({
+      adminToken: 'secret-token-1',
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
+    });
 
     const status = await request(`${front.adminUrl}/status`);
     expect(JSON.parse(status.body)).toMatchObject({ mode: 'priority', active: 'east', serving: ['east'] });
@@ -333,23 +421,39 @@ describe('traffic router', () => {
     expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'DRCTL_ROUTER_UNAUTHORIZED' } });
 
     const auth = { authorization: 'Bearer secret-token-1', 'content-type': 'application/json' };
-    const switched = await request(`${front.adminUrl}/switch`, { method: 'POST', body: '{"site":"west"}', headers: auth });
+    const switched = await request(`${front.adminUrl}/switch`, {
+      method: 'POST',
+      body: '{"site":"west"}',
+      headers: auth,
+    });
     expect(JSON.parse(switched.body)).toMatchObject({ site: 'west', active: 'west' });
-    const unknown = await request(`${front.adminUrl}/drain`, { method: 'POST', body: '{"site":"north"}', headers: auth });
+    const unknown = await request(`${front.adminUrl}/drain`, {
+      method: 'POST',
+      body: '{"site":"north"}',
+      headers: auth,
+    });
     expect(unknown.status).toBe(404);
     expect(JSON.parse(unknown.body)).toMatchObject({ error: { code: 'DRCTL_ROUTER_UNKNOWN_SITE' } });
-    const events = JSON.parse((await request(`${front.adminUrl}/events`)).body) as { events: { type: string }[] };
+    const events = JSON.parse((await request(`${front.adminUrl}/events`)).body) as {
+      events: { type: string }[];
+    };
     expect(events.events.map((event) => event.type)).toContain('override-set');
   });
 
   it('rejects invalid options and a taken port with usage errors', async () => {
-    await expect(TrafficRouter.create({ endpoints: [] })).rejects.toMatchObject({ code: 'DRCTL_ROUTER_OPTIONS_INVALID' });
-    await expect(TrafficRouter.create({ endpoints: [{ site: 'east', url: 'ftp://x' }] })).rejects.toBeInstanceOf(UsageError);
+    await expect(TrafficRouter.create({ endpoints: [] })).rejects.toMatchObject({
+      code: 'DRCTL_ROUTER_OPTIONS_INVALID',
+    });
+    await expect(
+      TrafficRouter.create({ endpoints: [{ site: 'east', url: 'ftp://x' }] }),
+    ).rejects.toBeInstanceOf(UsageError);
 
     const east = await upstream('east');
     const first = await router({ endpoints: [{ site: 'east', url: east.url }] });
     const port = Number(new URL(first.url).port);
-    await expect(TrafficRouter.create({ port, endpoints: [{ site: 'east', url: east.url }] })).rejects.toMatchObject({
+    await expect(
+      TrafficRouter.create({ port, endpoints: [{ site: 'east', url: east.url }] }),
+    ).rejects.toMatchObject({
       code: 'DRCTL_ROUTER_LISTEN_FAILED',
       exitCode: 2,
     });

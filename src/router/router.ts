@@ -177,8 +177,20 @@ export class TrafficRouter {
     let port: number;
     let adminPort: number;
     try {
-      port = await listen(server, config.host, config.port, 'the router front door', 'DRCTL_ROUTER_LISTEN_FAILED');
-      adminPort = await listen(admin, config.host, config.adminPort, 'the router admin API', 'DRCTL_ROUTER_LISTEN_FAILED');
+      port = await listen(
+        server,
+        config.host,
+        config.port,
+        'the router front door',
+        'DRCTL_ROUTER_LISTEN_FAILED',
+      );
+      adminPort = await listen(
+        admin,
+        config.host,
+        config.adminPort,
+        'the router admin API',
+        'DRCTL_ROUTER_LISTEN_FAILED',
+      );
     } catch (error) {
       await Promise.all([closeServer(server), closeServer(admin)]);
       for (const endpoint of endpoints) endpoint.agent.destroy();
@@ -200,7 +212,10 @@ export class TrafficRouter {
     first.forEach((result, index) => this.record(this.endpoints[index] as Endpoint, result));
     this.reselect('start');
     for (const endpoint of this.endpoints) this.schedule(endpoint, endpoint.config.probe.intervalMs);
-    this.log.info({ url: this.url, adminUrl: this.adminUrl, mode: this.mode, serving: this.servingSites() }, 'router started');
+    this.log.info(
+      { url: this.url, adminUrl: this.adminUrl, mode: this.mode, serving: this.servingSites() },
+      'router started',
+    );
   }
 
   private schedule(endpoint: Endpoint, delayMs: number): void {
@@ -220,11 +235,31 @@ export class TrafficRouter {
     endpoint.lastProbe = result;
     const transition = endpoint.health.observe(result.ok, result.at, result.error ?? '');
     if (!transition) return undefined;
-    const type = transition.to === 'up' ? 'endpoint-up' : transition.to === 'down' ? 'endpoint-down' : 'endpoint-suppressed';
+    const type =
+      transition.to === 'up'
+        ? 'endpoint-up'
+        : transition.to === 'down'
+          ? 'endpoint-down'
+          : 'endpoint-suppressed';
     if (transition.to !== 'unknown') {
-      const event = this.events.emit({ type, site: endpoint.config.site, from: transition.from, since: transition.since, reason: transition.reason });
+      const event = this.events.emit({
+        type,
+        site: endpoint.config.site,
+        from: transition.from,
+        since: transition.since,
+        reason: transition.reason,
+      });
       const level = transition.to === 'up' ? 'info' : 'warn';
-      this.log[level]({ site: endpoint.config.site, from: transition.from, to: transition.to, reason: transition.reason, at: event.at }, `endpoint ${transition.to}`);
+      this.log[level](
+        {
+          site: endpoint.config.site,
+          from: transition.from,
+          to: transition.to,
+          reason: transition.reason,
+          at: event.at,
+        },
+        `endpoint ${transition.to}`,
+      );
     }
     return transition;
   }
@@ -239,7 +274,14 @@ export class TrafficRouter {
       this.events.emit({ type: 'active-changed', from: null, to: null, previous, serving: next, cause });
       return;
     }
-    const event = this.events.emit({ type: 'active-changed', from: previous[0] ?? null, to: next[0] ?? null, previous, serving: next, cause });
+    const event = this.events.emit({
+      type: 'active-changed',
+      from: previous[0] ?? null,
+      to: next[0] ?? null,
+      previous,
+      serving: next,
+      cause,
+    });
     this.log.info({ from: previous, to: next, cause, at: event.at }, 'active endpoint changed');
   }
 
@@ -276,7 +318,12 @@ export class TrafficRouter {
     this.forward(endpoint, req, res, true);
   }
 
-  private forward(endpoint: Endpoint, req: http.IncomingMessage, res: http.ServerResponse, mayRetry: boolean): void {
+  private forward(
+    endpoint: Endpoint,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    mayRetry: boolean,
+  ): void {
     endpoint.inFlight += 1;
     endpoint.requests += 1;
     let released = false;
@@ -303,7 +350,10 @@ export class TrafficRouter {
     const timer = setTimeout(() => {
       if (res.headersSent) return;
       timedOut = true;
-      this.log.warn({ site: endpoint.config.site, timeoutMs: this.config.responseTimeoutMs }, 'upstream did not answer in time');
+      this.log.warn(
+        { site: endpoint.config.site, timeoutMs: this.config.responseTimeoutMs },
+        'upstream did not answer in time',
+      );
       sendJson(res, 504, {
         error: {
           code: 'DRCTL_ROUTER_UPSTREAM_TIMEOUT',
@@ -343,7 +393,10 @@ export class TrafficRouter {
         res.destroy(error);
         return;
       }
-      this.log.warn({ site: endpoint.config.site, error: error.code ?? error.message }, 'upstream request failed');
+      this.log.warn(
+        { site: endpoint.config.site, error: error.code ?? error.message },
+        'upstream request failed',
+      );
       sendJson(res, 502, {
         error: {
           code: 'DRCTL_ROUTER_UPSTREAM_FAILED',
@@ -368,17 +421,25 @@ export class TrafficRouter {
   }
 
   private unavailable(res: http.ServerResponse): void {
-    const reasons = this.endpoints.map((endpoint) => `${endpoint.config.site} is ${describe(endpoint, this)}`);
+    const reasons = this.endpoints.map(
+      (endpoint) => `${endpoint.config.site} is ${describe(endpoint, this)}`,
+    );
     sendJson(
       res,
       503,
       {
         error: {
           code: 'DRCTL_ROUTER_NO_HEALTHY_ENDPOINT',
-          message: this.closed ? 'the router is shutting down' : `no site can take traffic: ${reasons.join('; ')}`,
+          message: this.closed
+            ? 'the router is shutting down'
+            : `no site can take traffic: ${reasons.join('; ')}`,
           hint: 'bring a site back (its probes must pass), undrain one, or switch to a healthy one through the admin API',
           mode: this.mode,
-          endpoints: this.endpoints.map((endpoint) => ({ site: endpoint.config.site, state: endpoint.health.state, drained: endpoint.drained })),
+          endpoints: this.endpoints.map((endpoint) => ({
+            site: endpoint.config.site,
+            state: endpoint.health.state,
+            drained: endpoint.drained,
+          })),
         },
       },
       { 'retry-after': '1' },
@@ -398,7 +459,8 @@ export class TrafficRouter {
       adminUrl: this.adminUrl,
       active: serving[0] ?? null,
       serving,
-      override: this.mode === 'manual' ? (this.pinned?.config.site ?? null) : (this.override?.config.site ?? null),
+      override:
+        this.mode === 'manual' ? (this.pinned?.config.site ?? null) : (this.override?.config.site ?? null),
       endpoints: this.endpoints.map((endpoint) => ({
         site: endpoint.config.site,
         url: endpoint.config.url.toString(),
@@ -430,9 +492,13 @@ export class TrafficRouter {
   switchTo(site: string | null, options: SwitchOptions = {}): ChangeResult {
     if (site === null) {
       if (this.mode === 'manual') {
-        throw new DrctlError('DRCTL_ROUTER_SWITCH_INVALID', 'a router in manual mode needs a site to switch to', {
-          hint: 'name the site traffic should go to',
-        });
+        throw new DrctlError(
+          'DRCTL_ROUTER_SWITCH_INVALID',
+          'a router in manual mode needs a site to switch to',
+          {
+            hint: 'name the site traffic should go to',
+          },
+        );
       }
       if (this.override) {
         this.override = undefined;
@@ -443,10 +509,14 @@ export class TrafficRouter {
     }
     const endpoint = this.find(site);
     if (endpoint.health.state !== 'up' && !options.force) {
-      throw new DrctlError('DRCTL_ROUTER_ENDPOINT_UNHEALTHY', `cannot switch to site ${site}: it is ${endpoint.health.state}`, {
-        hint: 'wait until its probes pass (see router status), or force the switch',
-        details: { site, state: endpoint.health.state },
-      });
+      throw new DrctlError(
+        'DRCTL_ROUTER_ENDPOINT_UNHEALTHY',
+        `cannot switch to site ${site}: it is ${endpoint.health.state}`,
+        {
+          hint: 'wait until its probes pass (see router status), or force the switch',
+          details: { site, state: endpoint.health.state },
+        },
+      );
     }
     if (endpoint.drained) {
       endpoint.drained = false;
@@ -491,7 +561,10 @@ export class TrafficRouter {
   }
 
   /** The first matching event, already recorded or to come; rejects with DRCTL_ROUTER_WAIT_TIMEOUT. */
-  waitForEvent(match: (event: RouterEvent) => boolean, options: { afterSeq?: number; timeoutMs?: number } = {}): Promise<RouterEvent> {
+  waitForEvent(
+    match: (event: RouterEvent) => boolean,
+    options: { afterSeq?: number; timeoutMs?: number } = {},
+  ): Promise<RouterEvent> {
     return this.events.wait(match, options);
   }
 
@@ -553,12 +626,16 @@ function describe(endpoint: Endpoint, router: TrafficRouter): string {
   const state = endpoint.health.state;
   if (state === 'down') return `down (${endpoint.lastProbe?.error ?? 'probes fail'})`;
   if (state === 'suppressed') return 'suppressed after flapping';
-  if (state === 'up' && router.mode === 'manual' && !router.isPinned(endpoint)) return 'up but not the site manual mode is pinned to';
+  if (state === 'up' && router.mode === 'manual' && !router.isPinned(endpoint))
+    return 'up but not the site manual mode is pinned to';
   return state;
 }
 
 /** The client's headers for the upstream, hop-by-hop ones removed and x-forwarded-* added, as a raw array. */
-function forwardedHeaders(req: http.IncomingMessage, fallbackHost: string): { headers: string[]; hasBody: boolean } {
+function forwardedHeaders(
+  req: http.IncomingMessage,
+  fallbackHost: string,
+): { headers: string[]; hasBody: boolean } {
   const raw = req.rawHeaders;
   const headers: string[] = [];
   let connection: string | undefined;
@@ -570,7 +647,8 @@ function forwardedHeaders(req: http.IncomingMessage, fallbackHost: string): { he
     const value = raw[i + 1] as string;
     const lower = name.toLowerCase();
     if (lower === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
-    else if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+    else if (lower === 'x-forwarded-for')
+      forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
     if (lower === 'transfer-encoding' || (lower === 'content-length' && value !== '0')) hasBody = true;
     if (HOP_BY_HOP.has(lower) || lower === 'x-forwarded-for') continue;
     if (lower === 'host') host = value;
@@ -578,22 +656,37 @@ function forwardedHeaders(req: http.IncomingMessage, fallbackHost: string): { he
   }
   if (connection !== undefined) {
     // Headers the client named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-    const named = new Set(connection.toLowerCase().split(',').map((token) => token.trim()));
+    const named = new Set(
+      connection
+        .toLowerCase()
+        .split(',')
+        .map((token) => token.trim()),
+    );
     for (let i = headers.length - 2; i >= 0; i -= 2) {
       if (named.has((headers[i] as string).toLowerCase())) headers.splice(i, 2);
     }
   }
   if (host === undefined) headers.push('host', fallbackHost);
   const client = req.socket.remoteAddress;
-  if (client) headers.push('x-forwarded-for', forwardedFor === undefined ? client : `${forwardedFor}, ${client}`);
+  if (client)
+    headers.push('x-forwarded-for', forwardedFor === undefined ? client : `${forwardedFor}, ${client}`);
   else if (forwardedFor !== undefined) headers.push('x-forwarded-for', forwardedFor);
   headers.push('x-forwarded-host', host ?? fallbackHost, 'x-forwarded-proto', 'http');
   return { headers, hasBody };
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown, extra: http.OutgoingHttpHeaders = {}): void {
+function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  extra: http.OutgoingHttpHeaders = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...extra });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...extra,
+  });
   res.end(text);
 }
 

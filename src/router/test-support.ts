@@ -49,7 +49,13 @@ export async function startUpstream(site: string, port = 0): Promise<TestUpstrea
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-site': site, 'x-method': req.method ?? '' }).end(body);
+        res
+          .writeHead(200, {
+            'content-type': 'application/octet-stream',
+            'x-site': site,
+            'x-method': req.method ?? '',
+          })
+          .end(body);
       });
       return;
     }
@@ -109,14 +115,32 @@ export interface TestResponse {
 }
 
 /** One request on a keep-alive agent (the client side of a front door), body read to the end. */
-export function request(url: string, options: { method?: string; body?: string | Buffer; agent?: http.Agent; headers?: http.OutgoingHttpHeaders } = {}): Promise<TestResponse> {
+export function request(
+  url: string,
+  options: {
+    method?: string;
+    body?: string | Buffer;
+    agent?: http.Agent;
+    headers?: http.OutgoingHttpHeaders;
+  } = {},
+): Promise<TestResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? 'GET', agent: options.agent, headers: options.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { method: options.method ?? 'GET', agent: options.agent, headers: options.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });

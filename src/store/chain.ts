@@ -36,7 +36,15 @@ export function recordHash(prevHash: string, fields: HashedFields): string {
     .update(prevHash)
     .update('\n')
     .update(
-      JSON.stringify([fields.runId, fields.seq, fields.at, fields.type, fields.step ?? null, fields.actor, fields.dataJson]),
+      JSON.stringify([
+        fields.runId,
+        fields.seq,
+        fields.at,
+        fields.type,
+        fields.step ?? null,
+        fields.actor,
+        fields.dataJson,
+      ]),
     )
     .digest('hex');
 }
@@ -57,7 +65,10 @@ export interface ChainReport {
 }
 
 /** Walks a run's journal and names the first record that was edited, inserted, reordered or deleted. */
-export function verifyChain(run: Pick<RunRecord, 'id' | 'headSeq' | 'headHash'>, records: readonly JournalRecord[]): ChainReport {
+export function verifyChain(
+  run: Pick<RunRecord, 'id' | 'headSeq' | 'headHash'>,
+  records: readonly JournalRecord[],
+): ChainReport {
   let prevHash = GENESIS_HASH;
   let expectedSeq = 1;
   const fail = (record: JournalRecord | undefined, seq: number, reason: string): ChainReport => ({
@@ -82,12 +93,17 @@ export function verifyChain(run: Pick<RunRecord, 'id' | 'headSeq' | 'headHash'>,
       actor: record.actor,
       dataJson: canonicalJson(record.data),
     });
-    if (hash !== record.hash) return fail(record, record.seq, 'its content does not match its hash (it was edited)');
+    if (hash !== record.hash)
+      return fail(record, record.seq, 'its content does not match its hash (it was edited)');
     prevHash = hash;
     expectedSeq += 1;
   }
   if (run.headSeq !== expectedSeq - 1) {
-    return fail(undefined, expectedSeq, `the run's head says ${run.headSeq} records but the journal holds ${expectedSeq - 1}`);
+    return fail(
+      undefined,
+      expectedSeq,
+      `the run's head says ${run.headSeq} records but the journal holds ${expectedSeq - 1}`,
+    );
   }
   if (run.headHash !== prevHash) {
     return fail(records.at(-1), expectedSeq - 1, "the run's head hash does not match the last record");

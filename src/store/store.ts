@@ -137,6 +137,10 @@ export interface RunStore {
   /** Keeps a drill report; saving the same id again replaces it. */
   saveDrillReport(record: DrillReportRecord): Promise<void>;
   /** Newest first. */
-  listDrillReports(options?: { workload?: string; scenario?: string; limit?: number }): Promise<DrillReportRecord[]>;
+  listDrillReports(options?: {
+    workload?: string;
+    scenario?: string;
+    limit?: number;
+  }): Promise<DrillReportRecord[]>;
   close(): Promise<void>;
 }

@@ -5,7 +5,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { analyzePlan, type Finding, type FindingCode } from '../../src/analysis/index.ts';
-import { loadPlan, type Component, type Plan, type Runbook, type Step, type Workload } from '../../src/plan/index.ts';
+import {
+  loadPlan,
+  type Component,
+  type Plan,
+  type Runbook,
+  type Step,
+  type Workload,
+} from '../../src/plan/index.ts';
 import { tempDir } from '../support/tmp.ts';
 
 export const NOW = new Date('2026-03-01T12:00:00Z');

@@ -14,7 +14,10 @@ function lineOf(yaml: string, text: string): number {
 }
 
 // two problems: the approval is slow enough to blow the RTO, and alice loses her backup
-const BROKEN_YAML = BASELINE_YAML.replace('expected: 5m', 'expected: 45m').replace('role: DR lead, backup: bob }', 'role: DR lead }');
+const BROKEN_YAML = BASELINE_YAML.replace('expected: 5m', 'expected: 45m').replace(
+  'role: DR lead, backup: bob }',
+  'role: DR lead }',
+);
 
 function writePlan(yaml: string): string {
   const dir = tempDir();
@@ -24,8 +27,10 @@ function writePlan(yaml: string): string {
 
 describe('finding positions', () => {
   it('points each finding at the line and column of the thing it is about', async () => {
-    const yaml = BASELINE_YAML.replace('validate: [{ sql: "select true" }]\n          - id: start-api', '\n          - id: start-api')
-      .replace('replication: { mode: sync }', 'replication: { mode: async }');
+    const yaml = BASELINE_YAML.replace(
+      'validate: [{ sql: "select true" }]\n          - id: start-api',
+      '\n          - id: start-api',
+    ).replace('replication: { mode: sync }', 'replication: { mode: async }');
     const plan = await loadYaml(yaml);
     const found = analyzePlan(plan, { now: NOW }).findings;
     const at = (code: string) => {
@@ -33,7 +38,10 @@ describe('finding positions', () => {
       return f && { line: f.location.line, column: f.location.column };
     };
     expect(at('DRCTL_STEP_UNVERIFIED')).toEqual({ line: lineOf(yaml, '- id: promote-db'), column: 13 });
-    expect(at('DRCTL_RPO_ASSUMED')).toEqual({ line: lineOf(yaml, 'replication: { mode: async }'), column: 22 });
+    expect(at('DRCTL_RPO_ASSUMED')).toEqual({
+      line: lineOf(yaml, 'replication: { mode: async }'),
+      column: 22,
+    });
     expect(found.every((f) => f.location.file.endsWith('plan.yaml'))).toBe(true);
   });
 });
@@ -97,7 +105,12 @@ describe('drctl analyze', () => {
       ['DRCTL_RTO_EXCEEDED', lineOf(BROKEN_YAML, 'failover:') + 1],
       ['DRCTL_CONTACT_NO_BACKUP', lineOf(BROKEN_YAML, 'id: alice')],
     ]);
-    expect(json.findings[0]).toMatchObject({ severity: 'error', file: expect.stringContaining('plan.yaml'), column: expect.any(Number), hint: expect.any(String) });
+    expect(json.findings[0]).toMatchObject({
+      severity: 'error',
+      file: expect.stringContaining('plan.yaml'),
+      column: expect.any(Number),
+      hint: expect.any(String),
+    });
     expect(json.runbooks[0]).toMatchObject({
       workload: 'shop',
       runbook: 'failover',

@@ -8,8 +8,12 @@ describe('RPO feasibility', () => {
   it('takes sync replication as losing nothing, async as its lag, snapshots and backups as their interval', async () => {
     const db = componentOf(await baseline(), 'db');
     expect(recoveryPoint(db)).toMatchObject({ ms: 0 });
-    expect(recoveryPoint({ ...db, replication: { ...db.replication!, mode: 'async', maxLagMs: 10_000 } }).ms).toBe(10_000);
-    expect(recoveryPoint({ ...db, replication: { ...db.replication!, mode: 'snapshot', everyMs: 5 * m } }).ms).toBe(5 * m);
+    expect(
+      recoveryPoint({ ...db, replication: { ...db.replication!, mode: 'async', maxLagMs: 10_000 } }).ms,
+    ).toBe(10_000);
+    expect(
+      recoveryPoint({ ...db, replication: { ...db.replication!, mode: 'snapshot', everyMs: 5 * m } }).ms,
+    ).toBe(5 * m);
     expect(recoveryPoint({ ...db, replication: undefined }).ms).toBe(60 * m);
   });
 

@@ -23,12 +23,31 @@ describe("the engine's dry run", () => {
       for (let i = 0; i < count; i++) {
         const needs = steps.filter(() => next() < 0.3).map((s) => s.id);
         // minutes from a small set so that equal-length branches (ties) are common
-        steps.push({ ...template, id: `s${i}`, needs, expectedMs: Math.floor(next() * 4) * 60_000, contingencyMs: next() < 0.5 ? 0 : 60_000 });
+        steps.push({
+          ...template,
+          id: `s${i}`,
+          needs,
+          expectedMs: Math.floor(next() * 4) * 60_000,
+          contingencyMs: next() < 0.5 ? 0 : 60_000,
+        });
       }
-      const runbook: Runbook = { workload: 'w', name: 'r', kind: 'failover', description: undefined, prerequisites: [], postRequisites: [], steps, at: template.at };
+      const runbook: Runbook = {
+        workload: 'w',
+        name: 'r',
+        kind: 'failover',
+        description: undefined,
+        prerequisites: [],
+        postRequisites: [],
+        steps,
+        at: template.at,
+      };
       const predicted = predictTimeline(runbook);
       const path = criticalPath(steps);
-      expect({ seed, ms: predicted.totalMs, steps: predicted.criticalPath }).toEqual({ seed, ms: path.ms, steps: path.steps });
+      expect({ seed, ms: predicted.totalMs, steps: predicted.criticalPath }).toEqual({
+        seed,
+        ms: path.ms,
+        steps: path.steps,
+      });
       const timeline = stepTimeline(steps);
       // the engine lists steps by start time; compare per step
       const byId = (rows: Array<{ id: string; startMs: number; finishMs: number }>) =>

@@ -11,18 +11,31 @@ const step = (id: string, minutes: number, needs: string[] = [], contingency = 0
 
 describe('dependencyWaves', () => {
   it('puts steps that need nothing in the first wave and each other step one wave after its latest need', () => {
-    const steps = [step('a', 1), step('b', 1, ['a']), step('c', 1, ['a']), step('d', 1, ['b', 'c']), step('e', 1)];
+    const steps = [
+      step('a', 1),
+      step('b', 1, ['a']),
+      step('c', 1, ['a']),
+      step('d', 1, ['b', 'c']),
+      step('e', 1),
+    ];
     expect(dependencyWaves(steps)).toEqual([['a', 'e'], ['b', 'c'], ['d']]);
   });
 
   it('throws DRCTL_PLAN_CYCLE for a cycle instead of looping', () => {
-    expect(() => dependencyWaves([step('a', 1, ['b']), step('b', 1, ['a'])])).toThrow(expect.objectContaining({ code: 'DRCTL_PLAN_CYCLE' }));
+    expect(() => dependencyWaves([step('a', 1, ['b']), step('b', 1, ['a'])])).toThrow(
+      expect.objectContaining({ code: 'DRCTL_PLAN_CYCLE' }),
+    );
   });
 });
 
 describe('criticalPath', () => {
   it('follows the chain with the largest expected plus contingency', () => {
-    const steps = [step('declare', 5), step('db', 10, ['declare'], 5), step('cache', 2, ['declare']), step('api', 1, ['db', 'cache'])];
+    const steps = [
+      step('declare', 5),
+      step('db', 10, ['declare'], 5),
+      step('cache', 2, ['declare']),
+      step('api', 1, ['db', 'cache']),
+    ];
     expect(criticalPath(steps)).toEqual({ ms: 21 * m, seconds: 1260, steps: ['declare', 'db', 'api'] });
   });
 

@@ -7,7 +7,9 @@ describe('strategy and tier', () => {
   it('reports DRCTL_STRATEGY_TOO_WEAK for a tier 1 workload on cold standby', async () => {
     const plan = await baseline();
     workloadOf(plan).strategy = 'cold-standby';
-    expect(findings(plan, 'DRCTL_STRATEGY_TOO_WEAK').map((f) => f.subject)).toContainEqual({ workload: 'shop' });
+    expect(findings(plan, 'DRCTL_STRATEGY_TOO_WEAK').map((f) => f.subject)).toContainEqual({
+      workload: 'shop',
+    });
   });
 
   it('reports DRCTL_STRATEGY_TOO_WEAK for a tier 0 workload that is not active-active', async () => {
@@ -91,7 +93,12 @@ describe('weakest link', () => {
     const plan = await baseline();
     const shop = workloadOf(plan);
     const db = componentOf(plan, 'db');
-    plan.workloads.push({ ...shop, id: 'shared', runbooks: [], components: [{ ...db, id: 'vault', workload: 'shared', strategy: 'cold-standby' }] });
+    plan.workloads.push({
+      ...shop,
+      id: 'shared',
+      runbooks: [],
+      components: [{ ...db, id: 'vault', workload: 'shared', strategy: 'cold-standby' }],
+    });
     componentOf(plan, 'api').dependsOn.push('vault');
     expect(findings(plan, 'DRCTL_WEAKEST_LINK')[0]?.message).toContain('(workload shared)');
   });

@@ -25,14 +25,24 @@ describe('approvals', () => {
 
   it('counts the contacts holding the role as approvers', async () => {
     const plan = await baseline();
-    stepOf(plan, 'failover', 'declare').approval = { by: [], role: 'business-owner', quorum: 2, fourEyes: true };
+    stepOf(plan, 'failover', 'declare').approval = {
+      by: [],
+      role: 'business-owner',
+      quorum: 2,
+      fourEyes: true,
+    };
     expect(codes(plan)).not.toContain('DRCTL_APPROVAL_NO_APPROVERS');
     expect(codes(plan)).not.toContain('DRCTL_APPROVAL_QUORUM');
   });
 
   it('reports DRCTL_APPROVAL_QUORUM when an approval step asks for more approvals than it has approvers', async () => {
     const plan = await baseline();
-    stepOf(plan, 'failover', 'declare').approval = { by: ['carol', 'dave'], role: undefined, quorum: 3, fourEyes: true };
+    stepOf(plan, 'failover', 'declare').approval = {
+      by: ['carol', 'dave'],
+      role: undefined,
+      quorum: 3,
+      fourEyes: true,
+    };
     expect(codes(plan)).toContain('DRCTL_APPROVAL_QUORUM');
   });
 

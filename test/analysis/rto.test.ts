@@ -41,8 +41,26 @@ describe('critical path against the RTO', () => {
     const runbook = runbookOf(plan, 'failover');
     const promote = stepOf(plan, 'failover', 'promote-db');
     runbook.steps.push(
-      { ...promote, id: 'rebuild-dns', kind: 'manual', manual: 'Point DNS at west', action: undefined, with: {}, needs: ['start-api'], expectedMs: 30 * m },
-      { ...promote, id: 'note', kind: 'manual', manual: 'Write it down', action: undefined, with: {}, needs: ['rebuild-dns'], expectedMs: 1 * m },
+      {
+        ...promote,
+        id: 'rebuild-dns',
+        kind: 'manual',
+        manual: 'Point DNS at west',
+        action: undefined,
+        with: {},
+        needs: ['start-api'],
+        expectedMs: 30 * m,
+      },
+      {
+        ...promote,
+        id: 'note',
+        kind: 'manual',
+        manual: 'Write it down',
+        action: undefined,
+        with: {},
+        needs: ['rebuild-dns'],
+        expectedMs: 1 * m,
+      },
     );
     const automate = failoverOf(analyzePlan(plan, { now: NOW })).remedies.find((r) => r.kind === 'automate');
     expect(automate?.steps).toEqual(['rebuild-dns', 'declare']);
@@ -51,11 +69,25 @@ describe('critical path against the RTO', () => {
   it('suggests running in parallel path steps whose components do not depend on each other, with the time saved', async () => {
     const plan = await baseline();
     const db = componentOf(plan, 'db');
-    workloadOf(plan).components.push({ ...db, id: 'cache', kind: 'redis', dependsOn: [], backups: [], replication: undefined });
+    workloadOf(plan).components.push({
+      ...db,
+      id: 'cache',
+      kind: 'redis',
+      dependsOn: [],
+      backups: [],
+      replication: undefined,
+    });
     const runbook = runbookOf(plan, 'failover');
     const promote = stepOf(plan, 'failover', 'promote-db');
     promote.expectedMs = 20 * m;
-    runbook.steps.push({ ...promote, id: 'warm-cache', needs: ['promote-db'], with: { component: 'cache' }, expectedMs: 20 * m, contingencyMs: 0 });
+    runbook.steps.push({
+      ...promote,
+      id: 'warm-cache',
+      needs: ['promote-db'],
+      with: { component: 'cache' },
+      expectedMs: 20 * m,
+      contingencyMs: 0,
+    });
     const failover = failoverOf(analyzePlan(plan, { now: NOW }));
     expect(failover.criticalPath.steps).toEqual(['declare', 'promote-db', 'warm-cache']);
     const parallel = failover.remedies.find((r) => r.kind === 'parallelise');
@@ -86,7 +118,10 @@ describe('critical path against the RTO', () => {
     const plan = await baseline();
     stepOf(plan, 'failback', 'resync').expectedMs = 120 * m;
     const analysis = analyzePlan(plan, { now: NOW });
-    expect(analysis.runbooks.find((r) => r.runbook === 'failback')).toMatchObject({ rtoApplies: false, fits: false });
+    expect(analysis.runbooks.find((r) => r.runbook === 'failback')).toMatchObject({
+      rtoApplies: false,
+      fits: false,
+    });
     expect(analysis.findings.map((f) => f.code)).not.toContain('DRCTL_RTO_EXCEEDED');
   });
 });

@@ -5,21 +5,27 @@ describe('recovery and failback runbooks', () => {
   it('reports DRCTL_RECOVERY_RUNBOOK_MISSING for a standby workload without a failover runbook', async () => {
     const plan = await baseline();
     workloadOf(plan).runbooks = [];
-    expect(findings(plan, 'DRCTL_RECOVERY_RUNBOOK_MISSING').map((f) => f.subject)).toEqual([{ workload: 'shop' }]);
+    expect(findings(plan, 'DRCTL_RECOVERY_RUNBOOK_MISSING').map((f) => f.subject)).toEqual([
+      { workload: 'shop' },
+    ]);
   });
 
   it('accepts a restore runbook for a backup-restore workload', async () => {
     const plan = await baseline();
     const workload = workloadOf(plan);
     workload.strategy = 'backup-restore';
-    workload.runbooks = workload.runbooks.filter((r) => r.name === 'failback').map((r) => ({ ...r, name: 'restore', kind: 'restore' as const }));
+    workload.runbooks = workload.runbooks
+      .filter((r) => r.name === 'failback')
+      .map((r) => ({ ...r, name: 'restore', kind: 'restore' as const }));
     expect(codes(plan)).not.toContain('DRCTL_RECOVERY_RUNBOOK_MISSING');
   });
 
   it('reports DRCTL_FAILBACK_MISSING for a failover runbook without a failback', async () => {
     const plan = await baseline();
     workloadOf(plan).runbooks = [runbookOf(plan, 'failover')];
-    expect(findings(plan, 'DRCTL_FAILBACK_MISSING').map((f) => f.subject)).toEqual([{ workload: 'shop', runbook: 'failover' }]);
+    expect(findings(plan, 'DRCTL_FAILBACK_MISSING').map((f) => f.subject)).toEqual([
+      { workload: 'shop', runbook: 'failover' },
+    ]);
   });
 
   it('accepts a failover runbook with a failback', async () => {
@@ -57,7 +63,14 @@ describe('recovery order', () => {
     const plan = await baseline();
     const runbook = runbookOf(plan, 'failover');
     const promote = stepOf(plan, 'failover', 'promote-db');
-    runbook.steps.push({ ...promote, id: 'smoke', kind: 'check', action: undefined, with: {}, needs: ['promote-db'] });
+    runbook.steps.push({
+      ...promote,
+      id: 'smoke',
+      kind: 'check',
+      action: undefined,
+      with: {},
+      needs: ['promote-db'],
+    });
     stepOf(plan, 'failover', 'start-api').needs = ['smoke'];
     expect(codes(plan)).not.toContain('DRCTL_RECOVERY_ORDER');
   });
@@ -67,7 +80,10 @@ describe('recovery order', () => {
     const start = stepOf(plan, 'failover', 'start-api');
     start.needs = ['declare'];
     start.with = { ...start.with, site: 'east' };
-    stepOf(plan, 'failover', 'promote-db').with = { ...stepOf(plan, 'failover', 'promote-db').with, site: 'west' };
+    stepOf(plan, 'failover', 'promote-db').with = {
+      ...stepOf(plan, 'failover', 'promote-db').with,
+      site: 'west',
+    };
     expect(codes(plan)).not.toContain('DRCTL_RECOVERY_ORDER');
   });
 });

@@ -75,7 +75,9 @@ describe('drill schedule', () => {
   it('reports DRCTL_DRILL_OVERDUE when the last drill of a type is older than its schedule', async () => {
     const plan = await baseline();
     plan.drills.history.find((r) => r.type === 'backup-restore')!.at = new Date('2026-01-01');
-    expect(findings(plan, 'DRCTL_DRILL_OVERDUE')[0]?.message).toContain('last backup-restore drill was on 2026-01-01');
+    expect(findings(plan, 'DRCTL_DRILL_OVERDUE')[0]?.message).toContain(
+      'last backup-restore drill was on 2026-01-01',
+    );
   });
 
   it('does not ask for backup-restore drills when nothing is backed up', async () => {

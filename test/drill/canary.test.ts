@@ -14,7 +14,9 @@ function idsIn(dbPath: string): (ids: string[]) => string[] {
   return (ids) => {
     const db = new Database(dbPath, { readonly: true });
     try {
-      const present = new Set((db.prepare('SELECT id FROM orders').all() as { id: string }[]).map((r) => r.id));
+      const present = new Set(
+        (db.prepare('SELECT id FROM orders').all() as { id: string }[]).map((r) => r.id),
+      );
       return ids.filter((id) => present.has(id));
     } finally {
       db.close();
@@ -39,7 +41,11 @@ describe('canary writer against a real order service', () => {
     expect(result.acks.every((a) => a.ackAt >= a.sentAt && a.status === 201)).toBe(true);
     const loss = await measureLoss(result.acks, idsIn(dbPath));
     expect(loss).toMatchObject({ acknowledged: result.acks.length, count: 0, spanMs: 0 });
-    expect(measureOutage(result, result.startedAt)).toMatchObject({ impacted: false, outageMs: 0, failedWrites: 0 });
+    expect(measureOutage(result, result.startedAt)).toMatchObject({
+      impacted: false,
+      outageMs: 0,
+      failedWrites: 0,
+    });
   });
 
   it('counts exactly the acknowledged orders missing from the surviving database', async () => {
@@ -96,7 +102,9 @@ describe('canary writer against a real order service', () => {
       const seenFrom = Math.max(0, (outage.firstFailure?.sentAt ?? faultAt) - faultAt);
       expect(outage.outageMs).toBeGreaterThanOrEqual(downMs - seenFrom);
       expect(outage.failedWrites).toBeGreaterThan(0);
-      expect(outage.firstFailure?.reason).toMatch(/ECONNREFUSED|ECONNRESET|UND_ERR|other side closed|timeout/);
+      expect(outage.firstFailure?.reason).toMatch(
+        /ECONNREFUSED|ECONNRESET|UND_ERR|other side closed|timeout/,
+      );
 
       expect(reads.availability).toBeLessThan(1);
       expect(reads.unavailable.length).toBeGreaterThan(0);
@@ -129,7 +137,13 @@ describe('canary writer against a real order service', () => {
       ]);
       expect(report.measured.rtoMs).toBeGreaterThanOrEqual(downMs - 0.1);
       expect(report.timeline.map((t) => t.kind)).toEqual(
-        expect.arrayContaining(['drill-started', 'fault-injected', 'first-failure', 'first-success', 'drill-finished']),
+        expect.arrayContaining([
+          'drill-started',
+          'fault-injected',
+          'first-failure',
+          'first-success',
+          'drill-finished',
+        ]),
       );
     } finally {
       await canary.stop();
@@ -140,8 +154,20 @@ describe('canary writer against a real order service', () => {
 });
 
 describe('outage measurement', () => {
-  const ack = (seq: number, sentAt: number, ackAt: number) => ({ seq, id: `c-${seq}`, sentAt, ackAt, status: 201 });
-  const fail = (seq: number, sentAt: number, at: number) => ({ seq, id: `c-${seq}`, sentAt, at, reason: 'ECONNREFUSED' });
+  const ack = (seq: number, sentAt: number, ackAt: number) => ({
+    seq,
+    id: `c-${seq}`,
+    sentAt,
+    ackAt,
+    status: 201,
+  });
+  const fail = (seq: number, sentAt: number, at: number) => ({
+    seq,
+    id: `c-${seq}`,
+    sentAt,
+    at,
+    reason: 'ECONNREFUSED',
+  });
 
   it('does not end the outage with an answer to a write started before the first failure', () => {
     const result = {
@@ -158,7 +184,10 @@ describe('outage measurement', () => {
 
   it('does not count a write answered before the fault as recovery when a slower earlier write fails after it', () => {
     // Write 1 hangs across the fault; write 2 was answered by the healthy site before the fault.
-    const result = { acks: [ack(2, 10, 12), ack(4, 300, 305)], failures: [fail(1, 0, 120), fail(3, 110, 111)] };
+    const result = {
+      acks: [ack(2, 10, 12), ack(4, 300, 305)],
+      failures: [fail(1, 0, 120), fail(3, 110, 111)],
+    };
     const outage = measureOutage(result, 100);
     expect(outage.firstFailure?.seq).toBe(1);
     expect(outage.firstSuccess?.seq).toBe(4);

@@ -22,7 +22,18 @@ describe('drctl demo and drctl drill as processes', () => {
 
   it('a drill interrupted with Ctrl-C stops everything it started', async () => {
     const state = tempDir('drctl-drill-sigint-');
-    const cli = drctl(['drill', join(TWO_SITE, 'warm-standby.yaml'), '--scenario', 'east-killed', '--remap-ports', '--state', state], state);
+    const cli = drctl(
+      [
+        'drill',
+        join(TWO_SITE, 'warm-standby.yaml'),
+        '--scenario',
+        'east-killed',
+        '--remap-ports',
+        '--state',
+        state,
+      ],
+      state,
+    );
     await waitFor(() => cli.stderr().includes('steady:'), 30_000);
     expect(markedProcesses(cli.marker).length).toBeGreaterThan(0);
     cli.kill('SIGINT');

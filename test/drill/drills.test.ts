@@ -33,7 +33,9 @@ describe.skipIf(!pgInstalled())('the hot-standby drill (PostgreSQL, synchronous)
       expect(report.measured.writes.acknowledged).toBeGreaterThan(50);
       expect(report.measured.rtoMs).toBeDefined();
       expect(report.measured.detectionMs).toBeDefined();
-      expect(report.timeline.map((e) => e.kind)).toEqual(expect.arrayContaining(['fault-injected', 'detected', 'step-finished', 'first-success']));
+      expect(report.timeline.map((e) => e.kind)).toEqual(
+        expect.arrayContaining(['fault-injected', 'detected', 'step-finished', 'first-success']),
+      );
       expect(report.timeline.filter((e) => e.kind === 'step-finished').map((e) => e.step)).toEqual(
         expect.arrayContaining(['fence-east', 'promote-west', 'start-orders-west', 'verify-front-door']),
       );
@@ -68,14 +70,18 @@ describe('the warm-standby drill (SQLite snapshots)', () => {
 describe('drill errors', () => {
   it('refuses a scenario the plan does not have', async () => {
     const plan = await loadPlanForCommand(join(TWO_SITE, 'warm-standby.yaml'));
-    const error = await runDrill({ plan, scenario: 'east-flooded', stateDir: tempDir() }).catch((e: unknown) => e);
+    const error = await runDrill({ plan, scenario: 'east-flooded', stateDir: tempDir() }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(DrctlError);
     expect((error as DrctlError).code).toBe('DRCTL_DRILL_UNKNOWN_SCENARIO');
     expect((error as DrctlError).hint).toContain('east-killed');
   });
 
   it('points at the plan when a scenario names an unknown component', async () => {
-    const file = planCopy((text) => text.replace('target: orders@east, at: 2s', 'target: ordres@east, at: 2s'));
+    const file = planCopy((text) =>
+      text.replace('target: orders@east, at: 2s', 'target: ordres@east, at: 2s'),
+    );
     const error = await loadPlanForCommand(file).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PlanInvalidError);
     const problem = (error as PlanInvalidError).problems.find((p) => p.code === 'DRCTL_PLAN_UNKNOWN_REF');
@@ -86,19 +92,25 @@ describe('drill errors', () => {
   it('refuses a fault it cannot inject, at the fault', async () => {
     const file = planCopy((text) => text.replace('target: orders@east, at: 2s', 'target: data@east, at: 2s'));
     const plan = await loadPlanForCommand(file);
-    const error = await runDrill({ plan, scenario: 'east-killed', stateDir: tempDir() }).catch((e: unknown) => e);
+    const error = await runDrill({ plan, scenario: 'east-killed', stateDir: tempDir() }).catch(
+      (e: unknown) => e,
+    );
     expect((error as DrctlError).code).toBe('DRCTL_DRILL_FAULT_UNSUPPORTED');
     expect((error as DrctlError).location?.file).toBe(file);
   });
 
   it('names the port and the component when a port is already taken', async () => {
     const [door, east, west] = [await freePort(), await freePort(), await freePort()];
-    const file = planCopy((text) => text.replaceAll('8080', String(door)).replaceAll('8081', String(east)).replaceAll('8082', String(west)));
+    const file = planCopy((text) =>
+      text.replaceAll('8080', String(door)).replaceAll('8081', String(east)).replaceAll('8082', String(west)),
+    );
     const blocker = net.createServer();
     await new Promise<void>((done) => blocker.listen(east, '127.0.0.1', done));
     try {
       const plan = await loadPlanForCommand(file);
-      const error = await runDrill({ plan, scenario: 'east-killed', stateDir: tempDir() }).catch((e: unknown) => e);
+      const error = await runDrill({ plan, scenario: 'east-killed', stateDir: tempDir() }).catch(
+        (e: unknown) => e,
+      );
       expect((error as DrctlError).code).toBe('DRCTL_DRILL_PORT_TAKEN');
       expect((error as DrctlError).message).toContain(`port ${east}`);
       expect((error as DrctlError).message).toContain('component orders at site east');
@@ -108,10 +120,17 @@ describe('drill errors', () => {
   });
 
   it('says which site never came up and stops what it started', async () => {
-    const file = planCopy((text) => text.replace('command: node app/order-service.mjs\n            port: 8082', 'command: node app/no-such-service.mjs\n            port: 8082'));
+    const file = planCopy((text) =>
+      text.replace(
+        'command: node app/order-service.mjs\n            port: 8082',
+        'command: node app/no-such-service.mjs\n            port: 8082',
+      ),
+    );
     const plan = await loadPlanForCommand(file);
     const stateDir = tempDir();
-    const error = await runDrill({ plan, scenario: 'east-killed', stateDir, remapPorts: true }).catch((e: unknown) => e);
+    const error = await runDrill({ plan, scenario: 'east-killed', stateDir, remapPorts: true }).catch(
+      (e: unknown) => e,
+    );
     expect((error as DrctlError).code).toBe('DRCTL_DRILL_SITE_DOWN');
     expect((error as DrctlError).message).toContain('site west');
     // east had started; nothing of it is left

@@ -4,7 +4,13 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanaryAck, CanaryFailure, CanaryResult } from '../../src/drill/canary.ts';
 import { measureLoss } from '../../src/drill/canary.ts';
-import { buildDrillReport, escapeHtml, renderDrillReportHtml, writeDrillReport, type DrillReportInput } from '../../src/drill/report.ts';
+import {
+  buildDrillReport,
+  escapeHtml,
+  renderDrillReportHtml,
+  writeDrillReport,
+  type DrillReportInput,
+} from '../../src/drill/report.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const T0 = Date.UTC(2026, 2, 1, 12, 0, 0);
@@ -20,9 +26,28 @@ function syntheticCanary(): CanaryResult {
     const sentAt = T0 + (seq - 1) * 10;
     const down = sentAt >= T0 + 2000 && sentAt < T0 + 3200;
     if (down) failures.push({ seq, id: `c-${seq}`, sentAt, at: sentAt + 1, reason: 'ECONNREFUSED' });
-    else acks.push({ seq, id: `c-${seq}`, sentAt, ackAt: sentAt + 3, status: 201, site: sentAt < T0 + 2000 ? 'east' : 'west' });
+    else
+      acks.push({
+        seq,
+        id: `c-${seq}`,
+        sentAt,
+        ackAt: sentAt + 3,
+        status: 201,
+        site: sentAt < T0 + 2000 ? 'east' : 'west',
+      });
   }
-  return { url: 'http://127.0.0.1:1/orders', intervalMs: 10, timeoutMs: 1000, idPrefix: 'c', startedAt: T0, stoppedAt: T0 + 6000, sent: 600, skipped: 0, acks, failures };
+  return {
+    url: 'http://127.0.0.1:1/orders',
+    intervalMs: 10,
+    timeoutMs: 1000,
+    idPrefix: 'c',
+    startedAt: T0,
+    stoppedAt: T0 + 6000,
+    sent: 600,
+    skipped: 0,
+    acks,
+    failures,
+  };
 }
 
 async function syntheticInput(overrides: Partial<DrillReportInput> = {}): Promise<DrillReportInput> {
@@ -38,7 +63,19 @@ async function syntheticInput(overrides: Partial<DrillReportInput> = {}): Promis
       workload: 'shop',
       runbook: 'failover',
       faults: [
-        { kind: 'kill', component: 'api', site: 'east', atMs: 2000, durationMs: undefined, latencyMs: undefined, jitterMs: undefined, bandwidth: undefined, direction: 'both', flag: undefined, at: { file: 'plan.yaml', line: 1, column: 1 } },
+        {
+          kind: 'kill',
+          component: 'api',
+          site: 'east',
+          atMs: 2000,
+          durationMs: undefined,
+          latencyMs: undefined,
+          jitterMs: undefined,
+          bandwidth: undefined,
+          direction: 'both',
+          flag: undefined,
+          at: { file: 'plan.yaml', line: 1, column: 1 },
+        },
       ],
       expect: { rtoMs: 1000, rpoMs: 0 },
     },
@@ -92,7 +129,13 @@ describe('drill report model', () => {
 
   it('passes when the service recovers within the RTO and no acknowledged write is lost', async () => {
     const input = await syntheticInput({ targets: { rtoMs: 5000, rpoMs: 0 } });
-    const report = buildDrillReport({ ...input, loss: await measureLoss(input.canary.acks, input.canary.acks.map((a) => a.id)) });
+    const report = buildDrillReport({
+      ...input,
+      loss: await measureLoss(
+        input.canary.acks,
+        input.canary.acks.map((a) => a.id),
+      ),
+    });
     expect(report.passed).toBe(true);
     expect(report.findings).toEqual([]);
   });
@@ -122,7 +165,16 @@ describe('drill report in a browser', () => {
   beforeAll(async () => {
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => browser?.close());

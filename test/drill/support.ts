@@ -31,7 +31,9 @@ export function drctl(args: string[], cwd: string): Cli {
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once('exit', (code, signal) => done({ code, signal })),
+  );
   return { marker, stderr: () => err, stdout: () => out, exit, kill: (signal) => child.kill(signal) };
 }
 
@@ -43,7 +45,8 @@ export function markedProcesses(marker: string): number[] {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (/\) Z /.test(stat)) continue;
-      if (readFileSync(`/proc/${entry}/environ`, 'utf8').includes(`DRCTL_TEST_MARKER=${marker}`)) found.push(Number(entry));
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').includes(`DRCTL_TEST_MARKER=${marker}`))
+        found.push(Number(entry));
     } catch {
       // gone meanwhile, or not ours to read
     }

@@ -18,9 +18,20 @@ export function cliBundle(): string {
   const dir = join(ROOT, 'node_modules', '.cache', 'drctl-test', String(process.pid));
   mkdirSync(dir, { recursive: true });
   const entry = join(dir, 'entry.ts');
-  writeFileSync(entry, `import { main } from ${JSON.stringify(join(ROOT, 'src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+  writeFileSync(
+    entry,
+    `import { main } from ${JSON.stringify(join(ROOT, 'src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv.slice(2));\n`,
+  );
   const outfile = join(dir, 'cli.mjs');
-  buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile, logLevel: 'error' });
+  buildSync({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    outfile,
+    logLevel: 'error',
+  });
   bundled = outfile;
   return outfile;
 }
@@ -43,7 +54,12 @@ export function startCli(args: string[], options: { cwd: string; env?: NodeJS.Pr
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolveExit) => {
+  const exit = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+  }>((resolveExit) => {
     child.on('close', (code, signal) => {
       started.delete(child);
       resolveExit({ code, signal, stdout, stderr });

@@ -35,7 +35,9 @@ describe('drctl run, approve and cancel as separate processes', () => {
       { id: 'declare', approval: { by: ['alice', 'bob', 'carol'], quorum: 2 } },
       { id: 'promote', needs: ['declare'], run: 'echo promoted > promoted.txt' },
     ]);
-    const run = startCli(['run', 'plan.yaml', '--runbook', 'failover', '--as', 'alice', ...state, '--json'], { cwd: dir });
+    const run = startCli(['run', 'plan.yaml', '--runbook', 'failover', '--as', 'alice', ...state, '--json'], {
+      cwd: dir,
+    });
     const runId = await waitFor(async () => {
       const listed = (await status()).runs as Array<{ id: string; status: string }> | undefined;
       return listed?.find((item) => item.status === 'waiting')?.id;
@@ -55,13 +57,18 @@ describe('drctl run, approve and cancel as separate processes', () => {
     expect(twice.code).toBe(2);
     expect(twice.stderr).toContain('DRCTL_APPROVAL_DUPLICATE');
     // refused inputs left the recorded state as it was: still one approval of two
-    const midway = (await status(runId)) as { steps: Array<{ id: string; approvedBy: string[]; status: string }> };
+    const midway = (await status(runId)) as {
+      steps: Array<{ id: string; approvedBy: string[]; status: string }>;
+    };
     expect(midway.steps[0]).toMatchObject({ status: 'waiting', approvedBy: ['bob'] });
 
     expect((await cli(['approve', runId, 'declare', '--as', 'carol', ...state], { cwd: dir })).code).toBe(0);
     const finished = await run.exit;
     expect(finished.code).toBe(0);
-    const view = JSON.parse(finished.stdout) as { status: string; steps: Array<{ id: string; status: string }> };
+    const view = JSON.parse(finished.stdout) as {
+      status: string;
+      steps: Array<{ id: string; status: string }>;
+    };
     expect(view.status).toBe('succeeded');
     expect(view.steps.map((step) => step.status)).toEqual(['succeeded', 'succeeded']);
 
@@ -74,7 +81,8 @@ describe('drctl run, approve and cancel as separate processes', () => {
     const { dir, state, status } = project([{ id: 'long', run: 'sleep 30; echo late > late.txt' }]);
     const run = startCli(['run', 'plan.yaml', '--runbook', 'failover', ...state], { cwd: dir });
     const runId = await waitFor(async () => {
-      const listed = (await status()).runs as Array<{ id: string; status: string; progress: { running: number } }> | undefined;
+      const listed = (await status()).runs as
+        Array<{ id: string; status: string; progress: { running: number } }> | undefined;
       return listed?.find((item) => item.progress.running === 1)?.id;
     });
     const second = await cli(['resume', runId, ...state], { cwd: dir });
@@ -94,7 +102,9 @@ describe('drctl run, approve and cancel as separate processes', () => {
       { id: 'c', needs: ['a'], run: 'true', expected: '5m', contingency: '1m' },
       { id: 'd', needs: ['b', 'c'], run: 'true', expected: '10s' },
     ]);
-    const result = await cli(['run', 'plan.yaml', '--runbook', 'failover', '--dry-run', '--json', ...state], { cwd: dir });
+    const result = await cli(['run', 'plan.yaml', '--runbook', 'failover', '--dry-run', '--json', ...state], {
+      cwd: dir,
+    });
     expect(result.code).toBe(0);
     const timeline = JSON.parse(result.stdout) as { totalMs: number; criticalPath: string[] };
     expect(timeline.totalMs).toBe(90_000 + 360_000 + 10_000);
@@ -103,23 +113,36 @@ describe('drctl run, approve and cancel as separate processes', () => {
   }, 30_000);
 
   it('drctl audit verify names the journal record that was edited, and export writes JSON Lines', async () => {
-    const { dir, state } = project([{ id: 'a', run: 'echo a' }, { id: 'b', needs: ['a'], run: 'echo b' }]);
+    const { dir, state } = project([
+      { id: 'a', run: 'echo a' },
+      { id: 'b', needs: ['a'], run: 'echo b' },
+    ]);
     const run = await cli(['run', 'plan.yaml', '--runbook', 'failover', ...state, '--json'], { cwd: dir });
     const runId = (JSON.parse(run.stdout) as { id: string }).id;
     expect((await cli(['audit', 'verify', runId, ...state], { cwd: dir })).code).toBe(0);
     const exported = await cli(['audit', 'export', runId, ...state], { cwd: dir });
-    const lines = exported.stdout.trim().split('\n').map((line) => JSON.parse(line) as { seq: number; type: string });
+    const lines = exported.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { seq: number; type: string });
     expect(lines[0]).toMatchObject({ seq: 1, type: 'run-created' });
 
     // tamper around drctl: drop the append-only guard and rewrite one record's output
     const db = new Database(join(dir, 'state', 'state.db'));
     db.exec('DROP TRIGGER journal_no_update');
-    const target = db.prepare("SELECT seq FROM journal WHERE run_id = ? AND type = 'step-succeeded' AND step = 'b'").get(runId) as { seq: number };
-    db.prepare("UPDATE journal SET data = replace(data, 'exited 0', 'exited 1') WHERE run_id = ? AND seq = ?").run(runId, target.seq);
+    const target = db
+      .prepare("SELECT seq FROM journal WHERE run_id = ? AND type = 'step-succeeded' AND step = 'b'")
+      .get(runId) as { seq: number };
+    db.prepare(
+      "UPDATE journal SET data = replace(data, 'exited 0', 'exited 1') WHERE run_id = ? AND seq = ?",
+    ).run(runId, target.seq);
     db.close();
     const broken = await cli(['audit', 'verify', runId, ...state, '--json'], { cwd: dir });
     expect(broken.code).toBe(1);
-    expect(JSON.parse(broken.stdout)).toMatchObject({ ok: false, problem: { seq: target.seq, type: 'step-succeeded', step: 'b' } });
+    expect(JSON.parse(broken.stdout)).toMatchObject({
+      ok: false,
+      problem: { seq: target.seq, type: 'step-succeeded', step: 'b' },
+    });
     const human = await cli(['audit', 'verify', runId, ...state], { cwd: dir });
     expect(human.stdout).toContain(`BROKEN at record ${target.seq} (step-succeeded of step b)`);
   }, 30_000);

@@ -23,7 +23,11 @@ describe('engine', () => {
     expect(lines[0]).toBe('a');
     expect(lines[3]).toBe('d');
     const shown = await view(bench, run.runId);
-    expect(shown.steps.find((step) => step.id === 'b')?.evidence).toContainEqual({ name: 'stdout', value: 'hello-b\n', by: 'engine' });
+    expect(shown.steps.find((step) => step.id === 'b')?.evidence).toContainEqual({
+      name: 'stdout',
+      value: 'hello-b\n',
+      by: 'engine',
+    });
     expect(shown.steps.find((step) => step.id === 'd')?.checks[0]?.ok).toBe(true);
     expect(shown.progress).toMatchObject({ total: 4, done: 4 });
   });

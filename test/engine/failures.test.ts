@@ -18,7 +18,11 @@ describe('failure handling', () => {
 
   it('retries a failing step with backoff until it passes', async () => {
     const bench = await setup([
-      { id: 'flaky', run: 'echo x >> tries; test $(wc -l < tries) -ge 3', retries: { attempts: 3, backoff: '20ms' } },
+      {
+        id: 'flaky',
+        run: 'echo x >> tries; test $(wc -l < tries) -ge 3',
+        retries: { attempts: 3, backoff: '20ms' },
+      },
     ]);
     const run = await bench.engine.start({ plan: bench.plan, runbook: 'failover', startedBy: 'alice' });
     expect((await run.done).status).toBe('succeeded');
@@ -33,7 +37,12 @@ describe('failure handling', () => {
     ]);
     const run = await bench.engine.start({ plan: bench.plan, runbook: 'failover', startedBy: 'alice' });
     expect((await run.done).status).toBe('rolled-back');
-    expect(readFileSync(join(bench.dir, 'done.log'), 'utf8').trim().split('\n')).toEqual(['one', 'two', 'undo-two', 'undo-one']);
+    expect(readFileSync(join(bench.dir, 'done.log'), 'utf8').trim().split('\n')).toEqual([
+      'one',
+      'two',
+      'undo-two',
+      'undo-one',
+    ]);
     const view = runView(await bench.store.readJournal(run.runId));
     expect(view.steps.map((step) => step.status)).toEqual(['rolled-back', 'rolled-back', 'failed']);
   });
@@ -45,7 +54,12 @@ describe('failure handling', () => {
     ]);
     const waits: string[] = [];
     const engine = bench.engine;
-    const run = await engine.start({ plan: bench.plan, runbook: 'failover', startedBy: 'alice', returnWhenWaiting: false });
+    const run = await engine.start({
+      plan: bench.plan,
+      runbook: 'failover',
+      startedBy: 'alice',
+      returnWhenWaiting: false,
+    });
     // the operator repairs the system and chooses retry from "another terminal" (the store, as the CLI does)
     for (;;) {
       const view = runView(await bench.store.readJournal(run.runId));
@@ -72,18 +86,27 @@ describe('failure handling', () => {
     ]);
     const run = await bench.engine.start({ plan: bench.plan, runbook: 'failover', startedBy: 'alice' });
     expect((await run.done).status).toBe('failed');
-    expect(runView(await bench.store.readJournal(run.runId)).steps.map((step) => step.status)).toEqual(['failed', 'succeeded']);
+    expect(runView(await bench.store.readJournal(run.runId)).steps.map((step) => step.status)).toEqual([
+      'failed',
+      'succeeded',
+    ]);
   });
 
   it('cancels cleanly: the running command is stopped and the run ends cancelled', async () => {
-    const bench = await setup([{ id: 'long', run: 'sleep 30' }, { id: 'never', needs: ['long'], run: 'true' }]);
+    const bench = await setup([
+      { id: 'long', run: 'sleep 30' },
+      { id: 'never', needs: ['long'], run: 'true' },
+    ]);
     const run = await bench.engine.start({ plan: bench.plan, runbook: 'failover', startedBy: 'alice' });
     await new Promise((resolve) => setTimeout(resolve, 200));
     const started = Date.now();
     await run.cancel('alice', 'test');
     expect((await run.done).status).toBe('cancelled');
     expect(Date.now() - started).toBeLessThan(3_000);
-    expect(runView(await bench.store.readJournal(run.runId)).steps.map((step) => step.status)).toEqual(['cancelled', 'pending']);
+    expect(runView(await bench.store.readJournal(run.runId)).steps.map((step) => step.status)).toEqual([
+      'cancelled',
+      'pending',
+    ]);
   });
 
   it('redacts secrets from the journal', async () => {
@@ -91,7 +114,9 @@ describe('failure handling', () => {
       env: { DRCTL_TEST_TOKEN: 'tok-123456' },
       extra: { secrets: { env: ['DRCTL_TEST_TOKEN'], file: 'secrets.env' } },
     });
-    await import('node:fs').then((fs) => fs.writeFileSync(join(bench.dir, 'secrets.env'), 'DB_PASSWORD=s3cr3t-pass\n'));
+    await import('node:fs').then((fs) =>
+      fs.writeFileSync(join(bench.dir, 'secrets.env'), 'DB_PASSWORD=s3cr3t-pass\n'),
+    );
     process.env.DRCTL_TEST_TOKEN = 'tok-123456';
     try {
       const run = await bench.engine.start({ plan: bench.plan, runbook: 'failover', startedBy: 'alice' });

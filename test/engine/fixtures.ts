@@ -28,7 +28,9 @@ export function writePlan(dir: string, steps: unknown[], extra: Record<string, u
       name: 'engine test',
       sites: { east: { role: 'primary' }, west: { role: 'secondary' } },
       contacts: CONTACTS,
-      workloads: [{ id: 'shop', tier: 1, strategy: 'hot-standby', owner: 'alice', runbooks: { failover: { steps } } }],
+      workloads: [
+        { id: 'shop', tier: 1, strategy: 'hot-standby', owner: 'alice', runbooks: { failover: { steps } } },
+      ],
       ...extra,
     }),
   );
@@ -44,7 +46,10 @@ export interface Bench {
   engine: Engine;
 }
 
-export async function setup(steps: unknown[], options: Partial<EngineOptions> & { extra?: Record<string, unknown> } = {}): Promise<Bench> {
+export async function setup(
+  steps: unknown[],
+  options: Partial<EngineOptions> & { extra?: Record<string, unknown> } = {},
+): Promise<Bench> {
   const dir = tempDir('drctl-engine-');
   const planFile = writePlan(dir, steps, options.extra);
   const plan = await loadPlan(planFile);

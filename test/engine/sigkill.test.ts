@@ -38,7 +38,8 @@ function executions(dir: string): Map<string, number> {
   const counts = new Map<string, number>();
   const file = join(dir, 'exec.log');
   if (!existsSync(file)) return counts;
-  for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) counts.set(line, (counts.get(line) ?? 0) + 1);
+  for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean))
+    counts.set(line, (counts.get(line) ?? 0) + 1);
   return counts;
 }
 
@@ -118,12 +119,15 @@ describe('resume after SIGKILL', () => {
           const succeeded = new Set<string>();
           for (const record of records) {
             if (record.type === RECORD.stepSucceeded && record.step) succeeded.add(record.step);
-            if (record.type === RECORD.stepStarted && record.step) expect(succeeded.has(record.step), `${record.step} restarted after success`).toBe(false);
+            if (record.type === RECORD.stepStarted && record.step)
+              expect(succeeded.has(record.step), `${record.step} restarted after success`).toBe(false);
           }
           expect((await verifyRun(store, runId)).ok).toBe(true);
           if (index === 0) {
             // and through the command a person runs
-            const verified = await cli(['audit', 'verify', runId, '--state', join(dir, 'state'), '--json'], { cwd: dir });
+            const verified = await cli(['audit', 'verify', runId, '--state', join(dir, 'state'), '--json'], {
+              cwd: dir,
+            });
             expect(verified.code).toBe(0);
             expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, runId });
           }

@@ -6,7 +6,11 @@ import { setup } from './fixtures.ts';
 describe('a provider action rolled back through its declared undo', () => {
   it('passes the undo only the parameters it knows, so process.start with env is undone by process.stop', async () => {
     const steps = [
-      { id: 'start', action: 'process.start', with: { component: 'worker', site: 'east', env: { MODE: 'drill' } } },
+      {
+        id: 'start',
+        action: 'process.start',
+        with: { component: 'worker', site: 'east', env: { MODE: 'drill' } },
+      },
       { id: 'fail', needs: ['start'], run: 'exit 3', on_failure: 'rollback' },
     ];
     const workload = {
@@ -22,7 +26,10 @@ describe('a provider action rolled back through its declared undo', () => {
     try {
       const run = await bench.engine.start({ plan: bench.plan, runbook: 'failover', startedBy: 'alice' });
       expect((await run.done).status).toBe('rolled-back');
-      expect(runView(await bench.store.readJournal(run.runId)).steps.map((step) => step.status)).toEqual(['rolled-back', 'failed']);
+      expect(runView(await bench.store.readJournal(run.runId)).steps.map((step) => step.status)).toEqual([
+        'rolled-back',
+        'failed',
+      ]);
       expect(supervisor.status('worker@east').filter((instance) => instance.state !== 'exited')).toEqual([]);
     } finally {
       await supervisor.close();

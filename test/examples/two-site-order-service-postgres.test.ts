@@ -15,12 +15,19 @@ function hasPostgres(): boolean {
   }
 }
 
-async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+async function call(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-const order = (id: string): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, item: 'mug' }) });
+const order = (id: string): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ id, item: 'mug' }),
+});
 
 async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -50,12 +57,18 @@ describe.skipIf(!hasPostgres())('two-site order service on synchronous PostgreSQ
   });
 
   it('takes orders at the primary and refuses them at the standby with 503 read-only', async () => {
-    expect(await call(`${east.url}/orders`, order('pg-1'))).toMatchObject({ status: 201, body: { id: 'pg-1', site: 'east' } });
+    expect(await call(`${east.url}/orders`, order('pg-1'))).toMatchObject({
+      status: 201,
+      body: { id: 'pg-1', site: 'east' },
+    });
     const refused = await call(`${west.url}/orders`, order('pg-2'));
     expect(refused).toMatchObject({ status: 503, body: { error: 'read-only' } });
     expect((await call(`${east.url}/ready`)).status).toBe(200);
     expect((await call(`${west.url}/ready`)).status).toBe(503);
-    expect(await call(`${west.url}/health`)).toMatchObject({ status: 200, body: { store: 'postgres', mode: 'read-only' } });
+    expect(await call(`${west.url}/health`)).toMatchObject({
+      status: 200,
+      body: { store: 'postgres', mode: 'read-only' },
+    });
     // The standby serves the order it received through streaming replication.
     const replicated = await eventually(async () => {
       const answer = await call(`${west.url}/orders/pg-1`);
@@ -74,8 +87,14 @@ describe.skipIf(!hasPostgres())('two-site order service on synchronous PostgreSQ
       await client.end();
     }
     await eventually(async () => ((await call(`${west.url}/ready`)).status === 200 ? true : undefined));
-    expect(await call(`${west.url}/orders`, order('pg-3'))).toMatchObject({ status: 201, body: { id: 'pg-3', site: 'west' } });
+    expect(await call(`${west.url}/orders`, order('pg-3'))).toMatchObject({
+      status: 201,
+      body: { id: 'pg-3', site: 'west' },
+    });
     expect((await call(`${west.url}/orders/pg-1`)).status).toBe(200);
-    expect(await call(`${east.url}/orders`, order('pg-4'))).toMatchObject({ status: 503, body: { error: 'database-unavailable' } });
+    expect(await call(`${east.url}/orders`, order('pg-4'))).toMatchObject({
+      status: 503,
+      body: { error: 'database-unavailable' },
+    });
   });
 });

@@ -6,7 +6,11 @@ import { Switchboard } from '../../src/chaos/switchboard.ts';
 import { startOrderService } from '../support/order-service.ts';
 
 async function post(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(`${url}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -32,10 +36,16 @@ describe('two-site order service on SQLite', () => {
       expect(db.prepare('SELECT id, qty FROM orders').all()).toEqual([{ id: 'order-1', qty: 2 }]);
       db.close();
 
-      expect((await get(`${service.url}/orders/order-1`)).body).toMatchObject({ id: 'order-1', seq: placed.body.seq });
+      expect((await get(`${service.url}/orders/order-1`)).body).toMatchObject({
+        id: 'order-1',
+        seq: placed.body.seq,
+      });
       expect((await get(`${service.url}/orders/missing`)).status).toBe(404);
       const health = await get(`${service.url}/health`);
-      expect(health).toEqual({ status: 200, body: { status: 'ok', site: 'east', store: 'sqlite', mode: 'read-write' } });
+      expect(health).toEqual({
+        status: 200,
+        body: { status: 'ok', site: 'east', store: 'sqlite', mode: 'read-write' },
+      });
     } finally {
       await service.kill();
     }
@@ -96,7 +106,11 @@ describe('two-site order service with the switchboard', () => {
   afterAll(async () => board?.close());
 
   it('fails the orders module on purpose while the catalog keeps working when the orders flag is on', async () => {
-    const service = await startOrderService({ DB_PATH: join(dir, 'shop.db'), SWITCHBOARD_URL: board.url, SWITCHBOARD_CACHE_MS: '50' });
+    const service = await startOrderService({
+      DB_PATH: join(dir, 'shop.db'),
+      SWITCHBOARD_URL: board.url,
+      SWITCHBOARD_CACHE_MS: '50',
+    });
     try {
       expect((await post(service.url, { id: 'before', item: 'mug' })).status).toBe(201);
 
@@ -124,7 +138,11 @@ describe('two-site order service with the switchboard', () => {
   });
 
   it('slows the orders module down by the number of milliseconds the flag holds', async () => {
-    const service = await startOrderService({ DB_PATH: join(dir, 'slow.db'), SWITCHBOARD_URL: board.url, SWITCHBOARD_CACHE_MS: '0' });
+    const service = await startOrderService({
+      DB_PATH: join(dir, 'slow.db'),
+      SWITCHBOARD_URL: board.url,
+      SWITCHBOARD_CACHE_MS: '0',
+    });
     try {
       board.set('orders.fail', 300);
       const started = performance.now();
@@ -137,7 +155,10 @@ describe('two-site order service with the switchboard', () => {
   });
 
   it('keeps taking orders when the switchboard cannot be reached', async () => {
-    const service = await startOrderService({ DB_PATH: join(dir, 'alone.db'), SWITCHBOARD_URL: 'http://127.0.0.1:9' });
+    const service = await startOrderService({
+      DB_PATH: join(dir, 'alone.db'),
+      SWITCHBOARD_URL: 'http://127.0.0.1:9',
+    });
     try {
       expect((await post(service.url, { item: 'mug' })).status).toBe(201);
     } finally {

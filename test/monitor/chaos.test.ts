@@ -28,11 +28,23 @@ describe('monitor under transient faults', () => {
     const proxy = await FaultProxy.create({ target: east.port });
     cleanups.push(() => proxy.close());
     const { plan, dir } = await writePlan([
-      { id: 'shop', automatic: true, detectAfter: `${WINDOW_MS}ms`, east: proxy.port, west: west.port, interval: '100ms', timeout: '150ms', failures: 3 },
+      {
+        id: 'shop',
+        automatic: true,
+        detectAfter: `${WINDOW_MS}ms`,
+        east: proxy.port,
+        west: west.port,
+        interval: '100ms',
+        timeout: '150ms',
+        failures: 3,
+      },
     ]);
     const { engine, store } = engineOn(dir);
     const drivers: RunDriver[] = [];
-    const monitor = Monitor.start({ plan, startRunbook: engineRunbookStarter(engine, plan, { onRun: (driver) => drivers.push(driver) }) });
+    const monitor = Monitor.start({
+      plan,
+      startRunbook: engineRunbookStarter(engine, plan, { onRun: (driver) => drivers.push(driver) }),
+    });
     cleanups.push(async () => {
       await monitor.stop();
       await Promise.allSettled(drivers.map((driver) => driver.done));
@@ -53,7 +65,8 @@ describe('monitor under transient faults', () => {
       await sleep(GAP_MS);
     }
     await sleep(WINDOW_MS);
-    for (const e of events) if (e.type === 'site-recovered') longestStreakMs = Math.max(longestStreakMs, e.downMs);
+    for (const e of events)
+      if (e.type === 'site-recovered') longestStreakMs = Math.max(longestStreakMs, e.downMs);
 
     const suspects = events.filter((e) => e.type === 'site-suspect' && e.site === 'east').length;
     // the probes saw the faults, so a wrong detector had dozens of chances to fire; a blackhole holds data
@@ -61,7 +74,10 @@ describe('monitor under transient faults', () => {
     expect(suspects).toBeGreaterThanOrEqual(30);
     const summary = `50 transient faults of ${TRANSIENT_MS}ms (longest as injected ${longestFaultMs}ms): ${suspects} suspects, longest failing streak ${longestStreakMs}ms, window ${WINDOW_MS}ms`;
     console.log(summary);
-    expect(events.filter((e) => e.type === 'site-lost' || e.type === 'failover-started'), summary).toEqual([]);
+    expect(
+      events.filter((e) => e.type === 'site-lost' || e.type === 'failover-started'),
+      summary,
+    ).toEqual([]);
     expect(await store.listRuns()).toEqual([]);
 
     // control: the same proxy, one blackhole three windows long
@@ -70,7 +86,8 @@ describe('monitor under transient faults', () => {
     const started = await until(() => events.find((e) => e.type === 'failover-started'), 15_000);
     expect(started).toMatchObject({ workload: 'shop', automatic: true });
     const lost = events.find((e) => e.type === 'site-lost');
-    if (lost?.type === 'site-lost') console.log(`long blackhole: detected ${lost.confirmedAt - cut}ms after the cut`);
+    if (lost?.type === 'site-lost')
+      console.log(`long blackhole: detected ${lost.confirmedAt - cut}ms after the cut`);
     await sleep(WINDOW_MS * 3);
     proxy.set([]);
     expect(await store.listRuns()).toHaveLength(1);

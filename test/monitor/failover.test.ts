@@ -19,13 +19,21 @@ afterEach(async () => {
   await stopAllSites();
 });
 
-async function watch(
-  workloads: Parameters<typeof writePlan>[0],
-): Promise<{ monitor: Monitor; store: RunStore; engine: Engine; plan: Plan; events: MonitorEvent[]; drivers: RunDriver[] }> {
+async function watch(workloads: Parameters<typeof writePlan>[0]): Promise<{
+  monitor: Monitor;
+  store: RunStore;
+  engine: Engine;
+  plan: Plan;
+  events: MonitorEvent[];
+  drivers: RunDriver[];
+}> {
   const { plan, dir } = await writePlan(workloads);
   const { engine, store } = engineOn(dir);
   const drivers: RunDriver[] = [];
-  const monitor = Monitor.start({ plan, startRunbook: engineRunbookStarter(engine, plan, { onRun: (driver) => drivers.push(driver) }) });
+  const monitor = Monitor.start({
+    plan,
+    startRunbook: engineRunbookStarter(engine, plan, { onRun: (driver) => drivers.push(driver) }),
+  });
   const events: MonitorEvent[] = [];
   monitor.on('event', (event) => events.push(event));
   cleanups.push(async () => {
@@ -36,12 +44,15 @@ async function watch(
   return { monitor, store, engine, plan, events, drivers };
 }
 
-const firstRecord = async (store: RunStore, runId: string): Promise<Record<string, unknown>> => (await store.readJournal(runId))[0]?.data ?? {};
+const firstRecord = async (store: RunStore, runId: string): Promise<Record<string, unknown>> =>
+  (await store.readJournal(runId))[0]?.data ?? {};
 
 describe('monitor with automatic failover', () => {
   it('starts exactly one automatic failover run when the primary site is killed', async () => {
     const [east, west] = await Promise.all([startSite(), startSite()]);
-    const { store, events, drivers } = await watch([{ id: 'shop', automatic: true, detectAfter: '400ms', east: east.port, west: west.port }]);
+    const { store, events, drivers } = await watch([
+      { id: 'shop', automatic: true, detectAfter: '400ms', east: east.port, west: west.port },
+    ]);
     await until(() => events.some((e) => e.type === 'probe' && e.site === 'east' && e.ok));
 
     east.kill('SIGKILL');
@@ -52,20 +63,36 @@ describe('monitor with automatic failover', () => {
 
     const lost = events.find((e) => e.type === 'site-lost');
     expect(lost).toMatchObject({ workload: 'shop', site: 'east' });
-    if (lost?.type === 'site-lost') expect(lost.confirmedAt - lost.firstFailureAt).toBeGreaterThanOrEqual(400);
+    if (lost?.type === 'site-lost')
+      expect(lost.confirmedAt - lost.firstFailureAt).toBeGreaterThanOrEqual(400);
 
     // the site stays dead: still exactly one run
     await sleep(1_000);
     const runs = await store.listRuns();
     expect(runs).toHaveLength(1);
-    expect(runs[0]).toMatchObject({ workload: 'shop', runbook: 'failover', startedBy: 'monitor', status: 'succeeded' });
+    expect(runs[0]).toMatchObject({
+      workload: 'shop',
+      runbook: 'failover',
+      startedBy: 'monitor',
+      status: 'succeeded',
+    });
     expect(await firstRecord(store, runs[0]?.id ?? '')).toMatchObject({ trigger: { automatic: true } });
     expect(events.filter((e) => e.type === 'site-lost')).toHaveLength(1);
   });
 
   it('opens a failover run that waits for activation approval when the workload does not fail over by itself', async () => {
     const [east, west] = await Promise.all([startSite(), startSite()]);
-    const { store, engine, plan, events, drivers } = await watch([{ id: 'ledger', automatic: false, detectAfter: '400ms', east: east.port, west: west.port, tier: 2, strategy: 'warm-standby' }]);
+    const { store, engine, plan, events, drivers } = await watch([
+      {
+        id: 'ledger',
+        automatic: false,
+        detectAfter: '400ms',
+        east: east.port,
+        west: west.port,
+        tier: 2,
+        strategy: 'warm-standby',
+      },
+    ]);
     await until(() => events.some((e) => e.type === 'probe' && e.site === 'east' && e.ok));
 
     east.kill('SIGKILL');
@@ -76,13 +103,21 @@ describe('monitor with automatic failover', () => {
     expect((await drivers[0]?.done)?.status).toBe('waiting');
     const waiting = await loadRunState(store, runId);
     expect(waiting.steps.get('activation')).toMatchObject({ status: 'waiting', waitingFor: 'approval' });
-    expect(waiting.steps.get('activation')?.snapshot.approval).toMatchObject({ approvers: ['bob', 'carol'], quorum: 1 });
+    expect(waiting.steps.get('activation')?.snapshot.approval).toMatchObject({
+      approvers: ['bob', 'carol'],
+      quorum: 1,
+    });
     // nothing of the failover itself ran
     expect(waiting.steps.get('promote')?.status).toBe('pending');
-    expect(await firstRecord(store, runId)).toMatchObject({ trigger: { automatic: false }, activation: { approvers: ['bob', 'carol'] } });
+    expect(await firstRecord(store, runId)).toMatchObject({
+      trigger: { automatic: false },
+      activation: { approvers: ['bob', 'carol'] },
+    });
 
     // only the plan's activation approvers may declare
-    await expect(approveStep(store, { runId, step: 'activation', by: 'alice' })).rejects.toMatchObject({ code: 'DRCTL_APPROVAL_NOT_ALLOWED' });
+    await expect(approveStep(store, { runId, step: 'activation', by: 'alice' })).rejects.toMatchObject({
+      code: 'DRCTL_APPROVAL_NOT_ALLOWED',
+    });
     await approveStep(store, { runId, step: 'activation', by: 'carol' });
     // a resumed run gets its gate back from the first record, though the plan file has no such step
     const resumed = await engine.resume({ plan, runId, by: 'carol' });
@@ -92,7 +127,9 @@ describe('monitor with automatic failover', () => {
 
   it('does not fail over when the primary is paused for less than the detection window', async () => {
     const [east, west] = await Promise.all([startSite(), startSite()]);
-    const { store, events } = await watch([{ id: 'shop', automatic: true, detectAfter: '900ms', east: east.port, west: west.port }]);
+    const { store, events } = await watch([
+      { id: 'shop', automatic: true, detectAfter: '900ms', east: east.port, west: west.port },
+    ]);
     await until(() => events.some((e) => e.type === 'probe' && e.site === 'east' && e.ok));
 
     east.kill('SIGSTOP');
@@ -115,12 +152,22 @@ describe('monitor options', () => {
   it('refuses a workload the plan does not have', async () => {
     const { plan } = await writePlan([{ id: 'shop', automatic: true, detectAfter: '1s', east: 1, west: 2 }]);
     expect(() => Monitor.start({ plan, startRunbook: noStart, workloads: ['billing'] })).toThrow(UsageError);
-    expect(() => Monitor.start({ plan, startRunbook: noStart, workloads: ['billing'] })).toThrow(expect.objectContaining({ code: 'DRCTL_MONITOR_UNKNOWN_WORKLOAD' }));
+    expect(() => Monitor.start({ plan, startRunbook: noStart, workloads: ['billing'] })).toThrow(
+      expect.objectContaining({ code: 'DRCTL_MONITOR_UNKNOWN_WORKLOAD' }),
+    );
   });
 
   it('refuses a plan with no probe aimed at a site', async () => {
     const { plan } = await writePlan([{ id: 'shop', automatic: true, detectAfter: '1s', east: 1, west: 2 }]);
-    const unprobed = { ...plan, workloads: plan.workloads.map((w) => ({ ...w, components: w.components.map((c) => ({ ...c, probe: undefined })) })) };
-    expect(() => Monitor.start({ plan: unprobed, startRunbook: noStart })).toThrow(expect.objectContaining({ name: 'UsageError', code: 'DRCTL_MONITOR_NOTHING_TO_WATCH' }));
+    const unprobed = {
+      ...plan,
+      workloads: plan.workloads.map((w) => ({
+        ...w,
+        components: w.components.map((c) => ({ ...c, probe: undefined })),
+      })),
+    };
+    expect(() => Monitor.start({ plan: unprobed, startRunbook: noStart })).toThrow(
+      expect.objectContaining({ name: 'UsageError', code: 'DRCTL_MONITOR_NOTHING_TO_WATCH' }),
+    );
   });
 });

@@ -79,7 +79,10 @@ export interface WorkloadSpec {
 }
 
 /** A plan with one HTTP component per workload, placed at east (primary) and west (standby), and a trivial failover runbook. */
-export async function writePlan(workloads: WorkloadSpec[], dir = tempDir('drctl-monitor-')): Promise<{ plan: Plan; dir: string; file: string }> {
+export async function writePlan(
+  workloads: WorkloadSpec[],
+  dir = tempDir('drctl-monitor-'),
+): Promise<{ plan: Plan; dir: string; file: string }> {
   const file = join(dir, 'plan.yaml');
   writeFileSync(
     file,
@@ -103,12 +106,25 @@ export async function writePlan(workloads: WorkloadSpec[], dir = tempDir('drctl-
           {
             id: `${w.id}-api`,
             kind: 'http-service',
-            placement: { east: { url: `http://127.0.0.1:${w.east}` }, west: { url: `http://127.0.0.1:${w.west}`, standby: true } },
-            probe: { url: '/health', interval: w.interval ?? '100ms', timeout: w.timeout ?? '200ms', failures: w.failures ?? 3 },
+            placement: {
+              east: { url: `http://127.0.0.1:${w.east}` },
+              west: { url: `http://127.0.0.1:${w.west}`, standby: true },
+            },
+            probe: {
+              url: '/health',
+              interval: w.interval ?? '100ms',
+              timeout: w.timeout ?? '200ms',
+              failures: w.failures ?? 3,
+            },
           },
         ],
         runbooks: {
-          failover: { steps: [{ id: 'promote', run: 'echo promoted west', expected: '1s' }, { id: 'switch', needs: ['promote'], run: 'echo switched', expected: '1s' }] },
+          failover: {
+            steps: [
+              { id: 'promote', run: 'echo promoted west', expected: '1s' },
+              { id: 'switch', needs: ['promote'], run: 'echo switched', expected: '1s' },
+            ],
+          },
           failback: { kind: 'failback', steps: [{ id: 'back', run: 'echo back', expected: '1s' }] },
         },
       })),

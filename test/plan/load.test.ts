@@ -41,13 +41,19 @@ workloads:
             escalate_to: bob
 `;
 
-async function problemsOf(files: Record<string, string | Buffer>, root = 'plan.yaml'): Promise<PlanProblem[]> {
+async function problemsOf(
+  files: Record<string, string | Buffer>,
+  root = 'plan.yaml',
+): Promise<PlanProblem[]> {
   const dir = writeFiles(files);
   try {
     await loadPlan(join(dir, root));
   } catch (error) {
     expect(error).toBeInstanceOf(PlanInvalidError);
-    return (error as PlanInvalidError).problems.map((p) => ({ ...p, location: { ...p.location, file: p.location.file.replace(`${dir}/`, '') } }));
+    return (error as PlanInvalidError).problems.map((p) => ({
+      ...p,
+      location: { ...p.location, file: p.location.file.replace(`${dir}/`, '') },
+    }));
   }
   throw new Error('the plan loaded, but a problem was expected');
 }
@@ -61,9 +67,19 @@ describe('loading a plan', () => {
     expect(shop.rpoMs).toBe(15 * 60_000); // tier 1 default
     expect(shop.objectivesFrom).toEqual({ rto: 'plan', rpo: 'tier' });
     const promote = shop.runbooks[0]!.steps[1]!;
-    expect(promote).toMatchObject({ kind: 'shell', expectedMs: 30_000, contingencyMs: 30_000, onFailure: 'escalate' });
+    expect(promote).toMatchObject({
+      kind: 'shell',
+      expectedMs: 30_000,
+      contingencyMs: 30_000,
+      onFailure: 'escalate',
+    });
     expect(promote.at).toMatchObject({ line: 27, column: 13 });
-    expect(shop.components[1]!.probe).toMatchObject({ intervalMs: 1000, timeoutMs: 500, failures: 3, successes: 2 });
+    expect(shop.components[1]!.probe).toMatchObject({
+      intervalMs: 1000,
+      timeoutMs: 500,
+      failures: 3,
+      successes: 2,
+    });
     expect(shop.components[0]!.backups[0]!.keep).toEqual({ daily: 7, weekly: 4, monthly: 12, yearly: 7 });
     expect(plan.hash).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -72,23 +88,33 @@ describe('loading a plan', () => {
     const [head, rest] = SHOP.split('workloads:');
     const dir = writeFiles({
       'plan.yaml': `${head!.replace('version: 1', 'version: 1\ninclude: [team/contacts.yaml, workloads.yaml]').replace(/contacts:\n(  - .*\n)+/, '')}`,
-      'team/contacts.yaml': 'contacts:\n  - { id: alice, name: Alice Ng, backup: bob }\n  - { id: bob, name: Bob Park, backup: alice }\n',
+      'team/contacts.yaml':
+        'contacts:\n  - { id: alice, name: Alice Ng, backup: bob }\n  - { id: bob, name: Bob Park, backup: alice }\n',
       'workloads.yaml': `workloads:${rest}`,
     });
     const plan = await loadPlan(join(dir, 'plan.yaml'));
     expect(plan.files).toHaveLength(3);
     expect(plan.contacts.map((c) => c.id)).toEqual(['alice', 'bob']);
     expect(plan.workloads[0]!.components[0]!.at.file).toMatch(/workloads\.yaml$/);
-    writeFileSync(join(dir, 'team/contacts.yaml'), readFileSync(join(dir, 'team/contacts.yaml'), 'utf8').replace('Park', 'Parker'));
+    writeFileSync(
+      join(dir, 'team/contacts.yaml'),
+      readFileSync(join(dir, 'team/contacts.yaml'), 'utf8').replace('Park', 'Parker'),
+    );
     expect((await loadPlan(join(dir, 'plan.yaml'))).hash).not.toBe(plan.hash);
   });
 });
 
 describe('a bad plan', () => {
   it('reports every schema problem at once with file, line and column', async () => {
-    const bad = SHOP.replace('depends_on: [db]', 'depend_on: [db]').replace('expected: 30s', 'expected: 30x').replace('tier: 1', 'tier: 7');
+    const bad = SHOP.replace('depends_on: [db]', 'depend_on: [db]')
+      .replace('expected: 30s', 'expected: 30x')
+      .replace('tier: 1', 'tier: 7');
     const problems = await problemsOf({ 'plan.yaml': bad });
-    expect(problems.map((p) => `${p.location.file}:${p.location.line}:${p.location.column} ${p.code} ${p.message}`)).toMatchInlineSnapshot(`
+    expect(
+      problems.map(
+        (p) => `${p.location.file}:${p.location.line}:${p.location.column} ${p.code} ${p.message}`,
+      ),
+    ).toMatchInlineSnapshot(`
       [
         "plan.yaml:9:11 DRCTL_PLAN_VALUE workloads[0].tier: 7 is not allowed; use one of 0, 1, 2, 3",
         "plan.yaml:21:9 DRCTL_PLAN_UNKNOWN_KEY workloads[0].components[1]: unknown key "depend_on"; did you mean "depends_on"?",
@@ -101,22 +127,38 @@ describe('a bad plan', () => {
   it('names an unknown reference and suggests the closest id', async () => {
     const problems = await problemsOf({ 'plan.yaml': SHOP.replace('depends_on: [db]', 'depends_on: [dbb]') });
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatchObject({ code: 'DRCTL_PLAN_UNKNOWN_REF', location: { line: 21, column: 22 }, hint: 'write db' });
+    expect(problems[0]).toMatchObject({
+      code: 'DRCTL_PLAN_UNKNOWN_REF',
+      location: { line: 21, column: 22 },
+      hint: 'write db',
+    });
   });
 
   it('finds a cycle between steps', async () => {
-    const problems = await problemsOf({ 'plan.yaml': SHOP.replace('approval: { by: [alice, bob] }', 'needs: [promote-db], approval: { by: [alice, bob] }') });
+    const problems = await problemsOf({
+      'plan.yaml': SHOP.replace(
+        'approval: { by: [alice, bob] }',
+        'needs: [promote-db], approval: { by: [alice, bob] }',
+      ),
+    });
     expect(problems.map((p) => p.code)).toEqual(['DRCTL_PLAN_CYCLE']);
     expect(problems[0]!.message).toContain('declare → promote-db → declare');
   });
 
   it('finds a cycle between components', async () => {
-    const problems = await problemsOf({ 'plan.yaml': SHOP.replace('replication: { mode: sync }', 'replication: { mode: sync }\n        depends_on: [api]') });
+    const problems = await problemsOf({
+      'plan.yaml': SHOP.replace(
+        'replication: { mode: sync }',
+        'replication: { mode: sync }\n        depends_on: [api]',
+      ),
+    });
     expect(problems.map((p) => p.code)).toEqual(['DRCTL_PLAN_CYCLE']);
   });
 
   it('refuses duplicate ids', async () => {
-    const problems = await problemsOf({ 'plan.yaml': SHOP.replace('  - { id: bob,', '  - { id: bob, name: Bob Two }\n  - { id: bob,') });
+    const problems = await problemsOf({
+      'plan.yaml': SHOP.replace('  - { id: bob,', '  - { id: bob, name: Bob Two }\n  - { id: bob,'),
+    });
     expect(problems.map((p) => [p.code, p.location.line])).toEqual([['DRCTL_PLAN_DUPLICATE_ID', 6]]);
   });
 
@@ -127,11 +169,18 @@ describe('a bad plan', () => {
 
   it('reports a missing include where it is included', async () => {
     const problems = await problemsOf({ 'plan.yaml': 'version: 1\ninclude:\n  - contacts.yaml\n' });
-    expect(problems[0]).toMatchObject({ code: 'DRCTL_PLAN_INCLUDE_MISSING', location: { file: 'plan.yaml', line: 3, column: 5 } });
+    expect(problems[0]).toMatchObject({
+      code: 'DRCTL_PLAN_INCLUDE_MISSING',
+      location: { file: 'plan.yaml', line: 3, column: 5 },
+    });
   });
 
   it('reports an include loop with the files around it', async () => {
-    const problems = await problemsOf({ 'plan.yaml': 'include: [a.yaml]\n', 'a.yaml': 'include: [b.yaml]\n', 'b.yaml': 'include: [a.yaml]\n' });
+    const problems = await problemsOf({
+      'plan.yaml': 'include: [a.yaml]\n',
+      'a.yaml': 'include: [b.yaml]\n',
+      'b.yaml': 'include: [a.yaml]\n',
+    });
     expect(problems.map((p) => p.code)).toEqual(['DRCTL_PLAN_INCLUDE_LOOP']);
     expect(problems[0]!.message).toBe('include loop: a.yaml → b.yaml → a.yaml');
   });
@@ -143,7 +192,12 @@ describe('a bad plan', () => {
 
   it('stops a YAML alias bomb instead of expanding it', async () => {
     const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-    for (let i = 1; i < 9; i++) levels.push(`${'abcdefghi'[i]}: &${'abcdefghi'[i]} [${Array(9).fill(`*${'abcdefghi'[i - 1]}`).join(',')}]`);
+    for (let i = 1; i < 9; i++)
+      levels.push(
+        `${'abcdefghi'[i]}: &${'abcdefghi'[i]} [${Array(9)
+          .fill(`*${'abcdefghi'[i - 1]}`)
+          .join(',')}]`,
+      );
     const started = Date.now();
     const problems = await problemsOf({ 'plan.yaml': `${levels.join('\n')}\n` });
     expect(problems.map((p) => p.code)).toEqual(['DRCTL_PLAN_ALIAS_BOMB']);
@@ -151,8 +205,16 @@ describe('a bad plan', () => {
   });
 
   it('accepts a step that does two things only as an error naming both', async () => {
-    const problems = await problemsOf({ 'plan.yaml': SHOP.replace('run: echo promote', 'run: echo promote\n            manual: press the button') });
-    expect(problems[0]).toMatchObject({ code: 'DRCTL_PLAN_STEP_KIND', message: 'step promote-db has run and manual; a step does exactly one thing' });
+    const problems = await problemsOf({
+      'plan.yaml': SHOP.replace(
+        'run: echo promote',
+        'run: echo promote\n            manual: press the button',
+      ),
+    });
+    expect(problems[0]).toMatchObject({
+      code: 'DRCTL_PLAN_STEP_KIND',
+      message: 'step promote-db has run and manual; a step does exactly one thing',
+    });
   });
 });
 
@@ -183,7 +245,10 @@ describe('drctl validate', () => {
     const dir = writeFiles({ 'plan.yaml': SHOP.replace('owner: alice', 'owner: alicia') });
     const result = await runCli('validate', join(dir, 'plan.yaml'), '--json');
     expect(result.code).toBe(1);
-    expect(JSON.parse(result.stdout)).toMatchObject({ valid: false, problems: [{ code: 'DRCTL_PLAN_UNKNOWN_REF', line: 11 }] });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      valid: false,
+      problems: [{ code: 'DRCTL_PLAN_UNKNOWN_REF', line: 11 }],
+    });
   });
 });
 

@@ -6,7 +6,14 @@ import { DrctlError, UsageError } from '../../src/errors.ts';
 import { SqliteStore, openStore, verifyChain } from '../../src/store/index.ts';
 import { tempDir } from '../support/tmp.ts';
 
-const run = { id: 'r1', workload: 'shop', runbook: 'failover', planHash: 'h', planFile: '/plan.yaml', startedBy: 'alice' };
+const run = {
+  id: 'r1',
+  workload: 'shop',
+  runbook: 'failover',
+  planHash: 'h',
+  planFile: '/plan.yaml',
+  startedBy: 'alice',
+};
 const first = { type: 'run-created', actor: 'alice', data: { steps: [] } };
 
 describe('SQLite store', () => {
@@ -25,7 +32,8 @@ describe('SQLite store', () => {
   it('names a deleted record when the journal has a gap, and a deleted tail against the run head', async () => {
     const store = SqliteStore.open(tempDir());
     await store.createRun(run, first);
-    for (const step of ['a', 'b', 'c']) await store.append('r1', [{ type: 'step-started', step, actor: 'engine', data: {} }]);
+    for (const step of ['a', 'b', 'c'])
+      await store.append('r1', [{ type: 'step-started', step, actor: 'engine', data: {} }]);
     store.database.exec('DROP TRIGGER journal_no_delete');
     store.database.prepare('DELETE FROM journal WHERE seq = 3').run();
     const gap = verifyChain((await store.getRun('r1'))!, await store.readJournal('r1'));
@@ -39,7 +47,9 @@ describe('SQLite store', () => {
   it('refuses an append when the head moved (optimistic concurrency) and writes nothing', async () => {
     const store = SqliteStore.open(tempDir());
     await store.createRun(run, first);
-    await expect(store.append('r1', [{ type: 'x', actor: 'bob', data: {} }], { expectHeadSeq: 7 })).rejects.toMatchObject({ code: 'DRCTL_STORE_CONFLICT' });
+    await expect(
+      store.append('r1', [{ type: 'x', actor: 'bob', data: {} }], { expectHeadSeq: 7 }),
+    ).rejects.toMatchObject({ code: 'DRCTL_STORE_CONFLICT' });
     expect((await store.getRun('r1'))?.headSeq).toBe(1);
     await store.close();
   });
@@ -47,24 +57,40 @@ describe('SQLite store', () => {
   it('lets one owner hold a lease, refuses a second live owner, and takes over from a dead process', async () => {
     const store = SqliteStore.open(tempDir());
     await store.createRun(run, first);
-    await store.acquireLease('r1', { owner: 'one', pid: process.pid, host: (await import('node:os')).hostname(), ttlMs: 10_000 });
-    const second = store.acquireLease('r1', { owner: 'two', pid: process.pid, host: 'elsewhere', ttlMs: 10_000 });
+    await store.acquireLease('r1', {
+      owner: 'one',
+      pid: process.pid,
+      host: (await import('node:os')).hostname(),
+      ttlMs: 10_000,
+    });
+    const second = store.acquireLease('r1', {
+      owner: 'two',
+      pid: process.pid,
+      host: 'elsewhere',
+      ttlMs: 10_000,
+    });
     await expect(second).rejects.toBeInstanceOf(UsageError);
     await expect(second).rejects.toMatchObject({ code: 'DRCTL_RUN_LOCKED' });
-    await expect(store.append('r1', [{ type: 'x', actor: 'engine', data: {} }], { leaseOwner: 'two' })).rejects.toMatchObject({ code: 'DRCTL_RUN_LEASE_LOST' });
+    await expect(
+      store.append('r1', [{ type: 'x', actor: 'engine', data: {} }], { leaseOwner: 'two' }),
+    ).rejects.toMatchObject({ code: 'DRCTL_RUN_LEASE_LOST' });
     // a holder on this host whose pid is gone is taken over at once
     store.database.prepare('UPDATE leases SET pid = 2147483646').run();
-    await expect(store.acquireLease('r1', { owner: 'two', pid: process.pid, host: 'x', ttlMs: 10_000 })).resolves.toMatchObject({ owner: 'two' });
+    await expect(
+      store.acquireLease('r1', { owner: 'two', pid: process.pid, host: 'x', ttlMs: 10_000 }),
+    ).resolves.toMatchObject({ owner: 'two' });
     await store.close();
   });
 
   it('refuses a state directory written by a newer drctl, unchanged', async () => {
     const dir = tempDir();
-    (await openStore(dir).close());
+    await openStore(dir).close();
     const db = new Database(join(dir, 'state.db'));
     db.pragma('user_version = 99');
     db.close();
-    expect(() => openStore(dir)).toThrow(expect.objectContaining({ code: 'DRCTL_STORE_NEWER', exitCode: 2 }) as Error);
+    expect(() => openStore(dir)).toThrow(
+      expect.objectContaining({ code: 'DRCTL_STORE_NEWER', exitCode: 2 }) as Error,
+    );
     const again = new Database(join(dir, 'state.db'));
     expect(again.pragma('user_version', { simple: true })).toBe(99);
     again.close();

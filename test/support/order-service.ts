@@ -3,7 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 
-export const ORDER_SERVICE = fileURLToPath(new URL('../../examples/two-site/app/order-service.mjs', import.meta.url));
+export const ORDER_SERVICE = fileURLToPath(
+  new URL('../../examples/two-site/app/order-service.mjs', import.meta.url),
+);
 
 export interface OrderServiceProcess {
   url: string;
@@ -36,7 +38,10 @@ export async function startOrderService(env: Record<string, string>): Promise<Or
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = '';
-    const timer = setTimeout(() => reject(new Error(`order service did not start in 10 s: ${stderr}`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error(`order service did not start in 10 s: ${stderr}`)),
+      10_000,
+    );
     child.stdout.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       for (const line of buffered.split('\n')) {

@@ -97,22 +97,29 @@ async function openSqlite(path, readonly) {
   db.pragma('busy_timeout = 1000');
   const insert = readonly
     ? undefined
-    : db.prepare('INSERT INTO orders (id, item, qty, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING');
+    : db.prepare(
+        'INSERT INTO orders (id, item, qty, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
+      );
   /** @type {import('better-sqlite3').Statement | undefined} */
   let selectStatement;
   // Prepared on first use: a read-only standby opened before its first snapshot has no table yet.
-  const select = () => (selectStatement ??= db.prepare('SELECT seq, id, item, qty, created_at AS createdAt FROM orders WHERE id = ?'));
+  const select = () =>
+    (selectStatement ??= db.prepare(
+      'SELECT seq, id, item, qty, created_at AS createdAt FROM orders WHERE id = ?',
+    ));
 
   /** @param {unknown} error */
   const translate = (error) => {
     const code = /** @type {{ code?: string }} */ (error).code ?? '';
-    if (code.startsWith('SQLITE_READONLY')) return new ReadOnlyError('the SQLite database is read-only', { cause: error });
+    if (code.startsWith('SQLITE_READONLY'))
+      return new ReadOnlyError('the SQLite database is read-only', { cause: error });
     return error;
   };
   return {
     kind: 'sqlite',
     async insert(order) {
-      if (insert === undefined) throw new ReadOnlyError('the SQLite database was opened read-only (DB_READONLY=1)');
+      if (insert === undefined)
+        throw new ReadOnlyError('the SQLite database was opened read-only (DB_READONLY=1)');
       try {
         const info = insert.run(order.id, order.item, order.qty, new Date().toISOString());
         const row = /** @type {Order} */ (select().get(order.id));
@@ -141,7 +148,12 @@ async function openSqlite(path, readonly) {
 /** @param {string} url @returns {Promise<Store>} */
 async function openPostgres(url) {
   const { default: pg } = await import('pg');
-  const pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 1000, idleTimeoutMillis: 5000 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 8,
+    connectionTimeoutMillis: 1000,
+    idleTimeoutMillis: 5000,
+  });
   // A killed primary breaks idle connections; without this handler the error would end the process.
   pool.on('error', (error) => log('postgres connection lost', { error: error.message }));
   let tableReady = false;
@@ -150,7 +162,8 @@ async function openPostgres(url) {
   const translate = (error) => {
     const code = /** @type {{ code?: string }} */ (error).code ?? '';
     // 25006 read_only_sql_transaction: a hot standby still in recovery.
-    if (code === '25006') return new ReadOnlyError('the PostgreSQL server is a read-only standby', { cause: error });
+    if (code === '25006')
+      return new ReadOnlyError('the PostgreSQL server is a read-only standby', { cause: error });
     if (/^(08|57P)/.test(code) || /ECONNREFUSED|ECONNRESET|timeout|terminat/i.test(String(error))) {
       return new UnavailableError('the PostgreSQL server cannot be reached', { cause: error });
     }
@@ -234,7 +247,8 @@ function createFlagReader() {
   const interpret = (raw) => {
     if (raw === true) return { off: true, delayMs: 0 };
     if (typeof raw === 'number') return { off: false, delayMs: Math.max(0, Math.min(raw, 60_000)) };
-    if (typeof raw === 'string') return { off: !['', 'off', 'false', '0', 'no'].includes(raw.toLowerCase()), delayMs: 0 };
+    if (typeof raw === 'string')
+      return { off: !['', 'off', 'false', '0', 'no'].includes(raw.toLowerCase()), delayMs: 0 };
     if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
       const o = /** @type {Record<string, unknown>} */ (raw);
       for (const key of ['enabled', 'on', 'value', 'fail']) if (key in o) return interpret(o[key]);
@@ -245,10 +259,13 @@ function createFlagReader() {
   const pick = (/** @type {unknown} */ body) => {
     const flags = body !== null && typeof body === 'object' && 'flags' in body ? body.flags : body;
     if (Array.isArray(flags)) {
-      const entry = flags.find((f) => f?.name === ORDERS_FLAG || f?.id === ORDERS_FLAG || f?.key === ORDERS_FLAG);
+      const entry = flags.find(
+        (f) => f?.name === ORDERS_FLAG || f?.id === ORDERS_FLAG || f?.key === ORDERS_FLAG,
+      );
       return interpret(entry);
     }
-    if (flags !== null && typeof flags === 'object') return interpret(/** @type {Record<string, unknown>} */ (flags)[ORDERS_FLAG]);
+    if (flags !== null && typeof flags === 'object')
+      return interpret(/** @type {Record<string, unknown>} */ (flags)[ORDERS_FLAG]);
     return interpret(undefined);
   };
   const refresh = async () => {
@@ -256,7 +273,8 @@ function createFlagReader() {
       const response = await fetch(`${SWITCHBOARD_URL}/flags`, { signal: AbortSignal.timeout(300) });
       if (response.ok) {
         const next = pick(await response.json());
-        if (next.off !== value.off || next.delayMs !== value.delayMs) log('orders flag changed', { flag: ORDERS_FLAG, ...next });
+        if (next.off !== value.off || next.delayMs !== value.delayMs)
+          log('orders flag changed', { flag: ORDERS_FLAG, ...next });
         value = next;
       }
     } catch (error) {
@@ -279,7 +297,11 @@ function createFlagReader() {
 /** @param {import('node:http').ServerResponse} res @param {number} status @param {unknown} body @param {Record<string, string>} [headers] */
 function send(res, status, body, headers = {}) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -312,7 +334,10 @@ const ORDERS_OFF_BODY = {
   module: 'orders',
   message: 'Ordering is temporarily unavailable. You can still browse the catalog; please try again later.',
 };
-const UNAVAILABLE_BODY = { error: 'database-unavailable', message: `Site ${SITE} cannot reach its database.` };
+const UNAVAILABLE_BODY = {
+  error: 'database-unavailable',
+  message: `Site ${SITE} cannot reach its database.`,
+};
 
 /** @param {Store} store @param {ReturnType<typeof createFlagReader>} flags */
 function createHandler(store, flags) {
@@ -341,9 +366,14 @@ function createHandler(store, flags) {
       if (req.method === 'GET' && path === '/ready') {
         const status = await store.status();
         const ready = status.writable && !(await flags.orders()).off;
-        return send(res, ready ? 200 : 503, { ready, site: SITE, mode: status.writable ? 'read-write' : 'read-only' });
+        return send(res, ready ? 200 : 503, {
+          ready,
+          site: SITE,
+          mode: status.writable ? 'read-write' : 'read-only',
+        });
       }
-      if (req.method === 'GET' && path === '/catalog') return send(res, 200, { site: SITE, products: CATALOG });
+      if (req.method === 'GET' && path === '/catalog')
+        return send(res, 200, { site: SITE, products: CATALOG });
 
       if (path === '/orders' || path.startsWith('/orders/')) {
         const module = await flags.orders();
@@ -358,7 +388,10 @@ function createHandler(store, flags) {
             : send(res, 200, { ...order, site: SITE });
         }
       }
-      return send(res, 404, { error: 'not-found', message: `${req.method} ${path} is not a route of the order service.` });
+      return send(res, 404, {
+        error: 'not-found',
+        message: `${req.method} ${path} is not a route of the order service.`,
+      });
     } catch (error) {
       return fail(res, error);
     }
@@ -371,18 +404,28 @@ function createHandler(store, flags) {
     try {
       const text = await readBody(req);
       body = text.trim() === '' ? {} : JSON.parse(text);
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new TypeError('not an object');
+      if (body === null || typeof body !== 'object' || Array.isArray(body))
+        throw new TypeError('not an object');
     } catch {
-      return send(res, 400, { error: 'bad-request', message: 'The body must be a JSON object like {"id": "...", "item": "mug", "qty": 1}.' });
+      return send(res, 400, {
+        error: 'bad-request',
+        message: 'The body must be a JSON object like {"id": "...", "item": "mug", "qty": 1}.',
+      });
     }
     const id = body.id === undefined ? randomUUID() : body.id;
     const item = body.item === undefined ? 'canary' : body.item;
     const qty = body.qty === undefined ? 1 : body.qty;
     if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
-      return send(res, 400, { error: 'bad-request', message: 'id must be 1-100 letters, digits, "_", ".", ":" or "-".' });
+      return send(res, 400, {
+        error: 'bad-request',
+        message: 'id must be 1-100 letters, digits, "_", ".", ":" or "-".',
+      });
     }
     if (typeof item !== 'string' || !CATALOG.some((p) => p.sku === item)) {
-      return send(res, 400, { error: 'bad-request', message: `item must be one of ${CATALOG.map((p) => p.sku).join(', ')}.` });
+      return send(res, 400, {
+        error: 'bad-request',
+        message: `item must be one of ${CATALOG.map((p) => p.sku).join(', ')}.`,
+      });
     }
     if (typeof qty !== 'number' || !Number.isInteger(qty) || qty < 1 || qty > 1000) {
       return send(res, 400, { error: 'bad-request', message: 'qty must be a whole number from 1 to 1000.' });
@@ -396,8 +439,10 @@ function createHandler(store, flags) {
 async function main() {
   /** @type {Store} */
   let store;
-  if (env.DB_PATH !== undefined && env.DB_PATH !== '') store = await openSqlite(env.DB_PATH, env.DB_READONLY === '1');
-  else if (env.DATABASE_URL !== undefined && env.DATABASE_URL !== '') store = await openPostgres(env.DATABASE_URL);
+  if (env.DB_PATH !== undefined && env.DB_PATH !== '')
+    store = await openSqlite(env.DB_PATH, env.DB_READONLY === '1');
+  else if (env.DATABASE_URL !== undefined && env.DATABASE_URL !== '')
+    store = await openPostgres(env.DATABASE_URL);
   else {
     process.stderr.write('order-service: set DB_PATH (SQLite) or DATABASE_URL (PostgreSQL)\n');
     process.exit(2);

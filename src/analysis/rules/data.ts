@@ -44,11 +44,13 @@ export function recoveryPoint(component: Component): RecoveryPoint {
     options.push({
       ms: every ?? DEFAULT_SNAPSHOT_EVERY_MS,
       source: `snapshots every ${formatDuration(every ?? DEFAULT_SNAPSHOT_EVERY_MS)}`,
-      assumed: every === undefined ? `snapshots every ${formatDuration(DEFAULT_SNAPSHOT_EVERY_MS)}` : undefined,
+      assumed:
+        every === undefined ? `snapshots every ${formatDuration(DEFAULT_SNAPSHOT_EVERY_MS)}` : undefined,
     });
   }
   const backup = backupInterval(component);
-  if (backup !== undefined) options.push({ ms: backup, source: `backups every ${formatDuration(backup)}`, assumed: undefined });
+  if (backup !== undefined)
+    options.push({ ms: backup, source: `backups every ${formatDuration(backup)}`, assumed: undefined });
   options.sort((a, b) => a.ms - b.ms);
   return options[0] ?? { ms: Number.POSITIVE_INFINITY, source: 'nothing', assumed: undefined };
 }
@@ -82,7 +84,9 @@ export const rpoRules: Rule = (context, report) => {
             'DRCTL_RPO_ASSUMED',
             component.replication?.at ?? component.at,
             `component ${component.id}: the plan does not say how much data its ${component.replication?.mode} replication can lose; assuming ${point.assumed}`,
-            component.replication?.mode === 'async' ? 'set replication.max_lag to the worst lag you accept' : 'set replication.every',
+            component.replication?.mode === 'async'
+              ? 'set replication.max_lag to the worst lag you accept'
+              : 'set replication.every',
             subject,
           ),
         );
@@ -120,7 +124,11 @@ export const backup321: Rule = (context, report) => {
   for (const workload of context.plan.workloads) {
     for (const component of workload.components) {
       if (!holdsData(component, referenced)) continue;
-      if (component.backups.length === 0 && (component.replication === undefined || component.replication.mode === 'none')) continue;
+      if (
+        component.backups.length === 0 &&
+        (component.replication === undefined || component.replication.mode === 'none')
+      )
+        continue;
       const replicated = component.replication !== undefined && component.replication.mode !== 'none';
       const copies = 1 + component.backups.length + (replicated ? 1 : 0);
       const media = new Set<string>(['disk', ...component.backups.map((b) => b.media)]);

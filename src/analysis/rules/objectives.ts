@@ -43,15 +43,23 @@ function strategyFinding(
 
 export const strategyMatchesTier: Rule = (context, report) => {
   for (const workload of context.plan.workloads) {
-    const own = strategyFinding(`workload ${workload.id}`, workload.tier, workload.strategy, workload.at, { workload: workload.id });
+    const own = strategyFinding(`workload ${workload.id}`, workload.tier, workload.strategy, workload.at, {
+      workload: workload.id,
+    });
     if (own) report(own);
     for (const component of workload.components) {
       // only components that set their own tier or strategy can disagree with the workload's verdict
       if (component.tier === workload.tier && component.strategy === workload.strategy) continue;
-      const f = strategyFinding(`component ${component.id}`, component.tier, component.strategy, component.at, {
-        workload: workload.id,
-        component: component.id,
-      });
+      const f = strategyFinding(
+        `component ${component.id}`,
+        component.tier,
+        component.strategy,
+        component.at,
+        {
+          workload: workload.id,
+          component: component.id,
+        },
+      );
       if (f) report(f);
     }
   }
@@ -111,7 +119,8 @@ export const weakestLink: Rule = (context, report) => {
         const dependency = context.components.get(id);
         if (dependency === undefined) continue;
         const reasons: string[] = [];
-        if (dependency.tier > component.tier) reasons.push(`tier ${dependency.tier} below its own tier ${component.tier}`);
+        if (dependency.tier > component.tier)
+          reasons.push(`tier ${dependency.tier} below its own tier ${component.tier}`);
         if (strength(dependency.strategy) < strength(component.strategy)) {
           reasons.push(`${dependency.strategy} weaker than its own ${component.strategy}`);
         }

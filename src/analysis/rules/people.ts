@@ -86,16 +86,28 @@ function approvalFindings(
 export const approvals: Rule = (context, report) => {
   const activation = context.plan.activation;
   if (activation !== undefined) {
-    for (const f of approvalFindings(context, 'the DR activation', activation.approvers, activation.quorum, activation.at, {})) report(f);
+    for (const f of approvalFindings(
+      context,
+      'the DR activation',
+      activation.approvers,
+      activation.quorum,
+      activation.at,
+      {},
+    ))
+      report(f);
   }
   for (const workload of context.plan.workloads) {
     for (const runbook of workload.runbooks) {
       for (const step of runbook.steps) {
         if (step.approval === undefined) continue;
-        const approvers = [...step.approval.by, ...(step.approval.role ? holdersOf(context, step.approval.role).map((c) => c.id) : [])];
+        const approvers = [
+          ...step.approval.by,
+          ...(step.approval.role ? holdersOf(context, step.approval.role).map((c) => c.id) : []),
+        ];
         const subject = { workload: workload.id, runbook: runbook.name, step: step.id };
         const what = `approval step ${step.id} of runbook ${runbook.name}${step.approval.role ? ` (role ${step.approval.role})` : ''}`;
-        for (const f of approvalFindings(context, what, approvers, step.approval.quorum, step.at, subject)) report(f);
+        for (const f of approvalFindings(context, what, approvers, step.approval.quorum, step.at, subject))
+          report(f);
       }
     }
   }
@@ -111,7 +123,8 @@ function duties(context: AnalysisContext): Map<string, Set<string>> {
     found.set(id, set);
   };
   for (const id of context.plan.activation?.approvers ?? []) add(id, 'declares DR');
-  for (const contact of context.plan.contacts) for (const id of contact.escalation) add(id, `escalation for ${contact.id}`);
+  for (const contact of context.plan.contacts)
+    for (const id of contact.escalation) add(id, `escalation for ${contact.id}`);
   for (const workload of context.plan.workloads) {
     add(workload.owner, `owns workload ${workload.id}`);
     for (const runbook of workload.runbooks) {

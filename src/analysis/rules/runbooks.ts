@@ -74,14 +74,20 @@ export const recoveryOrder: Rule = (context, report) => {
       if (acting.length < 2) continue;
       const before = ancestors(runbook.steps);
       const stepsOn = new Map<string, string[]>();
-      for (const { step, component } of acting) stepsOn.set(component, [...(stepsOn.get(component) ?? []), step.id]);
-      const siteOf = new Map(runbook.steps.map((s) => [s.id, typeof s.with['site'] === 'string' ? s.with['site'] : undefined]));
+      for (const { step, component } of acting)
+        stepsOn.set(component, [...(stepsOn.get(component) ?? []), step.id]);
+      const siteOf = new Map(
+        runbook.steps.map((s) => [s.id, typeof s.with['site'] === 'string' ? s.with['site'] : undefined]),
+      );
       // a dependency is per site: the service at east needs the database at east, not the one being rebuilt at west
-      const sameSite = (a: string, b: string): boolean => siteOf.get(a) === undefined || siteOf.get(b) === undefined || siteOf.get(a) === siteOf.get(b);
+      const sameSite = (a: string, b: string): boolean =>
+        siteOf.get(a) === undefined || siteOf.get(b) === undefined || siteOf.get(a) === siteOf.get(b);
       for (const { step, component } of acting) {
         const deps = context.components.get(component)?.dependsOn ?? [];
         for (const dep of deps) {
-          const early = (stepsOn.get(dep) ?? []).filter((id) => !before.get(step.id)?.has(id) && id !== step.id && sameSite(id, step.id));
+          const early = (stepsOn.get(dep) ?? []).filter(
+            (id) => !before.get(step.id)?.has(id) && id !== step.id && sameSite(id, step.id),
+          );
           if (early.length === 0) continue;
           report(
             finding(
@@ -106,7 +112,8 @@ export const stepTargets: Rule = (context, report) => {
         const component = stepComponent(step);
         const site = step.with['site'];
         const unknown: string[] = [];
-        if (component !== undefined && !context.components.has(component)) unknown.push(`component ${component}`);
+        if (component !== undefined && !context.components.has(component))
+          unknown.push(`component ${component}`);
         if (typeof site === 'string' && !context.sites.has(site)) unknown.push(`site ${site}`);
         if (unknown.length === 0) continue;
         report(

@@ -97,12 +97,14 @@ export const instructionsExercised: Rule = (context, report) => {
         context.plan.drills.history.filter((r) => {
           if (!EXERCISES.has(r.type)) return false;
           const scenario = r.scenario === undefined ? undefined : scenarios.get(r.scenario);
-          if (scenario !== undefined) return scenario.workload === workload.id && scenario.runbook === runbook.name;
+          if (scenario !== undefined)
+            return scenario.workload === workload.id && scenario.runbook === runbook.name;
           return r.workload === undefined || r.workload === workload.id;
         }),
       );
       if (exercised !== undefined && context.now.getTime() - exercised.at.getTime() <= interval) continue;
-      const since = exercised === undefined ? 'never been exercised' : `not been exercised since ${day(exercised.at)}`;
+      const since =
+        exercised === undefined ? 'never been exercised' : `not been exercised since ${day(exercised.at)}`;
       report(
         finding(
           'DRCTL_INSTRUCTIONS_STALE',

@@ -23,7 +23,9 @@ export const registerAnalyze: RegisterCommand = (program, context) => {
     .action(async (file: string, options: { json?: boolean; now?: string }) => {
       const now = options.now === undefined ? new Date() : new Date(options.now);
       if (Number.isNaN(now.getTime())) {
-        throw new UsageError('DRCTL_USAGE_DATE', `--now "${options.now}" is not a date`, { hint: 'write it like 2026-03-01 or 2026-03-01T12:00:00Z' });
+        throw new UsageError('DRCTL_USAGE_DATE', `--now "${options.now}" is not a date`, {
+          hint: 'write it like 2026-03-01 or 2026-03-01T12:00:00Z',
+        });
       }
       let plan;
       try {
@@ -33,7 +35,12 @@ export const registerAnalyze: RegisterCommand = (program, context) => {
         // a tool reading --json gets JSON either way; the plan's problems come where findings would
         printJson(context, {
           valid: false,
-          problems: error.problems.map((p) => ({ code: p.code, message: p.message, hint: p.hint, ...p.location })),
+          problems: error.problems.map((p) => ({
+            code: p.code,
+            message: p.message,
+            hint: p.hint,
+            ...p.location,
+          })),
           findings: [],
           runbooks: [],
         });
@@ -67,16 +74,17 @@ export function formatAnalysis(analysis: Analysis): string {
       : r.fits
         ? `within RTO ${formatDuration(r.rtoMs)}: fits`
         : `over RTO ${formatDuration(r.rtoMs)} by ${formatDuration(r.overMs)}: does not fit`;
-    lines.push(`  ${r.workload}/${r.runbook} (${r.kind}): critical path ${formatDuration(path.ms)} ${verdict}`);
+    lines.push(
+      `  ${r.workload}/${r.runbook} (${r.kind}): critical path ${formatDuration(path.ms)} ${verdict}`,
+    );
     lines.push(`    path: ${path.steps.join(' → ')}`);
     lines.push(`    waves: ${r.waves.map((wave, i) => `${i + 1}) ${wave.join(', ')}`).join('  ')}`);
-    if (r.rtoApplies) for (const remedy of r.remedies) lines.push(`    remedy (${remedy.kind}): ${remedy.message}`);
+    if (r.rtoApplies)
+      for (const remedy of r.remedies) lines.push(`    remedy (${remedy.kind}): ${remedy.message}`);
   }
   if (analysis.runbooks.length > 0) lines.push('');
   const counts = countBySeverity(analysis.findings);
-  lines.push(
-    `${plural(counts.error, 'error')}, ${plural(counts.warning, 'warning')}, ${counts.info} info`,
-  );
+  lines.push(`${plural(counts.error, 'error')}, ${plural(counts.warning, 'warning')}, ${counts.info} info`);
   return `${lines.join('\n')}\n`;
 }
 

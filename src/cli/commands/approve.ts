@@ -14,7 +14,8 @@ async function answer(
   const by = actor(options.as);
   const store = openState(options);
   try {
-    if (approve) await approveStep(store, { runId, step, by, ...(options.note ? { note: options.note } : {}) });
+    if (approve)
+      await approveStep(store, { runId, step, by, ...(options.note ? { note: options.note } : {}) });
     else await rejectStep(store, { runId, step, by, ...(options.reason ? { reason: options.reason } : {}) });
     const view = await viewOf(store, runId);
     const shown = view.steps.find((candidate) => candidate.id === step);
@@ -29,8 +30,11 @@ async function answer(
     };
     if (options.json) printJson(context, result);
     else {
-      context.out.write(`${by} ${result.decision} ${step} of run ${runId} (${result.approvals.length}/${result.quorum ?? 1})\n`);
-      if (!result.driven) context.out.write(`no process drives the run now: continue it with drctl resume ${runId}\n`);
+      context.out.write(
+        `${by} ${result.decision} ${step} of run ${runId} (${result.approvals.length}/${result.quorum ?? 1})\n`,
+      );
+      if (!result.driven)
+        context.out.write(`no process drives the run now: continue it with drctl resume ${runId}\n`);
     }
   } finally {
     await store.close();
@@ -45,7 +49,9 @@ export const registerApprove: RegisterCommand = (program, context) => {
       .argument('<run>', 'run id')
       .argument('<step>', 'step id')
       .option('--note <text>', 'a note kept with the approval'),
-  ).action((runId: string, step: string, options: StateOptions & { note?: string }) => answer(context, runId, step, options, true));
+  ).action((runId: string, step: string, options: StateOptions & { note?: string }) =>
+    answer(context, runId, step, options, true),
+  );
   withStateOptions(
     program
       .command('reject')
@@ -53,5 +59,7 @@ export const registerApprove: RegisterCommand = (program, context) => {
       .argument('<run>', 'run id')
       .argument('<step>', 'step id')
       .option('--reason <text>', 'why'),
-  ).action((runId: string, step: string, options: StateOptions & { reason?: string }) => answer(context, runId, step, options, false));
+  ).action((runId: string, step: string, options: StateOptions & { reason?: string }) =>
+    answer(context, runId, step, options, false),
+  );
 };

@@ -8,30 +8,40 @@ import type { StateOptions } from './run-shared.ts';
 
 export const registerAudit: RegisterCommand = (program, context) => {
   const audit = program.command('audit').description("verify or export a run's audit log");
-  withStateOptions(audit.command('verify').description('check the hash chain; names the first bad record').argument('<run>', 'run id')).action(
-    async (runId: string, options: StateOptions) => {
-      const store = openState(options);
-      try {
-        const report = await verifyRun(store, runId);
-        context.exitCode = report.ok ? 0 : 1;
-        if (options.json) {
-          printJson(context, report);
-          return;
-        }
-        if (report.ok) context.out.write(`run ${runId}: audit log intact (${report.records} records, head ${report.headHash.slice(0, 16)})\n`);
-        else {
-          const bad = report.problem;
-          context.out.write(
-            `run ${runId}: audit log BROKEN at record ${bad?.seq ?? '?'}${bad?.type ? ` (${bad.type}${bad.step ? ` of step ${bad.step}` : ''})` : ''}: ${bad?.reason ?? ''}\n`,
-          );
-        }
-      } finally {
-        await store.close();
-      }
-    },
-  );
   withStateOptions(
-    audit.command('export').description('write every record as JSON Lines').argument('<run>', 'run id').option('--out <file>', 'write to a file instead of stdout'),
+    audit
+      .command('verify')
+      .description('check the hash chain; names the first bad record')
+      .argument('<run>', 'run id'),
+  ).action(async (runId: string, options: StateOptions) => {
+    const store = openState(options);
+    try {
+      const report = await verifyRun(store, runId);
+      context.exitCode = report.ok ? 0 : 1;
+      if (options.json) {
+        printJson(context, report);
+        return;
+      }
+      if (report.ok)
+        context.out.write(
+          `run ${runId}: audit log intact (${report.records} records, head ${report.headHash.slice(0, 16)})\n`,
+        );
+      else {
+        const bad = report.problem;
+        context.out.write(
+          `run ${runId}: audit log BROKEN at record ${bad?.seq ?? '?'}${bad?.type ? ` (${bad.type}${bad.step ? ` of step ${bad.step}` : ''})` : ''}: ${bad?.reason ?? ''}\n`,
+        );
+      }
+    } finally {
+      await store.close();
+    }
+  });
+  withStateOptions(
+    audit
+      .command('export')
+      .description('write every record as JSON Lines')
+      .argument('<run>', 'run id')
+      .option('--out <file>', 'write to a file instead of stdout'),
   ).action(async (runId: string, options: StateOptions & { out?: string }) => {
     const store = openState(options);
     try {

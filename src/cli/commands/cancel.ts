@@ -14,14 +14,24 @@ const DRIVER_GRACE_MS = 30_000;
 
 export const registerCancel: RegisterCommand = (program, context) => {
   withStateOptions(
-    program.command('cancel').description('cancel a run cleanly').argument('<run>', 'run id').option('--reason <text>', 'why'),
+    program
+      .command('cancel')
+      .description('cancel a run cleanly')
+      .argument('<run>', 'run id')
+      .option('--reason <text>', 'why'),
   ).action(async (runId: string, options: StateOptions & { reason?: string }) => {
     const by = actor(options.as);
     const store = openState(options);
     try {
       await requestCancel(store, { runId, by, ...(options.reason ? { reason: options.reason } : {}) });
       try {
-        await finishCancelled(store, { runId, by, owner: `${hostname()}:${process.pid}:${randomUUID()}`, pid: process.pid, host: hostname() });
+        await finishCancelled(store, {
+          runId,
+          by,
+          owner: `${hostname()}:${process.pid}:${randomUUID()}`,
+          pid: process.pid,
+          host: hostname(),
+        });
       } catch (error) {
         if (!(error instanceof DrctlError && error.code === 'DRCTL_RUN_LOCKED')) throw error;
         // a live driver stops its steps and ends the run; wait for it
@@ -33,8 +43,17 @@ export const registerCancel: RegisterCommand = (program, context) => {
         }
       }
       const view = await viewOf(store, runId);
-      if (options.json) printJson(context, { run: runId, by, status: view.status, steps: view.steps.filter((step) => step.status === 'cancelled').map((step) => step.id) });
-      else context.out.write(`run ${runId} ${view.status === 'cancelled' ? 'cancelled' : `is ${view.status} (cancel requested)`}\n`);
+      if (options.json)
+        printJson(context, {
+          run: runId,
+          by,
+          status: view.status,
+          steps: view.steps.filter((step) => step.status === 'cancelled').map((step) => step.id),
+        });
+      else
+        context.out.write(
+          `run ${runId} ${view.status === 'cancelled' ? 'cancelled' : `is ${view.status} (cancel requested)`}\n`,
+        );
     } finally {
       await store.close();
     }

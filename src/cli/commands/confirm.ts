@@ -18,25 +18,45 @@ export const registerConfirm: RegisterCommand = (program, context) => {
       .argument('<step>', 'step id')
       .option('--note <text>', 'what was done')
       .option('--evidence <name=value>', 'evidence to attach (repeatable)', collect, []),
-  ).action(async (runId: string, step: string, options: StateOptions & { note?: string; evidence: string[] }) => {
-    const evidence: Record<string, string> = {};
-    for (const item of options.evidence) {
-      const eq = item.indexOf('=');
-      if (eq <= 0) throw new UsageError('DRCTL_RUN_EVIDENCE_FORMAT', `--evidence ${item} is not name=value`, { hint: 'write it like --evidence ticket=INC-42' });
-      evidence[item.slice(0, eq)] = item.slice(eq + 1);
-    }
-    const by = actor(options.as);
-    const store = openState(options);
-    try {
-      await confirmStep(store, { runId, step, by, evidence, ...(options.note ? { note: options.note } : {}) });
-      const view = await viewOf(store, runId);
-      if (options.json) printJson(context, { run: runId, step, by, confirmed: true, evidence: Object.keys(evidence), driven: view.driver !== undefined });
-      else {
-        context.out.write(`${by} confirmed ${step} of run ${runId}\n`);
-        if (!view.driver) context.out.write(`no process drives the run now: continue it with drctl resume ${runId}\n`);
+  ).action(
+    async (runId: string, step: string, options: StateOptions & { note?: string; evidence: string[] }) => {
+      const evidence: Record<string, string> = {};
+      for (const item of options.evidence) {
+        const eq = item.indexOf('=');
+        if (eq <= 0)
+          throw new UsageError('DRCTL_RUN_EVIDENCE_FORMAT', `--evidence ${item} is not name=value`, {
+            hint: 'write it like --evidence ticket=INC-42',
+          });
+        evidence[item.slice(0, eq)] = item.slice(eq + 1);
       }
-    } finally {
-      await store.close();
-    }
-  });
+      const by = actor(options.as);
+      const store = openState(options);
+      try {
+        await confirmStep(store, {
+          runId,
+          step,
+          by,
+          evidence,
+          ...(options.note ? { note: options.note } : {}),
+        });
+        const view = await viewOf(store, runId);
+        if (options.json)
+          printJson(context, {
+            run: runId,
+            step,
+            by,
+            confirmed: true,
+            evidence: Object.keys(evidence),
+            driven: view.driver !== undefined,
+          });
+        else {
+          context.out.write(`${by} confirmed ${step} of run ${runId}\n`);
+          if (!view.driver)
+            context.out.write(`no process drives the run now: continue it with drctl resume ${runId}\n`);
+        }
+      } finally {
+        await store.close();
+      }
+    },
+  );
 };

@@ -30,9 +30,15 @@ interface DemoOptions {
 export const registerDemo: RegisterCommand = (program, context) => {
   program
     .command('demo')
-    .description('run the reference disaster: two sites, a client writing every 10 ms, east killed, failover, RTO and RPO measured')
-    .option('--state <dir>', 'state directory (store, logs, reports)', process.env.DRCTL_STATE ?? join(DEFAULT_STATE_DIR, 'demo'))
-    .option('--keep', 'leave the last drill\'s sites and front door running until Ctrl-C')
+    .description(
+      'run the reference disaster: two sites, a client writing every 10 ms, east killed, failover, RTO and RPO measured',
+    )
+    .option(
+      '--state <dir>',
+      'state directory (store, logs, reports)',
+      process.env.DRCTL_STATE ?? join(DEFAULT_STATE_DIR, 'demo'),
+    )
+    .option('--keep', "leave the last drill's sites and front door running until Ctrl-C")
     .option('--no-hot', 'skip the hot-standby drill even when PostgreSQL is installed')
     .option('--json', 'print the reports as JSON')
     .action(async (options: DemoOptions) => {
@@ -40,12 +46,17 @@ export const registerDemo: RegisterCommand = (program, context) => {
         if (!options.json) context.err.write(`${line}\n`);
       };
       const stateDir = resolve(options.state);
-      const drills: { name: string; file: string }[] = [{ name: 'warm standby (SQLite, a snapshot shipped to west every second)', file: 'warm-standby.yaml' }];
+      const drills: { name: string; file: string }[] = [
+        { name: 'warm standby (SQLite, a snapshot shipped to west every second)', file: 'warm-standby.yaml' },
+      ];
       let hotSkipped: string | undefined;
       if (options.hot !== false) {
         try {
           findPgBinaries();
-          drills.push({ name: 'hot standby (PostgreSQL, synchronous streaming replication)', file: 'plan.yaml' });
+          drills.push({
+            name: 'hot standby (PostgreSQL, synchronous streaming replication)',
+            file: 'plan.yaml',
+          });
         } catch (error) {
           hotSkipped = error instanceof DrctlError ? error.message : String(error);
         }
@@ -53,7 +64,11 @@ export const registerDemo: RegisterCommand = (program, context) => {
       const outcomes: DrillOutcome[] = [];
       for (const [index, drill] of drills.entries()) {
         const file = join(EXAMPLE_DIR, drill.file);
-        if (!existsSync(file)) throw new DrctlError('DRCTL_DEMO_MISSING', `the demo plan ${file} is missing`, { hint: 'run the demo from a complete drctl checkout or package', exitCode: 2 });
+        if (!existsSync(file))
+          throw new DrctlError('DRCTL_DEMO_MISSING', `the demo plan ${file} is missing`, {
+            hint: 'run the demo from a complete drctl checkout or package',
+            exitCode: 2,
+          });
         say(`\n== ${drill.name}`);
         const plan = await loadPlanForCommand(file);
         const keepUp = options.keep === true && index === drills.length - 1;
@@ -72,7 +87,9 @@ export const registerDemo: RegisterCommand = (program, context) => {
         outcomes.push(outcome);
         if (!options.json) printOutcome(context, outcome);
         if (outcome.environment !== undefined) {
-          context.err.write(`the sites keep running; front door ${outcome.environment.url}. Ctrl-C stops everything.\n`);
+          context.err.write(
+            `the sites keep running; front door ${outcome.environment.url}. Ctrl-C stops everything.\n`,
+          );
           await new Promise<void>((done) => {
             const stop = (): void => {
               process.off('SIGINT', stop);
@@ -85,8 +102,13 @@ export const registerDemo: RegisterCommand = (program, context) => {
           await outcome.environment.close();
         }
       }
-      if (hotSkipped !== undefined) say(`\nhot-standby drill skipped: PostgreSQL is not installed (${hotSkipped})`);
-      if (options.json) printJson(context, outcomes.map((o) => ({ ...o.report, files: o.files })));
+      if (hotSkipped !== undefined)
+        say(`\nhot-standby drill skipped: PostgreSQL is not installed (${hotSkipped})`);
+      if (options.json)
+        printJson(
+          context,
+          outcomes.map((o) => ({ ...o.report, files: o.files })),
+        );
       context.exitCode = outcomes.every((o) => o.report.passed) ? 0 : 1;
     });
 };

@@ -25,7 +25,11 @@ export const registerDrill: RegisterCommand = (program, context) => {
     .description('run a drill scenario for real: inject its faults, let drctl fail over, measure RTO and RPO')
     .argument('<plan>', 'plan file (YAML)')
     .requiredOption('--scenario <name>', 'drill scenario (drills.scenarios[].id)')
-    .option('--state <dir>', 'state directory (store, logs, reports)', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
+    .option(
+      '--state <dir>',
+      'state directory (store, logs, reports)',
+      process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR,
+    )
     .option('--remap-ports', "use free ports instead of the plan's fixed 127.0.0.1 ports")
     .option('--keep-up', 'leave the sites and the front door running after the drill until Ctrl-C')
     .option('--json', 'print the report as JSON')
@@ -47,7 +51,9 @@ export const registerDrill: RegisterCommand = (program, context) => {
       else printOutcome(context, outcome);
       context.exitCode = outcome.report.passed ? 0 : 1;
       if (outcome.environment !== undefined) {
-        context.err.write(`the sites keep running; front door ${outcome.environment.url}. Ctrl-C stops everything.\n`);
+        context.err.write(
+          `the sites keep running; front door ${outcome.environment.url}. Ctrl-C stops everything.\n`,
+        );
         await untilInterrupted();
         await outcome.environment.close();
       }
@@ -55,10 +61,14 @@ export const registerDrill: RegisterCommand = (program, context) => {
 };
 
 /** Runs `work` with an AbortSignal that Ctrl-C (SIGINT) and SIGTERM abort; the work stops what it started. */
-export async function withInterrupt<T>(context: CommandContext, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withInterrupt<T>(
+  context: CommandContext,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (!controller.signal.aborted) context.err.write(`\n${signal}: stopping everything the drill started…\n`);
+    if (!controller.signal.aborted)
+      context.err.write(`\n${signal}: stopping everything the drill started…\n`);
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -87,12 +97,21 @@ export function printOutcome(context: CommandContext, outcome: DrillOutcome): vo
   const { report } = outcome;
   const m = report.measured;
   const out = (line: string): void => void context.out.write(`${line}\n`);
-  out(`drill ${report.scenario.id} on ${report.workload.id} (${report.workload.strategy ?? '?'}): ${report.passed ? 'PASSED' : 'FAILED'}`);
+  out(
+    `drill ${report.scenario.id} on ${report.workload.id} (${report.workload.strategy ?? '?'}): ${report.passed ? 'PASSED' : 'FAILED'}`,
+  );
   out(`  detection       ${m.detectionMs === undefined ? 'not reported' : formatMs(m.detectionMs)}`);
-  out(`  RTO (client)    ${m.rtoMs === undefined ? 'not recovered' : formatMs(m.rtoMs)}   objective ${formatMs(report.targets.rtoMs)}`);
-  out(`  RPO (lost)      ${m.lostWrites.count} acknowledged write${m.lostWrites.count === 1 ? '' : 's'} lost, ${formatMs(m.lostWrites.spanMs)} of data   objective ${formatMs(report.targets.rpoMs)}`);
-  out(`  writes          ${m.writes.acknowledged} acknowledged, ${m.writes.failed} failed of ${m.writes.sent}`);
-  for (const verdict of report.verdicts) out(`  ${verdict.pass ? '✔' : '✖'} ${verdict.target.toUpperCase()}: ${verdict.detail}`);
+  out(
+    `  RTO (client)    ${m.rtoMs === undefined ? 'not recovered' : formatMs(m.rtoMs)}   objective ${formatMs(report.targets.rtoMs)}`,
+  );
+  out(
+    `  RPO (lost)      ${m.lostWrites.count} acknowledged write${m.lostWrites.count === 1 ? '' : 's'} lost, ${formatMs(m.lostWrites.spanMs)} of data   objective ${formatMs(report.targets.rpoMs)}`,
+  );
+  out(
+    `  writes          ${m.writes.acknowledged} acknowledged, ${m.writes.failed} failed of ${m.writes.sent}`,
+  );
+  for (const verdict of report.verdicts)
+    out(`  ${verdict.pass ? '✔' : '✖'} ${verdict.target.toUpperCase()}: ${verdict.detail}`);
   for (const finding of report.findings) out(`  ${finding.severity} ${finding.code}: ${finding.message}`);
   out(`  report          ${outcome.files.html}`);
   out(`                  ${outcome.files.json}`);

@@ -18,6 +18,22 @@ import { registerSchema } from './schema.ts';
 import { registerStatus } from './status.ts';
 import { registerValidate } from './validate.ts';
 
-export const commands: RegisterCommand[] = [registerInit, registerValidate, registerAnalyze, registerReadiness, registerRender, registerSchema,
-  registerRun, registerStatus, registerApprove, registerConfirm, registerResume, registerCancel, registerAudit, registerRouter, registerMonitor,
-  registerDrill, registerDemo];
+export const commands: RegisterCommand[] = [
+  registerInit,
+  registerValidate,
+  registerAnalyze,
+  registerReadiness,
+  registerRender,
+  registerSchema,
+  registerRun,
+  registerStatus,
+  registerApprove,
+  registerConfirm,
+  registerResume,
+  registerCancel,
+  registerAudit,
+  registerRouter,
+  registerMonitor,
+  registerDrill,
+  registerDemo,
+];

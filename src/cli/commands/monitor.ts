@@ -10,7 +10,13 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import { Redactor, planSecrets } from '../../engine/index.ts';
 import type { RunDriver } from '../../engine/index.ts';
-import { engineRunbookStarter, failoverRunbook, Monitor, runProbe, watchTargets } from '../../monitor/index.ts';
+import {
+  engineRunbookStarter,
+  failoverRunbook,
+  Monitor,
+  runProbe,
+  watchTargets,
+} from '../../monitor/index.ts';
 import type { MonitorEvent } from '../../monitor/index.ts';
 import { formatDuration } from '../../plan/index.ts';
 import type { Plan } from '../../plan/index.ts';
@@ -31,11 +37,20 @@ interface MonitorFlags {
 export const registerMonitor: RegisterCommand = (program, context) => {
   program
     .command('monitor')
-    .description('watch the sites; fail over by itself where the plan allows it, else open a run waiting for activation')
+    .description(
+      'watch the sites; fail over by itself where the plan allows it, else open a run waiting for activation',
+    )
     .argument('<plan>', 'plan file (YAML)')
-    .option('--state <dir>', 'state directory (runs are kept there)', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
+    .option(
+      '--state <dir>',
+      'state directory (runs are kept there)',
+      process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR,
+    )
     .option('--workload <id...>', 'watch only these workloads (default: all)')
-    .option('--once', 'probe every site once, print the result and exit (1 when a site does not answer); starts nothing')
+    .option(
+      '--once',
+      'probe every site once, print the result and exit (1 when a site does not answer); starts nothing',
+    )
     .option('--json', 'print events as one JSON object per line')
     .action(async (file: string, flags: MonitorFlags) => {
       const plan = await loadPlanForCommand(file);
@@ -48,18 +63,33 @@ export const registerMonitor: RegisterCommand = (program, context) => {
 };
 
 async function probeOnce(context: CommandContext, plan: Plan, flags: MonitorFlags): Promise<void> {
-  const workloads = plan.workloads.filter((w) => flags.workload === undefined || flags.workload.includes(w.id));
+  const workloads = plan.workloads.filter(
+    (w) => flags.workload === undefined || flags.workload.includes(w.id),
+  );
   const targets = workloads.flatMap((w) => watchTargets(w));
   const signal = new AbortController().signal;
   const results = await Promise.all(
     targets.map(async (t) => {
       const result = await runProbe(t, signal);
-      return { workload: t.workload, component: t.component.id, site: t.site, ok: result.ok, latencyMs: Math.round(result.latencyMs), message: result.message };
+      return {
+        workload: t.workload,
+        component: t.component.id,
+        site: t.site,
+        ok: result.ok,
+        latencyMs: Math.round(result.latencyMs),
+        message: result.message,
+      };
     }),
   );
   if (results.some((r) => !r.ok)) context.exitCode = 1;
   if (flags.json) {
-    printJson(context, { plan: plan.name, hash: plan.hash, checkedAt: new Date().toISOString(), ok: results.every((r) => r.ok), probes: results });
+    printJson(context, {
+      plan: plan.name,
+      hash: plan.hash,
+      checkedAt: new Date().toISOString(),
+      ok: results.every((r) => r.ok),
+      probes: results,
+    });
     return;
   }
   if (results.length === 0) {
@@ -67,7 +97,9 @@ async function probeOnce(context: CommandContext, plan: Plan, flags: MonitorFlag
     return;
   }
   for (const r of results) {
-    context.out.write(`${r.workload.padEnd(14)} ${r.component.padEnd(14)} ${r.site.padEnd(8)} ${r.ok ? 'ok    ' : 'FAILED'} ${r.message}\n`);
+    context.out.write(
+      `${r.workload.padEnd(14)} ${r.component.padEnd(14)} ${r.site.padEnd(8)} ${r.ok ? 'ok    ' : 'FAILED'} ${r.message}\n`,
+    );
   }
 }
 
@@ -86,7 +118,14 @@ async function watch(context: CommandContext, plan: Plan, flags: MonitorFlags): 
         onRun: (driver) => {
           drivers.set(driver.runId, driver);
           void driver.done
-            .then((outcome) => say(context, flags, { type: 'run-finished', runId: outcome.runId, status: outcome.status, at: Date.now() }, `run ${outcome.runId} ${outcome.status}`))
+            .then((outcome) =>
+              say(
+                context,
+                flags,
+                { type: 'run-finished', runId: outcome.runId, status: outcome.status, at: Date.now() },
+                `run ${outcome.runId} ${outcome.status}`,
+              ),
+            )
             .catch((error: unknown) => log.error({ err: error, runId: driver.runId }, 'run driver failed'))
             .finally(() => drivers.delete(driver.runId));
         },
@@ -97,7 +136,11 @@ async function watch(context: CommandContext, plan: Plan, flags: MonitorFlags): 
     monitor.on('event', (event) => printEvent(context, flags, event));
     for (const w of monitor.status()) {
       const line = `watching ${w.workload}: sites ${Object.keys(w.sites).join(', ')}, loss of ${w.watchedSites.join(', ')} after ${formatDuration(w.detectAfterMs)} → ${
-        w.runbook === undefined ? 'no failover runbook' : w.automaticFailover ? `automatic ${w.runbook}` : `${w.runbook} waiting for activation approval`
+        w.runbook === undefined
+          ? 'no failover runbook'
+          : w.automaticFailover
+            ? `automatic ${w.runbook}`
+            : `${w.runbook} waiting for activation approval`
       }`;
       say(context, flags, { type: 'watching', ...w, at: Date.now() }, line);
     }
@@ -118,7 +161,12 @@ async function watch(context: CommandContext, plan: Plan, flags: MonitorFlags): 
     });
     await monitor.stop();
     if (drivers.size > 0) {
-      say(context, flags, { type: 'stopping', waitingFor: [...drivers.keys()], at: Date.now() }, `monitor stopped; waiting for run ${[...drivers.keys()].join(', ')} (Ctrl-C again to leave it; drctl resume RUN continues it)`);
+      say(
+        context,
+        flags,
+        { type: 'stopping', waitingFor: [...drivers.keys()], at: Date.now() },
+        `monitor stopped; waiting for run ${[...drivers.keys()].join(', ')} (Ctrl-C again to leave it; drctl resume RUN continues it)`,
+      );
       await Promise.race([
         Promise.allSettled([...drivers.values()].map((d) => d.done)),
         new Promise<void>((resolveLeave) => {
@@ -140,7 +188,8 @@ async function latchedRuns(store: RunStore, plan: Plan): Promise<Record<string, 
   // newest first, so the first match per workload is its latest failover
   for (const run of await store.listRuns({ limit: 500 })) {
     const workload = plan.workloads.find((w) => w.id === run.workload);
-    if (workload === undefined || latched[run.workload] !== undefined || run.startedBy !== 'monitor') continue;
+    if (workload === undefined || latched[run.workload] !== undefined || run.startedBy !== 'monitor')
+      continue;
     if (run.runbook !== failoverRunbook(workload)?.name) continue;
     if (['failed', 'cancelled', 'rolled-back'].includes(run.status)) continue;
     latched[run.workload] = run.id;
@@ -165,8 +214,15 @@ function monitorLogger(stateDir: string, plan: Plan, context: CommandContext): L
   );
 }
 
-function say<T extends { type: string; at?: number }>(context: CommandContext, flags: MonitorFlags, json: T, text: string): void {
-  context.out.write(flags.json ? `${JSON.stringify(json)}\n` : `${new Date(json.at ?? Date.now()).toISOString()} ${text}\n`);
+function say<T extends { type: string; at?: number }>(
+  context: CommandContext,
+  flags: MonitorFlags,
+  json: T,
+  text: string,
+): void {
+  context.out.write(
+    flags.json ? `${JSON.stringify(json)}\n` : `${new Date(json.at ?? Date.now()).toISOString()} ${text}\n`,
+  );
 }
 
 function printEvent(context: CommandContext, flags: MonitorFlags, event: MonitorEvent): void {
@@ -174,18 +230,53 @@ function printEvent(context: CommandContext, flags: MonitorFlags, event: Monitor
   if (event.type === 'probe') return;
   switch (event.type) {
     case 'probe-failed':
-      return say(context, flags, event, `${event.workload} ${event.component} at ${event.site}: probe failed (${event.error ?? 'no detail'})`);
+      return say(
+        context,
+        flags,
+        event,
+        `${event.workload} ${event.component} at ${event.site}: probe failed (${event.error ?? 'no detail'})`,
+      );
     case 'site-suspect':
-      return say(context, flags, event, `${event.workload} ${event.site} suspect (${event.component} failing)`);
+      return say(
+        context,
+        flags,
+        event,
+        `${event.workload} ${event.site} suspect (${event.component} failing)`,
+      );
     case 'site-lost':
-      return say(context, flags, event, `${event.workload} ${event.site} LOST after ${formatDuration(event.confirmedAt - event.firstFailureAt)}: ${event.reason}`);
+      return say(
+        context,
+        flags,
+        event,
+        `${event.workload} ${event.site} LOST after ${formatDuration(event.confirmedAt - event.firstFailureAt)}: ${event.reason}`,
+      );
     case 'site-recovered':
-      return say(context, flags, event, `${event.workload} ${event.site} answers again after ${formatDuration(event.downMs)}${event.wasLost ? ' (failback stays a controlled runbook)' : ' (transient, no action)'}`);
+      return say(
+        context,
+        flags,
+        event,
+        `${event.workload} ${event.site} answers again after ${formatDuration(event.downMs)}${event.wasLost ? ' (failback stays a controlled runbook)' : ' (transient, no action)'}`,
+      );
     case 'failover-started':
-      return say(context, flags, event, `${event.workload} failover run ${event.runId} started${event.automatic ? ' automatically' : ', waiting for activation approval (drctl approve RUN activation, then drctl resume RUN)'}`);
+      return say(
+        context,
+        flags,
+        event,
+        `${event.workload} failover run ${event.runId} started${event.automatic ? ' automatically' : ', waiting for activation approval (drctl approve RUN activation, then drctl resume RUN)'}`,
+      );
     case 'failover-skipped':
-      return say(context, flags, event, `${event.workload} ${event.site}: no failover started (${event.why}): ${event.reason}`);
+      return say(
+        context,
+        flags,
+        event,
+        `${event.workload} ${event.site}: no failover started (${event.why}): ${event.reason}`,
+      );
     case 'failover-error':
-      return say(context, flags, event, `${event.workload} failover could not start: ${event.code} ${event.message}`);
+      return say(
+        context,
+        flags,
+        event,
+        `${event.workload} failover could not start: ${event.code} ${event.message}`,
+      );
   }
 }

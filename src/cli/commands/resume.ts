@@ -7,7 +7,16 @@ import { DrctlError, UsageError } from '../../errors.ts';
 import { FINAL_RUN_STATUSES } from '../../store/index.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
 import { loadPlanForCommand } from '../load-plan.ts';
-import { actor, engineFor, exitCodeFor, openState, printView, progressHooks, viewOf, withStateOptions } from './run-shared.ts';
+import {
+  actor,
+  engineFor,
+  exitCodeFor,
+  openState,
+  printView,
+  progressHooks,
+  viewOf,
+  withStateOptions,
+} from './run-shared.ts';
 import type { StateOptions } from './run-shared.ts';
 
 interface ResumeOptions extends StateOptions {
@@ -31,7 +40,12 @@ export const registerResume: RegisterCommand = (program, context) => {
       .argument('<run>', 'run id')
       .option('--retry <step>', 'run the step again (repeatable)', collect, [])
       .option('--skip <step>', 'skip the escalated step; its dependents go on (repeatable)', collect, [])
-      .option('--done <step>', 'mark an interrupted step done without running it again (repeatable)', collect, [])
+      .option(
+        '--done <step>',
+        'mark an interrupted step done without running it again (repeatable)',
+        collect,
+        [],
+      )
       .option('--abort <step>', 'abort the run at this step (repeatable)', collect, [])
       .option('--plan <file>', 'the plan file, when it moved since the run started')
       .option('--no-wait', 'return when the run waits for people'),
@@ -46,9 +60,13 @@ export const registerResume: RegisterCommand = (program, context) => {
         });
       }
       if (FINAL_RUN_STATUSES.includes(run.status)) {
-        throw new UsageError('DRCTL_RUN_FINISHED', `run ${runId} already finished (${run.status}); there is nothing to resume`, {
-          hint: 'start a new run with `drctl run`',
-        });
+        throw new UsageError(
+          'DRCTL_RUN_FINISHED',
+          `run ${runId} already finished (${run.status}); there is nothing to resume`,
+          {
+            hint: 'start a new run with `drctl run`',
+          },
+        );
       }
       const decisions: Array<[string, Decision]> = [
         ...options.retry.map((step): [string, Decision] => [step, 'retry']),
@@ -58,20 +76,28 @@ export const registerResume: RegisterCommand = (program, context) => {
       ];
       for (const [step, choice] of decisions) await decideStep(store, { runId, step, by, choice });
       const plan = await loadPlanForCommand(options.plan ?? run.planFile);
-      const engine = engineFor(store, options, plan, context, [progressHooks(context, options.json === true)]);
+      const engine = engineFor(store, options, plan, context, [
+        progressHooks(context, options.json === true),
+      ]);
       let driver;
       try {
         driver = await engine.resume({ plan, runId, by, returnWhenWaiting: !options.wait });
       } catch (error) {
         // a live driver will act on the decision itself
         if (error instanceof DrctlError && error.code === 'DRCTL_RUN_LOCKED' && decisions.length > 0) {
-          if (options.json) printJson(context, { run: runId, decisions: decisions.map(([step, choice]) => ({ step, choice, by })), driven: true });
+          if (options.json)
+            printJson(context, {
+              run: runId,
+              decisions: decisions.map(([step, choice]) => ({ step, choice, by })),
+              driven: true,
+            });
           else context.out.write(`decision recorded; ${error.message}, which will act on it\n`);
           return;
         }
         throw error;
       }
-      const onSignal = (): void => void driver.cancel(by, 'interrupted from the terminal').catch(() => undefined);
+      const onSignal = (): void =>
+        void driver.cancel(by, 'interrupted from the terminal').catch(() => undefined);
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {

@@ -39,15 +39,35 @@ describe('drctl router', () => {
   it('routes to the healthy site from --endpoint flags, prints events, and stops on SIGTERM', async () => {
     const east = await startUpstream('east');
     const west = await startUpstream('west');
-    const child = spawn(process.execPath, [BIN, 'router', '--endpoint', `east=${east.url},priority=1`, '--endpoint', `west=${west.url}`, '--probe-interval', '50ms', '--probe-timeout', '2s', '--json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'router',
+        '--endpoint',
+        `east=${east.url},priority=1`,
+        '--endpoint',
+        `west=${west.url}`,
+        '--probe-interval',
+        '50ms',
+        '--probe-timeout',
+        '2s',
+        '--json',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (text: string) => (out += text));
     try {
       await until(() => out.includes('"type":"started"'), 'the router to start');
-      const started = JSON.parse(out.split('\n')[0] as string) as { url: string; adminUrl: string; adminToken: string };
+      const started = JSON.parse(out.split('\n')[0] as string) as {
+        url: string;
+        adminUrl: string;
+        adminToken: string;
+      };
       expect(started.adminToken.length).toBeGreaterThan(8);
       expect((await request(started.url)).headers['x-drctl-site']).toBe('east');
 
@@ -73,8 +93,13 @@ describe('drctl router', () => {
     ]);
     expect(options.probe).toMatchObject({ path: '/ready', intervalMs: 2000, timeoutMs: 1000, failures: 4 });
     const processes = await routerOptionsFrom(file, { component: 'orders' });
-    expect(processes.endpoints.map((endpoint) => endpoint.url)).toEqual(['http://127.0.0.1:8091', 'http://127.0.0.1:8092']);
-    await expect(routerOptionsFrom(file, { component: 'db' })).rejects.toMatchObject({ code: 'DRCTL_ROUTER_COMPONENT_NOT_FOUND' });
+    expect(processes.endpoints.map((endpoint) => endpoint.url)).toEqual([
+      'http://127.0.0.1:8091',
+      'http://127.0.0.1:8092',
+    ]);
+    await expect(routerOptionsFrom(file, { component: 'db' })).rejects.toMatchObject({
+      code: 'DRCTL_ROUTER_COMPONENT_NOT_FOUND',
+    });
   });
 
   it('exits 2 with a code and a hint on a bad endpoint or no endpoints', async () => {

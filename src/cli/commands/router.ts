@@ -8,7 +8,13 @@ import { UsageError } from '../../errors.ts';
 import { findComponent, loadPlan, parseDuration } from '../../plan/index.ts';
 import type { Component, Placement, Plan } from '../../plan/index.ts';
 import { ROUTING_MODES, TrafficRouter } from '../../router/index.ts';
-import type { EndpointOptions, ProbeOptions, RouterEvent, RouterOptions, RoutingMode } from '../../router/index.ts';
+import type {
+  EndpointOptions,
+  ProbeOptions,
+  RouterEvent,
+  RouterOptions,
+  RoutingMode,
+} from '../../router/index.ts';
 import type { CommandContext, RegisterCommand } from '../context.ts';
 
 interface RouterFlags {
@@ -33,15 +39,21 @@ export const registerRouter: RegisterCommand = (program: Command, context: Comma
   program
     .command('router')
     .description('run the traffic router: a health-probing front door on 127.0.0.1 with an admin API')
-    .argument('[plan]', 'plan file; with --component, the endpoints are that component\'s placements')
+    .argument('[plan]', "plan file; with --component, the endpoints are that component's placements")
     .option('--component <id>', 'component whose placements (url per site) are the endpoints')
     .option('--endpoint <spec...>', 'an endpoint: site=url[,priority=N][,weight=N] (repeat for each site)')
     .option('--mode <mode>', `routing mode: ${ROUTING_MODES.join(', ')}`, 'priority')
     .option('--listen <address>', 'front door: port or 127.0.0.1:port (0: a free port)', '0')
     .option('--admin-listen <address>', 'admin API: port or 127.0.0.1:port (0: a free port)', '0')
-    .option('--admin-token <token>', 'bearer token for switch and drain (default: DRCTL_ROUTER_TOKEN, else generated and printed)')
+    .option(
+      '--admin-token <token>',
+      'bearer token for switch and drain (default: DRCTL_ROUTER_TOKEN, else generated and printed)',
+    )
     .option('--active <site>', 'in manual mode, the site traffic goes to at start')
-    .option('--probe-path <path>', 'health path probed on each endpoint (default /health, or the path of the component probe url)')
+    .option(
+      '--probe-path <path>',
+      'health path probed on each endpoint (default /health, or the path of the component probe url)',
+    )
     .option('--probe-interval <duration>', 'time between probes (default 1s)')
     .option('--probe-timeout <duration>', 'probe timeout (default 500ms)')
     .option('--probe-failures <n>', 'consecutive failures to mark an endpoint down (default 3)')
@@ -71,36 +83,51 @@ export const registerRouter: RegisterCommand = (program: Command, context: Comma
 };
 
 /** Router options from the flags, or from a plan component's placements overridden by the flags. */
-export async function routerOptionsFrom(file: string | undefined, flags: RouterFlags): Promise<RouterOptions> {
+export async function routerOptionsFrom(
+  file: string | undefined,
+  flags: RouterFlags,
+): Promise<RouterOptions> {
   const mode = flags.mode ?? 'priority';
   if (!(ROUTING_MODES as readonly string[]).includes(mode)) {
-    throw new UsageError('DRCTL_ROUTER_OPTIONS_INVALID', `--mode ${mode} is not a routing mode`, { hint: `use one of: ${ROUTING_MODES.join(', ')}` });
+    throw new UsageError('DRCTL_ROUTER_OPTIONS_INVALID', `--mode ${mode} is not a routing mode`, {
+      hint: `use one of: ${ROUTING_MODES.join(', ')}`,
+    });
   }
   let endpoints: EndpointOptions[];
   let planProbe: ProbeOptions = {};
   if (flags.endpoint && flags.endpoint.length > 0) {
     if (file !== undefined || flags.component !== undefined) {
-      throw new UsageError('DRCTL_ROUTER_OPTIONS_INVALID', 'give either --endpoint flags or a plan with --component, not both', {
-        hint: 'drctl router --endpoint east=http://127.0.0.1:8081 --endpoint west=http://127.0.0.1:8082, or drctl router plan.yaml --component api',
-      });
+      throw new UsageError(
+        'DRCTL_ROUTER_OPTIONS_INVALID',
+        'give either --endpoint flags or a plan with --component, not both',
+        {
+          hint: 'drctl router --endpoint east=http://127.0.0.1:8081 --endpoint west=http://127.0.0.1:8082, or drctl router plan.yaml --component api',
+        },
+      );
     }
     endpoints = flags.endpoint.map(parseEndpoint);
   } else if (file !== undefined && flags.component !== undefined) {
     const plan = await loadPlan(file);
     ({ endpoints, probe: planProbe } = endpointsFromPlan(plan, flags.component));
   } else {
-    throw new UsageError('DRCTL_ROUTER_NO_ENDPOINTS', 'the router needs endpoints: --endpoint site=url (one per site), or a plan and --component', {
-      hint: 'drctl router --endpoint east=http://127.0.0.1:8081 --endpoint west=http://127.0.0.1:8082',
-    });
+    throw new UsageError(
+      'DRCTL_ROUTER_NO_ENDPOINTS',
+      'the router needs endpoints: --endpoint site=url (one per site), or a plan and --component',
+      {
+        hint: 'drctl router --endpoint east=http://127.0.0.1:8081 --endpoint west=http://127.0.0.1:8082',
+      },
+    );
   }
   const listen = parseAddress(flags.listen ?? '0', '--listen');
   const admin = parseAddress(flags.adminListen ?? '0', '--admin-listen');
   const probe: ProbeOptions = { ...planProbe };
   if (flags.probePath !== undefined) probe.path = flags.probePath;
-  if (flags.probeInterval !== undefined) probe.intervalMs = durationFlag(flags.probeInterval, '--probe-interval');
+  if (flags.probeInterval !== undefined)
+    probe.intervalMs = durationFlag(flags.probeInterval, '--probe-interval');
   if (flags.probeTimeout !== undefined) probe.timeoutMs = durationFlag(flags.probeTimeout, '--probe-timeout');
   if (flags.probeFailures !== undefined) probe.failures = countFlag(flags.probeFailures, '--probe-failures');
-  if (flags.probeSuccesses !== undefined) probe.successes = countFlag(flags.probeSuccesses, '--probe-successes');
+  if (flags.probeSuccesses !== undefined)
+    probe.successes = countFlag(flags.probeSuccesses, '--probe-successes');
   const token = flags.adminToken ?? process.env.DRCTL_ROUTER_TOKEN;
   return {
     endpoints,
@@ -118,26 +145,38 @@ function parseEndpoint(spec: string): EndpointOptions {
   const [first, ...rest] = spec.split(',');
   const match = /^([^=]+)=(.+)$/.exec(first ?? '');
   if (!match) {
-    throw new UsageError('DRCTL_ROUTER_ENDPOINT_INVALID', `--endpoint ${spec} is not site=url[,priority=N][,weight=N]`, {
-      hint: 'e.g. --endpoint east=http://127.0.0.1:8081,priority=1',
-    });
+    throw new UsageError(
+      'DRCTL_ROUTER_ENDPOINT_INVALID',
+      `--endpoint ${spec} is not site=url[,priority=N][,weight=N]`,
+      {
+        hint: 'e.g. --endpoint east=http://127.0.0.1:8081,priority=1',
+      },
+    );
   }
   const endpoint: EndpointOptions = { site: match[1] as string, url: match[2] as string };
   for (const part of rest) {
     const [key, value] = part.split('=');
     const number = Number(value);
-    if ((key === 'priority' || key === 'weight') && Number.isInteger(number) && number > 0) endpoint[key] = number;
+    if ((key === 'priority' || key === 'weight') && Number.isInteger(number) && number > 0)
+      endpoint[key] = number;
     else {
-      throw new UsageError('DRCTL_ROUTER_ENDPOINT_INVALID', `--endpoint ${spec}: "${part}" is not priority=N or weight=N`, {
-        hint: 'priority and weight are whole numbers from 1',
-      });
+      throw new UsageError(
+        'DRCTL_ROUTER_ENDPOINT_INVALID',
+        `--endpoint ${spec}: "${part}" is not priority=N or weight=N`,
+        {
+          hint: 'priority and weight are whole numbers from 1',
+        },
+      );
     }
   }
   return endpoint;
 }
 
 /** A component's placements as endpoints: primary sites first, standby placements after. */
-export function endpointsFromPlan(plan: Plan, componentId: string): { endpoints: EndpointOptions[]; probe: ProbeOptions } {
+export function endpointsFromPlan(
+  plan: Plan,
+  componentId: string,
+): { endpoints: EndpointOptions[]; probe: ProbeOptions } {
   const component: Component | undefined = findComponent(plan, componentId);
   if (!component) {
     throw new UsageError('DRCTL_ROUTER_COMPONENT_NOT_FOUND', `the plan has no component ${componentId}`, {
@@ -148,16 +187,30 @@ export function endpointsFromPlan(plan: Plan, componentId: string): { endpoints:
     .map((placement) => ({ ...placement, url: httpUrlOf(placement) }))
     .filter((placement) => placement.url !== undefined);
   if (withUrl.length === 0) {
-    throw new UsageError('DRCTL_ROUTER_COMPONENT_INVALID', `component ${componentId} has no placement with an http url or a port to route to`, {
-      hint: 'give each site of the component a placement with url: http://127.0.0.1:PORT (or port: PORT)',
-      location: component.at,
-    });
+    throw new UsageError(
+      'DRCTL_ROUTER_COMPONENT_INVALID',
+      `component ${componentId} has no placement with an http url or a port to route to`,
+      {
+        hint: 'give each site of the component a placement with url: http://127.0.0.1:PORT (or port: PORT)',
+        location: component.at,
+      },
+    );
   }
-  const roleOf = (site: string): number => SITE_ROLE_RANK[plan.sites.find((s) => s.id === site)?.role ?? 'backup'] ?? 2;
+  const roleOf = (site: string): number =>
+    SITE_ROLE_RANK[plan.sites.find((s) => s.id === site)?.role ?? 'backup'] ?? 2;
   const ordered = withUrl
     .map((placement, index) => ({ placement, index }))
-    .sort((a, b) => Number(a.placement.standby) - Number(b.placement.standby) || roleOf(a.placement.site) - roleOf(b.placement.site) || a.index - b.index);
-  const endpoints = ordered.map(({ placement }, rank) => ({ site: placement.site, url: placement.url as string, priority: rank + 1 }));
+    .sort(
+      (a, b) =>
+        Number(a.placement.standby) - Number(b.placement.standby) ||
+        roleOf(a.placement.site) - roleOf(b.placement.site) ||
+        a.index - b.index,
+    );
+  const endpoints = ordered.map(({ placement }, rank) => ({
+    site: placement.site,
+    url: placement.url as string,
+    priority: rank + 1,
+  }));
   const probe: ProbeOptions = {};
   if (component.probe) {
     if (component.probe.url !== undefined) probe.path = new URL(component.probe.url).pathname;
@@ -182,33 +235,50 @@ function parseAddress(text: string, flag: string): { host: string; port: number 
   const match = /^(?:(.+):)?(\d+)$/.exec(text);
   const port = Number(match?.[2]);
   if (!match || port > 65535) {
-    throw new UsageError('DRCTL_ROUTER_OPTIONS_INVALID', `${flag} ${text} is not a port or host:port`, { hint: `e.g. ${flag} 8080 or ${flag} 127.0.0.1:8080` });
+    throw new UsageError('DRCTL_ROUTER_OPTIONS_INVALID', `${flag} ${text} is not a port or host:port`, {
+      hint: `e.g. ${flag} 8080 or ${flag} 127.0.0.1:8080`,
+    });
   }
   return { host: match[1] ?? '127.0.0.1', port };
 }
 
 function durationFlag(text: string, flag: string): number {
   const ms = parseDuration(text);
-  if (ms === undefined) throw new UsageError('DRCTL_ROUTER_OPTIONS_INVALID', `${flag} ${text} is not a duration`, { hint: 'write it like 500ms, 1s or 2s' });
+  if (ms === undefined)
+    throw new UsageError('DRCTL_ROUTER_OPTIONS_INVALID', `${flag} ${text} is not a duration`, {
+      hint: 'write it like 500ms, 1s or 2s',
+    });
   return ms;
 }
 
 function countFlag(text: string, flag: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError('DRCTL_ROUTER_OPTIONS_INVALID', `${flag} ${text} is not a whole number from 1`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError('DRCTL_ROUTER_OPTIONS_INVALID', `${flag} ${text} is not a whole number from 1`);
   return n;
 }
 
-function printStart(context: CommandContext, router: TrafficRouter, generatedToken: boolean, json: boolean): void {
+function printStart(
+  context: CommandContext,
+  router: TrafficRouter,
+  generatedToken: boolean,
+  json: boolean,
+): void {
   const status = router.status();
   if (json) {
-    context.out.write(`${JSON.stringify({ type: 'started', url: router.url, adminUrl: router.adminUrl, ...(generatedToken ? { adminToken: router.adminToken } : {}), status })}\n`);
+    context.out.write(
+      `${JSON.stringify({ type: 'started', url: router.url, adminUrl: router.adminUrl, ...(generatedToken ? { adminToken: router.adminToken } : {}), status })}\n`,
+    );
     return;
   }
   context.out.write(`router on ${router.url} (${status.mode} mode)\n`);
-  context.out.write(`admin API on ${router.adminUrl}${generatedToken ? ` (token ${router.adminToken})` : ''}\n`);
+  context.out.write(
+    `admin API on ${router.adminUrl}${generatedToken ? ` (token ${router.adminToken})` : ''}\n`,
+  );
   for (const endpoint of status.endpoints) {
-    context.out.write(`  ${endpoint.site.padEnd(10)} ${endpoint.url.padEnd(28)} priority ${endpoint.priority} weight ${endpoint.weight}  ${endpoint.state}${endpoint.serving ? ', serving' : ''}\n`);
+    context.out.write(
+      `  ${endpoint.site.padEnd(10)} ${endpoint.url.padEnd(28)} priority ${endpoint.priority} weight ${endpoint.weight}  ${endpoint.state}${endpoint.serving ? ', serving' : ''}\n`,
+    );
   }
 }
 
@@ -220,7 +290,9 @@ function printEvent(context: CommandContext, event: RouterEvent, json: boolean):
   const time = new Date(event.at).toISOString();
   switch (event.type) {
     case 'active-changed':
-      context.out.write(`${time} serving ${event.serving.join(', ') || 'nothing'} (was ${event.previous.join(', ') || 'nothing'}; ${event.cause})\n`);
+      context.out.write(
+        `${time} serving ${event.serving.join(', ') || 'nothing'} (was ${event.previous.join(', ') || 'nothing'}; ${event.cause})\n`,
+      );
       break;
     case 'endpoint-up':
     case 'endpoint-down':
@@ -233,7 +305,9 @@ function printEvent(context: CommandContext, event: RouterEvent, json: boolean):
       break;
     case 'override-set':
     case 'override-cleared':
-      context.out.write(`${time} ${event.type === 'override-set' ? `switched to ${event.site}` : 'override cleared'}\n`);
+      context.out.write(
+        `${time} ${event.type === 'override-set' ? `switched to ${event.site}` : 'override cleared'}\n`,
+      );
       break;
   }
 }

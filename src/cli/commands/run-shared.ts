@@ -33,7 +33,10 @@ export function withStateOptions(command: Command): Command {
 /** The person acting: --as, else $DRCTL_USER, else the OS user. */
 export function actor(as: string | undefined): string {
   const who = as ?? process.env.DRCTL_USER ?? safeUser();
-  if (!who) throw new UsageError('DRCTL_RUN_WHO', 'cannot tell who is acting', { hint: 'pass --as PERSON or set DRCTL_USER' });
+  if (!who)
+    throw new UsageError('DRCTL_RUN_WHO', 'cannot tell who is acting', {
+      hint: 'pass --as PERSON or set DRCTL_USER',
+    });
   return who;
 }
 
@@ -50,7 +53,13 @@ export function openState(options: StateOptions): RunStore {
 }
 
 /** An engine whose logs go, redacted, to `<state>/logs/drctl.log` (and to stderr with --debug). */
-export function engineFor(store: RunStore, options: StateOptions, plan: Plan, context: CommandContext, hooks: EngineHooks[]): Engine {
+export function engineFor(
+  store: RunStore,
+  options: StateOptions,
+  plan: Plan,
+  context: CommandContext,
+  hooks: EngineHooks[],
+): Engine {
   const stateDir = resolve(options.state);
   const redactor = new Redactor(planSecrets(plan));
   mkdirSync(join(stateDir, 'logs'), { recursive: true });
@@ -74,12 +83,21 @@ export function progressHooks(context: CommandContext, quiet: boolean): EngineHo
     if (!quiet) context.err.write(`${line}\n`);
   };
   return {
-    onRunStart: (event) => say(`${event.resumed ? 'resuming' : 'running'} ${event.workload}/${event.runbook} as run ${event.runId}`),
-    onStepStart: (event) => say(`▶ ${event.step.id}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}`),
-    onStepWaiting: (event) => say(`⏸ ${event.step.id} waits for ${event.for}${event.escalateTo ? ` (escalated to ${event.escalateTo})` : ''}`),
+    onRunStart: (event) =>
+      say(
+        `${event.resumed ? 'resuming' : 'running'} ${event.workload}/${event.runbook} as run ${event.runId}`,
+      ),
+    onStepStart: (event) =>
+      say(`▶ ${event.step.id}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}`),
+    onStepWaiting: (event) =>
+      say(
+        `⏸ ${event.step.id} waits for ${event.for}${event.escalateTo ? ` (escalated to ${event.escalateTo})` : ''}`,
+      ),
     onStepComplete: (event) => say(`✔ ${event.step.id} ${event.status}: ${event.summary}`),
-    onStepError: (event) => say(`✖ ${event.step.id} ${event.code}: ${event.message}${event.final ? '' : ' (will retry)'}`),
-    onRunComplete: (event) => say(`run ${event.runId} ${event.status} after ${formatDuration(event.durationMs)}`),
+    onStepError: (event) =>
+      say(`✖ ${event.step.id} ${event.code}: ${event.message}${event.final ? '' : ' (will retry)'}`),
+    onRunComplete: (event) =>
+      say(`run ${event.runId} ${event.status} after ${formatDuration(event.durationMs)}`),
   };
 }
 
@@ -95,19 +113,29 @@ export async function viewOf(store: RunStore, runId: string): Promise<RunView> {
 
 export function printView(context: CommandContext, view: RunView): void {
   const out = (line: string): void => void context.out.write(`${line}\n`);
-  out(`run ${view.id}  ${view.workload}/${view.runbook}  ${view.status}  started by ${view.startedBy} at ${view.startedAt}`);
-  out(`progress ${view.progress.done}/${view.progress.total} done, ${view.progress.running} running, ${view.progress.waiting} waiting, ${view.progress.failed} failed; ${formatDuration(view.durationMs)}${view.reason ? ` (${view.reason})` : ''}`);
+  out(
+    `run ${view.id}  ${view.workload}/${view.runbook}  ${view.status}  started by ${view.startedBy} at ${view.startedAt}`,
+  );
+  out(
+    `progress ${view.progress.done}/${view.progress.total} done, ${view.progress.running} running, ${view.progress.waiting} waiting, ${view.progress.failed} failed; ${formatDuration(view.durationMs)}${view.reason ? ` (${view.reason})` : ''}`,
+  );
   if (view.driver) out(`driven by pid ${view.driver.pid} on ${view.driver.host}`);
   for (const waiting of view.waiting) {
     const step = view.steps.find((candidate) => candidate.id === waiting.step);
-    const choices = step?.options.length ? `; choose ${step.options.join(' | ')} with drctl resume ${view.id} --${step.options[0]} ${waiting.step}` : '';
-    out(`waiting: ${waiting.step} for ${waiting.for}${waiting.on.length ? ` from ${waiting.on.join(', ')}` : ''}${choices}`);
+    const choices = step?.options.length
+      ? `; choose ${step.options.join(' | ')} with drctl resume ${view.id} --${step.options[0]} ${waiting.step}`
+      : '';
+    out(
+      `waiting: ${waiting.step} for ${waiting.for}${waiting.on.length ? ` from ${waiting.on.join(', ')}` : ''}${choices}`,
+    );
   }
   if (view.next.length > 0) out(`next: ${view.next.join(', ')}`);
   for (const step of view.steps) {
     const actual = step.actualMs === undefined ? '-' : formatDuration(step.actualMs);
     const over = step.overrunMs ? ` (+${formatDuration(step.overrunMs)} over)` : '';
-    out(`  ${step.status.padEnd(11)} ${step.id.padEnd(20)} expected ${formatDuration(step.expectedMs + step.contingencyMs)}, actual ${actual}${over}${step.error ? `  ${step.error.code}: ${step.error.message}` : ''}`);
+    out(
+      `  ${step.status.padEnd(11)} ${step.id.padEnd(20)} expected ${formatDuration(step.expectedMs + step.contingencyMs)}, actual ${actual}${over}${step.error ? `  ${step.error.code}: ${step.error.message}` : ''}`,
+    );
   }
 }
 

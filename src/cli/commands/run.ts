@@ -5,7 +5,16 @@ import { UsageError } from '../../errors.ts';
 import { formatDuration } from '../../plan/index.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
 import { loadPlanForCommand } from '../load-plan.ts';
-import { actor, engineFor, exitCodeFor, openState, printView, progressHooks, viewOf, withStateOptions } from './run-shared.ts';
+import {
+  actor,
+  engineFor,
+  exitCodeFor,
+  openState,
+  printView,
+  progressHooks,
+  viewOf,
+  withStateOptions,
+} from './run-shared.ts';
 import type { StateOptions } from './run-shared.ts';
 
 interface RunOptions extends StateOptions {
@@ -35,20 +44,29 @@ export const registerRun: RegisterCommand = (program, context) => {
         printJson(context, { dryRun: true, planHash: plan.hash, ...timeline });
         return;
       }
-      context.out.write(`dry run of ${timeline.workload}/${timeline.runbook}: ${formatDuration(timeline.totalMs)} (critical path ${timeline.criticalPath.join(' → ')})\n`);
+      context.out.write(
+        `dry run of ${timeline.workload}/${timeline.runbook}: ${formatDuration(timeline.totalMs)} (critical path ${timeline.criticalPath.join(' → ')})\n`,
+      );
       for (const step of timeline.steps) {
-        context.out.write(`  ${formatDuration(step.startMs).padStart(8)} → ${formatDuration(step.finishMs).padEnd(8)} ${step.onCriticalPath ? '*' : ' '} ${step.id}\n`);
+        context.out.write(
+          `  ${formatDuration(step.startMs).padStart(8)} → ${formatDuration(step.finishMs).padEnd(8)} ${step.onCriticalPath ? '*' : ' '} ${step.id}\n`,
+        );
       }
       return;
     }
     const parallel = options.parallel === undefined ? undefined : Number(options.parallel);
     if (parallel !== undefined && (!Number.isInteger(parallel) || parallel < 1)) {
-      throw new UsageError('DRCTL_RUN_PARALLEL', `--parallel must be a whole number of at least 1, not ${options.parallel}`);
+      throw new UsageError(
+        'DRCTL_RUN_PARALLEL',
+        `--parallel must be a whole number of at least 1, not ${options.parallel}`,
+      );
     }
     const startedBy = actor(options.as ?? process.env.DRCTL_USER ?? userInfo().username);
     const store = openState(options);
     try {
-      const engine = engineFor(store, options, plan, context, [progressHooks(context, options.json === true)]);
+      const engine = engineFor(store, options, plan, context, [
+        progressHooks(context, options.json === true),
+      ]);
       const run = await engine.start({
         plan,
         runbook: options.runbook,
@@ -57,7 +75,8 @@ export const registerRun: RegisterCommand = (program, context) => {
         ...(options.workload === undefined ? {} : { workload: options.workload }),
         ...(parallel === undefined ? {} : { parallel }),
       });
-      const onSignal = (): void => void run.cancel(startedBy, 'interrupted from the terminal').catch(() => undefined);
+      const onSignal = (): void =>
+        void run.cancel(startedBy, 'interrupted from the terminal').catch(() => undefined);
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {

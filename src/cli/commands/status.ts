@@ -36,7 +36,9 @@ export const registerStatus: RegisterCommand = (program, context) => {
       }
       if (runs.length === 0) context.out.write('no runs yet\n');
       for (const run of runs) {
-        context.out.write(`${run.id}  ${run.workload}/${run.runbook}  ${run.status}  ${run.progress.done}/${run.progress.total}  started by ${run.startedBy}\n`);
+        context.out.write(
+          `${run.id}  ${run.workload}/${run.runbook}  ${run.status}  ${run.progress.done}/${run.progress.total}  started by ${run.startedBy}\n`,
+        );
       }
     } finally {
       await store.close();

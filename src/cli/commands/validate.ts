@@ -31,7 +31,12 @@ export const registerValidate: RegisterCommand = (program, context) => {
         if (!(options.json && error instanceof PlanInvalidError)) throw error;
         printJson(context, {
           valid: false,
-          problems: error.problems.map((p) => ({ code: p.code, message: p.message, hint: p.hint, ...p.location })),
+          problems: error.problems.map((p) => ({
+            code: p.code,
+            message: p.message,
+            hint: p.hint,
+            ...p.location,
+          })),
         });
         context.exitCode = 1;
       }

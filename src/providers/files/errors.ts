@@ -57,18 +57,26 @@ export function locationError(error: unknown, subject: Subject, path: string, do
     });
   }
   if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
-    return new DrctlError(BACKUP_ERRORS.TARGET_READ_ONLY, `${where}: the location is read-only or not writable (${code})`, {
-      hint: 'Remount the location read-write or grant drctl write access, or choose another path in the backup policy.',
-      details: { path, errno: code },
-      cause: error,
-    });
+    return new DrctlError(
+      BACKUP_ERRORS.TARGET_READ_ONLY,
+      `${where}: the location is read-only or not writable (${code})`,
+      {
+        hint: 'Remount the location read-write or grant drctl write access, or choose another path in the backup policy.',
+        details: { path, errno: code },
+        cause: error,
+      },
+    );
   }
   if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') {
-    return new DrctlError(BACKUP_ERRORS.TARGET_UNUSABLE, `${where}: a path component is not a directory (${code})`, {
-      hint: 'Check the path: part of it is an existing file. Point the backup policy or the action at a directory.',
-      details: { path, errno: code },
-      cause: error,
-    });
+    return new DrctlError(
+      BACKUP_ERRORS.TARGET_UNUSABLE,
+      `${where}: a path component is not a directory (${code})`,
+      {
+        hint: 'Check the path: part of it is an existing file. Point the backup policy or the action at a directory.',
+        details: { path, errno: code },
+        cause: error,
+      },
+    );
   }
   return error;
 }

@@ -1,6 +1,19 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, readFile, readdir, readlink, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readFile,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -130,7 +143,13 @@ describe('files provider', () => {
     await rm(join(source, 'f03.bin')); // deleted
 
     await actions.backup.run({ component: 'docs' }, ctx);
-    const second = ctx.recorded.get('backup') as { id: string; parent: string; files: number; copiedFiles: number; unchangedFiles: number };
+    const second = ctx.recorded.get('backup') as {
+      id: string;
+      parent: string;
+      files: number;
+      copiedFiles: number;
+      unchangedFiles: number;
+    };
     expect(second.parent).toBe(first.id);
     expect(second.files).toBe(20);
     expect(second.copiedFiles).toBe(3);
@@ -149,7 +168,9 @@ describe('files provider', () => {
     await actions.backup.run({ component: 'docs' }, ctx);
     await actions.verify.run({ component: 'docs' }, ctx);
 
-    const repository = new BackupRepository(join(backups, 'docs'), { subject: { component: 'docs', site: 'west' } });
+    const repository = new BackupRepository(join(backups, 'docs'), {
+      subject: { component: 'docs', site: 'west' },
+    });
     const manifest = await repository.newest();
     const entry = manifest?.entries.find((e) => e.path === 'reports/q1.csv');
     const blob = repository.blobPath(entry?.sha256 ?? '');
@@ -158,15 +179,23 @@ describe('files provider', () => {
     await chmod(blob, 0o644);
     await writeFile(blob, bytes);
 
-    const error = await expectDrctlError(actions.verify.run({ component: 'docs' }, ctx), 'DRCTL_BACKUP_VERIFY_FAILED');
+    const error = await expectDrctlError(
+      actions.verify.run({ component: 'docs' }, ctx),
+      'DRCTL_BACKUP_VERIFY_FAILED',
+    );
     expect(error.message).toContain('reports/q1.csv');
     expect(error.message).toContain('component "docs" at site "west"');
-    const evidence = ctx.recorded.get('verification') as { reports: { ok: boolean; problems: { path: string }[] }[] };
+    const evidence = ctx.recorded.get('verification') as {
+      reports: { ok: boolean; problems: { path: string }[] }[];
+    };
     expect(evidence.reports[0]?.problems.map((p) => p.path)).toEqual(['reports/q1.csv']);
 
     // A restore reads the same blob and refuses to land it, leaving no target behind.
     const target = join(tmp.path, 'restored');
-    const restoreError = await expectDrctlError(actions.restore.run({ component: 'docs', target }, ctx), 'DRCTL_BACKUP_VERIFY_FAILED');
+    const restoreError = await expectDrctlError(
+      actions.restore.run({ component: 'docs', target }, ctx),
+      'DRCTL_BACKUP_VERIFY_FAILED',
+    );
     expect(restoreError.message).toContain('reports/q1.csv');
     await expect(stat(target)).rejects.toThrow();
   });
@@ -177,7 +206,10 @@ describe('files provider', () => {
     const westDocs = join(tmp.path, 'west', 'docs');
     await writeTree(westDocs, { 'stale.txt': 'old data' });
 
-    const error = await expectDrctlError(actions.restore.run({ component: 'docs', site: 'west' }, ctx), 'DRCTL_BACKUP_RESTORE_TARGET_NOT_EMPTY');
+    const error = await expectDrctlError(
+      actions.restore.run({ component: 'docs', site: 'west' }, ctx),
+      'DRCTL_BACKUP_RESTORE_TARGET_NOT_EMPTY',
+    );
     expect(error.message).toContain('component "docs" at site "west"');
     expect(error.hint).toContain('force');
     expect(await readTree(westDocs)).toEqual({ 'stale.txt': Buffer.from('old data').toString('base64') });
@@ -203,9 +235,13 @@ describe('files provider', () => {
     await writeTree(source, { 'a.txt': 'alpha' });
     const mountPoint = join(tmp.path, 'ro');
     await mkdir(mountPoint);
-    if (!tryMount(['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', mountPoint])) test.skip('cannot mount a tmpfs here');
+    if (!tryMount(['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', mountPoint]))
+      test.skip('cannot mount a tmpfs here');
     try {
-      await expectDrctlError(actions.backup.run({ component: 'docs', repository: join(mountPoint, 'repo') }, ctx), 'DRCTL_BACKUP_TARGET_READ_ONLY');
+      await expectDrctlError(
+        actions.backup.run({ component: 'docs', repository: join(mountPoint, 'repo') }, ctx),
+        'DRCTL_BACKUP_TARGET_READ_ONLY',
+      );
     } finally {
       execFileSync('umount', [mountPoint]);
     }
@@ -215,10 +251,14 @@ describe('files provider', () => {
     await writeTree(source, { 'small.txt': 'alpha', 'big.bin': randomBytes(2_000_000) });
     const mountPoint = join(tmp.path, 'tiny');
     await mkdir(mountPoint);
-    if (!tryMount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint])) test.skip('cannot mount a tmpfs here');
+    if (!tryMount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]))
+      test.skip('cannot mount a tmpfs here');
     try {
       const repo = join(mountPoint, 'repo');
-      const error = await expectDrctlError(actions.backup.run({ component: 'docs', repository: repo }, ctx), 'DRCTL_BACKUP_TARGET_FULL');
+      const error = await expectDrctlError(
+        actions.backup.run({ component: 'docs', repository: repo }, ctx),
+        'DRCTL_BACKUP_TARGET_FULL',
+      );
       expect(error.message).toContain('component "docs" at site "west"');
       const repository = new BackupRepository(repo, { subject: { component: 'docs', site: 'west' } });
       expect(await repository.list()).toEqual([]);
@@ -232,10 +272,16 @@ describe('files provider', () => {
     for (let i = 0; i < 40; i += 1) files[`part-${i}.bin`] = randomBytes(50_000);
     await writeTree(source, files);
     const repo = join(backups, 'docs');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'fixtures', 'interrupted-backup.ts'), repo, source], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(here, 'fixtures', 'interrupted-backup.ts'), repo, source],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {
         if (chunk.toString().includes('frozen')) resolve();
@@ -261,7 +307,10 @@ describe('files provider', () => {
   it('prunes by the retention policy, removes blobs only pruned backups used, and a dry run changes nothing', async () => {
     let now = Date.parse('2026-01-01T02:00:00Z');
     const repo = join(backups, 'docs');
-    const repository = new BackupRepository(repo, { subject: { component: 'docs', site: 'west' }, clock: () => new Date(now) });
+    const repository = new BackupRepository(repo, {
+      subject: { component: 'docs', site: 'west' },
+      clock: () => new Date(now),
+    });
     await writeTree(source, { 'constant.txt': 'never changes' });
     for (let day = 0; day < 45; day += 1) {
       await writeFile(join(source, 'daily.txt'), `day ${day}`);
@@ -288,7 +337,13 @@ describe('files provider', () => {
     const kept = (await repository.list()).map((m) => m.id).sort();
     expect(kept).toEqual(expected);
     // 2026-02-14 (newest, daily), 02-13, 02-12 (daily), 02-08 (Sunday, weekly), 01-31 (monthly).
-    expect(kept.map((id) => id.slice(0, 8))).toEqual(['20260131', '20260208', '20260212', '20260213', '20260214']);
+    expect(kept.map((id) => id.slice(0, 8))).toEqual([
+      '20260131',
+      '20260208',
+      '20260212',
+      '20260213',
+      '20260214',
+    ]);
     expect(report.output?.['blobsRemoved']).toBe(40);
     expect(await countBlobs(repo)).toBe(kept.length + 1);
     for (const id of kept) expect((await repository.verify(id)).ok).toBe(true);

@@ -7,22 +7,34 @@ import { z } from 'zod';
 import { defineAction } from '../provider.ts';
 import type { Provider } from '../provider.ts';
 import { dataPath, resolveTarget, targetParams } from './resolve.ts';
-import { backupEvidence, backupReadiness, freshCheck, listAction, pruneAction, verificationError } from './shared.ts';
+import {
+  backupEvidence,
+  backupReadiness,
+  freshCheck,
+  listAction,
+  pruneAction,
+  verificationError,
+} from './shared.ts';
 import type { VerifyReport } from './repository.ts';
 
 const KIND = 'files';
 
 export const filesProvider = {
   name: 'files',
-  description: 'Directory backups to another site: content-addressed, incremental, checksummed, with retention.',
+  description:
+    'Directory backups to another site: content-addressed, incremental, checksummed, with retention.',
   kinds: ['files', 'file-share', 'directory'],
   actions: {
     backup: defineAction({
-      description: "Back up the component's directory at a site to its backup site; only files whose content is new are copied.",
+      description:
+        "Back up the component's directory at a site to its backup site; only files whose content is new are copied.",
       params: z.strictObject({
         ...targetParams,
         source: z.string().optional().describe('Directory to back up, overriding the placement path.'),
-        rehash: z.boolean().optional().describe('Read every file even when size and times say it is unchanged. @default false'),
+        rehash: z
+          .boolean()
+          .optional()
+          .describe('Read every file even when size and times say it is unchanged. @default false'),
       }),
       idempotent: true,
       evidence: ['backup'],
@@ -45,7 +57,8 @@ export const filesProvider = {
       },
     }),
     restore: defineAction({
-      description: 'Restore a backup (the newest by default) to the placement path at a site, or to an explicit path. Refuses a target holding other data unless force.',
+      description:
+        'Restore a backup (the newest by default) to the placement path at a site, or to an explicit path. Refuses a target holding other data unless force.',
       params: z.strictObject({
         ...targetParams,
         backup: z.string().optional().describe('Backup id. @default the newest'),
@@ -71,7 +84,8 @@ export const filesProvider = {
       },
     }),
     verify: defineAction({
-      description: 'Re-hash every file of a backup (the newest by default, or all) against its manifest; fails naming the first damaged file.',
+      description:
+        'Re-hash every file of a backup (the newest by default, or all) against its manifest; fails naming the first damaged file.',
       params: z.strictObject({
         ...targetParams,
         backup: z.string().optional().describe('Backup id. @default the newest'),
@@ -82,12 +96,16 @@ export const filesProvider = {
       async run(params, ctx) {
         const target = resolveTarget(ctx.plan, params);
         const { repository } = target;
-        const ids = params.all === true ? [...(await repository.list()).map((m) => m.id), ...repository.damaged] : [params.backup];
+        const ids =
+          params.all === true
+            ? [...(await repository.list()).map((m) => m.id), ...repository.damaged]
+            : [params.backup];
         const reports: VerifyReport[] = [];
         for (const id of ids) reports.push(await repository.verify(id, { signal: ctx.signal }));
         ctx.evidence('verification', { repository: repository.root, reports });
         const failed = reports.find((report) => !report.ok);
-        if (failed !== undefined) throw verificationError(failed, target.component.id, target.backupSite, repository.root);
+        if (failed !== undefined)
+          throw verificationError(failed, target.component.id, target.backupSite, repository.root);
         const files = reports.reduce((sum, report) => sum + report.files, 0);
         const bytes = reports.reduce((sum, report) => sum + report.bytes, 0);
         return {

@@ -258,20 +258,28 @@ export class BackupRepository {
       text = await readFile(file, 'utf8');
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) {
-        throw new DrctlError(BACKUP_ERRORS.NOT_FOUND, `${describe(this.subject)}: no backup "${id}" in ${this.root}`, {
-          hint: 'List the backups with files.list (or sqlite.list) and pass one of their ids, or omit the id for the newest.',
-          details: { repository: this.root, backup: id },
-          cause: error,
-        });
+        throw new DrctlError(
+          BACKUP_ERRORS.NOT_FOUND,
+          `${describe(this.subject)}: no backup "${id}" in ${this.root}`,
+          {
+            hint: 'List the backups with files.list (or sqlite.list) and pass one of their ids, or omit the id for the newest.',
+            details: { repository: this.root, backup: id },
+            cause: error,
+          },
+        );
       }
       throw error;
     }
     const invalid = (why: string, cause?: unknown): DrctlError =>
-      new DrctlError(BACKUP_ERRORS.MANIFEST_INVALID, `${describe(this.subject)}: manifest of backup "${id}" is damaged: ${why}`, {
-        hint: 'Do not restore from this backup; restore an older one and take a fresh backup. Run files.verify on the others.',
-        details: { repository: this.root, backup: id, file },
-        ...(cause === undefined ? {} : { cause }),
-      });
+      new DrctlError(
+        BACKUP_ERRORS.MANIFEST_INVALID,
+        `${describe(this.subject)}: manifest of backup "${id}" is damaged: ${why}`,
+        {
+          hint: 'Do not restore from this backup; restore an older one and take a fresh backup. Run files.verify on the others.',
+          details: { repository: this.root, backup: id, file },
+          ...(cause === undefined ? {} : { cause }),
+        },
+      );
     let parsed: Manifest;
     try {
       parsed = JSON.parse(text) as Manifest;
@@ -279,7 +287,8 @@ export class BackupRepository {
       throw invalid('not valid JSON', error);
     }
     const { checksum, ...rest } = parsed;
-    if (typeof checksum !== 'string' || sha256Of(JSON.stringify(rest)) !== checksum) throw invalid('checksum mismatch');
+    if (typeof checksum !== 'string' || sha256Of(JSON.stringify(rest)) !== checksum)
+      throw invalid('checksum mismatch');
     if (parsed.format !== MANIFEST_FORMAT) throw invalid(`unknown format ${String(parsed.format)}`);
     return parsed;
   }
@@ -311,7 +320,9 @@ export class BackupRepository {
         return entry;
       });
       const entries = captured.filter((entry): entry is ManifestEntry => entry !== undefined);
-      const vanished = tree.items.filter((_, index) => captured[index] === undefined).map((item) => item.path);
+      const vanished = tree.items
+        .filter((_, index) => captured[index] === undefined)
+        .map((item) => item.path);
       return this.commit(staging, store, {
         id,
         kind: options.kind,
@@ -370,7 +381,12 @@ export class BackupRepository {
   ): Promise<ManifestEntry | undefined> {
     if (item.type === 'symlink') {
       const target = await readlink(item.absolute);
-      return { ...fileEntry(item, sha256Of(target)), type: 'symlink', target, size: Buffer.byteLength(target) };
+      return {
+        ...fileEntry(item, sha256Of(target)),
+        type: 'symlink',
+        target,
+        size: Buffer.byteLength(target),
+      };
     }
     const unchanged =
       !rehash &&
@@ -400,7 +416,11 @@ export class BackupRepository {
     return staging;
   }
 
-  private async commit(staging: string, store: BlobWriter, draft: Omit<Manifest, 'format' | 'finishedAt' | 'checksum'>): Promise<Manifest> {
+  private async commit(
+    staging: string,
+    store: BlobWriter,
+    draft: Omit<Manifest, 'format' | 'finishedAt' | 'checksum'>,
+  ): Promise<Manifest> {
     try {
       await store.flush();
       const body = { format: MANIFEST_FORMAT, ...draft, finishedAt: this.clock().toISOString() } as const;
@@ -465,11 +485,18 @@ export class BackupRepository {
   ): Promise<RestoreResult> {
     const manifest = await this.resolve(id);
     const subject = { component: this.subject.component, site: options.site };
-    const entry = options.entry === undefined ? manifest.entries[0] : manifest.entries.find((e) => e.path === options.entry);
+    const entry =
+      options.entry === undefined
+        ? manifest.entries[0]
+        : manifest.entries.find((e) => e.path === options.entry);
     if (entry === undefined) {
-      throw new DrctlError(BACKUP_ERRORS.NOT_FOUND, `${describe(this.subject)}: backup "${manifest.id}" holds no file ${options.entry ?? ''}`, {
-        hint: 'Check the backup id: it may belong to another provider or component.',
-      });
+      throw new DrctlError(
+        BACKUP_ERRORS.NOT_FOUND,
+        `${describe(this.subject)}: backup "${manifest.id}" holds no file ${options.entry ?? ''}`,
+        {
+          hint: 'Check the backup id: it may belong to another provider or component.',
+        },
+      );
     }
     let replaced = false;
     const existing = await lstat(target).catch(() => undefined);
@@ -496,7 +523,12 @@ export class BackupRepository {
     return { ...restoreResult(manifest, target, false, replaced), files: 1, bytes: entry.size };
   }
 
-  private async restoreEntry(entry: ManifestEntry, destination: string, subject: Subject, sync: boolean): Promise<void> {
+  private async restoreEntry(
+    entry: ManifestEntry,
+    destination: string,
+    subject: Subject,
+    sync: boolean,
+  ): Promise<void> {
     if (entry.type === 'symlink') {
       await symlink(entry.target ?? '', destination);
       return;
@@ -504,7 +536,13 @@ export class BackupRepository {
     const source = this.blobPath(entry.sha256);
     const hash = createHash('sha256');
     const input = await open(source, 'r').catch((error: unknown) => {
-      throw verifyFailed(subject, this.root, entry.path, `its content (blob ${entry.sha256.slice(0, 12)}) is missing`, error);
+      throw verifyFailed(
+        subject,
+        this.root,
+        entry.path,
+        `its content (blob ${entry.sha256.slice(0, 12)}) is missing`,
+        error,
+      );
     });
     let output: FileHandle | undefined;
     try {
@@ -523,7 +561,12 @@ export class BackupRepository {
     }
     // Restoring is reading the backup, so it verifies on the way: a damaged blob never lands unnoticed.
     if (hash.digest('hex') !== entry.sha256) {
-      throw verifyFailed(subject, this.root, entry.path, 'its content does not match the SHA-256 in the manifest');
+      throw verifyFailed(
+        subject,
+        this.root,
+        entry.path,
+        'its content does not match the SHA-256 in the manifest',
+      );
     }
     await chmod(destination, entry.mode & 0o7777);
     const mtime = new Date(entry.mtimeMs);
@@ -531,14 +574,25 @@ export class BackupRepository {
   }
 
   /** Re-hash every file of a backup against its manifest; records the result beside the backups. */
-  async verify(id: string | undefined, options: { signal?: AbortSignal; record?: boolean } = {}): Promise<VerifyReport> {
+  async verify(
+    id: string | undefined,
+    options: { signal?: AbortSignal; record?: boolean } = {},
+  ): Promise<VerifyReport> {
     const at = this.clock().toISOString();
     let manifest: Manifest;
     try {
       manifest = await this.resolve(id);
     } catch (error) {
-      if (!(error instanceof DrctlError) || error.code !== BACKUP_ERRORS.MANIFEST_INVALID || id === undefined) throw error;
-      const report: VerifyReport = { backup: id, ok: false, at, files: 0, bytes: 0, problems: [{ path: 'manifest.json', reason: error.message }] };
+      if (!(error instanceof DrctlError) || error.code !== BACKUP_ERRORS.MANIFEST_INVALID || id === undefined)
+        throw error;
+      const report: VerifyReport = {
+        backup: id,
+        ok: false,
+        at,
+        files: 0,
+        bytes: 0,
+        problems: [{ path: 'manifest.json', reason: error.message }],
+      };
       if (options.record !== false) await this.recordVerification(report);
       return report;
     }
@@ -547,14 +601,17 @@ export class BackupRepository {
     await mapPool(manifest.entries, CONCURRENCY, async (entry) => {
       if (options.signal?.aborted === true) throw cancelled(this.subject, 'the verification');
       if (entry.type === 'symlink') {
-        if (sha256Of(entry.target ?? '') !== entry.sha256) problems.push({ path: entry.path, reason: 'link target does not match its hash' });
+        if (sha256Of(entry.target ?? '') !== entry.sha256)
+          problems.push({ path: entry.path, reason: 'link target does not match its hash' });
         return;
       }
       try {
         const { sha256, size } = await hashFileWithSize(this.blobPath(entry.sha256));
         bytes += size;
-        if (size !== entry.size) problems.push({ path: entry.path, reason: `size ${size} bytes, manifest says ${entry.size}` });
-        else if (sha256 !== entry.sha256) problems.push({ path: entry.path, reason: 'SHA-256 does not match the manifest' });
+        if (size !== entry.size)
+          problems.push({ path: entry.path, reason: `size ${size} bytes, manifest says ${entry.size}` });
+        else if (sha256 !== entry.sha256)
+          problems.push({ path: entry.path, reason: 'SHA-256 does not match the manifest' });
       } catch (error) {
         if (!isErrno(error, 'ENOENT')) throw error;
         problems.push({ path: entry.path, reason: `blob ${entry.sha256.slice(0, 12)} is missing` });
@@ -563,7 +620,14 @@ export class BackupRepository {
     // Workers finish out of order; report problems in manifest order so "the first bad file" is stable.
     const order = new Map(manifest.entries.map((entry, index) => [entry.path, index]));
     problems.sort((a, b) => (order.get(a.path) ?? 0) - (order.get(b.path) ?? 0));
-    const report: VerifyReport = { backup: manifest.id, ok: problems.length === 0, at, files: manifest.entries.length, bytes, problems };
+    const report: VerifyReport = {
+      backup: manifest.id,
+      ok: problems.length === 0,
+      at,
+      files: manifest.entries.length,
+      bytes,
+      problems,
+    };
     if (options.record !== false) await this.recordVerification(report);
     return report;
   }
@@ -610,7 +674,9 @@ export class BackupRepository {
         if (!kept.has(manifest.id)) continue;
         for (const entry of manifest.entries) if (entry.type === 'file') referenced.add(entry.sha256);
       }
-      const incomplete = (await readdir(this.backupsDir).catch(() => [] as string[])).filter((name) => name.startsWith('.'));
+      const incomplete = (await readdir(this.backupsDir).catch(() => [] as string[])).filter((name) =>
+        name.startsWith('.'),
+      );
       if (!dryRun) {
         for (const id of pruned) {
           // Rename first: a prune killed half-way leaves a hidden directory, never a half-deleted backup.
@@ -619,20 +685,32 @@ export class BackupRepository {
           await rm(trash, { recursive: true, force: true });
           await rm(join(this.root, 'verifications', `${id}.json`), { force: true });
         }
-        for (const name of incomplete) await rm(join(this.backupsDir, name), { recursive: true, force: true });
+        for (const name of incomplete)
+          await rm(join(this.backupsDir, name), { recursive: true, force: true });
         await fsyncDir(this.backupsDir).catch(() => undefined);
       }
       let blobsRemoved = 0;
       let bytesFreed = 0;
       const damaged = [...this.damaged];
       // A damaged manifest cannot say which blobs it needs, so nothing is collected while one exists.
-      if (damaged.length === 0) for await (const blob of listBlobs(this.blobsDir)) {
-        if (referenced.has(blob.sha256)) continue;
-        blobsRemoved += 1;
-        bytesFreed += blob.size;
-        if (!dryRun) await unlink(blob.path);
-      }
-      return { dryRun, policy, decisions, kept: [...kept], pruned, blobsRemoved, bytesFreed, incomplete, damaged };
+      if (damaged.length === 0)
+        for await (const blob of listBlobs(this.blobsDir)) {
+          if (referenced.has(blob.sha256)) continue;
+          blobsRemoved += 1;
+          bytesFreed += blob.size;
+          if (!dryRun) await unlink(blob.path);
+        }
+      return {
+        dryRun,
+        policy,
+        decisions,
+        kept: [...kept],
+        pruned,
+        blobsRemoved,
+        bytesFreed,
+        incomplete,
+        damaged,
+      };
     };
     try {
       return dryRun ? await run() : await this.withLock('prune', run);
@@ -673,18 +751,26 @@ export class BackupRepository {
         if (!isErrno(error, 'EEXIST')) throw locationError(error, this.subject, this.root, 'lock');
         const holder = await readLock(file);
         if (attempt >= 3 || !(await isStale(file, holder))) {
-          const who = holder === undefined ? 'another process' : `${holder.operation} by pid ${holder.pid} on ${holder.host} since ${holder.at}`;
-          throw new DrctlError(BACKUP_ERRORS.LOCKED, `${describe(this.subject)}: the repository ${this.root} is busy (${who})`, {
-            hint: 'Wait for the other backup or prune to finish. If that process is gone on another host, remove the lock file by hand.',
-            details: { repository: this.root, holder },
-          });
+          const who =
+            holder === undefined
+              ? 'another process'
+              : `${holder.operation} by pid ${holder.pid} on ${holder.host} since ${holder.at}`;
+          throw new DrctlError(
+            BACKUP_ERRORS.LOCKED,
+            `${describe(this.subject)}: the repository ${this.root} is busy (${who})`,
+            {
+              hint: 'Wait for the other backup or prune to finish. If that process is gone on another host, remove the lock file by hand.',
+              details: { repository: this.root, holder },
+            },
+          );
         }
         await rm(file, { force: true });
       }
     }
     try {
       const names = await readdir(this.backupsDir).catch(() => [] as string[]);
-      for (const name of names) if (name.startsWith('.')) await rm(join(this.backupsDir, name), { recursive: true, force: true });
+      for (const name of names)
+        if (name.startsWith('.')) await rm(join(this.backupsDir, name), { recursive: true, force: true });
       return await work();
     } finally {
       await rm(file, { force: true });
@@ -829,7 +915,9 @@ interface TreeItem {
   stat: { size: number; mode: number; mtimeMs: number; ctimeMs: number; ino: number };
 }
 
-async function walkTree(root: string): Promise<{ directories: string[]; items: TreeItem[]; skipped: string[] }> {
+async function walkTree(
+  root: string,
+): Promise<{ directories: string[]; items: TreeItem[]; skipped: string[] }> {
   const directories: string[] = [];
   const items: TreeItem[] = [];
   const skipped: string[] = [];
@@ -847,7 +935,13 @@ async function walkTree(root: string): Promise<{ directories: string[]; items: T
           path,
           absolute,
           type: info.isFile() ? 'file' : 'symlink',
-          stat: { size: info.size, mode: info.mode, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino },
+          stat: {
+            size: info.size,
+            mode: info.mode,
+            mtimeMs: info.mtimeMs,
+            ctimeMs: info.ctimeMs,
+            ino: info.ino,
+          },
         });
       } else {
         skipped.push(path);
@@ -899,7 +993,12 @@ function statsOf(entries: ManifestEntry[], store: BlobWriter, skipped: string[])
   };
 }
 
-function restoreResult(manifest: Manifest, target: string, alreadyRestored: boolean, replaced: boolean): RestoreResult {
+function restoreResult(
+  manifest: Manifest,
+  target: string,
+  alreadyRestored: boolean,
+  replaced: boolean,
+): RestoreResult {
   return {
     backup: manifest.id,
     target,
@@ -956,30 +1055,56 @@ function siblingTemp(target: string, what: string): string {
 }
 
 function targetNotEmpty(subject: Subject, target: string): DrctlError {
-  return new DrctlError(BACKUP_ERRORS.RESTORE_TARGET_NOT_EMPTY, `${describe(subject)}: restore target ${target} already holds data`, {
-    hint: 'Restore to an empty or new path, or pass force: true to replace what is there (it is moved aside and removed only after the restore completes).',
-    details: { target },
-  });
+  return new DrctlError(
+    BACKUP_ERRORS.RESTORE_TARGET_NOT_EMPTY,
+    `${describe(subject)}: restore target ${target} already holds data`,
+    {
+      hint: 'Restore to an empty or new path, or pass force: true to replace what is there (it is moved aside and removed only after the restore completes).',
+      details: { target },
+    },
+  );
 }
 
-function sourceMissing(subject: Subject, source: string, cause: unknown, why = 'does not exist or cannot be read'): DrctlError {
-  return new DrctlError(BACKUP_ERRORS.SOURCE_MISSING, `${describe(subject)}: backup source ${source} ${why}`, {
-    hint: "Check the component's placement path at that site, or pass source explicitly.",
-    details: { source },
-    ...(cause === undefined ? {} : { cause }),
-  });
+function sourceMissing(
+  subject: Subject,
+  source: string,
+  cause: unknown,
+  why = 'does not exist or cannot be read',
+): DrctlError {
+  return new DrctlError(
+    BACKUP_ERRORS.SOURCE_MISSING,
+    `${describe(subject)}: backup source ${source} ${why}`,
+    {
+      hint: "Check the component's placement path at that site, or pass source explicitly.",
+      details: { source },
+      ...(cause === undefined ? {} : { cause }),
+    },
+  );
 }
 
-export function verifyFailed(subject: Subject, repository: string, path: string, why: string, cause?: unknown): DrctlError {
-  return new DrctlError(BACKUP_ERRORS.VERIFY_FAILED, `${describe(subject)}: backup file ${path} is damaged: ${why}`, {
-    hint: 'Do not trust this backup: restore an older one that verifies, take a new backup, and check the storage at the backup site.',
-    details: { repository, file: path },
-    ...(cause === undefined ? {} : { cause }),
-  });
+export function verifyFailed(
+  subject: Subject,
+  repository: string,
+  path: string,
+  why: string,
+  cause?: unknown,
+): DrctlError {
+  return new DrctlError(
+    BACKUP_ERRORS.VERIFY_FAILED,
+    `${describe(subject)}: backup file ${path} is damaged: ${why}`,
+    {
+      hint: 'Do not trust this backup: restore an older one that verifies, take a new backup, and check the storage at the backup site.',
+      details: { repository, file: path },
+      ...(cause === undefined ? {} : { cause }),
+    },
+  );
 }
 
 function backupId(time: Date): string {
-  const stamp = time.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = time
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -1109,7 +1234,11 @@ async function isStale(file: string, lock: LockInfo | undefined): Promise<boolea
 }
 
 /** Map with at most `limit` calls in flight, results in input order; the first failure rejects. */
-export async function mapPool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapPool<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failed = false;
@@ -1128,7 +1257,9 @@ export async function mapPool<T, R>(items: readonly T[], limit: number, work: (i
     }
   };
   const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
-  const rejection = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  const rejection = settled.find(
+    (outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected',
+  );
   if (rejection !== undefined) throw rejection.reason;
   return results;
 }

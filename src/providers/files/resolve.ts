@@ -14,8 +14,12 @@ import { defaultRetention } from './retention.ts';
 /** Parameters every backup action shares. */
 export const targetParams = {
   component: Id.describe('The component whose backups this is about.'),
-  site: Id.optional().describe('Site whose placement holds the data (read by a backup, written by a restore). @default the primary placement'),
-  to: Id.optional().describe("Backup site: picks the component's backup policy going there. @default the first backup policy"),
+  site: Id.optional().describe(
+    'Site whose placement holds the data (read by a backup, written by a restore). @default the primary placement',
+  ),
+  to: Id.optional().describe(
+    "Backup site: picks the component's backup policy going there. @default the first backup policy",
+  ),
   repository: z.string().optional().describe('Backup location, overriding the policy path; used as is.'),
 };
 
@@ -71,7 +75,9 @@ export function resolveTarget(plan: Plan, input: TargetInput, clock?: () => Date
   const placement = findPlacement(component, input.site);
   const site = input.site ?? placement?.site ?? 'unknown';
   const policy =
-    input.to === undefined ? component.backups[0] : component.backups.find((candidate) => candidate.to === input.to);
+    input.to === undefined
+      ? component.backups[0]
+      : component.backups.find((candidate) => candidate.to === input.to);
   const backupSite = input.to ?? policy?.to ?? 'unknown';
   let root: string;
   if (input.repository !== undefined) {

@@ -12,7 +12,10 @@ function dailyCalendar(first: string, last: string): { id: string; time: Date }[
   return backups;
 }
 
-function keptDates(backups: { id: string; time: Date }[], policy: Parameters<typeof applyRetention>[1]): string[] {
+function keptDates(
+  backups: { id: string; time: Date }[],
+  policy: Parameters<typeof applyRetention>[1],
+): string[] {
   return applyRetention(backups, policy)
     .filter((decision) => decision.keep)
     .map((decision) => decision.id)

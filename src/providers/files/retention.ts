@@ -95,8 +95,13 @@ export interface RetentionDecision {
  * Decide which backups a policy keeps; the answer lists every backup, newest first. The newest backup
  * is always kept, even under an all-zero policy, so pruning can never leave a component with nothing.
  */
-export function applyRetention(backups: readonly RetentionCandidate[], policy: Retention): RetentionDecision[] {
-  const newestFirst = [...backups].sort((a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : -1));
+export function applyRetention(
+  backups: readonly RetentionCandidate[],
+  policy: Retention,
+): RetentionDecision[] {
+  const newestFirst = [...backups].sort(
+    (a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : -1),
+  );
   const reasons = new Map<string, string[]>(newestFirst.map((backup) => [backup.id, []]));
   const first = newestFirst[0];
   if (first !== undefined) reasons.get(first.id)?.push('newest backup');
@@ -117,6 +122,11 @@ export function applyRetention(backups: readonly RetentionCandidate[], policy: R
     const why = reasons.get(backup.id) ?? [];
     return why.length > 0
       ? { id: backup.id, time: backup.time, keep: true, reasons: why }
-      : { id: backup.id, time: backup.time, keep: false, reasons: [`not the newest backup of a kept period (${summary})`] };
+      : {
+          id: backup.id,
+          time: backup.time,
+          keep: false,
+          reasons: [`not the newest backup of a kept period (${summary})`],
+        };
   });
 }

@@ -35,7 +35,12 @@ export function backupEvidence(manifest: Manifest, repository: string): Record<s
 }
 
 /** A failed verification as an error naming the first bad file, after its report became evidence. */
-export function verificationError(report: VerifyReport, component: string, site: string, repository: string): DrctlError {
+export function verificationError(
+  report: VerifyReport,
+  component: string,
+  site: string,
+  repository: string,
+): DrctlError {
   const first = report.problems[0];
   const more = report.problems.length > 1 ? ` (and ${report.problems.length - 1} more)` : '';
   return new DrctlError(
@@ -69,7 +74,11 @@ export function listAction(provider: string): ProviderAction {
         bytes: manifest.stats.bytes,
         copiedBytes: manifest.stats.copiedBytes,
       }));
-      ctx.evidence('backups', { repository: target.repository.root, backups, damaged: target.repository.damaged });
+      ctx.evidence('backups', {
+        repository: target.repository.root,
+        backups,
+        damaged: target.repository.damaged,
+      });
       return {
         summary: `${backups.length} backups of ${target.component.id} at ${target.backupSite}`,
         output: { backups },
@@ -83,8 +92,13 @@ export function pruneAction(provider: string): ProviderAction {
     description: `Apply the retention policy to the ${provider} backups of a component: keep the newest backup of each of the newest N days, weeks, months and years; remove the rest and the blobs only they used.`,
     params: z.strictObject({
       ...targetParams,
-      dry_run: z.boolean().optional().describe('Only report what would be pruned and why each backup is kept. @default false'),
-      keep: RetentionParams.optional().describe("Override the policy's retention. @default the policy's keep, else seed 004's table for the kind"),
+      dry_run: z
+        .boolean()
+        .optional()
+        .describe('Only report what would be pruned and why each backup is kept. @default false'),
+      keep: RetentionParams.optional().describe(
+        "Override the policy's retention. @default the policy's keep, else seed 004's table for the kind",
+      ),
     }),
     idempotent: true,
     evidence: ['prune'],
@@ -95,7 +109,12 @@ export function pruneAction(provider: string): ProviderAction {
       const evidence = {
         repository: target.repository.root,
         ...report,
-        decisions: report.decisions.map((d) => ({ id: d.id, time: d.time.toISOString(), keep: d.keep, reasons: d.reasons })),
+        decisions: report.decisions.map((d) => ({
+          id: d.id,
+          time: d.time.toISOString(),
+          keep: d.keep,
+          reasons: d.reasons,
+        })),
       };
       ctx.evidence('prune', evidence);
       return { summary: pruneSummary(report), output: evidence };
@@ -109,9 +128,14 @@ export function freshCheck(provider: string, kind: string): ProviderCheck {
     params: z.strictObject({ ...targetParams, max_age: Duration.optional() }),
     async run(params, ctx) {
       const target = resolveTarget(ctx.plan, params);
-      const limit = params.max_age === undefined ? target.workload.rpoMs : (parseDuration(params.max_age) ?? 0);
+      const limit =
+        params.max_age === undefined ? target.workload.rpoMs : (parseDuration(params.max_age) ?? 0);
       const newest = await target.repository.newest(kind);
-      if (newest === undefined) return { ok: false, message: `no ${provider} backup of ${target.component.id} at ${target.backupSite}` };
+      if (newest === undefined)
+        return {
+          ok: false,
+          message: `no ${provider} backup of ${target.component.id} at ${target.backupSite}`,
+        };
       const age = Date.now() - Date.parse(newest.startedAt);
       return {
         ok: age <= limit,
@@ -123,7 +147,11 @@ export function freshCheck(provider: string, kind: string): ProviderCheck {
 }
 
 /** Newest backup age against the RPO and last passed verification against verify_every, per policy. */
-export async function backupReadiness(component: Component, ctx: ActionContext, kind: string): Promise<ReadinessFact[]> {
+export async function backupReadiness(
+  component: Component,
+  ctx: ActionContext,
+  kind: string,
+): Promise<ReadinessFact[]> {
   const facts: ReadinessFact[] = [];
   const now = Date.now();
   for (const policy of component.backups) {
@@ -132,13 +160,26 @@ export async function backupReadiness(component: Component, ctx: ActionContext, 
       target = resolveTarget(ctx.plan, { component: component.id, to: policy.to });
     } catch (error) {
       if (!(error instanceof DrctlError)) throw error;
-      facts.push({ component: component.id, site: policy.to, name: 'backup-age', ok: false, message: error.message });
+      facts.push({
+        component: component.id,
+        site: policy.to,
+        name: 'backup-age',
+        ok: false,
+        message: error.message,
+      });
       continue;
     }
     const rpo = target.workload.rpoMs;
     const newest = await target.repository.newest(kind);
     if (newest === undefined) {
-      facts.push({ component: component.id, site: policy.to, name: 'backup-age', ok: false, limit: rpo, message: `no backup at ${policy.to} yet` });
+      facts.push({
+        component: component.id,
+        site: policy.to,
+        name: 'backup-age',
+        ok: false,
+        limit: rpo,
+        message: `no backup at ${policy.to} yet`,
+      });
     } else {
       const age = now - Date.parse(newest.startedAt);
       facts.push({

@@ -18,14 +18,27 @@ beforeAll(async () => {
     req.on('end', () => {
       if (req.url === '/health') {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ status: 'up', db: { lag: 0, role: 'primary' }, sites: [{ id: 'east' }, { id: 'west' }] }));
+        res.end(
+          JSON.stringify({
+            status: 'up',
+            db: { lag: 0, role: 'primary' },
+            sites: [{ id: 'east' }, { id: 'west' }],
+          }),
+        );
       } else if (req.url === '/slow') setTimeout(() => res.end('late'), 400);
       else if (req.url === '/hang') hanging.add(res);
       else if (req.url === '/big') res.end('x'.repeat(BODY_EXCERPT_LIMIT * 4));
       else if (req.url === '/echo') {
         res.setHeader('content-type', 'application/json');
         res.statusCode = req.method === 'POST' ? 201 : 200;
-        res.end(JSON.stringify({ method: req.method, type: req.headers['content-type'], token: req.headers['x-token'], body }));
+        res.end(
+          JSON.stringify({
+            method: req.method,
+            type: req.headers['content-type'],
+            token: req.headers['x-token'],
+            body,
+          }),
+        );
       } else if (req.url === '/down') {
         res.statusCode = 503;
         res.end('maintenance');
@@ -78,7 +91,11 @@ describe('http.probe', () => {
 
   it('fails naming every expectation that does not hold', async () => {
     const { ctx } = context();
-    const params = probe.params.parse({ url: `${base}/health`, json: { 'db.lag': 5, 'db.missing': 1 }, body_contains: 'down' });
+    const params = probe.params.parse({
+      url: `${base}/health`,
+      json: { 'db.lag': 5, 'db.missing': 1 },
+      body_contains: 'down',
+    });
     const result = await probe.run(params, ctx);
     expect(result.ok).toBe(false);
     expect((result.observed as { failures: string[] }).failures).toEqual([
@@ -133,7 +150,12 @@ describe('http.probe', () => {
 describe('http.request', () => {
   it('sends method, headers and a JSON body, and accepts any 2xx by default', async () => {
     const { ctx, evidence } = context();
-    const params = request.params.parse({ url: `${base}/echo`, method: 'post', headers: { 'x-token': 't1' }, body: { site: 'west' } });
+    const params = request.params.parse({
+      url: `${base}/echo`,
+      method: 'post',
+      headers: { 'x-token': 't1' },
+      body: { site: 'west' },
+    });
     const result = await request.run(params, ctx);
     expect(result.summary).toMatch(/^POST .*\/echo: 201 in \d+ms$/);
     expect(JSON.parse(String(evidence.get('body')))).toEqual({
@@ -146,7 +168,9 @@ describe('http.request', () => {
 
   it('fails the step with DRCTL_HTTP_REQUEST_FAILED when the status is not the expected one', async () => {
     const { ctx, evidence } = context();
-    const error = await request.run(request.params.parse({ url: `${base}/echo`, status: 204 }), ctx).catch((e: unknown) => e);
+    const error = await request
+      .run(request.params.parse({ url: `${base}/echo`, status: 204 }), ctx)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DrctlError);
     expect((error as DrctlError).code).toBe('DRCTL_HTTP_REQUEST_FAILED');
     expect((error as DrctlError).message).toContain('status 200, expected 204');
@@ -155,12 +179,16 @@ describe('http.request', () => {
 
   it('fails the step when the timeout passes, and stops when the run is cancelled', async () => {
     const { ctx } = context();
-    const timedOut = await request.run(request.params.parse({ url: `${base}/hang`, timeout: '200ms' }), ctx).catch((e: unknown) => e);
+    const timedOut = await request
+      .run(request.params.parse({ url: `${base}/hang`, timeout: '200ms' }), ctx)
+      .catch((e: unknown) => e);
     expect((timedOut as DrctlError).message).toContain('no answer within 200ms');
 
     const controller = new AbortController();
-    const pending = request.run(request.params.parse({ url: `${base}/hang` }), { ...ctx, signal: controller.signal }).catch((e: unknown) => e);
+    const pending = request
+      .run(request.params.parse({ url: `${base}/hang` }), { ...ctx, signal: controller.signal })
+      .catch((e: unknown) => e);
     controller.abort();
-    expect((await pending as DrctlError).message).toContain('cancelled');
+    expect(((await pending) as DrctlError).message).toContain('cancelled');
   });
 });

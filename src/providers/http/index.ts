@@ -10,13 +10,24 @@ import type { ActionContext, Provider } from '../provider.ts';
 import { DurationParam, probeHttp } from './probe.ts';
 import type { HttpProbeResult } from './probe.ts';
 
-export { probeHttp, probeTcp, parseHostPort, jsonPath, compareJson, DurationParam, BODY_EXCERPT_LIMIT } from './probe.ts';
+export {
+  probeHttp,
+  probeTcp,
+  parseHostPort,
+  jsonPath,
+  compareJson,
+  DurationParam,
+  BODY_EXCERPT_LIMIT,
+} from './probe.ts';
 export type { HttpProbeOptions, HttpProbeResult, TcpProbeResult } from './probe.ts';
 
 const HTTP_EVIDENCE = ['status', 'latency_ms', 'body'] as const;
 const ANY_2XX = Array.from({ length: 100 }, (_, i) => 200 + i);
 
-const Status = z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]);
+const Status = z.union([
+  z.number().int().min(100).max(599),
+  z.array(z.number().int().min(100).max(599)).min(1),
+]);
 const Headers = z.record(z.string(), z.string());
 
 const ProbeParams = z.strictObject({
@@ -34,7 +45,10 @@ const RequestParams = z.strictObject({
   url: z.url({ protocol: /^https?$/ }).describe('URL to request.'),
   method: z.string().optional().describe('@default GET'),
   headers: Headers.optional(),
-  body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional().describe('A string, or an object sent as JSON.'),
+  body: z
+    .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
+    .optional()
+    .describe('A string, or an object sent as JSON.'),
   status: Status.optional().describe('Expected status, or a list of them. @default any 2xx'),
   timeout: DurationParam.optional().describe('@default 30s'),
 });
@@ -81,7 +95,10 @@ export const httpProvider = {
         attachEvidence(result, ctx);
         if (!result.ok) {
           throw new DrctlError('DRCTL_HTTP_REQUEST_FAILED', result.message, {
-            hint: result.status === undefined ? 'check that the service is up and the URL is right' : 'check the expected status and the answer in the evidence',
+            hint:
+              result.status === undefined
+                ? 'check that the service is up and the URL is right'
+                : 'check the expected status and the answer in the evidence',
             details: observed(result),
           });
         }
@@ -91,7 +108,8 @@ export const httpProvider = {
   },
   checks: {
     probe: defineCheck({
-      description: 'Request a URL and compare status, body text, JSON fields and latency with what is expected.',
+      description:
+        'Request a URL and compare status, body text, JSON fields and latency with what is expected.',
       params: ProbeParams,
       async run(params, ctx) {
         const result = await probeHttp({

@@ -65,13 +65,19 @@ export async function probeHttp(options: HttpProbeOptions): Promise<HttpProbeRes
   const method = (options.method ?? 'GET').toUpperCase();
   const timeoutMs = options.timeoutMs ?? 5_000;
   const limit = options.bodyLimit ?? BODY_EXCERPT_LIMIT;
-  const expected = options.status === undefined ? [200] : typeof options.status === 'number' ? [options.status] : options.status;
+  const expected =
+    options.status === undefined
+      ? [200]
+      : typeof options.status === 'number'
+        ? [options.status]
+        : options.status;
   const headers: Record<string, string> = { ...options.headers };
   let body: string | undefined;
   if (typeof options.body === 'string') body = options.body;
   else if (options.body !== undefined) {
     body = JSON.stringify(options.body);
-    if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+    if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-type'))
+      headers['content-type'] = 'application/json';
   }
   const signals = [AbortSignal.timeout(timeoutMs)];
   if (options.signal) signals.push(options.signal);
@@ -81,13 +87,27 @@ export async function probeHttp(options: HttpProbeOptions): Promise<HttpProbeRes
   let text = '';
   const failures: string[] = [];
   try {
-    const response = await fetch(options.url, { method, headers, ...(body === undefined ? {} : { body }), signal: AbortSignal.any(signals) });
+    const response = await fetch(options.url, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      signal: AbortSignal.any(signals),
+    });
     status = response.status;
     text = await response.text();
   } catch (error) {
     const latencyMs = performance.now() - started;
     const reason = describeFetchError(error, timeoutMs, options.signal);
-    return { ok: false, url: options.url, status: undefined, latencyMs, bodyExcerpt: '', bodyTruncated: false, failures: [reason], message: `${method} ${options.url}: ${reason}` };
+    return {
+      ok: false,
+      url: options.url,
+      status: undefined,
+      latencyMs,
+      bodyExcerpt: '',
+      bodyTruncated: false,
+      failures: [reason],
+      message: `${method} ${options.url}: ${reason}`,
+    };
   }
   const latencyMs = performance.now() - started;
 
@@ -103,7 +123,16 @@ export async function probeHttp(options: HttpProbeOptions): Promise<HttpProbeRes
   const message = ok
     ? `${method} ${options.url}: ${status} in ${Math.round(latencyMs)}ms`
     : `${method} ${options.url}: ${failures.join('; ')}`;
-  return { ok, url: options.url, status, latencyMs, bodyExcerpt: text.slice(0, limit), bodyTruncated: text.length > limit, failures, message };
+  return {
+    ok,
+    url: options.url,
+    status,
+    latencyMs,
+    bodyExcerpt: text.slice(0, limit),
+    bodyTruncated: text.length > limit,
+    failures,
+    message,
+  };
 }
 
 function describeFetchError(error: unknown, timeoutMs: number, outer: AbortSignal | undefined): string {
@@ -140,7 +169,8 @@ export function compareJson(text: string, expected: Record<string, unknown>): st
 export function jsonPath(document: unknown, path: string): { present: boolean; value: unknown } {
   let current: unknown = document;
   for (const part of path.split('.')) {
-    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, part)) return { present: false, value: undefined };
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, part))
+      return { present: false, value: undefined };
     current = (current as Record<string, unknown>)[part];
   }
   return { present: true, value: current };
@@ -154,7 +184,10 @@ export interface TcpProbeResult {
 }
 
 /** Opens a TCP connection to `host:port` and closes it. Never throws for what it observes. */
-export function probeTcp(address: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<TcpProbeResult> {
+export function probeTcp(
+  address: string,
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<TcpProbeResult> {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const { host, port } = parseHostPort(address);
   const started = performance.now();
@@ -165,13 +198,20 @@ export function probeTcp(address: string, options: { timeoutMs?: number; signal?
       options.signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       const latencyMs = performance.now() - started;
-      resolve({ ok, address, latencyMs, message: ok ? `${address} accepted a connection in ${Math.round(latencyMs)}ms` : `${address}: ${why}` });
+      resolve({
+        ok,
+        address,
+        latencyMs,
+        message: ok ? `${address} accepted a connection in ${Math.round(latencyMs)}ms` : `${address}: ${why}`,
+      });
     };
     const onAbort = (): void => finish(false, 'cancelled');
     const timer = setTimeout(() => finish(false, `no connection within ${timeoutMs}ms`), timeoutMs);
     options.signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => finish(true, ''));
-    socket.once('error', (error: NodeJS.ErrnoException) => finish(false, error.code === 'ECONNREFUSED' ? 'connection refused' : error.message));
+    socket.once('error', (error: NodeJS.ErrnoException) =>
+      finish(false, error.code === 'ECONNREFUSED' ? 'connection refused' : error.message),
+    );
   });
 }
 

@@ -18,7 +18,10 @@ let plan: Plan;
 let workDir: string;
 const restored: string[] = [];
 
-async function act(name: string, params: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
+async function act(
+  name: string,
+  params: Record<string, unknown>,
+): Promise<Record<string, unknown> | undefined> {
   const action = postgresProvider.actions[name as keyof typeof postgresProvider.actions];
   return (await action.run(action.params.parse(params), contextFor(plan, workDir))).output;
 }
@@ -48,7 +51,10 @@ beforeAll(async () => {
   // The server's OS user writes the backups and WAL here and reads them back when restoring.
   chmodSync(workDir, 0o755);
   plan = planFor(cluster, { baseDir: workDir, backupPath: 'backups', mode: 'none', rpoMs: 60_000 });
-  await sql(cluster.node('east').url, 'create table orders (id int primary key, committed_at timestamptz default clock_timestamp())');
+  await sql(
+    cluster.node('east').url,
+    'create table orders (id int primary key, committed_at timestamptz default clock_timestamp())',
+  );
 });
 
 afterAll(async () => {
@@ -69,9 +75,16 @@ describe('postgres base backups and point-in-time restore', () => {
   });
 
   it('reports the newest base backup age as a readiness fact', async () => {
-    const facts = await postgresProvider.readiness(plan.workloads[0]!.components[0]!, contextFor(plan, workDir));
+    const facts = await postgresProvider.readiness(
+      plan.workloads[0]!.components[0]!,
+      contextFor(plan, workDir),
+    );
     // Without a standby the RPO rests on the backups, so the newest one must be younger than the RPO.
-    expect(facts.find((fact) => fact.name === 'backup-age')).toMatchObject({ site: 'west', ok: true, limit: 60_000 });
+    expect(facts.find((fact) => fact.name === 'backup-age')).toMatchObject({
+      site: 'west',
+      ok: true,
+      limit: 60_000,
+    });
   });
 
   it('a point-in-time restore contains exactly the rows committed before the target time', async () => {
@@ -86,7 +99,13 @@ describe('postgres base backups and point-in-time restore', () => {
     const dataDir = join(workDir, 'restored');
     restored.push(dataDir);
     const port = await freePort();
-    const output = await act('restore-pitr', { component: 'db', site: 'east', target_time: target.toISOString(), data_dir: dataDir, port });
+    const output = await act('restore-pitr', {
+      component: 'db',
+      site: 'east',
+      target_time: target.toISOString(),
+      data_dir: dataDir,
+      port,
+    });
     expect(output).toMatchObject({ targetTime: target.toISOString() });
     const restoredUrl = new URL(url);
     restoredUrl.port = String(port);
@@ -100,7 +119,15 @@ describe('postgres base backups and point-in-time restore', () => {
     const dataDir = join(workDir, 'occupied');
     mkdirSync(dataDir);
     writeFileSync(join(dataDir, 'keep.txt'), 'precious');
-    const error = await rejection(act('restore-pitr', { component: 'db', site: 'east', target_time: new Date().toISOString(), data_dir: dataDir, port: await freePort() }));
+    const error = await rejection(
+      act('restore-pitr', {
+        component: 'db',
+        site: 'east',
+        target_time: new Date().toISOString(),
+        data_dir: dataDir,
+        port: await freePort(),
+      }),
+    );
     expect(error.code).toBe('DRCTL_PG_RESTORE_TARGET_NOT_EMPTY');
     expect(error.message).toContain('component db at site east');
     expect(readdirSync(dataDir)).toEqual(['keep.txt']);
@@ -108,7 +135,15 @@ describe('postgres base backups and point-in-time restore', () => {
 
   it('refuses a target time before every backup and leaves no data directory behind', async () => {
     const dataDir = join(workDir, 'too-early');
-    const error = await rejection(act('restore-pitr', { component: 'db', site: 'east', target_time: '2001-01-01T00:00:00Z', data_dir: dataDir, port: await freePort() }));
+    const error = await rejection(
+      act('restore-pitr', {
+        component: 'db',
+        site: 'east',
+        target_time: '2001-01-01T00:00:00Z',
+        data_dir: dataDir,
+        port: await freePort(),
+      }),
+    );
     expect(error.code).toBe('DRCTL_PG_NO_BACKUP');
     expect(existsSync(dataDir)).toBe(false);
   });

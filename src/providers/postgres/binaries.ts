@@ -103,7 +103,10 @@ export function serverRunAs(): RunAs | undefined {
     throw new UsageError(
       'DRCTL_PG_OS_USER_MISSING',
       `drctl runs as root and PostgreSQL refuses to; the OS user "${user}" to run it as does not exist`,
-      { hint: 'installing the postgresql package creates the user, or: useradd --system --create-home postgres', cause },
+      {
+        hint: 'installing the postgresql package creates the user, or: useradd --system --create-home postgres',
+        cause,
+      },
     );
   }
 }
@@ -144,7 +147,11 @@ export async function runAsServer(
   const runAs = serverRunAs();
   const child = spawn(path, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...(runAs === undefined ? {} : { HOME: '/tmp', USER: runAs.user }), ...options.env },
+    env: {
+      ...process.env,
+      ...(runAs === undefined ? {} : { HOME: '/tmp', USER: runAs.user }),
+      ...options.env,
+    },
     // The server's user may not be able to read drctl's working directory.
     cwd: '/',
     ...(runAs === undefined ? {} : { uid: runAs.uid, gid: runAs.gid }),
@@ -158,10 +165,14 @@ export async function runAsServer(
     child.once('error', reject);
     child.once('close', (exitCode) => resolve(exitCode));
   }).catch((cause: unknown) => {
-    throw new DrctlError('DRCTL_PG_COMMAND_FAILED', `${program} could not be started${options.subject === undefined ? '' : ` for ${options.subject}`}`, {
-      hint: 'check that the PostgreSQL binaries are installed and executable',
-      cause,
-    });
+    throw new DrctlError(
+      'DRCTL_PG_COMMAND_FAILED',
+      `${program} could not be started${options.subject === undefined ? '' : ` for ${options.subject}`}`,
+      {
+        hint: 'check that the PostgreSQL binaries are installed and executable',
+        cause,
+      },
+    );
   });
   if (code !== 0) {
     const tail = stderr.trim().split('\n').slice(-5).join('\n');

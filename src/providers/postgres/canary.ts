@@ -7,7 +7,9 @@ import type pg from 'pg';
 export const CANARY_TABLE = 'drctl_canary';
 
 export async function ensureCanaryTable(client: pg.Client): Promise<void> {
-  await client.query(`create table if not exists ${CANARY_TABLE} (seq bigint primary key, written_at timestamptz not null default clock_timestamp())`);
+  await client.query(
+    `create table if not exists ${CANARY_TABLE} (seq bigint primary key, written_at timestamptz not null default clock_timestamp())`,
+  );
 }
 
 /** Write one canary row; resolves only when the server acknowledged the commit. */
@@ -35,7 +37,10 @@ export interface CanaryLoss {
 }
 
 /** Compare what the client saw acknowledged with what the database holds. */
-export function canaryLoss(acknowledged: readonly AcknowledgedWrite[], present: ReadonlySet<number>): CanaryLoss {
+export function canaryLoss(
+  acknowledged: readonly AcknowledgedWrite[],
+  present: ReadonlySet<number>,
+): CanaryLoss {
   const lost = acknowledged.filter((write) => !present.has(write.seq));
   const first = lost[0];
   const last = lost[lost.length - 1];

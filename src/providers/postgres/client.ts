@@ -40,12 +40,23 @@ export function pgError(subject: Subject, url: string, cause: unknown, doing = '
   const message = cause instanceof Error ? cause.message : String(cause);
   const where = `${describe(subject)} (${redactUrl(url)})`;
   if (code === '28P01' || code === '28000') {
-    return new DrctlError('DRCTL_PG_AUTH', `could not ${doing} ${where}: the server refused the credentials (${message})`, {
-      hint: 'check the user and password in the placement url (or the secret it references) and pg_hba.conf',
-      cause,
-    });
+    return new DrctlError(
+      'DRCTL_PG_AUTH',
+      `could not ${doing} ${where}: the server refused the credentials (${message})`,
+      {
+        hint: 'check the user and password in the placement url (or the secret it references) and pg_hba.conf',
+        cause,
+      },
+    );
   }
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === '57P03' || /timeout/i.test(message)) {
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'ETIMEDOUT' ||
+    code === 'EHOSTUNREACH' ||
+    code === '57P03' ||
+    /timeout/i.test(message)
+  ) {
     return new DrctlError('DRCTL_PG_UNREACHABLE', `could not ${doing} ${where}: ${message}`, {
       hint: 'check that the server runs and listens on that host and port',
       cause,
@@ -60,7 +71,12 @@ export function pgError(subject: Subject, url: string, cause: unknown, doing = '
 }
 
 /** Open a client, run `work`, always close it. Errors name the subject. */
-export async function withClient<T>(subject: Subject, url: string, work: (client: pg.Client) => Promise<T>, options: ConnectOptions = {}): Promise<T> {
+export async function withClient<T>(
+  subject: Subject,
+  url: string,
+  work: (client: pg.Client) => Promise<T>,
+  options: ConnectOptions = {},
+): Promise<T> {
   const client = new pg.Client({
     connectionString: url,
     connectionTimeoutMillis: options.timeoutMs ?? 5_000,
@@ -85,7 +101,11 @@ export async function withClient<T>(subject: Subject, url: string, work: (client
 }
 
 /** One row of one query, or undefined. */
-export async function one<Row extends Record<string, unknown>>(client: pg.Client, sql: string, values: unknown[] = []): Promise<Row | undefined> {
+export async function one<Row extends Record<string, unknown>>(
+  client: pg.Client,
+  sql: string,
+  values: unknown[] = [],
+): Promise<Row | undefined> {
   const result = await client.query<Row>(sql, values);
   return result.rows[0];
 }

@@ -112,7 +112,14 @@ export class PgNode {
 
   /** libpq key=value connection string, for pg_basebackup and primary_conninfo. */
   conninfo(extra: Record<string, string> = {}): string {
-    const fields = { host: '127.0.0.1', port: String(this.port), user: 'postgres', password: this.#cluster.password, dbname: 'postgres', ...extra };
+    const fields = {
+      host: '127.0.0.1',
+      port: String(this.port),
+      user: 'postgres',
+      password: this.#cluster.password,
+      dbname: 'postgres',
+      ...extra,
+    };
     return Object.entries(fields)
       .map(([key, value]) => `${key}='${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`)
       .join(' ');
@@ -182,12 +189,14 @@ export class PgCluster {
   static async create(options: PgClusterOptions = {}): Promise<PgCluster> {
     const sites = options.sites ?? ['east', 'west'];
     const [primarySite, ...standbySites] = sites;
-    if (primarySite === undefined) throw new DrctlError('DRCTL_PG_CLUSTER_SITES', 'a cluster needs at least one site');
+    if (primarySite === undefined)
+      throw new DrctlError('DRCTL_PG_CLUSTER_SITES', 'a cluster needs at least one site');
     const cluster = new PgCluster(options, findPgBinaries(options.binDir));
     try {
       await cluster.#initPrimary(primarySite);
       for (const site of standbySites) await cluster.addStandby(site, primarySite);
-      if (cluster.mode === 'sync' && standbySites.length > 0) await cluster.setSynchronous(primarySite, standbySites);
+      if (cluster.mode === 'sync' && standbySites.length > 0)
+        await cluster.setSynchronous(primarySite, standbySites);
       return cluster;
     } catch (error) {
       await cluster.close();
@@ -197,7 +206,8 @@ export class PgCluster {
 
   node(site: string): PgNode {
     const node = this.nodes.find((candidate) => candidate.site === site);
-    if (node === undefined) throw new DrctlError('DRCTL_PG_CLUSTER_SITES', `the cluster has no node at site ${site}`);
+    if (node === undefined)
+      throw new DrctlError('DRCTL_PG_CLUSTER_SITES', `the cluster has no node at site ${site}`);
     return node;
   }
 
@@ -208,12 +218,25 @@ export class PgCluster {
     const pwfile = join(this.dir, site, 'pwfile');
     writeFileSync(pwfile, `${this.password}\n`, { mode: 0o600 });
     chownToServer(pwfile);
-    await runPgTool(this.binaries, 'initdb', [
-      '-D', node.dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`,
-      '-E', 'UTF8', '--locale=C', '--no-instructions',
-      // Durability of the template files does not matter: the cluster lives in a temporary directory.
-      '--no-sync',
-    ], { subject: `site ${site}` });
+    await runPgTool(
+      this.binaries,
+      'initdb',
+      [
+        '-D',
+        node.dataDir,
+        '-U',
+        'postgres',
+        '--auth=scram-sha-256',
+        `--pwfile=${pwfile}`,
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--no-instructions',
+        // Durability of the template files does not matter: the cluster lives in a temporary directory.
+        '--no-sync',
+      ],
+      { subject: `site ${site}` },
+    );
     rmSync(pwfile);
     const settings: Record<string, string> = {
       wal_level: 'replica',
@@ -234,7 +257,9 @@ export class PgCluster {
     };
     appendFileSync(
       join(node.dataDir, 'postgresql.conf'),
-      `\n# drctl test cluster\n${Object.entries(settings).map(([name, value]) => `${name} = ${quoteConf(value)}`).join('\n')}\n`,
+      `\n# drctl test cluster\n${Object.entries(settings)
+        .map(([name, value]) => `${name} = ${quoteConf(value)}`)
+        .join('\n')}\n`,
     );
     await node.start();
     await withClient({ component: 'cluster', site }, node.urlFor('postgres'), async (client) => {
@@ -254,11 +279,25 @@ export class PgCluster {
     const node = new PgNode(this, site, await freePort());
     this.nodes.push(node);
     await this.#makeSiteDir(site);
-    await runPgTool(this.binaries, 'pg_basebackup', [
-      '-D', node.dataDir,
-      '-d', source.conninfo({ application_name: site }),
-      '-R', '-X', 'stream', '-C', '-S', slotName(site), '--checkpoint=fast', '--no-sync',
-    ], { subject: `site ${site}` });
+    await runPgTool(
+      this.binaries,
+      'pg_basebackup',
+      [
+        '-D',
+        node.dataDir,
+        '-d',
+        source.conninfo({ application_name: site }),
+        '-R',
+        '-X',
+        'stream',
+        '-C',
+        '-S',
+        slotName(site),
+        '--checkpoint=fast',
+        '--no-sync',
+      ],
+      { subject: `site ${site}` },
+    );
     await node.start();
     await this.waitStreaming(from, site);
     return node;
@@ -268,24 +307,42 @@ export class PgCluster {
   async setSynchronous(primary: string, standbys: readonly string[]): Promise<void> {
     const names = standbys.map((name) => `"${name}"`).join(', ');
     await withClient({ component: 'cluster', site: primary }, this.node(primary).url, async (client) => {
-      await client.query(`alter system set synchronous_standby_names = ${pg.escapeLiteral(`FIRST 1 (${names})`)}`);
+      await client.query(
+        `alter system set synchronous_standby_names = ${pg.escapeLiteral(`FIRST 1 (${names})`)}`,
+      );
       await client.query('select pg_reload_conf()');
     });
     await this.waitStreaming(primary, standbys[0] ?? '', 'sync');
   }
 
   /** Wait until `standby` streams from `primary` (and is its synchronous standby when asked). */
-  async waitStreaming(primary: string, standby: string, syncState?: 'sync', timeoutMs = 30_000): Promise<void> {
+  async waitStreaming(
+    primary: string,
+    standby: string,
+    syncState?: 'sync',
+    timeoutMs = 30_000,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const row = await withClient({ component: 'cluster', site: primary }, this.node(primary).url, (client) =>
-        one<{ state: string; sync_state: string }>(client, 'select state, sync_state from pg_stat_replication where application_name = $1', [standby]),
+      const row = await withClient(
+        { component: 'cluster', site: primary },
+        this.node(primary).url,
+        (client) =>
+          one<{ state: string; sync_state: string }>(
+            client,
+            'select state, sync_state from pg_stat_replication where application_name = $1',
+            [standby],
+          ),
       );
       if (row?.state === 'streaming' && (syncState === undefined || row.sync_state === syncState)) return;
       if (Date.now() > deadline) {
-        throw new DrctlError('DRCTL_PG_TIMEOUT', `the standby at site ${standby} did not start streaming from site ${primary} in time`, {
-          hint: `see ${this.node(standby).logFile}`,
-        });
+        throw new DrctlError(
+          'DRCTL_PG_TIMEOUT',
+          `the standby at site ${standby} did not start streaming from site ${primary} in time`,
+          {
+            hint: `see ${this.node(standby).logFile}`,
+          },
+        );
       }
       await sleep(50);
     }

@@ -17,14 +17,22 @@ let cluster: PgCluster;
 let plan: Plan;
 let stateDir: string;
 
-async function act(name: string, params: Record<string, unknown>, target: Plan = plan): Promise<{ output: Record<string, unknown> | undefined; ctx: TestContext }> {
+async function act(
+  name: string,
+  params: Record<string, unknown>,
+  target: Plan = plan,
+): Promise<{ output: Record<string, unknown> | undefined; ctx: TestContext }> {
   const action = postgresProvider.actions[name as keyof typeof postgresProvider.actions];
   const ctx = contextFor(target, stateDir);
   const result = await action.run(action.params.parse(params), ctx);
   return { output: result.output, ctx };
 }
 
-async function sql<T extends Record<string, unknown>>(site: string, text: string, values: unknown[] = []): Promise<T[]> {
+async function sql<T extends Record<string, unknown>>(
+  site: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<T[]> {
   const client = new pg.Client({ connectionString: cluster.node(site).url });
   await client.connect();
   try {
@@ -100,7 +108,10 @@ describe('postgres provider on a real synchronous cluster', () => {
   });
 
   it('reports replication lag within the RPO as a readiness fact', async () => {
-    const facts = await postgresProvider.readiness(plan.workloads[0]!.components[0]!, contextFor(plan, stateDir));
+    const facts = await postgresProvider.readiness(
+      plan.workloads[0]!.components[0]!,
+      contextFor(plan, stateDir),
+    );
     const lag = facts.find((fact) => fact.name === 'replication-lag');
     expect(lag).toMatchObject({ site: 'west', ok: true, value: 0, limit: 5_000 });
     expect(facts.filter((fact) => fact.name === 'reachable').every((fact) => fact.ok)).toBe(true);
@@ -125,7 +136,10 @@ describe('postgres provider on a real synchronous cluster', () => {
 
   it('reports a standby check on a primary as failed, not as streaming', async () => {
     const check = postgresProvider.checks.streaming;
-    const result = await check.run(check.params.parse({ component: 'db', site: 'east' }), contextFor(plan, stateDir));
+    const result = await check.run(
+      check.params.parse({ component: 'db', site: 'east' }),
+      contextFor(plan, stateDir),
+    );
     expect(result.ok).toBe(false);
     expect(result.message).toContain('primary');
   });
@@ -144,7 +158,9 @@ describe('postgres provider on a real synchronous cluster', () => {
     expect(output).toMatchObject({ fenced: true, reachable: true });
     await expect(writer.query('select 1')).rejects.toThrow();
     await writer.end().catch(() => undefined);
-    const error = await sql('east', "insert into orders (note) values ('after fence')").catch((caught: unknown) => caught);
+    const error = await sql('east', "insert into orders (note) values ('after fence')").catch(
+      (caught: unknown) => caught,
+    );
     expect((error as { code?: string }).code).toBe('25006'); // read_only_sql_transaction
 
     // Promote west (the next test checks it in detail) and count the canary: sync replication lost nothing.
@@ -163,8 +179,12 @@ describe('postgres provider on a real synchronous cluster', () => {
     // East is still up but fenced, so it does not count as the primary.
     expect(result.primary).toBe('west');
     const check = postgresProvider.checks.writable;
-    expect((await check.run(check.params.parse({ component: 'db', site: 'west' }), contextFor(plan, stateDir))).ok).toBe(true);
-    expect((await check.run(check.params.parse({ component: 'db', site: 'east' }), contextFor(plan, stateDir))).ok).toBe(false);
+    expect(
+      (await check.run(check.params.parse({ component: 'db', site: 'west' }), contextFor(plan, stateDir))).ok,
+    ).toBe(true);
+    expect(
+      (await check.run(check.params.parse({ component: 'db', site: 'east' }), contextFor(plan, stateDir))).ok,
+    ).toBe(false);
   });
 
   it('failback rebuilds the old primary as a synchronous standby of the new one and replication resumes', async () => {
@@ -174,7 +194,10 @@ describe('postgres provider on a real synchronous cluster', () => {
     // Synchronous again: the commit above returned once east had flushed it; replay follows quickly.
     let rows: Array<{ n: string }> = [];
     for (let attempt = 0; attempt < 100; attempt++) {
-      rows = await sql<{ n: string }>('east', "select count(*)::text as n from orders where note = 'after failback'");
+      rows = await sql<{ n: string }>(
+        'east',
+        "select count(*)::text as n from orders where note = 'after failback'",
+      );
       if (rows[0]?.n === '1') break;
       await sleep(50);
     }
@@ -182,7 +205,11 @@ describe('postgres provider on a real synchronous cluster', () => {
     const result = await status();
     expect(result.primary).toBe('west');
     expect(result.mode).toBe('sync');
-    expect(result.nodes.find((node) => node.site === 'east')).toMatchObject({ role: 'standby', streaming: true, fenced: false });
+    expect(result.nodes.find((node) => node.site === 'east')).toMatchObject({
+      role: 'standby',
+      streaming: true,
+      fenced: false,
+    });
   });
 
   it('refuses to rebuild from a source that is a standby', async () => {
@@ -194,7 +221,12 @@ describe('postgres provider on a real synchronous cluster', () => {
   });
 
   it('answers sql: validation queries with rows of column values', async () => {
-    const rows = await postgresProvider.query(plan.workloads[0]!.components[0]!, 'west', "select count(*) > 0, 'ok' from orders", contextFor(plan, stateDir));
+    const rows = await postgresProvider.query(
+      plan.workloads[0]!.components[0]!,
+      'west',
+      "select count(*) > 0, 'ok' from orders",
+      contextFor(plan, stateDir),
+    );
     expect(rows).toEqual([[true, 'ok']]);
   });
 });

@@ -11,7 +11,13 @@ import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
 import type { Component, Placement, Plan } from '../../plan/model.ts';
-import { defineAction, defineCheck, type ActionContext, type Provider, type ReadinessFact } from '../provider.ts';
+import {
+  defineAction,
+  defineCheck,
+  type ActionContext,
+  type Provider,
+  type ReadinessFact,
+} from '../provider.ts';
 import { findPgBinaries } from './binaries.ts';
 import { redactUrl, withClient, type Subject } from './client.ts';
 import {
@@ -28,7 +34,14 @@ import {
   type Target,
 } from './operations.ts';
 
-export { PgCluster, PgNode, freePort, slotName, type PgClusterOptions, type ClusterReplicationMode } from './cluster.ts';
+export {
+  PgCluster,
+  PgNode,
+  freePort,
+  slotName,
+  type PgClusterOptions,
+  type ClusterReplicationMode,
+} from './cluster.ts';
 export { PgServer, stopDataDir, type PgServerOptions } from './server.ts';
 export { findPgBinaries, pgAvailable, type PgBinaries } from './binaries.ts';
 export * from './operations.ts';
@@ -44,16 +57,22 @@ function findComponent(plan: Plan, id: string): Component {
     const component = workload.components.find((candidate) => candidate.id === id);
     if (component !== undefined) return component;
   }
-  throw new DrctlError('DRCTL_PG_UNKNOWN_COMPONENT', `the plan has no component ${id}`, { hint: 'check the component id in the step parameters' });
+  throw new DrctlError('DRCTL_PG_UNKNOWN_COMPONENT', `the plan has no component ${id}`, {
+    hint: 'check the component id in the step parameters',
+  });
 }
 
 function findPlacement(component: Component, site: string): Placement {
   const placement = component.placement.find((candidate) => candidate.site === site);
   if (placement === undefined) {
-    throw new DrctlError('DRCTL_PG_NO_PLACEMENT', `component ${component.id} has no placement at site ${site}`, {
-      hint: `add placement.${site} to component ${component.id}, or use one of its sites: ${component.placement.map((p) => p.site).join(', ')}`,
-      location: component.at,
-    });
+    throw new DrctlError(
+      'DRCTL_PG_NO_PLACEMENT',
+      `component ${component.id} has no placement at site ${site}`,
+      {
+        hint: `add placement.${site} to component ${component.id}, or use one of its sites: ${component.placement.map((p) => p.site).join(', ')}`,
+        location: component.at,
+      },
+    );
   }
   return placement;
 }
@@ -63,9 +82,13 @@ function expandEnv(text: string, subject: Subject): string {
   return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
     const value = process.env[name];
     if (value === undefined) {
-      throw new DrctlError('DRCTL_PG_SECRET_MISSING', `the url of component ${subject.component} at site ${subject.site} uses \${${name}}, which is not set`, {
-        hint: `export ${name} before running drctl`,
-      });
+      throw new DrctlError(
+        'DRCTL_PG_SECRET_MISSING',
+        `the url of component ${subject.component} at site ${subject.site} uses \${${name}}, which is not set`,
+        {
+          hint: `export ${name} before running drctl`,
+        },
+      );
     }
     return encodeURIComponent(value);
   });
@@ -101,13 +124,22 @@ function pathField(plan: Plan, placement: Placement, name: string): string | und
 }
 
 /** The server on this machine behind a placement, for actions that need its files. */
-function localServer(plan: Plan, resolved: Resolved, ctx: ActionContext, dataDirOverride?: string): LocalServer {
+function localServer(
+  plan: Plan,
+  resolved: Resolved,
+  ctx: ActionContext,
+  dataDirOverride?: string,
+): LocalServer {
   const dataDir = dataDirOverride ?? pathField(plan, resolved.placement, 'data_dir');
   if (dataDir === undefined) {
-    throw new DrctlError('DRCTL_PG_NO_DATA_DIR', `${resolved.subject.component} at site ${resolved.subject.site} has no data_dir; this action works on the server's files`, {
-      hint: 'add data_dir (the PostgreSQL data directory on this machine) to the placement',
-      location: resolved.placement.at,
-    });
+    throw new DrctlError(
+      'DRCTL_PG_NO_DATA_DIR',
+      `${resolved.subject.component} at site ${resolved.subject.site} has no data_dir; this action works on the server's files`,
+      {
+        hint: 'add data_dir (the PostgreSQL data directory on this machine) to the placement',
+        location: resolved.placement.at,
+      },
+    );
   }
   const url = new URL(resolved.url);
   return {
@@ -115,17 +147,31 @@ function localServer(plan: Plan, resolved: Resolved, ctx: ActionContext, dataDir
     dataDir,
     host: url.hostname,
     port: url.port === '' ? 5432 : Number(url.port),
-    logFile: pathField(plan, resolved.placement, 'log_file') ?? join(ctx.stateDir, `postgres-${resolved.subject.component}-${resolved.subject.site}.log`),
+    logFile:
+      pathField(plan, resolved.placement, 'log_file') ??
+      join(ctx.stateDir, `postgres-${resolved.subject.component}-${resolved.subject.site}.log`),
     socketDir: pathField(plan, resolved.placement, 'socket_dir') ?? '',
     persistent: true,
   };
 }
 
 /** A component's backup location: the backup policy's path (or the state directory) plus the component id. */
-function backupLocation(plan: Plan, component: Component, ctx: ActionContext, override?: string, to?: string): string {
+function backupLocation(
+  plan: Plan,
+  component: Component,
+  ctx: ActionContext,
+  override?: string,
+  to?: string,
+): string {
   if (override !== undefined) return override.startsWith('/') ? override : join(plan.baseDir, override);
-  const policy = component.backups.find((candidate) => to === undefined || candidate.to === to) ?? component.backups[0];
-  const root = policy?.path === undefined ? join(ctx.stateDir, 'backups', policy?.to ?? 'local') : policy.path.startsWith('/') ? policy.path : join(plan.baseDir, policy.path);
+  const policy =
+    component.backups.find((candidate) => to === undefined || candidate.to === to) ?? component.backups[0];
+  const root =
+    policy?.path === undefined
+      ? join(ctx.stateDir, 'backups', policy?.to ?? 'local')
+      : policy.path.startsWith('/')
+        ? policy.path
+        : join(plan.baseDir, policy.path);
   return join(root, component.id);
 }
 
@@ -150,13 +196,16 @@ async function runQuery(plan: Plan, componentId: string, site: string, sql: stri
 // --------------------------------------------------------------------------------------- actions
 
 const status = defineAction({
-  description: 'Report each site\'s role (primary or standby), fencing, replication mode and lag in bytes and seconds.',
+  description:
+    "Report each site's role (primary or standby), fencing, replication mode and lag in bytes and seconds.",
   params: z.strictObject({ component: Id, site: Id.optional() }),
   idempotent: true,
   evidence: ['replication-status'],
   async run(params, ctx) {
     const component = findComponent(ctx.plan, params.component);
-    const all = targets(ctx.plan, component).filter((target) => params.site === undefined || target.subject.site === params.site);
+    const all = targets(ctx.plan, component).filter(
+      (target) => params.site === undefined || target.subject.site === params.site,
+    );
     const result = await replicationStatus(all);
     ctx.evidence('replication-status', result);
     return {
@@ -167,7 +216,8 @@ const status = defineAction({
 });
 
 const fenceAction = defineAction({
-  description: 'Fence a (former) primary so it refuses writes: read-only with its write sessions cut, or stopped.',
+  description:
+    'Fence a (former) primary so it refuses writes: read-only with its write sessions cut, or stopped.',
   params: ComponentSite.extend({
     how: z.enum(['read-only', 'stop']).default('read-only'),
     if_unreachable: z.enum(['fail', 'skip']).default('fail'),
@@ -190,7 +240,10 @@ const fenceAction = defineAction({
 const unfenceAction = defineAction({
   description: 'Lift a read-only fence.',
   // As the undo of postgres.fence it receives the fence's parameters; the extra ones change nothing.
-  params: ComponentSite.extend({ how: z.enum(['read-only', 'stop']).optional(), if_unreachable: z.enum(['fail', 'skip']).optional() }),
+  params: ComponentSite.extend({
+    how: z.enum(['read-only', 'stop']).optional(),
+    if_unreachable: z.enum(['fail', 'skip']).optional(),
+  }),
   idempotent: true,
   evidence: [],
   async run(params, ctx) {
@@ -210,14 +263,22 @@ const promoteAction = defineAction({
   evidence: ['promotion'],
   async run(params, ctx) {
     const resolved = resolve(ctx.plan, params.component, params.site);
-    const result = await promote(resolved, { timeoutMs: params.timeout_ms, keepSynchronous: params.keep_synchronous, signal: ctx.signal });
+    const result = await promote(resolved, {
+      timeoutMs: params.timeout_ms,
+      keepSynchronous: params.keep_synchronous,
+      signal: ctx.signal,
+    });
     ctx.evidence('promotion', result);
-    return { summary: `promoted ${params.component} at ${params.site} in ${result.promotedInMs} ms; it accepts writes`, output: { ...result } };
+    return {
+      summary: `promoted ${params.component} at ${params.site} in ${result.promotedInMs} ms; it accepts writes`,
+      output: { ...result },
+    };
   },
 });
 
 const rebuildAction = defineAction({
-  description: 'Rebuild a former primary as a standby of the current primary (pg_rewind, or a fresh base backup), and start it.',
+  description:
+    'Rebuild a former primary as a standby of the current primary (pg_rewind, or a fresh base backup), and start it.',
   params: ComponentSite.extend({
     from: Id.describe('Site of the current primary.'),
     method: z.enum(['auto', 'rewind', 'basebackup']).default('auto'),
@@ -235,14 +296,23 @@ const rebuildAction = defineAction({
       synchronous: params.synchronous ?? resolved.component.replication?.mode === 'sync',
       signal: ctx.signal,
     });
-    const evidence = { method: result.method, rewindError: result.rewindError, pid: result.server.pid, synchronous: result.synchronous };
+    const evidence = {
+      method: result.method,
+      rewindError: result.rewindError,
+      pid: result.server.pid,
+      synchronous: result.synchronous,
+    };
     ctx.evidence('rebuild', evidence);
-    return { summary: `rebuilt ${params.component} at ${params.site} as a standby of ${params.from} (${result.method}); it streams`, output: evidence };
+    return {
+      summary: `rebuilt ${params.component} at ${params.site} as a standby of ${params.from} (${result.method}); it streams`,
+      output: evidence,
+    };
   },
 });
 
 const basebackupAction = defineAction({
-  description: "Take a base backup into the component's backup location and archive WAL there for point-in-time restore.",
+  description:
+    "Take a base backup into the component's backup location and archive WAL there for point-in-time restore.",
   params: ComponentSite.extend({
     to: z.string().optional().describe("Backup location path. @default the backup policy's path"),
     verify: z.boolean().default(true),
@@ -259,18 +329,25 @@ const basebackupAction = defineAction({
       signal: ctx.signal,
     });
     ctx.evidence('backup', record);
-    return { summary: `base backup ${record.id} of ${params.component} at ${params.site}: ${(record.bytes / 1e6).toFixed(1)} MB${record.verified ? ', verified' : ''}`, output: { ...record } };
+    return {
+      summary: `base backup ${record.id} of ${params.component} at ${params.site}: ${(record.bytes / 1e6).toFixed(1)} MB${record.verified ? ', verified' : ''}`,
+      output: { ...record },
+    };
   },
 });
 
 const restoreAction = defineAction({
-  description: 'Restore the newest suitable base backup into a new instance and replay WAL up to a point in time.',
+  description:
+    'Restore the newest suitable base backup into a new instance and replay WAL up to a point in time.',
   params: z.strictObject({
     component: Id,
-    site: Id.describe('Site whose placement (url, credentials) the restored instance takes, on its own data_dir and port.'),
+    site: Id.describe(
+      'Site whose placement (url, credentials) the restored instance takes, on its own data_dir and port.',
+    ),
     target_time: z.union([z.string(), z.date()]).transform((value, context) => {
       const date = new Date(value);
-      if (Number.isNaN(date.getTime())) context.addIssue({ code: 'custom', message: 'not a timestamp; write it like 2026-03-01T12:00:00Z' });
+      if (Number.isNaN(date.getTime()))
+        context.addIssue({ code: 'custom', message: 'not a timestamp; write it like 2026-03-01T12:00:00Z' });
       return date;
     }),
     data_dir: z.string().describe('New, empty data directory.'),
@@ -281,8 +358,14 @@ const restoreAction = defineAction({
   evidence: ['restore'],
   async run(params, ctx) {
     const resolved = resolve(ctx.plan, params.component, params.site);
-    const dataDir = params.data_dir.startsWith('/') ? params.data_dir : join(ctx.plan.baseDir, params.data_dir);
-    const local = { ...localServer(ctx.plan, resolved, ctx, dataDir), port: params.port, logFile: join(ctx.stateDir, `postgres-${params.component}-restore-${params.port}.log`) };
+    const dataDir = params.data_dir.startsWith('/')
+      ? params.data_dir
+      : join(ctx.plan.baseDir, params.data_dir);
+    const local = {
+      ...localServer(ctx.plan, resolved, ctx, dataDir),
+      port: params.port,
+      logFile: join(ctx.stateDir, `postgres-${params.component}-restore-${params.port}.log`),
+    };
     const url = new URL(resolved.url);
     url.port = String(params.port);
     const result = await restorePointInTime(resolved.subject, url.toString(), {
@@ -291,9 +374,19 @@ const restoreAction = defineAction({
       local,
       signal: ctx.signal,
     });
-    const evidence = { backup: result.backup.id, url: redactUrl(result.url), dataDir, pid: result.server.pid, recoveredInMs: result.recoveredInMs, targetTime: params.target_time.toISOString() };
+    const evidence = {
+      backup: result.backup.id,
+      url: redactUrl(result.url),
+      dataDir,
+      pid: result.server.pid,
+      recoveredInMs: result.recoveredInMs,
+      targetTime: params.target_time.toISOString(),
+    };
     ctx.evidence('restore', evidence);
-    return { summary: `restored ${params.component} to ${params.target_time.toISOString()} from backup ${result.backup.id} on port ${params.port}`, output: evidence };
+    return {
+      summary: `restored ${params.component} to ${params.target_time.toISOString()} from backup ${result.backup.id} on port ${params.port}`,
+      output: evidence,
+    };
   },
 });
 
@@ -318,7 +411,13 @@ const writableCheck = defineCheck({
     const resolved = resolve(ctx.plan, params.component, params.site);
     const node = await nodeStatus(resolved);
     const ok = node.reachable && node.role === 'primary' && node.fenced !== true;
-    return { ok, message: ok ? `${params.component} at ${params.site} accepts writes` : `${params.component} at ${params.site} is ${node.reachable ? (node.fenced === true ? 'fenced' : node.role) : 'unreachable'}`, observed: node };
+    return {
+      ok,
+      message: ok
+        ? `${params.component} at ${params.site} accepts writes`
+        : `${params.component} at ${params.site} is ${node.reachable ? (node.fenced === true ? 'fenced' : node.role) : 'unreachable'}`,
+      observed: node,
+    };
   },
 });
 
@@ -329,8 +428,15 @@ const streamingCheck = defineCheck({
     const resolved = resolve(ctx.plan, params.component, params.site);
     const node = await nodeStatus(resolved);
     const lagMs = (node.lagSeconds ?? 0) * 1000;
-    const ok = node.role === 'standby' && node.streaming === true && (params.max_lag_ms === undefined || lagMs <= params.max_lag_ms);
-    return { ok, message: `${params.component} at ${params.site}: ${node.role}${node.streaming === true ? ', streaming' : ''}, lag ${Math.round(lagMs)} ms`, observed: node };
+    const ok =
+      node.role === 'standby' &&
+      node.streaming === true &&
+      (params.max_lag_ms === undefined || lagMs <= params.max_lag_ms);
+    return {
+      ok,
+      message: `${params.component} at ${params.site}: ${node.role}${node.streaming === true ? ', streaming' : ''}, lag ${Math.round(lagMs)} ms`,
+      observed: node,
+    };
   },
 });
 
@@ -347,7 +453,9 @@ async function readiness(component: Component, ctx: ActionContext): Promise<Read
       name: 'reachable',
       ok: node.reachable,
       value: node.reachable,
-      message: node.reachable ? `${node.role} at ${node.site} answers` : `${node.site} does not answer: ${node.error ?? ''}`,
+      message: node.reachable
+        ? `${node.role} at ${node.site} answers`
+        : `${node.site} does not answer: ${node.error ?? ''}`,
     });
   }
   const replicating = component.replication !== undefined && component.replication.mode !== 'none';
@@ -372,7 +480,13 @@ async function readiness(component: Component, ctx: ActionContext): Promise<Read
       });
     }
     if (status.nodes.every((node) => node.role !== 'standby')) {
-      facts.push({ component: component.id, site: undefined, name: 'replication-lag', ok: false, message: 'no reachable standby' });
+      facts.push({
+        component: component.id,
+        site: undefined,
+        name: 'replication-lag',
+        ok: false,
+        message: 'no reachable standby',
+      });
     }
   }
   for (const policy of component.backups) {
@@ -387,7 +501,10 @@ async function readiness(component: Component, ctx: ActionContext): Promise<Read
       ok: ageMs !== undefined && ageMs <= limit,
       ...(ageMs === undefined ? {} : { value: ageMs }),
       limit,
-      message: newest === undefined ? `no base backup at ${policy.to}` : `newest base backup ${newest.id} is ${Math.round((ageMs ?? 0) / 1000)} s old`,
+      message:
+        newest === undefined
+          ? `no base backup at ${policy.to}`
+          : `newest base backup ${newest.id} is ${Math.round((ageMs ?? 0) / 1000)} s old`,
     });
   }
   return facts;
@@ -395,7 +512,8 @@ async function readiness(component: Component, ctx: ActionContext): Promise<Read
 
 export const postgresProvider = {
   name: 'postgres',
-  description: 'PostgreSQL: replication status, fencing, promotion, failback rebuild, base backups with WAL archiving, point-in-time restore.',
+  description:
+    'PostgreSQL: replication status, fencing, promotion, failback rebuild, base backups with WAL archiving, point-in-time restore.',
   kinds: ['postgres'],
   actions: {
     status,
@@ -408,7 +526,8 @@ export const postgresProvider = {
     query: queryAction,
   },
   checks: { writable: writableCheck, streaming: streamingCheck },
-  query: (component: Component, site: string, sql: string, ctx: ActionContext) => runQuery(ctx.plan, component.id, site, sql),
+  query: (component: Component, site: string, sql: string, ctx: ActionContext) =>
+    runQuery(ctx.plan, component.id, site, sql),
   readiness,
 } satisfies Provider;
 

@@ -4,7 +4,18 @@
  * restore. The provider's actions resolve a plan placement and call these; the demo and drills may call
  * them directly with a URL.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, appendFileSync, chmodSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  appendFileSync,
+  chmodSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -71,9 +82,23 @@ export async function nodeStatus(target: Target): Promise<NodeStatus> {
                          else extract(epoch from now() - pg_last_xact_replay_timestamp())::float8 end as lag_seconds,
                     exists (select 1 from pg_stat_wal_receiver where status = 'streaming') as streaming`,
           );
-          return { site, reachable: true, role: 'standby' as const, fenced, replayPaused: row?.paused ?? false, lagSeconds: row?.lag_seconds ?? null, streaming: row?.streaming ?? false };
+          return {
+            site,
+            reachable: true,
+            role: 'standby' as const,
+            fenced,
+            replayPaused: row?.paused ?? false,
+            lagSeconds: row?.lag_seconds ?? null,
+            streaming: row?.streaming ?? false,
+          };
         }
-        const links = await client.query<{ name: string; state: string; sync_state: string; flush_lag: string | null; replay_lag: string | null }>(
+        const links = await client.query<{
+          name: string;
+          state: string;
+          sync_state: string;
+          flush_lag: string | null;
+          replay_lag: string | null;
+        }>(
           `select application_name as name, state, sync_state,
                   pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::bigint::text as flush_lag,
                   pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint::text as replay_lag
@@ -121,8 +146,13 @@ export async function replicationStatus(targets: readonly Target[]): Promise<Rep
   const primary = primaries[0] ?? nodes.find((node) => node.role === 'primary');
   const links = primary?.standbys ?? [];
   const streaming = links.filter((link) => link.state === 'streaming');
-  const mode = streaming.some((link) => link.syncState === 'sync') ? 'sync' : streaming.length > 0 ? 'async' : 'none';
-  const lagBytes = primary === undefined ? undefined : Math.max(0, ...links.map((link) => link.replayLagBytes));
+  const mode = streaming.some((link) => link.syncState === 'sync')
+    ? 'sync'
+    : streaming.length > 0
+      ? 'async'
+      : 'none';
+  const lagBytes =
+    primary === undefined ? undefined : Math.max(0, ...links.map((link) => link.replayLagBytes));
   const standbyLags = nodes.filter((node) => node.role === 'standby').map((node) => node.lagSeconds ?? 0);
   return {
     nodes,
@@ -155,13 +185,20 @@ export async function fence(target: Target, options: FenceOptions): Promise<Fenc
   const base = { how: options.how, terminatedSessions: 0 };
   if (options.how === 'stop') {
     if (options.dataDir === undefined) {
-      throw new DrctlError('DRCTL_PG_NO_DATA_DIR', `cannot stop ${describe(target.subject)}: its placement has no data_dir`, {
-        hint: 'add data_dir to the placement, or fence with how: read-only',
-      });
+      throw new DrctlError(
+        'DRCTL_PG_NO_DATA_DIR',
+        `cannot stop ${describe(target.subject)}: its placement has no data_dir`,
+        {
+          hint: 'add data_dir to the placement, or fence with how: read-only',
+        },
+      );
     }
     const stopped = await stopDataDir(options.dataDir);
     if (!stopped && options.ifUnreachable === 'fail' && !existsSync(join(options.dataDir, 'PG_VERSION'))) {
-      throw new DrctlError('DRCTL_PG_NO_DATA_DIR', `cannot stop ${describe(target.subject)}: ${options.dataDir} is not a PostgreSQL data directory`);
+      throw new DrctlError(
+        'DRCTL_PG_NO_DATA_DIR',
+        `cannot stop ${describe(target.subject)}: ${options.dataDir} is not a PostgreSQL data directory`,
+      );
     }
     return { ...base, fenced: true, reachable: stopped };
   }
@@ -182,15 +219,23 @@ export async function fence(target: Target, options: FenceOptions): Promise<Fenc
       );
       if (readOnly?.value === 'on') break;
       if (Date.now() > deadline) {
-        throw new DrctlError('DRCTL_PG_FENCE_FAILED', `${describe(target.subject)} did not become read-only after the reload`, {
-          hint: 'check the server log; fence with how: stop instead',
-        });
+        throw new DrctlError(
+          'DRCTL_PG_FENCE_FAILED',
+          `${describe(target.subject)} did not become read-only after the reload`,
+          {
+            hint: 'check the server log; fence with how: stop instead',
+          },
+        );
       }
       await sleep(20);
     }
     return { ...base, fenced: true, reachable: true, terminatedSessions: terminated };
   } catch (error) {
-    if (error instanceof DrctlError && error.code === 'DRCTL_PG_UNREACHABLE' && options.ifUnreachable === 'skip') {
+    if (
+      error instanceof DrctlError &&
+      error.code === 'DRCTL_PG_UNREACHABLE' &&
+      options.ifUnreachable === 'skip'
+    ) {
       return { ...base, fenced: false, reachable: false };
     }
     throw error;
@@ -232,15 +277,25 @@ export async function promote(target: Target, options: PromoteOptions = {}): Pro
     async (client) => {
       const row = await one<{ in_recovery: boolean }>(client, 'select pg_is_in_recovery() as in_recovery');
       if (row?.in_recovery !== true) {
-        throw new DrctlError('DRCTL_PG_ALREADY_PRIMARY', `cannot promote ${describe(target.subject)}: it is not a standby (it already accepts writes)`, {
-          hint: 'check which site is the primary with postgres.status; promote the standby site',
-        });
+        throw new DrctlError(
+          'DRCTL_PG_ALREADY_PRIMARY',
+          `cannot promote ${describe(target.subject)}: it is not a standby (it already accepts writes)`,
+          {
+            hint: 'check which site is the primary with postgres.status; promote the standby site',
+          },
+        );
       }
-      const promoted = await one<{ ok: boolean }>(client, 'select pg_promote(true, $1) as ok', [Math.ceil(timeoutMs / 1000)]);
+      const promoted = await one<{ ok: boolean }>(client, 'select pg_promote(true, $1) as ok', [
+        Math.ceil(timeoutMs / 1000),
+      ]);
       if (promoted?.ok !== true) {
-        throw new DrctlError('DRCTL_PG_PROMOTE_FAILED', `${describe(target.subject)} did not finish promotion within ${timeoutMs} ms`, {
-          hint: 'check the server log of the standby',
-        });
+        throw new DrctlError(
+          'DRCTL_PG_PROMOTE_FAILED',
+          `${describe(target.subject)} did not finish promotion within ${timeoutMs} ms`,
+          {
+            hint: 'check the server log of the standby',
+          },
+        );
       }
     },
     { statementTimeoutMs: timeoutMs + 5_000 },
@@ -271,9 +326,13 @@ export async function promote(target: Target, options: PromoteOptions = {}): Pro
     });
     if (writable) break;
     if (Date.now() > deadline || options.signal?.aborted === true) {
-      throw new DrctlError('DRCTL_PG_PROMOTE_FAILED', `${describe(target.subject)} was promoted but does not accept writes yet`, {
-        hint: 'check default_transaction_read_only and the server log',
-      });
+      throw new DrctlError(
+        'DRCTL_PG_PROMOTE_FAILED',
+        `${describe(target.subject)} was promoted but does not accept writes yet`,
+        {
+          hint: 'check default_transaction_read_only and the server log',
+        },
+      );
     }
     await sleep(20);
   }
@@ -350,9 +409,13 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
   await withClient(source.subject, source.url, async (client) => {
     const row = await one<{ in_recovery: boolean }>(client, 'select pg_is_in_recovery() as in_recovery');
     if (row?.in_recovery !== false) {
-      throw new DrctlError('DRCTL_PG_NOT_PRIMARY', `cannot rebuild ${where} from ${describe(source.subject)}: the source is a standby, not a primary`, {
-        hint: 'promote the source first, or rebuild from the site that is the primary',
-      });
+      throw new DrctlError(
+        'DRCTL_PG_NOT_PRIMARY',
+        `cannot rebuild ${where} from ${describe(source.subject)}: the source is a standby, not a primary`,
+        {
+          hint: 'promote the source first, or rebuild from the site that is the primary',
+        },
+      );
     }
     await client.query(
       'select pg_create_physical_replication_slot($1) where not exists (select 1 from pg_replication_slots where slot_name = $1)',
@@ -370,10 +433,20 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
   let rewindLog: string | undefined;
   if (method !== 'basebackup' && existsSync(join(local.dataDir, 'PG_VERSION'))) {
     try {
-      const rewind = await runPgTool(local.binaries, 'pg_rewind', [`--target-pgdata=${local.dataDir}`, `--source-server=${conninfo}`, '--write-recovery-conf', '--no-sync'], {
-        subject: where,
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      });
+      const rewind = await runPgTool(
+        local.binaries,
+        'pg_rewind',
+        [
+          `--target-pgdata=${local.dataDir}`,
+          `--source-server=${conninfo}`,
+          '--write-recovery-conf',
+          '--no-sync',
+        ],
+        {
+          subject: where,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        },
+      );
       rewindLog = `${rewind.stdout}${rewind.stderr}`.trim();
     } catch (error) {
       if (method === 'rewind') throw error;
@@ -385,10 +458,15 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
   }
   if (used === 'basebackup') {
     rmSync(local.dataDir, { recursive: true, force: true });
-    await runPgTool(local.binaries, 'pg_basebackup', ['-D', local.dataDir, '-d', conninfo, '-R', '-X', 'stream', '-S', slot, '--checkpoint=fast'], {
-      subject: where,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
+    await runPgTool(
+      local.binaries,
+      'pg_basebackup',
+      ['-D', local.dataDir, '-d', conninfo, '-R', '-X', 'stream', '-S', slot, '--checkpoint=fast'],
+      {
+        subject: where,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      },
+    );
   }
   // The configuration came from the source, which may have been a standby itself: later lines win.
   appendFileSync(join(local.dataDir, 'postgresql.auto.conf'), `primary_slot_name = ${quoteConf(slot)}\n`);
@@ -407,20 +485,28 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
     const row = await withClient(source.subject, source.url, (client) =>
-      one<{ state: string }>(client, 'select state from pg_stat_replication where application_name = $1', [subject.site]),
+      one<{ state: string }>(client, 'select state from pg_stat_replication where application_name = $1', [
+        subject.site,
+      ]),
     );
     if (row?.state === 'streaming') break;
     if (!server.running || Date.now() > deadline || options.signal?.aborted === true) {
       await server.stop();
-      throw new DrctlError('DRCTL_PG_REBUILD_FAILED', `${where} was rebuilt (${used}) but does not stream from ${describe(source.subject)}:\n${rewindLog ?? ''}\n${logTail(local.logFile, 30)}`, {
-        hint: 'the server log above says why; the rebuilt server was stopped',
-      });
+      throw new DrctlError(
+        'DRCTL_PG_REBUILD_FAILED',
+        `${where} was rebuilt (${used}) but does not stream from ${describe(source.subject)}:\n${rewindLog ?? ''}\n${logTail(local.logFile, 30)}`,
+        {
+          hint: 'the server log above says why; the rebuilt server was stopped',
+        },
+      );
     }
     await sleep(50);
   }
   if (options.synchronous === true) {
     await withClient(source.subject, source.url, async (client) => {
-      await client.query(`alter system set synchronous_standby_names = ${pg.escapeLiteral(`FIRST 1 ("${subject.site}")`)}`);
+      await client.query(
+        `alter system set synchronous_standby_names = ${pg.escapeLiteral(`FIRST 1 ("${subject.site}")`)}`,
+      );
       await client.query('select pg_reload_conf()');
     });
   }
@@ -480,7 +566,10 @@ export function archiveCommand(walDir: string): string {
  * backup can be restored to any later point in time. The copy lands in a `.partial` directory and is
  * renamed only once complete (and verified), so an interrupted backup never looks like a backup.
  */
-export async function baseBackup(target: Target, options: BaseBackupOptions): Promise<BackupRecord & { path: string; archiveCommand: string | undefined }> {
+export async function baseBackup(
+  target: Target,
+  options: BaseBackupOptions,
+): Promise<BackupRecord & { path: string; archiveCommand: string | undefined }> {
   const where = describe(target.subject);
   const baseDir = join(options.location, 'base');
   const walDir = join(options.location, 'wal');
@@ -488,17 +577,26 @@ export async function baseBackup(target: Target, options: BaseBackupOptions): Pr
   ensureServerDir(baseDir);
   ensureServerDir(walDir);
   // pg_basebackup and the archiver write here as the server's OS user: check it can, before anything starts.
-  await runAsServer('/bin/sh', ['-c', 'test -w "$1" && test -w "$2"', 'sh', baseDir, walDir]).catch((cause: unknown) => {
-    throw new DrctlError('DRCTL_PG_BACKUP_LOCATION', `cannot back up ${where}: the backup location ${options.location} is not writable by the database server's OS user`, {
-      hint: 'make the location (and every directory above it) reachable and writable by that user, or pick another location',
-      cause,
-    });
-  });
+  await runAsServer('/bin/sh', ['-c', 'test -w "$1" && test -w "$2"', 'sh', baseDir, walDir]).catch(
+    (cause: unknown) => {
+      throw new DrctlError(
+        'DRCTL_PG_BACKUP_LOCATION',
+        `cannot back up ${where}: the backup location ${options.location} is not writable by the database server's OS user`,
+        {
+          hint: 'make the location (and every directory above it) reachable and writable by that user, or pick another location',
+          cause,
+        },
+      );
+    },
+  );
   let command: string | undefined;
   if (options.archive !== false) {
     command = archiveCommand(walDir);
     await withClient(target.subject, target.url, async (client) => {
-      const row = await one<{ mode: string; command: string }>(client, "select current_setting('archive_mode') as mode, current_setting('archive_command') as command");
+      const row = await one<{ mode: string; command: string }>(
+        client,
+        "select current_setting('archive_mode') as mode, current_setting('archive_command') as command",
+      );
       if (row?.mode === 'off') {
         throw new DrctlError('DRCTL_PG_ARCHIVE_OFF', `cannot archive WAL of ${where}: archive_mode is off`, {
           hint: 'set archive_mode = on in postgresql.conf and restart the server once; drctl sets archive_command itself',
@@ -511,18 +609,29 @@ export async function baseBackup(target: Target, options: BaseBackupOptions): Pr
     });
   }
   const started = new Date();
-  const id = started.toISOString().replace(/[-:]/g, '').replace(/\.(\d+)Z$/, '$1Z');
+  const id = started
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.(\d+)Z$/, '$1Z');
   const partial = join(baseDir, `${id}.partial`);
   const final = join(baseDir, id);
   const signalOption = options.signal === undefined ? {} : { signal: options.signal };
   try {
-    await runPgTool(options.binaries, 'pg_basebackup', ['-D', partial, '-d', conninfoFromUrl(target.url), '-X', 'stream', '--checkpoint=fast'], {
-      subject: where,
-      ...signalOption,
-    });
+    await runPgTool(
+      options.binaries,
+      'pg_basebackup',
+      ['-D', partial, '-d', conninfoFromUrl(target.url), '-X', 'stream', '--checkpoint=fast'],
+      {
+        subject: where,
+        ...signalOption,
+      },
+    );
     let verified = false;
     if (options.verify !== false) {
-      await runPgTool(options.binaries, 'pg_verifybackup', ['--quiet', partial], { subject: where, ...signalOption });
+      await runPgTool(options.binaries, 'pg_verifybackup', ['--quiet', partial], {
+        subject: where,
+        ...signalOption,
+      });
       verified = true;
     }
     const label = readFileSync(join(partial, 'backup_label'), 'utf8');
@@ -555,7 +664,10 @@ export function listBackups(location: string): Array<BackupRecord & { path: stri
     const recordFile = join(baseDir, name, BACKUP_RECORD);
     if (!existsSync(recordFile)) continue;
     try {
-      backups.push({ ...(JSON.parse(readFileSync(recordFile, 'utf8')) as BackupRecord), path: join(baseDir, name) });
+      backups.push({
+        ...(JSON.parse(readFileSync(recordFile, 'utf8')) as BackupRecord),
+        path: join(baseDir, name),
+      });
     } catch {
       // A record that does not parse marks a backup we cannot trust; skip it.
     }
@@ -576,9 +688,13 @@ export async function flushWalArchive(target: Target, timeoutMs = 30_000): Promi
       );
       if (row?.last !== null && row?.last !== undefined && row.last >= wanted) return wanted;
       if (Date.now() > deadline) {
-        throw new DrctlError('DRCTL_PG_ARCHIVE_FAILED', `WAL segment ${wanted} of ${describe(target.subject)} was not archived in time (last failed: ${row?.failed ?? 'none'})`, {
-          hint: 'check archive_command and that the backup location is writable by the server',
-        });
+        throw new DrctlError(
+          'DRCTL_PG_ARCHIVE_FAILED',
+          `WAL segment ${wanted} of ${describe(target.subject)} was not archived in time (last failed: ${row?.failed ?? 'none'})`,
+          {
+            hint: 'check archive_command and that the backup location is writable by the server',
+          },
+        );
       }
       await sleep(50);
     }
@@ -612,23 +728,40 @@ export interface RestoreResult {
  * On failure the new instance is stopped and its data directory removed: a half-restored database is
  * never left looking like a restore.
  */
-export async function restorePointInTime(subject: Subject, url: string, options: RestoreOptions): Promise<RestoreResult> {
+export async function restorePointInTime(
+  subject: Subject,
+  url: string,
+  options: RestoreOptions,
+): Promise<RestoreResult> {
   const where = describe(subject);
   const { local } = options;
   if (existsSync(local.dataDir) && readdirSync(local.dataDir).length > 0) {
-    throw new DrctlError('DRCTL_PG_RESTORE_TARGET_NOT_EMPTY', `cannot restore ${where} into ${local.dataDir}: the directory already holds data`, {
-      hint: 'restore into a new, empty directory; drctl never overwrites a data directory',
-    });
+    throw new DrctlError(
+      'DRCTL_PG_RESTORE_TARGET_NOT_EMPTY',
+      `cannot restore ${where} into ${local.dataDir}: the directory already holds data`,
+      {
+        hint: 'restore into a new, empty directory; drctl never overwrites a data directory',
+      },
+    );
   }
   if (runningPostmaster(local.dataDir) !== undefined) {
-    throw new DrctlError('DRCTL_PG_RESTORE_TARGET_NOT_EMPTY', `cannot restore ${where} into ${local.dataDir}: a server runs there`);
+    throw new DrctlError(
+      'DRCTL_PG_RESTORE_TARGET_NOT_EMPTY',
+      `cannot restore ${where} into ${local.dataDir}: a server runs there`,
+    );
   }
-  const candidates = listBackups(options.location).filter((backup) => new Date(backup.finishedAt) <= options.targetTime);
+  const candidates = listBackups(options.location).filter(
+    (backup) => new Date(backup.finishedAt) <= options.targetTime,
+  );
   const backup = candidates[0];
   if (backup === undefined) {
-    throw new DrctlError('DRCTL_PG_NO_BACKUP', `no finished base backup of ${where} in ${options.location} ends before ${options.targetTime.toISOString()}`, {
-      hint: 'take a base backup first (postgres.basebackup), or pick a later target time',
-    });
+    throw new DrctlError(
+      'DRCTL_PG_NO_BACKUP',
+      `no finished base backup of ${where} in ${options.location} ends before ${options.targetTime.toISOString()}`,
+      {
+        hint: 'take a base backup first (postgres.basebackup), or pick a later target time',
+      },
+    );
   }
   const started = Date.now();
   const createdDir = !existsSync(local.dataDir);
@@ -671,16 +804,28 @@ export async function restorePointInTime(subject: Subject, url: string, options:
     const deadline = started + (options.timeoutMs ?? 120_000);
     for (;;) {
       if (!server.running) {
-        throw new DrctlError('DRCTL_PG_RESTORE_FAILED', `restoring ${where} to ${options.targetTime.toISOString()} failed:\n${logTail(local.logFile)}`, {
-          hint: 'the server log above says why; a target after the newest archived WAL cannot be reached',
-        });
+        throw new DrctlError(
+          'DRCTL_PG_RESTORE_FAILED',
+          `restoring ${where} to ${options.targetTime.toISOString()} failed:\n${logTail(local.logFile)}`,
+          {
+            hint: 'the server log above says why; a target after the newest archived WAL cannot be reached',
+          },
+        );
       }
-      const done = await withClient(subject, url, async (client) => (await one<{ r: boolean }>(client, 'select pg_is_in_recovery() as r'))?.r === false, {
-        timeoutMs: 1_000,
-      }).catch(() => false);
+      const done = await withClient(
+        subject,
+        url,
+        async (client) => (await one<{ r: boolean }>(client, 'select pg_is_in_recovery() as r'))?.r === false,
+        {
+          timeoutMs: 1_000,
+        },
+      ).catch(() => false);
       if (done) break;
       if (Date.now() > deadline || options.signal?.aborted === true) {
-        throw new DrctlError('DRCTL_PG_RESTORE_FAILED', `restoring ${where} to ${options.targetTime.toISOString()} did not finish in time:\n${logTail(local.logFile)}`);
+        throw new DrctlError(
+          'DRCTL_PG_RESTORE_FAILED',
+          `restoring ${where} to ${options.targetTime.toISOString()} did not finish in time:\n${logTail(local.logFile)}`,
+        );
       }
       await sleep(50);
     }
@@ -688,7 +833,9 @@ export async function restorePointInTime(subject: Subject, url: string, options:
   } catch (error) {
     await server?.kill();
     if (createdDir) rmSync(local.dataDir, { recursive: true, force: true });
-    else for (const name of readdirSync(local.dataDir)) rmSync(join(local.dataDir, name), { recursive: true, force: true });
+    else
+      for (const name of readdirSync(local.dataDir))
+        rmSync(join(local.dataDir, name), { recursive: true, force: true });
     throw error;
   }
 }

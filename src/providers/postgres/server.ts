@@ -155,9 +155,13 @@ export class PgServer {
   static async start(options: PgServerOptions): Promise<PgServer> {
     const stale = runningPostmaster(options.dataDir);
     if (stale !== undefined) {
-      throw new DrctlError('DRCTL_PG_ALREADY_RUNNING', `a postgres (pid ${stale}) already runs on ${options.dataDir}`, {
-        hint: 'stop it first, or use that server',
-      });
+      throw new DrctlError(
+        'DRCTL_PG_ALREADY_RUNNING',
+        `a postgres (pid ${stale}) already runs on ${options.dataDir}`,
+        {
+          hint: 'stop it first, or use that server',
+        },
+      );
     }
     const host = options.host ?? '127.0.0.1';
     const settings: Record<string, string> = {
@@ -187,7 +191,9 @@ export class PgServer {
       child.once('error', resolve);
     });
     if (spawnError !== undefined) {
-      throw new DrctlError('DRCTL_PG_START_FAILED', `postgres could not be started on ${options.dataDir}`, { cause: spawnError });
+      throw new DrctlError('DRCTL_PG_START_FAILED', `postgres could not be started on ${options.dataDir}`, {
+        cause: spawnError,
+      });
     }
     const server = new PgServer(options, child);
     if (options.persistent === true) child.unref();
@@ -199,14 +205,21 @@ export class PgServer {
     const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
     for (;;) {
       if (!server.running) {
-        throw new DrctlError('DRCTL_PG_START_FAILED', `postgres on ${options.dataDir} exited while starting:\n${logTail(options.logFile)}`, {
-          hint: 'the server log above says why',
-        });
+        throw new DrctlError(
+          'DRCTL_PG_START_FAILED',
+          `postgres on ${options.dataDir} exited while starting:\n${logTail(options.logFile)}`,
+          {
+            hint: 'the server log above says why',
+          },
+        );
       }
       if ((await isReady(options.binaries, host, options.port)) === 0) return server;
       if (Date.now() > deadline || options.signal?.aborted === true) {
         await server.kill();
-        throw new DrctlError('DRCTL_PG_START_FAILED', `postgres on ${options.dataDir} did not accept connections in time:\n${logTail(options.logFile)}`);
+        throw new DrctlError(
+          'DRCTL_PG_START_FAILED',
+          `postgres on ${options.dataDir} did not accept connections in time:\n${logTail(options.logFile)}`,
+        );
       }
       await sleep(25);
     }

@@ -42,7 +42,14 @@ export function planFor(cluster: PgCluster, options: PlanOptions): Plan {
     dependsOn: [],
     references: [],
     probe: undefined,
-    replication: { mode: options.mode ?? cluster.mode, from: undefined, to: undefined, everyMs: undefined, maxLagMs: undefined, at: AT },
+    replication: {
+      mode: options.mode ?? cluster.mode,
+      from: undefined,
+      to: undefined,
+      everyMs: undefined,
+      maxLagMs: undefined,
+      at: AT,
+    },
     backups:
       options.backupPath === undefined
         ? []
@@ -70,16 +77,55 @@ export function planFor(cluster: PgCluster, options: PlanOptions): Plan {
     files: [],
     baseDir: options.baseDir,
     review: { intervalMs: 365 * 86_400_000, last: undefined, by: undefined, at: AT },
-    sites: cluster.nodes.map((node, index) => ({ id: node.site, role: index === 0 ? 'primary' : 'secondary', description: undefined, location: undefined, at: AT })),
+    sites: cluster.nodes.map((node, index) => ({
+      id: node.site,
+      role: index === 0 ? 'primary' : 'secondary',
+      description: undefined,
+      location: undefined,
+      at: AT,
+    })),
     tiers: {
-      0: { tier: 0, name: 'Mission critical', slo: '99.99%', rtoMs: 3_600_000, rpoMs: 300_000, source: 'test' },
-      1: { tier: 1, name: 'Business critical', slo: '99.95%', rtoMs: 14_400_000, rpoMs: 3_600_000, source: 'test' },
-      2: { tier: 2, name: 'Business operational', slo: '99.9%', rtoMs: 86_400_000, rpoMs: 14_400_000, source: 'test' },
-      3: { tier: 3, name: 'Administrative', slo: '99.5%', rtoMs: 259_200_000, rpoMs: 86_400_000, source: 'test' },
+      0: {
+        tier: 0,
+        name: 'Mission critical',
+        slo: '99.99%',
+        rtoMs: 3_600_000,
+        rpoMs: 300_000,
+        source: 'test',
+      },
+      1: {
+        tier: 1,
+        name: 'Business critical',
+        slo: '99.95%',
+        rtoMs: 14_400_000,
+        rpoMs: 3_600_000,
+        source: 'test',
+      },
+      2: {
+        tier: 2,
+        name: 'Business operational',
+        slo: '99.9%',
+        rtoMs: 86_400_000,
+        rpoMs: 14_400_000,
+        source: 'test',
+      },
+      3: {
+        tier: 3,
+        name: 'Administrative',
+        slo: '99.5%',
+        rtoMs: 259_200_000,
+        rpoMs: 86_400_000,
+        source: 'test',
+      },
     },
     contacts: [],
     activation: undefined,
-    communications: { statusPageWithinMs: 900_000, updatesEveryMs: 1_800_000, rootCauseWithinMs: 259_200_000, templates: [] },
+    communications: {
+      statusPageWithinMs: 900_000,
+      updatesEveryMs: 1_800_000,
+      rootCauseWithinMs: 259_200_000,
+      templates: [],
+    },
     secrets: { env: [], file: undefined },
     workloads: [
       {
@@ -101,7 +147,11 @@ export function planFor(cluster: PgCluster, options: PlanOptions): Plan {
         at: AT,
       },
     ],
-    drills: { schedule: { tabletop: 0, partial: 0, full: 0, 'backup-restore': 0 }, scenarios: [], history: [] },
+    drills: {
+      schedule: { tabletop: 0, partial: 0, full: 0, 'backup-restore': 0 },
+      scenarios: [],
+      history: [],
+    },
     at: AT,
   };
 }

@@ -16,7 +16,15 @@ import { supervisorFor } from './supervisor.ts';
 import type { InstanceStatus, ProcessSpec, ReadyProbe, RestartPolicy } from './supervisor.ts';
 
 export { Supervisor, supervisorFor, closeOnExit, freePort } from './supervisor.ts';
-export type { ProcessSpec, ReadyProbe, RestartPolicy, InstanceStatus, InstanceState, StopResult, SupervisorOptions } from './supervisor.ts';
+export type {
+  ProcessSpec,
+  ReadyProbe,
+  RestartPolicy,
+  InstanceStatus,
+  InstanceState,
+  StopResult,
+  SupervisorOptions,
+} from './supervisor.ts';
 
 const RESTART_POLICIES = ['never', 'on-failure', 'always'] as const;
 const Port = z.number().int().min(1).max(65_535);
@@ -29,18 +37,30 @@ const Target = {
 const StartParams = z.strictObject({
   ...Target,
   command: z.string().optional().describe('@default the placement command'),
-  env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional().describe('Added to the placement env.'),
-  cwd: z.string().optional().describe('Relative to the plan. @default the placement cwd, else the plan directory'),
+  env: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .optional()
+    .describe('Added to the placement env.'),
+  cwd: z
+    .string()
+    .optional()
+    .describe('Relative to the plan. @default the placement cwd, else the plan directory'),
   port: Port.optional().describe('Port of the first instance; instance i gets port + i.'),
   ports: z.array(Port).optional().describe('Port of each instance.'),
   instances: z.number().int().min(0).optional().describe('@default the placement instances, else 1'),
-  ready: z.string().optional().describe('Readiness: an http(s) URL or host:port. @default 127.0.0.1:{{port}} when there is a port'),
+  ready: z
+    .string()
+    .optional()
+    .describe('Readiness: an http(s) URL or host:port. @default 127.0.0.1:{{port}} when there is a port'),
   ready_timeout: DurationParam.optional().describe('@default 30s'),
   restart: z.enum(RESTART_POLICIES).optional().describe('@default never'),
   grace: DurationParam.optional().describe('Time between SIGTERM and SIGKILL on stop. @default 5s'),
 });
 
-const StopParams = z.strictObject({ ...Target, grace: DurationParam.optional().describe('@default the placement grace, else 5s') });
+const StopParams = z.strictObject({
+  ...Target,
+  grace: DurationParam.optional().describe('@default the placement grace, else 5s'),
+});
 const SignalParams = z.strictObject(Target);
 const ScaleParams = z.strictObject({ ...Target, instances: z.number().int().min(0) });
 const RunningParams = z.strictObject({
@@ -65,7 +85,11 @@ export function processSpecFor(plan: Plan, params: StartInput): { spec: ProcessS
   const env = { ...stringRecord(fields.env), ...stringRecord(params.env) };
   const cwdField = params.cwd ?? (typeof fields.cwd === 'string' ? fields.cwd : undefined);
   const port = params.port ?? numberField(fields.port);
-  const ports = params.ports ?? (Array.isArray(fields.ports) ? fields.ports.filter((p): p is number => typeof p === 'number') : undefined);
+  const ports =
+    params.ports ??
+    (Array.isArray(fields.ports)
+      ? fields.ports.filter((p): p is number => typeof p === 'number')
+      : undefined);
   const readyText = params.ready ?? (typeof fields.ready === 'string' ? fields.ready : undefined);
   const ready = readyProbe(readyText, port !== undefined || ports !== undefined);
   const restart = params.restart ?? (RESTART_POLICIES as readonly string[]).find((p) => p === fields.restart);
@@ -147,9 +171,18 @@ export const processProvider = {
       async run(params, ctx) {
         const { spec, instances } = processSpecFor(ctx.plan, params);
         const started = await supervisor(ctx).start(spec, { instances, signal: ctx.signal });
-        ctx.evidence('pids', started.map((i) => i.pid));
-        ctx.evidence('ports', started.map((i) => i.port));
-        return { summary: `${spec.name}: ${started.length} instance${started.length === 1 ? '' : 's'} running`, output: describe(started) };
+        ctx.evidence(
+          'pids',
+          started.map((i) => i.pid),
+        );
+        ctx.evidence(
+          'ports',
+          started.map((i) => i.port),
+        );
+        return {
+          summary: `${spec.name}: ${started.length} instance${started.length === 1 ? '' : 's'} running`,
+          output: describe(started),
+        };
       },
     }),
     stop: defineAction({
@@ -160,10 +193,16 @@ export const processProvider = {
       evidence: ['pids'],
       async run(params, ctx) {
         const name = groupName(params.component, params.site);
-        const result = await supervisor(ctx).stop(name, params.grace === undefined ? {} : { graceMs: params.grace });
+        const result = await supervisor(ctx).stop(
+          name,
+          params.grace === undefined ? {} : { graceMs: params.grace },
+        );
         ctx.evidence('pids', result.pids);
         const forced = result.forced > 0 ? ` (${result.forced} needed SIGKILL)` : '';
-        return { summary: `${name}: stopped ${result.pids.length} instance${result.pids.length === 1 ? '' : 's'}${forced}`, output: { ...result } };
+        return {
+          summary: `${name}: stopped ${result.pids.length} instance${result.pids.length === 1 ? '' : 's'}${forced}`,
+          output: { ...result },
+        };
       },
     }),
     kill: defineAction({
@@ -175,7 +214,10 @@ export const processProvider = {
         const name = groupName(params.component, params.site);
         const result = await supervisor(ctx).kill(name);
         ctx.evidence('pids', result.pids);
-        return { summary: `${name}: killed ${result.pids.length} instance${result.pids.length === 1 ? '' : 's'}`, output: { ...result } };
+        return {
+          summary: `${name}: killed ${result.pids.length} instance${result.pids.length === 1 ? '' : 's'}`,
+          output: { ...result },
+        };
       },
     }),
     pause: defineAction({
@@ -187,8 +229,14 @@ export const processProvider = {
       async run(params, ctx) {
         const name = groupName(params.component, params.site);
         const instances = supervisor(ctx).pause(name);
-        ctx.evidence('pids', instances.map((i) => i.pid));
-        return { summary: `${name}: paused ${instances.length} instance${instances.length === 1 ? '' : 's'}`, output: describe(instances) };
+        ctx.evidence(
+          'pids',
+          instances.map((i) => i.pid),
+        );
+        return {
+          summary: `${name}: paused ${instances.length} instance${instances.length === 1 ? '' : 's'}`,
+          output: describe(instances),
+        };
       },
     }),
     resume: defineAction({
@@ -200,12 +248,19 @@ export const processProvider = {
       async run(params, ctx) {
         const name = groupName(params.component, params.site);
         const instances = supervisor(ctx).resume(name);
-        ctx.evidence('pids', instances.map((i) => i.pid));
-        return { summary: `${name}: resumed ${instances.length} instance${instances.length === 1 ? '' : 's'}`, output: describe(instances) };
+        ctx.evidence(
+          'pids',
+          instances.map((i) => i.pid),
+        );
+        return {
+          summary: `${name}: resumed ${instances.length} instance${instances.length === 1 ? '' : 's'}`,
+          output: describe(instances),
+        };
       },
     }),
     scale: defineAction({
-      description: 'Start or stop instances until exactly N run; new ones must become ready. Starts the site from its placement when it was never started.',
+      description:
+        'Start or stop instances until exactly N run; new ones must become ready. Starts the site from its placement when it was never started.',
       params: ScaleParams,
       idempotent: true,
       evidence: ['pids', 'ports'],
@@ -215,10 +270,22 @@ export const processProvider = {
         // scaling a site that was never started (a cold standby) starts it from its placement
         const instances = known
           ? await supervisor(ctx).scale(name, params.instances, { signal: ctx.signal })
-          : await supervisor(ctx).start(processSpecFor(ctx.plan, params).spec, { instances: params.instances, signal: ctx.signal });
-        ctx.evidence('pids', instances.map((i) => i.pid));
-        ctx.evidence('ports', instances.map((i) => i.port));
-        return { summary: `${name}: ${instances.length} instance${instances.length === 1 ? '' : 's'} running`, output: describe(instances) };
+          : await supervisor(ctx).start(processSpecFor(ctx.plan, params).spec, {
+              instances: params.instances,
+              signal: ctx.signal,
+            });
+        ctx.evidence(
+          'pids',
+          instances.map((i) => i.pid),
+        );
+        ctx.evidence(
+          'ports',
+          instances.map((i) => i.port),
+        );
+        return {
+          summary: `${name}: ${instances.length} instance${instances.length === 1 ? '' : 's'} running`,
+          output: describe(instances),
+        };
       },
     }),
   },

@@ -48,7 +48,9 @@ function server(name: string, extra: Partial<ProcessSpec> = {}): ProcessSpec {
 describe('Supervisor', () => {
   it('starts a server, waits until it is ready, and stop leaves no process of its group running', async () => {
     const supervisor = newSupervisor();
-    const [instance] = await supervisor.start(server('api@east', { env: { PORT: '{{port}}', SPAWN_CHILD: '1' } }));
+    const [instance] = await supervisor.start(
+      server('api@east', { env: { PORT: '{{port}}', SPAWN_CHILD: '1' } }),
+    );
     expect(instance?.state).toBe('running');
     const health = await getJson(`http://127.0.0.1:${instance?.port}/health`);
     expect(health.ok).toBe(true);
@@ -125,7 +127,9 @@ describe('Supervisor', () => {
     const supervisor = newSupervisor();
     const [before] = await supervisor.start(server('api@east'));
     await fetch(`http://127.0.0.1:${before?.port}/crash`).catch(() => undefined);
-    const [after] = await waitFor(async () => (supervisor.status('api@east')[0]?.state === 'exited' ? supervisor.status('api@east') : undefined));
+    const [after] = await waitFor(async () =>
+      supervisor.status('api@east')[0]?.state === 'exited' ? supervisor.status('api@east') : undefined,
+    );
     expect(after?.pid).toBe(before?.pid);
   });
 
@@ -159,7 +163,9 @@ describe('Supervisor', () => {
 
   it('sends SIGKILL after the grace period to a server that ignores SIGTERM', async () => {
     const supervisor = newSupervisor();
-    const [instance] = await supervisor.start(server('api@east', { env: { PORT: '{{port}}', IGNORE_TERM: '1' } }));
+    const [instance] = await supervisor.start(
+      server('api@east', { env: { PORT: '{{port}}', IGNORE_TERM: '1' } }),
+    );
     const result = await supervisor.stop('api@east', { graceMs: 300 });
     expect(result.forced).toBe(1);
     expect(alive(instance?.pid ?? -1)).toBe(false);
@@ -167,7 +173,9 @@ describe('Supervisor', () => {
 
   it('fails with DRCTL_PROCESS_EXITED and the log when the command dies before it is ready', async () => {
     const supervisor = newSupervisor();
-    const error = await supervisor.start(server('api@east', { command: 'echo "no such config" >&2; exit 3' })).catch((e: unknown) => e);
+    const error = await supervisor
+      .start(server('api@east', { command: 'echo "no such config" >&2; exit 3' }))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DrctlError);
     expect((error as DrctlError).code).toBe('DRCTL_PROCESS_EXITED');
     expect(String((error as DrctlError).details?.log)).toContain('no such config');
@@ -197,12 +205,19 @@ console.log(JSON.stringify(instance));
 setInterval(() => {}, 1000);
 `,
     );
-    const child = spawn(process.execPath, ['--import', 'tsx', host], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', host], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const instance = await waitFor(async () => (out.includes('\n') ? (JSON.parse(out) as { pid: number }) : undefined), 20_000);
+    const instance = await waitFor(
+      async () => (out.includes('\n') ? (JSON.parse(out) as { pid: number }) : undefined),
+      20_000,
+    );
     expect(alive(instance.pid)).toBe(true);
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_code, signal) => resolve(signal)),
+    );
     child.kill('SIGTERM');
     expect(await exited).toBe('SIGTERM');
     expect(alive(instance.pid)).toBe(false);

@@ -140,16 +140,27 @@ export class Supervisor {
    * Starts `instances` instances and waits until each is ready. Idempotent: instances already running
    * (by this or an earlier drctl process) are kept, and only the missing ones are started.
    */
-  async start(spec: ProcessSpec, options: { instances?: number; signal?: AbortSignal } = {}): Promise<InstanceStatus[]> {
+  async start(
+    spec: ProcessSpec,
+    options: { instances?: number; signal?: AbortSignal } = {},
+  ): Promise<InstanceStatus[]> {
     const wanted = options.instances ?? 1;
     const existing = this.readPidFile(spec.name);
     // a fresh start takes the new spec; the instances it already has keep theirs
-    this.writePidFile({ name: spec.name, spec, instances: existing?.instances.filter((r) => this.alive(r)) ?? [] });
+    this.writePidFile({
+      name: spec.name,
+      spec,
+      instances: existing?.instances.filter((r) => this.alive(r)) ?? [],
+    });
     return this.scaleTo(spec.name, wanted, options.signal);
   }
 
   /** Starts or stops instances (highest index first) until `instances` are running. */
-  async scale(name: string, instances: number, options: { signal?: AbortSignal } = {}): Promise<InstanceStatus[]> {
+  async scale(
+    name: string,
+    instances: number,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<InstanceStatus[]> {
     this.requirePidFile(name);
     return this.scaleTo(name, instances, options.signal);
   }
@@ -161,7 +172,9 @@ export class Supervisor {
     const graceMs = options.graceMs ?? file.spec.graceMs ?? 5_000;
     // forget first: a supervisor watching these instances (here or in another drctl) must not restart them
     this.removePidFile(name);
-    const results = await Promise.all(file.instances.map((record) => this.stopInstance(name, record, graceMs)));
+    const results = await Promise.all(
+      file.instances.map((record) => this.stopInstance(name, record, graceMs)),
+    );
     return { name, pids: file.instances.map((r) => r.pid), forced: results.filter(Boolean).length };
   }
 
@@ -216,9 +229,15 @@ export class Supervisor {
     this.children.clear();
   }
 
-  private async scaleTo(name: string, wanted: number, signal: AbortSignal | undefined): Promise<InstanceStatus[]> {
+  private async scaleTo(
+    name: string,
+    wanted: number,
+    signal: AbortSignal | undefined,
+  ): Promise<InstanceStatus[]> {
     if (!Number.isInteger(wanted) || wanted < 0) {
-      throw new DrctlError('DRCTL_PROCESS_SCALE', `cannot scale ${name} to ${wanted} instances`, { hint: 'give a whole number, 0 or more' });
+      throw new DrctlError('DRCTL_PROCESS_SCALE', `cannot scale ${name} to ${wanted} instances`, {
+        hint: 'give a whole number, 0 or more',
+      });
     }
     const file = this.requirePidFile(name);
     const alive = file.instances.filter((record) => this.alive(record)).sort((a, b) => a.index - b.index);
@@ -242,14 +261,27 @@ export class Supervisor {
     return this.status(name);
   }
 
-  private async startInstance(spec: ProcessSpec, index: number, restarts: number, signal: AbortSignal | undefined): Promise<void> {
+  private async startInstance(
+    spec: ProcessSpec,
+    index: number,
+    restarts: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const cwd = spec.cwd ?? process.cwd();
     if (!fs.existsSync(cwd)) {
-      throw new DrctlError('DRCTL_PROCESS_CWD', `cannot start ${spec.name}: working directory ${cwd} does not exist`, {
-        hint: 'fix cwd in the placement or the step',
-      });
+      throw new DrctlError(
+        'DRCTL_PROCESS_CWD',
+        `cannot start ${spec.name}: working directory ${cwd} does not exist`,
+        {
+          hint: 'fix cwd in the placement or the step',
+        },
+      );
     }
-    const port = await portFor(spec, index, this.readPidFile(spec.name)?.instances.find((r) => r.index === index)?.port);
+    const port = await portFor(
+      spec,
+      index,
+      this.readPidFile(spec.name)?.instances.find((r) => r.index === index)?.port,
+    );
     const vars = { port: port === undefined ? '' : String(port), instance: String(index), name: spec.name };
     const logFile = path.join(this.dir, `${fileStem(spec.name)}.${index}.log`);
     const out = fs.openSync(logFile, 'a');
@@ -257,7 +289,10 @@ export class Supervisor {
     try {
       child = spawn('/bin/sh', ['-c', template(spec.command, vars)], {
         cwd,
-        env: { ...process.env, ...Object.fromEntries(Object.entries(spec.env ?? {}).map(([k, v]) => [k, template(v, vars)])) },
+        env: {
+          ...process.env,
+          ...Object.fromEntries(Object.entries(spec.env ?? {}).map(([k, v]) => [k, template(v, vars)])),
+        },
         // own process group, so signals reach the whole tree
         detached: true,
         stdio: ['ignore', out, out],
@@ -267,7 +302,9 @@ export class Supervisor {
     }
     const pid = child.pid;
     if (pid === undefined) {
-      throw new DrctlError('DRCTL_PROCESS_START', `cannot start ${spec.name}: the shell did not start`, { hint: 'check that /bin/sh exists' });
+      throw new DrctlError('DRCTL_PROCESS_START', `cannot start ${spec.name}: the shell did not start`, {
+        hint: 'check that /bin/sh exists',
+      });
     }
     // the CLI may exit while the instance keeps running; the exit handler still fires while drctl lives
     child.unref();
@@ -287,7 +324,10 @@ export class Supervisor {
       restarts,
       logFile,
     };
-    this.update(spec.name, (file) => ({ ...file, instances: [...file.instances.filter((r) => r.index !== index), record] }));
+    this.update(spec.name, (file) => ({
+      ...file,
+      instances: [...file.instances.filter((r) => r.index !== index), record],
+    }));
     this.log.info({ name: spec.name, index, pid, port }, 'process started');
 
     try {
@@ -297,13 +337,23 @@ export class Supervisor {
       await this.stopInstance(spec.name, record, 0);
       const tail = logTail(logFile);
       if (error instanceof DrctlError) {
-        throw new DrctlError(error.code, error.message, { ...(error.hint === undefined ? {} : { hint: error.hint }), details: { ...error.details, log: tail }, cause: error });
+        throw new DrctlError(error.code, error.message, {
+          ...(error.hint === undefined ? {} : { hint: error.hint }),
+          details: { ...error.details, log: tail },
+          cause: error,
+        });
       }
       throw error;
     }
   }
 
-  private async onExit(name: string, index: number, pid: number, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+  private async onExit(
+    name: string,
+    index: number,
+    pid: number,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): Promise<void> {
     const group = this.children.get(name);
     if (group?.get(index)?.pid === pid) group.delete(index);
     const file = this.readPidFile(name);
@@ -343,7 +393,8 @@ export class Supervisor {
       if (await waitGone(record.pid, graceMs)) return false;
     }
     signalGroup(record.pid, 'SIGKILL');
-    if (!(await waitGone(record.pid, 5_000))) this.log.error({ name, pid: record.pid }, 'process group survived SIGKILL');
+    if (!(await waitGone(record.pid, 5_000)))
+      this.log.error({ name, pid: record.pid }, 'process group survived SIGKILL');
     return graceMs > 0;
   }
 
@@ -356,7 +407,16 @@ export class Supervisor {
 
   private describe(name: string, record: InstanceRecord): InstanceStatus {
     const state: InstanceState = !this.alive(record) ? 'exited' : record.paused ? 'paused' : 'running';
-    return { name, index: record.index, pid: record.pid, port: record.port, state, restarts: record.restarts, startedAt: record.startedAt, logFile: record.logFile };
+    return {
+      name,
+      index: record.index,
+      pid: record.pid,
+      port: record.port,
+      state,
+      restarts: record.restarts,
+      startedAt: record.startedAt,
+      logFile: record.logFile,
+    };
   }
 
   private alive(record: InstanceRecord): boolean {
@@ -392,10 +452,14 @@ export class Supervisor {
       return JSON.parse(fs.readFileSync(file, 'utf8')) as PidFile;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new DrctlError('DRCTL_PROCESS_PIDFILE', `cannot read pid file ${file}: ${(error as Error).message}`, {
-        hint: 'stop the processes by hand and delete the file',
-        cause: error,
-      });
+      throw new DrctlError(
+        'DRCTL_PROCESS_PIDFILE',
+        `cannot read pid file ${file}: ${(error as Error).message}`,
+        {
+          hint: 'stop the processes by hand and delete the file',
+          cause: error,
+        },
+      );
     }
   }
 
@@ -475,12 +539,20 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
 
-async function portFor(spec: ProcessSpec, index: number, previous: number | undefined): Promise<number | undefined> {
+async function portFor(
+  spec: ProcessSpec,
+  index: number,
+  previous: number | undefined,
+): Promise<number | undefined> {
   if (previous !== undefined) return previous;
   const listed = spec.ports?.[index];
   if (listed !== undefined) return listed;
@@ -503,11 +575,18 @@ async function waitReady(
   for (;;) {
     const gone = exited();
     if (gone !== undefined) {
-      throw new DrctlError('DRCTL_PROCESS_EXITED', `${spec.name} exited before it was ready (${gone.signal ?? `code ${gone.code}`})`, {
-        hint: 'read the log in details.log; check the command, its environment and that its port is free',
-      });
+      throw new DrctlError(
+        'DRCTL_PROCESS_EXITED',
+        `${spec.name} exited before it was ready (${gone.signal ?? `code ${gone.code}`})`,
+        {
+          hint: 'read the log in details.log; check the command, its environment and that its port is free',
+        },
+      );
     }
-    if (signal?.aborted) throw new DrctlError('DRCTL_PROCESS_CANCELLED', `starting ${spec.name} was cancelled`, { cause: signal.reason });
+    if (signal?.aborted)
+      throw new DrctlError('DRCTL_PROCESS_CANCELLED', `starting ${spec.name} was cancelled`, {
+        cause: signal.reason,
+      });
     if (ready === undefined) {
       // nothing to probe: alive after a moment is the best we can know
       await sleep(200);
@@ -517,14 +596,22 @@ async function waitReady(
     const remaining = Math.max(deadline - Date.now(), 1);
     const result =
       'url' in ready
-        ? await probeHttp({ url: template(ready.url, vars), status: READY_STATUSES, timeoutMs: Math.min(1_000, remaining) })
+        ? await probeHttp({
+            url: template(ready.url, vars),
+            status: READY_STATUSES,
+            timeoutMs: Math.min(1_000, remaining),
+          })
         : await probeTcp(template(ready.tcp, vars), { timeoutMs: Math.min(1_000, remaining) });
     if (result.ok) return;
     last = result.message;
     if (Date.now() >= deadline) {
-      throw new DrctlError('DRCTL_PROCESS_NOT_READY', `${spec.name} was not ready within ${timeoutMs}ms: ${last}`, {
-        hint: 'check the readiness URL or port, or allow more time (ready_timeout)',
-      });
+      throw new DrctlError(
+        'DRCTL_PROCESS_NOT_READY',
+        `${spec.name} was not ready within ${timeoutMs}ms: ${last}`,
+        {
+          hint: 'check the readiness URL or port, or allow more time (ready_timeout)',
+        },
+      );
     }
     await sleep(POLL_MS);
   }

@@ -15,12 +15,23 @@ import type { Component } from '../../plan/model.ts';
 
 const Target = {
   router: z.url().optional().describe('Admin API URL of the router. @default DRCTL_ROUTER_URL'),
-  component: z.string().optional().describe('A traffic-router component of the plan whose placement gives the admin URL.'),
+  component: z
+    .string()
+    .optional()
+    .describe('A traffic-router component of the plan whose placement gives the admin URL.'),
   token: z.string().optional().describe('Bearer token of the admin API. @default DRCTL_ROUTER_TOKEN'),
-  timeout_ms: z.number().int().min(1).optional().describe('How long to wait for the admin API. @default 5000'),
+  timeout_ms: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('How long to wait for the admin API. @default 5000'),
 };
 
-const SiteParams = z.strictObject({ ...Target, site: z.string().describe('The site, as the router names its endpoint.') });
+const SiteParams = z.strictObject({
+  ...Target,
+  site: z.string().describe('The site, as the router names its endpoint.'),
+});
 const SwitchParams = z.strictObject({
   ...Target,
   site: z.string().nullable().describe('Site to send all traffic to; null returns to automatic routing.'),
@@ -61,7 +72,10 @@ export const routerProvider = {
         const status = await call<RouterStatusBody>(params, ctx, 'GET', '/status');
         ctx.evidence('router-status', status);
         return {
-          summary: params.site === null ? `routing is automatic again; ${describeServing(result)}` : `switched traffic to ${params.site}; ${describeServing(result)}`,
+          summary:
+            params.site === null
+              ? `routing is automatic again; ${describeServing(result)}`
+              : `switched traffic to ${params.site}; ${describeServing(result)}`,
           output: { ...result },
         };
       },
@@ -98,19 +112,33 @@ export const routerProvider = {
       async run(params, ctx) {
         const status = await call<RouterStatusBody>(params, ctx, 'GET', '/status');
         ctx.evidence('router-status', status);
-        const states = status.endpoints.map((endpoint) => `${endpoint.site} ${endpoint.state}${endpoint.drained ? ' (drained)' : ''}`).join(', ');
-        return { summary: `${status.mode} mode, serving ${status.serving.join(', ') || 'nothing'}; ${states}`, output: { ...status } };
+        const states = status.endpoints
+          .map((endpoint) => `${endpoint.site} ${endpoint.state}${endpoint.drained ? ' (drained)' : ''}`)
+          .join(', ');
+        return {
+          summary: `${status.mode} mode, serving ${status.serving.join(', ') || 'nothing'}; ${states}`,
+          output: { ...status },
+        };
       },
     }),
   },
   checks: {
     serving: defineCheck({
-      description: 'Passes when the router sends traffic to the site (and only to it, in priority and manual mode).',
+      description:
+        'Passes when the router sends traffic to the site (and only to it, in priority and manual mode).',
       params: SiteParams,
       async run(params, ctx) {
         const status = await call<RouterStatusBody>(params, ctx, 'GET', '/status');
-        const ok = status.serving.includes(params.site) && (status.mode === 'weighted' || status.active === params.site);
-        return { ok, message: ok ? `${params.site} takes traffic` : `${params.site} does not take traffic; serving ${status.serving.join(', ') || 'nothing'}`, observed: status.serving };
+        const ok =
+          status.serving.includes(params.site) &&
+          (status.mode === 'weighted' || status.active === params.site);
+        return {
+          ok,
+          message: ok
+            ? `${params.site} takes traffic`
+            : `${params.site} does not take traffic; serving ${status.serving.join(', ') || 'nothing'}`,
+          observed: status.serving,
+        };
       },
     }),
   },
@@ -118,20 +146,41 @@ export const routerProvider = {
     const params = { component: component.id };
     try {
       const status = await call<RouterStatusBody>(params, ctx, 'GET', '/status');
-      const down = status.endpoints.filter((endpoint) => endpoint.state !== 'up').map((endpoint) => endpoint.site);
+      const down = status.endpoints
+        .filter((endpoint) => endpoint.state !== 'up')
+        .map((endpoint) => endpoint.site);
       return [
-        { component: component.id, site: undefined, name: 'reachable', ok: true, value: true, message: 'the router admin API answers' },
+        {
+          component: component.id,
+          site: undefined,
+          name: 'reachable',
+          ok: true,
+          value: true,
+          message: 'the router admin API answers',
+        },
         {
           component: component.id,
           site: status.active ?? undefined,
           name: 'serving',
           ok: status.serving.length > 0,
           value: status.serving.join(','),
-          message: status.serving.length > 0 ? `serving ${status.serving.join(', ')}${down.length ? `; down: ${down.join(', ')}` : ''}` : 'no site takes traffic',
+          message:
+            status.serving.length > 0
+              ? `serving ${status.serving.join(', ')}${down.length ? `; down: ${down.join(', ')}` : ''}`
+              : 'no site takes traffic',
         },
       ];
     } catch (error) {
-      return [{ component: component.id, site: undefined, name: 'reachable', ok: false, value: false, message: error instanceof Error ? error.message : String(error) }];
+      return [
+        {
+          component: component.id,
+          site: undefined,
+          name: 'reachable',
+          ok: false,
+          value: false,
+          message: error instanceof Error ? error.message : String(error),
+        },
+      ];
     }
   },
 } satisfies Provider;
@@ -139,14 +188,20 @@ export const routerProvider = {
 function adminUrl(params: TargetParams, ctx: ActionContext): string {
   if (params.router) return params.router.replace(/\/+$/, '');
   if (params.component) {
-    const component = ctx.plan.workloads.flatMap((workload) => workload.components).find((candidate) => candidate.id === params.component);
+    const component = ctx.plan.workloads
+      .flatMap((workload) => workload.components)
+      .find((candidate) => candidate.id === params.component);
     const placement = component?.placement[0];
     const url = typeof placement?.fields.admin === 'string' ? placement.fields.admin : placement?.url;
     if (!url) {
-      throw new DrctlError('DRCTL_ROUTER_ADMIN_URL_MISSING', `component ${params.component} gives no router admin URL`, {
-        hint: 'give the traffic-router component a placement with admin: http://127.0.0.1:PORT',
-        ...(component ? { location: component.at } : {}),
-      });
+      throw new DrctlError(
+        'DRCTL_ROUTER_ADMIN_URL_MISSING',
+        `component ${params.component} gives no router admin URL`,
+        {
+          hint: 'give the traffic-router component a placement with admin: http://127.0.0.1:PORT',
+          ...(component ? { location: component.at } : {}),
+        },
+      );
     }
     return url.replace(/\/+$/, '');
   }
@@ -157,7 +212,13 @@ function adminUrl(params: TargetParams, ctx: ActionContext): string {
   });
 }
 
-async function call<T>(params: TargetParams, ctx: ActionContext, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+async function call<T>(
+  params: TargetParams,
+  ctx: ActionContext,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<T> {
   const base = adminUrl(params, ctx);
   const token = params.token ?? process.env.DRCTL_ROUTER_TOKEN;
   const headers: Record<string, string> = { accept: 'application/json' };
@@ -172,11 +233,15 @@ async function call<T>(params: TargetParams, ctx: ActionContext, method: 'GET' |
       signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(params.timeout_ms ?? 5_000)]),
     });
   } catch (error) {
-    throw new DrctlError('DRCTL_ROUTER_ADMIN_UNREACHABLE', `the router admin API at ${base} did not answer ${method} ${path}`, {
-      hint: 'check that the router runs (drctl router) and the URL is its admin URL, not its front door',
-      cause: error,
-      details: { retryable: true },
-    });
+    throw new DrctlError(
+      'DRCTL_ROUTER_ADMIN_UNREACHABLE',
+      `the router admin API at ${base} did not answer ${method} ${path}`,
+      {
+        hint: 'check that the router runs (drctl router) and the URL is its admin URL, not its front door',
+        cause: error,
+        details: { retryable: true },
+      },
+    );
   }
   const text = await response.text();
   let json: unknown;
@@ -187,10 +252,14 @@ async function call<T>(params: TargetParams, ctx: ActionContext, method: 'GET' |
   }
   if (!response.ok) {
     const error = (json as { error?: { code?: string; message?: string; hint?: string } } | undefined)?.error;
-    throw new DrctlError('DRCTL_ROUTER_ADMIN_REJECTED', `the router at ${base} refused ${method} ${path} (${response.status}): ${error?.message ?? text.slice(0, 200)}`, {
-      hint: error?.hint ?? 'see the router status',
-      details: { status: response.status, routerCode: error?.code },
-    });
+    throw new DrctlError(
+      'DRCTL_ROUTER_ADMIN_REJECTED',
+      `the router at ${base} refused ${method} ${path} (${response.status}): ${error?.message ?? text.slice(0, 200)}`,
+      {
+        hint: error?.hint ?? 'see the router status',
+        details: { status: response.status, routerCode: error?.code },
+      },
+    );
   }
   ctx.log.debug({ router: base, method, path }, 'router admin call');
   return json as T;

@@ -29,8 +29,19 @@ function context(plan: Partial<Plan> = {}): { ctx: ActionContext; evidence: Reco
 async function twoSites(): Promise<TrafficRouter> {
   const east = await startUpstream('east');
   const west = await startUpstream('west');
-  const router = await TrafficRouter.create({ adminToken: 'runbook-token', probe: { intervalMs: 50, timeoutMs: 2_000 }, endpoints: [{ site: 'east', url: east.url }, { site: 'west', url: west.url }] });
-  cleanups.push(() => east.stop(), () => west.stop(), () => router.close());
+  const router = await TrafficRouter.create({
+    adminToken: 'runbook-token',
+    probe: { intervalMs: 50, timeoutMs: 2_000 },
+    endpoints: [
+      { site: 'east', url: east.url },
+      { site: 'west', url: west.url },
+    ],
+  });
+  cleanups.push(
+    () => east.stop(),
+    () => west.stop(),
+    () => router.close(),
+  );
   return router;
 }
 
@@ -40,7 +51,10 @@ describe('router provider', () => {
     const { ctx, evidence } = context();
     const target = { router: router.adminUrl, token: 'runbook-token' };
 
-    const switched = await routerProvider.actions.switch.run(routerProvider.actions.switch.params.parse({ ...target, site: 'west' }), ctx);
+    const switched = await routerProvider.actions.switch.run(
+      routerProvider.actions.switch.params.parse({ ...target, site: 'west' }),
+      ctx,
+    );
     expect(switched.summary).toBe('switched traffic to west; serving west');
     expect(router.status().active).toBe('west');
     expect(evidence['router-status']).toMatchObject({ active: 'west' });
@@ -59,7 +73,19 @@ describe('router provider', () => {
 
   it('finds the admin URL from a traffic-router component of the plan', async () => {
     const router = await twoSites();
-    const plan = { workloads: [{ components: [{ id: 'front', kind: 'traffic-router', placement: [{ site: 'east', url: undefined, fields: { admin: router.adminUrl } }] }] }] } as unknown as Partial<Plan>;
+    const plan = {
+      workloads: [
+        {
+          components: [
+            {
+              id: 'front',
+              kind: 'traffic-router',
+              placement: [{ site: 'east', url: undefined, fields: { admin: router.adminUrl } }],
+            },
+          ],
+        },
+      ],
+    } as unknown as Partial<Plan>;
     const { ctx } = context(plan);
     const result = await routerProvider.actions.status.run({ component: 'front' }, ctx);
     expect(result.output).toMatchObject({ active: 'east' });
@@ -68,23 +94,36 @@ describe('router provider', () => {
   it('reports a refused call with the router code, and an unreachable router', async () => {
     const router = await twoSites();
     const { ctx } = context();
-    await expect(routerProvider.actions.switch.run({ router: router.adminUrl, site: 'west' }, ctx)).rejects.toMatchObject({
+    await expect(
+      routerProvider.actions.switch.run({ router: router.adminUrl, site: 'west' }, ctx),
+    ).rejects.toMatchObject({
       code: 'DRCTL_ROUTER_ADMIN_REJECTED',
       details: { status: 401, routerCode: 'DRCTL_ROUTER_UNAUTHORIZED' },
     });
-    await expect(routerProvider.actions.drain.run({ router: router.adminUrl, token: 'runbook-token', site: 'north' }, ctx)).rejects.toMatchObject({
+    await expect(
+      routerProvider.actions.drain.run(
+        { router: router.adminUrl, token: 'runbook-token', site: 'north' },
+        ctx,
+      ),
+    ).rejects.toMatchObject({
       details: { routerCode: 'DRCTL_ROUTER_UNKNOWN_SITE' },
     });
     const url = router.adminUrl;
     await router.close();
-    const error = await routerProvider.actions.status.run({ router: url }, ctx).catch((caught: unknown) => caught);
+    const error = await routerProvider.actions.status
+      .run({ router: url }, ctx)
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(DrctlError);
     expect(error).toMatchObject({ code: 'DRCTL_ROUTER_ADMIN_UNREACHABLE' });
   });
 
   it('declares its parameters as schemas that reject a step without a site', () => {
-    expect(routerProvider.actions.drain.params.safeParse({ router: 'http://127.0.0.1:1' }).success).toBe(false);
-    expect(routerProvider.actions.switch.params.safeParse({ router: 'http://127.0.0.1:1', site: null }).success).toBe(true);
+    expect(routerProvider.actions.drain.params.safeParse({ router: 'http://127.0.0.1:1' }).success).toBe(
+      false,
+    );
+    expect(
+      routerProvider.actions.switch.params.safeParse({ router: 'http://127.0.0.1:1', site: null }).success,
+    ).toBe(true);
     expect(routerProvider.actions.drain.undo).toBe('undrain');
   });
 });

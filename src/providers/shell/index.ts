@@ -63,7 +63,12 @@ interface CommandOutcome {
 }
 
 function runCommand(params: CommandParams, ctx: ActionContext): Promise<CommandOutcome> {
-  const cwd = params.cwd === undefined ? ctx.plan.baseDir : isAbsolute(params.cwd) ? params.cwd : resolve(ctx.plan.baseDir, params.cwd);
+  const cwd =
+    params.cwd === undefined
+      ? ctx.plan.baseDir
+      : isAbsolute(params.cwd)
+        ? params.cwd
+        : resolve(ctx.plan.baseDir, params.cwd);
   return new Promise((resolvePromise, reject) => {
     if (ctx.signal.aborted) {
       reject(ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('aborted'));
@@ -102,16 +107,26 @@ function runCommand(params: CommandParams, ctx: ActionContext): Promise<CommandO
     child.on('error', (error) => {
       ctx.signal.removeEventListener('abort', stop);
       reject(
-        new DrctlError('DRCTL_SHELL_SPAWN', `cannot start /bin/sh for "${params.command}" in ${cwd}: ${error.message}`, {
-          hint: 'check that the working directory exists',
-          cause: error,
-        }),
+        new DrctlError(
+          'DRCTL_SHELL_SPAWN',
+          `cannot start /bin/sh for "${params.command}" in ${cwd}: ${error.message}`,
+          {
+            hint: 'check that the working directory exists',
+            cause: error,
+          },
+        ),
       );
     });
     child.on('close', (exitCode, signal) => {
       ctx.signal.removeEventListener('abort', stop);
       if (killTimer) clearTimeout(killTimer);
-      resolvePromise({ exitCode, signal, stdout: stdout.text(), stderr: stderr.text(), durationMs: performance.now() - started });
+      resolvePromise({
+        exitCode,
+        signal,
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        durationMs: performance.now() - started,
+      });
     });
   });
 }
@@ -131,14 +146,21 @@ export const shell = {
         ctx.evidence('exitCode', outcome.exitCode);
         if (outcome.stdout !== '') ctx.evidence('stdout', outcome.stdout);
         if (outcome.stderr !== '') ctx.evidence('stderr', outcome.stderr);
-        if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('aborted');
+        if (ctx.signal.aborted)
+          throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('aborted');
         if (outcome.exitCode !== 0) {
-          const how = outcome.signal ? `was killed by ${outcome.signal}` : `exited with code ${outcome.exitCode}`;
+          const how = outcome.signal
+            ? `was killed by ${outcome.signal}`
+            : `exited with code ${outcome.exitCode}`;
           const lastLine = outcome.stderr.trim().split('\n').at(-1);
-          throw new DrctlError('DRCTL_SHELL_FAILED', `command "${params.command}" ${how}${lastLine ? `: ${lastLine}` : ''}`, {
-            hint: 'see the step evidence (stdout, stderr) with `drctl status RUN --json`',
-            details: { exitCode: outcome.exitCode, signal: outcome.signal },
-          });
+          throw new DrctlError(
+            'DRCTL_SHELL_FAILED',
+            `command "${params.command}" ${how}${lastLine ? `: ${lastLine}` : ''}`,
+            {
+              hint: 'see the step evidence (stdout, stderr) with `drctl status RUN --json`',
+              details: { exitCode: outcome.exitCode, signal: outcome.signal },
+            },
+          );
         }
         return { summary: `exited 0 in ${Math.round(outcome.durationMs)}ms`, output: { exitCode: 0 } };
       },
@@ -154,7 +176,9 @@ export const shell = {
         const output = (ok ? outcome.stdout : outcome.stderr || outcome.stdout).trim();
         return {
           ok,
-          message: ok ? `"${params.command}" exited 0` : `"${params.command}" exited with code ${outcome.exitCode ?? outcome.signal}`,
+          message: ok
+            ? `"${params.command}" exited 0`
+            : `"${params.command}" exited with code ${outcome.exitCode ?? outcome.signal}`,
           observed: { exitCode: outcome.exitCode, output: output.slice(0, 2_000) },
         };
       },

@@ -16,9 +16,23 @@ import { defineAction } from '../provider.ts';
 import type { ActionContext, Provider } from '../provider.ts';
 import { BACKUP_ERRORS, describe } from '../files/errors.ts';
 import type { Subject } from '../files/errors.ts';
-import { dataPath, findComponent, findPlacement, planPath, resolveTarget, targetParams } from '../files/resolve.ts';
+import {
+  dataPath,
+  findComponent,
+  findPlacement,
+  planPath,
+  resolveTarget,
+  targetParams,
+} from '../files/resolve.ts';
 import type { ResolvedTarget } from '../files/resolve.ts';
-import { backupEvidence, backupReadiness, freshCheck, listAction, pruneAction, verificationError } from '../files/shared.ts';
+import {
+  backupEvidence,
+  backupReadiness,
+  freshCheck,
+  listAction,
+  pruneAction,
+  verificationError,
+} from '../files/shared.ts';
 
 const KIND = 'sqlite';
 
@@ -36,18 +50,30 @@ export const SQLITE_ERRORS = {
  */
 const ALL_PAGES = 0x7fffffff;
 
-function openDatabase(path: string, subject: Subject, options: { readonly?: boolean } = {}): Database.Database {
+function openDatabase(
+  path: string,
+  subject: Subject,
+  options: { readonly?: boolean } = {},
+): Database.Database {
   try {
-    const db = new Database(path, { fileMustExist: true, readonly: options.readonly === true, timeout: 10_000 });
+    const db = new Database(path, {
+      fileMustExist: true,
+      readonly: options.readonly === true,
+      timeout: 10_000,
+    });
     // Opening is lazy about the header; reading the schema makes "not a database" fail here.
     db.prepare('select count(*) from sqlite_master').get();
     return db;
   } catch (error) {
-    throw new DrctlError(SQLITE_ERRORS.OPEN_FAILED, `${describe(subject)}: cannot open SQLite database ${path}: ${(error as Error).message}`, {
-      hint: "Check the component's placement path at that site: it must be an existing SQLite database file.",
-      details: { path },
-      cause: error,
-    });
+    throw new DrctlError(
+      SQLITE_ERRORS.OPEN_FAILED,
+      `${describe(subject)}: cannot open SQLite database ${path}: ${(error as Error).message}`,
+      {
+        hint: "Check the component's placement path at that site: it must be an existing SQLite database file.",
+        details: { path },
+        cause: error,
+      },
+    );
   }
 }
 
@@ -59,11 +85,19 @@ interface DatabaseFacts {
 }
 
 function inspect(db: Database.Database): DatabaseFacts {
-  const integrity = (db.pragma('integrity_check') as { integrity_check: string }[]).map((row) => row.integrity_check);
+  const integrity = (db.pragma('integrity_check') as { integrity_check: string }[]).map(
+    (row) => row.integrity_check,
+  );
   const tables: Record<string, number> = {};
-  const names = db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").pluck().all() as string[];
+  const names = db
+    .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name")
+    .pluck()
+    .all() as string[];
   for (const name of names) {
-    tables[name] = db.prepare(`select count(*) from "${name.replaceAll('"', '""')}"`).pluck().get() as number;
+    tables[name] = db
+      .prepare(`select count(*) from "${name.replaceAll('"', '""')}"`)
+      .pluck()
+      .get() as number;
   }
   return {
     integrity,
@@ -74,19 +108,30 @@ function inspect(db: Database.Database): DatabaseFacts {
 }
 
 function integrityError(subject: Subject, what: string, facts: DatabaseFacts): DrctlError {
-  return new DrctlError(SQLITE_ERRORS.INTEGRITY_FAILED, `${describe(subject)}: ${what} fails PRAGMA integrity_check: ${facts.integrity.slice(0, 3).join('; ')}`, {
-    hint: 'Do not use this copy. Restore an older backup that verifies, or repair the source (.recover in the sqlite3 shell) and back it up again.',
-    details: { integrity: facts.integrity.slice(0, 20) },
-  });
+  return new DrctlError(
+    SQLITE_ERRORS.INTEGRITY_FAILED,
+    `${describe(subject)}: ${what} fails PRAGMA integrity_check: ${facts.integrity.slice(0, 3).join('; ')}`,
+    {
+      hint: 'Do not use this copy. Restore an older backup that verifies, or repair the source (.recover in the sqlite3 shell) and back it up again.',
+      details: { integrity: facts.integrity.slice(0, 20) },
+    },
+  );
 }
 
 /** A query passes when its first column of the first row equals `expect`, or is truthy without one. */
-function runValidation(db: Database.Database, sql: string, expect: unknown): { sql: string; ok: boolean; value: unknown; error?: string } {
+function runValidation(
+  db: Database.Database,
+  sql: string,
+  expect: unknown,
+): { sql: string; ok: boolean; value: unknown; error?: string } {
   try {
     const statement = db.prepare(sql);
     const rows = statement.reader ? (statement.raw().all() as unknown[][]) : [];
     const value = rows[0]?.[0];
-    const ok = expect === undefined ? Boolean(value) && value !== '0' && value !== 'false' : String(value) === String(expect);
+    const ok =
+      expect === undefined
+        ? Boolean(value) && value !== '0' && value !== 'false'
+        : String(value) === String(expect);
     return { sql, ok, value };
   } catch (error) {
     return { sql, ok: false, value: undefined, error: (error as Error).message };
@@ -101,7 +146,8 @@ function planQueries(plan: Plan, component: string): { sql: string; expect: unkn
       for (const step of runbook.steps) {
         const checks = [...step.validate, ...(step.wait?.until === undefined ? [] : [step.wait.until])];
         for (const check of checks) {
-          if (check.sql !== undefined && check.component === component) queries.push({ sql: check.sql, expect: check.expect });
+          if (check.sql !== undefined && check.component === component)
+            queries.push({ sql: check.sql, expect: check.expect });
         }
       }
     }
@@ -119,14 +165,23 @@ async function removeSidecars(path: string): Promise<void> {
 }
 
 /** Run SQL on the database at a site's placement; rows as arrays of column values. */
-async function queryDatabase(component: Component, site: string, sql: string, ctx: ActionContext): Promise<unknown[][]> {
+async function queryDatabase(
+  component: Component,
+  site: string,
+  sql: string,
+  ctx: ActionContext,
+): Promise<unknown[][]> {
   const placement = findPlacement(component, site);
   const subject = { component: component.id, site };
   if (placement?.path === undefined) {
-    throw new DrctlError(BACKUP_ERRORS.PLACEMENT_MISSING, `${describe(subject)}: no database path in the placement`, {
-      hint: `Add placement.${site}.path to the component.`,
-      location: component.at,
-    });
+    throw new DrctlError(
+      BACKUP_ERRORS.PLACEMENT_MISSING,
+      `${describe(subject)}: no database path in the placement`,
+      {
+        hint: `Add placement.${site}.path to the component.`,
+        location: component.at,
+      },
+    );
   }
   const db = openDatabase(planPath(ctx.plan, placement.path), subject);
   try {
@@ -137,11 +192,15 @@ async function queryDatabase(component: Component, site: string, sql: string, ct
     }
     return statement.raw().all() as unknown[][];
   } catch (error) {
-    throw new DrctlError(SQLITE_ERRORS.QUERY_FAILED, `${describe(subject)}: query failed: ${(error as Error).message}`, {
-      hint: 'Check the SQL against the schema of the database at that site.',
-      details: { sql },
-      cause: error,
-    });
+    throw new DrctlError(
+      SQLITE_ERRORS.QUERY_FAILED,
+      `${describe(subject)}: query failed: ${(error as Error).message}`,
+      {
+        hint: 'Check the SQL against the schema of the database at that site.',
+        details: { sql },
+        cause: error,
+      },
+    );
   } finally {
     db.close();
   }
@@ -153,7 +212,8 @@ export const sqliteProvider = {
   kinds: ['sqlite'],
   actions: {
     backup: defineAction({
-      description: "Take an online backup of the component's SQLite database (consistent while it is written) into its backup site's repository.",
+      description:
+        "Take an online backup of the component's SQLite database (consistent while it is written) into its backup site's repository.",
       params: z.strictObject({
         ...targetParams,
         source: z.string().optional().describe('Database file, overriding the placement path.'),
@@ -164,12 +224,19 @@ export const sqliteProvider = {
         const target = resolveTarget(ctx.plan, params);
         const source = placementDatabase(ctx.plan, target, params.source);
         const subject = { component: target.component.id, site: target.site };
-        const exists = await stat(source).then((info) => info.isFile(), () => false);
+        const exists = await stat(source).then(
+          (info) => info.isFile(),
+          () => false,
+        );
         if (!exists) {
-          throw new DrctlError(BACKUP_ERRORS.SOURCE_MISSING, `${describe(subject)}: database ${source} does not exist`, {
-            hint: "Check the component's placement path at that site, or pass source explicitly.",
-            details: { source },
-          });
+          throw new DrctlError(
+            BACKUP_ERRORS.SOURCE_MISSING,
+            `${describe(subject)}: database ${source} does not exist`,
+            {
+              hint: "Check the component's placement path at that site, or pass source explicitly.",
+              details: { source },
+            },
+          );
         }
         const manifest = await target.repository.backupProduced({
           kind: KIND,
@@ -190,8 +257,17 @@ export const sqliteProvider = {
             } finally {
               backupDb.close();
             }
-            if (facts.integrity.join() !== 'ok') throw integrityError(subject, `the backup copy of ${source}`, facts);
-            return { source, meta: { integrity: 'ok', pageSize: facts.pageSize, pageCount: facts.pageCount, tables: facts.tables } };
+            if (facts.integrity.join() !== 'ok')
+              throw integrityError(subject, `the backup copy of ${source}`, facts);
+            return {
+              source,
+              meta: {
+                integrity: 'ok',
+                pageSize: facts.pageSize,
+                pageCount: facts.pageCount,
+                tables: facts.tables,
+              },
+            };
           },
         });
         const evidence = backupEvidence(manifest, target.repository.root);
@@ -204,12 +280,16 @@ export const sqliteProvider = {
       },
     }),
     restore: defineAction({
-      description: 'Restore a backup (the newest by default) over the database file at a site, or to an explicit path; refuses an existing database unless force. Stop the application first.',
+      description:
+        'Restore a backup (the newest by default) over the database file at a site, or to an explicit path; refuses an existing database unless force. Stop the application first.',
       params: z.strictObject({
         ...targetParams,
         backup: z.string().optional().describe('Backup id. @default the newest'),
         target: z.string().optional().describe('Database file to write, overriding the placement path.'),
-        force: z.boolean().optional().describe('Replace an existing database (its -wal and -shm files are removed). @default false'),
+        force: z
+          .boolean()
+          .optional()
+          .describe('Replace an existing database (its -wal and -shm files are removed). @default false'),
       }),
       idempotent: true,
       evidence: ['restore'],
@@ -233,7 +313,8 @@ export const sqliteProvider = {
         }
         const evidence = { ...result, integrity: facts.integrity, tables: facts.tables };
         ctx.evidence('restore', evidence);
-        if (facts.integrity.join() !== 'ok') throw integrityError(subject, `the restored database ${path}`, facts);
+        if (facts.integrity.join() !== 'ok')
+          throw integrityError(subject, `the restored database ${path}`, facts);
         const summary = result.alreadyRestored
           ? `${path} already holds backup ${result.backup}; nothing written`
           : `restored backup ${result.backup} of ${target.component.id} to ${path} at ${target.site}; integrity ok`;
@@ -241,11 +322,15 @@ export const sqliteProvider = {
       },
     }),
     verify: defineAction({
-      description: "Re-hash a backup, then open a restored copy for PRAGMA integrity_check and validation queries (the action's and the plan's sql checks on this component).",
+      description:
+        "Re-hash a backup, then open a restored copy for PRAGMA integrity_check and validation queries (the action's and the plan's sql checks on this component).",
       params: z.strictObject({
         ...targetParams,
         backup: z.string().optional().describe('Backup id. @default the newest'),
-        queries: z.array(z.string()).optional().describe('Extra validation queries; each passes when its first value is true.'),
+        queries: z
+          .array(z.string())
+          .optional()
+          .describe('Extra validation queries; each passes when its first value is true.'),
       }),
       idempotent: true,
       evidence: ['verification'],
@@ -267,22 +352,33 @@ export const sqliteProvider = {
           let validations;
           try {
             facts = inspect(db);
-            const queries = [...(params.queries ?? []).map((sql) => ({ sql, expect: undefined })), ...planQueries(ctx.plan, target.component.id)];
+            const queries = [
+              ...(params.queries ?? []).map((sql) => ({ sql, expect: undefined })),
+              ...planQueries(ctx.plan, target.component.id),
+            ];
             validations = queries.map((query) => runValidation(db, query.sql, query.expect));
           } finally {
             db.close();
           }
           const integrityOk = facts.integrity.join() === 'ok';
           const failed = validations.find((validation) => !validation.ok);
-          const full = { ...report, ok: integrityOk && failed === undefined, checks: { integrity: facts.integrity, tables: facts.tables, validations } };
+          const full = {
+            ...report,
+            ok: integrityOk && failed === undefined,
+            checks: { integrity: facts.integrity, tables: facts.tables, validations },
+          };
           await repository.recordVerification(full);
           ctx.evidence('verification', full);
           if (!integrityOk) throw integrityError(subject, `backup ${report.backup}`, facts);
           if (failed !== undefined) {
-            throw new DrctlError(SQLITE_ERRORS.VALIDATION_FAILED, `${describe(subject)}: backup ${report.backup} fails validation query "${failed.sql}" (got ${String(failed.value)}${failed.error === undefined ? '' : `: ${failed.error}`})`, {
-              hint: 'The backup is intact but its data does not pass the check: look at what was backed up, or at the query.',
-              details: { validations },
-            });
+            throw new DrctlError(
+              SQLITE_ERRORS.VALIDATION_FAILED,
+              `${describe(subject)}: backup ${report.backup} fails validation query "${failed.sql}" (got ${String(failed.value)}${failed.error === undefined ? '' : `: ${failed.error}`})`,
+              {
+                hint: 'The backup is intact but its data does not pass the check: look at what was backed up, or at the query.',
+                details: { validations },
+              },
+            );
           }
           return {
             summary: `verified backup ${report.backup} of ${target.component.id} at ${target.backupSite}: hashes match, integrity ok, ${validations.length} validation queries pass`,

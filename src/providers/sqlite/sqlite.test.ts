@@ -98,21 +98,31 @@ describe('sqlite provider', () => {
       const before = count(database);
 
       await actions.backup.run({ component: 'orders-db' }, ctx);
-      const evidence = ctx.recorded.get('backup') as { meta: { integrity: string; tables: { orders: number } } };
+      const evidence = ctx.recorded.get('backup') as {
+        meta: { integrity: string; tables: { orders: number } };
+      };
       expect(evidence.meta.integrity).toBe('ok');
       expect(evidence.meta.tables.orders).toBeGreaterThanOrEqual(before);
 
       // The writer was not stopped by the backup: the live database moves past the snapshot.
-      await expect.poll(() => count(database), { timeout: 10_000 }).toBeGreaterThan(evidence.meta.tables.orders);
+      await expect
+        .poll(() => count(database), { timeout: 10_000 })
+        .toBeGreaterThan(evidence.meta.tables.orders);
 
       const restored = join(tmp.path, 'restored.db');
       await actions.restore.run({ component: 'orders-db', target: restored }, ctx);
-      const restoredEvidence = ctx.recorded.get('restore') as { integrity: string[]; tables: { orders: number } };
+      const restoredEvidence = ctx.recorded.get('restore') as {
+        integrity: string[];
+        tables: { orders: number };
+      };
       expect(restoredEvidence.integrity).toEqual(['ok']);
       expect(count(restored)).toBeGreaterThanOrEqual(before);
       expect(count(restored)).toBe(evidence.meta.tables.orders);
 
-      await actions.verify.run({ component: 'orders-db', queries: ['select count(*) >= 30000 from orders'] }, ctx);
+      await actions.verify.run(
+        { component: 'orders-db', queries: ['select count(*) >= 30000 from orders'] },
+        ctx,
+      );
     },
   );
 
@@ -129,7 +139,10 @@ describe('sqlite provider', () => {
     bytes[5000] = (bytes[5000] ?? 0) ^ 0xff;
     await chmod(blob, 0o644);
     await writeFile(blob, bytes);
-    const error = await expectDrctlError(actions.verify.run({ component: 'orders-db' }, ctx), 'DRCTL_BACKUP_VERIFY_FAILED');
+    const error = await expectDrctlError(
+      actions.verify.run({ component: 'orders-db' }, ctx),
+      'DRCTL_BACKUP_VERIFY_FAILED',
+    );
     expect(error.message).toContain('shop.db');
     expect(error.message).toContain('component "orders-db" at site "west"');
   });
@@ -149,23 +162,63 @@ describe('sqlite provider', () => {
     await actions.backup.run({ component: 'orders-db' }, ctx);
     const at = { file: 'plan.yaml', line: 9, column: 3 };
     const check = (sql: string, expect: unknown): Check => ({
-      name: sql, run: undefined, http: undefined, sql, check: undefined, component: 'orders-db', site: 'west',
-      with: {}, expect, timeoutMs: 5_000, evidence: undefined, at,
+      name: sql,
+      run: undefined,
+      http: undefined,
+      sql,
+      check: undefined,
+      component: 'orders-db',
+      site: 'west',
+      with: {},
+      expect,
+      timeoutMs: 5_000,
+      evidence: undefined,
+      at,
     });
     const step: Step = {
-      id: 'restore-db', name: 'restore-db', description: undefined, kind: 'action', needs: [], prerequisite: undefined,
-      owner: undefined, expectedMs: 60_000, contingencyMs: 0, timeoutMs: undefined,
-      retries: { attempts: 0, backoffMs: 0, maxBackoffMs: 0 }, idempotent: true, run: undefined,
-      action: 'sqlite.restore', with: { component: 'orders-db' }, manual: undefined, approval: undefined, wait: undefined,
+      id: 'restore-db',
+      name: 'restore-db',
+      description: undefined,
+      kind: 'action',
+      needs: [],
+      prerequisite: undefined,
+      owner: undefined,
+      expectedMs: 60_000,
+      contingencyMs: 0,
+      timeoutMs: undefined,
+      retries: { attempts: 0, backoffMs: 0, maxBackoffMs: 0 },
+      idempotent: true,
+      run: undefined,
+      action: 'sqlite.restore',
+      with: { component: 'orders-db' },
+      manual: undefined,
+      approval: undefined,
+      wait: undefined,
       validate: [check('select count(*) from orders', 100), check('select max(id) from orders', 99)],
-      evidence: [], onFailure: 'abort', escalateTo: undefined, undo: undefined, at,
+      evidence: [],
+      onFailure: 'abort',
+      escalateTo: undefined,
+      undo: undefined,
+      at,
     };
     ctx.plan.workloads[0]!.runbooks.push({
-      workload: 'shop', name: 'restore', kind: 'restore', description: undefined, prerequisites: [], postRequisites: [], steps: [step], at,
+      workload: 'shop',
+      name: 'restore',
+      kind: 'restore',
+      description: undefined,
+      prerequisites: [],
+      postRequisites: [],
+      steps: [step],
+      at,
     });
-    const error = await expectDrctlError(actions.verify.run({ component: 'orders-db' }, ctx), 'DRCTL_SQLITE_VALIDATION_FAILED');
+    const error = await expectDrctlError(
+      actions.verify.run({ component: 'orders-db' }, ctx),
+      'DRCTL_SQLITE_VALIDATION_FAILED',
+    );
     expect(error.message).toContain('select max(id) from orders');
-    const evidence = ctx.recorded.get('verification') as { checks: { validations: { sql: string; ok: boolean }[] } };
+    const evidence = ctx.recorded.get('verification') as {
+      checks: { validations: { sql: string; ok: boolean }[] };
+    };
     expect(evidence.checks.validations.map((v) => v.ok)).toEqual([true, false]);
   });
 
@@ -176,22 +229,41 @@ describe('sqlite provider', () => {
     createDatabase(west, 'delete', 5);
     await writeFile(`${west}-wal`, 'stale wal');
 
-    const error = await expectDrctlError(actions.restore.run({ component: 'orders-db', site: 'west' }, ctx), 'DRCTL_BACKUP_RESTORE_TARGET_NOT_EMPTY');
+    const error = await expectDrctlError(
+      actions.restore.run({ component: 'orders-db', site: 'west' }, ctx),
+      'DRCTL_BACKUP_RESTORE_TARGET_NOT_EMPTY',
+    );
     expect(error.message).toContain('component "orders-db" at site "west"');
     expect(count(west)).toBe(5);
 
     await actions.restore.run({ component: 'orders-db', site: 'west', force: true }, ctx);
     await expect(stat(`${west}-wal`)).rejects.toThrow();
-    expect(await sqliteProvider.query(ctx.plan.workloads[0]!.components[0]!, 'west', 'select count(*) from orders', ctx)).toEqual([[100]]);
-    const rows = await actions.query.run({ component: 'orders-db', site: 'west', sql: 'select max(id) from orders' }, ctx);
+    expect(
+      await sqliteProvider.query(
+        ctx.plan.workloads[0]!.components[0]!,
+        'west',
+        'select count(*) from orders',
+        ctx,
+      ),
+    ).toEqual([[100]]);
+    const rows = await actions.query.run(
+      { component: 'orders-db', site: 'west', sql: 'select max(id) from orders' },
+      ctx,
+    );
     expect(rows.output?.['rows']).toEqual([[100]]);
   });
 
   it('names the component and site when the database is missing or is not a database', async () => {
-    const missing = await expectDrctlError(actions.backup.run({ component: 'orders-db' }, ctx), 'DRCTL_BACKUP_SOURCE_MISSING');
+    const missing = await expectDrctlError(
+      actions.backup.run({ component: 'orders-db' }, ctx),
+      'DRCTL_BACKUP_SOURCE_MISSING',
+    );
     expect(missing.message).toContain('component "orders-db" at site "east"');
     await writeFile(database, 'this is not a database, just text long enough to have a header............');
-    const notDb = await expectDrctlError(actions.backup.run({ component: 'orders-db' }, ctx), 'DRCTL_SQLITE_OPEN_FAILED');
+    const notDb = await expectDrctlError(
+      actions.backup.run({ component: 'orders-db' }, ctx),
+      'DRCTL_SQLITE_OPEN_FAILED',
+    );
     expect(notDb.message).toContain('component "orders-db" at site "east"');
     const repository = new BackupRepository(join(tmp.path, 'west', 'backups', 'orders-db'), {
       subject: { component: 'orders-db', site: 'west' },

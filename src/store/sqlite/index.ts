@@ -73,16 +73,24 @@ export const STATE_DB_FILE = 'state.db';
 function storeError(error: unknown, file: string): unknown {
   const code = (error as { code?: unknown }).code;
   if (code === 'SQLITE_FULL') {
-    return new UsageError('DRCTL_STORE_FULL', `the state database ${file} is full (disk or size limit); nothing was written`, {
-      hint: 'free disk space where the state directory lives, then resume the run',
-      cause: error,
-    });
+    return new UsageError(
+      'DRCTL_STORE_FULL',
+      `the state database ${file} is full (disk or size limit); nothing was written`,
+      {
+        hint: 'free disk space where the state directory lives, then resume the run',
+        cause: error,
+      },
+    );
   }
   if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
-    return new UsageError('DRCTL_STORE_CORRUPT', `the state database ${file} is corrupted or not a drctl database`, {
-      hint: 'restore the state directory from a backup, or point --state at another directory',
-      cause: error,
-    });
+    return new UsageError(
+      'DRCTL_STORE_CORRUPT',
+      `the state database ${file} is corrupted or not a drctl database`,
+      {
+        hint: 'restore the state directory from a backup, or point --state at another directory',
+        cause: error,
+      },
+    );
   }
   if (code === 'SQLITE_BUSY') {
     return new UsageError('DRCTL_STORE_BUSY', `the state database ${file} stayed locked by another process`, {
@@ -91,10 +99,14 @@ function storeError(error: unknown, file: string): unknown {
     });
   }
   if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR') {
-    return new UsageError('DRCTL_STORE_UNAVAILABLE', `cannot write the state database ${file} (${String(code)})`, {
-      hint: 'check that the state directory exists, is writable and its disk is healthy',
-      cause: error,
-    });
+    return new UsageError(
+      'DRCTL_STORE_UNAVAILABLE',
+      `cannot write the state database ${file} (${String(code)})`,
+      {
+        hint: 'check that the state directory exists, is writable and its disk is healthy',
+        cause: error,
+      },
+    );
   }
   return error;
 }
@@ -130,7 +142,9 @@ export class SqliteStore implements RunStore {
       updateHead: db.prepare(
         'UPDATE runs SET head_seq = @head_seq, head_hash = @head_hash, updated_at = @updated_at, status = coalesce(@status, status) WHERE id = @id',
       ),
-      readJournal: db.prepare<[string, number], JournalRow>('SELECT * FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq'),
+      readJournal: db.prepare<[string, number], JournalRow>(
+        'SELECT * FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq',
+      ),
       getLease: db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE run_id = ?'),
       upsertLease: db.prepare(
         `INSERT INTO leases (run_id, owner, pid, host, expires_at) VALUES (@run_id, @owner, @pid, @host, @expires_at)
@@ -209,11 +223,21 @@ export class SqliteStore implements RunStore {
     return this.#guard(() => this.#statements.listRuns.all(options.limit ?? 50)).map(toRun);
   }
 
-  async append(runId: string, records: readonly JournalInput[], options: AppendOptions = {}): Promise<JournalRecord[]> {
-    return this.#guard(() => this.#db.transaction(() => this.#appendInTransaction(runId, records, options)).immediate());
+  async append(
+    runId: string,
+    records: readonly JournalInput[],
+    options: AppendOptions = {},
+  ): Promise<JournalRecord[]> {
+    return this.#guard(() =>
+      this.#db.transaction(() => this.#appendInTransaction(runId, records, options)).immediate(),
+    );
   }
 
-  #appendInTransaction(runId: string, inputs: readonly JournalInput[], options: AppendOptions): JournalRecord[] {
+  #appendInTransaction(
+    runId: string,
+    inputs: readonly JournalInput[],
+    options: AppendOptions,
+  ): JournalRecord[] {
     const run = this.#statements.getRun.get(runId);
     if (run === undefined) {
       throw new UsageError('DRCTL_RUN_NOT_FOUND', `run ${runId} is not in the state database ${this.file}`, {
@@ -230,9 +254,13 @@ export class SqliteStore implements RunStore {
     if (options.leaseOwner !== undefined) {
       const lease = this.#statements.getLease.get(runId);
       if (lease?.owner !== options.leaseOwner) {
-        throw new UsageError('DRCTL_RUN_LEASE_LOST', `this process no longer holds the lease of run ${runId}`, {
-          hint: 'another drctl process took the run over; follow it with `drctl status`',
-        });
+        throw new UsageError(
+          'DRCTL_RUN_LEASE_LOST',
+          `this process no longer holds the lease of run ${runId}`,
+          {
+            hint: 'another drctl process took the run over; follow it with `drctl status`',
+          },
+        );
       }
     }
     let seq = run.head_seq;
@@ -243,7 +271,15 @@ export class SqliteStore implements RunStore {
     for (const input of inputs) {
       seq += 1;
       const dataJson = canonicalJson(input.data);
-      const hash = recordHash(prevHash, { runId, seq, at, type: input.type, step: input.step, actor: input.actor, dataJson });
+      const hash = recordHash(prevHash, {
+        runId,
+        seq,
+        at,
+        type: input.type,
+        step: input.step,
+        actor: input.actor,
+        dataJson,
+      });
       this.#statements.insertRecord.run({
         run_id: runId,
         seq,
@@ -255,10 +291,26 @@ export class SqliteStore implements RunStore {
         prev_hash: prevHash,
         hash,
       });
-      written.push({ runId, seq, at: now, type: input.type, step: input.step, actor: input.actor, data: input.data, prevHash, hash });
+      written.push({
+        runId,
+        seq,
+        at: now,
+        type: input.type,
+        step: input.step,
+        actor: input.actor,
+        data: input.data,
+        prevHash,
+        hash,
+      });
       prevHash = hash;
     }
-    this.#statements.updateHead.run({ id: runId, head_seq: seq, head_hash: prevHash, updated_at: at, status: options.status ?? null });
+    this.#statements.updateHead.run({
+      id: runId,
+      head_seq: seq,
+      head_hash: prevHash,
+      updated_at: at,
+      status: options.status ?? null,
+    });
     return written;
   }
 
@@ -286,7 +338,13 @@ export class SqliteStore implements RunStore {
               );
             }
           }
-          const lease = { run_id: runId, owner: request.owner, pid: request.pid, host: request.host, expires_at: now + request.ttlMs };
+          const lease = {
+            run_id: runId,
+            owner: request.owner,
+            pid: request.pid,
+            host: request.host,
+            expires_at: now + request.ttlMs,
+          };
           this.#statements.upsertLease.run(lease);
           return toLease(lease);
         })
@@ -325,14 +383,20 @@ export class SqliteStore implements RunStore {
     );
   }
 
-  async listDrillReports(options: { workload?: string; scenario?: string; limit?: number } = {}): Promise<DrillReportRecord[]> {
+  async listDrillReports(
+    options: { workload?: string; scenario?: string; limit?: number } = {},
+  ): Promise<DrillReportRecord[]> {
     const rows = this.#guard(() =>
       this.#db
         .prepare<[{ workload: string | null; scenario: string | null; limit: number }], DrillReportRow>(
           `SELECT * FROM drill_reports WHERE (@workload IS NULL OR workload = @workload) AND (@scenario IS NULL OR scenario = @scenario)
            ORDER BY started_at DESC, id DESC LIMIT @limit`,
         )
-        .all({ workload: options.workload ?? null, scenario: options.scenario ?? null, limit: options.limit ?? 50 }),
+        .all({
+          workload: options.workload ?? null,
+          scenario: options.scenario ?? null,
+          limit: options.limit ?? 50,
+        }),
     );
     return rows.map((row) => ({
       id: row.id,
@@ -413,5 +477,11 @@ function toRecord(row: JournalRow): JournalRecord {
 }
 
 function toLease(row: LeaseRow): Lease {
-  return { runId: row.run_id, owner: row.owner, pid: row.pid, host: row.host, expiresAt: new Date(row.expires_at) };
+  return {
+    runId: row.run_id,
+    owner: row.owner,
+    pid: row.pid,
+    host: row.host,
+    expiresAt: new Date(row.expires_at),
+  };
 }
