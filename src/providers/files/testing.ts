@@ -5,11 +5,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import type { BackupPolicy, Component, Placement, Plan, Retention } from '../../plan/model.ts';
-import type { ActionContext } from '../provider.ts';
-
-const AT = { file: 'plan.yaml', line: 1, column: 1 };
+import { AT, testPlan } from '../testing.ts';
 
 export interface ComponentSpec {
   id: string;
@@ -64,107 +61,20 @@ export function makePlan(baseDir: string, specs: ComponentSpec[], rpoMs = 3_600_
       at: AT,
     };
   });
-  return {
-    version: 1,
-    name: 'test',
-    description: undefined,
-    hash: 'test',
-    files: [join(baseDir, 'plan.yaml')],
+  return testPlan({
     baseDir,
-    review: { intervalMs: 365 * 86_400_000, last: undefined, by: undefined, at: AT },
-    sites: [
-      { id: 'east', role: 'primary', description: undefined, location: undefined, at: AT },
-      { id: 'west', role: 'secondary', description: undefined, location: undefined, at: AT },
-    ],
-    tiers: {
-      0: {
-        tier: 0,
-        name: 'Mission critical',
-        slo: '99.99%',
-        rtoMs: 3_600_000,
-        rpoMs: 300_000,
-        source: 'test',
-      },
-      1: {
-        tier: 1,
-        name: 'Business critical',
-        slo: '99.95%',
-        rtoMs: 14_400_000,
-        rpoMs: 3_600_000,
-        source: 'test',
-      },
-      2: {
-        tier: 2,
-        name: 'Business operational',
-        slo: '99.9%',
-        rtoMs: 86_400_000,
-        rpoMs: 14_400_000,
-        source: 'test',
-      },
-      3: {
-        tier: 3,
-        name: 'Administrative',
-        slo: '99.5%',
-        rtoMs: 259_200_000,
-        rpoMs: 86_400_000,
-        source: 'test',
-      },
+    sites: ['east', 'west'],
+    workload: {
+      strategy: 'warm-standby',
+      rtoMs: 14_400_000,
+      rpoMs,
+      objectivesFrom: { rto: 'tier', rpo: 'plan' },
+      components,
     },
-    contacts: [],
-    activation: undefined,
-    communications: {
-      statusPageWithinMs: 900_000,
-      updatesEveryMs: 1_800_000,
-      rootCauseWithinMs: 259_200_000,
-      templates: [],
-    },
-    secrets: { env: [], file: undefined },
-    workloads: [
-      {
-        id: 'shop',
-        name: 'shop',
-        description: undefined,
-        tier: 1,
-        strategy: 'warm-standby',
-        owner: 'alice',
-        rtoMs: 14_400_000,
-        rpoMs,
-        objectivesFrom: { rto: 'tier', rpo: 'plan' },
-        flows: [],
-        signoff: undefined,
-        automaticFailover: false,
-        detectAfterMs: 60_000,
-        components,
-        runbooks: [],
-        at: AT,
-      },
-    ],
-    drills: {
-      schedule: { tabletop: 0, partial: 0, full: 0, 'backup-restore': 0 },
-      scenarios: [],
-      history: [],
-    },
-    at: AT,
-  };
+  });
 }
 
-export interface TestContext extends ActionContext {
-  recorded: Map<string, unknown>;
-}
-
-export function makeContext(plan: Plan, stateDir: string): TestContext {
-  const recorded = new Map<string, unknown>();
-  return {
-    signal: new AbortController().signal,
-    log: pino({ level: 'silent' }),
-    plan,
-    stateDir,
-    recorded,
-    evidence(name, value) {
-      recorded.set(name, value);
-    },
-  };
-}
+export { testContext as makeContext, type TestContext } from '../testing.ts';
 
 /** A fresh temporary directory and its removal, for `beforeEach`/`afterEach`. */
 export async function tempDir(prefix: string): Promise<{ path: string; remove: () => Promise<void> }> {
