@@ -11,7 +11,7 @@ import { writeMarkdown } from './markdown.ts';
 
 export { buildDocument, CHAPTERS } from './document.ts';
 export type { Block, Chapter, ChapterId, RenderOptions, RunbookDocument } from './document.ts';
-export { findChromium, renderPdf } from './pdf.ts';
+export { CHROMIUM_ARGS, findChromium, renderPdf } from './pdf.ts';
 export type { PdfOptions } from './pdf.ts';
 
 export const RENDER_FORMATS = ['md', 'html', 'pdf'] as const;

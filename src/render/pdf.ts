@@ -16,7 +16,8 @@ export interface PdfOptions extends RenderOptions {
   paper?: 'A4' | 'Letter';
 }
 
-const CHROMIUM_ARGS = [
+/** Headless flags that also keep Chromium from reaching for the network on its own (updates, sync). */
+export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',

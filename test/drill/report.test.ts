@@ -11,6 +11,7 @@ import {
   writeDrillReport,
   type DrillReportInput,
 } from '../../src/drill/report.ts';
+import { CHROMIUM_ARGS, findChromium } from '../../src/render/index.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const T0 = Date.UTC(2026, 2, 1, 12, 0, 0);
@@ -164,17 +165,8 @@ describe('drill report in a browser', () => {
   let browser: Browser;
   beforeAll(async () => {
     browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      executablePath: findChromium() ?? '/usr/bin/chromium',
+      args: CHROMIUM_ARGS,
     });
   });
   afterAll(async () => browser?.close());

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPlan } from '../../src/plan/index.ts';
-import { CHAPTERS, findChromium, renderHtml, renderPdf } from '../../src/render/index.ts';
+import { CHAPTERS, CHROMIUM_ARGS, findChromium, renderHtml, renderPdf } from '../../src/render/index.ts';
 import { runCli } from '../support/cli.ts';
 import { tempDir } from '../support/tmp.ts';
 
@@ -28,16 +28,7 @@ describe.skipIf(executablePath === undefined)(
       writeFileSync(file, renderHtml(plan, { now: NOW }));
       browser = await chromium.launch({
         executablePath: executablePath!,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
+        args: CHROMIUM_ARGS,
       });
       page = await browser.newPage();
       const requests: string[] = [];
