@@ -9,12 +9,10 @@ import { printJson, type RegisterCommand } from '../context.ts';
 import { loadPlanForCommand } from '../load-plan.ts';
 import {
   actor,
+  driveAndReport,
   engineFor,
-  exitCodeFor,
   openState,
-  printView,
   progressHooks,
-  viewOf,
   withStateOptions,
 } from './run-shared.ts';
 import type { StateOptions } from './run-shared.ts';
@@ -96,20 +94,7 @@ export const registerResume: RegisterCommand = (program, context) => {
         }
         throw error;
       }
-      const onSignal = (): void =>
-        void driver.cancel(by, 'interrupted from the terminal').catch(() => undefined);
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        const outcome = await driver.done;
-        context.exitCode = exitCodeFor(outcome.status);
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-      const view = await viewOf(store, runId);
-      if (options.json) printJson(context, view);
-      else printView(context, view);
+      await driveAndReport(context, store, driver, { by: by, json: options.json });
     } finally {
       await store.close();
     }

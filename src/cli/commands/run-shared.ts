@@ -8,14 +8,14 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import pino from 'pino';
 import { Engine, Redactor, planSecrets, runView } from '../../engine/index.ts';
-import type { EngineHooks, RunView } from '../../engine/index.ts';
+import type { EngineHooks, RunDriver, RunView } from '../../engine/index.ts';
 import { UsageError } from '../../errors.ts';
 import type { Plan } from '../../plan/index.ts';
 import { formatDuration } from '../../plan/index.ts';
 import { providers } from '../../providers/index.ts';
 import { DEFAULT_STATE_DIR, openStore } from '../../store/index.ts';
 import type { RunStore } from '../../store/index.ts';
-import type { CommandContext } from '../context.ts';
+import { printJson, type CommandContext } from '../context.ts';
 
 export interface StateOptions {
   state: string;
@@ -141,4 +141,29 @@ export function printView(context: CommandContext, view: RunView): void {
 
 export function exitCodeFor(status: string): number {
   return status === 'succeeded' || status === 'waiting' || status === 'running' ? 0 : 1;
+}
+
+/**
+ * Drives a run to where it stops (finished, or waiting for people), cancelling it cleanly on Ctrl-C or
+ * SIGTERM, then prints where it stands and sets the exit code from its status.
+ */
+export async function driveAndReport(
+  context: CommandContext,
+  store: RunStore,
+  driver: RunDriver,
+  options: { by: string; json: boolean | undefined },
+): Promise<void> {
+  const onSignal = (): void =>
+    void driver.cancel(options.by, 'interrupted from the terminal').catch(() => undefined);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    context.exitCode = exitCodeFor((await driver.done).status);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const view = await viewOf(store, driver.runId);
+  if (options.json) printJson(context, view);
+  else printView(context, view);
 }

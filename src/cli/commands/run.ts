@@ -7,12 +7,10 @@ import { printJson, type RegisterCommand } from '../context.ts';
 import { loadPlanForCommand } from '../load-plan.ts';
 import {
   actor,
+  driveAndReport,
   engineFor,
-  exitCodeFor,
   openState,
-  printView,
   progressHooks,
-  viewOf,
   withStateOptions,
 } from './run-shared.ts';
 import type { StateOptions } from './run-shared.ts';
@@ -75,20 +73,7 @@ export const registerRun: RegisterCommand = (program, context) => {
         ...(options.workload === undefined ? {} : { workload: options.workload }),
         ...(parallel === undefined ? {} : { parallel }),
       });
-      const onSignal = (): void =>
-        void run.cancel(startedBy, 'interrupted from the terminal').catch(() => undefined);
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        const outcome = await run.done;
-        context.exitCode = exitCodeFor(outcome.status);
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-      const view = await viewOf(store, run.runId);
-      if (options.json) printJson(context, view);
-      else printView(context, view);
+      await driveAndReport(context, store, run, { by: startedBy, json: options.json });
     } finally {
       await store.close();
     }
