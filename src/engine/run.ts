@@ -92,7 +92,11 @@ const DEFAULT_EVIDENCE_LIMIT = 64 * 1024;
 const ENGINE_ACTOR = 'engine';
 
 /** Finds a runbook by name (and workload when the name is not unique). */
-export function findRunbook(plan: Plan, name: string, workload?: string): Runbook {
+export function findRunbook(plan: Plan, ref: string, workloadOption?: string): Runbook {
+  // `workload/name` is how drctl prints runbooks everywhere, so it is accepted wherever a name is
+  const [qualifier, bare] = ref.includes('/') ? ref.split('/', 2) : [undefined, ref];
+  const name = bare ?? ref;
+  const workload = workloadOption ?? qualifier;
   const matches = plan.workloads
     .filter((candidate) => workload === undefined || candidate.id === workload)
     .flatMap((candidate) => candidate.runbooks.filter((runbook) => runbook.name === name));

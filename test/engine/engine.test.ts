@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runView } from '../../src/engine/index.ts';
+import { findRunbook, runView } from '../../src/engine/index.ts';
 import { setup } from './fixtures.ts';
 
 async function view(bench: Awaited<ReturnType<typeof setup>>, runId: string) {
@@ -30,5 +30,19 @@ describe('engine', () => {
     });
     expect(shown.steps.find((step) => step.id === 'd')?.checks[0]?.ok).toBe(true);
     expect(shown.progress).toMatchObject({ total: 4, done: 4 });
+  });
+});
+
+describe('finding the runbook to run', () => {
+  it('accepts workload/name, the way drctl prints runbooks, and names the known ones otherwise', async () => {
+    const bench = await setup([{ id: 'one', run: 'true' }]);
+    expect(findRunbook(bench.plan, 'shop/failover')).toMatchObject({ workload: 'shop', name: 'failover' });
+    expect(findRunbook(bench.plan, 'failover')).toMatchObject({ workload: 'shop', name: 'failover' });
+    expect(() => findRunbook(bench.plan, 'other/failover')).toThrow(
+      expect.objectContaining({
+        code: 'DRCTL_RUN_RUNBOOK_NOT_FOUND',
+        hint: 'runbooks in this plan: shop/failover',
+      }),
+    );
   });
 });
