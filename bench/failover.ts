@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runDrill } from '../src/drill/runner.ts';
+import { runDrill } from '../src/drill/index.ts';
 import { loadPlanForCommand } from '../src/cli/load-plan.ts';
 import { findPgBinaries } from '../src/providers/postgres/index.ts';
 

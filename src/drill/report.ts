@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Scenario, Workload } from '../plan/model.ts';
 import { measureOutage, type CanaryResult, type LossMeasurement, type OutageMeasurement } from './canary.ts';
 import type { ProberResult } from './prober.ts';
+import { escapeHtml as escapeHtmlText } from '../render/index.ts';
 
 export const DRILL_REPORT_FORMAT = 'drctl.drill-report/1';
 
@@ -407,8 +408,9 @@ export async function writeDrillReport(
 // ---------------------------------------------------------------------------------------------------------
 // HTML
 
+/** Escapes any value for HTML text and attributes (numbers and undefined included). */
 export function escapeHtml(text: unknown): string {
-  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return escapeHtmlText(String(text));
 }
 
 const KIND_COLOURS: Partial<Record<TimelineKind, string>> = {

@@ -4,9 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { pino } from 'pino';
-import { runDrill } from '../../drill/runner.ts';
-import type { DrillOutcome } from '../../drill/runner.ts';
-import { formatMs } from '../../drill/report.ts';
+import { formatMs, runDrill, type DrillOutcome } from '../../drill/index.ts';
 import { DEFAULT_STATE_DIR } from '../../store/index.ts';
 import { printJson, type CommandContext, type RegisterCommand } from '../context.ts';
 import { loadPlanForCommand } from '../load-plan.ts';
