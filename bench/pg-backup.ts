@@ -12,7 +12,8 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPgTool } from '../src/providers/postgres/binaries.ts';
 import { PgCluster } from '../src/providers/postgres/cluster.ts';
-import { baseBackup, conninfoFromUrl, listBackups } from '../src/providers/postgres/operations.ts';
+import { conninfoFromUrl } from '../src/providers/postgres/client.ts';
+import { baseBackup, listBackups } from '../src/providers/postgres/operations.ts';
 
 const scale = Number(process.env['DRCTL_BENCH_PG_SCALE'] ?? '20');
 const runs = Number(process.env['DRCTL_BENCH_RUNS'] ?? '3');

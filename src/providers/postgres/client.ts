@@ -109,3 +109,37 @@ export async function one<Row extends Record<string, unknown>>(
   const result = await client.query<Row>(sql, values);
   return result.rows[0];
 }
+
+/**
+ * How a PostgreSQL command-line tool connects: the connection string without the password, which goes in
+ * the tool's environment instead, so it never shows on a process list. libpq still records it in the
+ * recovery settings `-R` and `--write-recovery-conf` write, where the standby needs it.
+ */
+export function toolConnection(
+  url: string,
+  extra: Record<string, string> = {},
+): { conninfo: string; env: Record<string, string> } {
+  const password = decodeURIComponent(new URL(url).password);
+  const withoutPassword = new URL(url);
+  withoutPassword.password = '';
+  return {
+    conninfo: conninfoFromUrl(withoutPassword.toString(), extra),
+    env: password === '' ? {} : { PGPASSWORD: password },
+  };
+}
+
+/** libpq key=value string from a postgres:// URL, for primary_conninfo and the command-line tools. */
+export function conninfoFromUrl(url: string, extra: Record<string, string> = {}): string {
+  const parsed = new URL(url);
+  const fields: Record<string, string> = {
+    host: parsed.hostname,
+    port: parsed.port === '' ? '5432' : parsed.port,
+    ...(parsed.username === '' ? {} : { user: decodeURIComponent(parsed.username) }),
+    ...(parsed.password === '' ? {} : { password: decodeURIComponent(parsed.password) }),
+    dbname: decodeURIComponent(parsed.pathname.slice(1)) || 'postgres',
+    ...extra,
+  };
+  return Object.entries(fields)
+    .map(([key, value]) => `${key}='${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`)
+    .join(' ');
+}

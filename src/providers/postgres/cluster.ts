@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { DrctlError } from '../../errors.ts';
 import { chownToServer, findPgBinaries, runPgTool, type PgBinaries } from './binaries.ts';
-import { one, withClient } from './client.ts';
+import { one, toolConnection, withClient } from './client.ts';
 import { PgServer, runningPostmaster } from './server.ts';
 
 export type ClusterReplicationMode = 'sync' | 'async';
@@ -108,21 +108,6 @@ export class PgNode {
 
   urlFor(database: string, user = 'postgres', password = this.#cluster.password): string {
     return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
-  }
-
-  /** libpq key=value connection string, for pg_basebackup and primary_conninfo. */
-  conninfo(extra: Record<string, string> = {}): string {
-    const fields = {
-      host: '127.0.0.1',
-      port: String(this.port),
-      user: 'postgres',
-      password: this.#cluster.password,
-      dbname: 'postgres',
-      ...extra,
-    };
-    return Object.entries(fields)
-      .map(([key, value]) => `${key}='${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`)
-      .join(' ');
   }
 
   get running(): boolean {
@@ -279,6 +264,7 @@ export class PgCluster {
     const node = new PgNode(this, site, await freePort());
     this.nodes.push(node);
     await this.#makeSiteDir(site);
+    const connection = toolConnection(source.urlFor('postgres'), { application_name: site });
     await runPgTool(
       this.binaries,
       'pg_basebackup',
@@ -286,7 +272,7 @@ export class PgCluster {
         '-D',
         node.dataDir,
         '-d',
-        source.conninfo({ application_name: site }),
+        connection.conninfo,
         '-R',
         '-X',
         'stream',
@@ -296,7 +282,7 @@ export class PgCluster {
         '--checkpoint=fast',
         '--no-sync',
       ],
-      { subject: `site ${site}` },
+      { subject: `site ${site}`, env: connection.env },
     );
     await node.start();
     await this.waitStreaming(from, site);

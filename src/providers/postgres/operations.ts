@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { DrctlError } from '../../errors.ts';
 import { chownToServer, runAsServer, runPgTool, type PgBinaries } from './binaries.ts';
-import { describe, one, redactUrl, withClient, type Subject } from './client.ts';
+import { describe, one, redactUrl, toolConnection, withClient, type Subject } from './client.ts';
 import { logTail, PgServer, runningPostmaster, stopDataDir } from './server.ts';
 
 /** Where a server is and what to call it in messages. */
@@ -377,22 +377,6 @@ export interface RebuildResult {
   synchronous: boolean;
 }
 
-/** libpq key=value string from a postgres:// URL, for primary_conninfo and the command-line tools. */
-export function conninfoFromUrl(url: string, extra: Record<string, string> = {}): string {
-  const parsed = new URL(url);
-  const fields: Record<string, string> = {
-    host: parsed.hostname,
-    port: parsed.port === '' ? '5432' : parsed.port,
-    ...(parsed.username === '' ? {} : { user: decodeURIComponent(parsed.username) }),
-    ...(parsed.password === '' ? {} : { password: decodeURIComponent(parsed.password) }),
-    dbname: decodeURIComponent(parsed.pathname.slice(1)) || 'postgres',
-    ...extra,
-  };
-  return Object.entries(fields)
-    .map(([key, value]) => `${key}='${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`)
-    .join(' ');
-}
-
 function quoteConf(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
@@ -426,7 +410,10 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
     await client.query('checkpoint');
   });
   await stopDataDir(local.dataDir);
-  const conninfo = conninfoFromUrl(source.url, { application_name: subject.site, dbname: 'postgres' });
+  const { conninfo, env } = toolConnection(source.url, {
+    application_name: subject.site,
+    dbname: 'postgres',
+  });
   const method = options.method ?? 'auto';
   let used: RebuildResult['method'] = 'rewind';
   let rewindError: string | undefined;
@@ -444,6 +431,7 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
         ],
         {
           subject: where,
+          env,
           ...(options.signal === undefined ? {} : { signal: options.signal }),
         },
       );
@@ -464,6 +452,7 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
       ['-D', local.dataDir, '-d', conninfo, '-R', '-X', 'stream', '-S', slot, '--checkpoint=fast'],
       {
         subject: where,
+        env,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       },
     );
@@ -616,13 +605,15 @@ export async function baseBackup(
   const partial = join(baseDir, `${id}.partial`);
   const final = join(baseDir, id);
   const signalOption = options.signal === undefined ? {} : { signal: options.signal };
+  const connection = toolConnection(target.url);
   try {
     await runPgTool(
       options.binaries,
       'pg_basebackup',
-      ['-D', partial, '-d', conninfoFromUrl(target.url), '-X', 'stream', '--checkpoint=fast'],
+      ['-D', partial, '-d', connection.conninfo, '-X', 'stream', '--checkpoint=fast'],
       {
         subject: where,
+        env: connection.env,
         ...signalOption,
       },
     );
