@@ -4,7 +4,11 @@
  * DRCTL_BENCH_WARM_RUNS times (default 3). Each run is a full `drctl drill`: fresh clusters and services on
  * free ports, a canary writing every 10 ms through the front door, site east killed with SIGKILL, the
  * monitor and the failover runbook, every acknowledged write looked up afterwards. Prints min, median and
- * max of detection time, client-observed RTO and acknowledged writes lost.
+ * max of detection time, client-observed RTO and acknowledged writes lost. Each run then fails back to east
+ * through the workload's failback runbook (approved as the plan's first activation approver) with the canary
+ * still writing, and the bench prints min, median and max of the failback's duration, the client-observed
+ * outage during it, and the acknowledged writes of the whole drill missing at east afterwards.
+ * DRCTL_BENCH_FAILBACK=0 leaves the failback out.
  *
  * Targets: median RTO under 1 s, zero acknowledged writes lost in synchronous mode.
  */
@@ -18,6 +22,7 @@ import { findPgBinaries } from '../src/providers/postgres/index.ts';
 const example = (file: string): string => resolve(import.meta.dirname, '../examples/two-site', file);
 const hotRuns = Number(process.env.DRCTL_BENCH_RUNS ?? 10);
 const warmRuns = Number(process.env.DRCTL_BENCH_WARM_RUNS ?? 3);
+const withFailback = process.env.DRCTL_BENCH_FAILBACK !== '0';
 
 interface Sample {
   detectionMs: number | undefined;
@@ -26,6 +31,7 @@ interface Sample {
   lostSpanMs: number;
   acknowledged: number;
   passed: boolean;
+  failback: { durationMs: number; outageMs: number | undefined; lost: number; status: string } | undefined;
 }
 
 async function bench(name: string, file: string, runs: number): Promise<Sample[]> {
@@ -34,19 +40,35 @@ async function bench(name: string, file: string, runs: number): Promise<Sample[]
   for (let i = 1; i <= runs; i++) {
     const stateDir = mkdtempSync(join(tmpdir(), 'drctl-bench-failover-'));
     try {
-      const { report } = await runDrill({ plan, scenario: 'east-killed', stateDir, remapPorts: true });
+      const { report } = await runDrill({
+        plan,
+        scenario: 'east-killed',
+        stateDir,
+        remapPorts: true,
+        ...(withFailback ? { failback: {} } : {}),
+      });
       const m = report.measured;
-      const sample = {
+      const back = report.failback;
+      const sample: Sample = {
         detectionMs: m.detectionMs,
         rtoMs: m.rtoMs,
         lost: m.lostWrites.count,
         lostSpanMs: m.lostWrites.spanMs,
         acknowledged: m.writes.acknowledged,
         passed: report.passed,
+        failback:
+          back === undefined
+            ? undefined
+            : {
+                durationMs: back.durationMs,
+                outageMs: back.outageMs,
+                lost: back.lostWrites.count,
+                status: back.status,
+              },
       };
       samples.push(sample);
       console.log(
-        `${name} ${String(i).padStart(2)}/${runs}: detection ${fmt(sample.detectionMs)}, RTO ${fmt(sample.rtoMs)}, lost ${sample.lost} of ${sample.acknowledged} acknowledged (${fmt(sample.lostSpanMs)} of data)${sample.passed ? '' : '  FAILED'}`,
+        `${name} ${String(i).padStart(2)}/${runs}: detection ${fmt(sample.detectionMs)}, RTO ${fmt(sample.rtoMs)}, lost ${sample.lost} of ${sample.acknowledged} acknowledged (${fmt(sample.lostSpanMs)} of data)${back === undefined ? '' : `; failback ${back.status} in ${fmt(back.durationMs)}, outage ${fmt(back.outageMs)}, lost ${back.lostWrites.count} of the drill`}${sample.passed ? '' : '  FAILED'}`,
       );
     } finally {
       rmSync(stateDir, { recursive: true, force: true });
@@ -76,6 +98,14 @@ function summary(name: string, samples: Sample[]): void {
   console.log(`  RTO, client (ms)      ${stats(samples.map((s) => s.rtoMs))}`);
   console.log(`  acked writes lost     ${stats(samples.map((s) => s.lost))}`);
   console.log(`  seconds of data lost  ${stats(samples.map((s) => s.lostSpanMs))} (ms)`);
+  const backs = samples.flatMap((s) => (s.failback === undefined ? [] : [s.failback]));
+  if (backs.length === 0) return;
+  console.log(
+    `  failback: ${backs.filter((b) => b.status === 'succeeded').length} of ${backs.length} runs succeeded`,
+  );
+  console.log(`  failback duration (ms) ${stats(backs.map((b) => b.durationMs))}`);
+  console.log(`  failback outage (ms)  ${stats(backs.map((b) => b.outageMs))}`);
+  console.log(`  acked lost, drill     ${stats(backs.map((b) => b.lost))}`);
 }
 
 let hot: Sample[] | undefined;
@@ -93,9 +123,9 @@ summary('warm standby (SQLite, snapshot every 1 s)', warm);
 if (hot !== undefined) {
   const rtos = hot.map((s) => s.rtoMs ?? Infinity).sort((a, b) => a - b);
   const median = rtos[Math.floor((rtos.length - 1) / 2)] ?? Infinity;
-  const lost = hot.reduce((sum, s) => sum + s.lost, 0);
+  const lost = hot.reduce((sum, s) => sum + s.lost + (s.failback?.lost ?? 0), 0);
   console.log(
-    `\ntargets: median RTO under 1 s: ${median < 1000 ? 'met' : 'MISSED'}; zero acknowledged writes lost (sync): ${lost === 0 ? 'met' : `MISSED (${lost} lost)`}`,
+    `\ntargets: median RTO under 1 s: ${median < 1000 ? 'met' : 'MISSED'}; zero acknowledged writes lost (sync${withFailback ? ', failover and failback' : ''}): ${lost === 0 ? 'met' : `MISSED (${lost} lost)`}`,
   );
   if (median >= 1000 || lost > 0) process.exitCode = 1;
 }

@@ -5,6 +5,7 @@
  */
 export { runDrill, findScenario } from './runner.ts';
 export type { DrillOptions, DrillOutcome } from './runner.ts';
+export type { FailbackOptions } from './failback.ts';
 export { DrillEnvironment, PG_PASSWORD_ENV } from './environment.ts';
 export type { DrillEnvironmentOptions, RunningPlacement, SnapshotRecord } from './environment.ts';
 export { Canary, measureLoss, measureOutage } from './canary.ts';
@@ -18,5 +19,12 @@ export {
   writeDrillReport,
   DRILL_REPORT_FORMAT,
 } from './report.ts';
-export type { DrillReport, DrillReportInput, TimelineEvent, Verdict } from './report.ts';
+export type {
+  DrillReport,
+  DrillReportInput,
+  FailbackReport,
+  FailbackVerdict,
+  TimelineEvent,
+  Verdict,
+} from './report.ts';
 export { sleep } from './clock.ts';

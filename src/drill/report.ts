@@ -25,6 +25,10 @@ export const TIMELINE_KINDS = [
   'step-failed', // a runbook step failed
   'first-failure', // the first canary write that failed after the fault
   'first-success', // the first canary write acknowledged after that failure: recovery as the client saw it
+  'failback-started', // the failback runbook was started (drills run with failback)
+  'failback-first-failure', // the first canary write that failed after the failback started
+  'failback-first-success', // the first write acknowledged after that failure: the failback outage ended
+  'failback-finished', // the failback run ended
   'drill-finished', // the canary stopped and the data was checked
   'note', // anything else worth reading in order
 ] as const;
@@ -37,6 +41,8 @@ export interface TimelineEvent {
   detail: string;
   /** The runbook step, for step events. */
   step?: string;
+  /** The runbook the step belongs to (`failover`, `failback`), for step events. */
+  runbook?: string;
 }
 
 /** One target of the drill, judged. */
@@ -58,6 +64,77 @@ export interface DrillFinding {
   severity: 'error' | 'warning' | 'info';
   message: string;
   hint?: string;
+}
+
+/** One target of the failback phase, judged. */
+export interface FailbackVerdict {
+  /** `outage`: client-observed outage (no objective); `rpo`: acknowledged writes lost over the whole drill; `run`: the failback runbook succeeded. */
+  target: 'outage' | 'rpo' | 'run';
+  /** The objective in ms; undefined when there is none (the outage, the run). */
+  objectiveMs: number | undefined;
+  measuredMs: number | undefined;
+  pass: boolean;
+  detail: string;
+}
+
+/** A step of the failback run as the report shows it; `atMs` is ms since the start of the drill. */
+export interface FailbackStep {
+  id: string;
+  name: string;
+  status: string;
+  atMs: number | undefined;
+  durationMs: number | undefined;
+  error?: string;
+}
+
+/** The failback phase: measured like the failover, from the failback run's start. */
+export interface FailbackReport {
+  runId: string;
+  runbook: string;
+  /** The run's final status (`succeeded` when the runbook completed). */
+  status: string;
+  /** Who granted the runbook's approval steps (the run itself is started by `drill`). */
+  approvedBy: string;
+  /** ISO timestamps of the failback run. */
+  startedAt: string;
+  finishedAt: string;
+  /** Run start → run end. */
+  durationMs: number;
+  /** First failed write after the failback started → first acknowledged write after it; 0 when none failed; undefined when writes never succeeded again. */
+  outageMs: number | undefined;
+  /** Acknowledged writes of the whole drill missing from the database that serves at the end. */
+  lostWrites: { count: number; spanMs: number; ids: string[] };
+  /** The site whose database was checked, and the site that acknowledged the last write. */
+  dataSite: string;
+  servedBy: string | undefined;
+  writes: { sent: number; acknowledged: number; failed: number };
+  steps: FailbackStep[];
+  verdicts: FailbackVerdict[];
+}
+
+export interface FailbackStepInput {
+  id: string;
+  name: string;
+  status: string;
+  /** Epoch ms. */
+  startedAt?: number;
+  finishedAt?: number;
+  actualMs?: number;
+  error?: string;
+}
+
+export interface FailbackInput {
+  runId: string;
+  runbook: string;
+  status: string;
+  approvedBy: string;
+  /** Epoch ms. */
+  startedAt: number;
+  finishedAt: number;
+  steps: FailbackStepInput[];
+  /** Every acknowledged write of the drill, looked up at `dataSite` after the failback. */
+  loss: LossMeasurement;
+  dataSite: string;
 }
 
 export interface DrillEvidence {
@@ -108,6 +185,8 @@ export interface DrillReport {
   series: { bucketMs: number; buckets: { at: number; ok: number; failed: number }[] };
   evidence: DrillEvidence[];
   findings: DrillFinding[];
+  /** Only for drills run with failback: the second phase. `measured` and `verdicts` above are the failover's. */
+  failback?: FailbackReport;
 }
 
 /** An event as a drill runner records it: `at` in epoch milliseconds. */
@@ -116,6 +195,7 @@ export interface DrillEventInput {
   kind: TimelineKind;
   detail: string;
   step?: string;
+  runbook?: string;
 }
 
 export interface DrillReportInput {
@@ -144,12 +224,17 @@ export interface DrillReportInput {
   findings?: DrillFinding[];
   /** How many lost order ids the report lists. @default 100 */
   maxLostIds?: number;
+  /** The failback phase; the failover is then measured on the writes sent before it started. */
+  failback?: FailbackInput;
 }
 
 export function buildDrillReport(input: DrillReportInput): DrillReport {
   const t0 = input.startedAt;
   const rel = (at: number): number => round(at - t0);
-  const outage = measureOutage(input.canary, input.faultAt);
+  // with a failback, the failover phase ends where the failback starts: its writes are measured apart
+  const failoverCanary =
+    input.failback === undefined ? input.canary : sentBefore(input.canary, input.failback.startedAt);
+  const outage = measureOutage(failoverCanary, input.faultAt);
   const targets = input.targets ?? { rtoMs: input.scenario.expect.rtoMs, rpoMs: input.scenario.expect.rpoMs };
   const detectionMs = input.detectedAt === undefined ? undefined : round(input.detectedAt - input.faultAt);
 
@@ -158,6 +243,7 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
     kind: e.kind,
     detail: e.detail,
     ...(e.step === undefined ? {} : { step: e.step }),
+    ...(e.runbook === undefined ? {} : { runbook: e.runbook }),
   }));
   const has = (kind: TimelineKind): boolean => events.some((e) => e.kind === kind);
   if (!has('drill-started'))
@@ -185,6 +271,25 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
       detail: `write ${outage.firstSuccess.seq} acknowledged${site}`,
     });
   }
+  const failback =
+    input.failback === undefined ? undefined : buildFailback(input.failback, input, rel, targets);
+  if (input.failback !== undefined) {
+    const back = measureOutage(input.canary, input.failback.startedAt);
+    if (back.firstFailure !== undefined)
+      events.push({
+        at: rel(back.firstFailure.at),
+        kind: 'failback-first-failure',
+        detail: `write ${back.firstFailure.seq} failed: ${back.firstFailure.reason}`,
+      });
+    if (back.firstSuccess !== undefined) {
+      const site = back.firstSuccess.site === undefined ? '' : ` by ${back.firstSuccess.site}`;
+      events.push({
+        at: rel(back.firstSuccess.ackAt),
+        kind: 'failback-first-success',
+        detail: `write ${back.firstSuccess.seq} acknowledged${site}`,
+      });
+    }
+  }
   if (!has('drill-finished'))
     events.push({
       at: rel(input.finishedAt),
@@ -195,7 +300,11 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
   events.sort((a, b) => a.at - b.at);
 
   const verdicts = judge(targets, outage, input.loss);
-  const findings = [...(input.findings ?? []), ...drillFindings(verdicts, outage, input)];
+  const findings = [
+    ...(input.findings ?? []),
+    ...drillFindings(verdicts, outage, { ...input, canary: failoverCanary }),
+    ...(failback === undefined ? [] : failbackFindings(failback)),
+  ];
   const prober = input.prober;
 
   return {
@@ -235,10 +344,10 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
         ids: input.loss.lost.slice(0, input.maxLostIds ?? 100).map((a) => a.id),
       },
       writes: {
-        sent: input.canary.sent,
-        acknowledged: input.canary.acks.length,
-        failed: input.canary.failures.length,
-        skipped: input.canary.skipped,
+        sent: failoverCanary.sent,
+        acknowledged: failoverCanary.acks.length,
+        failed: failoverCanary.failures.length,
+        skipped: failoverCanary.skipped,
         failuresAfterRecovery: outage.failuresAfterRecovery,
       },
       reads:
@@ -252,12 +361,123 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
             },
     },
     verdicts,
-    passed: verdicts.every((v) => v.pass),
+    passed: verdicts.every((v) => v.pass) && (failback?.verdicts.every((v) => v.pass) ?? true),
     timeline: events,
     series: bucketise(input.canary, t0, input.finishedAt),
     evidence: input.evidence ?? [],
     findings,
+    ...(failback === undefined ? {} : { failback }),
   };
+}
+
+/** The canary's writes started before `at`, as if it had stopped then (skips are not timed: all count). */
+function sentBefore(canary: CanaryResult, at: number): CanaryResult {
+  const acks = canary.acks.filter((a) => a.sentAt < at);
+  const failures = canary.failures.filter((f) => f.sentAt < at);
+  return { ...canary, acks, failures, sent: acks.length + failures.length, stoppedAt: at };
+}
+
+function buildFailback(
+  input: FailbackInput,
+  drill: DrillReportInput,
+  rel: (at: number) => number,
+  targets: { rtoMs: number; rpoMs: number },
+): FailbackReport {
+  const outage = measureOutage(drill.canary, input.startedAt);
+  const acks = drill.canary.acks.filter((a) => a.sentAt >= input.startedAt);
+  const failures = drill.canary.failures.filter((f) => f.sentAt >= input.startedAt);
+  const servedBy = [...acks].sort((a, b) => a.seq - b.seq).at(-1)?.site;
+  const loss = input.loss;
+  const outageMs = outage.impacted ? optionalRound(outage.outageMs) : 0;
+  const rpoPass = loss.count === 0 || (targets.rpoMs > 0 && loss.spanMs <= targets.rpoMs);
+  const verdicts: FailbackVerdict[] = [
+    {
+      target: 'outage',
+      objectiveMs: undefined,
+      measuredMs: outageMs,
+      // no objective: shown, judged only on whether writes came back
+      pass: outageMs !== undefined,
+      detail:
+        outageMs === undefined
+          ? 'No write was acknowledged after the failback started failing writes: the service did not come back.'
+          : outage.impacted
+            ? `Writes failed for ${formatMs(outageMs)} during the failback (${outage.failedWrites} writes); no objective is set for it.`
+            : 'No write failed during the failback.',
+    },
+    {
+      target: 'rpo',
+      objectiveMs: targets.rpoMs,
+      measuredMs: round(loss.spanMs),
+      pass: rpoPass,
+      detail:
+        loss.count === 0
+          ? `All ${loss.acknowledged} acknowledged writes of the drill are in the database at ${input.dataSite}.`
+          : `${loss.count} of ${loss.acknowledged} acknowledged writes of the drill are missing at ${input.dataSite}, spanning ${formatMs(loss.spanMs)} of data (objective ${formatMs(targets.rpoMs)}).`,
+    },
+    {
+      target: 'run',
+      objectiveMs: undefined,
+      measuredMs: round(input.finishedAt - input.startedAt),
+      pass: input.status === 'succeeded',
+      detail: `The ${input.runbook} run ${input.runId} ended ${input.status}${servedBy === undefined ? '' : `; the last write was acknowledged by ${servedBy}`}.`,
+    },
+  ];
+  return {
+    runId: input.runId,
+    runbook: input.runbook,
+    status: input.status,
+    approvedBy: input.approvedBy,
+    startedAt: new Date(input.startedAt).toISOString(),
+    finishedAt: new Date(input.finishedAt).toISOString(),
+    durationMs: round(input.finishedAt - input.startedAt),
+    outageMs,
+    lostWrites: {
+      count: loss.count,
+      spanMs: round(loss.spanMs),
+      ids: loss.lost.slice(0, drill.maxLostIds ?? 100).map((a) => a.id),
+    },
+    dataSite: input.dataSite,
+    servedBy,
+    writes: { sent: acks.length + failures.length, acknowledged: acks.length, failed: failures.length },
+    steps: input.steps.map((step) => ({
+      id: step.id,
+      name: step.name,
+      status: step.status,
+      atMs: step.startedAt === undefined ? undefined : rel(step.startedAt),
+      durationMs: optionalRound(step.actualMs),
+      ...(step.error === undefined ? {} : { error: step.error }),
+    })),
+    verdicts,
+  };
+}
+
+function failbackFindings(failback: FailbackReport): DrillFinding[] {
+  const findings: DrillFinding[] = [];
+  for (const v of failback.verdicts) {
+    if (v.pass) continue;
+    if (v.target === 'run')
+      findings.push({
+        code: 'DRCTL_DRILL_FAILBACK_FAILED',
+        severity: 'error',
+        message: v.detail,
+        hint: 'Read the failback steps in the timeline and the run journal (drctl status RUN).',
+      });
+    else if (v.target === 'rpo')
+      findings.push({
+        code: 'DRCTL_DRILL_FAILBACK_LOST_WRITES',
+        severity: 'error',
+        message: v.detail,
+        hint: 'Stop writes at the site being left before the last copy, and rebuild with every write it took.',
+      });
+    else
+      findings.push({
+        code: 'DRCTL_DRILL_FAILBACK_NO_RECOVERY',
+        severity: 'error',
+        message: v.detail,
+        hint: 'Check which failback step left no writable site behind the front door.',
+      });
+  }
+  return findings;
 }
 
 function judge(
@@ -419,6 +639,9 @@ const KIND_COLOURS: Partial<Record<TimelineKind, string>> = {
   detected: '#ef6c00',
   'first-failure': '#ad1457',
   'first-success': '#2e7d32',
+  'failback-started': '#1565c0',
+  'failback-first-failure': '#ad1457',
+  'failback-first-success': '#2e7d32',
 };
 
 /** The report as one HTML page: inline CSS and SVG, no script, nothing loaded from the network. */
@@ -436,7 +659,7 @@ export function renderDrillReportHtml(report: DrillReport): string {
   const timelineRows = report.timeline
     .map(
       (t) =>
-        `<tr class="k-${e(t.kind)}"><td class="num">${e(formatSeconds(t.at))}</td><td>${e(t.kind)}</td><td>${e(t.step ?? '')}</td><td>${e(t.detail)}</td></tr>`,
+        `<tr class="k-${e(t.kind)}"><td class="num">${e(formatSeconds(t.at))}</td><td>${e(t.kind)}</td><td>${e(t.step === undefined ? '' : t.runbook === 'failback' ? `failback/${t.step}` : t.step)}</td><td>${e(t.detail)}</td></tr>`,
     )
     .join('\n');
   const findings =
@@ -520,6 +743,7 @@ ${reads}
 <tbody>
 ${verdictRows}
 </tbody></table>
+${renderFailback(report)}
 <h2>Canary writes over time</h2>
 ${renderChart(report)}
 <p class="legend"><span><i class="sw" style="background:var(--ok)"></i>acknowledged</span><span><i class="sw" style="background:var(--bad)"></i>failed</span><span><i class="sw" style="background:#1565c0;opacity:.35"></i>runbook step</span></p>
@@ -538,6 +762,55 @@ ${evidence}
 </body>
 </html>
 `;
+}
+
+const FAILBACK_TARGETS: Record<FailbackVerdict['target'], string> = {
+  outage: 'Failback outage (as the client saw it)',
+  rpo: 'Acknowledged writes lost (whole drill)',
+  run: 'Failback runbook succeeded',
+};
+
+/** The failback phase: its verdicts and its steps; nothing when the drill ran without one. */
+function renderFailback(report: DrillReport): string {
+  const f = report.failback;
+  if (f === undefined) return '';
+  const e = escapeHtml;
+  const measured = (v: FailbackVerdict): string =>
+    v.target === 'rpo'
+      ? `${f.lostWrites.count} writes, ${formatMs(v.measuredMs)}`
+      : v.target === 'run'
+        ? `${f.status} in ${formatMs(v.measuredMs)}`
+        : formatMs(v.measuredMs);
+  const rows = f.verdicts
+    .map(
+      (v) => `<tr data-verdict="failback-${e(v.target)}" class="${v.pass ? 'pass' : 'fail'}">
+  <th scope="row">${e(FAILBACK_TARGETS[v.target])}</th>
+  <td>${v.objectiveMs === undefined ? 'none' : e(formatMs(v.objectiveMs))}</td><td>${e(measured(v))}</td>
+  <td><span class="badge">${v.pass ? 'pass' : 'fail'}</span></td><td>${e(v.detail)}</td></tr>`,
+    )
+    .join('\n');
+  const steps = f.steps
+    .map(
+      (s) =>
+        `<tr><td class="num">${s.atMs === undefined ? '—' : e(formatSeconds(s.atMs))}</td><td>${e(s.id)}</td><td>${e(s.name)}</td><td>${e(s.status)}</td><td class="num">${e(formatMs(s.durationMs))}</td><td>${e(s.error ?? '')}</td></tr>`,
+    )
+    .join('\n');
+  return `<h2 id="failback">Failback</h2>
+<p class="meta">Run ${e(f.runId)} of runbook ${e(f.runbook)}, started by drill, approvals by ${e(f.approvedBy)}; ${e(f.startedAt)} → ${e(f.finishedAt)}. Data checked at ${e(f.dataSite)}${f.servedBy === undefined ? '' : `; the last write was served by ${e(f.servedBy)}`}.</p>
+<section class="cards">
+${card('Failback duration', formatMs(f.durationMs), 'run start → run end', 'failback-duration')}
+${card('Failback outage', formatMs(f.outageMs), 'first failed → first acknowledged write', 'failback-outage')}
+${card('Acknowledged writes lost', String(f.lostWrites.count), `whole drill · ${formatMs(f.lostWrites.spanMs)} of data`, 'failback-lost')}
+${card('Writes during failback', `${f.writes.acknowledged} / ${f.writes.sent}`, `acknowledged / sent · ${f.writes.failed} failed`, 'failback-writes')}
+</section>
+<table class="verdicts failback"><thead><tr><th>Target</th><th>Objective</th><th>Measured</th><th>Result</th><th>Why</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+<table class="failback-steps"><thead><tr><th>At</th><th>Step</th><th>Name</th><th>Status</th><th>Took</th><th>Error</th></tr></thead>
+<tbody>
+${steps}
+</tbody></table>`;
 }
 
 function card(label: string, value: string, sub: string, id: string): string {
@@ -627,15 +900,16 @@ function stepBands(timeline: TimelineEvent[]): { step: string; from: number; to:
   const end = timeline.reduce((max, t) => Math.max(max, t.at), 0);
   for (const t of timeline) {
     if (t.step === undefined) continue;
-    if (t.kind === 'step-started') open.set(t.step, t.at);
+    const step = t.runbook === 'failback' ? `failback/${t.step}` : t.step;
+    if (t.kind === 'step-started') open.set(step, t.at);
     else if (t.kind === 'step-finished' || t.kind === 'step-failed') {
       bands.push({
-        step: t.step,
-        from: open.get(t.step) ?? t.at,
+        step,
+        from: open.get(step) ?? t.at,
         to: t.at,
         failed: t.kind === 'step-failed',
       });
-      open.delete(t.step);
+      open.delete(step);
     }
   }
   for (const [step, from] of open) bands.push({ step, from, to: end, failed: false });

@@ -6,6 +6,7 @@
  * canary's writes to succeed again, then looks every acknowledged write up in the surviving database and
  * writes the report (JSON, HTML, and a row in the state store for trends). Definitions: docs/drills.md.
  */
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -21,12 +22,14 @@ import { groupName } from '../providers/process/index.ts';
 import { openStore } from '../store/index.ts';
 import type { RunStore } from '../store/index.ts';
 import { Canary, measureLoss, measureOutage } from './canary.ts';
-import type { CanaryRun } from './canary.ts';
+import type { CanaryAck, CanaryResult, CanaryRun } from './canary.ts';
 import { now, sleep } from './clock.ts';
 import { DrillEnvironment } from './environment.ts';
+import { DRILL_ACTOR, failbackPlan, runFailbackPhase } from './failback.ts';
+import type { FailbackOptions, FailbackPhase } from './failback.ts';
 import { Prober } from './prober.ts';
 import { buildDrillReport, formatMs, writeDrillReport } from './report.ts';
-import type { DrillEventInput, DrillEvidence, DrillFinding, DrillReport } from './report.ts';
+import type { DrillEventInput, DrillEvidence, DrillFinding, DrillReport, FailbackInput } from './report.ts';
 
 export interface DrillOptions {
   plan: Plan;
@@ -51,6 +54,13 @@ export interface DrillOptions {
   signal?: AbortSignal;
   /** One line per moment, for people watching. */
   onProgress?(line: string): void;
+  /**
+   * After the failover is measured, run the workload's failback runbook with the canary still writing and
+   * measure it too (docs/drills.md). @default no failback
+   */
+  failback?: FailbackOptions;
+  /** How long the failback may take from its start. @default 2 min */
+  failbackDeadlineMs?: number;
 }
 
 export interface DrillOutcome {
@@ -139,6 +149,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
   const say = (line: string): void => options.onProgress?.(line);
   const stateDir = resolve(options.stateDir);
   const { scenario, workload } = findScenario(options.plan, options.scenario);
+  const back =
+    options.failback === undefined ? undefined : failbackPlan(options.plan, workload, options.failback);
   const interrupted = (): void => {
     if (options.signal?.aborted)
       throw new DrctlError(
@@ -164,6 +176,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
   let prober: ReturnType<typeof Prober.start> | undefined;
   const drivers: RunDriver[] = [];
   const lifts: NodeJS.Timeout[] = [];
+  const pendingLifts: (() => Promise<void>)[] = [];
   let keep = false;
   try {
     interrupted();
@@ -172,29 +185,43 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     say(`sites up; front door ${environment.url}`);
     store = openStore(stateDir);
     const events: DrillEventInput[] = [];
-    const event = (kind: DrillEventInput['kind'], detail: string, step?: string): void => {
-      events.push({ at: now(), kind, detail, ...(step === undefined ? {} : { step }) });
+    const event = (kind: DrillEventInput['kind'], detail: string, step?: string, runbook?: string): void => {
+      events.push({
+        at: now(),
+        kind,
+        detail,
+        ...(step === undefined ? {} : { step }),
+        ...(runbook === undefined ? {} : { runbook }),
+      });
     };
+    let onWaiting: ((runId: string, step: string) => void) | undefined;
     const engine = new Engine({
       store,
       providers,
       stateDir,
       logger: log,
+      // operator input (the failback's approvals) is read within 20 ms rather than the default 200
+      pollMs: 20,
       hooks: {
-        onStepStart: (e) => event('step-started', e.step.name, e.step.id),
+        onStepStart: (e) => event('step-started', e.step.name, e.step.id, e.runbook),
+        onStepWaiting: (e) => {
+          if (e.for === 'approval') onWaiting?.(e.runId, e.step.id);
+        },
         onStepComplete: (e) => {
-          event('step-finished', e.summary, e.step.id);
+          event('step-finished', e.summary, e.step.id, e.runbook);
           say(`  ✔ ${e.step.id} ${e.summary}`);
         },
         onStepError: (e) => {
           if (!e.final) return;
-          event('step-failed', `${e.code}: ${e.message}`, e.step.id);
+          event('step-failed', `${e.code}: ${e.message}`, e.step.id, e.runbook);
           say(`  ✖ ${e.step.id} ${e.code}: ${e.message}`);
         },
       },
     });
 
+    const idPrefix = `canary-${randomBytes(4).toString('hex')}`;
     canary = Canary.start({
+      idPrefix,
       url: environment.url,
       path: door.canary.writePath,
       intervalMs: options.canaryIntervalMs ?? 10,
@@ -203,6 +230,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       url: new URL(door.canary.readPath, environment.url).toString(),
       intervalMs: 100,
     });
+    const stopCanary = async (): Promise<CanaryResult> => {
+      const result = await canary!.stop();
+      canary = undefined;
+      return result;
+    };
     const warmup = options.warmupWrites ?? 50;
     const steady = await within(
       canary.waitForAcks(warmup).then(() => true),
@@ -232,7 +264,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       workloads: [workload.id],
       logger: log,
       startRunbook: engineRunbookStarter(engine, plan, {
-        startedBy: 'drill',
+        startedBy: DRILL_ACTOR,
         onRun: (driver) => drivers.push(driver),
       }),
       runStatus: async (runId) => (await store_.getRun(runId))?.status,
@@ -266,6 +298,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     );
     const start = now();
     let faultAt: number | undefined;
+    const findings: DrillFinding[] = [];
     const proxyFaults = new Map<string, ProxyFault[]>();
     const byTime = new Map<number, Fault[]>();
     for (const fault of scenario.faults) byTime.set(fault.atMs, [...(byTime.get(fault.atMs) ?? []), fault]);
@@ -280,16 +313,18 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
         event('fault-injected', result.detail);
         say(`fault: ${result.detail}`);
         if (SITE_CUT.has(fault.kind)) environment.siteLost(fault.site);
-        if (fault.durationMs !== undefined && result.lift !== undefined) {
-          const lift = result.lift;
+        if (result.lift === undefined) continue;
+        // a failback starts with every fault lifted: the site it returns to is back
+        const once = result.lift;
+        let lifted: Promise<void> | undefined;
+        const lift = (): Promise<void> =>
+          (lifted ??= Promise.resolve(once()).then(() =>
+            event('fault-lifted', `${fault.kind} ${fault.component}@${fault.site} lifted`),
+          ));
+        pendingLifts.push(lift);
+        if (fault.durationMs !== undefined) {
           longestFaultMs = Math.max(longestFaultMs, atMs + fault.durationMs);
-          lifts.push(
-            setTimeout(() => {
-              void Promise.resolve(lift()).then(() =>
-                event('fault-lifted', `${fault.kind} ${fault.component}@${fault.site} lifted`),
-              );
-            }, fault.durationMs),
-          );
+          lifts.push(setTimeout(() => void lift(), fault.durationMs));
         }
       }
     }
@@ -324,28 +359,83 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       await sleep(20, options.signal);
     }
     for (const timer of lifts) clearTimeout(timer);
-    const canaryResult = await canary.stop();
-    canary = undefined;
-    const proberResult = await prober.stop();
-    prober = undefined;
+    // the monitor stops with the failover: a failback stops the site it returns from on purpose
     await monitor.stop();
+    // without a failback the canary stops here; with one it keeps writing and the failover is judged on
+    // the writes acknowledged so far
+    const stopped = back === undefined ? await stopCanary() : undefined;
+    const failoverAcks: readonly CanaryAck[] = stopped?.acks ?? canary.acks.slice();
 
     // ---- what survived
-    const survivor = survivingSite(environment, canaryResult.acks, faultAt);
+    const survivor = survivingSite(environment, failoverAcks, faultAt);
     const data = dataComponent(environment);
-    const loss = await measureLoss(canaryResult.acks, async (ids) => {
-      if (ids.length === 0) return [];
-      const provider = providerForKind(data.kind);
-      const sql = `select id from ${door.canary.table} where id like '${canaryResult.idPrefix}-%'`;
-      const rows = await provider!.query!(data, survivor, sql, {
-        signal: AbortSignal.timeout(30_000),
+    const presentAt =
+      (site: string) =>
+      async (ids: string[]): Promise<string[]> => {
+        if (ids.length === 0) return [];
+        const provider = providerForKind(data.kind);
+        const sql = `select id from ${door.canary.table} where id like '${idPrefix}-%'`;
+        const rows = await provider!.query!(data, site, sql, {
+          signal: AbortSignal.timeout(30_000),
+          log,
+          plan,
+          stateDir,
+          evidence: () => undefined,
+        });
+        return rows.map((row) => String(row[0]));
+      };
+    const loss = await measureLoss(failoverAcks, presentAt(survivor));
+
+    // ---- failback: the same engine, the canary still writing
+    let failback: FailbackInput | undefined;
+    let failbackRun: FailbackPhase | undefined;
+    if (back !== undefined) {
+      interrupted();
+      for (const lift of pendingLifts.splice(0)) await lift();
+      const lostSites = [...new Set(scenario.faults.filter((f) => SITE_CUT.has(f.kind)).map((f) => f.site))];
+      failbackRun = await runFailbackPhase({
+        engine,
+        store,
+        environment,
+        workload: environment.workload,
+        runbook: back.runbook,
+        approver: back.approver,
+        canary,
+        lostSites,
+        deadlineMs: options.failbackDeadlineMs ?? 120_000,
+        onWaiting: (handler) => void (onWaiting = handler),
+        event: (kind, detail) => event(kind, detail),
+        say,
         log,
-        plan,
-        stateDir,
-        evidence: () => undefined,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
-      return rows.map((row) => String(row[0]));
-    });
+      drivers.push(failbackRun.driver);
+      interrupted();
+    }
+    const canaryResult = stopped ?? (await stopCanary());
+    const proberResult = await prober.stop();
+    prober = undefined;
+    if (failbackRun !== undefined && back !== undefined) {
+      const dataSite = survivingSite(environment, canaryResult.acks, failbackRun.startedAt);
+      failback = {
+        runId: failbackRun.driver.runId,
+        runbook: back.runbook.name,
+        status: failbackRun.status,
+        approvedBy: back.approver,
+        startedAt: failbackRun.startedAt,
+        finishedAt: failbackRun.finishedAt,
+        steps: failbackRun.steps,
+        loss: await measureLoss(canaryResult.acks, presentAt(dataSite)),
+        dataSite,
+      };
+      for (const message of failbackRun.errors)
+        findings.push({
+          code: 'DRCTL_DRILL_FAILBACK_APPROVAL',
+          severity: 'error',
+          message: `the drill could not grant a failback approval as ${back.approver}: ${message}`,
+          hint: 'pass an approver of the failback steps with --approve-as',
+        });
+    }
 
     // ---- evidence
     const evidence: DrillEvidence[] = [
@@ -356,7 +446,6 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       },
       { name: 'surviving database', value: { component: data.id, site: survivor } },
     ];
-    const findings: DrillFinding[] = [];
     if (environment.snapshots.length > 0) {
       const before = environment.snapshots.filter((s) => s.ok && s.at <= faultAt);
       evidence.push({
@@ -375,7 +464,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
           steps: view.steps.map((s) => ({ id: s.id, status: s.status, actualMs: s.actualMs })),
         },
       });
-      if (view.status !== 'succeeded') {
+      if (view.status !== 'succeeded' && view.runbook !== back?.runbook.name) {
         findings.push({
           code: 'DRCTL_DRILL_RUN_FAILED',
           severity: 'error',
@@ -409,6 +498,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       prober: proberResult,
       evidence,
       findings,
+      ...(failback === undefined ? {} : { failback }),
     });
     const files = await writeDrillReport(report, options.reportsDir ?? resolve(stateDir, 'reports'));
     await store.saveDrillReport({

@@ -52,6 +52,92 @@ describe.skipIf(!pgInstalled())('the hot-standby drill (PostgreSQL, synchronous)
   });
 });
 
+describe.skipIf(!pgInstalled())('the hot-standby drill with failback', () => {
+  it('fails back to east through the failback runbook without losing an acknowledged write', async () => {
+    const plan = await loadPlanForCommand(join(TWO_SITE, 'plan.yaml'));
+    const stateDir = tempDir('drctl-drill-failback-');
+    const { report, files } = await runDrill({
+      plan,
+      scenario: 'east-killed',
+      stateDir,
+      remapPorts: true,
+      failback: {},
+    });
+    // the failover phase is measured as before
+    expect(report.measured.lostWrites.count).toBe(0);
+    expect(report.measured.rtoMs).toBeDefined();
+    const back = report.failback;
+    expect(back).toBeDefined();
+    // synchronous replication across failover and failback: every acknowledged order is at east at the end
+    expect(back?.lostWrites).toMatchObject({ count: 0, ids: [] });
+    expect(back?.dataSite).toBe('east');
+    expect(back).toMatchObject({ status: 'succeeded', approvedBy: 'carol', servedBy: 'east' });
+    expect(back?.outageMs).toBeDefined();
+    expect(back?.steps.map((s) => [s.id, s.status])).toEqual([
+      ['approve-window', 'succeeded'],
+      ['rebuild-east', 'succeeded'],
+      ['fence-west', 'succeeded'],
+      ['promote-east', 'succeeded'],
+      ['start-orders-east', 'succeeded'],
+      ['front-door-east', 'succeeded'],
+      ['stop-orders-west', 'succeeded'],
+    ]);
+    expect(back?.verdicts.map((v) => [v.target, v.pass])).toEqual([
+      ['outage', true],
+      ['rpo', true],
+      ['run', true],
+    ]);
+    const failbackSteps = report.timeline.filter(
+      (e) => e.runbook === 'failback' && e.kind === 'step-finished',
+    );
+    expect(failbackSteps.map((e) => e.step)).toContain('promote-east');
+    expect(report.timeline.map((e) => e.kind)).toEqual(
+      expect.arrayContaining(['failback-started', 'failback-finished']),
+    );
+    // the front door serves from east again
+    const router = report.evidence.find((e) => e.name === 'router status')?.value as { active?: string };
+    expect(router.active).toBe('east');
+    expect(report.passed).toBe(true);
+    expect(readFileSync(files.html, 'utf8')).toContain('data-verdict="failback-rpo"');
+  });
+});
+
+describe('the warm-standby drill with failback', () => {
+  it('copies every order taken at west back to east and loses no more than the failover did', async () => {
+    const plan = await loadPlanForCommand(join(TWO_SITE, 'warm-standby.yaml'));
+    const stateDir = tempDir('drctl-drill-warm-failback-');
+    const { report } = await runDrill({
+      plan,
+      scenario: 'east-killed',
+      stateDir,
+      remapPorts: true,
+      failback: { approveAs: 'dave' },
+    });
+    const back = report.failback;
+    expect(back).toMatchObject({
+      status: 'succeeded',
+      approvedBy: 'dave',
+      dataSite: 'east',
+      servedBy: 'east',
+    });
+    // the snapshot loss of the failover stays lost; the failback adds none
+    expect(back?.lostWrites.count).toBe(report.measured.lostWrites.count);
+    expect(back?.verdicts.every((v) => v.pass)).toBe(true);
+    expect(report.passed).toBe(true);
+  });
+
+  it('refuses to let the drill approve its own failback (four-eyes)', async () => {
+    const plan = await loadPlanForCommand(join(TWO_SITE, 'warm-standby.yaml'));
+    const error = await runDrill({
+      plan,
+      scenario: 'east-killed',
+      stateDir: tempDir(),
+      failback: { approveAs: 'drill' },
+    }).catch((e: unknown) => e);
+    expect((error as DrctlError).code).toBe('DRCTL_DRILL_NO_APPROVER');
+  });
+});
+
 describe('the warm-standby drill (SQLite snapshots)', () => {
   it('fails over from the newest snapshot and reports the writes lost, within the RPO', async () => {
     const plan = await loadPlanForCommand(join(TWO_SITE, 'warm-standby.yaml'));

@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { formatMs, runDrill, type DrillOutcome } from '../../drill/index.ts';
+import { UsageError } from '../../errors.ts';
 import { DEFAULT_STATE_DIR } from '../../store/index.ts';
 import { printJson, type CommandContext, type RegisterCommand } from '../context.ts';
 import { loadPlanForCommand } from '../load-plan.ts';
@@ -15,6 +16,8 @@ interface DrillCommandOptions {
   json?: boolean;
   keepUp?: boolean;
   remapPorts?: boolean;
+  failback?: boolean;
+  approveAs?: string;
 }
 
 export const registerDrill: RegisterCommand = (program, context) => {
@@ -29,9 +32,21 @@ export const registerDrill: RegisterCommand = (program, context) => {
       process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR,
     )
     .option('--remap-ports', "use free ports instead of the plan's fixed 127.0.0.1 ports")
+    .option(
+      '--failback',
+      'after the failover, run the failback runbook with the canary still writing and measure it too',
+    )
+    .option(
+      '--approve-as <contact>',
+      "with --failback: the contact who grants the failback's approvals (default: the first activation approver)",
+    )
     .option('--keep-up', 'leave the sites and the front door running after the drill until Ctrl-C')
     .option('--json', 'print the report as JSON')
     .action(async (file: string, options: DrillCommandOptions) => {
+      if (options.approveAs !== undefined && options.failback !== true)
+        throw new UsageError('DRCTL_DRILL_NO_FAILBACK', '--approve-as needs --failback', {
+          hint: 'add --failback to measure the failback, whose approvals --approve-as grants',
+        });
       const plan = await loadPlanForCommand(file);
       const outcome = await withInterrupt(context, (signal) =>
         runDrill({
@@ -40,6 +55,9 @@ export const registerDrill: RegisterCommand = (program, context) => {
           stateDir: resolve(options.state),
           remapPorts: options.remapPorts === true,
           keepUp: options.keepUp === true,
+          ...(options.failback === true
+            ? { failback: options.approveAs === undefined ? {} : { approveAs: options.approveAs } }
+            : {}),
           signal,
           log: pino({ level: context.debug ? 'debug' : 'silent' }, process.stderr),
           onProgress: options.json ? () => undefined : (line) => void context.err.write(`${line}\n`),
@@ -110,6 +128,16 @@ export function printOutcome(context: CommandContext, outcome: DrillOutcome): vo
   );
   for (const verdict of report.verdicts)
     out(`  ${verdict.pass ? '✔' : '✖'} ${verdict.target.toUpperCase()}: ${verdict.detail}`);
+  const back = report.failback;
+  if (back !== undefined) {
+    out(`  failback        ${back.status} in ${formatMs(back.durationMs)} (approved by ${back.approvedBy})`);
+    out(`  outage          ${back.outageMs === undefined ? 'not recovered' : formatMs(back.outageMs)}`);
+    out(
+      `  lost (drill)    ${back.lostWrites.count} acknowledged write${back.lostWrites.count === 1 ? '' : 's'} lost at ${back.dataSite}, ${formatMs(back.lostWrites.spanMs)} of data`,
+    );
+    for (const verdict of back.verdicts)
+      out(`  ${verdict.pass ? '✔' : '✖'} FAILBACK ${verdict.target.toUpperCase()}: ${verdict.detail}`);
+  }
   for (const finding of report.findings) out(`  ${finding.severity} ${finding.code}: ${finding.message}`);
   out(`  report          ${outcome.files.html}`);
   out(`                  ${outcome.files.json}`);
