@@ -389,7 +389,24 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     // ---- failback: the same engine, the canary still writing
     let failback: FailbackInput | undefined;
     let failbackRun: FailbackPhase | undefined;
-    if (back !== undefined) {
+    // a failback from a failover that did not happen or did not finish would copy the wrong site back
+    const failoverViews = await Promise.all(
+      drivers.map(async (d) => runView(await store_.readJournal(d.runId), undefined).status),
+    );
+    const failedOver =
+      recoveredAt !== undefined &&
+      failoverViews.every((status) => status === 'succeeded') &&
+      (drivers.length > 0 || scenario.disaster !== 'site-loss');
+    if (back !== undefined && !failedOver) {
+      findings.push({
+        code: 'DRCTL_DRILL_FAILBACK_SKIPPED',
+        severity: 'error',
+        message: 'the failback was not run: the failover did not complete (see the failover findings)',
+        hint: 'a failback starts from a finished failover; fix the failover first',
+      });
+      say('failback skipped: the failover did not complete');
+    }
+    if (back !== undefined && failedOver) {
       interrupted();
       for (const lift of pendingLifts.splice(0)) await lift();
       const lostSites = [...new Set(scenario.faults.filter((f) => SITE_CUT.has(f.kind)).map((f) => f.site))];
