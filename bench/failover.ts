@@ -118,9 +118,9 @@ try {
 }
 const warm = await bench('warm standby', example('warm-standby.yaml'), warmRuns);
 
-if (hot !== undefined) summary('hot standby (PostgreSQL, synchronous)', hot);
+if (hot !== undefined && hot.length > 0) summary('hot standby (PostgreSQL, synchronous)', hot);
 summary('warm standby (SQLite, snapshot every 1 s)', warm);
-if (hot !== undefined) {
+if (hot !== undefined && hot.length > 0) {
   const rtos = hot.map((s) => s.rtoMs ?? Infinity).sort((a, b) => a - b);
   const median = rtos[Math.floor((rtos.length - 1) / 2)] ?? Infinity;
   const lost = hot.reduce((sum, s) => sum + s.lost + (s.failback?.lost ?? 0), 0);
