@@ -256,39 +256,14 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
     events.push({ at: rel(input.faultAt), kind: 'fault-injected', detail: describeFaults(input.scenario) });
   if (input.detectedAt !== undefined && !has('detected'))
     events.push({ at: rel(input.detectedAt), kind: 'detected', detail: 'site loss detected' });
-  if (outage.firstFailure !== undefined) {
-    events.push({
-      at: rel(outage.firstFailure.at),
-      kind: 'first-failure',
-      detail: `write ${outage.firstFailure.seq} failed: ${outage.firstFailure.reason}`,
-    });
-  }
-  if (outage.firstSuccess !== undefined) {
-    const site = outage.firstSuccess.site === undefined ? '' : ` by ${outage.firstSuccess.site}`;
-    events.push({
-      at: rel(outage.firstSuccess.ackAt),
-      kind: 'first-success',
-      detail: `write ${outage.firstSuccess.seq} acknowledged${site}`,
-    });
-  }
+  events.push(...outageEvents(outage, rel, { failure: 'first-failure', success: 'first-success' }));
   const failback =
     input.failback === undefined ? undefined : buildFailback(input.failback, input, rel, targets);
   if (input.failback !== undefined) {
     const back = measureOutage(input.canary, input.failback.startedAt);
-    if (back.firstFailure !== undefined)
-      events.push({
-        at: rel(back.firstFailure.at),
-        kind: 'failback-first-failure',
-        detail: `write ${back.firstFailure.seq} failed: ${back.firstFailure.reason}`,
-      });
-    if (back.firstSuccess !== undefined) {
-      const site = back.firstSuccess.site === undefined ? '' : ` by ${back.firstSuccess.site}`;
-      events.push({
-        at: rel(back.firstSuccess.ackAt),
-        kind: 'failback-first-success',
-        detail: `write ${back.firstSuccess.seq} acknowledged${site}`,
-      });
-    }
+    events.push(
+      ...outageEvents(back, rel, { failure: 'failback-first-failure', success: 'failback-first-success' }),
+    );
   }
   if (!has('drill-finished'))
     events.push({
@@ -627,6 +602,31 @@ export async function writeDrillReport(
 
 // ---------------------------------------------------------------------------------------------------------
 // HTML
+
+/** The first failed write of an outage and the first acknowledged one after it, as timeline events. */
+function outageEvents(
+  outage: OutageMeasurement,
+  rel: (at: number) => number,
+  kinds: { failure: TimelineKind; success: TimelineKind },
+): TimelineEvent[] {
+  const events: TimelineEvent[] = [];
+  if (outage.firstFailure !== undefined) {
+    events.push({
+      at: rel(outage.firstFailure.at),
+      kind: kinds.failure,
+      detail: `write ${outage.firstFailure.seq} failed: ${outage.firstFailure.reason}`,
+    });
+  }
+  if (outage.firstSuccess !== undefined) {
+    const site = outage.firstSuccess.site === undefined ? '' : ` by ${outage.firstSuccess.site}`;
+    events.push({
+      at: rel(outage.firstSuccess.ackAt),
+      kind: kinds.success,
+      detail: `write ${outage.firstSuccess.seq} acknowledged${site}`,
+    });
+  }
+  return events;
+}
 
 /** Escapes any value for HTML text and attributes (numbers and undefined included). */
 export function escapeHtml(text: unknown): string {

@@ -9,7 +9,7 @@ import type { Analysis, Severity } from '../../analysis/index.ts';
 import { formatDuration } from '../../plan/duration.ts';
 import { printJson } from '../context.ts';
 import type { RegisterCommand } from '../context.ts';
-import { loadPlanForCommand } from '../load-plan.ts';
+import { loadPlanForCommand, problemsAsJson } from '../load-plan.ts';
 
 const HEADINGS: Record<Severity, string> = { error: 'Errors', warning: 'Warnings', info: 'Info' };
 
@@ -35,12 +35,7 @@ export const registerAnalyze: RegisterCommand = (program, context) => {
         // a tool reading --json gets JSON either way; the plan's problems come where findings would
         printJson(context, {
           valid: false,
-          problems: error.problems.map((p) => ({
-            code: p.code,
-            message: p.message,
-            hint: p.hint,
-            ...p.location,
-          })),
+          problems: problemsAsJson(error),
           findings: [],
           runbooks: [],
         });

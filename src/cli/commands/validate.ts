@@ -1,7 +1,7 @@
 /** `drctl validate PLAN`: every problem of a plan at once, positioned; exit 1 when invalid. */
 import { PlanInvalidError } from '../../errors.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { loadPlanForCommand } from '../load-plan.ts';
+import { loadPlanForCommand, problemsAsJson } from '../load-plan.ts';
 
 export const registerValidate: RegisterCommand = (program, context) => {
   program
@@ -31,12 +31,7 @@ export const registerValidate: RegisterCommand = (program, context) => {
         if (!(options.json && error instanceof PlanInvalidError)) throw error;
         printJson(context, {
           valid: false,
-          problems: error.problems.map((p) => ({
-            code: p.code,
-            message: p.message,
-            hint: p.hint,
-            ...p.location,
-          })),
+          problems: problemsAsJson(error),
         });
         context.exitCode = 1;
       }
