@@ -9,9 +9,8 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { DrctlError, UsageError } from '../errors.ts';
 import type { Component, Plan, Probe, Runbook, Workload } from '../plan/model.ts';
-import { probeHttp, probeTcp } from '../providers/http/probe.ts';
 import { SiteLossDetector } from './detector.ts';
-import { probeCommand } from './probe-command.ts';
+import { probeOnce } from './probe.ts';
 import type { DetectorTransition, SiteState } from './detector.ts';
 import { probeTargets } from './readiness.ts';
 
@@ -571,22 +570,8 @@ export async function runProbe(
   target: Pick<WatchTarget, 'url' | 'tcp' | 'probe'>,
   signal: AbortSignal,
 ): Promise<{ ok: boolean; latencyMs: number; message: string }> {
-  const { probe } = target;
-  if (target.url !== undefined) {
-    const result = await probeHttp({
-      url: target.url,
-      status: probe.expectStatus,
-      timeoutMs: probe.timeoutMs,
-      signal,
-    });
-    return { ok: result.ok, latencyMs: result.latencyMs, message: result.message };
-  }
-  if (target.tcp !== undefined) {
-    const result = await probeTcp(target.tcp, { timeoutMs: probe.timeoutMs, signal });
-    return { ok: result.ok, latencyMs: result.latencyMs, message: result.message };
-  }
-  const result = await probeCommand(probe.run ?? 'false', { timeoutMs: probe.timeoutMs, signal });
-  return { ok: result.ok, latencyMs: result.latencyMs, message: result.message };
+  const { ok, latencyMs, message } = await probeOnce(target, target.probe, signal);
+  return { ok, latencyMs, message };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -8,9 +8,8 @@
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { Component, Placement, Plan, Probe } from '../plan/model.ts';
-import { probeHttp, probeTcp } from '../providers/http/probe.ts';
 import { providers as registry } from '../providers/index.ts';
-import { probeCommand } from './probe-command.ts';
+import { probeOnce } from './probe.ts';
 import type { ActionContext, Provider, ReadinessFact } from '../providers/provider.ts';
 
 export interface ReadinessOptions {
@@ -155,15 +154,15 @@ async function probeFacts(component: Component, probe: Probe, signal: AbortSigna
   const standbyMayBeDown = !['hot-standby', 'warm-standby', 'active-active'].includes(component.strategy);
   return Promise.all(
     probeTargets(component, probe).map(async (target): Promise<ReadinessFact> => {
-      const observed = await runProbe(target, probe, signal);
+      const observed = await probeOnce(target, probe, signal);
       const optional = standbyMayBeDown && target.placement?.standby === true;
       return {
         component: component.id,
         site: target.site,
         name: 'probe',
         ok: observed.ok || optional,
-        value: observed.value,
-        limit: observed.limit,
+        value: observed.observed,
+        limit: observed.expected,
         message:
           optional && !observed.ok
             ? `${observed.message} (a ${component.strategy} standby may be down)`
@@ -171,33 +170,6 @@ async function probeFacts(component: Component, probe: Probe, signal: AbortSigna
       };
     }),
   );
-}
-
-async function runProbe(
-  target: ProbeTarget,
-  probe: Probe,
-  signal: AbortSignal,
-): Promise<{ ok: boolean; value: string | number; limit: string | number; message: string }> {
-  if (target.url !== undefined) {
-    const result = await probeHttp({
-      url: target.url,
-      status: probe.expectStatus,
-      timeoutMs: probe.timeoutMs,
-      signal,
-    });
-    return {
-      ok: result.ok,
-      value: result.status ?? 'no answer',
-      limit: probe.expectStatus,
-      message: result.message,
-    };
-  }
-  if (target.tcp !== undefined) {
-    const result = await probeTcp(target.tcp, { timeoutMs: probe.timeoutMs, signal });
-    return { ok: result.ok, value: result.ok ? 'open' : 'closed', limit: 'open', message: result.message };
-  }
-  const result = await probeCommand(probe.run ?? 'false', { timeoutMs: probe.timeoutMs, signal });
-  return { ok: result.ok, value: result.exitCode ?? 'timeout', limit: 0, message: result.message };
 }
 
 /** The report as a table for people: component, site, fact, value, limit, ok, and what was seen. */
