@@ -354,6 +354,23 @@ export interface LocalServer {
   persistent: boolean;
 }
 
+/** Starts a server drctl manages on this machine, such as a rebuilt standby or a restored instance. */
+function startLocal(
+  local: LocalServer,
+  extra: { signal?: AbortSignal; noWait?: boolean },
+): Promise<PgServer> {
+  return PgServer.start({
+    binaries: local.binaries,
+    dataDir: local.dataDir,
+    host: local.host,
+    port: local.port,
+    socketDir: local.socketDir ?? '',
+    logFile: local.logFile,
+    persistent: local.persistent,
+    ...extra,
+  });
+}
+
 export interface RebuildOptions {
   /** The server to rebuild (the former primary), on this machine. */
   local: LocalServer;
@@ -461,16 +478,7 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
   appendFileSync(join(local.dataDir, 'postgresql.auto.conf'), `primary_slot_name = ${quoteConf(slot)}\n`);
   writeFileSync(join(local.dataDir, 'standby.signal'), '');
   chownToServer(join(local.dataDir, 'standby.signal'));
-  const server = await PgServer.start({
-    binaries: local.binaries,
-    dataDir: local.dataDir,
-    host: local.host,
-    port: local.port,
-    socketDir: local.socketDir ?? '',
-    logFile: local.logFile,
-    persistent: local.persistent,
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  });
+  const server = await startLocal(local, options.signal === undefined ? {} : { signal: options.signal });
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
     const row = await withClient(source.subject, source.url, (client) =>
@@ -782,16 +790,7 @@ export async function restorePointInTime(
     rmSync(join(local.dataDir, 'standby.signal'), { force: true });
     writeFileSync(join(local.dataDir, 'recovery.signal'), '');
     chownToServer(join(local.dataDir, 'recovery.signal'));
-    server = await PgServer.start({
-      binaries: local.binaries,
-      dataDir: local.dataDir,
-      host: local.host,
-      port: local.port,
-      socketDir: local.socketDir ?? '',
-      logFile: local.logFile,
-      persistent: local.persistent,
-      noWait: true,
-    });
+    server = await startLocal(local, { noWait: true });
     const deadline = started + (options.timeoutMs ?? 120_000);
     for (;;) {
       if (!server.running) {
