@@ -30,6 +30,22 @@ async function router(options: RouterOptions): Promise<TrafficRouter> {
   return started;
 }
 
+/** Sites east and west behind a router, east first; `options` adds to or replaces the router's. */
+async function eastAndWest(
+  options: Partial<RouterOptions> = {},
+): Promise<{ east: TestUpstream; west: TestUpstream; front: TrafficRouter }> {
+  const east = await upstream('east');
+  const west = await upstream('west');
+  const front = await router({
+    endpoints: [
+      { site: 'east', url: east.url },
+      { site: 'west', url: west.url },
+    ],
+    ...options,
+  });
+  return { east, west, front };
+}
+
 /** A site as a real process: a node HTTP server in a child, for SIGKILL. */
 async function processUpstream(site: string): Promise<{ child: ChildProcess; url: string }> {
   const script = `
@@ -103,14 +119,7 @@ describe('traffic router', () => {
   });
 
   it('takes a recovered primary back only after the configured consecutive successes', async () => {
-    const east = await upstream('east');
-    const west = await upstream('west');
-    const front = await router({
-      endpoints: [
-        { site: 'east', url: east.url },
-        { site: 'west', url: west.url },
-      ],
-    });
+    const { east, front } = await eastAndWest();
 
     east.setHealthy(false);
     await front.waitForEvent((event) => event.type === 'endpoint-down' && event.site === 'east');
@@ -129,14 +138,7 @@ describe('traffic router', () => {
   });
 
   it('does not fail over on a single failed probe', async () => {
-    const east = await upstream('east');
-    const west = await upstream('west');
-    const front = await router({
-      endpoints: [
-        { site: 'east', url: east.url },
-        { site: 'west', url: west.url },
-      ],
-    });
+    const { east, front } = await eastAndWest();
 
     const before = east.probes();
     east.failNextProbes(1);
@@ -148,13 +150,7 @@ describe('traffic router', () => {
   });
 
   it('holds a flapping endpoint out of rotation once it has gone down too often', async () => {
-    const east = await upstream('east');
-    const west = await upstream('west');
-    const front = await router({
-      endpoints: [
-        { site: 'east', url: east.url },
-        { site: 'west', url: west.url },
-      ],
+    const { east, front } = await eastAndWest({
       probe: { ...fastProbe, failures: 1, successes: 1 },
       flap: { limit: 2, windowMs: 60_000, holdDownMs: 60_000 },
     });
@@ -203,14 +199,7 @@ describe('traffic router', () => {
   });
 
   it('drains a site: new requests go elsewhere while the one in flight completes', async () => {
-    const east = await upstream('east');
-    const west = await upstream('west');
-    const front = await router({
-      endpoints: [
-        { site: 'east', url: east.url },
-        { site: 'west', url: west.url },
-      ],
-    });
+    const { east, front } = await eastAndWest();
 
     const streaming = request(`${front.url}/stream`);
     await until(() => front.status().endpoints[0]?.inFlight === 1, 'the streaming request to reach east');
@@ -231,14 +220,7 @@ describe('traffic router', () => {
   });
 
   it('honours a manual override and returns to priority routing when it is cleared', async () => {
-    const east = await upstream('east');
-    const west = await upstream('west');
-    const front = await router({
-      endpoints: [
-        { site: 'east', url: east.url },
-        { site: 'west', url: west.url },
-      ],
-    });
+    const { front } = await eastAndWest();
 
     const switched = front.switchTo('west');
     expect(switched).toMatchObject({ site: 'west', active: 'west' });
@@ -297,14 +279,7 @@ describe('traffic router', () => {
   });
 
   it('answers 503 with a JSON body naming every site when none is healthy', async () => {
-    const east = await upstream('east');
-    const west = await upstream('west');
-    const front = await router({
-      endpoints: [
-        { site: 'east', url: east.url },
-        { site: 'west', url: west.url },
-      ],
-    });
+    const { east, front } = await eastAndWest();
     front.drain('west');
     east.setHealthy(false);
     await front.waitForEvent((event) => event.type === 'endpoint-down' && event.site === 'east');
