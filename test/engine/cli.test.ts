@@ -8,12 +8,15 @@ import { writePlan } from './fixtures.ts';
 
 afterAll(stopAll);
 
+// what the last `drctl status` printed, so a timeout shows what the test saw instead
+let lastSeen = '';
+
 async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
+    if (Date.now() > deadline) throw new Error(`timed out waiting; last seen: ${lastSeen}`);
     await sleep(50);
   }
 }
@@ -24,6 +27,7 @@ function project(steps: unknown[]) {
   const state = ['--state', join(dir, 'state')];
   const status = async (runId?: string) => {
     const result = await cli(['status', ...(runId ? [runId] : []), ...state, '--json'], { cwd: dir });
+    lastSeen = `${result.code} ${result.stdout.slice(0, 2000)} ${result.stderr}`;
     return JSON.parse(result.stdout) as Record<string, unknown>;
   };
   return { dir, state, status };

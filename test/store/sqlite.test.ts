@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { DrctlError, UsageError } from '../../src/errors.ts';
 import { SqliteStore, openStore, verifyChain } from '../../src/store/index.ts';
+import { cli } from '../engine/cli-process.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const run = {
@@ -115,4 +116,16 @@ describe('SQLite store', () => {
     expect(await store.readJournal('r1')).toHaveLength(1);
     await store.close();
   });
+
+  it('lets several drctl processes open a new state directory at once, migrating it exactly once', async () => {
+    const dir = tempDir();
+    const state = join(dir, 'state');
+    const opened = await Promise.all(
+      Array.from({ length: 6 }, () => cli(['status', '--state', state, '--json'], { cwd: dir })),
+    );
+    for (const result of opened) expect(result).toMatchObject({ code: 0, stderr: '' });
+    const store = openStore(state);
+    expect(await store.listRuns()).toEqual([]);
+    await store.close();
+  }, 60_000);
 });

@@ -431,17 +431,23 @@ interface DrillReportRow {
 }
 
 function migrate(db: Database.Database, file: string): void {
-  const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > MIGRATIONS.length) {
+  const version = () => db.pragma('user_version', { simple: true }) as number;
+  const check = (current: number) => {
+    if (current <= MIGRATIONS.length) return;
     throw new UsageError(
       'DRCTL_STORE_NEWER',
-      `the state database ${file} was written by a newer drctl (schema ${version}, this drctl knows ${MIGRATIONS.length})`,
+      `the state database ${file} was written by a newer drctl (schema ${current}, this drctl knows ${MIGRATIONS.length})`,
       { hint: 'upgrade drctl, or point --state at another directory' },
     );
-  }
-  if (version === MIGRATIONS.length) return;
+  };
+  check(version());
+  if (version() === MIGRATIONS.length) return;
+  // Two drctl processes may open a new state directory at once (`drctl run` and `drctl status` from
+  // another terminal): the version is read again under the write lock so only one of them migrates.
   db.transaction(() => {
-    for (let index = version; index < MIGRATIONS.length; index += 1) db.exec(MIGRATIONS[index] as string);
+    const current = version();
+    check(current);
+    for (let index = current; index < MIGRATIONS.length; index += 1) db.exec(MIGRATIONS[index] as string);
     db.pragma(`user_version = ${MIGRATIONS.length}`);
   }).immediate();
 }
