@@ -47,12 +47,17 @@ export interface TimelineEvent {
 
 /** One target of the drill, judged. */
 export interface Verdict {
-  /** `rto`: client-observed recovery time; `rpo`: acknowledged writes lost, in seconds of data. */
-  target: 'rto' | 'rpo';
-  /** The objective in ms. */
-  objectiveMs: number;
-  /** What was measured in ms; undefined when it could not be measured (the service never came back). */
+  /**
+   * `rto`: client-observed recovery time; `rpo`: acknowledged writes lost, in seconds of data; `failover`:
+   * whether drctl failed over, judged when the scenario says it must (a site loss) or must not (a transient).
+   */
+  target: 'rto' | 'rpo' | 'failover';
+  /** The objective in ms; undefined for `failover`. */
+  objectiveMs: number | undefined;
+  /** What was measured in ms; undefined when it could not be measured (the service never came back), or for `failover`. */
   measuredMs: number | undefined;
+  /** For `failover`: whether a failover was expected, and the failover runs started. */
+  failover?: { expected: boolean; runs: string[] };
   pass: boolean;
   /** One sentence for people. */
   detail: string;
@@ -226,6 +231,8 @@ export interface DrillReportInput {
   maxLostIds?: number;
   /** The failback phase; the failover is then measured on the writes sent before it started. */
   failback?: FailbackInput;
+  /** The failover runs the fault started; judged when the scenario's `expect.failover` is set. */
+  failoverRuns?: string[];
 }
 
 export function buildDrillReport(input: DrillReportInput): DrillReport {
@@ -275,6 +282,8 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
   events.sort((a, b) => a.at - b.at);
 
   const verdicts = judge(targets, outage, input.loss);
+  if (input.scenario.expect.failover !== undefined)
+    verdicts.push(judgeFailover(input.scenario.expect.failover, input.failoverRuns ?? []));
   const findings = [
     ...(input.findings ?? []),
     ...drillFindings(verdicts, outage, { ...input, canary: failoverCanary }),
@@ -336,7 +345,12 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
             },
     },
     verdicts,
-    passed: verdicts.every((v) => v.pass) && (failback?.verdicts.every((v) => v.pass) ?? true),
+    // an error finding (a failover run that failed, a failback not run) fails the drill even when the
+    // client measurements met their objectives
+    passed:
+      verdicts.every((v) => v.pass) &&
+      (failback?.verdicts.every((v) => v.pass) ?? true) &&
+      findings.every((f) => f.severity !== 'error'),
     timeline: events,
     series: bucketise(input.canary, t0, input.finishedAt),
     evidence: input.evidence ?? [],
@@ -493,6 +507,26 @@ function judge(
   return [rto, rpo];
 }
 
+function judgeFailover(expected: boolean, runs: string[]): Verdict {
+  const started = runs.length > 0;
+  const named = runs.join(', ');
+  const detail = expected
+    ? started
+      ? `drctl failed over (run ${named}).`
+      : 'No failover run started: drctl did not conclude that the site was lost.'
+    : started
+      ? `drctl failed over (run ${named}) on a fault it should have ridden out.`
+      : 'drctl rode the fault out: no failover run started.';
+  return {
+    target: 'failover',
+    objectiveMs: undefined,
+    measuredMs: undefined,
+    failover: { expected, runs },
+    pass: started === expected,
+    detail,
+  };
+}
+
 function drillFindings(
   verdicts: Verdict[],
   outage: OutageMeasurement,
@@ -507,6 +541,20 @@ function drillFindings(
         severity: 'error',
         message: v.detail,
         hint: 'Read the timeline: did detection fire, and which runbook step failed or never started?',
+      });
+    } else if (v.target === 'failover' && v.failover?.expected === true) {
+      findings.push({
+        code: 'DRCTL_DRILL_NO_FAILOVER',
+        severity: 'error',
+        message: v.detail,
+        hint: 'check the workload probes, failover.automatic and detect_after',
+      });
+    } else if (v.target === 'failover') {
+      findings.push({
+        code: 'DRCTL_DRILL_UNWANTED_FAILOVER',
+        severity: 'error',
+        message: v.detail,
+        hint: 'widen the detection window (detect_after, probe failures) beyond the longest transient the site may have',
       });
     } else if (v.target === 'rto') {
       findings.push({
@@ -644,6 +692,27 @@ const KIND_COLOURS: Partial<Record<TimelineKind, string>> = {
   'failback-first-success': '#2e7d32',
 };
 
+const VERDICT_TARGETS: Record<Verdict['target'], string> = {
+  rto: 'RTO (as the client saw it)',
+  rpo: 'RPO (acknowledged writes lost)',
+  failover: 'Failover',
+};
+
+function verdictObjective(v: Verdict): string {
+  if (v.failover === undefined) return formatMs(v.objectiveMs);
+  return v.failover.expected ? 'fail over' : 'no failover';
+}
+
+function verdictMeasured(v: Verdict, m: DrillReport['measured']): string {
+  if (v.failover !== undefined)
+    return v.failover.runs.length === 0
+      ? 'none started'
+      : `${v.failover.runs.length} run${v.failover.runs.length === 1 ? '' : 's'} started`;
+  return v.target === 'rpo'
+    ? `${m.lostWrites.count} writes, ${formatMs(v.measuredMs)}`
+    : formatMs(v.measuredMs);
+}
+
 /** The report as one HTML page: inline CSS and SVG, no script, nothing loaded from the network. */
 export function renderDrillReportHtml(report: DrillReport): string {
   const e = escapeHtml;
@@ -651,8 +720,8 @@ export function renderDrillReportHtml(report: DrillReport): string {
   const verdictRows = report.verdicts
     .map(
       (v) => `<tr data-verdict="${e(v.target)}" class="${v.pass ? 'pass' : 'fail'}">
-  <th scope="row">${v.target === 'rto' ? 'RTO (as the client saw it)' : 'RPO (acknowledged writes lost)'}</th>
-  <td>${e(formatMs(v.objectiveMs))}</td><td>${e(v.target === 'rpo' ? `${m.lostWrites.count} writes, ${formatMs(v.measuredMs)}` : formatMs(v.measuredMs))}</td>
+  <th scope="row">${VERDICT_TARGETS[v.target]}</th>
+  <td>${e(verdictObjective(v))}</td><td>${e(verdictMeasured(v, m))}</td>
   <td><span class="badge">${v.pass ? 'pass' : 'fail'}</span></td><td>${e(v.detail)}</td></tr>`,
     )
     .join('\n');

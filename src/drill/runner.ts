@@ -259,6 +259,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     const store_ = store;
     let detectedAt: number | undefined;
     let starting = false;
+    const failoverRuns: string[] = [];
     monitor = Monitor.start({
       plan,
       workloads: [workload.id],
@@ -279,6 +280,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     });
     monitor.on('failover-started', (e) => {
       starting = false;
+      failoverRuns.push(e.runId);
       event(
         'note',
         `failover run ${e.runId} started (${e.automatic ? 'automatic' : 'waiting for activation'})`,
@@ -490,21 +492,13 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
         });
       }
     }
-    const lost = scenario.faults.some((f) => SITE_CUT.has(f.kind) || f.kind === 'pause');
-    if (lost && drivers.length === 0 && scenario.disaster === 'site-loss') {
-      findings.push({
-        code: 'DRCTL_DRILL_NO_FAILOVER',
-        severity: 'error',
-        message: 'the site was lost but no failover run started',
-        hint: 'check the workload probes, failover.automatic and detect_after',
-      });
-    }
 
     const report = buildDrillReport({
       plan: { name: options.plan.name, hash: options.plan.hash },
       scenario,
       workload,
-      targets: scenario.expect,
+      targets: { rtoMs: scenario.expect.rtoMs, rpoMs: scenario.expect.rpoMs },
+      failoverRuns,
       startedAt: canaryResult.startedAt,
       finishedAt: now(),
       faultAt,

@@ -60,6 +60,9 @@ interface CompileMeta {
 const ms = (text: string): number => parseDuration(text)!;
 const optMs = (text: string | undefined): number | undefined => (text === undefined ? undefined : ms(text));
 
+/** Faults that take a site away from its clients: a site-loss drill with one of them expects a failover. */
+const SITE_LOSS_FAULTS: ReadonlySet<string> = new Set(['kill', 'stop', 'pause', 'blackhole', 'reset']);
+
 export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Plan; problems: PlanProblem[] } {
   const problems: PlanProblem[] = [];
   const root = files[0]!;
@@ -384,6 +387,11 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
         expect: {
           rtoMs: optMs(s.expect?.rto) ?? workload?.rtoMs ?? 0,
           rpoMs: optMs(s.expect?.rpo) ?? workload?.rpoMs ?? 0,
+          failover:
+            s.expect?.failover ??
+            (s.disaster === 'site-loss' && faults.some((f) => SITE_LOSS_FAULTS.has(f.kind))
+              ? true
+              : undefined),
         },
         at: dat('scenarios', i),
       });

@@ -320,7 +320,8 @@ export interface Scenario {
   workload: string;
   runbook: string;
   faults: Fault[];
-  expect: { rtoMs: number; rpoMs: number };
+  /** `failover`: whether the faults must start a failover run; undefined when the drill does not judge it. */
+  expect: { rtoMs: number; rpoMs: number; failover: boolean | undefined };
   at: SourceLocation;
 }
 

@@ -373,7 +373,18 @@ const Scenario = z.strictObject({
   workload: Id,
   runbook: Id.optional().describe('@default failover'),
   faults: z.array(Fault).optional(),
-  expect: z.strictObject({ rto: Duration.optional(), rpo: Duration.optional() }).optional(),
+  expect: z
+    .strictObject({
+      rto: Duration.optional(),
+      rpo: Duration.optional(),
+      failover: z
+        .boolean()
+        .optional()
+        .describe(
+          'Whether the faults must make drctl fail over (true) or must be ridden out without a failover (false). @default true for a site-loss scenario that cuts a site off; otherwise not judged',
+        ),
+    })
+    .optional(),
 });
 
 const DrillRecord = z.strictObject({

@@ -122,7 +122,7 @@ describe('canary writer against a real order service', () => {
           workload: 'shop',
           runbook: 'failover',
           faults: [],
-          expect: { rtoMs: 60_000, rpoMs: 0 },
+          expect: { rtoMs: 60_000, rpoMs: 0, failover: undefined },
         },
         startedAt: result.startedAt,
         finishedAt: result.stoppedAt,

@@ -52,6 +52,50 @@ describe.skipIf(!pgInstalled())('the hot-standby drill (PostgreSQL, synchronous)
   });
 });
 
+describe.skipIf(!pgInstalled())('hot-standby drills of the other ways a site goes', () => {
+  async function drill(scenario: string) {
+    const plan = await loadPlanForCommand(join(TWO_SITE, 'plan.yaml'));
+    return (
+      await runDrill({ plan, scenario, stateDir: tempDir(`drctl-drill-${scenario}-`), remapPorts: true })
+    ).report;
+  }
+  const finished = (report: { timeline: Array<{ kind: string; step?: string }> }) =>
+    report.timeline.filter((e) => e.kind === 'step-finished').map((e) => e.step);
+
+  it('fails over when the fault proxy cuts site east off, without losing an acknowledged write', async () => {
+    const report = await drill('east-cut-off');
+    expect(report.measured.lostWrites.count).toBe(0);
+    expect(finished(report)).toEqual(
+      expect.arrayContaining(['fence-east', 'promote-west', 'verify-front-door']),
+    );
+    expect(report.verdicts.find((v) => v.target === 'failover')).toMatchObject({ pass: true });
+    expect(report.passed).toBe(true);
+  });
+
+  it('fails over from a frozen site, killing the frozen database in the fence instead of waiting on it', async () => {
+    const report = await drill('east-frozen');
+    expect(report.measured.lostWrites.count).toBe(0);
+    const fence = report.timeline.find((e) => e.kind === 'step-finished' && e.step === 'fence-east');
+    expect(fence?.detail).toContain('killed with SIGKILL');
+    expect(report.findings).toEqual([]);
+    expect(report.passed).toBe(true);
+  });
+
+  it('rides out a database freeze shorter than the detection window: no failover, nothing lost', async () => {
+    const report = await drill('east-hiccup');
+    expect(report.timeline.map((e) => e.kind)).toEqual(
+      expect.arrayContaining(['fault-injected', 'fault-lifted']),
+    );
+    expect(report.timeline.map((e) => e.kind)).not.toContain('detected');
+    expect(report.verdicts.find((v) => v.target === 'failover')).toMatchObject({
+      pass: true,
+      failover: { expected: false, runs: [] },
+    });
+    expect(report.measured.lostWrites.count).toBe(0);
+    expect(report.passed).toBe(true);
+  });
+});
+
 describe.skipIf(!pgInstalled())('the hot-standby drill with failback', () => {
   it('fails back to east through the failback runbook without losing an acknowledged write', async () => {
     const plan = await loadPlanForCommand(join(TWO_SITE, 'plan.yaml'));

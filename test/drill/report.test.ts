@@ -78,7 +78,7 @@ async function syntheticInput(overrides: Partial<DrillReportInput> = {}): Promis
           at: { file: 'plan.yaml', line: 1, column: 1 },
         },
       ],
-      expect: { rtoMs: 1000, rpoMs: 0 },
+      expect: { rtoMs: 1000, rpoMs: 0, failover: undefined },
     },
     workload: { id: 'shop', name: 'Shop', tier: 1, strategy: 'warm-standby' },
     startedAt: T0,
@@ -144,6 +144,51 @@ describe('drill report model', () => {
   it('tolerates lost writes spanning less than a non-zero RPO', async () => {
     const report = buildDrillReport(await syntheticInput({ targets: { rtoMs: 5000, rpoMs: 5000 } }));
     expect(report.verdicts.find((v) => v.target === 'rpo')?.pass).toBe(true);
+  });
+
+  it('judges a transient the scenario expects drctl to ride out: a failover run fails the drill', async () => {
+    const input = await syntheticInput({ targets: { rtoMs: 5000, rpoMs: 5000 } });
+    const ridingOut = {
+      ...input,
+      scenario: { ...input.scenario, expect: { ...input.scenario.expect, failover: false } },
+    };
+    const calm = buildDrillReport({ ...ridingOut, failoverRuns: [] });
+    expect(calm.verdicts.find((v) => v.target === 'failover')).toMatchObject({
+      pass: true,
+      failover: { expected: false, runs: [] },
+    });
+    expect(calm.passed).toBe(true);
+
+    const jumpy = buildDrillReport({ ...ridingOut, failoverRuns: ['20261201-120000-abcdef'] });
+    expect(jumpy.verdicts.find((v) => v.target === 'failover')).toMatchObject({ pass: false });
+    expect(jumpy.findings.map((f) => f.code)).toEqual(['DRCTL_DRILL_UNWANTED_FAILOVER']);
+    expect(jumpy.passed).toBe(false);
+    const row = renderDrillReportHtml(jumpy).match(/<tr data-verdict="failover"[^]*?<\/tr>/)?.[0];
+    expect(row).toContain('no failover');
+    expect(row).toContain('1 run started');
+  });
+
+  it('fails a site-loss drill that started no failover, and leaves failover unjudged when not expected', async () => {
+    const input = await syntheticInput({ targets: { rtoMs: 5000, rpoMs: 5000 } });
+    const lost = buildDrillReport({
+      ...input,
+      scenario: { ...input.scenario, expect: { ...input.scenario.expect, failover: true } },
+    });
+    expect(lost.findings.map((f) => f.code)).toContain('DRCTL_DRILL_NO_FAILOVER');
+    expect(lost.passed).toBe(false);
+    expect(buildDrillReport(input).verdicts.map((v) => v.target)).toEqual(['rto', 'rpo']);
+  });
+
+  it('fails a drill with an error finding even when the client measurements met their objectives', async () => {
+    const input = await syntheticInput({ targets: { rtoMs: 5000, rpoMs: 5000 } });
+    const finding = {
+      code: 'DRCTL_DRILL_RUN_FAILED',
+      severity: 'error' as const,
+      message: 'the failover run ended failed',
+    };
+    const report = buildDrillReport({ ...input, findings: [finding] });
+    expect(report.verdicts.every((v) => v.pass)).toBe(true);
+    expect(report.passed).toBe(false);
   });
 
   it('escapes every piece of text it puts in the page', async () => {

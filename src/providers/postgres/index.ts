@@ -230,8 +230,16 @@ const fenceAction = defineAction({
     const dataDir = pathField(ctx.plan, resolved.placement, 'data_dir');
     const result = await fence(resolved, { how: params.how, dataDir, ifUnreachable: params.if_unreachable });
     ctx.evidence('fence', result);
+    const detail =
+      result.stopped === 'killed'
+        ? ', killed with SIGKILL: it was frozen or did not shut down'
+        : result.stopped === 'not-running'
+          ? ', it was not running'
+          : result.terminatedSessions > 0
+            ? `, ${result.terminatedSessions} sessions cut`
+            : '';
     const summary = result.fenced
-      ? `fenced ${params.component} at ${params.site} (${params.how}${result.terminatedSessions > 0 ? `, ${result.terminatedSessions} sessions cut` : ''})`
+      ? `fenced ${params.component} at ${params.site} (${params.how}${detail})`
       : `NOT fenced: ${params.component} at ${params.site} is unreachable`;
     return { summary, output: { ...result } };
   },

@@ -22,7 +22,7 @@ import pg from 'pg';
 import { DrctlError } from '../../errors.ts';
 import { chownToServer, runAsServer, runPgTool, type PgBinaries } from './binaries.ts';
 import { describe, one, redactUrl, toolConnection, withClient, type Subject } from './client.ts';
-import { logTail, PgServer, runningPostmaster, stopDataDir } from './server.ts';
+import { logTail, PgServer, runningPostmaster, stopDataDir, type StopOutcome } from './server.ts';
 
 /** Where a server is and what to call it in messages. */
 export interface Target {
@@ -179,6 +179,8 @@ export interface FenceResult {
   reachable: boolean;
   how: FenceOptions['how'];
   terminatedSessions: number;
+  /** With how=stop: a fast shutdown, or SIGKILL because the server was frozen or too slow to shut down. */
+  stopped?: StopOutcome;
 }
 
 export async function fence(target: Target, options: FenceOptions): Promise<FenceResult> {
@@ -193,14 +195,19 @@ export async function fence(target: Target, options: FenceOptions): Promise<Fenc
         },
       );
     }
-    const stopped = await stopDataDir(options.dataDir);
-    if (!stopped && options.ifUnreachable === 'fail' && !existsSync(join(options.dataDir, 'PG_VERSION'))) {
+    // a fence is on the failover's critical path: a server that has not shut down in 10 s is killed
+    const stopped = await stopDataDir(options.dataDir, 10_000);
+    if (
+      stopped === 'not-running' &&
+      options.ifUnreachable === 'fail' &&
+      !existsSync(join(options.dataDir, 'PG_VERSION'))
+    ) {
       throw new DrctlError(
         'DRCTL_PG_NO_DATA_DIR',
         `cannot stop ${describe(target.subject)}: ${options.dataDir} is not a PostgreSQL data directory`,
       );
     }
-    return { ...base, fenced: true, reachable: stopped };
+    return { ...base, fenced: true, reachable: stopped !== 'not-running', stopped };
   }
   try {
     const terminated = await withClient(target.subject, target.url, async (client) => {

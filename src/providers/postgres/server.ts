@@ -11,6 +11,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DrctlError } from '../../errors.ts';
+import { processAlive, processFrozen } from '../../system/processes.ts';
 import { serverRunAs, type PgBinaries } from './binaries.ts';
 
 export interface PgServerOptions {
@@ -45,21 +46,12 @@ function installExitHook(): void {
   });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The postmaster pid recorded in a data directory, when that process is alive. */
 export function runningPostmaster(dataDir: string): number | undefined {
   const pidFile = join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+  return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? pid : undefined;
 }
 
 /** The last lines of a log file, for error messages. */
@@ -71,29 +63,37 @@ export function logTail(logFile: string, lines = 8): string {
   }
 }
 
-async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+/** Waits until the process is gone; gives up after `timeoutMs`, or as soon as `giveUp` says so. */
+async function waitGone(pid: number, timeoutMs: number, giveUp = (): boolean => false): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true;
+    if (!processAlive(pid)) return true;
+    if (giveUp()) return false;
     await sleep(20);
   }
-  return !isAlive(pid);
+  return !processAlive(pid);
 }
 
 /**
  * Stop whatever postmaster runs on a data directory (fast shutdown: sessions are cut, the checkpoint is
- * written), escalating to SIGKILL after `timeoutMs`. Works for servers another process started.
+ * written), escalating to SIGKILL of its process group after `timeoutMs`. Works for servers another process
+ * started. A frozen postmaster (SIGSTOP) cannot act on the shutdown request, so it is killed at once: crash
+ * recovery makes that safe, and waiting would only delay whoever is fencing it.
  */
-export async function stopDataDir(dataDir: string, timeoutMs = 30_000): Promise<boolean> {
+export async function stopDataDir(dataDir: string, timeoutMs = 30_000): Promise<StopOutcome> {
   const pid = runningPostmaster(dataDir);
-  if (pid === undefined) return false;
-  process.kill(pid, 'SIGINT');
-  if (!(await waitGone(pid, timeoutMs))) {
-    killGroup(pid);
-    await waitGone(pid, 5_000);
+  if (pid === undefined) return 'not-running';
+  if (!processFrozen(pid)) {
+    process.kill(pid, 'SIGINT');
+    if (await waitGone(pid, timeoutMs, () => processFrozen(pid))) return 'shut-down';
   }
-  return true;
+  killGroup(pid);
+  await waitGone(pid, 5_000);
+  return 'killed';
 }
+
+/** How a server was stopped: a fast shutdown, SIGKILL (frozen, or too slow), or it was not running. */
+export type StopOutcome = 'shut-down' | 'killed' | 'not-running';
 
 function killGroup(pid: number): void {
   try {

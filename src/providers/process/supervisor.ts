@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { DrctlError } from '../../errors.ts';
+import { procStat, processAlive } from '../../system/processes.ts';
 import { probeHttp, probeTcp } from '../http/probe.ts';
 
 /** When an instance that exited on its own is started again. */
@@ -636,17 +637,6 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function processAlive(pid: number): boolean {
-  const state = procStat(pid)?.state;
-  if (state !== undefined) return state !== 'Z' && state !== 'X';
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Whether any live (non-zombie) process remains in the group. Reads /proc where it exists, because an
  * init that does not reap leaves zombies that `kill(-pgid, 0)` still counts.
@@ -675,21 +665,6 @@ async function waitGone(pgid: number, timeoutMs: number): Promise<boolean> {
     await sleep(POLL_MS);
   }
   return true;
-}
-
-function procStat(pid: number): { state: string; pgrp: number; startTicks: string } | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // the command name may hold spaces and parentheses; the fields after its last ')' are fixed
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const [state, , pgrp] = fields;
-  const ticks = fields[19];
-  if (state === undefined || pgrp === undefined || ticks === undefined) return undefined;
-  return { state, pgrp: Number(pgrp), startTicks: ticks };
 }
 
 function startTicks(pid: number): string | undefined {

@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DrctlError, UsageError } from '../../errors.ts';
+import { processAlive } from '../../system/processes.ts';
 import { GENESIS_HASH, canonicalJson, recordHash } from '../chain.ts';
 import type {
   AppendOptions,
@@ -109,15 +110,6 @@ function storeError(error: unknown, file: string): unknown {
     );
   }
   return error;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class SqliteStore implements RunStore {
@@ -326,7 +318,7 @@ export class SqliteStore implements RunStore {
           const held = this.#statements.getLease.get(runId);
           if (held !== undefined && held.owner !== request.owner && held.expires_at > now) {
             // a holder on this host that died (SIGKILL) cannot renew: take over at once instead of waiting out its lease
-            const holderAlive = held.host !== hostname() || isAlive(held.pid);
+            const holderAlive = held.host !== hostname() || processAlive(held.pid);
             if (holderAlive) {
               throw new UsageError(
                 'DRCTL_RUN_LOCKED',
