@@ -395,18 +395,25 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     const failoverViews = await Promise.all(
       drivers.map(async (d) => runView(await store_.readJournal(d.runId), undefined).status),
     );
-    const failedOver =
-      recoveredAt !== undefined &&
-      failoverViews.every((status) => status === 'succeeded') &&
-      (drivers.length > 0 || scenario.disaster !== 'site-loss');
-    if (back !== undefined && !failedOver) {
+    // a failback returns from a failover: none started, one failed, or writes that never came back leave
+    // nothing to return from
+    const notFailedOver =
+      drivers.length === 0
+        ? 'no failover run started'
+        : !failoverViews.every((status) => status === 'succeeded')
+          ? 'the failover run did not succeed'
+          : recoveredAt === undefined
+            ? 'writes did not succeed again after the failover'
+            : undefined;
+    const failedOver = notFailedOver === undefined;
+    if (back !== undefined && notFailedOver !== undefined) {
       findings.push({
         code: 'DRCTL_DRILL_FAILBACK_SKIPPED',
         severity: 'error',
-        message: 'the failback was not run: the failover did not complete (see the failover findings)',
-        hint: 'a failback starts from a finished failover; fix the failover first',
+        message: `the failback was not run: ${notFailedOver}`,
+        hint: 'a failback starts from a finished failover; fix the failover first (see the failover findings)',
       });
-      say('failback skipped: the failover did not complete');
+      say(`failback skipped: ${notFailedOver}`);
     }
     if (back !== undefined && failedOver) {
       interrupted();

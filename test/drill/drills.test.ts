@@ -81,18 +81,33 @@ describe.skipIf(!pgInstalled())('hot-standby drills of the other ways a site goe
     expect(report.passed).toBe(true);
   });
 
-  it('rides out a database freeze shorter than the detection window: no failover, nothing lost', async () => {
-    const report = await drill('east-hiccup');
-    expect(report.timeline.map((e) => e.kind)).toEqual(
-      expect.arrayContaining(['fault-injected', 'fault-lifted']),
-    );
-    expect(report.timeline.map((e) => e.kind)).not.toContain('detected');
+  it('rides out a database freeze shorter than the detection window, and then has no failback to run', async () => {
+    const plan = await loadPlanForCommand(join(TWO_SITE, 'plan.yaml'));
+    const stateDir = tempDir('drctl-drill-east-hiccup-');
+    const { report } = await runDrill({
+      plan,
+      scenario: 'east-hiccup',
+      stateDir,
+      remapPorts: true,
+      failback: {},
+    });
+    const kinds = report.timeline.map((e) => e.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['fault-injected', 'fault-lifted']));
+    expect(kinds).not.toContain('detected');
     expect(report.verdicts.find((v) => v.target === 'failover')).toMatchObject({
       pass: true,
       failover: { expected: false, runs: [] },
     });
     expect(report.measured.lostWrites.count).toBe(0);
-    expect(report.passed).toBe(true);
+    // east is still the primary: a failback would copy the standby over it
+    expect(report.failback).toBeUndefined();
+    expect(report.findings).toEqual([
+      expect.objectContaining({
+        code: 'DRCTL_DRILL_FAILBACK_SKIPPED',
+        message: 'the failback was not run: no failover run started',
+      }),
+    ]);
+    expect(report.passed).toBe(false);
   });
 });
 
