@@ -5,4 +5,7 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// When main returns, the command has stopped everything it started. Exit now rather than when the event
+// loop drains: after a drill, Node 20 can spin for ever in its exit-time handle cleanup.
+process.exit(code);

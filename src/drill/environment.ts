@@ -241,8 +241,17 @@ export class DrillEnvironment {
           const planned = portOf(placement.url);
           if (planned !== undefined) portMap.set(planned, port);
           placement.fields.data_dir = node.dataDir;
+          if (proxy !== undefined) placement.fields.listen_port = node.port;
           running.push({ component: component.id, site: placement.site, kind: 'postgres', port, proxy });
         }
+        // the standbys stream through the primary's proxy, so a fault between the sites cuts replication too
+        const [primary, ...standbys] = ordered;
+        const primaryProxy = running.find(
+          (r) => r.component === component.id && r.site === primary?.site,
+        )?.proxy;
+        if (primary !== undefined && primaryProxy !== undefined)
+          for (const standby of standbys)
+            await cluster.replicateThrough(primary.site, standby.site, primaryProxy.port);
       }
       if (clusters.size > 0)
         setEnv(cleanup, { [PG_PASSWORD_ENV]: password, PGUSER: 'postgres', PGPASSWORD: password });

@@ -62,13 +62,27 @@ describe.skipIf(!pgInstalled())('hot-standby drills of the other ways a site goe
   const finished = (report: { timeline: Array<{ kind: string; step?: string }> }) =>
     report.timeline.filter((e) => e.kind === 'step-finished').map((e) => e.step);
 
-  it('fails over when the fault proxy cuts site east off, without losing an acknowledged write', async () => {
-    const report = await drill('east-cut-off');
+  it('fails over when the fault proxy cuts site east off, replication included, and fails back without losing a write', async () => {
+    const plan = await loadPlanForCommand(join(TWO_SITE, 'plan.yaml'));
+    const stateDir = tempDir('drctl-drill-east-cut-off-');
+    const { report } = await runDrill({
+      plan,
+      scenario: 'east-cut-off',
+      stateDir,
+      remapPorts: true,
+      failback: {},
+    });
     expect(report.measured.lostWrites.count).toBe(0);
     expect(finished(report)).toEqual(
       expect.arrayContaining(['fence-east', 'promote-west', 'verify-front-door']),
     );
     expect(report.verdicts.find((v) => v.target === 'failover')).toMatchObject({ pass: true });
+    // east's database is rebuilt and started behind its fault proxy, on the port the proxy forwards to
+    expect(report.failback).toMatchObject({
+      status: 'succeeded',
+      dataSite: 'east',
+      lostWrites: { count: 0 },
+    });
     expect(report.passed).toBe(true);
   });
 

@@ -12,15 +12,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { DrctlError } from '../../errors.ts';
+import { freePort } from '../../system/ports.ts';
 import { chownToServer, findPgBinaries, runPgTool, type PgBinaries } from './binaries.ts';
 import { one, toolConnection, withClient } from './client.ts';
 import { PgServer, runningPostmaster } from './server.ts';
+
+export { freePort };
 
 export type ClusterReplicationMode = 'sync' | 'async';
 
@@ -64,19 +66,6 @@ function installExitHook(): void {
         // Best effort while exiting.
       }
     }
-  });
-}
-
-/** A free TCP port on 127.0.0.1 (the OS picks it; the window before postgres binds it is tiny). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
   });
 }
 
@@ -287,6 +276,48 @@ export class PgCluster {
     await node.start();
     await this.waitStreaming(from, site);
     return node;
+  }
+
+  /**
+   * Points the standby at `site` to stream from its primary through `port` on 127.0.0.1 (a fault proxy in
+   * front of the primary), so a fault between the sites cuts replication too. The WAL receiver reconnects
+   * at once; this returns when it streams again.
+   */
+  async replicateThrough(primary: string, standby: string, port: number): Promise<void> {
+    const sender = () =>
+      withClient({ component: 'cluster', site: primary }, this.node(primary).url, (client) =>
+        one<{ pid: number; state: string }>(
+          client,
+          'select pid, state from pg_stat_replication where application_name = $1',
+          [standby],
+        ),
+      );
+    const before = (await sender())?.pid;
+    await withClient({ component: 'cluster', site: standby }, this.node(standby).url, async (client) => {
+      const row = await one<{ conninfo: string }>(client, 'select current_setting($1) as conninfo', [
+        'primary_conninfo',
+      ]);
+      const conninfo = row?.conninfo ?? '';
+      if (!/\bport=\d+/.test(conninfo))
+        throw new DrctlError('DRCTL_PG_CLUSTER_SITES', `the standby at site ${standby} has no primary port`);
+      await client.query(
+        `alter system set primary_conninfo = ${pg.escapeLiteral(conninfo.replace(/\bport=\d+/, `port=${port}`))}`,
+      );
+      await client.query('select pg_reload_conf()');
+    });
+    // the WAL receiver restarts when primary_conninfo changes: wait for a new sender that streams
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const now = await sender();
+      if (now !== undefined && now.pid !== before && now.state === 'streaming') return;
+      if (Date.now() > deadline)
+        throw new DrctlError(
+          'DRCTL_PG_TIMEOUT',
+          `the standby at site ${standby} did not stream from site ${primary} through port ${port} in time`,
+          { hint: `see ${this.node(standby).logFile}` },
+        );
+      await sleep(50);
+    }
   }
 
   /** Commits on `primary` wait until the first of `standbys` has flushed them. */

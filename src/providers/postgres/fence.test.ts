@@ -36,7 +36,7 @@ async function fenceByStop(target: PgCluster) {
 }
 
 describe.skipIf(!pgInstalled())('fencing a PostgreSQL server by stopping it', () => {
-  it('shuts a running primary down cleanly', async () => {
+  it('shuts a running primary down at once', async () => {
     cluster = await PgCluster.create({ sites: ['east'] });
     const pid = cluster.node('east').pid as number;
     const result = await fenceByStop(cluster);
@@ -50,8 +50,8 @@ describe.skipIf(!pgInstalled())('fencing a PostgreSQL server by stopping it', ()
     process.kill(-pid, 'SIGSTOP'); // what a drill's pause fault does to the whole server
     const started = performance.now();
     const result = await fenceByStop(cluster);
-    // waiting for the shutdown would take the fence's whole 10 s grace before the kill
-    expect(performance.now() - started).toBeLessThan(10_000);
+    // waiting for the shutdown would take the fence's whole 5 s grace before the kill
+    expect(performance.now() - started).toBeLessThan(5_000);
     expect(result.output).toMatchObject({ fenced: true, reachable: true, stopped: 'killed' });
     expect(result.summary).toContain('killed with SIGKILL');
     expect(processAlive(pid)).toBe(false);

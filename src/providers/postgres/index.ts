@@ -142,11 +142,14 @@ function localServer(
     );
   }
   const url = new URL(resolved.url);
+  // clients may reach the server through a proxy on the url's port; the server itself listens behind it
+  const listenPort = Number(resolved.placement.fields.listen_port);
   return {
     binaries: findPgBinaries(pathField(plan, resolved.placement, 'bin_dir')),
     dataDir,
     host: url.hostname,
-    port: url.port === '' ? 5432 : Number(url.port),
+    port:
+      Number.isInteger(listenPort) && listenPort > 0 ? listenPort : url.port === '' ? 5432 : Number(url.port),
     logFile:
       pathField(plan, resolved.placement, 'log_file') ??
       join(ctx.stateDir, `postgres-${resolved.subject.component}-${resolved.subject.site}.log`),

@@ -195,8 +195,9 @@ export async function fence(target: Target, options: FenceOptions): Promise<Fenc
         },
       );
     }
-    // a fence is on the failover's critical path: a server that has not shut down in 10 s is killed
-    const stopped = await stopDataDir(options.dataDir, 10_000);
+    // A fence is on the failover's critical path and only has to end the writes: an immediate shutdown
+    // does not wait for a standby the lost site may no longer reach, and what is left is rewound later.
+    const stopped = await stopDataDir(options.dataDir, 5_000, 'immediate');
     if (
       stopped === 'not-running' &&
       options.ifUnreachable === 'fail' &&

@@ -75,16 +75,21 @@ async function waitGone(pid: number, timeoutMs: number, giveUp = (): boolean => 
 }
 
 /**
- * Stop whatever postmaster runs on a data directory (fast shutdown: sessions are cut, the checkpoint is
- * written), escalating to SIGKILL of its process group after `timeoutMs`. Works for servers another process
- * started. A frozen postmaster (SIGSTOP) cannot act on the shutdown request, so it is killed at once: crash
- * recovery makes that safe, and waiting would only delay whoever is fencing it.
+ * Stop whatever postmaster runs on a data directory, escalating to SIGKILL of its process group after
+ * `timeoutMs`. Works for servers another process started. `fast` cuts sessions and writes a shutdown
+ * checkpoint, which waits until every standby has received it; `immediate` ends every process at once and
+ * leaves crash recovery to the next start, so a standby that cannot be reached does not hold it up. A frozen
+ * postmaster (SIGSTOP) cannot act on either request, so it is killed at once: crash recovery makes that safe.
  */
-export async function stopDataDir(dataDir: string, timeoutMs = 30_000): Promise<StopOutcome> {
+export async function stopDataDir(
+  dataDir: string,
+  timeoutMs = 30_000,
+  mode: 'fast' | 'immediate' = 'fast',
+): Promise<StopOutcome> {
   const pid = runningPostmaster(dataDir);
   if (pid === undefined) return 'not-running';
   if (!processFrozen(pid)) {
-    process.kill(pid, 'SIGINT');
+    process.kill(pid, mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
     if (await waitGone(pid, timeoutMs, () => processFrozen(pid))) return 'shut-down';
   }
   killGroup(pid);
@@ -92,7 +97,7 @@ export async function stopDataDir(dataDir: string, timeoutMs = 30_000): Promise<
   return 'killed';
 }
 
-/** How a server was stopped: a fast shutdown, SIGKILL (frozen, or too slow), or it was not running. */
+/** How a server was stopped: the shutdown asked for, SIGKILL (frozen, or too slow), or it was not running. */
 export type StopOutcome = 'shut-down' | 'killed' | 'not-running';
 
 function killGroup(pid: number): void {

@@ -16,14 +16,16 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { DrctlError } from '../../errors.ts';
+import { freePort } from '../../system/ports.ts';
 import { procStat, processAlive } from '../../system/processes.ts';
 import { probeHttp, probeTcp } from '../http/probe.ts';
+
+export { freePort };
 
 /** When an instance that exited on its own is started again. */
 export type RestartPolicy =
@@ -530,23 +532,6 @@ export function supervisorFor(stateDir: string, log?: Logger): Supervisor {
     shared.set(key, supervisor);
   }
   return supervisor;
-}
-
-/** A free TCP port on 127.0.0.1 (free when asked; bind it soon). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address !== null
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 async function portFor(
