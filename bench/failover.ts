@@ -8,7 +8,9 @@
  * through the workload's failback runbook (approved as the plan's first activation approver) with the canary
  * still writing, and the bench prints min, median and max of the failback's duration, the client-observed
  * outage during it, and the acknowledged writes of the whole drill missing at east afterwards.
- * DRCTL_BENCH_FAILBACK=0 leaves the failback out.
+ * DRCTL_BENCH_FAILBACK=0 leaves the failback out. The hot standby is then drilled for the other ways a site
+ * goes, DRCTL_BENCH_OTHER_RUNS times each (default 3): east-cut-off (a blackhole between east and everyone,
+ * replication included) and east-frozen (every east process stopped with SIGSTOP).
  *
  * Targets: median RTO under 1 s, zero acknowledged writes lost in synchronous mode.
  */
@@ -22,7 +24,9 @@ import { findPgBinaries } from '../src/providers/postgres/index.ts';
 const example = (file: string): string => resolve(import.meta.dirname, '../examples/two-site', file);
 const hotRuns = Number(process.env.DRCTL_BENCH_RUNS ?? 10);
 const warmRuns = Number(process.env.DRCTL_BENCH_WARM_RUNS ?? 3);
+const otherRuns = Number(process.env.DRCTL_BENCH_OTHER_RUNS ?? 3);
 const withFailback = process.env.DRCTL_BENCH_FAILBACK !== '0';
+const OTHER_SCENARIOS = ['east-cut-off', 'east-frozen'];
 
 interface Sample {
   detectionMs: number | undefined;
@@ -34,7 +38,7 @@ interface Sample {
   failback: { durationMs: number; outageMs: number | undefined; lost: number; status: string } | undefined;
 }
 
-async function bench(name: string, file: string, runs: number): Promise<Sample[]> {
+async function bench(name: string, file: string, runs: number, scenario = 'east-killed'): Promise<Sample[]> {
   const plan = await loadPlanForCommand(file);
   const samples: Sample[] = [];
   for (let i = 1; i <= runs; i++) {
@@ -42,7 +46,7 @@ async function bench(name: string, file: string, runs: number): Promise<Sample[]
     try {
       const { report } = await runDrill({
         plan,
-        scenario: 'east-killed',
+        scenario,
         stateDir,
         remapPorts: true,
         ...(withFailback ? { failback: {} } : {}),
@@ -109,9 +113,12 @@ function summary(name: string, samples: Sample[]): void {
 }
 
 let hot: Sample[] | undefined;
+const others = new Map<string, Sample[]>();
 try {
   findPgBinaries();
   hot = await bench('hot standby', example('plan.yaml'), hotRuns);
+  for (const scenario of OTHER_SCENARIOS)
+    others.set(scenario, await bench(`hot ${scenario}`, example('plan.yaml'), otherRuns, scenario));
 } catch (error) {
   if ((error as { code?: string }).code !== 'DRCTL_PG_BINARIES_MISSING') throw error;
   console.log('hot standby: skipped, PostgreSQL server programs not found');
@@ -119,6 +126,7 @@ try {
 const warm = await bench('warm standby', example('warm-standby.yaml'), warmRuns);
 
 if (hot !== undefined && hot.length > 0) summary('hot standby (PostgreSQL, synchronous)', hot);
+for (const [scenario, samples] of others) summary(`hot standby, ${scenario}`, samples);
 summary('warm standby (SQLite, snapshot every 1 s)', warm);
 if (hot !== undefined && hot.length > 0) {
   const rtos = hot.map((s) => s.rtoMs ?? Infinity).sort((a, b) => a - b);
