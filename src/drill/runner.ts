@@ -614,7 +614,14 @@ async function inject(
         return {
           at: now(),
           detail: describe(` (SIGSTOP to process group ${pid})`),
-          lift: () => process.kill(-pid, 'SIGCONT'),
+          lift: () => {
+            try {
+              process.kill(-pid, 'SIGCONT');
+            } catch (error) {
+              // the failover's fence may have killed the frozen server meanwhile
+              if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+            }
+          },
         };
       }
       const pid = node.pid;

@@ -4,16 +4,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../../src/chaos/index.ts';
 import { PgCluster } from '../../src/providers/postgres/cluster.ts';
-import { findPgBinaries } from '../../src/providers/postgres/index.ts';
-
-function pgInstalled(): boolean {
-  try {
-    findPgBinaries();
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { pgAvailable } from '../../src/providers/postgres/index.ts';
 
 let cluster: PgCluster | undefined;
 let proxy: FaultProxy | undefined;
@@ -43,7 +34,7 @@ async function idsAt(url: string, expected: number[]): Promise<number[]> {
   return ids;
 }
 
-describe.skipIf(!pgInstalled())('replication through a fault proxy', () => {
+describe.skipIf(!pgAvailable())('replication through a fault proxy', () => {
   it('holds a synchronous commit while the link between the sites is blackholed, and lets it through after', async () => {
     cluster = await PgCluster.create({ sites: ['east', 'west'], mode: 'sync' });
     proxy = await FaultProxy.create({ target: cluster.node('east').port });

@@ -5,24 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { loadPlanForCommand } from '../../src/cli/load-plan.ts';
 import { runDrill } from '../../src/drill/runner.ts';
 import { DrctlError, PlanInvalidError } from '../../src/errors.ts';
-import { findPgBinaries } from '../../src/providers/postgres/index.ts';
+import { pgAvailable } from '../../src/providers/postgres/index.ts';
 import { freePort } from '../../src/providers/process/index.ts';
 import { openStore } from '../../src/store/index.ts';
 import { tempDir } from '../support/tmp.ts';
 import { TWO_SITE } from './support.ts';
 
-function pgInstalled(): boolean {
-  try {
-    findPgBinaries();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const repetitions = Number(process.env.DRCTL_TEST_DRILL_RUNS ?? 1);
 
-describe.skipIf(!pgInstalled())('the hot-standby drill (PostgreSQL, synchronous)', () => {
+describe.skipIf(!pgAvailable())('the hot-standby drill (PostgreSQL, synchronous)', () => {
   it('fails over after site east is killed without losing an acknowledged write', async () => {
     const plan = await loadPlanForCommand(join(TWO_SITE, 'plan.yaml'));
     for (let i = 0; i < repetitions; i++) {
@@ -52,26 +43,18 @@ describe.skipIf(!pgInstalled())('the hot-standby drill (PostgreSQL, synchronous)
   });
 });
 
-describe.skipIf(!pgInstalled())('hot-standby drills of the other ways a site goes', () => {
-  async function drill(scenario: string) {
+describe.skipIf(!pgAvailable())('hot-standby drills of the other ways a site goes', () => {
+  async function drill(scenario: string, failback?: { approveAs?: string }) {
     const plan = await loadPlanForCommand(join(TWO_SITE, 'plan.yaml'));
-    return (
-      await runDrill({ plan, scenario, stateDir: tempDir(`drctl-drill-${scenario}-`), remapPorts: true })
-    ).report;
+    const stateDir = tempDir(`drctl-drill-${scenario}-`);
+    const options = { plan, scenario, stateDir, remapPorts: true };
+    return (await runDrill(failback === undefined ? options : { ...options, failback })).report;
   }
   const finished = (report: { timeline: Array<{ kind: string; step?: string }> }) =>
     report.timeline.filter((e) => e.kind === 'step-finished').map((e) => e.step);
 
   it('fails over when the fault proxy cuts site east off, replication included, and fails back without losing a write', async () => {
-    const plan = await loadPlanForCommand(join(TWO_SITE, 'plan.yaml'));
-    const stateDir = tempDir('drctl-drill-east-cut-off-');
-    const { report } = await runDrill({
-      plan,
-      scenario: 'east-cut-off',
-      stateDir,
-      remapPorts: true,
-      failback: {},
-    });
+    const report = await drill('east-cut-off', {});
     expect(report.measured.lostWrites.count).toBe(0);
     expect(finished(report)).toEqual(
       expect.arrayContaining(['fence-east', 'promote-west', 'verify-front-door']),
@@ -86,25 +69,23 @@ describe.skipIf(!pgInstalled())('hot-standby drills of the other ways a site goe
     expect(report.passed).toBe(true);
   });
 
-  it('fails over from a frozen site, killing the frozen database in the fence instead of waiting on it', async () => {
-    const report = await drill('east-frozen');
+  it('fails over from a frozen site, killing the frozen database in the fence, and fails back to it', async () => {
+    const report = await drill('east-frozen', {});
     expect(report.measured.lostWrites.count).toBe(0);
     const fence = report.timeline.find((e) => e.kind === 'step-finished' && e.step === 'fence-east');
     expect(fence?.detail).toContain('killed with SIGKILL');
     expect(report.findings).toEqual([]);
+    // the killed east is rewound (after its crash recovery) and takes the writes again
+    expect(report.failback).toMatchObject({
+      status: 'succeeded',
+      dataSite: 'east',
+      lostWrites: { count: 0 },
+    });
     expect(report.passed).toBe(true);
   });
 
   it('rides out a database freeze shorter than the detection window, and then has no failback to run', async () => {
-    const plan = await loadPlanForCommand(join(TWO_SITE, 'plan.yaml'));
-    const stateDir = tempDir('drctl-drill-east-hiccup-');
-    const { report } = await runDrill({
-      plan,
-      scenario: 'east-hiccup',
-      stateDir,
-      remapPorts: true,
-      failback: {},
-    });
+    const report = await drill('east-hiccup', {});
     const kinds = report.timeline.map((e) => e.kind);
     expect(kinds).toEqual(expect.arrayContaining(['fault-injected', 'fault-lifted']));
     expect(kinds).not.toContain('detected');
@@ -125,7 +106,7 @@ describe.skipIf(!pgInstalled())('hot-standby drills of the other ways a site goe
   });
 });
 
-describe.skipIf(!pgInstalled())('the hot-standby drill with failback', () => {
+describe.skipIf(!pgAvailable())('the hot-standby drill with failback', () => {
   it('fails back to east through the failback runbook without losing an acknowledged write', async () => {
     const plan = await loadPlanForCommand(join(TWO_SITE, 'plan.yaml'));
     const stateDir = tempDir('drctl-drill-failback-');

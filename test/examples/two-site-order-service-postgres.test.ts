@@ -2,18 +2,9 @@
 // Skipped where no PostgreSQL server programs are installed.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findPgBinaries } from '../../src/providers/postgres/binaries.ts';
+import { pgAvailable } from '../../src/providers/postgres/binaries.ts';
 import { PgCluster } from '../../src/providers/postgres/cluster.ts';
 import { startOrderService, type OrderServiceProcess } from '../support/order-service.ts';
-
-function hasPostgres(): boolean {
-  try {
-    findPgBinaries();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function call(
   url: string,
@@ -39,7 +30,7 @@ async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 15
   }
 }
 
-describe.skipIf(!hasPostgres())('two-site order service on synchronous PostgreSQL', () => {
+describe.skipIf(!pgAvailable())('two-site order service on synchronous PostgreSQL', () => {
   let cluster: PgCluster;
   let east: OrderServiceProcess;
   let west: OrderServiceProcess;

@@ -5,17 +5,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processAlive } from '../../system/processes.ts';
 import { PgCluster } from './cluster.ts';
-import { findPgBinaries, postgresProvider } from './index.ts';
+import { pgAvailable, postgresProvider } from './index.ts';
 import { contextFor, planFor } from './testing.ts';
-
-function pgInstalled(): boolean {
-  try {
-    findPgBinaries();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 let cluster: PgCluster | undefined;
 let stateDir: string | undefined;
@@ -35,7 +26,7 @@ async function fenceByStop(target: PgCluster) {
   );
 }
 
-describe.skipIf(!pgInstalled())('fencing a PostgreSQL server by stopping it', () => {
+describe.skipIf(!pgAvailable())('fencing a PostgreSQL server by stopping it', () => {
   it('shuts a running primary down at once', async () => {
     cluster = await PgCluster.create({ sites: ['east'] });
     const pid = cluster.node('east').pid as number;
