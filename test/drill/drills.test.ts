@@ -207,6 +207,21 @@ describe('the warm-standby drill (SQLite snapshots)', () => {
   });
 });
 
+describe('a drill of reduced functionality (the switchboard)', () => {
+  it('refuses orders with a clear message while the catalog keeps answering through the front door, and nobody fails over', async () => {
+    const plan = await loadPlanForCommand(join(TWO_SITE, 'warm-standby.yaml'));
+    const stateDir = tempDir('drctl-drill-switchboard-');
+    const { report } = await runDrill({ plan, scenario: 'orders-switched-off', stateDir, remapPorts: true });
+    expect(report.timeline.find((e) => e.kind === 'first-failure')?.detail).toContain('orders-unavailable');
+    expect(report.measured.reads).toMatchObject({ availability: 1, unavailableMs: 0 });
+    // writes come back when the flag is lifted after 2 s, not before
+    expect(report.measured.rtoMs).toBeGreaterThanOrEqual(2_000);
+    expect(report.verdicts.find((v) => v.target === 'failover')).toMatchObject({ pass: true });
+    expect(report.measured.lostWrites.count).toBe(0);
+    expect(report.passed).toBe(true);
+  });
+});
+
 describe('drill errors', () => {
   it('refuses a scenario the plan does not have', async () => {
     const plan = await loadPlanForCommand(join(TWO_SITE, 'warm-standby.yaml'));

@@ -122,6 +122,8 @@ describe('two-site order service with the switchboard', () => {
       expect(refused.body).toMatchObject({ error: 'orders-unavailable', module: 'orders' });
       expect(refused.body.message).toMatch(/catalog/);
       expect((await get(`${service.url}/orders/before`)).status).toBe(503);
+      // the site stays ready: the front door keeps it, and with it the catalog
+      expect((await get(`${service.url}/ready`)).status).toBe(200);
       const catalog = await get(`${service.url}/catalog`);
       expect(catalog.status).toBe(200);
       expect(Array.isArray(catalog.body.products)).toBe(true);

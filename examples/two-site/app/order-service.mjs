@@ -5,7 +5,9 @@
  * One process per site. It stores orders in SQLite (DB_PATH; warm standby) or PostgreSQL (DATABASE_URL, the
  * cluster's primary; hot standby) and answers:
  *   GET  /health       200 while the process serves and its database answers a read; says whether it can write
- *   GET  /ready        200 only when writes are accepted (what a router probe uses to pick the writable site)
+ *   GET  /ready        200 only when its database accepts writes (what a router probe uses to pick the
+ *                      writable site); the orders module switched off does not change it, so the front door
+ *                      keeps this site and its catalog while orders are refused
  *   GET  /catalog      the products; works in read-only mode and when the orders module is switched off
  *   POST /orders       writes an order; 201 only after the write is committed (durable), body {seq, id, ...}
  *   GET  /orders/:id   one order
@@ -365,7 +367,7 @@ function createHandler(store, flags) {
       }
       if (req.method === 'GET' && path === '/ready') {
         const status = await store.status();
-        const ready = status.writable && !(await flags.orders()).off;
+        const ready = status.writable;
         return send(res, ready ? 200 : 503, {
           ready,
           site: SITE,
