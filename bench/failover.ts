@@ -137,6 +137,3 @@ if (hot !== undefined && hot.length > 0) {
   );
   if (median >= 1000 || lost > 0) process.exitCode = 1;
 }
-// Everything the drills started is stopped by now; exit rather than wait for the event loop to drain, since
-// after failback drills Node 20 can spin for ever in its exit-time handle cleanup (see bin/drctl.js).
-process.exit(process.exitCode ?? 0);

@@ -6,6 +6,6 @@ import { register } from 'tsx/esm/api';
 register();
 const { main } = await import('../src/cli/main.ts');
 const code = await main(process.argv.slice(2));
-// When main returns, the command has stopped everything it started. Exit now rather than when the event
-// loop drains: after a drill, Node 20 can spin for ever in its exit-time handle cleanup.
+// When main returns, the command has stopped everything it started: exit now, so that a handle leaked by
+// a dependency can never keep a finished command (a drill, a failover) from returning to its caller.
 process.exit(code);

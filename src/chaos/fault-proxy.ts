@@ -220,7 +220,7 @@ export class FaultProxy {
     }
     if (this.rules.reset) {
       this.counters.reset += 1;
-      client.resetAndDestroy();
+      resetSocket(client);
       return;
     }
     this.connections.add(new ProxiedConnection(client, this));
@@ -284,8 +284,8 @@ class ProxiedConnection {
     if (this.done) return;
     this.done = true;
     if (byFault) this.proxy.count('reset');
-    if (!this.client.destroyed) this.client.resetAndDestroy();
-    if (this.upstream && !this.upstream.destroyed) this.upstream.resetAndDestroy();
+    resetSocket(this.client);
+    if (this.upstream) resetSocket(this.upstream);
     this.finish();
   }
 
@@ -475,4 +475,15 @@ function controlApi(proxy: () => FaultProxy, token: string | undefined): http.Re
     });
     app.delete('/faults', (c) => c.json(proxy().clear()));
   });
+}
+
+/**
+ * Closes a socket with a reset (RST) when it can. A socket whose end (FIN) is still being sent cannot be
+ * reset: libuv refuses, yet Node 20 marks the handle closing, and the process then spins for ever in its
+ * exit-time handle cleanup. Such a socket is destroyed instead.
+ */
+function resetSocket(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded) socket.destroy();
+  else socket.resetAndDestroy();
 }
