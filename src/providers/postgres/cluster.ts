@@ -279,7 +279,7 @@ export class PgCluster {
   }
 
   /**
-   * Points the standby at `site` to stream from its primary through `port` on 127.0.0.1 (a fault proxy in
+   * Makes the standby at site `standby` stream from `primary` through `port` on 127.0.0.1 (a fault proxy in
    * front of the primary), so a fault between the sites cuts replication too. The WAL receiver reconnects
    * at once; this returns when it streams again.
    */
