@@ -259,7 +259,6 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     const store_ = store;
     let detectedAt: number | undefined;
     let starting = false;
-    const failoverRuns: string[] = [];
     monitor = Monitor.start({
       plan,
       workloads: [workload.id],
@@ -280,7 +279,6 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     });
     monitor.on('failover-started', (e) => {
       starting = false;
-      failoverRuns.push(e.runId);
       event(
         'note',
         `failover run ${e.runId} started (${e.automatic ? 'automatic' : 'waiting for activation'})`,
@@ -392,6 +390,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     let failback: FailbackInput | undefined;
     let failbackRun: FailbackPhase | undefined;
     // a failback from a failover that did not happen or did not finish would copy the wrong site back
+    const failoverRuns = drivers.map((d) => d.runId);
     const failoverViews = await Promise.all(
       drivers.map(async (d) => runView(await store_.readJournal(d.runId), undefined).status),
     );
@@ -405,7 +404,6 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
           : recoveredAt === undefined
             ? 'writes did not succeed again after the failover'
             : undefined;
-    const failedOver = notFailedOver === undefined;
     if (back !== undefined && notFailedOver !== undefined) {
       findings.push({
         code: 'DRCTL_DRILL_FAILBACK_SKIPPED',
@@ -415,7 +413,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       });
       say(`failback skipped: ${notFailedOver}`);
     }
-    if (back !== undefined && failedOver) {
+    if (back !== undefined && notFailedOver === undefined) {
       interrupted();
       for (const lift of pendingLifts.splice(0)) await lift();
       const lostSites = [...new Set(scenario.faults.filter((f) => SITE_CUT.has(f.kind)).map((f) => f.site))];

@@ -179,7 +179,7 @@ export interface FenceResult {
   reachable: boolean;
   how: FenceOptions['how'];
   terminatedSessions: number;
-  /** With how=stop: a fast shutdown, or SIGKILL because the server was frozen or too slow to shut down. */
+  /** With how=stop: an immediate shutdown, or SIGKILL because the server was frozen or too slow to stop. */
   stopped?: StopOutcome;
 }
 
