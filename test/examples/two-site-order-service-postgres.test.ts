@@ -88,4 +88,21 @@ describe.skipIf(!pgAvailable())('two-site order service on synchronous PostgreSQ
       body: { error: 'database-unavailable' },
     });
   });
+
+  it('stops reporting ready when its primary is fenced read-only, so no router sends orders there', async () => {
+    const client = new pg.Client({ connectionString: cluster.node('west').url });
+    await client.connect();
+    try {
+      // what postgres.fence with how: read-only does
+      await client.query('alter system set default_transaction_read_only = on');
+      await client.query('select pg_reload_conf()');
+      await client.query(
+        "select pg_terminate_backend(pid) from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()",
+      );
+    } finally {
+      await client.end();
+    }
+    await eventually(async () => ((await call(`${west.url}/ready`)).status === 503 ? true : undefined));
+    expect(await call(`${west.url}/orders`, order('pg-5'))).toMatchObject({ status: 503 });
+  });
 });

@@ -218,8 +218,12 @@ async function openPostgres(url) {
     },
     async status() {
       try {
-        const result = await pool.query('SELECT pg_is_in_recovery() AS recovery');
-        return { reachable: true, writable: result.rows[0]?.recovery === false };
+        // a primary fenced read-only (postgres.fence) is not in recovery, yet refuses writes
+        const result = await pool.query(
+          "SELECT pg_is_in_recovery() AS recovery, current_setting('default_transaction_read_only') AS read_only",
+        );
+        const row = result.rows[0];
+        return { reachable: true, writable: row?.recovery === false && row?.read_only === 'off' };
       } catch {
         return { reachable: false, writable: false };
       }
