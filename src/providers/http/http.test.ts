@@ -1,11 +1,12 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DrctlError } from '../../errors.ts';
 import type { Plan } from '../../plan/model.ts';
 import type { ActionContext } from '../provider.ts';
 import { BODY_EXCERPT_LIMIT, httpProvider, probeHttp, probeTcp } from './index.ts';
+import { connectedToItself } from './probe.ts';
 
 let server: http.Server;
 let base: string;
@@ -133,6 +134,31 @@ describe('http.probe', () => {
     const result = await probeHttp({ url: `http://127.0.0.1:${port}/` });
     expect(result.failures).toEqual(['connection refused']);
     expect((await probeTcp(`127.0.0.1:${port}`)).ok).toBe(false);
+  });
+
+  it('tells a connection to itself (a dead local port taken as the source) from a listening server', async () => {
+    const listening = http.createServer();
+    await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+    const live = (listening.address() as AddressInfo).port;
+    const dead = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const port = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(port));
+      });
+    });
+    const connect = (options: net.NetConnectOpts) =>
+      new Promise<net.Socket>((resolve, reject) => {
+        const socket = net.connect(options, () => resolve(socket));
+        socket.once('error', reject);
+      });
+    // what the kernel may do to any client of a dead local port: source port = target port
+    const self = await connect({ host: '127.0.0.1', port: dead, localAddress: '127.0.0.1', localPort: dead });
+    const real = await connect({ host: '127.0.0.1', port: live });
+    expect(connectedToItself(self)).toBe(true);
+    expect(connectedToItself(real)).toBe(false);
+    self.destroy();
+    real.destroy();
+    await new Promise((resolve) => listening.close(resolve));
   });
 
   it('caps the body kept as evidence', async () => {

@@ -208,11 +208,23 @@ export function probeTcp(
     const onAbort = (): void => finish(false, 'cancelled');
     const timer = setTimeout(() => finish(false, `no connection within ${timeoutMs}ms`), timeoutMs);
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => finish(true, ''));
+    socket.once('connect', () =>
+      connectedToItself(socket)
+        ? finish(false, 'nothing listens there (the probe connected to itself)')
+        : finish(true, ''),
+    );
     socket.once('error', (error: NodeJS.ErrnoException) =>
       finish(false, error.code === 'ECONNREFUSED' ? 'connection refused' : error.message),
     );
   });
+}
+
+/**
+ * Whether a connection to a local port nobody listens on was given that very port as its source: TCP's
+ * simultaneous open then connects the socket to itself, and a dead server would look alive.
+ */
+export function connectedToItself(socket: net.Socket): boolean {
+  return socket.localPort === socket.remotePort && socket.localAddress === socket.remoteAddress;
 }
 
 /** `host:port`, `tcp://host:port` or a bare port (meaning 127.0.0.1). */
