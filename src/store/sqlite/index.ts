@@ -432,8 +432,9 @@ function migrate(db: Database.Database, file: string): void {
       { hint: 'upgrade drctl, or point --state at another directory' },
     );
   };
-  check(version());
-  if (version() === MIGRATIONS.length) return;
+  const found = version();
+  check(found);
+  if (found === MIGRATIONS.length) return;
   // Two drctl processes may open a new state directory at once (`drctl run` and `drctl status` from
   // another terminal): the version is read again under the write lock so only one of them migrates.
   db.transaction(() => {
