@@ -3,8 +3,8 @@
  * it (SIGSTOP: alive, holding its sockets, answering nothing, like a hung host) and let it go (SIGCONT).
  * By pid or by process group. Each call returns when and what it signalled, for the drill's timeline.
  */
-import { readFileSync } from 'node:fs';
 import { DrctlError } from '../errors.ts';
+import { procStat } from '../system/processes.ts';
 
 export type ProcessSignal = 'SIGKILL' | 'SIGSTOP' | 'SIGCONT' | 'SIGTERM';
 
@@ -103,13 +103,5 @@ export function processExists(target: ProcessTarget): boolean {
 }
 
 function ownProcessGroup(): number | undefined {
-  try {
-    // Field 5 of /proc/self/stat is the process group; the command name (field 2) may hold spaces, so
-    // count from the closing parenthesis.
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[2]);
-  } catch {
-    return undefined;
-  }
+  return procStat(process.pid)?.pgrp;
 }

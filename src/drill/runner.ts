@@ -21,6 +21,7 @@ import { providerForKind, providers } from '../providers/index.ts';
 import { groupName } from '../providers/process/index.ts';
 import { openStore } from '../store/index.ts';
 import type { RunStore } from '../store/index.ts';
+import { signalGroup } from '../system/processes.ts';
 import { Canary, measureLoss, measureOutage } from './canary.ts';
 import type { CanaryAck, CanaryResult, CanaryRun } from './canary.ts';
 import { now, sleep } from './clock.ts';
@@ -608,18 +609,12 @@ async function inject(
       if (fault.kind === 'pause') {
         const pid = node.pid;
         if (pid === undefined) return { at: now(), detail: describe(' (not running)') };
-        process.kill(-pid, 'SIGSTOP');
+        signalGroup(pid, 'SIGSTOP');
         return {
           at: now(),
           detail: describe(` (SIGSTOP to process group ${pid})`),
-          lift: () => {
-            try {
-              process.kill(-pid, 'SIGCONT');
-            } catch (error) {
-              // the failover's fence may have killed the frozen server meanwhile
-              if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-            }
-          },
+          // the failover's fence may have killed the frozen server meanwhile: nothing left to resume
+          lift: () => signalGroup(pid, 'SIGCONT'),
         };
       }
       const pid = node.pid;

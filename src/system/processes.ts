@@ -46,3 +46,13 @@ export function processFrozen(pid: number): boolean {
   const state = procStat(pid)?.state;
   return state === 'T' || state === 't';
 }
+
+/** Sends `signal` to every process of a group; a group with nothing left in it is not an error. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch (error) {
+    // ESRCH: nothing left in the group, which is what we wanted
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}

@@ -22,7 +22,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { DrctlError } from '../../errors.ts';
 import { freePort } from '../../system/ports.ts';
-import { procStat, processAlive } from '../../system/processes.ts';
+import { procStat, processAlive, signalGroup } from '../../system/processes.ts';
 import { probeHttp, probeTcp } from '../http/probe.ts';
 
 export { freePort };
@@ -611,15 +611,6 @@ function template(text: string, vars: Record<string, string>): string {
 
 function fileStem(name: string): string {
   return name.replace(/[^a-zA-Z0-9_.-]/g, '_');
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch (error) {
-    // ESRCH: nothing left in the group, which is what we wanted
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
 }
 
 /**
