@@ -4,7 +4,8 @@
  * so editing, reordering or deleting any record breaks the chain at that record.
  */
 import { createHash } from 'node:crypto';
-import type { JournalRecord, RunRecord } from './store.ts';
+import { DrctlError } from '../errors.ts';
+import type { EventInput, EventRecord, JournalRecord, RunRecord } from './store.ts';
 
 /** The hash the first record of a run chains to. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -109,4 +110,53 @@ export function verifyChain(
     return fail(records.at(-1), expectedSeq - 1, "the run's head hash does not match the last record");
   }
   return { ok: true, records: records.length, headHash: prevHash, problem: undefined };
+}
+
+/** The next record of an event stream, chained to `head` (the stream's newest record, if any). */
+export function chainEvent(
+  stream: string,
+  head: { seq: number; hash: string } | undefined,
+  input: EventInput,
+  at = new Date(),
+): EventRecord {
+  const seq = (head?.seq ?? 0) + 1;
+  const prevHash = head?.hash ?? GENESIS_HASH;
+  const hash = recordHash(prevHash, {
+    runId: stream,
+    seq,
+    at: at.toISOString(),
+    type: input.type,
+    step: undefined,
+    actor: input.actor,
+    dataJson: canonicalJson(input.data),
+  });
+  return { stream, seq, at, type: input.type, actor: input.actor, data: input.data, prevHash, hash };
+}
+
+/** Checks an event stream read in order from its first record, the way `verifyChain` checks a run. */
+export function verifyEvents(stream: string, records: readonly EventRecord[]): ChainReport {
+  const asJournal = records.map((record) => ({ ...record, runId: stream, step: undefined }));
+  const last = records.at(-1);
+  return verifyChain(
+    { id: stream, headSeq: last?.seq ?? 0, headHash: last?.hash ?? GENESIS_HASH },
+    asJournal,
+  );
+}
+
+/** The store's answer when a document changed since it was read. */
+export function documentConflict(
+  collection: string,
+  id: string,
+  expected: number,
+  actual: number,
+): DrctlError {
+  return new DrctlError(
+    'DRCTL_STORE_CONFLICT',
+    `${collection}/${id} changed while this change was being made`,
+    {
+      exitCode: 2,
+      hint: 'read it again and retry',
+      details: { expected, actual },
+    },
+  );
 }

@@ -8,7 +8,7 @@ import type { RunStore } from './store.ts';
 
 export type * from './store.ts';
 export { FINAL_RUN_STATUSES } from './store.ts';
-export { verifyChain, canonicalJson, GENESIS_HASH } from './chain.ts';
+export { verifyChain, verifyEvents, canonicalJson, GENESIS_HASH } from './chain.ts';
 export type { ChainReport, ChainProblem } from './chain.ts';
 export { SqliteStore, STATE_DB_FILE } from './sqlite/index.ts';
 export type { SqliteStoreOptions } from './sqlite/index.ts';

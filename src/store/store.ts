@@ -114,6 +114,57 @@ export interface DrillReportRecord {
   report: Record<string, unknown>;
 }
 
+/**
+ * A small mutable record a subsystem keeps beside the runs: an access token, an incident, a schedule's
+ * last occurrence, a verification result. Collections are named by their owner (`tokens`, `incidents`);
+ * the store does not look inside `data`.
+ */
+export interface StoredDocument {
+  collection: string;
+  id: string;
+  /** 1 when created, one more on every put: what `expectVersion` checks. */
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+  data: Record<string, unknown>;
+}
+
+export interface PutDocumentOptions {
+  /** Only write when the document is still at this version; 0 means it must not exist yet. */
+  expectVersion?: number;
+}
+
+/**
+ * An append-only, hash-chained log that is not a run: the server's audit of every mutating call, the
+ * messages drctl sent. Same chain as a run's journal (the stream name stands in for the run id).
+ */
+export interface EventRecord {
+  stream: string;
+  /** 1, 2, 3, ... without gaps, per stream. */
+  seq: number;
+  at: Date;
+  type: string;
+  actor: string;
+  data: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export interface EventInput {
+  type: string;
+  actor: string;
+  data: Record<string, unknown>;
+}
+
+export interface ReadEventsOptions {
+  /** Records after this sequence number. @default 0 */
+  afterSeq?: number;
+  /** @default 1000 */
+  limit?: number;
+  /** The newest `limit` records, newest first, instead of the oldest after `afterSeq`. @default false */
+  newestFirst?: boolean;
+}
+
 export interface RunStore {
   /** Creates the run and appends its first journal record atomically. */
   createRun(run: NewRun, first: JournalInput): Promise<JournalRecord>;
@@ -142,5 +193,23 @@ export interface RunStore {
     scenario?: string;
     limit?: number;
   }): Promise<DrillReportRecord[]>;
+  /**
+   * Creates or replaces a document. Throws DRCTL_STORE_CONFLICT when `expectVersion` does not match;
+   * nothing is written then.
+   */
+  putDocument(
+    collection: string,
+    id: string,
+    data: Record<string, unknown>,
+    options?: PutDocumentOptions,
+  ): Promise<StoredDocument>;
+  getDocument(collection: string, id: string): Promise<StoredDocument | undefined>;
+  /** Newest first (by creation). */
+  listDocuments(collection: string, options?: { limit?: number }): Promise<StoredDocument[]>;
+  /** True when there was a document to delete. */
+  deleteDocument(collection: string, id: string): Promise<boolean>;
+  /** Appends one record to an event stream, chained to the stream's newest record. */
+  appendEvent(stream: string, input: EventInput): Promise<EventRecord>;
+  readEvents(stream: string, options?: ReadEventsOptions): Promise<EventRecord[]>;
   close(): Promise<void>;
 }

@@ -6,6 +6,9 @@ import { DrctlError, UsageError } from '../../src/errors.ts';
 import { SqliteStore, openStore, verifyChain } from '../../src/store/index.ts';
 import { cli } from '../engine/cli-process.ts';
 import { tempDir } from '../support/tmp.ts';
+import { storeConformance } from './conformance.ts';
+
+storeConformance('SQLite', async () => SqliteStore.open(tempDir()));
 
 const run = {
   id: 'r1',

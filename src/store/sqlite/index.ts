@@ -12,18 +12,23 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DrctlError, UsageError } from '../../errors.ts';
 import { processAlive } from '../../system/processes.ts';
-import { GENESIS_HASH, canonicalJson, recordHash } from '../chain.ts';
+import { GENESIS_HASH, canonicalJson, chainEvent, documentConflict, recordHash } from '../chain.ts';
 import type {
   AppendOptions,
   DrillReportRecord,
+  EventInput,
+  EventRecord,
   JournalInput,
   JournalRecord,
   Lease,
   LeaseRequest,
   NewRun,
+  PutDocumentOptions,
+  ReadEventsOptions,
   RunRecord,
   RunStatus,
   RunStore,
+  StoredDocument,
 } from '../store.ts';
 import { MIGRATIONS } from './migrations.ts';
 
@@ -404,9 +409,157 @@ export class SqliteStore implements RunStore {
     }));
   }
 
+  async putDocument(
+    collection: string,
+    id: string,
+    data: Record<string, unknown>,
+    options: PutDocumentOptions = {},
+  ): Promise<StoredDocument> {
+    return this.#guard(() =>
+      this.#db
+        .transaction(() => {
+          const held = this.#db
+            .prepare<[string, string], DocumentRow>('SELECT * FROM documents WHERE collection = ? AND id = ?')
+            .get(collection, id);
+          const version = held?.version ?? 0;
+          if (options.expectVersion !== undefined && options.expectVersion !== version) {
+            throw documentConflict(collection, id, options.expectVersion, version);
+          }
+          const now = new Date().toISOString();
+          const row: DocumentRow = {
+            collection,
+            id,
+            version: version + 1,
+            created_at: held?.created_at ?? now,
+            updated_at: now,
+            data: JSON.stringify(data),
+          };
+          this.#db
+            .prepare(
+              `INSERT OR REPLACE INTO documents (collection, id, version, created_at, updated_at, data)
+               VALUES (@collection, @id, @version, @created_at, @updated_at, @data)`,
+            )
+            .run(row);
+          return toDocument(row);
+        })
+        .immediate(),
+    );
+  }
+
+  async getDocument(collection: string, id: string): Promise<StoredDocument | undefined> {
+    const row = this.#guard(() =>
+      this.#db
+        .prepare<[string, string], DocumentRow>('SELECT * FROM documents WHERE collection = ? AND id = ?')
+        .get(collection, id),
+    );
+    return row === undefined ? undefined : toDocument(row);
+  }
+
+  async listDocuments(collection: string, options: { limit?: number } = {}): Promise<StoredDocument[]> {
+    return this.#guard(() =>
+      this.#db
+        .prepare<[string, number], DocumentRow>(
+          'SELECT * FROM documents WHERE collection = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+        )
+        .all(collection, options.limit ?? 1000),
+    ).map(toDocument);
+  }
+
+  async deleteDocument(collection: string, id: string): Promise<boolean> {
+    return this.#guard(
+      () =>
+        this.#db.prepare('DELETE FROM documents WHERE collection = ? AND id = ?').run(collection, id)
+          .changes > 0,
+    );
+  }
+
+  async appendEvent(stream: string, input: EventInput): Promise<EventRecord> {
+    return this.#guard(() =>
+      this.#db
+        .transaction(() => {
+          const head = this.#db
+            .prepare<[string], { seq: number; hash: string }>(
+              'SELECT seq, hash FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1',
+            )
+            .get(stream);
+          const record = chainEvent(stream, head, input);
+          this.#db
+            .prepare(
+              `INSERT INTO events (stream, seq, at, type, actor, data, prev_hash, hash)
+               VALUES (@stream, @seq, @at, @type, @actor, @data, @prev_hash, @hash)`,
+            )
+            .run({
+              stream,
+              seq: record.seq,
+              at: record.at.toISOString(),
+              type: record.type,
+              actor: record.actor,
+              data: canonicalJson(record.data),
+              prev_hash: record.prevHash,
+              hash: record.hash,
+            });
+          return record;
+        })
+        .immediate(),
+    );
+  }
+
+  async readEvents(stream: string, options: ReadEventsOptions = {}): Promise<EventRecord[]> {
+    const rows = this.#guard(() =>
+      this.#db
+        .prepare<[string, number, number], EventRow>(
+          options.newestFirst
+            ? 'SELECT * FROM events WHERE stream = ? AND seq > ? ORDER BY seq DESC LIMIT ?'
+            : 'SELECT * FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?',
+        )
+        .all(stream, options.afterSeq ?? 0, options.limit ?? 1000),
+    );
+    return rows.map((row) => ({
+      stream: row.stream,
+      seq: row.seq,
+      at: new Date(row.at),
+      type: row.type,
+      actor: row.actor,
+      data: JSON.parse(row.data) as Record<string, unknown>,
+      prevHash: row.prev_hash,
+      hash: row.hash,
+    }));
+  }
+
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
   }
+}
+
+interface DocumentRow {
+  collection: string;
+  id: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+  data: string;
+}
+
+interface EventRow {
+  stream: string;
+  seq: number;
+  at: string;
+  type: string;
+  actor: string;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+function toDocument(row: DocumentRow): StoredDocument {
+  return {
+    collection: row.collection,
+    id: row.id,
+    version: row.version,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    data: JSON.parse(row.data) as Record<string, unknown>,
+  };
 }
 
 interface DrillReportRow {
