@@ -10,10 +10,13 @@ import {
   PROBE_DEFAULTS,
   REVIEW_INTERVAL_DEFAULT_MS,
   STEP_DEFAULTS,
+  TEST_KIND_OF_DRILL,
+  TEST_SCHEDULE_BY_TIER,
   TIER_DEFAULTS,
   VERIFY_EVERY_DEFAULT_MS,
   defaultRetention,
 } from './defaults.ts';
+import { Cron } from 'croner';
 import { parseDuration } from './duration.ts';
 import type {
   Check,
@@ -23,6 +26,7 @@ import type {
   DrillType,
   FrontDoor,
   Plan,
+  RequiredTest,
   Retention,
   Runbook,
   RunbookKind,
@@ -30,12 +34,14 @@ import type {
   Site,
   Step,
   StepKind,
+  TestKind,
   TierLevel,
   TierPolicy,
   Workload,
 } from './model.ts';
 import {
   RUNBOOK_KINDS,
+  TEST_KINDS,
   type CheckInput,
   type ComponentInput,
   type PlanFileInput,
@@ -220,6 +226,13 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
   const workloadIds = new Set<string>();
   const componentRefs: Reference[] = [];
   const siteRefs: Reference[] = [];
+  // test schedules name scenarios, which are compiled after the workloads
+  const testInputs: {
+    workload: Workload;
+    input: WorkloadInput['tests'];
+    file: LoadedFile;
+    path: PathSegment[];
+  }[] = [];
   for (const file of files) {
     for (const [index, input] of (file.input.workloads ?? []).entries()) {
       const path: PathSegment[] = ['workloads', index];
@@ -235,6 +248,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
       const workload = compileWorkload(input, tiers, (...p) => at(file, ...path, ...p), report);
       workloads.push(workload);
       workloadIds.add(workload.id);
+      testInputs.push({ workload, input: input.tests, file, path });
       refContact(input.owner, () => at(file, ...path, 'owner'), `owner of workload ${input.id}`);
       refContact(
         input.signoff?.by,
@@ -429,6 +443,23 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     }
   }
 
+  const planSchedule = new Map<TestKind, { everyMs: number; at: SourceLocation }>();
+  for (const [type, every] of Object.entries(drillsSection?.value.schedule ?? {}))
+    if (every !== undefined)
+      planSchedule.set(TEST_KIND_OF_DRILL[type as DrillType], {
+        everyMs: ms(every),
+        at: at(drillsSection!.file, 'drills', 'schedule', type),
+      });
+  for (const { workload, input, file, path } of testInputs) {
+    const locator: Locator = (...p) => at(file, ...path, 'tests', ...p);
+    const keyAt = (key: string): SourceLocation =>
+      locate(file.source, [...path, 'tests', 'schedule', key], { key: true });
+    workload.tests = {
+      unattended: input?.unattended ?? false,
+      required: compileTests(workload, input, scenarios, planSchedule, locator, keyAt, report),
+    };
+  }
+
   const reviewSection = single('review');
   if (reviewSection)
     refContact(reviewSection.value.by, () => at(reviewSection.file, 'review', 'by'), 'plan review');
@@ -485,6 +516,130 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     at: at(root),
   };
   return { plan, problems };
+}
+
+/**
+ * The tests a workload must have: seed 004's schedule for its tier (the kinds that apply to it), the plan's
+ * drills.schedule over that, and the workload's own tests.schedule over both.
+ */
+function compileTests(
+  workload: Workload,
+  input: WorkloadInput['tests'],
+  scenarios: Scenario[],
+  planSchedule: Map<TestKind, { everyMs: number; at: SourceLocation }>,
+  at: Locator,
+  keyAt: (key: string) => SourceLocation,
+  report: Report,
+): RequiredTest[] {
+  const hasFailover = workload.runbooks.some((r) => r.kind === 'failover');
+  const applies: Record<TestKind, boolean> = {
+    tabletop: workload.runbooks.length > 0,
+    'partial-failover': hasFailover,
+    'full-failover': hasFailover,
+    'backup-restore':
+      workload.components.some((c) => c.backups.length > 0) ||
+      workload.runbooks.some((r) => r.kind === 'restore'),
+  };
+  const own = scenarios.filter((s) => s.workload === workload.id);
+  const required = new Map<string, RequiredTest>();
+  const tierDefaults = TEST_SCHEDULE_BY_TIER[workload.tier];
+  for (const kind of TEST_KINDS) {
+    if (!applies[kind]) continue;
+    const fromPlan = planSchedule.get(kind);
+    const everyMs = fromPlan?.everyMs ?? tierDefaults[kind];
+    if (everyMs === undefined) continue;
+    required.set(kind, {
+      id: kind,
+      kind,
+      // the workload's first scenario of that kind is what an automated test runs
+      scenario: own.find((s) => TEST_KIND_OF_DRILL[s.type] === kind)?.id,
+      everyMs,
+      cron: undefined,
+      timezone: undefined,
+      source: fromPlan ? 'plan' : 'tier',
+      at: fromPlan?.at ?? workload.at,
+    });
+  }
+  for (const [key, value] of Object.entries(input?.schedule ?? {})) {
+    const spec = typeof value === 'string' ? { every: value } : value;
+    const location = keyAt(key);
+    const isKind = (TEST_KINDS as readonly string[]).includes(key);
+    const named = own.find((s) => s.id === key);
+    if (!isKind && named === undefined) {
+      reportUnknown(
+        'test kind or drill scenario',
+        key,
+        [...TEST_KINDS, ...own.map((s) => s.id)],
+        location,
+        `the test schedule of workload ${workload.id}`,
+        report,
+      );
+      continue;
+    }
+    const scenarioId = named?.id ?? spec.scenario;
+    if (spec.scenario !== undefined && !own.some((s) => s.id === spec.scenario)) {
+      reportUnknown(
+        'drill scenario',
+        spec.scenario,
+        own.map((s) => s.id),
+        at('schedule', key, 'scenario'),
+        `the ${key} test of workload ${workload.id}`,
+        report,
+      );
+    }
+    if ((spec.every === undefined) === (spec.cron === undefined)) {
+      report(
+        'DRCTL_PLAN_SCHEDULE_WHEN',
+        `the ${key} test of workload ${workload.id} needs exactly one of every or cron`,
+        location,
+        'write every: 91d, or cron: "0 2 * * 6"',
+      );
+      continue;
+    }
+    const everyMs = optMs(spec.every);
+    if (everyMs !== undefined && everyMs <= 0) {
+      report(
+        'DRCTL_PLAN_SCHEDULE_INTERVAL',
+        `the ${key} test of workload ${workload.id} is due every ${spec.every}, which never comes`,
+        typeof value === 'string' ? at('schedule', key) : at('schedule', key, 'every'),
+        'give an interval longer than zero, e.g. 91d',
+      );
+      continue;
+    }
+    if (spec.cron !== undefined) {
+      try {
+        new Cron(spec.cron, { paused: true, ...(spec.timezone ? { timezone: spec.timezone } : {}) });
+      } catch (error) {
+        report(
+          'DRCTL_PLAN_SCHEDULE_CRON',
+          `the cron expression "${spec.cron}" of the ${key} test of workload ${workload.id} does not parse: ${error instanceof Error ? error.message : String(error)}`,
+          at('schedule', key, spec.timezone && validCron(spec.cron) ? 'timezone' : 'cron'),
+          'write five fields, minute hour day-of-month month day-of-week, e.g. "0 2 * * 6", and an IANA time zone',
+        );
+        continue;
+      }
+    }
+    required.set(key, {
+      id: key,
+      kind: named ? TEST_KIND_OF_DRILL[named.type] : (key as TestKind),
+      scenario: scenarioId,
+      everyMs,
+      cron: spec.cron,
+      timezone: spec.timezone,
+      source: 'workload',
+      at: location,
+    });
+  }
+  return [...required.values()];
+}
+
+function validCron(expression: string): boolean {
+  try {
+    new Cron(expression, { paused: true });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A reference to check once every id is known; its position is computed only if it is broken. */

@@ -2,7 +2,7 @@
  * Defaults drawn from the source documents. Each names its source so the docs (docs/plan.md) and the
  * rendered runbook can say where a number came from.
  */
-import type { DrillType, Retention, TierLevel, TierPolicy } from './model.ts';
+import type { DrillType, Retention, TestKind, TierLevel, TierPolicy } from './model.ts';
 import { parseDuration } from './duration.ts';
 
 const ms = (text: string): number => parseDuration(text)!;
@@ -53,6 +53,36 @@ export const DRILL_SCHEDULE_DEFAULTS: Record<DrillType, number> = {
   partial: ms('183d'),
   full: ms('365d'),
   'backup-restore': ms('31d'),
+};
+
+/**
+ * Seed 004's test schedule by tier. Tiers 0 and 1 take it as written; a tier 2 workload halves the
+ * rhythm of the exercises and drops the full failover (it may wait hours), a tier 3 one keeps a yearly
+ * tabletop and a quarterly restore. A plan's drills.schedule or the workload's tests.schedule overrides it.
+ */
+export const TEST_SCHEDULE_BY_TIER: Record<TierLevel, Partial<Record<TestKind, number>>> = {
+  0: {
+    tabletop: ms('91d'),
+    'partial-failover': ms('183d'),
+    'full-failover': ms('365d'),
+    'backup-restore': ms('31d'),
+  },
+  1: {
+    tabletop: ms('91d'),
+    'partial-failover': ms('183d'),
+    'full-failover': ms('365d'),
+    'backup-restore': ms('31d'),
+  },
+  2: { tabletop: ms('183d'), 'partial-failover': ms('365d'), 'backup-restore': ms('31d') },
+  3: { tabletop: ms('365d'), 'backup-restore': ms('91d') },
+};
+
+/** A drill scenario's type as the kind of test it counts for. */
+export const TEST_KIND_OF_DRILL: Record<DrillType, TestKind> = {
+  tabletop: 'tabletop',
+  partial: 'partial-failover',
+  full: 'full-failover',
+  'backup-restore': 'backup-restore',
 };
 
 /** Seed 004, "Communication Plan": status page within 15 minutes, updates every 30, root cause within 72 hours. */

@@ -16,6 +16,7 @@ import type {
   RUNBOOK_KINDS,
   SITE_ROLES,
   STRATEGIES,
+  TEST_KINDS,
 } from './schema.ts';
 
 export type TierLevel = 0 | 1 | 2 | 3;
@@ -30,6 +31,7 @@ export type DrillType = (typeof DRILL_TYPES)[number];
 export type Disaster = (typeof DISASTERS)[number];
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type Channel = (typeof CHANNELS)[number];
+export type TestKind = (typeof TEST_KINDS)[number];
 
 export interface Plan {
   version: 1;
@@ -133,8 +135,32 @@ export interface Workload {
   detectAfterMs: number;
   /** Absent in plans without one (and in workloads built by hand in code). */
   frontDoor?: FrontDoor | undefined;
+  /** The tests this workload must have and when; absent in workloads built by hand in code. */
+  tests?: WorkloadTests | undefined;
   components: Component[];
   runbooks: Runbook[];
+  at: SourceLocation;
+}
+
+export interface WorkloadTests {
+  /** Scheduled drills run on their own when due; otherwise the owner is reminded. */
+  unattended: boolean;
+  required: RequiredTest[];
+}
+
+/** One test a workload must have: a kind of test (seed 004), or a named drill scenario, and when it is due. */
+export interface RequiredTest {
+  /** The schedule key: the kind, or the scenario id for a test named by its scenario. */
+  id: string;
+  kind: TestKind;
+  /** The drill scenario that performs it; only a test with one can run automated. */
+  scenario: string | undefined;
+  /** Exactly one of everyMs and cron is set. */
+  everyMs: number | undefined;
+  cron: string | undefined;
+  timezone: string | undefined;
+  /** Where the schedule comes from: the tier default (seed 004), the plan's drills.schedule, or the workload. */
+  source: 'tier' | 'plan' | 'workload';
   at: SourceLocation;
 }
 

@@ -312,6 +312,34 @@ const FrontDoor = z.strictObject({
     .describe('How a drill writes through the front door and checks what survived.'),
 });
 
+export const TEST_KINDS = ['tabletop', 'partial-failover', 'full-failover', 'backup-restore'] as const;
+
+/** When one test of a workload is due: a duration, or an interval or cron expression with options. */
+const TestSchedule = z.union([
+  Duration,
+  z.strictObject({
+    every: Duration.optional().describe('How often the test is due, e.g. 91d.'),
+    cron: z.string().optional().describe('Or a cron expression (five or six fields), e.g. "0 2 * * 6".'),
+    timezone: z.string().optional().describe('Time zone of the cron expression. @default UTC'),
+    scenario: Id.optional().describe('The drill scenario that performs this test when it runs automated.'),
+  }),
+]);
+
+const Tests = z.strictObject({
+  unattended: z
+    .boolean()
+    .optional()
+    .describe(
+      'Scheduled drills of this workload run on their own when due (drctl serve, drctl monitor); otherwise the owner is reminded. @default false',
+    ),
+  schedule: z
+    .record(Id, TestSchedule)
+    .optional()
+    .describe(
+      "Per kind of test (tabletop, partial-failover, full-failover, backup-restore) or drill scenario id: when it is due. @default seed 004's test schedule for the workload's tier",
+    ),
+});
+
 const Workload = z.strictObject({
   id: Id,
   name: z.string().optional(),
@@ -330,6 +358,9 @@ const Workload = z.strictObject({
       'automatic: start failover on confirmed site loss. @default true for tier 0-1 hot-standby and active-active',
     ),
   front_door: FrontDoor.optional(),
+  tests: Tests.optional().describe(
+    'The test schedule of this workload and whether its drills may run unattended.',
+  ),
   components: z.array(Component).optional(),
   runbooks: z.record(Id, Runbook).optional(),
 });

@@ -3,13 +3,14 @@
  * code and hint, then a summary per runbook (waves, critical path against the RTO, remedies). Exit 1
  * when any finding is an error.
  */
-import { PlanInvalidError, UsageError, formatLocation } from '../../errors.ts';
+import { PlanInvalidError, formatLocation } from '../../errors.ts';
 import { analysisToJson, analyzePlan, countBySeverity, SEVERITIES } from '../../analysis/index.ts';
 import type { Analysis, Severity } from '../../analysis/index.ts';
 import { formatDuration } from '../../plan/duration.ts';
 import { printJson } from '../context.ts';
 import type { RegisterCommand } from '../context.ts';
 import { loadPlanForCommand, problemsAsJson } from '../load-plan.ts';
+import { parseDateOption } from './run-shared.ts';
 
 const HEADINGS: Record<Severity, string> = { error: 'Errors', warning: 'Warnings', info: 'Info' };
 
@@ -21,12 +22,7 @@ export const registerAnalyze: RegisterCommand = (program, context) => {
     .option('--json', 'print findings and runbook summaries as JSON')
     .option('--now <date>', 'judge staleness (reviews, sign-offs, drills) at this date instead of today')
     .action(async (file: string, options: { json?: boolean; now?: string }) => {
-      const now = options.now === undefined ? new Date() : new Date(options.now);
-      if (Number.isNaN(now.getTime())) {
-        throw new UsageError('DRCTL_USAGE_DATE', `--now "${options.now}" is not a date`, {
-          hint: 'write it like 2026-03-01 or 2026-03-01T12:00:00Z',
-        });
-      }
+      const now = parseDateOption('--now', options.now);
       let plan;
       try {
         plan = await loadPlanForCommand(file);

@@ -4,6 +4,7 @@ import { registerAnalyze } from './analyze.ts';
 import { registerApprove } from './approve.ts';
 import { registerAudit } from './audit.ts';
 import { registerCancel } from './cancel.ts';
+import { registerCompliance } from './compliance.ts';
 import { registerConfirm } from './confirm.ts';
 import { registerDemo } from './demo.ts';
 import { registerDrill } from './drill.ts';
@@ -35,5 +36,6 @@ export const commands: RegisterCommand[] = [
   registerRouter,
   registerMonitor,
   registerDrill,
+  registerCompliance,
   registerDemo,
 ];

@@ -167,3 +167,14 @@ export async function driveAndReport(
   if (options.json) printJson(context, view);
   else printView(context, view);
 }
+
+/** A date option (`--now`, `--since`) as a Date; absent means `fallback`. */
+export function parseDateOption(flag: string, text: string | undefined, fallback = new Date()): Date {
+  if (text === undefined) return fallback;
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime()))
+    throw new UsageError('DRCTL_USAGE_DATE', `${flag} "${text}" is not a date`, {
+      hint: 'write it like 2026-03-01 or 2026-03-01T12:00:00Z',
+    });
+  return date;
+}

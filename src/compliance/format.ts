@@ -1,0 +1,68 @@
+/** The compliance report as people read it in a terminal, and as `--json` prints it (docs/compliance.md). */
+import { formatLocation } from '../errors.ts';
+import type { ComplianceReport, TestAssessment } from './assess.ts';
+
+const day = (date: Date | undefined): string => (date === undefined ? '—' : date.toISOString().slice(0, 10));
+
+const MARK: Record<TestAssessment['status'], string> = {
+  ok: 'ok',
+  'due-soon': 'due soon',
+  overdue: 'OVERDUE',
+  never: 'NEVER DONE',
+  failed: 'FAILED',
+};
+
+export function formatCompliance(report: ComplianceReport): string {
+  const lines: string[] = [`Compliance of ${report.plan.name} on ${day(report.now)}`, ''];
+  for (const w of report.workloads) {
+    lines.push(
+      `${w.id} (tier ${w.tier}, owner ${w.owner}${w.unattended ? ', unattended drills allowed' : ''})`,
+    );
+    if (w.tests.length === 0) lines.push('  no tests required (no runbooks or backups)');
+    const width = Math.max(4, ...w.tests.map((t) => t.id.length));
+    for (const t of w.tests) {
+      const last =
+        t.last === undefined
+          ? 'never'
+          : `${day(t.last.at)} ${t.last.result ?? 'no result'} (${t.last.source} ${t.last.ref})`;
+      lines.push(
+        `  ${t.id.padEnd(width)}  ${MARK[t.status].padEnd(10)}  ${t.schedule.padEnd(12)}  last ${last}  next due ${t.last === undefined ? 'now' : day(t.nextDueAt)}${t.automated ? '  [automated]' : ''}`,
+      );
+    }
+    lines.push('');
+  }
+  if (report.issues.length > 0) {
+    lines.push(`Issues (${report.issues.length})`);
+    for (const issue of report.issues) {
+      lines.push(`  ${issue.at ? `${formatLocation(issue.at)}  ` : ''}${issue.code}`);
+      lines.push(`    ${issue.message}`, `    hint: ${issue.hint}`);
+    }
+    lines.push('');
+  }
+  const failing = report.workloads.flatMap((w) =>
+    w.tests.filter((t) => t.status === 'overdue' || t.status === 'never' || t.status === 'failed'),
+  );
+  lines.push(
+    report.ok
+      ? 'compliant: every required test is within its schedule'
+      : `not compliant: ${failing.length} test${failing.length === 1 ? '' : 's'} overdue, never done or failed; ${report.issues.length} issue${report.issues.length === 1 ? '' : 's'}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+export function complianceToJson(report: ComplianceReport): Record<string, unknown> {
+  return {
+    plan: report.plan,
+    now: report.now.toISOString(),
+    ok: report.ok,
+    workloads: report.workloads.map((w) => ({
+      ...w,
+      tests: w.tests.map((t) => ({
+        ...t,
+        last: t.last === undefined ? null : { ...t.last, at: t.last.at.toISOString() },
+        nextDueAt: t.nextDueAt?.toISOString() ?? null,
+      })),
+    })),
+    issues: report.issues,
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * Compliance with the test schedule (seed 004): which tests each workload must have, when each was
+ * last done and with what result, what is due or overdue, plus reviews, sign-offs and drills whose
+ * targets were missed and not re-run. `complianceOf(plan, store, now)` is the one call most users need.
+ */
+import type { Plan } from '../plan/model.ts';
+import type { RunStore } from '../store/store.ts';
+import { assessCompliance, type ComplianceReport } from './assess.ts';
+import { collectOccurrences } from './occurrences.ts';
+
+export {
+  assessCompliance,
+  assessTest,
+  counts,
+  describeSchedule,
+  nextDue,
+  requiredTests,
+  FAILING_STATUSES,
+  GRACE_MS,
+  DUE_SOON_MS,
+} from './assess.ts';
+export type {
+  ComplianceIssue,
+  ComplianceReport,
+  TestAssessment,
+  TestStatus,
+  WorkloadCompliance,
+} from './assess.ts';
+export {
+  collectOccurrences,
+  drillOccurrence,
+  historyOccurrences,
+  tabletopOccurrence,
+  verificationOccurrence,
+  VERIFICATIONS_COLLECTION,
+} from './occurrences.ts';
+export type { OccurrenceSource, TestOccurrence } from './occurrences.ts';
+export { complianceToJson, formatCompliance } from './format.ts';
+
+export async function complianceOf(plan: Plan, store: RunStore, now: Date): Promise<ComplianceReport> {
+  return assessCompliance(plan, await collectOccurrences(plan, store), now);
+}
