@@ -17,6 +17,7 @@ import { registerRouter } from './router.ts';
 import { registerRun } from './run.ts';
 import { registerSchema } from './schema.ts';
 import { registerStatus } from './status.ts';
+import { registerTabletop } from './tabletop.ts';
 import { registerValidate } from './validate.ts';
 
 export const commands: RegisterCommand[] = [
@@ -37,5 +38,6 @@ export const commands: RegisterCommand[] = [
   registerMonitor,
   registerDrill,
   registerCompliance,
+  registerTabletop,
   registerDemo,
 ];
