@@ -36,6 +36,9 @@ export interface EngineHooks {
       escalateTo: string | undefined;
     },
   ): void | Promise<void>;
-  /** The run ended, or (`status: 'waiting'`) this process stopped driving it until people act. */
+  /**
+   * The run ended, or this process stopped driving it: until people act (`status: 'waiting'`), or because
+   * the driver was stopped (`running` or `waiting`, to be resumed).
+   */
   onRunComplete?(event: RunEvent & { status: RunStatus; durationMs: number }): void | Promise<void>;
 }

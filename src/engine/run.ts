@@ -85,6 +85,12 @@ export interface RunDriver {
   done: Promise<RunOutcome>;
   /** Cooperative cancel: running steps get their signal aborted, the run ends `cancelled`. */
   cancel(by: string, reason?: string): Promise<void>;
+  /**
+   * Stops driving without ending the run (a server shutting down): no new step starts, steps in flight
+   * get `graceMs` to finish, then are aborted and journaled `step-interrupted` as after a crash. The lease
+   * is released and `done` settles with the run's live status; a later resume goes on from there.
+   */
+  stop(graceMs?: number): Promise<RunOutcome>;
 }
 
 const DEFAULT_PARALLEL = 8;
@@ -370,6 +376,14 @@ class CancelledSignal extends Error {
   override name = 'CancelledSignal';
 }
 
+/** Marks an abort that came from stopping the driver: the run goes on later. */
+class StoppedSignal extends Error {
+  override name = 'StoppedSignal';
+}
+
+/** Default time steps in flight get to finish when a driver stops. */
+const STOP_GRACE_MS = 10_000;
+
 class Driver implements RunDriver {
   readonly runId: string;
   done!: Promise<RunOutcome>;
@@ -401,6 +415,7 @@ class Driver implements RunDriver {
   #fatal: unknown;
   #cancelling = false;
   #finished = false;
+  #stopping = false;
 
   constructor(
     engine: Engine,
@@ -482,6 +497,22 @@ class Driver implements RunDriver {
       { type: RECORD.cancelRequested, actor: by, data: reason === undefined ? {} : { reason } },
     ]);
     this.#poke();
+  }
+
+  async stop(graceMs = STOP_GRACE_MS): Promise<RunOutcome> {
+    if (!this.#finished) {
+      this.#stopping = true;
+      this.#poke();
+    }
+    const timer = setTimeout(() => {
+      for (const controller of this.#running.values())
+        controller.abort(new StoppedSignal('the driver stopped'));
+    }, graceMs);
+    try {
+      return await this.done;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #poke(): void {
@@ -619,29 +650,8 @@ class Driver implements RunDriver {
   async #recoverInFlight(): Promise<void> {
     for (const step of this.#state.steps.values()) {
       if (step.status === 'running') {
-        const rerun = step.snapshot.idempotent;
-        const records: JournalInput[] = [
-          {
-            type: RECORD.stepInterrupted,
-            step: step.snapshot.id,
-            actor: ENGINE_ACTOR,
-            data: { attempt: step.attempts, idempotent: rerun, rerun },
-          },
-        ];
-        if (!rerun) {
-          records.push({
-            type: RECORD.stepWaiting,
-            step: step.snapshot.id,
-            actor: ENGINE_ACTOR,
-            data: {
-              for: 'decision',
-              reason: 'interrupted',
-              options: ['retry', 'done', 'abort'] satisfies Decision[],
-            },
-          });
-        }
-        await this.#journal(records);
-        if (!rerun) await this.#notifyWaiting(step.snapshot.id);
+        await this.#journal(interruptedRecords(step, step.attempts, []));
+        if (!step.snapshot.idempotent) await this.#notifyWaiting(step.snapshot.id);
       } else if (step.status === 'retrying') {
         this.#scheduleRetry(step);
       }
@@ -663,6 +673,7 @@ class Driver implements RunDriver {
   async #turn(): Promise<RunOutcome | undefined> {
     const state = this.#state;
     if (state.finishedAt !== undefined) return this.#outcome(state.status);
+    if (this.#stopping) return this.#running.size > 0 ? undefined : this.#outcome(state.status);
     if (state.cancelRequested) return this.#cancelTurn();
 
     for (const id of [...this.#attention]) {
@@ -921,6 +932,10 @@ class Driver implements RunDriver {
       await this.#succeed(step, evidence, summary, output);
     } catch (error) {
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : error;
+      if (reason instanceof StoppedSignal) {
+        await this.#journal(interruptedRecords(step, attempt, evidence, reason.message));
+        return;
+      }
       if (reason instanceof CancelledSignal) {
         await this.#journal([
           ...evidence,
@@ -1136,6 +1151,38 @@ class Driver implements RunDriver {
   #outcome(status: RunStatus): RunOutcome {
     return { runId: this.runId, status, durationMs: Date.now() - this.#state.createdAt.getTime() };
   }
+}
+
+/** A step found or left in flight: re-run when idempotent, else wait for a person's decision. */
+function interruptedRecords(
+  step: StepState,
+  attempt: number,
+  evidence: JournalInput[],
+  reason?: string,
+): JournalInput[] {
+  const rerun = step.snapshot.idempotent;
+  const records: JournalInput[] = [
+    ...evidence,
+    {
+      type: RECORD.stepInterrupted,
+      step: step.snapshot.id,
+      actor: ENGINE_ACTOR,
+      data: { attempt, idempotent: rerun, rerun, ...(reason === undefined ? {} : { reason }) },
+    },
+  ];
+  if (!rerun) {
+    records.push({
+      type: RECORD.stepWaiting,
+      step: step.snapshot.id,
+      actor: ENGINE_ACTOR,
+      data: {
+        for: 'decision',
+        reason: 'interrupted',
+        options: ['retry', 'done', 'abort'] satisfies Decision[],
+      },
+    });
+  }
+  return records;
 }
 
 function checkRecord(

@@ -16,8 +16,10 @@ import { registerResume } from './resume.ts';
 import { registerRouter } from './router.ts';
 import { registerRun } from './run.ts';
 import { registerSchema } from './schema.ts';
+import { registerServe } from './serve.ts';
 import { registerStatus } from './status.ts';
 import { registerTabletop } from './tabletop.ts';
+import { registerToken } from './token.ts';
 import { registerValidate } from './validate.ts';
 
 export const commands: RegisterCommand[] = [
@@ -40,4 +42,6 @@ export const commands: RegisterCommand[] = [
   registerCompliance,
   registerTabletop,
   registerDemo,
+  registerServe,
+  registerToken,
 ];

@@ -1,0 +1,72 @@
+/**
+ * `drctl serve PLAN... --state DIR --listen 127.0.0.1:7070`: the API, the console and the metrics, and
+ * the engine for runs started through them. SIGTERM or Ctrl-C stops it cleanly: steps in flight are
+ * journaled, leases released; started again, it resumes the runs it was driving.
+ */
+import { resolve } from 'node:path';
+import { createServer, DEFAULT_LISTEN } from '../../server/index.ts';
+import { DEFAULT_STATE_DIR } from '../../store/index.ts';
+import type { RegisterCommand } from '../context.ts';
+
+interface ServeOptions {
+  state: string;
+  listen: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  insecureListen?: boolean;
+  pollMs: string;
+  readinessEvery: string;
+  stopGrace: string;
+}
+
+export const registerServe: RegisterCommand = (program, context) => {
+  program
+    .command('serve')
+    .description('serve the API, the web console and metrics; drive the runs started through them')
+    .argument('<plans...>', 'plan files (YAML)')
+    .option('--state <dir>', 'state directory', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
+    .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
+    .option('--tls-cert <file>', 'PEM certificate: serve HTTPS')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--insecure-listen', 'allow plain HTTP on an address other than loopback (behind a TLS proxy)')
+    .option('--poll-ms <ms>', 'how often the store is read for changes made by other processes', '250')
+    .option('--readiness-every <ms>', 'how often readiness is checked in the background', '30000')
+    .option('--stop-grace <ms>', 'on SIGTERM, how long steps in flight may take to finish', '10000')
+    .action(async (plans: string[], options: ServeOptions) => {
+      const server = await createServer({
+        plans,
+        state: resolve(options.state),
+        listen: options.listen,
+        pollMs: positive(options.pollMs, 250),
+        readinessEveryMs: positive(options.readinessEvery, 30_000),
+        debug: context.debug,
+        ...(options.tlsCert === undefined ? {} : { tlsCert: options.tlsCert }),
+        ...(options.tlsKey === undefined ? {} : { tlsKey: options.tlsKey }),
+        ...(options.insecureListen ? { insecureListen: true } : {}),
+      });
+      let stopped!: () => void;
+      const stop = new Promise<void>((resolveStop) => (stopped = resolveStop));
+      process.once('SIGTERM', () => stopped());
+      process.once('SIGINT', () => stopped());
+      try {
+        const { url, resumed } = await server.listen();
+        context.err.write(
+          `drctl serve listening on ${url} (${server.ctx.plans
+            .list()
+            .map((plan) => plan.name)
+            .join(', ')}; state ${server.ctx.options.state})\n`,
+        );
+        if (resumed.length > 0)
+          context.err.write(`resumed ${resumed.length} run(s): ${resumed.join(', ')}\n`);
+        await stop;
+        context.err.write('stopping: steps in flight are journaled, runs resume on the next start\n');
+      } finally {
+        await server.close({ graceMs: positive(options.stopGrace, 10_000) });
+      }
+    });
+};
+
+function positive(text: string, fallback: number): number {
+  const value = Number(text);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}

@@ -1,0 +1,240 @@
+/**
+ * What every route and service of the server shares: the store, the loaded plans, the engine that drives
+ * the runs started here, the live event bus (fed to SSE), the metrics registry, the logger and the options.
+ * `createContext` is the one place the server opens its store.
+ */
+import { EventEmitter } from 'node:events';
+import { resolve } from 'node:path';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { Engine, Redactor, planSecrets } from '../engine/index.ts';
+import type { EngineHooks } from '../engine/index.ts';
+import { loadPlan } from '../plan/index.ts';
+import type { Plan } from '../plan/index.ts';
+import { checkStepActions, providers as registry } from '../providers/index.ts';
+import type { Provider } from '../providers/index.ts';
+import { openStore } from '../store/index.ts';
+import type { RunStore } from '../store/index.ts';
+import { ApiError } from './errors.ts';
+import { ReadinessCache } from './readiness.ts';
+import { RunSupervisor } from './runs.ts';
+import { RunWatcher } from './watcher.ts';
+
+export interface ServerOptions {
+  /** Plan files the server serves and starts runs from. */
+  plans: readonly string[];
+  /** The state directory (SQLite), as for `drctl run`. */
+  state: string;
+  /** Address to listen on, `host:port`. @default '127.0.0.1:7070' */
+  listen?: string;
+  /** PEM certificate and key files: the server speaks HTTPS. @default plain HTTP */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Allow plain HTTP on an address other than loopback. @default false */
+  insecureListen?: boolean;
+  /** Largest request body, in bytes. @default 1048576 */
+  bodyLimitBytes?: number;
+  /** How often the store is read for runs other processes changed. @default 250 */
+  pollMs?: number;
+  /** How often readiness is checked in the background. @default 30000 */
+  readinessEveryMs?: number;
+  /** How long a console session lasts. @default 43200000 (12 hours) */
+  sessionTtlMs?: number;
+  /** @default every provider drctl ships */
+  providers?: readonly Provider[];
+  /** @default pino at info level on stderr */
+  logger?: Logger;
+  /** The engine's poll and lease settings, for tests. @default the engine's defaults */
+  engine?: { pollMs?: number; leaseTtlMs?: number };
+  /** Services to run, by name. @default every service in services.ts */
+  services?: readonly string[];
+  /** Debug-level logs. @default false */
+  debug?: boolean;
+}
+
+export const DEFAULT_LISTEN = '127.0.0.1:7070';
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** One thing that happened, as the console and SSE clients receive it. */
+export interface LiveEvent {
+  /** `journal` (a run's record), `run` (its status or head moved), or another area's own type. */
+  type: string;
+  runId?: string;
+  at: string;
+  data: Record<string, unknown>;
+}
+
+/** Live events inside the server: engine hooks and the store watcher publish, SSE streams subscribe. */
+export class EventBus {
+  readonly #emitter = new EventEmitter();
+
+  constructor() {
+    // every SSE client is a listener
+    this.#emitter.setMaxListeners(0);
+  }
+
+  publish(event: LiveEvent): void {
+    this.#emitter.emit('event', event);
+  }
+
+  /** Returns the unsubscribe function. */
+  subscribe(listener: (event: LiveEvent) => void): () => void {
+    this.#emitter.on('event', listener);
+    return () => this.#emitter.off('event', listener);
+  }
+
+  get listeners(): number {
+    return this.#emitter.listenerCount('event');
+  }
+}
+
+/** The plans the server was started with, reloadable without a restart. */
+export class PlanSet {
+  readonly files: readonly string[];
+  #plans: Plan[] = [];
+  #redactor = new Redactor({});
+
+  private constructor(files: readonly string[]) {
+    this.files = files.map((file) => resolve(file));
+  }
+
+  static async load(files: readonly string[], providers: readonly Provider[]): Promise<PlanSet> {
+    const set = new PlanSet(files);
+    await set.reload(providers);
+    return set;
+  }
+
+  /** Loads every plan file again; on a bad plan the old set stays and the error is thrown. */
+  async reload(providers: readonly Provider[] = registry): Promise<void> {
+    const plans = await Promise.all(
+      this.files.map((file) => loadPlan(file, { checks: [(plan) => checkStepActions(plan, providers)] })),
+    );
+    const secrets: Record<string, string> = {};
+    for (const plan of plans) Object.assign(secrets, planSecrets(plan));
+    this.#plans = plans;
+    this.#redactor = new Redactor(secrets);
+  }
+
+  list(): readonly Plan[] {
+    return this.#plans;
+  }
+
+  /** The plan named `name`, or the only one when there is one and no name is given. */
+  get(name?: string): Plan {
+    if (name === undefined) {
+      const [only, ...others] = this.#plans;
+      if (only !== undefined && others.length === 0) return only;
+      throw new ApiError(400, 'DRCTL_API_PLAN_REQUIRED', 'this server serves several plans: name one', {
+        field: 'body.plan',
+        hint: `plans: ${this.#plans.map((plan) => plan.name).join(', ')}`,
+      });
+    }
+    const plan = this.#plans.find((candidate) => candidate.name === name);
+    if (plan === undefined) {
+      throw new ApiError(404, 'DRCTL_API_PLAN_NOT_FOUND', `this server serves no plan named ${name}`, {
+        hint: `plans: ${this.#plans.map((candidate) => candidate.name).join(', ')}`,
+      });
+    }
+    return plan;
+  }
+
+  /** The plan a run was started from (by its root file), if the server serves it. */
+  byFile(file: string): Plan | undefined {
+    return this.#plans.find(
+      (plan) => plan.files[0] !== undefined && resolve(plan.files[0]) === resolve(file),
+    );
+  }
+
+  /** Replaces every secret value of every plan in what the server answers and logs. */
+  get redactor(): Redactor {
+    return this.#redactor;
+  }
+}
+
+export interface ServerContext {
+  store: RunStore;
+  plans: PlanSet;
+  /** Drives the runs started or resumed through this server. */
+  engine: Engine;
+  bus: EventBus;
+  /** This server's own Prometheus registry (not prom-client's global one). */
+  metrics: Registry;
+  logger: Logger;
+  /** The options with their defaults applied. */
+  options: ResolvedServerOptions;
+  providers: readonly Provider[];
+  /** Engine hooks areas add before the first run starts (metrics, notifications). */
+  hooks: EngineHooks[];
+  /** The runs this server drives: start, resume, cancel, stop. */
+  runs: RunSupervisor;
+  /** Publishes new journal records on the bus. */
+  watcher: RunWatcher;
+  /** The latest readiness reports and their per-workload summary. */
+  readiness: ReadinessCache;
+}
+
+export type ResolvedServerOptions = Required<
+  Pick<
+    ServerOptions,
+    'listen' | 'bodyLimitBytes' | 'pollMs' | 'readinessEveryMs' | 'sessionTtlMs' | 'insecureListen'
+  >
+> &
+  Omit<ServerOptions, 'logger' | 'providers'> & { state: string };
+
+export async function createContext(options: ServerOptions): Promise<ServerContext> {
+  const providers = options.providers ?? registry;
+  const plans = await PlanSet.load(options.plans, providers);
+  const logger =
+    options.logger ??
+    pino(
+      { level: options.debug ? 'debug' : 'info' },
+      // every line redacted with the plans' secrets, as the engine's log file is
+      { write: (line: string) => void process.stderr.write(plans.redactor.text(line)) },
+    );
+  const resolved: ResolvedServerOptions = {
+    ...options,
+    state: resolve(options.state),
+    listen: options.listen ?? DEFAULT_LISTEN,
+    bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
+    pollMs: options.pollMs ?? 250,
+    readinessEveryMs: options.readinessEveryMs ?? 30_000,
+    sessionTtlMs: options.sessionTtlMs ?? 12 * 60 * 60 * 1000,
+    insecureListen: options.insecureListen ?? false,
+  };
+  // awaited: the PostgreSQL store opens asynchronously
+  const store: RunStore = await openStore(resolved.state);
+  const hooks: EngineHooks[] = [];
+  const engine = new Engine({
+    store,
+    providers,
+    stateDir: resolved.state,
+    logger: logger.child({ part: 'engine' }),
+    hooks,
+    ...(options.engine?.pollMs === undefined ? {} : { pollMs: options.engine.pollMs }),
+    ...(options.engine?.leaseTtlMs === undefined ? {} : { leaseTtlMs: options.engine.leaseTtlMs }),
+  });
+  const base = {
+    store,
+    plans,
+    engine,
+    bus: new EventBus(),
+    metrics: new Registry(),
+    logger,
+    options: resolved,
+    providers,
+    hooks,
+  };
+  const watcher = new RunWatcher(base);
+  // runs driven here reach SSE clients the moment their journal moves, not at the next poll
+  const look = (event: { runId: string }): void => void watcher.check(event.runId);
+  hooks.push({
+    onRunStart: look,
+    onStepStart: look,
+    onStepWaiting: look,
+    onStepComplete: look,
+    onStepError: look,
+    onRunComplete: look,
+  });
+  return { ...base, watcher, runs: new RunSupervisor(base), readiness: new ReadinessCache(base) };
+}

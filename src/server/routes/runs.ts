@@ -1,0 +1,352 @@
+/**
+ * Runs: list, read (the engine's run view), start (driven by this server's engine), and what people do
+ * to them. Approvals, confirmations, decisions and cancels go through the engine's operator functions
+ * with the token's name as the person, so approver lists, quorum and four-eyes hold here as in the CLI.
+ */
+import { z } from 'zod';
+import { approveStep, confirmStep, decideStep, rejectStep, runView, verifyRun } from '../../engine/index.ts';
+import type { RunView } from '../../engine/index.ts';
+import type { RunRecord, RunStatus } from '../../store/index.ts';
+import type { Api, UploadedFile } from '../api.ts';
+import type { ServerContext } from '../context.ts';
+import { notFound } from '../runs.ts';
+
+const RUN_STATUSES = [
+  'running',
+  'waiting',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'rolled-back',
+] as const satisfies RunStatus[];
+
+const RunParams = z.object({ id: z.string().min(1).max(100) });
+const StepParams = RunParams.extend({ step: z.string().min(1).max(200) });
+const Text = z.string().max(10_000);
+
+const RunSummary = z.object({
+  id: z.string(),
+  workload: z.string(),
+  runbook: z.string(),
+  status: z.enum(RUN_STATUSES),
+  startedBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  headSeq: z.number(),
+  drivenHere: z.boolean(),
+});
+
+const Step = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.string(),
+  status: z.string(),
+  needs: z.array(z.string()),
+  waitingFor: z.string().optional(),
+  waitingOn: z.array(z.string()),
+  approvedBy: z.array(z.string()),
+  quorum: z.number().optional(),
+  expectedMs: z.number(),
+  contingencyMs: z.number(),
+  actualMs: z.number().optional(),
+  evidence: z.array(z.object({ name: z.string(), value: z.unknown(), by: z.string() })),
+});
+const Run = z.object({
+  id: z.string(),
+  workload: z.string(),
+  runbook: z.string(),
+  status: z.enum(RUN_STATUSES),
+  startedBy: z.string(),
+  startedAt: z.string(),
+  progress: z.object({
+    total: z.number(),
+    done: z.number(),
+    running: z.number(),
+    waiting: z.number(),
+    failed: z.number(),
+  }),
+  waiting: z.array(z.object({ step: z.string(), for: z.string(), on: z.array(z.string()) })),
+  next: z.array(z.string()),
+  steps: z.array(Step),
+  drivenHere: z.boolean(),
+});
+
+function summaryOf(run: RunRecord, drivenHere: boolean): z.infer<typeof RunSummary> {
+  return {
+    id: run.id,
+    workload: run.workload,
+    runbook: run.runbook,
+    status: run.status,
+    startedBy: run.startedBy,
+    createdAt: run.createdAt.toISOString(),
+    updatedAt: run.updatedAt.toISOString(),
+    headSeq: run.headSeq,
+    drivenHere,
+  };
+}
+
+export async function viewOfRun(
+  ctx: ServerContext,
+  runId: string,
+): Promise<RunView & { drivenHere: boolean }> {
+  const records = await ctx.store.readJournal(runId);
+  if (records.length === 0) throw notFound(runId);
+  return {
+    ...runView(records, await ctx.store.getLease(runId)),
+    drivenHere: ctx.runs.driving.includes(runId),
+  };
+}
+
+/** Evidence from a form: the text field as `text`, each file by its name (text as is, else base64). */
+function formEvidence(
+  evidence: string | Record<string, string> | undefined,
+  files: UploadedFile[],
+): Record<string, string> | undefined {
+  const entries: Record<string, string> = typeof evidence === 'string' ? { text: evidence } : { ...evidence };
+  for (const file of files) {
+    const text = file.bytes.toString('utf8');
+    const isText =
+      file.type.startsWith('text/') || file.type === 'application/json' || !text.includes('\uFFFD');
+    entries[file.name || file.field] = isText
+      ? text
+      : `data:${file.type || 'application/octet-stream'};base64,${file.bytes.toString('base64')}`;
+  }
+  return Object.keys(entries).length === 0 ? undefined : entries;
+}
+
+export function registerRuns(api: Api, ctx: ServerContext): void {
+  /** After people act: live clients see the record now, whoever drives the run. */
+  const acted = async (runId: string) => {
+    await ctx.watcher.check(runId);
+    return viewOfRun(ctx, runId);
+  };
+
+  api.route({
+    method: 'GET',
+    path: '/runs',
+    role: 'viewer',
+    summary: 'List runs, newest first',
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(1000).default(50),
+      status: z.enum(RUN_STATUSES).optional(),
+      workload: z.string().optional(),
+    }),
+    response: z.object({ runs: z.array(RunSummary) }),
+    handler: async ({ query }) => {
+      const filtered = query.status !== undefined || query.workload !== undefined;
+      const runs = (await ctx.store.listRuns({ limit: filtered ? 1000 : query.limit }))
+        .filter((run) => query.status === undefined || run.status === query.status)
+        .filter((run) => query.workload === undefined || run.workload === query.workload)
+        .slice(0, query.limit);
+      const driving = new Set(ctx.runs.driving);
+      return { runs: runs.map((run) => summaryOf(run, driving.has(run.id))) };
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    path: '/runs',
+    role: 'operator',
+    summary: 'Start a run',
+    description: "Creates the run and drives it with this server's engine; the caller is the run's starter.",
+    status: 201,
+    body: z.object({
+      runbook: z.string().min(1).describe('`workload/name`, or a name unique across workloads'),
+      workload: z.string().optional(),
+      plan: z.string().optional().describe('needed when the server serves several plans'),
+      parallel: z.coerce.number().int().min(1).max(64).optional(),
+      activation: z
+        .object({
+          approvers: z.array(z.string()).default([]),
+          quorum: z.number().int().min(1).default(1),
+          reason: z.string().max(2000),
+        })
+        .optional()
+        .describe('an approval step in front of the runbook: nothing runs until activation is approved'),
+    }),
+    response: Run,
+    handler: async ({ body, principal }) => {
+      const driver = await ctx.runs.start({
+        plan: ctx.plans.get(body.plan),
+        runbook: body.runbook,
+        startedBy: principal?.name ?? 'unknown',
+        ...(body.workload === undefined ? {} : { workload: body.workload }),
+        ...(body.parallel === undefined ? {} : { parallel: body.parallel }),
+        ...(body.activation === undefined ? {} : { activation: body.activation }),
+      });
+      return viewOfRun(ctx, driver.runId);
+    },
+  });
+
+  api.route({
+    method: 'GET',
+    path: '/runs/:id',
+    role: 'viewer',
+    summary: 'One run: progress, steps, what waits for whom, evidence',
+    params: RunParams,
+    response: Run,
+    handler: ({ params }) => viewOfRun(ctx, params.id),
+  });
+
+  api.route({
+    method: 'GET',
+    path: '/runs/:id/journal',
+    role: 'viewer',
+    summary: "A run's journal records, in order",
+    params: RunParams,
+    query: z.object({ afterSeq: z.coerce.number().int().min(0).default(0) }),
+    handler: async ({ params, query }) => {
+      if ((await ctx.store.getRun(params.id)) === undefined) throw notFound(params.id);
+      const records = await ctx.store.readJournal(params.id, query.afterSeq);
+      return {
+        records: records.map((record) => ({
+          seq: record.seq,
+          at: record.at.toISOString(),
+          type: record.type,
+          step: record.step,
+          actor: record.actor,
+          data: record.data,
+          hash: record.hash,
+        })),
+      };
+    },
+  });
+
+  api.route({
+    method: 'GET',
+    path: '/runs/:id/evidence',
+    role: 'viewer',
+    summary: "A run's evidence and check results, per step",
+    params: RunParams,
+    handler: async ({ params }) => {
+      const view = await viewOfRun(ctx, params.id);
+      return {
+        steps: view.steps.map((step) => ({ step: step.id, evidence: step.evidence, checks: step.checks })),
+      };
+    },
+  });
+
+  api.route({
+    method: 'GET',
+    path: '/runs/:id/verify',
+    role: 'viewer',
+    summary: "Verify a run's hash-chained journal",
+    params: RunParams,
+    handler: ({ params }) => verifyRun(ctx.store, params.id),
+  });
+
+  api.route({
+    method: 'POST',
+    path: '/runs/:id/steps/:step/approve',
+    role: 'approver',
+    summary: 'Approve a step waiting for approval',
+    params: StepParams,
+    body: z.object({ note: Text.optional() }),
+    response: Run,
+    handler: async ({ params, body, principal }) => {
+      await approveStep(ctx.store, {
+        runId: params.id,
+        step: params.step,
+        by: principal?.name ?? '',
+        ...(body.note === undefined ? {} : { note: body.note }),
+      });
+      return acted(params.id);
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    path: '/runs/:id/steps/:step/reject',
+    role: 'approver',
+    summary: 'Reject a step waiting for approval (the step fails)',
+    params: StepParams,
+    body: z.object({ reason: Text.optional() }),
+    response: Run,
+    handler: async ({ params, body, principal }) => {
+      await rejectStep(ctx.store, {
+        runId: params.id,
+        step: params.step,
+        by: principal?.name ?? '',
+        ...(body.reason === undefined ? {} : { reason: body.reason }),
+      });
+      return acted(params.id);
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    path: '/runs/:id/steps/:step/confirm',
+    role: 'operator',
+    summary: 'Confirm a manual step done, with its evidence',
+    description:
+      'JSON `evidence` is name → text. A form sends `evidence` (kept as `text`) and files (kept by file name).',
+    params: StepParams,
+    files: true,
+    body: z.object({
+      note: Text.optional(),
+      evidence: z
+        .union([z.string().max(1_000_000), z.record(z.string(), z.string().max(1_000_000))])
+        .optional(),
+    }),
+    response: Run,
+    handler: async ({ params, body, files, principal }) => {
+      const evidence = formEvidence(body.evidence, files);
+      await confirmStep(ctx.store, {
+        runId: params.id,
+        step: params.step,
+        by: principal?.name ?? '',
+        ...(body.note === undefined ? {} : { note: body.note }),
+        ...(evidence === undefined ? {} : { evidence }),
+      });
+      return acted(params.id);
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    path: '/runs/:id/steps/:step/decide',
+    role: 'operator',
+    summary: 'Decide for an escalated or interrupted step',
+    params: StepParams,
+    body: z.object({ choice: z.enum(['retry', 'skip', 'done', 'abort']) }),
+    response: Run,
+    handler: async ({ params, body, principal }) => {
+      await decideStep(ctx.store, {
+        runId: params.id,
+        step: params.step,
+        by: principal?.name ?? '',
+        choice: body.choice,
+      });
+      return acted(params.id);
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    path: '/runs/:id/cancel',
+    role: 'operator',
+    summary: 'Cancel a run',
+    params: RunParams,
+    body: z.object({ reason: Text.optional() }),
+    response: Run,
+    handler: async ({ params, body, principal }) => {
+      await ctx.runs.cancel(params.id, principal?.name ?? '', body.reason);
+      return acted(params.id);
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    path: '/runs/:id/resume',
+    role: 'operator',
+    summary: 'Drive a run no process drives (after a crash, a pause, a decision)',
+    params: RunParams,
+    body: z.object({}),
+    response: Run,
+    handler: async ({ params, principal }) => {
+      if ((await ctx.store.getRun(params.id)) === undefined) throw notFound(params.id);
+      await ctx.runs.resume(params.id, principal?.name ?? '');
+      return acted(params.id);
+    },
+  });
+}

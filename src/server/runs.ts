@@ -1,0 +1,166 @@
+/**
+ * The runs this server drives. Runs started or resumed through the API are driven here by the server's
+ * own engine; each is noted in the documents collection `server-runs` until it ends, so a server started
+ * again (after SIGTERM, or SIGKILL) resumes exactly the runs it was driving. Everything people do to a run
+ * (approve, confirm, decide, cancel) goes through the engine's operator functions, never around them.
+ */
+import { hostname } from 'node:os';
+import { finishCancelled, requestCancel } from '../engine/index.ts';
+import type { ActivationGate, RunDriver } from '../engine/index.ts';
+import { DrctlError } from '../errors.ts';
+import type { Plan } from '../plan/index.ts';
+import { FINAL_RUN_STATUSES } from '../store/index.ts';
+import type { RunRecord } from '../store/index.ts';
+import type { ServerContext } from './context.ts';
+import { ApiError } from './errors.ts';
+
+export const SERVER_RUNS = 'server-runs';
+
+export interface StartOptions {
+  plan: Plan;
+  runbook: string;
+  workload?: string;
+  startedBy: string;
+  parallel?: number;
+  activation?: ActivationGate;
+}
+
+export class RunSupervisor {
+  readonly #ctx: Pick<ServerContext, 'store' | 'plans' | 'engine' | 'logger'>;
+  readonly #drivers = new Map<string, RunDriver>();
+  #stopping = false;
+
+  constructor(ctx: Pick<ServerContext, 'store' | 'plans' | 'engine' | 'logger'>) {
+    this.#ctx = ctx;
+  }
+
+  /** Run ids this server drives now. */
+  get driving(): string[] {
+    return [...this.#drivers.keys()];
+  }
+
+  async start(options: StartOptions): Promise<RunDriver> {
+    this.#refuseWhenStopping();
+    const driver = await this.#ctx.engine.start({
+      plan: options.plan,
+      runbook: options.runbook,
+      startedBy: options.startedBy,
+      ...(options.workload === undefined ? {} : { workload: options.workload }),
+      ...(options.parallel === undefined ? {} : { parallel: options.parallel }),
+      ...(options.activation === undefined ? {} : { activation: options.activation }),
+    });
+    await this.#track(driver);
+    return driver;
+  }
+
+  /** Takes over a run no live process drives; DRCTL_RUN_LOCKED when one does. */
+  async resume(runId: string, by: string): Promise<RunDriver> {
+    this.#refuseWhenStopping();
+    const existing = this.#drivers.get(runId);
+    if (existing !== undefined) return existing;
+    const run = await this.#ctx.store.getRun(runId);
+    if (run === undefined) throw notFound(runId);
+    const driver = await this.#ctx.engine.resume({ plan: this.planOf(run), runId, by });
+    await this.#track(driver);
+    return driver;
+  }
+
+  /** The loaded plan a run was started from: same root file, or failing that the same hash. */
+  planOf(run: RunRecord): Plan {
+    const plan =
+      this.#ctx.plans.byFile(run.planFile) ??
+      this.#ctx.plans.list().find((candidate) => candidate.hash === run.planHash);
+    if (plan === undefined) {
+      throw new ApiError(
+        409,
+        'DRCTL_API_PLAN_NOT_SERVED',
+        `run ${run.id} was started from ${run.planFile}, which this server does not serve`,
+        { hint: 'start drctl serve with that plan, or resume the run with `drctl resume`' },
+      );
+    }
+    return plan;
+  }
+
+  /** Cancels a run: through its driver when this server drives it, else by the journal. */
+  async cancel(runId: string, by: string, reason: string | undefined): Promise<void> {
+    const driver = this.#drivers.get(runId);
+    if (driver !== undefined) {
+      await driver.cancel(by, reason);
+      return;
+    }
+    await requestCancel(this.#ctx.store, { runId, by, ...(reason === undefined ? {} : { reason }) });
+    try {
+      // nobody drives it: end it here; a live driver elsewhere ends it itself
+      await finishCancelled(this.#ctx.store, {
+        runId,
+        by,
+        owner: `${hostname()}:${process.pid}:serve-cancel`,
+        pid: process.pid,
+        host: hostname(),
+      });
+    } catch (error) {
+      if (!(error instanceof DrctlError && error.code === 'DRCTL_RUN_LOCKED')) throw error;
+    }
+  }
+
+  /** On start: resumes every run a previous server process was driving and did not finish. */
+  async resumeOwned(): Promise<string[]> {
+    const resumed: string[] = [];
+    for (const doc of await this.#ctx.store.listDocuments(SERVER_RUNS, { limit: 10_000 })) {
+      const run = await this.#ctx.store.getRun(doc.id);
+      if (run === undefined || FINAL_RUN_STATUSES.includes(run.status)) {
+        await this.#ctx.store.deleteDocument(SERVER_RUNS, doc.id);
+        continue;
+      }
+      try {
+        await this.resume(run.id, 'drctl-serve');
+        resumed.push(run.id);
+      } catch (error) {
+        this.#ctx.logger.warn({ run: run.id, err: error }, 'a run this server drove was not resumed');
+      }
+    }
+    return resumed;
+  }
+
+  /** Stops driving every run (journaled, leases released); the runs stay open for the next start. */
+  async stop(graceMs?: number): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(
+      [...this.#drivers.values()].map((driver) =>
+        driver.stop(graceMs).catch((error: unknown) => {
+          this.#ctx.logger.error({ run: driver.runId, err: error }, 'a run did not stop cleanly');
+        }),
+      ),
+    );
+  }
+
+  async #track(driver: RunDriver): Promise<void> {
+    this.#drivers.set(driver.runId, driver);
+    const run = await this.#ctx.store.getRun(driver.runId);
+    await this.#ctx.store.putDocument(SERVER_RUNS, driver.runId, { planFile: run?.planFile ?? '' });
+    driver.done
+      .then(async (outcome) => {
+        if (FINAL_RUN_STATUSES.includes(outcome.status))
+          await this.#ctx.store.deleteDocument(SERVER_RUNS, driver.runId);
+      })
+      .catch((error: unknown) => {
+        if (!this.#stopping)
+          this.#ctx.logger.error({ run: driver.runId, err: error }, 'driving a run failed');
+      })
+      .finally(() => this.#drivers.delete(driver.runId));
+  }
+
+  #refuseWhenStopping(): void {
+    if (this.#stopping) {
+      throw new ApiError(503, 'DRCTL_API_STOPPING', 'the server is stopping', {
+        hint: 'try again once it is back',
+      });
+    }
+  }
+}
+
+export function notFound(runId: string): ApiError {
+  return new ApiError(404, 'DRCTL_RUN_NOT_FOUND', `run ${runId} is not in this state directory`, {
+    hint: 'list runs with GET /api/v1/runs',
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * Background services: what runs beside the HTTP routes for as long as the server does. Each starts
+ * after the routes are mounted and before the server listens, and stops (in reverse order) before the
+ * store closes. Add one by writing an object satisfying `ServerService` and listing it in `services`.
+ */
+import type { ServerContext } from './context.ts';
+
+export interface ServerService {
+  name: string;
+  start(ctx: ServerContext): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Publishes every journal record of every run on the bus (SSE), whoever wrote it. */
+function runWatcher(): ServerService {
+  let context: ServerContext | undefined;
+  return {
+    name: 'run-watcher',
+    async start(ctx) {
+      context = ctx;
+      await ctx.watcher.start();
+    },
+    stop: async () => context?.watcher.stop(),
+  };
+}
+
+/** Keeps the readiness report fresh in the background. */
+function readinessChecker(): ServerService {
+  let timer: NodeJS.Timeout | undefined;
+  let context: ServerContext | undefined;
+  const check = (): void => {
+    context?.readiness.refresh().catch((error: unknown) => {
+      context?.logger.warn({ err: error }, 'the readiness check failed');
+    });
+  };
+  return {
+    name: 'readiness',
+    async start(ctx) {
+      context = ctx;
+      check();
+      timer = setInterval(check, ctx.options.readinessEveryMs);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      await context?.readiness.idle();
+    },
+  };
+}
+
+/** Every service, in start order. */
+export function services(): ServerService[] {
+  return [runWatcher(), readinessChecker()];
+}
