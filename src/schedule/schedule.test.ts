@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/support/tmp.ts';
-import { DrctlError } from '../errors.ts';
+import type { DrctlError } from '../errors.ts';
 import { openStore } from '../store/index.ts';
 import type { RunStore } from '../store/store.ts';
 import {
