@@ -10,6 +10,7 @@ import { registerDemo } from './demo.ts';
 import { registerDrill } from './drill.ts';
 import { registerInit } from './init.ts';
 import { registerMonitor } from './monitor.ts';
+import { registerPir } from './pir.ts';
 import { registerReadiness } from './readiness.ts';
 import { registerRender } from './render.ts';
 import { registerResume } from './resume.ts';
@@ -41,6 +42,7 @@ export const commands: RegisterCommand[] = [
   registerDrill,
   registerCompliance,
   registerTabletop,
+  registerPir,
   registerDemo,
   registerServe,
   registerToken,

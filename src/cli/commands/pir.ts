@@ -1,0 +1,58 @@
+/**
+ * `drctl pir RUN [--format md|html] [--out FILE]`: draft the post-incident review of a real failover or
+ * restore run from its journal, with the plan it was started from when that can still be loaded.
+ */
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { UsageError } from '../../errors.ts';
+import type { Plan } from '../../plan/index.ts';
+import { assertRealRun, draftPir, writeReportHtml, writeReportMarkdown } from '../../report/index.ts';
+import { DEFAULT_STATE_DIR } from '../../store/index.ts';
+import type { RegisterCommand } from '../context.ts';
+import { loadPlanForCommand } from '../load-plan.ts';
+import { openState, type StateOptions } from './run-shared.ts';
+
+interface PirOptions extends StateOptions {
+  format: string;
+  out?: string;
+  plan?: string;
+}
+
+export const registerPir: RegisterCommand = (program, context) => {
+  program
+    .command('pir')
+    .description('draft the post-incident review of a real (non-drill) run from its journal')
+    .argument('<run>', 'run id')
+    .option('--format <format>', 'md or html', 'md')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .option('--plan <file>', "the plan, when the run's own plan file has moved")
+    .option('--state <dir>', 'state directory', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
+    .action(async (runId: string, options: PirOptions) => {
+      if (options.format !== 'md' && options.format !== 'html')
+        throw new UsageError('DRCTL_PIR_FORMAT', `--format ${options.format} is not md or html`, {
+          hint: 'use --format md or --format html',
+        });
+      const store = openState(options);
+      try {
+        const run = await store.getRun(runId);
+        if (run === undefined)
+          throw new UsageError('DRCTL_RUN_NOT_FOUND', `run ${runId} is not in this state directory`, {
+            hint: 'list runs with `drctl status`, or pass the --state directory the run was started with',
+          });
+        await assertRealRun(store, run);
+        const planFile = options.plan ?? run.planFile;
+        // a review is still worth drafting when the plan is gone; it then lacks targets and positions
+        let plan: Plan | undefined;
+        if (existsSync(planFile)) plan = await loadPlanForCommand(planFile).catch(() => undefined);
+        const { document } = draftPir({ run, records: await store.readJournal(runId), plan });
+        const text = options.format === 'html' ? writeReportHtml(document) : writeReportMarkdown(document);
+        if (options.out === undefined) context.out.write(text);
+        else {
+          await writeFile(options.out, text);
+          context.out.write(`post-incident review of run ${runId}: ${options.out}\n`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+};

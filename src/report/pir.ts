@@ -1,0 +1,356 @@
+/**
+ * The post-incident review, drafted from a real (non-drill) run's journal: the timeline, what was detected
+ * when, every decision and who took it, the measured recovery time against the RTO, the steps slower than
+ * expected, failed steps and contingencies used, then the sections people write: root cause (seed 004:
+ * published within 72 hours) and lessons learned, with action items that name the plan change.
+ */
+import { recoveryPoint } from '../analysis/index.ts';
+import { DRILL_ACTOR } from '../drill/failback.ts';
+import { RECORD, runView, type RunView } from '../engine/index.ts';
+import type { RunCreatedData } from '../engine/journal.ts';
+import { UsageError, formatLocation } from '../errors.ts';
+import { CADENCE_DEFAULTS } from '../plan/defaults.ts';
+import { formatDuration } from '../plan/duration.ts';
+import type { Plan } from '../plan/model.ts';
+import type { ChainReport } from '../store/chain.ts';
+import { verifyChain } from '../store/chain.ts';
+import type { JournalRecord, RunRecord, RunStore } from '../store/store.ts';
+import type { ReportDocument, ReportSection } from './document.ts';
+
+export interface PirInput {
+  run: RunRecord;
+  records: readonly JournalRecord[];
+  /** The plan the run was started from, when it can still be loaded: targets and step locations. */
+  plan: Plan | undefined;
+  /** When the draft is made. @default now */
+  now?: Date;
+}
+
+/** A run a drill started is reviewed in its drill report, not here. */
+export async function assertRealRun(store: RunStore, run: RunRecord): Promise<void> {
+  const drillRun =
+    run.startedBy === DRILL_ACTOR ||
+    (await store.listDrillReports({ workload: run.workload, limit: 10_000 })).some((d) =>
+      ((d.report as { evidence?: { name: string }[] }).evidence ?? []).some(
+        (e) => e.name === `run ${run.id}`,
+      ),
+    );
+  if (drillRun)
+    throw new UsageError('DRCTL_PIR_DRILL_RUN', `run ${run.id} was started by a drill`, {
+      hint: 'a drill has its report (drctl drill writes it); a post-incident review is for a real failover or restore',
+    });
+}
+
+const time = (date: Date | string | undefined): string =>
+  date === undefined
+    ? '—'
+    : new Date(date)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z');
+const ms = (value: number | undefined): string => (value === undefined ? '—' : formatDuration(value));
+
+/** What each journal record type says in the timeline; evidence and checks are shown per step instead. */
+const TIMELINE: Record<string, (r: JournalRecord) => string> = {
+  [RECORD.runCreated]: (r) => {
+    const created = r.data as unknown as RunCreatedData;
+    return created.trigger
+      ? `run started (${created.trigger.automatic ? 'automatic' : 'manual'}): ${created.trigger.reason}`
+      : `run started by ${created.startedBy}`;
+  },
+  [RECORD.stepStarted]: (r) => `started (attempt ${String(r.data.attempt ?? 1)})`,
+  [RECORD.stepWaiting]: (r) => `waiting for ${String(r.data.for)}`,
+  [RECORD.stepSucceeded]: (r) => `succeeded${r.data.summary ? `: ${String(r.data.summary)}` : ''}`,
+  [RECORD.stepFailed]: (r) => `failed: ${String(r.data.code)} ${String(r.data.message)}`,
+  [RECORD.stepInterrupted]: () => 'interrupted (the driver stopped mid-step)',
+  [RECORD.stepSkipped]: () => 'skipped',
+  [RECORD.stepCancelled]: () => 'cancelled',
+  [RECORD.approvalGranted]: () => 'approved',
+  [RECORD.approvalRejected]: () => 'rejected',
+  [RECORD.stepConfirmed]: () => 'confirmed done',
+  [RECORD.decision]: (r) => `decided: ${String(r.data.choice)}`,
+  [RECORD.cancelRequested]: (r) => `cancel requested${r.data.reason ? `: ${String(r.data.reason)}` : ''}`,
+  [RECORD.rollbackStarted]: () => 'rollback started',
+  [RECORD.undoSucceeded]: () => 'undone',
+  [RECORD.undoFailed]: (r) => `undo failed${r.data.message ? `: ${String(r.data.message)}` : ''}`,
+  [RECORD.runFinished]: (r) =>
+    `run finished ${String(r.data.status)}${r.data.reason ? `: ${String(r.data.reason)}` : ''}`,
+};
+
+const DECISIONS = new Set<string>([
+  RECORD.approvalGranted,
+  RECORD.approvalRejected,
+  RECORD.stepConfirmed,
+  RECORD.decision,
+  RECORD.cancelRequested,
+]);
+
+export interface PirDraft {
+  view: RunView;
+  chain: ChainReport;
+  document: ReportDocument;
+}
+
+export function draftPir(input: PirInput): PirDraft {
+  const { run, records, plan } = input;
+  const now = input.now ?? new Date();
+  const view = runView(records);
+  if (view.finishedAt === undefined)
+    throw new UsageError('DRCTL_PIR_RUN_UNFINISHED', `run ${run.id} has not finished (${view.status})`, {
+      hint: 'a review is drafted once the run ended; follow it with drctl status RUN',
+    });
+  const chain = verifyChain(run, records);
+  const created = records[0]!.data as unknown as RunCreatedData;
+  const workload = plan?.workloads.find((w) => w.id === view.workload);
+  const runbook = workload?.runbooks.find((r) => r.name === view.runbook);
+  const stepAt = (id: string): string => {
+    const step = runbook?.steps.find((s) => s.id === id);
+    return step === undefined
+      ? `step ${id} of runbook ${view.workload}/${view.runbook}`
+      : `${formatLocation(step.at)} (step ${id})`;
+  };
+  const t0 = new Date(view.startedAt).getTime();
+  const finished = new Date(view.finishedAt);
+  const rootCauseBy = new Date(
+    finished.getTime() + (plan?.communications.rootCauseWithinMs ?? CADENCE_DEFAULTS.rootCauseWithinMs),
+  );
+  const sections: ReportSection[] = [];
+
+  sections.push({
+    id: 'summary',
+    title: 'Summary',
+    blocks: [
+      {
+        kind: 'table',
+        head: ['Workload', 'Runbook', 'Status', 'Started by', 'Started', 'Finished', 'Duration'],
+        rows: [
+          [
+            workload ? `${workload.name} (tier ${workload.tier}, ${workload.strategy})` : view.workload,
+            view.runbook,
+            view.status,
+            view.startedBy,
+            time(view.startedAt),
+            time(view.finishedAt),
+            ms(view.durationMs),
+          ],
+        ],
+      },
+      {
+        kind: 'p',
+        text: `Audit log: ${chain.ok ? `intact (${chain.records} records, head ${chain.headHash.slice(0, 16)})` : `BROKEN at record ${chain.problem?.seq ?? '?'}: ${chain.problem?.reason ?? ''}`}.`,
+      },
+    ],
+  });
+
+  const activation = view.steps.find((s) => created.activation !== undefined && s.kind === 'approval');
+  sections.push({
+    id: 'detection',
+    title: 'Detection and activation',
+    blocks: [
+      {
+        kind: 'list',
+        items: [
+          created.trigger
+            ? `${time(view.startedAt)}: ${created.trigger.automatic ? 'drctl started the run on its own' : 'the monitor asked for a declaration'}: ${created.trigger.reason}`
+            : `${time(view.startedAt)}: ${view.startedBy} started the run by hand; write down when and how the incident was first noticed.`,
+          ...(created.activation && activation
+            ? [
+                `DR declared by ${activation.approvedBy.join(', ') || 'nobody'} at ${time(activation.finishedAt)} (quorum ${created.activation.quorum} of ${created.activation.approvers.join(', ')}), ${ms(activation.actualMs)} after the start`,
+              ]
+            : []),
+        ],
+      },
+    ],
+  });
+
+  sections.push({
+    id: 'timeline',
+    title: 'Timeline',
+    blocks: [
+      {
+        kind: 'table',
+        head: ['Time (UTC)', 'After start', 'Step', 'What happened', 'Who'],
+        rows: records
+          .filter((r) => TIMELINE[r.type] !== undefined)
+          .map((r) => [
+            time(r.at),
+            `+${formatDuration(r.at.getTime() - t0)}`,
+            r.step ?? '',
+            TIMELINE[r.type]!(r),
+            r.actor,
+          ]),
+      },
+    ],
+  });
+
+  const decisions = records.filter((r) => DECISIONS.has(r.type));
+  sections.push({
+    id: 'decisions',
+    title: 'Decisions and who took them',
+    blocks:
+      decisions.length === 0
+        ? [{ kind: 'p', text: 'No person decided anything during the run: every step was automated.' }]
+        : [
+            {
+              kind: 'table',
+              head: ['Time (UTC)', 'Who', 'Step', 'Decision'],
+              rows: decisions.map((r) => [time(r.at), r.actor, r.step ?? '', TIMELINE[r.type]!(r)]),
+            },
+          ],
+  });
+
+  const rtoMs = workload?.rtoMs;
+  const rpoMs = workload?.rpoMs;
+  const points = (workload?.components ?? []).map((c) => ({ id: c.id, point: recoveryPoint(c) }));
+  const worst = points.filter((p) => Number.isFinite(p.point.ms)).sort((a, b) => b.point.ms - a.point.ms)[0];
+  sections.push({
+    id: 'objectives',
+    title: 'Recovery objectives',
+    blocks: [
+      {
+        kind: 'table',
+        head: ['Objective', 'Target', 'Measured', 'Result', 'How it was measured'],
+        rows: [
+          [
+            'RTO',
+            ms(rtoMs),
+            ms(view.durationMs),
+            rtoMs === undefined ? '—' : view.durationMs <= rtoMs ? 'pass' : 'missed',
+            'run start → run end; add the time between the incident and the start of the run',
+          ],
+          [
+            'RPO',
+            ms(rpoMs),
+            worst === undefined ? 'not measured' : `up to ${ms(worst.point.ms)} (predicted)`,
+            rpoMs === undefined || worst === undefined ? '—' : worst.point.ms <= rpoMs ? 'pass' : 'missed',
+            worst === undefined
+              ? 'no component of the workload copies data'
+              : `${worst.id}: ${worst.point.source}; write the data actually lost here`,
+          ],
+        ],
+      },
+    ],
+  });
+
+  const slow = view.steps.filter((s) => (s.overrunMs ?? 0) > 0);
+  sections.push({
+    id: 'slow-steps',
+    title: 'Steps slower than expected',
+    blocks:
+      slow.length === 0
+        ? [{ kind: 'p', text: 'Every step finished within its expected time plus contingency.' }]
+        : [
+            {
+              kind: 'table',
+              head: ['Step', 'Expected', 'Contingency', 'Took', 'Over by'],
+              rows: slow.map((s) => [
+                s.id,
+                ms(s.expectedMs),
+                ms(s.contingencyMs),
+                ms(s.actualMs),
+                ms(s.overrunMs),
+              ]),
+            },
+          ],
+  });
+
+  // a failed attempt a retry made good is gone from the step's state; the journal still has it
+  const failures = new Map<string, string[]>();
+  for (const r of records)
+    if (r.type === RECORD.stepFailed && r.step !== undefined)
+      failures.set(r.step, [
+        ...(failures.get(r.step) ?? []),
+        `attempt ${String(r.data.attempt)}: ${String(r.data.code)} ${String(r.data.message)}`,
+      ]);
+  const firstCode = (id: string): string | undefined =>
+    records.find((r) => r.type === RECORD.stepFailed && r.step === id)?.data.code as string | undefined;
+  const failed = view.steps.filter((s) => failures.has(s.id) || s.status === 'failed');
+  const contingency = view.steps.filter(
+    (s) =>
+      s.actualMs !== undefined &&
+      s.actualMs > s.expectedMs &&
+      (s.overrunMs ?? 0) === 0 &&
+      s.contingencyMs > 0,
+  );
+  sections.push({
+    id: 'failures',
+    title: 'Failed steps and contingencies used',
+    blocks: [
+      failed.length === 0
+        ? { kind: 'p', text: 'No step failed or needed another attempt.' }
+        : {
+            kind: 'table',
+            head: ['Step', 'Status', 'Attempts', 'Error', 'On failure'],
+            rows: failed.map((s) => [
+              s.id,
+              s.status,
+              String(s.attempts),
+              (failures.get(s.id) ?? []).join('; '),
+              runbook?.steps.find((p) => p.id === s.id)?.onFailure ?? '',
+            ]),
+          },
+      contingency.length === 0
+        ? { kind: 'p', text: 'No step used its contingency time.' }
+        : {
+            kind: 'list',
+            items: contingency.map(
+              (s) =>
+                `${s.id} used ${ms((s.actualMs ?? 0) - s.expectedMs)} of its ${ms(s.contingencyMs)} contingency`,
+            ),
+          },
+    ],
+  });
+
+  sections.push({
+    id: 'root-cause',
+    title: 'Root cause',
+    blocks: [
+      {
+        kind: 'p',
+        text: `To be published by ${time(rootCauseBy)} (within ${formatDuration(rootCauseBy.getTime() - finished.getTime())} of recovery, seed 004).`,
+      },
+      { kind: 'list', items: ['What failed:', 'Why it failed:', 'Why it was not caught earlier:'] },
+    ],
+  });
+
+  const actions: string[][] = [
+    ...slow.map((s) => [
+      `Re-estimate or speed up ${s.id}: expected ${ms(s.expectedMs)}, took ${ms(s.actualMs)}`,
+      '',
+      `expected of ${stepAt(s.id)}`,
+    ]),
+    ...failed.map((s) => [`Make ${s.id} reliable: ${firstCode(s.id) ?? s.status}`, '', stepAt(s.id)]),
+  ];
+  if (rtoMs !== undefined && view.durationMs > rtoMs)
+    actions.push([
+      `The run took longer than the RTO of ${ms(rtoMs)}: automate, parallelise, or agree a longer RTO`,
+      workload?.owner ?? '',
+      workload ? `${formatLocation(workload.at)} (workload ${workload.id})` : '',
+    ]);
+  sections.push({
+    id: 'lessons',
+    title: 'Lessons learned',
+    blocks: [
+      { kind: 'list', items: ['What went well:', 'What went badly:', 'Where we were lucky:'] },
+      {
+        kind: 'table',
+        head: ['Action item', 'Owner', 'Plan change'],
+        rows: actions.length === 0 ? [['', '', '']] : actions,
+      },
+    ],
+  });
+
+  return {
+    view,
+    chain,
+    document: {
+      title: `Post-incident review: ${view.workload}/${view.runbook} run ${view.id}`,
+      meta: [
+        `Draft made ${time(now)} from the run's journal; complete the root cause and lessons learned.`,
+        `Plan ${plan?.name ?? 'not loaded'} version ${view.planHash.slice(0, 12)}${plan && plan.hash !== view.planHash ? ` (the plan has changed since: now ${plan.hash.slice(0, 12)})` : ''}`,
+      ],
+      sections,
+      footer: `drctl post-incident review · run ${view.id} · journal head ${run.headHash.slice(0, 16)}`,
+    },
+  };
+}
