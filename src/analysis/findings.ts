@@ -46,6 +46,8 @@ export const FINDINGS = {
   DRCTL_INSTRUCTIONS_STALE: { severity: 'warning', seed: '000' },
   DRCTL_DRILL_OVERDUE: { severity: 'warning', seed: '004' },
   DRCTL_DRILL_FAILED: { severity: 'warning', seed: '004' },
+  // drctl's own rule: no seed asks for it, every runbook that is printed does
+  DRCTL_SECRET_INLINE: { severity: 'warning', seed: '—' },
 } as const satisfies Record<string, { severity: Severity; seed: string }>;
 
 export type FindingCode = keyof typeof FINDINGS;

@@ -17,6 +17,7 @@ import { backup321, crossStore, rpoRules } from './rules/data.ts';
 import { objectivesWithinTier, standbyPlaced, strategyMatchesTier, weakestLink } from './rules/objectives.ts';
 import { activationDefined, approvals, contactBackups } from './rules/people.ts';
 import { recoveryOrder, recoveryRunbooks, stepTargets, stepsVerified } from './rules/runbooks.ts';
+import { inlineSecrets } from './rules/secrets.ts';
 import { drillSchedule, instructionsExercised, planReview, signoffs } from './rules/staleness.ts';
 
 export { FINDINGS, SEVERITIES, compareFindings } from './findings.ts';
@@ -67,6 +68,7 @@ const RULES: readonly Rule[] = [
   signoffs,
   instructionsExercised,
   drillSchedule,
+  inlineSecrets,
 ];
 
 export function analyzePlan(plan: Plan, options: AnalyzeOptions = {}): Analysis {

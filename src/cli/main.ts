@@ -1,9 +1,12 @@
 /**
  * drctl's command line. Each command lives in `commands/<name>.ts` and registers itself on the program;
- * this file is the one place that turns errors into exit codes and messages (no stack unless --debug).
+ * this file is the one place that turns errors into exit codes and messages (no stack unless --debug),
+ * and the one place every line a command prints passes through credential redaction.
  */
+import { Writable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
 import { DrctlError, PlanInvalidError, formatLocation } from '../errors.ts';
+import { redactCredentials } from '../plan/secrets.ts';
 import { commands } from './commands/index.ts';
 import type { CommandContext } from './context.ts';
 
@@ -17,7 +20,12 @@ export async function main(
   streams: CliStreams = { out: process.stdout, err: process.stderr },
 ): Promise<number> {
   const debug = argv.includes('--debug');
-  const context: CommandContext = { exitCode: 0, debug, ...streams };
+  const context: CommandContext = {
+    exitCode: 0,
+    debug,
+    out: redacting(streams.out),
+    err: redacting(streams.err),
+  };
   const program = new Command('drctl')
     .description('Disaster recovery as code: plan, prove, render, execute, drill and watch.')
     .option('--debug', 'print stack traces and debug logs')
@@ -64,4 +72,19 @@ function reportError(error: unknown, context: CommandContext): number {
   );
   if (context.debug && error instanceof Error) context.err.write(`${error.stack}\n`);
   return 2;
+}
+
+/**
+ * A stream that writes text to `target` with every URL password replaced: a password written inline in
+ * a plan, or given on the command line, never reaches a terminal, a CI log or a `--json` answer. Bytes
+ * (a PDF on stdout) pass unchanged. Writes are forwarded at once, so nothing is pending when main returns.
+ */
+function redacting(target: NodeJS.WritableStream): NodeJS.WritableStream {
+  return new Writable({
+    decodeStrings: false,
+    write(chunk: string | Uint8Array, _encoding, done) {
+      target.write(typeof chunk === 'string' ? redactCredentials(chunk) : chunk);
+      done();
+    },
+  });
 }

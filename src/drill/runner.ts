@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { proxyFaultFromPlan } from '../chaos/index.ts';
 import type { ProxyFault } from '../chaos/index.ts';
-import { Engine, runView } from '../engine/index.ts';
+import { Engine, Redactor, planSecrets, runView } from '../engine/index.ts';
 import type { RunDriver } from '../engine/index.ts';
 import { DrctlError, UsageError } from '../errors.ts';
 import { Monitor, engineRunbookStarter } from '../monitor/index.ts';
@@ -499,24 +499,27 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       }
     }
 
-    const report = buildDrillReport({
-      plan: { name: options.plan.name, hash: options.plan.hash },
-      scenario,
-      workload,
-      targets: { rtoMs: scenario.expect.rtoMs, rpoMs: scenario.expect.rpoMs },
-      failoverRuns,
-      startedAt: canaryResult.startedAt,
-      finishedAt: now(),
-      faultAt,
-      ...(detectedAt === undefined ? {} : { detectedAt }),
-      events,
-      canary: canaryResult,
-      loss,
-      prober: proberResult,
-      evidence,
-      findings,
-      ...(failback === undefined ? {} : { failback }),
-    });
+    // the report is kept and shared: it passes through the same redaction as the journal
+    const report = new Redactor(planSecrets(options.plan)).value(
+      buildDrillReport({
+        plan: { name: options.plan.name, hash: options.plan.hash },
+        scenario,
+        workload,
+        targets: { rtoMs: scenario.expect.rtoMs, rpoMs: scenario.expect.rpoMs },
+        failoverRuns,
+        startedAt: canaryResult.startedAt,
+        finishedAt: now(),
+        faultAt,
+        ...(detectedAt === undefined ? {} : { detectedAt }),
+        events,
+        canary: canaryResult,
+        loss,
+        prober: proberResult,
+        evidence,
+        findings,
+        ...(failback === undefined ? {} : { failback }),
+      }),
+    );
     const files = await writeDrillReport(report, options.reportsDir ?? resolve(stateDir, 'reports'));
     await store.saveDrillReport({
       id: report.id,

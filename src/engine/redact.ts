@@ -1,57 +1,15 @@
 /**
- * Secret redaction. The values of the plan's secret environment variables and of its KEY=value secrets
- * file are replaced by `[redacted:NAME]` in everything the engine writes: journal, evidence, logs, reports.
+ * Secret redaction. The values of the plan's secret environment variables, of its KEY=value secrets file
+ * and the passwords written inline in it are replaced by `[redacted:NAME]`, and every URL's password by
+ * `[redacted]`, in everything the engine writes: journal, evidence, logs, reports.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import type { Plan } from '../plan/model.ts';
+import { inlineSecrets } from '../plan/secrets.ts';
 
-/** Shorter values would redact ordinary words and numbers everywhere. */
-const MIN_SECRET_LENGTH = 4;
-
-export class Redactor {
-  readonly #secrets: Array<{ name: string; value: string }>;
-
-  constructor(secrets: Record<string, string>) {
-    // longest first, so a secret containing another is replaced whole
-    this.#secrets = Object.entries(secrets)
-      .filter(([, value]) => value.length >= MIN_SECRET_LENGTH)
-      .map(([name, value]) => ({ name, value }))
-      .sort((a, b) => b.value.length - a.value.length);
-  }
-
-  get size(): number {
-    return this.#secrets.length;
-  }
-
-  text(input: string): string {
-    let output = input;
-    for (const { name, value } of this.#secrets) {
-      if (output.includes(value)) output = output.split(value).join(`[redacted:${name}]`);
-    }
-    return output;
-  }
-
-  /** A deep copy of `value` with every secret replaced in strings and object keys. */
-  value<T>(value: T): T {
-    if (this.#secrets.length === 0) return value;
-    return this.#deep(value) as T;
-  }
-
-  #deep(value: unknown): unknown {
-    if (typeof value === 'string') return this.text(value);
-    if (value === null || typeof value !== 'object') return value;
-    if (value instanceof Date) return value;
-    if (Array.isArray(value)) return value.map((item) => this.#deep(item));
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).map(([key, item]) => [
-        this.text(key),
-        this.#deep(item),
-      ]),
-    );
-  }
-}
+export { Redactor } from '../plan/secrets.ts';
 
 /** Parses a KEY=value secrets file: `#` comments and blank lines are ignored, values may be quoted. */
 export function parseSecretsFile(text: string): Record<string, string> {
@@ -73,9 +31,9 @@ export function parseSecretsFile(text: string): Record<string, string> {
   return secrets;
 }
 
-/** Every secret value the plan names, from the environment and from its secrets file. */
+/** Every secret value the plan holds inline or names, from the environment and from its secrets file. */
 export function planSecrets(plan: Plan, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const secrets: Record<string, string> = {};
+  const secrets: Record<string, string> = inlineSecrets(plan);
   for (const name of plan.secrets.env) {
     const value = env[name];
     if (value !== undefined && value !== '') secrets[name] = value;

@@ -81,8 +81,30 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
     }
     problems.push(...read.problems);
     if (!read.source) return;
+    const isRoot = includedAt === undefined;
+    if (isRoot && (read.source.value === undefined || read.source.value === null)) {
+      problems.push(
+        problem(
+          'DRCTL_PLAN_EMPTY',
+          'the plan file is empty: a plan needs at least version: 1 and one workload',
+          start(display),
+          '`drctl init` makes a start',
+        ),
+      );
+      return;
+    }
     const input = validateFile(read.source, problems);
     if (!input) return;
+    // included files may be fragments (only contacts, say); the file a user names is the plan itself
+    if (isRoot && input.version === undefined)
+      problems.push(
+        problem(
+          'DRCTL_PLAN_VERSION_MISSING',
+          'the plan has no version',
+          start(display),
+          'add `version: 1` as the first line; `drctl init` makes a start',
+        ),
+      );
     loaded.push({ source: read.source, input });
     for (const [index, include] of (input.include ?? []).entries()) {
       const target = resolve(dirname(path), include);
@@ -106,6 +128,15 @@ export async function loadPlan(file: string, options: LoadPlanOptions = {}): Pro
     files: loaded.map((f) => f.source.file),
   });
   problems.push(...compileProblems);
+  if (plan.workloads.length === 0 && loaded[0])
+    problems.push(
+      problem(
+        'DRCTL_PLAN_NO_WORKLOADS',
+        'the plan defines no workloads, so there is nothing to recover',
+        locate(loaded[0].source, ['workloads']),
+        'add a workload under workloads: (here or in an included file); `drctl init` makes a start',
+      ),
+    );
   if (problems.length === 0) for (const check of options.checks ?? []) problems.push(...check(plan));
   if (problems.length > 0) throw new PlanInvalidError(problems);
   return plan;

@@ -74,6 +74,20 @@ export async function readSourceFile(
   } catch {
     return { source: undefined, problems: syntaxProblems(text, displayName) };
   }
+  const second = secondDocumentOffset(events, text);
+  if (second !== undefined) {
+    return {
+      source: undefined,
+      problems: [
+        problem(
+          'DRCTL_PLAN_MULTIPLE_DOCUMENTS',
+          `${displayName} holds more than one YAML document; everything after this separator would be ignored`,
+          position({ file: displayName, lineStarts: lineStarts(text) }, second),
+          'remove the `---` line and merge the documents, or move the rest into its own file and name it in include:',
+        ),
+      ],
+    };
+  }
   if (events.some((event) => event.type === EVENT_ID.ALIAS) && !withinExpansionBudget(value)) {
     return {
       source: undefined,
@@ -118,7 +132,7 @@ export function locate(
   return position(source, offset);
 }
 
-function position(source: SourceFile, offset: number): SourceLocation {
+function position(source: Pick<SourceFile, 'file' | 'lineStarts'>, offset: number): SourceLocation {
   const starts = source.lineStarts;
   let low = 0;
   let high = starts.length - 1;
@@ -191,6 +205,46 @@ function indexPositions(events: Event[], text: string): PositionNode | undefined
     }
   }
   return root;
+}
+
+/**
+ * Where the separator of a second document with content starts, if the file has one. A plan is one
+ * document: a second one was silently dropped before, so its settings seemed applied but were not.
+ * A trailing `---` with nothing after it is harmless and allowed.
+ */
+function secondDocumentOffset(events: Event[], text: string): number | undefined {
+  let documents = 0;
+  let firstEnd = 0;
+  for (const [index, event] of events.entries()) {
+    if (event.type === EVENT_ID.DOCUMENT) {
+      documents += 1;
+      if (documents < 2) continue;
+      const next = events[index + 1];
+      const empty = next?.type === EVENT_ID.SCALAR && next.valueStart === -1;
+      if (empty) continue;
+      // document events carry no offsets: the separator is the first `---` or `...` line after the
+      // first document's last value (a `---` inside a block scalar lies before that value's end)
+      const separator = /^(?:---|\.\.\.)(?=\s|$)/gm;
+      separator.lastIndex = firstEnd;
+      return separator.exec(text)?.index ?? firstEnd;
+    }
+    if (documents === 1) firstEnd = Math.max(firstEnd, eventEnd(event));
+  }
+  return undefined;
+}
+
+function eventEnd(event: Event): number {
+  switch (event.type) {
+    case EVENT_ID.SCALAR:
+      return Math.max(event.valueEnd, event.anchorEnd, event.tagEnd);
+    case EVENT_ID.MAPPING:
+    case EVENT_ID.SEQUENCE:
+      return Math.max(event.start, event.anchorEnd, event.tagEnd);
+    case EVENT_ID.ALIAS:
+      return event.anchorEnd;
+    default:
+      return 0;
+  }
 }
 
 /** False when walking the value, with aliases expanded, visits more than the budget allows. */

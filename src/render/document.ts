@@ -5,6 +5,7 @@ import { UsageError } from '../errors.ts';
 import { analyzePlan, type Analysis } from '../analysis/index.ts';
 import { formatDuration } from '../plan/duration.ts';
 import type { Check, Component, Contact, Plan, Runbook, Step, Workload } from '../plan/model.ts';
+import { Redactor, inlineSecrets } from '../plan/secrets.ts';
 import { recoveryWaves, runOrder } from './order.ts';
 
 /** The chapters of seed 000's DR plan structure, in its order. Titles are what readers and tests see. */
@@ -114,8 +115,16 @@ const RECOVERY_POST_REQUISITES = [
   'Notify security administration that the elevated access granted to the DR team can be removed.',
 ];
 
-/** Build the document for a plan; `renderMarkdown` and `renderHtml` write it out. */
+/**
+ * Build the document for a plan; `renderMarkdown` and `renderHtml` write it out. Every format is written
+ * from this one model, so it is the one place credentials are taken out: a runbook is printed, mailed and
+ * kept offline, the worst place for a password.
+ */
 export function buildDocument(plan: Plan, options: RenderOptions = {}): RunbookDocument {
+  return new Redactor(inlineSecrets(plan)).value(documentOf(plan, options));
+}
+
+function documentOf(plan: Plan, options: RenderOptions): RunbookDocument {
   const ctx = new Context(plan, options);
   const builders: Record<ChapterId, () => Block[]> = {
     'process-requirements': () => processRequirements(ctx),

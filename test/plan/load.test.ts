@@ -177,12 +177,77 @@ describe('a bad plan', () => {
 
   it('reports an include loop with the files around it', async () => {
     const problems = await problemsOf({
-      'plan.yaml': 'include: [a.yaml]\n',
+      'plan.yaml': 'version: 1\ninclude: [a.yaml]\n',
       'a.yaml': 'include: [b.yaml]\n',
       'b.yaml': 'include: [a.yaml]\n',
     });
     expect(problems.map((p) => p.code)).toEqual(['DRCTL_PLAN_INCLUDE_LOOP']);
     expect(problems[0]!.message).toBe('include loop: a.yaml → b.yaml → a.yaml');
+  });
+
+  it('refuses an empty file or one holding only comments, saying how to start one', async () => {
+    for (const text of ['', '# nothing yet\n']) {
+      const problems = await problemsOf({ 'plan.yaml': text });
+      expect(problems).toEqual([
+        {
+          code: 'DRCTL_PLAN_EMPTY',
+          message: 'the plan file is empty: a plan needs at least version: 1 and one workload',
+          hint: '`drctl init` makes a start',
+          location: { file: 'plan.yaml', line: 1, column: 1 },
+        },
+      ]);
+    }
+  });
+
+  it('refuses a plan without a version, but not an included file without one', async () => {
+    const problems = await problemsOf({ 'plan.yaml': SHOP.replace('version: 1\n', '') });
+    expect(problems.map((p) => [p.code, p.location.line, p.location.column])).toEqual([
+      ['DRCTL_PLAN_VERSION_MISSING', 1, 1],
+    ]);
+    expect(problems[0]!.hint).toContain('drctl init');
+
+    const contacts = SHOP.slice(SHOP.indexOf('contacts:'), SHOP.indexOf('activation:'));
+    const dir = writeFiles({
+      'plan.yaml': `${SHOP.replace(contacts, '')}include: [people.yaml]\n`,
+      'people.yaml': contacts,
+    });
+    await expect(loadPlan(join(dir, 'plan.yaml'))).resolves.toMatchObject({ contacts: [{}, {}] });
+  });
+
+  it('refuses a plan with no workloads in it or in its includes, at the workloads key when there is one', async () => {
+    const bare = await problemsOf({
+      'plan.yaml': 'version: 1\ninclude: [sites.yaml]\n',
+      'sites.yaml': 'sites: { east: { role: primary } }\n',
+    });
+    expect(bare).toEqual([
+      {
+        code: 'DRCTL_PLAN_NO_WORKLOADS',
+        message: 'the plan defines no workloads, so there is nothing to recover',
+        hint: 'add a workload under workloads: (here or in an included file); `drctl init` makes a start',
+        location: { file: 'plan.yaml', line: 1, column: 1 },
+      },
+    ]);
+    const listed = await problemsOf({ 'plan.yaml': 'version: 1\nsites: {}\nworkloads: []\n' });
+    expect(listed.map((p) => [p.code, p.location.line, p.location.column])).toEqual([
+      ['DRCTL_PLAN_NO_WORKLOADS', 3, 12],
+    ]);
+  });
+
+  it('refuses a file with a second YAML document, pointing at its separator', async () => {
+    const problems = await problemsOf({ 'plan.yaml': `${SHOP}--- # more\nworkloads: []\n` });
+    expect(problems.map((p) => [p.code, p.location.line, p.location.column])).toEqual([
+      ['DRCTL_PLAN_MULTIPLE_DOCUMENTS', SHOP.split('\n').length, 1],
+    ]);
+  });
+
+  it('accepts a leading or trailing document separator and a `---` line inside a block scalar', async () => {
+    const withNotes = SHOP.replace('name: Bob Park,', 'name: Bob Park, role: "on call",').replace(
+      'owner: alice\n',
+      'owner: alice\n    description: |\n      ---\n      see the wiki\n',
+    );
+    const dir = writeFiles({ 'plan.yaml': `---\n${withNotes}---\n` });
+    const plan = await loadPlan(join(dir, 'plan.yaml'));
+    expect(plan.workloads[0]!.description).toBe('---\nsee the wiki\n');
   });
 
   it('refuses a 50 MB file without reading it', async () => {

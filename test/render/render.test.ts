@@ -10,7 +10,7 @@ import { tempDir, writeFiles } from '../support/tmp.ts';
 
 const NOW = new Date('2026-11-22T08:00:00Z');
 
-const PLAN = `
+const PLAN = `version: 1
 name: tiny <shop>
 sites: { east: { role: primary }, west: { role: secondary } }
 contacts:
