@@ -49,7 +49,17 @@ export async function checkReadiness(plan: Plan, options: ReadinessOptions): Pro
           : await providerFacts(provider, component, ctx, options.providerTimeoutMs ?? 30_000);
       const fromProbe =
         component.probe === undefined ? [] : await probeFacts(component, component.probe, signal);
-      return [...fromProvider, ...fromProbe];
+      // a backup engine (restic, pgBackRest) is a provider of its own, beside the one for the kind
+      const engines = [...new Set(component.backups.map((b) => b.engine ?? 'drctl'))];
+      const fromEngines = await Promise.all(
+        engines.map((name) => {
+          const engine = providers.find((p) => p.name === name && p !== provider);
+          return engine?.readiness === undefined
+            ? []
+            : providerFacts(engine, component, ctx, options.providerTimeoutMs ?? 30_000);
+        }),
+      );
+      return [...fromProvider, ...fromEngines.flat(), ...fromProbe];
     }),
   );
   const facts = perComponent.flat();

@@ -50,6 +50,7 @@ import {
 } from './schema.ts';
 import { locate, problem, type PathSegment, type SourceFile } from './source.ts';
 import { closest } from './vocabulary.ts';
+import { checkBackupEngines, compileSchedules, compileVerifications } from './compile-schedules.ts';
 
 export interface LoadedFile {
   source: SourceFile;
@@ -670,6 +671,8 @@ function compileWorkload(
   const components = (input.components ?? []).map((c, i) =>
     compileComponent(c, input, (...p) => at('components', i, ...p)),
   );
+  checkBackupEngines(components, at, report);
+  const verifications = compileVerifications(input, components, at, report);
   const runbooks = Object.entries(input.runbooks ?? {}).map(([name, runbook]): Runbook => {
     const kind: RunbookKind =
       runbook.kind ??
@@ -718,6 +721,8 @@ function compileWorkload(
     frontDoor: compileFrontDoor(input, components, at, report),
     components,
     runbooks,
+    schedules: compileSchedules(input, components, verifications, at, report),
+    verifications,
     at: at(),
   };
 }
@@ -817,6 +822,11 @@ function compileComponent(input: ComponentInput, workload: WorkloadInput, at: Lo
       keep: withRetention(defaultRetention(input.kind), b.keep),
       verifyEveryMs: optMs(b.verify_every) ?? VERIFY_EVERY_DEFAULT_MS,
       immutable: b.immutable ?? false,
+      engine: b.engine ?? 'drctl',
+      repository: b.repository,
+      passwordEnv: b.password_env,
+      passwordFile: b.password_file,
+      stanza: b.stanza,
       at: at('backups', i),
     })),
     recoveryMs: optMs(input.recovery),

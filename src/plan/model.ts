@@ -5,7 +5,9 @@
  */
 import type { SourceLocation } from '../errors.ts';
 import type {
+  BACKUP_ENGINES,
   BACKUP_MEDIA,
+  SCHEDULE_TASKS,
   BACKUP_TYPES,
   CHANNELS,
   DISASTERS,
@@ -25,6 +27,8 @@ export type SiteRole = (typeof SITE_ROLES)[number];
 export type ReplicationMode = (typeof REPLICATION_MODES)[number];
 export type BackupType = (typeof BACKUP_TYPES)[number];
 export type BackupMedia = (typeof BACKUP_MEDIA)[number];
+export type BackupEngine = (typeof BACKUP_ENGINES)[number];
+export type ScheduleTask = (typeof SCHEDULE_TASKS)[number];
 export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
 export type RunbookKind = (typeof RUNBOOK_KINDS)[number];
 export type DrillType = (typeof DRILL_TYPES)[number];
@@ -139,6 +143,9 @@ export interface Workload {
   tests?: WorkloadTests | undefined;
   components: Component[];
   runbooks: Runbook[];
+  /** Absent in workloads built by hand in code. */
+  schedules?: BackupSchedule[];
+  verifications?: Verification[];
   at: SourceLocation;
 }
 
@@ -227,6 +234,70 @@ export interface BackupPolicy {
   keep: Retention;
   verifyEveryMs: number;
   immutable: boolean;
+  /** Absent in policies built by hand in code: drctl's own repository. */
+  engine?: BackupEngine;
+  /** restic: a path resolved against the plan, or a URL as written; pgbackrest: the repository path. */
+  repository?: string | undefined;
+  /** Where the engine's password comes from; the value itself never enters the plan. */
+  passwordEnv?: string | undefined;
+  passwordFile?: string | undefined;
+  stanza?: string | undefined;
+  at: SourceLocation;
+}
+
+/** A backup, prune, check or restore verification on a clock (exactly one of cron and everyMs). */
+export interface BackupSchedule {
+  id: string;
+  workload: string;
+  cron: string | undefined;
+  timezone: string | undefined;
+  everyMs: number | undefined;
+  task: ScheduleTask;
+  /** The component (backup, prune, check) or the verification id (verify). */
+  target: string;
+  to: string | undefined;
+  type: 'full' | 'diff' | 'incr' | undefined;
+  at: SourceLocation;
+}
+
+export interface VerificationQuery {
+  sql: string;
+  /** SQLite file inside the restore; without it, the scratch PostgreSQL cluster. */
+  database: string | undefined;
+  expect: unknown;
+}
+
+/** A restore test: which backup, restored where, and what proves it good. */
+export interface Verification {
+  id: string;
+  workload: string;
+  component: string;
+  to: string | undefined;
+  /** undefined: the newest. */
+  snapshot: string | undefined;
+  restoreTo:
+    | { kind: 'scratch' }
+    | { kind: 'path'; path: string }
+    | { kind: 'site'; site: string }
+    | { kind: 'postgres' };
+  clear: boolean;
+  prove: {
+    checksums: boolean;
+    files: string[];
+    queries: VerificationQuery[];
+    http:
+      | {
+          start: string;
+          path: string;
+          status: number;
+          bodyContains: string | undefined;
+          readyWithinMs: number;
+        }
+      | undefined;
+  };
+  timeoutMs: number;
+  evidence: string[];
+  verifyEveryMs: number;
   at: SourceLocation;
 }
 

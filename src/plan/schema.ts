@@ -125,6 +125,7 @@ const Retention = z.strictObject({
 
 export const BACKUP_TYPES = ['full', 'incremental', 'differential', 'snapshot', 'wal'] as const;
 export const BACKUP_MEDIA = ['disk', 'object', 'tape', 'database'] as const;
+export const BACKUP_ENGINES = ['drctl', 'restic', 'pgbackrest'] as const;
 const Backup = z.strictObject({
   every: Duration.describe('How often a backup is taken.'),
   type: z.enum(BACKUP_TYPES).optional().describe('@default full'),
@@ -134,6 +135,96 @@ const Backup = z.strictObject({
   keep: Retention.optional().describe("Retention; defaults to seed 004's table for the component kind."),
   verify_every: Duration.optional().describe('How often a restore is tested. @default 30d'),
   immutable: z.boolean().optional(),
+  engine: z
+    .enum(BACKUP_ENGINES)
+    .optional()
+    .describe("Who takes the copies: drctl's own file repository, restic or pgBackRest. @default drctl"),
+  repository: z
+    .string()
+    .optional()
+    .describe(
+      'restic: a local path (relative to the plan) or a URL restic takes as is (rest:, s3:, sftp:, ...); pgbackrest: the repository path. @default path',
+    ),
+  password_env: z
+    .string()
+    .optional()
+    .describe(
+      'Environment variable holding the repository password; handed to the engine in its environment.',
+    ),
+  password_file: z
+    .string()
+    .optional()
+    .describe('File holding the repository password (relative to the plan).'),
+  stanza: Id.optional().describe('pgBackRest stanza. @default the component id'),
+});
+
+export const SCHEDULE_TASKS = ['backup', 'prune', 'check', 'verify'] as const;
+const Schedule = z
+  .strictObject({
+    id: Id,
+    cron: z.string().optional().describe('Cron expression (five fields, or six with seconds first).'),
+    timezone: z
+      .string()
+      .optional()
+      .describe('IANA time zone the cron expression is read in; required with cron.'),
+    every: Duration.optional().describe('Or a fixed interval.'),
+    backup: Id.optional().describe('Component to back up.'),
+    prune: Id.optional().describe('Component whose backups retention is applied to.'),
+    check: Id.optional().describe('Component whose repository is checked (restic check, pgbackrest check).'),
+    verify: Id.optional().describe('Verification (workloads[].verifications[].id) to run.'),
+    to: Id.optional().describe("The backup policy, by its site. @default the component's first"),
+    type: z.enum(['full', 'diff', 'incr']).optional().describe('pgBackRest backup type. @default incr'),
+  })
+  .refine((s) => SCHEDULE_TASKS.filter((task) => s[task] !== undefined).length === 1, {
+    message: 'a schedule needs exactly one of backup, prune, check or verify',
+  });
+
+const VerificationQuery = z.strictObject({
+  sql: z.string(),
+  database: z
+    .string()
+    .optional()
+    .describe(
+      'SQLite file inside the restored directory; without it the query runs on the scratch PostgreSQL cluster.',
+    ),
+  expect: z.unknown().describe('The first column of the first row must equal this.'),
+});
+
+const Verification = z.strictObject({
+  id: Id,
+  component: Id,
+  to: Id.optional().describe("The backup policy, by its site. @default the component's first"),
+  snapshot: z.string().optional().describe('Backup or snapshot id. @default latest'),
+  restore_to: z
+    .strictObject({
+      path: z.string().optional().describe('A scratch directory (relative to the plan).'),
+      site: Id.optional().describe("The component's placement at this site (never a production placement)."),
+      postgres: z.boolean().optional().describe('A scratch PostgreSQL cluster on a free port.'),
+    })
+    .optional()
+    .describe('@default a fresh scratch directory in the state directory'),
+  clear: z.boolean().optional().describe('Empty a target that is not empty. @default false'),
+  prove: z
+    .strictObject({
+      checksums: z.boolean().optional().describe("The engine's check of the restored backup. @default true"),
+      files: z.array(z.string()).optional().describe('Paths that must exist in the restored data.'),
+      queries: z.array(VerificationQuery).optional(),
+      http: z
+        .strictObject({
+          start: z
+            .string()
+            .describe('Command starting a service on the restored data ($RESTORE_DIR, $PORT).'),
+          path: z.string().optional().describe('@default /'),
+          status: z.number().int().optional().describe('@default 200'),
+          body_contains: z.string().optional(),
+          ready_within: Duration.optional().describe('@default 10s'),
+        })
+        .optional(),
+    })
+    .optional(),
+  timeout: Duration.optional().describe('@default 30m'),
+  evidence: z.array(z.string()).optional().describe('What this verification proves, for reports.'),
+  verify_every: Duration.optional().describe("@default the backup policy's verify_every"),
 });
 
 /** Component placement at one site: provider-specific fields are allowed and checked by the provider. */
@@ -363,6 +454,14 @@ const Workload = z.strictObject({
   ),
   components: z.array(Component).optional(),
   runbooks: z.record(Id, Runbook).optional(),
+  schedules: z
+    .array(Schedule)
+    .optional()
+    .describe('Backups, prunes, checks and restore verifications on a clock.'),
+  verifications: z
+    .array(Verification)
+    .optional()
+    .describe('Restore tests: what is restored where and what proves it good.'),
 });
 
 export const DRILL_TYPES = ['tabletop', 'partial', 'full', 'backup-restore'] as const;

@@ -10,6 +10,7 @@ import { postgresProvider } from './postgres/index.ts';
 import { routerProvider } from './router/index.ts';
 import { filesProvider } from './files/index.ts';
 import { sqliteProvider } from './sqlite/index.ts';
+import { resticProvider } from './restic/index.ts';
 
 export type {
   Provider,
@@ -31,6 +32,7 @@ export const providers: readonly Provider[] = [
   routerProvider,
   filesProvider,
   sqliteProvider,
+  resticProvider,
 ];
 
 export function findProvider(name: string): Provider | undefined {

@@ -154,7 +154,8 @@ export async function backupReadiness(
 ): Promise<ReadinessFact[]> {
   const facts: ReadinessFact[] = [];
   const now = Date.now();
-  for (const policy of component.backups) {
+  // policies of another engine (restic, pgBackRest) are that engine's provider's to report
+  for (const policy of component.backups.filter((b) => (b.engine ?? 'drctl') === 'drctl')) {
     let target;
     try {
       target = resolveTarget(ctx.plan, { component: component.id, to: policy.to });

@@ -1,0 +1,208 @@
+/**
+ * Compiling a workload's backup schedules and restore verifications, and checking the backup engines'
+ * settings: cron expressions that parse in an explicit time zone, references to components, policies and
+ * verifications of the same workload, and verifications that can never restore over production.
+ */
+import type { SourceLocation } from '../errors.ts';
+import { scheduleProblem } from '../schedule/index.ts';
+import { parseDuration } from './duration.ts';
+import type { BackupSchedule, Component, Verification } from './model.ts';
+import { SCHEDULE_TASKS, type WorkloadInput } from './schema.ts';
+import type { PathSegment } from './source.ts';
+
+type Report = (code: string, message: string, location: SourceLocation, hint?: string) => void;
+type Locator = (...path: PathSegment[]) => SourceLocation;
+
+const VERIFICATION_TIMEOUT_DEFAULT_MS = 30 * 60_000;
+const HTTP_READY_DEFAULT_MS = 10_000;
+
+const optMs = (text: string | undefined): number | undefined =>
+  text === undefined ? undefined : parseDuration(text);
+
+/** Problems with the engine fields of each backup policy (restic and pgBackRest need more than a path). */
+export function checkBackupEngines(components: Component[], at: Locator, report: Report): void {
+  components.forEach((component, ci) =>
+    component.backups.forEach((policy, bi) => {
+      const where = (...p: PathSegment[]): SourceLocation => at('components', ci, 'backups', bi, ...p);
+      if (policy.engine === 'restic') {
+        if (policy.repository === undefined && policy.path === undefined)
+          report(
+            'DRCTL_PLAN_MISSING',
+            `restic backup of ${component.id} to ${policy.to} has no repository`,
+            where(),
+            'add `repository:` (a path, or a rest:/s3: URL)',
+          );
+        if (policy.passwordEnv === undefined && policy.passwordFile === undefined)
+          report(
+            'DRCTL_PLAN_MISSING',
+            `restic backup of ${component.id} to ${policy.to} names no password`,
+            where(),
+            'add `password_env:` (an environment variable) or `password_file:`; the password itself never goes in the plan',
+          );
+      }
+      if (policy.engine === 'pgbackrest' && policy.repository === undefined && policy.path === undefined)
+        report(
+          'DRCTL_PLAN_MISSING',
+          `pgBackRest backup of ${component.id} to ${policy.to} has no repository path`,
+          where(),
+          'add `repository:` with the directory pgBackRest keeps its repository in',
+        );
+    }),
+  );
+}
+
+export function compileVerifications(
+  input: WorkloadInput,
+  components: Component[],
+  at: Locator,
+  report: Report,
+): Verification[] {
+  return (input.verifications ?? []).map((v, i): Verification => {
+    const where = (...p: PathSegment[]): SourceLocation => at('verifications', i, ...p);
+    const component = components.find((c) => c.id === v.component);
+    if (component === undefined)
+      report(
+        'DRCTL_PLAN_UNKNOWN_REF',
+        `verification ${v.id} names component ${v.component}, which is not in workload ${input.id}`,
+        where('component'),
+      );
+    const policy = v.to === undefined ? component?.backups[0] : component?.backups.find((b) => b.to === v.to);
+    if (component !== undefined && policy === undefined)
+      report(
+        'DRCTL_PLAN_UNKNOWN_REF',
+        v.to === undefined
+          ? `verification ${v.id}: component ${component.id} has no backups to verify`
+          : `verification ${v.id}: component ${component.id} has no backup policy to ${v.to}`,
+        where(v.to === undefined ? 'component' : 'to'),
+        `use one of: ${component.backups.map((b) => b.to).join(', ') || 'add backups[] to the component'}`,
+      );
+    const r = v.restore_to ?? {};
+    const kinds = [r.path, r.site, r.postgres].filter((x) => x !== undefined && x !== false);
+    if (kinds.length > 1)
+      report(
+        'DRCTL_PLAN_VALUE',
+        `verification ${v.id}: restore_to names more than one target`,
+        where('restore_to'),
+        'give one of path, site or postgres',
+      );
+    if (r.site !== undefined) {
+      const placement = component?.placement.find((p) => p.site === r.site);
+      if (placement !== undefined && !placement.standby)
+        report(
+          'DRCTL_PLAN_VALUE',
+          `verification ${v.id} would restore over the production placement of ${v.component} at ${r.site}`,
+          where('restore_to', 'site'),
+          'restore into a scratch directory, or into a standby placement',
+        );
+    }
+    const restoreTo: Verification['restoreTo'] =
+      r.path !== undefined
+        ? { kind: 'path', path: r.path }
+        : r.site !== undefined
+          ? { kind: 'site', site: r.site }
+          : r.postgres === true
+            ? { kind: 'postgres' }
+            : { kind: 'scratch' };
+    const http = v.prove?.http;
+    return {
+      id: v.id,
+      workload: input.id,
+      component: v.component,
+      to: v.to ?? policy?.to,
+      snapshot: v.snapshot === 'latest' ? undefined : v.snapshot,
+      restoreTo,
+      clear: v.clear ?? false,
+      prove: {
+        checksums: v.prove?.checksums ?? true,
+        files: v.prove?.files ?? [],
+        queries: (v.prove?.queries ?? []).map((q) => ({
+          sql: q.sql,
+          database: q.database,
+          expect: q.expect,
+        })),
+        http:
+          http === undefined
+            ? undefined
+            : {
+                start: http.start,
+                path: http.path ?? '/',
+                status: http.status ?? 200,
+                bodyContains: http.body_contains,
+                readyWithinMs: optMs(http.ready_within) ?? HTTP_READY_DEFAULT_MS,
+              },
+      },
+      timeoutMs: optMs(v.timeout) ?? VERIFICATION_TIMEOUT_DEFAULT_MS,
+      evidence: v.evidence ?? [],
+      verifyEveryMs: optMs(v.verify_every) ?? policy?.verifyEveryMs ?? VERIFICATION_TIMEOUT_DEFAULT_MS,
+      at: where(),
+    };
+  });
+}
+
+export function compileSchedules(
+  input: WorkloadInput,
+  components: Component[],
+  verifications: Verification[],
+  at: Locator,
+  report: Report,
+): BackupSchedule[] {
+  return (input.schedules ?? []).map((s, i): BackupSchedule => {
+    const where = (...p: PathSegment[]): SourceLocation => at('schedules', i, ...p);
+    const everyMs = optMs(s.every);
+    if ((s.cron === undefined) === (everyMs === undefined))
+      report('DRCTL_PLAN_VALUE', `schedule ${s.id} needs exactly one of cron or every`, where());
+    if (s.cron !== undefined && s.timezone === undefined)
+      report(
+        'DRCTL_PLAN_MISSING',
+        `schedule ${s.id} has a cron expression but no time zone`,
+        where('cron'),
+        'add `timezone:` with an IANA name such as Europe/Berlin or UTC',
+      );
+    if (s.cron !== undefined) {
+      const problem = scheduleProblem({ cron: s.cron, timezone: s.timezone ?? 'UTC' });
+      if (problem !== undefined)
+        report(
+          'DRCTL_PLAN_VALUE',
+          `schedule ${s.id}: ${problem}`,
+          where(problem.includes('time zone') ? 'timezone' : 'cron'),
+          'five fields (minute hour day month weekday), or six with seconds first, e.g. "0 2 * * *"',
+        );
+    }
+    const task = SCHEDULE_TASKS.find((t) => s[t] !== undefined) ?? 'backup';
+    const target = s[task] ?? '';
+    if (task === 'verify' && !verifications.some((v) => v.id === target))
+      report(
+        'DRCTL_PLAN_UNKNOWN_REF',
+        `schedule ${s.id} runs verification ${target}, which workload ${input.id} does not define`,
+        where('verify'),
+        `use one of: ${verifications.map((v) => v.id).join(', ') || 'add verifications[]'}`,
+      );
+    if (task !== 'verify') {
+      const component = components.find((c) => c.id === target);
+      if (component === undefined)
+        report(
+          'DRCTL_PLAN_UNKNOWN_REF',
+          `schedule ${s.id} names component ${target}, which is not in workload ${input.id}`,
+          where(task),
+        );
+      else if (!component.backups.some((b) => s.to === undefined || b.to === s.to))
+        report(
+          'DRCTL_PLAN_UNKNOWN_REF',
+          `schedule ${s.id}: component ${target} has no backup policy${s.to === undefined ? '' : ` to ${s.to}`}`,
+          where(s.to === undefined ? task : 'to'),
+        );
+    }
+    return {
+      id: s.id,
+      workload: input.id,
+      cron: s.cron,
+      timezone: s.timezone,
+      everyMs,
+      task,
+      target,
+      to: s.to,
+      type: s.type,
+      at: where(),
+    };
+  });
+}

@@ -1,0 +1,435 @@
+/**
+ * The restic provider: drives the restic repositories teams already have. A component's `backups[]`
+ * entry with `engine: restic` names the repository (a path, or a rest:/s3:/... URL) and where its
+ * password comes from. Actions back up a placement, restore a snapshot, check the repository (reading a
+ * subset of the data), apply the plan's retention with `forget --prune`, and list snapshots; evidence is
+ * restic's own `--json` output. See docs/providers/restic.md.
+ */
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { DrctlError } from '../../errors.ts';
+import type { Component } from '../../plan/model.ts';
+import { formatDuration } from '../../plan/duration.ts';
+import { Id } from '../../plan/schema.ts';
+import { findPlacement, planPath, RetentionParams } from '../files/resolve.ts';
+import { BACKUP_ERRORS } from '../files/errors.ts';
+import { defineAction } from '../provider.ts';
+import type { ActionContext, Provider, ReadinessFact } from '../provider.ts';
+import { RESTIC_ERRORS, ensureRepository, jsonLines, listSnapshots, restic, resticTarget } from './restic.ts';
+import type { ResticTarget, Snapshot } from './restic.ts';
+
+export { RESTIC_ERRORS, resticTarget, listSnapshots } from './restic.ts';
+
+const targetParams = {
+  component: Id.describe('The component whose restic backups this is about.'),
+  to: Id.optional().describe("The backup policy, by its site. @default the component's first restic policy"),
+};
+
+const TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?$/;
+
+export const resticProvider = {
+  name: 'restic',
+  description:
+    'Backups to restic repositories: backup, restore, check, retention with forget --prune, snapshots.',
+  kinds: [],
+  actions: {
+    init: defineAction({
+      description:
+        'Create the restic repository of a backup policy (a local one is created by the first backup anyway).',
+      params: z.strictObject({ ...targetParams }),
+      idempotent: false,
+      evidence: ['repository'],
+      async run(params, ctx) {
+        const target = resticTarget(ctx.plan, params.component, params.to, ctx.stateDir);
+        await restic(target, ['init'], { signal: ctx.signal });
+        ctx.evidence('repository', { repository: target.repository });
+        return { summary: `created restic repository ${target.repository}` };
+      },
+    }),
+    backup: defineAction({
+      description:
+        "Back up the component's placement (or `source`) to its restic repository, tagged with the component.",
+      params: z.strictObject({
+        ...targetParams,
+        site: Id.optional().describe('Site whose placement is backed up. @default the primary placement'),
+        source: z.string().optional().describe('Directory to back up, overriding the placement path.'),
+        time: z
+          .string()
+          .regex(TIME)
+          .optional()
+          .describe("The snapshot's time (UTC), for importing older copies. @default now"),
+      }),
+      idempotent: true,
+      evidence: ['backup'],
+      async run(params, ctx) {
+        const target = resticTarget(ctx.plan, params.component, params.to, ctx.stateDir);
+        const source = sourcePath(ctx, target.component, params.site, params.source);
+        const created = await ensureRepository(target, ctx.signal);
+        const args = ['backup', '--json', '--host', 'drctl', '--tag', target.tag];
+        if (params.time !== undefined)
+          args.push('--time', params.time.replace('T', ' ').replace(/(\.\d+)?Z$/, ''));
+        // backing up `.` from inside the directory puts its contents at the snapshot's root, so a
+        // restore lands them in any target directory, whatever the path was at the source site
+        const result = await restic(target, [...args, '.'], {
+          cwd: source,
+          signal: ctx.signal,
+          okCodes: [3],
+        });
+        const summary = jsonLines(result.stdout).find((line) => line.message_type === 'summary') ?? {};
+        const evidence = {
+          repository: target.repository,
+          source,
+          createdRepository: created,
+          durationMs: Math.round(result.durationMs),
+          ...summary,
+        };
+        ctx.evidence('backup', evidence);
+        return {
+          summary: `restic snapshot ${String(summary.snapshot_id)} of ${target.component.id}: ${String(summary.total_files_processed)} files, ${String(summary.data_added)} bytes added`,
+          output: evidence,
+        };
+      },
+    }),
+    restore: defineAction({
+      description:
+        'Restore a snapshot (the newest by default) to the placement path at a site or to `target`, verifying every restored file. Refuses a target holding data unless force.',
+      params: z.strictObject({
+        ...targetParams,
+        site: Id.optional().describe(
+          'Site whose placement path is restored into. @default the primary placement',
+        ),
+        snapshot: z.string().optional().describe('Snapshot id (or a prefix of it). @default the newest'),
+        target: z.string().optional().describe('Directory to restore into, overriding the placement path.'),
+        force: z.boolean().optional().describe('Empty a target that holds data first. @default false'),
+      }),
+      idempotent: true,
+      evidence: ['restore'],
+      async run(params, ctx) {
+        const target = resticTarget(ctx.plan, params.component, params.to, ctx.stateDir);
+        const into = sourcePath(ctx, target.component, params.site, params.target);
+        const snapshot = await chooseSnapshot(target, params.snapshot, ctx.signal);
+        prepareTarget(into, params.force === true, target.component.id);
+        const result = await restic(target, ['restore', snapshot.id, '--target', into, '--verify'], {
+          signal: ctx.signal,
+        });
+        const { files, bytes } = treeSize(into);
+        const evidence = {
+          repository: target.repository,
+          snapshot: snapshot.id,
+          snapshotTime: snapshot.time,
+          target: into,
+          files,
+          bytes,
+          durationMs: Math.round(result.durationMs),
+          verified: /finished verifying/.test(result.stdout),
+        };
+        ctx.evidence('restore', evidence);
+        return {
+          summary: `restored restic snapshot ${snapshot.short_id} of ${target.component.id} (${files} files, ${bytes} bytes) to ${into}`,
+          output: evidence,
+        };
+      },
+    }),
+    check: defineAction({
+      description:
+        "Check the repository's structure and read a subset of its data packs (read_data_subset, e.g. 10% or 1/5).",
+      params: z.strictObject({
+        ...targetParams,
+        read_data_subset: z
+          .string()
+          .regex(/^(\d+(\.\d+)?%|\d+\/\d+|\d+[KMGT]?)$/)
+          .optional()
+          .describe('Which part of the data to read back and hash. @default 10%'),
+      }),
+      idempotent: true,
+      evidence: ['check'],
+      async run(params, ctx) {
+        const target = resticTarget(ctx.plan, params.component, params.to, ctx.stateDir);
+        const subset = params.read_data_subset ?? '10%';
+        const at = new Date().toISOString();
+        try {
+          const result = await restic(target, ['check', `--read-data-subset=${subset}`], {
+            signal: ctx.signal,
+          });
+          const evidence = {
+            repository: target.repository,
+            subset,
+            ok: true,
+            at,
+            durationMs: Math.round(result.durationMs),
+            output: result.stdout.trim().split('\n').slice(-3),
+          };
+          writeCheckRecord(ctx.stateDir, target, { at, ok: true, subset });
+          ctx.evidence('check', evidence);
+          return {
+            summary: `restic repository of ${target.component.id} at ${target.policy.to} checked (${subset} of data read): no errors`,
+            output: evidence,
+          };
+        } catch (error) {
+          if (error instanceof DrctlError && error.code === RESTIC_ERRORS.CHECK_FAILED) {
+            writeCheckRecord(ctx.stateDir, target, { at, ok: false, subset, reason: error.message });
+            ctx.evidence('check', {
+              repository: target.repository,
+              subset,
+              ok: false,
+              at,
+              reason: error.message,
+              details: error.details,
+            });
+          }
+          throw error;
+        }
+      },
+    }),
+    forget: defineAction({
+      description:
+        "Apply the policy's retention (keep the newest snapshot of each of the newest N days, weeks, months and years) with restic forget, and prune what no snapshot uses.",
+      params: z.strictObject({
+        ...targetParams,
+        keep: RetentionParams.optional().describe(
+          "Override the policy's retention. @default the policy's keep",
+        ),
+        prune: z
+          .boolean()
+          .optional()
+          .describe('Remove the data only forgotten snapshots used. @default true'),
+        dry_run: z.boolean().optional().describe('Only report what would be forgotten. @default false'),
+      }),
+      idempotent: true,
+      evidence: ['forget'],
+      async run(params, ctx) {
+        const target = resticTarget(ctx.plan, params.component, params.to, ctx.stateDir);
+        const keep = { ...target.policy.keep, ...definedOnly(params.keep ?? {}) };
+        const args = ['forget', '--json', '--tag', target.tag, '--group-by', 'tags'];
+        for (const period of ['daily', 'weekly', 'monthly', 'yearly'] as const)
+          if (keep[period] > 0) args.push(`--keep-${period}`, String(keep[period]));
+        if (args.length === 6)
+          throw new DrctlError(
+            RESTIC_ERRORS.FAILED,
+            `retention of ${target.component.id} keeps nothing; refusing to forget every snapshot`,
+            { hint: 'set keep.daily (or weekly, monthly, yearly) above 0' },
+          );
+        if (params.dry_run === true) args.push('--dry-run');
+        else if (params.prune !== false) args.push('--prune');
+        const result = await restic(target, args, { signal: ctx.signal });
+        const groups = JSON.parse(result.stdout.split('\n').find((l) => l.startsWith('[')) ?? '[]') as {
+          keep?: Snapshot[];
+          remove?: Snapshot[] | null;
+          reasons?: { snapshot: Snapshot; matches: string[] }[];
+        }[];
+        const kept = groups.flatMap((g) => g.keep ?? []).map((s) => ({ id: s.short_id, time: s.time }));
+        const removed = groups.flatMap((g) => g.remove ?? []).map((s) => ({ id: s.short_id, time: s.time }));
+        const reasons = groups
+          .flatMap((g) => g.reasons ?? [])
+          .map((r) => ({ id: r.snapshot.short_id, matches: r.matches }));
+        const evidence = {
+          repository: target.repository,
+          keep,
+          dryRun: params.dry_run === true,
+          kept,
+          removed,
+          reasons,
+        };
+        ctx.evidence('forget', evidence);
+        return {
+          summary: `${params.dry_run === true ? 'would forget' : 'forgot'} ${removed.length} restic snapshots of ${target.component.id}, kept ${kept.length}`,
+          output: evidence,
+        };
+      },
+    }),
+    snapshots: defineAction({
+      description: "List the component's snapshots in its restic repository, oldest first.",
+      params: z.strictObject({ ...targetParams }),
+      idempotent: true,
+      evidence: ['snapshots'],
+      async run(params, ctx) {
+        const target = resticTarget(ctx.plan, params.component, params.to, ctx.stateDir);
+        const snapshots = await listSnapshots(target, ctx.signal);
+        const list = snapshots.map((s) => ({ id: s.id, short_id: s.short_id, time: s.time, paths: s.paths }));
+        ctx.evidence('snapshots', { repository: target.repository, snapshots: list });
+        return {
+          summary: `${list.length} restic snapshots of ${target.component.id} at ${target.policy.to}`,
+          output: { snapshots: list },
+        };
+      },
+    }),
+  },
+  checks: {},
+  readiness: resticReadiness,
+} satisfies Provider;
+
+/** Newest snapshot age against the RPO and the last successful check against verify_every, per restic policy. */
+async function resticReadiness(component: Component, ctx: ActionContext): Promise<ReadinessFact[]> {
+  const facts: ReadinessFact[] = [];
+  const workload = ctx.plan.workloads.find((w) => w.id === component.workload);
+  const rpo = workload?.rpoMs ?? 0;
+  const now = Date.now();
+  for (const policy of component.backups.filter((b) => b.engine === 'restic')) {
+    const base = { component: component.id, site: policy.to };
+    let target: ResticTarget;
+    let snapshots: Snapshot[];
+    try {
+      target = resticTarget(ctx.plan, component.id, policy.to, ctx.stateDir);
+      snapshots = await listSnapshots(target, ctx.signal);
+    } catch (error) {
+      const code = error instanceof DrctlError ? `${error.code}: ` : '';
+      facts.push({
+        ...base,
+        name: 'backup-age',
+        ok: false,
+        limit: rpo,
+        message: `${code}${error instanceof Error ? error.message : String(error)}`,
+      });
+      continue;
+    }
+    const newest = snapshots.at(-1);
+    if (newest === undefined) {
+      facts.push({
+        ...base,
+        name: 'backup-age',
+        ok: false,
+        limit: rpo,
+        message: `no restic snapshot of ${component.id} at ${policy.to} yet`,
+      });
+    } else {
+      const age = now - Date.parse(newest.time);
+      facts.push({
+        ...base,
+        name: 'backup-age',
+        ok: age <= rpo,
+        value: age,
+        limit: rpo,
+        message: `newest restic snapshot ${newest.short_id} is ${formatDuration(age)} old; RPO ${formatDuration(rpo)}`,
+      });
+    }
+    const check = readCheckRecord(ctx.stateDir, target);
+    const lastOk = check?.lastOk;
+    const checkAge = lastOk === undefined ? undefined : now - Date.parse(lastOk);
+    const failed = check !== undefined && check.ok === false;
+    facts.push({
+      ...base,
+      name: 'backup-checked',
+      ok: !failed && checkAge !== undefined && checkAge <= policy.verifyEveryMs,
+      ...(checkAge === undefined ? {} : { value: checkAge }),
+      limit: policy.verifyEveryMs,
+      message: failed
+        ? `the last restic check failed: ${check.reason ?? 'unknown'}`
+        : checkAge === undefined
+          ? 'the repository has never passed restic check'
+          : `last successful restic check ${formatDuration(checkAge)} ago; required every ${formatDuration(policy.verifyEveryMs)}`,
+    });
+  }
+  return facts;
+}
+
+interface CheckRecord {
+  at: string;
+  ok: boolean;
+  subset: string;
+  reason?: string;
+  /** When the repository last passed. */
+  lastOk?: string;
+}
+
+function checkFile(stateDir: string, target: ResticTarget): string {
+  return join(stateDir, 'restic', `${target.component.id}--${target.policy.to}.check.json`);
+}
+
+function readCheckRecord(stateDir: string, target: ResticTarget): CheckRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(checkFile(stateDir, target), 'utf8')) as CheckRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCheckRecord(stateDir: string, target: ResticTarget, record: Omit<CheckRecord, 'lastOk'>): void {
+  const file = checkFile(stateDir, target);
+  const previous = readCheckRecord(stateDir, target);
+  const lastOk = record.ok ? record.at : previous?.lastOk;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify({ ...record, ...(lastOk === undefined ? {} : { lastOk }) }));
+}
+
+function sourcePath(
+  ctx: ActionContext,
+  component: Component,
+  site: string | undefined,
+  override: string | undefined,
+): string {
+  if (override !== undefined) return planPath(ctx.plan, override);
+  const placement = findPlacement(component, site);
+  if (placement?.path === undefined)
+    throw new DrctlError(
+      BACKUP_ERRORS.PLACEMENT_MISSING,
+      `component "${component.id}" has no placement path${site === undefined ? '' : ` at site "${site}"`}`,
+      {
+        hint: 'add placement.<site>.path to the component, or pass the path to the action',
+        location: component.at,
+      },
+    );
+  return planPath(ctx.plan, placement.path);
+}
+
+async function chooseSnapshot(
+  target: ResticTarget,
+  wanted: string | undefined,
+  signal: AbortSignal,
+): Promise<Snapshot> {
+  const snapshots = await listSnapshots(target, signal);
+  const found =
+    wanted === undefined || wanted === 'latest'
+      ? snapshots.at(-1)
+      : snapshots.find((s) => s.id.startsWith(wanted));
+  if (found === undefined)
+    throw new DrctlError(
+      RESTIC_ERRORS.NO_SNAPSHOT,
+      wanted === undefined
+        ? `no restic snapshot of "${target.component.id}" at ${target.policy.to}`
+        : `no restic snapshot ${wanted} of "${target.component.id}" at ${target.policy.to}`,
+      {
+        hint: 'list them with restic.snapshots; take one with restic.backup',
+        details: { repository: target.repository, snapshots: snapshots.map((s) => s.short_id) },
+      },
+    );
+  return found;
+}
+
+/** A restore target must be empty, or emptied on request; never silently merged into. */
+export function prepareTarget(dir: string, force: boolean, component: string): void {
+  mkdirSync(dir, { recursive: true });
+  const entries = readdirSync(dir);
+  if (entries.length === 0) return;
+  if (!force)
+    throw new DrctlError(
+      BACKUP_ERRORS.RESTORE_TARGET_NOT_EMPTY,
+      `restore target ${dir} of "${component}" is not empty (${entries.length} entries)`,
+      {
+        hint: 'restore into an empty directory, or say force: true (clear: true in a verification) to empty it first',
+        details: { target: dir },
+      },
+    );
+  for (const entry of entries) rmSync(join(dir, entry), { recursive: true, force: true });
+}
+
+export function treeSize(dir: string): { files: number; bytes: number } {
+  let files = 0;
+  let bytes = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    files += 1;
+    bytes += statSize(join(entry.parentPath, entry.name));
+  }
+  return { files, bytes };
+}
+
+function statSize(path: string): number {
+  return statSync(path).size;
+}
+
+function definedOnly<T extends Record<string, number | undefined>>(value: T): { [K in keyof T]?: number } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: number;
+  };
+}
