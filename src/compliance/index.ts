@@ -40,3 +40,5 @@ export { complianceToJson, formatCompliance } from './format.ts';
 export async function complianceOf(plan: Plan, store: RunStore, now: Date): Promise<ComplianceReport> {
   return assessCompliance(plan, await collectOccurrences(plan, store), now);
 }
+export { scheduleTests, testJobId, REMINDERS_COLLECTION } from './scheduled.ts';
+export type { ScheduleTestsOptions, TestReminder } from './scheduled.ts';

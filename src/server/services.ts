@@ -3,6 +3,8 @@
  * after the routes are mounted and before the server listens, and stops (in reverse order) before the
  * store closes. Add one by writing an object satisfying `ServerService` and listing it in `services`.
  */
+import { scheduleTests } from '../compliance/index.ts';
+import { Scheduler } from '../schedule/index.ts';
 import type { ServerContext } from './context.ts';
 
 export interface ServerService {
@@ -48,7 +50,22 @@ function readinessChecker(): ServerService {
   };
 }
 
+/** The plans' test schedules: due drills run where the workload allows it, else the owner is reminded. */
+function testSchedule(): ServerService {
+  let scheduler: Scheduler | undefined;
+  return {
+    name: 'test-schedule',
+    async start(ctx) {
+      scheduler = new Scheduler({ store: ctx.store, logger: ctx.logger });
+      for (const plan of ctx.plans.list())
+        scheduleTests({ plan, scheduler, store: ctx.store, stateDir: ctx.options.state, logger: ctx.logger });
+      scheduler.start();
+    },
+    stop: async () => scheduler?.stop(),
+  };
+}
+
 /** Every service, in start order. */
 export function services(): ServerService[] {
-  return [runWatcher(), readinessChecker()];
+  return [runWatcher(), readinessChecker(), testSchedule()];
 }

@@ -18,8 +18,10 @@ import {
   watchTargets,
 } from '../../monitor/index.ts';
 import type { MonitorEvent } from '../../monitor/index.ts';
+import { scheduleTests } from '../../compliance/index.ts';
 import { formatDuration } from '../../plan/index.ts';
 import type { Plan } from '../../plan/index.ts';
+import { Scheduler } from '../../schedule/index.ts';
 import { DEFAULT_STATE_DIR } from '../../store/index.ts';
 import type { RunStore } from '../../store/index.ts';
 import { printJson } from '../context.ts';
@@ -145,6 +147,24 @@ async function watch(context: CommandContext, plan: Plan, flags: MonitorFlags): 
       say(context, flags, { type: 'watching', ...w, at: Date.now() }, line);
     }
 
+    // the plan's test schedule runs beside the watch: due drills where allowed, else reminders
+    const scheduler = new Scheduler({ store, logger: log });
+    scheduleTests({
+      plan,
+      scheduler,
+      store,
+      stateDir,
+      logger: log,
+      notify: async (reminder) =>
+        say(
+          context,
+          flags,
+          { type: 'test-reminder', ...reminder, at: Date.now() },
+          `reminder to ${reminder.owner}: ${reminder.message}`,
+        ),
+    });
+    scheduler.start();
+
     let interrupts = 0;
     await new Promise<void>((resolveStop) => {
       const onSignal = (): void => {
@@ -160,6 +180,7 @@ async function watch(context: CommandContext, plan: Plan, flags: MonitorFlags): 
       process.on('SIGTERM', onSignal);
     });
     await monitor.stop();
+    await scheduler.stop();
     if (drivers.size > 0) {
       say(
         context,
