@@ -11,7 +11,7 @@ import { writeMarkdown } from './markdown.ts';
 
 export { buildDocument, CHAPTERS } from './document.ts';
 export type { Block, Chapter, ChapterId, RenderOptions, RunbookDocument } from './document.ts';
-export { CHROMIUM_ARGS, findChromium, renderPdf } from './pdf.ts';
+export { CHROMIUM_ARGS, findChromium, htmlToPdf, renderPdf } from './pdf.ts';
 export { escapeHtml } from './escape.ts';
 export type { PdfOptions } from './pdf.ts';
 

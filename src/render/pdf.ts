@@ -56,6 +56,16 @@ export function findChromium(explicit?: string): string | undefined {
 }
 
 export async function renderPdf(plan: Plan, options: PdfOptions = {}): Promise<Uint8Array> {
+  const doc = buildDocument(plan, options);
+  const footer = `${escapeHtml(doc.planName)} · version ${escapeHtml(doc.hash.slice(0, 12))} · rendered ${doc.renderedAt.toISOString()}`;
+  return htmlToPdf(writeHtml(doc), { ...options, footer });
+}
+
+/** Any self-contained HTML page printed by Chromium, with `footer` (HTML) and page numbers at the foot. */
+export async function htmlToPdf(
+  html: string,
+  options: Pick<PdfOptions, 'browserPath' | 'paper'> & { footer: string },
+): Promise<Uint8Array> {
   const executablePath = findChromium(options.browserPath ?? undefined);
   if (executablePath === undefined) {
     const asked = options.browserPath ?? process.env['DRCTL_CHROMIUM'];
@@ -69,8 +79,6 @@ export async function renderPdf(plan: Plan, options: PdfOptions = {}): Promise<U
       },
     );
   }
-  const doc = buildDocument(plan, options);
-  const html = writeHtml(doc);
   const { chromium } = await import('playwright-core');
   let browser;
   try {
@@ -86,13 +94,12 @@ export async function renderPdf(plan: Plan, options: PdfOptions = {}): Promise<U
     // the document is self-contained; refusing every request proves it and keeps printing offline
     await page.route('**/*', (route) => route.abort());
     await page.setContent(html, { waitUntil: 'load' });
-    const footer = `${escapeHtml(doc.planName)} · version ${escapeHtml(doc.hash.slice(0, 12))} · rendered ${doc.renderedAt.toISOString()}`;
     const pdf = await page.pdf({
       format: options.paper ?? 'A4',
       printBackground: true,
       displayHeaderFooter: true,
       headerTemplate: '<span></span>',
-      footerTemplate: `<div style="font-size:7.5pt;color:#475467;width:100%;padding:0 12mm;display:flex;justify-content:space-between;font-family:system-ui,sans-serif"><span>${footer}</span><span><span class="pageNumber"></span> / <span class="totalPages"></span></span></div>`,
+      footerTemplate: `<div style="font-size:7.5pt;color:#475467;width:100%;padding:0 12mm;display:flex;justify-content:space-between;font-family:system-ui,sans-serif"><span>${options.footer}</span><span><span class="pageNumber"></span> / <span class="totalPages"></span></span></div>`,
       margin: { top: '14mm', bottom: '16mm', left: '12mm', right: '12mm' },
     });
     return new Uint8Array(pdf);

@@ -7,3 +7,11 @@ export { assertRealRun, draftPir } from './pir.ts';
 export type { PirDraft, PirInput } from './pir.ts';
 export { writeReportHtml, writeReportMarkdown } from './document.ts';
 export type { ReportBlock, ReportDocument, ReportSection } from './document.ts';
+export {
+  AUDIT_CHAPTERS,
+  AUDIT_PACK_FORMAT,
+  MANIFEST_FILE,
+  verifyAuditPack,
+  writeAuditPack,
+} from './audit-pack.ts';
+export type { AuditPackOptions, AuditPackResult } from './audit-pack.ts';

@@ -13,6 +13,7 @@ import { registerMonitor } from './monitor.ts';
 import { registerPir } from './pir.ts';
 import { registerReadiness } from './readiness.ts';
 import { registerRender } from './render.ts';
+import { registerReport } from './report.ts';
 import { registerResume } from './resume.ts';
 import { registerRouter } from './router.ts';
 import { registerRun } from './run.ts';
@@ -43,6 +44,7 @@ export const commands: RegisterCommand[] = [
   registerCompliance,
   registerTabletop,
   registerPir,
+  registerReport,
   registerDemo,
   registerServe,
   registerToken,
