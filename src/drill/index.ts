@@ -28,3 +28,5 @@ export type {
   Verdict,
 } from './report.ts';
 export { sleep } from './clock.ts';
+export { drillTrend, renderTrendsHtml } from './trends.ts';
+export type { DrillTrend, StepTrend } from './trends.ts';

@@ -639,12 +639,13 @@ export function formatMs(ms: number | undefined): string {
 export async function writeDrillReport(
   report: DrillReport,
   dir: string,
+  options: DrillReportHtmlOptions = {},
 ): Promise<{ json: string; html: string }> {
   await mkdir(dir, { recursive: true });
   const json = join(dir, `${report.id}.json`);
   const html = join(dir, `${report.id}.html`);
   await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(html, renderDrillReportHtml(report));
+  await writeFile(html, renderDrillReportHtml(report, options));
   return { json, html };
 }
 
@@ -714,7 +715,12 @@ function verdictMeasured(v: Verdict, m: DrillReport['measured']): string {
 }
 
 /** The report as one HTML page: inline CSS and SVG, no script, nothing loaded from the network. */
-export function renderDrillReportHtml(report: DrillReport): string {
+export interface DrillReportHtmlOptions {
+  /** HTML of the trends section (trends.ts), drawn after the canary chart. @default none */
+  trends?: string;
+}
+
+export function renderDrillReportHtml(report: DrillReport, options: DrillReportHtmlOptions = {}): string {
   const e = escapeHtml;
   const m = report.measured;
   const verdictRows = report.verdicts
@@ -816,6 +822,7 @@ ${renderFailback(report)}
 <h2>Canary writes over time</h2>
 ${renderChart(report)}
 <p class="legend"><span><i class="sw" style="background:var(--ok)"></i>acknowledged</span><span><i class="sw" style="background:var(--bad)"></i>failed</span><span><i class="sw" style="background:#1565c0;opacity:.35"></i>runbook step</span></p>
+${options.trends ?? ''}
 <h2>Timeline</h2>
 <table class="timeline"><thead><tr><th>At</th><th>Event</th><th>Step</th><th>Detail</th></tr></thead>
 <tbody>

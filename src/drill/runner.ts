@@ -30,6 +30,7 @@ import { DRILL_ACTOR, failbackPlan, runFailbackPhase } from './failback.ts';
 import type { FailbackOptions, FailbackPhase } from './failback.ts';
 import { Prober } from './prober.ts';
 import { buildDrillReport, formatMs, writeDrillReport } from './report.ts';
+import { drillTrend, renderTrendsHtml } from './trends.ts';
 import type { DrillEventInput, DrillEvidence, DrillFinding, DrillReport, FailbackInput } from './report.ts';
 
 export interface DrillOptions {
@@ -520,7 +521,6 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
         ...(failback === undefined ? {} : { failback }),
       }),
     );
-    const files = await writeDrillReport(report, options.reportsDir ?? resolve(stateDir, 'reports'));
     await store.saveDrillReport({
       id: report.id,
       workload: workload.id,
@@ -532,6 +532,16 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       rtoMs: report.measured.rtoMs,
       lostWrites: report.measured.lostWrites.count,
       report: report as unknown as Record<string, unknown>,
+    });
+    // the report shows this drill among every stored drill of its scenario
+    const trend = drillTrend(
+      options.plan,
+      workload.id,
+      scenario.id,
+      await store.listDrillReports({ workload: workload.id, scenario: scenario.id, limit: 1000 }),
+    );
+    const files = await writeDrillReport(report, options.reportsDir ?? resolve(stateDir, 'reports'), {
+      trends: renderTrendsHtml(trend),
     });
     keep = options.keepUp === true;
     return { report, files, environment: keep ? environment : undefined };
