@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // the tests judge the sources: a bin/drctl.js they start runs src/ through tsx, never a dist/ build
+    env: { DRCTL_FROM_SOURCES: '1' },
   },
 });

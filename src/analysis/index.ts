@@ -8,7 +8,7 @@ import { formatLocation } from '../errors.ts';
 import type { Plan } from '../plan/model.ts';
 import { createContext } from './context.ts';
 import type { Rule } from './context.ts';
-import { compareFindings } from './findings.ts';
+import { compareFindings, countBySeverity } from './findings.ts';
 import type { Finding, Severity } from './findings.ts';
 import { componentWaves } from './graph.ts';
 import { analyzeRunbook, rtoFinding } from './runbooks.ts';
@@ -20,7 +20,7 @@ import { recoveryOrder, recoveryRunbooks, stepTargets, stepsVerified } from './r
 import { inlineSecrets } from './rules/secrets.ts';
 import { drillSchedule, instructionsExercised, planReview, signoffs } from './rules/staleness.ts';
 
-export { FINDINGS, SEVERITIES, compareFindings } from './findings.ts';
+export { FINDINGS, SEVERITIES, compareFindings, countBySeverity } from './findings.ts';
 export type { Finding, FindingCode, FindingSubject, Severity } from './findings.ts';
 export {
   ancestors,
@@ -89,12 +89,6 @@ export function analyzePlan(plan: Plan, options: AnalyzeOptions = {}): Analysis 
   for (const rule of RULES) rule(context, report);
   findings.sort(compareFindings);
   return { findings, runbooks, recoveryOrder: componentWaves([...context.components.values()]) };
-}
-
-export function countBySeverity(findings: readonly Finding[]): Record<Severity, number> {
-  const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
-  for (const f of findings) counts[f.severity]++;
-  return counts;
 }
 
 /** The `--json` shape of an analysis (documented in docs/analysis.md); the API serves the same. */

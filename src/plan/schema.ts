@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
+import { STRATEGIES } from './strategies.ts';
 
 const ID_PATTERN = /^[a-z0-9][a-z0-9_-]*$/i;
 
@@ -31,13 +32,7 @@ export const DateLike = z
 export const TIERS = [0, 1, 2, 3] as const;
 export const Tier = z.literal([0, 1, 2, 3]);
 
-export const STRATEGIES = [
-  'backup-restore',
-  'cold-standby',
-  'warm-standby',
-  'hot-standby',
-  'active-active',
-] as const;
+export { STRATEGIES };
 export const Strategy = z.enum(STRATEGIES);
 
 export const SITE_ROLES = ['primary', 'secondary', 'backup'] as const;

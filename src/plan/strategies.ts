@@ -9,6 +9,15 @@
  */
 import type { Strategy } from './model.ts';
 
+/** The strategies a workload can name, weakest first (here, not in schema.ts, so the CLI can list them without zod). */
+export const STRATEGIES = [
+  'backup-restore',
+  'cold-standby',
+  'warm-standby',
+  'hot-standby',
+  'active-active',
+] as const;
+
 export interface SuggestedAction {
   /** Stable id, also used as the step id `drctl init` writes. */
   id: string;

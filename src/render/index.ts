@@ -15,8 +15,7 @@ export { CHROMIUM_ARGS, findChromium, htmlToPdf, renderPdf } from './pdf.ts';
 export { escapeHtml } from './escape.ts';
 export type { PdfOptions } from './pdf.ts';
 
-export const RENDER_FORMATS = ['md', 'html', 'pdf'] as const;
-export type RenderFormat = (typeof RENDER_FORMATS)[number];
+export { RENDER_FORMATS, type RenderFormat } from './formats.ts';
 
 export function renderMarkdown(plan: Plan, options: RenderOptions = {}): string {
   return writeMarkdown(buildDocument(plan, options));

@@ -5,13 +5,9 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
 
-export const ROUTING_MODES = ['priority', 'weighted', 'manual'] as const;
-/**
- * - `priority`: all traffic to the routable endpoint with the lowest priority number (Traffic Manager's failover).
- * - `weighted`: traffic split across routable endpoints in proportion to their weights.
- * - `manual`: all traffic to the endpoint an operator switched to; no automatic failover.
- */
-export type RoutingMode = (typeof ROUTING_MODES)[number];
+import { ROUTING_MODES, type RoutingMode } from './modes.ts';
+
+export { ROUTING_MODES, type RoutingMode } from './modes.ts';
 
 const SITE = /^[a-z0-9][a-z0-9_-]*$/i;
 

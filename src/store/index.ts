@@ -13,8 +13,7 @@ export type { ChainReport, ChainProblem } from './chain.ts';
 export { SqliteStore, STATE_DB_FILE } from './sqlite/index.ts';
 export type { SqliteStoreOptions } from './sqlite/index.ts';
 
-/** The state directory when `--state` is not given. */
-export const DEFAULT_STATE_DIR = '.drctl';
+export { DEFAULT_STATE_DIR } from './state-dir.ts';
 
 /** Opens the state store in `stateDir`, creating it and migrating its schema when needed. */
 export function openStore(stateDir: string, options: SqliteStoreOptions = {}): RunStore {

@@ -1,7 +1,7 @@
 /**
  * The real CLI as a separate process. Tests that kill or race the orchestrator start it many times, so
- * the CLI is bundled once with esbuild (the same sources `bin/drctl.js` runs through tsx, dependencies
- * left external) to keep each start well under a second.
+ * the CLI's sources (not the dist/ build `bin/drctl.js` prefers) are bundled once with esbuild,
+ * dependencies left external, to keep each start well under a second.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';

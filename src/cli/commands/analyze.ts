@@ -4,13 +4,12 @@
  * when any finding is an error.
  */
 import { PlanInvalidError, formatLocation } from '../../errors.ts';
-import { analysisToJson, analyzePlan, countBySeverity, SEVERITIES } from '../../analysis/index.ts';
 import type { Analysis, Severity } from '../../analysis/index.ts';
 import { formatDuration } from '../../plan/duration.ts';
 import { printJson } from '../context.ts';
 import type { RegisterCommand } from '../context.ts';
-import { loadPlanForCommand, problemsAsJson } from '../load-plan.ts';
-import { parseDateOption } from './run-shared.ts';
+import { countBySeverity, SEVERITIES } from '../../analysis/findings.ts';
+import { parseDateOption } from '../state-options.ts';
 
 const HEADINGS: Record<Severity, string> = { error: 'Errors', warning: 'Warnings', info: 'Info' };
 
@@ -23,6 +22,10 @@ export const registerAnalyze: RegisterCommand = (program, context) => {
     .option('--now <date>', 'judge staleness (reviews, sign-offs, drills) at this date instead of today')
     .action(async (file: string, options: { json?: boolean; now?: string }) => {
       const now = parseDateOption('--now', options.now);
+      const [{ loadPlanForCommand, problemsAsJson }, { analysisToJson, analyzePlan }] = await Promise.all([
+        import('../load-plan.ts'),
+        import('../../analysis/index.ts'),
+      ]);
       let plan;
       try {
         plan = await loadPlanForCommand(file);

@@ -1,8 +1,6 @@
 /** `drctl approve RUN STEP` and `drctl reject RUN STEP`: an approver's answer to a waiting approval step. */
-import { approveStep, rejectStep } from '../../engine/index.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { actor, openState, viewOf, withStateOptions } from './run-shared.ts';
-import type { StateOptions } from './run-shared.ts';
+import { actor, withStateOptions, type StateOptions } from '../state-options.ts';
 
 async function answer(
   context: Parameters<RegisterCommand>[1],
@@ -12,6 +10,10 @@ async function answer(
   approve: boolean,
 ): Promise<void> {
   const by = actor(options.as);
+  const [{ approveStep, rejectStep }, { openState, viewOf }] = await Promise.all([
+    import('../../engine/index.ts'),
+    import('./run-shared.ts'),
+  ]);
   const store = openState(options);
   try {
     if (approve)

@@ -1,10 +1,8 @@
 /** `drctl audit verify RUN` and `drctl audit export RUN`: prove a run's hash-chained journal intact, or write it as JSON Lines. */
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { exportRun, verifyRun } from '../../engine/index.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { openState, withStateOptions } from './run-shared.ts';
-import type { StateOptions } from './run-shared.ts';
+import { withStateOptions, type StateOptions } from '../state-options.ts';
 
 export const registerAudit: RegisterCommand = (program, context) => {
   const audit = program.command('audit').description("verify or export a run's audit log");
@@ -14,6 +12,10 @@ export const registerAudit: RegisterCommand = (program, context) => {
       .description('check the hash chain; names the first bad record')
       .argument('<run>', 'run id'),
   ).action(async (runId: string, options: StateOptions) => {
+    const [{ verifyRun }, { openState }] = await Promise.all([
+      import('../../engine/index.ts'),
+      import('./run-shared.ts'),
+    ]);
     const store = openState(options);
     try {
       const report = await verifyRun(store, runId);
@@ -43,6 +45,10 @@ export const registerAudit: RegisterCommand = (program, context) => {
       .argument('<run>', 'run id')
       .option('--out <file>', 'write to a file instead of stdout'),
   ).action(async (runId: string, options: StateOptions & { out?: string }) => {
+    const [{ exportRun }, { openState }] = await Promise.all([
+      import('../../engine/index.ts'),
+      import('./run-shared.ts'),
+    ]);
     const store = openState(options);
     try {
       const sink = options.out ? createWriteStream(options.out) : context.out;

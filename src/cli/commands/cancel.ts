@@ -2,12 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { finishCancelled, requestCancel } from '../../engine/index.ts';
 import { DrctlError } from '../../errors.ts';
-import { FINAL_RUN_STATUSES } from '../../store/index.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { actor, openState, viewOf, withStateOptions } from './run-shared.ts';
-import type { StateOptions } from './run-shared.ts';
+import { actor, withStateOptions, type StateOptions } from '../state-options.ts';
 
 /** How long to wait for a live driver to stop its steps before returning. */
 const DRIVER_GRACE_MS = 30_000;
@@ -21,6 +18,12 @@ export const registerCancel: RegisterCommand = (program, context) => {
       .option('--reason <text>', 'why'),
   ).action(async (runId: string, options: StateOptions & { reason?: string }) => {
     const by = actor(options.as);
+    const [{ finishCancelled, requestCancel }, { FINAL_RUN_STATUSES }, { openState, viewOf }] =
+      await Promise.all([
+        import('../../engine/index.ts'),
+        import('../../store/index.ts'),
+        import('./run-shared.ts'),
+      ]);
     const store = openState(options);
     try {
       await requestCancel(store, { runId, by, ...(options.reason ? { reason: options.reason } : {}) });

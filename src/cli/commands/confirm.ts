@@ -1,9 +1,7 @@
 /** `drctl confirm RUN STEP`: an operator says a manual step is done, with a note and evidence. */
-import { confirmStep } from '../../engine/index.ts';
 import { UsageError } from '../../errors.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { actor, openState, viewOf, withStateOptions } from './run-shared.ts';
-import type { StateOptions } from './run-shared.ts';
+import { actor, withStateOptions, type StateOptions } from '../state-options.ts';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -30,6 +28,10 @@ export const registerConfirm: RegisterCommand = (program, context) => {
         evidence[item.slice(0, eq)] = item.slice(eq + 1);
       }
       const by = actor(options.as);
+      const [{ confirmStep }, { openState, viewOf }] = await Promise.all([
+        import('../../engine/index.ts'),
+        import('./run-shared.ts'),
+      ]);
       const store = openState(options);
       try {
         await confirmStep(store, {

@@ -7,13 +7,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
-import { runDrill, type DrillOutcome } from '../../drill/index.ts';
+import type { DrillOutcome } from '../../drill/index.ts';
 import { DrctlError } from '../../errors.ts';
-import { findPgBinaries } from '../../providers/postgres/index.ts';
-import { DEFAULT_STATE_DIR } from '../../store/index.ts';
+import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { loadPlanForCommand } from '../load-plan.ts';
 import { printOutcome, withInterrupt } from './drill.ts';
 
 /** The two-site shop ships with drctl; the demo finds it beside the sources. */
@@ -44,6 +41,12 @@ export const registerDemo: RegisterCommand = (program, context) => {
       const say = (line: string): void => {
         if (!options.json) context.err.write(`${line}\n`);
       };
+      const [{ pino }, { runDrill }, { findPgBinaries }, { loadPlanForCommand }] = await Promise.all([
+        import('pino'),
+        import('../../drill/index.ts'),
+        import('../../providers/postgres/index.ts'),
+        import('../load-plan.ts'),
+      ]);
       const stateDir = resolve(options.state);
       const drills: { name: string; file: string }[] = [
         { name: 'warm standby (SQLite, a snapshot shipped to west every second)', file: 'warm-standby.yaml' },
@@ -84,7 +87,7 @@ export const registerDemo: RegisterCommand = (program, context) => {
           }),
         );
         outcomes.push(outcome);
-        if (!options.json) printOutcome(context, outcome);
+        if (!options.json) await printOutcome(context, outcome);
         if (outcome.environment !== undefined) {
           context.err.write(
             `the sites keep running; front door ${outcome.environment.url}. Ctrl-C stops everything.\n`,

@@ -3,12 +3,10 @@
  * failover, measurement, report) and print what was measured. Exit 1 when a target is missed.
  */
 import { resolve } from 'node:path';
-import { pino } from 'pino';
-import { formatMs, runDrill, type DrillOutcome } from '../../drill/index.ts';
+import type { DrillOutcome } from '../../drill/index.ts';
 import { UsageError } from '../../errors.ts';
-import { DEFAULT_STATE_DIR } from '../../store/index.ts';
+import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import { printJson, type CommandContext, type RegisterCommand } from '../context.ts';
-import { loadPlanForCommand } from '../load-plan.ts';
 
 interface DrillCommandOptions {
   scenario: string;
@@ -47,6 +45,11 @@ export const registerDrill: RegisterCommand = (program, context) => {
         throw new UsageError('DRCTL_DRILL_NO_FAILBACK', '--approve-as needs --failback', {
           hint: 'add --failback to measure the failback, whose approvals --approve-as grants',
         });
+      const [{ pino }, { runDrill }, { loadPlanForCommand }] = await Promise.all([
+        import('pino'),
+        import('../../drill/index.ts'),
+        import('../load-plan.ts'),
+      ]);
       const plan = await loadPlanForCommand(file);
       const outcome = await withInterrupt(context, (signal) =>
         runDrill({
@@ -64,7 +67,7 @@ export const registerDrill: RegisterCommand = (program, context) => {
         }),
       );
       if (options.json) printJson(context, { ...outcome.report, files: outcome.files });
-      else printOutcome(context, outcome);
+      else await printOutcome(context, outcome);
       context.exitCode = outcome.report.passed ? 0 : 1;
       if (outcome.environment !== undefined) {
         context.err.write(
@@ -109,7 +112,8 @@ function untilInterrupted(): Promise<void> {
   });
 }
 
-export function printOutcome(context: CommandContext, outcome: DrillOutcome): void {
+export async function printOutcome(context: CommandContext, outcome: DrillOutcome): Promise<void> {
+  const { formatMs } = await import('../../drill/report.ts');
   const { report } = outcome;
   const m = report.measured;
   const out = (line: string): void => void context.out.write(`${line}\n`);

@@ -1,3 +1,6 @@
+// To add a command: write commands/<name>.ts exporting `registerXxx: RegisterCommand` and list it below.
+// Registration only declares arguments and options: import heavy modules (plan, engine, store, providers)
+// inside the action with `await import(...)`, so that every other command starts without loading them.
 /** Every command of the CLI, in the order `drctl --help` lists them. One line per command file. */
 import type { RegisterCommand } from '../context.ts';
 import { registerAnalyze } from './analyze.ts';

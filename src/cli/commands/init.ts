@@ -7,7 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import type { Strategy, TierLevel } from '../../plan/model.ts';
 import { SUGGESTED_STRATEGY, scaffoldPlan } from '../../plan/scaffold.ts';
-import { STRATEGIES } from '../../plan/schema.ts';
+import { STRATEGIES } from '../../plan/strategies.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
 
 interface InitFlags {

@@ -3,10 +3,8 @@
  * what the plan promises. Exit 1 when a promise is broken (a fact not ok), 0 when all hold.
  */
 import { resolve } from 'node:path';
-import { formatReadiness, checkReadiness } from '../../monitor/readiness.ts';
-import { DEFAULT_STATE_DIR } from '../../store/index.ts';
+import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { loadPlanForCommand } from '../load-plan.ts';
 
 export const registerReadiness: RegisterCommand = (program, context) => {
   program
@@ -16,6 +14,10 @@ export const registerReadiness: RegisterCommand = (program, context) => {
     .option('--json', 'print the report as JSON')
     .option('--state <dir>', 'state directory (pid files, backup catalogues)', DEFAULT_STATE_DIR)
     .action(async (file: string, options: { json?: boolean; state: string }) => {
+      const [{ loadPlanForCommand }, { formatReadiness, checkReadiness }] = await Promise.all([
+        import('../load-plan.ts'),
+        import('../../monitor/readiness.ts'),
+      ]);
       const plan = await loadPlanForCommand(file);
       const report = await checkReadiness(plan, { stateDir: resolve(options.state) });
       if (options.json) {

@@ -6,16 +6,9 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
-import {
-  RENDER_FORMATS,
-  renderHtml,
-  renderMarkdown,
-  renderPdf,
-  type RenderFormat,
-  type RenderOptions,
-} from '../../render/index.ts';
+import { RENDER_FORMATS, type RenderFormat } from '../../render/formats.ts';
+import type { RenderOptions } from '../../render/index.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { loadPlanForCommand } from '../load-plan.ts';
 
 interface RenderFlags {
   format: string;
@@ -49,6 +42,10 @@ export const registerRender: RegisterCommand = (program, context) => {
           hint: `use --format ${RENDER_FORMATS.join(', --format ')}`,
         });
       }
+      const [{ loadPlanForCommand }, { renderHtml, renderMarkdown, renderPdf }] = await Promise.all([
+        import('../load-plan.ts'),
+        import('../../render/index.ts'),
+      ]);
       const plan = await loadPlanForCommand(file);
       const options: RenderOptions = flags.runbook === undefined ? {} : { runbook: flags.runbook };
       const content: string | Uint8Array =

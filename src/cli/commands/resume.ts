@@ -2,20 +2,10 @@
  * `drctl resume RUN`: drive a run again after a crash, a pause, or to act on a decision. With
  * --retry/--skip/--done/--abort STEP it first records the operator's decision for a step that waits for one.
  */
-import { decideStep, type Decision } from '../../engine/index.ts';
+import type { Decision } from '../../engine/index.ts';
 import { DrctlError, UsageError } from '../../errors.ts';
-import { FINAL_RUN_STATUSES } from '../../store/index.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { loadPlanForCommand } from '../load-plan.ts';
-import {
-  actor,
-  driveAndReport,
-  engineFor,
-  openState,
-  progressHooks,
-  withStateOptions,
-} from './run-shared.ts';
-import type { StateOptions } from './run-shared.ts';
+import { actor, withStateOptions, type StateOptions } from '../state-options.ts';
 
 interface ResumeOptions extends StateOptions {
   retry: string[];
@@ -49,6 +39,13 @@ export const registerResume: RegisterCommand = (program, context) => {
       .option('--no-wait', 'return when the run waits for people'),
   ).action(async (runId: string, options: ResumeOptions) => {
     const by = actor(options.as);
+    const [{ decideStep }, { FINAL_RUN_STATUSES }, { loadPlanForCommand }, shared] = await Promise.all([
+      import('../../engine/index.ts'),
+      import('../../store/index.ts'),
+      import('../load-plan.ts'),
+      import('./run-shared.ts'),
+    ]);
+    const { driveAndReport, engineFor, openState, progressHooks } = shared;
     const store = openState(options);
     try {
       const run = await store.getRun(runId);

@@ -3,12 +3,12 @@
  * until SIGINT/SIGTERM, printing where it listens and every health and routing event.
  */
 import type { Command } from 'commander';
-import pino from 'pino';
 import { UsageError } from '../../errors.ts';
-import { findComponent, loadPlan, parseDuration } from '../../plan/index.ts';
+import { parseDuration } from '../../plan/duration.ts';
 import type { Component, Placement, Plan } from '../../plan/index.ts';
-import { ROUTING_MODES, TrafficRouter } from '../../router/index.ts';
+import { ROUTING_MODES } from '../../router/modes.ts';
 import type {
+  TrafficRouter,
   EndpointOptions,
   ProbeOptions,
   RouterEvent,
@@ -61,6 +61,10 @@ export const registerRouter: RegisterCommand = (program: Command, context: Comma
     .option('--json', 'print the start and every event as one JSON object per line')
     .action(async (file: string | undefined, flags: RouterFlags) => {
       const options = await routerOptionsFrom(file, flags);
+      const [{ default: pino }, { TrafficRouter }] = await Promise.all([
+        import('pino'),
+        import('../../router/index.ts'),
+      ]);
       const log = pino({ level: context.debug ? 'debug' : 'silent' }, pino.destination(2));
       const router = await TrafficRouter.create(options, { log });
       const generatedToken = options.adminToken === undefined;
@@ -107,6 +111,7 @@ export async function routerOptionsFrom(
     }
     endpoints = flags.endpoint.map(parseEndpoint);
   } else if (file !== undefined && flags.component !== undefined) {
+    const { loadPlan } = await import('../../plan/index.ts');
     const plan = await loadPlan(file);
     ({ endpoints, probe: planProbe } = endpointsFromPlan(plan, flags.component));
   } else {
@@ -177,7 +182,9 @@ export function endpointsFromPlan(
   plan: Plan,
   componentId: string,
 ): { endpoints: EndpointOptions[]; probe: ProbeOptions } {
-  const component: Component | undefined = findComponent(plan, componentId);
+  const component: Component | undefined = plan.workloads
+    .flatMap((w) => w.components)
+    .find((c) => c.id === componentId);
   if (!component) {
     throw new UsageError('DRCTL_ROUTER_COMPONENT_NOT_FOUND', `the plan has no component ${componentId}`, {
       hint: `use one of: ${plan.workloads.flatMap((w) => w.components.map((c) => c.id)).join(', ')}`,

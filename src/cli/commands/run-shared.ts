@@ -3,9 +3,7 @@
  * registry, a redacting log file, and the progress lines people read while a run goes on.
  */
 import { mkdirSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
 import pino from 'pino';
 import { Engine, Redactor, planSecrets, runView } from '../../engine/index.ts';
 import type { EngineHooks, RunDriver, RunView } from '../../engine/index.ts';
@@ -13,40 +11,15 @@ import { UsageError } from '../../errors.ts';
 import type { Plan } from '../../plan/index.ts';
 import { formatDuration } from '../../plan/index.ts';
 import { providers } from '../../providers/index.ts';
-import { DEFAULT_STATE_DIR, openStore } from '../../store/index.ts';
+import { openStore } from '../../store/index.ts';
 import type { RunStore } from '../../store/index.ts';
 import { printJson, type CommandContext } from '../context.ts';
 
-export interface StateOptions {
-  state: string;
-  json?: boolean;
-  as?: string;
-}
+import type { StateOptions } from '../state-options.ts';
 
-export function withStateOptions(command: Command): Command {
-  return command
-    .option('--state <dir>', 'state directory', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
-    .option('--as <person>', 'who is acting (default: $DRCTL_USER or the OS user)')
-    .option('--json', 'print the result as JSON');
-}
-
-/** The person acting: --as, else $DRCTL_USER, else the OS user. */
-export function actor(as: string | undefined): string {
-  const who = as ?? process.env.DRCTL_USER ?? safeUser();
-  if (!who)
-    throw new UsageError('DRCTL_RUN_WHO', 'cannot tell who is acting', {
-      hint: 'pass --as PERSON or set DRCTL_USER',
-    });
-  return who;
-}
-
-function safeUser(): string | undefined {
-  try {
-    return userInfo().username;
-  } catch {
-    return undefined;
-  }
-}
+// registering a command needs only these; import them from ../state-options.ts to keep registration light
+export { actor, parseDateOption, withStateOptions } from '../state-options.ts';
+export type { StateOptions } from '../state-options.ts';
 
 export function openState(options: StateOptions): RunStore {
   return openStore(resolve(options.state));
@@ -166,15 +139,4 @@ export async function driveAndReport(
   const view = await viewOf(store, driver.runId);
   if (options.json) printJson(context, view);
   else printView(context, view);
-}
-
-/** A date option (`--now`, `--since`) as a Date; absent means `fallback`. */
-export function parseDateOption(flag: string, text: string | undefined, fallback = new Date()): Date {
-  if (text === undefined) return fallback;
-  const date = new Date(text);
-  if (Number.isNaN(date.getTime()))
-    throw new UsageError('DRCTL_USAGE_DATE', `${flag} "${text}" is not a date`, {
-      hint: 'write it like 2026-03-01 or 2026-03-01T12:00:00Z',
-    });
-  return date;
 }

@@ -1,19 +1,9 @@
 /** `drctl run PLAN --runbook NAME`: execute a runbook durably, or predict its timeline with --dry-run. */
 import { userInfo } from 'node:os';
-import { findRunbook, predictTimeline } from '../../engine/index.ts';
 import { UsageError } from '../../errors.ts';
-import { formatDuration } from '../../plan/index.ts';
+import { formatDuration } from '../../plan/duration.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { loadPlanForCommand } from '../load-plan.ts';
-import {
-  actor,
-  driveAndReport,
-  engineFor,
-  openState,
-  progressHooks,
-  withStateOptions,
-} from './run-shared.ts';
-import type { StateOptions } from './run-shared.ts';
+import { actor, withStateOptions, type StateOptions } from '../state-options.ts';
 
 interface RunOptions extends StateOptions {
   runbook: string;
@@ -35,6 +25,12 @@ export const registerRun: RegisterCommand = (program, context) => {
       .option('--parallel <n>', 'steps running at once (default 8)')
       .option('--no-wait', 'return when the run waits for people; continue later with drctl resume'),
   ).action(async (file: string, options: RunOptions) => {
+    const [{ findRunbook, predictTimeline }, { loadPlanForCommand }, shared] = await Promise.all([
+      import('../../engine/index.ts'),
+      import('../load-plan.ts'),
+      import('./run-shared.ts'),
+    ]);
+    const { driveAndReport, engineFor, openState, progressHooks } = shared;
     const plan = await loadPlanForCommand(file);
     if (options.dryRun) {
       const timeline = predictTimeline(findRunbook(plan, options.runbook, options.workload));

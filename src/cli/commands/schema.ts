@@ -1,9 +1,9 @@
 /** `drctl schema`: the plan's JSON Schema, for editors (committed as schema/plan.schema.json). */
 import { writeFile } from 'node:fs/promises';
-import { planJsonSchema } from '../../plan/index.ts';
 import type { RegisterCommand } from '../context.ts';
 
-export function planJsonSchemaText(): string {
+export async function planJsonSchemaText(): Promise<string> {
+  const { planJsonSchema } = await import('../../plan/json-schema.ts');
   return `${JSON.stringify(planJsonSchema(), null, 2)}\n`;
 }
 
@@ -13,7 +13,8 @@ export const registerSchema: RegisterCommand = (program, context) => {
     .description('print the JSON Schema of plan files, for editor completion and checking')
     .option('--out <file>', 'write it to a file instead of standard output')
     .action(async (options: { out?: string }) => {
-      if (options.out) await writeFile(options.out, planJsonSchemaText());
-      else context.out.write(planJsonSchemaText());
+      const text = await planJsonSchemaText();
+      if (options.out) await writeFile(options.out, text);
+      else context.out.write(text);
     });
 };

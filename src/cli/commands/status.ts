@@ -1,12 +1,12 @@
 /** `drctl status [RUN]`: a run's progress, what runs, what waits for whom, what comes next; or the latest runs. */
 import { printJson, type RegisterCommand } from '../context.ts';
-import { openState, printView, viewOf, withStateOptions } from './run-shared.ts';
-import type { StateOptions } from './run-shared.ts';
+import { withStateOptions, type StateOptions } from '../state-options.ts';
 
 export const registerStatus: RegisterCommand = (program, context) => {
   withStateOptions(
     program.command('status').description('show a run (or the latest runs)').argument('[run]', 'run id'),
   ).action(async (runId: string | undefined, options: StateOptions) => {
+    const { openState, printView, viewOf } = await import('./run-shared.ts');
     const store = openState(options);
     try {
       if (runId !== undefined) {

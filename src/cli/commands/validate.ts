@@ -1,7 +1,6 @@
 /** `drctl validate PLAN`: every problem of a plan at once, positioned; exit 1 when invalid. */
 import { PlanInvalidError } from '../../errors.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { loadPlanForCommand, problemsAsJson } from '../load-plan.ts';
 
 export const registerValidate: RegisterCommand = (program, context) => {
   program
@@ -10,6 +9,7 @@ export const registerValidate: RegisterCommand = (program, context) => {
     .argument('<plan>', 'plan file (YAML)')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, options: { json?: boolean }) => {
+      const { loadPlanForCommand, problemsAsJson } = await import('../load-plan.ts');
       try {
         const plan = await loadPlanForCommand(file);
         const summary = {
