@@ -6,6 +6,7 @@
 import type { Api } from '../api.ts';
 import type { ServerContext } from '../context.ts';
 import { registerAudit } from './audit.ts';
+import { registerCompliance } from './compliance.ts';
 import { registerDrills } from './drills.ts';
 import { registerEvents } from './events.ts';
 import { registerPlans } from './plans.ts';
@@ -25,6 +26,7 @@ export const routeAreas: RegisterRoutes[] = [
   registerReadiness,
   registerRuns,
   registerDrills,
+  registerCompliance,
   registerAudit,
   registerEvents,
 ];
