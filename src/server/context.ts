@@ -53,7 +53,9 @@ export interface ServerOptions {
   debug?: boolean;
 }
 
-export const DEFAULT_LISTEN = '127.0.0.1:7070';
+import { DEFAULT_LISTEN } from './defaults.ts';
+
+export { DEFAULT_LISTEN };
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /** One thing that happened, as the console and SSE clients receive it. */

@@ -3,11 +3,9 @@
  * last occurrence, result and next due date, and the reviews, sign-offs and missed drill targets that
  * need attention. Exit 1 when anything is overdue, never done or failed, so CI and cron can gate on it.
  */
-import { complianceOf, complianceToJson, formatCompliance } from '../../compliance/index.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { loadPlanForCommand } from '../load-plan.ts';
-import { openState, parseDateOption, type StateOptions } from './run-shared.ts';
-import { DEFAULT_STATE_DIR } from '../../store/index.ts';
+import { parseDateOption, type StateOptions } from '../state-options.ts';
+import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 
 export const registerCompliance: RegisterCommand = (program, context) => {
   program
@@ -23,6 +21,12 @@ export const registerCompliance: RegisterCommand = (program, context) => {
     .option('--json', 'print the report as JSON')
     .action(async (file: string, options: StateOptions & { now?: string }) => {
       const now = parseDateOption('--now', options.now);
+      const [{ complianceOf, complianceToJson, formatCompliance }, { loadPlanForCommand }, { openState }] =
+        await Promise.all([
+          import('../../compliance/index.ts'),
+          import('../load-plan.ts'),
+          import('./run-shared.ts'),
+        ]);
       const plan = await loadPlanForCommand(file);
       const store = openState(options);
       try {

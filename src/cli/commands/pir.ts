@@ -6,11 +6,9 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.ts';
 import type { Plan } from '../../plan/index.ts';
-import { assertRealRun, draftPir, writeReportHtml, writeReportMarkdown } from '../../report/index.ts';
-import { DEFAULT_STATE_DIR } from '../../store/index.ts';
+import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import type { RegisterCommand } from '../context.ts';
-import { loadPlanForCommand } from '../load-plan.ts';
-import { openState, type StateOptions } from './run-shared.ts';
+import type { StateOptions } from '../state-options.ts';
 
 interface PirOptions extends StateOptions {
   format: string;
@@ -32,6 +30,12 @@ export const registerPir: RegisterCommand = (program, context) => {
         throw new UsageError('DRCTL_PIR_FORMAT', `--format ${options.format} is not md or html`, {
           hint: 'use --format md or --format html',
         });
+      const [report, { loadPlanForCommand }, { openState }] = await Promise.all([
+        import('../../report/index.ts'),
+        import('../load-plan.ts'),
+        import('./run-shared.ts'),
+      ]);
+      const { assertRealRun, draftPir, writeReportHtml, writeReportMarkdown } = report;
       const store = openState(options);
       try {
         const run = await store.getRun(runId);

@@ -4,11 +4,9 @@
  * `drctl report verify DIR` re-hashes a pack against its manifest (exit 1 when a file changed).
  */
 import { resolve } from 'node:path';
-import { verifyAuditPack, writeAuditPack } from '../../report/index.ts';
-import { DEFAULT_STATE_DIR } from '../../store/index.ts';
+import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { loadPlanForCommand } from '../load-plan.ts';
-import { openState, parseDateOption, type StateOptions } from './run-shared.ts';
+import { parseDateOption, type StateOptions } from '../state-options.ts';
 
 export const registerReport: RegisterCommand = (program, context) => {
   const report = program.command('report').description('reports for auditors');
@@ -29,6 +27,11 @@ export const registerReport: RegisterCommand = (program, context) => {
       ) => {
         const since = parseDateOption('--since', options.since);
         const until = parseDateOption('--until', options.until);
+        const [{ writeAuditPack }, { loadPlanForCommand }, { openState }] = await Promise.all([
+          import('../../report/index.ts'),
+          import('../load-plan.ts'),
+          import('./run-shared.ts'),
+        ]);
         const plan = await loadPlanForCommand(file);
         const store = openState(options);
         try {
@@ -55,6 +58,7 @@ export const registerReport: RegisterCommand = (program, context) => {
     .description("re-hash an auditor pack's files against its manifest")
     .argument('<dir>', 'the pack directory')
     .action(async (dir: string) => {
+      const { verifyAuditPack } = await import('../../report/index.ts');
       const result = await verifyAuditPack(dir);
       context.out.write(
         result.ok

@@ -4,8 +4,8 @@
  * journaled, leases released; started again, it resumes the runs it was driving.
  */
 import { resolve } from 'node:path';
-import { createServer, DEFAULT_LISTEN } from '../../server/index.ts';
-import { DEFAULT_STATE_DIR } from '../../store/index.ts';
+import { DEFAULT_LISTEN } from '../../server/defaults.ts';
+import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import type { RegisterCommand } from '../context.ts';
 
 interface ServeOptions {
@@ -33,6 +33,7 @@ export const registerServe: RegisterCommand = (program, context) => {
     .option('--readiness-every <ms>', 'how often readiness is checked in the background', '30000')
     .option('--stop-grace <ms>', 'on SIGTERM, how long steps in flight may take to finish', '10000')
     .action(async (plans: string[], options: ServeOptions) => {
+      const { createServer } = await import('../../server/index.ts');
       const server = await createServer({
         plans,
         state: resolve(options.state),

@@ -3,11 +3,9 @@
  * who would run it, in the terminal or from a script on stdin; the exercise is kept in the state store.
  * Exit 1 when the input ended before the last step.
  */
-import { runTabletop } from '../../tabletop/index.ts';
-import { DEFAULT_STATE_DIR } from '../../store/index.ts';
+import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { loadPlanForCommand } from '../load-plan.ts';
-import { openState, type StateOptions } from './run-shared.ts';
+import type { StateOptions } from '../state-options.ts';
 
 interface TabletopCommandOptions extends StateOptions {
   workload: string;
@@ -28,6 +26,11 @@ export const registerTabletop: RegisterCommand = (program, context) => {
     .option('--state <dir>', 'state directory', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
     .option('--json', 'print the record as JSON at the end (the walk-through goes to stderr)')
     .action(async (file: string, options: TabletopCommandOptions) => {
+      const [{ runTabletop }, { loadPlanForCommand }, { openState }] = await Promise.all([
+        import('../../tabletop/index.ts'),
+        import('../load-plan.ts'),
+        import('./run-shared.ts'),
+      ]);
       const plan = await loadPlanForCommand(file);
       const store = openState(options);
       try {

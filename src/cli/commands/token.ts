@@ -4,11 +4,11 @@
  */
 import { resolve } from 'node:path';
 import { createToken, listTokens, revokeToken, ROLES } from '../../server/auth.ts';
-import { DEFAULT_STATE_DIR, openStore } from '../../store/index.ts';
+import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import type { RunStore } from '../../store/index.ts';
 import { printJson } from '../context.ts';
 import type { RegisterCommand } from '../context.ts';
-import { actor } from './run-shared.ts';
+import { actor } from '../state-options.ts';
 
 interface TokenOptions {
   state: string;
@@ -17,6 +17,7 @@ interface TokenOptions {
 }
 
 async function withStore<T>(options: TokenOptions, act: (store: RunStore) => Promise<T>): Promise<T> {
+  const { openStore } = await import('../../store/index.ts');
   const store = await openStore(resolve(options.state));
   try {
     return await act(store);
