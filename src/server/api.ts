@@ -149,7 +149,11 @@ export class Api {
             );
           }
         }
-        const raw = definition.body === undefined ? { fields: {}, files: [] } : await readBody(c);
+        // a cookie caller's CSRF token may come in a form field even when the route takes no body
+        const raw =
+          definition.body === undefined && !(mutating && principal?.via === 'session')
+            ? { fields: {}, files: [] }
+            : await readBody(c);
         if (mutating && principal?.via === 'session') {
           const given = c.req.header('x-csrf-token') ?? stringField(raw.fields, '_csrf');
           if (!csrfMatches(principal.csrf ?? '', given)) {

@@ -33,6 +33,7 @@ import type { ServerContext, ServerOptions } from './context.ts';
 import { ApiError, httpError } from './errors.ts';
 import { registerMetrics } from './metrics.ts';
 import { routeAreas } from './routes/index.ts';
+import type { RegisterRoutes } from './routes/index.ts';
 import { services } from './services.ts';
 import type { ServerService } from './services.ts';
 
@@ -42,6 +43,7 @@ export { Api, API_BASE, AUDIT_STREAM } from './api.ts';
 export type { RouteDefinition, RouteRequest, PageDefinition, RouteInfo, UploadedFile } from './api.ts';
 export { ApiError, httpError } from './errors.ts';
 export type { ServerService } from './services.ts';
+export type { RegisterRoutes } from './routes/index.ts';
 export { ROLES, allows, createToken, listTokens, revokeToken } from './auth.ts';
 export type { Role, RouteRole, Principal, TokenInfo } from './auth.ts';
 export { redactAnswer, redactText } from './redact.ts';
@@ -96,7 +98,15 @@ export function checkListen(
   return { host, port };
 }
 
-export async function createServer(options: ServerOptions): Promise<DrctlServer> {
+export interface CreateServerExtras {
+  /** More route areas after the built-in ones (extensions, tests). */
+  routes?: readonly RegisterRoutes[];
+}
+
+export async function createServer(
+  options: ServerOptions,
+  extras: CreateServerExtras = {},
+): Promise<DrctlServer> {
   const address = checkListen(options);
   const tls =
     options.tlsCert === undefined || options.tlsKey === undefined
@@ -126,7 +136,7 @@ export async function createServer(options: ServerOptions): Promise<DrctlServer>
     }),
   );
   const api = new Api(app, ctx);
-  for (const register of routeAreas) register(api, ctx);
+  for (const register of [...routeAreas, ...(extras.routes ?? [])]) register(api, ctx);
   app.notFound((c) =>
     c.json(
       {

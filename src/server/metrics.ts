@@ -8,8 +8,10 @@ import { routePath } from 'hono/route';
 import { Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import { runView } from '../engine/index.ts';
 import type { EngineHooks } from '../engine/index.ts';
+import { FINAL_RUN_STATUSES } from '../store/index.ts';
 import type { ServerContext } from './context.ts';
 import type { ReadinessCache } from './readiness.ts';
+import { currentStatus } from './runs.ts';
 
 const LIVE_RUNS_SCANNED = 200;
 
@@ -36,41 +38,59 @@ export function registerMetrics(
     async collect() {
       this.reset();
       const counts = new Map<string, number>();
-      for (const run of await ctx.store.listRuns({ limit: 1000 }))
-        counts.set(run.status, (counts.get(run.status) ?? 0) + 1);
+      for (const run of await ctx.store.listRuns({ limit: 1000 })) {
+        const status = await currentStatus(ctx.store, run);
+        counts.set(status, (counts.get(status) ?? 0) + 1);
+      }
       for (const [status, count] of counts) this.set({ status }, count);
     },
   });
 
-  const waitingAge = new Gauge({
-    name: 'drctl_approval_wait_oldest_seconds',
-    help: 'How long the oldest approval of each runbook has waited.',
-    labelNames: ['workload', 'runbook'],
-    registers,
-  });
+  // both approval gauges come from one look at the waiting runs per scrape
+  const readApprovals = shared(() => waitingApprovals());
+  const waitingApprovals = async () => {
+    const byRunbook = new Map<string, { labels: Record<string, string>; count: number; oldest: number }>();
+    // the store's status of a live run is not kept current; its journal says whether it waits
+    const runs = (await ctx.store.listRuns({ limit: LIVE_RUNS_SCANNED })).filter(
+      (run) => !FINAL_RUN_STATUSES.includes(run.status),
+    );
+    for (const run of runs) {
+      const view = runView(await ctx.store.readJournal(run.id));
+      const key = `${run.workload}/${run.runbook}`;
+      for (const step of view.steps.filter((candidate) => candidate.waitingFor === 'approval')) {
+        const entry = byRunbook.get(key) ?? {
+          labels: { workload: run.workload, runbook: run.runbook },
+          count: 0,
+          oldest: 0,
+        };
+        entry.count += 1;
+        const age = step.startedAt === undefined ? 0 : (Date.now() - Date.parse(step.startedAt)) / 1000;
+        entry.oldest = Math.max(entry.oldest, age);
+        byRunbook.set(key, entry);
+      }
+    }
+    return byRunbook;
+  };
   new Gauge({
     name: 'drctl_approvals_waiting',
     help: 'Approval steps waiting for people, by runbook.',
     labelNames: ['workload', 'runbook'],
     registers,
     async collect() {
+      const entries = await readApprovals();
       this.reset();
-      waitingAge.reset();
-      const runs = (await ctx.store.listRuns({ limit: LIVE_RUNS_SCANNED })).filter(
-        (run) => run.status === 'waiting',
-      );
-      for (const run of runs) {
-        const view = runView(await ctx.store.readJournal(run.id));
-        const labels = { workload: run.workload, runbook: run.runbook };
-        for (const step of view.steps.filter((candidate) => candidate.waitingFor === 'approval')) {
-          this.inc(labels);
-          const age = step.startedAt === undefined ? 0 : (Date.now() - Date.parse(step.startedAt)) / 1000;
-          const known = (await waitingAge.get()).values.find(
-            (value) => value.labels.workload === run.workload && value.labels.runbook === run.runbook,
-          );
-          if (known === undefined || known.value < age) waitingAge.set(labels, age);
-        }
-      }
+      for (const entry of entries.values()) this.set(entry.labels, entry.count);
+    },
+  });
+  new Gauge({
+    name: 'drctl_approval_wait_oldest_seconds',
+    help: 'How long the oldest approval of each runbook has waited.',
+    labelNames: ['workload', 'runbook'],
+    registers,
+    async collect() {
+      const entries = await readApprovals();
+      this.reset();
+      for (const entry of entries.values()) this.set(entry.labels, entry.oldest);
     },
   });
 
@@ -97,72 +117,93 @@ export function registerMetrics(
   };
   ctx.hooks.push(hooks);
 
-  const factOk = new Gauge({
-    name: 'drctl_readiness_ok',
-    help: 'Whether a readiness fact holds (1) or not (0), by component, site and fact.',
-    labelNames: ['plan', 'component', 'site', 'fact'],
-    registers,
-  });
-  const lag = new Gauge({
-    name: 'drctl_replication_lag_seconds',
-    help: 'Acknowledged writes at risk on a standby, in seconds.',
-    labelNames: ['plan', 'component', 'site'],
-    registers,
-  });
-  const backupAge = new Gauge({
-    name: 'drctl_backup_age_seconds',
-    help: 'Age of the newest backup, by component and the site holding it.',
-    labelNames: ['plan', 'component', 'site'],
-    registers,
-  });
-  const probe = new Gauge({
-    name: 'drctl_probe_up',
-    help: 'Result of the last probe of a component at a site (1 up, 0 down).',
-    labelNames: ['plan', 'component', 'site'],
-    registers,
-  });
-  const drillRto = new Gauge({
-    name: 'drctl_drill_rto_seconds',
-    help: 'RTO measured by the newest drill of each workload (as the client saw it).',
-    labelNames: ['workload', 'scenario'],
-    registers,
-  });
-  const drillRpo = new Gauge({
-    name: 'drctl_drill_rpo_seconds',
-    help: 'Data lost in the newest drill of each workload, in seconds of acknowledged writes.',
-    labelNames: ['workload', 'scenario'],
-    registers,
-  });
-  new Gauge({
-    name: 'drctl_drill_lost_writes',
-    help: 'Acknowledged writes lost in the newest drill of each workload.',
-    labelNames: ['workload', 'scenario'],
-    registers,
-    async collect() {
-      this.reset();
-      for (const gauge of [factOk, lag, backupAge, probe, drillRto, drillRpo]) gauge.reset();
-      for (const plan of ctx.plans.list()) {
-        for (const fact of readiness.report(plan)?.facts ?? []) {
-          const labels = { plan: plan.name, component: fact.component, site: fact.site ?? '' };
-          factOk.set({ ...labels, fact: fact.name }, fact.ok ? 1 : 0);
-          if (fact.name === 'probe') probe.set(labels, fact.ok ? 1 : 0);
-          if (typeof fact.value === 'number' && fact.name === 'replication-lag')
-            lag.set(labels, fact.value / 1000);
-          if (typeof fact.value === 'number' && fact.name === 'backup-age')
-            backupAge.set(labels, fact.value / 1000);
-        }
+  interface Sample {
+    labels: Record<string, string>;
+    value: number;
+  }
+  type Readings = Record<'ok' | 'lag' | 'backupAge' | 'probe' | 'rto' | 'rpo' | 'lost', Sample[]>;
+  // prom-client collects all metrics at once: one reading per scrape, shared by the gauges below
+  const read = shared(() => readReadiness());
+  const readReadiness = async (): Promise<Readings> => {
+    const out: Readings = { ok: [], lag: [], backupAge: [], probe: [], rto: [], rpo: [], lost: [] };
+    for (const plan of ctx.plans.list()) {
+      for (const fact of readiness.report(plan)?.facts ?? []) {
+        const labels = { plan: plan.name, component: fact.component, site: fact.site ?? '' };
+        out.ok.push({ labels: { ...labels, fact: fact.name }, value: fact.ok ? 1 : 0 });
+        if (fact.name === 'probe') out.probe.push({ labels, value: fact.ok ? 1 : 0 });
+        if (typeof fact.value === 'number' && fact.name === 'replication-lag')
+          out.lag.push({ labels, value: fact.value / 1000 });
+        if (typeof fact.value === 'number' && fact.name === 'backup-age')
+          out.backupAge.push({ labels, value: fact.value / 1000 });
       }
-      const view = await readiness.view();
-      for (const workload of view.workloads) {
-        const drill = workload.lastDrill;
-        if (drill === undefined) continue;
-        const labels = { workload: workload.id, scenario: drill.scenario };
-        this.set(labels, drill.lostWrites);
-        if (drill.rtoMs !== undefined) drillRto.set(labels, drill.rtoMs / 1000);
-        if (drill.rpoMs !== undefined) drillRpo.set(labels, drill.rpoMs / 1000);
-      }
-    },
-  });
+    }
+    for (const workload of (await readiness.view()).workloads) {
+      const drill = workload.lastDrill;
+      if (drill === undefined) continue;
+      const labels = { workload: workload.id, scenario: drill.scenario };
+      out.lost.push({ labels, value: drill.lostWrites });
+      if (drill.rtoMs !== undefined) out.rto.push({ labels, value: drill.rtoMs / 1000 });
+      if (drill.rpoMs !== undefined) out.rpo.push({ labels, value: drill.rpoMs / 1000 });
+    }
+    return out;
+  };
+  const readinessGauge = (name: string, help: string, labelNames: string[], key: keyof Readings): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        const samples = (await read())[key];
+        this.reset();
+        for (const sample of samples) this.set(sample.labels, sample.value);
+      },
+    });
+  };
+  const facts = ['plan', 'component', 'site'];
+  const drills = ['workload', 'scenario'];
+  readinessGauge(
+    'drctl_readiness_ok',
+    'Whether a readiness fact holds (1) or not (0), by component, site and fact.',
+    [...facts, 'fact'],
+    'ok',
+  );
+  readinessGauge(
+    'drctl_replication_lag_seconds',
+    'Acknowledged writes at risk on a standby, in seconds.',
+    facts,
+    'lag',
+  );
+  readinessGauge(
+    'drctl_backup_age_seconds',
+    'Age of the newest backup, by component and the site holding it.',
+    facts,
+    'backupAge',
+  );
+  readinessGauge(
+    'drctl_probe_up',
+    'Result of the last probe of a component at a site (1 up, 0 down).',
+    facts,
+    'probe',
+  );
+  readinessGauge(
+    'drctl_drill_rto_seconds',
+    'RTO measured by the newest drill of each workload (as the client saw it).',
+    drills,
+    'rto',
+  );
+  readinessGauge(
+    'drctl_drill_rpo_seconds',
+    'Data lost in the newest drill of each workload, in seconds of acknowledged writes.',
+    drills,
+    'rpo',
+  );
+  readinessGauge(
+    'drctl_drill_lost_writes',
+    'Acknowledged writes lost in the newest drill of each workload.',
+    drills,
+    'lost',
+  );
 
   return async (c, next) => {
     const started = performance.now();
@@ -171,5 +212,18 @@ export function registerMetrics(
       { method: c.req.method, route: routePath(c, -1), status: String(c.res.status) },
       (performance.now() - started) / 1000,
     );
+  };
+}
+
+/** One call in flight at a time: prom-client starts every metric's collect in the same tick of a scrape. */
+function shared<T>(load: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    if (pending === undefined) {
+      const started = load();
+      pending = started;
+      void started.finally(() => (pending = undefined)).catch(() => undefined);
+    }
+    return pending;
   };
 }

@@ -5,12 +5,12 @@
  * (approve, confirm, decide, cancel) goes through the engine's operator functions, never around them.
  */
 import { hostname } from 'node:os';
-import { finishCancelled, requestCancel } from '../engine/index.ts';
+import { finishCancelled, loadRunState, requestCancel } from '../engine/index.ts';
 import type { ActivationGate, RunDriver } from '../engine/index.ts';
 import { DrctlError } from '../errors.ts';
 import type { Plan } from '../plan/index.ts';
 import { FINAL_RUN_STATUSES } from '../store/index.ts';
-import type { RunRecord } from '../store/index.ts';
+import type { RunRecord, RunStatus, RunStore } from '../store/index.ts';
 import type { ServerContext } from './context.ts';
 import { ApiError } from './errors.ts';
 
@@ -163,4 +163,10 @@ export function notFound(runId: string): ApiError {
   return new ApiError(404, 'DRCTL_RUN_NOT_FOUND', `run ${runId} is not in this state directory`, {
     hint: 'list runs with GET /api/v1/runs',
   });
+}
+
+/** A run's status now: the store indexes final statuses; whether a live run waits is in its journal. */
+export async function currentStatus(store: RunStore, run: RunRecord): Promise<RunStatus> {
+  if (FINAL_RUN_STATUSES.includes(run.status)) return run.status;
+  return (await loadRunState(store, run.id)).status;
 }

@@ -9,7 +9,7 @@ import type { RunView } from '../../engine/index.ts';
 import type { RunRecord, RunStatus } from '../../store/index.ts';
 import type { Api, UploadedFile } from '../api.ts';
 import type { ServerContext } from '../context.ts';
-import { notFound } from '../runs.ts';
+import { currentStatus, notFound } from '../runs.ts';
 
 const RUN_STATUSES = [
   'running',
@@ -134,10 +134,14 @@ export function registerRuns(api: Api, ctx: ServerContext): void {
     response: z.object({ runs: z.array(RunSummary) }),
     handler: async ({ query }) => {
       const filtered = query.status !== undefined || query.workload !== undefined;
-      const runs = (await ctx.store.listRuns({ limit: filtered ? 1000 : query.limit }))
-        .filter((run) => query.status === undefined || run.status === query.status)
-        .filter((run) => query.workload === undefined || run.workload === query.workload)
-        .slice(0, query.limit);
+      const runs: RunRecord[] = [];
+      for (const run of await ctx.store.listRuns({ limit: filtered ? 1000 : query.limit })) {
+        if (query.workload !== undefined && run.workload !== query.workload) continue;
+        const status = await currentStatus(ctx.store, run);
+        if (query.status !== undefined && status !== query.status) continue;
+        runs.push({ ...run, status });
+        if (runs.length >= query.limit) break;
+      }
       const driving = new Set(ctx.runs.driving);
       return { runs: runs.map((run) => summaryOf(run, driving.has(run.id))) };
     },
