@@ -8,7 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { DrctlError, PlanInvalidError, formatLocation } from '../errors.ts';
 import { redactCredentials } from '../plan/secrets.ts';
 import { commands } from './commands/index.ts';
-import type { CommandContext } from './context.ts';
+import { printJson, type CommandContext } from './context.ts';
 
 export interface CliStreams {
   out: NodeJS.WritableStream;
@@ -37,8 +37,32 @@ export async function main(
     await program.parseAsync(argv, { from: 'user' });
     return context.exitCode;
   } catch (error) {
-    return reportError(error, context);
+    const code = reportError(error, context);
+    // with --json a failure is an answer too: scripts parse stdout, people read stderr
+    if (code !== 0 && argv.includes('--json')) printJson(context, { error: errorAsJson(error) });
+    return code;
   }
+}
+
+/** The `--json` shape of a failed command (docs/errors.md): its code, message, hint and where. */
+function errorAsJson(error: unknown): Record<string, unknown> {
+  if (error instanceof CommanderError)
+    return { code: 'DRCTL_USAGE', message: error.message.replace(/^error: /, ''), hint: 'see --help' };
+  if (error instanceof PlanInvalidError)
+    return {
+      code: error.code,
+      message: error.message,
+      hint: error.hint,
+      problems: error.problems.map((p) => ({
+        code: p.code,
+        message: p.message,
+        hint: p.hint,
+        ...p.location,
+      })),
+    };
+  if (error instanceof DrctlError)
+    return { code: error.code, message: error.message, hint: error.hint, ...error.location };
+  return { code: 'DRCTL_INTERNAL', message: error instanceof Error ? error.message : String(error) };
 }
 
 function reportError(error: unknown, context: CommandContext): number {
