@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 import type { Component, Placement, Plan, Probe } from '../plan/model.ts';
 import { providers as registry } from '../providers/index.ts';
 import { probeOnce } from './probe.ts';
+import type { RunStore } from '../store/store.ts';
+import { verificationFacts } from '../verify/index.ts';
 import type { ActionContext, Provider, ReadinessFact } from '../providers/provider.ts';
 
 export interface ReadinessOptions {
@@ -22,6 +24,8 @@ export interface ReadinessOptions {
   signal?: AbortSignal;
   /** Longest a provider's readiness may take before it counts as failed. @default 30000 */
   providerTimeoutMs?: number;
+  /** Where restore verification results are kept; without it the plan's verifications are not reported. */
+  store?: RunStore;
 }
 
 export interface ReadinessReport {
@@ -63,6 +67,7 @@ export async function checkReadiness(plan: Plan, options: ReadinessOptions): Pro
     }),
   );
   const facts = perComponent.flat();
+  if (options.store !== undefined) facts.push(...(await verificationFacts(options.store, plan)));
   return {
     plan: plan.name,
     hash: plan.hash,

@@ -26,6 +26,7 @@ import { registerStatus } from './status.ts';
 import { registerTabletop } from './tabletop.ts';
 import { registerToken } from './token.ts';
 import { registerValidate } from './validate.ts';
+import { registerVerify } from './verify.ts';
 
 export const commands: RegisterCommand[] = [
   registerInit,
@@ -51,4 +52,5 @@ export const commands: RegisterCommand[] = [
   registerDemo,
   registerServe,
   registerToken,
+  registerVerify,
 ];

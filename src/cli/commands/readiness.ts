@@ -14,12 +14,21 @@ export const registerReadiness: RegisterCommand = (program, context) => {
     .option('--json', 'print the report as JSON')
     .option('--state <dir>', 'state directory (pid files, backup catalogues)', DEFAULT_STATE_DIR)
     .action(async (file: string, options: { json?: boolean; state: string }) => {
-      const [{ loadPlanForCommand }, { formatReadiness, checkReadiness }] = await Promise.all([
+      const [{ loadPlanForCommand }, { formatReadiness, checkReadiness }, { openStore }] = await Promise.all([
         import('../load-plan.ts'),
         import('../../monitor/readiness.ts'),
+        import('../../store/index.ts'),
       ]);
       const plan = await loadPlanForCommand(file);
-      const report = await checkReadiness(plan, { stateDir: resolve(options.state) });
+      const stateDir = resolve(options.state);
+      // restore verification results live in the store; a plan without verifications needs none
+      const store = plan.workloads.some((w) => (w.verifications ?? []).length > 0)
+        ? openStore(stateDir)
+        : undefined;
+      const report = await checkReadiness(plan, {
+        stateDir,
+        ...(store === undefined ? {} : { store }),
+      }).finally(() => store?.close());
       if (options.json) {
         printJson(context, { ...report, facts: report.facts.map((f) => ({ ...f, site: f.site ?? null })) });
       } else context.out.write(formatReadiness(report));

@@ -114,6 +114,7 @@ export const resticProvider = {
           signal: ctx.signal,
         });
         const { files, bytes } = treeSize(into);
+        const manifest = await compareWithSnapshot(target, snapshot.id, into, ctx.signal);
         const evidence = {
           repository: target.repository,
           snapshot: snapshot.id,
@@ -123,6 +124,7 @@ export const resticProvider = {
           bytes,
           durationMs: Math.round(result.durationMs),
           verified: /finished verifying/.test(result.stdout),
+          manifest,
         };
         ctx.evidence('restore', evidence);
         return {
@@ -411,6 +413,31 @@ export function prepareTarget(dir: string, force: boolean, component: string): v
       },
     );
   for (const entry of entries) rmSync(join(dir, entry), { recursive: true, force: true });
+}
+
+/** Every file the snapshot lists is in the restored tree with the size the snapshot says. */
+async function compareWithSnapshot(
+  target: ResticTarget,
+  snapshot: string,
+  dir: string,
+  signal: AbortSignal,
+): Promise<{ files: number; mismatched: string[] }> {
+  const { stdout } = await restic(target, ['ls', '--json', snapshot], { signal });
+  const mismatched: string[] = [];
+  let files = 0;
+  for (const node of jsonLines(stdout)) {
+    if (node.struct_type !== 'node' || node.type !== 'file') continue;
+    files += 1;
+    const path = join(dir, String(node.path));
+    let size: number | undefined;
+    try {
+      size = statSync(path).size;
+    } catch {
+      size = undefined;
+    }
+    if (size !== node.size) mismatched.push(String(node.path));
+  }
+  return { files, mismatched };
 }
 
 export function treeSize(dir: string): { files: number; bytes: number } {
