@@ -130,7 +130,7 @@ const results: Array<{
 }> = [];
 for (const shape of ['chain', 'fan-out'] as const) {
   const dir = mkdtempSync(join(tmpdir(), 'drctl-bench-'));
-  const store = openStore(dir);
+  const store = await openStore(dir);
   try {
     const engine = new Engine({ store, providers: [noop], stateDir: dir });
     const started = performance.now();

@@ -31,7 +31,7 @@ const environment = await DrillEnvironment.create({
   remapPorts: true,
   proxied: ['orders@east'],
 });
-const store = openStore(stateDir);
+const store = await openStore(stateDir);
 const drivers: RunDriver[] = [];
 const events: MonitorEvent[] = [];
 let monitor: Monitor | undefined;

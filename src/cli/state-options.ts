@@ -15,7 +15,11 @@ export interface StateOptions {
 
 export function withStateOptions(command: Command): Command {
   return command
-    .option('--state <dir>', 'state directory', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
+    .option(
+      '--state <dir|url>',
+      'state directory (SQLite) or postgres:// URL',
+      process.env.DRCTL_STATE_URL ?? process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR,
+    )
     .option('--as <person>', 'who is acting (default: $DRCTL_USER or the OS user)')
     .option('--json', 'print the result as JSON');
 }

@@ -185,7 +185,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     const plan = environment.plan;
     const door = environment.frontDoor;
     say(`sites up; front door ${environment.url}`);
-    store = openStore(stateDir);
+    store = await openStore(stateDir);
     const events: DrillEventInput[] = [];
     const event = (kind: DrillEventInput['kind'], detail: string, step?: string, runbook?: string): void => {
       events.push({

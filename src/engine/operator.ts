@@ -224,7 +224,7 @@ export async function finishCancelled(
   store: RunStore,
   input: OperatorInput & { owner: string; pid: number; host: string },
 ): Promise<RunState> {
-  await store.acquireLease(input.runId, {
+  const lease = await store.acquireLease(input.runId, {
     owner: input.owner,
     pid: input.pid,
     host: input.host,
@@ -254,7 +254,11 @@ export async function finishCancelled(
         reason: `cancelled by ${state.cancelRequested?.by ?? input.by}`,
       },
     });
-    await store.append(input.runId, records, { leaseOwner: input.owner, status: 'cancelled' });
+    await store.append(input.runId, records, {
+      leaseOwner: input.owner,
+      fencingToken: lease.token,
+      status: 'cancelled',
+    });
     return loadRunState(store, input.runId);
   } finally {
     await store.releaseLease(input.runId, input.owner);

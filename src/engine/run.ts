@@ -397,6 +397,8 @@ class Driver implements RunDriver {
   readonly #redactor: Redactor;
   readonly #mode: DriverMode;
   readonly #owner = `${hostname()}:${process.pid}:${randomUUID()}`;
+  /** The lease's fencing token, once taken; every append carries it. */
+  #token: number | undefined;
   readonly #parallel: number;
   readonly #evidenceLimit: number;
   readonly #event: RunEvent;
@@ -477,13 +479,19 @@ class Driver implements RunDriver {
     this.#ready.push(id);
   }
 
+  /**
+   * Takes the run's lease, then renews it with the fencing token it got: a driver that lost the lease
+   * (paused or cut off past its TTL) fails the renewal and every append instead of taking it back.
+   */
   async takeLease(): Promise<void> {
-    await this.#store.acquireLease(this.runId, {
+    const lease = await this.#store.acquireLease(this.runId, {
       owner: this.#owner,
       pid: process.pid,
       host: hostname(),
       ttlMs: this.#engine.options.leaseTtlMs ?? 15_000,
+      ...(this.#token === undefined ? {} : { token: this.#token }),
     });
+    this.#token = lease.token;
   }
 
   launch(): RunDriver {
@@ -527,6 +535,7 @@ class Driver implements RunDriver {
       const redacted = records.map((record) => ({ ...record, data: this.#redactor.value(record.data) }));
       const written = await this.#store.append(this.runId, redacted, {
         leaseOwner: this.#owner,
+        ...(this.#token === undefined ? {} : { fencingToken: this.#token }),
         ...(status === undefined ? {} : { status }),
       });
       const firstSeq = written[0]?.seq ?? this.#state.lastSeq + 1;

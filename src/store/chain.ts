@@ -4,7 +4,7 @@
  * so editing, reordering or deleting any record breaks the chain at that record.
  */
 import { createHash } from 'node:crypto';
-import { DrctlError } from '../errors.ts';
+import { DrctlError, UsageError } from '../errors.ts';
 import type { EventInput, EventRecord, JournalRecord, RunRecord } from './store.ts';
 
 /** The hash the first record of a run chains to. */
@@ -159,4 +159,20 @@ export function documentConflict(
       details: { expected, actual },
     },
   );
+}
+
+/** The store's answer when a writer no longer holds the lease it writes under (it was fenced). */
+export function leaseLost(key: string): UsageError {
+  return new UsageError('DRCTL_RUN_LEASE_LOST', `this process no longer holds the lease of ${key}`, {
+    hint: 'another drctl process took it over; follow the run with `drctl status`',
+  });
+}
+
+/** The store's answer when a run's journal moved past the head a writer expected. */
+export function headConflict(runId: string, expected: number, actual: number): DrctlError {
+  return new DrctlError('DRCTL_STORE_CONFLICT', `run ${runId} changed while this change was being made`, {
+    exitCode: 2,
+    hint: 'try again',
+    details: { expected, actual },
+  });
 }

@@ -1,7 +1,11 @@
 /**
  * Where drctl keeps its state. The interface (`RunStore`) is what the engine and the CLI use;
- * `openStore` picks the implementation (SQLite in the state directory today).
+ * `openStore` picks the implementation from the `--state` value: a directory is SQLite, a
+ * `postgres://` URL is PostgreSQL (several instances, see postgres/ARCHITECTURE.md).
  */
+import { UsageError } from '../errors.ts';
+import { PostgresStore, isPostgresUrl, looksLikeUrl } from './postgres/index.ts';
+import type { PostgresStoreOptions } from './postgres/index.ts';
 import { SqliteStore } from './sqlite/index.ts';
 import type { SqliteStoreOptions } from './sqlite/index.ts';
 import type { RunStore } from './store.ts';
@@ -15,7 +19,32 @@ export type { SqliteStoreOptions } from './sqlite/index.ts';
 
 export { DEFAULT_STATE_DIR } from './state-dir.ts';
 
-/** Opens the state store in `stateDir`, creating it and migrating its schema when needed. */
-export function openStore(stateDir: string, options: SqliteStoreOptions = {}): RunStore {
-  return SqliteStore.open(stateDir, options);
+export { PostgresStore, isPostgresUrl, looksLikeUrl, parseStateUrl } from './postgres/index.ts';
+export type { PostgresStoreOptions } from './postgres/index.ts';
+
+/** The stores `--state` can name, for messages. */
+export const SUPPORTED_STORES = 'a directory (SQLite) or a postgres:// URL (PostgreSQL)';
+
+export interface OpenStoreOptions {
+  sqlite?: SqliteStoreOptions;
+  postgres?: PostgresStoreOptions;
+}
+
+/**
+ * Opens the state store `state` names, creating and migrating it when needed: a `postgres://` (or
+ * `postgresql://`) URL opens the PostgreSQL store, any other URL is refused (DRCTL_STORE_UNSUPPORTED),
+ * anything else is a SQLite state directory.
+ */
+export async function openStore(state: string, options: OpenStoreOptions = {}): Promise<RunStore> {
+  if (isPostgresUrl(state)) return PostgresStore.open(state, options.postgres);
+  if (looksLikeUrl(state)) {
+    throw new UsageError(
+      'DRCTL_STORE_UNSUPPORTED',
+      `--state ${state.replace(/\/\/[^@/]*@/, '//***@')} names a store drctl does not have`,
+      {
+        hint: `--state takes ${SUPPORTED_STORES}`,
+      },
+    );
+  }
+  return SqliteStore.open(state, options.sqlite);
 }

@@ -78,16 +78,24 @@ export interface AppendOptions {
   expectHeadSeq?: number;
   /** Only append while this owner holds the run's lease (fencing a driver that lost it). */
   leaseOwner?: string;
+  /**
+   * Only append while the run's lease still carries this fencing token (`Lease.token`): a driver that
+   * was paused or cut off past its lease cannot write once another took the run over.
+   */
+  fencingToken?: number;
   /** New indexed status of the run, written in the same transaction. */
   status?: RunStatus;
 }
 
+/** Who drives a run (or leads anything else named by a key, like `monitor:<workload>`), until when. */
 export interface Lease {
   runId: string;
   owner: string;
   pid: number;
   host: string;
   expiresAt: Date;
+  /** The fencing token: one more every time the lease changes owner, never smaller, per key. */
+  token: number;
 }
 
 export interface LeaseRequest {
@@ -95,6 +103,11 @@ export interface LeaseRequest {
   pid: number;
   host: string;
   ttlMs: number;
+  /**
+   * Renew only: fail with DRCTL_RUN_LEASE_LOST unless `owner` still holds the lease with this token,
+   * so an owner that lost the lease never takes it back without knowing.
+   */
+  token?: number;
 }
 
 /** A drill's report as the store keeps it: a few indexed numbers for trends, and the whole JSON. */
@@ -173,14 +186,17 @@ export interface RunStore {
   listRuns(options?: { limit?: number }): Promise<RunRecord[]>;
   /**
    * Appends records in one transaction, in order. Throws DRCTL_STORE_CONFLICT when `expectHeadSeq` no
-   * longer matches and DRCTL_RUN_LEASE_LOST when `leaseOwner` no longer holds the lease; nothing is written then.
+   * longer matches and DRCTL_RUN_LEASE_LOST when `leaseOwner` no longer holds the lease or its token is
+   * not `fencingToken`; nothing is written then.
    */
   append(runId: string, records: readonly JournalInput[], options?: AppendOptions): Promise<JournalRecord[]>;
   /** Records after `afterSeq` (default 0: all), in order. */
   readJournal(runId: string, afterSeq?: number): Promise<JournalRecord[]>;
   /**
    * Takes the run's lease, or extends it when `owner` already holds it. Throws DRCTL_RUN_LOCKED when
-   * another owner holds an unexpired lease whose process is still alive.
+   * another owner holds an unexpired lease whose process is still alive, and DRCTL_RUN_LEASE_LOST when
+   * `token` is given and no longer matches. `runId` may be any key (`monitor:shop`): leases do not
+   * need a run.
    */
   acquireLease(runId: string, request: LeaseRequest): Promise<Lease>;
   getLease(runId: string): Promise<Lease | undefined>;

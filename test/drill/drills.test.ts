@@ -32,7 +32,7 @@ describe.skipIf(!pgAvailable())('the hot-standby drill (PostgreSQL, synchronous)
       );
       expect(report.passed).toBe(true);
       expect(existsSync(files.html) && existsSync(files.json)).toBe(true);
-      const store = openStore(stateDir);
+      const store = await openStore(stateDir);
       try {
         const [kept] = await store.listDrillReports({ workload: 'shop', scenario: 'east-killed' });
         expect(kept).toMatchObject({ id: report.id, passed: true, lostWrites: 0 });

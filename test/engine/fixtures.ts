@@ -54,7 +54,7 @@ export async function setup(
   const planFile = writePlan(dir, steps, options.extra);
   const plan = await loadPlan(planFile);
   const stateDir = join(dir, '.drctl');
-  const store = openStore(stateDir);
+  const store = await openStore(stateDir);
   const engine = new Engine({ store, providers, stateDir, pollMs: 20, ...options });
   return { dir, stateDir, planFile, plan, store, engine };
 }

@@ -71,7 +71,7 @@ async function trial(index: number): Promise<{ kills: number; dir: string; store
     const exit = await next.exit;
     if (exit.code !== null && exit.code !== 0) throw new Error(`drctl exited ${exit.code}: ${exit.stderr}`);
     await sleep(SETTLE_MS);
-    const store = openStore(stateDir);
+    const store = await openStore(stateDir);
     runId ??= (await journalLength(store)).runId;
     if (runId === undefined) {
       // killed before the run was created: start again, as an operator would
@@ -81,7 +81,7 @@ async function trial(index: number): Promise<{ kills: number; dir: string; store
     }
     const view = runView(await store.readJournal(runId));
     await store.close();
-    if (view.status === 'succeeded') return { kills, dir, store: openStore(stateDir), runId };
+    if (view.status === 'succeeded') return { kills, dir, store: await openStore(stateDir), runId };
     const decisions: string[] = [];
     const seen = executions(dir);
     for (const waiting of view.waiting) {

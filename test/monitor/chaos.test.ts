@@ -39,7 +39,7 @@ describe('monitor under transient faults', () => {
         failures: 3,
       },
     ]);
-    const { engine, store } = engineOn(dir);
+    const { engine, store } = await engineOn(dir);
     const drivers: RunDriver[] = [];
     const monitor = Monitor.start({
       plan,

@@ -83,7 +83,7 @@ describe('drctl monitor', () => {
     again.child.kill('SIGINT');
     expect((await again.exit).code).toBe(0);
 
-    const store = openStore(state);
+    const store = await openStore(state);
     try {
       const runs = await store.listRuns();
       expect(runs).toHaveLength(1);

@@ -28,7 +28,7 @@ async function watch(workloads: Parameters<typeof writePlan>[0]): Promise<{
   drivers: RunDriver[];
 }> {
   const { plan, dir } = await writePlan(workloads);
-  const { engine, store } = engineOn(dir);
+  const { engine, store } = await engineOn(dir);
   const drivers: RunDriver[] = [];
   const monitor = Monitor.start({
     plan,

@@ -133,9 +133,9 @@ export async function writePlan(
   return { plan: await loadPlan(file), dir, file };
 }
 
-export function engineOn(dir: string): { engine: Engine; store: RunStore; stateDir: string } {
+export async function engineOn(dir: string): Promise<{ engine: Engine; store: RunStore; stateDir: string }> {
   const stateDir = join(dir, '.drctl');
-  const store = openStore(stateDir);
+  const store = await openStore(stateDir);
   return { engine: new Engine({ store, providers, stateDir, pollMs: 20 }), store, stateDir };
 }
 

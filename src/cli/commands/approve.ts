@@ -14,7 +14,7 @@ async function answer(
     import('../../engine/index.ts'),
     import('./run-shared.ts'),
   ]);
-  const store = openState(options);
+  const store = await openState(options);
   try {
     if (approve)
       await approveStep(store, { runId, step, by, ...(options.note ? { note: options.note } : {}) });

@@ -16,7 +16,7 @@ export const registerAudit: RegisterCommand = (program, context) => {
       import('../../engine/index.ts'),
       import('./run-shared.ts'),
     ]);
-    const store = openState(options);
+    const store = await openState(options);
     try {
       const report = await verifyRun(store, runId);
       context.exitCode = report.ok ? 0 : 1;
@@ -49,7 +49,7 @@ export const registerAudit: RegisterCommand = (program, context) => {
       import('../../engine/index.ts'),
       import('./run-shared.ts'),
     ]);
-    const store = openState(options);
+    const store = await openState(options);
     try {
       const sink = options.out ? createWriteStream(options.out) : context.out;
       for await (const line of exportRun(store, runId)) sink.write(`${line}\n`);

@@ -24,7 +24,7 @@ export const registerCancel: RegisterCommand = (program, context) => {
         import('../../store/index.ts'),
         import('./run-shared.ts'),
       ]);
-    const store = openState(options);
+    const store = await openState(options);
     try {
       await requestCancel(store, { runId, by, ...(options.reason ? { reason: options.reason } : {}) });
       try {

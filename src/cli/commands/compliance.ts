@@ -28,7 +28,7 @@ export const registerCompliance: RegisterCommand = (program, context) => {
           import('./run-shared.ts'),
         ]);
       const plan = await loadPlanForCommand(file);
-      const store = openState(options);
+      const store = await openState(options);
       try {
         const report = await complianceOf(plan, store, now);
         if (options.json) printJson(context, complianceToJson(report));

@@ -32,7 +32,7 @@ export const registerConfirm: RegisterCommand = (program, context) => {
         import('../../engine/index.ts'),
         import('./run-shared.ts'),
       ]);
-      const store = openState(options);
+      const store = await openState(options);
       try {
         await confirmStep(store, {
           runId,

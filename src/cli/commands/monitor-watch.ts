@@ -66,7 +66,7 @@ export async function probeOnce(context: CommandContext, plan: Plan, flags: Moni
 
 export async function watch(context: CommandContext, plan: Plan, flags: MonitorFlags): Promise<void> {
   const stateDir = resolve(flags.state);
-  const store = openState({ state: flags.state });
+  const store = await openState({ state: flags.state });
   const drivers = new Map<string, RunDriver>();
   try {
     const engine = engineFor(store, { state: flags.state }, plan, context, []);

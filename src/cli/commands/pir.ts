@@ -36,7 +36,7 @@ export const registerPir: RegisterCommand = (program, context) => {
         import('./run-shared.ts'),
       ]);
       const { assertRealRun, draftPir, writeReportHtml, writeReportMarkdown } = report;
-      const store = openState(options);
+      const store = await openState(options);
       try {
         const run = await store.getRun(runId);
         if (run === undefined)

@@ -33,7 +33,7 @@ export const registerReport: RegisterCommand = (program, context) => {
           import('./run-shared.ts'),
         ]);
         const plan = await loadPlanForCommand(file);
-        const store = openState(options);
+        const store = await openState(options);
         try {
           const pack = await writeAuditPack({
             plan,

@@ -46,7 +46,7 @@ export const registerResume: RegisterCommand = (program, context) => {
       import('./run-shared.ts'),
     ]);
     const { driveAndReport, engineFor, openState, progressHooks } = shared;
-    const store = openState(options);
+    const store = await openState(options);
     try {
       const run = await store.getRun(runId);
       if (run === undefined) {

@@ -11,7 +11,7 @@ import { UsageError } from '../../errors.ts';
 import type { Plan } from '../../plan/index.ts';
 import { formatDuration } from '../../plan/index.ts';
 import { providers } from '../../providers/index.ts';
-import { openStore } from '../../store/index.ts';
+import { DEFAULT_STATE_DIR, SUPPORTED_STORES, looksLikeUrl, openStore } from '../../store/index.ts';
 import type { RunStore } from '../../store/index.ts';
 import { printJson, type CommandContext } from '../context.ts';
 
@@ -21,8 +21,26 @@ import type { StateOptions } from '../state-options.ts';
 export { actor, parseDateOption, withStateOptions } from '../state-options.ts';
 export type { StateOptions } from '../state-options.ts';
 
-export function openState(options: StateOptions): RunStore {
-  return openStore(resolve(options.state));
+export async function openState(options: StateOptions): Promise<RunStore> {
+  return openStore(looksLikeUrl(options.state) ? options.state : resolve(options.state));
+}
+
+/**
+ * Where this instance keeps its local files (logs, provider files): the state directory, or with a
+ * database URL `$DRCTL_STATE_DIR` (default `.drctl`), which is this machine's and not shared.
+ */
+export function localStateDir(state: string): string {
+  return resolve(looksLikeUrl(state) ? (process.env.DRCTL_STATE_DIR ?? DEFAULT_STATE_DIR) : state);
+}
+
+/** For commands whose state is local files only (drills, the demo, readiness): a URL is refused. */
+export function stateDirectory(state: string, command: string): string {
+  if (looksLikeUrl(state)) {
+    throw new UsageError('DRCTL_STORE_UNSUPPORTED', `drctl ${command} keeps its state in a directory, not at a URL`, {
+      hint: `pass --state DIR; \`drctl run\`, \`monitor\` and \`serve\` take ${SUPPORTED_STORES}`,
+    });
+  }
+  return resolve(state);
 }
 
 /** An engine whose logs go, redacted, to `<state>/logs/drctl.log` (and to stderr with --debug). */
@@ -33,7 +51,7 @@ export function engineFor(
   context: CommandContext,
   hooks: EngineHooks[],
 ): Engine {
-  const stateDir = resolve(options.state);
+  const stateDir = localStateDir(options.state);
   const redactor = new Redactor(planSecrets(plan));
   mkdirSync(join(stateDir, 'logs'), { recursive: true });
   const file = pino.destination({ dest: join(stateDir, 'logs', 'drctl.log'), sync: true, mkdir: true });

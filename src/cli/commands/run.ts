@@ -56,7 +56,7 @@ export const registerRun: RegisterCommand = (program, context) => {
       );
     }
     const startedBy = actor(options.as ?? process.env.DRCTL_USER ?? userInfo().username);
-    const store = openState(options);
+    const store = await openState(options);
     try {
       const engine = engineFor(store, options, plan, context, [
         progressHooks(context, options.json === true),

@@ -7,7 +7,7 @@ export const registerStatus: RegisterCommand = (program, context) => {
     program.command('status').description('show a run (or the latest runs)').argument('[run]', 'run id'),
   ).action(async (runId: string | undefined, options: StateOptions) => {
     const { openState, printView, viewOf } = await import('./run-shared.ts');
-    const store = openState(options);
+    const store = await openState(options);
     try {
       if (runId !== undefined) {
         const view = await viewOf(store, runId);

@@ -32,7 +32,7 @@ export const registerTabletop: RegisterCommand = (program, context) => {
         import('./run-shared.ts'),
       ]);
       const plan = await loadPlanForCommand(file);
-      const store = openState(options);
+      const store = await openState(options);
       try {
         const record = await runTabletop({
           plan,

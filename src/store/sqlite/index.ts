@@ -10,9 +10,17 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { DrctlError, UsageError } from '../../errors.ts';
+import { UsageError } from '../../errors.ts';
 import { processAlive } from '../../system/processes.ts';
-import { GENESIS_HASH, canonicalJson, chainEvent, documentConflict, recordHash } from '../chain.ts';
+import {
+  GENESIS_HASH,
+  canonicalJson,
+  chainEvent,
+  documentConflict,
+  headConflict,
+  leaseLost,
+  recordHash,
+} from '../chain.ts';
 import type {
   AppendOptions,
   DrillReportRecord,
@@ -71,6 +79,7 @@ interface LeaseRow {
   pid: number;
   host: string;
   expires_at: number;
+  token: number;
 }
 
 export const STATE_DB_FILE = 'state.db';
@@ -144,10 +153,10 @@ export class SqliteStore implements RunStore {
       ),
       getLease: db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE run_id = ?'),
       upsertLease: db.prepare(
-        `INSERT INTO leases (run_id, owner, pid, host, expires_at) VALUES (@run_id, @owner, @pid, @host, @expires_at)
-         ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host, expires_at = excluded.expires_at`,
+        `INSERT INTO leases (run_id, owner, pid, host, expires_at, token) VALUES (@run_id, @owner, @pid, @host, @expires_at, @token)
+         ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host, expires_at = excluded.expires_at, token = excluded.token`,
       ),
-      deleteLease: db.prepare('DELETE FROM leases WHERE run_id = ? AND owner = ?'),
+      releaseLease: db.prepare("UPDATE leases SET owner = '', expires_at = 0 WHERE run_id = ? AND owner = ?"),
     };
   }
 
@@ -242,23 +251,16 @@ export class SqliteStore implements RunStore {
       });
     }
     if (options.expectHeadSeq !== undefined && run.head_seq !== options.expectHeadSeq) {
-      throw new DrctlError('DRCTL_STORE_CONFLICT', `run ${runId} changed while this change was being made`, {
-        exitCode: 2,
-        hint: 'try again',
-        details: { expected: options.expectHeadSeq, actual: run.head_seq },
-      });
+      throw headConflict(runId, options.expectHeadSeq, run.head_seq);
     }
-    if (options.leaseOwner !== undefined) {
+    if (options.leaseOwner !== undefined || options.fencingToken !== undefined) {
       const lease = this.#statements.getLease.get(runId);
-      if (lease?.owner !== options.leaseOwner) {
-        throw new UsageError(
-          'DRCTL_RUN_LEASE_LOST',
-          `this process no longer holds the lease of run ${runId}`,
-          {
-            hint: 'another drctl process took the run over; follow it with `drctl status`',
-          },
-        );
-      }
+      const owned =
+        lease !== undefined &&
+        lease.owner !== '' &&
+        (options.leaseOwner === undefined || lease.owner === options.leaseOwner) &&
+        (options.fencingToken === undefined || lease.token === options.fencingToken);
+      if (!owned) throw leaseLost(runId);
     }
     let seq = run.head_seq;
     let prevHash = run.head_hash;
@@ -321,7 +323,18 @@ export class SqliteStore implements RunStore {
         .transaction(() => {
           const now = Date.now();
           const held = this.#statements.getLease.get(runId);
-          if (held !== undefined && held.owner !== request.owner && held.expires_at > now) {
+          if (
+            request.token !== undefined &&
+            (held === undefined || held.owner !== request.owner || held.token !== request.token)
+          ) {
+            throw leaseLost(runId);
+          }
+          if (
+            held !== undefined &&
+            held.owner !== '' &&
+            held.owner !== request.owner &&
+            held.expires_at > now
+          ) {
             // a holder on this host that died (SIGKILL) cannot renew: take over at once instead of waiting out its lease
             const holderAlive = held.host !== hostname() || processAlive(held.pid);
             if (holderAlive) {
@@ -341,6 +354,7 @@ export class SqliteStore implements RunStore {
             pid: request.pid,
             host: request.host,
             expires_at: now + request.ttlMs,
+            token: held?.owner === request.owner ? held.token : (held?.token ?? 0) + 1,
           };
           this.#statements.upsertLease.run(lease);
           return toLease(lease);
@@ -351,11 +365,11 @@ export class SqliteStore implements RunStore {
 
   async getLease(runId: string): Promise<Lease | undefined> {
     const row = this.#guard(() => this.#statements.getLease.get(runId));
-    return row === undefined ? undefined : toLease(row);
+    return row === undefined || row.owner === '' ? undefined : toLease(row);
   }
 
   async releaseLease(runId: string, owner: string): Promise<void> {
-    this.#guard(() => this.#statements.deleteLease.run(runId, owner));
+    this.#guard(() => this.#statements.releaseLease.run(runId, owner));
   }
 
   async saveDrillReport(record: DrillReportRecord): Promise<void> {
@@ -635,5 +649,6 @@ function toLease(row: LeaseRow): Lease {
     pid: row.pid,
     host: row.host,
     expiresAt: new Date(row.expires_at),
+    token: row.token,
   };
 }

@@ -89,4 +89,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'event streams are append-only'); END;
   `,
+  // 4: fencing tokens; a released lease keeps its row (owner '') so the next owner's token is still larger
+  `
+  ALTER TABLE leases ADD COLUMN token INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgCluster, freePort } from '../../src/providers/postgres/cluster.ts';
+import { pgAvailable } from '../../src/providers/postgres/index.ts';
+import { MIGRATIONS } from '../../src/store/postgres/migrations.ts';
+import { PostgresStore, openStore, parseStateUrl } from '../../src/store/index.ts';
+import { cli } from '../engine/cli-process.ts';
+import { tempDir } from '../support/tmp.ts';
+import { storeConformance } from './conformance.ts';
+
+let cluster: PgCluster | undefined;
+let schemas = 0;
+const url = (): string => {
+  if (cluster === undefined) throw new Error('no cluster');
+  return cluster.node('east').url;
+};
+
+describe.skipIf(!pgAvailable())('PostgreSQL store', () => {
+  beforeAll(async () => {
+    cluster = await PgCluster.create({ sites: ['east'] });
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  storeConformance(
+    'PostgreSQL',
+    // a schema per store keeps each test's store empty on the one cluster
+    async () => PostgresStore.open(url(), { schema: `conformance_${(schemas += 1)}` }),
+    async (store) => PostgresStore.open(url(), { schema: (store as PostgresStore).schema }),
+  );
+
+  it('lets several instances start at once against a new database, migrating it exactly once', async () => {
+    const schema = `concurrent_${(schemas += 1)}`;
+    const stores = await Promise.all(Array.from({ length: 6 }, () => PostgresStore.open(url(), { schema })));
+    try {
+      const [version] = await stores[0]!.sql<{ version: number; rows: number }>(
+        'SELECT max(version) AS version, count(*)::integer AS rows FROM S.schema_version',
+      );
+      expect(version).toEqual({ version: MIGRATIONS.length, rows: 1 });
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  it('refuses a schema written by a newer drctl, leaving it as it was', async () => {
+    const schema = `newer_${(schemas += 1)}`;
+    const store = await PostgresStore.open(url(), { schema });
+    await store.sql('UPDATE S.schema_version SET version = 99');
+    await store.close();
+    await expect(PostgresStore.open(url(), { schema })).rejects.toMatchObject({
+      code: 'DRCTL_STORE_NEWER',
+      exitCode: 2,
+    });
+    const again = await PostgresStore.open(url(), { schema: `newer_check_${(schemas += 1)}` });
+    try {
+      const [row] = await again.sql<{ version: number }>(`SELECT version FROM "${schema}".schema_version`);
+      expect(row?.version).toBe(99);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('takes over at once a lease whose holder is gone, before it expires', async () => {
+    const schema = `dead_${(schemas += 1)}`;
+    const holder = await PostgresStore.open(url(), { schema });
+    const taker = await PostgresStore.open(url(), { schema });
+    try {
+      const held = await holder.acquireLease('r1', { owner: 'holder', pid: 1, host: 'east', ttlMs: 60_000 });
+      await expect(
+        taker.acquireLease('r1', { owner: 'taker', pid: 2, host: 'west', ttlMs: 60_000 }),
+      ).rejects.toMatchObject({ code: 'DRCTL_RUN_LOCKED' });
+      // closing ends the holder's session, as its process dying would
+      await holder.close();
+      const taken = await taker.acquireLease('r1', { owner: 'taker', pid: 2, host: 'west', ttlMs: 60_000 });
+      expect(taken.token).toBe(held.token + 1);
+    } finally {
+      await taker.close();
+    }
+  });
+
+  it('keeps the journal append-only against SQL that goes around drctl', async () => {
+    const store = await PostgresStore.open(url(), { schema: `append_only_${(schemas += 1)}` });
+    try {
+      await store.createRun(
+        { id: 'r1', workload: 'w', runbook: 'b', planHash: 'h', planFile: '/p', startedBy: 'a' },
+        { type: 'run-created', actor: 'a', data: {} },
+      );
+      await expect(store.sql("UPDATE S.journal SET actor = 'mallory'")).rejects.toThrow(/append-only/);
+      await expect(store.sql('DELETE FROM S.journal')).rejects.toThrow(/append-only/);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('selecting the state store', () => {
+  it('reads several hosts, the session attribute and the schema from a state URL, hiding the password', () => {
+    expect(
+      parseStateUrl('postgres://drctl:p%40ss@east:5433,west/state?target_session_attrs=read-write&schema=dr'),
+    ).toMatchObject({
+      hosts: [
+        { host: 'east', port: 5433 },
+        { host: 'west', port: 5432 },
+      ],
+      user: 'drctl',
+      password: 'p@ss',
+      database: 'state',
+      targetSessionAttrs: 'read-write',
+      schema: 'dr',
+      display: 'postgres://drctl:***@east:5433,west/state',
+    });
+  });
+
+  it('refuses a state URL of a store drctl does not have, naming the ones it has', async () => {
+    await expect(openStore('mysql://root@127.0.0.1/drctl')).rejects.toMatchObject({
+      code: 'DRCTL_STORE_UNSUPPORTED',
+      exitCode: 2,
+      hint: expect.stringContaining('postgres://') as string,
+    });
+  });
+
+  it('drctl status --state mysql://… exits 2 naming the supported stores, and creates no directory', async () => {
+    const dir = tempDir();
+    const result = await cli(['status', '--state', 'mysql://root:pw@127.0.0.1/drctl'], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('DRCTL_STORE_UNSUPPORTED');
+    expect(result.stderr).toContain('postgres://');
+    expect(result.stderr).not.toContain('pw@');
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir)).toEqual([]);
+  }, 30_000);
+
+  it('drctl status exits 2 with a clear message when the PostgreSQL of DRCTL_STATE_URL is unreachable', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const result = await cli(['status'], {
+      cwd: dir,
+      env: { DRCTL_STATE_URL: `postgres://drctl:secret@127.0.0.1:${port}/drctl` },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('DRCTL_STORE_UNREACHABLE');
+    expect(result.stderr).toContain(`127.0.0.1:${port}`);
+    expect(result.stderr).not.toContain('secret');
+  }, 30_000);
+});
