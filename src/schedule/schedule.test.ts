@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/support/tmp.ts';
 import type { DrctlError } from '../errors.ts';
-import { openStore } from '../store/index.ts';
+import { SqliteStore } from '../store/index.ts';
 import type { RunStore } from '../store/store.ts';
 import {
   OCCURRENCES_COLLECTION,
@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 function store(dir = tempDir('drctl-schedule-')): { store: RunStore; dir: string } {
-  const opened = openStore(dir);
+  const opened = SqliteStore.open(dir);
   stores.push(opened);
   return { store: opened, dir };
 }

@@ -23,7 +23,7 @@ describe('scheduled tests', () => {
     // the yearly full failover, every second instead, so the test sees it fall due
     full.everyMs = 1_000;
     const stateDir = tempDir('drctl-scheduled-drill-');
-    const store = openStore(stateDir);
+    const store = await openStore(stateDir);
     const scheduler = new Scheduler({ store });
     try {
       scheduleTests({ plan, scheduler, store, stateDir });
@@ -55,7 +55,7 @@ describe('scheduled tests', () => {
     const plan = await loadPlanForCommand(WARM);
     plan.workloads[0]!.tests!.unattended = false;
     const stateDir = tempDir('drctl-scheduled-remind-');
-    const store = openStore(stateDir);
+    const store = await openStore(stateDir);
     const t0 = new Date('2026-01-05T00:00:00Z');
     const scheduler = new Scheduler({ store });
     const sent: TestReminder[] = [];

@@ -112,7 +112,7 @@ afterEach(() => {
 describe('the post-incident review', () => {
   it('drafts timeline, decisions, objectives, slow and failed steps, root cause and action items from the journal', async () => {
     const plan = await loadPlan(WARM);
-    const store = openStore(tempDir('drctl-pir-'));
+    const store = await openStore(tempDir('drctl-pir-'));
     try {
       await writeIncident(store, plan.hash, WARM);
       const run = (await store.getRun('run-1'))!;

@@ -85,7 +85,7 @@ describe('drctl tabletop', () => {
       'DRCTL_TABLETOP_GAP stop-orders-west open',
       'DRCTL_TABLETOP_GAP start-orders-west open',
     ]);
-    const store = openStore(state);
+    const store = await openStore(state);
     try {
       expect((await store.getDocument(TABLETOP_COLLECTION, record.id))?.data).toEqual(record);
     } finally {
@@ -106,7 +106,7 @@ describe('drctl tabletop', () => {
 
   it('keeps an exercise whose input ended early as incomplete, and a later clean walk resolves earlier gaps', async () => {
     const plan = await loadPlan(WARM);
-    const store = openStore(tempDir('drctl-tabletop-'));
+    const store = await openStore(tempDir('drctl-tabletop-'));
     let t = Date.parse('2026-05-01T09:00:00Z');
     const clock = () => new Date((t += 60_000));
     try {

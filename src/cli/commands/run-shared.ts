@@ -36,9 +36,13 @@ export function localStateDir(state: string): string {
 /** For commands whose state is local files only (drills, the demo, readiness): a URL is refused. */
 export function stateDirectory(state: string, command: string): string {
   if (looksLikeUrl(state)) {
-    throw new UsageError('DRCTL_STORE_UNSUPPORTED', `drctl ${command} keeps its state in a directory, not at a URL`, {
-      hint: `pass --state DIR; \`drctl run\`, \`monitor\` and \`serve\` take ${SUPPORTED_STORES}`,
-    });
+    throw new UsageError(
+      'DRCTL_STORE_UNSUPPORTED',
+      `drctl ${command} keeps its state in a directory, not at a URL`,
+      {
+        hint: `pass --state DIR; \`drctl run\`, \`monitor\` and \`serve\` take ${SUPPORTED_STORES}`,
+      },
+    );
   }
   return resolve(state);
 }
