@@ -45,7 +45,7 @@ describe.skipIf(!hasBinary('restic'))('restore verifications', () => {
     writeFileSync(join(dir, 'data', 'contracts', 'index.txt'), 'contract 42, signed');
     await resticProvider.actions.backup.run({ component: 'docs' }, ctx);
 
-    store = openStore(stateDir);
+    store = await openStore(stateDir);
     let now = new Date('2026-06-01T10:00:00.500Z');
     const scheduler = new Scheduler({ store, clock: () => now });
     for (const job of scheduleJobs(plan, { store, stateDir })) scheduler.add(job);
@@ -99,7 +99,7 @@ describe.skipIf(!hasBinary('restic'))('restore verifications', () => {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(join(dir, 'scratch'));
     writeFileSync(join(dir, 'scratch', 'keep-me.txt'), 'other data');
-    const own = openStore(stateDir);
+    const own = await openStore(stateDir);
     try {
       const result = await runVerification(plan, findVerification(plan, 'archive', 'into-dir'), {
         store: own,

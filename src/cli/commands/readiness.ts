@@ -23,7 +23,7 @@ export const registerReadiness: RegisterCommand = (program, context) => {
       const stateDir = resolve(options.state);
       // restore verification results live in the store; a plan without verifications needs none
       const store = plan.workloads.some((w) => (w.verifications ?? []).length > 0)
-        ? openStore(stateDir)
+        ? await openStore(stateDir)
         : undefined;
       const report = await checkReadiness(plan, {
         stateDir,

@@ -37,7 +37,7 @@ export const registerVerify: RegisterCommand = (program, context) => {
         const plan = await loadPlanForCommand(file);
         const verification = findVerification(plan, options.workload, options.verification);
         const stateDir = resolve(options.state);
-        const store = openStore(stateDir);
+        const store = await openStore(stateDir);
         try {
           const result = await runVerification(plan, verification, { store, stateDir });
           if (options.json) printJson(context, result);
