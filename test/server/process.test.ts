@@ -29,7 +29,7 @@ async function setup() {
   const dir = tempDir('drctl-serve-process-');
   writePlan(dir, STEPS);
   const state = join(dir, 'state');
-  const store = openStore(state);
+  const store = await openStore(state);
   const { token } = await createToken(store, { name: 'alice', role: 'operator', createdBy: 'test' });
   await store.close();
   const port = await freePort();
@@ -73,7 +73,7 @@ async function setup() {
           .filter((l) => l === name).length
       : 0;
   const journal = async (runId: string) => {
-    const store = openStore(state);
+    const store = await openStore(state);
     try {
       return { records: await store.readJournal(runId), lease: await store.getLease(runId) };
     } finally {
