@@ -21,6 +21,8 @@ export interface StepView {
   options: string[];
   approvedBy: string[];
   quorum: number | undefined;
+  /** The run's starter may not approve (an approval step with four-eyes). */
+  fourEyes: boolean;
   startedAt: string | undefined;
   finishedAt: string | undefined;
   expectedMs: number;
@@ -106,6 +108,7 @@ export function runView(records: readonly JournalRecord[], lease?: Lease): RunVi
       options: step.options,
       approvedBy: step.approvedBy,
       quorum: step.snapshot.approval?.quorum,
+      fourEyes: step.snapshot.approval?.fourEyes ?? false,
       startedAt: step.firstStartedAt?.toISOString(),
       finishedAt: step.finishedAt?.toISOString(),
       expectedMs: step.snapshot.expectedMs,

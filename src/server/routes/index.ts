@@ -5,6 +5,7 @@
  */
 import type { Api } from '../api.ts';
 import type { ServerContext } from '../context.ts';
+import { registerConsole } from '../console/index.ts';
 import { registerAudit } from './audit.ts';
 import { registerCompliance } from './compliance.ts';
 import { registerDrills } from './drills.ts';
@@ -29,4 +30,5 @@ export const routeAreas: RegisterRoutes[] = [
   registerCompliance,
   registerAudit,
   registerEvents,
+  registerConsole,
 ];

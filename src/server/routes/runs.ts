@@ -98,7 +98,7 @@ export async function viewOfRun(
 }
 
 /** Evidence from a form: the text field as `text`, each file by its name (text as is, else base64). */
-function formEvidence(
+export function formEvidence(
   evidence: string | Record<string, string> | undefined,
   files: UploadedFile[],
 ): Record<string, string> | undefined {

@@ -1,0 +1,474 @@
+/**
+ * The web console: server-rendered HTML pages (hono/html tagged templates) with one small script for
+ * live updates, every asset served by drctl itself (no CDN, system fonts). Pages are declared with
+ * `api.page`, so they share the API's sessions, roles, CSRF check and audit; their forms post to console
+ * paths that call the same engine operator functions as the API and answer with a redirect (the page
+ * works without JavaScript). docs/console.md describes the pages and how live updates work.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Context } from 'hono';
+import { deleteCookie } from 'hono/cookie';
+import { z } from 'zod';
+import { analyzePlan } from '../../analysis/index.ts';
+import { approveStep, confirmStep, decideStep, findRunbook, rejectStep } from '../../engine/index.ts';
+import { renderDrillReportHtml } from '../../drill/index.ts';
+import type { DrillReport } from '../../drill/index.ts';
+import type { Step } from '../../plan/index.ts';
+import { renderHtml } from '../../render/index.ts';
+import { AUDIT_STREAM, remoteAddress } from '../api.ts';
+import type { Api } from '../api.ts';
+import { allows, endSession, SESSION_COOKIE } from '../auth.ts';
+import type { Principal } from '../auth.ts';
+import type { ServerContext } from '../context.ts';
+import { ApiError, httpError } from '../errors.ts';
+import { redactAnswer, redactText } from '../redact.ts';
+import { formEvidence, viewOfRun } from '../routes/runs.ts';
+import { page } from './layout.ts';
+import type { Fragment } from './layout.ts';
+import { drillsBody, runbooksBody, runsBody, signInBody, startBody } from './pages.ts';
+import { readinessBody } from './readiness.ts';
+import { runBody } from './run.ts';
+
+export { runBody, approvalRefusal } from './run.ts';
+export { readinessBody } from './readiness.ts';
+export { drillTrends } from './pages.ts';
+export type { DrillTrend } from './pages.ts';
+
+const require = createRequire(import.meta.url);
+
+/** Static files: the console's own, and uPlot from its package (served, never fetched from a CDN). */
+const ASSETS: Record<string, { file: string; type: string }> = {
+  'console.css': { file: new URL('./assets/console.css', import.meta.url).pathname, type: 'text/css' },
+  'console.js': { file: new URL('./assets/console.js', import.meta.url).pathname, type: 'text/javascript' },
+  'drills.js': { file: new URL('./assets/drills.js', import.meta.url).pathname, type: 'text/javascript' },
+  'uplot.js': { file: require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript' },
+  'uplot.css': { file: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css' },
+};
+
+/** Pages allow only drctl's own scripts and styles; inline styles stay for the rendered documents. */
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
+
+const RunParams = z.object({ id: z.string().min(1).max(100) });
+const StepParams = RunParams.extend({ step: z.string().min(1).max(200) });
+const Text = z.string().max(10_000);
+
+export function registerConsole(api: Api, ctx: ServerContext): void {
+  const cache = new Map<string, Buffer>();
+  api.app.get('/console/assets/:name', (c) => {
+    const asset = ASSETS[c.req.param('name')];
+    if (asset === undefined) return c.notFound();
+    let body = cache.get(asset.file);
+    if (body === undefined) cache.set(asset.file, (body = readFileSync(asset.file)));
+    return c.body(new Uint8Array(body), 200, {
+      'content-type': `${asset.type}; charset=utf-8`,
+      'cache-control': 'public, max-age=300',
+    });
+  });
+
+  // a refusal from the last form a person posted, shown once on the page they are sent back to
+  const notices = new Map<string, string>();
+  const noticeKey = (principal: Principal | undefined): string =>
+    principal?.sessionId ?? principal?.name ?? '';
+  const takeNotice = (principal: Principal | undefined): string | undefined => {
+    const key = noticeKey(principal);
+    const notice = notices.get(key);
+    notices.delete(key);
+    return notice;
+  };
+
+  const send = (c: Context, body: Fragment | string, status = 200): Response | Promise<Response> => {
+    c.header('content-security-policy', CSP);
+    c.header('x-content-type-options', 'nosniff');
+    return c.html(body, status as 200);
+  };
+  const analysed = () => ctx.plans.list().map((plan) => ({ plan, analysis: analyzePlan(plan) }));
+
+  /** Runs `action`; a refusal (wrong step state, four-eyes, ...) becomes a notice on the page at `back`. */
+  const act = async (
+    c: Context,
+    principal: Principal | undefined,
+    back: string,
+    action: () => Promise<string | undefined>,
+  ): Promise<Response> => {
+    try {
+      const to = await action();
+      return c.redirect(to ?? back, 303);
+    } catch (error) {
+      const answer = httpError(error);
+      if (answer.unexpected) throw error;
+      const { code, message, hint } = answer.body.error;
+      // the core audits the form post as answered (a redirect); the refusal itself is recorded here
+      await ctx.store.appendEvent(AUDIT_STREAM, {
+        type: 'refused',
+        actor: principal?.name ?? 'anonymous',
+        data: {
+          method: c.req.method,
+          path: c.req.path,
+          status: answer.status,
+          code,
+          remote: remoteAddress(c),
+        },
+      });
+      notices.set(noticeKey(principal), `Refused: ${message}${hint ? ` (${hint})` : ''}`);
+      return c.redirect(back, 303);
+    }
+  };
+
+  api.page({
+    method: 'GET',
+    path: '/sign-in',
+    role: 'public',
+    summary: 'Sign in',
+    query: z.object({ next: z.string().max(2000).default('/'), error: z.string().optional() }),
+    handler: ({ c, query, principal }) =>
+      send(
+        c,
+        page({
+          title: 'Sign in',
+          principal: undefined,
+          body: signInBody({ next: query.next, invalid: query.error !== undefined, principal }),
+        }),
+      ),
+  });
+
+  api.page({
+    method: 'POST',
+    path: '/sign-out',
+    role: 'viewer',
+    summary: 'Sign out',
+    body: z.object({}),
+    handler: async ({ c, principal }) => {
+      if (principal?.sessionId !== undefined) await endSession(ctx.store, principal.sessionId);
+      deleteCookie(c, SESSION_COOKIE, { path: '/' });
+      return c.redirect('/sign-in', 303);
+    },
+  });
+
+  api.page({
+    method: 'GET',
+    path: '/',
+    role: 'viewer',
+    summary: 'Readiness at a glance',
+    handler: async ({ c, principal }) =>
+      send(
+        c,
+        page({
+          title: 'Readiness',
+          current: 'readiness',
+          principal,
+          body: readinessBody(redactAnswer(ctx, await ctx.readiness.view())),
+        }),
+      ),
+  });
+
+  api.page({
+    method: 'GET',
+    path: '/runs',
+    role: 'viewer',
+    summary: 'Runs',
+    handler: async ({ c, principal }) =>
+      send(
+        c,
+        page({
+          title: 'Runs',
+          current: 'runs',
+          principal,
+          body: runsBody(await ctx.store.listRuns({ limit: 100 })),
+        }),
+      ),
+  });
+
+  api.page({
+    method: 'GET',
+    path: '/runs/new',
+    role: 'operator',
+    summary: 'Start a run',
+    query: z.object({ workload: z.string().optional() }),
+    handler: ({ c, principal, query }) =>
+      send(
+        c,
+        page({
+          title: 'Start a run',
+          current: 'runs',
+          principal,
+          body: startBody({
+            plans: analysed(),
+            workload: query.workload,
+            principal: principal!,
+            notice: takeNotice(principal),
+          }),
+        }),
+      ),
+  });
+
+  api.page({
+    method: 'POST',
+    path: '/runs',
+    role: 'operator',
+    summary: 'Start a run',
+    body: z.object({ choice: z.string().min(1).max(1000) }),
+    handler: ({ c, body, principal }) =>
+      act(c, principal, '/runs/new', async () => {
+        // `PLAN WORKLOAD/RUNBOOK`, the plan's name URI-encoded (names may hold spaces)
+        const [planName = '', runbook = ''] = body.choice.split(' ');
+        const plan = ctx.plans.get(decodeURIComponent(planName));
+        findRunbook(plan, runbook);
+        const driver = await ctx.runs.start({ plan, runbook, startedBy: principal?.name ?? 'unknown' });
+        return `/runs/${encodeURIComponent(driver.runId)}`;
+      }),
+  });
+
+  const runInput = async (id: string, principal: Principal | undefined) => {
+    const view = redactAnswer(ctx, await viewOfRun(ctx, id));
+    const run = await ctx.store.getRun(id);
+    const plan = ctx.plans.byFile(view.planFile);
+    let steps = new Map<string, Step>();
+    if (plan !== undefined) {
+      try {
+        const runbook = findRunbook(plan, `${view.workload}/${view.runbook}`);
+        steps = new Map(redactAnswer(ctx, runbook.steps).map((step) => [step.id, step]));
+      } catch {
+        // the plan changed since the run started: the run page still shows the journal's steps
+      }
+    }
+    return { view, headSeq: run?.headSeq ?? 0, steps, principal, notice: takeNotice(principal) };
+  };
+
+  api.page({
+    method: 'GET',
+    path: '/runs/:id',
+    role: 'viewer',
+    summary: 'A live run',
+    params: RunParams,
+    handler: async ({ c, params, principal }) => {
+      const input = await runInput(params.id, principal);
+      return send(
+        c,
+        page({
+          title: `${input.view.workload}/${input.view.runbook}`,
+          current: 'runs',
+          principal,
+          body: runBody(input),
+        }),
+      );
+    },
+  });
+
+  // what the live script fetches after each event: the same body, without the page around it
+  api.page({
+    method: 'GET',
+    path: '/runs/:id/live',
+    role: 'viewer',
+    summary: 'A live run, the part that changes',
+    params: RunParams,
+    handler: async ({ c, params, principal }) => send(c, runBody(await runInput(params.id, principal))),
+  });
+
+  const runPath = (id: string): string => `/runs/${encodeURIComponent(id)}`;
+  const acted = async (id: string): Promise<undefined> => {
+    await ctx.watcher.check(id);
+    return undefined;
+  };
+
+  api.page({
+    method: 'POST',
+    path: '/runs/:id/steps/:step/confirm',
+    role: 'operator',
+    summary: 'Confirm a manual step',
+    params: StepParams,
+    files: true,
+    body: z.object({ evidence: z.string().max(1_000_000).optional(), note: Text.optional() }),
+    handler: ({ c, params, body, files, principal }) =>
+      act(c, principal, runPath(params.id), async () => {
+        const evidence = formEvidence(body.evidence, files);
+        await confirmStep(ctx.store, {
+          runId: params.id,
+          step: params.step,
+          by: principal?.name ?? '',
+          ...(body.note === undefined ? {} : { note: body.note }),
+          ...(evidence === undefined ? {} : { evidence }),
+        });
+        return acted(params.id);
+      }),
+  });
+
+  // approve and reject are open to every signed-in person here, so that a refusal (role, four-eyes)
+  // is shown on the page with its reason; the engine and the role check below decide
+  for (const verdict of ['approve', 'reject'] as const) {
+    api.page({
+      method: 'POST',
+      path: `/runs/:id/steps/:step/${verdict}`,
+      role: 'viewer',
+      summary: verdict === 'approve' ? 'Approve a step' : 'Reject a step',
+      params: StepParams,
+      body: z.object({ note: Text.optional(), reason: Text.optional() }),
+      handler: ({ c, params, body, principal }) =>
+        act(c, principal, runPath(params.id), async () => {
+          if (principal === undefined || !allows(principal.role, 'approver')) {
+            throw new ApiError(
+              403,
+              'DRCTL_API_FORBIDDEN',
+              `${principal?.name ?? 'you'} may not ${verdict} steps`,
+              {
+                hint: 'this needs the approver role',
+              },
+            );
+          }
+          const input = { runId: params.id, step: params.step, by: principal.name };
+          if (verdict === 'approve')
+            await approveStep(ctx.store, {
+              ...input,
+              ...(body.note === undefined ? {} : { note: body.note }),
+            });
+          else {
+            const reason = body.reason ?? body.note;
+            await rejectStep(ctx.store, { ...input, ...(reason === undefined ? {} : { reason }) });
+          }
+          return acted(params.id);
+        }),
+    });
+  }
+
+  api.page({
+    method: 'POST',
+    path: '/runs/:id/steps/:step/decide',
+    role: 'operator',
+    summary: 'Decide for an escalated step',
+    params: StepParams,
+    body: z.object({ choice: z.enum(['retry', 'skip', 'done', 'abort']) }),
+    handler: ({ c, params, body, principal }) =>
+      act(c, principal, runPath(params.id), async () => {
+        await decideStep(ctx.store, {
+          runId: params.id,
+          step: params.step,
+          by: principal?.name ?? '',
+          choice: body.choice,
+        });
+        return acted(params.id);
+      }),
+  });
+
+  api.page({
+    method: 'POST',
+    path: '/runs/:id/cancel',
+    role: 'operator',
+    summary: 'Cancel a run',
+    params: RunParams,
+    body: z.object({ reason: Text.optional() }),
+    handler: ({ c, params, body, principal }) =>
+      act(c, principal, runPath(params.id), async () => {
+        await ctx.runs.cancel(params.id, principal?.name ?? '', body.reason);
+        return acted(params.id);
+      }),
+  });
+
+  api.page({
+    method: 'POST',
+    path: '/runs/:id/resume',
+    role: 'operator',
+    summary: 'Resume a run',
+    params: RunParams,
+    body: z.object({}),
+    handler: ({ c, params, principal }) =>
+      act(c, principal, runPath(params.id), async () => {
+        await ctx.runs.resume(params.id, principal?.name ?? '');
+        return acted(params.id);
+      }),
+  });
+
+  api.page({
+    method: 'GET',
+    path: '/drills',
+    role: 'viewer',
+    summary: 'Drill reports and their trends',
+    handler: async ({ c, principal }) =>
+      send(
+        c,
+        page({
+          title: 'Drills',
+          current: 'drills',
+          principal,
+          styles: ['/console/assets/uplot.css'],
+          scripts: ['/console/assets/uplot.js', '/console/assets/drills.js'],
+          body: drillsBody(await ctx.store.listDrillReports({ limit: 500 })),
+        }),
+      ),
+  });
+
+  api.page({
+    method: 'GET',
+    path: '/drills/:id',
+    role: 'viewer',
+    summary: 'One drill report',
+    params: z.object({ id: z.string().min(1).max(300) }),
+    handler: async ({ c, params }) => {
+      const record = (await ctx.store.listDrillReports({ limit: 10_000 })).find((r) => r.id === params.id);
+      if (record === undefined) {
+        throw new ApiError(404, 'DRCTL_API_DRILL_NOT_FOUND', `no drill report ${params.id}`, {
+          hint: 'the drills page lists them',
+        });
+      }
+      return send(c, redactText(ctx, renderDrillReportHtml(record.report as unknown as DrillReport)));
+    },
+  });
+
+  api.page({
+    method: 'GET',
+    path: '/runbooks',
+    role: 'viewer',
+    summary: 'Runbooks and findings',
+    handler: ({ c, principal }) =>
+      send(c, page({ title: 'Runbooks', current: 'runbooks', principal, body: runbooksBody(analysed()) })),
+  });
+
+  api.page({
+    method: 'GET',
+    path: '/runbooks/:workload',
+    role: 'viewer',
+    summary: "A workload's runbooks and findings",
+    params: z.object({ workload: z.string().min(1).max(200) }),
+    handler: ({ c, params, principal }) => {
+      const plans = analysed().filter(({ plan }) => plan.workloads.some((w) => w.id === params.workload));
+      if (plans.length === 0) throw workloadNotFound(params.workload);
+      return send(
+        c,
+        page({
+          title: params.workload,
+          current: 'runbooks',
+          principal,
+          body: runbooksBody(plans, params.workload),
+        }),
+      );
+    },
+  });
+
+  api.page({
+    method: 'GET',
+    path: '/runbooks/:workload/:runbook',
+    role: 'viewer',
+    summary: 'A rendered runbook',
+    params: z.object({ workload: z.string().min(1).max(200), runbook: z.string().min(1).max(200) }),
+    handler: ({ c, params }) => {
+      const plan = ctx.plans
+        .list()
+        .find((candidate) => candidate.workloads.some((w) => w.id === params.workload));
+      if (plan === undefined) throw workloadNotFound(params.workload);
+      const ref = `${params.workload}/${params.runbook}`;
+      findRunbook(plan, ref);
+      return send(c, redactText(ctx, renderHtml(plan, { runbook: ref })));
+    },
+  });
+}
+
+function workloadNotFound(id: string): ApiError {
+  return new ApiError(
+    404,
+    'DRCTL_API_WORKLOAD_NOT_FOUND',
+    `no workload ${id} in the plans this server serves`,
+    {
+      hint: 'the runbooks page lists them',
+    },
+  );
+}

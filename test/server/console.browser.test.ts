@@ -1,0 +1,137 @@
+// What people do in the console, in a real Chromium against a real drctl server on a loopback socket:
+// an operator starts a run and confirms a manual step, is refused the four-eyes approval as the run's
+// starter, and watches the run finish live when an approver approves from another browser.
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_ARGS, findChromium } from '../../src/render/index.ts';
+import { consoleServer, type ConsoleBench } from './console-support.ts';
+
+const executablePath = findChromium();
+const reason = 'Chromium is not installed (apt-get install chromium); the browser tests need it';
+
+async function signIn(context: BrowserContext, url: string, token: string, next = '/'): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${url}${next}`);
+  // not signed in: the console sends people to the sign-in page and back where they were going
+  await page.waitForURL(/\/sign-in/);
+  await page.fill('input[name=token]', token);
+  await page.click('button[type=submit]');
+  await page.waitForURL((address) => address.pathname === next);
+  return page;
+}
+
+describe.skipIf(executablePath === undefined)(
+  `the console in Chromium${executablePath ? '' : ` (skipped: ${reason})`}`,
+  () => {
+    let bench: ConsoleBench;
+    let browser: Browser;
+    const outside: string[] = [];
+
+    beforeAll(async () => {
+      bench = await consoleServer();
+      browser = await chromium.launch({ executablePath: executablePath!, args: CHROMIUM_ARGS });
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await bench?.close();
+    });
+
+    const context = async (): Promise<BrowserContext> => {
+      const created = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      // no CDN: every request the console makes goes to drctl itself
+      created.on('request', (request) => {
+        if (!request.url().startsWith(bench.url)) outside.push(request.url());
+      });
+      return created;
+    };
+
+    it('shows readiness with each workload light, its objectives against the last drill, and why', async () => {
+      const page = await signIn(await context(), bench.url, bench.tokens.aliceOperator);
+      const shop = page.locator('article[data-workload=shop]');
+      await expect.poll(() => shop.locator('h2').innerText()).toBe('Shop');
+      // the newest drill missed its 3 s RTO target: red, and the reason is one click away
+      expect(await shop.locator('.light').first().innerText()).toBe('at risk');
+      expect(await shop.locator('table.objectives').innerText()).toMatch(/RTO\s+15 min\s+4\.2 s/);
+      expect(await shop.locator('details.reasons li').first().isVisible()).toBe(false);
+      await shop.locator('details.reasons summary').click();
+      expect(await shop.locator('details.reasons').innerText()).toContain('missed its targets');
+      const reports = page.locator('article[data-workload=reports]');
+      expect(await reports.innerText()).toContain('never drilled');
+      await page.context().close();
+    });
+
+    it('runs a manual step and a four-eyes approval to the end, live, across two browsers', async () => {
+      const alice = await signIn(await context(), bench.url, bench.tokens.aliceOperator, '/runs/new');
+      await alice.check('input[value$="shop/failover"]');
+      await alice.click('form.start button[type=submit]');
+      await alice.waitForURL(/\/runs\/[^/]+$/);
+      const runUrl = alice.url();
+      await alice.locator('#run-body[data-live=connected]').waitFor();
+
+      // the manual step: instructions, the evidence it asks for, and the confirm form
+      const restore = alice.locator('article#step-restore-db');
+      await restore.waitFor();
+      expect(await restore.locator('.instructions').innerText()).toContain('restore the newest snapshot');
+      expect(await restore.innerText()).toContain('snapshot id, row count');
+      await restore.locator('textarea[name=evidence]').fill('snapshot snap-0042 restored, 18 211 rows');
+      await restore.locator('button[type=submit]').click();
+      await alice.waitForURL(runUrl);
+      await alice.locator('#run-body[data-live=connected]').waitFor();
+
+      // the starter sees the approval refused with its reason, the button disabled
+      const approval = alice.locator('article#step-approve-cutover');
+      await approval.waitFor();
+      expect(await approval.locator('.refused').innerText()).toContain('Four-eyes');
+      expect(await approval.locator('button', { hasText: 'Approve' }).isDisabled()).toBe(true);
+      expect(await alice.locator('#evidence-restore-db').isVisible()).toBe(true);
+      expect(await alice.locator('.evidence-all').innerText()).toContain('snapshot snap-0042 restored');
+
+      // and holding an approver token too does not help: the engine refuses the starter
+      const aliceAsApprover = await signIn(
+        await context(),
+        bench.url,
+        bench.tokens.aliceApprover,
+        new URL(runUrl).pathname,
+      );
+      expect(await aliceAsApprover.locator('article#step-approve-cutover .refused').innerText()).toContain(
+        'you (alice) started this run',
+      );
+      await aliceAsApprover.context().close();
+
+      // bob approves from his own browser; alice's page follows without a reload
+      let reloaded = false;
+      alice.on('framenavigated', (frame) => {
+        if (frame === alice.mainFrame()) reloaded = true;
+      });
+      const bob = await signIn(
+        await context(),
+        bench.url,
+        bench.tokens.bobApprover,
+        new URL(runUrl).pathname,
+      );
+      await bob.locator('article#step-approve-cutover button', { hasText: 'Approve' }).click();
+      await bob.waitForURL(runUrl);
+
+      await alice.locator('#run-body[data-status=succeeded]').waitFor({ timeout: 10_000 });
+      expect(reloaded).toBe(false);
+      expect(await alice.locator('.run-head .badge').innerText()).toBe('succeeded');
+      expect(await alice.locator('.evidence-all').innerText()).toContain('router now sends traffic to west');
+      expect(await alice.locator('a.chip[data-step=approve-cutover]').innerText()).toContain('succeeded');
+      const record = await bench.store.readJournal(new URL(runUrl).pathname.split('/').pop()!);
+      expect(record.filter((r) => r.type === 'approval-granted').map((r) => r.actor)).toEqual(['bob']);
+      await alice.context().close();
+      await bob.context().close();
+    });
+
+    it('draws the RTO/RPO trend of each drill scenario with uPlot served by drctl', async () => {
+      const page = await signIn(await context(), bench.url, bench.tokens.viewer, '/drills');
+      await page.locator('.chart .uplot canvas').first().waitFor();
+      expect(await page.locator('.chart .u-legend').first().innerText()).toContain('RTO measured');
+      await page.locator('table.list a').first().click();
+      await expect.poll(() => page.locator('h1').first().innerText()).toContain('east-killed');
+      await page.context().close();
+      expect(outside).toEqual([]);
+    });
+  },
+);
