@@ -130,6 +130,24 @@ describe('selecting the state store', () => {
     expect(readdirSync(dir)).toEqual([]);
   }, 30_000);
 
+  it('drctl drill, demo and readiness refuse a postgres:// state and create no postgres: directory', async () => {
+    const dir = tempDir();
+    const plan = new URL('../../examples/two-site/warm-standby.yaml', import.meta.url).pathname;
+    const state = 'postgres://drctl:pw@127.0.0.1:1/drctl';
+    for (const args of [
+      ['drill', plan, '--scenario', 'east-killed', '--state', state],
+      ['demo', '--state', state],
+      ['readiness', plan, '--state', state],
+    ]) {
+      const result = await cli(args, { cwd: dir });
+      expect(result.code, args[0]).toBe(2);
+      expect(result.stderr).toContain('DRCTL_STORE_UNSUPPORTED');
+      expect(result.stderr).not.toContain('pw@');
+    }
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir)).toEqual([]);
+  }, 60_000);
+
   it('drctl status exits 2 with a clear message when the PostgreSQL of DRCTL_STATE_URL is unreachable', async () => {
     const dir = tempDir();
     const port = await freePort();

@@ -2,7 +2,6 @@
  * `drctl drill PLAN --scenario NAME`: run one drill scenario for real (environment up, canary, faults,
  * failover, measurement, report) and print what was measured. Exit 1 when a target is missed.
  */
-import { resolve } from 'node:path';
 import type { DrillOutcome } from '../../drill/index.ts';
 import { UsageError } from '../../errors.ts';
 import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
@@ -50,12 +49,14 @@ export const registerDrill: RegisterCommand = (program, context) => {
         import('../../drill/index.ts'),
         import('../load-plan.ts'),
       ]);
+      const { stateDirectory } = await import('./run-shared.ts');
+      const stateDir = stateDirectory(options.state, 'drill');
       const plan = await loadPlanForCommand(file);
       const outcome = await withInterrupt(context, (signal) =>
         runDrill({
           plan,
           scenario: options.scenario,
-          stateDir: resolve(options.state),
+          stateDir,
           remapPorts: options.remapPorts === true,
           keepUp: options.keepUp === true,
           ...(options.failback === true

@@ -1,6 +1,6 @@
 /** What `drctl monitor` does once its plan is loaded: probe every site once, or watch and act until stopped. */
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { Redactor, planSecrets } from '../../engine/index.ts';
@@ -21,7 +21,7 @@ import type { RunStore } from '../../store/index.ts';
 import { printJson } from '../context.ts';
 import type { CommandContext } from '../context.ts';
 import type { MonitorFlags } from './monitor.ts';
-import { engineFor, openState } from './run-shared.ts';
+import { engineFor, localStateDir, openState } from './run-shared.ts';
 
 export async function probeOnce(context: CommandContext, plan: Plan, flags: MonitorFlags): Promise<void> {
   const workloads = plan.workloads.filter(
@@ -65,7 +65,7 @@ export async function probeOnce(context: CommandContext, plan: Plan, flags: Moni
 }
 
 export async function watch(context: CommandContext, plan: Plan, flags: MonitorFlags): Promise<void> {
-  const stateDir = resolve(flags.state);
+  const stateDir = localStateDir(flags.state);
   const store = await openState({ state: flags.state });
   const drivers = new Map<string, RunDriver>();
   try {

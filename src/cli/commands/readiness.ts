@@ -2,7 +2,6 @@
  * `drctl readiness PLAN [--json]`: what every component's provider and probe say today, compared with
  * what the plan promises. Exit 1 when a promise is broken (a fact not ok), 0 when all hold.
  */
-import { resolve } from 'node:path';
 import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
 
@@ -20,7 +19,8 @@ export const registerReadiness: RegisterCommand = (program, context) => {
         import('../../store/index.ts'),
       ]);
       const plan = await loadPlanForCommand(file);
-      const stateDir = resolve(options.state);
+      const { stateDirectory } = await import('./run-shared.ts');
+      const stateDir = stateDirectory(options.state, 'readiness');
       // restore verification results live in the store; a plan without verifications needs none
       const store = plan.workloads.some((w) => (w.verifications ?? []).length > 0)
         ? await openStore(stateDir)
