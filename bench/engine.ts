@@ -91,7 +91,14 @@ function plan(shape: 'chain' | 'fan-out'): Plan {
     tiers: {} as Plan['tiers'],
     contacts: [],
     activation: undefined,
-    communications: { statusPageWithinMs: 0, updatesEveryMs: 0, rootCauseWithinMs: 0, templates: [] },
+    communications: {
+      statusPageWithinMs: 0,
+      updatesEveryMs: 0,
+      rootCauseWithinMs: 0,
+      consoleUrl: '',
+      channels: [],
+      templates: [],
+    },
     secrets: { env: [], file: undefined },
     workloads: [
       {

@@ -267,6 +267,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       logger: log,
       startRunbook: engineRunbookStarter(engine, plan, {
         startedBy: DRILL_ACTOR,
+        drill: { scenario: scenario.id, announce: scenario.announce },
         onRun: (driver) => drivers.push(driver),
       }),
       runStatus: async (runId) => (await store_.getRun(runId))?.status,

@@ -30,5 +30,5 @@ export { predictTimeline } from './timeline.ts';
 export type { PredictedTimeline, PredictedStep } from './timeline.ts';
 export { Redactor, parseSecretsFile, planSecrets } from './redact.ts';
 export { RECORD } from './journal.ts';
-export type { Decision, WaitingFor, StepSnapshot } from './journal.ts';
+export type { Decision, WaitingFor, StepSnapshot, RunCreatedData, RunTrigger } from './journal.ts';
 export type { StepStatus } from './state.ts';

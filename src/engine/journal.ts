@@ -55,6 +55,13 @@ export interface StepSnapshot {
   approval: { approvers: string[]; role: string | undefined; quorum: number; fourEyes: boolean } | undefined;
 }
 
+/** Why a run started; `drill` when a drill started it, so communications know a rehearsal from the real thing. */
+export interface RunTrigger {
+  automatic: boolean;
+  reason: string;
+  drill?: { scenario: string; announce: boolean };
+}
+
 export interface RunCreatedData {
   workload: string;
   runbook: string;
@@ -66,7 +73,7 @@ export interface RunCreatedData {
   /** The activation gate put in front of the runbook (its step is in `steps`), when the run has one. */
   activation?: { approvers: string[]; quorum: number; reason: string };
   /** Why the run started, when it was not a person's command (the monitor). */
-  trigger?: { automatic: boolean; reason: string };
+  trigger?: RunTrigger;
 }
 
 export interface StepFailureData {

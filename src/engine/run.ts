@@ -20,7 +20,7 @@ import type { ActivationGate } from './activation.ts';
 import { runCheck } from './checks.ts';
 import type { EngineHooks, RunEvent } from './hooks.ts';
 import { RECORD } from './journal.ts';
-import type { Decision, RunCreatedData, StepFailureData, StepSnapshot } from './journal.ts';
+import type { Decision, RunCreatedData, RunTrigger, StepFailureData, StepSnapshot } from './journal.ts';
 import { Redactor, capEvidence, planSecrets } from './redact.ts';
 import { applyRecord, isFinal, replay } from './state.ts';
 import type { RunState, StepState } from './state.ts';
@@ -62,7 +62,7 @@ export interface StartRunOptions {
   /** Put an approval step in front of the runbook: nothing runs until activation is approved. @default no gate */
   activation?: ActivationGate;
   /** Why the run started and whether a person asked for it (the monitor starts runs by itself). Kept in the first record. */
-  trigger?: { automatic: boolean; reason: string };
+  trigger?: RunTrigger;
 }
 
 export interface ResumeRunOptions {

@@ -12,6 +12,8 @@ export interface EngineStarterOptions {
   /** Who the run says started it; four-eyes approvals never refuse a person for it. @default 'monitor' */
   startedBy?: string;
   /** Called with every driver started, so the caller can wait for it or report on it. */
+  /** The drill that starts these runs, recorded in their trigger. @default not a drill */
+  drill?: { scenario: string; announce: boolean };
   onRun?(driver: RunDriver, request: { workload: string; runbook: string; automatic: boolean }): void;
 }
 
@@ -39,7 +41,11 @@ export function engineRunbookStarter(
       runbook: request.runbook,
       workload: request.workload,
       startedBy,
-      trigger: { automatic: request.automatic, reason: request.reason },
+      trigger: {
+        automatic: request.automatic,
+        reason: request.reason,
+        ...(options.drill === undefined ? {} : { drill: options.drill }),
+      },
       ...gate,
     });
     options.onRun?.(driver, request);

@@ -6,6 +6,8 @@
 import type { PlanProblem, SourceLocation } from '../errors.ts';
 import {
   CADENCE_DEFAULTS,
+  CHANNEL_DEFAULTS,
+  CONSOLE_URL_DEFAULT,
   DRILL_SCHEDULE_DEFAULTS,
   PROBE_DEFAULTS,
   REVIEW_INTERVAL_DEFAULT_MS,
@@ -21,6 +23,7 @@ import { parseDuration } from './duration.ts';
 import type {
   Check,
   Component,
+  MessageChannel,
   Contact,
   DrillRecord,
   DrillType,
@@ -40,15 +43,18 @@ import type {
   Workload,
 } from './model.ts';
 import {
+  MESSAGE_FIELDS,
   RUNBOOK_KINDS,
+  STATUS_PAGE_CHANNEL,
   TEST_KINDS,
+  type ChannelInput,
   type CheckInput,
   type ComponentInput,
   type PlanFileInput,
   type StepInput,
   type WorkloadInput,
 } from './schema.ts';
-import { locate, problem, type PathSegment, type SourceFile } from './source.ts';
+import { locate, locateText, problem, type PathSegment, type SourceFile } from './source.ts';
 import { closest } from './vocabulary.ts';
 import { checkBackupEngines, compileSchedules, compileVerifications } from './compile-schedules.ts';
 
@@ -66,6 +72,9 @@ interface CompileMeta {
 // Durations were validated by the schema, so parsing cannot fail here.
 const ms = (text: string): number => parseDuration(text)!;
 const optMs = (text: string | undefined): number | undefined => (text === undefined ? undefined : ms(text));
+
+/** A {{field}} placeholder in a template; spaces inside the braces are allowed. */
+export const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
 
 /** Faults that take a site away from its clients: a site-loss drill with one of them expects a failover. */
 const SITE_LOSS_FAULTS: ReadonlySet<string> = new Set(['kill', 'stop', 'pause', 'blackhole', 'reset']);
@@ -206,10 +215,17 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
   // ---- communications
   const commsSection = single('communications');
   const cadence = commsSection?.value.cadence;
+  const cat = (...p: PathSegment[]): SourceLocation => at(commsSection!.file, 'communications', ...p);
+  const channels = (commsSection?.value.channels ?? []).map((c, i) =>
+    compileChannel(c, (...p) => cat('channels', i, ...p), report),
+  );
+  duplicates(channels, 'channel', report);
   const communications: Plan['communications'] = {
     statusPageWithinMs: optMs(cadence?.status_page_within) ?? CADENCE_DEFAULTS.statusPageWithinMs,
     updatesEveryMs: optMs(cadence?.updates_every) ?? CADENCE_DEFAULTS.updatesEveryMs,
     rootCauseWithinMs: optMs(cadence?.root_cause_within) ?? CADENCE_DEFAULTS.rootCauseWithinMs,
+    consoleUrl: commsSection?.value.console_url ?? CONSOLE_URL_DEFAULT,
+    channels,
     templates: (commsSection?.value.templates ?? []).map((t, i) => ({
       id: t.id,
       on: t.on,
@@ -217,10 +233,37 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
       to: t.to ?? [],
       subject: t.subject,
       body: t.body,
-      at: at(commsSection!.file, 'communications', 'templates', i),
+      at: cat('templates', i),
     })),
   };
   duplicates(communications.templates, 'communication template', report);
+  const channelIds = [...channels.map((c) => c.id), STATUS_PAGE_CHANNEL];
+  for (const [i, template] of (commsSection?.value.templates ?? []).entries()) {
+    if (!channelIds.includes(template.channel))
+      reportUnknown(
+        'channel',
+        template.channel,
+        channelIds,
+        cat('templates', i, 'channel'),
+        `template ${template.id}`,
+        report,
+      );
+    for (const key of ['subject', 'body'] as const) {
+      const text = template[key];
+      if (text === undefined) continue;
+      for (const match of text.matchAll(PLACEHOLDER)) {
+        const field = match[1]!;
+        if (Object.hasOwn(MESSAGE_FIELDS, field)) continue;
+        const suggestion = closest(field, Object.keys(MESSAGE_FIELDS));
+        report(
+          'DRCTL_PLAN_TEMPLATE_FIELD',
+          `template ${template.id} names the field {{${field}}}, which messages do not have${suggestion ? `; did you mean {{${suggestion}}}?` : ''}`,
+          locateText(commsSection!.file.source, ['communications', 'templates', i, key], match[0]),
+          `use one of: ${Object.keys(MESSAGE_FIELDS).join(', ')} (docs/communications.md)`,
+        );
+      }
+    }
+  }
 
   // ---- workloads and components
   const workloads: Workload[] = [];
@@ -256,6 +299,16 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
         () => at(file, ...path, 'signoff', 'by'),
         `sign-off of workload ${input.id}`,
       );
+      for (const [fi, flow] of (input.flows ?? []).entries()) {
+        for (const key of ['depends_on', 'survives'] as const)
+          flow[key]?.forEach((id, i) =>
+            componentRefs.push({
+              id,
+              location: () => at(file, ...path, 'flows', fi, key, i),
+              what: `${key === 'survives' ? 'survives' : 'dependency'} of flow ${flow.name}`,
+            }),
+          );
+      }
       for (const [ci, component] of (input.components ?? []).entries()) {
         const cat = (...p: PathSegment[]): SourceLocation => at(file, ...path, 'components', ci, ...p);
         component.depends_on?.forEach((id, i) =>
@@ -399,6 +452,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
         workload: s.workload,
         runbook,
         faults,
+        announce: s.announce ?? false,
         expect: {
           rtoMs: optMs(s.expect?.rto) ?? workload?.rtoMs ?? 0,
           rpoMs: optMs(s.expect?.rpo) ?? workload?.rpoMs ?? 0,
@@ -706,6 +760,8 @@ function compileWorkload(
       users: f.users,
       impact: f.impact,
       degraded: f.degraded,
+      dependsOn: f.depends_on ?? components.map((c) => c.id),
+      survives: f.survives ?? [],
     })),
     signoff: input.signoff && {
       by: input.signoff.by,
@@ -830,6 +886,51 @@ function compileComponent(input: ComponentInput, workload: WorkloadInput, at: Lo
       at: at('backups', i),
     })),
     recoveryMs: optMs(input.recovery),
+    at: at(),
+  };
+}
+
+/** What each channel type needs: a webhook a URL, an e-mail a host and a sender, a command its program. */
+function compileChannel(input: ChannelInput, at: Locator, report: Report): MessageChannel {
+  const need = (ok: boolean, what: string, key: string, hint: string): void => {
+    if (!ok)
+      report('DRCTL_PLAN_CHANNEL', `channel ${input.id} (${input.type}) needs ${what}`, at(key), hint);
+  };
+  if (input.type === 'webhook')
+    need(
+      (input.url === undefined) !== (input.url_env === undefined),
+      'exactly one of url or url_env',
+      'type',
+      'write url: http://127.0.0.1:9000/hook, or url_env: NAME to keep a token out of the plan',
+    );
+  if (input.type === 'email') {
+    need(input.host !== undefined, 'a host', 'type', 'write host: 127.0.0.1 (the SMTP server)');
+    need(input.from !== undefined, 'a from address', 'type', 'write from: drctl@example.com');
+  }
+  if (input.type === 'command')
+    need(input.command !== undefined, 'a command', 'type', 'write command: ./page-on-call.sh');
+  const port = input.port ?? CHANNEL_DEFAULTS.smtpPort;
+  return {
+    id: input.id,
+    type: input.type,
+    description: input.description,
+    shape: input.shape ?? 'slack',
+    url: input.url,
+    urlEnv: input.url_env,
+    host: input.host,
+    port,
+    secure: input.secure ?? port === 465,
+    user: input.user,
+    passwordEnv: input.password_env,
+    from: input.from,
+    to: input.to ?? [],
+    command: input.command,
+    timeoutMs: optMs(input.timeout) ?? CHANNEL_DEFAULTS.timeoutMs,
+    retry: {
+      attempts: input.retry?.attempts ?? CHANNEL_DEFAULTS.attempts,
+      backoffMs: optMs(input.retry?.backoff) ?? CHANNEL_DEFAULTS.backoffMs,
+      maxBackoffMs: optMs(input.retry?.max_backoff) ?? CHANNEL_DEFAULTS.maxBackoffMs,
+    },
     at: at(),
   };
 }

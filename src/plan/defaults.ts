@@ -92,6 +92,18 @@ export const CADENCE_DEFAULTS = {
   rootCauseWithinMs: ms('72h'),
 };
 
+/** Where messages link to when the plan does not say (drctl serve's default address). */
+export const CONSOLE_URL_DEFAULT = 'http://127.0.0.1:7400';
+
+/** A channel that fails is tried this often, waiting twice as long each time, before the message is failed. */
+export const CHANNEL_DEFAULTS = {
+  attempts: 5,
+  backoffMs: ms('2s'),
+  maxBackoffMs: ms('5m'),
+  timeoutMs: ms('10s'),
+  smtpPort: 587,
+};
+
 /** Plans are reviewed at least yearly unless they say otherwise (PRODUCT.md: 12 months). */
 export const REVIEW_INTERVAL_DEFAULT_MS = ms('365d');
 

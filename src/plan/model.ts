@@ -9,16 +9,18 @@ import type {
   BACKUP_MEDIA,
   SCHEDULE_TASKS,
   BACKUP_TYPES,
-  CHANNELS,
+  CHANNEL_TYPES,
   DISASTERS,
   DRILL_TYPES,
   FAILURE_POLICIES,
   FAULT_KINDS,
+  MESSAGE_EVENTS,
   REPLICATION_MODES,
   RUNBOOK_KINDS,
   SITE_ROLES,
   STRATEGIES,
   TEST_KINDS,
+  WEBHOOK_SHAPES,
 } from './schema.ts';
 
 export type TierLevel = 0 | 1 | 2 | 3;
@@ -34,8 +36,10 @@ export type RunbookKind = (typeof RUNBOOK_KINDS)[number];
 export type DrillType = (typeof DRILL_TYPES)[number];
 export type Disaster = (typeof DISASTERS)[number];
 export type FaultKind = (typeof FAULT_KINDS)[number];
-export type Channel = (typeof CHANNELS)[number];
 export type TestKind = (typeof TEST_KINDS)[number];
+export type ChannelType = (typeof CHANNEL_TYPES)[number];
+export type WebhookShape = (typeof WEBHOOK_SHAPES)[number];
+export type MessageEvent = (typeof MESSAGE_EVENTS)[number];
 
 export interface Plan {
   version: 1;
@@ -99,11 +103,37 @@ export interface Activation {
 
 export interface CommunicationTemplate {
   id: string;
-  on: string;
-  channel: Channel;
+  on: MessageEvent;
+  /** A channel id of `communications.channels`, or `status-page`. */
+  channel: string;
   to: string[];
   subject: string | undefined;
   body: string;
+  at: SourceLocation;
+}
+
+/** Where messages go. Secrets stay names of environment variables (`urlEnv`, `passwordEnv`) until sent. */
+export interface MessageChannel {
+  id: string;
+  type: ChannelType;
+  description: string | undefined;
+  /** webhook */
+  shape: WebhookShape;
+  url: string | undefined;
+  urlEnv: string | undefined;
+  /** email */
+  host: string | undefined;
+  port: number;
+  secure: boolean;
+  user: string | undefined;
+  passwordEnv: string | undefined;
+  from: string | undefined;
+  /** Addresses every message on this channel also goes to. */
+  to: string[];
+  /** command */
+  command: string | undefined;
+  timeoutMs: number;
+  retry: { attempts: number; backoffMs: number; maxBackoffMs: number };
   at: SourceLocation;
 }
 
@@ -111,6 +141,9 @@ export interface Communications {
   statusPageWithinMs: number;
   updatesEveryMs: number;
   rootCauseWithinMs: number;
+  /** Base URL of the console for links in messages. */
+  consoleUrl: string;
+  channels: MessageChannel[];
   templates: CommunicationTemplate[];
 }
 
@@ -119,6 +152,10 @@ export interface Flow {
   users: string;
   impact: string;
   degraded: string | undefined;
+  /** Components the flow needs directly (their depends_on count too); every workload component by default. */
+  dependsOn: string[];
+  /** Components whose loss the flow survives in reduced functionality (shown degraded, not down). */
+  survives: string[];
 }
 
 export interface Workload {
@@ -417,6 +454,8 @@ export interface Scenario {
   workload: string;
   runbook: string;
   faults: Fault[];
+  /** The drill's runs are announced like real ones: an incident on the status page, messages sent. */
+  announce: boolean;
   /** `failover`: whether the faults must start a failover run; undefined when the drill does not judge it. */
   expect: { rtoMs: number; rpoMs: number; failover: boolean | undefined };
   at: SourceLocation;

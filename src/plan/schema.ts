@@ -77,6 +77,18 @@ const Flow = z.strictObject({
   users: z.string().describe('Who relies on this flow.'),
   impact: z.string().describe('What happens to them when it is down.'),
   degraded: z.string().optional().describe('What still works in reduced functionality.'),
+  depends_on: z
+    .array(Id)
+    .optional()
+    .describe(
+      "Components (any workload) this flow needs; their own depends_on count too. @default every component of the workload",
+    ),
+  survives: z
+    .array(Id)
+    .optional()
+    .describe(
+      'Components whose loss this flow survives in reduced functionality: the status page shows it degraded, not down.',
+    ),
 });
 
 const SignOff = z.strictObject({
@@ -498,6 +510,12 @@ const Scenario = z.strictObject({
   workload: Id,
   runbook: Id.optional().describe('@default failover'),
   faults: z.array(Fault).optional(),
+  announce: z
+    .boolean()
+    .optional()
+    .describe(
+      'Treat the drill like the real thing for communications: open an incident on the status page and send messages. @default false',
+    ),
   expect: z
     .strictObject({
       rto: Duration.optional(),
@@ -530,7 +548,76 @@ const Drills = z.strictObject({
   history: z.array(DrillRecord).optional(),
 });
 
-export const CHANNELS = ['webhook', 'email', 'status-page'] as const;
+export const CHANNEL_TYPES = ['webhook', 'email', 'command'] as const;
+export const WEBHOOK_SHAPES = ['slack', 'teams', 'alertmanager'] as const;
+/** Events a template can be sent on; docs/communications.md says when each fires. */
+export const MESSAGE_EVENTS = [
+  'activation',
+  'run-started',
+  'update',
+  'step-failed',
+  'approval-waiting',
+  'escalation',
+  'degraded',
+  'recovered',
+  'run-failed',
+  'run-ended',
+  'test',
+] as const;
+/** The facts a template can name as {{field}}; a template naming any other is a plan error. */
+export const MESSAGE_FIELDS = {
+  event: 'what happened: one of the template events',
+  plan: 'the plan name',
+  workload: 'the workload id',
+  workload_name: 'the workload name',
+  flows: 'the affected user flows, with their state',
+  runbook: 'the runbook name',
+  run: 'the run id',
+  status: 'the run status',
+  started_by: 'who or what started the run',
+  step: 'the step id (step-failed, approval-waiting)',
+  step_name: 'the step name',
+  error: 'the error code and message of a failed step',
+  escalate_to: 'whom the message escalates to',
+  waited: 'how long the step has been waiting',
+  eta: "the expected time left, from the runbook's critical path",
+  console: 'a link to the run in the console',
+  incident: 'the incident title',
+  timestamp: 'when the message was made (ISO 8601)',
+} as const;
+export type MessageField = keyof typeof MESSAGE_FIELDS;
+
+/** The built-in channel a template names to write the status page's incident update. */
+export const STATUS_PAGE_CHANNEL = 'status-page';
+
+const ChannelRetry = z.strictObject({
+  attempts: z.number().int().min(1).optional().describe('Deliveries tried before the message is failed. @default 5'),
+  backoff: Duration.optional().describe('Wait before the first retry; doubled each time. @default 2s'),
+  max_backoff: Duration.optional().describe('@default 5m'),
+});
+
+const Channel = z.strictObject({
+  id: Id,
+  type: z.enum(CHANNEL_TYPES),
+  description: z.string().optional(),
+  shape: z
+    .enum(WEBHOOK_SHAPES)
+    .optional()
+    .describe('JSON body of a webhook: Slack, Microsoft Teams or Prometheus Alertmanager. @default slack'),
+  url: z.string().optional().describe('Webhook URL. Keep tokens out of the plan with url_env.'),
+  url_env: z.string().optional().describe('Environment variable holding the webhook URL (it carries a token).'),
+  host: z.string().optional().describe('SMTP host (email).'),
+  port: z.number().int().min(1).max(65_535).optional().describe('SMTP port. @default 587'),
+  secure: z.boolean().optional().describe('TLS from the first byte (SMTPS). @default true on port 465'),
+  user: z.string().optional().describe('SMTP user name.'),
+  password_env: z.string().optional().describe('Environment variable holding the SMTP password.'),
+  from: z.string().optional().describe('Sender address (email).'),
+  to: z.array(z.string()).optional().describe('Addresses every message on this channel also goes to.'),
+  command: z.string().optional().describe('Program run with the message as JSON on stdin (command).'),
+  timeout: Duration.optional().describe('One delivery attempt gives up after this long. @default 10s'),
+  retry: ChannelRetry.optional(),
+});
+
 const Communications = z.strictObject({
   cadence: z
     .strictObject({
@@ -539,17 +626,20 @@ const Communications = z.strictObject({
       root_cause_within: Duration.optional().describe('@default 72h'),
     })
     .optional(),
+  console_url: z
+    .string()
+    .optional()
+    .describe('Base URL of the drctl console, for links in messages. @default http://127.0.0.1:7400'),
+  channels: z.array(Channel).optional().describe('Where messages go: webhooks, e-mail, commands.'),
   templates: z
     .array(
       z.strictObject({
         id: Id,
-        on: z
-          .string()
-          .describe('When it is sent: activation, update, step-failed, approval-waiting, recovered, ...'),
-        channel: z.enum(CHANNELS),
+        on: z.enum(MESSAGE_EVENTS).describe('When it is sent (docs/communications.md).'),
+        channel: Id.describe('A channel id from communications.channels, or status-page.'),
         to: z.array(z.string()).optional(),
         subject: z.string().optional(),
-        body: z.string(),
+        body: z.string().describe('Text with {{field}} placeholders (docs/communications.md lists the fields).'),
       }),
     )
     .optional(),
@@ -588,4 +678,5 @@ export type WorkloadInput = z.infer<typeof Workload>;
 export type ComponentInput = z.infer<typeof Component>;
 export type StepInput = z.infer<typeof Step>;
 export type CheckInput = z.infer<typeof Check>;
+export type ChannelInput = z.infer<typeof Channel>;
 export type RunbookInput = z.infer<typeof Runbook>;

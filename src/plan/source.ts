@@ -132,6 +132,20 @@ export function locate(
   return position(source, offset);
 }
 
+/**
+ * Where `needle` is written inside the value at `path` (a placeholder in a template body, say); the value's
+ * own position when the text cannot be found there (an escaped or folded scalar).
+ */
+export function locateText(source: SourceFile, path: readonly PathSegment[], needle: string): SourceLocation {
+  const start = locate(source, path);
+  const offset = source.lineStarts[start.line - 1]! + start.column - 1;
+  const text = source.bytes.toString('utf8');
+  const found = text.indexOf(needle, offset);
+  // a needle further away than the scalar could be belongs to a later value
+  if (found === -1 || found - offset > 64 * 1024) return start;
+  return position(source, found);
+}
+
 function position(source: Pick<SourceFile, 'file' | 'lineStarts'>, offset: number): SourceLocation {
   const starts = source.lineStarts;
   let low = 0;

@@ -5,6 +5,7 @@
 import { pino } from 'pino';
 import {
   CADENCE_DEFAULTS,
+  CONSOLE_URL_DEFAULT,
   DRILL_SCHEDULE_DEFAULTS,
   REVIEW_INTERVAL_DEFAULT_MS,
   TIER_DEFAULTS,
@@ -52,7 +53,12 @@ export function testPlan(options: { baseDir: string; sites: string[]; workload: 
     tiers: structuredClone(TIER_DEFAULTS),
     contacts: [],
     activation: undefined,
-    communications: { ...CADENCE_DEFAULTS, templates: [] },
+    communications: {
+      ...CADENCE_DEFAULTS,
+      consoleUrl: CONSOLE_URL_DEFAULT,
+      channels: [],
+      templates: [],
+    },
     secrets: { env: [], file: undefined },
     workloads: [workload],
     drills: { schedule: { ...DRILL_SCHEDULE_DEFAULTS }, scenarios: [], history: [] },

@@ -1,0 +1,489 @@
+/**
+ * Communications for runs: the plan's templates rendered with the run's facts and sent through the
+ * outbox, and the status page's incidents kept in step with the runs. What is sent when:
+ *
+ *   run-started     a failover, restore or failback run starts (a drill only with `announce: true`)
+ *   activation      DR is declared: the activation gate is approved, or a failover starts without one
+ *   update          every `updates_every` while a run or an incident is open
+ *   step-failed     a step failed for good
+ *   approval-waiting an approval or manual step waits past its limit: first to the step's escalate_to,
+ *                   then that contact's backup, then their escalation list, one more each limit
+ *   recovered / run-failed / run-ended   the run ended
+ *
+ * Recipients are the people of every workload the run affects through the dependency graph. A failover or
+ * restore run opens an incident (identified) and moves it to monitoring when it succeeds.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { criticalPath } from '../analysis/graph.ts';
+import type { EngineHooks } from '../engine/hooks.ts';
+import { Redactor, planSecrets } from '../engine/redact.ts';
+import { formatDuration } from '../plan/duration.ts';
+import type { CommunicationTemplate, MessageEvent, Plan, Runbook, Workload } from '../plan/model.ts';
+import { STATUS_PAGE_CHANNEL, type MessageField } from '../plan/schema.ts';
+import {
+  affectedFlows,
+  affectedWorkloads,
+  runbookComponents,
+  workloadContacts,
+} from '../status/impact.ts';
+import { IncidentBook, runIncidentId, type Incident } from '../status/incidents.ts';
+import { RunWatcher, type RunFact, type WatchedRun } from '../status/run-events.ts';
+import type { RunStore } from '../store/store.ts';
+import type { Message, Recipient } from './channels.ts';
+import { Outbox } from './outbox.ts';
+import { renderTemplate } from './template.ts';
+
+export interface CommunicationsOptions {
+  store: RunStore;
+  /** The plans runs may come from; a run is matched by its plan hash, else by its workload. */
+  plans(): readonly Plan[];
+  logger?: Logger;
+  metrics?: Registry;
+  env?: NodeJS.ProcessEnv;
+  now?: () => Date;
+  /** How often the outbox, the cadence and the escalations are looked at. @default 250 */
+  tickMs?: number;
+}
+
+/** Built-in texts for moments the plan has no template for. */
+const DEFAULTS: Partial<Record<MessageEvent, { subject: string; body: string }>> = {
+  'run-started': {
+    subject: '{{workload_name}}: {{runbook}} started',
+    body: 'The {{runbook}} runbook of {{workload_name}} started (run {{run}}, by {{started_by}}). Affected: {{flows}}. Expected time left: {{eta}}.',
+  },
+  activation: {
+    subject: 'DR declared for {{workload_name}}',
+    body: 'Disaster recovery is declared for {{workload_name}}; the {{runbook}} runbook runs (run {{run}}). Affected: {{flows}}.',
+  },
+  update: {
+    subject: 'Update: {{workload_name}}',
+    body: '{{workload_name}}: {{incident}}. Run {{run}} is {{status}}; expected time left: {{eta}}. Affected: {{flows}}.',
+  },
+  'step-failed': {
+    subject: '{{workload_name}}: step {{step}} failed',
+    body: 'Step {{step_name}} of {{runbook}} failed: {{error}}. Escalating to {{escalate_to}}.',
+  },
+  'approval-waiting': {
+    subject: '{{workload_name}}: {{step_name}} waits for you',
+    body: '{{escalate_to}}: step {{step_name}} of {{runbook}} (run {{run}}) has waited {{waited}} for a person. {{console}}',
+  },
+  recovered: {
+    subject: '{{workload_name}} recovered',
+    body: 'The {{runbook}} runbook of {{workload_name}} succeeded (run {{run}}). We keep watching.',
+  },
+  'run-failed': {
+    subject: '{{workload_name}}: {{runbook}} {{status}}',
+    body: 'The {{runbook}} runbook of {{workload_name}} ended {{status}} (run {{run}}). People are on it.',
+  },
+};
+
+const STATUS_TEXT = {
+  opened: (w: Workload, r: Runbook) =>
+    `We are moving ${w.name} to its standby (${r.kind}). Some services are unavailable meanwhile.`,
+  recovered: (w: Workload) => `${w.name} works again. We keep watching before we close this incident.`,
+  failed: (w: Workload) => `Recovering ${w.name} takes longer than planned; the team is on it.`,
+};
+
+interface Waiting {
+  run: WatchedRun;
+  step: string;
+  since: Date;
+  level: number;
+}
+
+export class Communications {
+  readonly incidents: IncidentBook;
+  readonly outbox: Outbox;
+  readonly #options: CommunicationsOptions;
+  readonly #watcher: RunWatcher;
+  readonly #waiting = new Map<string, Waiting>();
+  readonly #now: () => Date;
+  readonly #env: NodeJS.ProcessEnv;
+  #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
+
+  constructor(options: CommunicationsOptions) {
+    this.#options = options;
+    this.#now = options.now ?? (() => new Date());
+    this.#env = options.env ?? process.env;
+    this.incidents = new IncidentBook(options.store, { now: this.#now });
+    this.outbox = new Outbox({
+      store: options.store,
+      env: this.#env,
+      now: this.#now,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      channel: (message) => {
+        for (const plan of options.plans()) {
+          const channel = plan.communications.channels.find((c) => c.id === message.channel);
+          if (channel) return { channel, cwd: plan.baseDir, secrets: this.#secrets(plan) };
+        }
+        return undefined;
+      },
+    });
+    this.#watcher = new RunWatcher({
+      store: options.store,
+      since: this.#now(),
+      onFact: (fact) => this.#onFact(fact),
+    });
+  }
+
+  /** Hooks for runs this process drives: each moment is announced without waiting for the next tick. */
+  get hooks(): EngineHooks {
+    const wake = this.#watcher.hooks;
+    const deliver = (): void => void this.outbox.deliverDue().catch(() => undefined);
+    return {
+      ...wake,
+      onRunStart: (e) => {
+        wake.onRunStart?.(e);
+        void this.#watcher.poll(e.runId).then(deliver, () => undefined);
+      },
+    };
+  }
+
+  start(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setInterval(() => void this.tick().catch((error: unknown) => this.#warn(error)), this.#options.tickMs ?? 250);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#ticking;
+  }
+
+  /** One look at everything: new journal records, cadence, escalations, due deliveries. Ticks never overlap. */
+  tick(): Promise<void> {
+    this.#ticking ??= (async () => {
+      try {
+        await this.#watcher.poll();
+        await this.#cadence();
+        await this.#escalations();
+        await this.outbox.deliverDue();
+      } finally {
+        this.#ticking = undefined;
+      }
+    })();
+    return this.#ticking;
+  }
+
+  /** Sends one test message on a channel of the plan, now, and reports how it went. */
+  async sendTest(plan: Plan, channelId: string): Promise<Message> {
+    const message = this.#message(plan, {
+      id: `test:${channelId}:${this.#now().getTime()}`,
+      event: 'test',
+      channel: channelId,
+      subject: `drctl test message for ${plan.name}`,
+      body: `This is a test of channel ${channelId} of plan ${plan.name}. Nothing is wrong.`,
+      recipients: [],
+      extraAddresses: [],
+    });
+    await this.outbox.enqueue(message);
+    return message;
+  }
+
+  #secrets(plan: Plan): Record<string, string> {
+    try {
+      return planSecrets(plan, this.#env);
+    } catch {
+      return {};
+    }
+  }
+
+  #warn(error: unknown): void {
+    this.#options.logger?.warn({ error: error instanceof Error ? error.message : String(error) }, 'communications tick failed');
+  }
+
+  #planFor(run: WatchedRun): { plan: Plan; workload: Workload; runbook: Runbook } | undefined {
+    const plans = this.#options.plans();
+    const ordered = [...plans.filter((p) => p.hash === run.planHash), ...plans.filter((p) => p.hash !== run.planHash)];
+    for (const plan of ordered) {
+      const workload = plan.workloads.find((w) => w.id === run.workload);
+      const runbook = workload?.runbooks.find((r) => r.name === run.runbook);
+      if (workload && runbook) return { plan, workload, runbook };
+    }
+    return undefined;
+  }
+
+  /** A drill stays quiet unless its scenario says `announce: true`; custom runbooks are not announced. */
+  #announced(run: WatchedRun, runbook: Runbook): boolean {
+    const drill = run.trigger?.drill !== undefined || run.startedBy === 'drill';
+    if (drill && run.trigger?.drill?.announce !== true) return false;
+    return runbook.kind !== 'custom';
+  }
+
+  async #onFact(fact: RunFact): Promise<void> {
+    const found = this.#planFor(fact.run);
+    if (found === undefined || !this.#announced(fact.run, found.runbook)) return;
+    const { plan, workload, runbook } = found;
+    const run = fact.run;
+    const incidentKind = runbook.kind === 'failover' || runbook.kind === 'restore';
+    const incidentId = incidentKind ? runIncidentId(run.id) : undefined;
+    switch (fact.type) {
+      case 'run-started': {
+        if (incidentId !== undefined) {
+          const { incident, created } = await this.incidents.open({
+            id: incidentId,
+            title: `${workload.name}: ${runbook.kind} in progress`,
+            components: runbookComponents(plan, workload.id, runbook.name),
+            state: 'identified',
+            body: this.#statusText(plan, 'run-started', run) ?? STATUS_TEXT.opened(workload, runbook),
+            by: 'drctl',
+            run: { id: run.id, workload: workload.id, runbook: runbook.name },
+            at: fact.at,
+          });
+          if (created && affectedFlows(plan, incident.components).some((f) => f.state === 'degraded'))
+            await this.#send(plan, run, 'degraded', `${run.id}:degraded`);
+        }
+        await this.#send(plan, run, 'run-started', `${run.id}:run-started`);
+        if (runbook.kind === 'failover' && run.activationStep === undefined)
+          await this.#send(plan, run, 'activation', `${run.id}:activation`);
+        return;
+      }
+      case 'activation':
+        await this.#send(plan, run, 'activation', `${run.id}:activation`);
+        return;
+      case 'step-waiting':
+        if (fact.for !== 'decision')
+          this.#waiting.set(`${run.id}/${fact.step}`, { run, step: fact.step, since: fact.at, level: 0 });
+        return;
+      case 'step-moved':
+        this.#waiting.delete(`${run.id}/${fact.step}`);
+        return;
+      case 'step-failed': {
+        const step = runbook.steps.find((s) => s.id === fact.step);
+        const escalateTo = step?.escalateTo ?? step?.owner;
+        await this.#send(plan, run, 'step-failed', `${run.id}:step-failed:${fact.step}`, {
+          facts: { step: fact.step, step_name: step?.name ?? fact.step, error: `${fact.code}: ${fact.message}`, escalate_to: this.#name(plan, escalateTo) },
+        });
+        return;
+      }
+      case 'run-ended': {
+        for (const key of [...this.#waiting.keys()]) if (key.startsWith(`${run.id}/`)) this.#waiting.delete(key);
+        const ok = fact.status === 'succeeded';
+        if (incidentId !== undefined && (await this.incidents.get(incidentId))?.state !== 'resolved') {
+          await this.incidents.update(incidentId, {
+            body:
+              this.#statusText(plan, ok ? 'recovered' : 'run-failed', run) ??
+              (ok ? STATUS_TEXT.recovered(workload) : STATUS_TEXT.failed(workload)),
+            by: 'drctl',
+            ...(ok ? { state: 'monitoring' as const } : {}),
+          });
+        }
+        await this.#send(plan, run, ok ? 'recovered' : 'run-failed', `${run.id}:${ok ? 'recovered' : 'run-failed'}`);
+        await this.#send(plan, run, 'run-ended', `${run.id}:run-ended`);
+        return;
+      }
+    }
+  }
+
+  /** An update every `updates_every` while an incident (or an announced run without one) is open. */
+  async #cadence(): Promise<void> {
+    const now = this.#now();
+    const incidents = (await this.incidents.list({ limit: 50 })).filter(
+      (i) => i.kind === 'incident' && i.state !== 'resolved',
+    );
+    const covered = new Set(incidents.flatMap((i) => (i.run ? [i.run.id] : [])));
+    for (const incident of incidents) {
+      const run = incident.run && this.#watcher.openRuns().find((r) => r.id === incident.run!.id);
+      const plan = run ? this.#planFor(run)?.plan : this.#planForIncident(incident);
+      if (plan === undefined) continue;
+      const tick = Math.floor((now.getTime() - new Date(incident.openedAt).getTime()) / plan.communications.updatesEveryMs);
+      if (tick < 1) continue;
+      await this.#send(plan, run, 'update', `${incident.id}:update:${tick}`, { incident });
+    }
+    for (const run of this.#watcher.openRuns()) {
+      if (covered.has(run.id)) continue;
+      const found = this.#planFor(run);
+      if (found === undefined || !this.#announced(run, found.runbook)) continue;
+      const tick = Math.floor((now.getTime() - run.createdAt.getTime()) / found.plan.communications.updatesEveryMs);
+      if (tick >= 1) await this.#send(found.plan, run, 'update', `${run.id}:update:${tick}`);
+    }
+  }
+
+  #planForIncident(incident: Incident): Plan | undefined {
+    return this.#options.plans().find((p) =>
+      p.workloads.some((w) => w.components.some((c) => incident.components.includes(c.id))),
+    );
+  }
+
+  /**
+   * A step waiting for people past its limit (its timeout, else expected + contingency; the activation
+   * gate: declare_within): the next person in its chain is told, one more each time the limit passes.
+   */
+  async #escalations(): Promise<void> {
+    const now = this.#now().getTime();
+    for (const waiting of this.#waiting.values()) {
+      const found = this.#planFor(waiting.run);
+      if (found === undefined) continue;
+      const { plan, workload, runbook } = found;
+      const step = runbook.steps.find((s) => s.id === waiting.step);
+      const snapshot = waiting.run.steps.find((s) => s.id === waiting.step);
+      const isGate = waiting.step === waiting.run.activationStep;
+      const limit =
+        (isGate ? plan.activation?.declareWithinMs : undefined) ??
+        step?.timeoutMs ??
+        (snapshot ? snapshot.expectedMs + snapshot.contingencyMs : undefined) ??
+        60_000;
+      const chain = escalationChain(plan, step?.escalateTo ?? step?.owner ?? (isGate ? plan.activation?.approvers[0] : undefined) ?? workload.owner);
+      const waited = now - waiting.since.getTime();
+      const due = Math.min(chain.length, Math.floor(waited / Math.max(limit, 1)));
+      while (waiting.level < due) {
+        const contact = chain[waiting.level]!;
+        waiting.level += 1;
+        await this.#send(plan, waiting.run, 'approval-waiting', `${waiting.run.id}:waiting:${waiting.step}:${waiting.since.getTime()}:${waiting.level}`, {
+          recipients: [contact],
+          facts: {
+            step: waiting.step,
+            step_name: step?.name ?? snapshot?.name ?? waiting.step,
+            escalate_to: this.#name(plan, contact),
+            waited: formatDuration(waited),
+          },
+        });
+      }
+    }
+  }
+
+  #name(plan: Plan, id: string | undefined): string {
+    if (id === undefined) return 'the DR lead';
+    return plan.contacts.find((c) => c.id === id)?.name ?? id;
+  }
+
+  #statusText(plan: Plan, on: MessageEvent, run: WatchedRun): string | undefined {
+    const template = plan.communications.templates.find((t) => t.on === on && t.channel === STATUS_PAGE_CHANNEL);
+    if (template === undefined) return undefined;
+    const found = this.#planFor(run);
+    return this.#redact(plan, renderTemplate(template.body, found ? this.#facts(plan, run, {}) : {}));
+  }
+
+  #redact(plan: Plan, text: string): string {
+    const secrets = this.#secrets(plan);
+    for (const channel of plan.communications.channels) {
+      if (channel.passwordEnv && this.#env[channel.passwordEnv]) secrets[channel.passwordEnv] = this.#env[channel.passwordEnv]!;
+    }
+    return new Redactor(secrets).text(text);
+  }
+
+  #facts(plan: Plan, run: WatchedRun | undefined, extra: Partial<Record<MessageField, string>>, incident?: Incident): Record<string, string> {
+    const facts: Record<string, string> = { plan: plan.name, timestamp: this.#now().toISOString() };
+    if (incident) facts.incident = incident.title;
+    if (run) {
+      const found = this.#planFor(run);
+      const workload = found?.workload;
+      const lost = found ? runbookComponents(plan, run.workload, run.runbook) : [];
+      const remaining = (found?.runbook.steps ?? []).filter((s) => !run.finished.has(s.id));
+      const ids = new Set(remaining.map((s) => s.id));
+      const eta = criticalPath(remaining.map((s) => ({ ...s, needs: s.needs.filter((n) => ids.has(n)) }))).ms;
+      Object.assign(facts, {
+        workload: run.workload,
+        workload_name: workload?.name ?? run.workload,
+        runbook: run.runbook,
+        run: run.id,
+        status: run.status,
+        started_by: run.startedBy,
+        flows: affectedFlows(plan, lost).map((f) => `${f.flow} (${f.state.replace(/-/g, ' ')})`).join(', ') || 'none',
+        eta: formatDuration(eta),
+        console: `${plan.communications.consoleUrl.replace(/\/$/, '')}/runs/${run.id}`,
+      });
+      facts.incident ??= `${workload?.name ?? run.workload}: ${found?.runbook.kind ?? run.runbook}`;
+    }
+    return { ...facts, ...extra };
+  }
+
+  async #send(
+    plan: Plan,
+    run: WatchedRun | undefined,
+    event: MessageEvent,
+    key: string,
+    options: { recipients?: string[]; facts?: Partial<Record<MessageField, string>>; incident?: Incident } = {},
+  ): Promise<void> {
+    const facts: Record<string, string> = { event, ...this.#facts(plan, run, options.facts ?? {}, options.incident) };
+    const matching = plan.communications.templates.filter(
+      (t) =>
+        t.channel !== STATUS_PAGE_CHANNEL && (t.on === event || (event === 'approval-waiting' && t.on === 'escalation')),
+    );
+    const fallback = DEFAULTS[event];
+    const templates: Array<Pick<CommunicationTemplate, 'id' | 'channel' | 'subject' | 'body' | 'to'>> =
+      matching.length > 0
+        ? matching
+        : fallback === undefined
+          ? []
+          : plan.communications.channels.map((c) => ({ id: 'default', channel: c.id, to: [], ...fallback }));
+    if (templates.length === 0) return;
+    const lost = run ? runbookComponents(plan, run.workload, run.runbook) : (options.incident?.components ?? []);
+    const recipients =
+      options.recipients ??
+      affectedWorkloads(plan, lost, run?.workload).flatMap((id) => {
+        const workload = plan.workloads.find((w) => w.id === id);
+        return workload ? workloadContacts(workload) : [];
+      });
+    for (const template of templates) {
+      const message = this.#message(plan, {
+        id: `${key}:${template.id}:${template.channel}`,
+        event,
+        channel: template.channel,
+        subject: renderTemplate(template.subject ?? DEFAULTS[event]?.subject ?? '{{workload_name}}: {{event}}', facts),
+        body: renderTemplate(template.body, facts),
+        recipients: [...new Set(recipients)],
+        extraAddresses: template.to,
+        run,
+        incident: options.incident?.id ?? (run ? runIncidentId(run.id) : undefined),
+        link: facts.console,
+        resolved: event === 'recovered',
+      });
+      await this.outbox.enqueue(message);
+    }
+  }
+
+  #message(
+    plan: Plan,
+    input: {
+      id: string;
+      event: string;
+      channel: string;
+      subject: string;
+      body: string;
+      recipients: string[];
+      extraAddresses: string[];
+      run?: WatchedRun | undefined;
+      incident?: string | undefined;
+      link?: string | undefined;
+      resolved?: boolean;
+    },
+  ): Message {
+    const people: Recipient[] = input.recipients.flatMap((id) => {
+      const c = plan.contacts.find((contact) => contact.id === id);
+      return c ? [{ id: c.id, name: c.name, email: c.email, phone: c.phone }] : [];
+    });
+    const channel = plan.communications.channels.find((c) => c.id === input.channel);
+    const addresses = [
+      ...people.flatMap((p) => (p.email ? [p.email] : [])),
+      ...input.extraAddresses.filter((a) => a.includes('@')),
+      ...(channel?.to ?? []),
+    ];
+    return {
+      id: input.id,
+      event: input.event,
+      channel: input.channel,
+      subject: this.#redact(plan, input.subject),
+      body: this.#redact(plan, input.body),
+      recipients: people,
+      addresses: [...new Set(addresses)],
+      workload: input.run?.workload,
+      run: input.run?.id,
+      incident: input.incident,
+      link: input.link,
+      resolved: input.resolved ?? false,
+      createdAt: this.#now().toISOString(),
+    };
+  }
+}
+
+/** Whom to tell, in order, when a step waits too long: the contact, their backup, their escalation list. */
+export function escalationChain(plan: Plan, first: string): string[] {
+  const contact = plan.contacts.find((c) => c.id === first);
+  const chain = [first, ...(contact?.backup ? [contact.backup] : []), ...(contact?.escalation ?? [])];
+  return [...new Set(chain)].filter((id) => plan.contacts.some((c) => c.id === id));
+}
