@@ -16,6 +16,7 @@ import { Engine, Redactor, planSecrets, runView } from '../engine/index.ts';
 import type { RunDriver } from '../engine/index.ts';
 import { DrctlError, UsageError } from '../errors.ts';
 import { Monitor, engineRunbookStarter } from '../monitor/index.ts';
+import { Communications } from '../notify/index.ts';
 import type { Fault, Plan, Scenario, Workload } from '../plan/model.ts';
 import { providerForKind, providers } from '../providers/index.ts';
 import { groupName } from '../providers/process/index.ts';
@@ -174,6 +175,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
   });
   let store: RunStore | undefined;
   let monitor: Monitor | undefined;
+  let announcer: Communications | undefined;
   let canary: CanaryRun | undefined;
   let prober: ReturnType<typeof Prober.start> | undefined;
   const drivers: RunDriver[] = [];
@@ -197,6 +199,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       });
     };
     let onWaiting: ((runId: string, step: string) => void) | undefined;
+    // an announced drill is communicated like the real thing: an incident on the status page, messages
+    if (scenario.announce) {
+      announcer = new Communications({ store, plans: () => [plan], logger: log });
+      announcer.start();
+    }
     const engine = new Engine({
       store,
       providers,
@@ -204,21 +211,24 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       logger: log,
       // operator input (the failback's approvals) is read within 20 ms rather than the default 200
       pollMs: 20,
-      hooks: {
-        onStepStart: (e) => event('step-started', e.step.name, e.step.id, e.runbook),
-        onStepWaiting: (e) => {
-          if (e.for === 'approval') onWaiting?.(e.runId, e.step.id);
+      hooks: [
+        ...(announcer === undefined ? [] : [announcer.hooks]),
+        {
+          onStepStart: (e) => event('step-started', e.step.name, e.step.id, e.runbook),
+          onStepWaiting: (e) => {
+            if (e.for === 'approval') onWaiting?.(e.runId, e.step.id);
+          },
+          onStepComplete: (e) => {
+            event('step-finished', e.summary, e.step.id, e.runbook);
+            say(`  ✔ ${e.step.id} ${e.summary}`);
+          },
+          onStepError: (e) => {
+            if (!e.final) return;
+            event('step-failed', `${e.code}: ${e.message}`, e.step.id, e.runbook);
+            say(`  ✖ ${e.step.id} ${e.code}: ${e.message}`);
+          },
         },
-        onStepComplete: (e) => {
-          event('step-finished', e.summary, e.step.id, e.runbook);
-          say(`  ✔ ${e.step.id} ${e.summary}`);
-        },
-        onStepError: (e) => {
-          if (!e.final) return;
-          event('step-failed', `${e.code}: ${e.message}`, e.step.id, e.runbook);
-          say(`  ✖ ${e.step.id} ${e.code}: ${e.message}`);
-        },
-      },
+      ],
     });
 
     const idPrefix = `canary-${randomBytes(4).toString('hex')}`;
@@ -560,6 +570,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
         undefined,
       );
     }
+    // the end of the run reaches the status page before the store closes
+    await announcer?.tick().catch(() => undefined);
+    await announcer?.stop();
     await store?.close();
     if (!keep) await environment.close();
   }

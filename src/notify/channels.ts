@@ -98,7 +98,11 @@ export function webhookBody(channel: MessageChannel, message: Message): unknown 
       title: message.subject,
       text: text.replace(/\n/g, '\n\n'),
       ...(message.link
-        ? { potentialAction: [{ '@type': 'OpenUri', name: 'Open in drctl', targets: [{ os: 'default', uri: message.link }] }] }
+        ? {
+            potentialAction: [
+              { '@type': 'OpenUri', name: 'Open in drctl', targets: [{ os: 'default', uri: message.link }] },
+            ],
+          }
         : {}),
     };
   if (channel.shape === 'alertmanager') {
@@ -213,11 +217,19 @@ function runCommand(
     child.stdin.on('error', () => undefined);
     child.stdin.end(JSON.stringify(message));
     child.on('error', (error) =>
-      reject(failed(channel, signal.aborted ? `no exit within ${channel.timeoutMs}ms` : describe(error), error)),
+      reject(
+        failed(channel, signal.aborted ? `no exit within ${channel.timeoutMs}ms` : describe(error), error),
+      ),
     );
     child.on('close', (code) => {
       if (code === 0) resolve();
-      else reject(failed(channel, `the command exited ${code ?? 'on a signal'}${stderr ? `: ${stderr.trim().slice(0, 300)}` : ''}`));
+      else
+        reject(
+          failed(
+            channel,
+            `the command exited ${code ?? 'on a signal'}${stderr ? `: ${stderr.trim().slice(0, 300)}` : ''}`,
+          ),
+        );
     });
   });
 }

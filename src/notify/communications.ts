@@ -21,12 +21,7 @@ import { Redactor, planSecrets } from '../engine/redact.ts';
 import { formatDuration } from '../plan/duration.ts';
 import type { CommunicationTemplate, MessageEvent, Plan, Runbook, Workload } from '../plan/model.ts';
 import { STATUS_PAGE_CHANNEL, type MessageField } from '../plan/schema.ts';
-import {
-  affectedFlows,
-  affectedWorkloads,
-  runbookComponents,
-  workloadContacts,
-} from '../status/impact.ts';
+import { affectedFlows, affectedWorkloads, runbookComponents, workloadContacts } from '../status/impact.ts';
 import { IncidentBook, runIncidentId, type Incident } from '../status/incidents.ts';
 import { RunWatcher, type RunFact, type WatchedRun } from '../status/run-events.ts';
 import type { RunStore } from '../store/store.ts';
@@ -131,20 +126,26 @@ export class Communications {
 
   /** Hooks for runs this process drives: each moment is announced without waiting for the next tick. */
   get hooks(): EngineHooks {
-    const wake = this.#watcher.hooks;
-    const deliver = (): void => void this.outbox.deliverDue().catch(() => undefined);
+    const wake = (e: { runId: string }): void =>
+      void this.#watcher
+        .poll(e.runId)
+        .then(() => this.outbox.deliverDue())
+        .catch((error: unknown) => this.#warn(error));
     return {
-      ...wake,
-      onRunStart: (e) => {
-        wake.onRunStart?.(e);
-        void this.#watcher.poll(e.runId).then(deliver, () => undefined);
-      },
+      onRunStart: wake,
+      onStepWaiting: wake,
+      onStepError: wake,
+      onStepComplete: wake,
+      onRunComplete: wake,
     };
   }
 
   start(): void {
     if (this.#timer !== undefined) return;
-    this.#timer = setInterval(() => void this.tick().catch((error: unknown) => this.#warn(error)), this.#options.tickMs ?? 250);
+    this.#timer = setInterval(
+      () => void this.tick().catch((error: unknown) => this.#warn(error)),
+      this.#options.tickMs ?? 250,
+    );
     this.#timer.unref();
   }
 
@@ -193,12 +194,18 @@ export class Communications {
   }
 
   #warn(error: unknown): void {
-    this.#options.logger?.warn({ error: error instanceof Error ? error.message : String(error) }, 'communications tick failed');
+    this.#options.logger?.warn(
+      { error: error instanceof Error ? error.message : String(error) },
+      'communications tick failed',
+    );
   }
 
   #planFor(run: WatchedRun): { plan: Plan; workload: Workload; runbook: Runbook } | undefined {
     const plans = this.#options.plans();
-    const ordered = [...plans.filter((p) => p.hash === run.planHash), ...plans.filter((p) => p.hash !== run.planHash)];
+    const ordered = [
+      ...plans.filter((p) => p.hash === run.planHash),
+      ...plans.filter((p) => p.hash !== run.planHash),
+    ];
     for (const plan of ordered) {
       const workload = plan.workloads.find((w) => w.id === run.workload);
       const runbook = workload?.runbooks.find((r) => r.name === run.runbook);
@@ -256,12 +263,18 @@ export class Communications {
         const step = runbook.steps.find((s) => s.id === fact.step);
         const escalateTo = step?.escalateTo ?? step?.owner;
         await this.#send(plan, run, 'step-failed', `${run.id}:step-failed:${fact.step}`, {
-          facts: { step: fact.step, step_name: step?.name ?? fact.step, error: `${fact.code}: ${fact.message}`, escalate_to: this.#name(plan, escalateTo) },
+          facts: {
+            step: fact.step,
+            step_name: step?.name ?? fact.step,
+            error: `${fact.code}: ${fact.message}`,
+            escalate_to: this.#name(plan, escalateTo),
+          },
         });
         return;
       }
       case 'run-ended': {
-        for (const key of [...this.#waiting.keys()]) if (key.startsWith(`${run.id}/`)) this.#waiting.delete(key);
+        for (const key of [...this.#waiting.keys()])
+          if (key.startsWith(`${run.id}/`)) this.#waiting.delete(key);
         const ok = fact.status === 'succeeded';
         if (incidentId !== undefined && (await this.incidents.get(incidentId))?.state !== 'resolved') {
           await this.incidents.update(incidentId, {
@@ -272,7 +285,12 @@ export class Communications {
             ...(ok ? { state: 'monitoring' as const } : {}),
           });
         }
-        await this.#send(plan, run, ok ? 'recovered' : 'run-failed', `${run.id}:${ok ? 'recovered' : 'run-failed'}`);
+        await this.#send(
+          plan,
+          run,
+          ok ? 'recovered' : 'run-failed',
+          `${run.id}:${ok ? 'recovered' : 'run-failed'}`,
+        );
         await this.#send(plan, run, 'run-ended', `${run.id}:run-ended`);
         return;
       }
@@ -290,7 +308,9 @@ export class Communications {
       const run = incident.run && this.#watcher.openRuns().find((r) => r.id === incident.run!.id);
       const plan = run ? this.#planFor(run)?.plan : this.#planForIncident(incident);
       if (plan === undefined) continue;
-      const tick = Math.floor((now.getTime() - new Date(incident.openedAt).getTime()) / plan.communications.updatesEveryMs);
+      const tick = Math.floor(
+        (now.getTime() - new Date(incident.openedAt).getTime()) / plan.communications.updatesEveryMs,
+      );
       if (tick < 1) continue;
       await this.#send(plan, run, 'update', `${incident.id}:update:${tick}`, { incident });
     }
@@ -298,15 +318,17 @@ export class Communications {
       if (covered.has(run.id)) continue;
       const found = this.#planFor(run);
       if (found === undefined || !this.#announced(run, found.runbook)) continue;
-      const tick = Math.floor((now.getTime() - run.createdAt.getTime()) / found.plan.communications.updatesEveryMs);
+      const tick = Math.floor(
+        (now.getTime() - run.createdAt.getTime()) / found.plan.communications.updatesEveryMs,
+      );
       if (tick >= 1) await this.#send(found.plan, run, 'update', `${run.id}:update:${tick}`);
     }
   }
 
   #planForIncident(incident: Incident): Plan | undefined {
-    return this.#options.plans().find((p) =>
-      p.workloads.some((w) => w.components.some((c) => incident.components.includes(c.id))),
-    );
+    return this.#options
+      .plans()
+      .find((p) => p.workloads.some((w) => w.components.some((c) => incident.components.includes(c.id))));
   }
 
   /**
@@ -327,21 +349,33 @@ export class Communications {
         step?.timeoutMs ??
         (snapshot ? snapshot.expectedMs + snapshot.contingencyMs : undefined) ??
         60_000;
-      const chain = escalationChain(plan, step?.escalateTo ?? step?.owner ?? (isGate ? plan.activation?.approvers[0] : undefined) ?? workload.owner);
+      const chain = escalationChain(
+        plan,
+        step?.escalateTo ??
+          step?.owner ??
+          (isGate ? plan.activation?.approvers[0] : undefined) ??
+          workload.owner,
+      );
       const waited = now - waiting.since.getTime();
       const due = Math.min(chain.length, Math.floor(waited / Math.max(limit, 1)));
       while (waiting.level < due) {
         const contact = chain[waiting.level]!;
         waiting.level += 1;
-        await this.#send(plan, waiting.run, 'approval-waiting', `${waiting.run.id}:waiting:${waiting.step}:${waiting.since.getTime()}:${waiting.level}`, {
-          recipients: [contact],
-          facts: {
-            step: waiting.step,
-            step_name: step?.name ?? snapshot?.name ?? waiting.step,
-            escalate_to: this.#name(plan, contact),
-            waited: formatDuration(waited),
+        await this.#send(
+          plan,
+          waiting.run,
+          'approval-waiting',
+          `${waiting.run.id}:waiting:${waiting.step}:${waiting.since.getTime()}:${waiting.level}`,
+          {
+            recipients: [contact],
+            facts: {
+              step: waiting.step,
+              step_name: step?.name ?? snapshot?.name ?? waiting.step,
+              escalate_to: this.#name(plan, contact),
+              waited: formatDuration(waited),
+            },
           },
-        });
+        );
       }
     }
   }
@@ -352,7 +386,9 @@ export class Communications {
   }
 
   #statusText(plan: Plan, on: MessageEvent, run: WatchedRun): string | undefined {
-    const template = plan.communications.templates.find((t) => t.on === on && t.channel === STATUS_PAGE_CHANNEL);
+    const template = plan.communications.templates.find(
+      (t) => t.on === on && t.channel === STATUS_PAGE_CHANNEL,
+    );
     if (template === undefined) return undefined;
     const found = this.#planFor(run);
     return this.#redact(plan, renderTemplate(template.body, found ? this.#facts(plan, run, {}) : {}));
@@ -361,12 +397,18 @@ export class Communications {
   #redact(plan: Plan, text: string): string {
     const secrets = this.#secrets(plan);
     for (const channel of plan.communications.channels) {
-      if (channel.passwordEnv && this.#env[channel.passwordEnv]) secrets[channel.passwordEnv] = this.#env[channel.passwordEnv]!;
+      if (channel.passwordEnv && this.#env[channel.passwordEnv])
+        secrets[channel.passwordEnv] = this.#env[channel.passwordEnv]!;
     }
     return new Redactor(secrets).text(text);
   }
 
-  #facts(plan: Plan, run: WatchedRun | undefined, extra: Partial<Record<MessageField, string>>, incident?: Incident): Record<string, string> {
+  #facts(
+    plan: Plan,
+    run: WatchedRun | undefined,
+    extra: Partial<Record<MessageField, string>>,
+    incident?: Incident,
+  ): Record<string, string> {
     const facts: Record<string, string> = { plan: plan.name, timestamp: this.#now().toISOString() };
     if (incident) facts.incident = incident.title;
     if (run) {
@@ -383,7 +425,10 @@ export class Communications {
         run: run.id,
         status: run.status,
         started_by: run.startedBy,
-        flows: affectedFlows(plan, lost).map((f) => `${f.flow} (${f.state.replace(/-/g, ' ')})`).join(', ') || 'none',
+        flows:
+          affectedFlows(plan, lost)
+            .map((f) => `${f.flow} (${f.state.replace(/-/g, ' ')})`)
+            .join(', ') || 'none',
         eta: formatDuration(eta),
         console: `${plan.communications.consoleUrl.replace(/\/$/, '')}/runs/${run.id}`,
       });
@@ -397,12 +442,20 @@ export class Communications {
     run: WatchedRun | undefined,
     event: MessageEvent,
     key: string,
-    options: { recipients?: string[]; facts?: Partial<Record<MessageField, string>>; incident?: Incident } = {},
+    options: {
+      recipients?: string[];
+      facts?: Partial<Record<MessageField, string>>;
+      incident?: Incident;
+    } = {},
   ): Promise<void> {
-    const facts: Record<string, string> = { event, ...this.#facts(plan, run, options.facts ?? {}, options.incident) };
+    const facts: Record<string, string> = {
+      event,
+      ...this.#facts(plan, run, options.facts ?? {}, options.incident),
+    };
     const matching = plan.communications.templates.filter(
       (t) =>
-        t.channel !== STATUS_PAGE_CHANNEL && (t.on === event || (event === 'approval-waiting' && t.on === 'escalation')),
+        t.channel !== STATUS_PAGE_CHANNEL &&
+        (t.on === event || (event === 'approval-waiting' && t.on === 'escalation')),
     );
     const fallback = DEFAULTS[event];
     const templates: Array<Pick<CommunicationTemplate, 'id' | 'channel' | 'subject' | 'body' | 'to'>> =
@@ -412,7 +465,9 @@ export class Communications {
           ? []
           : plan.communications.channels.map((c) => ({ id: 'default', channel: c.id, to: [], ...fallback }));
     if (templates.length === 0) return;
-    const lost = run ? runbookComponents(plan, run.workload, run.runbook) : (options.incident?.components ?? []);
+    const lost = run
+      ? runbookComponents(plan, run.workload, run.runbook)
+      : (options.incident?.components ?? []);
     const recipients =
       options.recipients ??
       affectedWorkloads(plan, lost, run?.workload).flatMap((id) => {
@@ -424,7 +479,10 @@ export class Communications {
         id: `${key}:${template.id}:${template.channel}`,
         event,
         channel: template.channel,
-        subject: renderTemplate(template.subject ?? DEFAULTS[event]?.subject ?? '{{workload_name}}: {{event}}', facts),
+        subject: renderTemplate(
+          template.subject ?? DEFAULTS[event]?.subject ?? '{{workload_name}}: {{event}}',
+          facts,
+        ),
         body: renderTemplate(template.body, facts),
         recipients: [...new Set(recipients)],
         extraAddresses: template.to,

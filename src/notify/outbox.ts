@@ -33,7 +33,9 @@ export interface OutboxEntry {
 export interface OutboxOptions {
   store: RunStore;
   /** The channel a message names, from the plan it was made for. */
-  channel(message: Message): { channel: MessageChannel; cwd: string; secrets: Record<string, string> } | undefined;
+  channel(
+    message: Message,
+  ): { channel: MessageChannel; cwd: string; secrets: Record<string, string> } | undefined;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
   /** Where drctl_messages_total and drctl_channel_failing are registered. */
@@ -95,7 +97,9 @@ export class Outbox {
       target: resolved ? channelTarget(resolved.channel, this.#env) : 'unknown channel',
     };
     try {
-      await this.#options.store.putDocument(OUTBOX_COLLECTION, message.id, toData(entry), { expectVersion: 0 });
+      await this.#options.store.putDocument(OUTBOX_COLLECTION, message.id, toData(entry), {
+        expectVersion: 0,
+      });
       return true;
     } catch (error) {
       if (error instanceof DrctlError && error.code === 'DRCTL_STORE_CONFLICT') return false;
@@ -133,9 +137,11 @@ export class Outbox {
     // claiming by version: another process that read the same pending entry loses the race
     let version: number;
     try {
-      version = (await store.putDocument(OUTBOX_COLLECTION, doc.id, toData({ ...entry, status: 'sending' }), {
-        expectVersion: doc.version,
-      })).version;
+      version = (
+        await store.putDocument(OUTBOX_COLLECTION, doc.id, toData({ ...entry, status: 'sending' }), {
+          expectVersion: doc.version,
+        })
+      ).version;
     } catch (error) {
       if (error instanceof DrctlError && error.code === 'DRCTL_STORE_CONFLICT') return;
       throw error;
@@ -190,7 +196,11 @@ export class Outbox {
     const log = this.#options.logger;
     const fields = { message: message.id, channel: message.channel, attempt: attempts, target: entry.target };
     if (outcome === 'sent') log?.info(fields, 'message sent');
-    else log?.warn({ ...fields, error }, outcome === 'retried' ? 'message delivery failed; retrying' : 'message failed');
+    else
+      log?.warn(
+        { ...fields, error },
+        outcome === 'retried' ? 'message delivery failed; retrying' : 'message failed',
+      );
   }
 }
 

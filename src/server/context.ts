@@ -49,6 +49,8 @@ export interface ServerOptions {
   engine?: { pollMs?: number; leaseTtlMs?: number };
   /** Services to run, by name. @default every service in services.ts */
   services?: readonly string[];
+  /** A second address serving only the public status page. @default the status page is on `listen` only */
+  statusListen?: string;
   /** Debug-level logs. @default false */
   debug?: boolean;
 }
@@ -174,6 +176,8 @@ export interface ServerContext {
   watcher: RunWatcher;
   /** The latest readiness reports and their per-workload summary. */
   readiness: ReadinessCache;
+  /** Where --status-listen ended up listening (its port resolved), once the services started. */
+  statusAddress?: string;
 }
 
 export type ResolvedServerOptions = Required<

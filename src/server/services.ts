@@ -6,6 +6,7 @@
 import { scheduleTests } from '../compliance/index.ts';
 import { Scheduler } from '../schedule/index.ts';
 import type { ServerContext } from './context.ts';
+import { communicationsService } from './routes/status.ts';
 
 export interface ServerService {
   name: string;
@@ -67,5 +68,5 @@ function testSchedule(): ServerService {
 
 /** Every service, in start order. */
 export function services(): ServerService[] {
-  return [runWatcher(), readinessChecker(), testSchedule()];
+  return [runWatcher(), readinessChecker(), testSchedule(), communicationsService()];
 }

@@ -78,7 +78,11 @@ export function flowImpact(plan: Plan, components: ReadonlyMap<string, Component
 }
 
 /** Flows that are not operational when these components are lost. */
-export function affectedFlows(plan: Plan, lost: readonly string[], state: ComponentState = 'down'): FlowImpact[] {
+export function affectedFlows(
+  plan: Plan,
+  lost: readonly string[],
+  state: ComponentState = 'down',
+): FlowImpact[] {
   return flowImpact(plan, new Map(lost.map((id) => [id, state]))).filter((f) => f.state !== 'operational');
 }
 

@@ -130,7 +130,10 @@ function time(iso: string): string {
 function incidentHtml(incident: StatusIncident): string {
   const worst = worstFlowState(incident.affected.map((a) => a.state));
   const affected = incident.affected
-    .map((a) => `<li class="s-${a.state}" data-flow="${escapeHtml(`${a.workload}/${a.flow}`)}">${escapeHtml(a.flow)} <span class="state">${LABEL[a.state]}</span></li>`)
+    .map(
+      (a) =>
+        `<li class="s-${a.state}" data-flow="${escapeHtml(`${a.workload}/${a.flow}`)}">${escapeHtml(a.flow)} <span class="state">${LABEL[a.state]}</span></li>`,
+    )
     .join('');
   const window =
     incident.startsAt && incident.endsAt
@@ -166,8 +169,7 @@ ${w.flows
     .join('\n');
   const section = (title: string, cls: string, items: StatusIncident[], empty: string): string =>
     `<section class="${cls}"><h2>${title}</h2>${items.length === 0 ? `<p class="muted">${empty}</p>` : items.map(incidentHtml).join('\n')}</section>`;
-  const headline =
-    status.overall === 'operational' ? 'All systems operational' : `${LABEL[status.overall]}`;
+  const headline = status.overall === 'operational' ? 'All systems operational' : `${LABEL[status.overall]}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(status.name)} status</title>
@@ -214,9 +216,48 @@ export function renderStatusAtom(status: StatusSnapshot, baseUrl: string): strin
 <updated>${xml(updated)}</updated>
 ${entries
   .map(
-    (e) => `<entry><id>${xml(`${baseUrl}/status#${e.id}`)}</id><title>${xml(e.title)}</title><updated>${xml(e.at)}</updated><content type="text">${xml(e.body)}${e.affected ? xml(` Affected: ${e.affected}.`) : ''}</content></entry>`,
+    (e) =>
+      `<entry><id>${xml(`${baseUrl}/status#${e.id}`)}</id><title>${xml(e.title)}</title><updated>${xml(e.at)}</updated><content type="text">${xml(e.body)}${e.affected ? xml(` Affected: ${e.affected}.`) : ''}</content></entry>`,
   )
   .join('\n')}
 </feed>
 `;
+}
+
+/** One page for several plans: each plan's workloads, and each incident's flows from every plan. */
+export function buildPlansStatus(
+  plans: readonly Plan[],
+  incidents: readonly Incident[],
+  options: { now?: Date; components?: ReadonlyMap<string, ComponentState> } = {},
+): StatusSnapshot {
+  const snapshots = plans.map((plan) => buildStatus({ plan, incidents, ...options }));
+  const [first, ...rest] = snapshots;
+  if (first === undefined) {
+    const generatedAt = (options.now ?? new Date()).toISOString();
+    return {
+      name: 'drctl',
+      generatedAt,
+      overall: 'operational',
+      workloads: [],
+      incidents: [],
+      maintenance: [],
+      history: [],
+    };
+  }
+  if (rest.length === 0) return first;
+  const merge = (pick: (s: StatusSnapshot) => StatusIncident[]): StatusIncident[] =>
+    pick(first).map((incident, i) => ({
+      ...incident,
+      affected: snapshots.flatMap((s) => pick(s)[i]?.affected ?? []),
+    }));
+  const workloads = snapshots.flatMap((s) => s.workloads);
+  return {
+    ...first,
+    name: snapshots.map((s) => s.name).join(', '),
+    overall: worstFlowState(workloads.map((w) => w.state)),
+    workloads,
+    incidents: merge((s) => s.incidents),
+    maintenance: merge((s) => s.maintenance),
+    history: merge((s) => s.history),
+  };
 }

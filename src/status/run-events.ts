@@ -1,10 +1,9 @@
 /**
  * What communications need to know about runs, read from the store's journals: the journal is the run,
  * so a run driven by any process on the same state (the server, `drctl run`, a drill, the monitor) is
- * seen the same way. Engine hooks of runs this process drives only wake the watcher up at once, which
+ * seen the same way. Engine hooks of runs this process drives only call `poll(runId)` at once, which
  * keeps the delay between a transition and its announcement to one journal read.
  */
-import type { EngineHooks } from '../engine/hooks.ts';
 import type { RunCreatedData, RunTrigger, StepSnapshot, WaitingFor } from '../engine/journal.ts';
 import { RECORD } from '../engine/journal.ts';
 import type { JournalRecord, RunStatus, RunStore } from '../store/store.ts';
@@ -61,18 +60,6 @@ export class RunWatcher {
   constructor(options: RunWatcherOptions) {
     this.#options = options;
     this.#since = options.since ?? new Date();
-  }
-
-  /** Hooks for an engine in this process: each moment wakes the watcher for that run. */
-  get hooks(): EngineHooks {
-    const wake = (e: { runId: string }): void => void this.poll(e.runId).catch(() => undefined);
-    return {
-      onRunStart: wake,
-      onStepWaiting: wake,
-      onStepError: wake,
-      onStepComplete: wake,
-      onRunComplete: wake,
-    };
   }
 
   /** Reads what is new in the journals (of one run, or of the newest runs); polls never overlap. */

@@ -14,6 +14,7 @@ import { registerPlans } from './plans.ts';
 import { registerReadiness } from './readiness.ts';
 import { registerRuns } from './runs.ts';
 import { registerSession } from './session.ts';
+import { registerStatus } from './status.ts';
 import { registerSystem } from './system.ts';
 import { registerTokens } from './tokens.ts';
 
@@ -31,4 +32,5 @@ export const routeAreas: RegisterRoutes[] = [
   registerAudit,
   registerEvents,
   registerConsole,
+  registerStatus,
 ];
