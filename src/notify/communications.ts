@@ -153,6 +153,7 @@ export class Communications {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#ticking;
+    await this.outbox.idle();
   }
 
   /** One look at everything: new journal records, cadence, escalations, due deliveries. Ticks never overlap. */
@@ -162,7 +163,8 @@ export class Communications {
         await this.#watcher.poll();
         await this.#cadence();
         await this.#escalations();
-        await this.outbox.deliverDue();
+        // a channel that hangs must not hold up the cadence and the escalations of the next ticks
+        void this.outbox.deliverDue().catch((error: unknown) => this.#warn(error));
       } finally {
         this.#ticking = undefined;
       }

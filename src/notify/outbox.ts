@@ -113,7 +113,10 @@ export class Outbox {
     return docs.map((d) => d.data as unknown as OutboxEntry);
   }
 
-  /** Starts every due delivery (in parallel, each message once) and returns when they are done. */
+  /**
+   * Starts every due delivery (in parallel, each message once) and returns when they are done. A caller
+   * that must not wait for a slow channel (the service's tick) does not await it.
+   */
   async deliverDue(): Promise<void> {
     const now = this.#now();
     const docs = await this.#options.store.listDocuments(OUTBOX_COLLECTION, { limit: 200 });
@@ -130,6 +133,11 @@ export class Outbox {
       started.push(attempt);
     }
     await Promise.all(started);
+  }
+
+  /** Resolves when no delivery is under way in this process. */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight.values()]);
   }
 
   async #attempt(doc: StoredDocument, entry: OutboxEntry): Promise<void> {

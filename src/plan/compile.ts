@@ -893,8 +893,7 @@ function compileComponent(input: ComponentInput, workload: WorkloadInput, at: Lo
 /** What each channel type needs: a webhook a URL, an e-mail a host and a sender, a command its program. */
 function compileChannel(input: ChannelInput, at: Locator, report: Report): MessageChannel {
   const need = (ok: boolean, what: string, key: string, hint: string): void => {
-    if (!ok)
-      report('DRCTL_PLAN_CHANNEL', `channel ${input.id} (${input.type}) needs ${what}`, at(key), hint);
+    if (!ok) report('DRCTL_PLAN_CHANNEL', `channel ${input.id} (${input.type}) needs ${what}`, at(key), hint);
   };
   if (input.type === 'webhook')
     need(

@@ -81,7 +81,7 @@ const Flow = z.strictObject({
     .array(Id)
     .optional()
     .describe(
-      "Components (any workload) this flow needs; their own depends_on count too. @default every component of the workload",
+      'Components (any workload) this flow needs; their own depends_on count too. @default every component of the workload',
     ),
   survives: z
     .array(Id)
@@ -591,7 +591,12 @@ export type MessageField = keyof typeof MESSAGE_FIELDS;
 export const STATUS_PAGE_CHANNEL = 'status-page';
 
 const ChannelRetry = z.strictObject({
-  attempts: z.number().int().min(1).optional().describe('Deliveries tried before the message is failed. @default 5'),
+  attempts: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('Deliveries tried before the message is failed. @default 5'),
   backoff: Duration.optional().describe('Wait before the first retry; doubled each time. @default 2s'),
   max_backoff: Duration.optional().describe('@default 5m'),
 });
@@ -605,7 +610,10 @@ const Channel = z.strictObject({
     .optional()
     .describe('JSON body of a webhook: Slack, Microsoft Teams or Prometheus Alertmanager. @default slack'),
   url: z.string().optional().describe('Webhook URL. Keep tokens out of the plan with url_env.'),
-  url_env: z.string().optional().describe('Environment variable holding the webhook URL (it carries a token).'),
+  url_env: z
+    .string()
+    .optional()
+    .describe('Environment variable holding the webhook URL (it carries a token).'),
   host: z.string().optional().describe('SMTP host (email).'),
   port: z.number().int().min(1).max(65_535).optional().describe('SMTP port. @default 587'),
   secure: z.boolean().optional().describe('TLS from the first byte (SMTPS). @default true on port 465'),
@@ -639,7 +647,9 @@ const Communications = z.strictObject({
         channel: Id.describe('A channel id from communications.channels, or status-page.'),
         to: z.array(z.string()).optional(),
         subject: z.string().optional(),
-        body: z.string().describe('Text with {{field}} placeholders (docs/communications.md lists the fields).'),
+        body: z
+          .string()
+          .describe('Text with {{field}} placeholders (docs/communications.md lists the fields).'),
       }),
     )
     .optional(),
