@@ -98,7 +98,7 @@ describe('credentials written in a plan', () => {
     }
     const findings = JSON.parse(answers[0]!.stdout) as { findings: Array<{ code: string; line: number }> };
     expect(findings.findings).toContainEqual(
-      expect.objectContaining({ code: 'DRCTL_SECRET_INLINE', line: 69 }),
+      expect.objectContaining({ code: 'DRCTL_SECRET_INLINE', line: 73 }),
     );
   });
 
@@ -158,7 +158,7 @@ workloads:
       {
         values: [SECRET],
         text: 'postgres://drctl:[redacted]@127.0.0.1:5433/shop',
-        at: expect.objectContaining({ line: 69 }),
+        at: expect.objectContaining({ line: 73 }),
       },
     ]);
   });
