@@ -136,7 +136,7 @@ describe('communications of a failover run', () => {
     const file = join(dir, 'plan.yaml');
     writeFileSync(file, stringify(planYaml(hook.url, smtp.port)));
     plan = await loadPlan(file);
-    store = openStore(join(dir, 'state'));
+    store = await openStore(join(dir, 'state'));
     metrics = new Registry();
     comms = new Communications({ store, plans: () => [plan], metrics, tickMs: 50 });
     comms.start();
