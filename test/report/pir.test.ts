@@ -208,8 +208,8 @@ describe('the post-incident review', () => {
 
         | Action item | Owner | Plan change |
         | --- | --- | --- |
-        | Re-estimate or speed up start-orders-west: expected 1s, took 14s |  | expected of warm-standby.yaml:119:13 (step start-orders-west) |
-        | Make start-orders-west reliable: DRCTL_PROCESS_EXITED |  | warm-standby.yaml:119:13 (step start-orders-west) |
+        | Re-estimate or speed up start-orders-west: expected 1s, took 14s |  | expected of warm-standby.yaml:145:13 (step start-orders-west) |
+        | Make start-orders-west reliable: DRCTL_PROCESS_EXITED |  | warm-standby.yaml:145:13 (step start-orders-west) |
 
         ---
 
