@@ -17,6 +17,7 @@ import type { Provider } from '../providers/index.ts';
 import { openStore } from '../store/index.ts';
 import type { RunStore } from '../store/index.ts';
 import { ApiError } from './errors.ts';
+import { DrillSupervisor } from './drills.ts';
 import { ReadinessCache } from './readiness.ts';
 import { RunSupervisor } from './runs.ts';
 import { RunWatcher } from './watcher.ts';
@@ -172,6 +173,8 @@ export interface ServerContext {
   hooks: EngineHooks[];
   /** The runs this server drives: start, resume, cancel, stop. */
   runs: RunSupervisor;
+  /** The drills this server runs: started through the API, the console or the test schedule. */
+  drills: DrillSupervisor;
   /** Publishes new journal records on the bus. */
   watcher: RunWatcher;
   /** The latest readiness reports and their per-workload summary. */
@@ -242,5 +245,11 @@ export async function createContext(options: ServerOptions): Promise<ServerConte
     onStepError: look,
     onRunComplete: look,
   });
-  return { ...base, watcher, runs: new RunSupervisor(base), readiness: new ReadinessCache(base) };
+  return {
+    ...base,
+    watcher,
+    runs: new RunSupervisor(base),
+    drills: new DrillSupervisor(base),
+    readiness: new ReadinessCache(base),
+  };
 }

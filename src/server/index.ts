@@ -25,9 +25,11 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { UsageError } from '../errors.ts';
-import { Api } from './api.ts';
+import { Api, API_BASE } from './api.ts';
+import { errorPage } from './console/index.ts';
 import { createContext, DEFAULT_LISTEN } from './context.ts';
 import type { ServerContext, ServerOptions } from './context.ts';
 import { ApiError, httpError } from './errors.ts';
@@ -137,22 +139,19 @@ export async function createServer(
   );
   const api = new Api(app, ctx);
   for (const register of [...routeAreas, ...(extras.routes ?? [])]) register(api, ctx);
-  app.notFound((c) =>
-    c.json(
-      {
-        error: {
-          code: 'DRCTL_API_NOT_FOUND',
-          message: `nothing at ${c.req.method} ${c.req.path}`,
-          hint: 'see /openapi.json',
-        },
-      },
-      404,
-    ),
-  );
+  // people get a page they can act on; programs (the API, or anything not asking for HTML) get JSON
+  const wantsPage = (c: Context): boolean =>
+    !c.req.path.startsWith(`${API_BASE}/`) && (c.req.header('accept') ?? '').includes('text/html');
+  app.notFound((c) => {
+    const error = new ApiError(404, 'DRCTL_API_NOT_FOUND', `nothing at ${c.req.method} ${c.req.path}`, {
+      hint: wantsPage(c) ? 'start again from the readiness page' : 'see /openapi.json',
+    });
+    return wantsPage(c) ? errorPage(c, httpError(error)) : c.json(httpError(error).body, 404);
+  });
   app.onError((error, c) => {
     const answer = httpError(error);
     if (answer.unexpected) ctx.logger.error({ err: error, path: c.req.path }, 'request failed');
-    return c.json(answer.body, answer.status as 400);
+    return wantsPage(c) ? errorPage(c, answer) : c.json(answer.body, answer.status as 400);
   });
 
   const wanted = options.services;
@@ -167,6 +166,7 @@ export async function createServer(
         await service.start(ctx);
         started.push(service);
       }
+      await ctx.drills.markOrphans();
       const resumed = await ctx.runs.resumeOwned();
       if (resumed.length > 0) ctx.logger.info({ runs: resumed }, 'resumed the runs this server was driving');
       return { resumed };
@@ -218,7 +218,7 @@ export async function createServer(
     async close(closeOptions = {}) {
       const closing =
         http === undefined ? Promise.resolve() : new Promise<void>((resolve) => http?.close(() => resolve()));
-      await ctx.runs.stop(closeOptions.graceMs);
+      await Promise.all([ctx.drills.stop(), ctx.runs.stop(closeOptions.graceMs)]);
       for (const service of started.reverse()) {
         await service
           .stop()

@@ -59,7 +59,15 @@ function testSchedule(): ServerService {
     async start(ctx) {
       scheduler = new Scheduler({ store: ctx.store, logger: ctx.logger });
       for (const plan of ctx.plans.list())
-        scheduleTests({ plan, scheduler, store: ctx.store, stateDir: ctx.options.state, logger: ctx.logger });
+        scheduleTests({
+          plan,
+          scheduler,
+          store: ctx.store,
+          stateDir: ctx.options.state,
+          logger: ctx.logger,
+          // as a drill job, so the console shows it beside the drills people started
+          runDrill: (options) => ctx.drills.run(options, 'schedule'),
+        });
       scheduler.start();
     },
     stop: async () => scheduler?.stop(),

@@ -405,6 +405,22 @@ describe('drctl serve API', async () => {
     expect(nowhere).toMatchObject({ status: 404, body: { error: { code: 'DRCTL_API_NOT_FOUND' } } });
   });
 
+  it('answers a person with a page and a program with JSON when there is nothing at a path', async () => {
+    const html = { accept: 'text/html,application/xhtml+xml' };
+    const nowhere = await t.call('GET', '/no-such-page', { headers: html });
+    expect(nowhere.status).toBe(404);
+    expect(nowhere.headers.get('content-type')).toContain('text/html');
+    const text = await nowhere.text();
+    expect(text).toContain('<h1>Not found</h1>');
+    expect(text).toContain('DRCTL_API_NOT_FOUND');
+    const noRun = await t.call('GET', '/runs/no-such-run', { token: t.tokens.vera, headers: html });
+    expect(noRun.status).toBe(404);
+    expect(await noRun.text()).toContain('DRCTL_RUN_NOT_FOUND');
+    const api = await t.call('GET', '/api/v1/nowhere', { headers: html });
+    expect(api.status).toBe(404);
+    expect(((await api.json()) as { error: { code: string } }).error.code).toBe('DRCTL_API_NOT_FOUND');
+  });
+
   it('never sends a stack trace: an unexpected failure is a 500 with a stable code', async () => {
     const response = await t.call('GET', '/api/v1/test/broken', { token: t.tokens.vera });
     const text = await response.text();

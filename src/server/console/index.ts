@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Context } from 'hono';
 import { deleteCookie } from 'hono/cookie';
+import { html } from 'hono/html';
 import { z } from 'zod';
 import { analyzePlan } from '../../analysis/index.ts';
 import { approveStep, confirmStep, decideStep, findRunbook, rejectStep } from '../../engine/index.ts';
@@ -22,9 +23,11 @@ import { allows, endSession, SESSION_COOKIE } from '../auth.ts';
 import type { Principal } from '../auth.ts';
 import type { ServerContext } from '../context.ts';
 import { ApiError, httpError } from '../errors.ts';
+import type { HttpError } from '../errors.ts';
 import { redactAnswer, redactText } from '../redact.ts';
 import { formEvidence, viewOfRun } from '../routes/runs.ts';
-import { page } from './layout.ts';
+import { drillJobBody, drillJobsTable, drillStartForm } from './drills.ts';
+import { noticeLine, page } from './layout.ts';
 import type { Fragment } from './layout.ts';
 import { drillsBody, runbooksBody, runsBody, signInBody, startBody } from './pages.ts';
 import { readinessBody } from './readiness.ts';
@@ -42,6 +45,10 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   'console.css': { file: new URL('./assets/console.css', import.meta.url).pathname, type: 'text/css' },
   'console.js': { file: new URL('./assets/console.js', import.meta.url).pathname, type: 'text/javascript' },
   'drills.js': { file: new URL('./assets/drills.js', import.meta.url).pathname, type: 'text/javascript' },
+  'drill-job.js': {
+    file: new URL('./assets/drill-job.js', import.meta.url).pathname,
+    type: 'text/javascript',
+  },
   'uplot.js': { file: require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript' },
   'uplot.css': { file: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css' },
 };
@@ -53,6 +60,28 @@ const CSP =
 const RunParams = z.object({ id: z.string().min(1).max(100) });
 const StepParams = RunParams.extend({ step: z.string().min(1).max(200) });
 const Text = z.string().max(10_000);
+
+/** A console error as a page: the status, what went wrong and what to do, with a way back. */
+export function errorPage(c: Context, answer: HttpError): Response | Promise<Response> {
+  const { code, message, hint } = answer.body.error;
+  const title = answer.status === 404 ? 'Not found' : answer.status < 500 ? 'Refused' : 'Error';
+  c.header('content-security-policy', CSP);
+  c.header('x-content-type-options', 'nosniff');
+  return c.html(
+    page({
+      title,
+      principal: undefined,
+      body: html`<section class="card">
+        <h1>${title}</h1>
+        <p>${message}</p>
+        ${hint === undefined ? '' : html`<p class="muted">${hint}</p>`}
+        <p><small class="muted"><code>${code}</code> · HTTP ${answer.status}</small></p>
+        <p><a class="button" href="/">Back to readiness</a></p>
+      </section>`,
+    }),
+    answer.status as 404,
+  );
+}
 
 export function registerConsole(api: Api, ctx: ServerContext): void {
   const cache = new Map<string, Buffer>();
@@ -392,9 +421,68 @@ export function registerConsole(api: Api, ctx: ServerContext): void {
           principal,
           styles: ['/console/assets/uplot.css'],
           scripts: ['/console/assets/uplot.js', '/console/assets/drills.js'],
-          body: drillsBody(await ctx.store.listDrillReports({ limit: 500 })),
+          body: html`${noticeLine(takeNotice(principal))}${drillStartForm(ctx.plans.list(), principal)}
+          ${drillJobsTable(await ctx.drills.list(20))}
+          ${drillsBody(await ctx.store.listDrillReports({ limit: 500 }))}`,
         }),
       ),
+  });
+
+  api.page({
+    method: 'POST',
+    path: '/drills',
+    role: 'operator',
+    summary: 'Start a drill',
+    body: z.object({ choice: z.string().min(1).max(1000), failback: z.literal('on').optional() }),
+    handler: ({ c, body, principal }) =>
+      act(c, principal, '/drills', async () => {
+        // `PLAN SCENARIO`, the plan's name URI-encoded (names may hold spaces)
+        const [planName = '', scenario = ''] = body.choice.split(' ');
+        const job = await ctx.drills.start({
+          plan: ctx.plans.get(decodeURIComponent(planName)),
+          scenario,
+          startedBy: principal?.name ?? 'unknown',
+          failback: body.failback === 'on',
+        });
+        return `/drill-jobs/${encodeURIComponent(job.id)}`;
+      }),
+  });
+
+  api.page({
+    method: 'GET',
+    path: '/drill-jobs/:id',
+    role: 'viewer',
+    summary: 'A drill job, live',
+    params: RunParams,
+    handler: async ({ c, params, principal }) => {
+      const job = await ctx.drills.get(params.id);
+      return send(
+        c,
+        page({
+          title: `Drill ${job.scenario}`,
+          current: 'drills',
+          principal,
+          scripts: ['/console/assets/drill-job.js'],
+          body: drillJobBody(job, principal, takeNotice(principal)),
+        }),
+      );
+    },
+  });
+
+  api.page({
+    method: 'POST',
+    path: '/drill-jobs/:id/cancel',
+    role: 'operator',
+    summary: 'Cancel a drill',
+    params: RunParams,
+    body: z.object({}),
+    handler: ({ c, params, principal }) => {
+      const back = `/drill-jobs/${encodeURIComponent(params.id)}`;
+      return act(c, principal, back, async () => {
+        await ctx.drills.cancel(params.id, principal?.name ?? 'unknown');
+        return back;
+      });
+    },
   });
 
   api.page({

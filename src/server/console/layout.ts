@@ -102,3 +102,8 @@ export function ago(iso: string | undefined, now = Date.now()): Fragment {
 export function statusBadge(status: string): Fragment {
   return html`<span class="badge status-${status}">${status}</span>`;
 }
+
+/** A refusal or a note shown once at the top of a page. */
+export function noticeLine(text: string | undefined): Fragment {
+  return text === undefined ? html`` : html`<p class="notice" role="alert">${text}</p>`;
+}

@@ -1,8 +1,12 @@
-/** Drill reports as `drctl drill` stored them: the list (for trends) and each whole report. */
+/**
+ * Drills: start one (run for real by this server, src/server/drills.ts), follow and cancel its job, and
+ * read the reports every drill stored, wherever it ran (the list, for trends, and each whole report).
+ */
 import { z } from 'zod';
 import type { DrillReportRecord } from '../../store/index.ts';
 import type { Api } from '../api.ts';
 import type { ServerContext } from '../context.ts';
+import type { DrillJob } from '../drills.ts';
 import { ApiError } from '../errors.ts';
 
 const DrillSummary = z.object({
@@ -31,7 +35,82 @@ function summary(record: DrillReportRecord): z.infer<typeof DrillSummary> {
   };
 }
 
+const DrillJobSchema = z.object({
+  id: z.string(),
+  plan: z.string(),
+  workload: z.string(),
+  scenario: z.string(),
+  startedBy: z.string(),
+  startedAt: z.string(),
+  status: z.enum(['running', 'passed', 'failed', 'error', 'cancelled', 'interrupted']),
+  endedAt: z.string().optional(),
+  reportId: z.string().optional().describe('GET /api/v1/drills/{reportId} once the drill measured'),
+  error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }).optional(),
+  progress: z.array(z.object({ at: z.string(), line: z.string() })),
+});
+
+const JobParams = z.object({ id: z.string().min(1).max(100) });
+
+function shown(job: DrillJob): z.infer<typeof DrillJobSchema> {
+  const { host: _host, pid: _pid, ...rest } = job;
+  return rest;
+}
+
 export function registerDrills(api: Api, ctx: ServerContext): void {
+  api.route({
+    method: 'POST',
+    path: '/drills',
+    role: 'operator',
+    summary: 'Start a drill',
+    description:
+      "Runs the scenario for real in this server (environment up, faults injected, failover measured); the answer is the drill's job, which ends with a report. One drill per workload at a time.",
+    status: 202,
+    body: z.object({
+      scenario: z.string().min(1).max(200),
+      plan: z.string().optional().describe('needed when the server serves several plans'),
+      failback: z.boolean().default(false).describe("also run and measure the workload's failback"),
+    }),
+    response: DrillJobSchema,
+    handler: async ({ body, principal }) =>
+      shown(
+        await ctx.drills.start({
+          plan: ctx.plans.get(body.plan),
+          scenario: body.scenario,
+          startedBy: principal?.name ?? 'unknown',
+          failback: body.failback,
+        }),
+      ),
+  });
+  api.route({
+    method: 'GET',
+    path: '/drill-jobs',
+    role: 'viewer',
+    summary: 'Drills started through a server, newest first',
+    query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50) }),
+    response: z.object({ jobs: z.array(DrillJobSchema) }),
+    handler: async ({ query }) => ({ jobs: (await ctx.drills.list(query.limit)).map(shown) }),
+  });
+  api.route({
+    method: 'GET',
+    path: '/drill-jobs/:id',
+    role: 'viewer',
+    summary: "One drill job: status, progress lines, its report's id",
+    params: JobParams,
+    response: DrillJobSchema,
+    handler: async ({ params }) => shown(await ctx.drills.get(params.id)),
+  });
+  api.route({
+    method: 'POST',
+    path: '/drill-jobs/:id/cancel',
+    role: 'operator',
+    summary: 'Cancel a running drill: its faults are undone and its environment stopped',
+    params: JobParams,
+    body: z.object({}).optional(),
+    response: DrillJobSchema,
+    handler: async ({ params, principal }) =>
+      shown(await ctx.drills.cancel(params.id, principal?.name ?? 'unknown')),
+  });
+
   api.route({
     method: 'GET',
     path: '/drills',
