@@ -55,8 +55,9 @@ export interface ConsoleBench {
 
 const DAY = 86_400_000;
 
-export async function consoleServer(options: { drills?: boolean } = {}): Promise<ConsoleBench> {
-  const dir = tempDir('drctl-console-');
+/** `dir`: where the plan and state go (the screenshots script passes its own; tests get a temp dir). */
+export async function consoleServer(options: { drills?: boolean; dir?: string } = {}): Promise<ConsoleBench> {
+  const dir = options.dir ?? tempDir('drctl-console-');
   const planFile = writePlan(dir, [], {
     workloads: [
       {
