@@ -172,8 +172,11 @@ export class Communications {
     return this.#ticking;
   }
 
-  /** Sends one test message on a channel of the plan, now, and reports how it went. */
-  async sendTest(plan: Plan, channelId: string): Promise<Message> {
+  /**
+   * Queues one test message on a channel of the plan; `to` adds e-mail addresses to the channel's own.
+   * The outbox delivers it (`outbox.deliverDue()`) and journals how it went.
+   */
+  async sendTest(plan: Plan, channelId: string, options: { to?: readonly string[] } = {}): Promise<Message> {
     const message = this.#message(plan, {
       id: `test:${channelId}:${this.#now().getTime()}`,
       event: 'test',
@@ -181,7 +184,7 @@ export class Communications {
       subject: `drctl test message for ${plan.name}`,
       body: `This is a test of channel ${channelId} of plan ${plan.name}. Nothing is wrong.`,
       recipients: [],
-      extraAddresses: [],
+      extraAddresses: [...(options.to ?? [])],
     });
     await this.outbox.enqueue(message);
     return message;

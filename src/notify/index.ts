@@ -11,3 +11,5 @@ export type { Message, Recipient } from './channels.ts';
 export { MESSAGES_STREAM, OUTBOX_COLLECTION, Outbox } from './outbox.ts';
 export type { OutboxEntry, OutboxStatus } from './outbox.ts';
 export { renderTemplate } from './template.ts';
+export { testChannel } from './test-channel.ts';
+export type { ChannelTestOptions, ChannelTestResult } from './test-channel.ts';

@@ -133,6 +133,11 @@ const CASES: Case[] = [
     code: 2,
   },
   { command: 'token list', argv: () => ['token', 'list', '--state', state, '--json'], code: 0 },
+  {
+    command: 'notify test (unknown channel)',
+    argv: () => ['notify', 'test', plan, '--channel', 'chat', '--state', state, '--json'],
+    code: 1,
+  },
   // the last, since it approves the waiting run
   {
     command: 'approve',

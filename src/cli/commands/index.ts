@@ -13,6 +13,7 @@ import { registerDemo } from './demo.ts';
 import { registerDrill } from './drill.ts';
 import { registerInit } from './init.ts';
 import { registerMonitor } from './monitor.ts';
+import { registerNotify } from './notify.ts';
 import { registerPir } from './pir.ts';
 import { registerReadiness } from './readiness.ts';
 import { registerRender } from './render.ts';
@@ -52,5 +53,6 @@ export const commands: RegisterCommand[] = [
   registerDemo,
   registerServe,
   registerToken,
+  registerNotify,
   registerVerify,
 ];
