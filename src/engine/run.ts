@@ -40,7 +40,11 @@ export interface EngineOptions {
   evidenceLimitBytes?: number;
   /** How often operator input (approvals, decisions, cancel) written by other processes is read. @default 200 */
   pollMs?: number;
-  /** How long the lease lasts without renewal; renewed every third of it. @default 15000 */
+  /**
+   * How long the lease lasts without renewal; renewed every third of it. Another process may take the
+   * run over once it expired, so a driver that stops renewing is replaced within about this long.
+   * @default 5000
+   */
   leaseTtlMs?: number;
   /** Where secret environment variables are read. @default process.env */
   env?: NodeJS.ProcessEnv;
@@ -94,6 +98,7 @@ export interface RunDriver {
 }
 
 const DEFAULT_PARALLEL = 8;
+const DEFAULT_LEASE_TTL_MS = 5_000;
 const DEFAULT_EVIDENCE_LIMIT = 64 * 1024;
 const ENGINE_ACTOR = 'engine';
 
@@ -488,7 +493,7 @@ class Driver implements RunDriver {
       owner: this.#owner,
       pid: process.pid,
       host: hostname(),
-      ttlMs: this.#engine.options.leaseTtlMs ?? 15_000,
+      ttlMs: this.#engine.options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
       ...(this.#token === undefined ? {} : { token: this.#token }),
     });
     this.#token = lease.token;
@@ -591,7 +596,7 @@ class Driver implements RunDriver {
   }
 
   async #drive(): Promise<RunOutcome> {
-    const leaseTtl = this.#engine.options.leaseTtlMs ?? 15_000;
+    const leaseTtl = this.#engine.options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
     const renew = setInterval(
       () => {
         this.takeLease().catch((error: unknown) => {

@@ -14,7 +14,7 @@ import { loadPlan } from '../plan/index.ts';
 import type { Plan } from '../plan/index.ts';
 import { checkStepActions, providers as registry } from '../providers/index.ts';
 import type { Provider } from '../providers/index.ts';
-import { openStore } from '../store/index.ts';
+import { DEFAULT_STATE_DIR, looksLikeUrl, openStore } from '../store/index.ts';
 import type { RunStore } from '../store/index.ts';
 import { ApiError } from './errors.ts';
 import { DrillSupervisor } from './drills.ts';
@@ -25,8 +25,21 @@ import { RunWatcher } from './watcher.ts';
 export interface ServerOptions {
   /** Plan files the server serves and starts runs from. */
   plans: readonly string[];
-  /** The state directory (SQLite), as for `drctl run`. */
+  /**
+   * The state store, as for `drctl run`: a directory (SQLite) or a `postgres://` URL (PostgreSQL, shared
+   * by several instances; see docs/store.md).
+   */
   state: string;
+  /**
+   * This instance's own files (provider files, logs) when `state` is a URL.
+   * @default $DRCTL_STATE_DIR, else `.drctl`
+   */
+  stateDir?: string;
+  /**
+   * How long a run's lease lasts without renewal: within about this long of an instance dying or being
+   * cut off, another instance takes its runs over. @default 5000
+   */
+  leaseTtlMs?: number;
   /** Address to listen on, `host:port`. @default '127.0.0.1:7070' */
   listen?: string;
   /** PEM certificate and key files: the server speaks HTTPS. @default plain HTTP */
@@ -189,7 +202,16 @@ export type ResolvedServerOptions = Required<
     'listen' | 'bodyLimitBytes' | 'pollMs' | 'readinessEveryMs' | 'sessionTtlMs' | 'insecureListen'
   >
 > &
-  Omit<ServerOptions, 'logger' | 'providers'> & { state: string };
+  Omit<ServerOptions, 'logger' | 'providers'> & {
+    /** This instance's local state directory (the SQLite store's directory, or `stateDir`). */
+    state: string;
+    /** What the store was opened from: the SQLite directory or the `postgres://` URL. */
+    stateStore: string;
+    leaseTtlMs: number;
+  };
+
+/** The lease a server's drivers hold when nothing says otherwise: short, so takeover is quick. */
+export const DEFAULT_SERVER_LEASE_TTL_MS = 5_000;
 
 export async function createContext(options: ServerOptions): Promise<ServerContext> {
   const providers = options.providers ?? registry;
@@ -203,7 +225,13 @@ export async function createContext(options: ServerOptions): Promise<ServerConte
     );
   const resolved: ResolvedServerOptions = {
     ...options,
-    state: resolve(options.state),
+    state: resolve(
+      looksLikeUrl(options.state)
+        ? (options.stateDir ?? process.env.DRCTL_STATE_DIR ?? DEFAULT_STATE_DIR)
+        : options.state,
+    ),
+    stateStore: looksLikeUrl(options.state) ? options.state : resolve(options.state),
+    leaseTtlMs: options.leaseTtlMs ?? options.engine?.leaseTtlMs ?? DEFAULT_SERVER_LEASE_TTL_MS,
     listen: options.listen ?? DEFAULT_LISTEN,
     bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
     pollMs: options.pollMs ?? 250,
@@ -212,7 +240,7 @@ export async function createContext(options: ServerOptions): Promise<ServerConte
     insecureListen: options.insecureListen ?? false,
   };
   // awaited: the PostgreSQL store opens asynchronously
-  const store: RunStore = await openStore(resolved.state);
+  const store: RunStore = await openStore(resolved.stateStore);
   const hooks: EngineHooks[] = [];
   const engine = new Engine({
     store,
@@ -221,7 +249,7 @@ export async function createContext(options: ServerOptions): Promise<ServerConte
     logger: logger.child({ part: 'engine' }),
     hooks,
     ...(options.engine?.pollMs === undefined ? {} : { pollMs: options.engine.pollMs }),
-    ...(options.engine?.leaseTtlMs === undefined ? {} : { leaseTtlMs: options.engine.leaseTtlMs }),
+    leaseTtlMs: resolved.leaseTtlMs,
   });
   const base = {
     store,

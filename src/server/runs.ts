@@ -65,11 +65,22 @@ export class RunSupervisor {
     return driver;
   }
 
-  /** The loaded plan a run was started from: same root file, or failing that the same hash. */
+  /**
+   * The loaded plan a run was started from: the same version (hash) wherever its file is, else the plan
+   * at the same root file or with the run's runbook, which the engine then refuses as another version
+   * (DRCTL_RUN_PLAN_CHANGED) rather than driving the run with steps it was not started with.
+   */
   planOf(run: RunRecord): Plan {
+    const served = this.#ctx.plans.list();
     const plan =
+      served.find((candidate) => candidate.hash === run.planHash) ??
       this.#ctx.plans.byFile(run.planFile) ??
-      this.#ctx.plans.list().find((candidate) => candidate.hash === run.planHash);
+      served.find((candidate) =>
+        candidate.workloads.some(
+          (workload) =>
+            workload.id === run.workload && workload.runbooks.some((runbook) => runbook.name === run.runbook),
+        ),
+      );
     if (plan === undefined) {
       throw new ApiError(
         409,
@@ -144,7 +155,14 @@ export class RunSupervisor {
           await this.#ctx.store.deleteDocument(SERVER_RUNS, driver.runId);
       })
       .catch((error: unknown) => {
-        if (!this.#stopping)
+        if (error instanceof DrctlError && error.code === 'DRCTL_RUN_LEASE_LOST') {
+          // paused or cut off past the lease: another instance drives the run now, and the fencing
+          // token refused whatever this driver tried to write since
+          this.#ctx.logger.warn(
+            { run: driver.runId, code: error.code },
+            'lost the run to another instance (fenced); stood down without writing',
+          );
+        } else if (!this.#stopping)
           this.#ctx.logger.error({ run: driver.runId, err: error }, 'driving a run failed');
       })
       .finally(() => this.#drivers.delete(driver.runId));

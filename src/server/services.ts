@@ -7,6 +7,7 @@ import { scheduleTests } from '../compliance/index.ts';
 import { Scheduler } from '../schedule/index.ts';
 import type { ServerContext } from './context.ts';
 import { communicationsService } from './routes/status.ts';
+import { takeoverService } from './takeover.ts';
 
 export interface ServerService {
   name: string;
@@ -76,5 +77,5 @@ function testSchedule(): ServerService {
 
 /** Every service, in start order. */
 export function services(): ServerService[] {
-  return [runWatcher(), readinessChecker(), testSchedule(), communicationsService()];
+  return [runWatcher(), readinessChecker(), testSchedule(), communicationsService(), takeoverService()];
 }

@@ -1,9 +1,10 @@
 /**
- * `drctl serve PLAN... --state DIR --listen 127.0.0.1:7070`: the API, the console and the metrics, and
- * the engine for runs started through them. SIGTERM or Ctrl-C stops it cleanly: steps in flight are
- * journaled, leases released; started again, it resumes the runs it was driving.
+ * `drctl serve PLAN... --state DIR|URL --listen 127.0.0.1:7070`: the API, the console and the metrics,
+ * and the engine for runs started through them. SIGTERM or Ctrl-C stops it cleanly: steps in flight are
+ * journaled, leases released; started again, it resumes the runs it was driving. With a `postgres://`
+ * state several instances share one store, and each takes over the runs of one that died.
  */
-import { resolve } from 'node:path';
+import { redactCredentials } from '../../plan/secrets.ts';
 import { DEFAULT_LISTEN } from '../../server/defaults.ts';
 import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import type { RegisterCommand } from '../context.ts';
@@ -17,6 +18,7 @@ interface ServeOptions {
   pollMs: string;
   readinessEvery: string;
   stopGrace: string;
+  leaseTtl: string;
 }
 
 export const registerServe: RegisterCommand = (program, context) => {
@@ -24,7 +26,11 @@ export const registerServe: RegisterCommand = (program, context) => {
     .command('serve')
     .description('serve the API, the web console and metrics; drive the runs started through them')
     .argument('<plans...>', 'plan files (YAML)')
-    .option('--state <dir>', 'state directory', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
+    .option(
+      '--state <dir|url>',
+      'state directory (SQLite) or postgres:// URL (several instances)',
+      process.env.DRCTL_STATE_URL ?? process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR,
+    )
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
@@ -32,11 +38,17 @@ export const registerServe: RegisterCommand = (program, context) => {
     .option('--poll-ms <ms>', 'how often the store is read for changes made by other processes', '250')
     .option('--readiness-every <ms>', 'how often readiness is checked in the background', '30000')
     .option('--stop-grace <ms>', 'on SIGTERM, how long steps in flight may take to finish', '10000')
+    .option(
+      '--lease-ttl <ms>',
+      "how long a run's lease lasts unrenewed: another instance takes over within about this long",
+      '5000',
+    )
     .action(async (plans: string[], options: ServeOptions) => {
       const { createServer } = await import('../../server/index.ts');
       const server = await createServer({
         plans,
-        state: resolve(options.state),
+        state: options.state,
+        leaseTtlMs: positive(options.leaseTtl, 5_000),
         listen: options.listen,
         pollMs: positive(options.pollMs, 250),
         readinessEveryMs: positive(options.readinessEvery, 30_000),
@@ -55,7 +67,7 @@ export const registerServe: RegisterCommand = (program, context) => {
           `drctl serve listening on ${url} (${server.ctx.plans
             .list()
             .map((plan) => plan.name)
-            .join(', ')}; state ${server.ctx.options.state})\n`,
+            .join(', ')}; state ${redactCredentials(server.ctx.options.stateStore)})\n`,
         );
         if (resumed.length > 0)
           context.err.write(`resumed ${resumed.length} run(s): ${resumed.join(', ')}\n`);
