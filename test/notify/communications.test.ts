@@ -182,8 +182,16 @@ describe('communications of a failover run', () => {
     const declarations = hook.requests.filter((r) => String(r.body.text).includes('DR declared'));
     expect(declarations.map((r) => r.status)).toEqual([500, 500, 200]);
     expect(ok.path).toBe(`/hooks/${TOKEN}`);
-    const events = await store.readEvents(MESSAGES_STREAM);
-    const declared = events.filter((e) => String(e.data.message).includes(':declared-chat:'));
+    // the receiver answers before the outbox journals the attempt
+    let declared = (await store.readEvents(MESSAGES_STREAM)).filter((e) =>
+      String(e.data.message).includes(':declared-chat:'),
+    );
+    for (let i = 0; i < 100 && !declared.some((e) => e.type === 'message-sent'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      declared = (await store.readEvents(MESSAGES_STREAM)).filter((e) =>
+        String(e.data.message).includes(':declared-chat:'),
+      );
+    }
     expect(declared.map((e) => [e.type, e.data.attempt])).toEqual([
       ['message-retried', 1],
       ['message-retried', 2],
