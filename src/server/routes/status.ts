@@ -19,6 +19,7 @@ import { UsageError } from '../../errors.ts';
 import type { Api } from '../api.ts';
 import type { ServerContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
+import { redactAnswer } from '../redact.ts';
 import type { ServerService } from '../services.ts';
 
 const communications = new WeakMap<ServerContext, Communications>();
@@ -51,7 +52,8 @@ export function statusApp(ctx: ServerContext): Hono {
       const book = communicationsOf(ctx).incidents;
       const building = book
         .list({ limit: 200 })
-        .then((incidents) => buildPlansStatus(ctx.plans.list(), incidents));
+        // an operator's update may quote a secret by mistake; the public never reads it
+        .then((incidents) => redactAnswer(ctx, buildPlansStatus(ctx.plans.list(), incidents)));
       cached = { at: now, snapshot: building };
       building.catch(() => (cached = undefined));
     }
