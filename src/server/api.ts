@@ -23,6 +23,17 @@ const MUTATING: ReadonlySet<Method> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']
 export const AUDIT_STREAM = 'audit';
 export const API_BASE = '/api/v1';
 
+/**
+ * An answer already redacted and serialised, sent as it is: for answers many readers share (a run's
+ * view), so the redaction and the JSON are done once rather than per request.
+ */
+export class RedactedJson {
+  readonly text: string;
+  constructor(redacted: unknown) {
+    this.text = JSON.stringify(redacted);
+  }
+}
+
 /** A file sent with multipart/form-data (evidence for a manual step). */
 export interface UploadedFile {
   field: string;
@@ -178,6 +189,9 @@ export class Api {
         const status = result instanceof Response ? result.status : (definition.status ?? 200);
         if (mutating) await this.#audit('call', principal, c, path, remote, status, undefined);
         if (result instanceof Response) return result;
+        if (result instanceof RedactedJson) {
+          return c.body(result.text, definition.status ?? 200, { 'content-type': 'application/json' });
+        }
         return c.json(redactAnswer(this.ctx, result), definition.status ?? 200);
       } catch (error) {
         const answer = httpError(error);

@@ -15,7 +15,7 @@ import { analyzePlan } from '../../analysis/index.ts';
 import { approveStep, confirmStep, decideStep, findRunbook, rejectStep } from '../../engine/index.ts';
 import { renderDrillReportHtml } from '../../drill/index.ts';
 import type { DrillReport } from '../../drill/index.ts';
-import type { Step } from '../../plan/index.ts';
+import type { Plan, Step } from '../../plan/index.ts';
 import { renderHtml } from '../../render/index.ts';
 import { AUDIT_STREAM, remoteAddress } from '../api.ts';
 import type { Api } from '../api.ts';
@@ -25,7 +25,7 @@ import type { ServerContext } from '../context.ts';
 import { ApiError, httpError } from '../errors.ts';
 import type { HttpError } from '../errors.ts';
 import { redactAnswer, redactText } from '../redact.ts';
-import { formEvidence, viewOfRun } from '../routes/runs.ts';
+import { formEvidence, sharedRunView } from '../routes/runs.ts';
 import { drillJobBody, drillJobsTable, drillStartForm } from './drills.ts';
 import { noticeLine, page } from './layout.ts';
 import type { Fragment } from './layout.ts';
@@ -75,7 +75,9 @@ export function errorPage(c: Context, answer: HttpError): Response | Promise<Res
         <h1>${title}</h1>
         <p>${message}</p>
         ${hint === undefined ? '' : html`<p class="muted">${hint}</p>`}
-        <p><small class="muted"><code>${code}</code> · HTTP ${answer.status}</small></p>
+        <p>
+          <small class="muted"><code>${code}</code> · HTTP ${answer.status}</small>
+        </p>
         <p><a class="button" href="/">Back to readiness</a></p>
       </section>`,
     }),
@@ -249,19 +251,30 @@ export function registerConsole(api: Api, ctx: ServerContext): void {
       }),
   });
 
-  const runInput = async (id: string, principal: Principal | undefined) => {
-    const view = redactAnswer(ctx, await viewOfRun(ctx, id));
-    const run = await ctx.store.getRun(id);
-    const plan = ctx.plans.byFile(view.planFile);
-    let steps = new Map<string, Step>();
-    if (plan !== undefined) {
+  // a runbook's steps as the run page shows them, redacted once per loaded plan (a reload brings new plans)
+  const stepsByPlan = new WeakMap<Plan, Map<string, Map<string, Step>>>();
+  const runbookSteps = (plan: Plan, ref: string): Map<string, Step> => {
+    let byRef = stepsByPlan.get(plan);
+    if (byRef === undefined) stepsByPlan.set(plan, (byRef = new Map()));
+    let steps = byRef.get(ref);
+    if (steps === undefined) {
       try {
-        const runbook = findRunbook(plan, `${view.workload}/${view.runbook}`);
-        steps = new Map(redactAnswer(ctx, runbook.steps).map((step) => [step.id, step]));
+        steps = new Map(redactAnswer(ctx, findRunbook(plan, ref).steps).map((step) => [step.id, step]));
       } catch {
         // the plan changed since the run started: the run page still shows the journal's steps
+        steps = new Map();
       }
+      byRef.set(ref, steps);
     }
+    return steps;
+  };
+
+  const runInput = async (id: string, principal: Principal | undefined) => {
+    const { view } = await sharedRunView(ctx, id);
+    const run = await ctx.store.getRun(id);
+    const plan = ctx.plans.byFile(view.planFile);
+    const steps =
+      plan === undefined ? new Map<string, Step>() : runbookSteps(plan, `${view.workload}/${view.runbook}`);
     return { view, headSeq: run?.headSeq ?? 0, steps, principal, notice: takeNotice(principal) };
   };
 

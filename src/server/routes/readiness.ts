@@ -1,7 +1,9 @@
 /** Readiness at a glance: the latest background check, summed up per workload. */
 import { z } from 'zod';
+import { RedactedJson } from '../api.ts';
 import type { Api } from '../api.ts';
 import type { ServerContext } from '../context.ts';
+import { redactAnswer } from '../redact.ts';
 
 const Fact = z.object({
   component: z.string(),
@@ -45,13 +47,21 @@ const Readiness = z.object({
 });
 
 export function registerReadiness(api: Api, ctx: ServerContext): void {
+  // the view is rebuilt at most once a second: redacted and serialised once for all its readers
+  let shared: { view: object; redactor: object; json: RedactedJson } | undefined;
   api.route({
     method: 'GET',
     path: '/readiness',
     role: 'viewer',
     summary: 'Readiness of every workload',
     response: Readiness,
-    handler: () => ctx.readiness.view(),
+    handler: async () => {
+      const view = await ctx.readiness.view();
+      const redactor = ctx.plans.redactor;
+      if (shared?.view !== view || shared.redactor !== redactor)
+        shared = { view, redactor, json: new RedactedJson(redactAnswer(ctx, view)) };
+      return shared.json;
+    },
   });
   api.route({
     method: 'POST',

@@ -6,9 +6,12 @@
 import { z } from 'zod';
 import { approveStep, confirmStep, decideStep, rejectStep, runView, verifyRun } from '../../engine/index.ts';
 import type { RunView } from '../../engine/index.ts';
+import { FINAL_RUN_STATUSES } from '../../store/index.ts';
 import type { RunRecord, RunStatus } from '../../store/index.ts';
+import { RedactedJson } from '../api.ts';
 import type { Api, UploadedFile } from '../api.ts';
 import type { ServerContext } from '../context.ts';
+import { redactAnswer } from '../redact.ts';
 import { currentStatus, notFound } from '../runs.ts';
 
 const RUN_STATUSES = [
@@ -95,6 +98,44 @@ export async function viewOfRun(
     ...runView(records, await ctx.store.getLease(runId)),
     drivenHere: ctx.runs.driving.includes(runId),
   };
+}
+
+type SharedView = RunView & { drivenHere: boolean };
+interface CachedView {
+  key: string;
+  until: number;
+  view: SharedView;
+  json: RedactedJson;
+}
+/** How long a live run's view is shared between readers: its running steps' times move on. */
+const LIVE_VIEW_MS = 200;
+const SHARED_VIEWS = 500;
+// per redactor: a plan reload brings a new one, and with it views redacted with the new secrets
+const sharedViews = new WeakMap<object, Map<string, CachedView>>();
+
+/**
+ * A run's view, redacted, shared by everyone reading it (a run page open on 200 phones): a finished
+ * run's view is built once, a live one at most every 200 ms and again whenever its journal or lease moves.
+ */
+export async function sharedRunView(ctx: ServerContext, runId: string): Promise<CachedView> {
+  const [run, lease] = await Promise.all([ctx.store.getRun(runId), ctx.store.getLease(runId)]);
+  if (run === undefined) throw notFound(runId);
+  const drivenHere = ctx.runs.driving.includes(runId);
+  const key = `${run.headSeq}|${lease?.owner}|${lease?.token}|${drivenHere}`;
+  const redactor = ctx.plans.redactor;
+  let views = sharedViews.get(redactor);
+  if (views === undefined) sharedViews.set(redactor, (views = new Map()));
+  const cached = views.get(runId);
+  const now = Date.now();
+  if (cached !== undefined && cached.key === key && now < cached.until) return cached;
+  const view = redactAnswer(ctx, await viewOfRun(ctx, runId));
+  const final = FINAL_RUN_STATUSES.includes(view.status);
+  const entry = { key, until: final ? Infinity : now + LIVE_VIEW_MS, view, json: new RedactedJson(view) };
+  views.delete(runId);
+  views.set(runId, entry);
+  // bounded: the least recently built views go first
+  if (views.size > SHARED_VIEWS) views.delete(views.keys().next().value!);
+  return entry;
 }
 
 /** Evidence from a form: the text field as `text`, each file by its name (text as is, else base64). */
@@ -189,7 +230,7 @@ export function registerRuns(api: Api, ctx: ServerContext): void {
     summary: 'One run: progress, steps, what waits for whom, evidence',
     params: RunParams,
     response: Run,
-    handler: ({ params }) => viewOfRun(ctx, params.id),
+    handler: async ({ params }) => (await sharedRunView(ctx, params.id)).json,
   });
 
   api.route({

@@ -152,6 +152,10 @@ export class SqliteStore implements RunStore {
         'SELECT * FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq',
       ),
       getLease: db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE run_id = ?'),
+      // on every API request (tokens, sessions): prepared once
+      getDocument: db.prepare<[string, string], DocumentRow>(
+        'SELECT * FROM documents WHERE collection = ? AND id = ?',
+      ),
       upsertLease: db.prepare(
         `INSERT INTO leases (run_id, owner, pid, host, expires_at, token) VALUES (@run_id, @owner, @pid, @host, @expires_at, @token)
          ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host, expires_at = excluded.expires_at, token = excluded.token`,
@@ -461,11 +465,7 @@ export class SqliteStore implements RunStore {
   }
 
   async getDocument(collection: string, id: string): Promise<StoredDocument | undefined> {
-    const row = this.#guard(() =>
-      this.#db
-        .prepare<[string, string], DocumentRow>('SELECT * FROM documents WHERE collection = ? AND id = ?')
-        .get(collection, id),
-    );
+    const row = this.#guard(() => this.#statements.getDocument.get(collection, id));
     return row === undefined ? undefined : toDocument(row);
   }
 
