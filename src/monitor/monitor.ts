@@ -37,6 +37,12 @@ export interface MonitorOptions {
    * monitor does not fail over a second time. @default none
    */
   latched?: Record<string, string>;
+  /**
+   * With several monitors on one shared store (several `drctl serve` instances), whether this one leads a
+   * workload now: only the leader starts its failover, the others report `failover-skipped` (`not-leader`)
+   * and look again after a window, in case the leader is gone by then. @default this monitor leads every workload
+   */
+  leads?(workload: string): boolean;
 }
 
 export interface SiteLostEvent {
@@ -88,8 +94,11 @@ export interface FailoverStartedEvent {
 export interface FailoverSkippedEvent {
   workload: string;
   site: string;
-  /** `latched`: a failover already started; `no-runbook`: the workload has no failover runbook; `no-target`: no other site answers. */
-  why: 'latched' | 'no-runbook' | 'no-target';
+  /**
+   * `latched`: a failover already started; `no-runbook`: the workload has no failover runbook; `no-target`:
+   * no other site answers; `not-leader`: another instance leads the workload and decides.
+   */
+  why: 'latched' | 'no-runbook' | 'no-target' | 'not-leader';
   runId?: string;
   reason: string;
   at: number;
@@ -502,6 +511,22 @@ export class Monitor {
       });
       // the run may have failed since: let a new one start if the caller can tell
       if (runId !== undefined) this.#track(this.#unlatchIfFinishedBadly(watch, runId, lost));
+      return;
+    }
+    if (this.#options.leads !== undefined && !this.#options.leads(workload.id)) {
+      this.#log.info(
+        { workload: workload.id, site: lost.site },
+        'site lost; another instance leads this workload',
+      );
+      this.#emit('failover-skipped', {
+        workload: workload.id,
+        site: lost.site,
+        why: 'not-leader',
+        reason: 'another instance leads this workload and decides its failover',
+        at,
+      });
+      // look again after a window: the leader may be gone by then
+      watch.retryAfter = at + Math.max(workload.detectAfterMs, 1_000);
       return;
     }
     watch.latch = { state: 'starting' };

@@ -65,6 +65,11 @@ export interface ServerOptions {
   services?: readonly string[];
   /** A second address serving only the public status page. @default the status page is on `listen` only */
   statusListen?: string;
+  /**
+   * Run the monitor (automatic failover) for the served plans' workloads; with several instances on one
+   * store, each workload's leader (a lease) starts its failover. @default false
+   */
+  monitor?: boolean;
   /** Debug-level logs. @default false */
   debug?: boolean;
 }

@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { finishCancelled, loadRunState, requestCancel } from '../engine/index.ts';
-import type { ActivationGate, RunDriver } from '../engine/index.ts';
+import type { ActivationGate, RunDriver, RunTrigger } from '../engine/index.ts';
 import { DrctlError } from '../errors.ts';
 import type { Plan } from '../plan/index.ts';
 import { FINAL_RUN_STATUSES } from '../store/index.ts';
@@ -23,6 +23,8 @@ export interface StartOptions {
   startedBy: string;
   parallel?: number;
   activation?: ActivationGate;
+  /** Why the run started, when not a person's request (the monitor). */
+  trigger?: RunTrigger;
 }
 
 export class RunSupervisor {
@@ -48,6 +50,7 @@ export class RunSupervisor {
       ...(options.workload === undefined ? {} : { workload: options.workload }),
       ...(options.parallel === undefined ? {} : { parallel: options.parallel }),
       ...(options.activation === undefined ? {} : { activation: options.activation }),
+      ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
     });
     await this.#track(driver);
     return driver;

@@ -7,6 +7,7 @@ import { scheduleTests } from '../compliance/index.ts';
 import { Scheduler } from '../schedule/index.ts';
 import type { ServerContext } from './context.ts';
 import { communicationsService } from './routes/status.ts';
+import { monitorService } from './monitors.ts';
 import { takeoverService } from './takeover.ts';
 
 export interface ServerService {
@@ -77,5 +78,12 @@ function testSchedule(): ServerService {
 
 /** Every service, in start order. */
 export function services(): ServerService[] {
-  return [runWatcher(), readinessChecker(), testSchedule(), communicationsService(), takeoverService()];
+  return [
+    runWatcher(),
+    readinessChecker(),
+    testSchedule(),
+    communicationsService(),
+    takeoverService(),
+    monitorService(),
+  ];
 }

@@ -61,11 +61,11 @@ let schemas = 0;
 export async function site(
   baseUrl: string,
   steps: unknown[],
-  options: { leaseTtlMs?: number; plan?: (dir: string) => void } = {},
+  options: { leaseTtlMs?: number; plan?: (dir: string) => unknown } = {},
 ): Promise<Site> {
   const dir = tempDir('drctl-instances-');
   writePlan(dir, steps);
-  options.plan?.(dir);
+  await options.plan?.(dir);
   const schema = `instances_${process.pid}_${(schemas += 1)}`;
   const state = `${baseUrl}?schema=${schema}`;
   const admin = await PostgresStore.open(state);

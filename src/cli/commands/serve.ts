@@ -19,6 +19,7 @@ interface ServeOptions {
   readinessEvery: string;
   stopGrace: string;
   leaseTtl: string;
+  monitor?: boolean;
 }
 
 export const registerServe: RegisterCommand = (program, context) => {
@@ -43,12 +44,17 @@ export const registerServe: RegisterCommand = (program, context) => {
       "how long a run's lease lasts unrenewed: another instance takes over within about this long",
       '5000',
     )
+    .option(
+      '--monitor',
+      "watch the plans' workloads and fail over by themselves where allowed; one instance leads each workload",
+    )
     .action(async (plans: string[], options: ServeOptions) => {
       const { createServer } = await import('../../server/index.ts');
       const server = await createServer({
         plans,
         state: options.state,
         leaseTtlMs: positive(options.leaseTtl, 5_000),
+        ...(options.monitor ? { monitor: true } : {}),
         listen: options.listen,
         pollMs: positive(options.pollMs, 250),
         readinessEveryMs: positive(options.readinessEvery, 30_000),
