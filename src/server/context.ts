@@ -70,6 +70,12 @@ export interface ServerOptions {
    * store, each workload's leader (a lease) starts its failover. @default false
    */
   monitor?: boolean;
+  /**
+   * A directory kept readable for when everything is down: rendered runbooks (HTML, Markdown) and each
+   * run's latest journal export, written atomically on start, on every plan change and as runs move.
+   * @default none
+   */
+  exportDir?: string;
   /** Debug-level logs. @default false */
   debug?: boolean;
 }

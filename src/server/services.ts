@@ -7,6 +7,7 @@ import { scheduleTests } from '../compliance/index.ts';
 import { Scheduler } from '../schedule/index.ts';
 import type { ServerContext } from './context.ts';
 import { communicationsService } from './routes/status.ts';
+import { exportService } from './export.ts';
 import { monitorService } from './monitors.ts';
 import { takeoverService } from './takeover.ts';
 
@@ -85,5 +86,6 @@ export function services(): ServerService[] {
     communicationsService(),
     takeoverService(),
     monitorService(),
+    exportService(),
   ];
 }

@@ -20,6 +20,7 @@ interface ServeOptions {
   stopGrace: string;
   leaseTtl: string;
   monitor?: boolean;
+  exportDir?: string;
 }
 
 export const registerServe: RegisterCommand = (program, context) => {
@@ -45,6 +46,10 @@ export const registerServe: RegisterCommand = (program, context) => {
       '5000',
     )
     .option(
+      '--export-dir <dir>',
+      "keep rendered runbooks and every run's journal export here, readable with everything down",
+    )
+    .option(
       '--monitor',
       "watch the plans' workloads and fail over by themselves where allowed; one instance leads each workload",
     )
@@ -55,6 +60,7 @@ export const registerServe: RegisterCommand = (program, context) => {
         state: options.state,
         leaseTtlMs: positive(options.leaseTtl, 5_000),
         ...(options.monitor ? { monitor: true } : {}),
+        ...(options.exportDir === undefined ? {} : { exportDir: options.exportDir }),
         listen: options.listen,
         pollMs: positive(options.pollMs, 250),
         readinessEveryMs: positive(options.readinessEvery, 30_000),
