@@ -177,14 +177,19 @@ export class Communications {
    * The outbox delivers it (`outbox.deliverDue()`) and journals how it went.
    */
   async sendTest(plan: Plan, channelId: string, options: { to?: readonly string[] } = {}): Promise<Message> {
+    // the plan's own `on: test` template for this channel, if it has one: the team sees its real format
+    const template = plan.communications.templates.find((t) => t.on === 'test' && t.channel === channelId);
+    const facts = { event: 'test', ...this.#facts(plan, undefined, {}) };
     const message = this.#message(plan, {
       id: `test:${channelId}:${this.#now().getTime()}`,
       event: 'test',
       channel: channelId,
-      subject: `drctl test message for ${plan.name}`,
-      body: `This is a test of channel ${channelId} of plan ${plan.name}. Nothing is wrong.`,
+      subject: renderTemplate(template?.subject ?? `drctl test message for ${plan.name}`, facts),
+      body: template
+        ? renderTemplate(template.body, facts)
+        : `This is a test of channel ${channelId} of plan ${plan.name}. Nothing is wrong.`,
       recipients: [],
-      extraAddresses: [...(options.to ?? [])],
+      extraAddresses: [...(options.to ?? []), ...(template?.to ?? [])],
     });
     await this.outbox.enqueue(message);
     return message;

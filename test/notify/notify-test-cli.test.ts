@@ -57,6 +57,15 @@ describe('drctl notify test', () => {
             },
             { id: 'pager', type: 'command', command: 'cat >/dev/null; echo pager is down >&2; exit 1' },
           ],
+          templates: [
+            {
+              id: 'ping',
+              on: 'test',
+              channel: 'teams',
+              subject: 'Ping from {{plan}}',
+              body: 'Channel check at {{timestamp}}',
+            },
+          ],
         },
         workloads: [
           {
@@ -97,7 +106,7 @@ describe('drctl notify test', () => {
     expect(JSON.stringify(journal)).not.toContain(TOKEN);
   });
 
-  it('answers one JSON document with --json, in the shape the channel expects (Teams here)', async () => {
+  it("answers one JSON document with --json, rendering the plan's test template in the channel's shape (Teams)", async () => {
     const result = await runCli('notify', 'test', plan, '--channel', 'teams', '--state', state, '--json');
     expect(result.code).toBe(0);
     const answer = JSON.parse(result.stdout) as Record<string, unknown>;
@@ -107,13 +116,11 @@ describe('drctl notify test', () => {
       target: `${ok.url}/…`,
       status: 'sent',
       attempts: 1,
-      subject: 'drctl test message for notify test',
+      subject: 'Ping from notify test',
     });
     const request = ok.requests.find((r) => r.path === `/teams/${TOKEN}`);
-    expect(request?.body).toMatchObject({
-      '@type': 'MessageCard',
-      title: 'drctl test message for notify test',
-    });
+    expect(request?.body).toMatchObject({ '@type': 'MessageCard', title: 'Ping from notify test' });
+    expect(String(request?.body.text)).toMatch(/^Channel check at \d{4}-\d\d-\d\dT/);
   });
 
   it('fails with DRCTL_NOTIFY_TEST_FAILED and exit 1 when the webhook answers 500, trying once by default', async () => {

@@ -21,6 +21,7 @@ interface ServeOptions {
   leaseTtl: string;
   monitor?: boolean;
   exportDir?: string;
+  statusListen?: string;
 }
 
 export const registerServe: RegisterCommand = (program, context) => {
@@ -34,6 +35,10 @@ export const registerServe: RegisterCommand = (program, context) => {
       process.env.DRCTL_STATE_URL ?? process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR,
     )
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
+    .option(
+      '--status-listen <host:port>',
+      'also serve the public status page, and nothing else, on this address (it may face the internet)',
+    )
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--insecure-listen', 'allow plain HTTP on an address other than loopback (behind a TLS proxy)')
@@ -68,6 +73,7 @@ export const registerServe: RegisterCommand = (program, context) => {
         ...(options.tlsCert === undefined ? {} : { tlsCert: options.tlsCert }),
         ...(options.tlsKey === undefined ? {} : { tlsKey: options.tlsKey }),
         ...(options.insecureListen ? { insecureListen: true } : {}),
+        ...(options.statusListen === undefined ? {} : { statusListen: options.statusListen }),
       });
       let stopped!: () => void;
       const stop = new Promise<void>((resolveStop) => (stopped = resolveStop));
@@ -81,6 +87,8 @@ export const registerServe: RegisterCommand = (program, context) => {
             .map((plan) => plan.name)
             .join(', ')}; state ${redactCredentials(server.ctx.options.stateStore)})\n`,
         );
+        if (server.ctx.statusAddress !== undefined)
+          context.err.write(`status page on http://${server.ctx.statusAddress}/status\n`);
         if (resumed.length > 0)
           context.err.write(`resumed ${resumed.length} run(s): ${resumed.join(', ')}\n`);
         await stop;

@@ -224,10 +224,19 @@ export function communicationsService(): ServerService {
         const created = serve({ fetch: app.fetch, hostname: host, port: Number(match![3]) }, () =>
           resolve(created),
         );
-        created.once('error', reject);
+        created.once('error', (error: NodeJS.ErrnoException) =>
+          reject(
+            new UsageError(
+              'DRCTL_SERVE_LISTEN',
+              `cannot listen on --status-listen ${listen}: ${error.code ?? error.message}`,
+              { hint: 'pick a free port, other than --listen', cause: error },
+            ),
+          ),
+        );
       });
       const address = listener.address();
-      if (address !== null && typeof address === 'object') ctx.statusAddress = `${host}:${address.port}`;
+      const shown = host.includes(':') ? `[${host}]` : host;
+      if (address !== null && typeof address === 'object') ctx.statusAddress = `${shown}:${address.port}`;
     },
     async stop() {
       await comms?.stop();
