@@ -67,7 +67,7 @@ export async function site(
   writePlan(dir, steps);
   await options.plan?.(dir);
   const schema = `instances_${process.pid}_${(schemas += 1)}`;
-  const state = `${baseUrl}?schema=${schema}`;
+  const state = `${baseUrl}${baseUrl.includes('?') ? '&' : '?'}schema=${schema}`;
   const admin = await PostgresStore.open(state);
   const { token } = await createToken(admin, { name: 'alice', role: 'operator', createdBy: 'test' });
   const instances: Instance[] = [];

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FaultProxy } from '../../src/chaos/index.ts';
 import { PgCluster, freePort } from '../../src/providers/postgres/cluster.ts';
 import { pgAvailable } from '../../src/providers/postgres/index.ts';
 import { MIGRATIONS } from '../../src/store/postgres/migrations.ts';
@@ -77,6 +78,35 @@ describe.skipIf(!pgAvailable())('PostgreSQL store', () => {
       await taker.close();
     }
   });
+
+  it('appends an event once when the connection is lost after its commit and the append is sent again', async () => {
+    const schema = `lost_answer_${(schemas += 1)}`;
+    const port = Number(new URL(url()).port);
+    const proxy = await FaultProxy.create({ target: port });
+    const proxied = url().replace(`:${port}/`, `:${proxy.port}/`);
+    const store = await PostgresStore.open(proxied, { schema, reconnectTimeoutMs: 20_000 });
+    try {
+      await store.appendEvent('audit', { type: 'first', actor: 'alice', data: {} });
+      // the commit takes 800 ms (a deferred trigger), so the connection can be cut while it runs: the
+      // server commits, the answer never arrives, and the store sends the append again
+      await store.sql(`CREATE FUNCTION S.slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_sleep(0.8); RETURN NULL; END $$`);
+      await store.sql(`CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON S.events
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION S.slow_commit()`);
+      const appending = store.appendEvent('audit', { type: 'second', actor: 'alice', data: { n: 2 } });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      proxy.set({ kind: 'reset' });
+      proxy.clear();
+      const second = await appending;
+      expect(proxy.stats().reset).toBeGreaterThan(0);
+      const events = await store.readEvents('audit');
+      expect(events.map((event) => event.type)).toEqual(['first', 'second']);
+      expect(second).toMatchObject({ seq: 2, hash: events[1]?.hash });
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  }, 60_000);
 
   it('keeps the journal append-only against SQL that goes around drctl', async () => {
     const store = await PostgresStore.open(url(), { schema: `append_only_${(schemas += 1)}` });

@@ -171,16 +171,24 @@ export class PostgresStore implements RunStore {
   async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return this.#retrying(async () => {
       const client = await this.#pool.connect();
+      // a connection cut while checked out reports to the query in flight; the pool only listens on idle
+      // clients, so without this the same error would also crash the process
+      const ignore = (): void => undefined;
+      client.on('error', ignore);
+      let failure: unknown;
       try {
         await client.query('BEGIN');
         const result = await work(client);
         await client.query('COMMIT');
         return result;
       } catch (error) {
+        failure = error;
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       } finally {
-        client.release();
+        client.off('error', ignore);
+        // a connection that failed is dropped, not handed to the next caller
+        client.release(failure !== undefined && retryable(failure) ? (failure as Error) : undefined);
       }
     });
   }
@@ -540,6 +548,14 @@ export class PostgresStore implements RunStore {
     );
     if (row === undefined) {
       const held = await this.getDocument(collection, id);
+      // our own write, committed before a lost answer made #retrying send it again
+      if (
+        held !== undefined &&
+        expected !== undefined &&
+        held.version === expected + 1 &&
+        JSON.stringify(held.data) === json
+      )
+        return held;
       throw documentConflict(collection, id, expected ?? 0, held?.version ?? 0);
     }
     return toDocument(row);
@@ -569,12 +585,25 @@ export class PostgresStore implements RunStore {
     return rows.length > 0;
   }
 
+  /**
+   * A connection lost after the commit but before its answer sends the transaction again: the record
+   * tried first (its sequence number and hash, unique by its time) is looked for before a new one is
+   * chained, so the retry finds it and nothing is appended twice, as with the journal.
+   */
   async appendEvent(stream: string, input: EventInput): Promise<EventRecord> {
+    let attempted: EventRecord | undefined;
     return this.#transaction(async (client) => {
       // writers of one stream take turns; other streams are not held up
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
         `drctl-events:${this.schema}:${stream}`,
       ]);
+      if (attempted !== undefined) {
+        const found = await client.query(
+          this.#sql('SELECT 1 FROM S.events WHERE stream = $1 AND seq = $2 AND hash = $3'),
+          [stream, attempted.seq, attempted.hash],
+        );
+        if (found.rows.length > 0) return attempted;
+      }
       const head = await client.query<{ seq: number; hash: string }>(
         this.#sql(
           'SELECT seq::integer AS seq, hash FROM S.events WHERE stream = $1 ORDER BY seq DESC LIMIT 1',
@@ -582,6 +611,7 @@ export class PostgresStore implements RunStore {
         [stream],
       );
       const record = chainEvent(stream, head.rows[0], input);
+      attempted = record;
       await client.query(
         this.#sql(
           'INSERT INTO S.events (stream, seq, at, type, actor, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
