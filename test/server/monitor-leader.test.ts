@@ -61,8 +61,12 @@ describe.skipIf(!pgAvailable())('monitors in several drctl serve instances', () 
         const runs = await failovers();
         return runs.length > 0 ? runs : undefined;
       }, 20_000);
-      const driven = (await store.readJournal(run!.id)).find((r) => r.type === 'run-driven');
-      expect(driven?.data.pid).toBe(second.process.child.pid);
+      // the run is listed once created; its driver writes `run-driven` a moment later
+      const driven = await eventually(
+        async () => (await store.readJournal(run!.id)).find((r) => r.type === 'run-driven'),
+        20_000,
+      );
+      expect(driven.data.pid).toBe(second.process.child.pid);
       await eventually(
         async () => ((await store.getRun(run!.id))?.status === 'succeeded' ? true : undefined),
         20_000,
