@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
 import { DrctlError, PlanInvalidError, formatLocation } from '../errors.ts';
 import { redactCredentials } from '../plan/secrets.ts';
-import { commands } from './commands/index.ts';
+import { commandsFor } from './commands/index.ts';
 import { printJson, type CommandContext } from './context.ts';
 
 export interface CliStreams {
@@ -31,7 +31,7 @@ export async function main(
     .option('--debug', 'print stack traces and debug logs')
     .exitOverride()
     .configureOutput({ writeOut: (s) => context.out.write(s), writeErr: (s) => context.err.write(s) });
-  for (const register of commands) register(program, context);
+  for (const register of await commandsFor(argv)) register(program, context);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

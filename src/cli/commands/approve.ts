@@ -11,8 +11,8 @@ async function answer(
 ): Promise<void> {
   const by = actor(options.as);
   const [{ approveStep, rejectStep }, { openState, viewOf }] = await Promise.all([
-    import('../../engine/index.ts'),
-    import('./run-shared.ts'),
+    import('../../engine/operator.ts'),
+    import('./run-state.ts'),
   ]);
   const store = await openState(options);
   try {

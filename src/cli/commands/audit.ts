@@ -13,8 +13,8 @@ export const registerAudit: RegisterCommand = (program, context) => {
       .argument('<run>', 'run id'),
   ).action(async (runId: string, options: StateOptions) => {
     const [{ verifyRun }, { openState }] = await Promise.all([
-      import('../../engine/index.ts'),
-      import('./run-shared.ts'),
+      import('../../engine/audit.ts'),
+      import('./run-state.ts'),
     ]);
     const store = await openState(options);
     try {
@@ -46,8 +46,8 @@ export const registerAudit: RegisterCommand = (program, context) => {
       .option('--out <file>', 'write to a file instead of stdout'),
   ).action(async (runId: string, options: StateOptions & { out?: string }) => {
     const [{ exportRun }, { openState }] = await Promise.all([
-      import('../../engine/index.ts'),
-      import('./run-shared.ts'),
+      import('../../engine/audit.ts'),
+      import('./run-state.ts'),
     ]);
     const store = await openState(options);
     try {

@@ -20,9 +20,9 @@ export const registerCancel: RegisterCommand = (program, context) => {
     const by = actor(options.as);
     const [{ finishCancelled, requestCancel }, { FINAL_RUN_STATUSES }, { openState, viewOf }] =
       await Promise.all([
-        import('../../engine/index.ts'),
+        import('../../engine/operator.ts'),
         import('../../store/index.ts'),
-        import('./run-shared.ts'),
+        import('./run-state.ts'),
       ]);
     const store = await openState(options);
     try {

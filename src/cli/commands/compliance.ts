@@ -25,7 +25,7 @@ export const registerCompliance: RegisterCommand = (program, context) => {
         await Promise.all([
           import('../../compliance/index.ts'),
           import('../load-plan.ts'),
-          import('./run-shared.ts'),
+          import('./run-state.ts'),
         ]);
       const plan = await loadPlanForCommand(file);
       const store = await openState(options);

@@ -29,8 +29,8 @@ export const registerConfirm: RegisterCommand = (program, context) => {
       }
       const by = actor(options.as);
       const [{ confirmStep }, { openState, viewOf }] = await Promise.all([
-        import('../../engine/index.ts'),
-        import('./run-shared.ts'),
+        import('../../engine/operator.ts'),
+        import('./run-state.ts'),
       ]);
       const store = await openState(options);
       try {

@@ -47,7 +47,7 @@ export const registerDemo: RegisterCommand = (program, context) => {
         import('../../providers/postgres/index.ts'),
         import('../load-plan.ts'),
       ]);
-      const { stateDirectory } = await import('./run-shared.ts');
+      const { stateDirectory } = await import('./run-state.ts');
       const stateDir = stateDirectory(options.state, 'demo');
       const drills: { name: string; file: string }[] = [
         { name: 'warm standby (SQLite, a snapshot shipped to west every second)', file: 'warm-standby.yaml' },

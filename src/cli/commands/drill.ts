@@ -49,7 +49,7 @@ export const registerDrill: RegisterCommand = (program, context) => {
         import('../../drill/index.ts'),
         import('../load-plan.ts'),
       ]);
-      const { stateDirectory } = await import('./run-shared.ts');
+      const { stateDirectory } = await import('./run-state.ts');
       const stateDir = stateDirectory(options.state, 'drill');
       const plan = await loadPlanForCommand(file);
       const outcome = await withInterrupt(context, (signal) =>

@@ -33,7 +33,7 @@ export const registerNotify: RegisterCommand = (program, context) => {
     .action(async (file: string, options: NotifyTestOptions) => {
       const [{ loadPlanForCommand }, { openState }, { testChannel }] = await Promise.all([
         import('../load-plan.ts'),
-        import('./run-shared.ts'),
+        import('./run-state.ts'),
         import('../../notify/index.ts'),
       ]);
       const plan = await loadPlanForCommand(file);

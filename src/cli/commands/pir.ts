@@ -33,7 +33,7 @@ export const registerPir: RegisterCommand = (program, context) => {
       const [report, { loadPlanForCommand }, { openState }] = await Promise.all([
         import('../../report/index.ts'),
         import('../load-plan.ts'),
-        import('./run-shared.ts'),
+        import('./run-state.ts'),
       ]);
       const { assertRealRun, draftPir, writeReportHtml, writeReportMarkdown } = report;
       const store = await openState(options);

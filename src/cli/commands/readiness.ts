@@ -19,7 +19,7 @@ export const registerReadiness: RegisterCommand = (program, context) => {
         import('../../store/index.ts'),
       ]);
       const plan = await loadPlanForCommand(file);
-      const { stateDirectory } = await import('./run-shared.ts');
+      const { stateDirectory } = await import('./run-state.ts');
       const stateDir = stateDirectory(options.state, 'readiness');
       // restore verification results live in the store; a plan without verifications needs none
       const store = plan.workloads.some((w) => (w.verifications ?? []).length > 0)

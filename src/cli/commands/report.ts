@@ -30,7 +30,7 @@ export const registerReport: RegisterCommand = (program, context) => {
         const [{ writeAuditPack }, { loadPlanForCommand }, { openState }] = await Promise.all([
           import('../../report/index.ts'),
           import('../load-plan.ts'),
-          import('./run-shared.ts'),
+          import('./run-state.ts'),
         ]);
         const plan = await loadPlanForCommand(file);
         const store = await openState(options);

@@ -6,7 +6,7 @@ export const registerStatus: RegisterCommand = (program, context) => {
   withStateOptions(
     program.command('status').description('show a run (or the latest runs)').argument('[run]', 'run id'),
   ).action(async (runId: string | undefined, options: StateOptions) => {
-    const { openState, printView, viewOf } = await import('./run-shared.ts');
+    const { openState, printView, viewOf } = await import('./run-state.ts');
     const store = await openState(options);
     try {
       if (runId !== undefined) {

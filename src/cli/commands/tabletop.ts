@@ -29,7 +29,7 @@ export const registerTabletop: RegisterCommand = (program, context) => {
       const [{ runTabletop }, { loadPlanForCommand }, { openState }] = await Promise.all([
         import('../../tabletop/index.ts'),
         import('../load-plan.ts'),
-        import('./run-shared.ts'),
+        import('./run-state.ts'),
       ]);
       const plan = await loadPlanForCommand(file);
       const store = await openState(options);
