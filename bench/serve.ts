@@ -149,6 +149,7 @@ try {
     { what: 'run console page', path: `/runs/${finished.id}` },
   ];
   const rows: string[][] = [];
+  const failures: string[] = [];
   for (const load of loads.filter((candidate) => ONLY === undefined || candidate.what.includes(ONLY))) {
     const result = await autocannon({
       url: `${load.base ?? base}${load.path}`,
@@ -164,6 +165,10 @@ try {
       result.requests.average.toFixed(0),
       String(result.non2xx + result.errors + result.timeouts),
     ]);
+    if (result.non2xx + result.errors + result.timeouts > 0)
+      failures.push(
+        `${load.what}: ${result.non2xx} non-2xx, ${result.errors} connection errors, ${result.timeouts} timeouts`,
+      );
   }
 
   const eventRows: string[][] = [];
@@ -183,6 +188,7 @@ try {
     `\ndrctl serve, ${SECONDS} s per row, load average ${one?.toFixed(2)} / ${five?.toFixed(2)}\n\n`,
   );
   table(['what', 'connections', 'p50 ms', 'p99 ms', 'req/s', 'failed'], rows);
+  for (const failure of failures) process.stdout.write(`  ${failure}\n`);
   process.stdout.write(`\nstep finished (journal time) → SSE client received, ${STEPS}-step run\n\n`);
   table(['SSE clients', 'events', 'p50 ms', 'p99 ms', 'max ms'], eventRows);
 } finally {
