@@ -7,14 +7,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pino from 'pino';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { DrctlError, UsageError } from '../errors.ts';
 import type { Plan, Runbook, Step } from '../plan/model.ts';
 import type { ActionContext, Provider, ProviderAction } from '../providers/provider.ts';
 import type { JournalInput, JournalRecord, RunStatus, RunStore } from '../store/store.ts';
 import { FINAL_RUN_STATUSES } from '../store/store.ts';
+import { silentLogger } from '../system/logger.ts';
 import { withActivationGate } from './activation.ts';
 import type { ActivationGate } from './activation.ts';
 import { runCheck } from './checks.ts';
@@ -179,8 +178,10 @@ function resolveAction(
  * nothing to `process.stop`, which would refuse it as unknown.
  */
 function knownParams(definition: ProviderAction, params: Record<string, unknown>): Record<string, unknown> {
-  if (!(definition.params instanceof z.ZodObject)) return params;
-  const known = new Set(Object.keys(definition.params.shape));
+  // a zod object has a shape; checked by its shape so that the engine does not load zod for one instanceof
+  const shape = (definition.params as { shape?: unknown }).shape;
+  if (typeof shape !== 'object' || shape === null) return params;
+  const known = new Set(Object.keys(shape));
   return Object.fromEntries(Object.entries(params).filter(([key]) => known.has(key)));
 }
 
@@ -268,7 +269,7 @@ export class Engine {
         : Array.isArray(options.hooks)
           ? (options.hooks as EngineHooks[])
           : [options.hooks as EngineHooks];
-    this.#log = options.logger ?? pino({ level: 'silent' });
+    this.#log = options.logger ?? silentLogger();
   }
 
   /** Creates a run, takes its lease and starts driving it. */

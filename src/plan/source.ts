@@ -9,7 +9,6 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { constructFromEvents, EVENT_ID, getScalarValue, parseEvents, type Event } from 'js-yaml';
-import { LineCounter, parseDocument } from 'yaml';
 import { DrctlError, type PlanProblem, type SourceLocation } from '../errors.ts';
 
 /** A plan file larger than this is refused before it is read: plans are text, not data dumps. */
@@ -72,7 +71,7 @@ export async function readSourceFile(
     events = parseEvents(text, { filename: displayName });
     value = constructFromEvents(events, { source: text, filename: displayName })[0];
   } catch {
-    return { source: undefined, problems: syntaxProblems(text, displayName) };
+    return { source: undefined, problems: await syntaxProblems(text, displayName) };
   }
   const second = secondDocumentOffset(events, text);
   if (second !== undefined) {
@@ -274,8 +273,12 @@ function withinExpansionBudget(value: unknown): boolean {
   return true;
 }
 
-/** Every syntax error of a file, positioned, from the `yaml` package's error-tolerant parser. */
-function syntaxProblems(text: string, file: string): PlanProblem[] {
+/**
+ * Every syntax error of a file, positioned, from the `yaml` package's error-tolerant parser, loaded here
+ * only (it takes longer to load than a valid plan takes to check).
+ */
+async function syntaxProblems(text: string, file: string): Promise<PlanProblem[]> {
+  const { LineCounter, parseDocument } = await import('yaml');
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problems = document.errors.map((error) => {

@@ -8,10 +8,10 @@
  * process sharing the store does not run the same occurrence again.
  */
 import { Cron } from 'croner';
-import pino from 'pino';
 import type { Logger } from 'pino';
 import { DrctlError } from '../errors.ts';
 import type { RunStore, StoredDocument } from '../store/store.ts';
+import { silentLogger } from '../system/logger.ts';
 
 /** The store collection holding each job's last occurrence. */
 export const OCCURRENCES_COLLECTION = 'schedule-occurrences';
@@ -136,7 +136,7 @@ export class Scheduler {
   constructor(options: SchedulerOptions) {
     this.#store = options.store;
     this.#clock = options.clock ?? (() => new Date());
-    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ module: 'schedule' });
+    this.#log = (options.logger ?? silentLogger()).child({ module: 'schedule' });
     this.#lateAfterMs = options.lateAfterMs ?? 60_000;
     this.#tickMs = options.tickMs ?? 1000;
   }

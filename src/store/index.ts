@@ -4,11 +4,11 @@
  * `postgres://` URL is PostgreSQL (several instances, see postgres/ARCHITECTURE.md).
  */
 import { UsageError } from '../errors.ts';
-import { PostgresStore, isPostgresUrl, looksLikeUrl } from './postgres/index.ts';
 import type { PostgresStoreOptions } from './postgres/index.ts';
 import { SqliteStore } from './sqlite/index.ts';
 import type { SqliteStoreOptions } from './sqlite/index.ts';
 import type { RunStore } from './store.ts';
+import { isPostgresUrl, looksLikeUrl } from './url.ts';
 
 export type * from './store.ts';
 export { FINAL_RUN_STATUSES } from './store.ts';
@@ -19,7 +19,8 @@ export type { SqliteStoreOptions } from './sqlite/index.ts';
 
 export { DEFAULT_STATE_DIR } from './state-dir.ts';
 
-export { PostgresStore, isPostgresUrl, looksLikeUrl, parseStateUrl } from './postgres/index.ts';
+// the PostgreSQL store (and pg) loads only when a URL names it: import PostgresStore from ./postgres/index.ts
+export { isPostgresUrl, looksLikeUrl } from './url.ts';
 export type { PostgresStoreOptions } from './postgres/index.ts';
 
 /** The stores `--state` can name, for messages. */
@@ -36,7 +37,10 @@ export interface OpenStoreOptions {
  * anything else is a SQLite state directory.
  */
 export async function openStore(state: string, options: OpenStoreOptions = {}): Promise<RunStore> {
-  if (isPostgresUrl(state)) return PostgresStore.open(state, options.postgres);
+  if (isPostgresUrl(state)) {
+    const { PostgresStore } = await import('./postgres/index.ts');
+    return PostgresStore.open(state, options.postgres);
+  }
   if (looksLikeUrl(state)) {
     throw new UsageError(
       'DRCTL_STORE_UNSUPPORTED',

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createToken } from '../../src/server/index.ts';
-import { PostgresStore } from '../../src/store/index.ts';
+import { PostgresStore } from '../../src/store/postgres/index.ts';
 import type { JournalRecord, Lease } from '../../src/store/index.ts';
 import { freePort } from '../../src/system/ports.ts';
 import { startCli } from '../engine/cli-process.ts';

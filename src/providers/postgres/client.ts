@@ -2,7 +2,7 @@
  * Connections to a placement, with failures turned into errors that name the component and the site:
  * wrong credentials, nothing listening, a server still starting up.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { DrctlError } from '../../errors.ts';
 
 /** "component db at site west", or the bare URL host when no plan names it. */
@@ -77,7 +77,9 @@ export async function withClient<T>(
   work: (client: pg.Client) => Promise<T>,
   options: ConnectOptions = {},
 ): Promise<T> {
-  const client = new pg.Client({
+  // pg loads on the first connection: validating or rendering a plan with PostgreSQL components needs none
+  const { default: pgModule } = await import('pg');
+  const client = new pgModule.Client({
     connectionString: url,
     connectionTimeoutMillis: options.timeoutMs ?? 5_000,
     statement_timeout: options.statementTimeoutMs ?? 60_000,

@@ -15,7 +15,6 @@ import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { DrctlError } from '../../errors.ts';
 import { freePort } from '../../system/ports.ts';
 import { chownToServer, findPgBinaries, runPgTool, type PgBinaries } from './binaries.ts';
@@ -301,7 +300,7 @@ export class PgCluster {
       if (!/\bport=\d+/.test(conninfo))
         throw new DrctlError('DRCTL_PG_CLUSTER_SITES', `the standby at site ${standby} has no primary port`);
       await client.query(
-        `alter system set primary_conninfo = ${pg.escapeLiteral(conninfo.replace(/\bport=\d+/, `port=${port}`))}`,
+        `alter system set primary_conninfo = ${client.escapeLiteral(conninfo.replace(/\bport=\d+/, `port=${port}`))}`,
       );
       await client.query('select pg_reload_conf()');
     });
@@ -325,7 +324,7 @@ export class PgCluster {
     const names = standbys.map((name) => `"${name}"`).join(', ');
     await withClient({ component: 'cluster', site: primary }, this.node(primary).url, async (client) => {
       await client.query(
-        `alter system set synchronous_standby_names = ${pg.escapeLiteral(`FIRST 1 (${names})`)}`,
+        `alter system set synchronous_standby_names = ${client.escapeLiteral(`FIRST 1 (${names})`)}`,
       );
       await client.query('select pg_reload_conf()');
     });

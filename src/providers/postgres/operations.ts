@@ -18,7 +18,6 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { DrctlError } from '../../errors.ts';
 import { chownToServer, runAsServer, runPgTool, type PgBinaries } from './binaries.ts';
 import { describe, one, redactUrl, toolConnection, withClient, type Subject } from './client.ts';
@@ -510,7 +509,7 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
   if (options.synchronous === true) {
     await withClient(source.subject, source.url, async (client) => {
       await client.query(
-        `alter system set synchronous_standby_names = ${pg.escapeLiteral(`FIRST 1 ("${subject.site}")`)}`,
+        `alter system set synchronous_standby_names = ${client.escapeLiteral(`FIRST 1 ("${subject.site}")`)}`,
       );
       await client.query('select pg_reload_conf()');
     });
@@ -608,7 +607,7 @@ export async function baseBackup(
         });
       }
       if (row?.command !== command) {
-        await client.query(`alter system set archive_command = ${pg.escapeLiteral(command ?? '')}`);
+        await client.query(`alter system set archive_command = ${client.escapeLiteral(command ?? '')}`);
         await client.query('select pg_reload_conf()');
       }
     });

@@ -18,9 +18,9 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { DrctlError } from '../../errors.ts';
+import { silentLogger } from '../../system/logger.ts';
 import { freePort } from '../../system/ports.ts';
 import { procStat, processAlive, signalGroup } from '../../system/processes.ts';
 import { probeHttp, probeTcp } from '../http/probe.ts';
@@ -130,7 +130,7 @@ export class Supervisor {
   private constructor(options: SupervisorOptions) {
     this.stateDir = options.stateDir;
     this.dir = path.join(options.stateDir, 'processes');
-    this.log = options.log ?? pino({ level: 'silent' });
+    this.log = options.log ?? silentLogger();
   }
 
   static create(options: SupervisorOptions): Supervisor {

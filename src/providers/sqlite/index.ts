@@ -6,9 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
 import type { Component, Plan } from '../../plan/model.ts';
@@ -50,13 +51,17 @@ export const SQLITE_ERRORS = {
  */
 const ALL_PAGES = 0x7fffffff;
 
+const require = createRequire(import.meta.url);
+
 function openDatabase(
   path: string,
   subject: Subject,
   options: { readonly?: boolean } = {},
 ): Database.Database {
+  // better-sqlite3 loads with the first database opened: validating a plan with SQLite components needs none
+  const Sqlite = require('better-sqlite3') as typeof Database;
   try {
-    const db = new Database(path, {
+    const db = new Sqlite(path, {
       fileMustExist: true,
       readonly: options.readonly === true,
       timeout: 10_000,
