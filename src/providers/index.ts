@@ -11,6 +11,7 @@ import { routerProvider } from './router/index.ts';
 import { filesProvider } from './files/index.ts';
 import { sqliteProvider } from './sqlite/index.ts';
 import { resticProvider } from './restic/index.ts';
+import { pgbackrestProvider } from './pgbackrest/index.ts';
 
 export type {
   Provider,
@@ -33,6 +34,7 @@ export const providers: readonly Provider[] = [
   filesProvider,
   sqliteProvider,
   resticProvider,
+  pgbackrestProvider,
 ];
 
 export function findProvider(name: string): Provider | undefined {

@@ -500,7 +500,8 @@ async function readiness(component: Component, ctx: ActionContext): Promise<Read
       });
     }
   }
-  for (const policy of component.backups) {
+  // restic and pgBackRest policies report through their own providers
+  for (const policy of component.backups.filter((b) => (b.engine ?? 'drctl') === 'drctl')) {
     const newest = listBackups(backupLocation(ctx.plan, component, ctx, undefined, policy.to))[0];
     // With streaming replication the RPO rests on the standby; the backups then only need to keep their schedule.
     const limit = replicating || rpoMs === undefined ? policy.everyMs : Math.min(policy.everyMs, rpoMs);

@@ -1,0 +1,554 @@
+/**
+ * The pgBackRest provider: drives the pgBackRest repositories teams already keep for PostgreSQL. A
+ * postgres component's `backups[]` entry with `engine: pgbackrest` names the repository path (and the
+ * stanza, the component id by default); its placement gives the server's data_dir, socket_dir and url.
+ * Actions create and check the stanza (setting the server's archive_command), take full, differential and
+ * incremental backups, restore to the end of the archive or a point in time, expire by the plan's
+ * retention, and report `info`; evidence is pgBackRest's own JSON. See docs/providers/pgbackrest.md.
+ */
+import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { DrctlError } from '../../errors.ts';
+import type { Component, Retention } from '../../plan/model.ts';
+import { formatDuration } from '../../plan/duration.ts';
+import { Id } from '../../plan/schema.ts';
+import { RetentionParams } from '../files/resolve.ts';
+import { chownToServer, findPgBinaries } from '../postgres/binaries.ts';
+import { one, withClient } from '../postgres/client.ts';
+import { PgServer } from '../postgres/server.ts';
+import { defineAction } from '../provider.ts';
+import type { ActionContext, Provider, ReadinessFact } from '../provider.ts';
+import {
+  PGBACKREST_ERRORS,
+  archiveCommand,
+  ensureRepositoryDir,
+  pgbackrest,
+  pgbackrestTarget,
+  stanzaInfo,
+} from './pgbackrest.ts';
+import type { BackupSet, PgbackrestTarget, StanzaInfo } from './pgbackrest.ts';
+
+export { PGBACKREST_ERRORS, pgbackrestTarget, stanzaInfo, findPgbackrest } from './pgbackrest.ts';
+
+const targetParams = {
+  component: Id.describe('The postgres component whose pgBackRest backups this is about.'),
+  to: Id.optional().describe(
+    "The backup policy, by its site. @default the component's first pgBackRest policy",
+  ),
+  site: Id.optional().describe('Site of the PostgreSQL server backed up. @default the primary placement'),
+};
+
+function target(
+  params: { component: string; to?: string | undefined; site?: string | undefined },
+  ctx: ActionContext,
+): PgbackrestTarget {
+  return pgbackrestTarget(ctx.plan, params.component, {
+    to: params.to,
+    site: params.site,
+    stateDir: ctx.stateDir,
+  });
+}
+
+/** The placement's server as a URL a client connects to (TCP, the placement's own url). */
+function serverUrl(t: PgbackrestTarget, port = t.port): string {
+  const url = new URL(t.placement.url ?? `postgres://${t.user}@127.0.0.1/postgres`);
+  url.port = String(port);
+  if (t.env.PGPASSWORD !== undefined) url.password = encodeURIComponent(t.env.PGPASSWORD);
+  return url.toString();
+}
+
+/** Points the server's archive_command at this policy's stanza; archive_mode must already be on. */
+async function setArchiveCommand(t: PgbackrestTarget): Promise<{ command: string; changed: boolean }> {
+  const command = archiveCommand(t);
+  const subject = { component: t.component.id, site: t.site };
+  return withClient(subject, serverUrl(t), async (client) => {
+    const row = await one<{ mode: string; command: string }>(
+      client,
+      "select current_setting('archive_mode') as mode, current_setting('archive_command') as command",
+    );
+    if (row?.mode === 'off')
+      throw new DrctlError(
+        PGBACKREST_ERRORS.ARCHIVE_FAILED,
+        `cannot archive WAL of ${t.component.id} at ${t.site} to pgBackRest: archive_mode is off`,
+        {
+          hint: 'set archive_mode = on in postgresql.conf and restart the server once; drctl sets archive_command itself',
+        },
+      );
+    if (row?.command === command) return { command, changed: false };
+    await client.query(`alter system set archive_command = ${client.escapeLiteral(command)}`);
+    await client.query('select pg_reload_conf()');
+    return { command, changed: true };
+  });
+}
+
+/** pgBackRest's timestamp format for --target (PostgreSQL reads it as recovery_target_time). */
+function targetTime(date: Date): string {
+  return date.toISOString().replace('T', ' ').replace('Z', '+00');
+}
+
+function backupSummary(set: BackupSet): Record<string, unknown> {
+  return {
+    label: set.label,
+    type: set.type,
+    prior: set.prior,
+    start: new Date(set.timestamp.start * 1000).toISOString(),
+    stop: new Date(set.timestamp.stop * 1000).toISOString(),
+    walStart: set.archive.start,
+    walStop: set.archive.stop,
+    size: set.info?.size,
+    repositorySize: set.info?.repository?.size,
+  };
+}
+
+/**
+ * pgBackRest keeps full backups by count or by age, not one per day/week/month/year. drctl keeps every
+ * full backup of the plan's longest horizon (a superset of what the calendar rule keeps), by age.
+ */
+export function retentionDays(keep: Retention): number {
+  return Math.max(keep.daily, keep.weekly * 7, keep.monthly * 31, keep.yearly * 366);
+}
+
+export const pgbackrestProvider = {
+  name: 'pgbackrest',
+  description:
+    'PostgreSQL backups with pgBackRest: stanza create and check, full/diff/incr backups, restore to the latest or a point in time, expire, info.',
+  kinds: [],
+  actions: {
+    stanza_create: defineAction({
+      description:
+        "Create the stanza in the repository (creating a local repository directory) and point the server's archive_command at it.",
+      params: z.strictObject({ ...targetParams }),
+      idempotent: true,
+      evidence: ['stanza'],
+      async run(params, ctx) {
+        const t = target(params, ctx);
+        ensureRepositoryDir(t);
+        const archive = await setArchiveCommand(t);
+        const result = await pgbackrest(t, 'stanza-create', [], { signal: ctx.signal });
+        const evidence = {
+          stanza: t.stanza,
+          repository: t.repository,
+          encrypted: t.encrypted,
+          archiveCommand: archive.command,
+          archiveCommandChanged: archive.changed,
+          durationMs: Math.round(result.durationMs),
+        };
+        ctx.evidence('stanza', evidence);
+        return {
+          summary: `pgBackRest stanza ${t.stanza} of ${t.component.id} ready in ${t.repository}`,
+          output: evidence,
+        };
+      },
+    }),
+    check: defineAction({
+      description:
+        'pgbackrest check: the stanza is in the repository and a WAL segment the server archives arrives there.',
+      params: z.strictObject({ ...targetParams }),
+      idempotent: true,
+      evidence: ['check'],
+      async run(params, ctx) {
+        const t = target(params, ctx);
+        const result = await pgbackrest(t, 'check', [], { signal: ctx.signal });
+        const evidence = {
+          stanza: t.stanza,
+          repository: t.repository,
+          ok: true,
+          durationMs: Math.round(result.durationMs),
+        };
+        ctx.evidence('check', evidence);
+        return {
+          summary: `pgBackRest stanza ${t.stanza} of ${t.component.id} checked: WAL archiving works`,
+          output: evidence,
+        };
+      },
+    }),
+    backup: defineAction({
+      description: 'Take a full, differential or incremental backup of the server into the stanza.',
+      params: z.strictObject({
+        ...targetParams,
+        type: z
+          .enum(['full', 'diff', 'incr'])
+          .optional()
+          .describe(
+            'pgBackRest backup type; diff and incr become full when there is no full backup yet. @default incr',
+          ),
+      }),
+      idempotent: true,
+      evidence: ['backup'],
+      async run(params, ctx) {
+        const t = target(params, ctx);
+        const type = params.type ?? 'incr';
+        const before = new Set((await stanzaInfo(t, ctx.signal)).backup.map((b) => b.label));
+        const result = await pgbackrest(t, 'backup', [`--type=${type}`], { signal: ctx.signal });
+        const info = await stanzaInfo(t, ctx.signal);
+        const taken = info.backup.find((b) => !before.has(b.label)) ?? info.backup.at(-1);
+        const evidence = {
+          stanza: t.stanza,
+          repository: t.repository,
+          requested: type,
+          durationMs: Math.round(result.durationMs),
+          ...(taken === undefined ? {} : backupSummary(taken)),
+        };
+        ctx.evidence('backup', evidence);
+        return {
+          summary: `pgBackRest ${taken?.type ?? type} backup ${taken?.label ?? ''} of ${t.component.id}`,
+          output: evidence,
+        };
+      },
+    }),
+    restore: defineAction({
+      description:
+        "Restore the stanza into a data directory, replaying WAL to the end of the archive or to target_time, and start a server on it when a port is given. A directory other than the placement's comes up with archiving off so it never writes into the repository.",
+      params: z.strictObject({
+        ...targetParams,
+        data_dir: z
+          .string()
+          .optional()
+          .describe(
+            "Data directory to restore into (must be empty unless force). @default the placement's data_dir (its server stopped)",
+          ),
+        target_time: z
+          .union([z.string(), z.date()])
+          .optional()
+          .transform((value, context) => {
+            if (value === undefined) return undefined;
+            const date = new Date(value);
+            if (Number.isNaN(date.getTime()))
+              context.addIssue({
+                code: 'custom',
+                message: 'not a timestamp; write it like 2026-03-01T12:00:00Z',
+              });
+            return date;
+          })
+          .describe('Point in time to recover to (--type=time). @default the end of the WAL archive'),
+        set: z
+          .string()
+          .optional()
+          .describe('Backup label to restore from. @default the newest that fits the target'),
+        port: z
+          .number()
+          .int()
+          .min(1)
+          .max(65535)
+          .optional()
+          .describe('Start a server on the restored directory on this port and wait for recovery to finish.'),
+        force: z
+          .boolean()
+          .optional()
+          .describe('Empty a data directory that holds files first. @default false'),
+      }),
+      idempotent: false,
+      evidence: ['restore'],
+      async run(params, ctx) {
+        const t = target(params, ctx);
+        const dataDir =
+          params.data_dir === undefined
+            ? t.dataDir
+            : isAbsolute(params.data_dir)
+              ? params.data_dir
+              : join(ctx.plan.baseDir, params.data_dir);
+        const scratch = dataDir !== t.dataDir;
+        prepareDataDir(dataDir, params.force === true, t.component.id);
+        const args = [`--pg1-path=${dataDir}`];
+        if (params.target_time !== undefined)
+          args.push('--type=time', `--target=${targetTime(params.target_time)}`, '--target-action=promote');
+        if (params.set !== undefined) args.push(`--set=${params.set}`);
+        if (scratch) args.push('--archive-mode=off');
+        const started = performance.now();
+        const result = await pgbackrest(t, 'restore', args, { signal: ctx.signal });
+        const evidence: Record<string, unknown> = {
+          stanza: t.stanza,
+          repository: t.repository,
+          dataDir,
+          targetTime: params.target_time?.toISOString(),
+          set: params.set,
+          archiving: !scratch,
+          restoreMs: Math.round(result.durationMs),
+        };
+        if (params.port !== undefined) {
+          const server = await startRestored(t, dataDir, params.port, ctx);
+          evidence.port = params.port;
+          evidence.pid = server.pid;
+          evidence.recoveredInMs = Math.round(performance.now() - started);
+        }
+        ctx.evidence('restore', evidence);
+        return {
+          summary: `restored pgBackRest stanza ${t.stanza} of ${t.component.id} to ${params.target_time?.toISOString() ?? 'the end of the archive'} into ${dataDir}${params.port === undefined ? '' : `, serving on port ${params.port}`}`,
+          output: evidence,
+        };
+      },
+    }),
+    expire: defineAction({
+      description:
+        "Expire backups (and the WAL only they need) older than the policy's retention: every full backup within its longest horizon is kept.",
+      params: z.strictObject({
+        ...targetParams,
+        keep: RetentionParams.optional().describe(
+          "Override the policy's retention. @default the policy's keep",
+        ),
+      }),
+      idempotent: true,
+      evidence: ['expire'],
+      async run(params, ctx) {
+        const t = target(params, ctx);
+        const keep = {
+          ...t.policy.keep,
+          ...Object.fromEntries(Object.entries(params.keep ?? {}).filter(([, v]) => v !== undefined)),
+        };
+        const days = retentionDays(keep);
+        if (days <= 0)
+          throw new DrctlError(
+            PGBACKREST_ERRORS.FAILED,
+            `retention of ${t.component.id} keeps nothing; refusing to expire every pgBackRest backup`,
+            { hint: 'set keep.daily (or weekly, monthly, yearly) above 0' },
+          );
+        const before = (await stanzaInfo(t, ctx.signal)).backup;
+        await pgbackrest(
+          t,
+          'expire',
+          ['--repo1-retention-full-type=time', `--repo1-retention-full=${days}`],
+          {
+            signal: ctx.signal,
+          },
+        );
+        const after = (await stanzaInfo(t, ctx.signal)).backup;
+        const left = new Set(after.map((b) => b.label));
+        const evidence = {
+          stanza: t.stanza,
+          keep,
+          retentionFullDays: days,
+          kept: after.map((b) => b.label),
+          expired: before.filter((b) => !left.has(b.label)).map((b) => b.label),
+        };
+        ctx.evidence('expire', evidence);
+        return {
+          summary: `expired ${evidence.expired.length} pgBackRest backups of ${t.component.id}, kept ${evidence.kept.length} (full backups within ${days} days)`,
+          output: evidence,
+        };
+      },
+    }),
+    info: defineAction({
+      description: "The stanza's backups and WAL archive range, from info --output=json.",
+      params: z.strictObject({ ...targetParams }),
+      idempotent: true,
+      evidence: ['info'],
+      async run(params, ctx) {
+        const t = target(params, ctx);
+        const info = await stanzaInfo(t, ctx.signal);
+        const evidence = {
+          stanza: t.stanza,
+          status: info.status,
+          cipher: info.cipher,
+          archive: info.archive.map((a) => ({ id: a.id, min: a.min, max: a.max })),
+          backups: info.backup.map(backupSummary),
+        };
+        ctx.evidence('info', evidence);
+        return {
+          summary: `${info.backup.length} pgBackRest backups of ${t.component.id} in stanza ${t.stanza}`,
+          output: evidence,
+        };
+      },
+    }),
+  },
+  checks: {},
+  readiness: pgbackrestReadiness,
+} satisfies Provider;
+
+/** An empty data directory the server's user owns with the mode PostgreSQL insists on. */
+function prepareDataDir(dir: string, force: boolean, component: string): void {
+  mkdirSync(dir, { recursive: true });
+  const entries = readdirSync(dir);
+  if (entries.length > 0) {
+    if (!force)
+      throw new DrctlError(
+        PGBACKREST_ERRORS.TARGET_NOT_EMPTY,
+        `restore target ${dir} of "${component}" is not empty (${entries.length} entries)`,
+        {
+          hint: 'restore into an empty directory, or say force: true to empty it first',
+          details: { target: dir },
+        },
+      );
+    for (const entry of entries) rmSync(join(dir, entry), { recursive: true, force: true });
+  }
+  chmodSync(dir, 0o700);
+  chownToServer(dir);
+}
+
+/** Starts PostgreSQL on a restored directory and waits until recovery has ended and it takes writes. */
+async function startRestored(
+  t: PgbackrestTarget,
+  dataDir: string,
+  port: number,
+  ctx: ActionContext,
+): Promise<PgServer> {
+  const binDir = t.placement.fields.bin_dir;
+  const binaries = findPgBinaries(typeof binDir === 'string' && binDir !== '' ? binDir : undefined);
+  const logFile = join(dirname(t.configFile), `restore-${port}.log`);
+  const server = await PgServer.start({
+    binaries,
+    dataDir,
+    port,
+    // the production socket directory is not this server's; TCP only
+    socketDir: '',
+    logFile,
+    persistent: true,
+    signal: ctx.signal,
+  });
+  const url = serverUrl(t, port);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const row = await withClient({ component: t.component.id, site: t.site }, url, (client) =>
+      one<{ recovering: boolean }>(client, 'select pg_is_in_recovery() as recovering'),
+    ).catch(() => undefined);
+    if (row?.recovering === false) return server;
+    if (!server.running || Date.now() > deadline || ctx.signal.aborted) {
+      await server.kill();
+      throw new DrctlError(
+        PGBACKREST_ERRORS.FAILED,
+        `the server restored from pgBackRest stanza ${t.stanza} did not finish recovery`,
+        { hint: `see ${logFile}` },
+      );
+    }
+    await sleep(100);
+  }
+}
+
+/**
+ * Newest backup age against the policy's interval, and WAL archive continuity: the archive reaches from the
+ * newest backup's first segment on without a gap, and the server's archiver has no failure since its last
+ * success (when the server answers).
+ */
+async function pgbackrestReadiness(component: Component, ctx: ActionContext): Promise<ReadinessFact[]> {
+  const facts: ReadinessFact[] = [];
+  const workload = ctx.plan.workloads.find((w) => w.id === component.workload);
+  const rpo = workload?.rpoMs ?? 0;
+  const now = Date.now();
+  for (const policy of component.backups.filter((b) => b.engine === 'pgbackrest')) {
+    const base = { component: component.id, site: policy.to };
+    let t: PgbackrestTarget;
+    let info: StanzaInfo;
+    try {
+      t = pgbackrestTarget(ctx.plan, component.id, { to: policy.to, stateDir: ctx.stateDir });
+      info = await stanzaInfo(t, ctx.signal);
+    } catch (error) {
+      const code = error instanceof DrctlError ? `${error.code}: ` : '';
+      const message = `${code}${error instanceof Error ? error.message : String(error)}`;
+      facts.push({ ...base, name: 'backup-age', ok: false, limit: policy.everyMs, message });
+      facts.push({ ...base, name: 'wal-archive', ok: false, limit: rpo, message });
+      continue;
+    }
+    const newest = info.backup.filter((b) => b.error !== true).at(-1);
+    if (newest === undefined) {
+      facts.push({
+        ...base,
+        name: 'backup-age',
+        ok: false,
+        limit: policy.everyMs,
+        message: `no pgBackRest backup of ${component.id} in stanza ${t.stanza} yet`,
+      });
+    } else {
+      const age = now - newest.timestamp.stop * 1000;
+      facts.push({
+        ...base,
+        name: 'backup-age',
+        ok: age <= policy.everyMs,
+        value: age,
+        limit: policy.everyMs,
+        message: `newest pgBackRest backup ${newest.label} (${newest.type}) is ${formatDuration(age)} old; one is due every ${formatDuration(policy.everyMs)}`,
+      });
+    }
+    facts.push(await walFact(t, info, newest, rpo, ctx));
+  }
+  return facts;
+}
+
+async function walFact(
+  t: PgbackrestTarget,
+  info: StanzaInfo,
+  newest: BackupSet | undefined,
+  rpo: number,
+  ctx: ActionContext,
+): Promise<ReadinessFact> {
+  const base = { component: t.component.id, site: t.policy.to, name: 'wal-archive', limit: rpo };
+  const archive = info.archive.at(-1);
+  if (archive?.max == null || newest?.archive.start == null)
+    return {
+      ...base,
+      ok: false,
+      message: `the pgBackRest archive of stanza ${t.stanza} holds no WAL after a backup yet`,
+    };
+  const gap = walGap(t, archive.id, newest.archive.start, archive.max);
+  if (gap !== undefined)
+    return {
+      ...base,
+      ok: false,
+      value: gap,
+      message: `WAL segment ${gap} is missing from the pgBackRest archive: no point in time after it can be recovered`,
+    };
+  // the server's own view: how long since it last archived, and whether archiving fails now
+  const stats = await withClient({ component: t.component.id, site: t.site }, serverUrl(t), (client) =>
+    one<{ last: Date | null; failed: Date | null; lastWal: string | null }>(
+      client,
+      'select last_archived_time as last, last_failed_time as failed, last_archived_wal as "lastWal" from pg_stat_archiver',
+    ),
+  ).catch(() => undefined);
+  if (stats === undefined)
+    return {
+      ...base,
+      ok: true,
+      value: archive.max,
+      message: `WAL archived without a gap from ${newest.archive.start} to ${archive.max} (server not reachable for its archiver status)`,
+    };
+  const last = stats.last?.getTime();
+  const failing = stats.failed !== null && (last === undefined || stats.failed.getTime() > last);
+  if (failing)
+    return {
+      ...base,
+      ok: false,
+      value: archive.max,
+      message: `the server's archive_command fails (last failure ${stats.failed?.toISOString()}); WAL since ${stats.lastWal ?? 'the start'} is not in the archive`,
+    };
+  void ctx;
+  return {
+    ...base,
+    ok: true,
+    value: archive.max,
+    message: `WAL archived without a gap from ${newest.archive.start} to ${archive.max}${last === undefined ? '' : `, last segment ${formatDuration(Date.now() - last)} ago`}`,
+  };
+}
+
+/**
+ * The first segment missing between `from` and `to` in a local repository's archive (segments are
+ * TTTTTTTTXXXXXXXXYYYYYYYY with 256 16 MB segments per XXXXXXXX). Only the newest timeline is followed.
+ */
+function walGap(t: PgbackrestTarget, archiveId: string, from: string, to: string): string | undefined {
+  const root = join(t.repository, 'archive', t.stanza, archiveId);
+  const present = new Set<string>();
+  try {
+    for (const dir of readdirSync(root)) {
+      if (!/^[0-9A-F]{16}$/.test(dir)) continue;
+      for (const file of readdirSync(join(root, dir))) present.add(file.slice(0, 24));
+    }
+  } catch {
+    return undefined; // not a local repository drctl can list; info's range is all there is
+  }
+  const timeline = to.slice(0, 8);
+  let log = parseInt(from.slice(8, 16), 16);
+  let seg = parseInt(from.slice(16, 24), 16);
+  const endLog = parseInt(to.slice(8, 16), 16);
+  const endSeg = parseInt(to.slice(16, 24), 16);
+  const hex = (n: number): string => n.toString(16).toUpperCase().padStart(8, '0');
+  while (log < endLog || (log === endLog && seg <= endSeg)) {
+    const name = `${timeline}${hex(log)}${hex(seg)}`;
+    // a segment of the backup's own timeline also counts before a timeline switch
+    if (!present.has(name) && !present.has(`${from.slice(0, 8)}${hex(log)}${hex(seg)}`)) return name;
+    seg += 1;
+    if (seg > 0xff) {
+      seg = 0;
+      log += 1;
+    }
+  }
+  return undefined;
+}

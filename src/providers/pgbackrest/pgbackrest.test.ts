@@ -1,0 +1,199 @@
+// One PostgreSQL primary archiving into one pgBackRest stanza is shared by these tests; every restore goes
+// to its own new data directory and port.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DrctlError } from '../../errors.ts';
+import type { Component, Plan } from '../../plan/model.ts';
+import { pgAvailable } from '../postgres/binaries.ts';
+import { PgCluster, freePort } from '../postgres/cluster.ts';
+import { AT, testContext, testPlan } from '../testing.ts';
+import { checkReadiness } from '../../monitor/readiness.ts';
+import { findPgbackrest, pgbackrestProvider } from './index.ts';
+
+function pgbackrestInstalled(): boolean {
+  try {
+    findPgbackrest();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const skip = !pgbackrestInstalled()
+  ? 'pgbackrest is not installed (apt-get install pgbackrest)'
+  : !pgAvailable()
+    ? 'the PostgreSQL server programs are not installed'
+    : undefined;
+if (skip !== undefined) console.warn(`skipping the pgbackrest provider tests: ${skip}`);
+
+function planFor(cluster: PgCluster, stanza = 'db', repository = join(cluster.dir, 'repo')): Plan {
+  const node = cluster.node('east');
+  const component: Component = {
+    id: 'db',
+    workload: 'shop',
+    name: 'db',
+    kind: 'postgres',
+    description: undefined,
+    tier: 1,
+    strategy: 'backup-restore',
+    placement: [
+      {
+        site: 'east',
+        standby: false,
+        url: node.url,
+        path: undefined,
+        command: undefined,
+        fields: {
+          url: node.url,
+          data_dir: node.dataDir,
+          socket_dir: join(cluster.dir, 'east'),
+          bin_dir: cluster.binaries.dir,
+        },
+        at: AT,
+      },
+    ],
+    dependsOn: [],
+    references: [],
+    probe: undefined,
+    replication: undefined,
+    backups: [
+      {
+        everyMs: 86_400_000,
+        type: 'full',
+        to: 'vault',
+        path: undefined,
+        media: 'disk',
+        keep: { daily: 7, weekly: 4, monthly: 0, yearly: 0 },
+        verifyEveryMs: 30 * 86_400_000,
+        immutable: false,
+        engine: 'pgbackrest',
+        repository,
+        stanza,
+        at: AT,
+      },
+    ],
+    recoveryMs: undefined,
+    at: AT,
+  } as Component;
+  return testPlan({
+    baseDir: cluster.dir,
+    sites: ['east', 'vault'],
+    workload: { strategy: 'backup-restore', rtoMs: 3_600_000, rpoMs: 300_000, components: [component] },
+  });
+}
+
+async function sql<T extends Record<string, unknown>>(url: string, text: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<DrctlError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DrctlError);
+  return error as DrctlError;
+}
+
+describe.skipIf(skip !== undefined)('pgbackrest provider', () => {
+  let cluster: PgCluster;
+  let plan: Plan;
+  let stateDir: string;
+  const started: number[] = [];
+  const actions = pgbackrestProvider.actions;
+
+  async function act(name: keyof typeof actions, params: Record<string, unknown>, p = plan) {
+    const action = actions[name];
+    const ctx = testContext(p, stateDir);
+    const result = await action.run(action.params.parse(params), ctx);
+    return { output: result.output ?? {}, ctx };
+  }
+
+  /** Restores into a new directory on a new port; the server is killed when the file ends. */
+  async function restoreTo(name: string, params: Record<string, unknown> = {}) {
+    const port = await freePort();
+    const dataDir = join(cluster.dir, name);
+    const { output } = await act('restore', { component: 'db', data_dir: dataDir, port, ...params });
+    started.push(output.pid as number);
+    const url = new URL(cluster.node('east').url);
+    url.port = String(port);
+    return { output, url: url.toString() };
+  }
+
+  beforeAll(async () => {
+    cluster = await PgCluster.create({ sites: ['east'] });
+    plan = planFor(cluster);
+    stateDir = join(cluster.dir, 'state');
+    mkdirSync(stateDir, { recursive: true });
+    await sql(cluster.node('east').url, 'create table orders (id int primary key, note text)');
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const pid of started)
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    await cluster?.close();
+  });
+
+  it('creates the stanza, takes a full backup and restores it into a new directory that starts with the rows', async () => {
+    const url = cluster.node('east').url;
+    await sql(url, "insert into orders values (1, 'first'), (2, 'second')");
+    const stanza = await act('stanza_create', { component: 'db' });
+    expect(stanza.output).toMatchObject({ stanza: 'db', archiveCommandChanged: true });
+    expect(String(stanza.output.archiveCommand)).toMatch(/--stanza=db archive-push %p$/);
+    await act('check', { component: 'db' });
+    const backup = await act('backup', { component: 'db', type: 'full' });
+    expect(backup.output).toMatchObject({ type: 'full', requested: 'full' });
+    expect(String(backup.output.label)).toMatch(/F$/);
+
+    const { output, url: restoredUrl } = await restoreTo('restored-full');
+    expect(output).toMatchObject({ archiving: false });
+    const rows = await sql<{ id: number }>(restoredUrl, 'select id from orders order by id');
+    expect(rows.map((r) => r.id)).toEqual([1, 2]);
+    // a scratch restore never archives into the production stanza
+    const [mode] = await sql<{ archive_mode: string }>(restoredUrl, 'show archive_mode');
+    expect(mode?.archive_mode).toBe('off');
+
+    const info = await act('info', { component: 'db' });
+    expect((info.output.backups as unknown[]).length).toBe(1);
+    const report = await checkReadiness(plan, { stateDir });
+    const facts = report.facts.filter((f) => ['backup-age', 'wal-archive'].includes(f.name));
+    expect(facts.map((f) => [f.name, f.ok])).toEqual([
+      ['backup-age', true],
+      ['wal-archive', true],
+    ]);
+    // the database password reached pgbackrest through its environment only
+    expect(JSON.stringify([...stanza.ctx.recorded.values(), ...backup.ctx.recorded.values()])).not.toContain(
+      cluster.password,
+    );
+  }, 180_000);
+
+  it('names a wrong stanza and a missing repository by code', async () => {
+    const wrong = await rejection(act('backup', { component: 'db' }, planFor(cluster, 'nope')));
+    expect(wrong.code).toBe('DRCTL_PGBACKREST_STANZA_MISSING');
+    const missing = await rejection(
+      act('info', { component: 'db' }, planFor(cluster, 'db', join(cluster.dir, 'no-such-repo'))),
+    );
+    expect(missing.code).toBe('DRCTL_PGBACKREST_REPOSITORY_MISSING');
+    const path = process.env.PATH;
+    process.env.PATH = join(cluster.dir, 'no-binaries-here');
+    try {
+      const absent = await rejection(act('info', { component: 'db' }));
+      expect(absent.code).toBe('DRCTL_PGBACKREST_MISSING');
+      expect(absent.hint).toContain('apt-get install pgbackrest');
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+});

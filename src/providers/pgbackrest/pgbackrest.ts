@@ -1,0 +1,394 @@
+/**
+ * Running the pgbackrest binary. Every option lives in a config file drctl writes per backup policy (so the
+ * server's archive_command and drctl's own calls read the same settings); the database password
+ * (PGPASSWORD) and the repository cipher pass (PGBACKREST_REPO1_CIPHER_PASS) go in pgbackrest's
+ * environment only. When drctl is root, pgbackrest runs as the PostgreSQL server's OS user, like the
+ * archive_command the server runs, so every file in the repository has one owner.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { DrctlError } from '../../errors.ts';
+import type { BackupPolicy, Component, Placement, Plan } from '../../plan/model.ts';
+import { findComponent, planPath } from '../files/resolve.ts';
+import { chownToServer, serverRunAs } from '../postgres/binaries.ts';
+
+export const PGBACKREST_ERRORS = {
+  MISSING: 'DRCTL_PGBACKREST_MISSING',
+  POLICY_MISSING: 'DRCTL_PGBACKREST_POLICY_MISSING',
+  PLACEMENT_MISSING: 'DRCTL_PGBACKREST_PLACEMENT_MISSING',
+  PASSWORD_MISSING: 'DRCTL_PGBACKREST_PASSWORD_MISSING',
+  REPOSITORY_MISSING: 'DRCTL_PGBACKREST_REPOSITORY_MISSING',
+  STANZA_MISSING: 'DRCTL_PGBACKREST_STANZA_MISSING',
+  WRONG_PASSWORD: 'DRCTL_PGBACKREST_WRONG_PASSWORD',
+  DATABASE_UNREACHABLE: 'DRCTL_PGBACKREST_DATABASE_UNREACHABLE',
+  ARCHIVE_FAILED: 'DRCTL_PGBACKREST_ARCHIVE_FAILED',
+  NO_BACKUP: 'DRCTL_PGBACKREST_NO_BACKUP',
+  TARGET_NOT_EMPTY: 'DRCTL_PGBACKREST_TARGET_NOT_EMPTY',
+  FAILED: 'DRCTL_PGBACKREST_FAILED',
+} as const;
+
+const INSTALL_HINT =
+  'install it: apt-get install pgbackrest (Debian, Ubuntu), dnf install pgbackrest (RHEL, from the PGDG repository), or see pgbackrest.org';
+
+/** The pgbackrest program on PATH, as an absolute path (the server's archive_command names it so). */
+export function findPgbackrest(): string {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, 'pgbackrest');
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  throw new DrctlError(PGBACKREST_ERRORS.MISSING, 'pgBackRest is not installed (no `pgbackrest` on PATH)', {
+    hint: INSTALL_HINT,
+    exitCode: 2,
+  });
+}
+
+/** Everything one backup policy's pgbackrest calls need. */
+export interface PgbackrestTarget {
+  component: Component;
+  policy: BackupPolicy;
+  /** The placement holding the PostgreSQL server that is backed up. */
+  placement: Placement;
+  site: string;
+  stanza: string;
+  repository: string;
+  dataDir: string;
+  port: number;
+  socketDir: string;
+  user: string;
+  /** The config file drctl writes; its directory also holds the lock, log and spool directories. */
+  configFile: string;
+  env: Record<string, string>;
+  /** Whether the repository is encrypted (the policy names a cipher pass). */
+  encrypted: boolean;
+}
+
+/** The pgBackRest policy of a component (the one going to `to`, else its first) and the placement it backs up. */
+export function pgbackrestTarget(
+  plan: Plan,
+  componentId: string,
+  options: { to?: string | undefined; site?: string | undefined; stateDir: string },
+): PgbackrestTarget {
+  const { component } = findComponent(plan, componentId);
+  const policy = component.backups.find(
+    (b) => b.engine === 'pgbackrest' && (options.to === undefined || b.to === options.to),
+  );
+  if (policy === undefined)
+    throw new DrctlError(
+      PGBACKREST_ERRORS.POLICY_MISSING,
+      `component "${component.id}" has no pgBackRest backup policy${options.to === undefined ? '' : ` to ${options.to}`}`,
+      {
+        hint: 'add a backups[] entry with `engine: pgbackrest` and a repository path',
+        location: component.at,
+      },
+    );
+  const placement =
+    options.site === undefined
+      ? (component.placement.find((p) => !p.standby) ?? component.placement[0])
+      : component.placement.find((p) => p.site === options.site);
+  const missing = (what: string, hint: string): DrctlError =>
+    new DrctlError(
+      PGBACKREST_ERRORS.PLACEMENT_MISSING,
+      `component "${component.id}"${placement === undefined ? '' : ` at site ${placement.site}`} has no ${what}, which pgBackRest needs`,
+      { hint, location: placement?.at ?? component.at },
+    );
+  if (placement === undefined)
+    throw missing('placement', `add placement.${options.site ?? '<site>'} to the component`);
+  const dataDir = placementPath(plan, placement, 'data_dir');
+  if (dataDir === undefined)
+    throw missing(
+      'data_dir',
+      'add data_dir (the PostgreSQL data directory on this machine) to the placement',
+    );
+  const socketDir = placementPath(plan, placement, 'socket_dir');
+  if (socketDir === undefined)
+    throw missing(
+      'socket_dir',
+      "add socket_dir (the server's unix_socket_directories): pgBackRest reaches a local server through its socket",
+    );
+  const url = new URL(
+    expandEnv(placement.url ?? 'postgres://postgres@localhost:5432/postgres', component.id),
+  );
+  const stanza = policy.stanza ?? component.id;
+  const configFile = join(options.stateDir, 'pgbackrest', `${stanza}--${policy.to}`, 'pgbackrest.conf');
+  const env: Record<string, string> = {};
+  const password = decodeURIComponent(url.password);
+  if (password !== '') env.PGPASSWORD = password;
+  let encrypted = false;
+  if (policy.passwordEnv !== undefined) {
+    const value = process.env[policy.passwordEnv];
+    if (value === undefined || value === '')
+      throw new DrctlError(
+        PGBACKREST_ERRORS.PASSWORD_MISSING,
+        `the pgBackRest repository of "${component.id}" at ${policy.to} is encrypted with the pass in $${policy.passwordEnv}, which is not set`,
+        {
+          hint: `export ${policy.passwordEnv}=... in drctl's environment and in the PostgreSQL server's (its archive_command needs it too)`,
+          location: policy.at,
+        },
+      );
+    env.PGBACKREST_REPO1_CIPHER_PASS = value;
+    encrypted = true;
+  }
+  return {
+    component,
+    policy,
+    placement,
+    site: placement.site,
+    stanza,
+    repository: planPath(plan, policy.repository ?? policy.path ?? ''),
+    dataDir,
+    port: url.port === '' ? 5432 : Number(url.port),
+    socketDir,
+    user: decodeURIComponent(url.username) || 'postgres',
+    configFile,
+    env,
+    encrypted,
+  };
+}
+
+function placementPath(plan: Plan, placement: Placement, name: string): string | undefined {
+  const value = placement.fields[name];
+  if (typeof value !== 'string' || value === '') return undefined;
+  return isAbsolute(value) ? value : join(plan.baseDir, value);
+}
+
+/** `${NAME}` in a placement URL comes from the environment, as in the postgres provider. */
+function expandEnv(text: string, component: string): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+    const value = process.env[name];
+    if (value === undefined)
+      throw new DrctlError(
+        PGBACKREST_ERRORS.PASSWORD_MISSING,
+        `the url of component ${component} uses \${${name}}, which is not set`,
+        { hint: `export ${name} before running drctl` },
+      );
+    return encodeURIComponent(value);
+  });
+}
+
+/**
+ * Writes the policy's config file (and its lock, log and spool directories). Written on every call, so a
+ * changed plan is what the next archive-push reads; no secret goes in it.
+ */
+export function writeConfig(target: PgbackrestTarget): void {
+  const dir = dirname(target.configFile);
+  for (const sub of ['lock', 'log', 'spool']) mkdirSync(join(dir, sub), { recursive: true });
+  const global = {
+    'repo1-path': target.repository,
+    'lock-path': join(dir, 'lock'),
+    'log-path': join(dir, 'log'),
+    'spool-path': join(dir, 'spool'),
+    'log-level-file': 'detail',
+    'start-fast': 'y',
+    ...(target.encrypted ? { 'repo1-cipher-type': 'aes-256-cbc' } : {}),
+  };
+  const stanza = {
+    'pg1-path': target.dataDir,
+    'pg1-port': String(target.port),
+    'pg1-socket-path': target.socketDir,
+    'pg1-user': target.user,
+  };
+  const section = (name: string, values: Record<string, string>): string =>
+    `[${name}]\n${Object.entries(values)
+      .map(([key, value]) => `${key}=${value}`)
+      .join('\n')}\n`;
+  writeFileSync(target.configFile, `${section('global', global)}\n${section(target.stanza, stanza)}`);
+  // the server's OS user runs archive-push with this config and writes the lock and log directories
+  for (const path of [dir, join(dir, 'lock'), join(dir, 'log'), join(dir, 'spool'), target.configFile])
+    chownToServer(path);
+}
+
+/** The archive_command the server runs: this policy's config and stanza, no secret on it. */
+export function archiveCommand(target: PgbackrestTarget): string {
+  return `${findPgbackrest()} --config=${target.configFile} --stanza=${target.stanza} archive-push %p`;
+}
+
+/** The local repository directory, made and given to the server's user when it does not exist yet. */
+export function ensureRepositoryDir(target: PgbackrestTarget): void {
+  if (existsSync(target.repository)) return;
+  mkdirSync(target.repository, { recursive: true });
+  chownToServer(target.repository);
+}
+
+export interface PgbackrestResult {
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** Runs `pgbackrest --config --stanza ARGS`; throws a coded DrctlError when it fails. */
+export function pgbackrest(
+  target: PgbackrestTarget,
+  command: string,
+  args: readonly string[] = [],
+  options: { signal?: AbortSignal } = {},
+): Promise<PgbackrestResult> {
+  const program = findPgbackrest();
+  writeConfig(target);
+  const argv = [
+    `--config=${target.configFile}`,
+    `--stanza=${target.stanza}`,
+    '--log-level-console=warn',
+    '--log-level-stderr=off',
+    ...args,
+    command,
+  ];
+  const runAs = serverRunAs();
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  // an operator's own PGBACKREST_* settings would override the config file drctl wrote
+  for (const key of Object.keys(env)) if (key.startsWith('PGBACKREST_')) delete env[key];
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, argv, {
+      cwd: '/',
+      env: {
+        ...env,
+        ...(runAs === undefined ? {} : { HOME: '/tmp', USER: runAs.user }),
+        ...target.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(runAs === undefined ? {} : { uid: runAs.uid, gid: runAs.gid }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new DrctlError(PGBACKREST_ERRORS.FAILED, `pgbackrest ${command} could not run: ${error.message}`, {
+          cause: error,
+        }),
+      ),
+    );
+    child.on('close', (code) => {
+      const result = {
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        durationMs: performance.now() - started,
+      };
+      if (code === 0) resolve(result);
+      else reject(pgbackrestError(target, command, code, `${result.stderr}\n${result.stdout}`));
+    });
+  });
+}
+
+/** pgbackrest prints `ERROR: [055]: ...`; the number says what went wrong. */
+function pgbackrestError(
+  target: PgbackrestTarget,
+  command: string,
+  code: number | null,
+  text: string,
+): DrctlError {
+  const where = `the pgBackRest stanza "${target.stanza}" of "${target.component.id}" at ${target.policy.to}`;
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim() !== '');
+  const errorLine = lines.find((l) => /ERROR: \[\d+\]/.test(l)) ?? lines.at(-1) ?? '';
+  const number = /ERROR: \[(\d+)\]/.exec(errorLine)?.[1];
+  const reason = errorLine.replace(/^.*?ERROR: \[\d+\]:\s*/, '').trim();
+  const details = {
+    stanza: target.stanza,
+    repository: target.repository,
+    command: `pgbackrest ${command}`,
+    exitCode: code,
+    pgbackrestError: number === undefined ? undefined : Number(number),
+    output: lines.slice(-6).join('\n'),
+  };
+  const error = (key: keyof typeof PGBACKREST_ERRORS, message: string, hint: string): DrctlError =>
+    new DrctlError(PGBACKREST_ERRORS[key], message, { hint, details });
+  if (!existsSync(target.repository))
+    return error(
+      'REPOSITORY_MISSING',
+      `${where} has no repository: ${target.repository} does not exist`,
+      'mount or create the repository directory; pgbackrest.stanza_create sets up a new one',
+    );
+  if (number === '055' || /does not exist|stanza-create/.test(reason))
+    return error(
+      'STANZA_MISSING',
+      `${where} is not in the repository: ${reason}`,
+      'check the stanza name in the plan, or create it with pgbackrest.stanza_create',
+    );
+  if (number === '095' || /cipher|decrypt/i.test(reason))
+    return error(
+      'WRONG_PASSWORD',
+      `${where} does not open with the cipher pass given: ${reason}`,
+      `check $${target.policy.passwordEnv ?? 'the cipher pass variable'}`,
+    );
+  if (number === '056' || number === '057' || /unable to connect|could not connect/i.test(reason))
+    return error(
+      'DATABASE_UNREACHABLE',
+      `${where}: pgBackRest cannot reach PostgreSQL at site ${target.site}: ${reason}`,
+      'check that the server runs, its socket_dir and port, and the password in the placement url',
+    );
+  if (number === '082' || number === '044' || /archive/i.test(reason))
+    return error(
+      'ARCHIVE_FAILED',
+      `${where}: WAL archiving does not work: ${reason}`,
+      "check the server's archive_command (pgbackrest.stanza_create sets it) and its log",
+    );
+  if (number === '075')
+    return error(
+      'NO_BACKUP',
+      `${where} has no backup to restore: ${reason}`,
+      'take one with pgbackrest.backup',
+    );
+  return error(
+    'FAILED',
+    `pgbackrest ${command} failed on ${where}: ${reason}`,
+    'the details carry the end of pgbackrest output; its log is in the log directory next to the config',
+  );
+}
+
+/** One backup set as `info --output=json` lists it (the fields drctl reads). */
+export interface BackupSet {
+  label: string;
+  type: 'full' | 'diff' | 'incr';
+  prior: string | null;
+  timestamp: { start: number; stop: number };
+  archive: { start: string | null; stop: string | null };
+  lsn?: { start: string; stop: string };
+  info?: { size: number; delta: number; repository?: { size: number; delta: number } };
+  error?: boolean;
+}
+
+export interface StanzaInfo {
+  name: string;
+  status: { code: number; message: string };
+  backup: BackupSet[];
+  archive: { id: string; min: string | null; max: string | null }[];
+  cipher: string;
+}
+
+export async function stanzaInfo(target: PgbackrestTarget, signal?: AbortSignal): Promise<StanzaInfo> {
+  const { stdout } = await pgbackrest(
+    target,
+    'info',
+    ['--output=json'],
+    signal === undefined ? {} : { signal },
+  );
+  const stanzas = JSON.parse(stdout || '[]') as StanzaInfo[];
+  const info = stanzas.find((s) => s.name === target.stanza);
+  // info itself succeeds on a missing stanza and says so in its status
+  if (info === undefined || info.status.code === 1 || info.status.code === 3) {
+    if (!existsSync(target.repository))
+      throw new DrctlError(
+        PGBACKREST_ERRORS.REPOSITORY_MISSING,
+        `the pgBackRest stanza "${target.stanza}" of "${target.component.id}" has no repository: ${target.repository} does not exist`,
+        { hint: 'mount or create the repository directory; pgbackrest.stanza_create sets up a new one' },
+      );
+    throw new DrctlError(
+      PGBACKREST_ERRORS.STANZA_MISSING,
+      `the pgBackRest stanza "${target.stanza}" of "${target.component.id}" is not in the repository ${target.repository}: ${info?.status.message ?? 'missing'}`,
+      { hint: 'check the stanza name in the plan, or create it with pgbackrest.stanza_create' },
+    );
+  }
+  return info;
+}
