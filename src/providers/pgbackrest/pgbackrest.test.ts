@@ -2,6 +2,7 @@
 // to its own new data directory and port.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DrctlError } from '../../errors.ts';
@@ -178,6 +179,41 @@ describe.skipIf(skip !== undefined)('pgbackrest provider', () => {
       cluster.password,
     );
   }, 180_000);
+
+  it('recovers to a point in time: the rows committed before it and none after', async () => {
+    const url = cluster.node('east').url;
+    const diff = await act('backup', { component: 'db', type: 'diff' });
+    expect(diff.output).toMatchObject({ type: 'diff' });
+    await sql(url, "insert into orders values (10, 'before the target')");
+    const incr = await act('backup', { component: 'db' });
+    expect(incr.output).toMatchObject({ type: 'incr', requested: 'incr' });
+    await sql(url, "insert into orders values (11, 'before the target, after every backup')");
+    await sleep(300);
+    const target = new Date();
+    await sleep(300);
+    await sql(url, "insert into orders values (20, 'after the target')");
+    // check switches WAL and waits until the segment holding the last commit is in the archive
+    await act('check', { component: 'db' });
+
+    const { output, url: restoredUrl } = await restoreTo('restored-pitr', {
+      target_time: target.toISOString(),
+    });
+    expect(output).toMatchObject({ targetTime: target.toISOString() });
+    const rows = await sql<{ id: number }>(restoredUrl, 'select id from orders order by id');
+    expect(rows.map((r) => r.id)).toEqual([1, 2, 10, 11]);
+    // recovery ended with a promotion: the restored server takes writes
+    await sql(restoredUrl, "insert into orders values (30, 'written on the restored server')");
+
+    const latest = await restoreTo('restored-latest');
+    expect(
+      (await sql<{ id: number }>(latest.url, 'select id from orders order by id')).map((r) => r.id),
+    ).toEqual([1, 2, 10, 11, 20]);
+
+    const expire = await act('expire', { component: 'db' });
+    // every backup is younger than the plan's longest horizon (4 weeks)
+    expect(expire.output).toMatchObject({ retentionFullDays: 28, expired: [] });
+    expect((expire.output.kept as string[]).length).toBe(3);
+  }, 240_000);
 
   it('names a wrong stanza and a missing repository by code', async () => {
     const wrong = await rejection(act('backup', { component: 'db' }, planFor(cluster, 'nope')));
