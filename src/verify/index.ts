@@ -429,6 +429,9 @@ export function scheduleJobs(plan: Plan, options: Omit<VerifyOptions, 'scheduled
           throw new DrctlError('DRCTL_VERIFY_ENGINE', `${provider.name} cannot ${schedule.task}`);
         const params: Record<string, unknown> = { component: schedule.target };
         if (schedule.to !== undefined) params.to = schedule.to;
+        // pgBackRest's full/diff/incr; the other engines have one kind of backup
+        if (schedule.type !== undefined && engine === 'pgbackrest' && schedule.task === 'backup')
+          params.type = schedule.type;
         const ctx: ActionContext = {
           signal: options.signal ?? new AbortController().signal,
           log,

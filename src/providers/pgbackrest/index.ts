@@ -209,6 +209,7 @@ export const pgbackrestProvider = {
           .describe(
             "Data directory to restore into (must be empty unless force). @default the placement's data_dir (its server stopped)",
           ),
+        target: z.string().optional().describe('Same as data_dir; the name restore verifications pass.'),
         target_time: z
           .union([z.string(), z.date()])
           .optional()
@@ -243,12 +244,9 @@ export const pgbackrestProvider = {
       evidence: ['restore'],
       async run(params, ctx) {
         const t = target(params, ctx);
+        const into = params.data_dir ?? params.target;
         const dataDir =
-          params.data_dir === undefined
-            ? t.dataDir
-            : isAbsolute(params.data_dir)
-              ? params.data_dir
-              : join(ctx.plan.baseDir, params.data_dir);
+          into === undefined ? t.dataDir : isAbsolute(into) ? into : join(ctx.plan.baseDir, into);
         const scratch = dataDir !== t.dataDir;
         prepareDataDir(dataDir, params.force === true, t.component.id);
         const args = [`--pg1-path=${dataDir}`];
