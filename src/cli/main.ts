@@ -3,12 +3,17 @@
  * this file is the one place that turns errors into exit codes and messages (no stack unless --debug),
  * and the one place every line a command prints passes through credential redaction.
  */
+import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
-import { Command, CommanderError } from 'commander';
+import type * as commander from 'commander';
 import { DrctlError, PlanInvalidError, formatLocation } from '../errors.ts';
 import { redactCredentials } from '../plan/secrets.ts';
 import { commandsFor } from './commands/index.ts';
 import { printJson, type CommandContext } from './context.ts';
+
+// through require, not as an ES module (CommonJS translated, its sources scanned for export names):
+// commander loads about 20 ms sooner, and every command starts with it
+const { Command, CommanderError } = createRequire(import.meta.url)('commander') as typeof commander;
 
 export interface CliStreams {
   out: NodeJS.WritableStream;
