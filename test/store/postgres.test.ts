@@ -80,6 +80,31 @@ describe.skipIf(!pgAvailable())('PostgreSQL store', () => {
     }
   });
 
+  it('takes several leases at once on a fresh store through one liveness session, never waiting on itself', async () => {
+    const schema = `liveness_${(schemas += 1)}`;
+    const holder = await PostgresStore.open(url(), { schema });
+    const other = await PostgresStore.open(url(), { schema });
+    try {
+      // a run's lease renewal and a takeover look can ask at the same moment, before the session exists
+      const leases = await Promise.all(
+        ['r1', 'r2', 'r3'].map((key) =>
+          holder.acquireLease(key, { owner: 'holder', pid: 1, host: 'east', ttlMs: 60_000 }),
+        ),
+      );
+      expect(leases.map((lease) => lease.owner)).toEqual(['holder', 'holder', 'holder']);
+      const [sessions] = await other.sql<{ waiting: number }>(
+        "SELECT count(*)::integer AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+      );
+      expect(sessions?.waiting).toBe(0);
+      await expect(
+        other.acquireLease('r2', { owner: 'other', pid: 2, host: 'west', ttlMs: 60_000 }),
+      ).rejects.toMatchObject({ code: 'DRCTL_RUN_LOCKED' });
+    } finally {
+      await holder.close();
+      await other.close();
+    }
+  });
+
   it('appends an event once when the connection is lost after its commit and the append is sent again', async () => {
     const schema = `lost_answer_${(schemas += 1)}`;
     const port = Number(new URL(url()).port);

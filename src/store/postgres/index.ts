@@ -118,7 +118,9 @@ export class PostgresStore implements RunStore {
   #reconnecting: Promise<void> | undefined;
   /** The session whose advisory lock says "this store's process is alive" (see ARCHITECTURE.md). */
   #liveness: pg.Client | undefined;
-  readonly #session: [number, number] = [randomInt(1, 2 ** 31 - 1), randomInt(1, 2 ** 31 - 1)];
+  /** The liveness session being opened: callers at the same moment share it rather than open two. */
+  #openingLiveness: Promise<void> | undefined;
+  #session: [number, number] = newSessionKeys();
   /** The newest head this store saw per run, so an append is one round trip. */
   readonly #heads = new Map<string, { seq: number; hash: string }>();
   #closed = false;
@@ -399,12 +401,30 @@ export class PostgresStore implements RunStore {
   /** Holds this store's liveness advisory lock on a session of its own, (re)connecting when needed. */
   async #ensureLiveness(): Promise<void> {
     if (this.#liveness !== undefined) return;
+    this.#openingLiveness ??= this.#openLiveness().finally(() => (this.#openingLiveness = undefined));
+    return this.#openingLiveness;
+  }
+
+  async #openLiveness(): Promise<void> {
     const client = new pg.Client(await findPrimary(this.url));
     client.on('error', () => {
       if (this.#liveness === client) this.#liveness = undefined;
     });
-    await client.connect();
-    await client.query('SELECT pg_advisory_lock($1, $2)', this.#session);
+    try {
+      await client.connect();
+      // Never wait for the lock: a session the server has not yet noticed is gone may still hold the
+      // old keys, so take new ones (the leases take them at their next renewal).
+      for (;;) {
+        const [row] = (
+          await client.query<{ held: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS held', this.#session)
+        ).rows;
+        if (row?.held === true) break;
+        this.#session = newSessionKeys();
+      }
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
     this.#liveness = client;
   }
 
@@ -786,4 +806,8 @@ function toLease(row: LeaseRow): Lease {
     expiresAt: row.expires_at,
     token: row.token,
   };
+}
+
+function newSessionKeys(): [number, number] {
+  return [randomInt(1, 2 ** 31 - 1), randomInt(1, 2 ** 31 - 1)];
 }
