@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { stringify } from 'yaml';
 import { freePort } from '../src/system/ports.ts';
+import { table } from './table.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/drctl.js');
@@ -291,13 +292,4 @@ async function waitFor(probe: () => Promise<boolean>, timeoutMs: number, log?: (
     if (Date.now() > deadline) throw new Error(`timed out${log === undefined ? '' : `\n${log()}`}`);
     await new Promise((resolveWait) => setTimeout(resolveWait, 50));
   }
-}
-
-function table(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string =>
-    `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |\n`;
-  process.stdout.write(line(head));
-  process.stdout.write(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |\n`);
-  for (const row of rows) process.stdout.write(line(row));
 }
