@@ -392,6 +392,10 @@ async function startRestored(
     socketDir: '',
     logFile,
     persistent: true,
+    // its restore_command (archive-get) decrypts WAL from an encrypted repository
+    ...(t.env.PGBACKREST_REPO1_CIPHER_PASS === undefined
+      ? {}
+      : { env: { PGBACKREST_REPO1_CIPHER_PASS: t.env.PGBACKREST_REPO1_CIPHER_PASS } }),
     signal: ctx.signal,
   });
   const url = serverUrl(t, port);

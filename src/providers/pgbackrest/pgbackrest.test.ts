@@ -1,7 +1,7 @@
 // One PostgreSQL primary archiving into one pgBackRest stanza is shared by these tests; every restore goes
 // to its own new data directory and port.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +72,7 @@ function planFor(cluster: PgCluster, stanza = 'db', repository = join(cluster.di
         engine: 'pgbackrest',
         repository,
         stanza,
+        passwordEnv: 'DRCTL_TEST_PGBACKREST_CIPHER',
         at: AT,
       },
     ],
@@ -104,6 +105,8 @@ async function rejection(promise: Promise<unknown>): Promise<DrctlError> {
   return error as DrctlError;
 }
 
+const CIPHER = 'pgbackrest cipher pass, never on a command line';
+
 describe.skipIf(skip !== undefined)('pgbackrest provider', () => {
   let cluster: PgCluster;
   let plan: Plan;
@@ -130,7 +133,14 @@ describe.skipIf(skip !== undefined)('pgbackrest provider', () => {
   }
 
   beforeAll(async () => {
-    cluster = await PgCluster.create({ sites: ['east'] });
+    process.env.DRCTL_TEST_PGBACKREST_CIPHER = CIPHER;
+    // the server runs archive-push itself, so it gets the cipher pass in its environment as well
+    process.env.PGBACKREST_REPO1_CIPHER_PASS = CIPHER;
+    try {
+      cluster = await PgCluster.create({ sites: ['east'] });
+    } finally {
+      delete process.env.PGBACKREST_REPO1_CIPHER_PASS;
+    }
     plan = planFor(cluster);
     stateDir = join(cluster.dir, 'state');
     mkdirSync(stateDir, { recursive: true });
@@ -145,6 +155,7 @@ describe.skipIf(skip !== undefined)('pgbackrest provider', () => {
         // already gone
       }
     await cluster?.close();
+    delete process.env.DRCTL_TEST_PGBACKREST_CIPHER;
   });
 
   it('creates the stanza, takes a full backup and restores it into a new directory that starts with the rows', async () => {
@@ -174,10 +185,13 @@ describe.skipIf(skip !== undefined)('pgbackrest provider', () => {
       ['backup-age', true],
       ['wal-archive', true],
     ]);
-    // the database password reached pgbackrest through its environment only
-    expect(JSON.stringify([...stanza.ctx.recorded.values(), ...backup.ctx.recorded.values()])).not.toContain(
-      cluster.password,
-    );
+    expect(info.output.cipher).toBe('aes-256-cbc');
+    // the database password and the cipher pass reached pgbackrest through its environment only
+    const evidence = JSON.stringify([...stanza.ctx.recorded.values(), ...backup.ctx.recorded.values()]);
+    expect(evidence).not.toContain(cluster.password);
+    expect(evidence).not.toContain(CIPHER);
+    const config = readFileSync(join(stateDir, 'pgbackrest', 'db--vault', 'pgbackrest.conf'), 'utf8');
+    expect(config).not.toContain(CIPHER);
   }, 180_000);
 
   it('recovers to a point in time: the rows committed before it and none after', async () => {
@@ -215,13 +229,23 @@ describe.skipIf(skip !== undefined)('pgbackrest provider', () => {
     expect((expire.output.kept as string[]).length).toBe(3);
   }, 240_000);
 
-  it('names a wrong stanza and a missing repository by code', async () => {
+  it('names a wrong stanza, a missing repository, a wrong cipher pass and a missing pgbackrest by code', async () => {
     const wrong = await rejection(act('backup', { component: 'db' }, planFor(cluster, 'nope')));
     expect(wrong.code).toBe('DRCTL_PGBACKREST_STANZA_MISSING');
     const missing = await rejection(
       act('info', { component: 'db' }, planFor(cluster, 'db', join(cluster.dir, 'no-such-repo'))),
     );
     expect(missing.code).toBe('DRCTL_PGBACKREST_REPOSITORY_MISSING');
+    process.env.DRCTL_TEST_PGBACKREST_CIPHER = 'not the pass';
+    try {
+      const wrongPass = await rejection(act('info', { component: 'db' }));
+      expect(wrongPass.code).toBe('DRCTL_PGBACKREST_WRONG_PASSWORD');
+      delete process.env.DRCTL_TEST_PGBACKREST_CIPHER;
+      const noPass = await rejection(act('info', { component: 'db' }));
+      expect(noPass.code).toBe('DRCTL_PGBACKREST_PASSWORD_MISSING');
+    } finally {
+      process.env.DRCTL_TEST_PGBACKREST_CIPHER = CIPHER;
+    }
     const path = process.env.PATH;
     process.env.PATH = join(cluster.dir, 'no-binaries-here');
     try {
@@ -231,5 +255,26 @@ describe.skipIf(skip !== undefined)('pgbackrest provider', () => {
     } finally {
       process.env.PATH = path;
     }
+  });
+
+  // last: it removes a segment from the shared repository
+  it('finds a gap in the WAL archive and turns readiness red with the segment', async () => {
+    await sql(cluster.node('east').url, "insert into orders values (40, 'one more segment')");
+    await act('check', { component: 'db' });
+    const info = await act('info', { component: 'db' });
+    const archive = (info.output.archive as { id: string; max: string }[]).at(-1)!;
+    const dir = join(cluster.dir, 'repo', 'archive', 'db', archive.id);
+    const segments = readdirSync(dir)
+      .filter((d) => /^[0-9A-F]{16}$/.test(d))
+      .flatMap((d) => readdirSync(join(dir, d)).map((f) => join(dir, d, f)))
+      .filter((f) => /\/[0-9A-F]{24}-/.test(f))
+      .sort();
+    // a segment after the newest backup started, and not the newest one
+    const victim = segments.at(-2)!;
+    rmSync(victim);
+    const report = await checkReadiness(plan, { stateDir });
+    const wal = report.facts.find((f) => f.name === 'wal-archive')!;
+    expect(wal.ok).toBe(false);
+    expect(wal.message).toContain(`WAL segment ${basename(victim).slice(0, 24)} is missing`);
   });
 });

@@ -316,7 +316,7 @@ function pgbackrestError(
       `${where} is not in the repository: ${reason}`,
       'check the stanza name in the plan, or create it with pgbackrest.stanza_create',
     );
-  if (number === '095' || /cipher|decrypt/i.test(reason))
+  if (target.encrypted && /cipher|decrypt|CryptoError|FormatError/i.test(text))
     return error(
       'WRONG_PASSWORD',
       `${where} does not open with the cipher pass given: ${reason}`,
@@ -374,20 +374,48 @@ export async function stanzaInfo(target: PgbackrestTarget, signal?: AbortSignal)
     ['--output=json'],
     signal === undefined ? {} : { signal },
   );
-  const stanzas = JSON.parse(stdout || '[]') as StanzaInfo[];
-  const info = stanzas.find((s) => s.name === target.stanza);
-  // info itself succeeds on a missing stanza and says so in its status
+  let stanzas: StanzaInfo[] | undefined;
+  try {
+    stanzas = JSON.parse(stdout || '[]') as StanzaInfo[];
+  } catch {
+    // an info file that does not decrypt is quoted raw into the status message, which breaks the JSON
+    stanzas = undefined;
+  }
+  const info = stanzas?.find((s) => s.name === target.stanza);
+  const where = `the pgBackRest stanza "${target.stanza}" of "${target.component.id}"`;
+  const fail = (code: string, message: string, hint: string): DrctlError =>
+    new DrctlError(code, message, {
+      hint,
+      details: { stanza: target.stanza, repository: target.repository, command: 'pgbackrest info' },
+    });
+  // info itself succeeds on a missing or unreadable stanza and says so in its status
   if (info === undefined || info.status.code === 1 || info.status.code === 3) {
     if (!existsSync(target.repository))
-      throw new DrctlError(
+      throw fail(
         PGBACKREST_ERRORS.REPOSITORY_MISSING,
-        `the pgBackRest stanza "${target.stanza}" of "${target.component.id}" has no repository: ${target.repository} does not exist`,
-        { hint: 'mount or create the repository directory; pgbackrest.stanza_create sets up a new one' },
+        `${where} has no repository: ${target.repository} does not exist`,
+        'mount or create the repository directory; pgbackrest.stanza_create sets up a new one',
       );
-    throw new DrctlError(
-      PGBACKREST_ERRORS.STANZA_MISSING,
-      `the pgBackRest stanza "${target.stanza}" of "${target.component.id}" is not in the repository ${target.repository}: ${info?.status.message ?? 'missing'}`,
-      { hint: 'check the stanza name in the plan, or create it with pgbackrest.stanza_create' },
+    if (info !== undefined || stanzas !== undefined)
+      throw fail(
+        PGBACKREST_ERRORS.STANZA_MISSING,
+        `${where} is not in the repository ${target.repository}: ${info?.status.message ?? 'missing'}`,
+        'check the stanza name in the plan, or create it with pgbackrest.stanza_create',
+      );
+  }
+  if (info === undefined || info.status.code === 99) {
+    const text = info?.status.message ?? stdout;
+    const first = (text.split('\n')[0] ?? '').replace(/[^\x20-\x7e]+/g, '?').slice(0, 200);
+    if (target.encrypted && /FormatError|CryptoError|decrypt/.test(text))
+      throw fail(
+        PGBACKREST_ERRORS.WRONG_PASSWORD,
+        `${where} does not open with the cipher pass given: its info file does not decrypt`,
+        `check $${target.policy.passwordEnv ?? 'the cipher pass variable'}`,
+      );
+    throw fail(
+      PGBACKREST_ERRORS.FAILED,
+      `pgbackrest info could not read ${where}: ${first}`,
+      "see pgBackRest's log",
     );
   }
   return info;

@@ -28,6 +28,8 @@ export interface PgServerOptions {
   persistent?: boolean;
   /** Extra settings given on the command line (they win over every configuration file). */
   settings?: Record<string, string>;
+  /** Extra environment for the server (and the archive and restore commands it runs). */
+  env?: Record<string, string>;
   /** How long to wait for the server to accept connections. @default 60_000 */
   startTimeoutMs?: number;
   /** Wait only until the postmaster runs, not until it accepts connections (a standby catching up). @default false */
@@ -185,7 +187,11 @@ export class PgServer {
         stdio: ['ignore', log, log],
         detached: true,
         cwd: '/',
-        env: { ...process.env, ...(runAs === undefined ? {} : { HOME: '/tmp', USER: runAs.user }) },
+        env: {
+          ...process.env,
+          ...(runAs === undefined ? {} : { HOME: '/tmp', USER: runAs.user }),
+          ...options.env,
+        },
         ...(runAs === undefined ? {} : { uid: runAs.uid, gid: runAs.gid }),
       });
     } finally {
