@@ -68,6 +68,8 @@ export class ReadinessCache {
         for (const plan of this.#ctx.plans.list()) {
           const report = await checkReadiness(plan, {
             stateDir: this.#ctx.options.state,
+            // the shared store holds restore verifications' results, whichever instance ran them
+            store: this.#ctx.store,
             providers: this.#ctx.providers,
             log: this.#ctx.logger.child({ part: 'readiness' }),
           });

@@ -5,6 +5,7 @@
  */
 import { scheduleTests } from '../compliance/index.ts';
 import { Scheduler } from '../schedule/index.ts';
+import { scheduleJobs } from '../verify/index.ts';
 import type { ServerContext } from './context.ts';
 import { communicationsService } from './routes/status.ts';
 import { exportService } from './export.ts';
@@ -54,14 +55,24 @@ function readinessChecker(): ServerService {
   };
 }
 
-/** The plans' test schedules: due drills run where the workload allows it, else the owner is reminded. */
-function testSchedule(): ServerService {
+/**
+ * The plans' schedules on one scheduler: backups, prunes and restore verifications (`schedules`), and
+ * the test schedule, whose due drills run where the workload allows it, else the owner is reminded.
+ * Instances sharing a store run each occurrence once.
+ */
+function schedules(): ServerService {
   let scheduler: Scheduler | undefined;
   return {
-    name: 'test-schedule',
+    name: 'schedules',
     async start(ctx) {
       scheduler = new Scheduler({ store: ctx.store, logger: ctx.logger });
-      for (const plan of ctx.plans.list())
+      for (const plan of ctx.plans.list()) {
+        for (const job of scheduleJobs(plan, {
+          store: ctx.store,
+          stateDir: ctx.options.state,
+          log: ctx.logger,
+        }))
+          scheduler.add(job);
         scheduleTests({
           plan,
           scheduler,
@@ -71,6 +82,7 @@ function testSchedule(): ServerService {
           // as a drill job, so the console shows it beside the drills people started
           runDrill: (options) => ctx.drills.run(options, 'schedule'),
         });
+      }
       scheduler.start();
     },
     stop: async () => scheduler?.stop(),
@@ -82,7 +94,7 @@ export function services(): ServerService[] {
   return [
     runWatcher(),
     readinessChecker(),
-    testSchedule(),
+    schedules(),
     communicationsService(),
     takeoverService(),
     monitorService(),

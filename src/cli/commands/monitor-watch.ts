@@ -17,6 +17,7 @@ import { scheduleTests } from '../../compliance/index.ts';
 import { formatDuration } from '../../plan/index.ts';
 import type { Plan } from '../../plan/index.ts';
 import { Scheduler } from '../../schedule/index.ts';
+import { scheduleJobs } from '../../verify/index.ts';
 import type { RunStore } from '../../store/index.ts';
 import { printJson } from '../context.ts';
 import type { CommandContext } from '../context.ts';
@@ -106,8 +107,10 @@ export async function watch(context: CommandContext, plan: Plan, flags: MonitorF
       say(context, flags, { type: 'watching', ...w, at: Date.now() }, line);
     }
 
-    // the plan's test schedule runs beside the watch: due drills where allowed, else reminders
+    // the plan's schedules run beside the watch: backups, prunes, verifications; due drills where
+    // allowed, else reminders
     const scheduler = new Scheduler({ store, logger: log });
+    for (const job of scheduleJobs(plan, { store, stateDir, log })) scheduler.add(job);
     scheduleTests({
       plan,
       scheduler,
