@@ -17,8 +17,8 @@ describe('drctl compliance on the examples', () => {
       "Compliance of document-archive on 2026-11-20
 
       archive (tier 3, owner gina)
-        tabletop        ok          every 365d    last 2026-10-01 passed (plan-history examples/backup-archive/plan.yaml:154)  next due 2027-10-01
-        backup-restore  ok          every 91d     last 2026-11-03 passed (plan-history examples/backup-archive/plan.yaml:153)  next due 2027-02-02
+        tabletop        ok          every 365d    last 2026-10-01 passed (plan-history examples/backup-archive/plan.yaml:179)  next due 2027-10-01
+        backup-restore  ok          every 91d     last 2026-11-03 passed (plan-history examples/backup-archive/plan.yaml:178)  next due 2027-02-02
 
       compliant: every required test is within its schedule
       "
