@@ -40,13 +40,35 @@ export function checkBackupEngines(components: Component[], at: Locator, report:
             'add `password_env:` (an environment variable) or `password_file:`; the password itself never goes in the plan',
           );
       }
-      if (policy.engine === 'pgbackrest' && policy.repository === undefined && policy.path === undefined)
-        report(
-          'DRCTL_PLAN_MISSING',
-          `pgBackRest backup of ${component.id} to ${policy.to} has no repository path`,
-          where(),
-          'add `repository:` with the directory pgBackRest keeps its repository in',
-        );
+      if (policy.engine === 'pgbackrest') {
+        if (policy.repository === undefined && policy.path === undefined)
+          report(
+            'DRCTL_PLAN_MISSING',
+            `pgBackRest backup of ${component.id} to ${policy.to} has no repository path`,
+            where(),
+            'add `repository:` with the directory pgBackRest keeps its repository in',
+          );
+        if (component.kind !== 'postgres')
+          report(
+            'DRCTL_PLAN_VALUE',
+            `pgBackRest backs up PostgreSQL; ${component.id} is of kind ${component.kind}`,
+            where('engine'),
+            'use `engine: restic` (or drctl) for other kinds',
+          );
+        // pgBackRest reads the data directory and reaches the server by its socket, on this machine
+        const server = component.placement.find((p) => !p.standby) ?? component.placement[0];
+        const missing = ['data_dir', 'socket_dir'].filter((field) => {
+          const value = server?.fields[field];
+          return typeof value !== 'string' || value === '';
+        });
+        if (component.kind === 'postgres' && server !== undefined && missing.length > 0)
+          report(
+            'DRCTL_PLAN_MISSING',
+            `pgBackRest backup of ${component.id} needs ${missing.join(' and ')} in its placement at ${server.site}`,
+            server.at,
+            "add data_dir (the server's data directory) and socket_dir (its unix_socket_directories) to the placement",
+          );
+      }
     }),
   );
 }

@@ -1,11 +1,13 @@
 // One PostgreSQL primary archiving into one pgBackRest stanza is shared by these tests; every restore goes
 // to its own new data directory and port.
-import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DrctlError } from '../../errors.ts';
+import { DrctlError, PlanInvalidError } from '../../errors.ts';
+import { loadPlan } from '../../plan/index.ts';
+import { tempDir } from '../../../test/support/tmp.ts';
 import type { Component, Plan } from '../../plan/model.ts';
 import { pgAvailable } from '../postgres/binaries.ts';
 import { PgCluster, freePort } from '../postgres/cluster.ts';
@@ -104,6 +106,44 @@ async function rejection(promise: Promise<unknown>): Promise<DrctlError> {
   expect(error).toBeInstanceOf(DrctlError);
   return error as DrctlError;
 }
+
+describe('pgBackRest policies in a plan', () => {
+  it('need a repository, a postgres component and a placement with data_dir and socket_dir', async () => {
+    const dir = tempDir('drctl-pgbackrest-plan-');
+    const file = join(dir, 'plan.yaml');
+    writeFileSync(
+      file,
+      `version: 1
+sites: { east: { role: primary }, vault: { role: backup } }
+contacts: [{ id: erin, name: Erin, role: admin, email: erin@example.com }]
+workloads:
+  - id: ledger
+    tier: 3
+    strategy: backup-restore
+    owner: erin
+    components:
+      - id: db
+        kind: postgres
+        placement: { east: { url: "postgres://127.0.0.1:5432/ledger", data_dir: /srv/pg } }
+        backups: [{ engine: pgbackrest, every: 1d, to: vault }]
+      - id: docs
+        kind: files
+        placement: { east: { path: docs } }
+        backups: [{ engine: pgbackrest, every: 1d, to: vault, repository: repo }]
+`,
+    );
+    const error = await loadPlan(file).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(PlanInvalidError);
+    expect((error as PlanInvalidError).problems.map((p) => [p.code, p.message, p.location.line])).toEqual([
+      ['DRCTL_PLAN_MISSING', 'pgBackRest backup of db to vault has no repository path', 13],
+      ['DRCTL_PLAN_MISSING', 'pgBackRest backup of db needs socket_dir in its placement at east', 12],
+      ['DRCTL_PLAN_VALUE', 'pgBackRest backs up PostgreSQL; docs is of kind files', 17],
+    ]);
+  });
+});
 
 const CIPHER = 'pgbackrest cipher pass, never on a command line';
 
