@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DrctlError, PlanInvalidError } from '../../errors.ts';
 import { loadPlan } from '../../plan/index.ts';
+import { runCli } from '../../../test/support/cli.ts';
 import { tempDir } from '../../../test/support/tmp.ts';
 import type { Component, Plan } from '../../plan/model.ts';
 import { pgAvailable } from '../postgres/binaries.ts';
@@ -294,6 +295,62 @@ describe.skipIf(skip !== undefined)('pgbackrest provider', () => {
       expect(absent.hint).toContain('apt-get install pgbackrest');
     } finally {
       process.env.PATH = path;
+    }
+  });
+
+  it('fails a runbook step on a stanza the repository does not hold, with the code in the run', async () => {
+    const node = cluster.node('east');
+    const file = join(cluster.dir, 'run-plan.yaml');
+    process.env.DRCTL_TEST_PG_PASSWORD = cluster.password;
+    writeFileSync(
+      file,
+      `version: 1
+sites: { east: { role: primary }, vault: { role: backup } }
+contacts: [{ id: erin, name: Erin, role: admin, email: erin@example.com }]
+workloads:
+  - id: ledger
+    tier: 3
+    strategy: backup-restore
+    owner: erin
+    components:
+      - id: db
+        kind: postgres
+        placement:
+          east:
+            url: "postgres://postgres:\${DRCTL_TEST_PG_PASSWORD}@127.0.0.1:${node.port}/drctl"
+            data_dir: ${node.dataDir}
+            socket_dir: ${join(cluster.dir, 'east')}
+        backups: [{ engine: pgbackrest, every: 1d, to: vault, repository: repo, stanza: nope, password_env: DRCTL_TEST_PGBACKREST_CIPHER }]
+    runbooks:
+      backup:
+        steps:
+          - { id: backup-db, action: pgbackrest.backup, with: { component: db, type: full }, expected: 1m }
+`,
+    );
+    try {
+      const result = await runCli(
+        'run',
+        file,
+        '--runbook',
+        'ledger/backup',
+        '--state',
+        join(cluster.dir, 'run-state'),
+        '--json',
+      );
+      expect(result.code).toBe(1);
+      const out = JSON.parse(result.stdout) as {
+        status: string;
+        steps: { id: string; status: string; error?: { code: string } }[];
+      };
+      expect(out.status).toBe('failed');
+      expect(out.steps[0]).toMatchObject({
+        id: 'backup-db',
+        status: 'failed',
+        error: { code: 'DRCTL_PGBACKREST_STANZA_MISSING' },
+      });
+      expect(result.stdout + result.stderr).not.toContain(CIPHER);
+    } finally {
+      delete process.env.DRCTL_TEST_PG_PASSWORD;
     }
   });
 
