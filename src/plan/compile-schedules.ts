@@ -5,6 +5,7 @@
  */
 import type { SourceLocation } from '../errors.ts';
 import { scheduleProblem } from '../schedule/index.ts';
+import { VERIFY_EVERY_DEFAULT_MS } from './defaults.ts';
 import { parseDuration } from './duration.ts';
 import type { BackupSchedule, Component, Verification } from './model.ts';
 import { SCHEDULE_TASKS, type WorkloadInput } from './schema.ts';
@@ -155,7 +156,7 @@ export function compileVerifications(
       },
       timeoutMs: optMs(v.timeout) ?? VERIFICATION_TIMEOUT_DEFAULT_MS,
       evidence: v.evidence ?? [],
-      verifyEveryMs: optMs(v.verify_every) ?? policy?.verifyEveryMs ?? VERIFICATION_TIMEOUT_DEFAULT_MS,
+      verifyEveryMs: optMs(v.verify_every) ?? policy?.verifyEveryMs ?? VERIFY_EVERY_DEFAULT_MS,
       at: where(),
     };
   });
