@@ -13,13 +13,24 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
+import type { Component } from '../src/plan/model.ts';
+import { findPgbackrest, pgbackrestProvider } from '../src/providers/pgbackrest/index.ts';
+import { chownToServer, pgAvailable, serverRunAs } from '../src/providers/postgres/binaries.ts';
+import { PgCluster } from '../src/providers/postgres/cluster.ts';
+import { AT, testContext, testPlan } from '../src/providers/testing.ts';
 import { resticProvider } from '../src/providers/restic/index.ts';
 import { engineContext, hasBinary, resticPlan } from '../src/providers/restic/testing.ts';
 import { table } from './table.ts';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '3' }, mb: { type: 'string', default: '200' } },
+  options: {
+    runs: { type: 'string', default: '3' },
+    mb: { type: 'string', default: '200' },
+    'pg-mb': { type: 'string', default: '50' },
+  },
 });
+const pgMegabytes = Number(values['pg-mb']);
 const runs = Number(values.runs);
 const megabytes = Number(values.mb);
 if (!Number.isInteger(runs) || runs < 1)
@@ -159,6 +170,16 @@ async function benchRestic(): Promise<void> {
         }),
       drctl: () => actions.restore.run({ component: 'docs', target: viaTarget }, ctx),
     });
+    // drctl restores with --verify (restic reads every restored file back): the same work, done directly
+    rmSync(directTarget, { recursive: true, force: true });
+    rmSync(viaTarget, { recursive: true, force: true });
+    await interleaved(round, 'restic', 'restore latest --verify', {
+      direct: () =>
+        run('restic', ['--repo', directRepo, 'restore', 'latest', '--target', directTarget, '--verify'], {
+          env: directEnv,
+        }),
+      drctl: () => actions.restore.run({ component: 'docs', target: viaTarget }, ctx),
+    });
     const restored = readdirSync(viaTarget, { recursive: true }).length;
     const restoredDirect = readdirSync(directTarget, { recursive: true }).length;
     if (restored !== restoredDirect)
@@ -166,9 +187,173 @@ async function benchRestic(): Promise<void> {
   }
 }
 
+function pgbackrestInstalled(): boolean {
+  try {
+    findPgbackrest();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A plan with one postgres component `db` whose pgBackRest stanza `db` lives in `repository`. */
+function pgPlan(cluster: PgCluster, repository: string) {
+  const node = cluster.node('east');
+  const component = {
+    id: 'db',
+    workload: 'shop',
+    name: 'db',
+    kind: 'postgres',
+    description: undefined,
+    tier: 1,
+    strategy: 'backup-restore',
+    placement: [
+      {
+        site: 'east',
+        standby: false,
+        url: node.url,
+        path: undefined,
+        command: undefined,
+        fields: {
+          url: node.url,
+          data_dir: node.dataDir,
+          socket_dir: join(cluster.dir, 'east'),
+          bin_dir: cluster.binaries.dir,
+        },
+        at: AT,
+      },
+    ],
+    dependsOn: [],
+    references: [],
+    probe: undefined,
+    replication: undefined,
+    backups: [
+      {
+        everyMs: 86_400_000,
+        type: 'full',
+        to: 'vault',
+        path: undefined,
+        media: 'disk',
+        keep: { daily: 7, weekly: 4, monthly: 0, yearly: 0 },
+        verifyEveryMs: 30 * 86_400_000,
+        immutable: false,
+        engine: 'pgbackrest',
+        repository,
+        stanza: 'db',
+        at: AT,
+      },
+    ],
+    recoveryMs: undefined,
+    at: AT,
+  } as Component;
+  return testPlan({
+    baseDir: cluster.dir,
+    sites: ['east', 'vault'],
+    workload: { strategy: 'backup-restore', rtoMs: 3_600_000, rpoMs: 300_000, components: [component] },
+  });
+}
+
+async function sql(url: string, text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+async function benchPgbackrest(): Promise<void> {
+  process.stderr.write('pgbackrest: starting PostgreSQL...\n');
+  const cluster = await PgCluster.create({ sites: ['east'] });
+  try {
+    const url = cluster.node('east').url;
+    // about 330 bytes a row on disk
+    const rowCount = Math.round((pgMegabytes * 1e6) / 330);
+    await sql(
+      url,
+      `create table items as select g as id, repeat(md5(g::text), 4) as note from generate_series(1, ${rowCount}) g`,
+    );
+    await sql(url, 'alter table items add primary key (id)');
+    const plan = pgPlan(cluster, join(cluster.dir, 'repo'));
+    const stateDir = join(cluster.dir, 'state');
+    mkdirSync(stateDir, { recursive: true });
+    chownToServer(stateDir);
+    const ctx = testContext(plan, stateDir);
+    const actions = pgbackrestProvider.actions;
+    // the provider writes the config file and sets archive_command; the direct runs use that same file
+    await actions.stanza_create.run(actions.stanza_create.params.parse({ component: 'db' }), ctx);
+    const configFile = join(stateDir, 'pgbackrest', 'db--vault', 'pgbackrest.conf');
+    const runAs = serverRunAs();
+    const direct = (command: string, args: string[]) =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(
+          findPgbackrest(),
+          [`--config=${configFile}`, '--stanza=db', '--log-level-console=warn', ...args, command],
+          {
+            cwd: '/',
+            env: {
+              ...process.env,
+              ...(runAs === undefined ? {} : { HOME: '/tmp', USER: runAs.user }),
+              PGPASSWORD: cluster.password,
+            },
+            stdio: ['ignore', 'ignore', 'pipe'],
+            ...(runAs === undefined ? {} : { uid: runAs.uid, gid: runAs.gid }),
+          },
+        );
+        const err: Buffer[] = [];
+        child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+        child.on('error', reject);
+        child.on('close', (code) =>
+          code === 0
+            ? resolve()
+            : reject(new Error(`pgbackrest ${command} exited ${code}: ${Buffer.concat(err).toString()}`)),
+        );
+      });
+    // both sides back up into the one stanza (archive_command feeds one); each incremental follows the
+    // same amount of change, so both sides copy about as much
+    const change = () =>
+      sql(url, `update items set note = md5(note) where id % 100 = ${samples.length % 100}`);
+    for (let round = 0; round < runs; round++) {
+      process.stderr.write(`pgbackrest: round ${round + 1} of ${runs}\n`);
+      await interleaved(round, 'pgBackRest', 'backup, full', {
+        direct: () => direct('backup', ['--type=full']),
+        drctl: () => actions.backup.run(actions.backup.params.parse({ component: 'db', type: 'full' }), ctx),
+      });
+      await interleaved(round, 'pgBackRest', 'backup, incremental', {
+        direct: async () => {
+          await change();
+          await direct('backup', ['--type=incr']);
+        },
+        drctl: async () => {
+          await change();
+          await actions.backup.run(actions.backup.params.parse({ component: 'db', type: 'incr' }), ctx);
+        },
+      });
+      const directTarget = join(cluster.dir, `restored-direct-${round}`);
+      const viaTarget = join(cluster.dir, `restored-drctl-${round}`);
+      await interleaved(round, 'pgBackRest', 'restore latest', {
+        direct: async () => {
+          mkdirSync(directTarget, { mode: 0o700 });
+          chownToServer(directTarget);
+          await direct('restore', [`--pg1-path=${directTarget}`, '--archive-mode=off']);
+        },
+        drctl: () =>
+          actions.restore.run(actions.restore.params.parse({ component: 'db', data_dir: viaTarget }), ctx),
+      });
+      rmSync(directTarget, { recursive: true, force: true });
+      rmSync(viaTarget, { recursive: true, force: true });
+    }
+  } finally {
+    await cluster.close();
+  }
+}
+
 try {
   if (!hasBinary('restic')) throw new Error('restic is not installed (apt-get install restic)');
   await benchRestic();
+  if (pgbackrestInstalled() && pgAvailable()) await benchPgbackrest();
+  else process.stderr.write('pgbackrest or PostgreSQL is not installed: its rows are skipped\n');
 
   const rows: string[][] = [];
   const keys = [...new Set(samples.map((s) => `${s.engine}\t${s.operation}`))];
