@@ -248,12 +248,15 @@ export const pgbackrestProvider = {
         const dataDir =
           into === undefined ? t.dataDir : isAbsolute(into) ? into : join(ctx.plan.baseDir, into);
         const scratch = dataDir !== t.dataDir;
-        prepareDataDir(dataDir, params.force === true, t.component.id);
+        // the placement's own directory is restored with --delta (pgBackRest keeps what matches and
+        // refuses while the server runs); a scratch directory must be empty or emptied
+        if (scratch) prepareDataDir(dataDir, params.force === true, t.component.id);
         const args = [`--pg1-path=${dataDir}`];
         if (params.target_time !== undefined)
           args.push('--type=time', `--target=${targetTime(params.target_time)}`, '--target-action=promote');
         if (params.set !== undefined) args.push(`--set=${params.set}`);
         if (scratch) args.push('--archive-mode=off');
+        else if (params.force === true) args.push('--delta');
         const started = performance.now();
         const result = await pgbackrest(t, 'restore', args, { signal: ctx.signal });
         const evidence: Record<string, unknown> = {

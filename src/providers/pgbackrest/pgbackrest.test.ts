@@ -1,6 +1,6 @@
 // One PostgreSQL primary archiving into one pgBackRest stanza is shared by these tests; every restore goes
 // to its own new data directory and port.
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -280,7 +280,7 @@ describe.skipIf(skip !== undefined)('pgbackrest provider', () => {
     process.env.DRCTL_TEST_PGBACKREST_CIPHER = 'not the pass';
     try {
       const wrongPass = await rejection(act('info', { component: 'db' }));
-      expect(wrongPass.code).toBe('DRCTL_PGBACKREST_WRONG_PASSWORD');
+      expect(wrongPass.code, wrongPass.message).toBe('DRCTL_PGBACKREST_WRONG_PASSWORD');
       delete process.env.DRCTL_TEST_PGBACKREST_CIPHER;
       const noPass = await rejection(act('info', { component: 'db' }));
       expect(noPass.code).toBe('DRCTL_PGBACKREST_PASSWORD_MISSING');
@@ -368,10 +368,42 @@ workloads:
       .sort();
     // a segment after the newest backup started, and not the newest one
     const victim = segments.at(-2)!;
-    rmSync(victim);
+    const away = join(cluster.dir, basename(victim));
+    renameSync(victim, away);
     const report = await checkReadiness(plan, { stateDir });
     const wal = report.facts.find((f) => f.name === 'wal-archive')!;
     expect(wal.ok).toBe(false);
     expect(wal.message).toContain(`WAL segment ${basename(victim).slice(0, 24)} is missing`);
+    renameSync(away, victim);
+    expect((await checkReadiness(plan, { stateDir })).facts.find((f) => f.name === 'wal-archive')?.ok).toBe(
+      true,
+    );
+  });
+
+  it("restores over the placement's own data directory once its server is stopped", async () => {
+    const node = cluster.node('east');
+    const running = await rejection(act('restore', { component: 'db', force: true }));
+    expect(running.message).toContain('running server');
+    await node.stop();
+    const refused = await rejection(act('restore', { component: 'db' }));
+    expect(refused.code).toBe('DRCTL_PGBACKREST_TARGET_NOT_EMPTY');
+    const { output } = await act('restore', { component: 'db', force: true });
+    // the production server keeps archiving into its stanza after the restore
+    expect(output).toMatchObject({ archiving: true, dataDir: node.dataDir });
+    // its restore_command and archive_command read the encrypted repository
+    process.env.PGBACKREST_REPO1_CIPHER_PASS = CIPHER;
+    try {
+      await node.start();
+    } finally {
+      delete process.env.PGBACKREST_REPO1_CIPHER_PASS;
+    }
+    for (let i = 0; ; i += 1) {
+      const [row] = await sql<{ recovering: boolean }>(node.url, 'select pg_is_in_recovery() as recovering');
+      if (row?.recovering === false) break;
+      if (i > 300) throw new Error('the restored server did not leave recovery');
+      await sleep(100);
+    }
+    const rows = await sql<{ id: number }>(node.url, 'select id from orders order by id');
+    expect(rows.map((r) => r.id)).toEqual([1, 2, 10, 11, 20, 40]);
   });
 });

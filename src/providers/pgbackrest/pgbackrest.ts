@@ -334,6 +334,18 @@ function pgbackrestError(
       `${where}: WAL archiving does not work: ${reason}`,
       "check the server's archive_command (pgbackrest.stanza_create sets it) and its log",
     );
+  if (number === '040' || /contains files|not empty/i.test(reason))
+    return error(
+      'TARGET_NOT_EMPTY',
+      `${where}: the restore target holds files: ${reason}`,
+      'stop the server and say force: true (a delta restore over the data directory), or restore into an empty directory',
+    );
+  if (number === '038' || /PostgreSQL is running|postmaster\.pid/i.test(reason))
+    return error(
+      'FAILED',
+      `${where}: cannot restore over a running server: ${reason}`,
+      'stop the server first (postgres.fence with how: stop), or restore into a new data_dir',
+    );
   if (number === '075')
     return error(
       'NO_BACKUP',
@@ -406,7 +418,7 @@ export async function stanzaInfo(target: PgbackrestTarget, signal?: AbortSignal)
   if (info === undefined || info.status.code === 99) {
     const text = info?.status.message ?? stdout;
     const first = (text.split('\n')[0] ?? '').replace(/[^\x20-\x7e]+/g, '?').slice(0, 200);
-    if (target.encrypted && /FormatError|CryptoError|decrypt/.test(text))
+    if (target.encrypted && /FormatError|CryptoError|decrypt|cipher/i.test(text))
       throw fail(
         PGBACKREST_ERRORS.WRONG_PASSWORD,
         `${where} does not open with the cipher pass given: its info file does not decrypt`,
