@@ -396,6 +396,17 @@ try {
     ],
     rows,
   );
+  // the medians hide how much a loaded machine moves single runs; the runs themselves show it
+  process.stdout.write('\nAll runs (s, in the order taken):\n');
+  for (const key of keys) {
+    const [engine, operation] = key.split('\t') as [string, string];
+    const list = (side: Side) =>
+      samples
+        .filter((s) => s.engine === engine && s.operation === operation && s.side === side)
+        .map((s) => s.seconds.toFixed(2))
+        .join(', ');
+    process.stdout.write(`- ${engine} ${operation}: direct ${list('direct')}; via drctl ${list('drctl')}\n`);
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
