@@ -110,11 +110,14 @@ export const resticProvider = {
         const into = sourcePath(ctx, target.component, params.site, params.target);
         const snapshot = await chooseSnapshot(target, params.snapshot, ctx.signal);
         prepareTarget(into, params.force === true, target.component.id);
+        // the snapshot's listing is read while it restores: each restic call opens the repository again
+        const listing = restic(target, ['ls', '--json', snapshot.id], { signal: ctx.signal });
+        listing.catch(() => undefined);
         const result = await restic(target, ['restore', snapshot.id, '--target', into, '--verify'], {
           signal: ctx.signal,
         });
         const { files, bytes } = treeSize(into);
-        const manifest = await compareWithSnapshot(target, snapshot.id, into, ctx.signal);
+        const manifest = compareWithListing((await listing).stdout, into);
         const evidence = {
           repository: target.repository,
           snapshot: snapshot.id,
@@ -415,14 +418,8 @@ export function prepareTarget(dir: string, force: boolean, component: string): v
   for (const entry of entries) rmSync(join(dir, entry), { recursive: true, force: true });
 }
 
-/** Every file the snapshot lists is in the restored tree with the size the snapshot says. */
-async function compareWithSnapshot(
-  target: ResticTarget,
-  snapshot: string,
-  dir: string,
-  signal: AbortSignal,
-): Promise<{ files: number; mismatched: string[] }> {
-  const { stdout } = await restic(target, ['ls', '--json', snapshot], { signal });
+/** Every file the snapshot lists (`restic ls --json`) is in the restored tree with the size it says. */
+function compareWithListing(stdout: string, dir: string): { files: number; mismatched: string[] } {
   const mismatched: string[] = [];
   let files = 0;
   for (const node of jsonLines(stdout)) {
