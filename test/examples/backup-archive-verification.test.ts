@@ -3,7 +3,8 @@
  * copied with two changes (the verification's cron fires every two seconds, and the cloud bucket is a
  * local directory), restic backs up a small archive, and readiness shows "verified good" with its age. A
  * later backup of a catalogue without contracts fails the verification's query, and readiness turns red
- * with the reason. The run missed while drctl was stopped is run once on restart and reported late.
+ * with the reason. The run missed while drctl was stopped is run once on restart (as `drctl monitor`, which
+ * runs a probe-less plan's schedules alone) and reported late.
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -80,21 +81,30 @@ async function until<T>(what: () => Promise<T | undefined>, timeoutMs: number): 
   }
 }
 
-// drctl monitor refuses a plan with no probe aimed at a site, and this one has none: serve runs its schedules
 async function serve(file: string, stateDir: string, cwd: string): Promise<CliProcess> {
   const listen = `127.0.0.1:${await freePort()}`;
   return startCli(['serve', file, '--state', stateDir, '--listen', listen], { cwd });
 }
 
-/** Stops the server and returns the codes of the errors it logged (pino level 50 and up). */
-async function stop(server: CliProcess): Promise<string[]> {
-  server.child.kill('SIGTERM');
-  const { code, stderr } = await server.exit;
-  expect(code).toBe(0);
-  return stderr
+/** The plan has no probe aimed at a site, so `drctl monitor` watches its schedules alone. */
+function monitor(file: string, stateDir: string, cwd: string): CliProcess {
+  return startCli(['monitor', file, '--state', stateDir], { cwd });
+}
+
+/** The codes of the errors in pino lines (level 50 and up). */
+function errorCodes(log: string): string[] {
+  return log
     .split('\n')
     .filter((line) => /^\{"level":[56]0/.test(line))
     .map((line) => (JSON.parse(line) as { err?: { code?: string } }).err?.code ?? line);
+}
+
+/** Stops the process and returns what it printed and the codes of the errors it logged to stderr. */
+async function stop(server: CliProcess): Promise<{ stdout: string; errors: string[] }> {
+  server.child.kill('SIGTERM');
+  const { code, stdout, stderr } = await server.exit;
+  expect(code).toBe(0);
+  return { stdout, errors: errorCodes(stderr) };
 }
 
 describe.skipIf(!hasBinary('restic'))('examples/backup-archive scheduled restore verification', () => {
@@ -106,7 +116,7 @@ describe.skipIf(!hasBinary('restic'))('examples/backup-archive scheduled restore
   });
   afterEach(() => stopAll());
 
-  it('runs on its cron under drctl serve, readiness shows verified good with its age, and a failing query turns it red with the reason', async () => {
+  it('runs on its cron under drctl serve and drctl monitor, readiness shows verified good with its age, and a failing query turns it red with the reason', async () => {
     const dir = tempDir('drctl-archive-verify-');
     const file = copyExample(dir);
     const plan = await loadPlan(file);
@@ -123,7 +133,7 @@ describe.skipIf(!hasBinary('restic'))('examples/backup-archive scheduled restore
       const found = await results(stateDir);
       return found.length > 0 ? found : undefined;
     }, 30_000);
-    expect(await stop(server)).toEqual([]);
+    expect((await stop(server)).errors).toEqual([]);
 
     expect(first!.passed).toBe(true);
     expect(first!.scheduled?.dueAt).toMatch(/:\d[02468]\.000Z$/);
@@ -158,13 +168,19 @@ describe.skipIf(!hasBinary('restic'))('examples/backup-archive scheduled restore
     // two due times (every 2 s) pass after the last one claimed, so the first run on restart is late
     await new Promise((r) => setTimeout(r, 4_500));
 
-    const restarted = await serve(file, stateDir, dir);
+    // the restart is `drctl monitor`, which runs the same schedules where no server is wanted
+    const restarted = monitor(file, stateDir, dir);
     const failed = await until(async () => {
       const found = await results(stateDir);
       return found.find((r) => !r.passed);
     }, 30_000);
-    // a failed verification fails its scheduled job, which the server logs as such, and nothing else
-    expect(new Set(await stop(restarted))).toEqual(new Set(['DRCTL_VERIFY_FAILED']));
+    const { stdout } = await stop(restarted);
+    expect(stdout).toMatch(
+      /no probe is aimed at a site; running its 6 schedules only \(.*archive\.weekly-restore-test/,
+    );
+    // a failed verification fails its scheduled job, which the monitor logs as such, and nothing else
+    const log = readFileSync(join(stateDir, 'logs', 'monitor.log'), 'utf8');
+    expect(new Set(errorCodes(log))).toEqual(new Set(['DRCTL_VERIFY_FAILED']));
 
     expect(failed.scheduled?.late).toBe(true);
     expect(failed.reason).toBe(

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
+import { DrctlError } from '../../errors.ts';
 import { Redactor, planSecrets } from '../../engine/index.ts';
 import type { RunDriver } from '../../engine/index.ts';
 import {
@@ -72,40 +73,6 @@ export async function watch(context: CommandContext, plan: Plan, flags: MonitorF
   try {
     const engine = engineFor(store, { state: flags.state }, plan, context, []);
     const log = monitorLogger(stateDir, plan, context);
-    const monitor = Monitor.start({
-      plan,
-      logger: log,
-      ...(flags.workload === undefined ? {} : { workloads: flags.workload }),
-      startRunbook: engineRunbookStarter(engine, plan, {
-        onRun: (driver) => {
-          drivers.set(driver.runId, driver);
-          void driver.done
-            .then((outcome) =>
-              say(
-                context,
-                flags,
-                { type: 'run-finished', runId: outcome.runId, status: outcome.status, at: Date.now() },
-                `run ${outcome.runId} ${outcome.status}`,
-              ),
-            )
-            .catch((error: unknown) => log.error({ err: error, runId: driver.runId }, 'run driver failed'))
-            .finally(() => drivers.delete(driver.runId));
-        },
-      }),
-      runStatus: async (runId) => (await store.getRun(runId))?.status,
-      latched: await latchedRuns(store, plan),
-    });
-    monitor.on('event', (event) => printEvent(context, flags, event));
-    for (const w of monitor.status()) {
-      const line = `watching ${w.workload}: sites ${Object.keys(w.sites).join(', ')}, loss of ${w.watchedSites.join(', ')} after ${formatDuration(w.detectAfterMs)} → ${
-        w.runbook === undefined
-          ? 'no failover runbook'
-          : w.automaticFailover
-            ? `automatic ${w.runbook}`
-            : `${w.runbook} waiting for activation approval`
-      }`;
-      say(context, flags, { type: 'watching', ...w, at: Date.now() }, line);
-    }
 
     // the plan's schedules run beside the watch: backups, prunes, verifications; due drills where
     // allowed, else reminders
@@ -125,8 +92,59 @@ export async function watch(context: CommandContext, plan: Plan, flags: MonitorF
           `reminder to ${reminder.owner}: ${reminder.message}`,
         ),
     });
+
+    const latched = await latchedRuns(store, plan);
+    const monitor = startOrOnlySchedules(scheduler, () =>
+      Monitor.start({
+        plan,
+        logger: log,
+        ...(flags.workload === undefined ? {} : { workloads: flags.workload }),
+        startRunbook: engineRunbookStarter(engine, plan, {
+          onRun: (driver) => {
+            drivers.set(driver.runId, driver);
+            void driver.done
+              .then((outcome) =>
+                say(
+                  context,
+                  flags,
+                  { type: 'run-finished', runId: outcome.runId, status: outcome.status, at: Date.now() },
+                  `run ${outcome.runId} ${outcome.status}`,
+                ),
+              )
+              .catch((error: unknown) => log.error({ err: error, runId: driver.runId }, 'run driver failed'))
+              .finally(() => drivers.delete(driver.runId));
+          },
+        }),
+        runStatus: async (runId) => (await store.getRun(runId))?.status,
+        latched,
+      }),
+    );
+    if (monitor === undefined) {
+      const ids = scheduler.jobs.map((j) => j.id);
+      say(
+        context,
+        flags,
+        { type: 'schedules-only', schedules: ids, at: Date.now() },
+        `${plan.name}: no probe is aimed at a site; running its ${ids.length} schedule${ids.length === 1 ? '' : 's'} only (${ids.join(', ')})`,
+      );
+    }
+    monitor?.on('event', (event) => printEvent(context, flags, event));
+    for (const w of monitor?.status() ?? []) {
+      const line = `watching ${w.workload}: sites ${Object.keys(w.sites).join(', ')}, loss of ${w.watchedSites.join(', ')} after ${formatDuration(w.detectAfterMs)} → ${
+        w.runbook === undefined
+          ? 'no failover runbook'
+          : w.automaticFailover
+            ? `automatic ${w.runbook}`
+            : `${w.runbook} waiting for activation approval`
+      }`;
+      say(context, flags, { type: 'watching', ...w, at: Date.now() }, line);
+    }
+
     scheduler.start();
 
+    // the scheduler's timer does not hold the process open (unref'd for tests and the server); the
+    // monitor's probes do, and without them this does until a signal
+    const keepAlive = setInterval(() => undefined, 2 ** 30);
     let interrupts = 0;
     await new Promise<void>((resolveStop) => {
       const onSignal = (): void => {
@@ -141,7 +159,8 @@ export async function watch(context: CommandContext, plan: Plan, flags: MonitorF
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
     });
-    await monitor.stop();
+    clearInterval(keepAlive);
+    await monitor?.stop();
     await scheduler.stop();
     if (drivers.size > 0) {
       say(
@@ -162,6 +181,24 @@ export async function watch(context: CommandContext, plan: Plan, flags: MonitorF
     say(context, flags, { type: 'stopped', at: Date.now() }, 'monitor stopped');
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * A plan with no probe aimed at a site (a backup-only plan) still has schedules to run: watch those alone
+ * rather than refuse; with neither, DRCTL_MONITOR_NOTHING_TO_WATCH stands.
+ */
+function startOrOnlySchedules(scheduler: Scheduler, start: () => Monitor): Monitor | undefined {
+  try {
+    return start();
+  } catch (error) {
+    if (
+      error instanceof DrctlError &&
+      error.code === 'DRCTL_MONITOR_NOTHING_TO_WATCH' &&
+      scheduler.jobs.length > 0
+    )
+      return undefined;
+    throw error;
   }
 }
 
