@@ -118,6 +118,22 @@ export function compileVerifications(
           'restore into a scratch directory, or into a standby placement',
         );
     }
+    if (r.postgres === true && policy !== undefined && policy.engine !== 'pgbackrest')
+      report(
+        'DRCTL_PLAN_VALUE',
+        `verification ${v.id}: a scratch PostgreSQL cluster is restored from pgBackRest backups; the backup of ${v.component} to ${policy.to} uses ${policy.engine ?? 'drctl'}`,
+        where('restore_to', 'postgres'),
+        'give the policy engine: pgbackrest, or restore into a scratch directory',
+      );
+    (v.prove?.queries ?? []).forEach((q, j) => {
+      if (q.database === undefined && r.postgres !== true)
+        report(
+          'DRCTL_PLAN_MISSING',
+          `verification ${v.id}: query "${q.sql}" names no database, and there is no scratch PostgreSQL cluster to run it on`,
+          where('prove', 'queries', j),
+          'give database: (a SQLite file inside the restore), or restore_to: { postgres: true }',
+        );
+    });
     const restoreTo: Verification['restoreTo'] =
       r.path !== undefined
         ? { kind: 'path', path: r.path }

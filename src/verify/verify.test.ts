@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/support/tmp.ts';
+import { PlanInvalidError } from '../errors.ts';
 import { checkReadiness } from '../monitor/readiness.ts';
 import { resticProvider } from '../providers/restic/index.ts';
 import { engineContext, hasBinary, resticPlan } from '../providers/restic/testing.ts';
@@ -10,6 +11,36 @@ import { openStore } from '../store/index.ts';
 import type { RunStore } from '../store/store.ts';
 import { VERIFICATIONS_COLLECTION, findVerification, runVerification, scheduleJobs } from './index.ts';
 import type { VerificationResult } from './index.ts';
+
+describe('restore verifications in a plan', () => {
+  it('refuse a scratch PostgreSQL cluster without pgBackRest and a query with nothing to run on', async () => {
+    const dir = tempDir('drctl-verify-plan-');
+    const error = await resticPlan(dir, {
+      workloadExtra: `    verifications:
+      - { id: on-postgres, component: docs, restore_to: { postgres: true } }
+      - id: counted
+        component: docs
+        prove: { queries: [{ sql: "select count(*) from documents", expect: 3 }] }
+`,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(PlanInvalidError);
+    expect((error as PlanInvalidError).problems.map((p) => [p.code, p.message, p.location.line])).toEqual([
+      [
+        'DRCTL_PLAN_VALUE',
+        'verification on-postgres: a scratch PostgreSQL cluster is restored from pgBackRest backups; the backup of docs to vault uses restic',
+        23,
+      ],
+      [
+        'DRCTL_PLAN_MISSING',
+        'verification counted: query "select count(*) from documents" names no database, and there is no scratch PostgreSQL cluster to run it on',
+        26,
+      ],
+    ]);
+  });
+});
 
 const SERVER = `node -e "require('http').createServer((q,s)=>{try{s.end(require('fs').readFileSync(process.env.RESTORE_DIR+q.url))}catch{s.statusCode=404;s.end()}}).listen(+process.env.PORT,'127.0.0.1')"`;
 

@@ -11,7 +11,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
-import type { Component, Retention } from '../../plan/model.ts';
+import type { Component, Plan, Retention } from '../../plan/model.ts';
 import { formatDuration } from '../../plan/duration.ts';
 import { Id } from '../../plan/schema.ts';
 import { RetentionParams } from '../files/resolve.ts';
@@ -57,6 +57,19 @@ function serverUrl(t: PgbackrestTarget, port = t.port): string {
   url.port = String(port);
   if (t.env.PGPASSWORD !== undefined) url.password = encodeURIComponent(t.env.PGPASSWORD);
   return url.toString();
+}
+
+/**
+ * How a restore verification connects to the server started on its scratch restore: the production
+ * placement's user, database and password on another port.
+ */
+export function restoredServerUrl(
+  plan: Plan,
+  component: string,
+  options: { to: string | undefined; stateDir: string },
+  port: number,
+): string {
+  return serverUrl(pgbackrestTarget(plan, component, { ...options, site: undefined }), port);
 }
 
 /** Points the server's archive_command at this policy's stanza; archive_mode must already be on. */

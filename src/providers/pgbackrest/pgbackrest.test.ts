@@ -1,6 +1,6 @@
 // One PostgreSQL primary archiving into one pgBackRest stanza is shared by these tests; every restore goes
 // to its own new data directory and port.
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -9,7 +9,9 @@ import { DrctlError, PlanInvalidError } from '../../errors.ts';
 import { loadPlan } from '../../plan/index.ts';
 import { runCli } from '../../../test/support/cli.ts';
 import { tempDir } from '../../../test/support/tmp.ts';
-import type { Component, Plan } from '../../plan/model.ts';
+import type { Component, Plan, Verification } from '../../plan/model.ts';
+import { openStore } from '../../store/index.ts';
+import { runVerification } from '../../verify/index.ts';
 import { pgAvailable } from '../postgres/binaries.ts';
 import { PgCluster, freePort } from '../postgres/cluster.ts';
 import { AT, testContext, testPlan } from '../testing.ts';
@@ -268,6 +270,65 @@ describe.skipIf(skip !== undefined)('pgbackrest provider', () => {
     // every backup is younger than the plan's longest horizon (4 weeks)
     expect(expire.output).toMatchObject({ retentionFullDays: 28, expired: [] });
     expect((expire.output.kept as string[]).length).toBe(3);
+  }, 240_000);
+
+  it('verifies the newest backup on a scratch PostgreSQL cluster: queries answer there, then it is stopped and removed', async () => {
+    const verification: Verification = {
+      id: 'nightly-restore',
+      workload: 'shop',
+      component: 'db',
+      to: 'vault',
+      snapshot: undefined,
+      restoreTo: { kind: 'postgres' },
+      clear: false,
+      prove: {
+        checksums: true,
+        files: ['PG_VERSION'],
+        queries: [
+          { sql: 'select count(*) from orders', database: undefined, expect: 5 },
+          { sql: 'select max(id) from orders', database: undefined, expect: 21 },
+        ],
+        http: undefined,
+      },
+      timeoutMs: 120_000,
+      evidence: [],
+      verifyEveryMs: 86_400_000,
+      at: AT,
+    };
+    const workload = { ...plan.workloads[0]!, verifications: [verification] };
+    const verified = { ...plan, workloads: [workload] };
+    const store = await openStore(stateDir);
+    try {
+      const result = await runVerification(verified, verification, { store, stateDir });
+      // the archive ends with order 20: the first query holds, the second proves a wrong answer is caught
+      expect(result.proofs.map((p) => [p.name, p.ok, p.message])).toEqual([
+        [
+          'restore',
+          true,
+          expect.stringMatching(
+            /^restored pgBackRest stanza db of db to the end of the archive into .*, serving on port \d+$/,
+          ),
+        ],
+        ['checksums', true, expect.any(String)],
+        ['file PG_VERSION', true, 'PG_VERSION is there'],
+        ['query select count(*) from orders', true, 'answered "5"'],
+        ['query select max(id) from orders', false, 'answered 20, expected 21'],
+      ]);
+      expect(result).toMatchObject({
+        passed: false,
+        reason: 'query select max(id) from orders: answered 20, expected 21',
+      });
+      expect(result.target).toContain(join('state', 'verify', 'nightly-restore'));
+      // the scratch server is stopped and its directory gone; nothing kept the password
+      const port = (result.evidence.restore as { port: number }).port;
+      const url = new URL(cluster.node('east').url);
+      url.port = String(port);
+      await expect(sql(url.toString(), 'select 1')).rejects.toThrow(/ECONNREFUSED/);
+      expect(existsSync(result.target)).toBe(false);
+      expect(JSON.stringify(result)).not.toContain(cluster.password);
+    } finally {
+      await store.close();
+    }
   }, 240_000);
 
   it('names a wrong stanza, a missing repository, a wrong cipher pass and a missing pgbackrest by code', async () => {
