@@ -17,7 +17,6 @@
  * manifest are fsynced: a crash at any point leaves either the previous set of backups or the new one.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
 import {
   chmod,
   lstat,
@@ -41,6 +40,7 @@ import { DrctlError } from '../../errors.ts';
 import type { Retention } from '../../plan/model.ts';
 import { BACKUP_ERRORS, cancelled, describe, isErrno, locationError } from './errors.ts';
 import type { Subject } from './errors.ts';
+import { fsyncDir, syncAll } from './durable.ts';
 import { applyRetention } from './retention.ts';
 import type { RetentionDecision } from './retention.ts';
 
@@ -460,11 +460,11 @@ export class BackupRepository {
         await this.restoreEntry(entry, join(temp, entry.path), subject, false);
       });
       // Synced together, after all are written: one journal commit per file would bound the restore.
-      await mapPool(manifest.entries, 16, async (entry) => {
-        if (entry.type === 'file') await syncFile(join(temp, entry.path));
-      });
-      await mapPool(manifest.directories, 16, (directory) => fsyncDir(join(temp, directory)));
-      await fsyncDir(temp);
+      await syncAll(
+        temp,
+        manifest.entries.filter((entry) => entry.type === 'file').map((entry) => join(temp, entry.path)),
+        [...manifest.directories.map((directory) => join(temp, directory)), temp],
+      );
       await swapInto(temp, target, current !== 'missing');
     } catch (error) {
       await rm(temp, { recursive: true, force: true });
@@ -887,15 +887,12 @@ class BlobWriter {
 
   /** Make the renames of new blobs durable before the manifest that names them is written. */
   async flush(): Promise<void> {
+    await this.write('write the backup to', this.incoming, () =>
+      syncAll(this.incoming, [...this.pending.values()], []),
+    );
     await mapPool([...this.pending], 16, async ([sha256, temp]) => {
       const final = this.repository.blobPath(sha256);
       await this.write('write the backup to', temp, async () => {
-        const handle = await open(temp, 'r+');
-        try {
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
         await makeDir(dirname(final));
         await rename(temp, final);
       });
@@ -1161,24 +1158,6 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
