@@ -11,10 +11,11 @@ export interface EventStamp {
 }
 
 export interface EndpointHealthEvent extends EventStamp {
-  type: 'endpoint-up' | 'endpoint-down' | 'endpoint-suppressed';
+  /** `endpoint-suspect`: live traffic met a refused or reset connection (passive health). */
+  type: 'endpoint-up' | 'endpoint-suspect' | 'endpoint-down' | 'endpoint-suppressed';
   site: string;
   from: EndpointState;
-  /** Epoch ms of the first probe of the streak that caused it (first failure for a down). */
+  /** Epoch ms of the first probe of the streak that caused it (first failure for a down; the failed request for a suspect). */
   since: number;
   reason: string;
 }

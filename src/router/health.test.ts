@@ -74,3 +74,45 @@ describe('endpoint health', () => {
     expect(health.observe(false, now)).toMatchObject({ from: 'suppressed', to: 'down' });
   });
 });
+
+describe('endpoint health: passive (live traffic)', () => {
+  it('takes an up endpoint out at once and lets only probes sent afterwards bring it back', () => {
+    const health = new EndpointHealth(thresholds);
+    feed(health, [true]);
+    expect(health.suspect(5_000, 'ECONNRESET')).toMatchObject({
+      from: 'up',
+      to: 'suspect',
+      reason: 'live traffic failed: ECONNRESET',
+    });
+    // a probe sent before the failure and answered after it proves nothing
+    expect(health.observe(true, 5_100, '', 4_900)).toBeUndefined();
+    expect(health.observe(true, 5_200, '', 5_150)).toBeUndefined();
+    expect(health.state).toBe('suspect');
+    expect(health.observe(true, 5_300, '', 5_250)).toMatchObject({ from: 'suspect', to: 'up' });
+  });
+
+  it('goes down from suspect after the configured failed probes, and ignores failures when not up', () => {
+    const health = new EndpointHealth(thresholds);
+    feed(health, [true]);
+    health.suspect(1_000, 'ECONNREFUSED');
+    expect(health.suspect(1_001, 'ECONNREFUSED')).toBeUndefined();
+    feed(health, [false, false], 1_100, 100);
+    expect(health.state).toBe('suspect');
+    expect(health.observe(false, 1_300)).toMatchObject({ from: 'suspect', to: 'down' });
+    expect(health.suspect(1_400, 'ECONNREFUSED')).toBeUndefined();
+  });
+
+  it('counts each time live traffic took it out towards flap damping', () => {
+    const health = new EndpointHealth(thresholds);
+    feed(health, [true]);
+    let now = 1_000;
+    for (let i = 0; i < 2; i += 1) {
+      health.suspect(now, 'ECONNREFUSED');
+      now = feed(health, [true, true], now + 10, 10);
+      expect(health.state).toBe('up');
+    }
+    health.suspect(now, 'ECONNREFUSED');
+    feed(health, [true, true], now + 10, 10);
+    expect(health.state).toBe('suppressed');
+  });
+});

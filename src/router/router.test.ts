@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DrctlError, UsageError } from '../errors.ts';
 import { FaultProxy } from '../chaos/index.ts';
@@ -432,5 +433,133 @@ describe('traffic router', () => {
       code: 'DRCTL_ROUTER_LISTEN_FAILED',
       exitCode: 2,
     });
+  });
+});
+
+/** A site whose handler dies mid-request: it reads the whole body, then resets the connection. */
+async function crashingUpstream(): Promise<{ url: string; requests: () => number }> {
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    if (req.url === '/health') {
+      res.end('ok');
+      return;
+    }
+    requests += 1;
+    req.resume();
+    req.on('end', () => req.socket.resetAndDestroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests };
+}
+
+describe('passive health', () => {
+  // Probes far apart: whatever moves traffic within a test is live traffic, not a probe.
+  const slowProbe = { ...fastProbe, intervalMs: 60_000 };
+
+  it('takes a killed site out at the first refused request and serves it, body and all, from the next', async () => {
+    const east = await processUpstream('east');
+    const west = await upstream('west');
+    const front = await router({
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
+      probe: { ...slowProbe, path: '/' },
+    });
+    expect((await request(`${front.url}/orders`)).headers['x-drctl-site']).toBe('east');
+    killProcess({ pid: east.child.pid as number });
+    await new Promise((resolve) => east.child.once('exit', resolve));
+
+    // a POST whose connection was refused sent nothing, so it goes to the next site whole
+    const posted = await request(`${front.url}/echo`, { method: 'POST', body: 'order 42' });
+    expect(posted).toMatchObject({ status: 200, body: 'order 42' });
+    expect(posted.headers['x-drctl-site']).toBe('west');
+    const state = front.status().endpoints.find((endpoint) => endpoint.site === 'east');
+    expect(state).toMatchObject({ state: 'suspect', routable: false, serving: false });
+    const suspect = front.history().find((event) => event.type === 'endpoint-suspect');
+    expect(suspect).toMatchObject({ site: 'east', from: 'up' });
+    expect(suspect).toMatchObject({ reason: expect.stringContaining('ECONNREFUSED') as unknown });
+    // steering only: no probe has failed, so nothing says east is down
+    expect(front.history().filter((event) => event.type === 'endpoint-down')).toEqual([]);
+    expect(front.status().active).toBe('west');
+  });
+
+  it('retries a GET on the next site when the connection is reset mid-request', async () => {
+    const east = await crashingUpstream();
+    const west = await upstream('west');
+    const front = await router({
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
+      probe: slowProbe,
+    });
+    const answer = await request(`${front.url}/orders`);
+    expect(answer.status).toBe(200);
+    expect(answer.headers['x-drctl-site']).toBe('west');
+    expect(east.requests()).toBe(1);
+    expect(front.status().endpoints[0]).toMatchObject({ site: 'east', state: 'suspect' });
+  });
+
+  it('does not send a POST whose body reached a site that then reset to another site', async () => {
+    const east = await crashingUpstream();
+    const west = await upstream('west');
+    const front = await router({
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
+      probe: slowProbe,
+    });
+    const answer = await request(`${front.url}/echo`, { method: 'POST', body: 'charge the card' });
+    expect(answer.status).toBe(502);
+    expect(JSON.parse(answer.body)).toMatchObject({
+      error: { code: 'DRCTL_ROUTER_UPSTREAM_FAILED', site: 'east' },
+    });
+    expect(east.requests()).toBe(1);
+    expect(west.trafficConnections()).toBe(0);
+    // the reset still steers what comes next
+    expect(front.status().endpoints[0]).toMatchObject({ site: 'east', state: 'suspect' });
+    expect((await request(`${front.url}/orders`)).headers['x-drctl-site']).toBe('west');
+  });
+
+  it('brings a suspect site back only after probes sent after the failure pass', async () => {
+    const east = await upstream('east');
+    const west = await upstream('west');
+    const cut = await FaultProxy.create({ target: east.port });
+    cleanups.push(() => cut.close());
+    const front = await router({
+      endpoints: [
+        // traffic through the proxy, probes straight to the site: only live traffic sees the resets
+        { site: 'east', url: `http://${cut.address}`, probe: { path: `${east.url}/health` } },
+        { site: 'west', url: west.url },
+      ],
+      probe: { ...fastProbe, intervalMs: 100 },
+    });
+    expect((await request(`${front.url}/orders`)).headers['x-drctl-site']).toBe('east');
+
+    east.setHealthy(false);
+    cut.set({ kind: 'reset' });
+    expect((await request(`${front.url}/orders`)).headers['x-drctl-site']).toBe('west');
+    cut.clear();
+    const suspect = await front.waitForEvent((event) => event.type === 'endpoint-suspect');
+    // the traffic path works again, but probes fail: east stays out until they pass
+    await until(() => east.probes() >= 5, 'failed probes of east');
+    expect((await request(`${front.url}/orders`)).headers['x-drctl-site']).toBe('west');
+    const probesBefore = east.probes();
+    east.setHealthy(true);
+    const up = await front.waitForEvent((event) => event.type === 'endpoint-up' && event.site === 'east', {
+      afterSeq: suspect.seq,
+    });
+    expect(east.probes() - probesBefore).toBeGreaterThanOrEqual(fastProbe.successes);
+    expect(up.at).toBeGreaterThan(suspect.at);
+    expect((await request(`${front.url}/orders`)).headers['x-drctl-site']).toBe('east');
   });
 });

@@ -8,6 +8,10 @@
  * http.ClientRequest on a keep-alive Agent does no copies beyond the socket buffers, which is what keeps
  * the added latency well under a millisecond (bench/router-latency.ts). The admin API is not on the hot
  * path and uses hono.
+ *
+ * Passive health: a refused or reset connection on live traffic makes the site suspect at once (out of
+ * rotation until its probes pass, as HAProxy's `observe layer4`), and the request goes to the next site
+ * when nothing of it was sent or it is idempotent without a body (ARCHITECTURE.md has the rules).
  */
 import http from 'node:http';
 import { timingSafeEqual, randomBytes } from 'node:crypto';
@@ -106,6 +110,27 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'expect',
 ]);
+
+const EVENT_FOR = {
+  up: 'endpoint-up',
+  suspect: 'endpoint-suspect',
+  down: 'endpoint-down',
+  suppressed: 'endpoint-suppressed',
+} as const;
+
+// Connection-level failures of live traffic (HAProxy's layer 4): the site refused, reset or dropped us.
+const LAYER4 = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+// Failures before a connection existed: nothing of the request left the router.
+const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
+// RFC 9110 §9.2.2: sending these twice has the effect of sending them once.
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 export class TrafficRouter {
   readonly url: string;
@@ -233,35 +258,44 @@ export class TrafficRouter {
 
   private record(endpoint: Endpoint, result: ProbeResult): Transition | undefined {
     endpoint.lastProbe = result;
-    const transition = endpoint.health.observe(result.ok, result.at, result.error ?? '');
-    if (!transition) return undefined;
-    const type =
-      transition.to === 'up'
-        ? 'endpoint-up'
-        : transition.to === 'down'
-          ? 'endpoint-down'
-          : 'endpoint-suppressed';
-    if (transition.to !== 'unknown') {
-      const event = this.events.emit({
-        type,
+    const sentAt = result.at - result.ms;
+    const transition = endpoint.health.observe(result.ok, result.at, result.error ?? '', sentAt);
+    if (transition) this.announce(endpoint, transition);
+    return transition;
+  }
+
+  /**
+   * Passive health: live traffic met a refused or reset connection, so the site leaves rotation now
+   * rather than after `failures` probes. Only steers traffic; whether to fail over is the monitor's call.
+   */
+  private suspect(endpoint: Endpoint, code: string): void {
+    if (this.closed) return;
+    const transition = endpoint.health.suspect(Date.now(), code);
+    if (!transition) return;
+    this.announce(endpoint, transition);
+    this.reselect('health');
+  }
+
+  private announce(endpoint: Endpoint, transition: Transition): void {
+    if (transition.to === 'unknown') return;
+    const event = this.events.emit({
+      type: EVENT_FOR[transition.to],
+      site: endpoint.config.site,
+      from: transition.from,
+      since: transition.since,
+      reason: transition.reason,
+    });
+    const level = transition.to === 'up' ? 'info' : 'warn';
+    this.log[level](
+      {
         site: endpoint.config.site,
         from: transition.from,
-        since: transition.since,
+        to: transition.to,
         reason: transition.reason,
-      });
-      const level = transition.to === 'up' ? 'info' : 'warn';
-      this.log[level](
-        {
-          site: endpoint.config.site,
-          from: transition.from,
-          to: transition.to,
-          reason: transition.reason,
-          at: event.at,
-        },
-        `endpoint ${transition.to}`,
-      );
-    }
-    return transition;
+        at: event.at,
+      },
+      `endpoint ${transition.to}`,
+    );
   }
 
   /** Recompute who takes traffic; emit active-changed when it differs. */
@@ -315,13 +349,16 @@ export class TrafficRouter {
       this.unavailable(res);
       return;
     }
-    this.forward(endpoint, req, res, true);
+    this.forward(endpoint, req, res, 1, true);
   }
 
   private forward(
     endpoint: Endpoint,
     req: http.IncomingMessage,
     res: http.ServerResponse,
+    /** Sites tried for this client request, this one included. */
+    tries: number,
+    /** The keep-alive race below may still be retried on this site. */
     mayRetry: boolean,
   ): void {
     endpoint.inFlight += 1;
@@ -379,29 +416,43 @@ export class TrafficRouter {
       answer.pipe(res);
       answer.on('error', () => res.destroy());
     });
+    let abandoned = false;
+    let bodySent = false;
     upstream.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       release();
-      if (timedOut) return;
+      if (timedOut || abandoned) return;
+      const code = error.code ?? '';
       // A pooled connection the upstream closed while idle: the request never reached it, so a request
       // without a body can safely go again on a fresh connection (Node's documented keep-alive race).
-      if (mayRetry && upstream.reusedSocket && error.code === 'ECONNRESET' && !hasBody && !res.headersSent) {
-        this.forward(endpoint, req, res, false);
+      if (mayRetry && upstream.reusedSocket && code === 'ECONNRESET' && !hasBody && !res.headersSent) {
+        this.forward(endpoint, req, res, tries, false);
         return;
+      }
+      if (LAYER4.has(code)) {
+        this.suspect(endpoint, code);
+        // Another site may take it when nothing was sent, or when sending it again is harmless and no
+        // body has been consumed (a body is streamed, not kept, so it cannot be sent twice).
+        const neverSent = NOT_SENT.has(code) && !bodySent;
+        const repeatable = !hasBody && IDEMPOTENT.has(req.method ?? '');
+        if (!res.headersSent && (neverSent || repeatable) && tries < this.endpoints.length) {
+          const next = this.closed ? undefined : this.pick();
+          if (next && next !== endpoint) {
+            this.forward(next, req, res, tries + 1, true);
+            return;
+          }
+        }
       }
       if (res.headersSent) {
         res.destroy(error);
         return;
       }
-      this.log.warn(
-        { site: endpoint.config.site, error: error.code ?? error.message },
-        'upstream request failed',
-      );
+      this.log.warn({ site: endpoint.config.site, error: code || error.message }, 'upstream request failed');
       sendJson(res, 502, {
         error: {
           code: 'DRCTL_ROUTER_UPSTREAM_FAILED',
-          message: `site ${endpoint.config.site} (${target.host}) failed the request: ${error.code ?? error.message}`,
-          hint: 'the router marks a site down only after its probes fail; retry, or check the site',
+          message: `site ${endpoint.config.site} (${target.host}) failed the request: ${code || error.message}`,
+          hint: 'a refused or reset connection takes the site out of rotation until its probes pass; retry, or check the site',
           site: endpoint.config.site,
         },
       });
@@ -410,10 +461,22 @@ export class TrafficRouter {
       clearTimeout(timer);
       release();
       // The client went away before the answer was complete: stop the upstream work too.
-      if (!res.writableFinished) upstream.destroy();
+      if (!res.writableFinished) {
+        abandoned = true;
+        upstream.destroy();
+      }
     });
     if (hasBody) {
-      req.pipe(upstream);
+      // The body waits for the connection, so a site that refuses it has consumed none of it and the
+      // request can go to the next site whole.
+      upstream.once('socket', (socket) => {
+        const send = (): void => {
+          bodySent = true;
+          req.pipe(upstream);
+        };
+        if (socket.connecting) socket.once('connect', send);
+        else send();
+      });
     } else {
       req.resume();
       upstream.end();
@@ -626,6 +689,7 @@ function describe(endpoint: Endpoint, router: TrafficRouter): string {
   const state = endpoint.health.state;
   if (state === 'down') return `down (${endpoint.lastProbe?.error ?? 'probes fail'})`;
   if (state === 'suppressed') return 'suppressed after flapping';
+  if (state === 'suspect') return 'suspect (a live request was refused or reset; waiting for its probes)';
   if (state === 'up' && router.mode === 'manual' && !router.isPinned(endpoint))
     return 'up but not the site manual mode is pinned to';
   return state;

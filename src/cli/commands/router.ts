@@ -302,6 +302,7 @@ function printEvent(context: CommandContext, event: RouterEvent, json: boolean):
       );
       break;
     case 'endpoint-up':
+    case 'endpoint-suspect':
     case 'endpoint-down':
     case 'endpoint-suppressed':
       context.out.write(`${time} ${event.site} ${event.type.slice('endpoint-'.length)}: ${event.reason}\n`);
