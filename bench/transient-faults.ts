@@ -6,8 +6,9 @@
  * and blackholes, each shorter than the plan's detection window, go through the proxy while the canary
  * writes through the front door. Then one blackhole three windows long, the control, must fail over.
  *
- * Prints: failovers caused by the transients (target 0), how many the monitor saw (suspect), the longest
- * failing streak against the window, client writes that failed during the transients, and the control's
+ * Prints: failovers caused by the transients (target 0), how many failed a probe and how many the monitor
+ * saw (suspect: a failure not yet answered by a later probe's pass), the longest failing streak against
+ * the window, client writes that failed during the transients, and the control's
  * detection time.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -60,10 +61,13 @@ try {
 
   const faults: ProxyFault[] = [{ kind: 'latency', latencyMs: probeTimeout + 150 }, { kind: 'blackhole' }];
   let longestInjectedMs = 0;
+  const injected: { from: number; to: number }[] = [];
   for (let i = 0; i < faultCount; i++) {
     const on = proxy.set(faults[i % 2]!);
     await sleep(transientMs);
-    longestInjectedMs = Math.max(longestInjectedMs, proxy.set([]).at - on.at);
+    const off = proxy.set([]);
+    injected.push({ from: on.at, to: off.at });
+    longestInjectedMs = Math.max(longestInjectedMs, off.at - on.at);
     await sleep(gapMs);
   }
   await sleep(window * 2);
@@ -71,6 +75,11 @@ try {
   const transientEvents = [...events];
   const failovers = transientEvents.filter((e) => e.type === 'failover-started').length;
   const suspects = transientEvents.filter((e) => e.type === 'site-suspect' && e.site === 'east').length;
+  // a fault the probes felt: a probe that started while it was on failed (seen or not by the detector)
+  const failedStarts = transientEvents.flatMap((e) =>
+    e.type === 'probe-failed' && e.site === 'east' ? [e.at - e.latencyMs] : [],
+  );
+  const felt = injected.filter((f) => failedStarts.some((at) => at >= f.from - 5 && at <= f.to)).length;
   let longestStreakMs = 0;
   for (const e of transientEvents)
     if (e.type === 'site-recovered') longestStreakMs = Math.max(longestStreakMs, e.downMs);
@@ -95,6 +104,7 @@ try {
   console.log(`| detection window (plan) | ${window} ms |`);
   console.log(`| transient faults injected (latency ${probeTimeout + 150} ms / blackhole) | ${faultCount} |`);
   console.log(`| fault length asked / longest as injected | ${transientMs} ms / ${longestInjectedMs} ms |`);
+  console.log(`| faults that failed a probe | ${felt} |`);
   console.log(`| faults the monitor saw (site suspect) | ${suspects} |`);
   console.log(`| longest failing probe streak | ${longestStreakMs} ms |`);
   console.log(`| failovers caused by the transients (target 0) | ${failovers} |`);

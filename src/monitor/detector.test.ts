@@ -113,4 +113,55 @@ describe('site-loss detector', () => {
       downMs: 1_005,
     });
   });
+
+  describe('with overlapping probes (results out of order)', () => {
+    /**
+     * A probe starts every `every` ms at both sites; a failing one reports when its timeout ends, a passing
+     * one at once. Results are fed in the order they arrive, as the monitor sees them.
+     */
+    function overlapping(
+      d: SiteLossDetector,
+      to: number,
+      every: number,
+      timeout: number,
+      eastOk: (t: number) => boolean,
+    ): DetectorTransition[] {
+      const results: Parameters<SiteLossDetector['observe']>[0][] = [];
+      for (let t = 0; t < to; t += every) {
+        results.push({ component: 'api', site: 'west', ok: true, startedAt: t, at: t + 2 });
+        const ok = eastOk(t);
+        results.push({ component: 'api', site: 'east', ok, startedAt: t, at: t + (ok ? 2 : timeout) });
+      }
+      results.sort((a, b) => a.at - b.at);
+      return results.flatMap((r) => d.observe(r));
+    }
+
+    it('confirms a hung site one interval per failure after the first timeout', () => {
+      const d = detector(250, 3);
+      // hung from 1,000 on: probes at 1,000, 1,050 and 1,100 time out at 1,250, 1,300 and 1,350
+      const out = overlapping(d, 3_000, 50, 250, (t) => t < 1_000);
+      const lost = out.find((t) => t.type === 'site-lost');
+      expect(lost).toMatchObject({ firstFailureAt: 1_000, confirmedAt: 1_350 });
+    });
+
+    it('ignores a timeout that started before a later probe passed', () => {
+      // even one failure would do: the spike's timeouts all arrive after the site answered again
+      const d = detector(250, 1);
+      const out = overlapping(d, 3_000, 50, 250, (t) => !(t >= 1_000 && t < 1_083));
+      expect(out).toEqual([]);
+      expect(d.state('east')).toBe('up');
+    });
+
+    it('does not let a slow pass reset the failures that started after it', () => {
+      const d = detector(100, 2);
+      const at = (startedAt: number, ok: boolean, reported: number) =>
+        d.observe({ component: 'api', site: 'east', ok, startedAt, at: reported });
+      d.observe({ component: 'api', site: 'west', ok: true, startedAt: 0, at: 1 });
+      at(0, true, 1);
+      at(100, false, 102);
+      at(150, false, 152);
+      // the probe of 50 took 200 ms and passed: older news than the failures of 100 and 150
+      expect(at(50, true, 250).map((t) => t.type)).toEqual(['site-lost']);
+    });
+  });
 });

@@ -81,11 +81,17 @@ export type DetectorTransition =
       reason: string;
     };
 
+/**
+ * One component at one site. Probes overlap (a new one starts every interval while slow ones are still out),
+ * so results can arrive out of order: the streak is kept in the order probes _started_, and a result speaks
+ * only for the moment its probe asked. A failure that started before the latest passing probe is stale: the
+ * site answered since, so it counts toward nothing.
+ */
 interface Streak {
-  /** Start of the first failed probe of the current run of failures; undefined while passing. */
-  since: number | undefined;
-  count: number;
-  lastOk: boolean | undefined;
+  /** Start of the latest-started passing probe; -Infinity before the first. */
+  passStartedAt: number;
+  /** Starts of the failed probes that began after it, oldest first: the failures in a row. */
+  failedStarts: number[];
 }
 
 interface SiteRecord {
@@ -93,6 +99,9 @@ interface SiteRecord {
   firstFailureAt: number;
   unconfirmedSaid: boolean;
 }
+
+/** Failed probes remembered per component and site; more than any `failures` a plan needs in practice. */
+const KEPT_FAILURES = 256;
 
 export class SiteLossDetector {
   readonly #options: DetectorOptions;
@@ -102,7 +111,9 @@ export class SiteLossDetector {
 
   constructor(options: DetectorOptions) {
     this.#options = options;
-    this.#failuresNeeded = new Map(options.components.map((c) => [c.id, Math.max(1, c.failures)]));
+    this.#failuresNeeded = new Map(
+      options.components.map((c) => [c.id, Math.min(KEPT_FAILURES, Math.max(1, c.failures))]),
+    );
     for (const site of options.sites)
       this.#sites.set(site, { state: 'unknown', firstFailureAt: 0, unconfirmedSaid: false });
   }
@@ -114,17 +125,20 @@ export class SiteLossDetector {
   /** Takes one probe result; returns the transitions it caused (usually none). */
   observe(probe: DetectorProbe): DetectorTransition[] {
     const key = `${probe.component}@${probe.site}`;
-    const streak = this.#streaks.get(key) ?? { since: undefined, count: 0, lastOk: undefined };
+    const streak = this.#streaks.get(key) ?? { passStartedAt: -Infinity, failedStarts: [] };
     this.#streaks.set(key, streak);
     if (probe.ok) {
-      // one success resets the window: the component answered, whatever happened before
-      streak.since = undefined;
-      streak.count = 0;
-    } else {
-      streak.since ??= probe.startedAt;
-      streak.count += 1;
+      // one success resets the window, for the probes that started before it
+      if (probe.startedAt >= streak.passStartedAt) {
+        streak.passStartedAt = probe.startedAt;
+        streak.failedStarts = streak.failedStarts.filter((at) => at > probe.startedAt);
+      }
+    } else if (probe.startedAt > streak.passStartedAt) {
+      const i = streak.failedStarts.findIndex((at) => at > probe.startedAt);
+      streak.failedStarts.splice(i === -1 ? streak.failedStarts.length : i, 0, probe.startedAt);
+      // a long outage is one failure per interval: keep the oldest (the window's start) and the newest
+      if (streak.failedStarts.length > KEPT_FAILURES) streak.failedStarts.splice(1, 1);
     }
-    streak.lastOk = probe.ok;
     const out: DetectorTransition[] = [];
     // a result at one site can confirm the loss of another (the standby starts answering)
     for (const site of this.#options.sites) out.push(...this.#evaluate(site, probe.at));
@@ -208,8 +222,9 @@ export class SiteLossDetector {
     let found: { component: string; since: number } | undefined;
     for (const component of this.#options.components) {
       const streak = this.#streaks.get(`${component.id}@${site}`);
-      if (streak?.since !== undefined && (found === undefined || streak.since < found.since))
-        found = { component: component.id, since: streak.since };
+      const since = streak?.failedStarts[0];
+      if (since !== undefined && (found === undefined || since < found.since))
+        found = { component: component.id, since };
     }
     return found;
   }
@@ -218,23 +233,28 @@ export class SiteLossDetector {
   #confirmed(site: string, now: number): { component: string; since: number; count: number } | undefined {
     for (const component of this.#options.components) {
       const streak = this.#streaks.get(`${component.id}@${site}`);
-      if (streak?.since === undefined) continue;
+      const since = streak?.failedStarts[0];
+      if (streak === undefined || since === undefined) continue;
+      const count = streak.failedStarts.length;
       if (
-        now - streak.since >= this.#options.detectAfterMs &&
-        streak.count >= (this.#failuresNeeded.get(component.id) ?? 1)
+        now - since >= this.#options.detectAfterMs &&
+        count >= (this.#failuresNeeded.get(component.id) ?? 1)
       ) {
-        return { component: component.id, since: streak.since, count: streak.count };
+        return { component: component.id, since, count };
       }
     }
     return undefined;
   }
 
   #anyResultAt(site: string): boolean {
-    return this.#options.components.some((c) => this.#streaks.get(`${c.id}@${site}`)?.lastOk !== undefined);
+    return this.#options.components.some((c) => this.#streaks.has(`${c.id}@${site}`));
   }
 
-  /** The site answers when a component probed there passed its latest probe. */
+  /** The site answers when a component's latest-started probe there passed. */
   #answers(site: string): boolean {
-    return this.#options.components.some((c) => this.#streaks.get(`${c.id}@${site}`)?.lastOk === true);
+    return this.#options.components.some((c) => {
+      const streak = this.#streaks.get(`${c.id}@${site}`);
+      return streak !== undefined && streak.passStartedAt > -Infinity && streak.failedStarts.length === 0;
+    });
   }
 }

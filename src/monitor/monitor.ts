@@ -354,18 +354,36 @@ export class Monitor {
     for (const target of this.#targets) this.#loops.push(this.#loop(target));
   }
 
-  /** Probes start to start every interval; a slow probe delays the next instead of overlapping it. */
+  /**
+   * Probes start to start every interval, and a slow one does not hold back the next: a hung site then
+   * fails a probe every interval once the first has timed out, not one per timeout. At most
+   * `inFlightLimit` are out at once; at the limit, the next starts when one ends.
+   */
   async #loop(target: WatchTarget): Promise<void> {
     const signal = this.#abort.signal;
+    const limit = inFlightLimit(target.probe);
+    const inFlight = new Set<Promise<void>>();
     while (!signal.aborted) {
+      // every probe ends by its timeout, or at once on abort
+      while (inFlight.size >= limit) await Promise.race(inFlight);
+      if (signal.aborted) break;
       const startedAt = Date.now();
       const begun = performance.now();
-      const result = await runProbe(target, signal);
-      if (signal.aborted) return;
-      this.#observe(target, startedAt, result);
+      const probe: Promise<void> = runProbe(target, signal)
+        .catch((error: unknown) => ({
+          ok: false,
+          latencyMs: performance.now() - begun,
+          message: error instanceof Error ? error.message : String(error),
+        }))
+        .then((result) => {
+          if (!signal.aborted) this.#observe(target, startedAt, result);
+        })
+        .finally(() => inFlight.delete(probe));
+      inFlight.add(probe);
       const wait = target.probe.intervalMs - (performance.now() - begun);
       if (wait > 0) await sleep(wait, signal);
     }
+    await Promise.allSettled(inFlight);
   }
 
   #observe(
@@ -588,6 +606,19 @@ export class Monitor {
       this.#log.error({ err: error, event: type }, 'monitor listener threw');
     }
   }
+}
+
+/** Most probes of one target out at once. */
+export const MAX_PROBES_IN_FLIGHT = 8;
+
+/**
+ * How many probes of one target may be out at once: enough for one to start every interval while each
+ * runs to its timeout, never more than MAX_PROBES_IN_FLIGHT. A probe whose timeout is within its interval
+ * never overlaps the next.
+ */
+export function inFlightLimit(probe: Pick<Probe, 'intervalMs' | 'timeoutMs'>): number {
+  const needed = Math.ceil(probe.timeoutMs / Math.max(1, probe.intervalMs));
+  return Math.max(1, Math.min(MAX_PROBES_IN_FLIGHT, needed));
 }
 
 /** One probe of one target. Never throws for what it observes. */
