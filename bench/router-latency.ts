@@ -12,6 +12,7 @@
  *    the primary SIGKILLed 5 times per router: kill → first answer from the standby, and failed requests.
  *
  *   npm run bench:router -- [--rate 1000] [--seconds 5] [--rounds 3] [--kills 5] [--haproxy-threads N]
+ *                           [--phases paced,throughput,failover]
  *
  * BENCH_PROFILE=dir writes a CPU profile of drctl's router process there.
  */
@@ -299,10 +300,17 @@ function latencySummary(samples: Sample[]): { p50: number; p99: number; errors: 
   };
 }
 
-async function throughput(url: string, seconds: number): Promise<{ rps: number; failed: number }> {
+async function throughput(
+  url: string,
+  seconds: number,
+): Promise<{ rps: number; requests: number; failed: number }> {
   const { default: autocannon } = await import('autocannon');
   const result = await autocannon({ url, connections: 16, pipelining: 1, duration: seconds });
-  return { rps: result.requests.total / result.duration, failed: result.errors + result.non2xx };
+  return {
+    rps: result.requests.total / result.duration,
+    requests: result.requests.total,
+    failed: result.errors + result.non2xx,
+  };
 }
 
 interface KillResult {
@@ -403,6 +411,10 @@ async function main(): Promise<void> {
   const kills = arg('kills', 5);
   const threadsArg = arg('haproxy-threads', 0);
   const threads = threadsArg === 0 ? undefined : threadsArg;
+  const phasesIndex = process.argv.indexOf('--phases');
+  const phases = new Set(
+    (phasesIndex === -1 ? 'paced,throughput,failover' : (process.argv[phasesIndex + 1] ?? '')).split(','),
+  );
   const haproxyBin = haproxyBinary();
   const haproxyVersion = execFileSync(haproxyBin, ['-v']).toString().split('\n')[0] ?? 'haproxy';
   const dir = mkdtempSync(join(os.tmpdir(), 'drctl-bench-router-'));
@@ -420,8 +432,10 @@ async function main(): Promise<void> {
   const samples: Record<Name, Sample[]> = { direct: [], drctl: [], haproxy: [] };
   const cpu: Record<Name, number> = { direct: 0, drctl: 0, haproxy: 0 };
   const rps: Record<Name, number[]> = { direct: [], drctl: [], haproxy: [] };
+  const throughputCpu: Record<Name, number> = { direct: 0, drctl: 0, haproxy: 0 };
+  const throughputRequests: Record<Name, number> = { direct: 0, drctl: 0, haproxy: 0 };
   let throughputFailed = 0;
-  let failovers: Record<'drctl' | 'haproxy', KillResult[]>;
+  let failovers: Record<'drctl' | 'haproxy', KillResult[]> = { drctl: [], haproxy: [] };
   const loadDuring: string[] = [];
   const loadavg = (): string =>
     os
@@ -431,7 +445,7 @@ async function main(): Promise<void> {
   try {
     // warm every path (JIT, connection pools) before measuring
     for (const name of names) await load(paths[name].url, rate, 1, agent);
-    for (let round = 0; round < rounds; round += 1) {
+    for (let round = 0; round < (phases.has('paced') ? rounds : 0); round += 1) {
       for (const name of names) {
         const before = cpuOf(paths[name].child);
         samples[name].push(await load(paths[name].url, rate, seconds, agent));
@@ -440,10 +454,13 @@ async function main(): Promise<void> {
       }
     }
     loadDuring.push(loadavg());
-    for (const name of names) await throughput(paths[name].url, 1);
-    for (let round = 0; round < rounds; round += 1) {
+    if (phases.has('throughput')) for (const name of names) await throughput(paths[name].url, 1);
+    for (let round = 0; round < (phases.has('throughput') ? rounds : 0); round += 1) {
       for (const name of names) {
+        const before = cpuOf(paths[name].child);
         const result = await throughput(paths[name].url, seconds);
+        throughputCpu[name] += cpuOf(paths[name].child) - before;
+        throughputRequests[name] += result.requests;
         rps[name].push(result.rps);
         throughputFailed += result.failed;
       }
@@ -456,11 +473,13 @@ async function main(): Promise<void> {
     await stop(upstream.child);
   }
   try {
-    failovers = {
-      drctl: await failover('drctl', haproxyBin, dir, rate, kills, threads),
-      haproxy: await failover('haproxy', haproxyBin, dir, rate, kills, threads),
-    };
-    loadDuring.push(loadavg());
+    if (phases.has('failover')) {
+      failovers = {
+        drctl: await failover('drctl', haproxyBin, dir, rate, kills, threads),
+        haproxy: await failover('haproxy', haproxyBin, dir, rate, kills, threads),
+      };
+      loadDuring.push(loadavg());
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -525,6 +544,10 @@ async function main(): Promise<void> {
   );
   console.log(
     `| failed requests over ${kills} kills (worst kill) | | ${k.drctl.failed} (${k.drctl.worst}) | ${k.haproxy.failed} (${k.haproxy.worst}) | | ≤ 1 per kill: ${verdict(k.drctl.worst <= 1)} |`,
+  );
+  const perRequest = (name: Name): number => throughputCpu[name] / throughputRequests[name];
+  console.log(
+    `| CPU per request at saturation µs | ${perRequest('direct').toFixed(0)} | ${perRequest('drctl').toFixed(0)} | ${perRequest('haproxy').toFixed(0)} | ${ratio(perRequest('drctl'), perRequest('haproxy'))} | |`,
   );
   if (throughputFailed > 0) console.log(`\nthroughput phase: ${throughputFailed} failed requests`);
   console.log('');

@@ -2,12 +2,13 @@
  * The traffic router: a health-probing HTTP front door on 127.0.0.1 that forwards each request to the
  * site that should serve it (priority, weighted or manual), plus an admin API runbooks call.
  *
- * The forwarding path is written on node:http directly rather than on hono: hono's node adapter turns
- * every request into a WHATWG Request/Response pair and the body into a web stream, and forwarding with
- * fetch would add undici's own pool and another stream conversion. Piping IncomingMessage into an
- * http.ClientRequest on a keep-alive Agent does no copies beyond the socket buffers, which is what keeps
- * the added latency well under a millisecond (bench/router-latency.ts). The admin API is not on the hot
- * path and uses hono.
+ * The forwarding path is written on node:http and undici's low-level dispatch rather than on hono: hono's
+ * node adapter turns every request into a WHATWG Request/Response pair and the body into a web stream,
+ * and forwarding with fetch adds another stream conversion. The client side is an undici Pool per site
+ * driven through its dispatch handler (raw header buffers and body chunks, no ClientRequest, no
+ * IncomingMessage, no per-request event emitter), which measured a third less CPU per request than
+ * http.request on a keep-alive Agent (bench/router-latency.ts). The admin API is not on the hot path and
+ * uses hono.
  *
  * Passive health: a refused or reset connection on live traffic makes the site suspect at once (out of
  * rotation until its probes pass, as HAProxy's `observe layer4`), and the request goes to the next site
@@ -17,6 +18,8 @@ import http from 'node:http';
 import { timingSafeEqual, randomBytes } from 'node:crypto';
 import pino from 'pino';
 import type { Logger } from 'pino';
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { DrctlError } from '../errors.ts';
 import { createAdminServer } from './admin.ts';
 import { EventLog } from './events.ts';
@@ -85,7 +88,7 @@ interface Endpoint {
   drained: boolean;
   inFlight: number;
   requests: number;
-  agent: http.Agent;
+  pool: Pool;
   lastProbe: ProbeResult | undefined;
   timer: NodeJS.Timeout | undefined;
   /** Smooth weighted round-robin state. */
@@ -181,9 +184,16 @@ export class TrafficRouter {
       drained: false,
       inFlight: 0,
       requests: 0,
-      // The upstream pool: reused connections are what keep the added latency low. Idle sockets are
-      // dropped after 4 s, before a Node upstream's 5 s keep-alive timeout closes them under us.
-      agent: new http.Agent({ keepAlive: true, scheduling: 'lifo', maxFreeSockets: 256, timeout: 4_000 }),
+      // The upstream pool: reused connections are what keep the added latency low. Idle connections are
+      // dropped after 4 s (or a second before the site's own Keep-Alive timeout, when it sends one).
+      pool: new Pool(endpoint.url.origin, {
+        connections: null,
+        pipelining: 1,
+        keepAliveTimeout: 4_000,
+        headersTimeout: config.responseTimeoutMs,
+        // streamed answers, once started, have no time limit
+        bodyTimeout: 0,
+      }),
       lastProbe: undefined,
       timer: undefined,
       current: 0,
@@ -218,7 +228,7 @@ export class TrafficRouter {
       );
     } catch (error) {
       await Promise.all([closeServer(server), closeServer(admin)]);
-      for (const endpoint of endpoints) endpoint.agent.destroy();
+      for (const endpoint of endpoints) void endpoint.pool.destroy();
       throw error;
     }
     const router = new TrafficRouter(config, server, admin, { port, adminPort }, adminToken, log, endpoints);
@@ -349,138 +359,70 @@ export class TrafficRouter {
       this.unavailable(res);
       return;
     }
-    this.forward(endpoint, req, res, 1, true);
+    const exchange = new Exchange(this, endpoint, req, res);
+    res.on('close', () => exchange.clientClosed());
+    exchange.send();
   }
 
-  private forward(
-    endpoint: Endpoint,
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    /** Sites tried for this client request, this one included. */
-    tries: number,
-    /** The keep-alive race below may still be retried on this site. */
-    mayRetry: boolean,
-  ): void {
-    endpoint.inFlight += 1;
-    endpoint.requests += 1;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      endpoint.inFlight -= 1;
-    };
-    const target = endpoint.config.url;
-    const { headers, hasBody } = forwardedHeaders(req, target.host);
-    const upstream = http.request({
-      agent: endpoint.agent,
-      protocol: target.protocol,
-      hostname: target.hostname,
-      port: target.port,
-      method: req.method,
-      path: req.url,
-      headers,
-    });
-
-    // A hung site (SIGSTOP, a stuck handler) would hold the client for ever; the probes take it out of
-    // rotation, and this bounds what the requests already sent to it wait.
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      if (res.headersSent) return;
-      timedOut = true;
-      this.log.warn(
-        { site: endpoint.config.site, timeoutMs: this.config.responseTimeoutMs },
-        'upstream did not answer in time',
-      );
+  /** @internal An attempt of `exchange` failed before or while its answer came back: retry or answer. */
+  upstreamFailed(exchange: Exchange, error: Error & { code?: string }): void {
+    const { endpoint, req, res } = exchange;
+    const code = error.code ?? '';
+    if (exchange.clientGone || code === 'UND_ERR_ABORTED') return;
+    const site = endpoint.config.site;
+    const host = endpoint.config.url.host;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+      // A hung site (SIGSTOP, a stuck handler): the probes take it out of rotation, and this bounds what
+      // the requests already sent to it wait. Not passive health: a slow site is what probes are for.
+      this.log.warn({ site, timeoutMs: this.config.responseTimeoutMs }, 'upstream did not answer in time');
       sendJson(res, 504, {
         error: {
           code: 'DRCTL_ROUTER_UPSTREAM_TIMEOUT',
-          message: `site ${endpoint.config.site} (${target.host}) did not start answering within ${this.config.responseTimeoutMs} ms`,
+          message: `site ${site} (${host}) did not start answering within ${this.config.responseTimeoutMs} ms`,
           hint: 'the site may be hung; the router takes it out of rotation once its probes fail',
-          site: endpoint.config.site,
+          site,
         },
       });
-      upstream.destroy();
-    }, this.config.responseTimeoutMs);
-    upstream.on('response', (answer) => {
-      clearTimeout(timer);
-      // Raw header arrays both ways: Node then neither builds nor re-validates header objects, which is a
-      // measurable share of the router's CPU per request.
-      const raw = answer.rawHeaders;
-      const out: string[] = [];
-      for (let i = 0; i < raw.length; i += 2) {
-        const name = raw[i] as string;
-        if (!HOP_BY_HOP.has(name.toLowerCase())) out.push(name, raw[i + 1] as string);
-      }
-      out.push('x-drctl-site', endpoint.config.site);
-      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
-      answer.pipe(res);
-      answer.on('error', () => res.destroy());
-    });
-    let abandoned = false;
-    let bodySent = false;
-    upstream.on('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      release();
-      if (timedOut || abandoned) return;
-      const code = error.code ?? '';
-      // A pooled connection the upstream closed while idle: the request never reached it, so a request
-      // without a body can safely go again on a fresh connection (Node's documented keep-alive race).
-      if (mayRetry && upstream.reusedSocket && code === 'ECONNRESET' && !hasBody && !res.headersSent) {
-        this.forward(endpoint, req, res, tries, false);
-        return;
-      }
-      if (LAYER4.has(code)) {
+      return;
+    }
+    if (res.headersSent) {
+      if (LAYER4.has(code)) this.suspect(endpoint, code);
+      res.destroy(error);
+      return;
+    }
+    if (LAYER4.has(code)) {
+      const repeatable = !exchange.hasBody && IDEMPOTENT.has(req.method ?? '');
+      if (NOT_SENT.has(code)) {
         this.suspect(endpoint, code);
-        // Another site may take it when nothing was sent, or when sending it again is harmless and no
-        // body has been consumed (a body is streamed, not kept, so it cannot be sent twice).
-        const neverSent = NOT_SENT.has(code) && !bodySent;
-        const repeatable = !hasBody && IDEMPOTENT.has(req.method ?? '');
-        if (!res.headersSent && (neverSent || repeatable) && tries < this.endpoints.length) {
-          const next = this.closed ? undefined : this.pick();
-          if (next && next !== endpoint) {
-            this.forward(next, req, res, tries + 1, true);
-            return;
-          }
+      } else if (repeatable && !exchange.retriedOnSite) {
+        // A reset or close may be the site closing an idle pooled connection just as the request went out
+        // (the keep-alive race), not a failing site: a request that may be repeated goes once more to the
+        // same site before the site is suspected.
+        exchange.retriedOnSite = true;
+        exchange.send();
+        return;
+      } else {
+        this.suspect(endpoint, code);
+      }
+      // Another site may take it when nothing was sent (a body waits for the connection, so none of it
+      // was read), or when sending it again is harmless; a body is streamed, not kept, so never twice.
+      if ((NOT_SENT.has(code) || repeatable) && exchange.tries < this.endpoints.length) {
+        const next = this.closed ? undefined : this.pick();
+        if (next && next !== endpoint) {
+          exchange.retryOn(next);
+          return;
         }
       }
-      if (res.headersSent) {
-        res.destroy(error);
-        return;
-      }
-      this.log.warn({ site: endpoint.config.site, error: code || error.message }, 'upstream request failed');
-      sendJson(res, 502, {
-        error: {
-          code: 'DRCTL_ROUTER_UPSTREAM_FAILED',
-          message: `site ${endpoint.config.site} (${target.host}) failed the request: ${code || error.message}`,
-          hint: 'a refused or reset connection takes the site out of rotation until its probes pass; retry, or check the site',
-          site: endpoint.config.site,
-        },
-      });
-    });
-    res.on('close', () => {
-      clearTimeout(timer);
-      release();
-      // The client went away before the answer was complete: stop the upstream work too.
-      if (!res.writableFinished) {
-        abandoned = true;
-        upstream.destroy();
-      }
-    });
-    if (hasBody) {
-      // The body waits for the connection, so a site that refuses it has consumed none of it and the
-      // request can go to the next site whole.
-      upstream.once('socket', (socket) => {
-        const send = (): void => {
-          bodySent = true;
-          req.pipe(upstream);
-        };
-        if (socket.connecting) socket.once('connect', send);
-        else send();
-      });
-    } else {
-      req.resume();
-      upstream.end();
     }
+    this.log.warn({ site, error: code || error.message }, 'upstream request failed');
+    sendJson(res, 502, {
+      error: {
+        code: 'DRCTL_ROUTER_UPSTREAM_FAILED',
+        message: `site ${site} (${host}) failed the request: ${code || error.message}`,
+        hint: 'a refused or reset connection takes the site out of rotation until its probes pass; retry, or check the site',
+        site,
+      },
+    });
   }
 
   private unavailable(res: http.ServerResponse): void {
@@ -651,7 +593,7 @@ export class TrafficRouter {
     }
     this.server.closeAllConnections();
     await Promise.all([closedFront, closedAdmin]);
-    for (const endpoint of this.endpoints) endpoint.agent.destroy();
+    await Promise.all(this.endpoints.map((endpoint) => endpoint.pool.destroy()));
     this.log.info({ url: this.url }, 'router closed');
   }
 
@@ -677,6 +619,108 @@ export class TrafficRouter {
   private changeResult(site: string | null): ChangeResult {
     const serving = this.servingSites();
     return { site, active: serving[0] ?? null, serving, at: Date.now(), monotonic: performance.now() };
+  }
+}
+
+/**
+ * One client request on its way to a site: the undici dispatch handler of each attempt. Undici's
+ * low-level handler gets the answer's raw header buffers and body chunks with no stream or event emitter
+ * in between, which is most of what forwarding costs on node:http's client.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly headers: string[];
+  readonly hasBody: boolean;
+  /** Sites tried, this one included. */
+  tries = 1;
+  /** Already sent once more to the same site after a reset (the keep-alive race). */
+  retriedOnSite = false;
+  clientGone = false;
+  private abortAttempt: ((reason?: Error) => void) | undefined;
+  private counted = false;
+
+  constructor(
+    private readonly router: TrafficRouter,
+    public endpoint: Endpoint,
+    readonly req: http.IncomingMessage,
+    readonly res: http.ServerResponse,
+  ) {
+    const forwarded = forwardedHeaders(req, endpoint.config.url.host);
+    this.headers = forwarded.headers;
+    this.hasBody = forwarded.hasBody;
+    if (!this.hasBody) req.resume();
+  }
+
+  send(): void {
+    this.endpoint.inFlight += 1;
+    this.endpoint.requests += 1;
+    this.counted = true;
+    this.abortAttempt = undefined;
+    this.endpoint.pool.dispatch(
+      {
+        path: this.req.url ?? '/',
+        method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: this.headers,
+        // Undici reads the body only once the connection is open, so a refused request has consumed none.
+        body: this.hasBody ? this.req : null,
+      },
+      this,
+    );
+  }
+
+  retryOn(endpoint: Endpoint): void {
+    this.endpoint = endpoint;
+    this.tries += 1;
+    this.retriedOnSite = false;
+    this.send();
+  }
+
+  clientClosed(): void {
+    // The client went away before the answer was complete: stop the upstream work too.
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    this.abortAttempt?.();
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.abortAttempt = abort;
+    if (this.clientGone) abort();
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+    // A raw header array both ways: Node then neither builds nor re-validates a header object.
+    const out: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = (raw[i] as Buffer).toString('latin1');
+      if (!HOP_BY_HOP.has(name.toLowerCase())) out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+    }
+    out.push('x-drctl-site', this.endpoint.config.site);
+    this.res.writeHead(statusCode, statusText, out);
+    this.resume = resume;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.resume);
+    return false;
+  }
+
+  onComplete(): void {
+    this.release();
+    this.res.end();
+  }
+
+  onError(error: Error): void {
+    this.release();
+    this.router.upstreamFailed(this, error);
+  }
+
+  private resume: () => void = () => undefined;
+
+  private release(): void {
+    if (!this.counted) return;
+    this.counted = false;
+    this.endpoint.inFlight -= 1;
   }
 }
 
