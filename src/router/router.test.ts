@@ -359,6 +359,26 @@ describe('traffic router', () => {
     expect(text).toBe('first from east\nlast\n');
   });
 
+  it('stops the upstream work when the client goes away mid-answer, without suspecting the site', async () => {
+    const east = await upstream('east');
+    const front = await router({ endpoints: [{ site: 'east', url: east.url }] });
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(`${front.url}/stream`, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ECONNRESET') reject(error);
+      });
+    });
+    await until(() => front.status().endpoints[0]?.inFlight === 0, 'the abandoned request to be released');
+    expect(front.status().endpoints[0]).toMatchObject({ state: 'up', serving: true });
+    expect(front.history().filter((event) => event.type === 'endpoint-suspect')).toEqual([]);
+    expect((await request(`${front.url}/orders`)).status).toBe(200);
+  });
+
   it('answers 504 when a paused site does not start answering in time', async () => {
     const east = await processUpstream('east');
     const front = await router({
