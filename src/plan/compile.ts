@@ -879,6 +879,7 @@ function compileComponent(input: ComponentInput, workload: WorkloadInput, at: Lo
       verifyEveryMs: optMs(b.verify_every) ?? VERIFY_EVERY_DEFAULT_MS,
       immutable: b.immutable ?? false,
       engine: b.engine ?? 'drctl',
+      compression: b.compression ?? 'auto',
       repository: b.repository,
       passwordEnv: b.password_env,
       passwordFile: b.password_file,

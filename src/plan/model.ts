@@ -273,6 +273,8 @@ export interface BackupPolicy {
   immutable: boolean;
   /** Absent in policies built by hand in code: drctl's own repository. */
   engine?: BackupEngine;
+  /** How drctl's own repository stores new chunks; absent means `auto`. */
+  compression?: 'auto' | 'max' | 'off';
   /** restic: a path resolved against the plan, or a URL as written; pgbackrest: the repository path. */
   repository?: string | undefined;
   /** Where the engine's password comes from; the value itself never enters the plan. */

@@ -142,6 +142,12 @@ const Backup = z.strictObject({
   keep: Retention.optional().describe("Retention; defaults to seed 004's table for the component kind."),
   verify_every: Duration.optional().describe('How often a restore is tested. @default 30d'),
   immutable: z.boolean().optional(),
+  compression: z
+    .enum(['auto', 'max', 'off'])
+    .optional()
+    .describe(
+      "drctl's repository: how new chunks are stored. auto: Brotli at its fastest, skipped for data that looks random (media, archives); max: Brotli quality 9; off: as is. @default auto",
+    ),
   engine: z
     .enum(BACKUP_ENGINES)
     .optional()

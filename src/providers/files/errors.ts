@@ -18,6 +18,7 @@ export const BACKUP_ERRORS = {
   VERIFY_FAILED: 'DRCTL_BACKUP_VERIFY_FAILED',
   RESTORE_TARGET_NOT_EMPTY: 'DRCTL_BACKUP_RESTORE_TARGET_NOT_EMPTY',
   CANCELLED: 'DRCTL_BACKUP_CANCELLED',
+  FORMAT_UNSUPPORTED: 'DRCTL_BACKUP_FORMAT_UNSUPPORTED',
 } as const;
 
 /** Who an error is about: people act on "component docs at site west", not on a path alone. */

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   chmod,
   lstat,
@@ -20,7 +20,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DrctlError } from '../../errors.ts';
 import type { Plan } from '../../plan/model.ts';
 import { filesProvider } from './index.ts';
+import { CHUNK_MAX } from './chunker.ts';
 import { BackupRepository } from './repository.ts';
+import type { Manifest } from './repository.ts';
 import { applyRetention } from './retention.ts';
 import { makeContext, makePlan, tempDir } from './testing.ts';
 import type { TestContext } from './testing.ts';
@@ -47,12 +49,71 @@ async function readTree(root: string, prefix = ''): Promise<Record<string, strin
   return out;
 }
 
-async function countBlobs(repository: string): Promise<number> {
+async function countChunks(repository: string, store = 'chunks'): Promise<number> {
   let count = 0;
-  for (const shard of await readdir(join(repository, 'blobs')).catch(() => [] as string[])) {
-    count += (await readdir(join(repository, 'blobs', shard))).length;
+  for (const shard of await readdir(join(repository, store)).catch(() => [] as string[])) {
+    count += (await readdir(join(repository, store, shard))).length;
   }
   return count;
+}
+
+const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/**
+ * A repository as drctl wrote it before chunking (format 1): every file whole under blobs/, named by
+ * its SHA-256, and a manifest without chunk lists. Built by hand, as the old code laid it out.
+ */
+async function writeFormat1Repository(
+  root: string,
+  source: string,
+  files: Record<string, Buffer>,
+): Promise<string> {
+  const id = '20260101T000000Z-abc123';
+  const entries = [];
+  for (const [path, content] of Object.entries(files)) {
+    const hash = sha256(content);
+    await mkdir(join(root, 'blobs', hash.slice(0, 2)), { recursive: true });
+    await writeFile(join(root, 'blobs', hash.slice(0, 2), hash), content);
+    const info = await stat(join(source, path));
+    entries.push({
+      path,
+      type: 'file',
+      size: content.length,
+      mode: info.mode & 0o7777,
+      mtimeMs: info.mtimeMs,
+      sha256: hash,
+      ino: info.ino,
+      ctimeMs: info.ctimeMs,
+    });
+  }
+  const body = {
+    format: 1,
+    id,
+    kind: 'files',
+    component: 'docs',
+    site: 'east',
+    source,
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:00:01.000Z',
+    parent: null,
+    directories: [],
+    entries,
+    stats: {
+      files: entries.length,
+      bytes: 0,
+      copiedFiles: entries.length,
+      copiedBytes: 0,
+      unchangedFiles: 0,
+      skipped: [],
+    },
+    meta: {},
+  };
+  await mkdir(join(root, 'backups', id), { recursive: true });
+  await writeFile(
+    join(root, 'backups', id, 'manifest.json'),
+    JSON.stringify({ ...body, checksum: sha256(JSON.stringify(body)) }),
+  );
+  return id;
 }
 
 async function expectDrctlError(promise: Promise<unknown>, code: string): Promise<DrctlError> {
@@ -154,7 +215,7 @@ describe('files provider', () => {
     expect(second.files).toBe(20);
     expect(second.copiedFiles).toBe(3);
     expect(second.unchangedFiles).toBe(16);
-    expect(await countBlobs(join(backups, 'docs'))).toBe(23);
+    expect(await countChunks(join(backups, 'docs'))).toBe(23);
 
     // Each backup restores on its own: the first still gives the original tree.
     await actions.restore.run({ component: 'docs', backup: first.id, target: join(tmp.path, 'r1') }, ctx);
@@ -173,7 +234,8 @@ describe('files provider', () => {
     });
     const manifest = await repository.newest();
     const entry = manifest?.entries.find((e) => e.path === 'reports/q1.csv');
-    const blob = repository.blobPath(entry?.sha256 ?? '');
+    const [blob] = entry === undefined ? [] : repository.contentPaths(entry);
+    if (blob === undefined) throw new Error('no chunk');
     const bytes = await readFile(blob);
     bytes[3] = (bytes[3] ?? 0) ^ 0x01;
     await chmod(blob, 0o644);
@@ -198,6 +260,146 @@ describe('files provider', () => {
     );
     expect(restoreError.message).toContain('reports/q1.csv');
     await expect(stat(target)).rejects.toThrow();
+  });
+
+  it('stores a chunk or two, not the whole file, when 4 KiB change in the middle of a large file', async () => {
+    const big = randomBytes(40 << 20);
+    await writeTree(source, { 'disk.img': big, 'small.txt': 'unchanged' });
+    await actions.backup.run({ component: 'docs' }, ctx);
+    const first = ctx.recorded.get('backup') as { copiedBytes: number };
+    expect(first.copiedBytes).toBe(big.length + 'unchanged'.length);
+    const chunksBefore = await countChunks(join(backups, 'docs'));
+    expect(chunksBefore).toBeGreaterThan(20);
+
+    randomBytes(4096).copy(big, 20 << 20);
+    await writeFile(join(source, 'disk.img'), big);
+    await actions.backup.run({ component: 'docs' }, ctx);
+    const second = ctx.recorded.get('backup') as { copiedFiles: number; copiedBytes: number };
+    expect(second.copiedFiles).toBe(1);
+    expect(await countChunks(join(backups, 'docs'))).toBeLessThanOrEqual(chunksBefore + 2);
+    expect(second.copiedBytes).toBeLessThanOrEqual(2 * CHUNK_MAX);
+    expect(second.copiedBytes).toBeLessThan(big.length / 8);
+
+    const target = join(tmp.path, 'restored');
+    await actions.restore.run({ component: 'docs', target }, ctx);
+    expect((await readFile(join(target, 'disk.img'))).equals(big)).toBe(true);
+  });
+
+  it('round-trips large, compressible and empty files with their modes, and compresses only what shrinks', async () => {
+    const text = Buffer.from('2026-01-01T00:00:00Z INFO order accepted\n'.repeat(50_000));
+    const noise = randomBytes(CHUNK_MAX + 3_000_000);
+    await writeTree(source, { 'logs/app.log': text, 'media/noise.bin': noise, empty: '' });
+    await chmod(join(source, 'media/noise.bin'), 0o600);
+    await chmod(join(source, 'logs/app.log'), 0o755);
+    await actions.backup.run({ component: 'docs' }, ctx);
+    const evidence = ctx.recorded.get('backup') as { copiedBytes: number; storedBytes: number };
+    expect(evidence.copiedBytes).toBe(text.length + noise.length);
+    // the log shrinks to a few KiB; the random bytes are stored as they are, plus a byte per chunk
+    expect(evidence.storedBytes).toBeLessThan(noise.length + text.length / 10);
+    expect(evidence.storedBytes).toBeGreaterThanOrEqual(noise.length);
+
+    const target = join(tmp.path, 'restored');
+    await actions.restore.run({ component: 'docs', target }, ctx);
+    expect(await readTree(target)).toEqual(await readTree(source));
+    expect((await stat(join(target, 'media/noise.bin'))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(target, 'logs/app.log'))).mode & 0o777).toBe(0o755);
+    expect((await stat(join(target, 'empty'))).size).toBe(0);
+    await actions.verify.run({ component: 'docs' }, ctx);
+  });
+
+  it('finds a damaged compressed chunk and a missing one, naming each file', async () => {
+    await writeTree(source, {
+      'notes.txt': 'compressible '.repeat(10_000),
+      'data.bin': randomBytes(100_000),
+      'fine.txt': 'fine',
+    });
+    await actions.backup.run({ component: 'docs' }, ctx);
+    const repository = new BackupRepository(join(backups, 'docs'), {
+      subject: { component: 'docs', site: 'west' },
+    });
+    const manifest = (await repository.newest()) as Manifest;
+    const pathOf = (name: string): string => {
+      const entry = manifest.entries.find((e) => e.path === name);
+      const [chunk] = entry === undefined ? [] : repository.contentPaths(entry);
+      if (chunk === undefined) throw new Error(`no chunk for ${name}`);
+      return chunk;
+    };
+    const notes = await readFile(pathOf('notes.txt'));
+    expect(notes[0]).toBe(1); // stored Brotli-compressed
+    notes[notes.length >> 1] = (notes[notes.length >> 1] ?? 0) ^ 0x55;
+    await writeFile(pathOf('notes.txt'), notes);
+    await rm(pathOf('data.bin'));
+
+    const error = await expectDrctlError(
+      actions.verify.run({ component: 'docs' }, ctx),
+      'DRCTL_BACKUP_VERIFY_FAILED',
+    );
+    expect(error.message).toContain('(and 1 more)');
+    const report = ctx.recorded.get('verification') as {
+      reports: { problems: { path: string; reason: string }[] }[];
+    };
+    const problems = report.reports[0]?.problems ?? [];
+    expect(problems.map((p) => p.path).sort()).toEqual(['data.bin', 'notes.txt']);
+    expect(problems.find((p) => p.path === 'data.bin')?.reason).toMatch(/^chunk [0-9a-f]{12} is missing$/);
+    expect(problems.find((p) => p.path === 'notes.txt')?.reason).toMatch(/cannot be decoded|does not match/);
+  });
+
+  it('restores, verifies and prunes a repository of format 1, and backs up onto it in format 2', async () => {
+    const files = { 'a.txt': Buffer.from('alpha'), 'b.bin': randomBytes(200_000) };
+    await writeTree(source, files);
+    const repo = join(backups, 'docs');
+    const oldId = await writeFormat1Repository(repo, source, files);
+
+    const target = join(tmp.path, 'from-format-1');
+    await actions.restore.run({ component: 'docs', backup: oldId, target }, ctx);
+    expect(await readTree(target)).toEqual(await readTree(source));
+    await actions.verify.run({ component: 'docs', backup: oldId }, ctx);
+
+    await writeFile(join(source, 'c.txt'), 'new');
+    await actions.backup.run({ component: 'docs' }, ctx);
+    const evidence = ctx.recorded.get('backup') as { id: string; parent: string; copiedFiles: number };
+    expect(evidence.parent).toBe(oldId);
+    // No chunk of the old backup is known, so every file is read and stored once more.
+    expect(evidence.copiedFiles).toBe(3);
+    expect(JSON.parse(await readFile(join(repo, 'repository.json'), 'utf8'))).toMatchObject({ format: 2 });
+    const repository = new BackupRepository(repo, { subject: { component: 'docs', site: 'west' } });
+    expect((await repository.list()).map((m) => m.format)).toEqual([1, 2]);
+    await actions.verify.run({ component: 'docs', all: true }, ctx);
+
+    // Both formats restore side by side; pruning the old backup frees its whole-file blobs.
+    await actions.restore.run({ component: 'docs', target: join(tmp.path, 'from-format-2') }, ctx);
+    expect(await readTree(join(tmp.path, 'from-format-2'))).toEqual(await readTree(source));
+    const pruned = await actions.prune.run(
+      { component: 'docs', keep: { daily: 1, weekly: 0, monthly: 0, yearly: 0 } },
+      ctx,
+    );
+    expect(pruned.output?.['pruned']).toEqual([oldId]);
+    expect(await countChunks(repo, 'blobs')).toBe(0);
+    expect(await countChunks(repo)).toBe(3);
+  });
+
+  it('refuses a repository or a backup of a newer format, changing nothing', async () => {
+    await writeTree(source, { 'a.txt': 'alpha' });
+    await actions.backup.run({ component: 'docs' }, ctx);
+    const repo = join(backups, 'docs');
+    const repository = new BackupRepository(repo, { subject: { component: 'docs', site: 'west' } });
+    const [manifest] = await repository.list();
+    if (manifest === undefined) throw new Error('no backup');
+
+    const { checksum: _checksum, ...body } = { ...manifest, format: 3 };
+    const file = join(repo, 'backups', manifest.id, 'manifest.json');
+    await writeFile(file, JSON.stringify({ ...body, checksum: sha256(JSON.stringify(body)) }));
+    const newer = await expectDrctlError(
+      actions.restore.run({ component: 'docs', target: join(tmp.path, 'r') }, ctx),
+      'DRCTL_BACKUP_FORMAT_UNSUPPORTED',
+    );
+    expect(newer.message).toContain('format 3');
+    expect(newer.hint).toContain('newer');
+
+    await writeFile(join(repo, 'repository.json'), JSON.stringify({ format: 3 }));
+    await expectDrctlError(actions.backup.run({ component: 'docs' }, ctx), 'DRCTL_BACKUP_FORMAT_UNSUPPORTED');
+    await expectDrctlError(actions.list.run({ component: 'docs' }, ctx), 'DRCTL_BACKUP_FORMAT_UNSUPPORTED');
+    expect((await readdir(join(repo, 'backups'))).filter((name) => !name.startsWith('.'))).toHaveLength(1);
   });
 
   it('refuses a restore target holding other data, replaces it with force, and repeats a restore as a no-op', async () => {
@@ -331,7 +533,7 @@ describe('files provider', () => {
     const dry = await actions.prune.run({ component: 'docs', keep: policy, dry_run: true }, ctx);
     expect(dry.summary).toMatch(/^would prune/);
     expect(await repository.list()).toHaveLength(45);
-    expect(await countBlobs(repo)).toBe(46);
+    expect(await countChunks(repo)).toBe(46);
 
     const report = await actions.prune.run({ component: 'docs', keep: policy }, ctx);
     const kept = (await repository.list()).map((m) => m.id).sort();
@@ -345,7 +547,7 @@ describe('files provider', () => {
       '20260214',
     ]);
     expect(report.output?.['blobsRemoved']).toBe(40);
-    expect(await countBlobs(repo)).toBe(kept.length + 1);
+    expect(await countChunks(repo)).toBe(kept.length + 1);
     for (const id of kept) expect((await repository.verify(id)).ok).toBe(true);
   });
 

@@ -22,12 +22,12 @@ const KIND = 'files';
 export const filesProvider = {
   name: 'files',
   description:
-    'Directory backups to another site: content-addressed, incremental, checksummed, with retention.',
+    'Directory backups to another site: chunked, content-addressed, incremental, compressed, checksummed, with retention.',
   kinds: ['files', 'file-share', 'directory'],
   actions: {
     backup: defineAction({
       description:
-        "Back up the component's directory at a site to its backup site; only files whose content is new are copied.",
+        "Back up the component's directory at a site to its backup site; only chunks of content new to the repository are stored.",
       params: z.strictObject({
         ...targetParams,
         source: z.string().optional().describe('Directory to back up, overriding the placement path.'),
@@ -45,13 +45,14 @@ export const filesProvider = {
           kind: KIND,
           site: target.site,
           rehash: params.rehash === true,
+          compression: target.policy?.compression ?? 'auto',
           signal: ctx.signal,
         });
         const evidence = backupEvidence(manifest, target.repository.root);
         ctx.evidence('backup', evidence);
         ctx.log.info(evidence, 'backup complete');
         return {
-          summary: `backed up ${manifest.stats.files} files (${manifest.stats.bytes} bytes) of ${target.component.id}@${target.site} to ${target.backupSite} as ${manifest.id}; copied ${manifest.stats.copiedFiles} new files (${manifest.stats.copiedBytes} bytes)`,
+          summary: `backed up ${manifest.stats.files} files (${manifest.stats.bytes} bytes) of ${target.component.id}@${target.site} to ${target.backupSite} as ${manifest.id}; ${manifest.stats.copiedFiles} files had new content (${manifest.stats.copiedBytes} bytes, ${manifest.stats.storedBytes ?? manifest.stats.copiedBytes} stored)`,
           output: evidence,
         };
       },

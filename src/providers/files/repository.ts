@@ -2,23 +2,30 @@
  * The backup repository both the files and the SQLite providers write to: one directory at the backup
  * site per component, laid out as
  *
- *   blobs/ab/ab12…   file contents, named by their SHA-256, shared by every backup
+ *   repository.json              {"format": 2, "chunker": …}: which format this drctl writes here
+ *   chunks/ab/ab12…              one chunk of file content, named by its SHA-256, shared by every backup
+ *   blobs/ab/ab12…               whole files, named by their SHA-256: backups of format 1 only
  *   backups/<id>/manifest.json   one directory per complete backup
  *   backups/.tmp-<id>/           a backup being written (never listed)
  *   verifications/<id>.json      the latest verification of a backup
  *   lock                         held by the one backup or prune running (restores and verifications read without it)
  *
- * Contents are addressed by hash so an incremental backup copies a file only when its bytes are new
- * anywhere in the repository (a renamed or duplicated file costs nothing), every backup is still a full
- * listing that restores on its own (no chain of incrementals to replay, so pruning any backup is safe),
- * and verification is a re-hash of each blob against its name.
+ * A file is stored as content-defined chunks (chunker.ts), so a small change in a large file stores a
+ * chunk or two, and an incremental backup stores a chunk only when its bytes are new anywhere in the
+ * repository (a renamed or duplicated file costs nothing); yet every backup is a full listing that
+ * restores on its own (no chain of incrementals to replay, so pruning any backup is safe), and
+ * verification is a re-hash of each chunk against its name. Chunks may be compressed (chunks.ts).
  *
- * A backup becomes visible only by the rename of its staging directory, after every blob and the
- * manifest are fsynced: a crash at any point leaves either the previous set of backups or the new one.
+ * A backup becomes visible only by the rename of its staging directory, after every chunk and the
+ * manifest are durable: a crash at any point leaves either the previous set of backups or the new one.
+ *
+ * Format 1 (before chunking) stored each file whole under blobs/. Its backups keep restoring, verifying
+ * and pruning as before; the first new backup into such a repository writes format 2 and reads every
+ * file once more, since no chunk of it is known yet. A repository or manifest of a newer format is
+ * refused with DRCTL_BACKUP_FORMAT_UNSUPPORTED rather than misread.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  chmod,
   lstat,
   mkdir,
   open,
@@ -31,23 +38,34 @@ import {
   stat,
   symlink,
   unlink,
-  utimes,
+  writeFile,
 } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { DrctlError } from '../../errors.ts';
 import type { Retention } from '../../plan/model.ts';
+import { CHUNK_MAX, CHUNKER, chunksOf, cutPoint } from './chunker.ts';
+import { ChunkDecodeError, decodeChunk, encodeChunk, sha256Hex } from './chunks.ts';
+import type { Compression } from './chunks.ts';
+import { fsyncDir, syncAll } from './durable.ts';
 import { BACKUP_ERRORS, cancelled, describe, isErrno, locationError } from './errors.ts';
 import type { Subject } from './errors.ts';
-import { fsyncDir, syncAll } from './durable.ts';
 import { applyRetention } from './retention.ts';
 import type { RetentionDecision } from './retention.ts';
 
-export const MANIFEST_FORMAT = 1;
-const CHUNK = 1 << 20;
-/** Files hashed and copied at once; I/O bound, so a few more than the cores keeps the disk busy. */
-const CONCURRENCY = 4;
+/** The format this code writes; it reads every format from 1 up to this one. */
+export const MANIFEST_FORMAT = 2;
+const LEGACY_FORMAT = 1;
+const BLOCK = 4 << 20;
+/** Files read, chunked and written at once: enough to keep the thread pool and the disk busy. */
+const CONCURRENCY = 8;
+/** Chunks of one large file hashed, compressed and written while the next ones are cut. */
+const CHUNKS_IN_FLIGHT = 3;
+
+/** One chunk of a file: the SHA-256 that names it and its length, in file order. */
+export type ChunkRef = [sha256: string, size: number];
 
 export interface ManifestEntry {
   /** Relative to the backed-up root, `/`-separated. */
@@ -56,8 +74,10 @@ export interface ManifestEntry {
   size: number;
   mode: number;
   mtimeMs: number;
-  /** SHA-256 of the content (of the link text for a symlink); names the blob. */
-  sha256: string;
+  /** Format 2 files: the chunks that make up the content, in order (none for an empty file). */
+  chunks?: ChunkRef[];
+  /** Format 1: SHA-256 of the whole content (of the link text for a symlink); names the blob. */
+  sha256?: string;
   /** Link text, for symlinks. */
   target?: string;
   /** Source-side identity, only used to skip re-reading an unchanged file on the next backup. */
@@ -68,9 +88,12 @@ export interface ManifestEntry {
 export interface BackupStats {
   files: number;
   bytes: number;
-  /** Files whose content was new to the repository and was written to it. */
+  /** Files with content new to the repository, written to it. */
   copiedFiles: number;
+  /** Bytes of new chunks, before compression. */
   copiedBytes: number;
+  /** What the new chunks take in the repository, after compression. */
+  storedBytes?: number;
   /** Files not re-read because size, times and inode matched the parent backup. */
   unchangedFiles: number;
   /** Sockets, FIFOs and devices: not backed up. */
@@ -78,7 +101,8 @@ export interface BackupStats {
 }
 
 export interface Manifest {
-  format: typeof MANIFEST_FORMAT;
+  /** 2 (chunks) or 1 (whole files under blobs/, read only). */
+  format: typeof MANIFEST_FORMAT | typeof LEGACY_FORMAT;
   id: string;
   /** Which provider wrote it: `files` or `sqlite`. */
   kind: string;
@@ -111,6 +135,8 @@ export interface BackupOptions {
   site: string;
   /** Read every file even when it looks unchanged since the parent backup. @default false */
   rehash?: boolean;
+  /** How new chunks are stored; see chunks.ts. @default 'auto' */
+  compression?: Compression;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
   meta?: Record<string, unknown>;
@@ -169,7 +195,7 @@ export interface PruneReport {
   decisions: RetentionDecision[];
   kept: string[];
   pruned: string[];
-  /** Blobs no kept backup references, removed (or that would be). */
+  /** Chunks (and format 1 blobs) no kept backup references, removed (or that would be). */
   blobsRemoved: number;
   bytesFreed: number;
   /** Staging directories of interrupted backups, removed (or that would be). */
@@ -212,12 +238,57 @@ export class BackupRepository {
     return join(this.root, 'blobs');
   }
 
+  private get chunksDir(): string {
+    return join(this.root, 'chunks');
+  }
+
+  /** Where a format 1 backup keeps a whole file. */
   blobPath(sha256: string): string {
     return join(this.blobsDir, sha256.slice(0, 2), sha256);
   }
 
+  chunkPath(sha256: string): string {
+    return join(this.chunksDir, sha256.slice(0, 2), sha256);
+  }
+
+  /** The files in the repository holding an entry's content, in order. */
+  contentPaths(entry: ManifestEntry): string[] {
+    if (entry.chunks !== undefined) return entry.chunks.map(([sha256]) => this.chunkPath(sha256));
+    return entry.type === 'file' && entry.sha256 !== undefined ? [this.blobPath(entry.sha256)] : [];
+  }
+
+  /**
+   * Refuse a repository a newer drctl wrote; record the format on the first backup. A repository
+   * without repository.json is of format 1 (or new).
+   */
+  private async checkFormat(write: boolean): Promise<void> {
+    const file = join(this.root, 'repository.json');
+    let format: unknown = LEGACY_FORMAT;
+    try {
+      format = (JSON.parse(await readFile(file, 'utf8')) as { format?: unknown }).format;
+    } catch (error) {
+      if (!isErrno(error, 'ENOENT')) throw this.formatUnsupported(`${file} cannot be read`, error);
+      if (write) await writeAtomically(file, JSON.stringify({ format: MANIFEST_FORMAT, chunker: CHUNKER }));
+      return;
+    }
+    if (format !== MANIFEST_FORMAT) throw this.formatUnsupported(`it is of format ${String(format)}`);
+  }
+
+  private formatUnsupported(why: string, cause?: unknown): DrctlError {
+    return new DrctlError(
+      BACKUP_ERRORS.FORMAT_UNSUPPORTED,
+      `${describe(this.subject)}: the backup repository ${this.root} is not one this drctl reads: ${why}; it reads formats ${LEGACY_FORMAT} to ${MANIFEST_FORMAT}`,
+      {
+        hint: 'Use the drctl version that wrote it (or a newer one). Nothing in the repository was changed.',
+        details: { repository: this.root, supported: [LEGACY_FORMAT, MANIFEST_FORMAT] },
+        ...(cause === undefined ? {} : { cause }),
+      },
+    );
+  }
+
   /** Every complete backup, oldest first. A directory without a readable manifest is not a backup. */
   async list(): Promise<Manifest[]> {
+    await this.checkFormat(false);
     let names: string[];
     try {
       names = await readdir(this.backupsDir);
@@ -289,11 +360,14 @@ export class BackupRepository {
     const { checksum, ...rest } = parsed;
     if (typeof checksum !== 'string' || sha256Of(JSON.stringify(rest)) !== checksum)
       throw invalid('checksum mismatch');
-    if (parsed.format !== MANIFEST_FORMAT) throw invalid(`unknown format ${String(parsed.format)}`);
+    if (typeof parsed.format === 'number' && parsed.format > MANIFEST_FORMAT)
+      throw this.formatUnsupported(`backup "${id}" is of format ${parsed.format}`);
+    if (parsed.format !== MANIFEST_FORMAT && parsed.format !== LEGACY_FORMAT)
+      throw invalid(`unknown format ${String(parsed.format)}`);
     return parsed;
   }
 
-  /** Back up a directory tree, copying only files whose content the repository does not hold yet. */
+  /** Back up a directory tree, storing only chunks the repository does not hold yet. */
   async backupDirectory(source: string, options: BackupOptions): Promise<Manifest> {
     const subject = { component: this.subject.component, site: options.site };
     let rootStat;
@@ -310,7 +384,7 @@ export class BackupRepository {
       const parent = await this.newest(options.kind);
       const tree = await walkTree(source);
       const previous = new Map(parent?.entries.map((entry) => [entry.path, entry]) ?? []);
-      const store = new BlobWriter(this, join(staging, 'incoming'));
+      const store = new ChunkWriter(this, join(staging, 'incoming'), options.compression ?? 'auto');
       let done = 0;
       const captured = await mapPool(tree.items, CONCURRENCY, async (item) => {
         if (options.signal?.aborted === true) throw cancelled(subject, 'the backup');
@@ -339,7 +413,7 @@ export class BackupRepository {
     });
   }
 
-  /** Back up what `produce` writes into a staging directory; its files are moved, not copied. */
+  /** Back up what `produce` writes into a staging directory (a database's online copy), chunked. */
   async backupProduced(options: ProducedBackupOptions): Promise<Manifest> {
     return this.withLock('backup', async () => {
       const startedAt = this.clock();
@@ -352,11 +426,11 @@ export class BackupRepository {
       const produced = await options.produce(dataDir);
       const parent = await this.newest(options.kind);
       const tree = await walkTree(dataDir);
-      const store = new BlobWriter(this, join(staging, 'incoming'));
-      const entries = await mapPool(tree.items, CONCURRENCY, async (item) => {
-        const sha256 = await store.adopt(item.absolute);
-        return fileEntry(item, sha256);
-      });
+      const store = new ChunkWriter(this, join(staging, 'incoming'), options.compression ?? 'auto');
+      const captured = await mapPool(tree.items, CONCURRENCY, (item) =>
+        this.captureEntry(item, undefined, store, true),
+      );
+      const entries = captured.filter((entry): entry is ManifestEntry => entry !== undefined);
       return this.commit(staging, store, {
         id,
         kind: options.kind,
@@ -376,59 +450,60 @@ export class BackupRepository {
   private async captureEntry(
     item: TreeItem,
     before: ManifestEntry | undefined,
-    store: BlobWriter,
+    store: ChunkWriter,
     rehash: boolean,
   ): Promise<ManifestEntry | undefined> {
     if (item.type === 'symlink') {
       const target = await readlink(item.absolute);
-      return {
-        ...fileEntry(item, sha256Of(target)),
-        type: 'symlink',
-        target,
-        size: Buffer.byteLength(target),
-      };
+      return { ...fileEntry(item), type: 'symlink', target, size: Buffer.byteLength(target) };
     }
+    // A chunk the parent names is not stat'ed: prune never removes it while the parent exists, and a
+    // chunk lost to the disk is what verify finds; `rehash` then stores it again.
+    const chunks = before?.type === 'file' ? before.chunks : undefined;
     const unchanged =
       !rehash &&
-      before !== undefined &&
-      before.type === 'file' &&
-      before.size === item.stat.size &&
+      chunks !== undefined &&
+      before?.size === item.stat.size &&
       before.mtimeMs === item.stat.mtimeMs &&
       before.ctimeMs === item.stat.ctimeMs &&
-      before.ino === item.stat.ino &&
-      (await exists(this.blobPath(before.sha256)));
+      before.ino === item.stat.ino;
     if (unchanged) {
       store.unchanged += 1;
-      return fileEntry(item, before.sha256);
+      return { ...fileEntry(item), chunks };
     }
-    const sha256 = await store.copy(item.absolute);
-    return sha256 === undefined ? undefined : fileEntry(item, sha256);
+    const content = await store.storeFile(item.absolute, item.stat.size);
+    return content === undefined ? undefined : { ...fileEntry(item), ...content };
   }
 
   private async beginStaging(id: string): Promise<string> {
     const staging = join(this.backupsDir, `.tmp-${id}`);
     try {
       await makeDir(join(staging, 'incoming'));
-      await makeDir(this.blobsDir);
+      await makeDir(this.chunksDir);
     } catch (error) {
       throw locationError(error, this.subject, this.root, 'write the backup to');
     }
+    await this.checkFormat(true).catch((error: unknown) => {
+      throw locationError(error, this.subject, this.root, 'write the backup to');
+    });
     return staging;
   }
 
   private async commit(
     staging: string,
-    store: BlobWriter,
+    store: ChunkWriter,
     draft: Omit<Manifest, 'format' | 'finishedAt' | 'checksum'>,
   ): Promise<Manifest> {
     try {
       await store.flush();
       const body = { format: MANIFEST_FORMAT, ...draft, finishedAt: this.clock().toISOString() } as const;
       const manifest: Manifest = { ...body, checksum: sha256Of(JSON.stringify(body)) };
-      await writeDurably(join(staging, 'manifest.json'), JSON.stringify(manifest));
+      const manifestFile = join(staging, 'manifest.json');
+      await writeFile(manifestFile, JSON.stringify(manifest), { flag: 'wx' });
       await rm(join(staging, 'incoming'), { recursive: true, force: true });
       await rm(join(staging, 'data'), { recursive: true, force: true });
-      await fsyncDir(staging);
+      // The chunks' renames and the manifest become durable together before the backup is named.
+      await syncAll(staging, [manifestFile], [...store.touched, this.chunksDir, staging]);
       const final = join(this.backupsDir, draft.id);
       await rename(staging, final);
       await fsyncDir(this.backupsDir);
@@ -446,7 +521,7 @@ export class BackupRepository {
     let replaced = false;
     if (current === 'non-empty') {
       if (options.force !== true) {
-        if (await treeMatches(target, manifest)) return restoreResult(manifest, target, true, false);
+        if (await this.treeMatches(target, manifest)) return restoreResult(manifest, target, true, false);
         throw targetNotEmpty(subject, target);
       }
       replaced = true;
@@ -502,7 +577,7 @@ export class BackupRepository {
     const existing = await lstat(target).catch(() => undefined);
     if (existing !== undefined && (existing.isDirectory() || existing.size > 0)) {
       if (options.force !== true) {
-        if (existing.isFile() && existing.size === entry.size && (await hashFile(target)) === entry.sha256) {
+        if (existing.isFile() && (await this.fileMatches(target, entry))) {
           return { ...restoreResult(manifest, target, true, false), files: 1, bytes: entry.size };
         }
         throw targetNotEmpty(subject, target);
@@ -533,34 +608,89 @@ export class BackupRepository {
       await symlink(entry.target ?? '', destination);
       return;
     }
-    const source = this.blobPath(entry.sha256);
+    const output = await open(destination, 'wx', entry.mode & 0o7777);
+    try {
+      if (entry.chunks === undefined) await this.copyBlob(entry, output, subject);
+      else {
+        const chunks = entry.chunks;
+        // Restoring is reading the backup, so it verifies on the way: a damaged chunk never lands unnoticed.
+        const read = (index: number): Promise<Buffer> | undefined => {
+          const ref = chunks[index];
+          if (ref === undefined) return undefined;
+          const reading = this.readChunk(ref, entry.path, subject);
+          reading.catch(() => undefined); // awaited below; this only keeps an early failure handled
+          return reading;
+        };
+        let next = read(0);
+        for (let index = 0; next !== undefined; index += 1) {
+          const data = await next;
+          next = read(index + 1); // the next chunk is read and checked while this one is written
+          await writeAll(output, data);
+        }
+      }
+      if (sync) await output.sync();
+      await output.chmod(entry.mode & 0o7777);
+      const mtime = new Date(entry.mtimeMs);
+      await output.utimes(mtime, mtime);
+    } finally {
+      await output.close();
+    }
+  }
+
+  /** A chunk's bytes, checked against its name; a missing or damaged chunk is a verification failure. */
+  private async readChunk(ref: ChunkRef, path: string, subject: Subject): Promise<Buffer> {
+    const loaded = await this.loadChunk(ref);
+    if (typeof loaded === 'string') throw verifyFailed(subject, this.root, path, loaded);
+    return loaded;
+  }
+
+  /** A chunk's bytes, or what is wrong with it. */
+  private async loadChunk([sha256, size]: ChunkRef): Promise<Buffer | string> {
+    const name = `chunk ${sha256.slice(0, 12)}`;
+    let stored: Buffer;
+    try {
+      stored = await readFile(this.chunkPath(sha256));
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return `${name} is missing`;
+      throw error;
+    }
+    let data: Buffer;
+    try {
+      data = await decodeChunk(stored);
+    } catch (error) {
+      if (error instanceof ChunkDecodeError) return `${name} cannot be decoded: ${error.message}`;
+      throw error;
+    }
+    if (data.length !== size) return `${name} holds ${data.length} bytes, the manifest says ${size}`;
+    if ((await sha256Hex(data)) !== sha256) return `${name} does not match its SHA-256`;
+    return data;
+  }
+
+  /** A format 1 file: one blob holding the whole content, streamed since it may be of any size. */
+  private async copyBlob(entry: ManifestEntry, output: FileHandle, subject: Subject): Promise<void> {
+    const sha256 = entry.sha256 ?? '';
     const hash = createHash('sha256');
-    const input = await open(source, 'r').catch((error: unknown) => {
+    const input = await open(this.blobPath(sha256), 'r').catch((error: unknown) => {
       throw verifyFailed(
         subject,
         this.root,
         entry.path,
-        `its content (blob ${entry.sha256.slice(0, 12)}) is missing`,
+        `its content (blob ${sha256.slice(0, 12)}) is missing`,
         error,
       );
     });
-    let output: FileHandle | undefined;
     try {
-      output = await open(destination, 'wx', entry.mode & 0o7777);
-      const buffer = Buffer.allocUnsafe(CHUNK);
+      const buffer = Buffer.allocUnsafe(BLOCK);
       for (;;) {
-        const { bytesRead } = await input.read(buffer, 0, CHUNK, null);
+        const { bytesRead } = await input.read(buffer, 0, BLOCK, null);
         if (bytesRead === 0) break;
         hash.update(buffer.subarray(0, bytesRead));
-        await output.write(buffer, 0, bytesRead);
+        await writeAll(output, buffer.subarray(0, bytesRead));
       }
-      if (sync) await output.sync();
     } finally {
       await input.close();
-      await output?.close();
     }
-    // Restoring is reading the backup, so it verifies on the way: a damaged blob never lands unnoticed.
-    if (hash.digest('hex') !== entry.sha256) {
+    if (hash.digest('hex') !== sha256) {
       throw verifyFailed(
         subject,
         this.root,
@@ -568,9 +698,43 @@ export class BackupRepository {
         'its content does not match the SHA-256 in the manifest',
       );
     }
-    await chmod(destination, entry.mode & 0o7777);
-    const mtime = new Date(entry.mtimeMs);
-    await utimes(destination, mtime, mtime);
+  }
+
+  /** Does a file hold exactly an entry's content? Compared chunk by chunk, so no re-chunking. */
+  private async fileMatches(path: string, entry: ManifestEntry): Promise<boolean> {
+    const info = await stat(path);
+    if (info.size !== entry.size) return false;
+    if (entry.chunks === undefined) return (await hashFile(path)) === entry.sha256;
+    const handle = await open(path, 'r');
+    try {
+      let position = 0;
+      for (const [sha256, size] of entry.chunks) {
+        const buffer = Buffer.allocUnsafe(size);
+        const { bytesRead } = await handle.read(buffer, 0, size, position);
+        if (bytesRead !== size || (await sha256Hex(buffer)) !== sha256) return false;
+        position += size;
+      }
+      return true;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Does a directory already hold exactly this backup? Makes a repeated restore a no-op, not an error. */
+  private async treeMatches(target: string, manifest: Manifest): Promise<boolean> {
+    const tree = await walkTree(target);
+    if (tree.items.length !== manifest.entries.length) return false;
+    const byPath = new Map(tree.items.map((item) => [item.path, item]));
+    for (const entry of manifest.entries) {
+      const item = byPath.get(entry.path);
+      if (item === undefined || item.type !== entry.type) return false;
+      if (entry.type === 'symlink') {
+        if ((await readlink(item.absolute)) !== entry.target) return false;
+      } else if (!(await this.fileMatches(item.absolute, entry))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Re-hash every file of a backup against its manifest; records the result beside the backups. */
@@ -598,23 +762,56 @@ export class BackupRepository {
     }
     const problems: VerifyProblem[] = [];
     let bytes = 0;
+    // A chunk shared by several files (or several times by one) is read once.
+    const checked = new Map<string, Promise<string | undefined>>();
+    const checkChunk = (ref: ChunkRef): Promise<string | undefined> => {
+      let result = checked.get(ref[0]);
+      if (result === undefined) {
+        result = this.loadChunk(ref).then((loaded) => {
+          if (typeof loaded === 'string') return loaded;
+          bytes += loaded.length;
+          return undefined;
+        });
+        checked.set(ref[0], result);
+      }
+      return result;
+    };
     await mapPool(manifest.entries, CONCURRENCY, async (entry) => {
       if (options.signal?.aborted === true) throw cancelled(this.subject, 'the verification');
       if (entry.type === 'symlink') {
-        if (sha256Of(entry.target ?? '') !== entry.sha256)
+        if (entry.sha256 !== undefined && sha256Of(entry.target ?? '') !== entry.sha256)
           problems.push({ path: entry.path, reason: 'link target does not match its hash' });
         return;
       }
+      if (entry.chunks !== undefined) {
+        const total = entry.chunks.reduce((sum, [, size]) => sum + size, 0);
+        if (total !== entry.size) {
+          problems.push({
+            path: entry.path,
+            reason: `chunks hold ${total} bytes, manifest says ${entry.size}`,
+          });
+          return;
+        }
+        for (const ref of entry.chunks) {
+          const reason = await checkChunk(ref);
+          if (reason !== undefined) {
+            problems.push({ path: entry.path, reason });
+            return;
+          }
+        }
+        return;
+      }
+      const sha = entry.sha256 ?? '';
       try {
-        const { sha256, size } = await hashFileWithSize(this.blobPath(entry.sha256));
+        const { sha256, size } = await hashFileWithSize(this.blobPath(sha));
         bytes += size;
         if (size !== entry.size)
           problems.push({ path: entry.path, reason: `size ${size} bytes, manifest says ${entry.size}` });
-        else if (sha256 !== entry.sha256)
+        else if (sha256 !== sha)
           problems.push({ path: entry.path, reason: 'SHA-256 does not match the manifest' });
       } catch (error) {
         if (!isErrno(error, 'ENOENT')) throw error;
-        problems.push({ path: entry.path, reason: `blob ${entry.sha256.slice(0, 12)} is missing` });
+        problems.push({ path: entry.path, reason: `blob ${sha.slice(0, 12)} is missing` });
       }
     });
     // Workers finish out of order; report problems in manifest order so "the first bad file" is stable.
@@ -670,9 +867,14 @@ export class BackupRepository {
       const kept = new Set(decisions.filter((d) => d.keep).map((d) => d.id));
       const pruned = decisions.filter((d) => !d.keep).map((d) => d.id);
       const referenced = new Set<string>();
+      const referencedBlobs = new Set<string>();
       for (const manifest of manifests) {
         if (!kept.has(manifest.id)) continue;
-        for (const entry of manifest.entries) if (entry.type === 'file') referenced.add(entry.sha256);
+        for (const entry of manifest.entries) {
+          if (entry.type !== 'file') continue;
+          for (const [sha256] of entry.chunks ?? []) referenced.add(sha256);
+          if (entry.sha256 !== undefined) referencedBlobs.add(entry.sha256);
+        }
       }
       const incomplete = (await readdir(this.backupsDir).catch(() => [] as string[])).filter((name) =>
         name.startsWith('.'),
@@ -692,14 +894,18 @@ export class BackupRepository {
       let blobsRemoved = 0;
       let bytesFreed = 0;
       const damaged = [...this.damaged];
-      // A damaged manifest cannot say which blobs it needs, so nothing is collected while one exists.
+      // A damaged manifest cannot say which chunks it needs, so nothing is collected while one exists.
       if (damaged.length === 0)
-        for await (const blob of listBlobs(this.blobsDir)) {
-          if (referenced.has(blob.sha256)) continue;
-          blobsRemoved += 1;
-          bytesFreed += blob.size;
-          if (!dryRun) await unlink(blob.path);
-        }
+        for (const [dir, keep] of [
+          [this.chunksDir, referenced],
+          [this.blobsDir, referencedBlobs],
+        ] as const)
+          for await (const blob of listBlobs(dir)) {
+            if (keep.has(blob.sha256)) continue;
+            blobsRemoved += 1;
+            bytesFreed += blob.size;
+            if (!dryRun) await unlink(blob.path);
+          }
       return {
         dryRun,
         policy,
@@ -720,7 +926,10 @@ export class BackupRepository {
   }
 
   private async resolve(id: string | undefined): Promise<Manifest> {
-    if (id !== undefined) return this.manifest(id);
+    if (id !== undefined) {
+      await this.checkFormat(false);
+      return this.manifest(id);
+    }
     const newest = await this.newest();
     if (newest === undefined) {
       throw new DrctlError(BACKUP_ERRORS.NOT_FOUND, `${describe(this.subject)}: no backup in ${this.root}`, {
@@ -778,21 +987,32 @@ export class BackupRepository {
   }
 }
 
-/** Writes blobs into the store: staged under the backup's own directory, renamed into place when new. */
-class BlobWriter {
+/** Writes chunks into the store: staged under the backup's own directory, renamed into place when new. */
+class ChunkWriter {
   copiedFiles = 0;
   copiedBytes = 0;
+  storedBytes = 0;
   unchanged = 0;
-  private readonly touched = new Set<string>();
-  /** Copied blobs not yet durable: hash → temporary path. */
-  private readonly pending = new Map<string, string>();
+  /**
+   * Chunks first met in this backup: hash → the temporary file being written (undefined when the
+   * repository had it already). Set before any await, so a chunk two files share is written once.
+   */
+  private readonly pending = new Map<string, Promise<string | undefined>>();
+  private readonly shards = new Map<string, Promise<void>>();
   private counter = 0;
   private readonly repository: BackupRepository;
   private readonly incoming: string;
+  private readonly compression: Compression;
 
-  constructor(repository: BackupRepository, incoming: string) {
+  constructor(repository: BackupRepository, incoming: string, compression: Compression) {
     this.repository = repository;
     this.incoming = incoming;
+    this.compression = compression;
+  }
+
+  /** Shard directories chunks were renamed into. */
+  get touched(): string[] {
+    return [...this.shards.keys()];
   }
 
   /** Errors writing to the repository name the location; errors reading the source pass unchanged. */
@@ -805,12 +1025,10 @@ class BlobWriter {
   }
 
   /**
-   * Copy a file into the store, hashing while copying so each byte is read once. Undefined when the
-   * file vanished between listing and reading, as files in a live directory do.
+   * Read a file once, cut it into chunks and store the new ones. Undefined when the file vanished
+   * between listing and reading, as files in a live directory do.
    */
-  async copy(path: string): Promise<string | undefined> {
-    const temp = join(this.incoming, String((this.counter += 1)));
-    const hash = createHash('sha256');
+  async storeFile(path: string, size: number): Promise<{ size: number; chunks: ChunkRef[] } | undefined> {
     let input: FileHandle;
     try {
       input = await open(path, 'r');
@@ -818,90 +1036,97 @@ class BlobWriter {
       if (isErrno(error, 'ENOENT')) return undefined;
       throw error;
     }
-    let size = 0;
+    const stored: Promise<{ ref: ChunkRef; isNew: boolean }>[] = [];
+    let total = 0;
+    const add = (chunk: Buffer): void => {
+      total += chunk.length;
+      const storing = this.put(chunk);
+      storing.catch(() => undefined); // awaited below; this only keeps an early failure handled
+      stored.push(storing);
+    };
     try {
-      const output = await this.write('write the backup to', temp, () => open(temp, 'wx'));
-      try {
-        const buffer = Buffer.allocUnsafe(CHUNK);
-        for (;;) {
-          const { bytesRead } = await input.read(buffer, 0, CHUNK, null);
-          if (bytesRead === 0) break;
-          hash.update(buffer.subarray(0, bytesRead));
-          await this.write('write the backup to', temp, () => output.write(buffer, 0, bytesRead));
-          size += bytesRead;
+      if (size <= CHUNK_MAX) {
+        // Most files: one read, cut in memory (the whole file is there, so every cut is final).
+        const data = await input.readFile();
+        for (let start = 0; start < data.length;) {
+          const chunk = data.subarray(start, start + cutPoint(data.subarray(start), true));
+          add(chunk);
+          start += chunk.length;
         }
-      } finally {
-        await output.close();
+      } else {
+        for await (const chunk of chunksOf(input, size)) {
+          add(chunk);
+          // Bounded: the chunks in flight hold memory, and the disk is the limit anyway.
+          const waitFor = stored[stored.length - CHUNKS_IN_FLIGHT];
+          if (waitFor !== undefined) await waitFor;
+        }
       }
     } finally {
       await input.close();
     }
-    return this.stage(temp, hash.digest('hex'), size);
+    const results = await Promise.all(stored);
+    if (results.some((result) => result.isNew)) this.copiedFiles += 1;
+    return { size: total, chunks: results.map((result) => result.ref) };
+  }
+
+  private async put(data: Buffer): Promise<{ ref: ChunkRef; isNew: boolean }> {
+    const sha256 = await sha256Hex(data);
+    const ref: ChunkRef = [sha256, data.length];
+    if (this.pending.has(sha256)) return { ref, isNew: false };
+    const writing = this.writeNew(sha256, data);
+    this.pending.set(sha256, writing);
+    return { ref, isNew: (await writing) !== undefined };
   }
 
   /**
-   * Keep a copied file under its temporary name until `flush`: fsyncing there, all at once, lets the
-   * file system write them back together instead of one journal commit per file, and a blob only ever
-   * gets its final name once durable, so a crash can never leave a truncated file under a valid hash.
+   * A chunk keeps a temporary name until `flush`: made durable there, all at once, it only ever gets
+   * its final name once complete, so a crash can never leave a truncated chunk under a valid hash.
    */
-  private async stage(temp: string, sha256: string, size: number): Promise<string> {
-    if (this.pending.has(sha256) || (await exists(this.repository.blobPath(sha256)))) {
-      await unlink(temp);
-      return sha256;
-    }
-    this.pending.set(sha256, temp);
-    this.copiedFiles += 1;
-    this.copiedBytes += size;
-    return sha256;
-  }
-
-  /** Move a file already inside the repository into the store. */
-  async adopt(path: string): Promise<string> {
-    await this.write('write the backup to', path, async () => {
-      const handle = await open(path, 'r+');
+  private async writeNew(sha256: string, data: Buffer): Promise<string | undefined> {
+    if (await exists(this.repository.chunkPath(sha256))) return undefined;
+    const pieces = await encodeChunk(data, this.compression);
+    const temp = join(this.incoming, String((this.counter += 1)));
+    await this.write('write the backup to', temp, async () => {
+      const handle = await open(temp, 'wx');
       try {
-        await handle.sync();
+        await writeAll(handle, ...pieces);
       } finally {
         await handle.close();
       }
     });
-    const { sha256, size } = await hashFileWithSize(path);
-    return this.place(path, sha256, size);
+    this.copiedBytes += data.length;
+    this.storedBytes += pieces.reduce((sum, piece) => sum + piece.length, 0);
+    return temp;
   }
 
-  private async place(temp: string, sha256: string, size: number): Promise<string> {
-    const final = this.repository.blobPath(sha256);
-    return this.write('write the backup to', final, async () => {
-      if (await exists(final)) {
-        await unlink(temp);
-        return sha256;
-      }
-      await makeDir(dirname(final));
-      await rename(temp, final);
-      this.touched.add(dirname(final));
-      this.copiedFiles += 1;
-      this.copiedBytes += size;
-      return sha256;
-    });
-  }
-
-  /** Make the renames of new blobs durable before the manifest that names them is written. */
+  /** Make the new chunks durable, then give them their names, before the manifest naming them is written. */
   async flush(): Promise<void> {
+    const written: [string, string][] = [];
+    for (const [sha256, writing] of this.pending) {
+      const temp = await writing;
+      if (temp !== undefined) written.push([sha256, temp]);
+    }
     await this.write('write the backup to', this.incoming, () =>
-      syncAll(this.incoming, [...this.pending.values()], []),
+      syncAll(
+        this.incoming,
+        written.map(([, temp]) => temp),
+        [],
+      ),
     );
-    await mapPool([...this.pending], 16, async ([sha256, temp]) => {
-      const final = this.repository.blobPath(sha256);
-      await this.write('write the backup to', temp, async () => {
-        await makeDir(dirname(final));
+    await mapPool(written, 16, async ([sha256, temp]) => {
+      const final = this.repository.chunkPath(sha256);
+      await this.write('write the backup to', final, async () => {
+        const shard = dirname(final);
+        let made = this.shards.get(shard);
+        if (made === undefined) {
+          made = makeDir(shard);
+          this.shards.set(shard, made);
+        }
+        await made;
         await rename(temp, final);
       });
-      this.touched.add(dirname(final));
     });
     this.pending.clear();
-    for (const dir of this.touched) await fsyncDir(dir);
-    const first = [...this.touched][0];
-    if (first !== undefined) await fsyncDir(dirname(first));
   }
 }
 
@@ -918,12 +1143,16 @@ async function walkTree(
   const directories: string[] = [];
   const items: TreeItem[] = [];
   const skipped: string[] = [];
+  type Node = { path: string; absolute: string; info: Stats };
+  // A directory's entries are lstat'ed together (one round trip each through the thread pool would
+  // bound an incremental backup), then visited in name order, so the listing never depends on timing.
   const visit = async (dir: string): Promise<void> => {
     const names = (await readdir(dir)).sort();
-    for (const name of names) {
+    const nodes: Node[] = await mapPool(names, 64, async (name) => {
       const absolute = join(dir, name);
-      const path = relative(root, absolute).split(sep).join('/');
-      const info = await lstat(absolute);
+      return { path: relative(root, absolute).split(sep).join('/'), absolute, info: await lstat(absolute) };
+    });
+    for (const { path, absolute, info } of nodes) {
       if (info.isDirectory()) {
         directories.push(path);
         await visit(absolute);
@@ -966,25 +1195,25 @@ async function* listBlobs(dir: string): AsyncGenerator<{ path: string; sha256: s
   }
 }
 
-function fileEntry(item: TreeItem, sha256: string): ManifestEntry {
+function fileEntry(item: TreeItem): ManifestEntry {
   return {
     path: item.path,
     type: item.type,
     size: item.stat.size,
     mode: item.stat.mode & 0o7777,
     mtimeMs: item.stat.mtimeMs,
-    sha256,
     ino: item.stat.ino,
     ctimeMs: item.stat.ctimeMs,
   };
 }
 
-function statsOf(entries: ManifestEntry[], store: BlobWriter, skipped: string[]): BackupStats {
+function statsOf(entries: ManifestEntry[], store: ChunkWriter, skipped: string[]): BackupStats {
   return {
     files: entries.length,
     bytes: entries.reduce((sum, entry) => sum + (entry.type === 'file' ? entry.size : 0), 0),
     copiedFiles: store.copiedFiles,
     copiedBytes: store.copiedBytes,
+    storedBytes: store.storedBytes,
     unchangedFiles: store.unchanged,
     skipped,
   };
@@ -1015,23 +1244,6 @@ async function inspectTarget(target: string): Promise<'missing' | 'empty' | 'non
     if (isErrno(error, 'ENOENT')) return 'missing';
     throw error;
   }
-}
-
-/** Does a directory already hold exactly this backup? Makes a repeated restore a no-op, not an error. */
-async function treeMatches(target: string, manifest: Manifest): Promise<boolean> {
-  const tree = await walkTree(target);
-  if (tree.items.length !== manifest.entries.length) return false;
-  const byPath = new Map(tree.items.map((item) => [item.path, item]));
-  for (const entry of manifest.entries) {
-    const item = byPath.get(entry.path);
-    if (item === undefined || item.type !== entry.type) return false;
-    if (entry.type === 'symlink') {
-      if ((await readlink(item.absolute)) !== entry.target) return false;
-    } else if (item.stat.size !== entry.size || (await hashFile(item.absolute)) !== entry.sha256) {
-      return false;
-    }
-  }
-  return true;
 }
 
 /** Put a fully written temporary directory where the target is, moving the old target aside first. */
@@ -1118,9 +1330,9 @@ async function hashFileWithSize(path: string): Promise<{ sha256: string; size: n
   const handle = await open(path, 'r');
   let size = 0;
   try {
-    const buffer = Buffer.allocUnsafe(CHUNK);
+    const buffer = Buffer.allocUnsafe(BLOCK);
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, CHUNK, null);
+      const { bytesRead } = await handle.read(buffer, 0, BLOCK, null);
       if (bytesRead === 0) break;
       hash.update(buffer.subarray(0, bytesRead));
       size += bytesRead;
@@ -1158,6 +1370,19 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Write every byte of the pieces at the handle's position; a write may take fewer bytes than offered. */
+async function writeAll(handle: FileHandle, ...pieces: Buffer[]): Promise<void> {
+  let rest = pieces.filter((piece) => piece.length > 0);
+  while (rest.length > 0) {
+    let { bytesWritten } = await handle.writev(rest);
+    while (rest.length > 0 && bytesWritten >= (rest[0] as Buffer).length) {
+      bytesWritten -= (rest[0] as Buffer).length;
+      rest = rest.slice(1);
+    }
+    if (bytesWritten > 0) rest = [(rest[0] as Buffer).subarray(bytesWritten), ...rest.slice(1)];
   }
 }
 

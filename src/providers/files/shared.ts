@@ -27,6 +27,7 @@ export function backupEvidence(manifest: Manifest, repository: string): Record<s
     bytes: manifest.stats.bytes,
     copiedFiles: manifest.stats.copiedFiles,
     copiedBytes: manifest.stats.copiedBytes,
+    storedBytes: manifest.stats.storedBytes ?? manifest.stats.copiedBytes,
     unchangedFiles: manifest.stats.unchangedFiles,
     skipped: manifest.stats.skipped,
     manifestChecksum: manifest.checksum,

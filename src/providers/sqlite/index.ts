@@ -246,6 +246,7 @@ export const sqliteProvider = {
         const manifest = await target.repository.backupProduced({
           kind: KIND,
           site: target.site,
+          compression: target.policy?.compression ?? 'auto',
           signal: ctx.signal,
           async produce(dir) {
             const db = openDatabase(source, subject);

@@ -134,9 +134,12 @@ describe('sqlite provider', () => {
     });
     const entry = (await repository.newest())?.entries[0];
     expect(entry?.path).toBe('shop.db');
-    const blob = repository.blobPath(entry?.sha256 ?? '');
+    const [blob] = entry === undefined ? [] : repository.contentPaths(entry);
+    if (blob === undefined) throw new Error('no chunk');
     const bytes = await readFile(blob);
-    bytes[5000] = (bytes[5000] ?? 0) ^ 0xff;
+    // the middle of the stored chunk, which is compressed: a damaged Brotli stream is found too
+    const middle = bytes.length >> 1;
+    bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
     await chmod(blob, 0o644);
     await writeFile(blob, bytes);
     const error = await expectDrctlError(

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { open, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CHUNK_MAX, CHUNK_MIN, chunksOf, cutPoint } from './chunker.ts';
+import { tempDir } from './testing.ts';
+
+let tmp: { path: string; remove: () => Promise<void> };
+beforeEach(async () => {
+  tmp = await tempDir('chunker');
+});
+afterEach(async () => {
+  await tmp.remove();
+});
+
+function cutInMemory(data: Buffer): number[] {
+  const sizes: number[] = [];
+  for (let start = 0; start < data.length;) {
+    const size = cutPoint(data.subarray(start), true);
+    sizes.push(size);
+    start += size;
+  }
+  return sizes;
+}
+
+describe('content-defined chunking', () => {
+  it('cuts a file read in windows exactly where it cuts the same bytes held in memory', async () => {
+    const data = randomBytes(40 << 20);
+    const file = join(tmp.path, 'big.bin');
+    await writeFile(file, data);
+    const handle = await open(file, 'r');
+    const sizes: number[] = [];
+    try {
+      for await (const chunk of chunksOf(handle, data.length)) sizes.push(chunk.length);
+    } finally {
+      await handle.close();
+    }
+    expect(sizes).toEqual(cutInMemory(data));
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(data.length);
+    for (const size of sizes.slice(0, -1)) {
+      expect(size).toBeGreaterThanOrEqual(CHUNK_MIN);
+      expect(size).toBeLessThanOrEqual(CHUNK_MAX);
+    }
+  });
+
+  it('keeps every cut after an insertion, once past the chunk it falls in', () => {
+    const data = randomBytes(24 << 20);
+    const before = cutInMemory(data);
+    const changed = Buffer.concat([data.subarray(0, 100), randomBytes(4096), data.subarray(100)]);
+    const after = cutInMemory(changed);
+    // The first chunk grows by the insertion (or a cut moves within it); all later ones are the same.
+    expect(after.slice(-(before.length - 2))).toEqual(before.slice(-(before.length - 2)));
+  });
+});
