@@ -296,11 +296,21 @@ export async function promote(target: Target, options: PromoteOptions = {}): Pro
       // on the failover's critical path, so ask without waiting and look every 10 ms here
       const signalled = await one<{ ok: boolean }>(client, 'select pg_promote(false) as ok');
       let promoted = signalled?.ok === true;
-      while (promoted) {
+      for (let lastSignal = Date.now(); promoted;) {
         const row = await one<{ in_recovery: boolean }>(client, 'select pg_is_in_recovery() as in_recovery');
         if (row?.in_recovery === false) break;
-        if (Date.now() > started + timeoutMs || options.signal?.aborted === true) promoted = false;
-        else await sleep(10);
+        if (Date.now() > started + timeoutMs || options.signal?.aborted === true) {
+          promoted = false;
+          break;
+        }
+        // A request that reaches the startup process just as its WAL stream breaks can be taken and then
+        // slept through for wal_retrieve_retry_interval (5 s by default, seen with PostgreSQL 15 when the
+        // fence kills the primary just before): asking again wakes it.
+        if (Date.now() - lastSignal >= 100) {
+          lastSignal = Date.now();
+          await client.query('select pg_promote(false)').catch(() => undefined);
+        }
+        await sleep(10);
       }
       if (!promoted) {
         throw new DrctlError(
