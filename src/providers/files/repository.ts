@@ -384,7 +384,12 @@ export class BackupRepository {
       const parent = await this.newest(options.kind);
       const tree = await walkTree(source);
       const previous = new Map(parent?.entries.map((entry) => [entry.path, entry]) ?? []);
-      const store = new ChunkWriter(this, join(staging, 'incoming'), options.compression ?? 'auto');
+      const store = new ChunkWriter(
+        this,
+        join(staging, 'incoming'),
+        options.compression ?? 'auto',
+        this.chunksDir,
+      );
       let done = 0;
       const captured = await mapPool(tree.items, CONCURRENCY, async (item) => {
         if (options.signal?.aborted === true) throw cancelled(subject, 'the backup');
@@ -426,7 +431,12 @@ export class BackupRepository {
       const produced = await options.produce(dataDir);
       const parent = await this.newest(options.kind);
       const tree = await walkTree(dataDir);
-      const store = new ChunkWriter(this, join(staging, 'incoming'), options.compression ?? 'auto');
+      const store = new ChunkWriter(
+        this,
+        join(staging, 'incoming'),
+        options.compression ?? 'auto',
+        this.chunksDir,
+      );
       const captured = await mapPool(tree.items, CONCURRENCY, (item) =>
         this.captureEntry(item, undefined, store, true),
       );
@@ -662,7 +672,7 @@ export class BackupRepository {
       throw error;
     }
     if (data.length !== size) return `${name} holds ${data.length} bytes, the manifest says ${size}`;
-    if ((await sha256Hex(data)) !== sha256) return `${name} does not match its SHA-256`;
+    if (sha256Hex(data) !== sha256) return `${name} does not match its SHA-256`;
     return data;
   }
 
@@ -711,7 +721,7 @@ export class BackupRepository {
       for (const [sha256, size] of entry.chunks) {
         const buffer = Buffer.allocUnsafe(size);
         const { bytesRead } = await handle.read(buffer, 0, size, position);
-        if (bytesRead !== size || (await sha256Hex(buffer)) !== sha256) return false;
+        if (bytesRead !== size || sha256Hex(buffer) !== sha256) return false;
         position += size;
       }
       return true;
@@ -1004,10 +1014,17 @@ class ChunkWriter {
   private readonly incoming: string;
   private readonly compression: Compression;
 
-  constructor(repository: BackupRepository, incoming: string, compression: Compression) {
+  /** No chunk in the repository yet (a first backup): nothing to look up before writing one. */
+  private readonly empty: Promise<boolean>;
+
+  constructor(repository: BackupRepository, incoming: string, compression: Compression, chunksDir: string) {
     this.repository = repository;
     this.incoming = incoming;
     this.compression = compression;
+    this.empty = readdir(chunksDir).then(
+      (names) => names.length === 0,
+      () => false,
+    );
   }
 
   /** Shard directories chunks were renamed into. */
@@ -1047,7 +1064,7 @@ class ChunkWriter {
     try {
       if (size <= CHUNK_MAX) {
         // Most files: one read, cut in memory (the whole file is there, so every cut is final).
-        const data = await input.readFile();
+        const data = await readWhole(input, size);
         for (let start = 0; start < data.length;) {
           const chunk = data.subarray(start, start + cutPoint(data.subarray(start), true));
           add(chunk);
@@ -1070,7 +1087,7 @@ class ChunkWriter {
   }
 
   private async put(data: Buffer): Promise<{ ref: ChunkRef; isNew: boolean }> {
-    const sha256 = await sha256Hex(data);
+    const sha256 = sha256Hex(data);
     const ref: ChunkRef = [sha256, data.length];
     if (this.pending.has(sha256)) return { ref, isNew: false };
     const writing = this.writeNew(sha256, data);
@@ -1083,7 +1100,7 @@ class ChunkWriter {
    * its final name once complete, so a crash can never leave a truncated chunk under a valid hash.
    */
   private async writeNew(sha256: string, data: Buffer): Promise<string | undefined> {
-    if (await exists(this.repository.chunkPath(sha256))) return undefined;
+    if (!(await this.empty) && (await exists(this.repository.chunkPath(sha256)))) return undefined;
     const pieces = await encodeChunk(data, this.compression);
     const temp = join(this.incoming, String((this.counter += 1)));
     await this.write('write the backup to', temp, async () => {
@@ -1371,6 +1388,19 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A file's bytes read with as few calls as its size allows; one that grew is read to its end. */
+async function readWhole(handle: FileHandle, size: number): Promise<Buffer> {
+  // One byte more than expected, so a single read both fills the buffer and shows the end was reached.
+  const buffer = Buffer.allocUnsafe(size + 1);
+  let filled = 0;
+  while (filled < buffer.length) {
+    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null);
+    if (bytesRead === 0) return buffer.subarray(0, filled);
+    filled += bytesRead;
+  }
+  return Buffer.concat([buffer, await handle.readFile()]);
 }
 
 /** Write every byte of the pieces at the handle's position; a write may take fewer bytes than offered. */
