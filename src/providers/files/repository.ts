@@ -659,7 +659,7 @@ export class BackupRepository {
     const name = `chunk ${sha256.slice(0, 12)}`;
     let stored: Buffer;
     try {
-      stored = await readFile(this.chunkPath(sha256));
+      stored = await readChunkFile(this.chunkPath(sha256), size);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return `${name} is missing`;
       throw error;
@@ -1387,6 +1387,19 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * A stored chunk: its decoded size plus the header byte is the most it can hold (a compressed one holds
+ * less), so one read into a buffer one byte larger returns all of it and shows the end.
+ */
+async function readChunkFile(path: string, size: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    return await readWhole(handle, size + 1);
+  } finally {
+    await handle.close();
   }
 }
 
