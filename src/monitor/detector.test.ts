@@ -152,6 +152,34 @@ describe('site-loss detector', () => {
       expect(d.state('east')).toBe('up');
     });
 
+    it('confirms a hung site after the window when silent probes count from their deadline', () => {
+      const d = detector(250, 3);
+      const results: Parameters<SiteLossDetector['observe']>[0][] = [];
+      for (let t = 0; t < 2_000; t += 50) {
+        results.push({ component: 'api', site: 'west', ok: true, startedAt: t, at: t + 2 });
+        // east hangs from 1,000: each probe is reported silent at 150 ms and then times out at 250 ms
+        if (t < 1_000) results.push({ component: 'api', site: 'east', ok: true, startedAt: t, at: t + 2 });
+        else
+          for (const after of [150, 250])
+            results.push({ component: 'api', site: 'east', ok: false, startedAt: t, at: t + after });
+      }
+      results.sort((a, b) => a.at - b.at);
+      const out = results.flatMap((r) => d.observe(r));
+      const lost = out.find((t) => t.type === 'site-lost');
+      // silent probes of 1,000, 1,050 and 1,100 by 1,250: the window and the count both hold then
+      expect(lost).toMatchObject({ firstFailureAt: 1_000, confirmedAt: 1_250 });
+      expect(lost?.type === 'site-lost' && lost.reason).toContain('failed 3 probes in a row');
+    });
+
+    it('counts a probe reported silent and then timed out once', () => {
+      const d = detector(100, 2);
+      d.observe({ component: 'api', site: 'west', ok: true, startedAt: 0, at: 1 });
+      d.observe({ component: 'api', site: 'east', ok: true, startedAt: 0, at: 1 });
+      d.observe({ component: 'api', site: 'east', ok: false, startedAt: 50, at: 150 });
+      expect(d.observe({ component: 'api', site: 'east', ok: false, startedAt: 50, at: 300 })).toEqual([]);
+      expect(d.state('east')).toBe('suspect');
+    });
+
     it('does not let a slow pass reset the failures that started after it', () => {
       const d = detector(100, 2);
       const at = (startedAt: number, ok: boolean, reported: number) =>

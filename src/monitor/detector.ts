@@ -19,7 +19,10 @@ export interface DetectorProbe {
   component: string;
   site: string;
   ok: boolean;
-  /** When the probe started (ms since epoch): a failure is dated from when the site was asked. */
+  /**
+   * When the probe started (ms since epoch): a failure is dated from when the site was asked. A probe still
+   * unanswered at its silence deadline is reported failed then; its result, when it comes, replaces that.
+   */
   startedAt: number;
   /** When its result came in. */
   at: number;
@@ -133,7 +136,8 @@ export class SiteLossDetector {
         streak.passStartedAt = probe.startedAt;
         streak.failedStarts = streak.failedStarts.filter((at) => at > probe.startedAt);
       }
-    } else if (probe.startedAt > streak.passStartedAt) {
+    } else if (probe.startedAt > streak.passStartedAt && !streak.failedStarts.includes(probe.startedAt)) {
+      // (a probe reported silent and then timed out is one failure, not two)
       const i = streak.failedStarts.findIndex((at) => at > probe.startedAt);
       streak.failedStarts.splice(i === -1 ? streak.failedStarts.length : i, 0, probe.startedAt);
       // a long outage is one failure per interval: keep the oldest (the window's start) and the newest

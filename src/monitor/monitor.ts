@@ -362,6 +362,10 @@ export class Monitor {
   async #loop(target: WatchTarget): Promise<void> {
     const signal = this.#abort.signal;
     const limit = inFlightLimit(target.probe);
+    const silentMs = silenceDeadline(
+      target.probe,
+      this.#watches.get(target.workload)?.workload.detectAfterMs,
+    );
     const inFlight = new Set<Promise<void>>();
     while (!signal.aborted) {
       // every probe ends by its timeout, or at once on abort
@@ -369,6 +373,12 @@ export class Monitor {
       if (signal.aborted) break;
       const startedAt = Date.now();
       const begun = performance.now();
+      const silent =
+        silentMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              if (!signal.aborted) this.#observeSilent(target, startedAt, silentMs);
+            }, silentMs);
       const probe: Promise<void> = runProbe(target, signal)
         .catch((error: unknown) => ({
           ok: false,
@@ -376,6 +386,7 @@ export class Monitor {
           message: error instanceof Error ? error.message : String(error),
         }))
         .then((result) => {
+          clearTimeout(silent);
           if (!signal.aborted) this.#observe(target, startedAt, result);
         })
         .finally(() => inFlight.delete(probe));
@@ -384,6 +395,26 @@ export class Monitor {
       if (wait > 0) await sleep(wait, signal);
     }
     await Promise.allSettled(inFlight);
+  }
+
+  /** A probe with no answer at its silence deadline counts as failed until its result comes. */
+  #observeSilent(target: WatchTarget, startedAt: number, silentMs: number): void {
+    const watch = this.#watches.get(target.workload);
+    if (watch === undefined) return;
+    const at = Date.now();
+    this.#log.debug(
+      { workload: target.workload, component: target.component.id, site: target.site, silentMs },
+      'probe silent past its deadline',
+    );
+    for (const transition of watch.detector.observe({
+      component: target.component.id,
+      site: target.site,
+      ok: false,
+      startedAt,
+      at,
+    })) {
+      this.#transition(watch, transition);
+    }
   }
 
   #observe(
@@ -619,6 +650,22 @@ export const MAX_PROBES_IN_FLIGHT = 8;
 export function inFlightLimit(probe: Pick<Probe, 'intervalMs' | 'timeoutMs'>): number {
   const needed = Math.ceil(probe.timeoutMs / Math.max(1, probe.intervalMs));
   return Math.max(1, Math.min(MAX_PROBES_IN_FLIGHT, needed));
+}
+
+/**
+ * When a probe that has not answered counts as failed, before its own timeout: early enough that `failures`
+ * probes started an interval apart are all counted by the end of the window, so a site that hangs is
+ * confirmed after the window, like one that refuses. Never under half the timeout or one interval.
+ * Undefined when that is the timeout itself (the plan's defaults): then only a timeout is a failure.
+ */
+export function silenceDeadline(
+  probe: Pick<Probe, 'intervalMs' | 'timeoutMs' | 'failures'>,
+  detectAfterMs: number | undefined,
+): number | undefined {
+  if (detectAfterMs === undefined) return undefined;
+  const fits = detectAfterMs - (Math.max(1, probe.failures) - 1) * probe.intervalMs;
+  const deadline = Math.max(fits, probe.intervalMs, probe.timeoutMs / 2);
+  return deadline < probe.timeoutMs ? Math.round(deadline) : undefined;
 }
 
 /** One probe of one target. Never throws for what it observes. */
