@@ -174,7 +174,7 @@ try {
     await timed(phase, 'drctl backup', async () => {
       const manifest = await repository.backupDirectory(tree, { kind: 'files', site: 'bench' });
       notes.push(
-        `${phase}: drctl read ${manifest.stats.files - manifest.stats.unchangedFiles} files and stored ${mib(manifest.stats.copiedBytes)} MiB of new content`,
+        `${phase}: drctl read ${manifest.stats.files - manifest.stats.unchangedFiles} files and stored ${mib(manifest.stats.copiedBytes)} MiB of new content in ${mib(manifest.stats.storedBytes ?? manifest.stats.copiedBytes)} MiB`,
       );
     });
     if (restic)
