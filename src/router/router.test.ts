@@ -47,6 +47,33 @@ async function eastAndWest(
   return { east, west, front };
 }
 
+/** A router probing with `probe` in front of east at `eastUrl` (first) and a fresh west. */
+async function inFrontOf(
+  eastUrl: string,
+  probe: RouterOptions['probe'],
+): Promise<{ west: TestUpstream; front: TrafficRouter }> {
+  const west = await upstream('west');
+  const front = await router({
+    endpoints: [
+      { site: 'east', url: eastUrl },
+      { site: 'west', url: west.url },
+    ],
+    probe,
+  });
+  return { west, front };
+}
+
+/** East as a process (for SIGKILL) and west in this one behind a router probing `/`, serving east. */
+async function killableEastAndWest(probe: RouterOptions['probe']): Promise<{
+  east: { child: ChildProcess; url: string };
+  front: TrafficRouter;
+}> {
+  const east = await processUpstream('east');
+  const { front } = await inFrontOf(east.url, { ...probe, path: '/' });
+  expect((await request(`${front.url}/orders`)).headers['x-drctl-site']).toBe('east');
+  return { east, front };
+}
+
 /** A site as a real process: a node HTTP server in a child, for SIGKILL. */
 async function processUpstream(site: string): Promise<{ child: ChildProcess; url: string }> {
   const script = `
@@ -66,16 +93,7 @@ async function processUpstream(site: string): Promise<{ child: ChildProcess; url
 
 describe('traffic router', () => {
   it('fails over to the secondary when the primary process is killed', async () => {
-    const east = await processUpstream('east');
-    const west = await upstream('west');
-    const front = await router({
-      endpoints: [
-        { site: 'east', url: east.url },
-        { site: 'west', url: west.url },
-      ],
-      probe: { ...fastProbe, path: '/' },
-    });
-    expect((await request(`${front.url}/orders`)).headers['x-drctl-site']).toBe('east');
+    const { east, front } = await killableEastAndWest(fastProbe);
 
     const after = front.status().lastEventSeq;
     const killed = killProcess({ pid: east.child.pid as number });
@@ -484,16 +502,7 @@ describe('passive health', () => {
   const slowProbe = { ...fastProbe, intervalMs: 60_000 };
 
   it('takes a killed site out at the first refused request and serves it, body and all, from the next', async () => {
-    const east = await processUpstream('east');
-    const west = await upstream('west');
-    const front = await router({
-      endpoints: [
-        { site: 'east', url: east.url },
-        { site: 'west', url: west.url },
-      ],
-      probe: { ...slowProbe, path: '/' },
-    });
-    expect((await request(`${front.url}/orders`)).headers['x-drctl-site']).toBe('east');
+    const { east, front } = await killableEastAndWest(slowProbe);
     killProcess({ pid: east.child.pid as number });
     await new Promise((resolve) => east.child.once('exit', resolve));
 
@@ -513,14 +522,7 @@ describe('passive health', () => {
 
   it('retries a GET on the next site when the connection is reset mid-request, after one more try on the same site', async () => {
     const east = await crashingUpstream();
-    const west = await upstream('west');
-    const front = await router({
-      endpoints: [
-        { site: 'east', url: east.url },
-        { site: 'west', url: west.url },
-      ],
-      probe: slowProbe,
-    });
+    const { front } = await inFrontOf(east.url, slowProbe);
     const answer = await request(`${front.url}/orders`);
     expect(answer.status).toBe(200);
     expect(answer.headers['x-drctl-site']).toBe('west');
@@ -531,14 +533,7 @@ describe('passive health', () => {
 
   it('does not send a POST whose body reached a site that then reset to another site', async () => {
     const east = await crashingUpstream();
-    const west = await upstream('west');
-    const front = await router({
-      endpoints: [
-        { site: 'east', url: east.url },
-        { site: 'west', url: west.url },
-      ],
-      probe: slowProbe,
-    });
+    const { west, front } = await inFrontOf(east.url, slowProbe);
     const answer = await request(`${front.url}/echo`, { method: 'POST', body: 'charge the card' });
     expect(answer.status).toBe(502);
     expect(JSON.parse(answer.body)).toMatchObject({
