@@ -10,6 +10,12 @@ import { tempDir, writeFiles } from '../support/tmp.ts';
 const SECRET = 'S3cretPW';
 const SECRET_URL = `postgres://drctl:${SECRET}@127.0.0.1:5433/shop`;
 
+/** The line of the east database's URL in the two-site example, where the inline password goes. */
+const URL_LINE =
+  readFileSync('examples/two-site/plan.yaml', 'utf8')
+    .split('\n')
+    .findIndex((line) => line.includes('url: "postgres://127.0.0.1:5433/shop"')) + 1;
+
 /** A copy of the two-site example with a password written inline in the east database's URL. */
 function twoSiteWithPassword(): string {
   const original = readFileSync('examples/two-site/plan.yaml', 'utf8');
@@ -98,7 +104,7 @@ describe('credentials written in a plan', () => {
     }
     const findings = JSON.parse(answers[0]!.stdout) as { findings: Array<{ code: string; line: number }> };
     expect(findings.findings).toContainEqual(
-      expect.objectContaining({ code: 'DRCTL_SECRET_INLINE', line: 73 }),
+      expect.objectContaining({ code: 'DRCTL_SECRET_INLINE', line: URL_LINE }),
     );
   });
 
@@ -158,7 +164,7 @@ workloads:
       {
         values: [SECRET],
         text: 'postgres://drctl:[redacted]@127.0.0.1:5433/shop',
-        at: expect.objectContaining({ line: 73 }),
+        at: expect.objectContaining({ line: URL_LINE }),
       },
     ]);
   });
