@@ -47,6 +47,15 @@ async function eastAndWest(
   return { east, west, front };
 }
 
+/** Sites east, behind a fault proxy `cut`, and west; the test puts the router in front. */
+async function eastProxiedAndWest(): Promise<{ east: TestUpstream; west: TestUpstream; cut: FaultProxy }> {
+  const east = await upstream('east');
+  const west = await upstream('west');
+  const cut = await FaultProxy.create({ target: east.port });
+  cleanups.push(() => cut.close());
+  return { east, west, cut };
+}
+
 /** A router probing with `probe` in front of east at `eastUrl` (first) and a fresh west. */
 async function inFrontOf(
   eastUrl: string,
@@ -111,10 +120,7 @@ describe('traffic router', () => {
   });
 
   it('fails over when a fault proxy blackholes the primary, and comes back when it is lifted', async () => {
-    const east = await upstream('east');
-    const west = await upstream('west');
-    const cut = await FaultProxy.create({ target: east.port });
-    cleanups.push(() => cut.close());
+    const { west, cut } = await eastProxiedAndWest();
     const front = await router({
       endpoints: [
         // only east's probes go through the proxy, so only they need a short timeout
@@ -547,10 +553,7 @@ describe('passive health', () => {
   });
 
   it('brings a suspect site back only after probes sent after the failure pass', async () => {
-    const east = await upstream('east');
-    const west = await upstream('west');
-    const cut = await FaultProxy.create({ target: east.port });
-    cleanups.push(() => cut.close());
+    const { east, west, cut } = await eastProxiedAndWest();
     const front = await router({
       endpoints: [
         // traffic through the proxy, probes straight to the site: only live traffic sees the resets

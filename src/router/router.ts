@@ -392,18 +392,15 @@ export class TrafficRouter {
     }
     if (LAYER4.has(code)) {
       const repeatable = !exchange.hasBody && IDEMPOTENT.has(req.method ?? '');
-      if (NOT_SENT.has(code)) {
-        this.suspect(endpoint, code);
-      } else if (repeatable && !exchange.retriedOnSite) {
+      if (!NOT_SENT.has(code) && repeatable && !exchange.retriedOnSite) {
         // A reset or close may be the site closing an idle pooled connection just as the request went out
         // (the keep-alive race), not a failing site: a request that may be repeated goes once more to the
         // same site before the site is suspected.
         exchange.retriedOnSite = true;
         exchange.send();
         return;
-      } else {
-        this.suspect(endpoint, code);
       }
+      this.suspect(endpoint, code);
       // Another site may take it when nothing was sent (a body waits for the connection, so none of it
       // was read), or when sending it again is harmless; a body is streamed, not kept, so never twice.
       if ((NOT_SENT.has(code) || repeatable) && exchange.tries < this.endpoints.length) {
@@ -636,6 +633,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   retriedOnSite = false;
   clientGone = false;
   private abortAttempt: ((reason?: Error) => void) | undefined;
+  /** Undici's resume of the current answer, for when the client drains. */
+  private resume: () => void = () => undefined;
   private counted = false;
 
   constructor(
@@ -714,8 +713,6 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.release();
     this.router.upstreamFailed(this, error);
   }
-
-  private resume: () => void = () => undefined;
 
   private release(): void {
     if (!this.counted) return;

@@ -384,12 +384,7 @@ export class BackupRepository {
       const parent = await this.newest(options.kind);
       const tree = await walkTree(source);
       const previous = new Map(parent?.entries.map((entry) => [entry.path, entry]) ?? []);
-      const store = new ChunkWriter(
-        this,
-        join(staging, 'incoming'),
-        options.compression ?? 'auto',
-        this.chunksDir,
-      );
+      const store = this.chunkWriter(staging, options.compression);
       let done = 0;
       const captured = await mapPool(tree.items, CONCURRENCY, async (item) => {
         if (options.signal?.aborted === true) throw cancelled(subject, 'the backup');
@@ -431,12 +426,7 @@ export class BackupRepository {
       const produced = await options.produce(dataDir);
       const parent = await this.newest(options.kind);
       const tree = await walkTree(dataDir);
-      const store = new ChunkWriter(
-        this,
-        join(staging, 'incoming'),
-        options.compression ?? 'auto',
-        this.chunksDir,
-      );
+      const store = this.chunkWriter(staging, options.compression);
       const captured = await mapPool(tree.items, CONCURRENCY, (item) =>
         this.captureEntry(item, undefined, store, true),
       );
@@ -483,6 +473,10 @@ export class BackupRepository {
     }
     const content = await store.storeFile(item.absolute, item.stat.size);
     return content === undefined ? undefined : { ...fileEntry(item), ...content };
+  }
+
+  private chunkWriter(staging: string, compression: Compression = 'auto'): ChunkWriter {
+    return new ChunkWriter(this, join(staging, 'incoming'), compression, this.chunksDir);
   }
 
   private async beginStaging(id: string): Promise<string> {
