@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runDrill } from '../src/drill/index.ts';
 import { loadPlanForCommand } from '../src/cli/load-plan.ts';
-import { findPgBinaries } from '../src/providers/postgres/index.ts';
+import { findPgBinaries } from '../src/pg/binaries.ts';
 
 const example = (file: string): string => resolve(import.meta.dirname, '../examples/two-site', file);
 const hotRuns = Number(process.env.DRCTL_BENCH_RUNS ?? 10);

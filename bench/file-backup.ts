@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackupRepository } from '../src/providers/files/repository.ts';
+import { BackupRepository } from '../src/backup/repository.ts';
 
 const UNITS: Record<string, number> = { '': 1, B: 1, KB: 1 << 10, MB: 1 << 20, GB: 1 << 30 };
 

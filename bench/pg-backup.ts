@@ -10,9 +10,9 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runPgTool } from '../src/providers/postgres/binaries.ts';
-import { PgCluster } from '../src/providers/postgres/cluster.ts';
-import { conninfoFromUrl } from '../src/providers/postgres/client.ts';
+import { runPgTool } from '../src/pg/binaries.ts';
+import { PgCluster } from '../src/pg/cluster.ts';
+import { conninfoFromUrl } from '../src/pg/client.ts';
 import { baseBackup, listBackups } from '../src/providers/postgres/operations.ts';
 
 const scale = Number(process.env['DRCTL_BENCH_PG_SCALE'] ?? '20');

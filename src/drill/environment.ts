@@ -25,7 +25,7 @@ import { DrctlError, UsageError } from '../errors.ts';
 import type { Component, FrontDoor, Placement, Plan, Workload } from '../plan/model.ts';
 import { providerForKind } from '../providers/index.ts';
 import type { ActionContext } from '../providers/index.ts';
-import { PgCluster } from '../providers/postgres/index.ts';
+import { PgCluster } from '../pg/cluster.ts';
 import { freePort, processSpecFor, supervisorFor } from '../providers/process/index.ts';
 import type { Supervisor } from '../providers/process/index.ts';
 import { TrafficRouter } from '../router/index.ts';

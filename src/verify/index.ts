@@ -17,10 +17,10 @@ import type { BackupEngine, BackupSchedule, Plan, Verification } from '../plan/m
 import { formatDuration } from '../plan/duration.ts';
 import { findProvider, providerForKind } from '../providers/index.ts';
 import type { ActionContext, Provider, ReadinessFact } from '../providers/provider.ts';
-import { planPath } from '../providers/files/resolve.ts';
+import { planPath } from '../backup/resolve.ts';
 import { restoredServerUrl } from '../providers/pgbackrest/index.ts';
-import { withClient } from '../providers/postgres/client.ts';
-import { stopDataDir } from '../providers/postgres/server.ts';
+import { withClient } from '../pg/client.ts';
+import { stopDataDir } from '../pg/server.ts';
 import type { ScheduledJob } from '../schedule/index.ts';
 import type { RunStore } from '../store/store.ts';
 import { freePort } from '../system/ports.ts';

@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../../src/chaos/index.ts';
-import { PgCluster } from '../../src/providers/postgres/cluster.ts';
-import { pgAvailable } from '../../src/providers/postgres/index.ts';
+import { PgCluster } from '../../src/pg/cluster.ts';
+import { pgAvailable } from '../../src/pg/binaries.ts';
 
 let cluster: PgCluster | undefined;
 let proxy: FaultProxy | undefined;

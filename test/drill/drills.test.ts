@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadPlanForCommand } from '../../src/cli/load-plan.ts';
 import { runDrill } from '../../src/drill/runner.ts';
 import { DrctlError, PlanInvalidError } from '../../src/errors.ts';
-import { pgAvailable } from '../../src/providers/postgres/index.ts';
+import { pgAvailable } from '../../src/pg/binaries.ts';
 import { freePort } from '../../src/providers/process/index.ts';
 import { openStore } from '../../src/store/index.ts';
 import { tempDir } from '../support/tmp.ts';

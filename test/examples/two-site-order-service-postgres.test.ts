@@ -2,8 +2,8 @@
 // Skipped where no PostgreSQL server programs are installed.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgAvailable } from '../../src/providers/postgres/binaries.ts';
-import { PgCluster } from '../../src/providers/postgres/cluster.ts';
+import { pgAvailable } from '../../src/pg/binaries.ts';
+import { PgCluster } from '../../src/pg/cluster.ts';
 import { startOrderService, type OrderServiceProcess } from '../support/order-service.ts';
 
 async function call(

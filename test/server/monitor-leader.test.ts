@@ -5,8 +5,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PgCluster } from '../../src/providers/postgres/cluster.ts';
-import { pgAvailable } from '../../src/providers/postgres/index.ts';
+import { PgCluster } from '../../src/pg/cluster.ts';
+import { pgAvailable } from '../../src/pg/binaries.ts';
 import { stopAll } from '../engine/cli-process.ts';
 import { startSite, stopAllSites, writePlan } from '../monitor/sites.ts';
 import { site } from './instances.ts';

@@ -4,8 +4,8 @@
  * not there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgCluster } from '../../src/providers/postgres/cluster.ts';
-import { pgAvailable } from '../../src/providers/postgres/index.ts';
+import { PgCluster } from '../../src/pg/cluster.ts';
+import { pgAvailable } from '../../src/pg/binaries.ts';
 import { freePort } from '../../src/system/ports.ts';
 import { cli, startCli, stopAll } from '../engine/cli-process.ts';
 import { writePlan } from '../engine/fixtures.ts';

@@ -6,9 +6,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runPgTool } from '../../src/providers/postgres/binaries.ts';
-import { PgCluster } from '../../src/providers/postgres/cluster.ts';
-import { pgAvailable } from '../../src/providers/postgres/index.ts';
+import { runPgTool } from '../../src/pg/binaries.ts';
+import { PgCluster } from '../../src/pg/cluster.ts';
+import { pgAvailable } from '../../src/pg/binaries.ts';
 import { cli, stopAll } from '../engine/cli-process.ts';
 import { chainSteps, site } from './instances.ts';
 import type { RunView } from './instances.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../../src/chaos/index.ts';
-import { PgCluster, freePort } from '../../src/providers/postgres/cluster.ts';
-import { pgAvailable } from '../../src/providers/postgres/index.ts';
+import { PgCluster, freePort } from '../../src/pg/cluster.ts';
+import { pgAvailable } from '../../src/pg/binaries.ts';
 import { MIGRATIONS } from '../../src/store/postgres/migrations.ts';
 import { openStore } from '../../src/store/index.ts';
 import { PostgresStore, parseStateUrl } from '../../src/store/postgres/index.ts';

@@ -44,7 +44,7 @@ export const registerDemo: RegisterCommand = (program, context) => {
       const [{ pino }, { runDrill }, { findPgBinaries }, { loadPlanForCommand }] = await Promise.all([
         import('pino'),
         import('../../drill/index.ts'),
-        import('../../providers/postgres/index.ts'),
+        import('../../pg/binaries.ts'),
         import('../load-plan.ts'),
       ]);
       const { stateDirectory } = await import('./run-state.ts');

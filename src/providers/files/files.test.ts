@@ -20,10 +20,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DrctlError } from '../../errors.ts';
 import type { Plan } from '../../plan/model.ts';
 import { filesProvider } from './index.ts';
-import { CHUNK_MAX } from './chunker.ts';
-import { BackupRepository } from './repository.ts';
-import type { Manifest } from './repository.ts';
-import { applyRetention } from './retention.ts';
+import { CHUNK_MAX } from '../../backup/chunker.ts';
+import { BackupRepository } from '../../backup/repository.ts';
+import type { Manifest } from '../../backup/repository.ts';
+import { applyRetention } from '../../backup/retention.ts';
 import { makeContext, makePlan, tempDir } from './testing.ts';
 import type { TestContext } from './testing.ts';
 

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { defineAction } from '../provider.ts';
 import type { Provider } from '../provider.ts';
-import { dataPath, resolveTarget, targetParams } from './resolve.ts';
+import { dataPath, resolveTarget, targetParams } from '../../backup/resolve.ts';
 import {
   backupEvidence,
   backupReadiness,
@@ -15,7 +15,7 @@ import {
   pruneAction,
   verificationError,
 } from './shared.ts';
-import type { VerifyReport } from './repository.ts';
+import type { VerifyReport } from '../../backup/repository.ts';
 
 const KIND = 'files';
 

@@ -14,10 +14,10 @@ import { DrctlError } from '../../errors.ts';
 import type { Component, Plan, Retention } from '../../plan/model.ts';
 import { formatDuration } from '../../plan/duration.ts';
 import { Id } from '../../plan/schema.ts';
-import { RetentionParams } from '../files/resolve.ts';
-import { chownToServer, findPgBinaries } from '../postgres/binaries.ts';
-import { one, withClient } from '../postgres/client.ts';
-import { PgServer } from '../postgres/server.ts';
+import { RetentionParams } from '../../backup/resolve.ts';
+import { chownToServer, findPgBinaries } from '../../pg/binaries.ts';
+import { one, withClient } from '../../pg/client.ts';
+import { PgServer } from '../../pg/server.ts';
 import { defineAction } from '../provider.ts';
 import type { ActionContext, Provider, ReadinessFact } from '../provider.ts';
 import {

@@ -10,8 +10,8 @@ import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync }
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { DrctlError } from '../../errors.ts';
 import type { BackupPolicy, Component, Placement, Plan } from '../../plan/model.ts';
-import { findComponent, planPath } from '../files/resolve.ts';
-import { chownToServer, serverRunAs } from '../postgres/binaries.ts';
+import { findComponent, planPath } from '../../backup/resolve.ts';
+import { chownToServer, serverRunAs } from '../../pg/binaries.ts';
 
 export const PGBACKREST_ERRORS = {
   MISSING: 'DRCTL_PGBACKREST_MISSING',

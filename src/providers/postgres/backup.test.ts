@@ -7,10 +7,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DrctlError, UsageError } from '../../errors.ts';
 import type { Plan } from '../../plan/model.ts';
-import { findPgBinaries } from './binaries.ts';
-import { PgCluster, freePort } from './cluster.ts';
+import { findPgBinaries } from '../../pg/binaries.ts';
+import { PgCluster, freePort } from '../../pg/cluster.ts';
 import { flushWalArchive, listBackups, postgresProvider } from './index.ts';
-import { stopDataDir } from './server.ts';
+import { stopDataDir } from '../../pg/server.ts';
 import { contextFor, planFor } from './testing.ts';
 
 let cluster: PgCluster;

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DrctlError } from '../../errors.ts';
 import type { Plan } from '../../plan/model.ts';
-import { PgCluster } from './cluster.ts';
+import { PgCluster } from '../../pg/cluster.ts';
 import { postgresProvider, type ReplicationStatus } from './index.ts';
 import { contextFor, planFor, type TestContext } from './testing.ts';
 import { canaryLoss, ensureCanaryTable, readCanary, writeCanary, type AcknowledgedWrite } from './canary.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processAlive } from '../../system/processes.ts';
-import { PgCluster } from './cluster.ts';
+import { PgCluster } from '../../pg/cluster.ts';
 import { pgAvailable, postgresProvider } from './index.ts';
 import { contextFor, planFor } from './testing.ts';
 

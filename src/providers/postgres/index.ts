@@ -18,8 +18,8 @@ import {
   type Provider,
   type ReadinessFact,
 } from '../provider.ts';
-import { findPgBinaries } from './binaries.ts';
-import { redactUrl, withClient, type Subject } from './client.ts';
+import { findPgBinaries } from '../../pg/binaries.ts';
+import { redactUrl, withClient, type Subject } from '../../pg/client.ts';
 import {
   baseBackup,
   fence,
@@ -41,9 +41,9 @@ export {
   slotName,
   type PgClusterOptions,
   type ClusterReplicationMode,
-} from './cluster.ts';
-export { PgServer, stopDataDir, type PgServerOptions } from './server.ts';
-export { findPgBinaries, pgAvailable, type PgBinaries } from './binaries.ts';
+} from '../../pg/cluster.ts';
+export { PgServer, stopDataDir, type PgServerOptions } from '../../pg/server.ts';
+export { findPgBinaries, pgAvailable, type PgBinaries } from '../../pg/binaries.ts';
 export * from './operations.ts';
 export * from './canary.ts';
 

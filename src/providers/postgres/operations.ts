@@ -19,9 +19,9 @@ import {
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DrctlError } from '../../errors.ts';
-import { chownToServer, runAsServer, runPgTool, type PgBinaries } from './binaries.ts';
-import { describe, one, redactUrl, toolConnection, withClient, type Subject } from './client.ts';
-import { logTail, PgServer, runningPostmaster, stopDataDir, type StopOutcome } from './server.ts';
+import { chownToServer, runAsServer, runPgTool, type PgBinaries } from '../../pg/binaries.ts';
+import { describe, one, redactUrl, toolConnection, withClient, type Subject } from '../../pg/client.ts';
+import { logTail, PgServer, runningPostmaster, stopDataDir, type StopOutcome } from '../../pg/server.ts';
 
 /** Where a server is and what to call it in messages. */
 export interface Target {

@@ -4,7 +4,7 @@
  */
 import type { Component, Placement, Plan, ReplicationMode } from '../../plan/model.ts';
 import { AT, testPlan } from '../testing.ts';
-import type { PgCluster } from './cluster.ts';
+import type { PgCluster } from '../../pg/cluster.ts';
 
 export interface PlanOptions {
   baseDir: string;

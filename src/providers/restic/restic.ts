@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DrctlError } from '../../errors.ts';
 import type { BackupPolicy, Component, Plan } from '../../plan/model.ts';
-import { findComponent, planPath } from '../files/resolve.ts';
+import { findComponent, planPath } from '../../backup/resolve.ts';
 
 export const RESTIC_ERRORS = {
   MISSING: 'DRCTL_RESTIC_MISSING',

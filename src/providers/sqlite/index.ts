@@ -15,8 +15,8 @@ import { DrctlError } from '../../errors.ts';
 import type { Component, Plan } from '../../plan/model.ts';
 import { defineAction } from '../provider.ts';
 import type { ActionContext, Provider } from '../provider.ts';
-import { BACKUP_ERRORS, describe } from '../files/errors.ts';
-import type { Subject } from '../files/errors.ts';
+import { BACKUP_ERRORS, describe } from '../../backup/errors.ts';
+import type { Subject } from '../../backup/errors.ts';
 import {
   dataPath,
   findComponent,
@@ -24,8 +24,8 @@ import {
   planPath,
   resolveTarget,
   targetParams,
-} from '../files/resolve.ts';
-import type { ResolvedTarget } from '../files/resolve.ts';
+} from '../../backup/resolve.ts';
+import type { ResolvedTarget } from '../../backup/resolve.ts';
 import {
   backupEvidence,
   backupReadiness,

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DrctlError } from '../../errors.ts';
 import type { Check, Step } from '../../plan/model.ts';
-import { BackupRepository } from '../files/repository.ts';
+import { BackupRepository } from '../../backup/repository.ts';
 import { makeContext, makePlan, tempDir } from '../files/testing.ts';
 import type { TestContext } from '../files/testing.ts';
 import { sqliteProvider } from './index.ts';

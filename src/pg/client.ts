@@ -3,7 +3,7 @@
  * wrong credentials, nothing listening, a server still starting up.
  */
 import type pg from 'pg';
-import { DrctlError } from '../../errors.ts';
+import { DrctlError } from '../errors.ts';
 
 /** "component db at site west", or the bare URL host when no plan names it. */
 export interface Subject {

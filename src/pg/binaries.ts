@@ -7,7 +7,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, chownSync, constants, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
-import { DrctlError, UsageError } from '../../errors.ts';
+import { DrctlError, UsageError } from '../errors.ts';
 
 export interface PgBinaries {
   /** Directory holding initdb, postgres, pg_basebackup, pg_rewind, pgbench... */

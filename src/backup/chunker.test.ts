@@ -3,7 +3,7 @@ import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CHUNK_MAX, CHUNK_MIN, chunksOf, cutPoint } from './chunker.ts';
-import { tempDir } from './testing.ts';
+import { tempDir } from '../providers/files/testing.ts';
 
 let tmp: { path: string; remove: () => Promise<void> };
 beforeEach(async () => {

@@ -4,9 +4,9 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DrctlError } from '../../errors.ts';
-import type { BackupPolicy, Component, Placement, Plan, Retention, Workload } from '../../plan/model.ts';
-import { Id } from '../../plan/schema.ts';
+import { DrctlError } from '../errors.ts';
+import type { BackupPolicy, Component, Placement, Plan, Retention, Workload } from '../plan/model.ts';
+import { Id } from '../plan/schema.ts';
 import { BACKUP_ERRORS } from './errors.ts';
 import { BackupRepository } from './repository.ts';
 import { defaultRetention } from './retention.ts';

@@ -3,7 +3,7 @@
  * newest backup of each of the newest N periods that hold a backup; a backup is kept when any rule keeps
  * it. Periods are computed in UTC so the kept set does not move with the machine's time zone.
  */
-import type { Retention } from '../../plan/model.ts';
+import type { Retention } from '../plan/model.ts';
 
 export const PERIODS = ['daily', 'weekly', 'monthly', 'yearly'] as const;
 export type Period = (typeof PERIODS)[number];

@@ -2,7 +2,7 @@
  * Error codes of the backup core shared by the files and SQLite providers, and the one place that turns
  * a file-system error on a backup location into an error a person can act on.
  */
-import { DrctlError } from '../../errors.ts';
+import { DrctlError } from '../errors.ts';
 
 export const BACKUP_ERRORS = {
   COMPONENT_UNKNOWN: 'DRCTL_BACKUP_COMPONENT_UNKNOWN',

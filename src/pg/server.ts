@@ -10,8 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DrctlError } from '../../errors.ts';
-import { processAlive, processFrozen } from '../../system/processes.ts';
+import { DrctlError } from '../errors.ts';
+import { processAlive, processFrozen } from '../system/processes.ts';
 import { serverRunAs, type PgBinaries } from './binaries.ts';
 
 export interface PgServerOptions {

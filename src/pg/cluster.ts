@@ -15,8 +15,8 @@ import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DrctlError } from '../../errors.ts';
-import { freePort } from '../../system/ports.ts';
+import { DrctlError } from '../errors.ts';
+import { freePort } from '../system/ports.ts';
 import { chownToServer, findPgBinaries, runPgTool, type PgBinaries } from './binaries.ts';
 import { one, toolConnection, withClient } from './client.ts';
 import { PgServer, runningPostmaster } from './server.ts';
