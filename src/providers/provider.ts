@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Component, Plan } from '../plan/model.ts';
+import type { StepProcess } from '../system/guarded-spawn.ts';
 
 /** What an action or check receives from the engine. Cancellation is cooperative through `signal`. */
 export interface ActionContext {
@@ -17,6 +18,12 @@ export interface ActionContext {
   stateDir: string;
   /** Attach a piece of evidence to the running step; values pass through secret redaction. */
   evidence(name: string, value: unknown): void;
+  /**
+   * Tell the engine a process acting for the step started (`spawnGuarded` returns what to pass). The
+   * engine journals it, so a driver taking the run over waits until it is gone before running the step
+   * again. Absent outside a run (checks of the monitor, tests).
+   */
+  processStarted?(process: StepProcess): void;
 }
 
 export interface ActionResult {

@@ -2,12 +2,13 @@
  * The shell provider: runs a command with `/bin/sh -c` in the plan's directory. Plans write it as a step's
  * `run:` (or a check's `run:`); the engine reaches it through the provider registry like any other.
  * Output kept as evidence is capped (head and tail), and a cancelled or timed-out command is stopped
- * with its whole process group.
+ * with its whole process group; the group also ends when the drctl process running it dies
+ * (src/system/guarded-spawn.ts).
  */
-import { spawn } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
+import { spawnGuarded } from '../../system/guarded-spawn.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type { ActionContext, Provider } from '../provider.ts';
 
@@ -75,13 +76,12 @@ function runCommand(params: CommandParams, ctx: ActionContext): Promise<CommandO
       return;
     }
     const started = performance.now();
-    // its own process group, so stopping it also stops what it started
-    const child = spawn('/bin/sh', ['-c', params.command], {
+    // its own process group, guarded: stopping it stops what it started, and it dies with this process
+    const { child, process: stepProcess } = spawnGuarded('/bin/sh', ['-c', params.command], {
       cwd,
       env: { ...process.env, ...params.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
     });
+    if (stepProcess !== undefined) ctx.processStarted?.(stepProcess);
     const stdout = new CappedOutput(OUTPUT_LIMIT_BYTES);
     const stderr = new CappedOutput(OUTPUT_LIMIT_BYTES);
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
