@@ -12,6 +12,7 @@ import { filesProvider } from './files/index.ts';
 import { sqliteProvider } from './sqlite/index.ts';
 import { resticProvider } from './restic/index.ts';
 import { pgbackrestProvider } from './pgbackrest/index.ts';
+import { haproxyProvider } from './haproxy/index.ts';
 
 export type {
   Provider,
@@ -35,6 +36,7 @@ export const providers: readonly Provider[] = [
   sqliteProvider,
   resticProvider,
   pgbackrestProvider,
+  haproxyProvider,
 ];
 
 export function findProvider(name: string): Provider | undefined {
