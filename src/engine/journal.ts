@@ -10,6 +10,8 @@ export const RECORD = {
   /** a process took the run's lease and drives it (first start or resume) */
   runDriven: 'run-driven',
   stepStarted: 'step-started',
+  /** a process acting for the step started: its pid, host and start time, so a driver taking over can wait for it to be gone */
+  stepProcess: 'step-process',
   /** the step now waits for people: approval, confirmation (manual) or a decision (escalation, interruption) */
   stepWaiting: 'step-waiting',
   stepSucceeded: 'step-succeeded',

@@ -13,6 +13,7 @@ import type { Plan, Runbook, Step } from '../plan/model.ts';
 import type { ActionContext, Provider, ProviderAction } from '../providers/provider.ts';
 import type { JournalInput, JournalRecord, RunStatus, RunStore } from '../store/store.ts';
 import { FINAL_RUN_STATUSES } from '../store/store.ts';
+import { endProcessGroup, processGroupGone } from '../system/guarded-spawn.ts';
 import { silentLogger } from '../system/logger.ts';
 import { withActivationGate } from './activation.ts';
 import type { ActivationGate } from './activation.ts';
@@ -387,6 +388,9 @@ class StoppedSignal extends Error {
   override name = 'StoppedSignal';
 }
 
+/** How long a former driver's step process group gets between SIGTERM and SIGKILL when a driver takes over. */
+const GUARD_GRACE_MS = 500;
+
 /** Default time steps in flight get to finish when a driver stops. */
 const STOP_GRACE_MS = 10_000;
 
@@ -661,16 +665,38 @@ class Driver implements RunDriver {
     this.#poke();
   }
 
-  /** Steps that were in flight when the previous driver died: re-run when idempotent, else ask. */
+  /**
+   * Steps that were in flight when the previous driver died: re-run when idempotent, else ask. Neither
+   * happens before the processes the step had started are known to be gone (see `#endOldProcesses`).
+   */
   async #recoverInFlight(): Promise<void> {
     for (const step of this.#state.steps.values()) {
       if (step.status === 'running') {
-        await this.#journal(interruptedRecords(step, step.attempts, []));
+        const processes = await this.#endOldProcesses(step);
+        await this.#journal(interruptedRecords(step, step.attempts, [], undefined, processes));
         if (!step.snapshot.idempotent) await this.#notifyWaiting(step.snapshot.id);
       } else if (step.status === 'retrying') {
         this.#scheduleRetry(step);
       }
     }
+  }
+
+  /**
+   * The former driver's step processes die with it (their guard, src/system/guarded-spawn.ts), but that
+   * driver may only be paused, or its guard may still be ending them: on this host, end what is left of
+   * each group and wait until it is gone; on another host nothing can be seen from here, so wait out the
+   * guard's grace and say so in the journal.
+   */
+  async #endOldProcesses(step: StepState): Promise<'gone' | 'unknown' | undefined> {
+    if (step.processes.length === 0) return undefined;
+    let unknown = false;
+    for (const old of step.processes) {
+      if (processGroupGone(old) === undefined) unknown = true;
+      else if (await endProcessGroup(old, GUARD_GRACE_MS))
+        this.#log.info({ step: step.snapshot.id, pid: old.pid }, "the former driver's step process is gone");
+    }
+    if (unknown) await sleep(2 * GUARD_GRACE_MS);
+    return unknown ? 'unknown' : 'gone';
   }
 
   #scheduleRetry(step: StepState): void {
@@ -864,6 +890,11 @@ class Driver implements RunDriver {
       log: this.#log.child({ step: step.id }),
       plan: this.#plan,
       stateDir: this.#engine.options.stateDir,
+      processStarted: (started) => {
+        this.#journal([
+          { type: RECORD.stepProcess, step: step.id, actor: ENGINE_ACTOR, data: { ...started } },
+        ]).catch((error: unknown) => this.#fail(error));
+      },
       evidence: (name, value) => {
         const capped = capEvidence(this.#redactor.value(value), this.#evidenceLimit);
         evidence.push({
@@ -1174,6 +1205,7 @@ function interruptedRecords(
   attempt: number,
   evidence: JournalInput[],
   reason?: string,
+  processes?: 'gone' | 'unknown',
 ): JournalInput[] {
   const rerun = step.snapshot.idempotent;
   const records: JournalInput[] = [
@@ -1182,7 +1214,13 @@ function interruptedRecords(
       type: RECORD.stepInterrupted,
       step: step.snapshot.id,
       actor: ENGINE_ACTOR,
-      data: { attempt, idempotent: rerun, rerun, ...(reason === undefined ? {} : { reason }) },
+      data: {
+        attempt,
+        idempotent: rerun,
+        rerun,
+        ...(reason === undefined ? {} : { reason }),
+        ...(processes === undefined ? {} : { processes }),
+      },
     },
   ];
   if (!rerun) {

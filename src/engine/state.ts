@@ -4,6 +4,7 @@
  * what a resumed driver would act on.
  */
 import type { JournalRecord, RunStatus } from '../store/store.ts';
+import type { StepProcess } from '../system/guarded-spawn.ts';
 import { RECORD } from './journal.ts';
 import type { Decision, RunCreatedData, StepFailureData, StepSnapshot, WaitingFor } from './journal.ts';
 
@@ -54,6 +55,8 @@ export interface StepState {
   succeededSeq: number | undefined;
   undo: 'none' | 'running' | 'succeeded' | 'failed';
   summary: string | undefined;
+  /** Processes the current attempt (or undo) started, from `step-process` records. */
+  processes: StepProcess[];
 }
 
 export interface RunState {
@@ -103,6 +106,7 @@ export function initialState(record: JournalRecord): RunState {
       succeededSeq: undefined,
       undo: 'none',
       summary: undefined,
+      processes: [],
     });
   }
   return {
@@ -150,7 +154,11 @@ export function applyRecord(state: RunState, record: JournalRecord): void {
       step.retryAt = undefined;
       step.decision = undefined;
       step.error = undefined;
+      step.processes = [];
       clearWaiting(step);
+      break;
+    case RECORD.stepProcess:
+      if (step) step.processes.push(data as unknown as StepProcess);
       break;
     case RECORD.stepWaiting:
       if (!step) break;
@@ -229,7 +237,10 @@ export function applyRecord(state: RunState, record: JournalRecord): void {
       state.stopping = 'rollback';
       break;
     case RECORD.undoStarted:
-      if (step) step.undo = 'running';
+      if (step) {
+        step.undo = 'running';
+        step.processes = [];
+      }
       break;
     case RECORD.undoSucceeded:
       if (step) {
