@@ -49,6 +49,27 @@ export async function main(
   }
 }
 
+/**
+ * Ends the process with `code` once stdout and stderr have handed everything written to them to the
+ * operating system. Into a pipe, Node writes what the pipe holds (64 KiB) at once and queues the rest:
+ * exiting right away would cut `drctl schema | wc -c` short with exit code 0. Exiting rather than
+ * returning means a handle leaked by a dependency never keeps a finished command (a drill, a failover)
+ * from returning to its caller. A reader that went away (`| head -1`) ends the wait too.
+ */
+export async function exitWhenWritten(code: number): Promise<never> {
+  await Promise.all([process.stdout, process.stderr].map(written));
+  process.exit(code);
+}
+
+function written(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || stream.writableEnded) return resolve();
+    stream.once('error', () => resolve());
+    // writes complete in order: this empty one's callback runs once all before it are out
+    stream.write('', () => resolve());
+  });
+}
+
 /** The `--json` shape of a failed command (docs/errors.md): its code, message, hint and where. */
 function errorAsJson(error: unknown): Record<string, unknown> {
   if (error instanceof CommanderError)

@@ -20,7 +20,7 @@ export function cliBundle(): string {
   const entry = join(dir, 'entry.ts');
   writeFileSync(
     entry,
-    `import { main } from ${JSON.stringify(join(ROOT, 'src/cli/main.ts'))};\nprocess.exit(await main(process.argv.slice(2)));\n`,
+    `import { exitWhenWritten, main } from ${JSON.stringify(join(ROOT, 'src/cli/main.ts'))};\nawait exitWhenWritten(await main(process.argv.slice(2)));\n`,
   );
   const outfile = join(dir, 'cli.mjs');
   buildSync({

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { Context } from 'hono';
 import { deleteCookie } from 'hono/cookie';
 import { html } from 'hono/html';
@@ -40,15 +41,16 @@ export type { DrillTrend } from './pages.ts';
 
 const require = createRequire(import.meta.url);
 
+const ownAsset = (name: string, type: string): { file: string; type: string } => ({
+  file: fileURLToPath(new URL(`./assets/${name}`, import.meta.url)),
+  type,
+});
 /** Static files: the console's own, and uPlot from its package (served, never fetched from a CDN). */
 const ASSETS: Record<string, { file: string; type: string }> = {
-  'console.css': { file: new URL('./assets/console.css', import.meta.url).pathname, type: 'text/css' },
-  'console.js': { file: new URL('./assets/console.js', import.meta.url).pathname, type: 'text/javascript' },
-  'drills.js': { file: new URL('./assets/drills.js', import.meta.url).pathname, type: 'text/javascript' },
-  'drill-job.js': {
-    file: new URL('./assets/drill-job.js', import.meta.url).pathname,
-    type: 'text/javascript',
-  },
+  'console.css': ownAsset('console.css', 'text/css'),
+  'console.js': ownAsset('console.js', 'text/javascript'),
+  'drills.js': ownAsset('drills.js', 'text/javascript'),
+  'drill-job.js': ownAsset('drill-job.js', 'text/javascript'),
   'uplot.js': { file: require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript' },
   'uplot.css': { file: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css' },
 };
