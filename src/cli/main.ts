@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import type * as commander from 'commander';
 import { DrctlError, PlanInvalidError, formatLocation } from '../errors.ts';
 import { redactCredentials } from '../plan/secrets.ts';
+import { escapeControls } from '../plan/text.ts';
 import { commandsFor } from './commands/index.ts';
 import { printJson, type CommandContext } from './context.ts';
 
@@ -126,14 +127,15 @@ function reportError(error: unknown, context: CommandContext): number {
 
 /**
  * A stream that writes text to `target` with every URL password replaced: a password written inline in
- * a plan, or given on the command line, never reaches a terminal, a CI log or a `--json` answer. Bytes
- * (a PDF on stdout) pass unchanged. Writes are forwarded at once, so nothing is pending when main returns.
+ * a plan, or given on the command line, never reaches a terminal, a CI log or a `--json` answer; and
+ * with control characters escaped, so no text from a plan or a step drives the terminal. Bytes (a PDF
+ * on stdout) pass unchanged. Writes are forwarded at once, so nothing is pending when main returns.
  */
 function redacting(target: NodeJS.WritableStream): NodeJS.WritableStream {
   return new Writable({
     decodeStrings: false,
     write(chunk: string | Uint8Array, _encoding, done) {
-      target.write(typeof chunk === 'string' ? redactCredentials(chunk) : chunk);
+      target.write(typeof chunk === 'string' ? escapeControls(redactCredentials(chunk)) : chunk);
       done();
     },
   });

@@ -127,6 +127,14 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     }
   }
   const siteIds = sites.map((s) => s.id);
+  // failover moves a primary's workloads to a secondary: with two primaries nobody knows which one moves
+  for (const extra of sites.filter((s) => s.role === 'primary').slice(1))
+    report(
+      'DRCTL_PLAN_SITE_ROLE',
+      `site ${extra.id} is a second primary site (${sites.find((s) => s.role === 'primary')!.id} is the first)`,
+      extra.at,
+      'give one primary site; make the others secondary or backup',
+    );
 
   // ---- tiers
   const tiers = structuredClone(TIER_DEFAULTS) as Record<TierLevel, TierPolicy>;
@@ -793,13 +801,6 @@ function compileFrontDoor(
   if (door === undefined) return undefined;
   const split = door.listen.lastIndexOf(':');
   const port = Number(door.listen.slice(split + 1));
-  if (port > 65_535)
-    report(
-      'DRCTL_PLAN_FRONT_DOOR',
-      `front door port ${port} is not a TCP port`,
-      at('front_door', 'listen'),
-      'use a port from 1 to 65535',
-    );
   if (!components.some((c) => c.id === door.component)) {
     reportUnknown(
       'component',

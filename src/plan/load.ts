@@ -212,6 +212,16 @@ function issueProblems(source: SourceFile, issue: Issue): PlanProblem[] {
       ];
     }
     case 'invalid_value': {
+      // a missing key of a fixed set of values (tier, role) is missing, not a value outside the set
+      if (issue.input === undefined)
+        return [
+          problem(
+            'DRCTL_PLAN_MISSING',
+            `${where}is required`,
+            locate(source, path),
+            `add ${String(path[path.length - 1])}`,
+          ),
+        ];
       const allowed = issue.values.map((v) => JSON.stringify(v)).join(', ');
       const suggestion =
         typeof issue.input === 'string' ? closest(issue.input, issue.values.map(String)) : undefined;

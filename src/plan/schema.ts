@@ -14,20 +14,92 @@ export const Id = z
   .regex(ID_PATTERN, 'an id is letters, digits, "-" and "_", starting with a letter or digit')
   .describe('An identifier: letters, digits, "-" and "_".');
 
-export const Duration = z
-  .string()
-  .refine((text) => parseDuration(text) !== undefined, {
-    message: 'not a duration; write it like 500ms, 90s, 15m, 4h, 2d or 1h30m',
-  })
-  .describe('A duration: 500ms, 90s, 15m, 4h, 2d, 1w, or combined like 1h30m.');
+/** The longest duration a plan may write: ten years, far above any honest interval or objective. */
+export const MAX_DURATION_MS = 3_650 * 86_400_000;
 
-/** A calendar date or timestamp; YAML may hand us a Date already. */
+/**
+ * A duration of at least `minMs`: `Duration` for times that may be zero (an expected time, a delay),
+ * `Interval` for anything repeated or waited on, where zero would spin or give up at once.
+ */
+function durationAtLeast(minMs: number) {
+  return z.string().superRefine((text, context) => {
+    const ms = parseDuration(text);
+    const shown = text.length > 24 ? `${text.slice(0, 20)}…` : text;
+    const message =
+      ms === undefined
+        ? 'not a duration; write it like 500ms, 90s, 15m, 4h, 2d or 1h30m'
+        : ms > MAX_DURATION_MS
+          ? `${shown} is longer than ten years; write at most 3650d`
+          : ms < minMs
+            ? `${shown} is zero; write a duration greater than 0s, e.g. 1s`
+            : undefined;
+    if (message !== undefined) context.addIssue({ code: 'custom', message, input: text });
+  });
+}
+
+export const Duration = durationAtLeast(0).describe(
+  'A duration: 500ms, 90s, 15m, 4h, 2d, 1w, or combined like 1h30m; at most 3650d.',
+);
+/** A duration greater than zero: how often something repeats, or how long to wait for it. */
+export const Interval = durationAtLeast(1).describe(
+  'A duration greater than zero: 500ms, 90s, 15m, 4h, 2d, 1w, or combined like 1h30m; at most 3650d.',
+);
+
+const ISO_DATE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|z|[+-]\d{2}:?\d{2})?)?$/;
+/** Plans speak of the recent past and the near future: sign-offs, reviews, drills. */
+const DATE_YEARS = { min: 1970, max: 2999 } as const;
+
+/** Why `text` is not a date a plan may hold, or undefined when it is one. */
+function dateProblem(text: string): string | undefined {
+  const match = ISO_DATE.exec(text.trim());
+  if (!match) return 'not a date; write it like 2026-03-01 or 2026-03-01T12:00:00Z';
+  const [year, month, day, hour = 0, minute = 0, second = 0] = match
+    .slice(1, 7)
+    .map((part) => Number(part ?? 0));
+  const calendar = new Date(Date.UTC(year!, month! - 1, day!));
+  if (calendar.getUTCMonth() !== month! - 1 || calendar.getUTCDate() !== day!)
+    return `${text} is not a day of the calendar; check the month and the day`;
+  if (hour > 23 || minute > 59 || second > 60)
+    return `${text} is not a time of day; write hours 00-23 and minutes 00-59`;
+  if (year! < DATE_YEARS.min || year! > DATE_YEARS.max)
+    return `${text} is out of range; write a year from ${DATE_YEARS.min} to ${DATE_YEARS.max}`;
+  return undefined;
+}
+
+/** A calendar date or timestamp, written in ISO 8601; a Date when a plan is built in code. */
 export const DateLike = z
   .union([z.string(), z.date()])
-  .refine((value) => !Number.isNaN(new Date(value).getTime()), {
-    message: 'not a date; write it like 2026-03-01 or 2026-03-01T12:00:00Z',
+  .superRefine((value, context) => {
+    const message = dateProblem(value instanceof Date ? value.toISOString() : value);
+    if (message !== undefined) context.addIssue({ code: 'custom', message, input: value });
   })
-  .describe('A date (2026-03-01) or timestamp (2026-03-01T12:00:00Z).');
+  .describe('A date (2026-03-01) or timestamp (2026-03-01T12:00:00Z), a year from 1970 to 2999.');
+
+/** A count a person writes (attempts, thresholds, quorums): small and whole. */
+export const Count = (min: number, max: number) =>
+  z
+    .number()
+    .int({ message: 'not a whole number; write a count such as 3' })
+    .min(min, { message: `less than ${min}; write a number from ${min} to ${max}` })
+    .max(max, { message: `more than ${max}; write a number from ${min} to ${max}` });
+
+/** A TCP port. */
+export const Port = Count(1, 65_535);
+/** An HTTP status code. */
+export const HttpStatus = Count(100, 599);
+
+/** host:port with a port from 1 to 65535. */
+export const HostPort = z
+  .string()
+  .regex(
+    /^(?:[^:\s]+|\[[0-9a-f:.]+\]):\d{1,5}$/i,
+    'not host:port; write it as host:port, e.g. 127.0.0.1:8080',
+  )
+  .refine((text) => {
+    const port = Number(text.slice(text.lastIndexOf(':') + 1));
+    return port >= 1 && port <= 65_535;
+  }, 'the port is outside 1-65535; write a port from 1 to 65535');
 
 export const TIERS = [0, 1, 2, 3] as const;
 export const Tier = z.literal([0, 1, 2, 3]);
@@ -51,24 +123,29 @@ const TierOverride = z.strictObject({
   slo: z.string().optional().describe('Availability objective, e.g. "99.95%".'),
 });
 
-const Contact = z.strictObject({
-  id: Id,
-  name: z.string(),
-  role: z.string().optional(),
-  email: z.string().optional(),
-  phone: z.string().optional(),
-  backup: Id.optional().describe('Who stands in when this contact cannot be reached.'),
-  escalation: z.array(Id).optional().describe('Whom to escalate to, in order.'),
-  roles: z
-    .array(z.string())
-    .optional()
-    .describe('Roles this contact holds for approvals, e.g. [business-owner].'),
-});
+const Contact = z
+  .strictObject({
+    id: Id,
+    name: z.string(),
+    role: z.string().optional(),
+    email: z.string().optional(),
+    phone: z.string().optional(),
+    backup: Id.optional().describe('Who stands in when this contact cannot be reached.'),
+    escalation: z.array(Id).optional().describe('Whom to escalate to, in order.'),
+    roles: z
+      .array(z.string())
+      .optional()
+      .describe('Roles this contact holds for approvals, e.g. [business-owner].'),
+  })
+  .refine((c) => c.backup !== c.id, {
+    message: 'a contact cannot be their own backup; name someone else who stands in',
+    path: ['backup'],
+  });
 
 const Activation = z.strictObject({
   criteria: z.array(z.string()).min(1).describe('When DR is declared, in plain words.'),
   approvers: z.array(Id).min(1).describe('Contacts who may declare DR.'),
-  quorum: z.number().int().min(1).optional().describe('How many approvers must agree. @default 1'),
+  quorum: Count(1, 100).optional().describe('How many approvers must agree. @default 1'),
   declare_within: Duration.optional().describe('How long the decision may take once the criteria are met.'),
 });
 
@@ -100,47 +177,52 @@ const SignOff = z.strictObject({
 const Probe = z
   .strictObject({
     url: z.string().optional().describe('HTTP(S) URL to GET.'),
-    tcp: z.string().optional().describe('host:port that must accept a connection.'),
+    tcp: HostPort.optional().describe('host:port that must accept a connection.'),
     run: z.string().optional().describe('Shell command that must exit 0.'),
-    expect_status: z.number().int().optional().describe('@default 200'),
-    interval: Duration.optional().describe('@default 5s'),
-    timeout: Duration.optional().describe('@default 1s'),
-    failures: z.number().int().min(1).optional().describe('Consecutive failures to mark down. @default 3'),
-    successes: z.number().int().min(1).optional().describe('Consecutive successes to mark up. @default 2'),
+    expect_status: HttpStatus.optional().describe('@default 200'),
+    interval: Interval.optional().describe('@default 5s'),
+    timeout: Interval.optional().describe('@default 1s'),
+    failures: Count(1, 100).optional().describe('Consecutive failures to mark down. @default 3'),
+    successes: Count(1, 100).optional().describe('Consecutive successes to mark up. @default 2'),
   })
   .refine((p) => [p.url, p.tcp, p.run].filter((x) => x !== undefined).length === 1, {
     message: 'a probe needs exactly one of url, tcp or run',
   });
 
 export const REPLICATION_MODES = ['sync', 'async', 'snapshot', 'none'] as const;
-const Replication = z.strictObject({
-  mode: z
-    .enum(REPLICATION_MODES)
-    .describe('sync loses nothing; async loses its lag; snapshot loses up to its interval.'),
-  from: Id.optional().describe('Source site. @default the primary site'),
-  to: Id.optional().describe('Target site. @default the standby placement'),
-  every: Duration.optional().describe('Snapshot interval (mode snapshot).'),
-  max_lag: Duration.optional().describe('Expected worst lag for async replication.'),
-});
+const Replication = z
+  .strictObject({
+    mode: z
+      .enum(REPLICATION_MODES)
+      .describe('sync loses nothing; async loses its lag; snapshot loses up to its interval.'),
+    from: Id.optional().describe('Source site. @default the primary site'),
+    to: Id.optional().describe('Target site. @default the standby placement'),
+    every: Interval.optional().describe('Snapshot interval (mode snapshot).'),
+    max_lag: Duration.optional().describe('Expected worst lag for async replication.'),
+  })
+  .refine((r) => r.from === undefined || r.from !== r.to, {
+    message: 'replication from a site to itself; name another site in to',
+    path: ['to'],
+  });
 
 const Retention = z.strictObject({
-  daily: z.number().int().min(0).optional(),
-  weekly: z.number().int().min(0).optional(),
-  monthly: z.number().int().min(0).optional(),
-  yearly: z.number().int().min(0).optional(),
+  daily: Count(0, 10_000).optional(),
+  weekly: Count(0, 10_000).optional(),
+  monthly: Count(0, 10_000).optional(),
+  yearly: Count(0, 10_000).optional(),
 });
 
 export const BACKUP_TYPES = ['full', 'incremental', 'differential', 'snapshot', 'wal'] as const;
 export const BACKUP_MEDIA = ['disk', 'object', 'tape', 'database'] as const;
 export const BACKUP_ENGINES = ['drctl', 'restic', 'pgbackrest'] as const;
 const Backup = z.strictObject({
-  every: Duration.describe('How often a backup is taken.'),
+  every: Interval.describe('How often a backup is taken.'),
   type: z.enum(BACKUP_TYPES).optional().describe('@default full'),
   to: Id.describe('Site (or backup location id) the copy goes to.'),
   path: z.string().optional().describe('Where at that site the copies live.'),
   media: z.enum(BACKUP_MEDIA).optional().describe('Storage medium, for the 3-2-1 rule. @default disk'),
   keep: Retention.optional().describe("Retention; defaults to seed 004's table for the component kind."),
-  verify_every: Duration.optional().describe('How often a restore is tested. @default 30d'),
+  verify_every: Interval.optional().describe('How often a restore is tested. @default 30d'),
   immutable: z.boolean().optional(),
   compression: z
     .enum(['auto', 'max', 'off'])
@@ -180,7 +262,7 @@ const Schedule = z
       .string()
       .optional()
       .describe('IANA time zone the cron expression is read in; required with cron.'),
-    every: Duration.optional().describe('Or a fixed interval.'),
+    every: Interval.optional().describe('Or a fixed interval.'),
     backup: Id.optional().describe('Component to back up.'),
     prune: Id.optional().describe('Component whose backups retention is applied to.'),
     check: Id.optional().describe('Component whose repository is checked (restic check, pgbackrest check).'),
@@ -228,16 +310,16 @@ const Verification = z.strictObject({
             .string()
             .describe('Command starting a service on the restored data ($RESTORE_DIR, $PORT).'),
           path: z.string().optional().describe('@default /'),
-          status: z.number().int().optional().describe('@default 200'),
+          status: HttpStatus.optional().describe('@default 200'),
           body_contains: z.string().optional(),
-          ready_within: Duration.optional().describe('@default 10s'),
+          ready_within: Interval.optional().describe('@default 10s'),
         })
         .optional(),
     })
     .optional(),
-  timeout: Duration.optional().describe('@default 30m'),
+  timeout: Interval.optional().describe('@default 30m'),
   evidence: z.array(z.string()).optional().describe('What this verification proves, for reports.'),
-  verify_every: Duration.optional().describe("@default the backup policy's verify_every"),
+  verify_every: Interval.optional().describe("@default the backup policy's verify_every"),
 });
 
 /** Component placement at one site: provider-specific fields are allowed and checked by the provider. */
@@ -272,10 +354,10 @@ const Component = z.strictObject({
 const HttpCheck = z.strictObject({
   url: z.string(),
   method: z.string().optional(),
-  status: z.number().int().optional().describe('@default 200'),
+  status: HttpStatus.optional().describe('@default 200'),
   body_contains: z.string().optional(),
   json: z.record(z.string(), z.unknown()).optional().describe('Dotted JSON path → expected value.'),
-  latency: Duration.optional().describe('Latency budget.'),
+  latency: Interval.optional().describe('Latency budget.'),
 });
 
 export const Check = z
@@ -294,7 +376,7 @@ export const Check = z
     check: z.string().optional().describe('Provider check, written provider.check.'),
     with: z.record(z.string(), z.unknown()).optional(),
     expect: z.unknown().optional(),
-    timeout: Duration.optional(),
+    timeout: Interval.optional(),
     evidence: z.string().optional().describe('What this check proves, for the runbook and the report.'),
   })
   .refine((c) => [c.run, c.http, c.sql, c.check].filter((x) => x !== undefined).length === 1, {
@@ -308,30 +390,48 @@ const Undo = z.strictObject({
   description: z.string().optional(),
 });
 
-const Approval = z.strictObject({
-  by: z.array(Id).optional().describe('Contacts who may approve.'),
-  role: z.string().optional().describe('Or any contact holding this role.'),
-  quorum: z.number().int().min(1).optional().describe('@default 1'),
-  four_eyes: z
-    .boolean()
-    .optional()
-    .describe('The approver may not be the person who started the run. @default true'),
-});
+const Approval = z
+  .strictObject({
+    by: z.array(Id).optional().describe('Contacts who may approve.'),
+    role: z.string().optional().describe('Or any contact holding this role.'),
+    quorum: Count(1, 100).optional().describe('@default 1'),
+    four_eyes: z
+      .boolean()
+      .optional()
+      .describe('The approver may not be the person who started the run. @default true'),
+  })
+  .refine((a) => a.by === undefined || a.role !== undefined || (a.quorum ?? 1) <= new Set(a.by).size, {
+    message: 'the quorum is more than the approvers named in by; lower the quorum or name more approvers',
+    path: ['quorum'],
+  });
 
 const Wait = z.strictObject({
   for: Duration.optional().describe('Wait this long.'),
   until: Check.optional().describe('Or until this check passes.'),
-  every: Duration.optional().describe('How often to re-check. @default 1s'),
-  deadline: Duration.optional().describe('Give up after this long.'),
+  every: Interval.optional().describe('How often to re-check. @default 1s'),
+  deadline: Interval.optional().describe('Give up after this long.'),
 });
 
+/** Retries of a step: bounded, so a step that keeps failing cannot spin writing journal records. */
+const MAX_ATTEMPTS = Count(0, 100);
 const Retries = z.union([
-  z.number().int().min(0),
-  z.strictObject({
-    attempts: z.number().int().min(0),
-    backoff: Duration.optional(),
-    max_backoff: Duration.optional(),
-  }),
+  MAX_ATTEMPTS,
+  z
+    .strictObject({
+      attempts: MAX_ATTEMPTS,
+      backoff: Duration.optional(),
+      max_backoff: Duration.optional(),
+    })
+    .refine(
+      (r) =>
+        r.backoff === undefined ||
+        r.max_backoff === undefined ||
+        parseDuration(r.backoff)! <= parseDuration(r.max_backoff)!,
+      {
+        message: 'backoff is longer than max_backoff; make max_backoff at least backoff',
+        path: ['max_backoff'],
+      },
+    ),
 ]);
 
 export const FAILURE_POLICIES = ['abort', 'continue', 'rollback', 'escalate'] as const;
@@ -345,7 +445,7 @@ export const Step = z.strictObject({
   owner: Id.optional().describe('Contact who performs the step.'),
   expected: Duration.optional().describe('Expected duration. @default 1m'),
   contingency: Duration.optional().describe('Extra time allowed on top of expected. @default 0s'),
-  timeout: Duration.optional().describe('Stop the step after this long.'),
+  timeout: Interval.optional().describe('Stop the step after this long.'),
   retries: Retries.optional(),
   idempotent: z.boolean().optional().describe('Safe to run again after a crash mid-step. @default false'),
   run: z.string().optional().describe('Shell command.'),
@@ -375,10 +475,7 @@ const Runbook = z.strictObject({
 
 /** The workload's front door: drctl's traffic router in front of one component's placements. */
 const FrontDoor = z.strictObject({
-  listen: z
-    .string()
-    .regex(/^[^:\s]+:\d{1,5}$/, 'write it as host:port, e.g. 127.0.0.1:8080')
-    .describe('host:port the router listens on; clients only ever talk to it.'),
+  listen: HostPort.describe('host:port the router listens on; clients only ever talk to it.'),
   component: Id.describe('The component whose placements take the traffic, one endpoint per site.'),
   probe: z
     .string()
@@ -386,20 +483,10 @@ const FrontDoor = z.strictObject({
     .describe(
       'Path the router probes on each site; a site takes traffic while it answers 2xx. @default /health',
     ),
-  interval: Duration.optional().describe('Time between probes. @default 1s'),
-  timeout: Duration.optional().describe('@default 500ms'),
-  failures: z
-    .number()
-    .int()
-    .min(1)
-    .optional()
-    .describe('Consecutive failed probes to take a site out. @default 3'),
-  successes: z
-    .number()
-    .int()
-    .min(1)
-    .optional()
-    .describe('Consecutive good probes to put it back. @default 2'),
+  interval: Interval.optional().describe('Time between probes. @default 1s'),
+  timeout: Interval.optional().describe('@default 500ms'),
+  failures: Count(1, 100).optional().describe('Consecutive failed probes to take a site out. @default 3'),
+  successes: Count(1, 100).optional().describe('Consecutive good probes to put it back. @default 2'),
   canary: z
     .strictObject({
       write: z.string().optional().describe('Path a drill canary POSTs an order to. @default /orders'),
@@ -420,9 +507,9 @@ export const TEST_KINDS = ['tabletop', 'partial-failover', 'full-failover', 'bac
 
 /** When one test of a workload is due: a duration, or an interval or cron expression with options. */
 const TestSchedule = z.union([
-  Duration,
+  Interval,
   z.strictObject({
-    every: Duration.optional().describe('How often the test is due, e.g. 91d.'),
+    every: Interval.optional().describe('How often the test is due, e.g. 91d.'),
     cron: z.string().optional().describe('Or a cron expression (five or six fields), e.g. "0 2 * * 6".'),
     timezone: z.string().optional().describe('Time zone of the cron expression. @default UTC'),
     scenario: Id.optional().describe('The drill scenario that performs this test when it runs automated.'),
@@ -500,7 +587,7 @@ const Fault = z.strictObject({
   kind: z.enum(FAULT_KINDS),
   target: z.string().describe('component@site, e.g. db@east.'),
   at: Duration.optional().describe('When, from the start of the drill. @default 0s'),
-  duration: Duration.optional().describe('How long before it is lifted; for ever when absent.'),
+  duration: Interval.optional().describe('How long before it is lifted; for ever when absent.'),
   latency: Duration.optional(),
   jitter: Duration.optional(),
   bandwidth: z.string().optional().describe('e.g. 64kbps.'),
@@ -547,7 +634,7 @@ const DrillRecord = z.strictObject({
 
 const Drills = z.strictObject({
   schedule: z
-    .partialRecord(z.enum(DRILL_TYPES), Duration)
+    .partialRecord(z.enum(DRILL_TYPES), Interval)
     .optional()
     .describe("@default seed 004's test schedule"),
   scenarios: z.array(Scenario).optional(),
@@ -597,12 +684,7 @@ export type MessageField = keyof typeof MESSAGE_FIELDS;
 export const STATUS_PAGE_CHANNEL = 'status-page';
 
 const ChannelRetry = z.strictObject({
-  attempts: z
-    .number()
-    .int()
-    .min(1)
-    .optional()
-    .describe('Deliveries tried before the message is failed. @default 5'),
+  attempts: Count(1, 100).optional().describe('Deliveries tried before the message is failed. @default 5'),
   backoff: Duration.optional().describe('Wait before the first retry; doubled each time. @default 2s'),
   max_backoff: Duration.optional().describe('@default 5m'),
 });
@@ -621,14 +703,14 @@ const Channel = z.strictObject({
     .optional()
     .describe('Environment variable holding the webhook URL (it carries a token).'),
   host: z.string().optional().describe('SMTP host (email).'),
-  port: z.number().int().min(1).max(65_535).optional().describe('SMTP port. @default 587'),
+  port: Port.optional().describe('SMTP port. @default 587'),
   secure: z.boolean().optional().describe('TLS from the first byte (SMTPS). @default true on port 465'),
   user: z.string().optional().describe('SMTP user name.'),
   password_env: z.string().optional().describe('Environment variable holding the SMTP password.'),
   from: z.string().optional().describe('Sender address (email).'),
   to: z.array(z.string()).optional().describe('Addresses every message on this channel also goes to.'),
   command: z.string().optional().describe('Program run with the message as JSON on stdin (command).'),
-  timeout: Duration.optional().describe('One delivery attempt gives up after this long. @default 10s'),
+  timeout: Interval.optional().describe('One delivery attempt gives up after this long. @default 10s'),
   retry: ChannelRetry.optional(),
 });
 
@@ -636,7 +718,7 @@ const Communications = z.strictObject({
   cadence: z
     .strictObject({
       status_page_within: Duration.optional().describe('@default 15m'),
-      updates_every: Duration.optional().describe('@default 30m'),
+      updates_every: Interval.optional().describe('@default 30m'),
       root_cause_within: Duration.optional().describe('@default 72h'),
     })
     .optional(),
@@ -662,7 +744,7 @@ const Communications = z.strictObject({
 });
 
 const Review = z.strictObject({
-  interval: Duration.optional().describe('How often the plan must be reviewed. @default 365d'),
+  interval: Interval.optional().describe('How often the plan must be reviewed. @default 365d'),
   last: DateLike.optional().describe('When it was last reviewed.'),
   by: Id.optional(),
 });

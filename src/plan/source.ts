@@ -8,13 +8,27 @@
  * reports all of them with positions instead of stopping at the first.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { constructFromEvents, EVENT_ID, getScalarValue, parseEvents, type Event } from 'js-yaml';
+import {
+  constructFromEvents,
+  EVENT_ID,
+  getScalarValue,
+  parseEvents,
+  YAMLException,
+  type Event,
+} from 'js-yaml';
 import { DrctlError, type PlanProblem, type SourceLocation } from '../errors.ts';
+import { CONTROL_CHARACTERS, escapeControls } from './text.ts';
 
 /** A plan file larger than this is refused before it is read: plans are text, not data dumps. */
 export const MAX_PLAN_FILE_BYTES = 5 * 1024 * 1024;
-/** Values a file may expand to through aliases; far above honest use, far below a "billion laughs" file. */
-const MAX_EXPANDED_NODES = 1_000_000;
+/**
+ * Bytes a file may expand to through aliases (each key and text counted by its length, every value by 8):
+ * twice the largest file, far above honest use of anchors, far below a "billion laughs" file, which
+ * counted in values could still render to hundreds of megabytes from one long string.
+ */
+const MAX_EXPANDED_BYTES = 2 * MAX_PLAN_FILE_BYTES;
+/** Mappings and lists nested deeper than this are refused while parsing, before anything recurses. */
+const MAX_DEPTH = 100;
 
 export type PathSegment = string | number;
 
@@ -68,10 +82,10 @@ export async function readSourceFile(
   let events: Event[];
   let value: unknown;
   try {
-    events = parseEvents(text, { filename: displayName });
+    events = parseEvents(text, { filename: displayName, maxDepth: MAX_DEPTH });
     value = constructFromEvents(events, { source: text, filename: displayName })[0];
-  } catch {
-    return { source: undefined, problems: await syntaxProblems(text, displayName) };
+  } catch (error) {
+    return { source: undefined, problems: await syntaxProblems(text, displayName, error) };
   }
   const second = secondDocumentOffset(events, text);
   if (second !== undefined) {
@@ -93,23 +107,64 @@ export async function readSourceFile(
       problems: [
         problem(
           'DRCTL_PLAN_ALIAS_BOMB',
-          `${displayName} expands to more than ${MAX_EXPANDED_NODES.toLocaleString('en')} values through YAML aliases`,
+          `${displayName} expands to more than ${MAX_EXPANDED_BYTES / 1024 / 1024} MB through YAML aliases`,
           start,
           'write the repeated values out or use fewer anchors',
         ),
       ],
     };
   }
-  return {
-    source: {
-      file: displayName,
-      bytes,
-      value,
-      positions: indexPositions(events, text),
-      lineStarts: lineStarts(text),
-    },
-    problems: [],
+  const source: SourceFile = {
+    file: displayName,
+    bytes,
+    value,
+    positions: indexPositions(events, text),
+    lineStarts: lineStarts(text),
   };
+  return { source, problems: unsafeTextProblems(source) };
+}
+
+/**
+ * Keys and texts that parse but must not be used: `__proto__`, which an object built from the plan
+ * would silently drop (a runbook of that name would vanish), and control characters, which would reach
+ * a terminal, a log or a message as escape sequences. Aliased values are checked where they are written.
+ */
+function unsafeTextProblems(source: SourceFile): PlanProblem[] {
+  const problems: PlanProblem[] = [];
+  const seen = new Set<object>();
+  const visit = (value: unknown, path: PathSegment[]): void => {
+    if (typeof value === 'string') {
+      if (CONTROL_CHARACTERS.test(value))
+        problems.push(
+          problem(
+            'DRCTL_PLAN_CONTROL_CHARACTER',
+            `a control character (${escapeControls(value.match(CONTROL_CHARACTERS)![0])}) in the text here`,
+            locate(source, path),
+            'remove it: plans hold printable text; an escape sequence would reach terminals and messages',
+          ),
+        );
+      return;
+    }
+    if (value === null || typeof value !== 'object' || seen.has(value)) return;
+    seen.add(value);
+    for (const [key, child] of Object.entries(value)) {
+      const childPath = [...path, Array.isArray(value) ? Number(key) : key];
+      if (key === '__proto__' || CONTROL_CHARACTERS.test(key))
+        problems.push(
+          problem(
+            'DRCTL_PLAN_RESERVED_KEY',
+            key === '__proto__'
+              ? 'the key __proto__ cannot be used'
+              : `a control character (${escapeControls(key.match(CONTROL_CHARACTERS)![0])}) in a key`,
+            locate(source, childPath, { key: true }),
+            'rename it: keys and ids are letters, digits, "-" and "_"',
+          ),
+        );
+      visit(child, childPath);
+    }
+  };
+  visit(source.value, []);
+  return problems;
 }
 
 /** Where the value at `path` was written (or its key, with `key`); falls back to the deepest ancestor found. */
@@ -260,15 +315,19 @@ function eventEnd(event: Event): number {
   }
 }
 
-/** False when walking the value, with aliases expanded, visits more than the budget allows. */
+/** False when the value, with aliases expanded, is larger than the budget allows. */
 function withinExpansionBudget(value: unknown): boolean {
-  let budget = MAX_EXPANDED_NODES;
+  let budget = MAX_EXPANDED_BYTES;
   const pending: unknown[] = [value];
   while (pending.length > 0) {
     const next = pending.pop();
-    if (--budget < 0) return false;
+    budget -= typeof next === 'string' ? next.length + 8 : 8;
+    if (budget < 0) return false;
     if (next && typeof next === 'object')
-      for (const child of Array.isArray(next) ? next : Object.values(next)) pending.push(child);
+      for (const [key, child] of Object.entries(next)) {
+        budget -= key.length;
+        pending.push(child);
+      }
   }
   return true;
 }
@@ -277,7 +336,11 @@ function withinExpansionBudget(value: unknown): boolean {
  * Every syntax error of a file, positioned, from the `yaml` package's error-tolerant parser, loaded here
  * only (it takes longer to load than a valid plan takes to check).
  */
-async function syntaxProblems(text: string, file: string): Promise<PlanProblem[]> {
+async function syntaxProblems(text: string, file: string, error: unknown): Promise<PlanProblem[]> {
+  const first = jsYamlProblem(text, file, error);
+  // nesting too deep or an unknown tag: the `yaml` package has no position for the one and would recurse
+  // into the other until the stack overflows
+  if (first && first.hint !== yamlHint('')) return [first];
   const { LineCounter, parseDocument } = await import('yaml');
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -293,13 +356,35 @@ async function syntaxProblems(text: string, file: string): Promise<PlanProblem[]
   return problems.length > 0
     ? problems
     : [
-        problem(
-          'DRCTL_PLAN_YAML',
-          'the file is not valid YAML',
-          { file, line: 1, column: 1 },
-          'fix the YAML syntax',
-        ),
+        first ??
+          problem(
+            'DRCTL_PLAN_YAML',
+            'the file is not valid YAML',
+            { file, line: 1, column: 1 },
+            'fix the YAML syntax',
+          ),
       ];
+}
+
+/** js-yaml's error at its position, with a hint for the errors only it reports. */
+function jsYamlProblem(text: string, file: string, error: unknown): PlanProblem | undefined {
+  if (!(error instanceof YAMLException) || error.mark === undefined) return undefined;
+  const at = position({ file, lineStarts: lineStarts(text) }, error.mark.position);
+  if (error.reason.includes('maxDepth'))
+    return problem(
+      'DRCTL_PLAN_YAML',
+      `mappings and lists are nested more than ${MAX_DEPTH} levels deep`,
+      at,
+      'flatten the structure: a plan needs a handful of levels',
+    );
+  if (error.reason.includes(' tag '))
+    return problem(
+      'DRCTL_PLAN_YAML',
+      error.reason,
+      at,
+      'remove the tag: a plan holds plain YAML values (text, numbers, lists, mappings)',
+    );
+  return problem('DRCTL_PLAN_YAML', error.reason, at, yamlHint(''));
 }
 
 export function problem(code: string, message: string, location: SourceLocation, hint?: string): PlanProblem {

@@ -323,3 +323,145 @@ describe('the published JSON Schema', () => {
     expect((await runCli('schema')).stdout).toBe(committed);
   });
 });
+
+describe('a plan with values out of range', () => {
+  const lineOf = (text: string, needle: string): number =>
+    text.split('\n').findIndex((line) => line.includes(needle)) + 1;
+  const refused = async (edit: (plan: string) => string): Promise<Array<[string, number, string]>> =>
+    (await problemsOf({ 'plan.yaml': edit(SHOP) })).map((p) => [p.code, p.location.line, p.message]);
+
+  it('refuses durations longer than ten years, however many digits they have', async () => {
+    const huge = `1${'0'.repeat(309)}s`;
+    const plan = SHOP.replace('expected: 30s', `expected: ${huge}`).replace(
+      'rto: 10m',
+      'rto: 99999999999999999999w',
+    );
+    const problems = await problemsOf({ 'plan.yaml': plan });
+    expect(problems.map((p) => [p.code, p.location.line, p.hint])).toEqual([
+      ['DRCTL_PLAN_VALUE', lineOf(plan, 'rto:'), 'write at most 3650d'],
+      ['DRCTL_PLAN_VALUE', lineOf(plan, 'expected: 1000'), 'write at most 3650d'],
+    ]);
+    expect(problems[1]!.message).toBe(
+      'workloads[0].runbooks.failover.steps[1].expected: 10000000000000000000… is longer than ten years',
+    );
+  });
+
+  it('refuses zero probe intervals and timeouts, zero backup intervals and unbounded retries', async () => {
+    const plan = SHOP.replace('interval: 1s, timeout: 500ms', 'interval: 0s, timeout: 0ms')
+      .replace('every: 1h', 'every: 0m')
+      .replace(
+        'contingency: 30s',
+        'contingency: 30s\n            retries: { attempts: 1000000000, backoff: 0s }',
+      );
+    const problems = await problemsOf({ 'plan.yaml': plan });
+    expect(problems.map((p) => [p.code, p.message])).toEqual([
+      ['DRCTL_PLAN_VALUE', 'workloads[0].components[0].backups[0].every: 0m is zero'],
+      ['DRCTL_PLAN_VALUE', 'workloads[0].components[1].probe.interval: 0s is zero'],
+      ['DRCTL_PLAN_VALUE', 'workloads[0].components[1].probe.timeout: 0ms is zero'],
+      ['DRCTL_PLAN_VALUE', 'workloads[0].runbooks.failover.steps[1].retries.attempts: more than 100'],
+    ]);
+  });
+
+  it('refuses impossible dates and numbers that are not dates, instead of rolling them over', async () => {
+    for (const [at, message] of [
+      ['2026-02-31', '2026-02-31 is not a day of the calendar'],
+      ['"1"', 'not a date'],
+      ['2026-13-01', '2026-13-01 is not a day of the calendar'],
+      ['12026-01-01', 'not a date'],
+      ['1900-01-01', '1900-01-01 is out of range'],
+    ] as const) {
+      const plan = SHOP.replace('rto: 10m', `rto: 10m\n    signoff: { by: alice, at: ${at} }`);
+      expect(await refused(() => plan)).toEqual([
+        ['DRCTL_PLAN_VALUE', lineOf(plan, 'signoff'), `workloads[0].signoff.at: ${message}`],
+      ]);
+    }
+    const plan = SHOP.replace('rto: 10m', 'rto: 10m\n    signoff: { by: alice, at: 2028-02-29T23:59:59Z }');
+    expect(
+      (await loadPlan(join(writeFiles({ 'plan.yaml': plan }), 'plan.yaml'))).workloads[0]!.signoff?.at,
+    ).toEqual(new Date('2028-02-29T23:59:59Z'));
+  });
+
+  it('refuses ports outside 1-65535', async () => {
+    expect(
+      await refused((p) =>
+        p
+          .replace('interval: 1s,', 'tcp: "127.0.0.1:70000", interval: 1s,')
+          .replace('url: "http://127.0.0.1:8081/health", ', ''),
+      ),
+    ).toEqual([
+      ['DRCTL_PLAN_VALUE', 22, 'workloads[0].components[1].probe.tcp: the port is outside 1-65535'],
+    ]);
+  });
+
+  it('refuses two primary sites, replication to the same site, a contact backing up themselves and a quorum no approvers can meet', async () => {
+    const plan = SHOP.replace('west: { role: secondary }', 'west: { role: primary }')
+      .replace('replication: { mode: sync }', 'replication: { mode: sync, from: east, to: east }')
+      .replace('backup: alice }', 'backup: bob }')
+      .replace('approval: { by: [alice, bob] }', 'approval: { by: [alice, bob], quorum: 3 }');
+    expect(await refused(() => plan)).toEqual([
+      ['DRCTL_PLAN_VALUE', 5, 'contacts[1].backup: a contact cannot be their own backup'],
+      [
+        'DRCTL_PLAN_VALUE',
+        lineOf(plan, 'from: east'),
+        'workloads[0].components[0].replication.to: replication from a site to itself',
+      ],
+      [
+        'DRCTL_PLAN_VALUE',
+        lineOf(plan, 'quorum: 3'),
+        'workloads[0].runbooks.failover.steps[0].approval.quorum: the quorum is more than the approvers named in by',
+      ],
+    ]);
+    expect(await refused(() => SHOP.replace('west: { role: secondary }', 'west: { role: primary }'))).toEqual(
+      [['DRCTL_PLAN_SITE_ROLE', 2, 'site west is a second primary site (east is the first)']],
+    );
+  });
+
+  it('reports a missing required choice as missing, not as "undefined is not allowed"', async () => {
+    expect(await refused((p) => p.replace('    tier: 1\n', ''))).toEqual([
+      ['DRCTL_PLAN_MISSING', 8, 'workloads[0].tier: is required'],
+    ]);
+  });
+
+  it('refuses a __proto__ key where it is written instead of dropping what it holds', async () => {
+    const plan = SHOP.replace(
+      '      failover:\n',
+      '      __proto__:\n        steps: [{ id: gone, run: "true" }]\n      failover:\n',
+    );
+    expect(await refused(() => plan)).toEqual([
+      ['DRCTL_PLAN_RESERVED_KEY', lineOf(plan, '__proto__'), 'the key __proto__ cannot be used'],
+    ]);
+  });
+
+  it('reports an unknown YAML tag and deep nesting at their position, without overflowing the stack', async () => {
+    expect(await refused((p) => p.replace('rto: 10m', 'rto: !duration 10m'))).toEqual([
+      ['DRCTL_PLAN_YAML', 12, 'unknown scalar tag !<!duration>'],
+    ]);
+    for (const levels of [150, 5_000]) {
+      const deep = `version: 1\ndescription: ok\nworkloads: ${'['.repeat(levels)}${']'.repeat(levels)}\n`;
+      expect(await refused(() => deep)).toEqual([
+        ['DRCTL_PLAN_YAML', 3, 'mappings and lists are nested more than 100 levels deep'],
+      ]);
+    }
+  });
+
+  it('counts what aliases expand to in bytes: one long text repeated is refused', async () => {
+    const text = 'x'.repeat(100_000);
+    const plan = `version: 1\ndescription: &d "${text}"\nsites: { ${Array.from({ length: 200 }, (_, i) => `s${i}: { role: backup, description: *d }`).join(', ')} }\n`;
+    expect((await refused(() => plan)).map(([code]) => code)).toEqual(['DRCTL_PLAN_ALIAS_BOMB']);
+  });
+
+  it('refuses control characters in a plan and never prints them to a terminal', async () => {
+    const plan = SHOP.replace('run: echo promote', 'run: "echo \\e]0;owned\\a\\e[2J"').replace(
+      'id: bob,',
+      '"b\\eb": 1, id: bob,',
+    );
+    const dir = writeFiles({ 'plan.yaml': plan });
+    const result = await runCli('validate', join(dir, 'plan.yaml'));
+    expect(result.code).toBe(1);
+    expect(result.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(result.stderr).toContain(
+      'DRCTL_PLAN_CONTROL_CHARACTER a control character (\\u001b) in the text here',
+    );
+    expect(result.stderr).toContain('unknown key "b\\u001bb"');
+  });
+});
