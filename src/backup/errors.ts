@@ -87,3 +87,49 @@ export function cancelled(subject: Subject, doing: string): DrctlError {
     hint: 'Run the step again; an interrupted backup or restore leaves nothing that looks complete.',
   });
 }
+
+export function targetNotEmpty(subject: Subject, target: string): DrctlError {
+  return new DrctlError(
+    BACKUP_ERRORS.RESTORE_TARGET_NOT_EMPTY,
+    `${describe(subject)}: restore target ${target} already holds data`,
+    {
+      hint: 'Restore to an empty or new path, or pass force: true to replace what is there (it is moved aside and removed only after the restore completes).',
+      details: { target },
+    },
+  );
+}
+
+export function sourceMissing(
+  subject: Subject,
+  source: string,
+  cause: unknown,
+  why = 'does not exist or cannot be read',
+): DrctlError {
+  return new DrctlError(
+    BACKUP_ERRORS.SOURCE_MISSING,
+    `${describe(subject)}: backup source ${source} ${why}`,
+    {
+      hint: "Check the component's placement path at that site, or pass source explicitly.",
+      details: { source },
+      ...(cause === undefined ? {} : { cause }),
+    },
+  );
+}
+
+export function verifyFailed(
+  subject: Subject,
+  repository: string,
+  path: string,
+  why: string,
+  cause?: unknown,
+): DrctlError {
+  return new DrctlError(
+    BACKUP_ERRORS.VERIFY_FAILED,
+    `${describe(subject)}: backup file ${path} is damaged: ${why}`,
+    {
+      hint: 'Do not trust this backup: restore an older one that verifies, take a new backup, and check the storage at the backup site.',
+      details: { repository, file: path },
+      ...(cause === undefined ? {} : { cause }),
+    },
+  );
+}

@@ -4,6 +4,7 @@
  * parameters resolve to a component, a placement and a repository.
  */
 export * from './repository.ts';
+export * from './manifest.ts';
 export * from './retention.ts';
 export * from './errors.ts';
 export * from './resolve.ts';

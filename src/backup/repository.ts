@@ -23,200 +23,74 @@
  * and pruning as before; the first new backup into such a repository writes format 2 and reads every
  * file once more, since no chunk of it is known yet. A repository or manifest of a newer format is
  * refused with DRCTL_BACKUP_FORMAT_UNSUPPORTED rather than misread.
+ *
+ * Beside this file: manifest.ts (what a backup records), chunk-writer.ts (storing new chunks),
+ * content.ts (reading them back, checked), tree.ts (source and target trees), lock.ts (one writer).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   lstat,
   mkdir,
-  open,
-  opendir,
   readFile,
   readdir,
   readlink,
   rename,
   rm,
   stat,
-  symlink,
   unlink,
   writeFile,
 } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { basename, dirname, join, relative, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DrctlError } from '../errors.ts';
 import type { Retention } from '../plan/model.ts';
-import { CHUNK_MAX, CHUNKER, chunksOf, cutPoint } from './chunker.ts';
-import { ChunkDecodeError, decodeChunk, encodeChunk, sha256Hex } from './chunks.ts';
+import { CHUNKER } from './chunker.ts';
 import type { Compression } from './chunks.ts';
+import { ChunkWriter } from './chunk-writer.ts';
 import { fsyncDir, syncAll } from './durable.ts';
-import { BACKUP_ERRORS, cancelled, describe, isErrno, locationError } from './errors.ts';
+import {
+  BACKUP_ERRORS,
+  cancelled,
+  describe,
+  isErrno,
+  locationError,
+  sourceMissing,
+  targetNotEmpty,
+} from './errors.ts';
 import type { Subject } from './errors.ts';
+import { hashFileWithSize, makeDir, mapPool, sha256Of, writeAtomically } from './io.ts';
+import { loadChunk, restoreEntry } from './content.ts';
+import { withRepositoryLock } from './lock.ts';
+import { LEGACY_FORMAT, MANIFEST_FORMAT } from './manifest.ts';
+import type {
+  BackupOptions,
+  BackupStats,
+  ChunkRef,
+  Manifest,
+  ManifestEntry,
+  PruneOptions,
+  PruneReport,
+  ProducedBackupOptions,
+  RepositoryOptions,
+  RestoreOptions,
+  RestoreResult,
+  VerifyProblem,
+  VerifyReport,
+} from './manifest.ts';
 import { applyRetention } from './retention.ts';
-import type { RetentionDecision } from './retention.ts';
+import {
+  fileEntry,
+  fileMatches,
+  inspectTarget,
+  listBlobs,
+  siblingTemp,
+  swapInto,
+  treeMatches,
+  walkTree,
+} from './tree.ts';
+import type { TreeItem } from './tree.ts';
 
-/** The format this code writes; it reads every format from 1 up to this one. */
-export const MANIFEST_FORMAT = 2;
-const LEGACY_FORMAT = 1;
-const BLOCK = 4 << 20;
 /** Files read, chunked and written at once: enough to keep the thread pool and the disk busy. */
 const CONCURRENCY = 8;
-/** Chunks of one large file hashed, compressed and written while the next ones are cut. */
-const CHUNKS_IN_FLIGHT = 3;
-
-/** One chunk of a file: the SHA-256 that names it and its length, in file order. */
-export type ChunkRef = [sha256: string, size: number];
-
-export interface ManifestEntry {
-  /** Relative to the backed-up root, `/`-separated. */
-  path: string;
-  type: 'file' | 'symlink';
-  size: number;
-  mode: number;
-  mtimeMs: number;
-  /** Format 2 files: the chunks that make up the content, in order (none for an empty file). */
-  chunks?: ChunkRef[];
-  /** Format 1: SHA-256 of the whole content (of the link text for a symlink); names the blob. */
-  sha256?: string;
-  /** Link text, for symlinks. */
-  target?: string;
-  /** Source-side identity, only used to skip re-reading an unchanged file on the next backup. */
-  ino?: number;
-  ctimeMs?: number;
-}
-
-export interface BackupStats {
-  files: number;
-  bytes: number;
-  /** Files with content new to the repository, written to it. */
-  copiedFiles: number;
-  /** Bytes of new chunks, before compression. */
-  copiedBytes: number;
-  /** What the new chunks take in the repository, after compression. */
-  storedBytes?: number;
-  /** Files not re-read because size, times and inode matched the parent backup. */
-  unchangedFiles: number;
-  /** Sockets, FIFOs and devices: not backed up. */
-  skipped: string[];
-}
-
-export interface Manifest {
-  /** 2 (chunks) or 1 (whole files under blobs/, read only). */
-  format: typeof MANIFEST_FORMAT | typeof LEGACY_FORMAT;
-  id: string;
-  /** Which provider wrote it: `files` or `sqlite`. */
-  kind: string;
-  component: string;
-  /** Site the data came from. */
-  site: string;
-  source: string;
-  startedAt: string;
-  finishedAt: string;
-  /** The backup this one was compared with to skip unchanged files; null for the first. */
-  parent: string | null;
-  directories: string[];
-  entries: ManifestEntry[];
-  stats: BackupStats;
-  meta: Record<string, unknown>;
-  /** SHA-256 of the manifest's JSON without this field: a flipped byte here is caught too. */
-  checksum: string;
-}
-
-export interface Progress {
-  done: number;
-  total: number;
-  path: string;
-}
-
-export interface BackupOptions {
-  /** Provider writing the backup; incrementals compare only with backups of the same kind. */
-  kind: string;
-  /** Site the data comes from. */
-  site: string;
-  /** Read every file even when it looks unchanged since the parent backup. @default false */
-  rehash?: boolean;
-  /** How new chunks are stored; see chunks.ts. @default 'auto' */
-  compression?: Compression;
-  signal?: AbortSignal;
-  onProgress?: (progress: Progress) => void;
-  meta?: Record<string, unknown>;
-}
-
-export interface ProducedBackupOptions extends BackupOptions {
-  /**
-   * Writes the data to back up into `dir` (inside the repository, so adopting it is a rename) and
-   * says what it is. Used for a database's online backup, which is already a copy.
-   */
-  produce(dir: string): Promise<{ source: string; meta?: Record<string, unknown> }>;
-}
-
-export interface VerifyProblem {
-  path: string;
-  reason: string;
-}
-
-export interface VerifyReport {
-  backup: string;
-  ok: boolean;
-  at: string;
-  files: number;
-  bytes: number;
-  problems: VerifyProblem[];
-  /** Extra results a provider adds (integrity check, validation queries). */
-  checks?: Record<string, unknown>;
-}
-
-export interface RestoreOptions {
-  /** Replace what is at the target. @default false */
-  force?: boolean;
-  signal?: AbortSignal;
-  /** Site being restored to, for errors. */
-  site: string;
-}
-
-export interface RestoreResult {
-  backup: string;
-  target: string;
-  files: number;
-  bytes: number;
-  /** The target already held exactly this backup, so nothing was written. */
-  alreadyRestored: boolean;
-  /** Something was at the target and was replaced (force). */
-  replaced: boolean;
-}
-
-export interface PruneOptions {
-  dryRun?: boolean;
-}
-
-export interface PruneReport {
-  dryRun: boolean;
-  policy: Retention;
-  decisions: RetentionDecision[];
-  kept: string[];
-  pruned: string[];
-  /** Chunks (and format 1 blobs) no kept backup references, removed (or that would be). */
-  blobsRemoved: number;
-  bytesFreed: number;
-  /** Staging directories of interrupted backups, removed (or that would be). */
-  incomplete: string[];
-  /** Backups whose manifest is damaged: left alone, and no blob is removed while they exist. */
-  damaged: string[];
-}
-
-export interface RepositoryOptions {
-  /** Where the repository lives: the component and the backup site, for errors. */
-  subject: Subject;
-  /** @default () => new Date() */
-  clock?: () => Date;
-}
-
-interface LockInfo {
-  pid: number;
-  host: string;
-  operation: string;
-  at: string;
-}
 
 export class BackupRepository {
   readonly root: string;
@@ -525,7 +399,7 @@ export class BackupRepository {
     let replaced = false;
     if (current === 'non-empty') {
       if (options.force !== true) {
-        if (await this.treeMatches(target, manifest)) return restoreResult(manifest, target, true, false);
+        if (await treeMatches(target, manifest)) return restoreResult(manifest, target, true, false);
         throw targetNotEmpty(subject, target);
       }
       replaced = true;
@@ -536,7 +410,7 @@ export class BackupRepository {
       for (const directory of manifest.directories) await mkdir(join(temp, directory), { recursive: true });
       await mapPool(manifest.entries, CONCURRENCY, async (entry) => {
         if (options.signal?.aborted === true) throw cancelled(subject, 'the restore');
-        await this.restoreEntry(entry, join(temp, entry.path), subject, false);
+        await restoreEntry(this, entry, join(temp, entry.path), subject, false);
       });
       // Synced together, after all are written: one journal commit per file would bound the restore.
       await syncAll(
@@ -581,7 +455,7 @@ export class BackupRepository {
     const existing = await lstat(target).catch(() => undefined);
     if (existing !== undefined && (existing.isDirectory() || existing.size > 0)) {
       if (options.force !== true) {
-        if (existing.isFile() && (await this.fileMatches(target, entry))) {
+        if (existing.isFile() && (await fileMatches(target, entry))) {
           return { ...restoreResult(manifest, target, true, false), files: 1, bytes: entry.size };
         }
         throw targetNotEmpty(subject, target);
@@ -591,7 +465,7 @@ export class BackupRepository {
     const temp = siblingTemp(target, 'restore');
     try {
       await makeDir(dirname(target));
-      await this.restoreEntry(entry, temp, subject, true);
+      await restoreEntry(this, entry, temp, subject, true);
       await options.beforeReplace?.();
       await rename(temp, target);
       await fsyncDir(dirname(target));
@@ -600,145 +474,6 @@ export class BackupRepository {
       throw locationError(error, subject, target, 'restore into');
     }
     return { ...restoreResult(manifest, target, false, replaced), files: 1, bytes: entry.size };
-  }
-
-  private async restoreEntry(
-    entry: ManifestEntry,
-    destination: string,
-    subject: Subject,
-    sync: boolean,
-  ): Promise<void> {
-    if (entry.type === 'symlink') {
-      await symlink(entry.target ?? '', destination);
-      return;
-    }
-    const output = await open(destination, 'wx', entry.mode & 0o7777);
-    try {
-      if (entry.chunks === undefined) await this.copyBlob(entry, output, subject);
-      else {
-        const chunks = entry.chunks;
-        // Restoring is reading the backup, so it verifies on the way: a damaged chunk never lands unnoticed.
-        const read = (index: number): Promise<Buffer> | undefined => {
-          const ref = chunks[index];
-          if (ref === undefined) return undefined;
-          const reading = this.readChunk(ref, entry.path, subject);
-          reading.catch(() => undefined); // awaited below; this only keeps an early failure handled
-          return reading;
-        };
-        let next = read(0);
-        for (let index = 0; next !== undefined; index += 1) {
-          const data = await next;
-          next = read(index + 1); // the next chunk is read and checked while this one is written
-          await writeAll(output, data);
-        }
-      }
-      if (sync) await output.sync();
-      await output.chmod(entry.mode & 0o7777);
-      const mtime = new Date(entry.mtimeMs);
-      await output.utimes(mtime, mtime);
-    } finally {
-      await output.close();
-    }
-  }
-
-  /** A chunk's bytes, checked against its name; a missing or damaged chunk is a verification failure. */
-  private async readChunk(ref: ChunkRef, path: string, subject: Subject): Promise<Buffer> {
-    const loaded = await this.loadChunk(ref);
-    if (typeof loaded === 'string') throw verifyFailed(subject, this.root, path, loaded);
-    return loaded;
-  }
-
-  /** A chunk's bytes, or what is wrong with it. */
-  private async loadChunk([sha256, size]: ChunkRef): Promise<Buffer | string> {
-    const name = `chunk ${sha256.slice(0, 12)}`;
-    let stored: Buffer;
-    try {
-      stored = await readChunkFile(this.chunkPath(sha256), size);
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return `${name} is missing`;
-      throw error;
-    }
-    let data: Buffer;
-    try {
-      data = await decodeChunk(stored);
-    } catch (error) {
-      if (error instanceof ChunkDecodeError) return `${name} cannot be decoded: ${error.message}`;
-      throw error;
-    }
-    if (data.length !== size) return `${name} holds ${data.length} bytes, the manifest says ${size}`;
-    if (sha256Hex(data) !== sha256) return `${name} does not match its SHA-256`;
-    return data;
-  }
-
-  /** A format 1 file: one blob holding the whole content, streamed since it may be of any size. */
-  private async copyBlob(entry: ManifestEntry, output: FileHandle, subject: Subject): Promise<void> {
-    const sha256 = entry.sha256 ?? '';
-    const hash = createHash('sha256');
-    const input = await open(this.blobPath(sha256), 'r').catch((error: unknown) => {
-      throw verifyFailed(
-        subject,
-        this.root,
-        entry.path,
-        `its content (blob ${sha256.slice(0, 12)}) is missing`,
-        error,
-      );
-    });
-    try {
-      const buffer = Buffer.allocUnsafe(BLOCK);
-      for (;;) {
-        const { bytesRead } = await input.read(buffer, 0, BLOCK, null);
-        if (bytesRead === 0) break;
-        hash.update(buffer.subarray(0, bytesRead));
-        await writeAll(output, buffer.subarray(0, bytesRead));
-      }
-    } finally {
-      await input.close();
-    }
-    if (hash.digest('hex') !== sha256) {
-      throw verifyFailed(
-        subject,
-        this.root,
-        entry.path,
-        'its content does not match the SHA-256 in the manifest',
-      );
-    }
-  }
-
-  /** Does a file hold exactly an entry's content? Compared chunk by chunk, so no re-chunking. */
-  private async fileMatches(path: string, entry: ManifestEntry): Promise<boolean> {
-    const info = await stat(path);
-    if (info.size !== entry.size) return false;
-    if (entry.chunks === undefined) return (await hashFile(path)) === entry.sha256;
-    const handle = await open(path, 'r');
-    try {
-      let position = 0;
-      for (const [sha256, size] of entry.chunks) {
-        const buffer = Buffer.allocUnsafe(size);
-        const { bytesRead } = await handle.read(buffer, 0, size, position);
-        if (bytesRead !== size || sha256Hex(buffer) !== sha256) return false;
-        position += size;
-      }
-      return true;
-    } finally {
-      await handle.close();
-    }
-  }
-
-  /** Does a directory already hold exactly this backup? Makes a repeated restore a no-op, not an error. */
-  private async treeMatches(target: string, manifest: Manifest): Promise<boolean> {
-    const tree = await walkTree(target);
-    if (tree.items.length !== manifest.entries.length) return false;
-    const byPath = new Map(tree.items.map((item) => [item.path, item]));
-    for (const entry of manifest.entries) {
-      const item = byPath.get(entry.path);
-      if (item === undefined || item.type !== entry.type) return false;
-      if (entry.type === 'symlink') {
-        if ((await readlink(item.absolute)) !== entry.target) return false;
-      } else if (!(await this.fileMatches(item.absolute, entry))) {
-        return false;
-      }
-    }
-    return true;
   }
 
   /** Re-hash every file of a backup against its manifest; records the result beside the backups. */
@@ -771,7 +506,7 @@ export class BackupRepository {
     const checkChunk = (ref: ChunkRef): Promise<string | undefined> => {
       let result = checked.get(ref[0]);
       if (result === undefined) {
-        result = this.loadChunk(ref).then((loaded) => {
+        result = loadChunk(this, ref).then((loaded) => {
           if (typeof loaded === 'string') return loaded;
           bytes += loaded.length;
           return undefined;
@@ -948,274 +683,9 @@ export class BackupRepository {
    * One writer at a time. A lock whose process is gone (killed mid-backup) is taken over, and since no
    * one else can be writing then, staging directories of interrupted backups are removed.
    */
-  private async withLock<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    const file = join(this.root, 'lock');
-    try {
-      await makeDir(this.root);
-    } catch (error) {
-      throw locationError(error, this.subject, this.root, 'create the backup repository');
-    }
-    const info: LockInfo = { pid: process.pid, host: hostname(), operation, at: new Date().toISOString() };
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        await writeFileExclusive(file, JSON.stringify(info));
-        break;
-      } catch (error) {
-        if (!isErrno(error, 'EEXIST')) throw locationError(error, this.subject, this.root, 'lock');
-        const holder = await readLock(file);
-        if (attempt >= 3 || !(await isStale(file, holder))) {
-          const who =
-            holder === undefined
-              ? 'another process'
-              : `${holder.operation} by pid ${holder.pid} on ${holder.host} since ${holder.at}`;
-          throw new DrctlError(
-            BACKUP_ERRORS.LOCKED,
-            `${describe(this.subject)}: the repository ${this.root} is busy (${who})`,
-            {
-              hint: 'Wait for the other backup or prune to finish. If that process is gone on another host, remove the lock file by hand.',
-              details: { repository: this.root, holder },
-            },
-          );
-        }
-        await rm(file, { force: true });
-      }
-    }
-    try {
-      const names = await readdir(this.backupsDir).catch(() => [] as string[]);
-      for (const name of names)
-        if (name.startsWith('.')) await rm(join(this.backupsDir, name), { recursive: true, force: true });
-      return await work();
-    } finally {
-      await rm(file, { force: true });
-    }
+  private withLock<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    return withRepositoryLock(this.root, this.subject, operation, work);
   }
-}
-
-/** Writes chunks into the store: staged under the backup's own directory, renamed into place when new. */
-class ChunkWriter {
-  copiedFiles = 0;
-  copiedBytes = 0;
-  storedBytes = 0;
-  unchanged = 0;
-  /**
-   * Chunks first met in this backup: hash → the temporary file being written (undefined when the
-   * repository had it already). Set before any await, so a chunk two files share is written once.
-   */
-  private readonly pending = new Map<string, Promise<string | undefined>>();
-  private readonly shards = new Map<string, Promise<void>>();
-  private counter = 0;
-  private readonly repository: BackupRepository;
-  private readonly incoming: string;
-  private readonly compression: Compression;
-
-  /** No chunk in the repository yet (a first backup): nothing to look up before writing one. */
-  private readonly empty: Promise<boolean>;
-
-  constructor(repository: BackupRepository, incoming: string, compression: Compression, chunksDir: string) {
-    this.repository = repository;
-    this.incoming = incoming;
-    this.compression = compression;
-    this.empty = readdir(chunksDir).then(
-      (names) => names.length === 0,
-      () => false,
-    );
-  }
-
-  /** Shard directories chunks were renamed into. */
-  get touched(): string[] {
-    return [...this.shards.keys()];
-  }
-
-  /** Errors writing to the repository name the location; errors reading the source pass unchanged. */
-  private async write<T>(doing: string, path: string, operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw locationError(error, this.repository.subject, path, doing);
-    }
-  }
-
-  /**
-   * Read a file once, cut it into chunks and store the new ones. Undefined when the file vanished
-   * between listing and reading, as files in a live directory do.
-   */
-  async storeFile(path: string, size: number): Promise<{ size: number; chunks: ChunkRef[] } | undefined> {
-    let input: FileHandle;
-    try {
-      input = await open(path, 'r');
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return undefined;
-      throw error;
-    }
-    const stored: Promise<{ ref: ChunkRef; isNew: boolean }>[] = [];
-    let total = 0;
-    const add = (chunk: Buffer): void => {
-      total += chunk.length;
-      const storing = this.put(chunk);
-      storing.catch(() => undefined); // awaited below; this only keeps an early failure handled
-      stored.push(storing);
-    };
-    try {
-      if (size <= CHUNK_MAX) {
-        // Most files: one read, cut in memory (the whole file is there, so every cut is final).
-        const data = await readWhole(input, size);
-        for (let start = 0; start < data.length;) {
-          const chunk = data.subarray(start, start + cutPoint(data.subarray(start), true));
-          add(chunk);
-          start += chunk.length;
-        }
-      } else {
-        for await (const chunk of chunksOf(input, size)) {
-          add(chunk);
-          // Bounded: the chunks in flight hold memory, and the disk is the limit anyway.
-          const waitFor = stored[stored.length - CHUNKS_IN_FLIGHT];
-          if (waitFor !== undefined) await waitFor;
-        }
-      }
-    } finally {
-      await input.close();
-    }
-    const results = await Promise.all(stored);
-    if (results.some((result) => result.isNew)) this.copiedFiles += 1;
-    return { size: total, chunks: results.map((result) => result.ref) };
-  }
-
-  private async put(data: Buffer): Promise<{ ref: ChunkRef; isNew: boolean }> {
-    const sha256 = sha256Hex(data);
-    const ref: ChunkRef = [sha256, data.length];
-    if (this.pending.has(sha256)) return { ref, isNew: false };
-    const writing = this.writeNew(sha256, data);
-    this.pending.set(sha256, writing);
-    return { ref, isNew: (await writing) !== undefined };
-  }
-
-  /**
-   * A chunk keeps a temporary name until `flush`: made durable there, all at once, it only ever gets
-   * its final name once complete, so a crash can never leave a truncated chunk under a valid hash.
-   */
-  private async writeNew(sha256: string, data: Buffer): Promise<string | undefined> {
-    if (!(await this.empty) && (await exists(this.repository.chunkPath(sha256)))) return undefined;
-    const pieces = await encodeChunk(data, this.compression);
-    const temp = join(this.incoming, String((this.counter += 1)));
-    await this.write('write the backup to', temp, async () => {
-      const handle = await open(temp, 'wx');
-      try {
-        await writeAll(handle, ...pieces);
-      } finally {
-        await handle.close();
-      }
-    });
-    this.copiedBytes += data.length;
-    this.storedBytes += pieces.reduce((sum, piece) => sum + piece.length, 0);
-    return temp;
-  }
-
-  /** Make the new chunks durable, then give them their names, before the manifest naming them is written. */
-  async flush(): Promise<void> {
-    const written: [string, string][] = [];
-    for (const [sha256, writing] of this.pending) {
-      const temp = await writing;
-      if (temp !== undefined) written.push([sha256, temp]);
-    }
-    await this.write('write the backup to', this.incoming, () =>
-      syncAll(
-        this.incoming,
-        written.map(([, temp]) => temp),
-        [],
-      ),
-    );
-    await mapPool(written, 16, async ([sha256, temp]) => {
-      const final = this.repository.chunkPath(sha256);
-      await this.write('write the backup to', final, async () => {
-        const shard = dirname(final);
-        let made = this.shards.get(shard);
-        if (made === undefined) {
-          made = makeDir(shard);
-          this.shards.set(shard, made);
-        }
-        await made;
-        await rename(temp, final);
-      });
-    });
-    this.pending.clear();
-  }
-}
-
-interface TreeItem {
-  path: string;
-  absolute: string;
-  type: 'file' | 'symlink';
-  stat: { size: number; mode: number; mtimeMs: number; ctimeMs: number; ino: number };
-}
-
-async function walkTree(
-  root: string,
-): Promise<{ directories: string[]; items: TreeItem[]; skipped: string[] }> {
-  const directories: string[] = [];
-  const items: TreeItem[] = [];
-  const skipped: string[] = [];
-  type Node = { path: string; absolute: string; info: Stats };
-  // A directory's entries are lstat'ed together (one round trip each through the thread pool would
-  // bound an incremental backup), then visited in name order, so the listing never depends on timing.
-  const visit = async (dir: string): Promise<void> => {
-    const names = (await readdir(dir)).sort();
-    const nodes: Node[] = await mapPool(names, 64, async (name) => {
-      const absolute = join(dir, name);
-      return { path: relative(root, absolute).split(sep).join('/'), absolute, info: await lstat(absolute) };
-    });
-    for (const { path, absolute, info } of nodes) {
-      if (info.isDirectory()) {
-        directories.push(path);
-        await visit(absolute);
-      } else if (info.isFile() || info.isSymbolicLink()) {
-        items.push({
-          path,
-          absolute,
-          type: info.isFile() ? 'file' : 'symlink',
-          stat: {
-            size: info.size,
-            mode: info.mode,
-            mtimeMs: info.mtimeMs,
-            ctimeMs: info.ctimeMs,
-            ino: info.ino,
-          },
-        });
-      } else {
-        skipped.push(path);
-      }
-    }
-  };
-  await visit(root);
-  return { directories, items, skipped };
-}
-
-async function* listBlobs(dir: string): AsyncGenerator<{ path: string; sha256: string; size: number }> {
-  let shards;
-  try {
-    shards = await opendir(dir);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return;
-    throw error;
-  }
-  for await (const shard of shards) {
-    if (!shard.isDirectory()) continue;
-    for (const name of await readdir(join(dir, shard.name))) {
-      const path = join(dir, shard.name, name);
-      yield { path, sha256: name, size: (await stat(path)).size };
-    }
-  }
-}
-
-function fileEntry(item: TreeItem): ManifestEntry {
-  return {
-    path: item.path,
-    type: item.type,
-    size: item.stat.size,
-    mode: item.stat.mode & 0o7777,
-    mtimeMs: item.stat.mtimeMs,
-    ino: item.stat.ino,
-    ctimeMs: item.stat.ctimeMs,
-  };
 }
 
 function statsOf(entries: ManifestEntry[], store: ChunkWriter, skipped: string[]): BackupStats {
@@ -1246,261 +716,10 @@ function restoreResult(
   };
 }
 
-async function inspectTarget(target: string): Promise<'missing' | 'empty' | 'non-empty'> {
-  try {
-    const info = await lstat(target);
-    if (!info.isDirectory()) return 'non-empty';
-    return (await readdir(target)).length === 0 ? 'empty' : 'non-empty';
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return 'missing';
-    throw error;
-  }
-}
-
-/** Put a fully written temporary directory where the target is, moving the old target aside first. */
-async function swapInto(temp: string, target: string, targetExists: boolean): Promise<void> {
-  if (!targetExists) {
-    await rename(temp, target);
-  } else {
-    const old = siblingTemp(target, 'replaced');
-    await rename(target, old);
-    await rename(temp, target);
-    await rm(old, { recursive: true, force: true });
-  }
-  await fsyncDir(dirname(target));
-}
-
-function siblingTemp(target: string, what: string): string {
-  return join(dirname(target), `.${basename(target)}.drctl-${what}-${randomBytes(4).toString('hex')}`);
-}
-
-function targetNotEmpty(subject: Subject, target: string): DrctlError {
-  return new DrctlError(
-    BACKUP_ERRORS.RESTORE_TARGET_NOT_EMPTY,
-    `${describe(subject)}: restore target ${target} already holds data`,
-    {
-      hint: 'Restore to an empty or new path, or pass force: true to replace what is there (it is moved aside and removed only after the restore completes).',
-      details: { target },
-    },
-  );
-}
-
-function sourceMissing(
-  subject: Subject,
-  source: string,
-  cause: unknown,
-  why = 'does not exist or cannot be read',
-): DrctlError {
-  return new DrctlError(
-    BACKUP_ERRORS.SOURCE_MISSING,
-    `${describe(subject)}: backup source ${source} ${why}`,
-    {
-      hint: "Check the component's placement path at that site, or pass source explicitly.",
-      details: { source },
-      ...(cause === undefined ? {} : { cause }),
-    },
-  );
-}
-
-export function verifyFailed(
-  subject: Subject,
-  repository: string,
-  path: string,
-  why: string,
-  cause?: unknown,
-): DrctlError {
-  return new DrctlError(
-    BACKUP_ERRORS.VERIFY_FAILED,
-    `${describe(subject)}: backup file ${path} is damaged: ${why}`,
-    {
-      hint: 'Do not trust this backup: restore an older one that verifies, take a new backup, and check the storage at the backup site.',
-      details: { repository, file: path },
-      ...(cause === undefined ? {} : { cause }),
-    },
-  );
-}
-
 function backupId(time: Date): string {
   const stamp = time
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
-}
-
-export function sha256Of(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
-export async function hashFile(path: string): Promise<string> {
-  return (await hashFileWithSize(path)).sha256;
-}
-
-async function hashFileWithSize(path: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  const handle = await open(path, 'r');
-  let size = 0;
-  try {
-    const buffer = Buffer.allocUnsafe(BLOCK);
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, BLOCK, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      size += bytesRead;
-    }
-  } finally {
-    await handle.close();
-  }
-  return { sha256: hash.digest('hex'), size };
-}
-
-/**
- * `mkdir -p` that reports the real cause: Node's recursive mkdir answers ENOENT when a step fails for
- * another reason (EROFS, EACCES), so the path is walked again one directory at a time to learn it.
- */
-async function makeDir(path: string): Promise<void> {
-  try {
-    await mkdir(path, { recursive: true });
-  } catch (error) {
-    if (!isErrno(error, 'ENOENT')) throw error;
-    const parts = path.split(sep);
-    for (let i = 2; i <= parts.length; i += 1) {
-      const prefix = parts.slice(0, i).join(sep);
-      try {
-        await mkdir(prefix);
-      } catch (inner) {
-        if (!isErrno(inner, 'EEXIST')) throw inner;
-      }
-    }
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A stored chunk: its decoded size plus the header byte is the most it can hold (a compressed one holds
- * less), so one read into a buffer one byte larger returns all of it and shows the end.
- */
-async function readChunkFile(path: string, size: number): Promise<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    return await readWhole(handle, size + 1);
-  } finally {
-    await handle.close();
-  }
-}
-
-/** A file's bytes read with as few calls as its size allows; one that grew is read to its end. */
-async function readWhole(handle: FileHandle, size: number): Promise<Buffer> {
-  // One byte more than expected, so a single read both fills the buffer and shows the end was reached.
-  const buffer = Buffer.allocUnsafe(size + 1);
-  let filled = 0;
-  while (filled < buffer.length) {
-    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null);
-    if (bytesRead === 0) return buffer.subarray(0, filled);
-    filled += bytesRead;
-  }
-  return Buffer.concat([buffer, await handle.readFile()]);
-}
-
-/** Write every byte of the pieces at the handle's position; a write may take fewer bytes than offered. */
-async function writeAll(handle: FileHandle, ...pieces: Buffer[]): Promise<void> {
-  let rest = pieces.filter((piece) => piece.length > 0);
-  while (rest.length > 0) {
-    let { bytesWritten } = await handle.writev(rest);
-    while (rest.length > 0 && bytesWritten >= (rest[0] as Buffer).length) {
-      bytesWritten -= (rest[0] as Buffer).length;
-      rest = rest.slice(1);
-    }
-    if (bytesWritten > 0) rest = [(rest[0] as Buffer).subarray(bytesWritten), ...rest.slice(1)];
-  }
-}
-
-async function writeDurably(path: string, text: string): Promise<void> {
-  const handle = await open(path, 'wx');
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeDurably(temp, text);
-  await rename(temp, path);
-}
-
-async function writeFileExclusive(path: string, text: string): Promise<void> {
-  const handle = await open(path, 'wx');
-  try {
-    await handle.writeFile(text);
-  } finally {
-    await handle.close();
-  }
-}
-
-async function readLock(path: string): Promise<LockInfo | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as LockInfo;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * A lock is stale when it was taken on this host by a process that no longer exists. A lock file that
- * cannot be read was left by a crash between creating and writing it, unless it is brand new.
- */
-async function isStale(file: string, lock: LockInfo | undefined): Promise<boolean> {
-  if (lock === undefined) {
-    const info = await stat(file).catch(() => undefined);
-    return info === undefined || Date.now() - info.mtimeMs > 60_000;
-  }
-  if (lock.host !== hostname()) return false;
-  try {
-    process.kill(lock.pid, 0);
-    return false;
-  } catch (error) {
-    return isErrno(error, 'ESRCH');
-  }
-}
-
-/** Map with at most `limit` calls in flight, results in input order; the first failure rejects. */
-export async function mapPool<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    // After a failure no worker starts another item, so nothing writes behind the caller's cleanup.
-    while (!failed) {
-      const index = next;
-      next += 1;
-      if (index >= items.length) return;
-      try {
-        results[index] = await work(items[index] as T);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
-  const rejection = settled.find(
-    (outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected',
-  );
-  if (rejection !== undefined) throw rejection.reason;
-  return results;
 }

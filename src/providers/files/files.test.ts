@@ -22,7 +22,7 @@ import type { Plan } from '../../plan/model.ts';
 import { filesProvider } from './index.ts';
 import { CHUNK_MAX } from '../../backup/chunker.ts';
 import { BackupRepository } from '../../backup/repository.ts';
-import type { Manifest } from '../../backup/repository.ts';
+import type { Manifest } from '../../backup/index.ts';
 import { applyRetention } from '../../backup/retention.ts';
 import { makeContext, makePlan, tempDir } from './testing.ts';
 import type { TestContext } from './testing.ts';

@@ -1,7 +1,7 @@
 /**
  * The files provider: backs up a component's directory to a repository at another site, restores it,
  * verifies it by re-hashing every file, and applies grandfather-father-son retention. The repository
- * format and its crash-safety live in `repository.ts`; the SQLite provider writes to the same format.
+ * format and its crash-safety live in `src/backup/`; the SQLite provider writes to the same format.
  */
 import { z } from 'zod';
 import { defineAction } from '../provider.ts';
@@ -15,7 +15,7 @@ import {
   pruneAction,
   verificationError,
 } from './shared.ts';
-import type { VerifyReport } from '../../backup/repository.ts';
+import type { VerifyReport } from '../../backup/index.ts';
 
 const KIND = 'files';
 

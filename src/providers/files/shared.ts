@@ -11,7 +11,7 @@ import { Duration } from '../../plan/schema.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type { ActionContext, ProviderAction, ProviderCheck, ReadinessFact } from '../provider.ts';
 import { BACKUP_ERRORS } from '../../backup/errors.ts';
-import type { Manifest, PruneReport, VerifyReport } from '../../backup/repository.ts';
+import type { Manifest, PruneReport, VerifyReport } from '../../backup/index.ts';
 import { RetentionParams, resolveTarget, retentionFor, targetParams } from '../../backup/resolve.ts';
 
 export function backupEvidence(manifest: Manifest, repository: string): Record<string, unknown> {

@@ -1,0 +1,159 @@
+/**
+ * What a backup repository holds, as data: the manifest of one backup (its files and the chunks of
+ * each) and what the repository's operations take and report. repository.ts describes the layout.
+ */
+import type { Retention } from '../plan/model.ts';
+import type { Compression } from './chunks.ts';
+import type { Subject } from './errors.ts';
+import type { RetentionDecision } from './retention.ts';
+
+/** The format this code writes; it reads every format from 1 up to this one. */
+export const MANIFEST_FORMAT = 2;
+export const LEGACY_FORMAT = 1;
+
+/** One chunk of a file: the SHA-256 that names it and its length, in file order. */
+export type ChunkRef = [sha256: string, size: number];
+
+export interface ManifestEntry {
+  /** Relative to the backed-up root, `/`-separated. */
+  path: string;
+  type: 'file' | 'symlink';
+  size: number;
+  mode: number;
+  mtimeMs: number;
+  /** Format 2 files: the chunks that make up the content, in order (none for an empty file). */
+  chunks?: ChunkRef[];
+  /** Format 1: SHA-256 of the whole content (of the link text for a symlink); names the blob. */
+  sha256?: string;
+  /** Link text, for symlinks. */
+  target?: string;
+  /** Source-side identity, only used to skip re-reading an unchanged file on the next backup. */
+  ino?: number;
+  ctimeMs?: number;
+}
+
+export interface BackupStats {
+  files: number;
+  bytes: number;
+  /** Files with content new to the repository, written to it. */
+  copiedFiles: number;
+  /** Bytes of new chunks, before compression. */
+  copiedBytes: number;
+  /** What the new chunks take in the repository, after compression. */
+  storedBytes?: number;
+  /** Files not re-read because size, times and inode matched the parent backup. */
+  unchangedFiles: number;
+  /** Sockets, FIFOs and devices: not backed up. */
+  skipped: string[];
+}
+
+export interface Manifest {
+  /** 2 (chunks) or 1 (whole files under blobs/, read only). */
+  format: typeof MANIFEST_FORMAT | typeof LEGACY_FORMAT;
+  id: string;
+  /** Which provider wrote it: `files` or `sqlite`. */
+  kind: string;
+  component: string;
+  /** Site the data came from. */
+  site: string;
+  source: string;
+  startedAt: string;
+  finishedAt: string;
+  /** The backup this one was compared with to skip unchanged files; null for the first. */
+  parent: string | null;
+  directories: string[];
+  entries: ManifestEntry[];
+  stats: BackupStats;
+  meta: Record<string, unknown>;
+  /** SHA-256 of the manifest's JSON without this field: a flipped byte here is caught too. */
+  checksum: string;
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+  path: string;
+}
+
+export interface BackupOptions {
+  /** Provider writing the backup; incrementals compare only with backups of the same kind. */
+  kind: string;
+  /** Site the data comes from. */
+  site: string;
+  /** Read every file even when it looks unchanged since the parent backup. @default false */
+  rehash?: boolean;
+  /** How new chunks are stored; see chunks.ts. @default 'auto' */
+  compression?: Compression;
+  signal?: AbortSignal;
+  onProgress?: (progress: Progress) => void;
+  meta?: Record<string, unknown>;
+}
+
+export interface ProducedBackupOptions extends BackupOptions {
+  /**
+   * Writes the data to back up into `dir` (inside the repository, so adopting it is a rename) and
+   * says what it is. Used for a database's online backup, which is already a copy.
+   */
+  produce(dir: string): Promise<{ source: string; meta?: Record<string, unknown> }>;
+}
+
+export interface VerifyProblem {
+  path: string;
+  reason: string;
+}
+
+export interface VerifyReport {
+  backup: string;
+  ok: boolean;
+  at: string;
+  files: number;
+  bytes: number;
+  problems: VerifyProblem[];
+  /** Extra results a provider adds (integrity check, validation queries). */
+  checks?: Record<string, unknown>;
+}
+
+export interface RestoreOptions {
+  /** Replace what is at the target. @default false */
+  force?: boolean;
+  signal?: AbortSignal;
+  /** Site being restored to, for errors. */
+  site: string;
+}
+
+export interface RestoreResult {
+  backup: string;
+  target: string;
+  files: number;
+  bytes: number;
+  /** The target already held exactly this backup, so nothing was written. */
+  alreadyRestored: boolean;
+  /** Something was at the target and was replaced (force). */
+  replaced: boolean;
+}
+
+export interface PruneOptions {
+  dryRun?: boolean;
+}
+
+export interface PruneReport {
+  dryRun: boolean;
+  policy: Retention;
+  decisions: RetentionDecision[];
+  kept: string[];
+  pruned: string[];
+  /** Chunks (and format 1 blobs) no kept backup references, removed (or that would be). */
+  blobsRemoved: number;
+  bytesFreed: number;
+  /** Staging directories of interrupted backups, removed (or that would be). */
+  incomplete: string[];
+  /** Backups whose manifest is damaged: left alone, and no blob is removed while they exist. */
+  damaged: string[];
+}
+
+export interface RepositoryOptions {
+  /** Where the repository lives: the component and the backup site, for errors. */
+  subject: Subject;
+  /** @default () => new Date() */
+  clock?: () => Date;
+}
