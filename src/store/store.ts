@@ -25,6 +25,16 @@ export type RunStatus =
 
 export const FINAL_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled', 'rolled-back'];
 
+/**
+ * The store stayed unreachable for longer than its own retries (a database outage or a failover that
+ * takes long). Code that must not lose a run for it (the engine) waits and tries again: the outage ends
+ * some day, and giving up would turn it into a failed run.
+ */
+export function isStoreOutage(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === 'DRCTL_STORE_UNAVAILABLE' || code === 'DRCTL_STORE_UNREACHABLE';
+}
+
 export interface RunRecord {
   id: string;
   workload: string;

@@ -431,7 +431,10 @@ export class PostgresStore implements RunStore {
   /**
    * Lease times are the database's (`now()`), so instances' clocks do not matter. An unexpired lease is
    * still taken over at once when its holder's liveness session is gone (the process died, its
-   * connection closed); a holder that is paused or cut off keeps its session and is waited out.
+   * connection closed); a holder that is paused or cut off keeps its session and is waited out. Both
+   * judgements need the holder to have renewed on the server answering now: after a failover or a
+   * restart (no session survives either, and leases may have expired while nobody could reach the
+   * database) a holder gets a full TTL from the moment drctl first reached the new server.
    */
   async acquireLease(key: string, request: LeaseRequest): Promise<Lease> {
     await this.#retrying(() => this.#ensureLiveness());
@@ -439,7 +442,8 @@ export class PostgresStore implements RunStore {
     const ttlSeconds = request.ttlMs / 1000;
     if (request.token !== undefined) {
       const [renewed] = await this.#query<LeaseRow>(
-        `UPDATE S.leases SET expires_at = now() + make_interval(secs => $3), session_a = $4, session_b = $5, pid = $6, host = $7
+        `UPDATE S.leases SET expires_at = now() + make_interval(secs => $3), session_a = $4, session_b = $5, pid = $6, host = $7,
+           server = S.server_id()
          WHERE key = $1 AND owner = $2 AND token = $8 RETURNING ${LEASE_COLUMNS}`,
         [key, request.owner, ttlSeconds, a, b, request.pid, request.host, request.token],
       );
@@ -447,16 +451,22 @@ export class PostgresStore implements RunStore {
       return toLease(renewed);
     }
     const [taken] = await this.#query<LeaseRow>(
-      `INSERT INTO S.leases AS l (key, owner, pid, host, session_a, session_b, token, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, 1, now() + make_interval(secs => $7))
+      `INSERT INTO S.leases AS l (key, owner, pid, host, session_a, session_b, token, expires_at, server)
+       VALUES ($1, $2, $3, $4, $5, $6, 1, now() + make_interval(secs => $7), S.server_id())
        ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host,
          session_a = excluded.session_a, session_b = excluded.session_b, expires_at = excluded.expires_at,
+         server = excluded.server,
          token = CASE WHEN l.owner = excluded.owner THEN l.token ELSE l.token + 1 END
-       WHERE l.owner = excluded.owner OR l.owner = '' OR l.expires_at <= now() OR NOT EXISTS (
-         SELECT 1 FROM pg_locks k
-         WHERE k.locktype = 'advisory' AND k.granted AND k.objsubid = 2
-           AND k.classid = l.session_a::oid AND k.objid = l.session_b::oid
-           AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+       WHERE l.owner = excluded.owner OR l.owner = ''
+         -- renewed on this server: expired, or its holder's liveness session is gone
+         OR (l.server = excluded.server AND (l.expires_at <= now() OR NOT EXISTS (
+           SELECT 1 FROM pg_locks k
+           WHERE k.locktype = 'advisory' AND k.granted AND k.objsubid = 2
+             AND k.classid = l.session_a::oid AND k.objid = l.session_b::oid
+             AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database()))))
+         -- not renewed since a failover or restart: expired, and a full TTL since drctl reached this server
+         OR (l.server <> excluded.server AND l.expires_at <= now()
+           AND now() >= S.server_since() + make_interval(secs => $7))
        RETURNING ${LEASE_COLUMNS}`,
       [key, request.owner, request.pid, request.host, a, b, ttlSeconds],
     );

@@ -127,4 +127,31 @@ export const MIGRATIONS: readonly string[] = [
     RETURN 'ok';
   END $$;
   `,
+  // 2: leases across a failover or a restart of the database. A lease row says on which server (address,
+  // port and start time: a restarted or promoted server is a new one) its holder last renewed it, and
+  // S.servers when drctl first reached each server. A holder that has not renewed on the current server
+  // yet is not judged dead by its missing advisory lock (no session survives a failover) nor by an
+  // expiry that passed while nobody could reach the database: it gets a full lease TTL from the moment
+  // drctl first reached this server to renew.
+  `
+  ALTER TABLE S.leases ADD COLUMN server text NOT NULL DEFAULT '';
+  CREATE TABLE S.servers (
+    server text PRIMARY KEY,
+    first_seen timestamptz NOT NULL
+  );
+  CREATE FUNCTION S.server_id() RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT coalesce(host(inet_server_addr()), 'local') || ':' || coalesce(inet_server_port()::text, '')
+      || '@' || pg_postmaster_start_time()::text $$;
+  CREATE FUNCTION S.server_since() RETURNS timestamptz LANGUAGE plpgsql AS $$
+  DECLARE
+    since timestamptz;
+  BEGIN
+    SELECT first_seen INTO since FROM S.servers WHERE server = S.server_id();
+    IF NOT FOUND THEN
+      INSERT INTO S.servers (server, first_seen) VALUES (S.server_id(), now()) ON CONFLICT DO NOTHING;
+      SELECT first_seen INTO since FROM S.servers WHERE server = S.server_id();
+    END IF;
+    RETURN since;
+  END $$;
+  `,
 ];
