@@ -12,7 +12,7 @@ import { DrctlError, UsageError } from '../errors.ts';
 import type { Plan, Runbook, Step } from '../plan/model.ts';
 import type { ActionContext, Provider, ProviderAction } from '../providers/provider.ts';
 import type { JournalInput, JournalRecord, RunStatus, RunStore } from '../store/store.ts';
-import { FINAL_RUN_STATUSES } from '../store/store.ts';
+import { FINAL_RUN_STATUSES, isStoreOutage } from '../store/store.ts';
 import { endProcessGroup, processGroupGone } from '../system/guarded-spawn.ts';
 import { silentLogger } from '../system/logger.ts';
 import { withActivationGate } from './activation.ts';
@@ -388,6 +388,17 @@ class StoppedSignal extends Error {
   override name = 'StoppedSignal';
 }
 
+/**
+ * Marks an abort that came from losing the run (another driver holds its lease, or the driver failed):
+ * the step's outcome is not written, the driver that holds the run decides what became of it.
+ */
+class AbandonedSignal extends Error {
+  override name = 'AbandonedSignal';
+}
+
+/** Longest pause between tries while the store is unreachable. */
+const OUTAGE_RETRY_MAX_MS = 1_000;
+
 /** How long a former driver's step process group gets between SIGTERM and SIGKILL when a driver takes over. */
 const GUARD_GRACE_MS = 500;
 
@@ -428,6 +439,12 @@ class Driver implements RunDriver {
   #cancelling = false;
   #finished = false;
   #stopping = false;
+  /** Set when `stop()`'s grace ran out: waiting for an unreachable store ends too. */
+  #givingUp = false;
+  /** A renewal is on its way (it may wait out a store outage): the next tick does not send another. */
+  #renewing = false;
+  /** The store has been unreachable since this moment (said once in the log, and once when it is back). */
+  #outageSince: number | undefined;
 
   constructor(
     engine: Engine,
@@ -525,6 +542,7 @@ class Driver implements RunDriver {
     const timer = setTimeout(() => {
       for (const controller of this.#running.values())
         controller.abort(new StoppedSignal('the driver stopped'));
+      this.#givingUp = true;
     }, graceMs);
     try {
       return await this.done;
@@ -543,14 +561,18 @@ class Driver implements RunDriver {
   #journal(records: JournalInput[], status?: RunStatus): Promise<JournalRecord[]> {
     const write = this.#writeChain.then(async () => {
       const redacted = records.map((record) => ({ ...record, data: this.#redactor.value(record.data) }));
-      const written = await this.#store.append(this.runId, redacted, {
-        leaseOwner: this.#owner,
-        ...(this.#token === undefined ? {} : { fencingToken: this.#token }),
-        ...(status === undefined ? {} : { status }),
-      });
+      // sending the same records again is safe: the store recognises an append that had committed
+      const written = await this.#patiently(() =>
+        this.#store.append(this.runId, redacted, {
+          leaseOwner: this.#owner,
+          ...(this.#token === undefined ? {} : { fencingToken: this.#token }),
+          ...(status === undefined ? {} : { status }),
+        }),
+      );
       const firstSeq = written[0]?.seq ?? this.#state.lastSeq + 1;
       if (firstSeq > this.#state.lastSeq + 1) {
-        for (const record of await this.#store.readJournal(this.runId, this.#state.lastSeq)) {
+        const lastSeq = this.#state.lastSeq;
+        for (const record of await this.#patiently(() => this.#store.readJournal(this.runId, lastSeq))) {
           if (record.seq >= firstSeq) break;
           this.#apply(record);
         }
@@ -578,10 +600,42 @@ class Driver implements RunDriver {
     if (step.status === 'pending' && this.#unmet.get(step.snapshot.id) === 0) this.#enqueue(step.snapshot.id);
   }
 
+  /**
+   * Runs a store call until it gets through. An outage of any length is waited out: the step in flight
+   * goes on, its outcome is written once the store is back, and the lease is renewed then; if another
+   * instance took the run meanwhile, the append or the renewal is fenced and this driver stands down.
+   */
+  async #patiently<T>(work: () => Promise<T>): Promise<T> {
+    for (let pause = 100; ; pause = Math.min(pause * 2, OUTAGE_RETRY_MAX_MS)) {
+      try {
+        const result = await work();
+        if (this.#outageSince !== undefined) {
+          this.#log.info(
+            { unreachableMs: Date.now() - this.#outageSince },
+            'the state store is reachable again; driving on',
+          );
+          this.#outageSince = undefined;
+        }
+        return result;
+      } catch (error) {
+        if (!isStoreOutage(error) || this.#givingUp) throw error;
+        if (this.#outageSince === undefined) {
+          this.#outageSince = Date.now();
+          this.#log.warn(
+            { err: error },
+            'the state store is unreachable; steps in flight go on and the run is driven on once it is back',
+          );
+        }
+        await sleep(pause);
+      }
+    }
+  }
+
   /** Reads what operators wrote since the last look (approvals, decisions, cancel). */
   async #pollInputs(): Promise<void> {
     await this.#writeChain;
-    const records = await this.#store.readJournal(this.runId, this.#state.lastSeq);
+    const lastSeq = this.#state.lastSeq;
+    const records = await this.#patiently(() => this.#store.readJournal(this.runId, lastSeq));
     for (const record of records) this.#apply(record);
   }
 
@@ -604,9 +658,11 @@ class Driver implements RunDriver {
     const leaseTtl = this.#engine.options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
     const renew = setInterval(
       () => {
-        this.takeLease().catch((error: unknown) => {
-          this.#fail(error);
-        });
+        if (this.#renewing) return;
+        this.#renewing = true;
+        this.#patiently(() => this.takeLease())
+          .catch((error: unknown) => this.#fail(error))
+          .finally(() => (this.#renewing = false));
       },
       Math.max(50, leaseTtl / 3),
     );
@@ -647,7 +703,7 @@ class Driver implements RunDriver {
       }
     } catch (error) {
       for (const controller of this.#running.values())
-        controller.abort(new CancelledSignal('the driver stopped'));
+        controller.abort(new AbandonedSignal('the driver lost the run'));
       throw error;
     } finally {
       clearInterval(renew);
@@ -978,6 +1034,7 @@ class Driver implements RunDriver {
       await this.#succeed(step, evidence, summary, output);
     } catch (error) {
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : error;
+      if (reason instanceof AbandonedSignal) return;
       if (reason instanceof StoppedSignal) {
         await this.#journal(interruptedRecords(step, attempt, evidence, reason.message));
         return;

@@ -13,6 +13,7 @@
  * Recipients are the people of every workload the run affects through the dependency graph. A failover or
  * restore run opens an incident (identified) and moves it to monitoring when it succeeds.
  */
+import { FailureStreak } from '../system/failure-streak.ts';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { criticalPath } from '../analysis/graph.ts';
@@ -97,9 +98,11 @@ export class Communications {
   readonly #env: NodeJS.ProcessEnv;
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
+  readonly #streak: FailureStreak;
 
   constructor(options: CommunicationsOptions) {
     this.#options = options;
+    this.#streak = new FailureStreak(options.logger, { what: 'communications tick' });
     this.#now = options.now ?? (() => new Date());
     this.#env = options.env ?? process.env;
     this.incidents = new IncidentBook(options.store, { now: this.#now });
@@ -142,10 +145,14 @@ export class Communications {
 
   start(): void {
     if (this.#timer !== undefined) return;
-    this.#timer = setInterval(
-      () => void this.tick().catch((error: unknown) => this.#warn(error)),
-      this.#options.tickMs ?? 250,
-    );
+    this.#timer = setInterval(() => {
+      // a tick held up by an unreachable store is not queued behind by more ticks, and failing ones back off
+      if (this.#ticking !== undefined || this.#streak.pausing) return;
+      this.tick().then(
+        () => this.#streak.succeeded(),
+        (error: unknown) => this.#warn(error),
+      );
+    }, this.#options.tickMs ?? 250);
     this.#timer.unref();
   }
 
@@ -204,10 +211,7 @@ export class Communications {
   }
 
   #warn(error: unknown): void {
-    this.#options.logger?.warn(
-      { error: error instanceof Error ? error.message : String(error) },
-      'communications tick failed',
-    );
+    this.#streak.failed(error);
   }
 
   #planFor(run: WatchedRun): { plan: Plan; workload: Workload; runbook: Runbook } | undefined {

@@ -8,6 +8,7 @@
  */
 import { DrctlError } from '../errors.ts';
 import { FINAL_RUN_STATUSES } from '../store/index.ts';
+import { FailureStreak } from '../system/failure-streak.ts';
 import type { ServerContext } from './context.ts';
 import { SERVER_RUNS } from './runs.ts';
 import type { ServerService } from './services.ts';
@@ -86,9 +87,14 @@ export function takeoverService(): ServerService {
   return {
     name: 'takeover',
     async start(ctx) {
+      const streak = new FailureStreak(ctx.logger, { what: 'looking for runs to take over' });
       const look = (): void => {
+        if (streak.pausing) return;
         looking ??= takeOverOne(ctx, memory)
-          .catch((error: unknown) => ctx.logger.warn({ err: error }, 'looking for runs to take over failed'))
+          .then(
+            () => streak.succeeded(),
+            (error: unknown) => streak.failed(error),
+          )
           .finally(() => (looking = undefined));
       };
       timer = setInterval(look, takeoverEveryMs(ctx.options.leaseTtlMs));
