@@ -951,6 +951,7 @@ class Driver implements RunDriver {
           { type: RECORD.stepProcess, step: step.id, actor: ENGINE_ACTOR, data: { ...started } },
         ]).catch((error: unknown) => this.#fail(error));
       },
+      runId: this.runId,
       evidence: (name, value) => {
         const capped = capEvidence(this.#redactor.value(value), this.#evidenceLimit);
         evidence.push({

@@ -16,6 +16,8 @@ export interface ActionContext {
   plan: Plan;
   /** Directory for files the provider keeps between runs (backup catalogues, process pid files). */
   stateDir: string;
+  /** The run the step belongs to, for files an action keeps with it (a reconciliation file); absent outside runs. */
+  runId?: string;
   /** Attach a piece of evidence to the running step; values pass through secret redaction. */
   evidence(name: string, value: unknown): void;
   /**

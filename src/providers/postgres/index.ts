@@ -18,8 +18,15 @@ import {
   type Provider,
   type ReadinessFact,
 } from '../provider.ts';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { findPgBinaries } from '../../pg/binaries.ts';
 import { redactUrl, withClient, type Subject } from '../../pg/client.ts';
+import {
+  replayReconciliation,
+  strandedSummary,
+  writeReconciliation,
+  type Reconciliation,
+} from './stranded.ts';
 import {
   baseBackup,
   fence,
@@ -46,6 +53,7 @@ export { PgServer, stopDataDir, type PgServerOptions } from '../../pg/server.ts'
 export { findPgBinaries, pgAvailable, type PgBinaries } from '../../pg/binaries.ts';
 export * from './operations.ts';
 export * from './canary.ts';
+export * from './stranded.ts';
 
 const Id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i);
 const ComponentSite = z.strictObject({ component: Id, site: Id });
@@ -196,6 +204,52 @@ async function runQuery(plan: Plan, componentId: string, site: string, sql: stri
   });
 }
 
+// --------------------------------------------------------------------------------------- reconciliation files
+
+function readReconciliation(file: string): Reconciliation {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Reconciliation;
+    if (parsed.format !== 1 || !Array.isArray(parsed.rows))
+      throw new Error('not a drctl reconciliation (format 1)');
+    return parsed;
+  } catch (cause) {
+    throw new DrctlError(
+      'DRCTL_PG_RECONCILE_FILE',
+      `cannot read the reconciliation file ${file}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        hint: 'name the reconciliation.json a postgres.rebuild saved (its path is in the rebuild step evidence)',
+        cause,
+      },
+    );
+  }
+}
+
+/** The newest reconciliation.json saved for a component, this run's first. */
+function newestReconciliation(ctx: ActionContext, component: string): string {
+  const runs = join(ctx.stateDir, 'runs');
+  const found: Array<{ file: string; at: number; ours: boolean }> = [];
+  for (const run of existsSync(runs) ? readdirSync(runs) : []) {
+    const dir = join(runs, run, 'reconciliation');
+    for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+      const file = join(dir, name, 'reconciliation.json');
+      if (name.startsWith(`${component}-`) && existsSync(file))
+        found.push({ file, at: statSync(file).mtimeMs, ours: run === ctx.runId });
+    }
+  }
+  found.sort((a, b) => Number(b.ours) - Number(a.ours) || b.at - a.at);
+  const newest = found[0];
+  if (newest === undefined) {
+    throw new DrctlError(
+      'DRCTL_PG_RECONCILE_FILE',
+      `no reconciliation file was saved for component ${component}`,
+      {
+        hint: 'postgres.rebuild saves one when it rebuilds a former primary (stranded: save); or name one with file:',
+      },
+    );
+  }
+  return newest.file;
+}
+
 // --------------------------------------------------------------------------------------- actions
 
 const status = defineAction({
@@ -294,17 +348,25 @@ const rebuildAction = defineAction({
     from: Id.describe('Site of the current primary.'),
     method: z.enum(['auto', 'rewind', 'basebackup']).default('auto'),
     synchronous: z.boolean().optional().describe('@default true when the component replicates in sync mode'),
+    stranded: z
+      .enum(['save', 'discard'])
+      .default('save')
+      .describe(
+        'save: first write what the former primary committed after the failover to a reconciliation file; discard: throw it away unseen. @default save',
+      ),
   }),
   idempotent: true,
-  evidence: ['rebuild'],
+  evidence: ['rebuild', 'stranded-writes'],
   async run(params, ctx) {
     const resolved = resolve(ctx.plan, params.component, params.site);
     const source = resolve(ctx.plan, params.component, params.from);
+    const dir = reconciliationDir(ctx, params.component, params.site);
     const result = await rebuildStandby(resolved.subject, {
       local: localServer(ctx.plan, resolved, ctx),
       source,
       method: params.method,
       synchronous: params.synchronous ?? resolved.component.replication?.mode === 'sync',
+      ...(params.stranded === 'save' ? { stranded: { oldUrl: resolved.url } } : {}),
       signal: ctx.signal,
     });
     const evidence = {
@@ -314,8 +376,57 @@ const rebuildAction = defineAction({
       synchronous: result.synchronous,
     };
     ctx.evidence('rebuild', evidence);
+    let stranded = '';
+    if (result.reconciliation !== undefined) {
+      const files = writeReconciliation(dir, result.reconciliation);
+      const summary = strandedSummary(result.reconciliation, files);
+      ctx.evidence('stranded-writes', summary);
+      stranded =
+        result.reconciliation.status === 'unknown'
+          ? `; stranded writes UNKNOWN: ${result.reconciliation.reason ?? ''}`
+          : `; ${result.reconciliation.rows.length} stranded rows saved to ${files.json}`;
+    }
     return {
-      summary: `rebuilt ${params.component} at ${params.site} as a standby of ${params.from} (${result.method}); it streams`,
+      summary: `rebuilt ${params.component} at ${params.site} as a standby of ${params.from} (${result.method}); it streams${stranded}`,
+      output: evidence,
+    };
+  },
+});
+
+/** Where a run keeps the reconciliation of a component's former primary: with the run, in the state directory. */
+function reconciliationDir(ctx: ActionContext, component: string, site: string): string {
+  const run = ctx.runId ?? new Date().toISOString().replace(/[-:.]/g, '');
+  return join(ctx.stateDir, 'runs', run, 'reconciliation', `${component}-${site}`);
+}
+
+const reconcileAction = defineAction({
+  description:
+    'Replay a reviewed reconciliation file (writes stranded on a former primary) onto the current primary, refusing and reporting rows changed on both sides.',
+  params: ComponentSite.extend({
+    file: z
+      .string()
+      .optional()
+      .describe(
+        'The reconciliation.json to replay. @default the newest one this run (or any run) saved for the component',
+      ),
+    dry_run: z.boolean().default(false),
+  }),
+  idempotent: false,
+  evidence: ['reconcile'],
+  async run(params, ctx) {
+    const resolved = resolve(ctx.plan, params.component, params.site);
+    const file =
+      params.file === undefined
+        ? newestReconciliation(ctx, params.component)
+        : isAbsolute(params.file)
+          ? params.file
+          : join(ctx.plan.baseDir, params.file);
+    const reconciliation = readReconciliation(file);
+    const outcome = await replayReconciliation(resolved, reconciliation, { dryRun: params.dry_run });
+    const evidence = { file, from: reconciliation.from, ...outcome };
+    ctx.evidence('reconcile', evidence);
+    return {
+      summary: `${params.dry_run ? 'would replay' : 'replayed'} ${outcome.applied} of ${reconciliation.rows.length} stranded rows onto ${params.component} at ${params.site}; ${outcome.refused.length} refused${outcome.refused.length > 0 ? ' (changed on both sides, see evidence)' : ''}`,
       output: evidence,
     };
   },
@@ -533,6 +644,7 @@ export const postgresProvider = {
     unfence: unfenceAction,
     promote: promoteAction,
     rebuild: rebuildAction,
+    reconcile: reconcileAction,
     basebackup: basebackupAction,
     'restore-pitr': restoreAction,
     query: queryAction,

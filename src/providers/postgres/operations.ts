@@ -22,6 +22,7 @@ import { DrctlError } from '../../errors.ts';
 import { chownToServer, runAsServer, runPgTool, type PgBinaries } from '../../pg/binaries.ts';
 import { describe, one, redactUrl, toolConnection, withClient, type Subject } from '../../pg/client.ts';
 import { logTail, PgServer, runningPostmaster, stopDataDir, type StopOutcome } from '../../pg/server.ts';
+import { captureStrandedWrites, type Reconciliation } from './stranded.ts';
 
 /** Where a server is and what to call it in messages. */
 export interface Target {
@@ -408,6 +409,11 @@ export interface RebuildOptions {
   slot?: string;
   /** @default 60_000 */
   timeoutMs?: number;
+  /**
+   * Before the former primary is rewound or replaced, save what it committed after the fork (stranded.ts).
+   * Without it those writes are discarded unseen.
+   */
+  stranded?: { oldUrl: string; scratchDir?: string };
   signal?: AbortSignal;
 }
 
@@ -416,6 +422,8 @@ export interface RebuildResult {
   rewindError: string | undefined;
   server: PgServer;
   synchronous: boolean;
+  /** With `stranded`: the writes found on the former primary after the fork. */
+  reconciliation?: Reconciliation;
 }
 
 function quoteConf(value: string): string {
@@ -451,6 +459,30 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
     await client.query('checkpoint');
   });
   await stopDataDir(local.dataDir);
+  let reconciliation: Reconciliation | undefined;
+  if (options.stranded !== undefined) {
+    try {
+      reconciliation = await captureStrandedWrites(subject, {
+        binaries: local.binaries,
+        dataDir: local.dataDir,
+        oldUrl: options.stranded.oldUrl,
+        source,
+        // beside the data directory: the same file system (room for the copy, and cp can reflink) and a
+        // place the server's OS user can reach
+        scratchDir: options.stranded.scratchDir ?? `${local.dataDir}.drctl-stranded-${process.pid}`,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    } catch (cause) {
+      throw new DrctlError(
+        'DRCTL_PG_STRANDED_CAPTURE_FAILED',
+        `cannot tell what ${where} committed after the failover, so it was not rebuilt: ${cause instanceof Error ? cause.message : String(cause)}`,
+        {
+          hint: 'fix the cause and run the step again (the former primary is untouched), or rebuild with stranded: discard to throw its writes away',
+          cause,
+        },
+      );
+    }
+  }
   const { conninfo, env } = toolConnection(source.url, {
     application_name: subject.site,
     dbname: 'postgres',
@@ -531,7 +563,13 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
       await client.query('select pg_reload_conf()');
     });
   }
-  return { method: used, rewindError, server, synchronous: options.synchronous === true };
+  return {
+    method: used,
+    rewindError,
+    server,
+    synchronous: options.synchronous === true,
+    ...(reconciliation === undefined ? {} : { reconciliation }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------- backup
