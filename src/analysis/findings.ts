@@ -19,6 +19,8 @@ export const SEVERITIES = ['error', 'warning', 'info'] as const satisfies readon
 /** Every finding code with its severity and the source document it comes from. */
 export const FINDINGS = {
   DRCTL_RTO_EXCEEDED: { severity: 'error', seed: '000' },
+  DRCTL_SITE_RTO_EXCEEDED: { severity: 'error', seed: '000' },
+  DRCTL_PEOPLE_RTO: { severity: 'error', seed: '000' },
   DRCTL_RPO_EXCEEDED: { severity: 'error', seed: '003' },
   DRCTL_RPO_ASSUMED: { severity: 'info', seed: '004' },
   DRCTL_DATA_UNPROTECTED: { severity: 'error', seed: '003' },

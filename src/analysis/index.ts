@@ -4,7 +4,7 @@
  * hint, plus a summary per runbook: dependency waves, the critical path against the RTO and, when it
  * does not fit, the remedies of seed 000. Every rule and its code is described in docs/analysis.md.
  */
-import { formatLocation } from '../errors.ts';
+import { DrctlError, formatLocation } from '../errors.ts';
 import type { Plan } from '../plan/model.ts';
 import { createContext } from './context.ts';
 import type { Rule } from './context.ts';
@@ -18,6 +18,8 @@ import { objectivesWithinTier, standbyPlaced, strategyMatchesTier, weakestLink }
 import { activationDefined, approvals, contactBackups } from './rules/people.ts';
 import { recoveryOrder, recoveryRunbooks, stepTargets, stepsVerified } from './rules/runbooks.ts';
 import { inlineSecrets } from './rules/secrets.ts';
+import { analyzeSite, servingSites, siteFindings } from './site.ts';
+import type { SiteAnalysis } from './site.ts';
 import { drillSchedule, instructionsExercised, planReview, signoffs } from './rules/staleness.ts';
 
 export { FINDINGS, SEVERITIES, compareFindings, countBySeverity } from './findings.ts';
@@ -33,6 +35,8 @@ export {
 export type { CriticalPath, GraphNode, TimedNode, TimelineEntry } from './graph.ts';
 export type { Remedy, RemedyKind, RunbookAnalysis } from './runbooks.ts';
 export { recoveryPoint } from './rules/data.ts';
+export { analyzeSite, servingSites } from './site.ts';
+export type { SiteAnalysis, SiteChildTiming, SiteStepTiming, SiteTierTiming } from './site.ts';
 export type { RecoveryPoint } from './rules/data.ts';
 
 export interface AnalyzeOptions {
@@ -87,8 +91,26 @@ export function analyzePlan(plan: Plan, options: AnalyzeOptions = {}): Analysis 
     }
   }
   for (const rule of RULES) rule(context, report);
+  for (const site of sitesToAnalyze(plan)) for (const f of siteFindings(plan, site)) report(f);
   findings.sort(compareFindings);
   return { findings, runbooks, recoveryOrder: componentWaves([...context.components.values()]) };
+}
+
+/**
+ * Each serving site's loss as one run. A site that cannot make one run (a workload without a failover
+ * runbook, workloads in a cycle) is left out here: DRCTL_RECOVERY_RUNBOOK_MISSING already says the first,
+ * and `drctl run --site-lost` refuses both with their position.
+ */
+function sitesToAnalyze(plan: Plan): SiteAnalysis[] {
+  const analyses: SiteAnalysis[] = [];
+  for (const site of servingSites(plan)) {
+    try {
+      analyses.push(analyzeSite(plan, site));
+    } catch (error) {
+      if (!(error instanceof DrctlError)) throw error;
+    }
+  }
+  return analyses;
 }
 
 /** The `--json` shape of an analysis (documented in docs/analysis.md); the API serves the same. */

@@ -5,7 +5,7 @@
  * approvers (with their quorum) say so. The gate is part of the run's first record, so a resumed run gets
  * the same step back even though the plan file does not contain it.
  */
-import type { Runbook, Step } from '../plan/model.ts';
+import type { Plan, Runbook, Step } from '../plan/model.ts';
 
 export interface ActivationGate {
   /** Who may declare; empty means anyone (a run's four-eyes rule still refuses whoever started it). */
@@ -57,5 +57,16 @@ export function withActivationGate(runbook: Runbook, gate: ActivationGate | unde
   return {
     ...runbook,
     steps: [step, ...runbook.steps.map((s) => (s.needs.length === 0 ? { ...s, needs: [id] } : s))],
+  };
+}
+
+/** The one declaration in front of a site run: the plan's activation approvers and quorum. */
+export function siteDeclaration(plan: Plan, site: string): ActivationGate {
+  return {
+    approvers: plan.activation?.approvers ?? [],
+    quorum: plan.activation?.quorum ?? 1,
+    reason: `Declare the loss of site ${site}: every workload it serves fails over in this run.${
+      plan.activation === undefined ? '' : ` Criteria: ${plan.activation.criteria.join(' ')}`
+    }`,
   };
 }

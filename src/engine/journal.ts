@@ -76,6 +76,19 @@ export interface RunCreatedData {
   activation?: { approvers: string[]; quorum: number; reason: string };
   /** Why the run started, when it was not a person's command (the monitor). */
   trigger?: RunTrigger;
+  /** A site run: the lost site and its children, each a workload's failover runbook (steps `<workload>.<step>`). */
+  site?: { site: string; children: SiteChildSnapshot[] };
+}
+
+/** One child of a site run, as the run started with it. */
+export interface SiteChildSnapshot {
+  workload: string;
+  runbook: string;
+  tier: number;
+  rtoMs: number;
+  /** Children that must finish before it starts. */
+  after: string[];
+  steps: string[];
 }
 
 export interface StepFailureData {

@@ -15,7 +15,9 @@ import type { JournalInput, JournalRecord, RunStatus, RunStore } from '../store/
 import { FINAL_RUN_STATUSES, isStoreOutage } from '../store/store.ts';
 import { endProcessGroup, processGroupGone } from '../system/guarded-spawn.ts';
 import { silentLogger } from '../system/logger.ts';
-import { withActivationGate } from './activation.ts';
+import { siteRecovery } from '../plan/site.ts';
+import { childOfStep } from '../plan/site.ts';
+import { siteDeclaration, withActivationGate } from './activation.ts';
 import type { ActivationGate } from './activation.ts';
 import { runCheck } from './checks.ts';
 import type { EngineHooks, RunEvent } from './hooks.ts';
@@ -52,7 +54,13 @@ export interface EngineOptions {
 
 export interface StartRunOptions {
   plan: Plan;
+  /** The runbook to run; ignored when `site` is given. */
   runbook: string;
+  /**
+   * Recover every workload the site serves in one run (plan/site.ts): their failover runbooks as children,
+   * behind one declaration (the plan's activation approvers and quorum unless `activation` says otherwise).
+   */
+  site?: string;
   /** Needed only when several workloads have a runbook of that name. */
   workload?: string;
   /** Who starts the run; four-eyes approvals refuse this person. */
@@ -275,9 +283,14 @@ export class Engine {
 
   /** Creates a run, takes its lease and starts driving it. */
   async start(options: StartRunOptions): Promise<RunDriver> {
+    const site = options.site === undefined ? undefined : siteRecovery(options.plan, options.site);
+    const activation =
+      site === undefined
+        ? options.activation
+        : (options.activation ?? siteDeclaration(options.plan, site.site));
     const runbook = withActivationGate(
-      findRunbook(options.plan, options.runbook, options.workload),
-      options.activation,
+      site?.runbook ?? findRunbook(options.plan, options.runbook, options.workload),
+      activation,
     );
     const executions = runbook.steps.map((step) => resolveExecution(this.options.providers, step));
     const redactor = new Redactor(planSecrets(options.plan, this.options.env));
@@ -290,8 +303,9 @@ export class Engine {
       startedBy: options.startedBy,
       parallel: Math.max(1, options.parallel ?? this.options.parallel ?? DEFAULT_PARALLEL),
       steps: executions.map((execution) => snapshotOf(options.plan, execution)),
-      ...(options.activation === undefined ? {} : { activation: options.activation }),
+      ...(activation === undefined ? {} : { activation }),
       ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
+      ...(site === undefined ? {} : { site: { site: site.site, children: site.children } }),
     };
     const runId = newRunId();
     const first = await this.options.store.createRun(
@@ -356,8 +370,11 @@ export class Engine {
       );
     }
     const state = replay(await store.readJournal(run.id));
+    const site = state.created.site?.site;
     const runbook = withActivationGate(
-      findRunbook(options.plan, run.runbook, run.workload),
+      site === undefined
+        ? findRunbook(options.plan, run.runbook, run.workload)
+        : siteRecovery(options.plan, site).runbook,
       state.created.activation,
     );
     const executions = runbook.steps.map((step) => resolveExecution(this.options.providers, step));
@@ -800,7 +817,12 @@ class Driver implements RunDriver {
       this.#queued.delete(id);
       const step = state.steps.get(id);
       if (step?.status !== 'pending' || this.#running.has(id)) continue;
+      if (this.#childStopped(id)) continue;
       this.#startAttempt(step);
+    }
+    for (const [child, stopped] of state.stoppedChildren) {
+      if (stopped.how === 'rollback' && !stopped.rolledBack && !this.#childRunning(child))
+        await this.#rollbackChild(child, stopped.because);
     }
     if (this.#running.size > 0 || this.#retryTimers.size > 0 || this.#ready.length > 0) return undefined;
 
@@ -821,7 +843,13 @@ class Driver implements RunDriver {
     if (waiting > 0 && this.#mode.returnWhenWaiting) return this.#outcome('waiting');
     if (waiting === 0 && this.#attention.size === 0) {
       // nothing runs, nothing waits for people and nothing can start: the graph cannot go on
-      return this.#finish('failed', 'no step can start: their needs failed');
+      const stopped = [...state.stoppedChildren].map(([child, why]) => `${child} (step ${why.because})`);
+      return this.#finish(
+        'failed',
+        stopped.length > 0
+          ? `child ${stopped.join(', ')} failed; what depends on it did not start`
+          : 'no step can start: their needs failed',
+      );
     }
     return undefined;
   }
@@ -1154,6 +1182,21 @@ class Driver implements RunDriver {
     if (!final) this.#scheduleRetry(step);
   }
 
+  #childStopped(stepId: string): boolean {
+    const child = this.#state.created.site === undefined ? undefined : childOfStep(stepId);
+    return child !== undefined && this.#state.stoppedChildren.has(child);
+  }
+
+  #childRunning(child: string): boolean {
+    return [...this.#running.keys()].some((id) => childOfStep(id) === child);
+  }
+
+  /** A site run's child failed under `rollback`: undo its own finished steps; the other children go on. */
+  async #rollbackChild(child: string, because: string): Promise<void> {
+    await this.#journal([{ type: RECORD.rollbackStarted, actor: ENGINE_ACTOR, data: { because, child } }]);
+    await this.#undo((step) => childOfStep(step.snapshot.id) === child);
+  }
+
   /** Runs the undo of every finished step, newest first. */
   async #rollback(): Promise<RunOutcome> {
     const state = this.#state;
@@ -1166,9 +1209,23 @@ class Driver implements RunDriver {
         },
       ]);
     }
+    const undoFailed = await this.#undo(() => true);
+    if (state.cancelRequested) return this.#finish('cancelled', 'cancelled during rollback');
+    return this.#finish(
+      undoFailed ? 'failed' : 'rolled-back',
+      undoFailed
+        ? 'an undo failed during rollback'
+        : `rolled back after step ${state.stoppedBecause ?? '?'} failed`,
+    );
+  }
+
+  /** Undoes the finished steps that `which` picks, newest first; true when an undo failed. */
+  async #undo(which: (step: StepState) => boolean): Promise<boolean> {
+    const state = this.#state;
     const done = [...state.steps.values()]
       .filter(
         (step) =>
+          which(step) &&
           step.succeededSeq !== undefined &&
           step.snapshot.hasUndo &&
           (step.undo === 'none' || step.undo === 'running'),
@@ -1221,13 +1278,7 @@ class Driver implements RunDriver {
         this.#running.delete(step.snapshot.id);
       }
     }
-    if (state.cancelRequested) return this.#finish('cancelled', 'cancelled during rollback');
-    return this.#finish(
-      undoFailed ? 'failed' : 'rolled-back',
-      undoFailed
-        ? 'an undo failed during rollback'
-        : `rolled back after step ${state.stoppedBecause ?? '?'} failed`,
-    );
+    return undoFailed;
   }
 
   async #finish(status: RunStatus, reason: string | undefined): Promise<RunOutcome> {

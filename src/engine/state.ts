@@ -4,6 +4,7 @@
  * what a resumed driver would act on.
  */
 import type { JournalRecord, RunStatus } from '../store/store.ts';
+import { childOfStep } from '../plan/site.ts';
 import type { StepProcess } from '../system/guarded-spawn.ts';
 import { RECORD } from './journal.ts';
 import type { Decision, RunCreatedData, StepFailureData, StepSnapshot, WaitingFor } from './journal.ts';
@@ -75,6 +76,11 @@ export interface RunState {
   rollback: 'none' | 'running' | 'done';
   /** A step failed under on_failure: continue; the run still ends failed. */
   toleratedFailure: boolean;
+  /**
+   * Site runs: children stopped by a failure policy, with how. Only they stop; the rest of the run goes
+   * on, and children that need a stopped one never start.
+   */
+  stoppedChildren: Map<string, { how: 'abort' | 'rollback'; because: string; rolledBack: boolean }>;
   lastSeq: number;
   lastAt: Date;
 }
@@ -122,6 +128,7 @@ export function initialState(record: JournalRecord): RunState {
     stoppedBecause: undefined,
     rollback: 'none',
     toleratedFailure: false,
+    stoppedChildren: new Map(),
     lastSeq: record.seq,
     lastAt: record.at,
   };
@@ -232,10 +239,16 @@ export function applyRecord(state: RunState, record: JournalRecord): void {
     case RECORD.cancelRequested:
       state.cancelRequested ??= { by: record.actor, reason: data.reason as string | undefined };
       break;
-    case RECORD.rollbackStarted:
+    case RECORD.rollbackStarted: {
+      const child = typeof data.child === 'string' ? state.stoppedChildren.get(data.child) : undefined;
+      if (child !== undefined) {
+        child.rolledBack = true;
+        break;
+      }
       state.rollback = 'running';
       state.stopping = 'rollback';
       break;
+    }
     case RECORD.undoStarted:
       if (step) {
         step.undo = 'running';
@@ -260,7 +273,12 @@ export function applyRecord(state: RunState, record: JournalRecord): void {
       break;
   }
   if (record.type === RECORD.stepFailed && step?.status === 'failed') {
-    if (data.aborted === true) stop(state, 'abort', step.snapshot.id);
+    const child = state.created.site === undefined ? undefined : childOfStep(step.snapshot.id);
+    const policy = data.aborted === true ? 'abort' : step.snapshot.onFailure;
+    if (child !== undefined && (policy === 'abort' || policy === 'rollback')) {
+      if (!state.stoppedChildren.has(child))
+        state.stoppedChildren.set(child, { how: policy, because: step.snapshot.id, rolledBack: false });
+    } else if (data.aborted === true) stop(state, 'abort', step.snapshot.id);
     else if (step.snapshot.onFailure === 'continue') state.toleratedFailure = true;
     else if (step.snapshot.onFailure === 'abort') stop(state, 'abort', step.snapshot.id);
     else if (step.snapshot.onFailure === 'rollback') stop(state, 'rollback', step.snapshot.id);

@@ -3,6 +3,7 @@
  * what comes next, and expected against actual time per step. Built from the journal alone.
  */
 import type { JournalRecord, Lease, RunStatus } from '../store/store.ts';
+import { childOfStep } from '../plan/site.ts';
 import { RECORD } from './journal.ts';
 import { needsMet } from './state.ts';
 import type { RunState, StepStatus } from './state.ts';
@@ -38,6 +39,35 @@ export interface StepView {
   checks: Array<{ name: string; ok: boolean; message: string }>;
 }
 
+/** Where one child of a site run is. */
+export type ChildStatus =
+  /** no step started yet, and nothing it waits for failed */
+  | 'pending'
+  | 'running'
+  /** a step waits for people */
+  | 'waiting'
+  | 'succeeded'
+  /** stopped by a failure policy, or a step failed for good */
+  | 'failed'
+  /** its finished steps were undone after it failed under on_failure: rollback */
+  | 'rolled-back'
+  /** never started because a child it waits for failed */
+  | 'blocked';
+
+export interface ChildView {
+  workload: string;
+  runbook: string;
+  tier: number;
+  status: ChildStatus;
+  after: string[];
+  steps: string[];
+  rtoMs: number;
+  /** From the site run's start to the child's last step finishing: its RTO as measured. */
+  recoveredAfterMs: number | undefined;
+  /** Within its RTO; undefined until it finished. */
+  fits: boolean | undefined;
+}
+
 export interface RunView {
   id: string;
   workload: string;
@@ -57,6 +87,8 @@ export interface RunView {
   /** The process driving the run now, if any. */
   driver: { pid: number; host: string } | undefined;
   steps: StepView[];
+  /** A site run: the lost site and its children, each a workload's failover runbook. */
+  site?: { site: string; children: ChildView[] };
 }
 
 export function runView(records: readonly JournalRecord[], lease?: Lease): RunView {
@@ -152,12 +184,59 @@ export function runView(records: readonly JournalRecord[], lease?: Lease): RunVi
     next: finished
       ? []
       : [...state.steps.values()]
-          .filter((step) => step.status === 'pending' && needsMet(state, step) && !state.stopping)
+          .filter(
+            (step) =>
+              step.status === 'pending' &&
+              needsMet(state, step) &&
+              !state.stopping &&
+              !state.stoppedChildren.has(childOfStep(step.snapshot.id) ?? ''),
+          )
           .map((step) => step.snapshot.id),
     driver:
       lease && !finished && lease.expiresAt.getTime() > Date.now()
         ? { pid: lease.pid, host: lease.host }
         : undefined,
     steps,
+    ...(state.created.site === undefined
+      ? {}
+      : { site: { site: state.created.site.site, children: childViews(state, steps) } }),
   };
+}
+
+function childViews(state: RunState, steps: readonly StepView[]): ChildView[] {
+  const byId = new Map(steps.map((step) => [step.id, step]));
+  const views = new Map<string, ChildView>();
+  for (const child of state.created.site?.children ?? []) {
+    const own = child.steps.map((id) => byId.get(id)).filter((step) => step !== undefined);
+    const stopped = state.stoppedChildren.get(child.workload);
+    const done = own.every((step) => step.status === 'succeeded' || step.status === 'skipped');
+    let status: ChildStatus;
+    if (stopped?.rolledBack) status = 'rolled-back';
+    else if (stopped !== undefined || own.some((step) => step.status === 'failed' && !done))
+      status = 'failed';
+    else if (done) status = 'succeeded';
+    else if (own.some((step) => step.status === 'waiting')) status = 'waiting';
+    else if (own.some((step) => step.status !== 'pending')) status = 'running';
+    else if (
+      child.after.some((id) => ['failed', 'rolled-back', 'blocked'].includes(views.get(id)?.status ?? ''))
+    )
+      status = 'blocked';
+    else status = 'pending';
+    const finishedAt = done
+      ? Math.max(...own.map((step) => (step.finishedAt ? Date.parse(step.finishedAt) : 0)))
+      : undefined;
+    const recoveredAfterMs = finishedAt === undefined ? undefined : finishedAt - state.createdAt.getTime();
+    views.set(child.workload, {
+      workload: child.workload,
+      runbook: child.runbook,
+      tier: child.tier,
+      status,
+      after: child.after,
+      steps: child.steps,
+      rtoMs: child.rtoMs,
+      recoveredAfterMs,
+      fits: recoveredAfterMs === undefined ? undefined : recoveredAfterMs <= child.rtoMs,
+    });
+  }
+  return [...views.values()];
 }

@@ -122,6 +122,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
           role: site.role,
           description: site.description,
           location: site.location,
+          ...(site.alerts === undefined ? {} : { alerts: site.alerts }),
           at: location,
         });
     }
@@ -220,6 +221,14 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     }
   }
 
+  // ---- executors
+  const executorsSection = single('executors');
+  const executors = executorsSection && {
+    teams: executorsSection.value.teams ?? {},
+    sites: executorsSection.value.sites ?? {},
+    at: at(executorsSection.file, 'executors'),
+  };
+
   // ---- communications
   const commsSection = single('communications');
   const cadence = commsSection?.value.cadence;
@@ -278,6 +287,13 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
   const workloadIds = new Set<string>();
   const componentRefs: Reference[] = [];
   const siteRefs: Reference[] = [];
+  if (executorsSection)
+    for (const site of Object.keys(executorsSection.value.sites ?? {}))
+      siteRefs.push({
+        id: site,
+        location: () => locate(executorsSection.file.source, ['executors', 'sites', site], { key: true }),
+        what: 'executors of a site',
+      });
   // test schedules name scenarios, which are compiled after the workloads
   const testInputs: {
     workload: Workload;
@@ -572,6 +588,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     tiers,
     contacts,
     activation,
+    ...(executors === undefined ? {} : { executors }),
     communications,
     secrets: { env: single('secrets')?.value.env ?? [], file: single('secrets')?.value.file },
     workloads,
@@ -760,6 +777,8 @@ function compileWorkload(
     tier: input.tier,
     strategy: input.strategy,
     owner: input.owner,
+    team: input.team ?? input.id,
+    ...(input.alerts === undefined ? {} : { alerts: input.alerts }),
     rtoMs: optMs(input.rto) ?? tier.rtoMs,
     rpoMs: optMs(input.rpo) ?? tier.rpoMs,
     objectivesFrom: { rto: input.rto ? 'plan' : 'tier', rpo: input.rpo ? 'plan' : 'tier' },

@@ -56,6 +56,8 @@ export interface Plan {
   tiers: Record<TierLevel, TierPolicy>;
   contacts: Contact[];
   activation: Activation | undefined;
+  /** How many DR executors work manual steps and approvals at once; absent: no limit. */
+  executors?: Executors | undefined;
   communications: Communications;
   secrets: { env: string[]; file: string | undefined };
   workloads: Workload[];
@@ -68,6 +70,8 @@ export interface Site {
   role: SiteRole;
   description: string | undefined;
   location: string | undefined;
+  /** Alert labels that name this site; absent or empty: no alert maps to it. */
+  alerts?: Record<string, string>;
   at: SourceLocation;
 }
 
@@ -98,6 +102,14 @@ export interface Activation {
   approvers: string[];
   quorum: number;
   declareWithinMs: number | undefined;
+  at: SourceLocation;
+}
+
+export interface Executors {
+  /** Per team (a workload's `team`, its id by default). */
+  teams: Record<string, number>;
+  /** Per lost site, across every team working its recovery. */
+  sites: Record<string, number>;
   at: SourceLocation;
 }
 
@@ -165,6 +177,10 @@ export interface Workload {
   tier: TierLevel;
   strategy: Strategy;
   owner: string;
+  /** Whose DR executors do its manual work; absent in workloads built by hand in code (then the workload id). */
+  team?: string;
+  /** Alert labels that name this workload; absent or empty: no alert maps to it. */
+  alerts?: Record<string, string>;
   rtoMs: number;
   rpoMs: number;
   /** 'tier' when the objective is the tier default, 'plan' when the workload sets it. */

@@ -114,6 +114,12 @@ const Site = z.strictObject({
     .describe('primary serves traffic; secondary takes over; backup only holds copies.'),
   description: z.string().optional(),
   location: z.string().optional().describe('Region or data centre, for the runbook.'),
+  alerts: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe(
+      'Alert labels that name this site (e.g. { region: east }): an alert carrying all of them starts its site recovery.',
+    ),
 });
 
 const TierOverride = z.strictObject({
@@ -538,6 +544,15 @@ const Workload = z.strictObject({
   tier: Tier,
   strategy: Strategy,
   owner: Id,
+  team: Id.optional().describe(
+    'The team whose DR executors do its manual steps and approvals (see executors). @default the workload id',
+  ),
+  alerts: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe(
+      'Alert labels that name this workload (e.g. { service: shop }): an alert carrying all of them starts its failover.',
+    ),
   rto: Duration.optional().describe('@default the tier RTO'),
   rpo: Duration.optional().describe('@default the tier RPO'),
   flows: z.array(Flow).optional(),
@@ -754,6 +769,17 @@ const Secrets = z.strictObject({
   file: z.string().optional().describe('A KEY=value file of secrets, relative to the plan.'),
 });
 
+const Executors = z.strictObject({
+  teams: z
+    .record(Id, z.number().int().min(1))
+    .optional()
+    .describe('DR executors per team: how many manual steps and approvals the team can work at once.'),
+  sites: z
+    .record(Id, z.number().int().min(1))
+    .optional()
+    .describe('DR executors who work the loss of a site at once, across every team. @default no limit'),
+});
+
 /** One plan file. Every section is optional so a plan can be split across included files. */
 export const PlanFile = z.strictObject({
   version: z.literal(1).optional(),
@@ -765,6 +791,9 @@ export const PlanFile = z.strictObject({
   tiers: z.partialRecord(z.enum(['0', '1', '2', '3']), TierOverride).optional(),
   contacts: z.array(Contact).optional(),
   activation: Activation.optional(),
+  executors: Executors.optional().describe(
+    'People as a resource: the dry run and analysis schedule manual steps and approvals within these numbers. @default no limit',
+  ),
   communications: Communications.optional(),
   secrets: Secrets.optional(),
   workloads: z.array(Workload).optional(),

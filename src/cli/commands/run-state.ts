@@ -67,6 +67,18 @@ export function printView(context: CommandContext, view: RunView): void {
     );
   }
   if (view.next.length > 0) out(`next: ${view.next.join(', ')}`);
+  if (view.site !== undefined) {
+    out(`site ${view.site.site} lost: ${view.site.children.length} workloads`);
+    for (const child of view.site.children) {
+      const recovered =
+        child.recoveredAfterMs === undefined
+          ? ''
+          : `, recovered after ${formatDuration(child.recoveredAfterMs)} (RTO ${formatDuration(child.rtoMs)}${child.fits ? '' : ', MISSED'})`;
+      out(
+        `  ${child.status.padEnd(11)} ${child.workload}/${child.runbook} tier ${child.tier}${child.after.length > 0 ? ` after ${child.after.join(', ')}` : ''}${recovered}`,
+      );
+    }
+  }
   for (const step of view.steps) {
     const actual = step.actualMs === undefined ? '-' : formatDuration(step.actualMs);
     const over = step.overrunMs ? ` (+${formatDuration(step.overrunMs)} over)` : '';

@@ -6,7 +6,8 @@ import { printJson, type RegisterCommand } from '../context.ts';
 import { actor, withStateOptions, type StateOptions } from '../state-options.ts';
 
 interface RunOptions extends StateOptions {
-  runbook: string;
+  runbook?: string;
+  siteLost?: string;
   workload?: string;
   dryRun?: boolean;
   parallel?: string;
@@ -17,9 +18,13 @@ export const registerRun: RegisterCommand = (program, context) => {
   withStateOptions(
     program
       .command('run')
-      .description('execute a runbook (or predict its timeline with --dry-run)')
+      .description('execute a runbook, or recover a whole site (or predict the timeline with --dry-run)')
       .argument('<plan>', 'plan file (YAML)')
-      .requiredOption('--runbook <name>', 'runbook to run')
+      .option('--runbook <name>', 'runbook to run')
+      .option(
+        '--site-lost <site>',
+        'recover every workload the site serves in one run (docs/site-recovery.md)',
+      )
       .option('--workload <id>', 'workload, when several have a runbook of that name')
       .option('--dry-run', 'predict the timeline from expected + contingency; touch nothing')
       .option('--parallel <n>', 'steps running at once (default 8)')
@@ -31,8 +36,21 @@ export const registerRun: RegisterCommand = (program, context) => {
       import('./run-shared.ts'),
     ]);
     const { driveAndReport, engineFor, openState, progressHooks } = shared;
+    if ((options.runbook === undefined) === (options.siteLost === undefined)) {
+      throw new UsageError('DRCTL_RUN_TARGET', 'name either --runbook or --site-lost', {
+        hint: 'drctl run PLAN --runbook shop/failover, or drctl run PLAN --site-lost east',
+      });
+    }
     const plan = await loadPlanForCommand(file);
-    if (options.dryRun) {
+    if (options.siteLost !== undefined && options.dryRun) {
+      const [{ analyzeSite }, { printSiteDryRun }] = await Promise.all([
+        import('../../analysis/site.ts'),
+        import('./run-site.ts'),
+      ]);
+      printSiteDryRun(context, analyzeSite(plan, options.siteLost), options.json === true);
+      return;
+    }
+    if (options.runbook !== undefined && options.dryRun) {
       const timeline = predictTimeline(findRunbook(plan, options.runbook, options.workload));
       if (options.json) {
         printJson(context, { dryRun: true, planHash: plan.hash, ...timeline });
@@ -63,7 +81,9 @@ export const registerRun: RegisterCommand = (program, context) => {
       ]);
       const run = await engine.start({
         plan,
-        runbook: options.runbook,
+        ...(options.siteLost === undefined
+          ? { runbook: options.runbook ?? '' }
+          : { site: options.siteLost, runbook: '' }),
         startedBy,
         returnWhenWaiting: !options.wait,
         ...(options.workload === undefined ? {} : { workload: options.workload }),
