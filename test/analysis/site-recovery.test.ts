@@ -107,7 +107,7 @@ function planWith(workloads: unknown[]): string {
     stringify({
       version: 1,
       sites: { east: { role: 'primary' }, west: { role: 'secondary' }, vault: { role: 'backup' } },
-      contacts: [{ id: 'alice', name: 'Alice', backup: 'alice' }],
+      contacts: [{ id: 'alice', name: 'Alice' }],
       workloads,
     }),
   );
