@@ -53,6 +53,8 @@ export interface StepSnapshot {
   onFailure: FailurePolicy;
   escalateTo: string | undefined;
   hasUndo: boolean;
+  /** Evidence a person must attach when confirming the step; absent in runs journaled before it was kept. */
+  evidence?: string[];
   /** Approvers resolved from `by` and `role` when the run started; empty means anyone (four-eyes still applies). */
   approval: { approvers: string[]; role: string | undefined; quorum: number; fourEyes: boolean } | undefined;
 }

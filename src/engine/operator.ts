@@ -157,7 +157,16 @@ export async function confirmStep(
     const step = stepOf(state, input.step);
     if (step.status !== 'waiting' || step.waitingFor !== 'confirmation')
       throw notWaiting(state, step, 'confirmation');
-    const records: JournalInput[] = Object.entries(input.evidence ?? {}).map(([name, value]) => ({
+    // an empty text box or file field is no evidence
+    const given = Object.entries(input.evidence ?? {}).filter(([, value]) => value.trim() !== '');
+    const required = step.snapshot.evidence ?? [];
+    if (required.length > 0 && given.length === 0)
+      throw new UsageError(
+        'DRCTL_EVIDENCE_REQUIRED',
+        `step ${step.snapshot.id} needs evidence before it is confirmed done: ${required.join('; ')}`,
+        { hint: 'attach it as text or a file (drctl confirm --evidence name=value), then confirm again' },
+      );
+    const records: JournalInput[] = given.map(([name, value]) => ({
       type: RECORD.evidence,
       step: input.step,
       actor: input.by,

@@ -255,6 +255,7 @@ function snapshotOf(plan: Plan, execution: Execution): StepSnapshot {
     onFailure: step.onFailure,
     escalateTo: step.escalateTo,
     hasUndo: execution.undo !== undefined,
+    evidence: step.evidence,
     approval,
   };
 }

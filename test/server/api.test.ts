@@ -290,6 +290,38 @@ describe('drctl serve API', async () => {
     ).toBe(409);
   });
 
+  it('refuses "Confirm done" without the evidence the step asks for, and journals no empty evidence', async () => {
+    const run = await startRun(t);
+    await waitFor(t, run.id, (r) => stepOf(r, 'check')?.waitingFor === 'confirmation');
+    const path = `/api/v1/runs/${run.id}/steps/check/confirm`;
+    const empty = new FormData();
+    empty.set('evidence', '  ');
+    empty.set('file', new Blob([], { type: 'application/octet-stream' }), '');
+    for (const body of [{}, { evidence: '' }, { evidence: { screenshot: ' ' } }, empty]) {
+      const refused = await t.json<{ error: { code: string; message: string } }>('POST', path, {
+        token: t.tokens.alice,
+        body,
+      });
+      expect(refused).toMatchObject({ status: 400, body: { error: { code: 'DRCTL_EVIDENCE_REQUIRED' } } });
+      expect(refused.body.error.message).toBe(
+        'step check needs evidence before it is confirmed done: screenshot',
+      );
+    }
+    const still = await t.json<Run>('GET', `/api/v1/runs/${run.id}`, { token: t.tokens.alice });
+    expect(stepOf(still.body, 'check')).toMatchObject({ waitingFor: 'confirmation', evidence: [] });
+    const confirmed = await t.json<Run>('POST', path, {
+      token: t.tokens.alice,
+      body: { evidence: { screenshot: 'green', extra: '' } },
+    });
+    expect(stepOf(confirmed.body, 'check')?.evidence).toEqual([
+      { name: 'screenshot', value: 'green', by: 'alice' },
+    ]);
+    await t.json('POST', `/api/v1/runs/${run.id}/cancel`, {
+      token: t.tokens.alice,
+      body: { reason: 'test over' },
+    });
+  });
+
   it('rejects, cancels and decides through the engine, and resumes a run nobody drives', async () => {
     const rejected = await startRun(t);
     await waitFor(t, rejected.id, (r) => stepOf(r, 'check')?.waitingFor === 'confirmation');
@@ -507,7 +539,10 @@ describe('drctl serve API', async () => {
     expect(text).toMatch(/drctl_drill_rto_seconds\{workload="shop",scenario="east-killed"\} 0.291/);
     const run = await startRun(t);
     await waitFor(t, run.id, (r) => stepOf(r, 'check')?.waitingFor === 'confirmation');
-    await t.json('POST', `/api/v1/runs/${run.id}/steps/check/confirm`, { token: t.tokens.alice, body: {} });
+    await t.json('POST', `/api/v1/runs/${run.id}/steps/check/confirm`, {
+      token: t.tokens.alice,
+      body: { evidence: 'seen' },
+    });
     await waitFor(t, run.id, (r) => stepOf(r, 'declare')?.waitingFor === 'approval');
     const waiting = await (await t.call('GET', '/metrics')).text();
     expect(waiting).toMatch(/drctl_approvals_waiting\{workload="shop",runbook="failover"\} 1/);

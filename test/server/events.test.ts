@@ -63,7 +63,7 @@ describe('server-sent events', async () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     await t.json('POST', `/api/v1/runs/${run.body.id}/steps/check/confirm`, {
       token: t.tokens.alice,
-      body: {},
+      body: { evidence: 'seen' },
     });
     for (;;) {
       const view = await t.json<{ steps: Array<{ id: string; waitingFor?: string }> }>(
