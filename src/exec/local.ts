@@ -1,0 +1,156 @@
+/**
+ * Commands on this machine. Each runs in its own process group (`detached`), and every group still
+ * running is killed when drctl exits, however it exits short of SIGKILL, so a step's processes never outlive
+ * the driver that started them.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { signalGroup } from '../system/processes.ts';
+import { DEFAULT_OUTPUT_LIMIT, CappedOutput } from './output.ts';
+import type { Executor, RunOptions, RunResult, StreamHandle, StreamOptions } from './types.ts';
+
+/** How long a stopped command gets between SIGTERM and SIGKILL. */
+export const KILL_GRACE_MS = 2_000;
+
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+/** Kill what is still running when drctl exits: the process-group guard of local commands. */
+function guard(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  const pid = child.pid;
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const group of liveGroups) {
+        try {
+          signalGroup(group, 'SIGKILL');
+        } catch {
+          // best effort while exiting
+        }
+      }
+    });
+  }
+  liveGroups.add(pid);
+  child.once('exit', () => liveGroups.delete(pid));
+}
+
+/** SIGTERM to the group now, SIGKILL after the grace period if anything is left. */
+export function stopGroup(child: ChildProcess, graceMs = KILL_GRACE_MS): void {
+  const pid = child.pid;
+  if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    signalGroup(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      signalGroup(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }, graceMs);
+  timer.unref();
+  child.once('exit', () => clearTimeout(timer));
+}
+
+/**
+ * Spawn `argv` in its own process group, guarded, and collect its output. Used for local commands and for
+ * the SSH client itself, so a driver that dies takes its SSH sessions (and so the remote commands) with it.
+ */
+export function runProcess(
+  argv: readonly string[],
+  options: RunOptions & {
+    stdin?: string | NodeJS.ReadableStream | 'keep-open';
+    /** Leave stdout unread: the caller consumes it as a stream. */
+    rawStdout?: boolean;
+  },
+  describeSpawnError: (error: Error) => Error,
+): { child: ChildProcess; done: Promise<RunResult> } {
+  const [file, ...args] = argv as [string, ...string[]];
+  const started = performance.now();
+  const child = spawn(file, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
+  guard(child);
+  const limit = options.outputLimit ?? DEFAULT_OUTPUT_LIMIT;
+  const stdout = new CappedOutput(limit);
+  const stderr = new CappedOutput(limit);
+  if (options.rawStdout !== true)
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      options.onOutput?.('stdout', chunk);
+    });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr.push(chunk);
+    options.onOutput?.('stderr', chunk);
+  });
+  if (child.stdin !== null) {
+    child.stdin.on('error', () => {
+      // the command closed its stdin early: what it did is told by its exit code
+    });
+    const input = options.stdin;
+    if (typeof input === 'string') {
+      if (input !== 'keep-open') child.stdin.end(input);
+    } else if (input !== undefined) input.pipe(child.stdin);
+  }
+  const stop = (): void => stopGroup(child);
+  options.signal?.addEventListener('abort', stop, { once: true });
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(stop, options.timeoutMs);
+  const done = new Promise<RunResult>((resolve, reject) => {
+    child.once('error', (error) => {
+      options.signal?.removeEventListener('abort', stop);
+      clearTimeout(timer);
+      reject(describeSpawnError(error));
+    });
+    child.once('close', (exitCode, signal) => {
+      options.signal?.removeEventListener('abort', stop);
+      clearTimeout(timer);
+      resolve({
+        exitCode,
+        signal,
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        durationMs: performance.now() - started,
+      });
+    });
+  });
+  if (options.signal?.aborted === true) stop();
+  return { child, done };
+}
+
+export class LocalExecutor implements Executor {
+  readonly where = 'this machine';
+  readonly host = undefined;
+
+  async run(command: string, options: RunOptions = {}): Promise<RunResult> {
+    return runProcess(['/bin/sh', '-c', command], options, (error) =>
+      Object.assign(new Error(`cannot start /bin/sh for "${command}": ${error.message}`), { cause: error }),
+    ).done;
+  }
+
+  stream(command: string, options: StreamOptions = {}): StreamHandle {
+    const { child, done } = runProcess(
+      ['/bin/sh', '-c', command],
+      { ...options, rawStdout: true },
+      (error) => error,
+    );
+    return { stdout: child.stdout as NodeJS.ReadableStream, done };
+  }
+
+  async signal(pid: number, signal: NodeJS.Signals, options: { group?: boolean } = {}): Promise<boolean> {
+    try {
+      process.kill(options.group === true ? -pid : pid, signal);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {}
+}

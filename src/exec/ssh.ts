@@ -1,0 +1,241 @@
+/**
+ * Commands on a host over SSH, through the system's OpenSSH client with connection multiplexing.
+ *
+ * Why OpenSSH and not a JavaScript SSH library (`ssh2`), measured on this repository's test bed (a host in
+ * a network namespace, docs/benchmarks.md "SSH steps"): a command over an open multiplexed connection costs
+ * about 10–15 ms more than the same command run here, within the 30 ms a step may add; ssh2 over an open
+ * connection costs less (a channel, no process), but both are small next to what the steps do. What decides
+ * is everything else: OpenSSH reads `~/.ssh/config` (aliases, `ProxyJump`, per-host users and keys), talks
+ * to the agent, checks `known_hosts` (hashed entries, `@cert-authority`, `@revoked`) exactly as the
+ * operator's own `ssh` does — with ssh2 drctl would re-implement all of that and differ in the corners.
+ *
+ * One connection per host: the first command opens a master connection (`ControlMaster=auto`) that stays
+ * `ControlPersist` seconds after its last use, and every later command is a new channel on it. A master
+ * that died (the link dropped, the host rebooted) is replaced by the next command, as `auto` opens a new
+ * one when the socket does not answer. Keep-alives end a master whose host stopped answering within about
+ * 3 s, so a cut-off host fails the next command as unreachable instead of hanging.
+ *
+ * A remote command must not outlive the driver: the command goes to the host on the SSH channel's stdin as
+ * a small script that starts it in its own session (process group) and ends that group when stdin closes —
+ * which happens when drctl stops the command or dies (its SSH client is in a process group drctl kills on
+ * exit, and a killed client closes the channel). The environment travels inside that script, so secrets
+ * (PGPASSWORD) never appear on a command line here or there.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HostError, sshFailure } from './errors.ts';
+import { runProcess, stopGroup } from './local.ts';
+import { shellJoin, shellQuote } from './quote.ts';
+import type { Executor, HostTarget, RunOptions, RunResult, StreamHandle, StreamOptions } from './types.ts';
+
+/** How long a master connection stays after its last command. */
+const CONTROL_PERSIST_S = 60;
+/** Keep-alive probes: a master whose host stops answering ends after interval × count. */
+const ALIVE_INTERVAL_S = 1;
+const ALIVE_COUNT = 3;
+
+let controlDir: string | undefined;
+const open = new Set<SshExecutor>();
+
+/** One private directory per drctl process for the control sockets, removed when it exits. */
+function controlDirectory(): string {
+  if (controlDir !== undefined) return controlDir;
+  const dir = mkdtempSync(join(tmpdir(), 'drctl-ssh-'));
+  // SSH_ASKPASS: prints the passphrase ssh asks for, from the variable drctl sets for that one client
+  writeFileSync(join(dir, 'askpass'), '#!/bin/sh\nprintf "%s\\n" "$DRCTL_SSH_ASKPASS_VALUE"\n', {
+    mode: 0o700,
+  });
+  controlDir = dir;
+  process.on('exit', () => {
+    for (const executor of open) executor.closeSync();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+/** The client options for a host, without the destination. */
+function sshOptions(host: HostTarget, multiplex: boolean): string[] {
+  const options = [
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', `ConnectTimeout=${Math.max(1, Math.ceil(host.connectTimeoutMs / 1000))}`,
+    '-o', `ServerAliveInterval=${ALIVE_INTERVAL_S}`,
+    '-o', `ServerAliveCountMax=${ALIVE_COUNT}`,
+    '-o', 'PasswordAuthentication=no',
+    '-o', 'KbdInteractiveAuthentication=no',
+    '-o', 'LogLevel=ERROR',
+  ]; // prettier-ignore
+  if (host.passphraseEnv === undefined) options.push('-o', 'BatchMode=yes');
+  if (multiplex) {
+    options.push('-o', 'ControlMaster=auto');
+    // one socket per way of reaching the host (user, key, known_hosts, jump), not only per address: a
+    // master opened with other settings must never stand in for these
+    const key = createHash('sha256').update(JSON.stringify(host)).digest('hex').slice(0, 32);
+    options.push('-o', `ControlPath=${join(controlDirectory(), key)}`);
+    options.push('-o', `ControlPersist=${CONTROL_PERSIST_S}`);
+  }
+  if (host.knownHostsFile !== undefined) options.push('-o', `UserKnownHostsFile=${host.knownHostsFile}`);
+  if (host.identityFile !== undefined) options.push('-i', host.identityFile, '-o', 'IdentitiesOnly=yes');
+  if (host.user !== undefined) options.push('-l', host.user);
+  if (host.port !== undefined) options.push('-p', String(host.port));
+  if (host.jump !== undefined) {
+    // ProxyCommand rather than -J, so the jump host gets its own user, key and known_hosts from the plan
+    const jump = ['ssh', ...sshOptions(host.jump, false), '-W', '%h:%p', host.jump.address];
+    options.push('-o', `ProxyCommand=${shellJoin(jump)}`);
+  }
+  return options;
+}
+
+/** The environment of the local SSH client: the passphrase for SSH_ASKPASS, when the plan names one. */
+function clientEnv(host: HostTarget): Record<string, string> {
+  const names = [host.passphraseEnv, host.jump?.passphraseEnv].filter((n): n is string => n !== undefined);
+  const name = names[0];
+  if (name === undefined) return {};
+  return {
+    SSH_ASKPASS: join(controlDirectory(), 'askpass'),
+    SSH_ASKPASS_REQUIRE: 'force',
+    DRCTL_SSH_ASKPASS_VALUE: process.env[name] ?? '',
+  };
+}
+
+/** The script a remote command runs in: its own session, ended when the channel's stdin closes. */
+function remoteScript(command: string, options: { cwd?: string; env?: Record<string, string> }): string {
+  const lines = ['{'];
+  for (const [name, value] of Object.entries(options.env ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`invalid environment variable name ${name}`);
+    lines.push(`export ${name}=${shellQuote(value)}`);
+  }
+  lines.push(
+    `cd ${shellQuote(options.cwd ?? '/')} || exit 1`,
+    // fd 3 keeps the channel's stdin: an asynchronous list's own stdin is /dev/null
+    'exec 3<&0',
+    `setsid /bin/sh -c ${shellQuote(command)} </dev/null &`,
+    'drctl_pid=$!',
+    '{ while read -r drctl_line <&3; do :; done; kill -TERM -$drctl_pid 2>/dev/null; sleep 2; kill -KILL -$drctl_pid 2>/dev/null; } &',
+    'drctl_watch=$!',
+    'wait $drctl_pid',
+    'drctl_rc=$?',
+    'kill $drctl_watch 2>/dev/null',
+    'exit $drctl_rc',
+    '}',
+    '',
+  );
+  return lines.join('\n');
+}
+
+export class SshExecutor implements Executor {
+  readonly host: HostTarget;
+  #connected: Promise<void> | undefined;
+
+  constructor(host: HostTarget) {
+    this.host = host;
+  }
+
+  get where(): string {
+    return `host ${this.host.name} (${this.host.address})`;
+  }
+
+  /** Open (or check) the master connection; fails with a HostError saying why. */
+  connect(): Promise<void> {
+    this.#connected ??= this.#exec('exit 0', {}).then(
+      () => undefined,
+      (error: unknown) => {
+        this.#connected = undefined;
+        throw error;
+      },
+    );
+    return this.#connected;
+  }
+
+  async run(command: string, options: RunOptions = {}): Promise<RunResult> {
+    await this.connect();
+    return this.#exec(command, options);
+  }
+
+  async #exec(command: string, options: RunOptions): Promise<RunResult> {
+    open.add(this);
+    const argv = ['ssh', ...sshOptions(this.host, true), '-T', this.host.address, 'exec /bin/sh -s'];
+    const { signal, timeoutMs, ...rest } = options;
+    const { child, done } = runProcess(
+      argv,
+      { ...rest, cwd: '/', env: clientEnv(this.host), stdin: 'keep-open' },
+      (error) =>
+        new HostError('DRCTL_HOST_SSH', this.host, `cannot start ssh: ${error.message}`, { cause: error }),
+    );
+    child.stdin?.write(remoteScript(command, options));
+    // closing stdin is how the remote side learns to stop; the client follows once the host has
+    const stop = (): void => {
+      child.stdin?.end();
+      const timer = setTimeout(() => stopGroup(child), 3_000);
+      timer.unref();
+      child.once('exit', () => clearTimeout(timer));
+    };
+    signal?.addEventListener('abort', stop, { once: true });
+    const timer = timeoutMs === undefined ? undefined : setTimeout(stop, timeoutMs);
+    if (signal?.aborted === true) stop();
+    try {
+      const result = await done;
+      const failure = sshFailure(this.host, result);
+      if (failure !== undefined) throw failure;
+      return result;
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      clearTimeout(timer);
+    }
+  }
+
+  stream(command: string, options: StreamOptions = {}): StreamHandle {
+    open.add(this);
+    const remote = `cd ${shellQuote(options.cwd ?? '/')} && exec /bin/sh -c ${shellQuote(command)}`;
+    const argv = ['ssh', ...sshOptions(this.host, true), '-T', this.host.address, remote];
+    const { child, done } = runProcess(
+      argv,
+      {
+        cwd: '/',
+        env: clientEnv(this.host),
+        rawStdout: true,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+      },
+      (error) =>
+        new HostError('DRCTL_HOST_SSH', this.host, `cannot start ssh: ${error.message}`, { cause: error }),
+    );
+    return {
+      stdout: child.stdout as NodeJS.ReadableStream,
+      done: done.then((result) => {
+        const failure = sshFailure(this.host, result);
+        if (failure !== undefined) throw failure;
+        return result;
+      }),
+    };
+  }
+
+  async signal(pid: number, signal: NodeJS.Signals, options: { group?: boolean } = {}): Promise<boolean> {
+    const target = options.group === true ? `-${pid}` : String(pid);
+    const result = await this.run(`kill -${signal.replace(/^SIG/, '')} ${target}`);
+    return result.exitCode === 0;
+  }
+
+  /** End the master connection; the next command opens a new one. */
+  async close(): Promise<void> {
+    this.#connected = undefined;
+    open.delete(this);
+    if (controlDir === undefined) return;
+    await runProcess(
+      ['ssh', ...sshOptions(this.host, true), '-O', 'exit', this.host.address],
+      { cwd: '/' },
+      (error) => error,
+    ).done.catch(() => undefined);
+  }
+
+  /** At process exit: ask the master to go, without waiting. */
+  closeSync(): void {
+    if (controlDir === undefined) return;
+    spawnSync('ssh', [...sshOptions(this.host, true), '-O', 'exit', this.host.address], {
+      stdio: 'ignore',
+      timeout: 1_000,
+    });
+  }
+}
