@@ -18,6 +18,7 @@ export { shellJoin, shellQuote } from './quote.ts';
 export { LocalExecutor, KILL_GRACE_MS } from './local.ts';
 export { SshExecutor } from './ssh.ts';
 export { CappedOutput } from './output.ts';
+export { executorOn, hostTarget, planHosts } from './plan-hosts.ts';
 
 export const localExecutor: Executor = new LocalExecutor();
 const hosts = new Map<string, SshExecutor>();

@@ -1,39 +1,18 @@
 /**
- * Commands on this machine. Each runs in its own process group (`detached`), and every group still
- * running is killed when drctl exits, however it exits short of SIGKILL, so a step's processes never outlive
- * the driver that started them.
+ * Commands on this machine, each in its own process group under the step-process guard
+ * (src/system/guarded-spawn.ts): stopping a command stops its group, and the group dies when drctl dies,
+ * SIGKILL included, so a step's processes never outlive the driver that started them. The SSH client that
+ * carries a remote command is started the same way, so a dead driver closes its SSH sessions too.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { spawnGuarded } from '../system/guarded-spawn.ts';
+import type { StepProcess } from '../system/guarded-spawn.ts';
 import { signalGroup } from '../system/processes.ts';
 import { DEFAULT_OUTPUT_LIMIT, CappedOutput } from './output.ts';
 import type { Executor, RunOptions, RunResult, StreamHandle, StreamOptions } from './types.ts';
 
 /** How long a stopped command gets between SIGTERM and SIGKILL. */
 export const KILL_GRACE_MS = 2_000;
-
-const liveGroups = new Set<number>();
-let exitHookInstalled = false;
-
-/** Kill what is still running when drctl exits: the process-group guard of local commands. */
-function guard(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  const pid = child.pid;
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => {
-      for (const group of liveGroups) {
-        try {
-          signalGroup(group, 'SIGKILL');
-        } catch {
-          // best effort while exiting
-        }
-      }
-    });
-  }
-  liveGroups.add(pid);
-  child.once('exit', () => liveGroups.delete(pid));
-}
 
 /** SIGTERM to the group now, SIGKILL after the grace period if anything is left. */
 export function stopGroup(child: ChildProcess, graceMs = KILL_GRACE_MS): void {
@@ -67,16 +46,15 @@ export function runProcess(
     rawStdout?: boolean;
   },
   describeSpawnError: (error: Error) => Error,
-): { child: ChildProcess; done: Promise<RunResult> } {
+): { child: ChildProcess; done: Promise<RunResult>; process: StepProcess | undefined } {
   const [file, ...args] = argv as [string, ...string[]];
   const started = performance.now();
-  const child = spawn(file, args, {
-    cwd: options.cwd,
+  const { child, process: stepProcess } = spawnGuarded(file, args, {
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     env: { ...process.env, ...options.env },
-    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    detached: true,
+    stdin: options.stdin === undefined ? 'ignore' : 'pipe',
   });
-  guard(child);
+  if (stepProcess !== undefined) options.onStart?.(stepProcess);
   const limit = options.outputLimit ?? DEFAULT_OUTPUT_LIMIT;
   const stdout = new CappedOutput(limit);
   const stderr = new CappedOutput(limit);
@@ -120,7 +98,7 @@ export function runProcess(
     });
   });
   if (options.signal?.aborted === true) stop();
-  return { child, done };
+  return { child, done, process: stepProcess };
 }
 
 export class LocalExecutor implements Executor {

@@ -108,7 +108,8 @@ function remoteScript(command: string, options: { cwd?: string; env?: Record<str
     lines.push(`export ${name}=${shellQuote(value)}`);
   }
   lines.push(
-    `cd ${shellQuote(options.cwd ?? '/')} || exit 1`,
+    // without a directory the command starts in the login directory, as `ssh host command` does
+    ...(options.cwd === undefined ? [] : [`cd ${shellQuote(options.cwd)} || exit 1`]),
     // fd 3 keeps the channel's stdin: an asynchronous list's own stdin is /dev/null
     'exec 3<&0',
     `setsid /bin/sh -c ${shellQuote(command)} </dev/null &`,
@@ -188,7 +189,8 @@ export class SshExecutor implements Executor {
 
   stream(command: string, options: StreamOptions = {}): StreamHandle {
     open.add(this);
-    const remote = `cd ${shellQuote(options.cwd ?? '/')} && exec /bin/sh -c ${shellQuote(command)}`;
+    const cd = options.cwd === undefined ? '' : `cd ${shellQuote(options.cwd)} && `;
+    const remote = `${cd}exec /bin/sh -c ${shellQuote(command)}`;
     const argv = ['ssh', ...sshOptions(this.host, true), '-T', this.host.address, remote];
     const { child, done } = runProcess(
       argv,

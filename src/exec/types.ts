@@ -4,6 +4,8 @@
  * a host over SSH. A provider says what to run; an `Executor` decides where and how.
  */
 
+import type { StepProcess } from '../system/guarded-spawn.ts';
+
 /** A host as the plan names it, compiled: everything the SSH client needs and nothing it must guess. */
 export interface HostTarget {
   /** The host's name in the plan (`app-east`). */
@@ -36,6 +38,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Called with every piece of output as it arrives. */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /** Told the guarded process that carries the command here (the command itself, or its SSH client). */
+  onStart?: (process: StepProcess) => void;
   /** Bytes of each stream kept in the result: the first half and the last half. @default 64 KiB */
   outputLimit?: number;
 }

@@ -6,6 +6,7 @@
 import type { PlanProblem, SourceLocation } from '../errors.ts';
 import {
   CADENCE_DEFAULTS,
+  HOST_CONNECT_TIMEOUT_MS,
   CHANNEL_DEFAULTS,
   CONSOLE_URL_DEFAULT,
   DRILL_SCHEDULE_DEFAULTS,
@@ -18,6 +19,7 @@ import {
   VERIFY_EVERY_DEFAULT_MS,
   defaultRetention,
 } from './defaults.ts';
+import { resolve } from 'node:path';
 import { Cron } from 'croner';
 import { parseDuration } from './duration.ts';
 import type {
@@ -123,6 +125,21 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
           description: site.description,
           location: site.location,
           ...(site.alerts === undefined ? {} : { alerts: site.alerts }),
+          hosts: Object.entries(site.hosts ?? {}).map(([hostId, host]) => ({
+            id: hostId,
+            site: id,
+            address: host.address,
+            user: host.user,
+            port: host.port,
+            identityFile:
+              host.identity_file === undefined ? undefined : resolve(meta.baseDir, host.identity_file),
+            passphraseEnv: host.passphrase_env,
+            jump: host.jump,
+            knownHostsFile:
+              host.known_hosts === undefined ? undefined : resolve(meta.baseDir, host.known_hosts),
+            connectTimeoutMs: optMs(host.connect_timeout) ?? HOST_CONNECT_TIMEOUT_MS,
+            at: locate(file.source, ['sites', id, 'hosts', hostId], { key: true }),
+          })),
           at: location,
         });
     }
@@ -136,6 +153,12 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
       extra.at,
       'give one primary site; make the others secondary or backup',
     );
+  const hosts = sites.flatMap((s) => s.hosts);
+  const hostIds = hosts.map((h) => h.id);
+  duplicates(hosts, 'host', report);
+  const hostRefs: Reference[] = hosts.flatMap((h) =>
+    h.jump === undefined ? [] : [{ id: h.jump, location: () => h.at, what: `jump of host ${h.id}` }],
+  );
 
   // ---- tiers
   const tiers = structuredClone(TIER_DEFAULTS) as Record<TierLevel, TierPolicy>;
@@ -349,7 +372,13 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
             what: `reference of component ${component.id}`,
           }),
         );
-        for (const site of Object.keys(component.placement ?? {})) {
+        for (const [site, placement] of Object.entries(component.placement ?? {})) {
+          if (typeof placement.host === 'string')
+            hostRefs.push({
+              id: placement.host,
+              location: () => locate(file.source, [...path, 'components', ci, 'placement', site, 'host']),
+              what: `placement of component ${component.id} at ${site}`,
+            });
           siteRefs.push({
             id: site,
             location: () =>
@@ -381,6 +410,9 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
         for (const step of runbook.steps) {
           refContact(step.owner, () => step.at, `owner of step ${step.id}`);
           refContact(step.escalateTo, () => step.at, `escalation of step ${step.id}`);
+          for (const params of [step.with, step.undo?.with, ...step.validate.map((c) => c.with)])
+            if (typeof params?.host === 'string')
+              hostRefs.push({ id: params.host, location: () => step.at, what: `step ${step.id}` });
           step.approval?.by.forEach((id) => refContact(id, () => step.at, `approver of step ${step.id}`));
           for (const check of [...step.validate, ...(step.wait?.until ? [step.wait.until] : [])]) {
             if (check.component)
@@ -554,6 +586,8 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
       reportUnknown('component', ref.id, componentIds, ref.location(), ref.what, report);
   for (const ref of siteRefs)
     if (!known.site.has(ref.id)) reportUnknown('site', ref.id, siteIds, ref.location(), ref.what, report);
+  for (const ref of hostRefs)
+    if (!hostIds.includes(ref.id)) reportUnknown('host', ref.id, hostIds, ref.location(), ref.what, report);
 
   // ---- cycles
   const byComponent = new Map(components.map((c) => [c.id, c]));

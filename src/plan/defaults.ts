@@ -151,3 +151,6 @@ export const PROBE_DEFAULTS = {
 
 /** Backups are proven by a restore at least monthly (seed 004: backup restore drills monthly). */
 export const VERIFY_EVERY_DEFAULT_MS = ms('31d');
+
+/** How long reaching and logging in to a host may take before its step fails as unreachable. */
+export const HOST_CONNECT_TIMEOUT_MS = 5_000;

@@ -72,6 +72,25 @@ export interface Site {
   location: string | undefined;
   /** Alert labels that name this site; absent or empty: no alert maps to it. */
   alerts?: Record<string, string>;
+  /** Machines of the site drctl reaches over SSH; none means everything runs where drctl runs. */
+  hosts: Host[];
+  at: SourceLocation;
+}
+
+/** A host as the plan names it, compiled: paths absolute, durations in milliseconds. */
+export interface Host {
+  /** Its name, unique in the plan; placements and steps say `host: <id>`. */
+  id: string;
+  site: string;
+  address: string;
+  user: string | undefined;
+  port: number | undefined;
+  identityFile: string | undefined;
+  passphraseEnv: string | undefined;
+  /** Name of the jump host. */
+  jump: string | undefined;
+  knownHostsFile: string | undefined;
+  connectTimeoutMs: number;
   at: SourceLocation;
 }
 

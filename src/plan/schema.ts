@@ -108,6 +108,29 @@ export { STRATEGIES };
 export const Strategy = z.enum(STRATEGIES);
 
 export const SITE_ROLES = ['primary', 'secondary', 'backup'] as const;
+
+/** A machine of a site that drctl reaches over SSH (docs/hosts.md). Names are unique across the plan. */
+const Host = z.strictObject({
+  address: z.string().min(1).describe('IP address or DNS name (an alias of ~/.ssh/config works too).'),
+  user: z.string().min(1).optional().describe("Login user. @default what the user's ssh would use"),
+  port: z.number().int().min(1).max(65535).optional().describe('@default 22'),
+  identity_file: z
+    .string()
+    .optional()
+    .describe('Private key, relative to the plan. @default the SSH agent and the default keys'),
+  passphrase_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .optional()
+    .describe("Environment variable holding the key's passphrase (never written in the plan)."),
+  jump: z.string().optional().describe('Another host of the plan to reach this one through (a bastion).'),
+  known_hosts: z
+    .string()
+    .optional()
+    .describe("known_hosts file the host key is checked against, relative to the plan. @default the user's"),
+  connect_timeout: Duration.optional().describe('How long reaching and logging in may take. @default 5s'),
+});
+
 const Site = z.strictObject({
   role: z
     .enum(SITE_ROLES)
@@ -120,6 +143,10 @@ const Site = z.strictObject({
     .describe(
       'Alert labels that name this site (e.g. { region: east }): an alert carrying all of them starts its site recovery.',
     ),
+  hosts: z
+    .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/), Host)
+    .optional()
+    .describe("The site's machines; placements and steps name one with `host:`."),
 });
 
 const TierOverride = z.strictObject({

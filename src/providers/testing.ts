@@ -24,6 +24,7 @@ export function testPlan(options: { baseDir: string; sites: string[]; workload: 
     role: index === 0 ? 'primary' : 'secondary',
     description: undefined,
     location: undefined,
+    hosts: [],
     at: AT,
   }));
   const workload: Workload = {

@@ -67,7 +67,10 @@ const WRAPPER = [
   `( trap '' TERM INT HUP; read -r _ <&3; kill -TERM 0; sleep "$g"; kill -KILL 0 ) </dev/null >/dev/null 2>&1 &`,
   'w=$!',
   'exec 3<&-',
-  '"$@" &',
+  // an asynchronous list's stdin is /dev/null, whatever `<&0` says: hand it over on another descriptor
+  'exec 4<&0',
+  '"$@" <&4 4<&- &',
+  'exec 4<&-',
   'wait $!; s=$?',
   'kill -KILL $w 2>/dev/null',
   // die of the signal that killed the command, so the caller sees the signal and not 128+n
