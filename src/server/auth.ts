@@ -195,6 +195,20 @@ export async function verifySession(store: RunStore, cookie: string): Promise<Pr
   };
 }
 
+/**
+ * Whether the token (and session) a principal signed in with still hold. An answer that lasts (an
+ * event stream) asks again while it runs, so a revoked token or an ended session stops it too.
+ */
+export async function principalHolds(store: RunStore, principal: Principal): Promise<boolean> {
+  if (principal.sessionId !== undefined) {
+    const session = await store.getDocument(SESSIONS, principal.sessionId);
+    if (session === undefined) return false;
+    if (Date.parse((session.data as unknown as SessionData).expiresAt) <= Date.now()) return false;
+  }
+  const token = await store.getDocument(TOKENS, principal.tokenId);
+  return token !== undefined && (token.data as unknown as TokenData).revokedAt === undefined;
+}
+
 export async function endSession(store: RunStore, sessionId: string): Promise<void> {
   await store.deleteDocument(SESSIONS, sessionId);
 }

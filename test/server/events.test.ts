@@ -1,18 +1,19 @@
 /** Live events over a real socket: runs driven here and runs changed from a shell reach SSE clients. */
 /* eslint-disable @typescript-eslint/no-explicit-any -- the tests read arbitrary event payloads */
 import { describe, expect, it } from 'vitest';
+import { createToken } from '../../src/server/index.ts';
 import { runCli } from '../support/cli.ts';
 import { testServer } from './support.ts';
 
 /** Reads server-sent events until `until` accepts one; returns every event read. */
 async function readEvents(
   url: string,
-  token: string,
+  token: string | { cookie: string },
   until: (event: { event: string; data: any }) => boolean,
 ) {
   const controller = new AbortController();
   const response = await fetch(url, {
-    headers: { authorization: `Bearer ${token}` },
+    headers: typeof token === 'string' ? { authorization: `Bearer ${token}` } : token,
     signal: controller.signal,
   });
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -107,5 +108,34 @@ describe('server-sent events', async () => {
         (e) => e.event === 'journal' && e.data.data.type === 'run-created' && e.data.data.actor === 'otto',
       ),
     ).toBe(true);
+  });
+
+  it('ends an open stream once its token is revoked, from a shell or through the API, session or not', async () => {
+    const store = t.server.ctx.store;
+    const viewer = await createToken(store, { name: 'mallory', role: 'viewer', createdBy: 'test' });
+    const bearer = readEvents(`${url}/api/v1/events`, viewer.token, () => false);
+    const signedIn = await t.server.app.request('/api/v1/session', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: viewer.token }),
+    });
+    const cookie = signedIn.headers.get('set-cookie')!.split(';')[0]!;
+    const session = readEvents(`${url}/api/v1/events`, { cookie }, () => false);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const revoked = await runCli('token', 'revoke', viewer.id, '--state', t.stateDir, '--as', 'ada');
+    expect(revoked.code).toBe(0);
+    const started = Date.now();
+    for (const events of await Promise.all([bearer, session]))
+      expect(events.map((e) => e.event)).toEqual(['ready', 'revoked']);
+    expect(Date.now() - started).toBeLessThan(10_000);
+
+    const other = await createToken(store, { name: 'mallory', role: 'viewer', createdBy: 'test' });
+    const stream = readEvents(`${url}/api/v1/events`, other.token, () => false);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await t.json('DELETE', `/api/v1/tokens/${other.id}`, { token: t.tokens.ada })).status).toBe(200);
+    expect((await stream).at(-1)).toMatchObject({
+      event: 'revoked',
+      data: { code: 'DRCTL_API_UNAUTHENTICATED' },
+    });
   });
 });

@@ -7,16 +7,20 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { Api } from '../api.ts';
+import { principalHolds, type Principal } from '../auth.ts';
 import type { LiveEvent, ServerContext } from '../context.ts';
 import { redactAnswer } from '../redact.ts';
 import { notFound } from '../runs.ts';
 import { journalEvent } from '../watcher.ts';
 
 const HEARTBEAT_MS = 15_000;
+/** How often an open stream asks whether its token still holds: a revoked token's stream ends within this. */
+const AUTH_RECHECK_MS = 2_000;
 
 function stream(
   ctx: ServerContext,
   c: Context,
+  principal: Principal | undefined,
   runId: string | undefined,
   afterSeq: number | undefined,
 ): Response {
@@ -42,20 +46,39 @@ function stream(
         queue.sort((a, b) => Number(a.data.seq ?? 0) - Number(b.data.seq ?? 0));
       }
       await sse.writeSSE({ event: 'ready', data: JSON.stringify({ runId: runId ?? null }) });
+      let checkedAt = Date.now();
+      let quietSince = Date.now();
       while (!closed) {
+        if (principal !== undefined && Date.now() - checkedAt >= AUTH_RECHECK_MS) {
+          checkedAt = Date.now();
+          if (!(await principalHolds(ctx.store, principal))) {
+            await sse.writeSSE({
+              event: 'revoked',
+              data: JSON.stringify({
+                code: 'DRCTL_API_UNAUTHENTICATED',
+                message: 'the token or session of this stream was revoked or has expired',
+              }),
+            });
+            break;
+          }
+        }
         const event = queue.shift();
         if (event === undefined) {
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, HEARTBEAT_MS);
+            const timer = setTimeout(resolve, Math.min(AUTH_RECHECK_MS, HEARTBEAT_MS));
             wake = () => {
               clearTimeout(timer);
               resolve();
             };
           });
           wake = undefined;
-          if (queue.length === 0 && !closed) await sse.write(': heartbeat\n\n');
+          if (queue.length === 0 && !closed && Date.now() - quietSince >= HEARTBEAT_MS) {
+            quietSince = Date.now();
+            await sse.write(': heartbeat\n\n');
+          }
           continue;
         }
+        quietSince = Date.now();
         if (runId !== undefined && event.type === 'journal') {
           const seq = Number(event.data.seq);
           if (seq <= lastSeq) continue;
@@ -77,7 +100,7 @@ export function registerEvents(api: Api, ctx: ServerContext): void {
     summary: 'Live events of every run (text/event-stream)',
     description:
       'Events: `ready` once, then `journal` (one run record), `run` (status or head moved) and others.',
-    handler: ({ c }) => stream(ctx, c, undefined, undefined),
+    handler: ({ c, principal }) => stream(ctx, c, principal, undefined, undefined),
   });
   api.route({
     method: 'GET',
@@ -86,9 +109,9 @@ export function registerEvents(api: Api, ctx: ServerContext): void {
     summary: 'Live events of one run (text/event-stream)',
     params: z.object({ id: z.string() }),
     query: z.object({ afterSeq: z.coerce.number().int().min(0).optional() }),
-    handler: async ({ c, params, query }) => {
+    handler: async ({ c, params, query, principal }) => {
       if ((await ctx.store.getRun(params.id)) === undefined) throw notFound(params.id);
-      return stream(ctx, c, params.id, query.afterSeq);
+      return stream(ctx, c, principal, params.id, query.afterSeq);
     },
   });
 }
