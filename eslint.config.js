@@ -1,6 +1,14 @@
-// Lint: floating promises are errors (they matter most in the executor), type-only imports,
-// and the engine never imports a concrete provider or store.
+// Lint: floating promises are errors (they matter most in the executor), type-only imports, no import
+// cycles, and the engine never imports a concrete provider or store.
 import tseslint from 'typescript-eslint';
+
+// A checkout whose node_modules predates the plug-in still lints the rest (say so, and run npm ci);
+// CI installs from the lock file, so there a missing plug-in is an error, not a skipped rule.
+const importX = await import('eslint-plugin-import-x').catch((error) => {
+  if (process.env.CI) throw error;
+  console.warn('eslint-plugin-import-x is not installed (run npm ci): import cycles are not checked');
+  return undefined;
+});
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'schema/**', '.drctl/**', 'dist/**'] },
@@ -14,6 +22,20 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // A module never reaches itself through its imports (type-only imports aside: they vanish at run time).
+  ...(importX === undefined
+    ? []
+    : [
+        {
+          files: ['src/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'test/**/*.ts'],
+          plugins: { 'import-x': importX.default },
+          settings: {
+            'import-x/extensions': ['.ts', '.js'],
+            'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+          },
+          rules: { 'import-x/no-cycle': 'error' },
+        },
+      ]),
   {
     files: ['src/engine/**/*.ts'],
     rules: {

@@ -7,8 +7,6 @@
  * hot standby as an active-passive site that is fully provisioned and continuously synchronised, so its list is
  * the warm-standby list with full-scale provisioning and synchronous replication in place of scale-up.
  */
-import type { Strategy } from './model.ts';
-
 /** The strategies a workload can name, weakest first (here, not in schema.ts, so the CLI can list them without zod). */
 export const STRATEGIES = [
   'backup-restore',
@@ -17,6 +15,7 @@ export const STRATEGIES = [
   'hot-standby',
   'active-active',
 ] as const;
+export type Strategy = (typeof STRATEGIES)[number];
 
 export interface SuggestedAction {
   /** Stable id, also used as the step id `drctl init` writes. */

@@ -8,7 +8,6 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { DrctlError } from '../errors.ts';
-import type { TrafficRouter } from './router.ts';
 
 const SwitchBody = z.strictObject({ site: z.string().nullable(), force: z.boolean().optional() });
 const SiteBody = z.strictObject({ site: z.string() });
@@ -21,8 +20,17 @@ const STATUS_BY_CODE: Record<string, 400 | 401 | 404 | 409> = {
   DRCTL_ROUTER_REQUEST_INVALID: 400,
 };
 
+/** What the admin API calls on the router (the router's own methods; declared here so admin.ts does not import router.ts). */
+export interface AdminTarget {
+  status(): unknown;
+  history(after: number): unknown;
+  switchTo(site: string | null, options: { force?: boolean }): unknown;
+  drain(site: string): unknown;
+  undrain(site: string): unknown;
+}
+
 export function createAdminServer(
-  router: () => TrafficRouter,
+  router: () => AdminTarget,
   authorize: (header: string | undefined) => boolean,
 ): http.Server {
   const app = new Hono();

@@ -10,7 +10,7 @@ import { DrctlError } from '../errors.ts';
 import type { Plan } from '../plan/index.ts';
 import { looksLikeUrl } from '../store/index.ts';
 import type { StoredDocument } from '../store/index.ts';
-import type { ServerContext } from './context.ts';
+import type { CoreContext } from './core.ts';
 import { ApiError } from './errors.ts';
 
 export const SERVER_DRILLS = 'server-drills';
@@ -48,14 +48,14 @@ export interface DrillStart {
 type RunDrill = (options: DrillOptions) => Promise<DrillOutcome>;
 
 export class DrillSupervisor {
-  readonly #ctx: Pick<ServerContext, 'store' | 'bus' | 'logger' | 'options'>;
+  readonly #ctx: Pick<CoreContext, 'store' | 'bus' | 'logger' | 'options'>;
   readonly #running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   readonly #runDrill: RunDrill | undefined;
   #stopping = false;
   /** The tail of the job writes: each waits for the one before. */
   #writes: Promise<unknown> = Promise.resolve();
 
-  constructor(ctx: Pick<ServerContext, 'store' | 'bus' | 'logger' | 'options'>, runDrill?: RunDrill) {
+  constructor(ctx: Pick<CoreContext, 'store' | 'bus' | 'logger' | 'options'>, runDrill?: RunDrill) {
     this.#ctx = ctx;
     this.#runDrill = runDrill;
   }

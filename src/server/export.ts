@@ -18,7 +18,7 @@ import type { Plan } from '../plan/index.ts';
 import { renderHtml, renderMarkdown } from '../render/index.ts';
 import type { RunRecord } from '../store/index.ts';
 import type { ServerContext } from './context.ts';
-import type { ServerService } from './services.ts';
+import type { ServerService } from './context.ts';
 
 /** Writes `content` to `file` through a temporary file in the same directory and a rename. */
 export function writeAtomically(file: string, content: string): void {

@@ -14,7 +14,7 @@ import type { MonitorOptions } from '../monitor/index.ts';
 import type { Plan } from '../plan/index.ts';
 import type { RunStore } from '../store/index.ts';
 import type { ServerContext } from './context.ts';
-import type { ServerService } from './services.ts';
+import type { ServerService } from './context.ts';
 
 /** Where the monitors of all instances record which failover they started, per workload. */
 export const MONITOR_FAILOVERS = 'monitor-failovers';

@@ -9,7 +9,7 @@ import type { ReadinessReport } from '../monitor/index.ts';
 import type { Plan } from '../plan/index.ts';
 import type { ReadinessFact } from '../providers/index.ts';
 import type { DrillReportRecord } from '../store/index.ts';
-import type { ServerContext } from './context.ts';
+import type { CoreContext } from './core.ts';
 
 /** green: every promise holds; amber: nothing broken, but not proven (never drilled, warnings); red: a promise is broken. */
 export type Light = 'green' | 'amber' | 'red';
@@ -47,12 +47,12 @@ export interface ReadinessView {
 }
 
 export class ReadinessCache {
-  readonly #ctx: Pick<ServerContext, 'plans' | 'store' | 'options' | 'providers' | 'logger'>;
+  readonly #ctx: Pick<CoreContext, 'plans' | 'store' | 'options' | 'providers' | 'logger'>;
   readonly #reports = new Map<string, ReadinessReport>();
   #refreshing: Promise<void> | undefined;
   #view: { at: number; value: ReadinessView } | undefined;
 
-  constructor(ctx: Pick<ServerContext, 'plans' | 'store' | 'options' | 'providers' | 'logger'>) {
+  constructor(ctx: Pick<CoreContext, 'plans' | 'store' | 'options' | 'providers' | 'logger'>) {
     this.#ctx = ctx;
   }
 

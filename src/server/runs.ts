@@ -11,7 +11,7 @@ import { DrctlError } from '../errors.ts';
 import type { Plan } from '../plan/index.ts';
 import { FINAL_RUN_STATUSES } from '../store/index.ts';
 import type { RunRecord, RunStatus, RunStore } from '../store/index.ts';
-import type { ServerContext } from './context.ts';
+import type { CoreContext } from './core.ts';
 import { ApiError } from './errors.ts';
 
 export const SERVER_RUNS = 'server-runs';
@@ -28,11 +28,11 @@ export interface StartOptions {
 }
 
 export class RunSupervisor {
-  readonly #ctx: Pick<ServerContext, 'store' | 'plans' | 'engine' | 'logger'>;
+  readonly #ctx: Pick<CoreContext, 'store' | 'plans' | 'engine' | 'logger'>;
   readonly #drivers = new Map<string, RunDriver>();
   #stopping = false;
 
-  constructor(ctx: Pick<ServerContext, 'store' | 'plans' | 'engine' | 'logger'>) {
+  constructor(ctx: Pick<CoreContext, 'store' | 'plans' | 'engine' | 'logger'>) {
     this.#ctx = ctx;
   }
 

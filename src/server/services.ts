@@ -6,17 +6,13 @@
 import { scheduleTests } from '../compliance/index.ts';
 import { Scheduler } from '../schedule/index.ts';
 import { scheduleJobs } from '../verify/index.ts';
-import type { ServerContext } from './context.ts';
+import type { ServerContext, ServerService } from './context.ts';
 import { communicationsService } from './routes/status.ts';
 import { exportService } from './export.ts';
 import { monitorService } from './monitors.ts';
 import { takeoverService } from './takeover.ts';
 
-export interface ServerService {
-  name: string;
-  start(ctx: ServerContext): Promise<void>;
-  stop(): Promise<void>;
-}
+export type { ServerService } from './context.ts';
 
 /** Publishes every journal record of every run on the bus (SSE), whoever wrote it. */
 function runWatcher(): ServerService {

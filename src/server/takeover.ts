@@ -11,7 +11,7 @@ import { FINAL_RUN_STATUSES } from '../store/index.ts';
 import { FailureStreak } from '../system/failure-streak.ts';
 import type { ServerContext } from './context.ts';
 import { SERVER_RUNS } from './runs.ts';
-import type { ServerService } from './services.ts';
+import type { ServerService } from './context.ts';
 
 /** The actor of the `run-driven` record a takeover writes. */
 export const TAKEOVER_ACTOR = 'drctl-serve';

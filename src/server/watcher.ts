@@ -5,17 +5,17 @@
  * engine hook fires; all runs are polled every `pollMs` for changes made by other processes.
  */
 import type { JournalRecord, RunRecord } from '../store/index.ts';
-import type { ServerContext } from './context.ts';
+import type { CoreContext } from './core.ts';
 
 export class RunWatcher {
-  readonly #ctx: Pick<ServerContext, 'store' | 'bus' | 'logger' | 'options'>;
+  readonly #ctx: Pick<CoreContext, 'store' | 'bus' | 'logger' | 'options'>;
   /** Newest sequence number published, per run. */
   readonly #seen = new Map<string, number>();
   readonly #chains = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
 
-  constructor(ctx: Pick<ServerContext, 'store' | 'bus' | 'logger' | 'options'>) {
+  constructor(ctx: Pick<CoreContext, 'store' | 'bus' | 'logger' | 'options'>) {
     this.#ctx = ctx;
   }
 

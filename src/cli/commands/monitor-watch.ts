@@ -22,8 +22,14 @@ import { scheduleJobs } from '../../verify/index.ts';
 import type { RunStore } from '../../store/index.ts';
 import { printJson } from '../context.ts';
 import type { CommandContext } from '../context.ts';
-import type { MonitorFlags } from './monitor.ts';
 import { engineFor, localStateDir, openState } from './run-shared.ts';
+
+export interface MonitorFlags {
+  state: string;
+  once?: boolean;
+  json?: boolean;
+  workload?: string[];
+}
 
 export async function probeOnce(context: CommandContext, plan: Plan, flags: MonitorFlags): Promise<void> {
   const workloads = plan.workloads.filter(

@@ -6,13 +6,7 @@
  */
 import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import type { RegisterCommand } from '../context.ts';
-
-export interface MonitorFlags {
-  state: string;
-  once?: boolean;
-  json?: boolean;
-  workload?: string[];
-}
+import type { MonitorFlags } from './monitor-watch.ts';
 
 export const registerMonitor: RegisterCommand = (program, context) => {
   program

@@ -20,7 +20,7 @@ import type { Api } from '../api.ts';
 import type { ServerContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { redactAnswer } from '../redact.ts';
-import type { ServerService } from '../services.ts';
+import type { ServerService } from '../context.ts';
 
 const communications = new WeakMap<ServerContext, Communications>();
 
