@@ -13,6 +13,7 @@ import { sqliteProvider } from './sqlite/index.ts';
 import { resticProvider } from './restic/index.ts';
 import { pgbackrestProvider } from './pgbackrest/index.ts';
 import { haproxyProvider } from './haproxy/index.ts';
+import { dnsProvider } from './dns/index.ts';
 
 export type {
   Provider,
@@ -37,6 +38,7 @@ export const providers: readonly Provider[] = [
   resticProvider,
   pgbackrestProvider,
   haproxyProvider,
+  dnsProvider,
 ];
 
 export function findProvider(name: string): Provider | undefined {
