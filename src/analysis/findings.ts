@@ -21,6 +21,8 @@ export const FINDINGS = {
   DRCTL_RTO_EXCEEDED: { severity: 'error', seed: '000' },
   DRCTL_SITE_RTO_EXCEEDED: { severity: 'error', seed: '000' },
   DRCTL_PEOPLE_RTO: { severity: 'error', seed: '000' },
+  DRCTL_TTL_EXCEEDS_RTO: { severity: 'error', seed: '001' },
+  DRCTL_TTL_MISSES_RTO: { severity: 'error', seed: '001' },
   DRCTL_RPO_EXCEEDED: { severity: 'error', seed: '003' },
   DRCTL_RPO_ASSUMED: { severity: 'info', seed: '004' },
   DRCTL_DATA_UNPROTECTED: { severity: 'error', seed: '003' },

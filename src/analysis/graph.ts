@@ -12,7 +12,12 @@ export interface GraphNode {
   needs: readonly string[];
 }
 
-export type TimedNode = GraphNode & Pick<Step, 'expectedMs' | 'contingencyMs'>;
+export type TimedNode = GraphNode & Pick<Step, 'expectedMs' | 'contingencyMs' | 'clientsMove'>;
+
+/** What a step adds to the path: expected time, contingency, and the time until clients move after it. */
+export function stepCostMs(step: TimedNode): number {
+  return step.expectedMs + step.contingencyMs + (step.clientsMove?.ms ?? 0);
+}
 
 export interface CriticalPath {
   /** expected + contingency along the longest chain of `needs`, in milliseconds. */
@@ -102,7 +107,7 @@ export function stepTimeline(steps: readonly TimedNode[]): TimelineEntry[] {
     let at = 0;
     for (const need of step.needs) at = Math.max(at, finish.get(need) ?? 0);
     start.set(step.id, at);
-    finish.set(step.id, at + step.expectedMs + step.contingencyMs);
+    finish.set(step.id, at + stepCostMs(step));
   }
   return steps.map((s) => ({ id: s.id, startMs: start.get(s.id) ?? 0, finishMs: finish.get(s.id) ?? 0 }));
 }
@@ -126,7 +131,7 @@ export function criticalPath(steps: readonly TimedNode[]): CriticalPath {
     }
     // a step whose needs all take no time still follows the first of them on the path
     if (before === undefined) before = step.needs.find((n) => finish.has(n));
-    finish.set(step.id, at + step.expectedMs + step.contingencyMs);
+    finish.set(step.id, at + stepCostMs(step));
     via.set(step.id, before);
   }
   let last: string | undefined;

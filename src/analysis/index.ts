@@ -11,7 +11,7 @@ import type { Rule } from './context.ts';
 import { compareFindings, countBySeverity } from './findings.ts';
 import type { Finding, Severity } from './findings.ts';
 import { componentWaves } from './graph.ts';
-import { analyzeRunbook, rtoFinding } from './runbooks.ts';
+import { analyzeRunbook, clientDelayFindings, rtoFinding } from './runbooks.ts';
 import type { RunbookAnalysis } from './runbooks.ts';
 import { backup321, crossStore, rpoRules } from './rules/data.ts';
 import { objectivesWithinTier, standbyPlaced, strategyMatchesTier, weakestLink } from './rules/objectives.ts';
@@ -29,6 +29,7 @@ export {
   componentWaves,
   criticalPath,
   dependencyWaves,
+  stepCostMs,
   stepTimeline,
   topologicalOrder,
 } from './graph.ts';
@@ -88,6 +89,7 @@ export function analyzePlan(plan: Plan, options: AnalyzeOptions = {}): Analysis 
       runbooks.push(analysis);
       const over = rtoFinding(analysis);
       if (over) report(over);
+      for (const found of clientDelayFindings(analysis, runbook)) report(found);
     }
   }
   for (const rule of RULES) rule(context, report);

@@ -98,6 +98,50 @@ export function rtoFinding(analysis: RunbookAnalysis): Finding | undefined {
   );
 }
 
+/**
+ * Steps after which clients move only later (a DNS switch: the TTL). One whose delay alone is not under
+ * the RTO can never fit; one that pushes a path that would otherwise fit past the RTO gets the same fix:
+ * lower the TTL ahead of time, or switch where clients connect (a proxy) instead of where they resolve.
+ */
+export function clientDelayFindings(analysis: RunbookAnalysis, runbook: Runbook): Finding[] {
+  if (!analysis.rtoApplies) return [];
+  const { workload, rtoMs, criticalPath: path } = analysis;
+  const fix = (ms: number): string =>
+    `lower the TTL to well under the RTO (${formatDuration(Math.max(1000, Math.floor(rtoMs / 10)))} or less) at least one old TTL ahead of any failover, ` +
+    `or switch at a proxy layer clients reach by a name that never changes (haproxy.*, router.*) (now ${formatDuration(ms)})`;
+  const found: Finding[] = [];
+  const delayed = runbook.steps.filter((step) => step.clientsMove !== undefined);
+  for (const step of delayed) {
+    const clients = step.clientsMove!;
+    if (clients.ms >= rtoMs) {
+      found.push(
+        finding(
+          'DRCTL_TTL_EXCEEDS_RTO',
+          step.at,
+          `step ${step.id} of runbook ${runbook.name}: clients move only after the ${clients.reason}, ${formatDuration(clients.ms)}, not under the RTO of ${formatDuration(rtoMs)} of workload ${workload}`,
+          fix(clients.ms),
+          { workload, runbook: runbook.name, step: step.id },
+        ),
+      );
+    }
+  }
+  const onPath = delayed.filter((step) => path.steps.includes(step.id) && step.clientsMove!.ms < rtoMs);
+  const delayMs = onPath.reduce((sum, step) => sum + step.clientsMove!.ms, 0);
+  if (onPath.length > 0 && path.ms > rtoMs && path.ms - delayMs <= rtoMs) {
+    const step = onPath[0]!;
+    found.push(
+      finding(
+        'DRCTL_TTL_MISSES_RTO',
+        step.at,
+        `runbook ${runbook.name} of workload ${workload} fits its RTO of ${formatDuration(rtoMs)} until clients wait out the ${onPath.map((s) => s.clientsMove!.reason).join(' and ')} after ${onPath.map((s) => s.id).join(', ')}: ${formatDuration(path.ms)} in all`,
+        fix(delayMs),
+        { workload, runbook: runbook.name, step: step.id },
+      ),
+    );
+  }
+  return found;
+}
+
 function remedies(
   context: AnalysisContext,
   workload: Workload,

@@ -56,7 +56,7 @@ export function predictTimeline(runbook: Runbook): PredictedTimeline {
         longest = need;
       }
     }
-    finish.set(id, start + step.expectedMs + step.contingencyMs);
+    finish.set(id, start + step.expectedMs + step.contingencyMs + (step.clientsMove?.ms ?? 0));
     via.set(id, longest);
     for (const dependent of dependents.get(id) ?? []) {
       const left = (waitingOn.get(dependent) ?? 1) - 1;

@@ -51,6 +51,12 @@ export interface ProviderAction<Params extends z.ZodType = z.ZodType> {
   undo?: string;
   /** Names of the evidence this action attaches. */
   evidence: readonly string[];
+  /**
+   * How long after the action succeeds clients still use what it replaced (a DNS record set's TTL: their
+   * caches hold the old answer that long). The analysis adds it to the critical path as time until
+   * clients move. Absent: clients see the change at once.
+   */
+  clientsMove?(params: z.output<Params>): { ms: number; reason: string } | undefined;
   run(params: z.output<Params>, ctx: ActionContext): Promise<ActionResult>;
 }
 

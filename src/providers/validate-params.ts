@@ -23,8 +23,11 @@ export function checkStepActions(plan: Plan, providers: readonly Provider[]): Pl
     for (const runbook of workload.runbooks) {
       for (const step of runbook.steps) {
         const where = `step ${step.id} of runbook ${workload.id}/${runbook.name}`;
-        if (step.action !== undefined)
-          problems.push(...checkOne(plan, 'action', step.action, step.with, where, step.at, providers));
+        if (step.action !== undefined) {
+          const found = checkOne(plan, 'action', step.action, step.with, where, step.at, providers);
+          problems.push(...found);
+          if (found.length === 0) compileClientsMove(step, providers);
+        }
         if (step.undo?.action !== undefined) {
           problems.push(
             ...checkOne(
@@ -56,6 +59,17 @@ export function checkStepActions(plan: Plan, providers: readonly Provider[]): Pl
     }
   }
   return problems;
+}
+
+/** Records on the step how long after it clients move, when its action declares that (a DNS TTL). */
+function compileClientsMove(step: Step, providers: readonly Provider[]): void {
+  const [providerName, name] = (step.action ?? '').split('.', 2);
+  const action = providers.find((p) => p.name === providerName)?.actions[name ?? ''];
+  if (action?.clientsMove === undefined) return;
+  const parsed = action.params.safeParse(step.with);
+  const clients = parsed.success ? action.clientsMove(parsed.data) : undefined;
+  if (clients === undefined) delete step.clientsMove;
+  else step.clientsMove = clients;
 }
 
 function checksOf(step: Step): Check[] {

@@ -2,7 +2,7 @@
 // and HTML writers only decide how it looks, so the two formats cannot drift apart. All text stays plain
 // here and is escaped by the writer for its format.
 import { UsageError } from '../errors.ts';
-import { analyzePlan, type Analysis } from '../analysis/index.ts';
+import { analyzePlan, stepCostMs, type Analysis } from '../analysis/index.ts';
 import { formatDuration } from '../plan/duration.ts';
 import type { Check, Component, Contact, Plan, Runbook, Step, Workload } from '../plan/model.ts';
 import { Redactor, inlineSecrets } from '../plan/secrets.ts';
@@ -860,7 +860,11 @@ function stepFields(
     rows.push(['Wait', parts.join('; ')]);
   }
 
-  let time = `${ms(step.expectedMs)} expected + ${ms(step.contingencyMs)} contingency = ${ms(step.expectedMs + step.contingencyMs)}`;
+  const clients = step.clientsMove;
+  let time =
+    clients === undefined
+      ? `${ms(step.expectedMs)} expected + ${ms(step.contingencyMs)} contingency = ${ms(step.expectedMs + step.contingencyMs)}`
+      : `${ms(step.expectedMs)} expected + ${ms(step.contingencyMs)} contingency + ${ms(clients.ms)} until clients move (${clients.reason}) = ${ms(stepCostMs(step))}`;
   if (step.timeoutMs !== undefined) time += `; stopped after ${ms(step.timeoutMs)}`;
   if (step.retries.attempts > 0) time += `; retried up to ${step.retries.attempts} times`;
   rows.push(['Expected time', time]);

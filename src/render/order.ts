@@ -1,6 +1,6 @@
 // Run order for documents, computed by analysis's graph functions so that a printed runbook shows the
 // same waves and the same critical path as `drctl analyze` and the engine's dry run.
-import { componentWaves, criticalPath, dependencyWaves } from '../analysis/index.ts';
+import { componentWaves, criticalPath, dependencyWaves, stepCostMs } from '../analysis/index.ts';
 import type { Component, Runbook, Step } from '../plan/model.ts';
 
 export interface RunOrder {
@@ -28,7 +28,7 @@ export function runOrder(runbook: Runbook): RunOrder {
     position,
     criticalPath: path.steps.flatMap((id) => byId.get(id) ?? []),
     criticalPathMs: path.ms,
-    sequentialMs: runbook.steps.reduce((sum, step) => sum + step.expectedMs + step.contingencyMs, 0),
+    sequentialMs: runbook.steps.reduce((sum, step) => sum + stepCostMs(step), 0),
   };
 }
 

@@ -218,6 +218,8 @@ export const dnsProvider = {
       params: SetParams,
       idempotent: true,
       evidence: ['before', 'after'],
+      // resolvers and clients keep the old answer until its TTL runs out
+      clientsMove: (params) => ({ ms: params.ttl * 1000, reason: `TTL of ${params.name} ${params.type}` }),
       async run(params, ctx) {
         const server = parseServer(params.server);
         const zone = normalizeName(params.zone);
