@@ -8,9 +8,10 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { freePort } from '../process/index.ts';
 import { exchange, query } from './wire.ts';
 
@@ -179,11 +180,10 @@ export interface TestPowerDns {
   stop(): Promise<void>;
 }
 
+const PDNS_SCHEMA = '/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql';
+
 export function pdnsBinary(): string | undefined {
-  const schema = '/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql';
-  return existsSync('/usr/sbin/pdns_server') && existsSync(schema) && existsSync('/usr/bin/sqlite3')
-    ? '/usr/sbin/pdns_server'
-    : undefined;
+  return existsSync('/usr/sbin/pdns_server') && existsSync(PDNS_SCHEMA) ? '/usr/sbin/pdns_server' : undefined;
 }
 
 /**
@@ -200,11 +200,9 @@ export async function startTestPowerDns(
   const [port, apiPort] = [await freePort(), await freePort()];
   const apiKey = randomBytes(16).toString('hex');
   const database = join(dir, 'pdns.db');
-  const schema = spawn('/usr/bin/sqlite3', [
-    database,
-    '.read /usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql',
-  ]);
-  await new Promise((resolve) => schema.once('exit', resolve));
+  const db = new Database(database);
+  db.exec(readFileSync(PDNS_SCHEMA, 'utf8'));
+  db.close();
   writeFileSync(
     join(dir, 'pdns.conf'),
     [

@@ -6,7 +6,7 @@ import type { Component, Plan } from '../../plan/model.ts';
 import { startUpstream } from '../../router/test-support.ts';
 import type { ActionContext } from '../provider.ts';
 import { haproxyProvider } from './index.ts';
-import { startTestHaproxy } from './testing.ts';
+import { haproxyBinary, startTestHaproxy } from './testing.ts';
 import type { TestHaproxy } from './testing.ts';
 
 const AT = { file: 'plan.yaml', line: 1, column: 1 };
@@ -84,7 +84,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   throw new Error('expected a DrctlError');
 }
 
-describe('haproxy provider', () => {
+describe.skipIf(haproxyBinary() === undefined)('haproxy provider', () => {
   it('moves traffic to the backup server by putting the primary in maintenance, and back with ready', async () => {
     const haproxy = await twoSites();
     const { ctx, evidence } = context();
