@@ -50,6 +50,16 @@ export const FINDINGS = {
   DRCTL_INSTRUCTIONS_STALE: { severity: 'warning', seed: '000' },
   DRCTL_DRILL_OVERDUE: { severity: 'warning', seed: '004' },
   DRCTL_DRILL_FAILED: { severity: 'warning', seed: '004' },
+  DRCTL_STRATEGY_HOT_REPLICATION: { severity: 'warning', seed: '002' },
+  DRCTL_STRATEGY_WARM_SNAPSHOT: { severity: 'warning', seed: '002' },
+  DRCTL_STRATEGY_ACTIVE_ROUTING: { severity: 'warning', seed: '002' },
+  DRCTL_STRATEGY_RESTORE_UNVERIFIED: { severity: 'warning', seed: '002' },
+  DRCTL_STRATEGY_COLD_PROVISION: { severity: 'warning', seed: '002' },
+  DRCTL_SHARED_FAILURE_DOMAIN: { severity: 'warning', seed: '001' },
+  DRCTL_CONTROL_PLANE_BLOCKED: { severity: 'warning', seed: '002' },
+  DRCTL_PEOPLE_AWAY: { severity: 'warning', seed: '000' },
+  DRCTL_CONTACT_CATEGORY_MISSING: { severity: 'warning', seed: '000' },
+  DRCTL_COST_CHEAPER_STRATEGY: { severity: 'info', seed: '002' },
   // drctl's own rule: no seed asks for it, every runbook that is printed does
   DRCTL_SECRET_INLINE: { severity: 'warning', seed: '—' },
 } as const satisfies Record<string, { severity: Severity; seed: string }>;

@@ -13,9 +13,30 @@ import type { Finding, Severity } from './findings.ts';
 import { componentWaves } from './graph.ts';
 import { analyzeRunbook, clientDelayFindings, rtoFinding } from './runbooks.ts';
 import type { RunbookAnalysis } from './runbooks.ts';
+import { workloadCost, type WorkloadCost } from './costs.ts';
 import { backup321, crossStore, rpoRules } from './rules/data.ts';
-import { objectivesWithinTier, standbyPlaced, strategyMatchesTier, weakestLink } from './rules/objectives.ts';
-import { activationDefined, approvals, contactBackups } from './rules/people.ts';
+import {
+  cheaperStrategy,
+  objectivesWithinTier,
+  standbyPlaced,
+  strategyMatchesTier,
+  weakestLink,
+} from './rules/objectives.ts';
+import { providerLoss, sharedFailureDomains } from './rules/domains.ts';
+import {
+  activationDefined,
+  approvals,
+  contactBackups,
+  contactCategories,
+  peopleAway,
+} from './rules/people.ts';
+import {
+  activeRouting,
+  coldProvisioning,
+  hotReplication,
+  restoreVerified,
+  warmSnapshots,
+} from './rules/strategy.ts';
 import { recoveryOrder, recoveryRunbooks, stepTargets, stepsVerified } from './rules/runbooks.ts';
 import { inlineSecrets } from './rules/secrets.ts';
 import { analyzeSite, servingSites, siteFindings } from './site.ts';
@@ -38,6 +59,9 @@ export type { Remedy, RemedyKind, RunbookAnalysis } from './runbooks.ts';
 export { recoveryPoint } from './rules/data.ts';
 export { analyzeSite, servingSites } from './site.ts';
 export type { SiteAnalysis, SiteChildTiming, SiteStepTiming, SiteTierTiming } from './site.ts';
+export { formatMoney, workloadCost } from './costs.ts';
+export type { WorkloadCost, YearlyCost } from './costs.ts';
+export { blockedSteps, sharedDomains, workloadSites } from './rules/domains.ts';
 export type { RecoveryPoint } from './rules/data.ts';
 
 export interface AnalyzeOptions {
@@ -52,6 +76,8 @@ export interface Analysis {
   runbooks: RunbookAnalysis[];
   /** Component ids in recovery order across workloads: each wave depends only on earlier waves. */
   recoveryOrder: string[][];
+  /** Each workload's DR cost and disaster cost, when the plan states unit costs. */
+  costs: WorkloadCost[];
 }
 
 const RULES: readonly Rule[] = [
@@ -74,6 +100,16 @@ const RULES: readonly Rule[] = [
   instructionsExercised,
   drillSchedule,
   inlineSecrets,
+  hotReplication,
+  warmSnapshots,
+  activeRouting,
+  restoreVerified,
+  coldProvisioning,
+  sharedFailureDomains,
+  providerLoss,
+  peopleAway,
+  contactCategories,
+  cheaperStrategy,
 ];
 
 export function analyzePlan(plan: Plan, options: AnalyzeOptions = {}): Analysis {
@@ -95,7 +131,12 @@ export function analyzePlan(plan: Plan, options: AnalyzeOptions = {}): Analysis 
   for (const rule of RULES) rule(context, report);
   for (const site of sitesToAnalyze(plan)) for (const f of siteFindings(plan, site)) report(f);
   findings.sort(compareFindings);
-  return { findings, runbooks, recoveryOrder: componentWaves([...context.components.values()]) };
+  return {
+    findings,
+    runbooks,
+    recoveryOrder: componentWaves([...context.components.values()]),
+    costs: plan.workloads.map((w) => workloadCost(plan, w)).filter((c) => c !== undefined),
+  };
 }
 
 /**
@@ -150,6 +191,7 @@ export function analysisToJson(plan: Plan, analysis: Analysis): AnalysisJson {
       })),
     })),
     recoveryOrder: analysis.recoveryOrder,
+    costs: analysis.costs,
   };
 }
 
@@ -190,4 +232,5 @@ export interface AnalysisJson {
     }>;
   }>;
   recoveryOrder: string[][];
+  costs: WorkloadCost[];
 }

@@ -59,6 +59,8 @@ import {
 import { locate, locateText, problem, type PathSegment, type SourceFile } from './source.ts';
 import { closest } from './vocabulary.ts';
 import { checkBackupEngines, compileSchedules, compileVerifications } from './compile-schedules.ts';
+import { compileCosts } from './compile-costs.ts';
+import { compileAvailability } from './people.ts';
 
 export interface LoadedFile {
   source: SourceFile;
@@ -140,6 +142,9 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
             connectTimeoutMs: optMs(host.connect_timeout) ?? HOST_CONNECT_TIMEOUT_MS,
             at: locate(file.source, ['sites', id, 'hosts', hostId], { key: true }),
           })),
+          provider: site.provider,
+          region: site.region,
+          failureDomains: site.failure_domains ?? [],
           at: location,
         });
     }
@@ -173,6 +178,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
         slo: override.slo ?? tiers[level].slo,
         rtoMs: optMs(override.rto) ?? tiers[level].rtoMs,
         rpoMs: optMs(override.rpo) ?? tiers[level].rpoMs,
+        acceptsShared: override.accepts_shared ?? tiers[level].acceptsShared,
         source: `${location.file}:${location.line}`,
       };
     }
@@ -205,6 +211,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
         backup: contact.backup,
         escalation: contact.escalation ?? [],
         roles: contact.roles ?? [],
+        ...compileAvailability(contact),
         at: location,
       });
       refContact(
@@ -507,6 +514,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
         type: s.type ?? 'full',
         workload: s.workload,
         runbook,
+        provider: s.provider,
         faults,
         announce: s.announce ?? false,
         expect: {
@@ -588,6 +596,19 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     if (!known.site.has(ref.id)) reportUnknown('site', ref.id, siteIds, ref.location(), ref.what, report);
   for (const ref of hostRefs)
     if (!hostIds.includes(ref.id)) reportUnknown('host', ref.id, hostIds, ref.location(), ref.what, report);
+  const workloadList = workloads.map((w) => w.id);
+  for (const file of files)
+    for (const [index, contact] of (file.input.contacts ?? []).entries())
+      for (const [i, id] of (contact.workloads ?? []).entries())
+        if (!workloadIds.has(id))
+          reportUnknown(
+            'workload',
+            id,
+            workloadList,
+            at(file, 'contacts', index, 'workloads', i),
+            `contact ${contact.id}`,
+            report,
+          );
 
   // ---- cycles
   const byComponent = new Map(components.map((c) => [c.id, c]));
@@ -604,6 +625,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     );
   }
 
+  const costsSection = single('costs');
   const review = reviewSection?.value;
   const plan: Plan = {
     version: 1,
@@ -627,6 +649,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     secrets: { env: single('secrets')?.value.env ?? [], file: single('secrets')?.value.file },
     workloads,
     drills: { schedule, scenarios, history },
+    costs: costsSection && compileCosts(costsSection.value, at(costsSection.file, 'costs')),
     at: at(root),
   };
   return { plan, problems };
@@ -821,6 +844,7 @@ function compileWorkload(
       users: f.users,
       impact: f.impact,
       degraded: f.degraded,
+      downtimeCost: f.downtime_cost,
       dependsOn: f.depends_on ?? components.map((c) => c.id),
       survives: f.survives ?? [],
     })),
@@ -941,6 +965,7 @@ function compileComponent(input: ComponentInput, workload: WorkloadInput, at: Lo
       at: at('backups', i),
     })),
     recoveryMs: optMs(input.recovery),
+    sizeGb: input.size_gb,
     at: at(),
   };
 }
@@ -1077,6 +1102,7 @@ function compileStep(input: StepInput, at: Locator, report: Report): Step {
     evidence: input.evidence ?? [],
     onFailure: input.on_failure ?? 'abort',
     escalateTo: input.escalate_to,
+    controlPlane: input.control_plane,
     undo: input.undo && {
       run: input.undo.run,
       action: input.undo.action,

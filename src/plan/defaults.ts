@@ -19,6 +19,7 @@ export const TIER_DEFAULTS: Record<TierLevel, TierPolicy> = {
     slo: '99.99%',
     rtoMs: ms('1m'),
     rpoMs: ms('5s'),
+    acceptsShared: [],
     source: 'seed 002, tier 0: RTO in seconds, RPO approaching zero',
   },
   1: {
@@ -27,6 +28,8 @@ export const TIER_DEFAULTS: Record<TierLevel, TierPolicy> = {
     slo: '99.95%',
     rtoMs: ms('30m'),
     rpoMs: ms('15m'),
+    // a provider-wide outage is a risk tier 1 may take; one region, power feed or identity provider is not
+    acceptsShared: ['provider'],
     source: 'seed 002, tier 1: RTO and RPO in minutes',
   },
   2: {
@@ -35,6 +38,7 @@ export const TIER_DEFAULTS: Record<TierLevel, TierPolicy> = {
     slo: '99.9%',
     rtoMs: ms('8h'),
     rpoMs: ms('4h'),
+    acceptsShared: ['*'],
     source: 'seed 002, tier 2: RTO and RPO in hours',
   },
   3: {
@@ -43,6 +47,7 @@ export const TIER_DEFAULTS: Record<TierLevel, TierPolicy> = {
     slo: '<99.9%',
     rtoMs: ms('72h'),
     rpoMs: ms('24h'),
+    acceptsShared: ['*'],
     source: 'seed 002, tier 3: RTO hours to days, RPO in hours',
   },
 };

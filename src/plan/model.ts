@@ -4,6 +4,7 @@
  * in which file it was written (`at`) so findings and errors can point there.
  */
 import type { SourceLocation } from '../errors.ts';
+import type { CONTACT_CATEGORIES } from './people.ts';
 import type {
   BACKUP_ENGINES,
   BACKUP_MEDIA,
@@ -62,6 +63,17 @@ export interface Plan {
   secrets: { env: string[]; file: string | undefined };
   workloads: Workload[];
   drills: Drills;
+  costs?: Costs | undefined;
+  at: SourceLocation;
+}
+
+/** Unit costs in the plan's currency; what analysis estimates a workload's DR from. */
+export interface Costs {
+  currency: string;
+  standbySiteMonth: Record<string, number>;
+  backupGbMonth: number;
+  replicaGbMonth: number;
+  standbyShare: Record<Strategy, number>;
   at: SourceLocation;
 }
 
@@ -72,6 +84,11 @@ export interface Site {
   location: string | undefined;
   /** Alert labels that name this site; absent or empty: no alert maps to it. */
   alerts?: Record<string, string>;
+  /** Absent in sites built by hand in code, like the fields below. */
+  provider?: string | undefined;
+  region?: string | undefined;
+  /** What the site shares with others and could lose with them, as written (provider and region apart). */
+  failureDomains?: string[];
   /** Machines of the site drctl reaches over SSH; none means everything runs where drctl runs. */
   hosts: Host[];
   at: SourceLocation;
@@ -100,6 +117,8 @@ export interface TierPolicy {
   slo: string;
   rtoMs: number;
   rpoMs: number;
+  /** Failure domains its workloads may share between primary and recovery sites (`provider`, `region`, names, `*`). */
+  acceptsShared?: string[] | undefined;
   /** Where the default comes from, or the plan location that overrode it. */
   source: string;
 }
@@ -113,7 +132,26 @@ export interface Contact {
   backup: string | undefined;
   escalation: string[];
   roles: string[];
+  /** Absent in contacts built by hand in code, like the availability below. */
+  category?: ContactCategory | undefined;
+  /** Workloads a category contact supports; empty means every workload. */
+  workloads?: string[];
+  executor?: boolean;
+  timezone?: string;
+  /** Hours the contact can be reached; empty means always. */
+  onCall?: OnCall[];
+  away?: Array<{ from: Date; to: Date; note: string | undefined }>;
   at: SourceLocation;
+}
+
+export type ContactCategory = (typeof CONTACT_CATEGORIES)[number];
+export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
+
+export interface OnCall {
+  days: Weekday[];
+  /** Minutes after midnight in the contact's time zone; `toMin` below `fromMin` runs past midnight. */
+  fromMin: number;
+  toMin: number;
 }
 
 export interface Activation {
@@ -183,6 +221,8 @@ export interface Flow {
   users: string;
   impact: string;
   degraded: string | undefined;
+  /** An hour of the flow down, in the plan's currency. */
+  downtimeCost?: number | undefined;
   /** Components the flow needs directly (their depends_on count too); every workload component by default. */
   dependsOn: string[];
   /** Components whose loss the flow survives in reduced functionality (shown degraded, not down). */
@@ -390,6 +430,7 @@ export interface Component {
   replication: Replication | undefined;
   backups: BackupPolicy[];
   recoveryMs: number | undefined;
+  sizeGb?: number | undefined;
   at: SourceLocation;
 }
 
@@ -452,6 +493,8 @@ export interface Step {
   evidence: string[];
   onFailure: FailurePolicy;
   escalateTo: string | undefined;
+  /** The provider whose management API the step needs. */
+  controlPlane?: string | undefined;
   undo:
     | {
         run: string | undefined;
@@ -495,6 +538,8 @@ export interface Scenario {
   type: DrillType;
   workload: string;
   runbook: string;
+  /** provider-wide and control-plane-access: the provider lost, when the plan names it. */
+  provider?: string | undefined;
   faults: Fault[];
   /** The drill's runs are announced like real ones: an incident on the status page, messages sent. */
   announce: boolean;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
+import { CONTACT_CATEGORIES } from './people.ts';
 import { STRATEGIES } from './strategies.ts';
 
 const ID_PATTERN = /^[a-z0-9][a-z0-9_-]*$/i;
@@ -104,7 +105,7 @@ export const HostPort = z
 export const TIERS = [0, 1, 2, 3] as const;
 export const Tier = z.literal([0, 1, 2, 3]);
 
-export { STRATEGIES };
+export { CONTACT_CATEGORIES, STRATEGIES };
 export const Strategy = z.enum(STRATEGIES);
 
 export const SITE_ROLES = ['primary', 'secondary', 'backup'] as const;
@@ -147,6 +148,22 @@ const Site = z.strictObject({
     .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/), Host)
     .optional()
     .describe("The site's machines; placements and steps name one with `host:`."),
+  provider: z
+    .string()
+    .optional()
+    .describe(
+      'Who runs the site: a cloud (azure, aws, gcp) or on-prem. Sites of one provider share its failure domain.',
+    ),
+  region: z
+    .string()
+    .optional()
+    .describe('The provider region (westeurope, us-east-1); sites of one provider and region share it.'),
+  failure_domains: z
+    .array(Id)
+    .optional()
+    .describe(
+      'Names of what this site shares with others and could lose with them: a power feed, an identity provider, a DNS provider.',
+    ),
 });
 
 const TierOverride = z.strictObject({
@@ -154,6 +171,33 @@ const TierOverride = z.strictObject({
   rto: Duration.optional(),
   rpo: Duration.optional(),
   slo: z.string().optional().describe('Availability objective, e.g. "99.95%".'),
+  accepts_shared: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'Failure domains a workload of this tier may share between its primary and recovery sites: provider, region, a domain name, or "*". @default tier 0 none, tier 1 [provider], tiers 2-3 ["*"]',
+    ),
+});
+
+const OnCall = z.strictObject({
+  days: z
+    .array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']))
+    .optional()
+    .describe('@default every day'),
+  from: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time of day as HH:MM, e.g. 08:00')
+    .describe('Start of the hours, in the contact timezone.'),
+  to: z
+    .string()
+    .regex(/^([01]\d|2[0-4]):[0-5]\d$/, 'write a time of day as HH:MM, e.g. 18:00')
+    .describe('End of the hours; before from means past midnight.'),
+});
+
+const Away = z.strictObject({
+  from: DateLike,
+  to: DateLike.describe('Last day away (inclusive).'),
+  note: z.string().optional(),
 });
 
 const Contact = z
@@ -169,6 +213,23 @@ const Contact = z
       .array(z.string())
       .optional()
       .describe('Roles this contact holds for approvals, e.g. [business-owner].'),
+    category: z
+      .enum(CONTACT_CATEGORIES)
+      .optional()
+      .describe(
+        "Seed 000's contact listing: business-sme, technical-sme, upstream-support, downstream-support, vendor.",
+      ),
+    workloads: z
+      .array(Id)
+      .optional()
+      .describe('Workloads this contact supports (for category contacts). @default every workload'),
+    executor: z.boolean().optional().describe('Performs manual recovery steps (a DR executor).'),
+    timezone: z.string().optional().describe('IANA time zone of on_call hours. @default UTC'),
+    on_call: z.array(OnCall).optional().describe('When this contact can be reached; always when absent.'),
+    away: z
+      .array(Away)
+      .optional()
+      .describe('Dates this contact cannot be reached (leave, travel): escalation skips them.'),
   })
   .refine((c) => c.backup !== c.id, {
     message: 'a contact cannot be their own backup; name someone else who stands in',
@@ -186,6 +247,12 @@ const Flow = z.strictObject({
   name: z.string(),
   users: z.string().describe('Who relies on this flow.'),
   impact: z.string().describe('What happens to them when it is down.'),
+  downtime_cost: z
+    .number()
+    .min(0)
+    .max(1e12)
+    .optional()
+    .describe('What an hour of this flow down costs the business, in the plan currency (costs.currency).'),
   degraded: z.string().optional().describe('What still works in reduced functionality.'),
   depends_on: z
     .array(Id)
@@ -382,6 +449,12 @@ const Component = z.strictObject({
   replication: Replication.optional(),
   backups: z.array(Backup).optional(),
   recovery: Duration.optional().describe('Expected time to recover this component alone.'),
+  size_gb: z
+    .number()
+    .min(0)
+    .max(1e9)
+    .optional()
+    .describe('Data held, in GB: what backups and replicas of it cost (costs).'),
 });
 
 const HttpCheck = z.strictObject({
@@ -491,6 +564,12 @@ export const Step = z.strictObject({
   evidence: z.array(z.string()).optional().describe('Evidence a person must attach.'),
   on_failure: z.enum(FAILURE_POLICIES).optional().describe('@default abort'),
   escalate_to: Id.optional(),
+  control_plane: z
+    .string()
+    .optional()
+    .describe(
+      "The provider whose management API (portal, CLI, cloud API) this step needs; it cannot run when that provider's control plane is out of reach.",
+    ),
   undo: Undo.optional().describe('How to roll this step back.'),
 });
 
@@ -613,6 +692,8 @@ export const DISASTERS = [
   'dependent-service',
   'data-corruption',
   'application-failure',
+  'provider-wide',
+  'control-plane-access',
 ] as const;
 export const FAULT_KINDS = [
   'kill',
@@ -644,6 +725,12 @@ const Scenario = z.strictObject({
   type: z.enum(DRILL_TYPES).optional().describe('@default full'),
   workload: Id,
   runbook: Id.optional().describe('@default failover'),
+  provider: z
+    .string()
+    .optional()
+    .describe(
+      "provider-wide and control-plane-access: the provider lost. @default the provider of the workload's primary site",
+    ),
   faults: z.array(Fault).optional(),
   announce: z
     .boolean()
@@ -807,6 +894,22 @@ const Executors = z.strictObject({
     .describe('DR executors who work the loss of a site at once, across every team. @default no limit'),
 });
 
+const Costs = z.strictObject({
+  currency: z.string().optional().describe('@default USD'),
+  standby_site_month: z
+    .record(Id, z.number().min(0).max(1e12))
+    .optional()
+    .describe("Per site: a month of the workload's full-scale compute standing there."),
+  backup_gb_month: z.number().min(0).max(1e9).optional().describe('A GB-month of backup storage.'),
+  replica_gb_month: z.number().min(0).max(1e9).optional().describe('A GB-month of a live replica.'),
+  standby_share: z
+    .partialRecord(Strategy, z.number().min(0).max(1))
+    .optional()
+    .describe(
+      'Share of the full-scale compute each strategy keeps running at the recovery site. @default backup-restore 0, cold-standby 0.05, warm-standby 0.3, hot-standby 1, active-active 1',
+    ),
+});
+
 /** One plan file. Every section is optional so a plan can be split across included files. */
 export const PlanFile = z.strictObject({
   version: z.literal(1).optional(),
@@ -825,6 +928,7 @@ export const PlanFile = z.strictObject({
   secrets: Secrets.optional(),
   workloads: z.array(Workload).optional(),
   drills: Drills.optional(),
+  costs: Costs.optional().describe('Unit costs for the yearly DR cost and the expected loss per disaster.'),
 });
 
 export type PlanFileInput = z.infer<typeof PlanFile>;

@@ -25,9 +25,12 @@ sites:
   west: { role: secondary }
 contacts:
   - { id: alice, name: Alice Ng, role: DR lead, backup: bob }
-  - { id: bob, name: Bob Roy, role: DBA, backup: alice }
-  - { id: carol, name: Carol Diaz, roles: [business-owner], backup: dave }
+  - { id: bob, name: Bob Roy, role: DBA, backup: alice, category: technical-sme }
+  - { id: carol, name: Carol Diaz, roles: [business-owner], backup: dave, category: business-sme }
   - { id: dave, name: Dave Kim, roles: [business-owner], backup: carol }
+  - { id: erin, name: Erin Wu, role: Payments gateway support, category: upstream-support }
+  - { id: finn, name: Finn Ode, role: Warehouse system support, category: downstream-support }
+  - { id: gil, name: Gil Moss, role: Database vendor support, category: vendor }
 activation:
   criteria: ["east unreachable for 15 minutes"]
   approvers: [carol, dave]

@@ -11,6 +11,7 @@ import { finding } from '../findings.ts';
 import type { FindingSubject } from '../findings.ts';
 import type { SourceLocation } from '../../errors.ts';
 import type { Finding } from '../findings.ts';
+import { formatMoney, workloadCost } from '../costs.ts';
 
 function strategyFinding(
   what: string,
@@ -137,5 +138,23 @@ export const weakestLink: Rule = (context, report) => {
         );
       }
     }
+  }
+};
+
+/** A cheaper strategy the workload's tier still accepts (seed 002: "do cost modeling"). */
+export const cheaperStrategy: Rule = (context, report) => {
+  for (const workload of context.plan.workloads) {
+    const cost = workloadCost(context.plan, workload);
+    const cheapest = cost?.alternatives[0];
+    if (cost === undefined || cheapest === undefined || cheapest.total >= cost.yearly.total) continue;
+    report(
+      finding(
+        'DRCTL_COST_CHEAPER_STRATEGY',
+        workload.at,
+        `workload ${workload.id} spends about ${formatMoney(cost.yearly.total, cost.currency)} a year on ${workload.strategy}; ${cheapest.strategy} would cost about ${formatMoney(cheapest.total, cost.currency)} and still meets tier ${workload.tier}`,
+        `keep ${workload.strategy} if its RTO and RPO need it (one disaster costs about ${formatMoney(cost.disaster.total, cost.currency)} at the objectives); otherwise consider ${cheapest.strategy}`,
+        { workload: workload.id },
+      ),
+    );
   }
 };

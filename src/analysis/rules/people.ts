@@ -4,7 +4,8 @@
  * should be documented with primary and secondary contacts, escalation paths").
  */
 import type { SourceLocation } from '../../errors.ts';
-import type { Contact } from '../../plan/model.ts';
+import { CONTACT_CATEGORIES, isAway } from '../../plan/people.ts';
+import type { Contact, Workload } from '../../plan/model.ts';
 import type { AnalysisContext, Rule } from '../context.ts';
 import { plural } from '../context.ts';
 import { finding } from '../findings.ts';
@@ -154,6 +155,90 @@ export const contactBackups: Rule = (context, report) => {
         `contact ${contact.id} (${contact.name}) ${shown.join(', ')} but has no backup`,
         'add backup: <contact id> naming who stands in when they cannot be reached',
         { contact: contact.id },
+      ),
+    );
+  }
+};
+
+const DAY_MS = 86_400_000;
+/** How far ahead leave is checked against the people a recovery needs. */
+export const AWAY_HORIZON_DAYS = 14;
+
+/** The first day within the horizon on which every one of `ids` is away, if any. */
+function dayAllAway(context: AnalysisContext, ids: string[]): Date | undefined {
+  const people = ids.map((id) => context.contacts.get(id)).filter((c): c is Contact => c !== undefined);
+  if (people.length === 0) return undefined;
+  const today = Math.floor(context.now.getTime() / DAY_MS) * DAY_MS;
+  for (let day = 0; day <= AWAY_HORIZON_DAYS; day++) {
+    const noon = new Date(today + day * DAY_MS + DAY_MS / 2);
+    if (people.every((p) => isAway(p, noon))) return new Date(today + day * DAY_MS);
+  }
+  return undefined;
+}
+
+/** Who a workload's recovery needs: the approvers of its approval steps and its executors. */
+function workloadPeople(
+  context: AnalysisContext,
+  workload: Workload,
+): { approvers: string[]; executors: string[] } {
+  const approvers = new Set<string>();
+  const executors = new Set<string>();
+  for (const runbook of workload.runbooks) {
+    for (const step of runbook.steps) {
+      for (const id of step.approval?.by ?? []) approvers.add(id);
+      if (step.approval?.role) for (const c of holdersOf(context, step.approval.role)) approvers.add(c.id);
+      if (step.kind === 'manual' && step.owner !== undefined) executors.add(step.owner);
+    }
+  }
+  for (const c of context.plan.contacts)
+    if (c.executor && ((c.workloads ?? []).length === 0 || c.workloads?.includes(workload.id)))
+      executors.add(c.id);
+  return { approvers: [...approvers], executors: [...executors] };
+}
+
+export const peopleAway: Rule = (context, report) => {
+  const check = (group: string, ids: string[], at: SourceLocation, subject: FindingSubject): void => {
+    const day = dayAllAway(context, ids);
+    if (day === undefined) return;
+    report(
+      finding(
+        'DRCTL_PEOPLE_AWAY',
+        at,
+        `${group} (${ids.join(', ')}) are all away on ${day.toISOString().slice(0, 10)}: nobody could act that day`,
+        'name a backup or another person who is not away then, or move the leave',
+        subject,
+      ),
+    );
+  };
+  const activation = context.plan.activation;
+  if (activation !== undefined) check('everyone who may declare DR', activation.approvers, activation.at, {});
+  for (const workload of context.plan.workloads) {
+    const { approvers, executors } = workloadPeople(context, workload);
+    const subject = { workload: workload.id };
+    check(`the approvers of workload ${workload.id}`, approvers, workload.at, subject);
+    check(`the DR executors of workload ${workload.id}`, executors, workload.at, subject);
+  }
+};
+
+/** Seed 000's contact listing for a tier 0 or 1 workload: business and technical SMEs, upstream and downstream support, vendors. */
+export const contactCategories: Rule = (context, report) => {
+  for (const workload of context.plan.workloads) {
+    if (workload.tier > 1) continue;
+    const present = new Set(
+      context.plan.contacts
+        .filter((c) => (c.workloads ?? []).length === 0 || c.workloads?.includes(workload.id))
+        .map((c) => c.category)
+        .filter((c) => c !== undefined),
+    );
+    const missing = CONTACT_CATEGORIES.filter((c) => !present.has(c));
+    if (missing.length === 0) continue;
+    report(
+      finding(
+        'DRCTL_CONTACT_CATEGORY_MISSING',
+        workload.at,
+        `tier ${workload.tier} workload ${workload.id} has no contact for ${missing.join(', ')}`,
+        `add contacts with category: ${missing[0]} (and workloads: [${workload.id}] when they support only this one)`,
+        { workload: workload.id },
       ),
     );
   }

@@ -9,6 +9,7 @@ import { formatDuration } from '../../plan/duration.ts';
 import { printJson } from '../context.ts';
 import type { RegisterCommand } from '../context.ts';
 import { countBySeverity, SEVERITIES } from '../../analysis/findings.ts';
+import { formatMoney } from '../../analysis/costs.ts';
 import { parseDateOption } from '../state-options.ts';
 
 const HEADINGS: Record<Severity, string> = { error: 'Errors', warning: 'Warnings', info: 'Info' };
@@ -77,6 +78,19 @@ export function formatAnalysis(analysis: Analysis): string {
       for (const remedy of r.remedies) lines.push(`    remedy (${remedy.kind}): ${remedy.message}`);
   }
   if (analysis.runbooks.length > 0) lines.push('');
+  if (analysis.costs.length > 0) lines.push('DR cost (a year) and one disaster at the objectives');
+  for (const c of analysis.costs) {
+    const money = (n: number): string => formatMoney(n, c.currency);
+    lines.push(
+      `  ${c.workload} (${c.yearly.strategy}): ${money(c.yearly.total)} a year (compute ${money(c.yearly.compute)}, backups ${money(c.yearly.backups)}, replicas ${money(c.yearly.replicas)}); one disaster ${money(c.disaster.total)} (downtime ${money(c.disaster.downtime)}, data lost ${money(c.disaster.dataLoss)})`,
+    );
+    lines.push(
+      `    the tier accepts: ${c.alternatives.map((a) => `${a.strategy} ${money(a.total)}`).join(', ')}`,
+    );
+    if (c.unpricedSites.length > 0)
+      lines.push(`    no unit cost for site ${c.unpricedSites.join(', ')}: its compute counts as 0`);
+  }
+  if (analysis.costs.length > 0) lines.push('');
   const counts = countBySeverity(analysis.findings);
   lines.push(`${plural(counts.error, 'error')}, ${plural(counts.warning, 'warning')}, ${counts.info} info`);
   return `${lines.join('\n')}\n`;
