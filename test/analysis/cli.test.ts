@@ -71,7 +71,7 @@ describe('drctl analyze', () => {
     expect(result.code).toBe(1);
     expect(result.stdout.replaceAll(dir, '<dir>')).toMatchInlineSnapshot(`
       "Errors (1)
-        <dir>/plan.yaml:38:9  DRCTL_RTO_EXCEEDED
+        <dir>/plan.yaml:41:9  DRCTL_RTO_EXCEEDED
           runbook failover of workload shop takes 47m with contingency along declare → promote-db → start-api, 17m over its RTO of 30m
           hint: shorten approval declare (45m) with pre-agreed criteria or a smaller quorum; agree an RTO of at least 47m with the business (17m more)
 
