@@ -1,7 +1,7 @@
 /** The plan's hosts as the execution layer reaches them. */
 import { DrctlError } from '../errors.ts';
 import type { Host, Plan } from '../plan/model.ts';
-import { executorFor } from './index.ts';
+import { executorFor } from './executors.ts';
 import type { Executor, HostTarget } from './types.ts';
 
 export function planHosts(plan: Plan): Host[] {
