@@ -13,13 +13,25 @@ export interface StateOptions {
   as?: string;
 }
 
+/**
+ * The `--state` option of every command that keeps its state in the store, as `.option(...stateFlag())`
+ * takes it: --state, else $DRCTL_STATE_URL, else $DRCTL_STATE, else `.drctl`. Open it with `openState`
+ * (commands/run-state.ts), which tells a URL from a directory: never `resolve()` it, which would make
+ * `postgres://…` a directory named `postgres:`.
+ */
+export function stateFlag(
+  description = 'state directory (SQLite) or postgres:// URL',
+): [flags: string, description: string, defaultValue: string] {
+  return [
+    '--state <dir|url>',
+    description,
+    process.env.DRCTL_STATE_URL ?? process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR,
+  ];
+}
+
 export function withStateOptions(command: Command): Command {
   return command
-    .option(
-      '--state <dir|url>',
-      'state directory (SQLite) or postgres:// URL',
-      process.env.DRCTL_STATE_URL ?? process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR,
-    )
+    .option(...stateFlag())
     .option('--as <person>', 'who is acting (default: $DRCTL_USER or the OS user)')
     .option('--json', 'print the result as JSON');
 }

@@ -361,9 +361,10 @@ export class Engine {
       );
     }
     if (run.planHash !== options.plan.hash) {
+      const given = options.plan.files[0] ?? options.plan.name;
       throw new UsageError(
         'DRCTL_RUN_PLAN_CHANGED',
-        `the plan ${run.planFile} changed since run ${run.id} started`,
+        `run ${run.id} was started from another version of the plan (${run.planFile}, hash ${run.planHash.slice(0, 12)}) than ${given} (hash ${options.plan.hash.slice(0, 12)})`,
         {
           hint: 'restore the plan the run started with (its hash is in `drctl status RUN --json`), or start a new run',
           details: { expected: run.planHash, actual: options.plan.hash },

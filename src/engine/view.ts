@@ -86,6 +86,12 @@ export interface RunView {
   next: string[];
   /** The process driving the run now, if any. */
   driver: { pid: number; host: string } | undefined;
+  /**
+   * An unfinished run that no live process drives (its driver died or was stopped): its steps shown
+   * `running` were in flight then. Since when: the lease's expiry, or the last record without one.
+   * `drctl resume`, or a `drctl serve` instance serving its plan, drives it on.
+   */
+  waitingForDriver: { since: string } | undefined;
   steps: StepView[];
   /** A site run: the lost site and its children, each a workload's failover runbook. */
   site?: { site: string; children: ChildView[] };
@@ -156,6 +162,10 @@ export function runView(records: readonly JournalRecord[], lease?: Lease): RunVi
   });
   const count = (status: StepStatus): number => steps.filter((step) => step.status === status).length;
   const finished = state.finishedAt !== undefined;
+  const driver =
+    lease && !finished && lease.expiresAt.getTime() > Date.now()
+      ? { pid: lease.pid, host: lease.host }
+      : undefined;
   return {
     id: state.id,
     workload: state.created.workload,
@@ -192,10 +202,11 @@ export function runView(records: readonly JournalRecord[], lease?: Lease): RunVi
               !state.stoppedChildren.has(childOfStep(step.snapshot.id) ?? ''),
           )
           .map((step) => step.snapshot.id),
-    driver:
-      lease && !finished && lease.expiresAt.getTime() > Date.now()
-        ? { pid: lease.pid, host: lease.host }
-        : undefined,
+    driver,
+    waitingForDriver:
+      finished || driver !== undefined || state.status !== 'running'
+        ? undefined
+        : { since: (lease?.expiresAt ?? state.lastAt).toISOString() },
     steps,
     ...(state.created.site === undefined
       ? {}

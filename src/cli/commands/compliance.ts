@@ -4,19 +4,14 @@
  * need attention. Exit 1 when anything is overdue, never done or failed, so CI and cron can gate on it.
  */
 import { printJson, type RegisterCommand } from '../context.ts';
-import { parseDateOption, type StateOptions } from '../state-options.ts';
-import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
+import { parseDateOption, type StateOptions, stateFlag } from '../state-options.ts';
 
 export const registerCompliance: RegisterCommand = (program, context) => {
   program
     .command('compliance')
     .description('which tests each workload must have, when each was last done, and what is overdue')
     .argument('<plan>', 'plan file (YAML)')
-    .option(
-      '--state <dir>',
-      'state directory (drill reports, tabletops, runs)',
-      process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR,
-    )
+    .option(...stateFlag('state directory or postgres:// URL (drill reports, tabletops, runs)'))
     .option('--now <date>', 'judge at this date instead of today')
     .option('--json', 'print the report as JSON')
     .action(async (file: string, options: StateOptions & { now?: string }) => {

@@ -4,7 +4,7 @@
  * approval elsewhere), printing what it sees until SIGINT/SIGTERM. `--once` probes every site one time and
  * reports, starting nothing. The watching itself is in monitor-watch.ts, loaded when the command runs.
  */
-import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
+import { stateFlag } from '../state-options.ts';
 import type { RegisterCommand } from '../context.ts';
 import type { MonitorFlags } from './monitor-watch.ts';
 
@@ -15,11 +15,7 @@ export const registerMonitor: RegisterCommand = (program, context) => {
       'watch the sites; fail over by itself where the plan allows it, else open a run waiting for activation',
     )
     .argument('<plan>', 'plan file (YAML)')
-    .option(
-      '--state <dir>',
-      'state directory (runs are kept there)',
-      process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR,
-    )
+    .option(...stateFlag('state directory or postgres:// URL (runs are kept there)'))
     .option('--workload <id...>', 'watch only these workloads (default: all)')
     .option(
       '--once',

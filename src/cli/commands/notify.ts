@@ -4,7 +4,7 @@
  * journaled in the state's `messages` stream like every other message. Exit 0 when it was taken, 1 when
  * the channel failed or the plan has no such channel.
  */
-import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
+import { stateFlag } from '../state-options.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
 
 interface NotifyTestOptions {
@@ -24,11 +24,7 @@ export const registerNotify: RegisterCommand = (program, context) => {
     .requiredOption('--channel <id>', 'channel id of communications.channels')
     .option('--to <address...>', 'e-mail addresses the test also goes to (email channels)')
     .option('--retry', "retry as the channel's retry policy says (default: one attempt)")
-    .option(
-      '--state <dir|url>',
-      'state directory (SQLite) or postgres:// URL; the attempt is journaled there',
-      process.env.DRCTL_STATE_URL ?? process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR,
-    )
+    .option(...stateFlag('state directory (SQLite) or postgres:// URL; the attempt is journaled there'))
     .option('--json', 'print the result as JSON')
     .action(async (file: string, options: NotifyTestOptions) => {
       const [{ loadPlanForCommand }, { openState }, { testChannel }] = await Promise.all([

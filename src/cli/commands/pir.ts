@@ -6,9 +6,8 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.ts';
 import type { Plan } from '../../plan/index.ts';
-import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import type { RegisterCommand } from '../context.ts';
-import type { StateOptions } from '../state-options.ts';
+import { stateFlag, type StateOptions } from '../state-options.ts';
 
 interface PirOptions extends StateOptions {
   format: string;
@@ -24,7 +23,7 @@ export const registerPir: RegisterCommand = (program, context) => {
     .option('--format <format>', 'md or html', 'md')
     .option('--out <file>', 'write to a file instead of stdout')
     .option('--plan <file>', "the plan, when the run's own plan file has moved")
-    .option('--state <dir>', 'state directory', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
+    .option(...stateFlag())
     .action(async (runId: string, options: PirOptions) => {
       if (options.format !== 'md' && options.format !== 'html')
         throw new UsageError('DRCTL_PIR_FORMAT', `--format ${options.format} is not md or html`, {

@@ -4,9 +4,8 @@
  * `drctl report verify DIR` re-hashes a pack against its manifest (exit 1 when a file changed).
  */
 import { resolve } from 'node:path';
-import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import { parseDateOption, type StateOptions } from '../state-options.ts';
+import { parseDateOption, type StateOptions, stateFlag } from '../state-options.ts';
 
 export const registerReport: RegisterCommand = (program, context) => {
   const report = program.command('report').description('reports for auditors');
@@ -18,7 +17,7 @@ export const registerReport: RegisterCommand = (program, context) => {
     .option('--until <date>', 'end of the period (default: now)')
     .requiredOption('--out <dir>', 'directory the pack is written to')
     .option('--no-pdf', 'skip the PDF even when Chromium is present')
-    .option('--state <dir>', 'state directory', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
+    .option(...stateFlag())
     .option('--json', 'print the files written as JSON')
     .action(
       async (

@@ -57,6 +57,10 @@ export function printView(context: CommandContext, view: RunView): void {
     `progress ${view.progress.done}/${view.progress.total} done, ${view.progress.running} running, ${view.progress.waiting} waiting, ${view.progress.failed} failed; ${formatDuration(view.durationMs)}${view.reason ? ` (${view.reason})` : ''}`,
   );
   if (view.driver) out(`driven by pid ${view.driver.pid} on ${view.driver.host}`);
+  if (view.waitingForDriver)
+    out(
+      `waiting for a driver since ${view.waitingForDriver.since}: no live drctl process drives this run (drctl resume ${view.id}, or a drctl serve instance of its plan takes it over)`,
+    );
   for (const waiting of view.waiting) {
     const step = view.steps.find((candidate) => candidate.id === waiting.step);
     const choices = step?.options.length

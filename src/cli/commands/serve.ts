@@ -4,9 +4,9 @@
  * journaled, leases released; started again, it resumes the runs it was driving. With a `postgres://`
  * state several instances share one store, and each takes over the runs of one that died.
  */
+import { stateFlag } from '../state-options.ts';
 import { redactCredentials } from '../../plan/secrets.ts';
 import { DEFAULT_LISTEN } from '../../server/defaults.ts';
-import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import type { RegisterCommand } from '../context.ts';
 
 interface ServeOptions {
@@ -29,11 +29,7 @@ export const registerServe: RegisterCommand = (program, context) => {
     .command('serve')
     .description('serve the API, the web console and metrics; drive the runs started through them')
     .argument('<plans...>', 'plan files (YAML)')
-    .option(
-      '--state <dir|url>',
-      'state directory (SQLite) or postgres:// URL (several instances)',
-      process.env.DRCTL_STATE_URL ?? process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR,
-    )
+    .option(...stateFlag('state directory (SQLite) or postgres:// URL (several instances)'))
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
     .option(
       '--status-listen <host:port>',

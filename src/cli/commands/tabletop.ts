@@ -3,9 +3,8 @@
  * who would run it, in the terminal or from a script on stdin; the exercise is kept in the state store.
  * Exit 1 when the input ended before the last step.
  */
-import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import type { StateOptions } from '../state-options.ts';
+import { stateFlag, type StateOptions } from '../state-options.ts';
 
 interface TabletopCommandOptions extends StateOptions {
   workload: string;
@@ -23,7 +22,7 @@ export const registerTabletop: RegisterCommand = (program, context) => {
     .option('--runbook <name>', 'the runbook (default: failover)')
     .option('--attendees <list>', 'who attended, comma separated (asked for when absent)')
     .option('--facilitator <name>', 'who led it (default: the first attendee)')
-    .option('--state <dir>', 'state directory', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
+    .option(...stateFlag())
     .option('--json', 'print the record as JSON at the end (the walk-through goes to stderr)')
     .action(async (file: string, options: TabletopCommandOptions) => {
       const [{ runTabletop }, { loadPlanForCommand }, { openState }] = await Promise.all([

@@ -2,13 +2,11 @@
  * `drctl token create NAME --role ROLE`, `drctl token list`, `drctl token revoke ID`: the accounts of
  * `drctl serve`. A token is printed once; the state keeps only its hash.
  */
-import { resolve } from 'node:path';
 import { createToken, listTokens, revokeToken, ROLES } from '../../server/auth.ts';
-import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import type { RunStore } from '../../store/index.ts';
 import { printJson } from '../context.ts';
 import type { RegisterCommand } from '../context.ts';
-import { actor } from '../state-options.ts';
+import { actor, withStateOptions } from '../state-options.ts';
 
 interface TokenOptions {
   state: string;
@@ -17,8 +15,8 @@ interface TokenOptions {
 }
 
 async function withStore<T>(options: TokenOptions, act: (store: RunStore) => Promise<T>): Promise<T> {
-  const { openStore } = await import('../../store/index.ts');
-  const store = await openStore(resolve(options.state));
+  const { openState } = await import('./run-state.ts');
+  const store = await openState(options);
   try {
     return await act(store);
   } finally {
@@ -30,11 +28,7 @@ export const registerToken: RegisterCommand = (program, context) => {
   const token = program
     .command('token')
     .description("manage the tokens of drctl serve (the token's name is the person)");
-  const common = (command: ReturnType<typeof token.command>) =>
-    command
-      .option('--state <dir>', 'state directory', process.env.DRCTL_STATE ?? DEFAULT_STATE_DIR)
-      .option('--as <person>', 'who is acting (default: $DRCTL_USER or the OS user)')
-      .option('--json', 'print the result as JSON');
+  const common = withStateOptions;
 
   common(
     token

@@ -3,8 +3,7 @@
  * keeps its result in the store (collection `verifications`) and prints what proved it good or why not.
  * Exit 1 when it failed.
  */
-import { resolve } from 'node:path';
-import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
+import { stateFlag } from '../state-options.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
 
 export const registerVerify: RegisterCommand = (program, context) => {
@@ -17,7 +16,7 @@ export const registerVerify: RegisterCommand = (program, context) => {
     .requiredOption('--workload <id>', 'the workload whose verification runs')
     .option('--verification <id>', "which verification @default the workload's first")
     .option('--json', 'print the result as JSON')
-    .option('--state <dir>', 'state directory', DEFAULT_STATE_DIR)
+    .option(...stateFlag())
     .action(
       async (
         file: string,
@@ -26,19 +25,19 @@ export const registerVerify: RegisterCommand = (program, context) => {
         const [
           { loadPlanForCommand },
           { findVerification, runVerification },
-          { openStore },
+          { openState, localStateDir },
           { formatDuration },
         ] = await Promise.all([
           import('../load-plan.ts'),
           import('../../verify/index.ts'),
-          import('../../store/index.ts'),
+          import('./run-state.ts'),
           import('../../plan/duration.ts'),
         ]);
         const plan = await loadPlanForCommand(file);
-        const verification = findVerification(plan, options.workload, options.verification);
-        const stateDir = resolve(options.state);
-        const store = await openStore(stateDir);
+        const stateDir = localStateDir(options.state);
+        const store = await openState(options);
         try {
+          const verification = findVerification(plan, options.workload, options.verification);
           const result = await runVerification(plan, verification, { store, stateDir });
           if (options.json) printJson(context, result);
           else {

@@ -47,11 +47,13 @@ export function runBody(input: RunPageInput): Fragment {
         run <code>${view.id}</code> · started by <b>${view.startedBy}</b> ${ago(view.startedAt, now)} ·
         ${final ? `took ${duration(view.durationMs)}` : `running for ${duration(view.durationMs)}`} ·
         ${
-          view.driver === undefined
-            ? final
-              ? 'finished'
-              : 'no process drives it'
-            : `driven by pid ${view.driver.pid} on ${view.driver.host}`
+          view.driver !== undefined
+            ? `driven by pid ${view.driver.pid} on ${view.driver.host}`
+            : view.waitingForDriver !== undefined
+              ? `waiting for a driver since ${ago(view.waitingForDriver.since, now)}`
+              : final
+                ? 'finished'
+                : 'no process drives it'
         }
       </p>
       <div class="progress" role="progressbar" aria-valuenow="${pct}" aria-valuemin="0" aria-valuemax="100">
