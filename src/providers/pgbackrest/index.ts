@@ -18,6 +18,7 @@ import { RetentionParams } from '../../backup/resolve.ts';
 import { chownToServer, findPgBinaries } from '../../pg/binaries.ts';
 import { one, withClient } from '../../pg/client.ts';
 import { PgServer } from '../../pg/server.ts';
+import { describeCorruption, lastCorruption } from '../../pg/corruption.ts';
 import { defineAction } from '../provider.ts';
 import type { ActionContext, Provider, ReadinessFact } from '../provider.ts';
 import {
@@ -237,6 +238,12 @@ export const pgbackrestProvider = {
             return date;
           })
           .describe('Point in time to recover to (--type=time). @default the end of the WAL archive'),
+        before: z
+          .literal('last-corruption')
+          .optional()
+          .describe(
+            'Stop just before the bad transaction of the last corruption journaled for the component (--type=xid --target-exclusive), from the newest backup that ended before it.',
+          ),
         set: z
           .string()
           .optional()
@@ -265,9 +272,31 @@ export const pgbackrestProvider = {
         // refuses while the server runs); a scratch directory must be empty or emptied
         if (scratch) prepareDataDir(dataDir, params.force === true, t.component.id);
         const args = [`--pg1-path=${dataDir}`];
-        if (params.target_time !== undefined)
+        const corruption =
+          params.before === undefined ? undefined : lastCorruption(ctx.stateDir, t.component.id);
+        let set = params.set;
+        if (corruption !== undefined) {
+          args.push(
+            '--type=xid',
+            `--target=${corruption.xid}`,
+            '--target-exclusive',
+            '--target-action=promote',
+          );
+          // pgBackRest picks a backup by time only for time targets: name one that ended before the damage
+          const before = Date.parse(corruption.before) / 1000;
+          set ??= (await stanzaInfo(t, ctx.signal)).backup
+            .filter((b) => b.timestamp.stop < before)
+            .at(-1)?.label;
+          if (set === undefined) {
+            throw new DrctlError(
+              'DRCTL_PG_NO_BACKUP',
+              `no pgBackRest backup of ${t.component.id} ended before the corruption at ${corruption.before}`,
+              { hint: 'a restore to before the damage needs a backup taken before it' },
+            );
+          }
+        } else if (params.target_time !== undefined)
           args.push('--type=time', `--target=${targetTime(params.target_time)}`, '--target-action=promote');
-        if (params.set !== undefined) args.push(`--set=${params.set}`);
+        if (set !== undefined) args.push(`--set=${set}`);
         if (scratch) args.push('--archive-mode=off');
         else if (params.force === true) args.push('--delta');
         const started = performance.now();
@@ -277,7 +306,10 @@ export const pgbackrestProvider = {
           repository: t.repository,
           dataDir,
           targetTime: params.target_time?.toISOString(),
-          set: params.set,
+          ...(corruption === undefined
+            ? {}
+            : { beforeXid: corruption.xid, corruption: describeCorruption(corruption) }),
+          set,
           archiving: !scratch,
           restoreMs: Math.round(result.durationMs),
         };
@@ -289,7 +321,7 @@ export const pgbackrestProvider = {
         }
         ctx.evidence('restore', evidence);
         return {
-          summary: `restored pgBackRest stanza ${t.stanza} of ${t.component.id} to ${params.target_time?.toISOString() ?? 'the end of the archive'} into ${dataDir}${params.port === undefined ? '' : `, serving on port ${params.port}`}`,
+          summary: `restored pgBackRest stanza ${t.stanza} of ${t.component.id} to ${corruption !== undefined ? `just before ${describeCorruption(corruption)}` : (params.target_time?.toISOString() ?? 'the end of the archive')} into ${dataDir}${params.port === undefined ? '' : `, serving on port ${params.port}`}`,
           output: evidence,
         };
       },

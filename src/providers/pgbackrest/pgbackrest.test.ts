@@ -17,6 +17,7 @@ import { PgCluster, freePort } from '../../pg/cluster.ts';
 import { AT, testContext, testPlan } from '../testing.ts';
 import { checkReadiness } from '../../monitor/readiness.ts';
 import { findPgbackrest, pgbackrestProvider } from './index.ts';
+import { postgresProvider } from '../postgres/index.ts';
 
 function pgbackrestInstalled(): boolean {
   try {
@@ -270,6 +271,34 @@ describe.skipIf(skip !== undefined)('pgbackrest provider', () => {
     // every backup is younger than the plan's longest horizon (4 weeks)
     expect(expire.output).toMatchObject({ retentionFullDays: 28, expired: [] });
     expect((expire.output.kept as string[]).length).toBe(3);
+  }, 240_000);
+
+  it('restores to just before a journaled bad DELETE: every row before it, none of it, nothing after', async () => {
+    const url = cluster.node('east').url;
+    const corrupt = postgresProvider.actions.corrupt;
+    const ctx = testContext(plan, stateDir);
+    const bad = await corrupt.run(
+      corrupt.params.parse({ component: 'db', site: 'east', table: 'orders', rows: 2 }),
+      ctx,
+    );
+    expect(bad.output).toMatchObject({ rows: 2, change: 'delete' });
+    await sql(url, "insert into orders values (40, 'after the damage')");
+    await act('check', { component: 'db' });
+    const { output, url: restoredUrl } = await restoreTo('restored-before-corruption', {
+      before: 'last-corruption',
+    });
+    expect(output).toMatchObject({ beforeXid: bad.output?.xid });
+    expect(
+      (await sql<{ id: number }>(restoredUrl, 'select id from orders order by id')).map((r) => r.id),
+    ).toEqual([1, 2, 10, 11, 20]);
+    // put east back as the later tests expect it: the rows the restore saved, not the one written after
+    const saved = await sql<{ id: number; note: string }>(
+      restoredUrl,
+      'select id, note from orders where id in (1, 2)',
+    );
+    for (const row of saved) await sql(url, `insert into orders values (${row.id}, '${row.note}')`);
+    await sql(url, 'delete from orders where id = 40');
+    await act('check', { component: 'db' });
   }, 240_000);
 
   it('verifies the newest backup on a scratch PostgreSQL cluster: queries answer there, then it is stopped and removed', async () => {

@@ -20,7 +20,15 @@ import {
 } from '../provider.ts';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { findPgBinaries } from '../../pg/binaries.ts';
-import { redactUrl, withClient, type Subject } from '../../pg/client.ts';
+import {
+  corruptRows,
+  describeCorruption,
+  lastCorruption,
+  saveCorruption,
+  type CorruptionRecord,
+} from '../../pg/corruption.ts';
+import { one, redactUrl, withClient, type Subject } from '../../pg/client.ts';
+import { formatDuration, parseDuration } from '../../plan/duration.ts';
 import {
   replayReconciliation,
   strandedSummary,
@@ -34,6 +42,9 @@ import {
   nodeStatus,
   promote,
   rebuildStandby,
+  recoverDelayedStandby,
+  pgDurationMs,
+  type NodeStatus,
   replicationStatus,
   restorePointInTime,
   unfence,
@@ -458,20 +469,56 @@ const basebackupAction = defineAction({
   },
 });
 
+const TargetTime = z.union([z.string(), z.date()]).transform((value, context) => {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime()))
+    context.addIssue({ code: 'custom', message: 'not a timestamp; write it like 2026-03-01T12:00:00Z' });
+  return date;
+});
+
+/** `before: last-corruption` (the corruption fault journaled for the component) or a target time. */
+const RecoveryPoint = {
+  target_time: TargetTime.optional().describe('Recover up to this moment. Give it or before.'),
+  before: z
+    .literal('last-corruption')
+    .optional()
+    .describe(
+      'Stop just before the bad transaction of the last corruption journaled for the component (a drill fault), found by its xid.',
+    ),
+};
+
+function recoveryPoint(
+  params: { target_time?: Date | undefined; before?: 'last-corruption' | undefined },
+  component: string,
+  ctx: ActionContext,
+): { targetTime: Date; beforeXid?: string; corruption?: CorruptionRecord } {
+  if (params.before === 'last-corruption') {
+    const corruption = lastCorruption(ctx.stateDir, component);
+    return { targetTime: new Date(corruption.before), beforeXid: corruption.xid, corruption };
+  }
+  if (params.target_time === undefined) {
+    throw new DrctlError('DRCTL_PG_NO_TARGET', `a recovery of ${component} needs target_time or before`, {
+      hint: 'write target_time: 2026-03-01T12:00:00Z, or before: last-corruption after a corruption fault',
+    });
+  }
+  return { targetTime: params.target_time };
+}
+
+function describePoint(point: ReturnType<typeof recoveryPoint>): string {
+  return point.beforeXid === undefined
+    ? point.targetTime.toISOString()
+    : `just before transaction ${point.beforeXid} (${point.corruption === undefined ? 'given' : describeCorruption(point.corruption)})`;
+}
+
 const restoreAction = defineAction({
   description:
-    'Restore the newest suitable base backup into a new instance and replay WAL up to a point in time.',
+    'Restore the newest suitable base backup into a new instance and replay WAL up to a point in time, or to just before the last corruption.',
   params: z.strictObject({
     component: Id,
     site: Id.describe(
       'Site whose placement (url, credentials) the restored instance takes, on its own data_dir and port.',
     ),
-    target_time: z.union([z.string(), z.date()]).transform((value, context) => {
-      const date = new Date(value);
-      if (Number.isNaN(date.getTime()))
-        context.addIssue({ code: 'custom', message: 'not a timestamp; write it like 2026-03-01T12:00:00Z' });
-      return date;
-    }),
+    ...RecoveryPoint,
     data_dir: z.string().describe('New, empty data directory.'),
     port: z.number().int().min(1).max(65535),
     from: z.string().optional().describe("Backup location path. @default the backup policy's path"),
@@ -480,6 +527,7 @@ const restoreAction = defineAction({
   evidence: ['restore'],
   async run(params, ctx) {
     const resolved = resolve(ctx.plan, params.component, params.site);
+    const point = recoveryPoint(params, params.component, ctx);
     const dataDir = params.data_dir.startsWith('/')
       ? params.data_dir
       : join(ctx.plan.baseDir, params.data_dir);
@@ -492,7 +540,8 @@ const restoreAction = defineAction({
     url.port = String(params.port);
     const result = await restorePointInTime(resolved.subject, url.toString(), {
       location: backupLocation(ctx.plan, resolved.component, ctx, params.from),
-      targetTime: params.target_time,
+      targetTime: point.targetTime,
+      ...(point.beforeXid === undefined ? {} : { beforeXid: point.beforeXid }),
       local,
       signal: ctx.signal,
     });
@@ -502,11 +551,73 @@ const restoreAction = defineAction({
       dataDir,
       pid: result.server.pid,
       recoveredInMs: result.recoveredInMs,
-      targetTime: params.target_time.toISOString(),
+      targetTime: point.targetTime.toISOString(),
+      ...(point.beforeXid === undefined ? {} : { beforeXid: point.beforeXid }),
     };
     ctx.evidence('restore', evidence);
     return {
-      summary: `restored ${params.component} to ${params.target_time.toISOString()} from backup ${result.backup.id} on port ${params.port}`,
+      summary: `restored ${params.component} to ${describePoint(point)} from backup ${result.backup.id} on port ${params.port}`,
+      output: evidence,
+    };
+  },
+});
+
+const corruptAction = defineAction({
+  description:
+    'Drill fault: delete or overwrite N rows of a table in one transaction, and journal that transaction so a restore can stop just before it.',
+  params: ComponentSite.extend({
+    table: z.string().min(1).describe('schema.table or table'),
+    rows: z.number().int().min(1),
+    change: z.enum(['delete', 'overwrite']).default('delete'),
+    set: z.string().optional().describe("SET list for overwrite. @default every text column = 'corrupted'"),
+  }),
+  idempotent: false,
+  evidence: ['corruption'],
+  async run(params, ctx) {
+    const resolved = resolve(ctx.plan, params.component, params.site);
+    const record = await corruptRows(resolved, {
+      table: params.table,
+      rows: params.rows,
+      change: params.change,
+      ...(params.set === undefined ? {} : { set: params.set }),
+    });
+    const file = saveCorruption(ctx.stateDir, record);
+    ctx.evidence('corruption', { ...record, keys: record.keys.length, file });
+    return { summary: describeCorruption(record), output: { ...record } };
+  },
+});
+
+const recoverDelayedAction = defineAction({
+  description:
+    'Recover a delayed standby (recovery_min_apply_delay) to before damage it has not applied yet, and promote it.',
+  params: ComponentSite.extend({
+    ...RecoveryPoint,
+    timeout_ms: z.number().int().positive().default(120_000),
+  }),
+  idempotent: false,
+  evidence: ['recovery'],
+  async run(params, ctx) {
+    const resolved = resolve(ctx.plan, params.component, params.site);
+    const point = recoveryPoint(params, params.component, ctx);
+    const result = await recoverDelayedStandby(resolved, {
+      local: localServer(ctx.plan, resolved, ctx),
+      target: {
+        targetTime: point.targetTime,
+        ...(point.beforeXid === undefined ? {} : { beforeXid: point.beforeXid }),
+      },
+      timeoutMs: params.timeout_ms,
+      signal: ctx.signal,
+    });
+    const evidence = {
+      target: describePoint(point),
+      recoveredInMs: result.recoveredInMs,
+      delayMs: result.delayMs,
+      lastReplayedAt: result.lastReplayedAt,
+      pid: result.server.pid,
+    };
+    ctx.evidence('recovery', evidence);
+    return {
+      summary: `recovered the delayed standby ${params.component} at ${params.site} (delay ${result.delayMs} ms) to ${describePoint(point)} in ${result.recoveredInMs} ms; it accepts writes`,
       output: evidence,
     };
   },
@@ -580,6 +691,7 @@ async function readiness(component: Component, ctx: ActionContext): Promise<Read
         : `${node.site} does not answer: ${node.error ?? ''}`,
     });
   }
+  facts.push(...(await applyDelayFacts(ctx.plan, component, status.nodes)));
   const replicating = component.replication !== undefined && component.replication.mode !== 'none';
   if (replicating) {
     const primary = status.nodes.find((node) => node.site === status.primary);
@@ -633,6 +745,59 @@ async function readiness(component: Component, ctx: ActionContext): Promise<Read
   return facts;
 }
 
+/**
+ * A placement with `apply_delay` is a delayed standby: readiness shows the delay it really applies
+ * (recovery_min_apply_delay) against the one the plan promises, and how far behind its replay is.
+ */
+async function applyDelayFacts(
+  plan: Plan,
+  component: Component,
+  nodes: readonly NodeStatus[],
+): Promise<ReadinessFact[]> {
+  const facts: ReadinessFact[] = [];
+  for (const placement of component.placement) {
+    const promised = placement.fields.apply_delay;
+    if (promised === undefined) continue;
+    const limit = typeof promised === 'string' ? parseDuration(promised) : undefined;
+    const node = nodes.find((candidate) => candidate.site === placement.site);
+    const base = { component: component.id, site: placement.site, name: 'apply-delay' };
+    if (limit === undefined) {
+      facts.push({
+        ...base,
+        ok: false,
+        message: `apply_delay "${String(promised)}" is not a duration (write it like 1h)`,
+      });
+      continue;
+    }
+    if (node?.reachable !== true || node.role !== 'standby') {
+      facts.push({
+        ...base,
+        ok: false,
+        limit,
+        message: `${placement.site} is not a reachable standby, so nothing is held back`,
+      });
+      continue;
+    }
+    const resolved = resolve(plan, component.id, placement.site);
+    const row = await withClient(resolved.subject, resolved.url, (client) =>
+      one<{ delay: string; behind: number | null }>(
+        client,
+        `select current_setting('recovery_min_apply_delay') as delay,
+                extract(epoch from now() - pg_last_xact_replay_timestamp())::float8 as behind`,
+      ),
+    );
+    const delayMs = pgDurationMs(row?.delay ?? '0');
+    facts.push({
+      ...base,
+      ok: delayMs >= limit,
+      value: delayMs,
+      limit,
+      message: `${placement.site} applies WAL ${formatDuration(delayMs)} late (promised ${formatDuration(limit)}); last replayed commit ${row?.behind === null || row?.behind === undefined ? 'unknown' : `${Math.round(row.behind)} s ago`}`,
+    });
+  }
+  return facts;
+}
+
 export const postgresProvider = {
   name: 'postgres',
   description:
@@ -647,6 +812,8 @@ export const postgresProvider = {
     reconcile: reconcileAction,
     basebackup: basebackupAction,
     'restore-pitr': restoreAction,
+    corrupt: corruptAction,
+    'recover-delayed': recoverDelayedAction,
     query: queryAction,
   },
   checks: { writable: writableCheck, streaming: streamingCheck },
