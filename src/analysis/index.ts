@@ -6,6 +6,7 @@
  */
 import { DrctlError, formatLocation } from '../errors.ts';
 import type { Plan } from '../plan/model.ts';
+import { Redactor, inlineSecrets as planInlineSecrets } from '../plan/secrets.ts';
 import { createContext } from './context.ts';
 import type { Rule } from './context.ts';
 import { compareFindings, countBySeverity } from './findings.ts';
@@ -131,8 +132,10 @@ export function analyzePlan(plan: Plan, options: AnalyzeOptions = {}): Analysis 
   for (const rule of RULES) rule(context, report);
   for (const site of sitesToAnalyze(plan)) for (const f of siteFindings(plan, site)) report(f);
   findings.sort(compareFindings);
+  // a finding may quote what the plan says (a step's command), passwords written inline included
+  const redactor = new Redactor(planInlineSecrets(plan));
   return {
-    findings,
+    findings: findings.map((f) => ({ ...f, message: redactor.text(f.message), hint: redactor.text(f.hint) })),
     runbooks,
     recoveryOrder: componentWaves([...context.components.values()]),
     costs: plan.workloads.map((w) => workloadCost(plan, w)).filter((c) => c !== undefined),

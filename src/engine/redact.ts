@@ -1,13 +1,14 @@
 /**
- * Secret redaction. The values of the plan's secret environment variables, of its KEY=value secrets file
- * and the passwords written inline in it are replaced by `[redacted:NAME]`, and every URL's password by
+ * Secret redaction. The values of the plan's secret environment variables (`secrets.env`, every `*_env`
+ * and `${NAME}`), of its password files and KEY=value secrets file, and the passwords written inline in it
+ * are replaced by `[redacted:NAME]`, and every URL's password by
  * `[redacted]`, in everything the engine writes: journal, evidence, logs, reports.
  */
 import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { basename, isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import type { Plan } from '../plan/model.ts';
-import { inlineSecrets } from '../plan/secrets.ts';
+import { inlineSecrets, secretReferences } from '../plan/secrets.ts';
 
 export { Redactor } from '../plan/secrets.ts';
 
@@ -31,15 +32,27 @@ export function parseSecretsFile(text: string): Record<string, string> {
   return secrets;
 }
 
-/** Every secret value the plan holds inline or names, from the environment and from its secrets file. */
+/**
+ * Every secret value the plan holds inline or names: from the environment (`secrets.env`, every `*_env`
+ * and `${NAME}`), from password files and from its secrets file.
+ */
 export function planSecrets(plan: Plan, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const secrets: Record<string, string> = inlineSecrets(plan);
-  for (const name of plan.secrets.env) {
+  const named = secretReferences(plan);
+  for (const name of named.env) {
     const value = env[name];
     if (value !== undefined && value !== '') secrets[name] = value;
   }
+  for (const written of named.files) {
+    try {
+      const value = readFileSync(planFile(plan, written), 'utf8').trim();
+      if (value !== '') secrets[basename(written)] = value;
+    } catch {
+      // a password file that cannot be read holds nothing to hide here; the step that needs it says so
+    }
+  }
   if (plan.secrets.file !== undefined) {
-    const file = isAbsolute(plan.secrets.file) ? plan.secrets.file : resolve(plan.baseDir, plan.secrets.file);
+    const file = planFile(plan, plan.secrets.file);
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -52,6 +65,10 @@ export function planSecrets(plan: Plan, env: NodeJS.ProcessEnv = process.env): R
     Object.assign(secrets, parseSecretsFile(text));
   }
   return secrets;
+}
+
+function planFile(plan: Plan, file: string): string {
+  return isAbsolute(file) ? file : resolve(plan.baseDir, file);
 }
 
 /** Caps a piece of evidence: what does not fit is cut, and the record says so. */

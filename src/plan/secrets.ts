@@ -1,6 +1,7 @@
 /**
  * Secrets a plan holds or names, and hiding them. A password written inline in a URL is a secret the plan
- * itself carries; the values of `secrets.env` and `secrets.file` are secrets it names (read by
+ * itself carries; the values of `secrets.env` and `secrets.file`, of every `*_env` variable and
+ * `password_file`, and of every `${NAME}` drctl expands are secrets it names (read by
  * src/engine/redact.ts). A Redactor replaces both in everything drctl writes: documents, reports, the
  * journal, logs and `--json` answers.
  */
@@ -85,7 +86,11 @@ export function inlineCredentials(plan: Plan): InlineCredential[] {
         const decoded = safeDecode(raw);
         return decoded === raw ? [raw] : [raw, decoded];
       });
-      const text = redactCredentials(value);
+      // the password may be written again elsewhere in the same text (`… || echo <password>`)
+      const text = values.reduce(
+        (hidden, secret) => hidden.split(secret).join('[redacted]'),
+        redactCredentials(value),
+      );
       const key = `${at.file}:${at.line}:${at.column} ${text}`;
       if (values.length > 0 && !found.has(key)) found.set(key, { values, text, at });
       return;
@@ -107,6 +112,57 @@ export function inlineSecrets(plan: Plan): Record<string, string> {
   for (const [index, value] of [...values].entries())
     secrets[index === 0 ? 'password' : `password-${index + 1}`] = value;
   return secrets;
+}
+
+/** `${NAME}`: a value drctl takes from its environment where the plan says so (a header, a URL). */
+const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+export interface SecretReferences {
+  /** Environment variables whose values are secret. */
+  env: Set<string>;
+  /** Files whose contents are secret, as written (relative to the plan's folder). */
+  files: Set<string>;
+}
+
+/**
+ * What the plan says holds a secret without holding it: every `*_env` field names a variable (a webhook
+ * URL with its token, an SMTP or repository password), every `password_file` a file, and every `${NAME}`
+ * a variable drctl expands into what it sends. Read from the compiled plan as data, whatever part of it
+ * (a channel, a backup policy, a step's parameters) the field belongs to.
+ */
+export function secretReferences(plan: Plan): SecretReferences {
+  const found: SecretReferences = { env: new Set(plan.secrets.env), files: new Set() };
+  const seen = new WeakSet<object>();
+  const visit = (value: unknown, key: string): void => {
+    if (typeof value === 'string') {
+      if (/(?:Env|_env)$/.test(key)) found.env.add(value);
+      else if (/^password(?:File|_file)$/.test(key)) found.files.add(value);
+      for (const match of value.matchAll(VARIABLE)) found.env.add(match[1]!);
+      return;
+    }
+    if (value === null || typeof value !== 'object' || value instanceof Date || seen.has(value)) return;
+    seen.add(value);
+    for (const [name, item] of Object.entries(value)) visit(item, Array.isArray(value) ? key : name);
+  };
+  visit(plan, '');
+  return found;
+}
+
+/** The missing variable's name, thrown by expandVariables. */
+export class MissingVariable extends Error {
+  override readonly name = 'MissingVariable';
+  constructor(readonly variable: string) {
+    super(`\${${variable}} is not set`);
+  }
+}
+
+/** `text` with every `${NAME}` replaced by its value in `env`; throws MissingVariable for one not set. */
+export function expandVariables(text: string, env: NodeJS.ProcessEnv = process.env): string {
+  return text.replace(VARIABLE, (_, name: string) => {
+    const value = env[name];
+    if (value === undefined) throw new MissingVariable(name);
+    return value;
+  });
 }
 
 function isLocation(value: unknown): value is SourceLocation {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
+import { MissingVariable, expandVariables } from '../../plan/secrets.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type { ActionContext, Provider } from '../provider.ts';
 import { DurationParam, probeHttp } from './probe.ts';
@@ -53,6 +54,28 @@ const RequestParams = z.strictObject({
   timeout: DurationParam.optional().describe('@default 30s'),
 });
 
+/**
+ * The headers with every `${NAME}` taken from drctl's environment (`Bearer ${ROUTER_TOKEN}`), so a token
+ * stays out of the plan; the plan's redaction hides the value in everything the run writes.
+ */
+function expandedHeaders(headers: Record<string, string> | undefined): { headers?: Record<string, string> } {
+  if (headers === undefined) return {};
+  try {
+    return {
+      headers: Object.fromEntries(
+        Object.entries(headers).map(([name, value]) => [name, expandVariables(value)]),
+      ),
+    };
+  } catch (error) {
+    if (!(error instanceof MissingVariable)) throw error;
+    throw new DrctlError(
+      'DRCTL_HTTP_SECRET_MISSING',
+      `a header of the request uses \${${error.variable}}, which is not set`,
+      { hint: `export ${error.variable} before running drctl`, cause: error },
+    );
+  }
+}
+
 function attachEvidence(result: HttpProbeResult, ctx: ActionContext): void {
   if (result.status !== undefined) ctx.evidence('status', result.status);
   ctx.evidence('latency_ms', Math.round(result.latencyMs));
@@ -86,7 +109,7 @@ export const httpProvider = {
         const result = await probeHttp({
           url: params.url,
           method: params.method ?? 'GET',
-          ...(params.headers === undefined ? {} : { headers: params.headers }),
+          ...expandedHeaders(params.headers),
           ...(params.body === undefined ? {} : { body: params.body }),
           status: params.status ?? ANY_2XX,
           timeoutMs: params.timeout ?? 30_000,
@@ -115,7 +138,7 @@ export const httpProvider = {
         const result = await probeHttp({
           url: params.url,
           ...(params.method === undefined ? {} : { method: params.method }),
-          ...(params.headers === undefined ? {} : { headers: params.headers }),
+          ...expandedHeaders(params.headers),
           ...(params.status === undefined ? {} : { status: params.status }),
           ...(params.body_contains === undefined ? {} : { bodyContains: params.body_contains }),
           ...(params.json === undefined ? {} : { json: params.json }),
