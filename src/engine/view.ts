@@ -21,6 +21,8 @@ export interface StepView {
   waitingOn: string[];
   options: string[];
   approvedBy: string[];
+  /** Every approval given, with its note: who stood behind the step, for the run's record. */
+  approvals: Array<{ by: string; at: string; note: string | undefined }>;
   quorum: number | undefined;
   /** The run's starter may not approve (an approval step with four-eyes). */
   fourEyes: boolean;
@@ -80,6 +82,8 @@ export interface RunView {
   finishedAt: string | undefined;
   durationMs: number;
   reason: string | undefined;
+  /** Who asked to cancel the run, and why (the reason they gave). */
+  cancel: { by: string; reason: string | undefined } | undefined;
   progress: { total: number; done: number; running: number; waiting: number; failed: number };
   running: string[];
   waiting: Array<{ step: string; for: string; on: string[] }>;
@@ -101,11 +105,20 @@ export function runView(records: readonly JournalRecord[], lease?: Lease): RunVi
   const state: RunState = replay(records);
   const evidence = new Map<string, StepView['evidence']>();
   const checks = new Map<string, StepView['checks']>();
+  const approvals = new Map<string, StepView['approvals']>();
   let reason: string | undefined;
   for (const record of records) {
     if (record.type === RECORD.runFinished) reason = record.data.reason as string | undefined;
     if (record.step === undefined) continue;
-    if (record.type === RECORD.evidence) {
+    if (record.type === RECORD.approvalGranted) {
+      const list = approvals.get(record.step) ?? [];
+      list.push({
+        by: record.actor,
+        at: record.at.toISOString(),
+        note: record.data.note as string | undefined,
+      });
+      approvals.set(record.step, list);
+    } else if (record.type === RECORD.evidence) {
       const list = evidence.get(record.step) ?? [];
       list.push({ name: record.data.name as string, value: record.data.value, by: record.actor });
       evidence.set(record.step, list);
@@ -132,7 +145,12 @@ export function runView(records: readonly JournalRecord[], lease?: Lease): RunVi
     const allowed = step.snapshot.expectedMs + step.snapshot.contingencyMs;
     let waitingOn: string[] = [];
     if (step.waitingFor === 'approval')
-      waitingOn = (step.snapshot.approval?.approvers ?? []).filter((who) => !step.approvedBy.includes(who));
+      waitingOn = (step.snapshot.approval?.approvers ?? []).filter(
+        (who) =>
+          !step.approvedBy.includes(who) &&
+          // four-eyes: the starter is among the approvers named, but may not approve this run
+          !(step.snapshot.approval?.fourEyes === true && who === state.created.startedBy),
+      );
     if (step.waitingFor === 'decision' && step.escalatedTo) waitingOn = [step.escalatedTo];
     return {
       id,
@@ -145,6 +163,7 @@ export function runView(records: readonly JournalRecord[], lease?: Lease): RunVi
       waitingOn,
       options: step.options,
       approvedBy: step.approvedBy,
+      approvals: approvals.get(id) ?? [],
       quorum: step.snapshot.approval?.quorum,
       fourEyes: step.snapshot.approval?.fourEyes ?? false,
       startedAt: step.firstStartedAt?.toISOString(),
@@ -178,6 +197,7 @@ export function runView(records: readonly JournalRecord[], lease?: Lease): RunVi
     finishedAt: state.finishedAt?.toISOString(),
     durationMs: (state.finishedAt ?? new Date()).getTime() - state.createdAt.getTime(),
     reason,
+    cancel: state.cancelRequested,
     progress: {
       total: steps.length,
       done: steps.filter((step) => step.status === 'succeeded' || step.status === 'skipped').length,

@@ -63,10 +63,17 @@ describe.skipIf(executablePath === undefined)(
 
     it('runs a manual step and a four-eyes approval to the end, live, across two browsers', async () => {
       const alice = await signIn(await context(), bench.url, bench.tokens.aliceOperator, '/runs/new');
+      // nothing is chosen for her, and a real failover is one more, explicit, click away
+      expect(await alice.locator('form.start input[type=radio]:checked').count()).toBe(0);
       await alice.check('input[value$="shop/failover"]');
       await alice.click('form.start button[type=submit]');
+      expect(await alice.locator('h1').innerText()).toBe('Start shop/failover?');
+      expect(await alice.locator('.notice').innerText()).toContain('This starts a real failover of shop');
+      expect(await bench.store.listRuns({ limit: 10 })).toEqual([]);
+      await alice.click('form.confirm button[type=submit]');
       await alice.waitForURL(/\/runs\/[^/]+$/);
       const runUrl = alice.url();
+      const runId = new URL(runUrl).pathname.split('/').pop()!;
       await alice.locator('#run-body[data-live=connected]').waitFor();
 
       // the manual step: instructions, the evidence it asks for, and the confirm form
@@ -74,6 +81,23 @@ describe.skipIf(executablePath === undefined)(
       await restore.waitFor();
       expect(await restore.locator('.instructions').innerText()).toContain('restore the newest snapshot');
       expect(await restore.innerText()).toContain('snapshot id, row count');
+      // confirming without the evidence is refused, and the refusal stays after the live updates
+      await restore.locator('button[type=submit]').click();
+      await alice.waitForURL(runUrl);
+      await alice.locator('#run-body[data-live=connected]').waitFor();
+      await alice.waitForTimeout(1_000);
+      expect(await alice.locator('.notice').innerText()).toContain(
+        'Refused: step restore-db needs evidence before it is confirmed done',
+      );
+      // the runs list and readiness say the run waits on a person, as the API does
+      const elsewhere = await alice.context().newPage();
+      await elsewhere.goto(`${bench.url}/runs`);
+      expect(await elsewhere.locator(`tr:has(a[href="/runs/${runId}"]) .badge`).innerText()).toBe('waiting');
+      await elsewhere.goto(`${bench.url}/`);
+      expect(await elsewhere.locator('.waiting-runs').innerText()).toMatch(
+        /1 run waits for people\s+shop\/failover: restore-db waits for confirmation/,
+      );
+      await elsewhere.close();
       await restore.locator('textarea[name=evidence]').fill('snapshot snap-0042 restored, 18 211 rows');
       await restore.locator('button[type=submit]').click();
       await alice.waitForURL(runUrl);
@@ -84,6 +108,11 @@ describe.skipIf(executablePath === undefined)(
       await approval.waitFor();
       expect(await approval.locator('.refused').innerText()).toContain('Four-eyes');
       expect(await approval.locator('button', { hasText: 'Approve' }).isDisabled()).toBe(true);
+      // four-eyes: the starter is not among those the step waits on
+      expect(await alice.locator('ul.waiting').innerText()).toBe(
+        'approve-cutover waits for approval from bob',
+      );
+      expect(await approval.locator('dd').allInnerTexts()).toContain('bob');
       expect(await alice.locator('#evidence-restore-db').isVisible()).toBe(true);
       expect(await alice.locator('.evidence-all').innerText()).toContain('snapshot snap-0042 restored');
 
@@ -110,6 +139,7 @@ describe.skipIf(executablePath === undefined)(
         bench.tokens.bobApprover,
         new URL(runUrl).pathname,
       );
+      await bob.locator('article#step-approve-cutover input[name=note]').fill('west is restored, go');
       await bob.locator('article#step-approve-cutover button', { hasText: 'Approve' }).click();
       await bob.waitForURL(runUrl);
 
@@ -118,10 +148,30 @@ describe.skipIf(executablePath === undefined)(
       expect(await alice.locator('.run-head .badge').innerText()).toBe('succeeded');
       expect(await alice.locator('.evidence-all').innerText()).toContain('router now sends traffic to west');
       expect(await alice.locator('a.chip[data-step=approve-cutover]').innerText()).toContain('succeeded');
+      // the finished run says who approved, and what they wrote
+      expect(await alice.locator('dd[data-approval=approve-cutover]').innerText()).toMatch(
+        /^approved by bob \S+: “west is restored, go”$/,
+      );
       const record = await bench.store.readJournal(new URL(runUrl).pathname.split('/').pop()!);
       expect(record.filter((r) => r.type === 'approval-granted').map((r) => r.actor)).toEqual(['bob']);
       await alice.context().close();
       await bob.context().close();
+    });
+
+    it('shows who cancelled a run and the reason they gave', async () => {
+      const alice = await signIn(await context(), bench.url, bench.tokens.aliceOperator, '/runs/new');
+      await alice.check('input[value$="shop/failover"]');
+      await alice.click('form.start button[type=submit]');
+      await alice.click('form.confirm button[type=submit]');
+      await alice.waitForURL(/\/runs\/[^/]+$/);
+      await alice.locator('article#step-restore-db').waitFor();
+      await alice.locator('.run-actions input[name=reason]').fill('east came back on its own');
+      await alice.locator('.run-actions button', { hasText: 'Cancel the run' }).click();
+      await alice.locator('#run-body[data-status=cancelled]').waitFor({ timeout: 10_000 });
+      expect(await alice.locator('.cancelled').innerText()).toBe(
+        'Cancelled by alice: east came back on its own',
+      );
+      await alice.context().close();
     });
 
     it('draws the RTO/RPO trend of each drill scenario with uPlot served by drctl', async () => {

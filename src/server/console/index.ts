@@ -27,10 +27,11 @@ import { ApiError, httpError } from '../errors.ts';
 import type { HttpError } from '../errors.ts';
 import { redactAnswer, redactText } from '../redact.ts';
 import { formEvidence, sharedRunView } from '../routes/runs.ts';
+import { currentStatus } from '../runs.ts';
 import { drillJobBody, drillJobsTable, drillStartForm } from './drills.ts';
 import { noticeLine, page } from './layout.ts';
 import type { Fragment } from './layout.ts';
-import { drillsBody, runbooksBody, runsBody, signInBody, startBody } from './pages.ts';
+import { confirmStartBody, drillsBody, runbooksBody, runsBody, signInBody, startBody } from './pages.ts';
 import { readinessBody } from './readiness.ts';
 import { runBody } from './run.ts';
 
@@ -117,6 +118,19 @@ export function registerConsole(api: Api, ctx: ServerContext): void {
     return c.html(body, status as 200);
   };
   const analysed = () => ctx.plans.list().map((plan) => ({ plan, analysis: analyzePlan(plan) }));
+  /** The newest runs with the status the API gives them: a run whose steps wait on people is `waiting`. */
+  const runsNow = async () =>
+    Promise.all(
+      (await ctx.store.listRuns({ limit: 100 })).map(async (run) => ({
+        ...run,
+        status: await currentStatus(ctx.store, run),
+      })),
+    );
+  /** Runs that wait on a person, with what each waits for: readiness shows them first. */
+  const waitingRuns = async () => {
+    const waiting = (await runsNow()).filter((run) => run.status === 'waiting');
+    return Promise.all(waiting.map(async (run) => (await sharedRunView(ctx, run.id)).view));
+  };
 
   /** Runs `action`; a refusal (wrong step state, four-eyes, ...) becomes a notice on the page at `back`. */
   const act = async (
@@ -191,7 +205,7 @@ export function registerConsole(api: Api, ctx: ServerContext): void {
           title: 'Readiness',
           current: 'readiness',
           principal,
-          body: readinessBody(redactAnswer(ctx, await ctx.readiness.view())),
+          body: readinessBody(redactAnswer(ctx, await ctx.readiness.view()), await waitingRuns()),
         }),
       ),
   });
@@ -208,7 +222,7 @@ export function registerConsole(api: Api, ctx: ServerContext): void {
           title: 'Runs',
           current: 'runs',
           principal,
-          body: runsBody(await ctx.store.listRuns({ limit: 100 })),
+          body: runsBody(await runsNow()),
         }),
       ),
   });
@@ -241,16 +255,36 @@ export function registerConsole(api: Api, ctx: ServerContext): void {
     path: '/runs',
     role: 'operator',
     summary: 'Start a run',
-    body: z.object({ choice: z.string().min(1).max(1000) }),
-    handler: ({ c, body, principal }) =>
-      act(c, principal, '/runs/new', async () => {
-        // `PLAN WORKLOAD/RUNBOOK`, the plan's name URI-encoded (names may hold spaces)
-        const [planName = '', runbook = ''] = body.choice.split(' ');
+    body: z.object({ choice: z.string().min(1).max(1000), confirmed: z.literal('yes').optional() }),
+    handler: async ({ c, body, principal }) => {
+      // `PLAN WORKLOAD/RUNBOOK`, the plan's name URI-encoded (names may hold spaces)
+      const [planName = '', ref = ''] = body.choice.split(' ');
+      if (body.confirmed === undefined) {
+        // a run acts on real systems: the first post only asks, naming what is about to happen
+        let chosen;
+        try {
+          const plan = ctx.plans.get(decodeURIComponent(planName));
+          chosen = { plan, runbook: findRunbook(plan, ref) };
+        } catch (error) {
+          return act(c, principal, '/runs/new', () => Promise.reject(error));
+        }
+        return send(
+          c,
+          page({
+            title: 'Start a run',
+            current: 'runs',
+            principal,
+            body: confirmStartBody({ ...chosen, choice: body.choice, principal: principal! }),
+          }),
+        );
+      }
+      return act(c, principal, '/runs/new', async () => {
         const plan = ctx.plans.get(decodeURIComponent(planName));
-        findRunbook(plan, runbook);
-        const driver = await ctx.runs.start({ plan, runbook, startedBy: principal?.name ?? 'unknown' });
+        findRunbook(plan, ref);
+        const driver = await ctx.runs.start({ plan, runbook: ref, startedBy: principal?.name ?? 'unknown' });
         return `/runs/${encodeURIComponent(driver.runId)}`;
-      }),
+      });
+    },
   });
 
   // a runbook's steps as the run page shows them, redacted once per loaded plan (a reload brings new plans)
@@ -277,7 +311,7 @@ export function registerConsole(api: Api, ctx: ServerContext): void {
     const plan = ctx.plans.byFile(view.planFile);
     const steps =
       plan === undefined ? new Map<string, Step>() : runbookSteps(plan, `${view.workload}/${view.runbook}`);
-    return { view, headSeq: run?.headSeq ?? 0, steps, principal, notice: takeNotice(principal) };
+    return { view, headSeq: run?.headSeq ?? 0, steps, principal };
   };
 
   api.page({
@@ -294,7 +328,8 @@ export function registerConsole(api: Api, ctx: ServerContext): void {
           title: `${input.view.workload}/${input.view.runbook}`,
           current: 'runs',
           principal,
-          body: runBody(input),
+          // outside the part the live script replaces, so the refusal stays until the person moves on
+          body: html`${noticeLine(takeNotice(principal))}${runBody(input)}`,
         }),
       );
     },

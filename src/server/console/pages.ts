@@ -4,7 +4,7 @@
  */
 import { html } from 'hono/html';
 import type { Analysis } from '../../analysis/index.ts';
-import type { Plan } from '../../plan/index.ts';
+import type { Plan, Runbook } from '../../plan/index.ts';
 import type { DrillReportRecord, RunRecord } from '../../store/index.ts';
 import type { Principal } from '../auth.ts';
 import { ago, csrfField, duration, statusBadge } from './layout.ts';
@@ -83,13 +83,13 @@ export function startBody(options: {
             <fieldset>
               <legend>Runbook</legend>
               ${choices.map(
-                ({ plan, runbook }, index) =>
+                ({ plan, runbook }) =>
                   html`<label class="choice">
                     <input
                       type="radio"
                       name="choice"
                       value="${encodeURIComponent(plan.name)} ${runbook.workload}/${runbook.runbook}"
-                      ${index === 0 ? 'checked' : ''}
+                      required
                     />
                     <span>
                       <b>${runbook.workload}/${runbook.runbook}</b>
@@ -105,9 +105,36 @@ export function startBody(options: {
             <p class="muted">
               You (${options.principal.name}) will be the run's starter: four-eyes steps need someone else.
             </p>
-            <button type="submit" class="primary">Start</button>
+            <button type="submit" class="primary">Start…</button>
           </form>`
     }`;
+}
+
+/** The second look before a run acts on real systems: what it is, how long, and a button naming it. */
+export function confirmStartBody(options: {
+  plan: Plan;
+  runbook: Runbook;
+  choice: string;
+  principal: Principal;
+}): Fragment {
+  const { runbook } = options;
+  const ref = `${runbook.workload}/${runbook.name}`;
+  const real = runbook.kind === 'failover' || runbook.kind === 'failback';
+  return html`<h1>Start ${ref}?</h1>
+    <p class="notice" role="alert">
+      This starts a real ${runbook.kind === 'custom' ? 'run' : runbook.kind} of <b>${runbook.workload}</b>
+      (plan ${options.plan.name}): ${runbook.steps.length} steps act on the systems the plan
+      names${real ? ', and traffic moves between sites' : ''}. To rehearse, start a drill instead.
+    </p>
+    <form method="post" action="/runs" class="start confirm">
+      ${csrfField(options.principal)}
+      <input type="hidden" name="choice" value="${options.choice}" />
+      <input type="hidden" name="confirmed" value="yes" />
+      <button type="submit" class="danger">
+        Start the ${runbook.kind === 'custom' ? 'run' : runbook.kind} of ${ref}
+      </button>
+      <a class="button" href="/runs/new">Back</a>
+    </form>`;
 }
 
 /** One scenario's drills, oldest first, as the trend chart reads them. */

@@ -5,6 +5,7 @@
  * is recomputed here.
  */
 import { html } from 'hono/html';
+import type { RunView } from '../../engine/index.ts';
 import type { ReadinessFact } from '../../providers/index.ts';
 import type { ReadinessView, WorkloadReadiness } from '../readiness.ts';
 import { ago, duration } from './layout.ts';
@@ -12,7 +13,11 @@ import type { Fragment } from './layout.ts';
 
 const LIGHT_WORD = { green: 'ready', amber: 'unproven', red: 'at risk' } as const;
 
-export function readinessBody(view: ReadinessView, now = Date.now()): Fragment {
+export function readinessBody(
+  view: ReadinessView,
+  waiting: readonly RunView[] = [],
+  now = Date.now(),
+): Fragment {
   const counts = { green: 0, amber: 0, red: 0 };
   for (const workload of view.workloads) counts[workload.light] += 1;
   return html`<h1>Readiness</h1>
@@ -22,11 +27,32 @@ export function readinessBody(view: ReadinessView, now = Date.now()): Fragment {
       <span class="light red">${counts.red} at risk</span>
       <span class="muted">checked ${ago(view.checkedAt, now)}</span>
     </p>
+    ${waitingRuns(waiting)}
     ${
       view.workloads.length === 0
         ? html`<p class="muted">The plans this server serves have no workloads.</p>`
         : html`<div class="cards">${view.workloads.map((workload) => workloadCard(workload, now))}</div>`
     }`;
+}
+
+/** Runs stopped on a person (an approval, a confirmation, a decision): the first thing to act on. */
+function waitingRuns(runs: readonly RunView[]): Fragment {
+  if (runs.length === 0) return html``;
+  return html`<section class="waiting-runs" role="alert">
+    <h2>${runs.length === 1 ? '1 run waits' : `${runs.length} runs wait`} for people</h2>
+    <ul class="waiting">
+      ${runs.flatMap((run) =>
+        run.waiting.map(
+          (wait) =>
+            html`<li>
+              <a href="/runs/${encodeURIComponent(run.id)}">${run.workload}/${run.runbook}</a>:
+              <b>${wait.step}</b> waits for
+              ${wait.for}${wait.on.length > 0 ? html` from <b>${wait.on.join(' or ')}</b>` : ''}
+            </li>`,
+        ),
+      )}
+    </ul>
+  </section>`;
 }
 
 function workloadCard(workload: WorkloadReadiness, now: number): Fragment {

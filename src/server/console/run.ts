@@ -22,8 +22,6 @@ export interface RunPageInput {
   /** The plan's steps by id, when the server serves the plan the run was started from. */
   steps: ReadonlyMap<string, Step>;
   principal: Principal | undefined;
-  /** A refusal from the last action, shown once. */
-  notice?: string | undefined;
   now?: number;
 }
 
@@ -66,8 +64,7 @@ export function runBody(input: RunPageInput): Fragment {
         }${view.reason === undefined ? '' : html` · ${view.reason}`}
       </p>
     </header>
-    ${input.notice === undefined ? '' : html`<p class="notice" role="alert">${input.notice}</p>`}
-    ${waitingOnWhom(view)}
+    ${cancelLine(view, final)} ${waitingOnWhom(view)}
     <section class="current">
       <h2>${final ? 'Finished' : active.length === 0 ? 'Next' : 'Now'}</h2>
       ${
@@ -89,12 +86,46 @@ export function runBody(input: RunPageInput): Fragment {
       <p class="muted">Steps in one wave may run at the same time; each wave needs the ones before it.</p>
       ${waves(view)}
     </section>
+    ${approvalList(view)}
     <section>
       <h2>Evidence</h2>
       ${evidenceList(view)}
     </section>
     ${runActions(input, final)}
   </div>`;
+}
+
+/** Who cancelled the run and the reason they gave; while it stops, that it was asked to. */
+function cancelLine(view: RunView, final: boolean): Fragment {
+  if (view.cancel === undefined) return html``;
+  return html`<p class="cancelled">
+    ${final ? 'Cancelled' : 'Cancel requested'} by <b>${view.cancel.by}</b>${
+      view.cancel.reason === undefined ? ': no reason given' : html`: ${view.cancel.reason}`
+    }
+  </p>`;
+}
+
+/** Who approved each approval step, when, and what they wrote: the run's sign-off record. */
+function approvalList(view: RunView): Fragment {
+  const steps = view.steps.filter((step) => step.approvals.length > 0);
+  if (steps.length === 0) return html``;
+  return html`<section>
+    <h2>Approvals</h2>
+    <dl class="approvals">
+      ${steps.map(
+        (step) =>
+          html`<dt>${step.name}</dt>
+            ${step.approvals.map(
+              (approval) =>
+                html`<dd data-approval="${step.id}">
+                  approved by <b>${approval.by}</b> <time datetime="${approval.at}">${approval.at}</time>${
+                    approval.note === undefined ? '' : html`: “${approval.note}”`
+                  }
+                </dd>`,
+            )}`,
+      )}
+    </dl>
+  </section>`;
 }
 
 function waitingOnWhom(view: RunView): Fragment {

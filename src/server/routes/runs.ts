@@ -48,6 +48,7 @@ const Step = z.object({
   waitingFor: z.string().optional(),
   waitingOn: z.array(z.string()),
   approvedBy: z.array(z.string()),
+  approvals: z.array(z.object({ by: z.string(), at: z.string(), note: z.string().optional() })),
   quorum: z.number().optional(),
   expectedMs: z.number(),
   contingencyMs: z.number(),
@@ -61,6 +62,8 @@ const Run = z.object({
   status: z.enum(RUN_STATUSES),
   startedBy: z.string(),
   startedAt: z.string(),
+  reason: z.string().optional(),
+  cancel: z.object({ by: z.string(), reason: z.string().optional() }).optional(),
   progress: z.object({
     total: z.number(),
     done: z.number(),
