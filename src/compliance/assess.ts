@@ -9,6 +9,7 @@ import { analyzePlan } from '../analysis/index.ts';
 import type { SourceLocation } from '../errors.ts';
 import { formatDuration } from '../plan/duration.ts';
 import type { DrillRecord, DrillType, Plan, RequiredTest, TestKind, Workload } from '../plan/model.ts';
+import type { AttestationStatus } from './attestations.ts';
 import type { TestOccurrence } from './occurrences.ts';
 
 const DAY_MS = 86_400_000;
@@ -71,6 +72,8 @@ export interface ComplianceReport {
   issues: ComplianceIssue[];
   /** Nothing overdue, never done or failed, and no issue. */
   ok: boolean;
+  /** seed 002's people's work per workload (drctl attest); informational, `ok` does not depend on it. */
+  attestations?: AttestationStatus[];
 }
 
 /** The analysis findings compliance reports as issues. */

@@ -1,6 +1,7 @@
 /** The compliance report as people read it in a terminal, and as `--json` prints it (docs/compliance.md). */
 import { formatLocation } from '../errors.ts';
 import type { ComplianceReport, TestAssessment } from './assess.ts';
+import type { AttestationStatus } from './attestations.ts';
 
 const day = (date: Date | undefined): string => (date === undefined ? '—' : date.toISOString().slice(0, 10));
 
@@ -31,6 +32,8 @@ export function formatCompliance(report: ComplianceReport): string {
     }
     lines.push('');
   }
+  const attestations = report.attestations ?? [];
+  if (attestations.length > 0) lines.push(formatAttestations(attestations));
   if (report.issues.length > 0) {
     lines.push(`Issues (${report.issues.length})`);
     for (const issue of report.issues) {
@@ -64,5 +67,30 @@ export function complianceToJson(report: ComplianceReport): Record<string, unkno
       })),
     })),
     issues: report.issues,
+    attestations: (report.attestations ?? []).map((a) => ({
+      ...a,
+      expiresAt: a.expiresAt?.toISOString() ?? null,
+      last: a.last ?? null,
+    })),
   };
+}
+
+const ATTEST_MARK: Record<AttestationStatus['status'], string> = {
+  ok: 'ok',
+  expired: 'EXPIRED',
+  missing: 'missing',
+};
+
+/** People's work per workload: who vouched for each item and until when. */
+export function formatAttestations(attestations: AttestationStatus[]): string {
+  const lines = ['Attested by people (drctl attest; each holds for the review interval)'];
+  const width = Math.max(...attestations.map((a) => a.workload.length + a.item.length + 1));
+  for (const a of attestations) {
+    const last =
+      a.last === undefined
+        ? 'never attested'
+        : `by ${a.last.by} on ${day(new Date(a.last.at))}, until ${day(a.expiresAt)}${a.last.note ? `: ${a.last.note}` : ''}`;
+    lines.push(`  ${`${a.workload}/${a.item}`.padEnd(width)}  ${ATTEST_MARK[a.status].padEnd(7)}  ${last}`);
+  }
+  return `${lines.join('\n')}\n`;
 }

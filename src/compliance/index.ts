@@ -6,6 +6,7 @@
 import type { Plan } from '../plan/model.ts';
 import type { RunStore } from '../store/store.ts';
 import { assessCompliance, type ComplianceReport } from './assess.ts';
+import { attestationsOf } from './attestations.ts';
 import { collectOccurrences } from './occurrences.ts';
 
 export {
@@ -35,10 +36,17 @@ export {
   VERIFICATIONS_COLLECTION,
 } from './occurrences.ts';
 export type { OccurrenceSource, TestOccurrence } from './occurrences.ts';
-export { complianceToJson, formatCompliance } from './format.ts';
+export { complianceToJson, formatAttestations, formatCompliance } from './format.ts';
+export {
+  ATTESTATIONS_COLLECTION,
+  attestationsOf,
+  recordAttestation,
+} from './attestations.ts';
+export type { AttestationRecord, AttestationStatus } from './attestations.ts';
 
 export async function complianceOf(plan: Plan, store: RunStore, now: Date): Promise<ComplianceReport> {
-  return assessCompliance(plan, await collectOccurrences(plan, store), now);
+  const report = assessCompliance(plan, await collectOccurrences(plan, store), now);
+  return { ...report, attestations: await attestationsOf(plan, store, now) };
 }
 export { scheduleTests, testJobId, REMINDERS_COLLECTION } from './scheduled.ts';
 export type { ScheduleTestsOptions, TestReminder } from './scheduled.ts';

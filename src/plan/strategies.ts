@@ -1,6 +1,8 @@
 /**
  * The suggested actions of each DR strategy, as data: what to configure and how to validate it.
- * `drctl init` scaffolds them as steps to fill in, and analysis reads them as a readiness checklist.
+ * `drctl init` scaffolds them as steps to fill in. An action a plan can show it took names the analysis rule
+ * that checks it (`checkedBy`); the others are people's work, recorded with `drctl attest` and shown by
+ * `drctl compliance` until they expire after the review interval.
  *
  * The wording follows seed 002 ("Develop a disaster recovery plan"), with cloud product names made generic
  * so a plan reads the same on any platform. Seed 002 has no table of its own for hot standby; it describes
@@ -25,6 +27,8 @@ export interface SuggestedAction {
   configuration: string[];
   /** How to prove it works: checks to run and evidence to keep. */
   validation: string[];
+  /** The analysis finding that checks this action from the plan; absent: a person attests it. */
+  checkedBy?: string;
 }
 
 export interface StrategyGuide {
@@ -116,6 +120,7 @@ const warmStandbyActions: SuggestedAction[] = [
   },
   {
     id: 'continuous-replication',
+    checkedBy: 'DRCTL_STRATEGY_WARM_SNAPSHOT',
     title: 'Set up continuous data replication',
     configuration: [
       'Geo-replication for critical data stores',
@@ -171,6 +176,7 @@ export const STRATEGY_GUIDES: Record<Strategy, StrategyGuide> = {
     actions: [
       {
         id: 'instant-failover-routing',
+        checkedBy: 'DRCTL_STRATEGY_ACTIVE_ROUTING',
         title: 'Configure traffic management for instant failover',
         configuration: [
           'Front door or traffic manager with latency-based or weighted routing',
@@ -185,6 +191,7 @@ export const STRATEGY_GUIDES: Record<Strategy, StrategyGuide> = {
       },
       {
         id: 'replication-consistency',
+        checkedBy: 'DRCTL_STRATEGY_HOT_REPLICATION',
         title: 'Set up data replication and maintain consistency',
         configuration: [
           'Multi-site read/write with configurable consistency levels',
@@ -283,6 +290,7 @@ export const STRATEGY_GUIDES: Record<Strategy, StrategyGuide> = {
       if (action.id === 'continuous-replication') {
         return {
           ...action,
+          checkedBy: 'DRCTL_STRATEGY_HOT_REPLICATION',
           configuration: [
             'Synchronous or low-lag replication for critical data stores',
             'Configure replication lag monitoring',
@@ -339,6 +347,7 @@ export const STRATEGY_GUIDES: Record<Strategy, StrategyGuide> = {
       },
       {
         id: 'automate-provisioning',
+        checkedBy: 'DRCTL_STRATEGY_COLD_PROVISION',
         title: 'Automate compute provisioning',
         configuration: [
           'Define infrastructure-as-code templates that provision services on activation',
@@ -447,6 +456,7 @@ export const STRATEGY_GUIDES: Record<Strategy, StrategyGuide> = {
       },
       {
         id: 'restore-tests',
+        checkedBy: 'DRCTL_STRATEGY_RESTORE_UNVERIFIED',
         title: 'Test restore processes regularly',
         configuration: [
           'Schedule periodic restore drills to validate backup integrity',
@@ -508,4 +518,9 @@ export const STRATEGY_GUIDES: Record<Strategy, StrategyGuide> = {
 /** The guide for one strategy. */
 export function strategyGuide(strategy: Strategy): StrategyGuide {
   return STRATEGY_GUIDES[strategy];
+}
+
+/** The suggested actions of a strategy that only a person can vouch for: what `drctl attest` records. */
+export function attestationItems(strategy: Strategy): SuggestedAction[] {
+  return STRATEGY_GUIDES[strategy].actions.filter((action) => action.checkedBy === undefined);
 }
