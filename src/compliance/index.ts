@@ -37,11 +37,7 @@ export {
 } from './occurrences.ts';
 export type { OccurrenceSource, TestOccurrence } from './occurrences.ts';
 export { complianceToJson, formatAttestations, formatCompliance } from './format.ts';
-export {
-  ATTESTATIONS_COLLECTION,
-  attestationsOf,
-  recordAttestation,
-} from './attestations.ts';
+export { ATTESTATIONS_COLLECTION, attestationsOf, recordAttestation } from './attestations.ts';
 export type { AttestationRecord, AttestationStatus } from './attestations.ts';
 
 export async function complianceOf(plan: Plan, store: RunStore, now: Date): Promise<ComplianceReport> {

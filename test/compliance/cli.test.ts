@@ -20,6 +20,14 @@ describe('drctl compliance on the examples', () => {
         tabletop        ok          every 365d    last 2026-10-01 passed (plan-history examples/backup-archive/plan.yaml:179)  next due 2027-10-01
         backup-restore  ok          every 91d     last 2026-11-03 passed (plan-history examples/backup-archive/plan.yaml:178)  next due 2027-02-02
 
+      Attested by people (drctl attest; each holds for the review interval)
+        archive/backup-policies          missing  never attested
+        archive/storage-tiers            missing  never attested
+        archive/restore-procedures       missing  never attested
+        archive/backup-costs-compliance  missing  never attested
+        archive/backup-audits            missing  never attested
+        archive/communication-plan       missing  never attested
+
       compliant: every required test is within its schedule
       "
     `);

@@ -28,6 +28,7 @@ export const commands: CommandEntry[] = [
   { names: ['monitor'], load: async () => (await import('./monitor.ts')).registerMonitor },
   { names: ['drill'], load: async () => (await import('./drill.ts')).registerDrill },
   { names: ['compliance'], load: async () => (await import('./compliance.ts')).registerCompliance },
+  { names: ['attest'], load: async () => (await import('./attest.ts')).registerAttest },
   { names: ['tabletop'], load: async () => (await import('./tabletop.ts')).registerTabletop },
   { names: ['pir'], load: async () => (await import('./pir.ts')).registerPir },
   { names: ['report'], load: async () => (await import('./report.ts')).registerReport },
