@@ -78,6 +78,42 @@ export interface ReadinessFact {
   message: string;
 }
 
+/** What a preflight check proves: the issue's four questions, and the people the runbook needs. */
+export type PreflightKind =
+  /** the target answers (database, host, HTTP endpoint, socket) */
+  | 'reachable'
+  /** the credentials the step uses are accepted */
+  | 'credentials'
+  /** the programs the step runs exist, with their versions */
+  | 'tool'
+  /** room to do it: free disk for the newest backup, the port free, the standby in recovery and streaming */
+  | 'capacity'
+  /** approvers and escalation contacts exist and can act (a token with the right role) */
+  | 'people';
+
+/**
+ * One check of whether a step can still run, changing nothing. `run` returns undefined when the check
+ * does not apply to these parameters (a GET-only probe of a PUT request); it is cut at the preflight's
+ * timeout and reported as timed out.
+ */
+export interface PreflightCheck {
+  name: string;
+  kind: PreflightKind;
+  run(params: unknown, ctx: ActionContext): Promise<CheckResult | undefined>;
+}
+
+/** Keeps a preflight check's parameter type tied to the action's schema where it is declared. */
+export function definePreflight<Params extends z.ZodType>(
+  _action: ProviderAction<Params>,
+  check: {
+    name: string;
+    kind: PreflightKind;
+    run(params: z.output<Params>, ctx: ActionContext): Promise<CheckResult | undefined>;
+  },
+): PreflightCheck {
+  return check as unknown as PreflightCheck;
+}
+
 export interface Provider {
   /** The prefix of its actions in plans: `postgres` for `postgres.promote`. */
   name: string;
@@ -89,6 +125,8 @@ export interface Provider {
   /** Run a query against a component's placement at a site; rows as arrays of column values. */
   query?(component: Component, site: string, sql: string, ctx: ActionContext): Promise<unknown[][]>;
   readiness?(component: Component, ctx: ActionContext): Promise<ReadinessFact[]>;
+  /** Per action name: the checks `drctl preflight` runs for a step using it (docs/preflight.md). */
+  preflight?: Record<string, readonly PreflightCheck[]>;
 }
 
 /** Keeps an action's parameter type tied to its schema where it is declared. */

@@ -36,6 +36,7 @@ export const commands: CommandEntry[] = [
   { names: ['serve'], load: async () => (await import('./serve.ts')).registerServe },
   { names: ['token'], load: async () => (await import('./token.ts')).registerToken },
   { names: ['notify'], load: async () => (await import('./notify.ts')).registerNotify },
+  { names: ['preflight'], load: async () => (await import('./preflight.ts')).registerPreflight },
   { names: ['verify'], load: async () => (await import('./verify.ts')).registerVerify },
 ];
 

@@ -3,6 +3,8 @@
  * verifies it by re-hashing every file, and applies grandfather-father-son retention. The repository
  * format and its crash-safety live in `src/backup/`; the SQLite provider writes to the same format.
  */
+import { restoreFits } from '../../backup/preflight.ts';
+import type { TargetInput } from '../../backup/resolve.ts';
 import { z } from 'zod';
 import { defineAction } from '../provider.ts';
 import type { Provider } from '../provider.ts';
@@ -122,4 +124,14 @@ export const filesProvider = {
     'backup-fresh': freshCheck('files', KIND),
   },
   readiness: (component, ctx) => backupReadiness(component, ctx, KIND),
+  preflight: {
+    restore: [
+      {
+        name: 'free disk for the backup',
+        kind: 'capacity',
+        run: (params, ctx) =>
+          restoreFits(ctx.plan, params as TargetInput & { backup?: string; target?: string }),
+      },
+    ],
+  },
 } satisfies Provider;

@@ -8,6 +8,7 @@ import { DrctlError } from '../../errors.ts';
 import { MissingVariable, expandVariables } from '../../plan/secrets.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type { ActionContext, Provider } from '../provider.ts';
+import { tcpConnect } from '../../system/probes.ts';
 import { DurationParam, probeHttp } from './probe.ts';
 import type { HttpProbeResult } from './probe.ts';
 
@@ -24,6 +25,8 @@ export type { HttpProbeOptions, HttpProbeResult, TcpProbeResult } from './probe.
 
 const HTTP_EVIDENCE = ['status', 'latency_ms', 'body'] as const;
 const ANY_2XX = Array.from({ length: 100 }, (_, i) => 200 + i);
+/** Preflight asks whether something answers at all, not whether the answer is the one a step expects. */
+const ANY_STATUS = Array.from({ length: 500 }, (_, i) => 100 + i);
 
 const Status = z.union([
   z.number().int().min(100).max(599),
@@ -150,5 +153,39 @@ export const httpProvider = {
         return { ok: result.ok, message: result.message, observed: observed(result) };
       },
     }),
+  },
+  preflight: {
+    request: [
+      {
+        name: 'endpoint answers',
+        kind: 'reachable',
+        // only a read is sent for real: a PUT or POST would change what the step is meant to change
+        async run(params, ctx) {
+          const { url, method = 'GET' } = params as { url: string; method?: string };
+          const target = new URL(url);
+          const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+          if (!['GET', 'HEAD'].includes(method.toUpperCase())) {
+            await tcpConnect(target.hostname, port, ctx.signal).catch((error: unknown) => {
+              throw new Error(`${target.host} does not accept connections: ${(error as Error).message}`);
+            });
+            return {
+              ok: true,
+              message: `${target.host} accepts connections (the ${method} itself is not sent)`,
+            };
+          }
+          const result = await probeHttp({
+            url,
+            method,
+            status: ANY_STATUS,
+            timeoutMs: 30_000,
+            signal: ctx.signal,
+          });
+          return {
+            ok: result.ok,
+            message: result.ok ? `${url} answers ${result.status ?? '?'}` : result.message,
+          };
+        },
+      },
+    ],
   },
 } satisfies Provider;

@@ -11,7 +11,8 @@ import { DrctlError } from '../../errors.ts';
 import type { Component, Placement, Plan } from '../../plan/model.ts';
 import { DurationParam } from '../http/probe.ts';
 import { defineAction, defineCheck } from '../provider.ts';
-import type { ActionContext, Provider, ReadinessFact } from '../provider.ts';
+import type { ActionContext, PreflightCheck, Provider, ReadinessFact } from '../provider.ts';
+import { portFree, programInstalled } from '../../system/probes.ts';
 import { supervisorFor } from './supervisor.ts';
 import type { InstanceStatus, ProcessSpec, ReadyProbe, RestartPolicy } from './supervisor.ts';
 
@@ -156,6 +157,44 @@ function describe(instances: InstanceStatus[]): Record<string, unknown> {
 function supervisor(ctx: ActionContext) {
   return supervisorFor(ctx.stateDir, ctx.log);
 }
+
+/** process.start: the program is installed and the ports it will listen on are free (or already ours). */
+const startPreflight: PreflightCheck[] = [
+  {
+    name: 'program installed',
+    kind: 'tool',
+    run: (params, ctx) =>
+      programInstalled(processSpecFor(ctx.plan, params as StartInput).spec.command, ctx.signal),
+  },
+  {
+    name: 'port free',
+    kind: 'capacity',
+    async run(params, ctx) {
+      const { spec, instances } = processSpecFor(ctx.plan, params as StartInput);
+      const wanted = Array.from(
+        { length: instances },
+        (_, i) => spec.ports?.[i] ?? (spec.port === undefined ? undefined : spec.port + i),
+      );
+      const ports = wanted.filter((port): port is number => port !== undefined);
+      if (ports.length === 0) return undefined;
+      const ours = new Set(
+        supervisor(ctx)
+          .status(spec.name)
+          .filter((i) => i.state !== 'exited')
+          .map((i) => i.port),
+      );
+      const taken: number[] = [];
+      for (const port of ports) if (!ours.has(port) && !(await portFree(port))) taken.push(port);
+      return taken.length === 0
+        ? { ok: true, message: `port ${ports.join(', ')} free for ${spec.name}` }
+        : {
+            ok: false,
+            message: `port ${taken.join(', ')} is already in use by another process: ${spec.name} could not listen`,
+            observed: { taken },
+          };
+    },
+  },
+];
 
 export const processProvider = {
   name: 'process',
@@ -329,4 +368,5 @@ export const processProvider = {
     }
     return facts;
   },
+  preflight: { start: startPreflight },
 } satisfies Provider;

@@ -4,6 +4,8 @@
  * backup and then opens a restored copy for `PRAGMA integrity_check` and the plan's validation queries,
  * and `query` for `sql:` checks.
  */
+import { restoreFits } from '../../backup/preflight.ts';
+import type { TargetInput } from '../../backup/resolve.ts';
 import { randomBytes } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -421,4 +423,14 @@ export const sqliteProvider = {
   },
   query: queryDatabase,
   readiness: (component, ctx) => backupReadiness(component, ctx, KIND),
+  preflight: {
+    restore: [
+      {
+        name: 'free disk for the backup',
+        kind: 'capacity',
+        run: (params, ctx) =>
+          restoreFits(ctx.plan, params as TargetInput & { backup?: string; target?: string }),
+      },
+    ],
+  },
 } satisfies Provider;
