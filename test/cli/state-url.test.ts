@@ -53,6 +53,7 @@ const CASES: Record<string, Case> = {
   'audit verify': { args: () => ['audit', 'verify', 'no-such-run'], expect: 'store', code: 2 },
   'audit export': { args: () => ['audit', 'export', 'no-such-run'], expect: 'store', code: 2 },
   compliance: { args: (plan) => ['compliance', plan], expect: 'store', code: 1 },
+  attest: { args: (plan) => ['attest', plan], expect: 'store' },
   tabletop: {
     args: (plan) => ['tabletop', plan, '--workload', 'shop', '--attendees', 'alice'],
     expect: 'store',
