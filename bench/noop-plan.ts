@@ -42,6 +42,7 @@ function step(id: string, needs: string[]): Step {
     idempotent: true,
     run: undefined,
     action: 'noop.pass',
+    call: { provider: 'noop', name: 'pass', params: {} },
     with: {},
     manual: undefined,
     approval: undefined,

@@ -43,6 +43,7 @@ export function withActivationGate(runbook: Runbook, gate: ActivationGate | unde
     idempotent: true,
     run: undefined,
     action: undefined,
+    call: undefined,
     with: {},
     manual: undefined,
     approval: { by: gate.approvers, role: undefined, quorum: Math.max(1, gate.quorum), fourEyes: false },

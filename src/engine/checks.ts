@@ -4,7 +4,8 @@
  * provider serving the component's kind, `check:` to the named provider check; `http:` is a plain fetch.
  */
 import { DrctlError } from '../errors.ts';
-import type { Check, Component, HttpCheck, Plan } from '../plan/model.ts';
+import { callName } from '../plan/calls.ts';
+import type { Check, Component, HttpCheck, Plan, ProviderCall } from '../plan/model.ts';
 import type { ActionContext, CheckResult, Provider } from '../providers/provider.ts';
 
 export interface CheckOutcome extends CheckResult {
@@ -49,45 +50,30 @@ export async function runCheck(check: Check, env: CheckEnvironment): Promise<Che
 }
 
 async function dispatch(check: Check, env: CheckEnvironment, ctx: ActionContext): Promise<CheckResult> {
-  if (check.run !== undefined)
-    return providerCheck(env.providers, 'shell', 'run', { command: check.run }, ctx);
   if (check.http !== undefined) return httpCheck(check.http, ctx.signal);
   if (check.sql !== undefined) return sqlCheck(check, check.sql, env, ctx);
-  if (check.check !== undefined) {
-    const [providerName = '', checkName = ''] = check.check.split('.', 2);
-    const params = {
-      ...check.with,
-      ...(check.component ? { component: check.component } : {}),
-      ...(check.site ? { site: check.site } : {}),
-    };
-    return providerCheck(env.providers, providerName, checkName, params, ctx);
-  }
+  // `run:` and `check:`, compiled into one provider call
+  if (check.call !== undefined) return providerCheck(env.providers, check.call, ctx);
   throw new DrctlError('DRCTL_CHECK_EMPTY', 'the check has none of run, http, sql or check');
 }
 
 async function providerCheck(
   providers: readonly Provider[],
-  providerName: string,
-  checkName: string,
-  params: Record<string, unknown>,
+  call: ProviderCall,
   ctx: ActionContext,
 ): Promise<CheckResult> {
-  const provider = providers.find((candidate) => candidate.name === providerName);
-  const definition = provider?.checks[checkName];
+  const provider = providers.find((candidate) => candidate.name === call.provider);
+  const definition = provider?.checks[call.name];
   if (definition === undefined) {
-    throw new DrctlError(
-      'DRCTL_CHECK_UNKNOWN',
-      `no provider check ${providerName}.${checkName} is registered`,
-      {
-        hint: 'check the provider name and check name in the plan',
-      },
-    );
+    throw new DrctlError('DRCTL_CHECK_UNKNOWN', `no provider check ${callName(call)} is registered`, {
+      hint: 'check the provider name and check name in the plan',
+    });
   }
-  const parsed = definition.params.safeParse(params);
+  const parsed = definition.params.safeParse(call.params);
   if (!parsed.success) {
     throw new DrctlError(
       'DRCTL_CHECK_PARAMS',
-      `bad parameters for ${providerName}.${checkName}: ${parsed.error.message}`,
+      `bad parameters for ${callName(call)}: ${parsed.error.message}`,
     );
   }
   return definition.run(parsed.data, ctx);

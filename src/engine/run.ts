@@ -9,7 +9,8 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { DrctlError, UsageError } from '../errors.ts';
-import type { Plan, Runbook, Step } from '../plan/model.ts';
+import { callName } from '../plan/calls.ts';
+import type { Plan, ProviderCall, Runbook, Step } from '../plan/model.ts';
 import type { ActionContext, Provider, ProviderAction } from '../providers/provider.ts';
 import type { JournalInput, JournalRecord, RunStatus, RunStore } from '../store/store.ts';
 import { FINAL_RUN_STATUSES, isStoreOutage } from '../store/store.ts';
@@ -149,14 +150,13 @@ interface Execution {
 function resolveAction(
   providers: readonly Provider[],
   step: Step,
-  qualified: string,
-  given: Record<string, unknown>,
+  call: ProviderCall,
   what: string,
   { onlyKnownParams = false } = {},
 ): { provider: Provider; name: string; definition: ProviderAction; params: unknown } {
-  const [providerName = '', actionName = ''] = qualified.split('.', 2);
-  const provider = providers.find((candidate) => candidate.name === providerName);
-  const definition = provider?.actions[actionName];
+  const qualified = callName(call);
+  const provider = providers.find((candidate) => candidate.name === call.provider);
+  const definition = provider?.actions[call.name];
   if (provider === undefined || definition === undefined) {
     throw new UsageError(
       'DRCTL_RUN_ACTION_UNKNOWN',
@@ -167,7 +167,7 @@ function resolveAction(
       },
     );
   }
-  const params = onlyKnownParams ? knownParams(definition, given) : given;
+  const params = onlyKnownParams ? knownParams(definition, call.params) : call.params;
   const parsed = definition.params.safeParse(params);
   if (!parsed.success) {
     throw new UsageError(
@@ -195,22 +195,23 @@ function knownParams(definition: ProviderAction, params: Record<string, unknown>
 }
 
 function resolveExecution(providers: readonly Provider[], step: Step): Execution {
-  let action: Execution['action'];
-  if (step.kind === 'shell')
-    action = resolveAction(providers, step, 'shell.run', { command: step.run, ...step.with }, 'the shell');
-  if (step.kind === 'action' && step.action !== undefined)
-    action = resolveAction(providers, step, step.action, step.with, 'action');
+  const action: Execution['action'] =
+    step.call === undefined
+      ? undefined
+      : resolveAction(providers, step, step.call, step.kind === 'shell' ? 'the shell' : 'action');
   let undo: Execution['undo'];
-  if (step.undo?.run !== undefined) {
-    undo = resolveAction(providers, step, 'shell.run', { command: step.undo.run, ...step.undo.with }, 'undo');
-  } else if (step.undo?.action !== undefined) {
-    undo = resolveAction(providers, step, step.undo.action, step.undo.with, 'undo action');
+  if (step.undo?.call !== undefined) {
+    undo = resolveAction(
+      providers,
+      step,
+      step.undo.call,
+      step.undo.run === undefined ? 'undo action' : 'undo',
+    );
   } else if (action?.definition.undo !== undefined) {
     undo = resolveAction(
       providers,
       step,
-      `${action.provider.name}.${action.definition.undo}`,
-      step.with,
+      { provider: action.provider.name, name: action.definition.undo, params: step.with },
       'undo action',
       { onlyKnownParams: true },
     );

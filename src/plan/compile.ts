@@ -31,6 +31,7 @@ import type {
   DrillType,
   FrontDoor,
   Plan,
+  ProviderCall,
   RequiredTest,
   Retention,
   Runbook,
@@ -47,6 +48,7 @@ import type {
 import {
   MESSAGE_FIELDS,
   RUNBOOK_KINDS,
+  RUN_SHORTHAND,
   STATUS_PAGE_CHANNEL,
   TEST_KINDS,
   type ChannelInput,
@@ -58,6 +60,7 @@ import {
 } from './schema.ts';
 import { locate, locateText, problem, type PathSegment, type SourceFile } from './source.ts';
 import { closest } from './vocabulary.ts';
+import { providerCall } from './calls.ts';
 import { checkBackupEngines, compileSchedules, compileVerifications } from './compile-schedules.ts';
 import { compileCosts } from './compile-costs.ts';
 import { compileAvailability } from './people.ts';
@@ -1084,6 +1087,12 @@ function compileStep(input: StepInput, at: Locator, report: Report): Step {
     idempotent: input.idempotent ?? false,
     run: input.run,
     action: input.action,
+    call:
+      kind === 'shell' && input.run !== undefined
+        ? runCall(input.run, input.with ?? {}, 'action')
+        : kind === 'action' && input.action !== undefined
+          ? providerCall(input.action, input.with ?? {})
+          : undefined,
     with: input.with ?? {},
     manual: input.manual,
     approval: input.approval && {
@@ -1104,6 +1113,7 @@ function compileStep(input: StepInput, at: Locator, report: Report): Step {
     escalateTo: input.escalate_to,
     controlPlane: input.control_plane,
     undo: input.undo && {
+      call: callOf(input.undo, input.undo.with ?? {}),
       run: input.undo.run,
       action: input.undo.action,
       with: input.undo.with ?? {},
@@ -1133,11 +1143,39 @@ function compileCheck(input: CheckInput, at: Locator): Check {
     component: input.component,
     site: input.site,
     with: input.with ?? {},
+    call:
+      input.run !== undefined
+        ? runCall(input.run, {}, 'check')
+        : input.check === undefined
+          ? undefined
+          : providerCall(input.check, {
+              ...input.with,
+              ...(input.component ? { component: input.component } : {}),
+              ...(input.site ? { site: input.site } : {}),
+            }),
     expect: input.expect,
     timeoutMs: optMs(input.timeout) ?? STEP_DEFAULTS.checkTimeoutMs,
     evidence: input.evidence,
     at: at(),
   };
+}
+
+/** What `run:` stands for, in a step (`kind: 'action'`) or a check (`kind: 'check'`): the schema's shorthand. */
+function runCall(command: string, params: Record<string, unknown>, kind: 'action' | 'check'): ProviderCall {
+  return {
+    provider: RUN_SHORTHAND.provider,
+    name: RUN_SHORTHAND[kind],
+    params: { [RUN_SHORTHAND.param]: command, ...params },
+  };
+}
+
+/** The call of an undo's `run:` or `action:`, whichever is given. */
+function callOf(
+  given: { run?: string | undefined; action?: string | undefined },
+  params: Record<string, unknown>,
+): ProviderCall | undefined {
+  if (given.run !== undefined) return runCall(given.run, params, 'action');
+  return given.action === undefined ? undefined : providerCall(given.action, params);
 }
 
 /** Step ids unique in their runbook, `needs` naming known steps, and no cycle through `needs`. */

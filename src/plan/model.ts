@@ -443,6 +443,17 @@ export interface HttpCheck {
   latencyMs: number | undefined;
 }
 
+/**
+ * A provider action or check as the plan calls it: `provider.name` split once, with the parameters it is
+ * given (`with:`, and what the plan's shorthand adds). Checked against the provider's schema when the plan
+ * is validated; the engine, the checks and validation read this, never the text.
+ */
+export interface ProviderCall {
+  provider: string;
+  name: string;
+  params: Record<string, unknown>;
+}
+
 /** A validation check; exactly one of run, http, sql or check (a provider check) is set. */
 export interface Check {
   name: string;
@@ -454,6 +465,8 @@ export interface Check {
   component: string | undefined;
   site: string | undefined;
   with: Record<string, unknown>;
+  /** The provider check it calls: `check:` with its component, site and `with:`, or `run:` as the shell's. */
+  call: ProviderCall | undefined;
   expect: unknown;
   timeoutMs: number;
   evidence: string | undefined;
@@ -478,6 +491,8 @@ export interface Step {
   idempotent: boolean;
   run: string | undefined;
   action: string | undefined;
+  /** The provider action it calls: `action:` with its `with:`, or `run:` as the shell's. */
+  call: ProviderCall | undefined;
   /**
    * Time after the step until clients act on it (a DNS TTL), as its provider action declares it; set when
    * the plan's actions are checked against the providers. Absent: none.
@@ -497,6 +512,8 @@ export interface Step {
   controlPlane?: string | undefined;
   undo:
     | {
+        /** As the step's own `call`: the undo's `action:` or `run:`. */
+        call: ProviderCall | undefined;
         run: string | undefined;
         action: string | undefined;
         with: Record<string, unknown>;

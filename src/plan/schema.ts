@@ -90,6 +90,9 @@ export const Port = Count(1, 65_535);
 /** An HTTP status code. */
 export const HttpStatus = Count(100, 599);
 
+/** A step's or a check's `run:` is shorthand for the shell provider's `run` with `command`. */
+export const RUN_SHORTHAND = { provider: 'shell', action: 'run', check: 'run', param: 'command' } as const;
+
 /** host:port with a port from 1 to 65535. */
 export const HostPort = z
   .string()

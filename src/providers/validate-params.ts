@@ -5,7 +5,8 @@
  */
 import type { z } from 'zod';
 import type { PlanProblem, SourceLocation } from '../errors.ts';
-import type { Check, Plan, Step } from '../plan/model.ts';
+import { callName } from '../plan/calls.ts';
+import type { Check, Plan, ProviderCall, Step } from '../plan/model.ts';
 import { closest } from '../plan/vocabulary.ts';
 import type { Provider } from './provider.ts';
 
@@ -23,36 +24,21 @@ export function checkStepActions(plan: Plan, providers: readonly Provider[]): Pl
     for (const runbook of workload.runbooks) {
       for (const step of runbook.steps) {
         const where = `step ${step.id} of runbook ${workload.id}/${runbook.name}`;
-        if (step.action !== undefined) {
-          const found = checkOne(plan, 'action', step.action, step.with, where, step.at, providers);
+        // `action:` and `check:` are checked here; what `run:` stands for is checked when it runs
+        if (step.action !== undefined && step.call !== undefined) {
+          const found = checkOne(plan, 'action', step.call, where, step.at, providers);
           problems.push(...found);
-          if (found.length === 0) compileClientsMove(step, providers);
+          if (found.length === 0) compileClientsMove(step, step.call, providers);
         }
-        if (step.undo?.action !== undefined) {
+        if (step.undo?.action !== undefined && step.undo.call !== undefined) {
           problems.push(
-            ...checkOne(
-              plan,
-              'action',
-              step.undo.action,
-              step.undo.with,
-              `the undo of ${where}`,
-              step.at,
-              providers,
-            ),
+            ...checkOne(plan, 'action', step.undo.call, `the undo of ${where}`, step.at, providers),
           );
         }
         for (const check of checksOf(step)) {
-          if (check.check === undefined) continue;
+          if (check.check === undefined || check.call === undefined) continue;
           problems.push(
-            ...checkOne(
-              plan,
-              'check',
-              check.check,
-              check.with,
-              `check "${check.name}" of ${where}`,
-              check.at,
-              providers,
-            ),
+            ...checkOne(plan, 'check', check.call, `check "${check.name}" of ${where}`, check.at, providers),
           );
         }
       }
@@ -62,11 +48,10 @@ export function checkStepActions(plan: Plan, providers: readonly Provider[]): Pl
 }
 
 /** Records on the step how long after it clients move, when its action declares that (a DNS TTL). */
-function compileClientsMove(step: Step, providers: readonly Provider[]): void {
-  const [providerName, name] = (step.action ?? '').split('.', 2);
-  const action = providers.find((p) => p.name === providerName)?.actions[name ?? ''];
+function compileClientsMove(step: Step, call: ProviderCall, providers: readonly Provider[]): void {
+  const action = providers.find((p) => p.name === call.provider)?.actions[call.name];
   if (action?.clientsMove === undefined) return;
-  const parsed = action.params.safeParse(step.with);
+  const parsed = action.params.safeParse(call.params);
   const clients = parsed.success ? action.clientsMove(parsed.data) : undefined;
   if (clients === undefined) delete step.clientsMove;
   else step.clientsMove = clients;
@@ -79,16 +64,14 @@ function checksOf(step: Step): Check[] {
 function checkOne(
   plan: Plan,
   kind: Kind,
-  ref: string,
-  params: Record<string, unknown>,
+  call: ProviderCall,
   where: string,
   location: SourceLocation,
   providers: readonly Provider[],
 ): PlanProblem[] {
-  const dot = ref.indexOf('.');
-  const providerName = dot === -1 ? '' : ref.slice(0, dot);
-  const name = dot === -1 ? ref : ref.slice(dot + 1);
-  const provider = providers.find((p) => p.name === providerName);
+  const { name, params } = call;
+  const ref = callName(call);
+  const provider = providers.find((p) => p.name === call.provider);
   const declared =
     provider === undefined ? undefined : kind === 'action' ? provider.actions[name] : provider.checks[name];
   if (
