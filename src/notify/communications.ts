@@ -25,6 +25,7 @@ import { STATUS_PAGE_CHANNEL, type MessageField } from '../plan/schema.ts';
 import { affectedFlows, affectedWorkloads, runbookComponents, workloadContacts } from '../status/impact.ts';
 import { IncidentBook, runIncidentId, type Incident } from '../status/incidents.ts';
 import { RunWatcher, type RunFact, type WatchedRun } from '../status/run-events.ts';
+import type { WaitingFor } from '../engine/journal.ts';
 import type { RunStore } from '../store/store.ts';
 import type { Message, Recipient } from './channels.ts';
 import { Outbox } from './outbox.ts';
@@ -54,7 +55,7 @@ const DEFAULTS: Partial<Record<MessageEvent, { subject: string; body: string }>>
   },
   update: {
     subject: 'Update: {{workload_name}}',
-    body: '{{workload_name}}: {{incident}}. Run {{run}} is {{status}}; expected time left: {{eta}}. Affected: {{flows}}.',
+    body: '{{incident}}. Run {{run}} is {{status}}; expected time left: {{eta}}. Affected: {{flows}}.',
   },
   'step-failed': {
     subject: '{{workload_name}}: step {{step}} failed',
@@ -84,6 +85,7 @@ const STATUS_TEXT = {
 interface Waiting {
   run: WatchedRun;
   step: string;
+  for: WaitingFor;
   since: Date;
   level: number;
 }
@@ -247,7 +249,7 @@ export class Communications {
         if (incidentId !== undefined) {
           const { incident, created } = await this.incidents.open({
             id: incidentId,
-            title: `${workload.name}: ${runbook.kind} in progress`,
+            title: `${workload.name}: ${runbook.kind}${run.trigger?.drill ? ' drill' : ''} in progress`,
             components: runbookComponents(plan, workload.id, runbook.name),
             state: 'identified',
             body: this.#statusText(plan, 'run-started', run) ?? STATUS_TEXT.opened(workload, runbook),
@@ -267,8 +269,13 @@ export class Communications {
         await this.#send(plan, run, 'activation', `${run.id}:activation`);
         return;
       case 'step-waiting':
-        if (fact.for !== 'decision')
-          this.#waiting.set(`${run.id}/${fact.step}`, { run, step: fact.step, since: fact.at, level: 0 });
+        this.#waiting.set(`${run.id}/${fact.step}`, {
+          run,
+          step: fact.step,
+          for: fact.for,
+          since: fact.at,
+          level: 0,
+        });
         return;
       case 'step-moved':
         this.#waiting.delete(`${run.id}/${fact.step}`);
@@ -311,7 +318,11 @@ export class Communications {
     }
   }
 
-  /** An update every `updates_every` while an incident (or an announced run without one) is open. */
+  /**
+   * An update every `updates_every` while an announced run is open, or an incident opened by hand is
+   * not yet resolved. A run's incident stops being updated when the run ends: its end was announced
+   * (recovered, run-failed), and an update after that would say a finished recovery is in progress.
+   */
   async #cadence(): Promise<void> {
     const now = this.#now();
     const incidents = (await this.incidents.list({ limit: 50 })).filter(
@@ -320,6 +331,7 @@ export class Communications {
     const covered = new Set(incidents.flatMap((i) => (i.run ? [i.run.id] : [])));
     for (const incident of incidents) {
       const run = incident.run && this.#watcher.openRuns().find((r) => r.id === incident.run!.id);
+      if (incident.run !== undefined && run === undefined) continue;
       const plan = run ? this.#planFor(run)?.plan : this.#planForIncident(incident);
       if (plan === undefined) continue;
       const tick = Math.floor(
@@ -352,6 +364,8 @@ export class Communications {
   async #escalations(): Promise<void> {
     const now = this.#now().getTime();
     for (const waiting of this.#waiting.values()) {
+      // a decision goes to the escalation contact when the step fails; it is not escalated again here
+      if (waiting.for === 'decision') continue;
       const found = this.#planFor(waiting.run);
       if (found === undefined) continue;
       const { plan, workload, runbook } = found;
@@ -394,6 +408,14 @@ export class Communications {
     }
   }
 
+  /** The run's status as people read it: `waiting for approval (sign-off)` rather than `running`. */
+  #statusOf(run: WatchedRun): string {
+    if (run.status !== 'running' && run.status !== 'waiting') return run.status;
+    const waits = [...this.#waiting.values()].filter((w) => w.run.id === run.id);
+    if (waits.length === 0) return 'running';
+    return waits.map((w) => `waiting for ${w.for} (${w.step})`).join(', ');
+  }
+
   #name(plan: Plan, id: string | undefined): string {
     if (id === undefined) return 'the DR lead';
     return plan.contacts.find((c) => c.id === id)?.name ?? id;
@@ -424,7 +446,27 @@ export class Communications {
     incident?: Incident,
   ): Record<string, string> {
     const facts: Record<string, string> = { plan: plan.name, timestamp: this.#now().toISOString() };
-    if (incident) facts.incident = incident.title;
+    if (incident) {
+      // an incident opened by hand has no run: its own facts fill the fields a run would
+      const workloads = plan.workloads.filter((w) =>
+        w.components.some((c) => incident.components.includes(c.id)),
+      );
+      Object.assign(facts, {
+        incident: incident.title,
+        workload: workloads.map((w) => w.id).join(', ') || plan.name,
+        workload_name: workloads.map((w) => w.name).join(', ') || plan.name,
+        runbook: 'none',
+        run: 'none',
+        status: incident.state,
+        started_by: incident.updates[0]?.by ?? 'the team',
+        flows:
+          affectedFlows(plan, incident.components)
+            .map((f) => `${f.flow} (${f.state.replace(/-/g, ' ')})`)
+            .join(', ') || 'none',
+        eta: 'unknown',
+        console: plan.communications.consoleUrl.replace(/\/$/, ''),
+      });
+    }
     if (run) {
       const found = this.#planFor(run);
       const workload = found?.workload;
@@ -437,7 +479,7 @@ export class Communications {
         workload_name: workload?.name ?? run.workload,
         runbook: run.runbook,
         run: run.id,
-        status: run.status,
+        status: this.#statusOf(run),
         started_by: run.startedBy,
         flows:
           affectedFlows(plan, lost)
@@ -488,16 +530,22 @@ export class Communications {
         const workload = plan.workloads.find((w) => w.id === id);
         return workload ? workloadContacts(workload) : [];
       });
+    // an announced drill is treated like the real thing, but nobody may mistake it for one
+    const drill = run?.trigger?.drill;
+    const subjectMark = drill ? '[DRILL] ' : '';
+    const bodyMark = drill ? `This is a drill (scenario ${drill.scenario}), not a real incident. ` : '';
     for (const template of templates) {
       const message = this.#message(plan, {
         id: `${key}:${template.id}:${template.channel}`,
         event,
         channel: template.channel,
-        subject: renderTemplate(
-          template.subject ?? DEFAULTS[event]?.subject ?? '{{workload_name}}: {{event}}',
-          facts,
-        ),
-        body: renderTemplate(template.body, facts),
+        subject:
+          subjectMark +
+          renderTemplate(
+            template.subject ?? DEFAULTS[event]?.subject ?? '{{workload_name}}: {{event}}',
+            facts,
+          ),
+        body: bodyMark + renderTemplate(template.body, facts),
         recipients: [...new Set(recipients)],
         extraAddresses: template.to,
         run,

@@ -125,6 +125,7 @@ describe('communications of a failover run', () => {
   let metrics: Registry;
   let runId: string;
   let done: Promise<unknown>;
+  let engine: Engine;
   const startedAt = Date.now();
 
   beforeAll(async () => {
@@ -140,7 +141,7 @@ describe('communications of a failover run', () => {
     metrics = new Registry();
     comms = new Communications({ store, plans: () => [plan], metrics, tickMs: 50 });
     comms.start();
-    const engine = new Engine({
+    engine = new Engine({
       store,
       providers,
       stateDir: join(dir, 'state'),
@@ -234,6 +235,12 @@ describe('communications of a failover run', () => {
     );
     expect(update.at - startedAt).toBeGreaterThanOrEqual(700);
     expect((await comms.incidents.get(runIncidentId(runId)))?.state).toBe('identified');
+    // every field filled, and the run said to wait for its approval, not to be "running"
+    expect(String(update.body.text)).toMatch(
+      new RegExp(
+        `^\\*Update: Shop\\*\\nShop: failover in progress\\. Run ${runId} is waiting for approval \\(sign-off\\); expected time left: \\d+ms\\. Affected: Browse \\(degraded\\), Order \\(major outage\\), Invoices \\(major outage\\)\\.`,
+      ),
+    );
   });
 
   it('moves the incident to monitoring once the approved run succeeds, and keeps every secret out', async () => {
@@ -245,6 +252,13 @@ describe('communications of a failover run', () => {
       'the recovery mail',
     );
     expect((await comms.incidents.get(runIncidentId(runId)))?.state).toBe('monitoring');
+    // the recovery was announced: no more "in progress" updates while the incident is monitored
+    const recoveredAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    const late = (await comms.outbox.list({ limit: 500 })).filter(
+      (e) => e.message.event === 'update' && Date.parse(e.message.createdAt) > recoveredAt,
+    );
+    expect(late).toEqual([]);
     const outbox = (await store.listDocuments('outbox', { limit: 500 })).map(
       (d) => d.data as unknown as OutboxEntry,
     );
@@ -252,5 +266,31 @@ describe('communications of a failover run', () => {
     expect(everything).not.toContain(TOKEN);
     expect(everything).not.toContain(PASSWORD);
     expect(outbox.find((e) => e.message.channel === 'chat')?.target).toBe(`${hook.url}/…`);
+  });
+
+  it('marks every message of an announced drill as a drill', async () => {
+    const drill = await engine.start({
+      plan,
+      runbook: 'failover',
+      workload: 'shop',
+      startedBy: 'drill',
+      trigger: { automatic: true, reason: 'drill', drill: { scenario: 'east-lost', announce: true } },
+    });
+    const declared = await eventually(
+      () => smtp.mails.find((m) => m.subject === '[DRILL] DR declared for Shop'),
+      5_000,
+      'the drill declaration',
+    );
+    expect(declared.raw.replace(/=\r\n/g, '')).toContain(
+      'This is a drill (scenario east-lost), not a real incident. Failing over Shop',
+    );
+    expect((await comms.incidents.get(runIncidentId(drill.runId)))?.title).toBe(
+      'Shop: failover drill in progress',
+    );
+    await approveStep(store, { runId: drill.runId, step: 'sign-off', by: 'carol' });
+    await drill.done;
+    const sent = (await comms.outbox.list({ limit: 500 })).filter((e) => e.message.run === drill.runId);
+    expect(sent.length).toBeGreaterThan(0);
+    for (const entry of sent) expect(entry.message.subject).toMatch(/^\[DRILL\] /);
   });
 });
