@@ -422,6 +422,38 @@ describe('traffic router', () => {
     }
   });
 
+  it('moves a GET waiting on a site that froze to the next site once probes take it out, and leaves a POST where it is', async () => {
+    // the frozen-site drill's front-door check: a request forwarded just before the site froze must not
+    // wait out the whole response timeout while every later request goes to the other site
+    const east = await processUpstream('east');
+    const west = await upstream('west');
+    const front = await router({
+      responseTimeoutMs: 20_000,
+      endpoints: [
+        { site: 'east', url: east.url },
+        { site: 'west', url: west.url },
+      ],
+      probe: { ...fastProbe, path: '/', failures: 2, successes: 1 },
+    });
+    expect((await request(`${front.url}/ready`)).headers['x-drctl-site']).toBe('east');
+    pauseProcess({ pid: east.child.pid as number });
+    try {
+      const started = performance.now();
+      const post = request(`${front.url}/orders`, { method: 'POST', body: '{"id":"o-1"}' });
+      const answer = await request(`${front.url}/ready`);
+      expect(answer.status).toBe(200);
+      expect(answer.headers['x-drctl-site']).toBe('west');
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(front.status().endpoints[0]).toMatchObject({ site: 'east', state: 'down', inFlight: 1 });
+
+      // the POST may have reached east: it is never sent twice, east answers it when it thaws
+      resumeProcess({ pid: east.child.pid as number });
+      expect((await post).headers['x-drctl-site']).toBe('east');
+    } finally {
+      resumeProcess({ pid: east.child.pid as number });
+    }
+  });
+
   it('serves status openly but wants the bearer token to switch or drain', async () => {
     const east = await upstream('east');
     const west = await upstream('west');

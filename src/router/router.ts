@@ -89,6 +89,8 @@ interface Endpoint {
   inFlight: number;
   requests: number;
   pool: Pool;
+  /** Requests forwarded here that have no answer yet: moved elsewhere if the site leaves rotation. */
+  awaiting: Set<Exchange>;
   lastProbe: ProbeResult | undefined;
   timer: NodeJS.Timeout | undefined;
   /** Smooth weighted round-robin state. */
@@ -184,6 +186,7 @@ export class TrafficRouter {
       drained: false,
       inFlight: 0,
       requests: 0,
+      awaiting: new Set(),
       // The upstream pool: reused connections are what keep the added latency low. Idle connections are
       // dropped after 4 s (or a second before the site's own Keep-Alive timeout, when it sends one).
       pool: new Pool(endpoint.url.origin, {
@@ -259,7 +262,10 @@ export class TrafficRouter {
       void probeOnce(endpoint.config.probe).then((result) => {
         if (this.closed) return;
         const changed = this.record(endpoint, result);
-        if (changed) this.reselect('health');
+        if (changed) {
+          this.reselect('health');
+          this.redispatch(endpoint);
+        }
         // Start to start, so a slow probe does not stretch the interval (and detection time).
         this.schedule(endpoint, Math.max(0, endpoint.config.probe.intervalMs - result.ms));
       });
@@ -284,6 +290,24 @@ export class TrafficRouter {
     if (!transition) return;
     this.announce(endpoint, transition);
     this.reselect('health');
+    this.redispatch(endpoint);
+  }
+
+  /**
+   * A site left rotation (down, suspect, suppressed): the requests still waiting for its answer that may be
+   * repeated (idempotent, no body) go to the site serving now, as HAProxy's redispatch does. Without this
+   * a request forwarded to a site just before it froze waits the whole response timeout (30 s) for an
+   * answer that never comes, while every later request already goes to the other site. A request whose
+   * body may have been applied stays: it is never sent twice. Drain is not a failure: its requests finish.
+   */
+  private redispatch(endpoint: Endpoint): void {
+    if (this.closed || endpoint.health.state === 'up' || endpoint.awaiting.size === 0) return;
+    for (const exchange of [...endpoint.awaiting]) {
+      if (!exchange.repeatable || exchange.tries >= this.endpoints.length) continue;
+      const next = this.pick();
+      if (next === undefined || next === endpoint) return;
+      exchange.moveTo(next);
+    }
   }
 
   private announce(endpoint: Endpoint, transition: Transition): void {
@@ -366,7 +390,7 @@ export class TrafficRouter {
 
   /** @internal An attempt of `exchange` failed before or while its answer came back: retry or answer. */
   upstreamFailed(exchange: Exchange, error: Error & { code?: string }): void {
-    const { endpoint, req, res } = exchange;
+    const { endpoint, res } = exchange;
     const code = error.code ?? '';
     if (exchange.clientGone || code === 'UND_ERR_ABORTED') return;
     const site = endpoint.config.site;
@@ -391,7 +415,7 @@ export class TrafficRouter {
       return;
     }
     if (LAYER4.has(code)) {
-      const repeatable = !exchange.hasBody && IDEMPOTENT.has(req.method ?? '');
+      const repeatable = exchange.repeatable;
       if (!NOT_SENT.has(code) && repeatable && !exchange.retriedOnSite) {
         // A reset or close may be the site closing an idle pooled connection just as the request went out
         // (the keep-alive race), not a failing site: a request that may be repeated goes once more to the
@@ -620,25 +644,26 @@ export class TrafficRouter {
 }
 
 /**
- * One client request on its way to a site: the undici dispatch handler of each attempt. Undici's
- * low-level handler gets the answer's raw header buffers and body chunks with no stream or event emitter
- * in between, which is most of what forwarding costs on node:http's client.
+ * One client request on its way to a site, over one or more attempts (a retry, a redispatch). Each
+ * attempt is the undici dispatch handler of its own dispatch: undici's low-level handler gets the
+ * answer's raw header buffers and body chunks with no stream or event emitter in between, which is most
+ * of what forwarding costs on node:http's client. An attempt that was abandoned (moved to another site)
+ * is cut off from the client: whatever it still reports is ignored.
  */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange {
   readonly headers: string[];
   readonly hasBody: boolean;
+  /** Idempotent without a body: sending it again has no other effect. */
+  readonly repeatable: boolean;
   /** Sites tried, this one included. */
   tries = 1;
   /** Already sent once more to the same site after a reset (the keep-alive race). */
   retriedOnSite = false;
   clientGone = false;
-  private abortAttempt: ((reason?: Error) => void) | undefined;
-  /** Undici's resume of the current answer, for when the client drains. */
-  private resume: () => void = () => undefined;
-  private counted = false;
+  private current: Attempt | undefined;
 
   constructor(
-    private readonly router: TrafficRouter,
+    readonly router: TrafficRouter,
     public endpoint: Endpoint,
     readonly req: http.IncomingMessage,
     readonly res: http.ServerResponse,
@@ -646,14 +671,13 @@ class Exchange implements Dispatcher.DispatchHandler {
     const forwarded = forwardedHeaders(req, endpoint.config.url.host);
     this.headers = forwarded.headers;
     this.hasBody = forwarded.hasBody;
+    this.repeatable = !this.hasBody && IDEMPOTENT.has(req.method ?? '');
     if (!this.hasBody) req.resume();
   }
 
   send(): void {
-    this.endpoint.inFlight += 1;
-    this.endpoint.requests += 1;
-    this.counted = true;
-    this.abortAttempt = undefined;
+    const attempt = new Attempt(this, this.endpoint);
+    this.current = attempt;
     this.endpoint.pool.dispatch(
       {
         path: this.req.url ?? '/',
@@ -662,7 +686,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         // Undici reads the body only once the connection is open, so a refused request has consumed none.
         body: this.hasBody ? this.req : null,
       },
-      this,
+      attempt,
     );
   }
 
@@ -673,19 +697,59 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.send();
   }
 
+  /** Abandon the attempt still waiting for its answer and send the request to `endpoint` instead. */
+  moveTo(endpoint: Endpoint): void {
+    const abandoned = this.current;
+    this.retryOn(endpoint);
+    abandoned?.abandon();
+  }
+
+  isCurrent(attempt: Attempt): boolean {
+    return this.current === attempt;
+  }
+
   clientClosed(): void {
     // The client went away before the answer was complete: stop the upstream work too.
     if (this.res.writableFinished) return;
     this.clientGone = true;
+    this.current?.abort();
+  }
+}
+
+/** One dispatch of an exchange to one site. */
+class Attempt implements Dispatcher.DispatchHandler {
+  private abortAttempt: ((reason?: Error) => void) | undefined;
+  /** Undici's resume of the current answer, for when the client drains. */
+  private resume: () => void = () => undefined;
+  private counted = true;
+
+  constructor(
+    private readonly exchange: Exchange,
+    private readonly endpoint: Endpoint,
+  ) {
+    endpoint.inFlight += 1;
+    endpoint.requests += 1;
+    endpoint.awaiting.add(exchange);
+  }
+
+  abort(): void {
     this.abortAttempt?.();
+  }
+
+  /** The exchange went elsewhere: stop this attempt, and let nothing of it reach the client. */
+  abandon(): void {
+    this.release();
+    this.abortAttempt?.(new Error('moved to another site'));
   }
 
   onConnect(abort: (reason?: Error) => void): void {
     this.abortAttempt = abort;
-    if (this.clientGone) abort();
+    if (this.exchange.clientGone || !this.exchange.isCurrent(this)) abort();
   }
 
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+    if (!this.exchange.isCurrent(this)) return false;
+    this.endpoint.awaiting.delete(this.exchange);
     // A raw header array both ways: Node then neither builds nor re-validates a header object.
     const out: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
@@ -693,31 +757,36 @@ class Exchange implements Dispatcher.DispatchHandler {
       if (!HOP_BY_HOP.has(name.toLowerCase())) out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
     }
     out.push('x-drctl-site', this.endpoint.config.site);
-    this.res.writeHead(statusCode, statusText, out);
+    this.exchange.res.writeHead(statusCode, statusText, out);
     this.resume = resume;
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.res.write(chunk)) return true;
-    this.res.once('drain', this.resume);
+    if (!this.exchange.isCurrent(this)) return false;
+    const res = this.exchange.res;
+    if (res.write(chunk)) return true;
+    res.once('drain', this.resume);
     return false;
   }
 
   onComplete(): void {
+    const current = this.exchange.isCurrent(this);
     this.release();
-    this.res.end();
+    if (current) this.exchange.res.end();
   }
 
   onError(error: Error): void {
+    const current = this.exchange.isCurrent(this);
     this.release();
-    this.router.upstreamFailed(this, error);
+    if (current) this.exchange.router.upstreamFailed(this.exchange, error);
   }
 
   private release(): void {
     if (!this.counted) return;
     this.counted = false;
     this.endpoint.inFlight -= 1;
+    this.endpoint.awaiting.delete(this.exchange);
   }
 }
 
