@@ -68,6 +68,7 @@ export async function copy(
   to: Location,
   options: { signal?: AbortSignal } = {},
 ): Promise<void> {
+  await Promise.all([from.executor.connect(), to.executor.connect()]);
   const isDir = (
     await runChecked(
       from.executor,

@@ -130,5 +130,7 @@ export class LocalExecutor implements Executor {
     }
   }
 
+  async connect(): Promise<void> {}
+
   async close(): Promise<void> {}
 }

@@ -21,18 +21,17 @@
  * exit, and a killed client closes the channel). The environment travels inside that script, so secrets
  * (PGPASSWORD) never appear on a command line here or there.
  */
-import { spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HostError, sshFailure } from './errors.ts';
 import { runProcess, stopGroup } from './local.ts';
 import { shellJoin, shellQuote } from './quote.ts';
 import type { Executor, HostTarget, RunOptions, RunResult, StreamHandle, StreamOptions } from './types.ts';
 
-/** How long a master connection stays after its last command. */
-const CONTROL_PERSIST_S = 60;
 /** Keep-alive probes: a master whose host stops answering ends after interval × count. */
 const ALIVE_INTERVAL_S = 1;
 const ALIVE_COUNT = 3;
@@ -56,8 +55,14 @@ function controlDirectory(): string {
   return dir;
 }
 
-/** The client options for a host, without the destination. */
-function sshOptions(host: HostTarget, multiplex: boolean): string[] {
+/** The control socket of a host: one per way of reaching it (user, key, known_hosts, jump), not per address. */
+function controlPath(host: HostTarget): string {
+  const key = createHash('sha256').update(JSON.stringify(host)).digest('hex').slice(0, 32);
+  return join(controlDirectory(), key);
+}
+
+/** The client options for a host, without the destination; `mux` says how to use the control socket. */
+function sshOptions(host: HostTarget, mux: 'master' | 'client' | 'none'): string[] {
   const options = [
     '-o', 'StrictHostKeyChecking=yes',
     '-o', `ConnectTimeout=${Math.max(1, Math.ceil(host.connectTimeoutMs / 1000))}`,
@@ -68,13 +73,9 @@ function sshOptions(host: HostTarget, multiplex: boolean): string[] {
     '-o', 'LogLevel=ERROR',
   ]; // prettier-ignore
   if (host.passphraseEnv === undefined) options.push('-o', 'BatchMode=yes');
-  if (multiplex) {
-    options.push('-o', 'ControlMaster=auto');
-    // one socket per way of reaching the host (user, key, known_hosts, jump), not only per address: a
-    // master opened with other settings must never stand in for these
-    const key = createHash('sha256').update(JSON.stringify(host)).digest('hex').slice(0, 32);
-    options.push('-o', `ControlPath=${join(controlDirectory(), key)}`);
-    options.push('-o', `ControlPersist=${CONTROL_PERSIST_S}`);
+  if (mux !== 'none') {
+    options.push('-o', `ControlMaster=${mux === 'master' ? 'yes' : 'no'}`);
+    options.push('-o', `ControlPath=${controlPath(host)}`);
   }
   if (host.knownHostsFile !== undefined) options.push('-o', `UserKnownHostsFile=${host.knownHostsFile}`);
   if (host.identityFile !== undefined) options.push('-i', host.identityFile, '-o', 'IdentitiesOnly=yes');
@@ -82,7 +83,7 @@ function sshOptions(host: HostTarget, multiplex: boolean): string[] {
   if (host.port !== undefined) options.push('-p', String(host.port));
   if (host.jump !== undefined) {
     // ProxyCommand rather than -J, so the jump host gets its own user, key and known_hosts from the plan
-    const jump = ['ssh', ...sshOptions(host.jump, false), '-W', '%h:%p', host.jump.address];
+    const jump = ['ssh', ...sshOptions(host.jump, 'none'), '-W', '%h:%p', host.jump.address];
     options.push('-o', `ProxyCommand=${shellJoin(jump)}`);
   }
   return options;
@@ -129,6 +130,7 @@ function remoteScript(command: string, options: { cwd?: string; env?: Record<str
 export class SshExecutor implements Executor {
   readonly host: HostTarget;
   #connected: Promise<void> | undefined;
+  #master: ChildProcess | undefined;
 
   constructor(host: HostTarget) {
     this.host = host;
@@ -138,16 +140,51 @@ export class SshExecutor implements Executor {
     return `host ${this.host.name} (${this.host.address})`;
   }
 
-  /** Open (or check) the master connection; fails with a HostError saying why. */
+  /**
+   * Open the master connection unless it is open; fails with a HostError saying why. The master is a
+   * guarded process of its own (it dies with drctl, not after a step), and its socket appears only once
+   * the host is reached and drctl logged in: then every command is a channel on it.
+   */
   connect(): Promise<void> {
-    this.#connected ??= this.#exec('exit 0', {}).then(
-      () => undefined,
-      (error: unknown) => {
-        this.#connected = undefined;
-        throw error;
-      },
-    );
+    this.#connected ??= this.#openMaster().catch((error: unknown) => {
+      this.#connected = undefined;
+      throw error;
+    });
     return this.#connected;
+  }
+
+  async #openMaster(): Promise<void> {
+    open.add(this);
+    const socket = controlPath(this.host);
+    rmSync(socket, { force: true });
+    const argv = ['ssh', ...sshOptions(this.host, 'master'), '-N', '-T', this.host.address];
+    const { child, done } = runProcess(
+      argv,
+      { cwd: '/', env: clientEnv(this.host) },
+      (error) =>
+        new HostError('DRCTL_HOST_SSH', this.host, `cannot start ssh: ${error.message}`, { cause: error }),
+    );
+    this.#master = child;
+    let exited: RunResult | undefined;
+    void done.then(
+      (result) => {
+        exited = result;
+        // a dropped connection: the next command opens a new one
+        if (this.#master === child) {
+          this.#master = undefined;
+          this.#connected = undefined;
+        }
+      },
+      () => undefined,
+    );
+    while (!existsSync(socket)) {
+      if (exited !== undefined)
+        throw (
+          sshFailure(this.host, { ...exited, exitCode: 255 }) ??
+          new HostError('DRCTL_HOST_SSH', this.host, 'the connection closed while opening')
+        );
+      await sleep(5);
+    }
   }
 
   async run(command: string, options: RunOptions = {}): Promise<RunResult> {
@@ -157,7 +194,7 @@ export class SshExecutor implements Executor {
 
   async #exec(command: string, options: RunOptions): Promise<RunResult> {
     open.add(this);
-    const argv = ['ssh', ...sshOptions(this.host, true), '-T', this.host.address, 'exec /bin/sh -s'];
+    const argv = ['ssh', ...sshOptions(this.host, 'client'), '-T', this.host.address, 'exec /bin/sh -s'];
     const { signal, timeoutMs, ...rest } = options;
     const { child, done } = runProcess(
       argv,
@@ -191,7 +228,7 @@ export class SshExecutor implements Executor {
     open.add(this);
     const cd = options.cwd === undefined ? '' : `cd ${shellQuote(options.cwd)} && `;
     const remote = `${cd}exec /bin/sh -c ${shellQuote(command)}`;
-    const argv = ['ssh', ...sshOptions(this.host, true), '-T', this.host.address, remote];
+    const argv = ['ssh', ...sshOptions(this.host, 'client'), '-T', this.host.address, remote];
     const { child, done } = runProcess(
       argv,
       {
@@ -224,20 +261,16 @@ export class SshExecutor implements Executor {
   async close(): Promise<void> {
     this.#connected = undefined;
     open.delete(this);
-    if (controlDir === undefined) return;
-    await runProcess(
-      ['ssh', ...sshOptions(this.host, true), '-O', 'exit', this.host.address],
-      { cwd: '/' },
-      (error) => error,
-    ).done.catch(() => undefined);
+    const master = this.#master;
+    this.#master = undefined;
+    if (master === undefined || master.exitCode !== null) return;
+    const gone = new Promise((resolve) => master.once('exit', resolve));
+    stopGroup(master, 1_000);
+    await gone;
   }
 
-  /** At process exit: ask the master to go, without waiting. */
+  /** At process exit: end the master without waiting. */
   closeSync(): void {
-    if (controlDir === undefined) return;
-    spawnSync('ssh', [...sshOptions(this.host, true), '-O', 'exit', this.host.address], {
-      stdio: 'ignore',
-      timeout: 1_000,
-    });
+    this.#master?.kill('SIGKILL');
   }
 }

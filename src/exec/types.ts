@@ -70,6 +70,8 @@ export interface Executor {
   readonly where: string;
   /** The plan's host, or undefined for this machine. */
   readonly host: HostTarget | undefined;
+  /** Reach the host and log in, unless already connected (nothing to do here). */
+  connect(): Promise<void>;
   /** Run a `/bin/sh -c` command to completion; it dies with its process group when stopped or when drctl dies. */
   run(command: string, options?: RunOptions): Promise<RunResult>;
   /** Run a command whose stdin and stdout are streams (a tar on either side of a copy). */

@@ -212,7 +212,8 @@ export class NetnsBed {
           'PasswordAuthentication no',
           'KbdInteractiveAuthentication no',
           'StrictModes no',
-          'UsePAM no',
+          // PAM: a locked password (the postgres user's `!`) must not refuse key logins, as it does without PAM
+          'UsePAM yes',
           'AllowTcpForwarding yes',
           'MaxSessions 100',
           'MaxStartups 100:30:200',

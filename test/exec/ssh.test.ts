@@ -53,7 +53,11 @@ describe.skipIf(unavailable !== undefined)('execution on hosts over SSH', () => 
 
   it('reuses one connection per host, and opens a new one when it dropped', async () => {
     const west = executorFor(bed.target('west'));
-    for (let i = 0; i < 5; i++) await runChecked(west, 'true');
+    // the client's address and port, as the host sees them: the same for every command on one connection
+    const connection = async (): Promise<string> =>
+      (await runChecked(west, 'echo "$SSH_CONNECTION"')).stdout.trim();
+    const first = await connection();
+    for (let i = 0; i < 4; i++) expect(await connection()).toBe(first);
     const connections = async (): Promise<number> =>
       (await bed.inside('west', "ss -Htn state established '( sport = :22 )'"))
         .trim()
@@ -67,9 +71,10 @@ describe.skipIf(unavailable !== undefined)('execution on hosts over SSH', () => 
     });
     expect(sessions.length).toBeGreaterThan(0);
     for (const pid of sessions) process.kill(pid, 'SIGKILL');
-    await sleep(100);
-    const again = await west.run('echo back');
-    expect(again.stdout.trim()).toBe('back');
+    await sleep(200);
+    const again = await connection();
+    expect(again).not.toBe(first);
+    expect(await connection()).toBe(again);
     expect(await connections()).toBe(1);
   });
 

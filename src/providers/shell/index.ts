@@ -9,7 +9,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
-import { CommandMissingError, executorOn, missingCommand } from '../../exec/index.ts';
+import { CommandMissingError, executorOn, HostError, missingCommand } from '../../exec/index.ts';
 import type { RunResult } from '../../exec/index.ts';
 import { commandProgram, programInstalled } from '../../system/probes.ts';
 import { defineAction, defineCheck } from '../provider.ts';
@@ -31,6 +31,12 @@ const CommandParams = z.strictObject({
       'Working directory, relative to the plan here; absolute on a host. @default the plan directory here, the login directory on a host',
     ),
   env: z.record(z.string(), z.string()).optional().describe('Extra environment variables.'),
+  if_unreachable: z
+    .enum(['fail', 'skip'])
+    .default('fail')
+    .describe(
+      'With a host: what to do when it cannot be reached (DRCTL_HOST_UNREACHABLE). skip records the step as done with nothing run, for a best-effort fence of a lost site. @default fail',
+    ),
 });
 type CommandParams = z.output<typeof CommandParams>;
 
@@ -92,9 +98,21 @@ export const shell = {
       description: 'Run a shell command; it succeeds when the command exits 0.',
       params: CommandParams,
       idempotent: false,
-      evidence: ['exitCode', 'stdout', 'stderr'],
+      evidence: ['exitCode', 'stdout', 'stderr', 'unreachable'],
       async run(params, ctx) {
-        const outcome = await runCommand(params, ctx);
+        let outcome: RunResult;
+        try {
+          outcome = await runCommand(params, ctx);
+        } catch (error) {
+          if (
+            params.if_unreachable !== 'skip' ||
+            !(error instanceof HostError) ||
+            error.code !== 'DRCTL_HOST_UNREACHABLE'
+          )
+            throw error;
+          ctx.evidence('unreachable', error.message);
+          return { summary: `skipped: ${error.message}`, output: { skipped: true } };
+        }
         ctx.evidence('exitCode', outcome.exitCode);
         if (outcome.stdout !== '') ctx.evidence('stdout', outcome.stdout);
         if (outcome.stderr !== '') ctx.evidence('stderr', outcome.stderr);

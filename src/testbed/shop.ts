@@ -1,0 +1,329 @@
+/**
+ * The reference disaster on a bed of real hosts: the two-site shop with east and west each a network
+ * namespace (src/testbed/netns-bed.ts) running sshd, PostgreSQL 15 (east primary, west a synchronous
+ * streaming standby) and the order service. drctl's traffic router is the front door in the root namespace.
+ * Every action of the failover and failback runbooks runs over SSH on the sites' hosts (`overSsh`), or, for
+ * comparison, the same commands on this machine (the bed's hosts share its file system and pids).
+ *
+ *   const shop = await BedShop.create({ bed, dir });
+ *   shop.plan; shop.url          // the compiled plan (hosts: db-east, app-east, db-west, app-west), the front door
+ *   await shop.ordersPresent('west', ids)
+ *   await shop.close();
+ *
+ * Set-up itself goes through the execution layer and the plan's hosts too, so the bed proves what an
+ * operator's hosts need: a `postgres` login for the database hosts, `root` (or sudo) for the app hosts.
+ */
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { executorOn, runChecked, shellQuote } from '../exec/index.ts';
+import { loadPlan } from '../plan/index.ts';
+import type { Plan } from '../plan/model.ts';
+import { findPgBinaries, serverRunAs } from '../pg/index.ts';
+import { TrafficRouter } from '../router/index.ts';
+import { freePort } from '../system/ports.ts';
+import type { NetnsBed } from './netns-bed.ts';
+
+const ORDER_SERVICE = fileURLToPath(
+  new URL('../../examples/two-site/app/order-service.mjs', import.meta.url),
+);
+const PG_PORT = 5432;
+const APP_PORT = 8080;
+const SITES = ['east', 'west'] as const;
+type ShopSite = (typeof SITES)[number];
+
+export interface BedShopOptions {
+  bed: NetnsBed;
+  /** A directory the shop's files go in (data directories, logs, the plan). */
+  dir: string;
+  /** Run the runbooks' actions over SSH on the hosts (true) or on this machine. @default true */
+  overSsh?: boolean;
+}
+
+export class BedShop {
+  readonly plan: Plan;
+  readonly router: TrafficRouter;
+  readonly planFile: string;
+  readonly #bed: NetnsBed;
+
+  private constructor(parts: { plan: Plan; router: TrafficRouter; planFile: string; bed: NetnsBed }) {
+    this.plan = parts.plan;
+    this.router = parts.router;
+    this.planFile = parts.planFile;
+    this.#bed = parts.bed;
+  }
+
+  get url(): string {
+    return this.router.url;
+  }
+
+  static async create(options: BedShopOptions): Promise<BedShop> {
+    const { bed, dir } = options;
+    const bin = findPgBinaries().dir;
+    const runAs = serverRunAs();
+    const pgDir = join(dir, 'pg');
+    mkdirSync(pgDir, { recursive: true, mode: 0o755 });
+    if (runAs !== undefined) chownSync(pgDir, runAs.uid, runAs.gid);
+    mkdirSync(join(dir, 'app'), { recursive: true });
+    const routerPort = await freePort();
+    const planFile = join(dir, 'plan.yaml');
+    writeFileSync(
+      planFile,
+      shopPlan({ bed, dir, bin, routerPort, overSsh: options.overSsh ?? true, node: process.execPath }),
+    );
+    const plan = await loadPlan(planFile);
+    const address = (site: ShopSite): string => bed.host(site).address;
+    const db = (site: ShopSite) => executorOn(plan, `db-${site}`);
+    const psql = (site: ShopSite, sql: string): string =>
+      `${bin}/psql -h ${address(site)} -p ${PG_PORT} -U postgres -d postgres -qAtc ${shellQuote(sql)}`;
+
+    // east: a new primary, asynchronous until west streams
+    await runChecked(
+      db('east'),
+      [
+        `${bin}/initdb -D ${pgDir}/east -U postgres --auth=trust -N >/dev/null`,
+        `printf '%s\\n' ${serverConf(address('east')).map(shellQuote).join(' ')} >> ${pgDir}/east/postgresql.conf`,
+        `echo "host all all ${bed.subnet} trust" >> ${pgDir}/east/pg_hba.conf`,
+        `echo "host replication all ${bed.subnet} trust" >> ${pgDir}/east/pg_hba.conf`,
+        `${bin}/pg_ctl -D ${pgDir}/east -l ${pgDir}/east.log -w -t 60 start >/dev/null`,
+        psql('east', 'CREATE DATABASE shop'),
+        `${bin}/psql -h ${address('east')} -p ${PG_PORT} -U postgres -d shop -qAtc ${shellQuote(ORDERS_TABLE)}`,
+      ].join(' && '),
+      { what: 'setting up PostgreSQL at east' },
+    );
+    // west: a streaming standby of east; synchronous_standby_names matters only once it is a primary
+    await runChecked(
+      db('west'),
+      [
+        `${bin}/pg_basebackup -h ${address('east')} -p ${PG_PORT} -U postgres -D ${pgDir}/west -R -X stream -c fast`,
+        `printf "%s\\n" "listen_addresses = '${address('west')}'" "synchronous_standby_names = ''" >> ${pgDir}/west/postgresql.auto.conf`,
+        `${bin}/pg_ctl -D ${pgDir}/west -l ${pgDir}/west.log -w -t 60 start >/dev/null`,
+      ].join(' && '),
+      { what: 'setting up the standby at west' },
+    );
+    await runChecked(
+      db('east'),
+      `${psql('east', "ALTER SYSTEM SET synchronous_standby_names = '*'")} && ${psql('east', 'SELECT pg_reload_conf()')} >/dev/null`,
+    );
+    await waitFor(
+      async () =>
+        (
+          await runChecked(
+            db('east'),
+            psql('east', "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'"),
+          )
+        ).stdout.trim() === '1',
+      30_000,
+      'west streaming synchronously from east',
+    );
+
+    for (const site of SITES)
+      await runChecked(
+        executorOn(plan, `app-${site}`),
+        startOrders(dir, site, address(site), process.execPath),
+      );
+    const router = await TrafficRouter.create({
+      endpoints: SITES.map((site, index) => ({
+        site,
+        url: `http://${address(site)}:${APP_PORT}`,
+        priority: index + 1,
+      })),
+      mode: 'priority',
+      host: '127.0.0.1',
+      port: routerPort,
+      probe: { path: '/ready', intervalMs: 50, timeoutMs: 150, failures: 2, successes: 1 },
+    });
+    const shop = new BedShop({ plan, router, planFile, bed });
+    await waitFor(
+      async () => (await fetch(`${router.url}/ready`).catch(() => undefined))?.status === 200,
+      30_000,
+      'the front door to answer',
+    );
+    return shop;
+  }
+
+  /** Of `ids`, the orders the site's database holds. */
+  async ordersPresent(site: ShopSite, ids: readonly string[]): Promise<string[]> {
+    const client = new pg.Client({
+      host: this.#bed.host(site).address,
+      port: PG_PORT,
+      user: 'postgres',
+      database: 'shop',
+      connectionTimeoutMillis: 5_000,
+    });
+    await client.connect();
+    try {
+      const result = await client.query<{ id: string }>('SELECT id FROM orders WHERE id = ANY($1)', [ids]);
+      return result.rows.map((row) => row.id);
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** Stops the front door. What runs on the hosts goes with them (`NetnsBed.kill`, `close`). */
+  async close(): Promise<void> {
+    await this.router.close();
+  }
+}
+
+const ORDERS_TABLE = `CREATE TABLE IF NOT EXISTS orders (
+  seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, item TEXT NOT NULL, qty INTEGER NOT NULL,
+  created_at TIMESTAMPTZ NOT NULL DEFAULT now())`;
+
+function serverConf(address: string): string[] {
+  return [
+    `listen_addresses = '${address}'`,
+    `port = ${PG_PORT}`,
+    "unix_socket_directories = ''",
+    'wal_level = replica',
+    'max_wal_senders = 10',
+    'hot_standby = on',
+    'wal_keep_size = 256MB',
+    // every fault here is a process or network fault: the page cache survives them (see src/pg/cluster.ts)
+    'fsync = off',
+  ];
+}
+
+/** Starts the site's order service unless it already runs (its pid file names a live process). */
+function startOrders(dir: string, site: string, address: string, node: string): string {
+  const pidFile = `${dir}/app/orders-${site}.pid`;
+  const env = `SITE=${site} HOST=${address} PORT=${APP_PORT} DATABASE_URL=postgres://postgres@${address}:${PG_PORT}/shop`;
+  return `if [ -f ${pidFile} ] && kill -0 "$(cat ${pidFile})" 2>/dev/null; then exit 0; fi; ${env} setsid ${node} ${ORDER_SERVICE} >> ${dir}/app/orders-${site}.log 2>&1 < /dev/null & echo $! > ${pidFile}`;
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** The shop's plan on the bed: hosts per site, and runbooks whose every action names its host. */
+function shopPlan(o: {
+  bed: NetnsBed;
+  dir: string;
+  bin: string;
+  routerPort: number;
+  overSsh: boolean;
+  node: string;
+}): string {
+  const { bed, dir, bin } = o;
+  const pgDir = `${dir}/pg`;
+  const addr = (site: ShopSite): string => bed.host(site).address;
+  const host = (name: string): string => (o.overSsh ? `host: ${name}, ` : '');
+  const hostEntry = (site: ShopSite, role: 'db' | 'app'): string =>
+    `${role}-${site}: { address: ${addr(site)}, user: ${role === 'db' ? 'postgres' : 'root'}, identity_file: ${bed.identityFile}, known_hosts: ${bed.knownHostsFile} }`;
+  const q = (text: string): string => JSON.stringify(text);
+  const psql = (site: ShopSite, sql: string): string =>
+    `${bin}/psql -h ${addr(site)} -p ${PG_PORT} -U postgres -d postgres -qAtc ${shellQuote(sql)}`;
+  const fence = (site: ShopSite): string =>
+    `P=$(head -1 ${pgDir}/${site}/postmaster.pid 2>/dev/null) || exit 0; kill -KILL $P $(pgrep -P $P) 2>/dev/null; exit 0`;
+  const front = (site: ShopSite): string =>
+    `{ until: { http: { url: "http://127.0.0.1:${o.routerPort}/ready", status: 200, json: { site: ${site} } } }, every: 20ms, deadline: 30s }`;
+  const rebuild = (site: ShopSite, from: ShopSite): string =>
+    [
+      `${fence(site).replace(/; exit 0$/, '')}`,
+      `rm -rf ${pgDir}/${site}`,
+      `${bin}/pg_basebackup -h ${addr(from)} -p ${PG_PORT} -U postgres -D ${pgDir}/${site} -R -X stream -c fast`,
+      `printf "%s\\n" "listen_addresses = '${addr(site)}'" "synchronous_standby_names = ''" "default_transaction_read_only = off" >> ${pgDir}/${site}/postgresql.auto.conf`,
+      `${bin}/pg_ctl -D ${pgDir}/${site} -l ${pgDir}/${site}.log -w -t 60 start >/dev/null`,
+    ].join('\n');
+  return `# the two-site shop on a bed of hosts (generated by src/testbed/shop.ts)
+version: 1
+name: bed-shop
+sites:
+  east:
+    role: primary
+    hosts:
+      ${hostEntry('east', 'db')}
+      ${hostEntry('east', 'app')}
+  west:
+    role: secondary
+    hosts:
+      ${hostEntry('west', 'db')}
+      ${hostEntry('west', 'app')}
+contacts:
+  - { id: alice, name: Alice Ng, backup: bob }
+  - { id: bob, name: Bob Okafor, backup: alice }
+activation: { criteria: [east is lost], approvers: [alice, bob], quorum: 1 }
+workloads:
+  - id: shop
+    tier: 1
+    strategy: hot-standby
+    owner: alice
+    rto: 2m
+    rpo: 0s
+    components:
+      - id: db
+        kind: postgres
+        placement:
+          east: { host: db-east, url: "postgres://${addr('east')}:${PG_PORT}/shop", data_dir: ${pgDir}/east }
+          west: { host: db-west, url: "postgres://${addr('west')}:${PG_PORT}/shop", data_dir: ${pgDir}/west, standby: true }
+        replication: { mode: sync, from: east, to: west }
+      - id: orders
+        kind: process
+        depends_on: [db]
+        placement:
+          east: { host: app-east, command: ${q(`node ${ORDER_SERVICE}`)}, port: ${APP_PORT} }
+          west: { host: app-west, command: ${q(`node ${ORDER_SERVICE}`)}, port: ${APP_PORT}, standby: true }
+    runbooks:
+      failover:
+        description: >-
+          Fencing east runs beside promoting west, not before it: with synchronous replication east cannot
+          commit once west stops acknowledging, and an east that is cut off would hold the promotion up for
+          its connect timeout.
+        steps:
+          - id: fence-east
+            action: shell.run
+            with: { ${host('db-east')}command: ${q(fence('east'))}${o.overSsh ? ', if_unreachable: skip' : ''} }
+            timeout: 10s
+          - id: promote-west
+            action: shell.run
+            with: { ${host('db-west')}command: ${q(`${bin}/pg_ctl -D ${pgDir}/west promote -w -t 60`)} }
+            timeout: 1m
+            on_failure: abort
+          - id: start-orders-west
+            needs: [promote-west]
+            action: shell.run
+            with: { ${host('app-west')}command: ${q(startOrders(dir, 'west', addr('west'), o.node))} }
+            on_failure: abort
+          - id: front-door-west
+            needs: [start-orders-west]
+            wait: ${front('west')}
+      failback:
+        steps:
+          - id: rebuild-east
+            action: shell.run
+            with: { ${host('db-east')}command: ${q(rebuild('east', 'west'))} }
+            timeout: 2m
+            on_failure: abort
+          - id: protect-west
+            needs: [rebuild-east]
+            action: shell.run
+            with: { ${host('db-west')}command: ${q(`${psql('west', "ALTER SYSTEM SET synchronous_standby_names = '*'")} && ${psql('west', 'SELECT pg_reload_conf()')} && until [ "$(${psql('west', "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'")})" = 1 ]; do sleep 0.05; done`)} }
+            timeout: 1m
+            on_failure: abort
+          - id: fence-west
+            needs: [protect-west]
+            action: shell.run
+            with: { ${host('db-west')}command: ${q(`${psql('west', 'ALTER SYSTEM SET default_transaction_read_only = on')} && ${psql('west', 'SELECT pg_reload_conf()')} && ${psql('west', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")} >/dev/null`)} }
+            on_failure: abort
+          - id: promote-east
+            needs: [fence-west]
+            action: shell.run
+            with: { ${host('db-east')}command: ${q(`until [ "$(${psql('east', 'SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()')})" = t ]; do sleep 0.02; done; ${bin}/pg_ctl -D ${pgDir}/east promote -w -t 60`)} }
+            timeout: 1m
+            on_failure: abort
+          - id: start-orders-east
+            needs: [promote-east]
+            action: shell.run
+            with: { ${host('app-east')}command: ${q(startOrders(dir, 'east', addr('east'), o.node))} }
+            on_failure: abort
+          - id: front-door-east
+            needs: [start-orders-east]
+            wait: ${front('east')}
+`;
+}
