@@ -1,7 +1,7 @@
 /**
  * The state store interface: where runs, their journals and their leases live. The engine and the CLI
- * talk to this interface only; `sqlite/` is the embedded default, a PostgreSQL store comes later with the
- * same contract (and the same conformance tests).
+ * talk to this interface only; `sqlite/` is the embedded default, `postgres/` the store several drctl
+ * instances share, both held to the same contract by the same conformance tests.
  *
  * The journal is the run: every transition is appended here before it takes effect, and the current state
  * of a run is what replaying its journal gives. Each record is hash-chained to the one before it, so the
