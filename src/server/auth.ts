@@ -9,10 +9,11 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { UsageError } from '../errors.ts';
 import type { RunStore, StoredDocument } from '../store/index.ts';
 
-export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
+export const ROLES = ['viewer', 'operator', 'approver', 'admin', 'alerts'] as const;
 /**
  * viewer: reads everything but secrets; operator: starts, confirms, decides, cancels and resumes runs;
- * approver: approves and rejects; admin: all of these, and manages tokens.
+ * approver: approves and rejects; admin: all of these, and manages tokens; alerts: what an alerting
+ * system (Alertmanager) is given: posts alerts, which open recoveries that wait at their declaration.
  */
 export type Role = (typeof ROLES)[number];
 /** What a route asks for; `public` needs no token. */

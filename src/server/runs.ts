@@ -19,6 +19,8 @@ export const SERVER_RUNS = 'server-runs';
 export interface StartOptions {
   plan: Plan;
   runbook: string;
+  /** Recover every workload the site serves in one run (`runbook` is then ignored). */
+  site?: string;
   workload?: string;
   startedBy: string;
   parallel?: number;
@@ -47,6 +49,7 @@ export class RunSupervisor {
       plan: options.plan,
       runbook: options.runbook,
       startedBy: options.startedBy,
+      ...(options.site === undefined ? {} : { site: options.site }),
       ...(options.workload === undefined ? {} : { workload: options.workload }),
       ...(options.parallel === undefined ? {} : { parallel: options.parallel }),
       ...(options.activation === undefined ? {} : { activation: options.activation }),

@@ -131,6 +131,15 @@ describe('a site run on the two-site bed', () => {
         waiting: [{ step: 'activation', on: ['bob'] }],
       });
 
+      // a second declaration of the same site is refused with the first run's id
+      const second = await cli(['run', 'plan.yaml', '--site-lost', 'east', '--no-wait', ...args], {
+        cwd: dir,
+      });
+      expect(second.code).toBe(2);
+      expect(second.stderr).toContain(
+        `DRCTL_SITE_RUN_OPEN site east is already being recovered by run ${runId}`,
+      );
+
       const approved = await cli(['approve', runId, 'activation', '--as', 'bob', ...args], { cwd: dir });
       expect(approved.code).toBe(0);
 

@@ -7,11 +7,12 @@ import { allows, ROLES } from '../../src/server/index.ts';
 import type { Role, RouteRole } from '../../src/server/index.ts';
 import { eventually, testServer } from './support.ts';
 
-const TOKEN_OF: Record<Role, 'vera' | 'alice' | 'bob' | 'ada'> = {
+const TOKEN_OF: Record<Role, 'vera' | 'alice' | 'bob' | 'ada' | 'alan'> = {
   viewer: 'vera',
   operator: 'alice',
   approver: 'bob',
   admin: 'ada',
+  alerts: 'alan',
 };
 
 describe('roles on every mutating route', async () => {

@@ -24,8 +24,8 @@ export interface TestServer {
   dir: string;
   stateDir: string;
   planFile: string;
-  /** Token per person: alice operator (starts runs), bob approver, vera viewer, ada admin, otto second operator. */
-  tokens: Record<'alice' | 'bob' | 'vera' | 'ada' | 'otto' | 'carol', string>;
+  /** Token per person: alice operator (starts runs), bob approver, vera viewer, ada admin, otto second operator, alan alerts (Alertmanager). */
+  tokens: Record<'alice' | 'bob' | 'vera' | 'ada' | 'otto' | 'carol' | 'alan', string>;
   call(
     method: string,
     path: string,
@@ -69,6 +69,7 @@ export async function testServer(
     ['vera', 'viewer'],
     ['ada', 'admin'],
     ['otto', 'operator'],
+    ['alan', 'alerts'],
   ];
   const tokens = {} as TestServer['tokens'];
   for (const [name, role] of people)

@@ -6,6 +6,7 @@
 import type { Api } from '../api.ts';
 import type { ServerContext } from '../context.ts';
 import { registerConsole } from '../console/index.ts';
+import { registerAlerts } from './alerts.ts';
 import { registerAudit } from './audit.ts';
 import { registerCompliance } from './compliance.ts';
 import { registerDrills } from './drills.ts';
@@ -27,6 +28,7 @@ export const routeAreas: RegisterRoutes[] = [
   registerPlans,
   registerReadiness,
   registerRuns,
+  registerAlerts,
   registerDrills,
   registerCompliance,
   registerAudit,
