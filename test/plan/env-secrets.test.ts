@@ -4,13 +4,12 @@
  * (an http.request header). A run whose steps print them leaves none of them in its answer, the journal,
  * the log, status, the audit export or the post-incident review.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.ts';
-import { tempDir, writeFiles } from '../support/tmp.ts';
+import { filesUnder, tempDir, writeFiles } from '../support/tmp.ts';
 
 const SECRETS = {
   DRCTL_TEST_HOOK_URL: 'http://127.0.0.1:9/hooks/T0-hook-token-7c1d',
@@ -71,14 +70,6 @@ workloads:
 `,
   });
   return join(dir, 'plan.yaml');
-}
-
-/** Every file under `dir`, as bytes. */
-function filesUnder(dir: string): Array<{ file: string; bytes: Buffer }> {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .map((name) => join(dir, name))
-    .filter((file) => statSync(file).isFile())
-    .map((file) => ({ file, bytes: readFileSync(file) }));
 }
 
 describe('secrets given through the environment', () => {

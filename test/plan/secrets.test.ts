@@ -1,11 +1,11 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { inlineCredentials, loadPlan, redactCredentials } from '../../src/plan/index.ts';
 import { findChromium } from '../../src/render/index.ts';
 import { runCli } from '../support/cli.ts';
-import { tempDir, writeFiles } from '../support/tmp.ts';
+import { filesUnder, tempDir, writeFiles } from '../support/tmp.ts';
 
 const SECRET = 'S3cretPW';
 const SECRET_URL = `postgres://drctl:${SECRET}@127.0.0.1:5433/shop`;
@@ -22,14 +22,6 @@ function twoSiteWithPassword(): string {
   const text = original.replace('url: "postgres://127.0.0.1:5433/shop"', `url: "${SECRET_URL}"`);
   expect(text).not.toBe(original);
   return join(writeFiles({ 'plan.yaml': text }), 'plan.yaml');
-}
-
-/** Every file under `dir`, as bytes. */
-function filesUnder(dir: string): Array<{ file: string; bytes: Buffer }> {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .map((name) => join(dir, name))
-    .filter((file) => statSync(file).isFile())
-    .map((file) => ({ file, bytes: readFileSync(file) }));
 }
 
 describe('credentials written in a plan', () => {

@@ -1,5 +1,5 @@
 /** Temporary directories for tests, removed when the test file ends. */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll } from 'vitest';
@@ -18,4 +18,12 @@ export function writeFiles(files: Record<string, string | Buffer>): string {
     writeFileSync(join(dir, name), content);
   }
   return dir;
+}
+
+/** Every file under `dir`, as bytes: for checking that nothing written there holds a secret. */
+export function filesUnder(dir: string): Array<{ file: string; bytes: Buffer }> {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((name) => join(dir, name))
+    .filter((file) => statSync(file).isFile())
+    .map((file) => ({ file, bytes: readFileSync(file) }));
 }
