@@ -5,6 +5,8 @@
  * and SVG, nothing fetched when it is opened) that stakeholders can read and archive.
  * The JSON shape is documented in docs/drills.md and versioned by `format`.
  */
+import { dataIntegrityHtml, type DataIntegrityReport } from './data-integrity.ts';
+export type { CorruptionFigures, DataIntegrityReport } from './data-integrity.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Scenario, Workload } from '../plan/model.ts';
@@ -192,6 +194,8 @@ export interface DrillReport {
   findings: DrillFinding[];
   /** Only for drills run with failback: the second phase. `measured` and `verdicts` above are the failover's. */
   failback?: FailbackReport;
+  /** Writes stranded on a former primary (from rebuild evidence) and a corruption drill's figures. */
+  dataIntegrity?: DataIntegrityReport;
 }
 
 /** An event as a drill runner records it: `at` in epoch milliseconds. */
@@ -819,6 +823,7 @@ ${reads}
 ${verdictRows}
 </tbody></table>
 ${renderFailback(report)}
+${dataIntegrityHtml(report.dataIntegrity)}
 <h2>Canary writes over time</h2>
 ${renderChart(report)}
 <p class="legend"><span><i class="sw" style="background:var(--ok)"></i>acknowledged</span><span><i class="sw" style="background:var(--bad)"></i>failed</span><span><i class="sw" style="background:#1565c0;opacity:.35"></i>runbook step</span></p>

@@ -30,6 +30,8 @@ import { DrillEnvironment } from './environment.ts';
 import { DRILL_ACTOR, failbackPlan, runFailbackPhase } from './failback.ts';
 import type { FailbackOptions, FailbackPhase } from './failback.ts';
 import { Prober } from './prober.ts';
+import { strandedWritesOf, type StrandedWritesFigures } from './data-integrity.ts';
+import { damagesData, runCorruptionDrill } from './corruption.ts';
 import { buildDrillReport, formatMs, writeDrillReport } from './report.ts';
 import { drillTrend, renderTrendsHtml } from './trends.ts';
 import type { DrillEventInput, DrillEvidence, DrillFinding, DrillReport, FailbackInput } from './report.ts';
@@ -133,6 +135,8 @@ function checkFault(fault: Fault, workload: Workload): void {
   const proxied = component.kind === 'process' || component.kind === 'postgres';
   const ok =
     fault.kind === 'switchboard' ||
+    // a corrupt fault goes through the provider's own corrupt action (corruption.ts checks it has one)
+    fault.kind === 'corrupt' ||
     (PROCESS_FAULTS.has(fault.kind) && runs) ||
     (NETWORK_FAULTS.has(fault.kind) && proxied);
   if (!ok) {
@@ -152,6 +156,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
   const say = (line: string): void => options.onProgress?.(line);
   const stateDir = resolve(options.stateDir);
   const { scenario, workload } = findScenario(options.plan, options.scenario);
+  if (damagesData(scenario)) return runCorruptionDrill(options, scenario, workload);
   const back =
     options.failback === undefined ? undefined : failbackPlan(options.plan, workload, options.failback);
   const interrupted = (): void => {
@@ -490,8 +495,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
         value: { shipped: environment.snapshots.filter((s) => s.ok).length, lastBeforeFault: before.at(-1) },
       });
     }
+    const stranded: StrandedWritesFigures[] = [];
     for (const driver of drivers) {
-      const view = runView(await store.readJournal(driver.runId), undefined);
+      const journal = await store.readJournal(driver.runId);
+      stranded.push(...strandedWritesOf(journal));
+      const view = runView(journal, undefined);
       evidence.push({
         name: `run ${driver.runId}`,
         value: {
@@ -532,6 +540,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
         ...(failback === undefined ? {} : { failback }),
       }),
     );
+    if (stranded.length > 0) report.dataIntegrity = { strandedWrites: stranded };
     await store.saveDrillReport({
       id: report.id,
       workload: workload.id,

@@ -129,6 +129,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
           role: site.role,
           description: site.description,
           location: site.location,
+          ...(site.production === true ? { production: true } : {}),
           ...(site.alerts === undefined ? {} : { alerts: site.alerts }),
           hosts: Object.entries(site.hosts ?? {}).map(([hostId, host]) => ({
             id: hostId,
@@ -507,6 +508,16 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
           bandwidth: f.bandwidth,
           direction: f.direction ?? 'both',
           flag: f.flag,
+          ...(f.kind === 'corrupt'
+            ? {
+                corrupt: {
+                  table: f.table ?? '',
+                  rows: f.rows ?? 10,
+                  change: f.change ?? 'delete',
+                  set: f.set,
+                },
+              }
+            : {}),
           at: dat('scenarios', i, 'faults', fi),
         };
       });
@@ -520,6 +531,8 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
         provider: s.provider,
         faults,
         announce: s.announce ?? false,
+        ...(s.allow_production === true ? { allowProduction: true } : {}),
+        ...(s.recovered_at === undefined ? {} : { recoveredAt: s.recovered_at }),
         expect: {
           rtoMs: optMs(s.expect?.rto) ?? workload?.rtoMs ?? 0,
           rpoMs: optMs(s.expect?.rpo) ?? workload?.rpoMs ?? 0,

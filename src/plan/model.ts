@@ -82,6 +82,8 @@ export interface Site {
   role: SiteRole;
   description: string | undefined;
   location: string | undefined;
+  /** Real users' data lives here: drills that damage data are refused unless a scenario allows it. */
+  production?: boolean;
   /** Alert labels that name this site; absent or empty: no alert maps to it. */
   alerts?: Record<string, string>;
   /** Absent in sites built by hand in code, like the fields below. */
@@ -545,6 +547,8 @@ export interface Fault {
   bandwidth: string | undefined;
   direction: 'up' | 'down' | 'both';
   flag: string | undefined;
+  /** A corrupt fault: the table, how many rows, and what it does to them. */
+  corrupt?: { table: string; rows: number; change: 'delete' | 'overwrite'; set: string | undefined };
   at: SourceLocation;
 }
 
@@ -560,6 +564,10 @@ export interface Scenario {
   faults: Fault[];
   /** The drill's runs are announced like real ones: an incident on the status page, messages sent. */
   announce: boolean;
+  /** Its faults may damage data on a production site. */
+  allowProduction?: boolean;
+  /** Corruption drills: the site that holds the restored data. */
+  recoveredAt?: string;
   /** `failover`: whether the faults must start a failover run; undefined when the drill does not judge it. */
   expect: { rtoMs: number; rpoMs: number; failover: boolean | undefined };
   at: SourceLocation;

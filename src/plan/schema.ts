@@ -141,6 +141,12 @@ const Site = z.strictObject({
     .describe('primary serves traffic; secondary takes over; backup only holds copies.'),
   description: z.string().optional(),
   location: z.string().optional().describe('Region or data centre, for the runbook.'),
+  production: z
+    .boolean()
+    .optional()
+    .describe(
+      "Real users' data lives here: a drill that damages data (a corrupt fault) is refused unless its scenario has allow_production. @default false",
+    ),
   alerts: z
     .record(z.string(), z.string())
     .optional()
@@ -707,6 +713,7 @@ export const FAULT_KINDS = [
   'reset',
   'bandwidth',
   'switchboard',
+  'corrupt',
 ] as const;
 
 const Fault = z.strictObject({
@@ -719,6 +726,16 @@ const Fault = z.strictObject({
   bandwidth: z.string().optional().describe('e.g. 64kbps.'),
   direction: z.enum(['up', 'down', 'both']).optional(),
   flag: z.string().optional().describe('Switchboard flag to set (kind switchboard).'),
+  table: z.string().optional().describe('Table whose rows a corrupt fault damages (schema.table or table).'),
+  rows: z.number().int().min(1).optional().describe('How many rows a corrupt fault damages. @default 10'),
+  change: z
+    .enum(['delete', 'overwrite'])
+    .optional()
+    .describe('What a corrupt fault does to them. @default delete'),
+  set: z
+    .string()
+    .optional()
+    .describe('SET list of an overwrite, e.g. "amount = -1". @default text columns = \'corrupted\''),
 });
 
 const Scenario = z.strictObject({
@@ -735,6 +752,13 @@ const Scenario = z.strictObject({
       "provider-wide and control-plane-access: the provider lost. @default the provider of the workload's primary site",
     ),
   faults: z.array(Fault).optional(),
+  allow_production: z
+    .boolean()
+    .optional()
+    .describe('Let the faults damage data on a production site. @default false'),
+  recovered_at: Id.optional().describe(
+    'Corruption drills: the site whose database holds the data once the runbook has restored it, where the good writes are counted. @default the corrupted site',
+  ),
   announce: z
     .boolean()
     .optional()

@@ -276,6 +276,11 @@ export const pgbackrestProvider = {
           params.before === undefined ? undefined : lastCorruption(ctx.stateDir, t.component.id);
         let set = params.set;
         if (corruption !== undefined) {
+          // the damaged server usually still runs: pgbackrest check switches its WAL and waits until the
+          // segment is in the repository, so the bad transaction's commit (where recovery stops) is there
+          await pgbackrest(t, 'check', [], { signal: ctx.signal }).catch((error: unknown) =>
+            ctx.log.warn({ error: String(error) }, 'could not archive the damaged server current WAL'),
+          );
           args.push(
             '--type=xid',
             `--target=${corruption.xid}`,

@@ -45,6 +45,7 @@ import {
   promote,
   rebuildStandby,
   recoverDelayedStandby,
+  flushWalArchive,
   pgDurationMs,
   type NodeStatus,
   replicationStatus,
@@ -530,6 +531,14 @@ const restoreAction = defineAction({
   async run(params, ctx) {
     const resolved = resolve(ctx.plan, params.component, params.site);
     const point = recoveryPoint(params, params.component, ctx);
+    if (point.corruption !== undefined) {
+      // the damaged primary usually still runs: archive its current WAL so the bad transaction's commit,
+      // where recovery stops, is in the archive (a primary that is gone has archived what it could)
+      const damaged = resolve(ctx.plan, params.component, point.corruption.site);
+      await flushWalArchive(damaged).catch((error: unknown) =>
+        ctx.log.warn({ error: String(error) }, 'could not archive the damaged primary’s current WAL'),
+      );
+    }
     const dataDir = params.data_dir.startsWith('/')
       ? params.data_dir
       : join(ctx.plan.baseDir, params.data_dir);
