@@ -17,6 +17,7 @@ PACKAGES=(
   'openssh-server /usr/sbin/sshd'
   'openssh-client ssh'
   'iproute2 /usr/sbin/ip /sbin/ip /usr/bin/ip /bin/ip'
+  'procps pgrep'
   'bind9 /usr/sbin/named'
   'bind9-utils named-checkconf'
   'bind9-dnsutils dig'

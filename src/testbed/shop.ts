@@ -214,8 +214,13 @@ function shopPlan(o: {
   const pgDir = `${dir}/pg`;
   const addr = (site: ShopSite): string => bed.host(site).address;
   const host = (name: string): string => (o.overSsh ? `host: ${name}, ` : '');
+  // a bed with a bastion lets SSH in only from it: every host is reached through it
+  const bastion = bed.hosts.get('bastion');
+  const access = `identity_file: ${bed.identityFile}, known_hosts: ${bed.knownHostsFile}`;
   const hostEntry = (site: ShopSite, role: 'db' | 'app'): string =>
-    `${role}-${site}: { address: ${addr(site)}, user: ${role === 'db' ? 'postgres' : 'root'}, identity_file: ${bed.identityFile}, known_hosts: ${bed.knownHostsFile} }`;
+    `${role}-${site}: { address: ${addr(site)}, user: ${role === 'db' ? 'postgres' : 'root'}, ${access}${bastion === undefined ? '' : ', jump: bastion'} }`;
+  const bastionEntry =
+    bastion === undefined ? '' : `\n      bastion: { address: ${bastion.address}, user: root, ${access} }`;
   const q = (text: string): string => JSON.stringify(text);
   const psql = (site: ShopSite, sql: string): string =>
     `${bin}/psql -h ${addr(site)} -p ${PG_PORT} -U postgres -d postgres -qAtc ${shellQuote(sql)}`;
@@ -239,7 +244,7 @@ sites:
     role: primary
     hosts:
       ${hostEntry('east', 'db')}
-      ${hostEntry('east', 'app')}
+      ${hostEntry('east', 'app')}${bastionEntry}
   west:
     role: secondary
     hosts:
