@@ -13,6 +13,7 @@ export interface CommandEntry {
 export const commands: CommandEntry[] = [
   { names: ['init'], load: async () => (await import('./init.ts')).registerInit },
   { names: ['validate'], load: async () => (await import('./validate.ts')).registerValidate },
+  { names: ['hosts'], load: async () => (await import('./hosts.ts')).registerHosts },
   { names: ['analyze'], load: async () => (await import('./analyze.ts')).registerAnalyze },
   { names: ['readiness'], load: async () => (await import('./readiness.ts')).registerReadiness },
   { names: ['render'], load: async () => (await import('./render.ts')).registerRender },
