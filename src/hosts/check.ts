@@ -6,7 +6,7 @@
  * The tools come from the plan's text, not from component kinds: every program of `KNOWN_TOOLS` named in a
  * step or a placement that runs on the host (by name, or by a full path, which is then checked as written).
  */
-import { DrctlError } from '../errors.ts';
+import type { DrctlError } from '../errors.ts';
 import { executorOn, HostError, planHosts, shellQuote } from '../exec/index.ts';
 import type { Plan } from '../plan/model.ts';
 
