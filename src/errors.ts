@@ -13,6 +13,11 @@ export interface SourceLocation {
 
 export interface DrctlErrorOptions {
   hint?: string;
+  /**
+   * The hint an API client reads, where `hint` speaks of the command line (flags, commands).
+   * @default hint
+   */
+  apiHint?: string;
   location?: SourceLocation;
   /** 1: the plan or the run failed; 2: usage or environment error. @default 1 */
   exitCode?: 1 | 2;
@@ -24,6 +29,7 @@ export class DrctlError extends Error {
   override name = 'DrctlError';
   readonly code: string;
   readonly hint: string | undefined;
+  readonly apiHint: string | undefined;
   readonly location: SourceLocation | undefined;
   readonly exitCode: 1 | 2;
   readonly details: Record<string, unknown> | undefined;
@@ -32,6 +38,7 @@ export class DrctlError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.hint = options.hint;
+    this.apiHint = options.apiHint;
     this.location = options.location;
     this.exitCode = options.exitCode ?? 1;
     this.details = options.details;
@@ -67,6 +74,14 @@ export class UsageError extends DrctlError {
   constructor(code: string, message: string, options: Omit<DrctlErrorOptions, 'exitCode'> = {}) {
     super(code, message, { ...options, exitCode: 2 });
   }
+}
+
+/** A run id the store at hand does not hold; `where` names that store. */
+export function runNotFound(runId: string, where = 'this state directory'): UsageError {
+  return new UsageError('DRCTL_RUN_NOT_FOUND', `run ${runId} is not in ${where}`, {
+    hint: 'list runs with `drctl status`, or pass the --state directory the run was started with',
+    apiHint: 'list runs with GET /api/v1/runs',
+  });
 }
 
 export function formatLocation(location: SourceLocation): string {

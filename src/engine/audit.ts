@@ -2,7 +2,7 @@
  * The audit trail of a run is its journal: `verifyRun` proves the hash chain intact or names the first bad
  * record; `exportRun` gives every record as one JSON line, with its hash, so anyone can re-check it.
  */
-import { UsageError } from '../errors.ts';
+import { runNotFound } from '../errors.ts';
 import { verifyChain } from '../store/chain.ts';
 import type { ChainReport } from '../store/chain.ts';
 import type { RunStore } from '../store/store.ts';
@@ -10,9 +10,7 @@ import type { RunStore } from '../store/store.ts';
 async function runOrThrow(store: RunStore, runId: string) {
   const run = await store.getRun(runId);
   if (run === undefined) {
-    throw new UsageError('DRCTL_RUN_NOT_FOUND', `run ${runId} is not in this state directory`, {
-      hint: 'list runs with `drctl status`, or pass the --state directory the run was started with',
-    });
+    throw runNotFound(runId);
   }
   return run;
 }

@@ -4,7 +4,7 @@
  * nobody changed the run in between (optimistic concurrency), so two approvers never both count twice
  * and a refused input leaves the recorded state unchanged. The driver turns these records into transitions.
  */
-import { DrctlError, UsageError } from '../errors.ts';
+import { DrctlError, runNotFound, UsageError } from '../errors.ts';
 import type { JournalInput, RunStore } from '../store/store.ts';
 import { FINAL_RUN_STATUSES } from '../store/store.ts';
 import { RECORD } from './journal.ts';
@@ -21,9 +21,7 @@ export interface OperatorInput {
 export async function loadRunState(store: RunStore, runId: string): Promise<RunState> {
   const records = await store.readJournal(runId);
   if (records.length === 0) {
-    throw new UsageError('DRCTL_RUN_NOT_FOUND', `run ${runId} is not in this state directory`, {
-      hint: 'list runs with `drctl status`, or pass the --state directory the run was started with',
-    });
+    throw runNotFound(runId);
   }
   return replay(records);
 }

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { DrctlError, UsageError } from '../errors.ts';
+import { DrctlError, runNotFound, UsageError } from '../errors.ts';
 import { callName } from '../plan/calls.ts';
 import type { Plan, ProviderCall, Runbook, Step } from '../plan/model.ts';
 import type { ActionContext, Provider, ProviderAction } from '../providers/provider.ts';
@@ -348,9 +348,7 @@ export class Engine {
     const { store } = this.options;
     const run = await store.getRun(options.runId);
     if (run === undefined) {
-      throw new UsageError('DRCTL_RUN_NOT_FOUND', `run ${options.runId} is not in this state directory`, {
-        hint: 'list runs with `drctl status`, or pass the --state directory the run was started with',
-      });
+      throw runNotFound(options.runId);
     }
     if (FINAL_RUN_STATUSES.includes(run.status)) {
       throw new UsageError(

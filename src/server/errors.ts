@@ -85,11 +85,13 @@ export function httpError(error: unknown): HttpError {
 }
 
 function bodyOf(error: DrctlError, field: string | undefined): ErrorBody {
+  // an API client is told what to do over the API, not which flag to pass
+  const hint = error.apiHint ?? error.hint;
   return {
     error: {
       code: error.code,
       message: error.message,
-      ...(error.hint === undefined ? {} : { hint: error.hint }),
+      ...(hint === undefined ? {} : { hint }),
       ...(field === undefined ? {} : { field }),
     },
   };

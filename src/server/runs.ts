@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { finishCancelled, loadRunState, requestCancel } from '../engine/index.ts';
 import type { ActivationGate, RunDriver, RunTrigger } from '../engine/index.ts';
-import { DrctlError } from '../errors.ts';
+import { DrctlError, runNotFound } from '../errors.ts';
 import type { Plan } from '../plan/index.ts';
 import { FINAL_RUN_STATUSES } from '../store/index.ts';
 import type { RunRecord, RunStatus, RunStore } from '../store/index.ts';
@@ -183,10 +183,9 @@ export class RunSupervisor {
   }
 }
 
-export function notFound(runId: string): ApiError {
-  return new ApiError(404, 'DRCTL_RUN_NOT_FOUND', `run ${runId} is not in this state directory`, {
-    hint: 'list runs with GET /api/v1/runs',
-  });
+/** A 404 with the API's hint (errors.ts maps DRCTL_RUN_NOT_FOUND to 404). */
+export function notFound(runId: string): DrctlError {
+  return runNotFound(runId);
 }
 
 /** A run's status now: the store indexes final statuses; whether a live run waits is in its journal. */

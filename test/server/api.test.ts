@@ -418,7 +418,7 @@ describe('drctl serve API', async () => {
       ['POST', '/api/v1/runs/nope/resume', t.tokens.alice],
       ['POST', '/api/v1/runs/nope/cancel', t.tokens.alice],
     ] as const) {
-      const answer = await t.json<{ error: { code: string } }>(method, path, {
+      const answer = await t.json<{ error: { code: string; hint?: string } }>(method, path, {
         token,
         ...(method === 'POST' ? { body: {} } : {}),
       });
@@ -427,6 +427,8 @@ describe('drctl serve API', async () => {
         status: 404,
         code: 'DRCTL_RUN_NOT_FOUND',
       });
+      // an API client is pointed at the API, not at a command-line flag
+      expect(answer.body.error.hint).toBe('list runs with GET /api/v1/runs');
     }
     const big = await t.json<{ error: { code: string } }>('POST', '/api/v1/runs', {
       token: t.tokens.alice,

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { UsageError } from '../../errors.ts';
+import { runNotFound, UsageError } from '../../errors.ts';
 import type { Plan } from '../../plan/index.ts';
 import type { RegisterCommand } from '../context.ts';
 import { stateFlag, type StateOptions } from '../state-options.ts';
@@ -39,9 +39,7 @@ export const registerPir: RegisterCommand = (program, context) => {
       try {
         const run = await store.getRun(runId);
         if (run === undefined)
-          throw new UsageError('DRCTL_RUN_NOT_FOUND', `run ${runId} is not in this state directory`, {
-            hint: 'list runs with `drctl status`, or pass the --state directory the run was started with',
-          });
+          throw runNotFound(runId);
         await assertRealRun(store, run);
         const planFile = options.plan ?? run.planFile;
         // a review is still worth drafting when the plan is gone; it then lacks targets and positions

@@ -3,7 +3,7 @@
  * --retry/--skip/--done/--abort STEP it first records the operator's decision for a step that waits for one.
  */
 import type { Decision } from '../../engine/index.ts';
-import { DrctlError, UsageError } from '../../errors.ts';
+import { DrctlError, runNotFound, UsageError } from '../../errors.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
 import { actor, withStateOptions, type StateOptions } from '../state-options.ts';
 
@@ -50,9 +50,7 @@ export const registerResume: RegisterCommand = (program, context) => {
     try {
       const run = await store.getRun(runId);
       if (run === undefined) {
-        throw new UsageError('DRCTL_RUN_NOT_FOUND', `run ${runId} is not in this state directory`, {
-          hint: 'list runs with `drctl status`, or pass the --state directory the run was started with',
-        });
+        throw runNotFound(runId);
       }
       if (FINAL_RUN_STATUSES.includes(run.status)) {
         throw new UsageError(

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { runView, type RunView } from '../../engine/view.ts';
-import { UsageError } from '../../errors.ts';
+import { runNotFound, UsageError } from '../../errors.ts';
 import { formatDuration } from '../../plan/duration.ts';
 import { DEFAULT_STATE_DIR, SUPPORTED_STORES, looksLikeUrl, openStore } from '../../store/index.ts';
 import type { RunStore } from '../../store/index.ts';
@@ -41,9 +41,7 @@ export function stateDirectory(state: string, command: string): string {
 export async function viewOf(store: RunStore, runId: string): Promise<RunView> {
   const records = await store.readJournal(runId);
   if (records.length === 0) {
-    throw new UsageError('DRCTL_RUN_NOT_FOUND', `run ${runId} is not in this state directory`, {
-      hint: 'list runs with `drctl status`, or pass the --state directory the run was started with',
-    });
+    throw runNotFound(runId);
   }
   return runView(records, await store.getLease(runId));
 }

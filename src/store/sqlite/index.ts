@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../../errors.ts';
+import { runNotFound, UsageError } from '../../errors.ts';
 import { processAlive } from '../../system/processes.ts';
 import {
   GENESIS_HASH,
@@ -251,9 +251,7 @@ export class SqliteStore implements RunStore {
   ): JournalRecord[] {
     const run = this.#statements.getRun.get(runId);
     if (run === undefined) {
-      throw new UsageError('DRCTL_RUN_NOT_FOUND', `run ${runId} is not in the state database ${this.file}`, {
-        hint: 'list runs with `drctl status`, or pass the --state directory the run was started with',
-      });
+      throw runNotFound(runId, `the state database ${this.file}`);
     }
     if (options.expectHeadSeq !== undefined && run.head_seq !== options.expectHeadSeq) {
       throw headConflict(runId, options.expectHeadSeq, run.head_seq);
