@@ -15,6 +15,7 @@ import { allows, csrfMatches, SESSION_COOKIE, verifySession, verifyToken } from 
 import type { Principal, RouteRole } from './auth.ts';
 import type { ServerContext } from './context.ts';
 import { ApiError, httpError } from './errors.ts';
+import type { HttpError } from './errors.ts';
 import { redactAnswer } from './redact.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -51,6 +52,8 @@ export interface RouteRequest<P, Q, B> {
   principal: Principal | undefined;
   /** The caller's address, as the audit records it. */
   remote: string;
+  /** A refusal the handler answered itself (a redirect back to a form): audited as refused, with this code. */
+  refusal?: string;
   c: Context;
 }
 
@@ -90,10 +93,28 @@ export interface RouteInfo {
   mutating: boolean;
 }
 
+/**
+ * Headers of what the server answers that is not the console (the status page, its JSON and feed, a
+ * rendered runbook): nothing loaded from anywhere, the styles they carry inline, never framed, the
+ * content type never guessed.
+ */
+export const DOCUMENT_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'x-content-type-options': 'nosniff',
+} as const;
+
+/** People get a page they can act on; programs (the API, or anything not asking for HTML) get JSON. */
+export function wantsPage(c: Context): boolean {
+  return !c.req.path.startsWith(`${API_BASE}/`) && (c.req.header('accept') ?? '').includes('text/html');
+}
+
 export class Api {
   readonly app: Hono;
   readonly ctx: ServerContext;
   readonly routes: RouteInfo[] = [];
+  /** How a page's refusal (403, CSRF, a bad form) is shown to a browser; the console sets it. */
+  errorPage: ((c: Context, answer: HttpError) => Response | Promise<Response>) | undefined;
   readonly #documented: Array<RouteDefinition<unknown, unknown, unknown> & { fullPath: string }> = [];
 
   constructor(app: Hono, ctx: ServerContext) {
@@ -187,7 +208,16 @@ export class Api {
         const result = await definition.handler(request);
         principal = request.principal;
         const status = result instanceof Response ? result.status : (definition.status ?? 200);
-        if (mutating) await this.#audit('call', principal, c, path, remote, status, undefined);
+        if (mutating)
+          await this.#audit(
+            request.refusal === undefined ? 'call' : 'refused',
+            principal,
+            c,
+            path,
+            remote,
+            status,
+            request.refusal,
+          );
         if (result instanceof Response) return result;
         if (result instanceof RedactedJson) {
           return c.body(result.text, definition.status ?? 200, { 'content-type': 'application/json' });
@@ -215,6 +245,8 @@ export class Api {
             this.ctx.logger.error({ err: auditError }, 'the audit record could not be written'),
           );
         }
+        if (page && this.errorPage !== undefined && wantsPage(c))
+          return this.errorPage(c, { ...answer, body: redactAnswer(this.ctx, answer.body) });
         return c.json(redactAnswer(this.ctx, answer.body), answer.status as 400);
       }
     });
@@ -384,7 +416,17 @@ async function readBody(c: Context): Promise<{ fields: Record<string, unknown>; 
     }
   }
   if (type.includes('application/x-www-form-urlencoded') || type.includes('multipart/form-data')) {
-    const form = await c.req.parseBody({ all: true });
+    let form: Awaited<ReturnType<typeof c.req.parseBody>>;
+    try {
+      form = await c.req.parseBody({ all: true });
+    } catch (error) {
+      // a malformed part (a raw `"` in a file name, a cut boundary) is the client's to fix, not a 500
+      throw new ApiError(400, 'DRCTL_API_INVALID', 'the form cannot be read: a part of it is malformed', {
+        field: 'body',
+        hint: 'send the file again; a file name with a double quote is sent as %22 by browsers',
+        cause: error,
+      });
+    }
     const fields: Record<string, unknown> = {};
     const files: UploadedFile[] = [];
     for (const [name, value] of Object.entries(form)) {

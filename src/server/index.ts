@@ -25,10 +25,9 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
-import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { UsageError } from '../errors.ts';
-import { Api, API_BASE } from './api.ts';
+import { Api, wantsPage } from './api.ts';
 import { errorPage } from './console/index.ts';
 import { createContext, DEFAULT_LISTEN } from './context.ts';
 import type { ServerContext, ServerOptions } from './context.ts';
@@ -133,15 +132,13 @@ export async function createServer(
             },
           ),
         );
-        return c.json(answer.body, 413);
+        return wantsPage(c) ? errorPage(c, answer) : c.json(answer.body, 413);
       },
     }),
   );
   const api = new Api(app, ctx);
+  api.errorPage = errorPage;
   for (const register of [...routeAreas, ...(extras.routes ?? [])]) register(api, ctx);
-  // people get a page they can act on; programs (the API, or anything not asking for HTML) get JSON
-  const wantsPage = (c: Context): boolean =>
-    !c.req.path.startsWith(`${API_BASE}/`) && (c.req.header('accept') ?? '').includes('text/html');
   app.notFound((c) => {
     const error = new ApiError(404, 'DRCTL_API_NOT_FOUND', `nothing at ${c.req.method} ${c.req.path}`, {
       hint: wantsPage(c) ? 'start again from the readiness page' : 'see /openapi.json',

@@ -175,7 +175,7 @@ export function registerConsole(api: Api, ctx: ServerContext): void {
         page({
           title: 'Sign in',
           principal: undefined,
-          body: signInBody({ next: query.next, invalid: query.error !== undefined, principal }),
+          body: signInBody({ next: query.next, error: query.error, principal }),
         }),
       ),
   });

@@ -12,7 +12,8 @@ import type { Fragment } from './layout.ts';
 
 export function signInBody(options: {
   next: string;
-  invalid: boolean;
+  /** Why the last sign-in failed: `invalid` token, or `throttled` after too many failures. */
+  error: string | undefined;
   principal: Principal | undefined;
 }): Fragment {
   return html`<section class="sign-in card">
@@ -22,7 +23,17 @@ export function signInBody(options: {
         ? ''
         : html`<p>You are signed in as <b>${options.principal.name}</b> (${options.principal.role}).</p>`
     }
-    ${options.invalid ? html`<p class="notice" role="alert">That token is not valid (or was revoked).</p>` : ''}
+    ${
+      options.error === undefined
+        ? ''
+        : html`<p class="notice" role="alert">
+            ${
+              options.error === 'throttled'
+                ? 'Too many failed sign-ins from this address: wait a minute, then try again.'
+                : 'That token is not valid (or was revoked).'
+            }
+          </p>`
+    }
     <form method="post" action="/api/v1/session">
       <label>Token <input name="token" type="password" autocomplete="off" required autofocus /></label>
       <input type="hidden" name="next" value="${options.next}" />

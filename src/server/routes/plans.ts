@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { Plan, Workload } from '../../plan/index.ts';
 import { renderHtml, renderMarkdown } from '../../render/index.ts';
-import type { Api } from '../api.ts';
+import { DOCUMENT_HEADERS, type Api } from '../api.ts';
 import type { ServerContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { redactText } from '../redact.ts';
@@ -131,6 +131,7 @@ export function registerPlans(api: Api, ctx: ServerContext): void {
         query.format === 'md' ? renderMarkdown(plan, options) : renderHtml(plan, options),
       );
       return c.body(text, 200, {
+        ...DOCUMENT_HEADERS,
         'content-type': query.format === 'md' ? 'text/markdown; charset=utf-8' : 'text/html; charset=utf-8',
       });
     },

@@ -16,7 +16,7 @@ import {
   type StatusSnapshot,
 } from '../../status/index.ts';
 import { UsageError } from '../../errors.ts';
-import type { Api } from '../api.ts';
+import { DOCUMENT_HEADERS, type Api } from '../api.ts';
 import type { ServerContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { redactAnswer } from '../redact.ts';
@@ -43,8 +43,11 @@ export function communicationsOf(ctx: ServerContext): Communications {
 /** Many readers at once during an outage: the page is built at most once per this many ms. */
 const SNAPSHOT_TTL_MS = 500;
 
-/** The three public status routes, on the main app and on the --status-listen one. */
-export function statusApp(ctx: ServerContext): Hono {
+/**
+ * The three public status routes, on the main app and on the --status-listen one. `origin` is where the
+ * feed's links point: the status listener's own address, else the plan's console_url.
+ */
+export function statusApp(ctx: ServerContext, origin?: () => string): Hono {
   let cached: { at: number; snapshot: Promise<StatusSnapshot> } | undefined;
   const snapshot = (): Promise<StatusSnapshot> => {
     const now = Date.now();
@@ -60,13 +63,19 @@ export function statusApp(ctx: ServerContext): Hono {
     return cached.snapshot;
   };
   const app = new Hono();
-  app.get('/status', async (c) =>
-    c.html(renderStatusHtml(await snapshot()), 200, { 'cache-control': 'no-cache' }),
-  );
-  app.get('/status.json', async (c) => c.json(await snapshot(), 200, { 'cache-control': 'no-cache' }));
+  const headers = { ...DOCUMENT_HEADERS, 'cache-control': 'no-cache' };
+  app.get('/status', async (c) => c.html(renderStatusHtml(await snapshot()), 200, headers));
+  app.get('/status.json', async (c) => c.json(await snapshot(), 200, headers));
   app.get('/status/feed.atom', async (c) => {
-    const base = new URL(c.req.url).origin;
+    // the links come from the plan's console_url, never from the request's Host header, which anyone
+    // may set: a cache or a feed reader would hand the forged links on to everyone
+    const base = (
+      origin?.() ??
+      ctx.plans.list()[0]?.communications.consoleUrl ??
+      `http://${ctx.options.listen}`
+    ).replace(/\/$/, '');
     return c.body(renderStatusAtom(await snapshot(), base), 200, {
+      ...headers,
       'content-type': 'application/atom+xml; charset=utf-8',
     });
   });
@@ -219,7 +228,7 @@ export function communicationsService(): ServerService {
         throw new UsageError('DRCTL_SERVE_LISTEN', `--status-listen ${listen} is not host:port`, {
           hint: 'for example --status-listen 127.0.0.1:7071',
         });
-      const app = statusApp(ctx);
+      const app = statusApp(ctx, () => `http://${ctx.statusAddress ?? listen}`);
       listener = await new Promise<ServerType>((resolve, reject) => {
         const created = serve({ fetch: app.fetch, hostname: host, port: Number(match![3]) }, () =>
           resolve(created),
