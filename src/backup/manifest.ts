@@ -130,6 +130,8 @@ export interface RestoreResult {
   alreadyRestored: boolean;
   /** Something was at the target and was replaced (force). */
   replaced: boolean;
+  /** When the restored backup was taken: what the restored data is current to (ISO 8601). */
+  dataAsOf: string;
 }
 
 export interface PruneOptions {

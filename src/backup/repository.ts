@@ -713,6 +713,7 @@ function restoreResult(
     bytes: manifest.stats.bytes,
     alreadyRestored,
     replaced,
+    dataAsOf: manifest.startedAt,
   };
 }
 

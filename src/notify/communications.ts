@@ -445,7 +445,11 @@ export class Communications {
     extra: Partial<Record<MessageField, string>>,
     incident?: Incident,
   ): Record<string, string> {
-    const facts: Record<string, string> = { plan: plan.name, timestamp: this.#now().toISOString() };
+    const facts: Record<string, string> = {
+      plan: plan.name,
+      sent_at: this.#now().toISOString(),
+      data_as_of: 'not known yet',
+    };
     if (incident) {
       // an incident opened by hand has no run: its own facts fill the fields a run would
       const workloads = plan.workloads.filter((w) =>
@@ -488,6 +492,7 @@ export class Communications {
         eta: formatDuration(eta),
         console: `${plan.communications.consoleUrl.replace(/\/$/, '')}/runs/${run.id}`,
       });
+      if (run.dataAsOf.size > 0) facts.data_as_of = dataAsOfText(run, found?.runbook);
       facts.incident ??= `${workload?.name ?? run.workload}: ${found?.runbook.kind ?? run.runbook}`;
     }
     return { ...facts, ...extra };
@@ -606,4 +611,16 @@ export function escalationChain(plan: Plan, first: string): string[] {
   const contact = plan.contacts.find((c) => c.id === first);
   const chain = [first, ...(contact?.backup ? [contact.backup] : []), ...(contact?.escalation ?? [])];
   return [...new Set(chain)].filter((id) => plan.contacts.some((c) => c.id === id));
+}
+
+/** "db at west: 2026-12-06T13:59:58.120Z": what each recovered component's data is current to. */
+function dataAsOfText(run: WatchedRun, runbook: Runbook | undefined): string {
+  return [...run.dataAsOf]
+    .map(([stepId, at]) => {
+      const params = runbook?.steps.find((s) => s.id === stepId)?.with ?? {};
+      const component = typeof params['component'] === 'string' ? params['component'] : stepId;
+      const site = typeof params['site'] === 'string' ? ` at ${params['site']}` : '';
+      return `${component}${site}: ${at}`;
+    })
+    .join(', ');
 }

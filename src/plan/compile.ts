@@ -305,7 +305,9 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
       for (const match of text.matchAll(PLACEHOLDER)) {
         const field = match[1]!;
         if (Object.hasOwn(MESSAGE_FIELDS, field)) continue;
-        const suggestion = closest(field, Object.keys(MESSAGE_FIELDS));
+        // {{timestamp}} read as "data current to" during a disaster, a false statement: it was the send time
+        const suggestion =
+          field === 'timestamp' ? 'sent_at}} or {{data_as_of' : closest(field, Object.keys(MESSAGE_FIELDS));
         report(
           'DRCTL_PLAN_TEMPLATE_FIELD',
           `template ${template.id} names the field {{${field}}}, which messages do not have${suggestion ? `; did you mean {{${suggestion}}}?` : ''}`,

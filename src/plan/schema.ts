@@ -832,7 +832,9 @@ export const MESSAGE_FIELDS = {
   eta: "the expected time left, from the runbook's critical path",
   console: 'a link to the run in the console',
   incident: 'the incident title',
-  timestamp: 'when the message was made (ISO 8601)',
+  sent_at: 'when the message was made (ISO 8601); not how current the data is',
+  data_as_of:
+    "how current the recovered data is, per component: the last transaction a promoted standby replayed, the time of the restored backup, the point-in-time target; 'not known yet' until a step reports it",
 } as const;
 export type MessageField = keyof typeof MESSAGE_FIELDS;
 

@@ -31,7 +31,11 @@ export interface ActionContext {
 export interface ActionResult {
   /** One line for people: what was done. */
   summary: string;
-  /** Structured outputs, kept as evidence. */
+  /**
+   * Structured outputs, kept as evidence. An action that leaves a component's data at a known point in time
+   * (a promoted standby's last replayed transaction, a restored backup's time, a point-in-time target) says
+   * so as `dataAsOf` (ISO 8601): messages tell people how current the data is from it.
+   */
   output?: Record<string, unknown>;
 }
 

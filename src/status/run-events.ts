@@ -23,6 +23,8 @@ export interface WatchedRun {
   /** Steps that finished (succeeded or skipped), for the time left on the critical path. */
   finished: Set<string>;
   status: RunStatus;
+  /** Step id → what its action left the data current to (`output.dataAsOf`), in the order they finished. */
+  dataAsOf: Map<string, string>;
 }
 
 export type RunFact =
@@ -114,6 +116,7 @@ export class RunWatcher {
             steps: data.steps,
             finished: new Set(),
             status: 'running',
+            dataAsOf: new Map(),
           },
         };
         this.#runs.set(runId, entry);
@@ -127,6 +130,9 @@ export class RunWatcher {
         await this.#options.onFact({ type: 'step-moved', run, step, at: record.at });
       if (step !== undefined && (record.type === RECORD.stepSucceeded || record.type === RECORD.stepSkipped))
         run.finished.add(step);
+      const output = record.data.output as Record<string, unknown> | undefined;
+      if (step !== undefined && record.type === RECORD.stepSucceeded && typeof output?.dataAsOf === 'string')
+        run.dataAsOf.set(step, output.dataAsOf);
       if (record.type === RECORD.stepSucceeded && step !== undefined && step === run.activationStep)
         await this.#options.onFact({ type: 'activation', run, at: record.at });
       if (record.type === RECORD.stepWaiting && step !== undefined)

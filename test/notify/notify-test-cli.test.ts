@@ -63,7 +63,7 @@ describe('drctl notify test', () => {
               on: 'test',
               channel: 'teams',
               subject: 'Ping from {{plan}}',
-              body: 'Channel check at {{timestamp}}',
+              body: 'Channel check at {{sent_at}}',
             },
           ],
         },

@@ -274,6 +274,11 @@ export interface PromoteOptions {
 export interface PromoteResult {
   promotedInMs: number;
   clearedSynchronousStandbys: string | undefined;
+  /**
+   * The commit time of the last transaction the standby replayed before it was promoted: what its data is
+   * current to (ISO 8601); undefined when it replayed none since it started.
+   */
+  dataAsOf: string | undefined;
 }
 
 export async function promote(target: Target, options: PromoteOptions = {}): Promise<PromoteResult> {
@@ -326,15 +331,23 @@ export async function promote(target: Target, options: PromoteOptions = {}): Pro
     { statementTimeoutMs: timeoutMs + 5_000 },
   );
   let cleared: string | undefined;
+  let dataAsOf: string | undefined;
   // pg_promote returns once recovery ended; confirm with a real write in a fresh session.
   const deadline = started + timeoutMs;
   for (;;) {
     const writable = await withClient(target.subject, target.url, async (client) => {
-      const state = await one<{ in_recovery: boolean; sync_names: string; read_only: string }>(
+      // once recovery has ended, pg_last_xact_replay_timestamp() stays at the last transaction it applied
+      const state = await one<{
+        in_recovery: boolean;
+        sync_names: string;
+        read_only: string;
+        replayed_at: Date | null;
+      }>(
         client,
-        "select pg_is_in_recovery() as in_recovery, current_setting('synchronous_standby_names') as sync_names, current_setting('default_transaction_read_only') as read_only",
+        "select pg_is_in_recovery() as in_recovery, current_setting('synchronous_standby_names') as sync_names, current_setting('default_transaction_read_only') as read_only, pg_last_xact_replay_timestamp() as replayed_at",
       );
       if (state === undefined || state.in_recovery) return false;
+      dataAsOf = state.replayed_at?.toISOString();
       if (state.sync_names !== '' && options.keepSynchronous !== true) {
         cleared = state.sync_names;
         await client.query("alter system set synchronous_standby_names = ''");
@@ -361,7 +374,7 @@ export async function promote(target: Target, options: PromoteOptions = {}): Pro
     }
     await sleep(20);
   }
-  return { promotedInMs: Date.now() - started, clearedSynchronousStandbys: cleared };
+  return { promotedInMs: Date.now() - started, clearedSynchronousStandbys: cleared, dataAsOf };
 }
 
 // ---------------------------------------------------------------------------------------------- rebuild
