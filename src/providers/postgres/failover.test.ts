@@ -164,7 +164,11 @@ describe('postgres provider on a real synchronous cluster', () => {
     expect((error as { code?: string }).code).toBe('25006'); // read_only_sql_transaction
 
     // Promote west (the next test checks it in detail) and count the canary: sync replication lost nothing.
-    await act('promote', { component: 'db', site: 'west' });
+    const promoted = await act('promote', { component: 'db', site: 'west' });
+    // what west's data is current to: the commit time of the last canary write it replayed
+    const dataAsOf = Date.parse(String(promoted.output?.dataAsOf));
+    expect(dataAsOf).toBeGreaterThanOrEqual(acknowledged.at(-1)!.ackedAt - 1_000);
+    expect(dataAsOf).toBeLessThanOrEqual(Date.now());
     const client = new pg.Client({ connectionString: cluster.node('west').url });
     await client.connect();
     const loss = canaryLoss(acknowledged, await readCanary(client));
