@@ -40,7 +40,8 @@ figure.diagram { margin: 0.5rem 0 1rem; overflow-x: auto; }
 figure.diagram svg { max-width: 100%; height: auto; }
 figure.diagram figcaption { font-size: 0.85rem; color: var(--muted); margin-top: 0.25rem; }
 footer.doc-footer { border-top: 1px solid var(--line); margin-top: 2rem; padding-top: 0.5rem; font-size: 0.8rem; color: var(--muted); }
-@media (max-width: 60rem) { .layout { grid-template-columns: 1fr; } nav.toc { position: static; border-right: 0; } }
+@media (max-width: 60rem) { .layout { grid-template-columns: minmax(0, 1fr); } nav.toc { position: static; border-right: 0; } }
+@media (max-width: 40rem) { .layout { padding: 0.75rem; } table { display: block; overflow-x: auto; } table.fields th { width: auto; } pre { overflow-x: auto; } }
 @page { size: A4; margin: 14mm 12mm 16mm; }
 @media print {
   body { font-size: 10.5pt; }

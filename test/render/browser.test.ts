@@ -73,6 +73,18 @@ describe.skipIf(executablePath === undefined)(
       await expect.poll(() => page.locator('#technical-recovery').innerText()).toContain('Escalation');
     });
 
+    it('fits a 390 px phone: the page never scrolls sideways, wide tables scroll inside themselves', async () => {
+      const plan = await loadPlan('examples/web-commerce/plan.yaml');
+      const file = join(tempDir(), 'phone.html');
+      writeFileSync(file, renderHtml(plan, { now: NOW }));
+      const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      await phone.goto(pathToFileURL(file).href);
+      expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      const chapter = await phone.locator('section.chapter > h2').first().boundingBox();
+      expect(chapter!.x + chapter!.width).toBeLessThanOrEqual(390);
+      await phone.close();
+    });
+
     it('hides the navigation when printed', async () => {
       await page.emulateMedia({ media: 'print' });
       expect(await page.locator('nav.toc').isVisible()).toBe(false);
