@@ -4,7 +4,8 @@
  * streaming standby at the standby placement, sync or async per `replication.mode`), the process
  * placements started by the supervisor, a fault proxy in front of each site of the front door's component
  * (and of any placement a scenario cuts off), a switchboard, snapshots shipped on the component's schedule
- * (`replication.mode: snapshot`), and the front door itself: a traffic router in priority mode.
+ * (`replication.mode: snapshot`), and the front door itself, started by the provider of `front_door.kind`
+ * (drctl's traffic router in priority mode by default, or HAProxy driven through its runtime API).
  *
  * The environment works on a copy of the compiled plan, rewritten to what it really started: relative data
  * paths moved under the drill's work directory, the database URLs and data directories of the clusters, the
@@ -23,12 +24,11 @@ import type { Logger } from 'pino';
 import { FaultProxy, Switchboard } from '../chaos/index.ts';
 import { DrctlError, UsageError } from '../errors.ts';
 import type { Component, FrontDoor, Placement, Plan, Workload } from '../plan/model.ts';
-import { providerForKind } from '../providers/index.ts';
-import type { ActionContext } from '../providers/index.ts';
+import { providers, providerForKind } from '../providers/index.ts';
+import type { ActionContext, RunningFrontDoor } from '../providers/index.ts';
 import { PgCluster } from '../pg/cluster.ts';
 import { freePort, processSpecFor, supervisorFor } from '../providers/process/index.ts';
 import type { Supervisor } from '../providers/process/index.ts';
-import { TrafficRouter } from '../router/index.ts';
 
 /** Strategies whose standby site runs its services all along (read-only until the failover). */
 const STANDBY_RUNS: ReadonlySet<string> = new Set(['warm-standby', 'hot-standby', 'active-active']);
@@ -81,7 +81,8 @@ export class DrillEnvironment {
   readonly plan: Plan;
   readonly workload: Workload;
   readonly frontDoor: FrontDoor;
-  readonly router: TrafficRouter;
+  /** The front door clients use, started by the provider of `front_door.kind`. */
+  readonly door: RunningFrontDoor;
   readonly switchboard: Switchboard;
   readonly supervisor: Supervisor;
   readonly workDir: string;
@@ -98,7 +99,7 @@ export class DrillEnvironment {
     plan: Plan;
     workload: Workload;
     frontDoor: FrontDoor;
-    router: TrafficRouter;
+    door: RunningFrontDoor;
     switchboard: Switchboard;
     supervisor: Supervisor;
     workDir: string;
@@ -111,7 +112,7 @@ export class DrillEnvironment {
     this.plan = parts.plan;
     this.workload = parts.workload;
     this.frontDoor = parts.frontDoor;
-    this.router = parts.router;
+    this.door = parts.door;
     this.switchboard = parts.switchboard;
     this.supervisor = parts.supervisor;
     this.workDir = parts.workDir;
@@ -125,7 +126,7 @@ export class DrillEnvironment {
 
   /** The front door clients use. */
   get url(): string {
-    return this.router.url;
+    return this.door.url;
   }
 
   static async create(options: DrillEnvironmentOptions): Promise<DrillEnvironment> {
@@ -260,6 +261,8 @@ export class DrillEnvironment {
       // ---- every address in the workload now points at what runs
       rewritePorts(workload, portMap);
       frontDoor.port = portMap.get(frontDoor.port) ?? frontDoor.port;
+      if (frontDoor.admin !== undefined)
+        frontDoor.admin.port = portMap.get(frontDoor.admin.port) ?? frontDoor.admin.port;
       for (const component of workload.components) {
         if (!clusters.has(component.id)) continue;
         for (const placement of component.placement) {
@@ -332,7 +335,7 @@ export class DrillEnvironment {
       abort();
       const endpoints = placementsOf(workload, frontDoor.component)
         .sort((a, b) => Number(a.standby) - Number(b.standby))
-        .map((placement, index) => {
+        .map((placement) => {
           const port = running.find(
             (r) => r.component === frontDoor.component && r.site === placement.site,
           )?.port;
@@ -346,26 +349,42 @@ export class DrillEnvironment {
               },
             );
           }
-          return { site: placement.site, url: `http://127.0.0.1:${port}`, priority: index + 1 };
+          return { site: placement.site, host: '127.0.0.1', port, standby: placement.standby };
         });
-      let router: TrafficRouter;
-      try {
-        router = await TrafficRouter.create(
+      const doorProvider = providerForKind(frontDoor.kind);
+      if (doorProvider?.frontDoor === undefined) {
+        throw new DrctlError(
+          'DRCTL_DRILL_FRONT_DOOR_KIND',
+          `no provider can start a front door of kind ${frontDoor.kind}`,
           {
-            endpoints,
-            mode: 'priority',
-            host: frontDoor.host,
-            port: frontDoor.port,
-            probe: {
-              path: frontDoor.probePath,
-              intervalMs: Math.max(10, frontDoor.intervalMs),
-              timeoutMs: frontDoor.timeoutMs,
-              failures: frontDoor.failures,
-              successes: frontDoor.successes,
-            },
+            hint: `kinds that can: ${frontDoorKinds().join(', ')}`,
+            location: frontDoor.at,
           },
-          { log },
         );
+      }
+      const doorDir = join(workDir, 'front-door');
+      mkdirSync(doorDir, { recursive: true });
+      let door: RunningFrontDoor;
+      try {
+        door = await doorProvider.frontDoor({
+          endpoints,
+          host: frontDoor.host,
+          port: frontDoor.port,
+          admin: frontDoor.admin ?? { host: '127.0.0.1', port: await freePort() },
+          probe: {
+            path: frontDoor.probePath,
+            intervalMs: frontDoor.intervalMs,
+            timeoutMs: frontDoor.timeoutMs,
+            failures: frontDoor.failures,
+            successes: frontDoor.successes,
+          },
+          fields: frontDoor.fields,
+          workDir: doorDir,
+          log,
+          startProcess: async (spec) => {
+            await supervisor.start({ ...spec, cwd: doorDir });
+          },
+        });
       } catch (error) {
         if (error instanceof DrctlError && error.code === 'DRCTL_ROUTER_LISTEN_FAILED') {
           throw new UsageError(
@@ -377,17 +396,17 @@ export class DrillEnvironment {
             },
           );
         }
-        throw error;
+        throw siteDown(`the front door (${frontDoor.kind})`, 'all', error);
       }
-      cleanup.add('front door', () => router.close());
-      setEnv(cleanup, { DRCTL_ROUTER_URL: router.adminUrl, DRCTL_ROUTER_TOKEN: router.adminToken });
-      plan.secrets.env.push('DRCTL_ROUTER_TOKEN');
+      cleanup.add('front door', () => door.close());
+      setEnv(cleanup, door.env);
+      plan.secrets.env.push(...door.secretEnv);
 
       const environment = new DrillEnvironment({
         plan,
         workload,
         frontDoor,
-        router,
+        door,
         switchboard,
         supervisor,
         workDir,
@@ -397,7 +416,7 @@ export class DrillEnvironment {
         cleanup,
         scheduler,
       });
-      log.info({ frontDoor: router.url, workDir }, 'drill environment up');
+      log.info({ frontDoor: door.url, workDir }, 'drill environment up');
       return environment;
     } catch (error) {
       await cleanup.run();
@@ -628,12 +647,19 @@ interface PortOwner {
 function fixedPorts(workload: Workload): Map<number, PortOwner> {
   const ports = new Map<number, PortOwner>();
   const door = workload.frontDoor;
-  if (door !== undefined)
+  if (door !== undefined) {
     ports.set(door.port, {
       component: door.component,
       kind: 'front-door',
       what: `the front door of workload ${workload.id}`,
     });
+    if (door.admin !== undefined)
+      ports.set(door.admin.port, {
+        component: door.component,
+        kind: 'front-door',
+        what: `the admin interface of the front door of workload ${workload.id}`,
+      });
+  }
   for (const component of workload.components) {
     for (const placement of component.placement) {
       const what = `component ${component.id} at site ${placement.site}`;
@@ -759,4 +785,8 @@ function portIsFree(port: number): Promise<boolean> {
     server.once('error', () => resolvePromise(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolvePromise(true)));
   });
+}
+
+function frontDoorKinds(): string[] {
+  return providers.filter((p) => p.frontDoor !== undefined).flatMap((p) => p.kinds);
 }

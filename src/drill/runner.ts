@@ -385,7 +385,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     const failoverAcks: readonly CanaryAck[] = stopped?.acks ?? canary.acks.slice();
 
     // ---- what survived
-    const survivor = survivingSite(environment, failoverAcks, faultAt);
+    const survivor = await survivingSite(environment, failoverAcks, faultAt);
     const data = dataComponent(environment);
     const presentAt =
       (site: string) =>
@@ -458,7 +458,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     const proberResult = await prober.stop();
     prober = undefined;
     if (failbackRun !== undefined && back !== undefined) {
-      const dataSite = survivingSite(environment, canaryResult.acks, failbackRun.startedAt);
+      const dataSite = await survivingSite(environment, canaryResult.acks, failbackRun.startedAt);
       failback = {
         runId: failbackRun.driver.runId,
         runbook: back.runbook.name,
@@ -481,11 +481,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
 
     // ---- evidence
     const evidence: DrillEvidence[] = [
-      { name: 'router status', value: environment.router.status() },
-      {
-        name: 'router events',
-        value: environment.router.history().filter((e) => e.type !== 'endpoint-up' || e.at >= start),
-      },
+      ...(await environment.door.evidence(start)),
       { name: 'surviving database', value: { component: data.id, site: survivor } },
     ];
     if (environment.snapshots.length > 0) {
@@ -691,15 +687,15 @@ async function inject(
 }
 
 /** Where the data lives after the drill: the site that acknowledged the last write, else the router's choice. */
-function survivingSite(
+async function survivingSite(
   environment: DrillEnvironment,
   acks: readonly { site?: string; sentAt: number }[],
   faultAt: number,
-): string {
+): Promise<string> {
   const after = acks.filter((a) => a.sentAt >= faultAt && a.site !== undefined).at(-1);
   return (
     after?.site ??
-    environment.router.status().active ??
+    (await environment.door.activeSite().catch(() => undefined)) ??
     environment.workload.components[0]?.placement.find((p) => p.standby)?.site ??
     'unknown'
   );

@@ -906,7 +906,14 @@ function compileFrontDoor(
       report,
     );
   }
+  const adminSplit = door.admin?.lastIndexOf(':') ?? -1;
   return {
+    kind: door.kind ?? 'traffic-router',
+    admin:
+      door.admin === undefined
+        ? undefined
+        : { host: door.admin.slice(0, adminSplit), port: Number(door.admin.slice(adminSplit + 1)) },
+    fields: { ...door },
     host: door.listen.slice(0, split),
     port,
     component: door.component,

@@ -287,6 +287,12 @@ export interface RequiredTest {
 
 /** drctl's traffic router in front of one component's placements (the workload's front door). */
 export interface FrontDoor {
+  /** The provider kind a drill starts as the front door (traffic-router, haproxy). */
+  kind: string;
+  /** The admin interface's address, when the plan fixes it. */
+  admin: { host: string; port: number } | undefined;
+  /** The fields as written, provider-specific ones included. */
+  fields: Record<string, unknown>;
   host: string;
   port: number;
   /** The component whose placements are the router's endpoints, primary site first. */

@@ -594,8 +594,23 @@ const Runbook = z.strictObject({
   steps: z.array(Step).min(1),
 });
 
-/** The workload's front door: drctl's traffic router in front of one component's placements. */
+/** The workload's front door: drctl's traffic router (or the team's own, by kind) in front of one component's placements. */
 const FrontDoor = z.strictObject({
+  kind: z
+    .string()
+    .optional()
+    .describe(
+      "What a drill starts as the front door: traffic-router (drctl's router) or haproxy. @default traffic-router",
+    ),
+  admin: HostPort.optional().describe(
+    "host:port of the front door's admin interface a runbook drives (HAProxy's runtime API). @default a free port",
+  ),
+  check: z
+    .string()
+    .optional()
+    .describe(
+      'HAProxy only: the health-check options of each server line. @default from interval and failures',
+    ),
   listen: HostPort.describe('host:port the router listens on; clients only ever talk to it.'),
   component: Id.describe('The component whose placements take the traffic, one endpoint per site.'),
   probe: z

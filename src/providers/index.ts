@@ -23,6 +23,8 @@ export type {
   ActionResult,
   CheckResult,
   ReadinessFact,
+  FrontDoorOptions,
+  RunningFrontDoor,
 } from './provider.ts';
 export { defineAction, defineCheck } from './provider.ts';
 export { checkStepActions } from './validate-params.ts';

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Component, Plan } from '../plan/model.ts';
+import type { ProcessSpec } from './process/supervisor.ts';
 import type { StepProcess } from '../system/guarded-spawn.ts';
 
 /** What an action or check receives from the engine. Cancellation is cooperative through `signal`. */
@@ -118,6 +119,40 @@ export function definePreflight<Params extends z.ZodType>(
   return check as unknown as PreflightCheck;
 }
 
+/** What a drill tells a provider that can be a workload's front door (`front_door.kind`). */
+export interface FrontDoorOptions {
+  /** One endpoint per site of the front door's component, the primary first. */
+  endpoints: { site: string; host: string; port: number; standby: boolean }[];
+  /** Where clients connect. */
+  host: string;
+  port: number;
+  /** Where its admin interface listens, when it has one it can place (HAProxy's runtime API). */
+  admin: { host: string; port: number };
+  /** How the front door checks a site (the plan's `front_door` probe settings). */
+  probe: { path: string; intervalMs: number; timeoutMs: number; failures: number; successes: number };
+  /** The `front_door` fields as written, provider-specific ones included (an admin address, check options). */
+  fields: Record<string, unknown>;
+  /** A directory of its own for configuration files. */
+  workDir: string;
+  log: Logger;
+  /** Starts a long-lived process through the execution layer; it is stopped with the drill. */
+  startProcess(spec: ProcessSpec): Promise<void>;
+}
+
+/** A front door a provider started for a drill. */
+export interface RunningFrontDoor {
+  /** Where clients send requests, e.g. http://127.0.0.1:PORT. */
+  url: string;
+  /** Environment the runbooks need to drive it (an admin URL, a token); `secretEnv` names the secret ones. */
+  env: Record<string, string>;
+  secretEnv: string[];
+  /** The site it sends traffic to now, when it can tell. */
+  activeSite(): Promise<string | undefined>;
+  /** What a drill report keeps of it: its state now and its events since `since` (epoch ms). */
+  evidence(since: number): Promise<{ name: string; value: unknown }[]>;
+  close(): Promise<void>;
+}
+
 export interface Provider {
   /** The prefix of its actions in plans: `postgres` for `postgres.promote`. */
   name: string;
@@ -131,6 +166,8 @@ export interface Provider {
   readiness?(component: Component, ctx: ActionContext): Promise<ReadinessFact[]>;
   /** Per action name: the checks `drctl preflight` runs for a step using it (docs/preflight.md). */
   preflight?: Record<string, readonly PreflightCheck[]>;
+  /** Starts a front door of this kind for a drill (the plan's `front_door.kind` names the provider kind). */
+  frontDoor?(options: FrontDoorOptions): Promise<RunningFrontDoor>;
 }
 
 /** Keeps an action's parameter type tied to its schema where it is declared. */

@@ -6,11 +6,20 @@
  * or reloaded: the runtime API changes the running process. Every action keeps the server's line of
  * `show stat` before and after as evidence.
  */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { Component } from '../../plan/model.ts';
 import { DurationParam } from '../http/probe.ts';
 import { defineAction, defineCheck } from '../provider.ts';
-import type { ActionContext, ActionResult, Provider, ReadinessFact } from '../provider.ts';
+import type {
+  ActionContext,
+  ActionResult,
+  FrontDoorOptions,
+  Provider,
+  ReadinessFact,
+  RunningFrontDoor,
+} from '../provider.ts';
 import { findServer, runtimeChange, serverStat, showStat } from './runtime.ts';
 import type { ServerStat } from './runtime.ts';
 
@@ -40,7 +49,9 @@ const StateParams = z.strictObject({
   status: z
     .string()
     .optional()
-    .describe('The `show stat` status to expect: UP, DOWN, DRAIN, MAINT, ... @default UP'),
+    .describe(
+      'The `show stat` status to expect: UP, DOWN, DRAIN, MAINT, ... ("UP 1/2", going down, still counts as UP). @default UP',
+    ),
 });
 
 type ServerTarget = z.output<typeof ServerParams>;
@@ -90,7 +101,9 @@ export const haproxyProvider = {
       async run(params, ctx) {
         const stat = await serverStat(params.socket, params.backend, params.server, options(params, ctx));
         const expected = (params.status ?? 'UP').toUpperCase();
-        const ok = stat.status.toUpperCase() === expected;
+        // "UP 1/2" is still up (a check failed, not yet enough to take it out); "DOWN 1/2" still down
+        const ok =
+          stat.status.toUpperCase() === expected || stat.status.split(' ')[0]?.toUpperCase() === expected;
         return {
           ok,
           message: `${params.backend}/${params.server} is ${describe(stat)}${ok ? '' : `, not ${expected}`}`,
@@ -98,6 +111,63 @@ export const haproxyProvider = {
         };
       },
     }),
+  },
+  /**
+   * A drill's front door: Debian's haproxy with one server per site (the standby ones `backup`), health
+   * checks from the plan's probe settings (or `front_door.check` as written), and its runtime API on
+   * `front_door.admin` (TCP), where the runbook's haproxy.* steps reach it. HAProxy alone moves traffic to
+   * a backup server once every active one fails its checks; a runbook moves it at once with haproxy.maint.
+   */
+  async frontDoor(options: FrontDoorOptions): Promise<RunningFrontDoor> {
+    const backend = 'site';
+    const config = join(options.workDir, 'haproxy.cfg');
+    const admin = `${options.admin.host}:${options.admin.port}`;
+    const check =
+      typeof options.fields.check === 'string'
+        ? options.fields.check
+        : `check inter ${options.probe.intervalMs}ms fall ${options.probe.failures} rise ${options.probe.successes}`;
+    writeFileSync(
+      config,
+      [
+        'global',
+        `  stats socket ipv4@${admin} level admin`,
+        'defaults',
+        '  mode http',
+        '  timeout connect 1s',
+        '  timeout client 30s',
+        '  timeout server 30s',
+        `  timeout check ${options.probe.timeoutMs}ms`,
+        'frontend clients',
+        `  bind ${options.host}:${options.port}`,
+        `  default_backend ${backend}`,
+        `backend ${backend}`,
+        `  option httpchk GET ${options.probe.path}`,
+        ...options.endpoints.map(
+          (e) => `  server ${e.site} ${e.host}:${e.port} ${check}${e.standby ? ' backup' : ''}`,
+        ),
+        '',
+      ].join('\n'),
+    );
+    await options.startProcess({
+      name: 'front-door@haproxy',
+      command: `exec ${haproxyCommand()} -db -f '${config.replace(/'/g, "'\\''")}'`,
+      ready: { tcp: `${options.host}:${options.port}` },
+      readyTimeoutMs: 10_000,
+    });
+    const servers = async (): Promise<ServerStat[]> =>
+      (await showStat(admin, { timeoutMs: 2_000 })).filter((stat) => stat.backend === backend);
+    return {
+      url: `http://${options.host}:${options.port}`,
+      env: {},
+      secretEnv: [],
+      async activeSite() {
+        const up = (await servers()).filter((stat) => /^UP\b/.test(stat.status));
+        return (up.find((stat) => !stat.backup) ?? up[0])?.server;
+      },
+      evidence: async () => [{ name: 'haproxy servers', value: await servers() }],
+      // the execution layer stops the process with the drill
+      close: async () => undefined,
+    };
   },
   /**
    * A `haproxy` component's placement names, per site, the server that sends to that site:
@@ -208,4 +278,9 @@ function isUp(stat: ServerStat): boolean {
 function describe(stat: ServerStat): string {
   const check = stat.checkStatus === '' ? '' : `, check ${stat.checkStatus}`;
   return `${stat.status} (weight ${stat.weight}${check})`;
+}
+
+/** Debian installs haproxy in /usr/sbin, which is not on every user's PATH. */
+function haproxyCommand(): string {
+  return existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy';
 }

@@ -117,7 +117,8 @@ export async function showStat(socket: string, options: RuntimeOptions = {}): Pr
         server,
         status: cells[at.status] ?? '',
         weight: Number(cells[at.weight] ?? 0),
-        checkStatus: cells[at.check] ?? '',
+        // "* L7OK": a check is running now; the result is that of the last one
+        checkStatus: (cells[at.check] ?? '').replace(/^\* /, ''),
         lastChangeS: Number(cells[at.lastchg] ?? 0),
         backup: cells[at.bck] === '1',
         sessions: Number(cells[at.scur] ?? 0),

@@ -25,7 +25,7 @@ export interface TestHaproxy {
 export interface TestHaproxyOptions {
   backend?: string;
   servers: { name: string; port: number; backup?: boolean }[];
-  /** Health-check options of every server line. @default 'check inter 100ms fall 2 rise 1' */
+  /** Health-check options of every server line. @default 'check inter 200ms fall 3 rise 1' */
   check?: string;
 }
 
@@ -40,7 +40,7 @@ export async function startTestHaproxy(options: TestHaproxyOptions): Promise<Tes
   const socket = join(dir, 'admin.sock');
   const [front, statsPort] = [await freePort(), await freePort()];
   const backend = options.backend ?? 'orders';
-  const check = options.check ?? 'check inter 100ms fall 2 rise 1';
+  const check = options.check ?? 'check inter 200ms fall 3 rise 1';
   const config = [
     'global',
     `  stats socket ${socket} mode 600 level admin`,

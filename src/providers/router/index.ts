@@ -10,7 +10,14 @@
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
 import { defineAction, defineCheck } from '../provider.ts';
-import type { ActionContext, Provider, ReadinessFact } from '../provider.ts';
+import type {
+  ActionContext,
+  FrontDoorOptions,
+  Provider,
+  ReadinessFact,
+  RunningFrontDoor,
+} from '../provider.ts';
+import { TrafficRouter } from '../../router/index.ts';
 import type { Component } from '../../plan/model.ts';
 
 const Target = {
@@ -141,6 +148,37 @@ export const routerProvider = {
         };
       },
     }),
+  },
+  /** A drill's front door: drctl's traffic router in priority mode, the primary site first. */
+  async frontDoor(options: FrontDoorOptions): Promise<RunningFrontDoor> {
+    const router = await TrafficRouter.create(
+      {
+        endpoints: options.endpoints.map((endpoint, index) => ({
+          site: endpoint.site,
+          url: `http://${endpoint.host}:${endpoint.port}`,
+          priority: index + 1,
+        })),
+        mode: 'priority',
+        host: options.host,
+        port: options.port,
+        probe: { ...options.probe, intervalMs: Math.max(10, options.probe.intervalMs) },
+      },
+      { log: options.log },
+    );
+    return {
+      url: router.url,
+      env: { DRCTL_ROUTER_URL: router.adminUrl, DRCTL_ROUTER_TOKEN: router.adminToken },
+      secretEnv: ['DRCTL_ROUTER_TOKEN'],
+      activeSite: async () => router.status().active ?? undefined,
+      evidence: async (since) => [
+        { name: 'router status', value: router.status() },
+        {
+          name: 'router events',
+          value: router.history().filter((e) => e.type !== 'endpoint-up' || e.at >= since),
+        },
+      ],
+      close: () => router.close(),
+    };
   },
   async readiness(component: Component, ctx: ActionContext): Promise<ReadinessFact[]> {
     const params = { component: component.id };
