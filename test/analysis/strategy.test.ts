@@ -51,6 +51,9 @@ describe("seed 002's strategy checklists", () => {
     shop.strategy = 'active-active';
     expect(findings(plan, 'DRCTL_STRATEGY_ACTIVE_ROUTING')[0]?.message).toContain('has no front door');
     shop.frontDoor = {
+      kind: 'traffic-router',
+      admin: undefined,
+      fields: {},
       host: '127.0.0.1',
       port: 8080,
       component: 'db',
