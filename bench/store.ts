@@ -4,9 +4,14 @@
  * build) on one PostgreSQL: the driving instance is SIGKILLed at a random point, 20 times, and the time
  * from the kill to the next step started by the other instance is recorded. Before each kill the killed
  * instance of the round before is up again, so every takeover has a live peer waiting.
- * Targets: takeover median under 2 s with the default lease (5 s); PostgreSQL at least 500 steps/s.
+ * Then store failovers: a PostgreSQL primary with a synchronous standby under two instances (3 s lease);
+ * during each run the primary is SIGKILLed and the standby promoted 0.1–0.5 s later, 10 times (each
+ * time the lost primary is rebuilt as the new one's standby): the time from the primary's loss to the
+ * next step, and that the live driver kept its run (no takeover, no step twice).
+ * Targets: takeover median under 2 s with the default lease (5 s); PostgreSQL at least 500 steps/s;
+ * store failover: 0 takeovers, 0 steps twice.
  *
- *   npm run bench:store [-- --steps 2000] [-- --kills 20] (0: throughput only)
+ *   npm run bench:store [-- --steps 2000] [-- --kills 20] [-- --failovers 10] (0: skip that part)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -23,6 +28,9 @@ import { openStore } from '../src/store/index.ts';
 import type { RunStore } from '../src/store/index.ts';
 import { PostgresStore } from '../src/store/postgres/index.ts';
 import { freePort } from '../src/system/ports.ts';
+// the trials drive real `drctl serve` processes through the test suite's harness, shared so that the
+// test and the benchmark measure the same thing
+import { storeFailoverTrials } from '../test/server/store-failovers.ts';
 import { noop, noopPlan } from './noop-plan.ts';
 import { table } from './table.ts';
 
@@ -34,6 +42,7 @@ const arg = (name: string, fallback: number): number => {
 };
 const STEPS = arg('steps', 2_000);
 const KILLS = arg('kills', 20);
+const FAILOVERS = arg('failovers', 10);
 
 if (!pgAvailable()) {
   console.error('bench:store needs PostgreSQL server binaries: apt-get install postgresql');
@@ -70,6 +79,7 @@ try {
   }
 
   const takeovers = KILLS > 0 ? await measureTakeovers() : [];
+  const failovers = FAILOVERS > 0 ? await storeFailoverTrials(FAILOVERS) : [];
   const [one, five] = loadavg();
   process.stdout.write(`\nstate store, load average ${one?.toFixed(2)} / ${five?.toFixed(2)}\n\n`);
   table(['store', 'shape', 'steps', 'seconds', 'durable steps/s'], throughput);
@@ -91,6 +101,29 @@ try {
       ],
     );
     process.stdout.write(`\nall takeovers, ms: ${takeovers.join(', ')}\n`);
+  }
+  if (failovers.length > 0) {
+    const sorted = failovers.map((trial) => Math.round(trial.lossToNextStepMs)).sort((a, b) => a - b);
+    process.stdout.write(
+      `\nstore failover (primary SIGKILLed, standby promoted 0.1–0.5 s later; 3 s lease): primary lost → next step\n\n`,
+    );
+    table(
+      ['failovers', 'median ms', 'max ms', 'min ms', 'takeovers', 'steps twice', 'runs verified'],
+      [
+        [
+          String(sorted.length),
+          String(sorted[Math.floor(sorted.length / 2)]),
+          String(sorted.at(-1)),
+          String(sorted[0]),
+          String(failovers.reduce((sum, trial) => sum + trial.takeovers, 0)),
+          String(failovers.reduce((sum, trial) => sum + trial.doubled.length, 0)),
+          `${failovers.filter((trial) => trial.verified && trial.status === 'succeeded').length}/${failovers.length}`,
+        ],
+      ],
+    );
+    process.stdout.write(
+      `\nall failovers, ms: ${failovers.map((trial) => Math.round(trial.lossToNextStepMs)).join(', ')}\n`,
+    );
   }
 } finally {
   for (const child of children) child.kill('SIGKILL');

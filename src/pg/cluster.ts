@@ -248,10 +248,33 @@ export class PgCluster {
 
   /** Make a standby of `from` at `site` with pg_basebackup -R and a replication slot, and start it. */
   async addStandby(site: string, from: string): Promise<PgNode> {
-    const source = this.node(from);
     const node = new PgNode(this, site, await freePort());
     this.nodes.push(node);
     await this.#makeSiteDir(site);
+    return this.#makeStandby(node, from);
+  }
+
+  /**
+   * Make the node at `site` (a stopped or lost former primary) a standby of `from` again, on the same
+   * port, from a fresh base backup: what an operator does after a failover to get a standby back.
+   */
+  async rebuildStandby(site: string, from: string): Promise<PgNode> {
+    const node = this.node(site);
+    await node.kill();
+    rmSync(node.dataDir, { recursive: true, force: true });
+    // a slot of the same name left on `from` (it was this site's primary before) would refuse -C
+    await withClient({ component: 'cluster', site: from }, this.node(from).url, (client) =>
+      client.query(
+        'select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1',
+        [slotName(site)],
+      ),
+    );
+    return this.#makeStandby(node, from);
+  }
+
+  async #makeStandby(node: PgNode, from: string): Promise<PgNode> {
+    const { site } = node;
+    const source = this.node(from);
     const connection = toolConnection(source.urlFor('postgres'), { application_name: site });
     await runPgTool(
       this.binaries,

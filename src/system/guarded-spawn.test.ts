@@ -76,9 +76,11 @@ describe('guarded step processes', () => {
   });
 
   it('are ended by a driver taking over on the same host, SIGKILL after the grace', async () => {
-    const { child, process: step } = spawnGuarded('/bin/sh', ['-c', "trap '' TERM; sleep 30"]);
+    const { child, process: step } = spawnGuarded('/bin/sh', ['-c', "trap '' TERM; echo ready; sleep 30"]);
     expect(step).toBeDefined();
     if (step === undefined) return;
+    // SIGTERM before the trap is set would end it at once
+    await new Promise((resolve) => child.stdout.once('data', resolve));
     const since = performance.now();
     expect(await endProcessGroup(step, 200)).toBe(true);
     expect(performance.now() - since).toBeGreaterThanOrEqual(150);

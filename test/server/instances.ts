@@ -49,6 +49,8 @@ export interface Site {
   /** How many times each line was appended to exec.log. */
   executions(): Map<string, number>;
   store(): Promise<PostgresStore>;
+  /** Every instance started, killed ones included. */
+  instances: readonly Instance[];
   close(): Promise<void>;
 }
 
@@ -134,6 +136,7 @@ export async function site(
       return counts;
     },
     store: () => Promise.resolve(admin),
+    instances,
     async close() {
       for (const instance of instances) instance.process.child.kill('SIGKILL');
       await Promise.all(instances.map((instance) => instance.process.exit));

@@ -231,8 +231,9 @@ export class PostgresStore implements RunStore {
         const config = await findPrimary(this.url);
         const old = this.#pool;
         this.#pool = this.#newPool(config);
-        this.#liveness?.end().catch(() => undefined);
-        this.#liveness = undefined;
+        // The liveness session is left alone: it ends by itself when its server goes (see
+        // #openLiveness). Ending a healthy one here, because some other query failed late, would drop
+        // the lock that leases renewed on this server point to, and let a taker see this process dead.
         void old.end().catch(() => undefined);
       } catch {
         // no primary yet: the caller waits and tries again
@@ -407,9 +408,11 @@ export class PostgresStore implements RunStore {
 
   async #openLiveness(): Promise<void> {
     const client = new pg.Client(await findPrimary(this.url));
-    client.on('error', () => {
+    const lost = (): void => {
       if (this.#liveness === client) this.#liveness = undefined;
-    });
+    };
+    client.on('error', lost);
+    client.on('end', lost);
     try {
       await client.connect();
       // Never wait for the lock: a session the server has not yet noticed is gone may still hold the
@@ -437,39 +440,48 @@ export class PostgresStore implements RunStore {
    * database) a holder gets a full TTL from the moment drctl first reached the new server.
    */
   async acquireLease(key: string, request: LeaseRequest): Promise<Lease> {
-    await this.#retrying(() => this.#ensureLiveness());
-    const [a, b] = this.#session;
     const ttlSeconds = request.ttlMs / 1000;
-    if (request.token !== undefined) {
-      const [renewed] = await this.#query<LeaseRow>(
-        `UPDATE S.leases SET expires_at = now() + make_interval(secs => $3), session_a = $4, session_b = $5, pid = $6, host = $7,
-           server = S.server_id()
-         WHERE key = $1 AND owner = $2 AND token = $8 RETURNING ${LEASE_COLUMNS}`,
-        [key, request.owner, ttlSeconds, a, b, request.pid, request.host, request.token],
-      );
-      if (renewed === undefined) throw leaseLost(key);
-      return toLease(renewed);
-    }
-    const [taken] = await this.#query<LeaseRow>(
-      `INSERT INTO S.leases AS l (key, owner, pid, host, session_a, session_b, token, expires_at, server)
-       VALUES ($1, $2, $3, $4, $5, $6, 1, now() + make_interval(secs => $7), S.server_id())
-       ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host,
-         session_a = excluded.session_a, session_b = excluded.session_b, expires_at = excluded.expires_at,
-         server = excluded.server,
-         token = CASE WHEN l.owner = excluded.owner THEN l.token ELSE l.token + 1 END
-       WHERE l.owner = excluded.owner OR l.owner = ''
-         -- renewed on this server: expired, or its holder's liveness session is gone
-         OR (l.server = excluded.server AND (l.expires_at <= now() OR NOT EXISTS (
-           SELECT 1 FROM pg_locks k
-           WHERE k.locktype = 'advisory' AND k.granted AND k.objsubid = 2
-             AND k.classid = l.session_a::oid AND k.objid = l.session_b::oid
-             AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database()))))
-         -- not renewed since a failover or restart: expired, and a full TTL since drctl reached this server
-         OR (l.server <> excluded.server AND l.expires_at <= now()
-           AND now() >= S.server_since() + make_interval(secs => $7))
-       RETURNING ${LEASE_COLUMNS}`,
-      [key, request.owner, request.pid, request.host, a, b, ttlSeconds],
-    );
+    // The liveness lock is (re)taken in the same retried unit as the write, so a write sent again after
+    // a failover carries the keys of a lock held on the server it reaches. The row names that server only
+    // when the lock is really held there; otherwise '' (judged by expiry after the grace, never by the lock).
+    const [taken] = await this.#retrying(async () => {
+      await this.#ensureLiveness();
+      const [a, b] = this.#session;
+      const server = `CASE WHEN ${lockHeld('$5', '$6')} THEN S.server_id() ELSE '' END`;
+      if (request.token !== undefined) {
+        const renewed = await this.#pool.query<LeaseRow>(
+          this.#sql(
+            `UPDATE S.leases SET expires_at = now() + make_interval(secs => $7), session_a = $5, session_b = $6,
+               pid = $3, host = $4, server = ${server}
+             WHERE key = $1 AND owner = $2 AND token = $8 RETURNING ${LEASE_COLUMNS}`,
+          ),
+          [key, request.owner, request.pid, request.host, a, b, ttlSeconds, request.token],
+        );
+        if (renewed.rows[0] === undefined) throw leaseLost(key);
+        return renewed.rows;
+      }
+      return (
+        await this.#pool.query<LeaseRow>(
+          this.#sql(
+            `INSERT INTO S.leases AS l (key, owner, pid, host, session_a, session_b, token, expires_at, server)
+             VALUES ($1, $2, $3, $4, $5, $6, 1, now() + make_interval(secs => $7), ${server})
+             ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host,
+               session_a = excluded.session_a, session_b = excluded.session_b, expires_at = excluded.expires_at,
+               server = excluded.server,
+               token = CASE WHEN l.owner = excluded.owner THEN l.token ELSE l.token + 1 END
+             WHERE l.owner = excluded.owner OR l.owner = ''
+               -- renewed on this server: expired, or its holder's liveness session is gone
+               OR (l.server = S.server_id() AND (l.expires_at <= now() OR NOT ${lockHeld('l.session_a', 'l.session_b')}))
+               -- not renewed on this server (a failover, a restart): expired, and a full TTL since drctl
+               -- first reached this server, so its holder had time to come back and renew
+               OR (l.server <> S.server_id() AND l.expires_at <= now()
+                 AND now() >= S.server_since() + make_interval(secs => $7))
+             RETURNING ${LEASE_COLUMNS}`,
+          ),
+          [key, request.owner, request.pid, request.host, a, b, ttlSeconds],
+        )
+      ).rows;
+    });
     if (taken !== undefined) return toLease(taken);
     const held = await this.getLease(key);
     throw new UsageError(
@@ -816,6 +828,13 @@ function toLease(row: LeaseRow): Lease {
     expiresAt: row.expires_at,
     token: row.token,
   };
+}
+
+/** SQL: the advisory lock (classid, objid) of a liveness session is held on this server, in this database. */
+function lockHeld(a: string, b: string): string {
+  return `EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted AND k.objsubid = 2
+    AND k.classid = (${a})::integer::oid AND k.objid = (${b})::integer::oid
+    AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database()))`;
 }
 
 function newSessionKeys(): [number, number] {
