@@ -7,6 +7,7 @@
  * drctl was down, or a clock jump over several due times, runs the job once, reported late, and a second
  * process sharing the store does not run the same occurrence again.
  */
+import { FailureStreak } from '../system/failure-streak.ts';
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import { DrctlError } from '../errors.ts';
@@ -159,9 +160,13 @@ export class Scheduler {
   /** Ticks every `tickMs` until `stop()`. The first tick runs at once, so missed due times run on start. */
   start(): void {
     if (this.#timer !== undefined) return;
+    // a tick failing again and again (the state store down) backs off and is said once
+    const streak = new FailureStreak(this.#log, { what: 'schedule tick' });
     const loop = (): void => {
-      this.#ticking = this.tick().catch((error: unknown) =>
-        this.#log.error({ err: error }, 'schedule tick failed'),
+      if (streak.pausing) return;
+      this.#ticking = this.tick().then(
+        () => streak.succeeded(),
+        (error: unknown) => streak.failed(error),
       );
     };
     this.#timer = setInterval(loop, this.#tickMs);

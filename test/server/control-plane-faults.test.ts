@@ -116,6 +116,22 @@ describe.skipIf(!pgAvailable())('the control plane under its own faults', () => 
       }, 60_000);
       expect(done.status).toBe('succeeded');
       const records = await s.journal(run.id);
+      if (process.env.DRCTL_TRIAL_LOGS !== undefined) {
+        console.log(
+          records
+            .map(
+              (r) =>
+                `${r.at.toISOString()} ${r.type} ${r.step ?? ''} ${JSON.stringify(r.data).slice(0, 120)}`,
+            )
+            .join('\n'),
+        );
+        for (const instance of [one, two]) {
+          instance.process.child.kill('SIGKILL');
+          for (const line of (await instance.process.exit).stderr.split('\n'))
+            if (/"level":(40|50)|took over|reachable/.test(line))
+              console.log(instance.name, line.slice(0, 300));
+        }
+      }
       expect(records.filter((r) => r.type === 'run-driven')).toHaveLength(1);
       expect(records.filter((r) => ['step-cancelled', 'step-interrupted'].includes(r.type))).toEqual([]);
       expect(s.executions()).toEqual(

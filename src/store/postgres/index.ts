@@ -76,7 +76,7 @@ const RETRYABLE_CODES = new Set([
   'ENETUNREACH',
 ]);
 const RETRYABLE_MESSAGE =
-  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client was closed|not queryable|DRCTL_STORE_UNREACHABLE|no PostgreSQL server/i;
+  /Connection terminated|after calling end on the pool|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client was closed|not queryable|DRCTL_STORE_UNREACHABLE|no PostgreSQL server/i;
 
 function retryable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
