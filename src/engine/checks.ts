@@ -5,7 +5,8 @@
  */
 import { DrctlError } from '../errors.ts';
 import { callName } from '../plan/calls.ts';
-import type { Check, Component, HttpCheck, Plan, ProviderCall } from '../plan/model.ts';
+import { findComponent } from '../plan/lookup.ts';
+import type { Check, HttpCheck, Plan, ProviderCall } from '../plan/model.ts';
 import type { ActionContext, CheckResult, Provider } from '../providers/provider.ts';
 
 export interface CheckOutcome extends CheckResult {
@@ -79,14 +80,6 @@ async function providerCheck(
   return definition.run(parsed.data, ctx);
 }
 
-function findComponent(plan: Plan, id: string | undefined): Component | undefined {
-  for (const workload of plan.workloads) {
-    const found = workload.components.find((component) => component.id === id);
-    if (found) return found;
-  }
-  return undefined;
-}
-
 function truthy(cell: unknown): boolean {
   return cell === true || cell === 1 || cell === 1n || cell === 't' || cell === 'true' || cell === '1';
 }
@@ -97,7 +90,7 @@ async function sqlCheck(
   env: CheckEnvironment,
   ctx: ActionContext,
 ): Promise<CheckResult> {
-  const component = findComponent(env.plan, check.component);
+  const component = check.component === undefined ? undefined : findComponent(env.plan, check.component);
   if (component === undefined) {
     throw new DrctlError('DRCTL_CHECK_SQL_COMPONENT', `the sql check "${sql}" names no known component`, {
       hint: 'add component: <id> to the check',

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { DrctlError } from '../../errors.ts';
+import { expandEnv } from '../../plan/lookup.ts';
 import type { BackupPolicy, Component, Placement, Plan } from '../../plan/model.ts';
 import { findComponent, planPath } from '../../backup/resolve.ts';
 import { chownToServer, serverRunAs } from '../../pg/binaries.ts';
@@ -113,7 +114,7 @@ export function pgbackrestTarget(
       "add socket_dir (the server's unix_socket_directories): pgBackRest reaches a local server through its socket",
     );
   const url = new URL(
-    expandEnv(placement.url ?? 'postgres://postgres@localhost:5432/postgres', component.id),
+    expandUrl(placement.url ?? 'postgres://postgres@localhost:5432/postgres', component.id),
   );
   const stanza = policy.stanza ?? component.id;
   const configFile = join(options.stateDir, 'pgbackrest', `${stanza}--${policy.to}`, 'pgbackrest.conf');
@@ -159,17 +160,16 @@ function placementPath(plan: Plan, placement: Placement, name: string): string |
 }
 
 /** `${NAME}` in a placement URL comes from the environment, as in the postgres provider. */
-function expandEnv(text: string, component: string): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-    const value = process.env[name];
-    if (value === undefined)
-      throw new DrctlError(
+function expandUrl(text: string, component: string): string {
+  return expandEnv(
+    text,
+    (name) =>
+      new DrctlError(
         PGBACKREST_ERRORS.PASSWORD_MISSING,
         `the url of component ${component} uses \${${name}}, which is not set`,
         { hint: `export ${name} before running drctl` },
-      );
-    return encodeURIComponent(value);
-  });
+      ),
+  );
 }
 
 /**

@@ -10,6 +10,7 @@
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
+import { expandEnv, findComponent as findPlanComponent } from '../../plan/lookup.ts';
 import type { Component, Placement, Plan } from '../../plan/model.ts';
 import {
   defineAction,
@@ -75,10 +76,8 @@ const ComponentSite = z.strictObject({ component: Id, site: Id });
 // --------------------------------------------------------------------------------------- plan lookups
 
 function findComponent(plan: Plan, id: string): Component {
-  for (const workload of plan.workloads) {
-    const component = workload.components.find((candidate) => candidate.id === id);
-    if (component !== undefined) return component;
-  }
+  const component = findPlanComponent(plan, id);
+  if (component !== undefined) return component;
   throw new DrctlError('DRCTL_PG_UNKNOWN_COMPONENT', `the plan has no component ${id}`, {
     hint: 'check the component id in the step parameters',
   });
@@ -100,20 +99,16 @@ function findPlacement(component: Component, site: string): Placement {
 }
 
 /** `${NAME}` in a URL comes from the environment, so passwords stay out of plan files. */
-function expandEnv(text: string, subject: Subject): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-    const value = process.env[name];
-    if (value === undefined) {
-      throw new DrctlError(
+function expandUrl(text: string, subject: Subject): string {
+  return expandEnv(
+    text,
+    (name) =>
+      new DrctlError(
         'DRCTL_PG_SECRET_MISSING',
         `the url of component ${subject.component} at site ${subject.site} uses \${${name}}, which is not set`,
-        {
-          hint: `export ${name} before running drctl`,
-        },
-      );
-    }
-    return encodeURIComponent(value);
-  });
+        { hint: `export ${name} before running drctl` },
+      ),
+  );
 }
 
 interface Resolved extends Target {
@@ -131,7 +126,7 @@ function resolve(plan: Plan, componentId: string, site: string): Resolved {
       location: placement.at,
     });
   }
-  return { component, placement, subject, url: expandEnv(placement.url, subject) };
+  return { component, placement, subject, url: expandUrl(placement.url, subject) };
 }
 
 function stringField(placement: Placement, name: string): string | undefined {
@@ -205,7 +200,7 @@ function targets(plan: Plan, component: Component): Target[] {
     .filter((placement) => placement.url !== undefined)
     .map((placement) => {
       const subject = { component: component.id, site: placement.site };
-      return { subject, url: expandEnv(placement.url ?? '', subject) };
+      return { subject, url: expandUrl(placement.url ?? '', subject) };
     });
 }
 

@@ -8,7 +8,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
-import type { Component, Placement, Plan } from '../../plan/model.ts';
+import { findPlacement } from '../../plan/lookup.ts';
+import type { Plan } from '../../plan/model.ts';
 import { DurationParam } from '../http/probe.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type { ActionContext, PreflightCheck, Provider, ReadinessFact } from '../provider.ts';
@@ -118,18 +119,6 @@ export function groupName(component: string, site: string): string {
 function readyProbe(text: string | undefined, hasPort: boolean): ReadyProbe | undefined {
   if (text === undefined) return hasPort ? { tcp: '127.0.0.1:{{port}}' } : undefined;
   return /^https?:\/\//.test(text) ? { url: text } : { tcp: text };
-}
-
-function findPlacement(plan: Plan, componentId: string, site: string): Placement | undefined {
-  return findComponent(plan, componentId)?.placement.find((p) => p.site === site);
-}
-
-function findComponent(plan: Plan, componentId: string): Component | undefined {
-  for (const workload of plan.workloads) {
-    const component = workload.components.find((c) => c.id === componentId);
-    if (component !== undefined) return component;
-  }
-  return undefined;
 }
 
 function stringRecord(value: unknown): Record<string, string> {
