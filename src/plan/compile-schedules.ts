@@ -154,6 +154,11 @@ export function compileVerifications(
       prove: {
         checksums: v.prove?.checksums ?? true,
         files: v.prove?.files ?? [],
+        references: (v.prove?.references ?? []).map((r) => ({
+          sql: r.sql,
+          database: r.database,
+          files: r.files,
+        })),
         queries: (v.prove?.queries ?? []).map((q) => ({
           sql: q.sql,
           database: q.database,

@@ -407,6 +407,8 @@ export interface Verification {
     checksums: boolean;
     files: string[];
     queries: VerificationQuery[];
+    /** References between stores: paths a query on the restored database lists, checked in the restored `files` component. */
+    references?: Array<{ sql: string; database: string; files: string }>;
     http:
       | {
           start: string;

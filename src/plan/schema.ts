@@ -413,6 +413,22 @@ const Verification = z.strictObject({
       checksums: z.boolean().optional().describe("The engine's check of the restored backup. @default true"),
       files: z.array(z.string()).optional().describe('Paths that must exist in the restored data.'),
       queries: z.array(VerificationQuery).optional(),
+      references: z
+        .array(
+          z.strictObject({
+            sql: z
+              .string()
+              .describe('Lists the file paths the restored rows point at, one per row (first column).'),
+            database: z.string().describe('SQLite file inside the restore that the query runs on.'),
+            files: Id.describe(
+              'The files component holding those paths; its newest backup is restored beside.',
+            ),
+          }),
+        )
+        .optional()
+        .describe(
+          'References between two stores: every path the query lists must exist in the restored files.',
+        ),
       http: z
         .strictObject({
           start: z

@@ -7,7 +7,7 @@
  * the shared scheduler.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
@@ -197,6 +197,10 @@ export async function runVerification(
       );
     if (verification.prove.http !== undefined)
       proofs.push(await httpProof(target, verification.prove.http, signal, port));
+    for (const reference of verification.prove.references ?? [])
+      proofs.push(
+        await referenceProof(plan, verification, reference, target, options.stateDir, started, ctx),
+      );
     const failed = proofs.find((p) => !p.ok);
     result.passed = failed === undefined;
     if (failed !== undefined) result.reason = `${failed.name}: ${failed.message}`;
@@ -286,6 +290,82 @@ async function checksumProofs(
     }
   }
   return proofs;
+}
+
+type Reference = NonNullable<Verification['prove']['references']>[number];
+
+/**
+ * A reference between two stores (seed 003: a row pointing at a blob that was never backed up): the paths
+ * a query on the restored database lists must all be in the newest backup of the files component, restored
+ * beside it into a scratch directory. Missing ones are dangling; the proof counts and names them.
+ */
+async function referenceProof(
+  plan: Plan,
+  verification: Verification,
+  reference: Reference,
+  target: string,
+  stateDir: string,
+  at: Date,
+  ctx: ActionContext,
+): Promise<Proof> {
+  const name = `references ${verification.component} → ${reference.files}`;
+  const files = plan.workloads.flatMap((w) => w.components).find((c) => c.id === reference.files);
+  if (files === undefined)
+    return {
+      name,
+      ok: false,
+      message: `the plan has no component ${reference.files} to check references in`,
+    };
+  let paths: string[];
+  try {
+    // a SQLite restore writes one file (the target itself); other engines restore a directory
+    const file = statSync(target).isFile() ? target : join(target, reference.database);
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      paths = (db.prepare(reference.sql).raw().all() as unknown[][]).map((row) => String(row[0] ?? ''));
+    } finally {
+      db.close();
+    }
+  } catch (error) {
+    return {
+      name,
+      ok: false,
+      message: `the reference query failed: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  }
+  const { provider, engine } = engineOf(plan, { ...verification, component: files.id, to: undefined });
+  const restore = provider.actions[ENGINE_ACTIONS[engine].restore];
+  if (restore === undefined)
+    return { name, ok: false, message: `${provider.name} cannot restore ${files.id}` };
+  const scratch = join(
+    resolve(stateDir),
+    'verify',
+    verification.id,
+    `${at.toISOString().replace(/[:.]/g, '-')}-${files.id}`,
+  );
+  try {
+    await restore.run(restore.params.parse({ component: files.id, target: scratch }), ctx);
+    const dangling = paths.filter(
+      (path) => path === '' || !existsSync(join(scratch, path.replace(/^\/+/, ''))),
+    );
+    ctx.evidence(`references ${reference.files}`, {
+      component: verification.component,
+      files: files.id,
+      referenced: paths.length,
+      dangling: dangling.length,
+      missing: dangling.slice(0, 100),
+    });
+    return {
+      name,
+      ok: dangling.length === 0,
+      message:
+        dangling.length === 0
+          ? `all ${paths.length} paths ${verification.component} references are in the restored ${files.id}`
+          : `${dangling.length} of ${paths.length} paths ${verification.component} references are missing from the restored ${files.id} (dangling): ${dangling.slice(0, 5).join(', ')}${dangling.length > 5 ? ', …' : ''}`,
+    };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 type Query = Verification['prove']['queries'][number];

@@ -93,7 +93,12 @@ describe('cross-store consistency', () => {
   });
 
   it('reports DRCTL_CROSS_STORE_INCONSISTENT when the two stores are backed up on different schedules', async () => {
-    expect(findings(await withBlobs(24 * 60 * m), 'DRCTL_CROSS_STORE_INCONSISTENT')).toHaveLength(1);
+    const found = findings(await withBlobs(24 * 60 * m), 'DRCTL_CROSS_STORE_INCONSISTENT');
+    expect(found).toHaveLength(1);
+    // the hint names both schedules and the one to align on
+    expect(found[0]?.hint).toMatch(
+      /^align the backup schedules of \S+ \(every 1h\) and blobs \(every 1d\): back both up every 1h/,
+    );
   });
 
   it('accepts stores that reference each other and are backed up on the same schedule', async () => {

@@ -152,6 +152,22 @@ export const backup321: Rule = (context, report) => {
   }
 };
 
+/** The fix, naming both backup schedules and the one to use. */
+function alignHint(
+  mineId: string,
+  mine: number | undefined,
+  theirsId: string,
+  theirs: number | undefined,
+): string {
+  const check = `, and prove the pair after a restore with a verification's prove.references (docs/data-integrity.md)`;
+  if (mine === undefined || theirs === undefined) {
+    const [missing, present, every] =
+      mine === undefined ? [mineId, theirsId, theirs] : [theirsId, mineId, mine];
+    return `back up ${missing} on the schedule of ${present} (every ${formatDuration(every ?? 0)})${check}`;
+  }
+  return `align the backup schedules of ${mineId} (every ${formatDuration(mine)}) and ${theirsId} (every ${formatDuration(theirs)}): back both up every ${formatDuration(Math.min(mine, theirs))}${check}`;
+}
+
 /**
  * Seed 003: "a database row pointing at a blob that was never backed up". When a component references
  * another store, both must be copied, on the same schedule, or a restore leaves dangling pointers.
@@ -176,7 +192,7 @@ export const crossStore: Rule = (context, report) => {
             'DRCTL_CROSS_STORE_INCONSISTENT',
             component.at,
             `component ${component.id} references data in ${other.id}, but ${problem}: after a restore it may point at data that is not there`,
-            `back both up on the same schedule, and add a reconciliation step to the restore runbook`,
+            alignHint(component.id, mine, other.id, theirs),
             { workload: workload.id, component: component.id },
           ),
         );
