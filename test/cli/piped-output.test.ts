@@ -51,7 +51,8 @@ function throughSlowPipe(args: string[]): Promise<{ bytes: Buffer; code: number 
   });
 }
 
-describe('piped output', () => {
+// each case starts the CLI from its sources twice (in process and through bin/drctl.js), slow on a busy machine
+describe('piped output', { timeout: 120_000 }, () => {
   it.concurrent('drctl schema arrives whole and parses', async () => {
     const expected = (await runCli('schema')).stdout;
     const { bytes, code } = await throughSlowPipe(['schema']);
