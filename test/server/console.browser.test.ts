@@ -183,5 +183,36 @@ describe.skipIf(executablePath === undefined)(
       await page.context().close();
       expect(outside).toEqual([]);
     });
+
+    it('scales the trend axis to sub-second measurements instead of a 30 s objective', async () => {
+      const day = 86_400_000;
+      for (const [index, rtoMs] of [420, 380, 510].entries()) {
+        const startedAt = new Date(Date.now() - (200 - index) * day);
+        await bench.store.saveDrillReport({
+          id: `fast-${index}`,
+          workload: 'shop',
+          scenario: 'db-restart',
+          planHash: undefined,
+          startedAt,
+          passed: true,
+          detectionMs: 100,
+          rtoMs,
+          lostWrites: 0,
+          report: { id: `fast-${index}`, targets: { rtoMs: 30_000, rpoMs: 30_000 } },
+        });
+      }
+      const page = await signIn(await context(), bench.url, bench.tokens.viewer, '/drills');
+      const chart = page.locator('section.trend:has-text("db-restart") .chart');
+      await chart.locator('.uplot canvas').first().waitFor();
+      const yMax = Number(await chart.getAttribute('data-y-max'));
+      // the highest measurement (510 ms) fills most of the height; the objective is named above the chart
+      expect(yMax).toBeGreaterThan(0.51);
+      expect(yMax).toBeLessThan(1);
+      expect(await chart.getAttribute('data-y-label')).toBe('milliseconds');
+      expect(await page.locator('section.trend:has-text("db-restart") p.muted').innerText()).toContain(
+        'RTO objective 30 s',
+      );
+      await page.context().close();
+    });
   },
 );

@@ -13,13 +13,42 @@
       flat(trend.targets.rtoMs),
       flat(trend.targets.rpoMs),
     ];
+    // the axis follows the measurements: sub-second RTOs against a 30 s objective would otherwise be a flat
+    // line at the bottom. An objective within reach of the data is drawn; one far above it is left to the
+    // caption, which names every objective.
+    const measured = [...data[1], ...data[2]].filter((value) => value !== null);
+    const top = Math.max(0.05, ...measured);
+    const objectives = [seconds(trend.targets.rtoMs), seconds(trend.targets.rpoMs)].filter(
+      (value) => value !== null && value <= top * 3,
+    );
+    const yMax = Math.max(top, ...objectives) * 1.15;
+    const label = yMax < 2 ? 'milliseconds' : 'seconds';
+    box.dataset.yLabel = label;
     const width = () => Math.max(260, box.clientWidth);
     const chart = new uPlot(
       {
         width: width(),
         height: 220,
-        scales: { y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
-        axes: [{}, { label: 'seconds', size: 60 }],
+        scales: { y: { range: () => [0, yMax] } },
+        // what the axis shows, for people reading the page's source and for the browser tests
+        hooks: {
+          setScale: [
+            (u, key) => {
+              if (key === 'y') box.dataset.yMax = String(u.scales.y.max);
+            },
+          ],
+        },
+        axes: [
+          {},
+          {
+            label,
+            size: 60,
+            values: (u, splits) =>
+              splits.map((value) =>
+                label === 'milliseconds' ? Math.round(value * 1000) : +value.toFixed(2),
+              ),
+          },
+        ],
         series: [
           {},
           { label: 'RTO measured', stroke: '#1f6feb', width: 2, points: { size: 7 } },
@@ -31,6 +60,7 @@
       data,
       box,
     );
+
     new ResizeObserver(() => chart.setSize({ width: width(), height: 220 })).observe(box);
   }
 })();
