@@ -28,6 +28,7 @@ import { RunWatcher, type RunFact, type WatchedRun } from '../status/run-events.
 import type { WaitingFor } from '../engine/journal.ts';
 import type { RunStore } from '../store/store.ts';
 import type { Message, Recipient } from './channels.ts';
+import { isReachable } from '../plan/people.ts';
 import { Outbox } from './outbox.ts';
 import { renderTemplate } from './template.ts';
 
@@ -63,7 +64,7 @@ const DEFAULTS: Partial<Record<MessageEvent, { subject: string; body: string }>>
   },
   'approval-waiting': {
     subject: '{{workload_name}}: {{step_name}} waits for you',
-    body: '{{escalate_to}}: step {{step_name}} of {{runbook}} (run {{run}}) has waited {{waited}} for a person. {{console}}',
+    body: '{{escalate_to}}: step {{step_name}} of {{runbook}} (run {{run}}) has waited {{waited}} for a person. {{skipped}} {{console}}',
   },
   recovered: {
     subject: '{{workload_name}} recovered',
@@ -529,12 +530,14 @@ export class Communications {
     const lost = run
       ? runbookComponents(plan, run.workload, run.runbook)
       : (options.incident?.components ?? []);
-    const recipients =
+    const wanted =
       options.recipients ??
       affectedWorkloads(plan, lost, run?.workload).flatMap((id) => {
         const workload = plan.workloads.find((w) => w.id === id);
         return workload ? workloadContacts(workload) : [];
       });
+    const { recipients, skipped } = reachableRecipients(plan, wanted, this.#now());
+    facts.skipped ??= skipped.join(' ');
     // an announced drill is treated like the real thing, but nobody may mistake it for one
     const drill = run?.trigger?.drill;
     const subjectMark = drill ? '[DRILL] ' : '';
@@ -623,4 +626,31 @@ function dataAsOfText(run: WatchedRun, runbook: Runbook | undefined): string {
       return `${component}${site}: ${at}`;
     })
     .join(', ');
+}
+
+/**
+ * The people to tell as they can be reached now: someone away or off call is skipped, and their backup
+ * stands in when the backup can be reached. `skipped` says who was skipped and why, for the message.
+ */
+export function reachableRecipients(
+  plan: Plan,
+  ids: readonly string[],
+  at: Date,
+): { recipients: string[]; skipped: string[] } {
+  const recipients: string[] = [];
+  const skipped: string[] = [];
+  for (const id of new Set(ids)) {
+    const contact = plan.contacts.find((c) => c.id === id);
+    if (contact === undefined || isReachable(contact, at)) {
+      recipients.push(id);
+      continue;
+    }
+    const backup = plan.contacts.find((c) => c.id === contact.backup);
+    const standIn = backup !== undefined && isReachable(backup, at) ? backup : undefined;
+    const leave = (contact.away ?? []).find((a) => a.from <= at && at <= a.to);
+    const why = leave ? `is away until ${leave.to.toISOString().slice(0, 10)}` : 'is off call now';
+    skipped.push(`${contact.name} ${why}${standIn ? `; ${standIn.name} stands in.` : '.'}`);
+    if (standIn) recipients.push(standIn.id);
+  }
+  return { recipients: [...new Set(recipients)], skipped };
 }

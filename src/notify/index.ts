@@ -4,7 +4,7 @@
  * journals every attempt in the `messages` event stream, and the service that decides what is sent when
  * (docs/communications.md).
  */
-export { Communications, escalationChain } from './communications.ts';
+export { Communications, escalationChain, reachableRecipients } from './communications.ts';
 export type { CommunicationsOptions } from './communications.ts';
 export { channelTarget, deliver, webhookBody } from './channels.ts';
 export type { Message, Recipient } from './channels.ts';

@@ -863,6 +863,8 @@ export const MESSAGE_FIELDS = {
   eta: "the expected time left, from the runbook's critical path",
   console: 'a link to the run in the console',
   incident: 'the incident title',
+  skipped:
+    'who the message skipped because they are away or off call, and who stands in; empty when nobody was skipped',
   sent_at: 'when the message was made (ISO 8601); not how current the data is',
   data_as_of:
     "how current the recovered data is, per component: the last transaction a promoted standby replayed, the time of the restored backup, the point-in-time target; 'not known yet' until a step reports it",
