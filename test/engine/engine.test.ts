@@ -33,6 +33,29 @@ describe('engine', () => {
   });
 });
 
+describe('a run no process drives', () => {
+  it('shows as waiting for a driver since its lease expired, and as driven while its lease is live', async () => {
+    const bench = await setup([{ id: 'long', run: 'sleep 5' }]);
+    const run = await bench.engine.start({ plan: bench.plan, runbook: 'failover', startedBy: 'alice' });
+    const lease = await bench.store.getLease(run.runId);
+    for (;;) {
+      const records = await bench.store.readJournal(run.runId);
+      if (records.some((record) => record.type === 'step-process')) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const records = await bench.store.readJournal(run.runId);
+    expect(runView(records, lease).waitingForDriver).toBeUndefined();
+    const expired = { ...lease!, expiresAt: new Date(Date.now() - 1_000) };
+    expect(runView(records, expired)).toMatchObject({
+      status: 'running',
+      driver: undefined,
+      waitingForDriver: { since: expired.expiresAt.toISOString() },
+    });
+    await run.cancel('alice');
+    expect((await run.done).status).toBe('cancelled');
+  });
+});
+
 describe('finding the runbook to run', () => {
   it('accepts workload/name, the way drctl prints runbooks, and names the known ones otherwise', async () => {
     const bench = await setup([{ id: 'one', run: 'true' }]);
