@@ -39,7 +39,7 @@ const Ttl = z.union([
   DurationParam.transform((ms) => Math.round(ms / 1000)),
 ]);
 
-const Record = {
+const RecordFields = {
   server: z.string().min(1).describe('The primary DNS server to update and ask: host:port. @default port 53'),
   zone: z.string().min(1).describe('The zone, e.g. example.com.'),
   name: z
@@ -51,7 +51,7 @@ const Record = {
 };
 
 const SetParams = z.strictObject({
-  ...Record,
+  ...RecordFields,
   values: z.array(z.string().min(1)).min(1).describe('The record set after the change: every value of it.'),
   ttl: Ttl.describe('TTL of the new records, in seconds (or a duration: 5s).'),
   tsig: z
@@ -78,7 +78,7 @@ const SetParams = z.strictObject({
 });
 
 const CheckParams = z.strictObject({
-  ...Record,
+  ...RecordFields,
   values: z.array(z.string().min(1)).min(1).describe('The values every authoritative server must answer.'),
   servers: z
     .array(z.string().min(1))
@@ -94,11 +94,11 @@ type RecordParams = Pick<z.output<typeof SetParams>, 'server' | 'zone' | 'name' 
 
 /** The absolute name, without the final dot: `shop` in `example.com` is `shop.example.com`. */
 export function absoluteName(name: string, zone: string): string {
-  const z_ = normalizeName(zone);
-  if (name === '@') return z_;
+  const apex = normalizeName(zone);
+  if (name === '@') return apex;
   const n = normalizeName(name);
-  if (name.endsWith('.') || n === z_ || n.endsWith(`.${z_}`)) return n;
-  return `${n}.${z_}`;
+  if (name.endsWith('.') || n === apex || n.endsWith(`.${apex}`)) return n;
+  return `${n}.${apex}`;
 }
 
 function answerTimeout(params: { timeout?: number | undefined }): number {
