@@ -72,30 +72,30 @@ function escape(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Lines of Markdown for a PIR or a text report. */
-export function dataIntegrityMarkdown(report: DataIntegrityReport): string[] {
+/** One sentence per fact, for a PIR's list or a text report. */
+export function dataIntegrityLines(report: DataIntegrityReport): string[] {
   const lines: string[] = [];
   for (const stranded of report.strandedWrites ?? []) {
     lines.push(
       stranded.status === 'unknown'
-        ? `- **Stranded writes on ${stranded.from}: UNKNOWN** — ${stranded.reason ?? 'the former primary could not be read'}. What was lost is not known.`
-        : `- **Stranded writes on ${stranded.from}:** ${stranded.rows ?? 0} rows in ${stranded.transactions ?? 0} transactions, committed over ${ms(stranded.spanMs)} (${stranded.firstCommitAt ?? '—'} … ${stranded.lastCommitAt ?? '—'}); ${stranded.conflicts} changed on both sides, ${stranded.noPrimaryKey} without a primary key.${stranded.files === undefined ? '' : ` Reconciliation: \`${stranded.files.json}\`, \`${stranded.files.sql}\`.`}`,
+        ? `Stranded writes on ${stranded.from}: UNKNOWN — ${stranded.reason ?? 'the former primary could not be read'}. What was lost is not known.`
+        : `Stranded writes on ${stranded.from}: ${stranded.rows ?? 0} rows in ${stranded.transactions ?? 0} transactions, committed over ${ms(stranded.spanMs)} (${stranded.firstCommitAt ?? '—'} … ${stranded.lastCommitAt ?? '—'}); ${stranded.conflicts} changed on both sides, ${stranded.noPrimaryKey} without a primary key.${stranded.files === undefined ? '' : ` Reconciliation: \`${stranded.files.json}\`, \`${stranded.files.sql}\`.`}`,
     );
     for (const [table, counts] of Object.entries(stranded.tables ?? {})) {
       lines.push(
-        `  - ${table}: ${counts.inserted} inserted, ${counts.updated} updated, ${counts.deleted} deleted, ${counts.conflicts} conflicts`,
+        `${stranded.from} → ${table}: ${counts.inserted} inserted, ${counts.updated} updated, ${counts.deleted} deleted, ${counts.conflicts} conflicts`,
       );
     }
   }
   const c = report.corruption;
   if (c !== undefined) {
     lines.push(
-      `- **Corruption:** ${c.change} of ${c.rows} rows of ${c.table} (transaction ${c.transaction}) at ${c.corruptedAt}`,
-      `  - detected after ${ms(c.detectionMs)}${c.detectedBy === undefined ? '' : ` by ${c.detectedBy}`}`,
-      `  - restored and validated at ${c.recoveredAt} ${ms(c.rtoMs)} after the damage (restore ${ms(c.restoreMs)}; run ${c.run ?? '—'} ${c.runStatus})`,
+      `Corruption: ${c.change} of ${c.rows} rows of ${c.table} (transaction ${c.transaction}) at ${c.corruptedAt}`,
+      `Detected after ${ms(c.detectionMs)}${c.detectedBy === undefined ? '' : ` by ${c.detectedBy}`}`,
+      `Restored and validated at ${c.recoveredAt} ${ms(c.rtoMs)} after the damage (restore ${ms(c.restoreMs)}; run ${c.run ?? '—'} ${c.runStatus})`,
       c.goodWritesLost === undefined
-        ? '  - good writes lost: not measured (nothing was restored)'
-        : `  - good writes lost: ${c.goodWritesLost.rows} rows, spanning ${ms(c.goodWritesLost.spanMs)}, the last ${ms(c.goodWritesLost.sinceDamageMs)} after the damage`,
+        ? 'Good writes lost: not measured (nothing was restored)'
+        : `Good writes lost: ${c.goodWritesLost.rows} rows, spanning ${ms(c.goodWritesLost.spanMs)}, the last ${ms(c.goodWritesLost.sinceDamageMs)} after the damage`,
     );
   }
   return lines;

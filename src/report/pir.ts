@@ -6,6 +6,7 @@
  */
 import { recoveryPoint } from '../analysis/index.ts';
 import { DRILL_ACTOR } from '../drill/failback.ts';
+import { dataIntegrityLines, strandedWritesOf } from '../drill/data-integrity.ts';
 import { RECORD, runView, type RunView } from '../engine/index.ts';
 import type { RunCreatedData } from '../engine/journal.ts';
 import { UsageError, formatLocation } from '../errors.ts';
@@ -182,6 +183,32 @@ export function draftPir(input: PirInput): PirDraft {
       },
     ],
   });
+
+  // data never lost silently: writes stranded on a former primary, and what a reconciliation replayed
+  const stranded = strandedWritesOf(records);
+  const reconciled = records.filter((r) => r.type === RECORD.evidence && r.data.name === 'reconcile');
+  if (stranded.length > 0 || reconciled.length > 0)
+    sections.push({
+      id: 'data-integrity',
+      title: 'Data integrity',
+      blocks: [
+        {
+          kind: 'list',
+          items: [
+            ...dataIntegrityLines({ strandedWrites: stranded }),
+            ...reconciled.map((r) => {
+              const value = r.data.value as {
+                applied?: number;
+                refused?: unknown[];
+                dryRun?: boolean;
+                file?: string;
+              };
+              return `Reconciliation (step ${r.step ?? '?'}): ${value.dryRun === true ? 'dry run, ' : ''}${value.applied ?? 0} rows replayed, ${value.refused?.length ?? 0} refused as changed on both sides${value.file === undefined ? '' : ` (${value.file})`}`;
+            }),
+          ],
+        },
+      ],
+    });
 
   const decisions = records.filter((r) => DECISIONS.has(r.type));
   sections.push({
