@@ -91,7 +91,11 @@ describe('drctl readiness', () => {
     const lines = result.stdout.split('\n');
     expect(lines[0]).toMatch(/^COMPONENT\s+SITE\s+FACT\s+VALUE\s+LIMIT\s+OK\s+MESSAGE$/);
     expect(lines[1]).toMatch(/^api\s+east\s+running\s+1\s+≥ 1\s+ok\s+1 instance running$/);
-    expect(lines.at(-2)).toBe('all 4 facts hold');
+    expect(lines.at(-3)).toBe('all 4 facts hold');
+    // the state directory holds no passed preflight nor drill of this plan: it is not proven yet
+    expect(lines.at(-2)).toBe(
+      'shop: needs verification (no passed preflight and drill of this plan version)',
+    );
   });
 
   it('exits 1 naming the site when the warm standby is killed and its probe fails', async () => {

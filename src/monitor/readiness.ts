@@ -6,6 +6,7 @@
  * not-ok fact naming the component, so one broken provider never hides the others.
  */
 import { pino } from 'pino';
+import { loadPreflight, verificationOf, type WorkloadVerification } from '../preflight/index.ts';
 import type { Logger } from 'pino';
 import type { Component, Placement, Plan, Probe } from '../plan/model.ts';
 import { providers as registry } from '../providers/index.ts';
@@ -35,6 +36,9 @@ export interface ReadinessReport {
   /** False when any fact is not ok: a promise of the plan is broken. */
   ok: boolean;
   facts: ReadinessFact[];
+  /** With a store: the newest preflight of the plan (docs/preflight.md), and per workload whether it needs verification. */
+  preflight?: { ok: boolean; at: string; planHash: string; current: boolean; failed: number } | undefined;
+  verification?: Record<string, WorkloadVerification>;
 }
 
 /** Collects every readiness fact of a plan. */
@@ -68,12 +72,25 @@ export async function checkReadiness(plan: Plan, options: ReadinessOptions): Pro
   );
   const facts = perComponent.flat();
   if (options.store !== undefined) facts.push(...(await verificationFacts(options.store, plan)));
+  const stored = options.store === undefined ? undefined : await loadPreflight(options.store, plan);
   return {
     plan: plan.name,
     hash: plan.hash,
     checkedAt: new Date().toISOString(),
     ok: facts.every((f) => f.ok),
     facts,
+    ...(stored === undefined
+      ? {}
+      : {
+          preflight: {
+            ok: stored.report.ok,
+            at: stored.report.at,
+            planHash: stored.report.planHash,
+            current: stored.report.planHash === plan.hash,
+            failed: stored.report.summary.failed + stored.report.summary['timed-out'],
+          },
+        }),
+    ...(options.store === undefined ? {} : { verification: await verificationOf(options.store, plan) }),
   };
 }
 
@@ -190,7 +207,7 @@ async function probeFacts(component: Component, probe: Probe, signal: AbortSigna
 /** The report as a table for people: component, site, fact, value, limit, ok, and what was seen. */
 export function formatReadiness(report: ReadinessReport): string {
   if (report.facts.length === 0)
-    return `${report.plan}: no readiness facts (no component has a probe or a provider that reports)\n`;
+    return `${report.plan}: no readiness facts (no component has a probe or a provider that reports)\n${formatVerification(report)}`;
   const header = ['COMPONENT', 'SITE', 'FACT', 'VALUE', 'LIMIT', 'OK', 'MESSAGE'];
   const rows = report.facts.map((f) => [
     f.component,
@@ -212,7 +229,26 @@ export function formatReadiness(report: ReadinessReport): string {
     broken === 0
       ? `all ${report.facts.length} facts hold`
       : `${broken} of ${report.facts.length} facts broken`;
-  return `${[line(header), ...rows.map(line)].join('\n')}\n${summary}\n`;
+  return `${[line(header), ...rows.map(line)].join('\n')}\n${summary}\n${formatVerification(report)}`;
+}
+
+function formatVerification(report: ReadinessReport): string {
+  const lines: string[] = [];
+  if (report.preflight !== undefined)
+    lines.push(
+      `preflight ${report.preflight.at}: ${report.preflight.ok ? 'every step can run' : `${report.preflight.failed} check(s) not passed`}${report.preflight.current ? '' : ' (an older version of the plan)'}`,
+    );
+  for (const [workload, verification] of Object.entries(report.verification ?? {})) {
+    if (verification.state === 'verified') continue;
+    const missing = [
+      verification.preflightPassed ? undefined : 'preflight',
+      verification.drillPassed ? undefined : 'drill',
+    ]
+      .filter((what) => what !== undefined)
+      .join(' and ');
+    lines.push(`${workload}: needs verification (no passed ${missing} of this plan version)`);
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
 function show(value: number | string | boolean | undefined): string {

@@ -125,10 +125,49 @@ export async function runPreflight(plan: Plan, options: PreflightOptions): Promi
 export async function savePreflight(store: RunStore, plan: Plan, report: PreflightReport): Promise<void> {
   const existing = await store.getDocument(PREFLIGHT_COLLECTION, plan.name);
   const passed = existing?.data.lastPassed as { planHash: string; at: string } | undefined;
+  const workloadsPassed = {
+    ...((existing?.data.workloadsPassed as Record<string, string> | undefined) ?? {}),
+  };
+  for (const [workload, result] of Object.entries(report.workloads))
+    if (result.ok) workloadsPassed[workload] = report.planHash;
   await store.putDocument(PREFLIGHT_COLLECTION, plan.name, {
     report: report as unknown as Record<string, unknown>,
     lastPassed: report.ok ? { planHash: report.planHash, at: report.at } : passed,
+    workloadsPassed,
   });
+}
+
+/** Whether a workload's plan, as it is now, has been proven by a passed preflight and a passed drill. */
+export interface WorkloadVerification {
+  state: 'verified' | 'needs-verification';
+  /** Its checks all passed in a preflight of this plan hash. */
+  preflightPassed: boolean;
+  /** A drill of it passed on this plan hash. */
+  drillPassed: boolean;
+}
+
+/**
+ * Veeam's "needs verification": once the plan's content hash changed, a workload needs both a passed
+ * preflight and a passed drill on the new hash before it counts as verified again.
+ */
+export async function verificationOf(
+  store: RunStore,
+  plan: Plan,
+): Promise<Record<string, WorkloadVerification>> {
+  const doc = await store.getDocument(PREFLIGHT_COLLECTION, plan.name);
+  const passed = (doc?.data.workloadsPassed as Record<string, string> | undefined) ?? {};
+  const result: Record<string, WorkloadVerification> = {};
+  for (const workload of plan.workloads) {
+    const drills = await store.listDrillReports({ workload: workload.id, limit: 200 });
+    const preflightPassed = passed[workload.id] === plan.hash;
+    const drillPassed = drills.some((drill) => drill.passed && drill.planHash === plan.hash);
+    result[workload.id] = {
+      state: preflightPassed && drillPassed ? 'verified' : 'needs-verification',
+      preflightPassed,
+      drillPassed,
+    };
+  }
+  return result;
 }
 
 export interface StoredPreflight {

@@ -67,6 +67,7 @@ export async function createContext(options: ServerOptions): Promise<ServerConte
     bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
     pollMs: options.pollMs ?? 250,
     readinessEveryMs: options.readinessEveryMs ?? 30_000,
+    preflightEveryMs: options.preflightEveryMs ?? 30 * 60_000,
     sessionTtlMs: options.sessionTtlMs ?? 12 * 60 * 60 * 1000,
     insecureListen: options.insecureListen ?? false,
   };

@@ -46,6 +46,8 @@ export interface ServerOptions {
   pollMs?: number;
   /** How often readiness is checked in the background. @default 30000 */
   readinessEveryMs?: number;
+  /** How often every plan's preflight runs in the background; 0 turns it off. @default 1800000 (30 minutes) */
+  preflightEveryMs?: number;
   /** How long a console session lasts. @default 43200000 (12 hours) */
   sessionTtlMs?: number;
   /** @default every provider drctl ships */
@@ -177,7 +179,13 @@ export class PlanSet {
 export type ResolvedServerOptions = Required<
   Pick<
     ServerOptions,
-    'listen' | 'bodyLimitBytes' | 'pollMs' | 'readinessEveryMs' | 'sessionTtlMs' | 'insecureListen'
+    | 'listen'
+    | 'bodyLimitBytes'
+    | 'pollMs'
+    | 'readinessEveryMs'
+    | 'preflightEveryMs'
+    | 'sessionTtlMs'
+    | 'insecureListen'
   >
 > &
   Omit<ServerOptions, 'logger' | 'providers'> & {

@@ -4,6 +4,7 @@
  * store closes. Add one by writing an object satisfying `ServerService` and listing it in `services`.
  */
 import { scheduleTests } from '../compliance/index.ts';
+import { runPreflight, savePreflight } from '../preflight/index.ts';
 import { Scheduler } from '../schedule/index.ts';
 import { scheduleJobs } from '../verify/index.ts';
 import type { ServerContext, ServerService } from './context.ts';
@@ -52,6 +53,53 @@ function readinessChecker(): ServerService {
 }
 
 /**
+ * Preflight of every plan on a schedule (`preflightEveryMs`, 30 minutes by default; 0 turns it off), kept
+ * in the store where readiness reads it: a step that can no longer run is known before the disaster.
+ */
+function preflightChecker(): ServerService {
+  let timer: NodeJS.Timeout | undefined;
+  let first: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let context: ServerContext | undefined;
+  const check = (): void => {
+    const ctx = context;
+    if (ctx === undefined || running !== undefined) return;
+    running = (async () => {
+      for (const plan of ctx.plans.list()) {
+        const report = await runPreflight(plan, {
+          providers: ctx.providers,
+          stateDir: ctx.options.state,
+          store: ctx.store,
+        });
+        await savePreflight(ctx.store, plan, report);
+        ctx.logger.info({ plan: plan.name, ok: report.ok, ...report.summary }, 'preflight done');
+      }
+    })()
+      .catch((error: unknown) => ctx.logger.warn({ err: error }, 'the preflight failed'))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  return {
+    name: 'preflight',
+    async start(ctx) {
+      context = ctx;
+      if (ctx.options.preflightEveryMs <= 0) return;
+      // the first one a minute after start: a server restarting in a loop must not probe every target each time
+      first = setTimeout(check, Math.min(ctx.options.preflightEveryMs, 60_000));
+      first.unref();
+      timer = setInterval(check, ctx.options.preflightEveryMs);
+      timer.unref();
+    },
+    async stop() {
+      clearTimeout(first);
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+/**
  * The plans' schedules on one scheduler: backups, prunes and restore verifications (`schedules`), and
  * the test schedule, whose due drills run where the workload allows it, else the owner is reminded.
  * Instances sharing a store run each occurrence once.
@@ -90,6 +138,7 @@ export function services(): ServerService[] {
   return [
     runWatcher(),
     readinessChecker(),
+    preflightChecker(),
     schedules(),
     communicationsService(),
     takeoverService(),

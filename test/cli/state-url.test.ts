@@ -79,6 +79,7 @@ const CASES: Record<string, Case> = {
   drill: { args: (plan) => ['drill', plan, '--scenario', 'east-killed'], expect: 'refused' },
   demo: { args: () => ['demo'], expect: 'refused' },
   readiness: { args: (plan) => ['readiness', plan], expect: 'refused' },
+  preflight: { args: (plan) => ['preflight', plan], expect: 'store' },
 };
 
 /** Commands whose --state default did not read DRCTL_STATE_URL before it came from one place. */

@@ -26,7 +26,11 @@ const CONTACTS = [
   { id: 'bob', name: 'Bob Li', backup: 'alice' },
 ];
 
-function writePlan(dir: string, workload: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
+function writePlan(
+  dir: string,
+  workload: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): string {
   const file = join(dir, 'plan.yaml');
   writeFileSync(
     file,
@@ -73,7 +77,11 @@ describe('drctl preflight', () => {
             failover: {
               steps: [
                 { id: 'probe-up', action: 'http.request', with: { url: `http://127.0.0.1:${up}/health` } },
-                { id: 'switch-down', action: 'http.request', with: { url: `http://127.0.0.1:${down}/flags`, method: 'PUT', body: { off: true } } },
+                {
+                  id: 'switch-down',
+                  action: 'http.request',
+                  with: { url: `http://127.0.0.1:${down}/flags`, method: 'PUT', body: { off: true } },
+                },
               ],
             },
           },
@@ -83,7 +91,9 @@ describe('drctl preflight', () => {
         ['probe-up', 'reachable', 'passed'],
         ['switch-down', 'reachable', 'failed'],
       ]);
-      expect(report.items[1]?.message).toMatch(/127\.0\.0\.1:\d+ does not accept connections: .*ECONNREFUSED/);
+      expect(report.items[1]?.message).toMatch(
+        /127\.0\.0\.1:\d+ does not accept connections: .*ECONNREFUSED/,
+      );
       expect(report.ok).toBe(false);
       expect(report.workloads).toEqual({ shop: { ok: false, failed: 1 } });
     } finally {
@@ -100,7 +110,13 @@ describe('drctl preflight', () => {
       const port = (silent.address() as net.AddressInfo).port;
       const started = Date.now();
       const report = await preflight(
-        writePlan(dir, { runbooks: { failover: { steps: [{ id: 'hangs', action: 'http.request', with: { url: `http://127.0.0.1:${port}/` } }] } } }),
+        writePlan(dir, {
+          runbooks: {
+            failover: {
+              steps: [{ id: 'hangs', action: 'http.request', with: { url: `http://127.0.0.1:${port}/` } }],
+            },
+          },
+        }),
         { timeoutMs: 300 },
       );
       expect(Date.now() - started).toBeLessThan(5_000);
@@ -144,15 +160,32 @@ describe('drctl preflight', () => {
       const dir = tempDir('drctl-preflight-');
       const report = await preflight(
         writePlan(dir, {
-          components: [{ id: 'api', kind: 'process', placement: { east: { command: 'node app.js', port: 1 }, west: { command: 'node app.js', port: taken, standby: true } } }],
-          runbooks: { failover: { steps: [{ id: 'start-west', action: 'process.start', with: { component: 'api', site: 'west' } }] } },
+          components: [
+            {
+              id: 'api',
+              kind: 'process',
+              placement: {
+                east: { command: 'node app.js', port: 1 },
+                west: { command: 'node app.js', port: taken, standby: true },
+              },
+            },
+          ],
+          runbooks: {
+            failover: {
+              steps: [
+                { id: 'start-west', action: 'process.start', with: { component: 'api', site: 'west' } },
+              ],
+            },
+          },
         }),
       );
       expect(summary(report.items)).toEqual([
         ['start-west', 'tool', 'passed'],
         ['start-west', 'capacity', 'failed'],
       ]);
-      expect(report.items[1]?.message).toBe(`port ${taken} is already in use by another process: api@west could not listen`);
+      expect(report.items[1]?.message).toBe(
+        `port ${taken} is already in use by another process: api@west could not listen`,
+      );
     } finally {
       holder.close();
     }
@@ -171,7 +204,10 @@ describe('drctl preflight', () => {
         },
       },
     });
-    for (const [name, role] of [['alice', 'approver'], ['bob', 'viewer']] as const) {
+    for (const [name, role] of [
+      ['alice', 'approver'],
+      ['bob', 'viewer'],
+    ] as const) {
       const made = await runCli('token', 'create', name, '--role', role, '--state', state);
       expect(made.code).toBe(0);
     }
@@ -208,20 +244,31 @@ describe('drctl preflight', () => {
             backups: [{ every: '1h', to: 'west', path: 'repo' }],
           },
         ],
-        runbooks: { failover: { steps: [{ id: 'restore-west', action: 'files.restore', with: { component: 'files', site: 'west' } }] } },
+        runbooks: {
+          failover: {
+            steps: [
+              { id: 'restore-west', action: 'files.restore', with: { component: 'files', site: 'west' } },
+            ],
+          },
+        },
       });
       const plan = await loadPlan(file);
       const files = findProvider('files');
-      await files?.actions.backup?.run({ component: 'files', site: 'east' }, {
-        signal: new AbortController().signal,
-        log: silentLogger(),
-        plan,
-        stateDir: join(dir, 'state'),
-        evidence: () => undefined,
-      });
+      await files?.actions.backup?.run(
+        { component: 'files', site: 'east' },
+        {
+          signal: new AbortController().signal,
+          log: silentLogger(),
+          plan,
+          stateDir: join(dir, 'state'),
+          evidence: () => undefined,
+        },
+      );
       const report = await preflight(file);
       expect(summary(report.items)).toEqual([['restore-west', 'capacity', 'failed']]);
-      expect(report.items[0]?.message).toMatch(/^only \d+ bytes free at .*small\/restored; backup \S+ needs 3145728$/);
+      expect(report.items[0]?.message).toMatch(
+        /^only \d+ bytes free at .*small\/restored; backup \S+ needs 3145728$/,
+      );
     } finally {
       execFileSync('umount', [small]);
     }
@@ -246,14 +293,26 @@ describe.skipIf(!pgAvailable())('drctl preflight against PostgreSQL', () => {
     const report = await preflight(
       writePlan(dir, {
         components: [
-          { id: 'db', kind: 'postgres', placement: { east: { url: east }, west: { url: west, standby: true } } },
-          { id: 'db-wrong', kind: 'postgres', placement: { east: { url: east }, west: { url: wrong.toString(), standby: true } } },
+          {
+            id: 'db',
+            kind: 'postgres',
+            placement: { east: { url: east }, west: { url: west, standby: true } },
+          },
+          {
+            id: 'db-wrong',
+            kind: 'postgres',
+            placement: { east: { url: east }, west: { url: wrong.toString(), standby: true } },
+          },
         ],
         runbooks: {
           failover: {
             steps: [
               { id: 'promote', action: 'postgres.promote', with: { component: 'db', site: 'west' } },
-              { id: 'promote-wrong', action: 'postgres.promote', with: { component: 'db-wrong', site: 'west' } },
+              {
+                id: 'promote-wrong',
+                action: 'postgres.promote',
+                with: { component: 'db-wrong', site: 'west' },
+              },
             ],
           },
         },
@@ -269,8 +328,18 @@ describe.skipIf(!pgAvailable())('drctl preflight against PostgreSQL', () => {
     // nothing changed: the standby is still a standby
     const again = await preflight(
       writePlan(dir, {
-        components: [{ id: 'db', kind: 'postgres', placement: { east: { url: east }, west: { url: west, standby: true } } }],
-        runbooks: { failover: { steps: [{ id: 'promote', action: 'postgres.promote', with: { component: 'db', site: 'west' } }] } },
+        components: [
+          {
+            id: 'db',
+            kind: 'postgres',
+            placement: { east: { url: east }, west: { url: west, standby: true } },
+          },
+        ],
+        runbooks: {
+          failover: {
+            steps: [{ id: 'promote', action: 'postgres.promote', with: { component: 'db', site: 'west' } }],
+          },
+        },
       }),
     );
     expect(again.items.find((item) => item.kind === 'capacity')?.status).toBe('passed');
@@ -278,12 +347,18 @@ describe.skipIf(!pgAvailable())('drctl preflight against PostgreSQL', () => {
 });
 
 describe('preflight on the examples', () => {
-  it.each(['examples/two-site/warm-standby.yaml', 'examples/backup-archive/plan.yaml', 'examples/data-platform/plan.yaml'])(
+  it.each([
+    'examples/two-site/warm-standby.yaml',
+    'examples/backup-archive/plan.yaml',
+    'examples/data-platform/plan.yaml',
+  ])(
     'checks every automated step and every approver of %s within the timeout',
     async (file) => {
       const plan = await loadPlan(file);
       const report = await preflight(file, { timeoutMs: 2_000 });
-      const stepsWithChecks = new Set(report.items.map((item) => `${item.workload}/${item.runbook}/${item.step}`));
+      const stepsWithChecks = new Set(
+        report.items.map((item) => `${item.workload}/${item.runbook}/${item.step}`),
+      );
       for (const workload of plan.workloads)
         for (const runbook of workload.runbooks)
           for (const step of runbook.steps) {
@@ -295,4 +370,64 @@ describe('preflight on the examples', () => {
     },
     30_000,
   );
+});
+
+describe('needs verification', () => {
+  it('holds until a preflight and a drill pass on the plan as it is now, and comes back when the plan changes', async () => {
+    const dir = tempDir('drctl-preflight-');
+    const state = join(dir, 'state');
+    const steps = [{ id: 'go', run: 'true' }];
+    const file = writePlan(dir, { runbooks: { failover: { steps } } });
+    const store = await openStore(state);
+    try {
+      const { checkReadiness } = await import('../../src/monitor/readiness.ts');
+      const { savePreflight } = await import('../../src/preflight/index.ts');
+      const readiness = async () =>
+        (await checkReadiness(await loadPlan(file), { stateDir: state, store })).verification?.shop;
+      expect(await readiness()).toEqual({
+        state: 'needs-verification',
+        preflightPassed: false,
+        drillPassed: false,
+      });
+
+      const plan = await loadPlan(file);
+      await savePreflight(store, plan, await runPreflight(plan, { providers, stateDir: state, store }));
+      expect(await readiness()).toMatchObject({
+        state: 'needs-verification',
+        preflightPassed: true,
+        drillPassed: false,
+      });
+
+      await store.saveDrillReport({
+        id: 'drill-1',
+        workload: 'shop',
+        scenario: 'east-killed',
+        planHash: plan.hash,
+        startedAt: new Date(),
+        passed: true,
+        detectionMs: 100,
+        rtoMs: 500,
+        lostWrites: 0,
+        report: {},
+      });
+      expect(await readiness()).toEqual({ state: 'verified', preflightPassed: true, drillPassed: true });
+
+      writePlan(dir, {
+        runbooks: { failover: { steps: [...steps, { id: 'check', needs: ['go'], run: 'true' }] } },
+      });
+      expect(await readiness()).toEqual({
+        state: 'needs-verification',
+        preflightPassed: false,
+        drillPassed: false,
+      });
+      const report = await checkReadiness(await loadPlan(file), { stateDir: state, store });
+      const { formatReadiness } = await import('../../src/monitor/readiness.ts');
+      expect(formatReadiness(report)).toContain(
+        'shop: needs verification (no passed preflight and drill of this plan version)',
+      );
+      expect(report.preflight).toMatchObject({ ok: true, current: false });
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -2,6 +2,7 @@
  * `drctl readiness PLAN [--json]`: what every component's provider and probe say today, compared with
  * what the plan promises. Exit 1 when a promise is broken (a fact not ok), 0 when all hold.
  */
+import { existsSync } from 'node:fs';
 import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
 
@@ -21,10 +22,11 @@ export const registerReadiness: RegisterCommand = (program, context) => {
       const plan = await loadPlanForCommand(file);
       const { stateDirectory } = await import('./run-state.ts');
       const stateDir = stateDirectory(options.state, 'readiness');
-      // restore verification results live in the store; a plan without verifications needs none
-      const store = plan.workloads.some((w) => (w.verifications ?? []).length > 0)
-        ? await openStore(stateDir)
-        : undefined;
+      // restore verification results and the newest preflight live in the store; without either, none is opened
+      const store =
+        plan.workloads.some((w) => (w.verifications ?? []).length > 0) || existsSync(stateDir)
+          ? await openStore(stateDir)
+          : undefined;
       const report = await checkReadiness(plan, {
         stateDir,
         ...(store === undefined ? {} : { store }),

@@ -5,6 +5,7 @@
  * state several instances share one store, and each takes over the runs of one that died.
  */
 import { stateFlag } from '../state-options.ts';
+import { parseDuration } from '../../plan/duration.ts';
 import { redactCredentials } from '../../plan/secrets.ts';
 import { DEFAULT_LISTEN } from '../../server/defaults.ts';
 import type { RegisterCommand } from '../context.ts';
@@ -17,6 +18,7 @@ interface ServeOptions {
   insecureListen?: boolean;
   pollMs: string;
   readinessEvery: string;
+  preflightEvery: string;
   stopGrace: string;
   leaseTtl: string;
   monitor?: boolean;
@@ -40,6 +42,11 @@ export const registerServe: RegisterCommand = (program, context) => {
     .option('--insecure-listen', 'allow plain HTTP on an address other than loopback (behind a TLS proxy)')
     .option('--poll-ms <ms>', 'how often the store is read for changes made by other processes', '250')
     .option('--readiness-every <ms>', 'how often readiness is checked in the background', '30000')
+    .option(
+      '--preflight-every <duration>',
+      'how often every plan is preflighted (docs/preflight.md); 0 turns it off',
+      '30m',
+    )
     .option('--stop-grace <ms>', 'on SIGTERM, how long steps in flight may take to finish', '10000')
     .option(
       '--lease-ttl <ms>',
@@ -65,6 +72,8 @@ export const registerServe: RegisterCommand = (program, context) => {
         listen: options.listen,
         pollMs: positive(options.pollMs, 250),
         readinessEveryMs: positive(options.readinessEvery, 30_000),
+        preflightEveryMs:
+          options.preflightEvery === '0' ? 0 : (parseDuration(options.preflightEvery) ?? 30 * 60_000),
         debug: context.debug,
         ...(options.tlsCert === undefined ? {} : { tlsCert: options.tlsCert }),
         ...(options.tlsKey === undefined ? {} : { tlsKey: options.tlsKey }),
