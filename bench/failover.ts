@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runDrill } from '../src/drill/index.ts';
 import { loadPlanForCommand } from '../src/cli/load-plan.ts';
+import { benchBed, printBed } from './ssh-failover.ts';
 import { findPgBinaries } from '../src/pg/binaries.ts';
 
 const example = (file: string): string => resolve(import.meta.dirname, '../examples/two-site', file);
@@ -124,6 +125,7 @@ try {
   console.log('hot standby: skipped, PostgreSQL server programs not found');
 }
 const warm = await bench('warm standby', example('warm-standby.yaml'), warmRuns);
+const bed = hot === undefined ? undefined : await benchBed(Number(process.env.DRCTL_BENCH_BED_RUNS ?? 3));
 
 if (hot !== undefined && hot.length > 0) summary('hot standby (PostgreSQL, synchronous)', hot);
 for (const [scenario, samples] of others) summary(`hot standby, ${scenario}`, samples);
@@ -137,3 +139,4 @@ if (hot !== undefined && hot.length > 0) {
   );
   if (median >= 1000 || lost > 0) process.exitCode = 1;
 }
+if (bed !== undefined && !printBed(bed)) process.exitCode = 1;

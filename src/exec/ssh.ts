@@ -1,19 +1,21 @@
 /**
  * Commands on a host over SSH, through the system's OpenSSH client with connection multiplexing.
  *
- * Why OpenSSH and not a JavaScript SSH library (`ssh2`), measured on this repository's test bed (a host in
- * a network namespace, docs/benchmarks.md "SSH steps"): a command over an open multiplexed connection costs
- * about 10–15 ms more than the same command run here, within the 30 ms a step may add; ssh2 over an open
- * connection costs less (a channel, no process), but both are small next to what the steps do. What decides
- * is everything else: OpenSSH reads `~/.ssh/config` (aliases, `ProxyJump`, per-host users and keys), talks
- * to the agent, checks `known_hosts` (hashed entries, `@cert-authority`, `@revoked`) exactly as the
- * operator's own `ssh` does — with ssh2 drctl would re-implement all of that and differ in the corners.
+ * Why OpenSSH and not a JavaScript SSH library (`ssh2`): measured on the test bed (a host in a network
+ * namespace, this repository's src/testbed), 30 `true` commands over one open connection each, on a busy
+ * two-core machine (load average 23): OpenSSH multiplexed 624–731 ms median, ssh2's `exec` 508–755 ms
+ * across three runs, against 24–27 ms for the same command here. What a step costs is the host starting a
+ * session and a shell, the same for both clients; the client's own share is lost in that noise. So the
+ * choice is made on everything else: OpenSSH reads `~/.ssh/config` (aliases, per-host users and keys),
+ * talks to the agent, checks `known_hosts` (hashed entries, `@cert-authority`, `@revoked`) and jumps through
+ * bastions exactly as the operator's own `ssh` does — with ssh2 drctl would re-implement all of that and
+ * differ in the corners. docs/benchmarks.md has the step cost measured by `bench:failover`.
  *
- * One connection per host: the first command opens a master connection (`ControlMaster=auto`) that stays
- * `ControlPersist` seconds after its last use, and every later command is a new channel on it. A master
- * that died (the link dropped, the host rebooted) is replaced by the next command, as `auto` opens a new
- * one when the socket does not answer. Keep-alives end a master whose host stopped answering within about
- * 3 s, so a cut-off host fails the next command as unreachable instead of hanging.
+ * One connection per host: `connect()` opens a master connection (`ControlMaster=yes`, `-N`) as a guarded
+ * process of its own — it dies with drctl, not with a step — and every command is then a channel on it
+ * (`ControlMaster=no`). Keep-alives end a master whose host stopped answering within about 3 s; its exit
+ * is seen here, and the next command opens a new one, so a cut-off host fails as unreachable instead of
+ * hanging and a host that came back is reached again.
  *
  * A remote command must not outlive the driver: the command goes to the host on the SSH channel's stdin as
  * a small script that starts it in its own session (process group) and ends that group when stdin closes —
