@@ -214,6 +214,9 @@ function shopPlan(o: {
   const pgDir = `${dir}/pg`;
   const addr = (site: ShopSite): string => bed.host(site).address;
   const host = (name: string): string => (o.overSsh ? `host: ${name}, ` : '');
+  // here, drctl is root: the database's programs refuse root, so they run as its OS user, as on its host
+  const db = (command: string): string =>
+    o.overSsh ? command : `runuser -u postgres -- /bin/sh -c ${shellQuote(command)}`;
   // a bed with a bastion lets SSH in only from it: every host is reached through it
   const bastion = bed.hosts.get('bastion');
   const access = `identity_file: ${bed.identityFile}, known_hosts: ${bed.knownHostsFile}`;
@@ -283,11 +286,11 @@ workloads:
         steps:
           - id: fence-east
             action: shell.run
-            with: { ${host('db-east')}command: ${q(fence('east'))}${o.overSsh ? ', if_unreachable: skip' : ''} }
+            with: { ${host('db-east')}command: ${q(db(fence('east')))}${o.overSsh ? ', if_unreachable: skip' : ''} }
             timeout: 10s
           - id: promote-west
             action: shell.run
-            with: { ${host('db-west')}command: ${q(`${bin}/pg_ctl -D ${pgDir}/west promote -w -t 60`)} }
+            with: { ${host('db-west')}command: ${q(db(`${bin}/pg_ctl -D ${pgDir}/west promote -w -t 60`))} }
             timeout: 1m
             on_failure: abort
           - id: start-orders-west
@@ -302,24 +305,24 @@ workloads:
         steps:
           - id: rebuild-east
             action: shell.run
-            with: { ${host('db-east')}command: ${q(rebuild('east', 'west'))} }
+            with: { ${host('db-east')}command: ${q(db(rebuild('east', 'west')))} }
             timeout: 2m
             on_failure: abort
           - id: protect-west
             needs: [rebuild-east]
             action: shell.run
-            with: { ${host('db-west')}command: ${q(`${psql('west', "ALTER SYSTEM SET synchronous_standby_names = '*'")} && ${psql('west', 'SELECT pg_reload_conf()')} && until [ "$(${psql('west', "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'")})" = 1 ]; do sleep 0.05; done`)} }
+            with: { ${host('db-west')}command: ${q(db(`${psql('west', "ALTER SYSTEM SET synchronous_standby_names = '*'")} && ${psql('west', 'SELECT pg_reload_conf()')} && until [ "$(${psql('west', "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'")})" = 1 ]; do sleep 0.05; done`))} }
             timeout: 1m
             on_failure: abort
           - id: fence-west
             needs: [protect-west]
             action: shell.run
-            with: { ${host('db-west')}command: ${q(`${psql('west', 'ALTER SYSTEM SET default_transaction_read_only = on')} && ${psql('west', 'SELECT pg_reload_conf()')} && ${psql('west', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")} >/dev/null`)} }
+            with: { ${host('db-west')}command: ${q(db(`${psql('west', 'ALTER SYSTEM SET default_transaction_read_only = on')} && ${psql('west', 'SELECT pg_reload_conf()')} && ${psql('west', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")} >/dev/null`))} }
             on_failure: abort
           - id: promote-east
             needs: [fence-west]
             action: shell.run
-            with: { ${host('db-east')}command: ${q(`until [ "$(${psql('east', 'SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()')})" = t ]; do sleep 0.02; done; ${bin}/pg_ctl -D ${pgDir}/east promote -w -t 60`)} }
+            with: { ${host('db-east')}command: ${q(db(`until [ "$(${psql('east', 'SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()')})" = t ]; do sleep 0.02; done; ${bin}/pg_ctl -D ${pgDir}/east promote -w -t 60`))} }
             timeout: 1m
             on_failure: abort
           - id: start-orders-east
