@@ -61,6 +61,7 @@ import {
 import { locate, locateText, problem, type PathSegment, type SourceFile } from './source.ts';
 import { closest } from './vocabulary.ts';
 import { providerCall } from './calls.ts';
+import { findCycle } from './cycle.ts';
 import { checkBackupEngines, compileSchedules, compileVerifications } from './compile-schedules.ts';
 import { compileCosts } from './compile-costs.ts';
 import { compileAvailability } from './people.ts';
@@ -1258,41 +1259,6 @@ function reportUnknown(
         ? `use one of: ${known.slice(0, 8).join(', ')}${known.length > 8 ? ', ...' : ''}`
         : `define the ${what} first`,
   );
-}
-
-/** The first cycle found by depth-first search, as the list of ids around it (first id repeated at the end). */
-export function findCycle(
-  ids: readonly string[],
-  next: (id: string) => readonly string[],
-): string[] | undefined {
-  const state = new Map<string, 'visiting' | 'done'>();
-  // iterative DFS: plans with thousands of components must not overflow the stack
-  for (const start of ids) {
-    if (state.has(start)) continue;
-    const stack: Array<{ id: string; edges: readonly string[]; index: number }> = [
-      { id: start, edges: next(start), index: 0 },
-    ];
-    state.set(start, 'visiting');
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      if (top.index >= top.edges.length) {
-        state.set(top.id, 'done');
-        stack.pop();
-        continue;
-      }
-      const target = top.edges[top.index++]!;
-      const seen = state.get(target);
-      if (seen === 'visiting') {
-        const path = stack.map((f) => f.id);
-        return [...path.slice(path.indexOf(target)), target];
-      }
-      if (seen === undefined) {
-        state.set(target, 'visiting');
-        stack.push({ id: target, edges: next(target), index: 0 });
-      }
-    }
-  }
-  return undefined;
 }
 
 function defaultName(file: string): string {

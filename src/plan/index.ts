@@ -5,7 +5,7 @@
 export { loadPlan, type LoadPlanOptions } from './load.ts';
 export { planJsonSchema } from './json-schema.ts';
 export { parseDuration, formatDuration } from './duration.ts';
-export { findCycle } from './compile.ts';
+export { findCycle } from './cycle.ts';
 export { Redactor, inlineCredentials, inlineSecrets, redactCredentials } from './secrets.ts';
 export type { InlineCredential } from './secrets.ts';
 export { TIER_DEFAULTS, DRILL_SCHEDULE_DEFAULTS, RETENTION_DEFAULTS, CADENCE_DEFAULTS } from './defaults.ts';

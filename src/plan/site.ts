@@ -8,7 +8,7 @@
  * The engine (start and resume), the dry run and analysis all build it with this one function.
  */
 import { DrctlError, UsageError } from '../errors.ts';
-import { findCycle } from './compile.ts';
+import { findCycle } from './cycle.ts';
 import type { Plan, Runbook, Site, Step, TierLevel, Workload } from './model.ts';
 
 /** What separates a workload from its step in a site run's step ids (ids never contain a dot). */
