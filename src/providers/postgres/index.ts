@@ -531,7 +531,7 @@ const restoreAction = defineAction({
       // where recovery stops, is in the archive (a primary that is gone has archived what it could)
       const damaged = resolve(ctx.plan, params.component, point.corruption.site);
       await flushWalArchive(damaged).catch((error: unknown) =>
-        ctx.log.warn({ error: String(error) }, 'could not archive the damaged primary’s current WAL'),
+        ctx.log.warn({ error: String(error) }, 'could not archive the current WAL of the damaged primary'),
       );
     }
     const dataDir = params.data_dir.startsWith('/')

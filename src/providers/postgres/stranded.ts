@@ -644,8 +644,7 @@ function keyMatch(table: string, key: readonly string[], image: unknown): string
  */
 export function replayStatement(row: StrandedRow, columns: readonly string[]): string | undefined {
   if (row.conflict !== undefined) return undefined;
-  const [schema = '', ...rest] = row.table.split('.');
-  const table = qualified(schema, rest.join('.'));
+  const table = qualifiedLabel(row.table);
   const key = Object.keys(row.key ?? {});
   if (row.change === 'insert') {
     const values = `select * from jsonb_populate_record(null::${table}, ${literal(row.after)}::jsonb)`;
@@ -825,8 +824,7 @@ export async function replayReconciliation(
           continue;
         }
         const key = Object.keys(row.key ?? {});
-        const [schema = '', ...rest] = row.table.split('.');
-        const table = qualified(schema, rest.join('.'));
+        const table = qualifiedLabel(row.table);
         const current =
           key.length === 0
             ? undefined
@@ -853,6 +851,7 @@ export async function replayReconciliation(
   return outcome;
 }
 
+/** `schema.table` as the file names it, quoted for SQL. */
 function qualifiedLabel(table: string): string {
   const [schema = '', ...rest] = table.split('.');
   return qualified(schema, rest.join('.'));
