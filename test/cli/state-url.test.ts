@@ -74,7 +74,6 @@ const CASES: Record<string, Case> = {
     code: 1,
   },
   verify: { args: (plan) => ['verify', plan, '--workload', 'shop'], expect: 'store', code: 2 },
-  preflight: { args: (plan) => ['preflight', plan], expect: 'store' },
   monitor: { args: (plan) => ['monitor', plan], expect: 'store-while-running' },
   serve: { args: (plan) => ['serve', plan, '--listen', '127.0.0.1:0'], expect: 'store-while-running' },
   drill: { args: (plan) => ['drill', plan, '--scenario', 'east-killed'], expect: 'refused' },
