@@ -17,6 +17,13 @@ import type { ChainReport } from '../store/chain.ts';
 import { verifyChain } from '../store/chain.ts';
 import type { JournalRecord, RunRecord, RunStore } from '../store/store.ts';
 import type { ReportDocument, ReportSection } from './document.ts';
+import { communicationPromises, type CommunicationPromise, type Incident } from '../status/index.ts';
+
+const PROMISE_TEXT: Record<CommunicationPromise['promise'], string> = {
+  'status-page': 'status page updated after the incident opened',
+  updates: 'longest time between updates while open',
+  'root-cause': 'root cause published (an update starting "Root cause")',
+};
 
 export interface PirInput {
   run: RunRecord;
@@ -25,6 +32,8 @@ export interface PirInput {
   plan: Plan | undefined;
   /** When the draft is made. @default now */
   now?: Date;
+  /** The run's incident on the status page, when it had one: the communication promises are judged on it. */
+  incident?: Incident | undefined;
 }
 
 /** A run a drill started is reviewed in its drill report, not here. */
@@ -326,6 +335,32 @@ export function draftPir(input: PirInput): PirDraft {
             ),
           },
     ],
+  });
+
+  const cadence = plan?.communications ?? CADENCE_DEFAULTS;
+  sections.push({
+    id: 'communications',
+    title: 'Communication promises',
+    blocks:
+      input.incident === undefined
+        ? [
+            {
+              kind: 'p',
+              text: 'The run opened no incident on the status page: nothing was promised or kept.',
+            },
+          ]
+        : [
+            {
+              kind: 'table',
+              head: ['Promise (seed 004)', 'Limit', 'Seen', 'Kept'],
+              rows: communicationPromises(input.incident, cadence, now).map((p) => [
+                PROMISE_TEXT[p.promise],
+                ms(p.limitMs),
+                p.observedMs === undefined ? 'not yet' : ms(p.observedMs),
+                p.status,
+              ]),
+            },
+          ],
   });
 
   sections.push({

@@ -110,6 +110,49 @@ afterEach(() => {
 });
 
 describe('the post-incident review', () => {
+  it("shows whether the run's incident kept seed 004's communication promises", async () => {
+    const plan = await loadPlan(WARM);
+    const store = await openStore(tempDir('drctl-pir-'));
+    try {
+      await writeIncident(store, plan.hash, WARM);
+      const run = (await store.getRun('run-1'))!;
+      const opened = run.createdAt.getTime();
+      const minutes = (n: number): string => new Date(opened + n * 60_000).toISOString();
+      const { document } = draftPir({
+        run,
+        records: await store.readJournal('run-1'),
+        plan,
+        now: new Date(opened + 4 * 86_400_000),
+        incident: {
+          id: 'run-run-1',
+          kind: 'incident',
+          title: 'Shop: failover',
+          state: 'resolved',
+          components: ['orders'],
+          componentState: 'down',
+          run: { id: 'run-1', workload: 'shop', runbook: 'failover' },
+          openedAt: minutes(0),
+          resolvedAt: minutes(90),
+          startsAt: undefined,
+          endsAt: undefined,
+          updates: [
+            { at: minutes(2), state: 'identified', body: 'Failing over to west', by: 'drctl' },
+            { at: minutes(80), state: 'monitoring', body: 'Orders work again', by: 'drctl' },
+          ],
+        },
+      });
+      const md = writeReportMarkdown(document);
+      const section = md.slice(md.indexOf('## Communication promises'), md.indexOf('## Root cause'));
+      expect(section).toContain('| status page updated after the incident opened | 15m | 2m | met |');
+      expect(section).toContain('| longest time between updates while open | 30m | 1h 18m | missed |');
+      expect(section).toContain(
+        '| root cause published (an update starting "Root cause") | 3d | not yet | missed |',
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
   it('drafts timeline, decisions, objectives, slow and failed steps, root cause and action items from the journal', async () => {
     const plan = await loadPlan(WARM);
     const store = await openStore(tempDir('drctl-pir-'));
@@ -191,6 +234,10 @@ describe('the post-incident review', () => {
         | start-orders-west | succeeded | 2 | attempt 1: DRCTL_PROCESS_EXITED exited 1 | escalate |
 
         - restore-west used 3s of its 5s contingency
+
+        ## Communication promises
+
+        The run opened no incident on the status page: nothing was promised or kept.
 
         ## Root cause
 

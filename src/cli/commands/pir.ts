@@ -38,14 +38,15 @@ export const registerPir: RegisterCommand = (program, context) => {
       const store = await openState(options);
       try {
         const run = await store.getRun(runId);
-        if (run === undefined)
-          throw runNotFound(runId);
+        if (run === undefined) throw runNotFound(runId);
         await assertRealRun(store, run);
         const planFile = options.plan ?? run.planFile;
         // a review is still worth drafting when the plan is gone; it then lacks targets and positions
         let plan: Plan | undefined;
         if (existsSync(planFile)) plan = await loadPlanForCommand(planFile).catch(() => undefined);
-        const { document } = draftPir({ run, records: await store.readJournal(runId), plan });
+        const { IncidentBook, runIncidentId } = await import('../../status/index.ts');
+        const incident = await new IncidentBook(store).get(runIncidentId(runId));
+        const { document } = draftPir({ run, records: await store.readJournal(runId), plan, incident });
         const text = options.format === 'html' ? writeReportHtml(document) : writeReportMarkdown(document);
         if (options.out === undefined) context.out.write(text);
         else {
