@@ -4,7 +4,7 @@
  * in which file it was written (`at`) so findings and errors can point there.
  */
 import type { SourceLocation } from '../errors.ts';
-import type { CONTACT_CATEGORIES } from './people.ts';
+import type { CONTACT_CATEGORIES } from './contact-categories.ts';
 import type {
   BACKUP_ENGINES,
   BACKUP_MEDIA,

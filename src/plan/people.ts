@@ -6,15 +6,6 @@
 import type { Contact, OnCall, Weekday } from './model.ts';
 import type { PlanFileInput } from './schema.ts';
 
-/** Seed 000's contact listing: who a recovery relies on besides its executors and approvers. */
-export const CONTACT_CATEGORIES = [
-  'business-sme',
-  'technical-sme',
-  'upstream-support',
-  'downstream-support',
-  'vendor',
-] as const;
-
 type ContactInput = NonNullable<PlanFileInput['contacts']>[number];
 type Availability = Required<
   Pick<Contact, 'category' | 'workloads' | 'executor' | 'timezone' | 'onCall' | 'away'>

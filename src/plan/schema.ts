@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
-import { CONTACT_CATEGORIES } from './people.ts';
+import { CONTACT_CATEGORIES } from './contact-categories.ts';
 import { STRATEGIES } from './strategies.ts';
 
 const ID_PATTERN = /^[a-z0-9][a-z0-9_-]*$/i;

@@ -4,7 +4,8 @@
  * should be documented with primary and secondary contacts, escalation paths").
  */
 import type { SourceLocation } from '../../errors.ts';
-import { CONTACT_CATEGORIES, isAway } from '../../plan/people.ts';
+import { CONTACT_CATEGORIES } from '../../plan/contact-categories.ts';
+import { isAway } from '../../plan/people.ts';
 import type { Contact, Workload } from '../../plan/model.ts';
 import type { AnalysisContext, Rule } from '../context.ts';
 import { plural } from '../context.ts';
