@@ -118,24 +118,35 @@ describe('the test schedule of a workload', () => {
     expect(byId['full-failover']).toMatchObject({ scenario: 'east-killed', source: 'tier' });
   });
 
-  it('reports a cron that does not parse, an interval of zero and an unknown scenario at their positions', async () => {
+  it('reports a cron that does not parse and an unknown scenario at their positions', async () => {
     const found = await problems(
       planYaml(
         1,
         `    tests:
       schedule:
-        tabletop: 0s
+        tabletop: 91d
         full-failover: { cron: "every tuesday" }
         east-kiled: 7d
         partial-failover: { every: 30d, scenario: nowhere }`,
       ),
     );
     expect(found).toEqual([
-      '16:19 DRCTL_PLAN_SCHEDULE_INTERVAL',
       '17:33 DRCTL_PLAN_SCHEDULE_CRON',
       '18:9 DRCTL_PLAN_UNKNOWN_REF',
       '19:51 DRCTL_PLAN_UNKNOWN_REF',
     ]);
+  });
+
+  it('refuses an interval of zero at its position, as it never comes', async () => {
+    const found = await problems(
+      planYaml(
+        1,
+        `    tests:
+      schedule:
+        tabletop: 0s`,
+      ),
+    );
+    expect(found).toEqual(['16:19 DRCTL_PLAN_VALUE']);
   });
 });
 
