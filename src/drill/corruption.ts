@@ -325,7 +325,10 @@ export async function runCorruptionDrill(
       detectionMs: detectedAt === undefined ? undefined : Math.round(detectedAt - corruptedAt),
       detectedBy: detection || undefined,
       rtoMs: restoredAt === undefined ? undefined : Math.round(restoredAt - corruptedAt),
-      restoreMs: restoredAt === undefined || detectedAt === undefined ? undefined : Math.round(restoredAt - detectedAt),
+      restoreMs:
+        restoredAt === undefined || detectedAt === undefined
+          ? undefined
+          : Math.round(restoredAt - detectedAt),
       run: runId,
       runStatus,
       recoveredAt,
