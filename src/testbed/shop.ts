@@ -190,7 +190,8 @@ function serverConf(address: string): string[] {
 function startOrders(dir: string, site: string, address: string, node: string): string {
   const pidFile = `${dir}/app/orders-${site}.pid`;
   const env = `SITE=${site} HOST=${address} PORT=${APP_PORT} DATABASE_URL=postgres://postgres@${address}:${PG_PORT}/shop`;
-  return `if [ -f ${pidFile} ] && kill -0 "$(cat ${pidFile})" 2>/dev/null; then exit 0; fi; ${env} setsid ${node} ${ORDER_SERVICE} >> ${dir}/app/orders-${site}.log 2>&1 < /dev/null & echo $! > ${pidFile}`;
+  // already running: its pid is alive and not a zombie (a killed service nobody reaped still answers kill -0)
+  return `S=$(ps -o stat= -p "$(cat ${pidFile} 2>/dev/null)" 2>/dev/null); case "$S" in ''|Z*) ;; *) exit 0;; esac; ${env} setsid ${node} ${ORDER_SERVICE} >> ${dir}/app/orders-${site}.log 2>&1 < /dev/null & echo $! > ${pidFile}`;
 }
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
