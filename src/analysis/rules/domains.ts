@@ -18,7 +18,7 @@ export function workloadSites(plan: Plan, workload: Workload): { primary: Site[]
     for (const p of component.placement) {
       const role = byId.get(p.site)?.role;
       if (p.standby || role === 'secondary') recovery.add(p.site);
-      else if (role === 'primary' || !p.standby) primary.add(p.site);
+      else primary.add(p.site);
     }
     for (const b of component.backups) recovery.add(b.to);
   }
