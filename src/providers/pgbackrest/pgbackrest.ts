@@ -374,6 +374,8 @@ export interface BackupSet {
 export interface StanzaInfo {
   name: string;
   status: { code: number; message: string };
+  /** Per repository: where the cause is when the stanza's own status only says "other". */
+  repo?: Array<{ key?: number; status?: { code: number; message: string } }>;
   backup: BackupSet[];
   archive: { id: string; min: string | null; max: string | null }[];
   cipher: string;
@@ -416,7 +418,11 @@ export async function stanzaInfo(target: PgbackrestTarget, signal?: AbortSignal)
       );
   }
   if (info === undefined || info.status.code === 99) {
-    const text = info?.status.message ?? stdout;
+    // a stanza whose repository does not open says only "other"; the repository's own status has the cause
+    const text =
+      info === undefined
+        ? stdout
+        : [info.status.message, ...(info.repo ?? []).map((r) => r.status?.message ?? '')].join('\n');
     const first = (text.split('\n')[0] ?? '').replace(/[^\x20-\x7e]+/g, '?').slice(0, 200);
     if (target.encrypted && /FormatError|CryptoError|decrypt|cipher/i.test(text))
       throw fail(
