@@ -4,7 +4,7 @@
  * router in the root namespace; every action of the failover and the failback runs over SSH on the sites'
  * hosts. Site east is lost three ways: its processes killed, its link cut, its processes frozen.
  */
-import { chmodSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Canary, measureLoss, measureOutage } from '../../src/drill/canary.ts';
@@ -89,6 +89,8 @@ describe.skipIf(unavailable !== undefined).each([
       await bed.thaw('east');
       await bed.kill('east');
       await bed.kill('west');
+      // made inside a test, where tempDir cannot register its own clean-up
+      rmSync(dir, { recursive: true, force: true });
     }
   }
 
