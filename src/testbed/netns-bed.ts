@@ -14,7 +14,8 @@
  * Rules it keeps, so several beds (and other people's) can run at once on one machine:
  * - before any link exists, a blackhole route for the whole 198.18.0.0/15 is in the root namespace
  *   (metric 4000, below any bed's own /24), so a cut or missing link never sends a packet out of the
- *   machine; it is shared and never removed;
+ *   machine; shared by the beds, it is removed by the last one to close when a bed added it (a marker file
+ *   says so), and left alone when it was there before;
  * - every bed takes its own /24, claimed with a lock file, and its own random name prefix;
  * - `close()` removes everything the bed made, and `NetnsBed.cleanupStale()` removes what beds whose
  *   process died left behind (found by their lock files), never a live bed's.
@@ -46,6 +47,16 @@ import { processAlive } from '../system/processes.ts';
 const RANGE = '198.18.0.0/15';
 const SSHD = '/usr/sbin/sshd';
 const LOCK_PREFIX = 'drctl-netns-bed-';
+/** Present while the blackhole route is one a bed added (not one that was there before any bed). */
+const BLACKHOLE_MARKER = join(tmpdir(), 'drctl-netns-blackhole');
+
+/** The last bed to close takes away the blackhole route a bed added: no bed's lock file is left. */
+async function removeBlackholeWhenLast(): Promise<void> {
+  if (!existsSync(BLACKHOLE_MARKER)) return;
+  if (readdirSync(tmpdir()).some((entry) => entry.startsWith(LOCK_PREFIX))) return;
+  await localExecutor.run(`ip route del blackhole ${RANGE} metric 4000`);
+  rmSync(BLACKHOLE_MARKER, { force: true });
+}
 
 export interface NetnsBedOptions {
   /** Names of the hosts, each one namespace with its own address. @default ['east', 'west'] */
@@ -140,6 +151,7 @@ export class NetnsBed {
     const blackhole = await localExecutor.run(`ip route add blackhole ${RANGE} metric 4000`);
     if (blackhole.exitCode !== 0 && !/File exists/.test(blackhole.stderr))
       throw new Error(`cannot add the blackhole route for ${RANGE}: ${blackhole.stderr.trim()}`);
+    if (blackhole.exitCode === 0) writeFileSync(BLACKHOLE_MARKER, `${process.pid}\n`);
     const id = randomBytes(3).toString('hex');
     const { octets, lock } = await claimSubnet(id);
     const dir = mkdtempSync(join(tmpdir(), 'drctl-bed-'));
@@ -338,6 +350,7 @@ export class NetnsBed {
     for (const child of this.#sshd.values()) child.kill('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
     rmSync(this.#lock, { force: true });
+    await removeBlackholeWhenLast();
   }
 
   /** Remove what beds whose process is gone left behind (their lock names the owner's pid). */
