@@ -3,8 +3,6 @@
  * verifies it by re-hashing every file, and applies grandfather-father-son retention. The repository
  * format and its crash-safety live in `src/backup/`; the SQLite provider writes to the same format.
  */
-import { restoreFits } from '../../backup/preflight.ts';
-import type { TargetInput } from '../../backup/resolve.ts';
 import { z } from 'zod';
 import { defineAction } from '../provider.ts';
 import type { Provider } from '../provider.ts';
@@ -15,6 +13,7 @@ import {
   freshCheck,
   listAction,
   pruneAction,
+  restorePreflight,
   verificationError,
 } from './shared.ts';
 import type { VerifyReport } from '../../backup/index.ts';
@@ -124,14 +123,5 @@ export const filesProvider = {
     'backup-fresh': freshCheck('files', KIND),
   },
   readiness: (component, ctx) => backupReadiness(component, ctx, KIND),
-  preflight: {
-    restore: [
-      {
-        name: 'free disk for the backup',
-        kind: 'capacity',
-        run: (params, ctx) =>
-          restoreFits(ctx.plan, params as TargetInput & { backup?: string; target?: string }),
-      },
-    ],
-  },
+  preflight: { restore: restorePreflight },
 } satisfies Provider;

@@ -9,10 +9,18 @@ import type { Component } from '../../plan/model.ts';
 import { formatDuration, parseDuration } from '../../plan/duration.ts';
 import { Duration } from '../../plan/schema.ts';
 import { defineAction, defineCheck } from '../provider.ts';
-import type { ActionContext, ProviderAction, ProviderCheck, ReadinessFact } from '../provider.ts';
+import type {
+  ActionContext,
+  PreflightCheck,
+  ProviderAction,
+  ProviderCheck,
+  ReadinessFact,
+} from '../provider.ts';
+import { restoreFits } from '../../backup/preflight.ts';
 import { BACKUP_ERRORS } from '../../backup/errors.ts';
 import type { Manifest, PruneReport, VerifyReport } from '../../backup/index.ts';
 import { RetentionParams, resolveTarget, retentionFor, targetParams } from '../../backup/resolve.ts';
+import type { TargetInput } from '../../backup/resolve.ts';
 
 export function backupEvidence(manifest: Manifest, repository: string): Record<string, unknown> {
   return {
@@ -211,3 +219,12 @@ export async function backupReadiness(
   }
   return facts;
 }
+
+/** Preflight of a restore from drctl's repository (files and SQLite alike): the target's disk holds the backup. */
+export const restorePreflight: readonly PreflightCheck[] = [
+  {
+    name: 'free disk for the backup',
+    kind: 'capacity',
+    run: (params, ctx) => restoreFits(ctx.plan, params as TargetInput & { backup?: string; target?: string }),
+  },
+];

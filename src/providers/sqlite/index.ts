@@ -4,8 +4,6 @@
  * backup and then opens a restored copy for `PRAGMA integrity_check` and the plan's validation queries,
  * and `query` for `sql:` checks.
  */
-import { restoreFits } from '../../backup/preflight.ts';
-import type { TargetInput } from '../../backup/resolve.ts';
 import { randomBytes } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -34,6 +32,7 @@ import {
   freshCheck,
   listAction,
   pruneAction,
+  restorePreflight,
   verificationError,
 } from '../files/shared.ts';
 
@@ -423,14 +422,5 @@ export const sqliteProvider = {
   },
   query: queryDatabase,
   readiness: (component, ctx) => backupReadiness(component, ctx, KIND),
-  preflight: {
-    restore: [
-      {
-        name: 'free disk for the backup',
-        kind: 'capacity',
-        run: (params, ctx) =>
-          restoreFits(ctx.plan, params as TargetInput & { backup?: string; target?: string }),
-      },
-    ],
-  },
+  preflight: { restore: restorePreflight },
 } satisfies Provider;
