@@ -9,6 +9,8 @@ export interface AnalysisContext {
   contacts: Map<string, Contact>;
   workloads: Map<string, Workload>;
   sites: Set<string>;
+  /** Ids of components some other component references (cross-store pointers). */
+  referenced: Set<string>;
 }
 
 /** A rule reads the plan and reports what it finds. */
@@ -25,6 +27,7 @@ export function createContext(plan: Plan, now: Date): AnalysisContext {
     contacts: new Map(plan.contacts.map((c) => [c.id, c])),
     workloads: new Map(plan.workloads.map((w) => [w.id, w])),
     sites: new Set(plan.sites.map((s) => s.id)),
+    referenced: referencedComponents(plan),
   };
 }
 

@@ -9,12 +9,11 @@ import { Cron } from 'croner';
 import { formatDuration } from '../../plan/duration.ts';
 import type { BackupSchedule, Component, Step, Workload } from '../../plan/model.ts';
 import type { AnalysisContext, Rule } from '../context.ts';
-import { holdsData, referencedComponents, stepComponent } from '../context.ts';
+import { holdsData, stepComponent } from '../context.ts';
 import { finding } from '../findings.ts';
 
 function dataComponents(context: AnalysisContext, workload: Workload): Component[] {
-  const referenced = referencedComponents(context.plan);
-  return workload.components.filter((c) => holdsData(c, referenced));
+  return workload.components.filter((c) => holdsData(c, context.referenced));
 }
 
 /** Hot standby and active-active: replication that keeps the other site current, and is watched. */
