@@ -109,7 +109,7 @@ describe('drctl readiness', () => {
     expect(result.code, result.stderr).toBe(1);
     expect(result.stdout).toMatch(/api\s+west\s+running\s+0\s+≥ 1\s+BROKEN/);
     expect(result.stdout).toMatch(
-      /api\s+west\s+probe\s+no answer\s+200\s+BROKEN\s+GET http:\/\/127\.0\.0\.1:\d+\/health: connection refused/,
+      /api\s+west\s+probe\s+no answer\s+200\s+BROKEN\s+GET http:\/\/127\.0\.0\.1:\d+\/health: (connection refused|other side closed)/,
     );
     expect(result.stdout).toContain('2 of 4 facts broken');
   });
