@@ -2,13 +2,15 @@
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, expect, onTestFinished } from 'vitest';
 
 export function tempDir(prefix = 'drctl-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const remove = (): void => rmSync(dir, { recursive: true, force: true });
   try {
-    afterAll(remove);
+    // made inside a test, where a new afterAll would never run: removed when that test ends
+    if (expect.getState().currentTestName !== undefined) onTestFinished(remove);
+    else afterAll(remove);
   } catch {
     // outside a test file (a benchmark driving the same harness): removed when the process exits
     process.once('exit', remove);
