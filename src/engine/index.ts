@@ -24,7 +24,7 @@ export {
 } from './operator.ts';
 export type { OperatorInput } from './operator.ts';
 export { runView } from './view.ts';
-export type { RunView, StepView } from './view.ts';
+export type { ChildView, RunView, SiteView, StepView, TierView } from './view.ts';
 export { verifyRun, exportRun } from './audit.ts';
 export { predictTimeline } from './timeline.ts';
 export type { PredictedTimeline, PredictedStep } from './timeline.ts';

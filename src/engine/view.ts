@@ -68,6 +68,37 @@ export interface ChildView {
   recoveredAfterMs: number | undefined;
   /** Within its RTO; undefined until it finished. */
   fits: boolean | undefined;
+  /** Steps running or waiting for people now: where the child is. */
+  current: string[];
+  /** Its steps that wait for an approval now, with whom they wait on. */
+  approvals: Array<{ step: string; on: string[] }>;
+}
+
+/** One tier of a site run: its workloads back against the tightest RTO among them. */
+export interface TierView {
+  tier: number;
+  workloads: string[];
+  /** The tightest RTO of the tier's workloads: the tier is back in time only if all of them are. */
+  rtoMs: number;
+  /** When its last workload was back, from the start of the run; undefined until all are. */
+  recoveredAfterMs: number | undefined;
+  fits: boolean | undefined;
+}
+
+/** A site run's combined result: each workload and each tier against its RTO, and the site's total time. */
+export interface SiteView {
+  site: string;
+  children: ChildView[];
+  tiers: TierView[];
+  /** From the start of the run to the declaration (the activation approval); undefined before it. */
+  declaredAfterMs: number | undefined;
+  /** From the start of the run to the last child back; undefined until every child succeeded. */
+  recoveredAfterMs: number | undefined;
+  /**
+   * Children by outcome against their RTO: back in time, back late, never back (failed, rolled back or
+   * blocked), still under way.
+   */
+  withinRto: { met: number; missed: number; notRecovered: number; open: number };
 }
 
 export interface RunView {
@@ -97,8 +128,8 @@ export interface RunView {
    */
   waitingForDriver: { since: string } | undefined;
   steps: StepView[];
-  /** A site run: the lost site and its children, each a workload's failover runbook. */
-  site?: { site: string; children: ChildView[] };
+  /** A site run: the lost site, its children (each a workload's failover runbook), tiers and total. */
+  site?: SiteView;
 }
 
 export function runView(records: readonly JournalRecord[], lease?: Lease): RunView {
@@ -228,10 +259,52 @@ export function runView(records: readonly JournalRecord[], lease?: Lease): RunVi
         ? undefined
         : { since: (lease?.expiresAt ?? state.lastAt).toISOString() },
     steps,
-    ...(state.created.site === undefined
-      ? {}
-      : { site: { site: state.created.site.site, children: childViews(state, steps) } }),
+    ...(state.created.site === undefined ? {} : { site: siteView(state, state.created.site.site, steps) }),
   };
+}
+
+function siteView(state: RunState, site: string, steps: readonly StepView[]): SiteView {
+  const children = childViews(state, steps);
+  const tiers = [...new Set(children.map((child) => child.tier))]
+    .sort((a, b) => a - b)
+    .map((tier): TierView => {
+      const own = children.filter((child) => child.tier === tier);
+      const rtoMs = Math.min(...own.map((child) => child.rtoMs));
+      const recoveredAfterMs = latestRecovery(own);
+      return {
+        tier,
+        workloads: own.map((child) => child.workload),
+        rtoMs,
+        recoveredAfterMs,
+        fits: recoveredAfterMs === undefined ? undefined : recoveredAfterMs <= rtoMs,
+      };
+    });
+  // the declaration is the gate in front of every child: the one step that belongs to no child
+  const declaration = steps.find((step) => step.kind === 'approval' && childOfStep(step.id) === undefined);
+  return {
+    site,
+    children,
+    tiers,
+    declaredAfterMs:
+      declaration?.finishedAt === undefined || declaration.status !== 'succeeded'
+        ? undefined
+        : Date.parse(declaration.finishedAt) - state.createdAt.getTime(),
+    recoveredAfterMs: latestRecovery(children),
+    withinRto: {
+      met: children.filter((child) => child.fits === true).length,
+      missed: children.filter((child) => child.fits === false).length,
+      notRecovered: children.filter((child) => STOPPED_CHILD.has(child.status)).length,
+      open: children.filter((child) => child.fits === undefined && !STOPPED_CHILD.has(child.status)).length,
+    },
+  };
+}
+
+const STOPPED_CHILD: ReadonlySet<ChildStatus> = new Set(['failed', 'rolled-back', 'blocked']);
+
+/** When the last of these children was back; undefined while one of them is not. */
+function latestRecovery(children: readonly ChildView[]): number | undefined {
+  const times = children.map((child) => child.recoveredAfterMs);
+  return times.every((ms) => ms !== undefined) ? Math.max(...times) : undefined;
 }
 
 function childViews(state: RunState, steps: readonly StepView[]): ChildView[] {
@@ -248,9 +321,7 @@ function childViews(state: RunState, steps: readonly StepView[]): ChildView[] {
     else if (done) status = 'succeeded';
     else if (own.some((step) => step.status === 'waiting')) status = 'waiting';
     else if (own.some((step) => step.status !== 'pending')) status = 'running';
-    else if (
-      child.after.some((id) => ['failed', 'rolled-back', 'blocked'].includes(views.get(id)?.status ?? ''))
-    )
+    else if (child.after.some((id) => STOPPED_CHILD.has(views.get(id)?.status ?? 'pending')))
       status = 'blocked';
     else status = 'pending';
     const finishedAt = done
@@ -267,6 +338,14 @@ function childViews(state: RunState, steps: readonly StepView[]): ChildView[] {
       rtoMs: child.rtoMs,
       recoveredAfterMs,
       fits: recoveredAfterMs === undefined ? undefined : recoveredAfterMs <= child.rtoMs,
+      current: own
+        .filter(
+          (step) => step.status === 'running' || step.status === 'retrying' || step.status === 'waiting',
+        )
+        .map((step) => step.id),
+      approvals: own
+        .filter((step) => step.status === 'waiting' && step.waitingFor === 'approval')
+        .map((step) => ({ step: step.id, on: step.waitingOn })),
     });
   }
   return [...views.values()];

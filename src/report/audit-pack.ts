@@ -10,9 +10,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { complianceOf } from '../compliance/index.ts';
 import { collectOccurrences } from '../compliance/occurrences.ts';
-import { RECORD, exportRun, verifyRun } from '../engine/index.ts';
+import { RECORD, exportRun, runView, verifyRun } from '../engine/index.ts';
 import { formatDuration } from '../plan/duration.ts';
 import type { Plan } from '../plan/model.ts';
+import { siteOfRun } from '../plan/site.ts';
 import { findChromium, htmlToPdf } from '../render/index.ts';
 import type { RunStore } from '../store/store.ts';
 import { TABLETOP_COLLECTION, type TabletopRecord } from '../tabletop/record.ts';
@@ -98,6 +99,8 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   const sections: ReportSection[] = [];
   const approvals: string[][] = [];
   const verified: string[][] = [];
+  // site recoveries: each workload and tier against its RTO, measured by the run's journal
+  const siteRows: string[][] = [];
   for (const run of runs) {
     const lines: string[] = [];
     for await (const line of exportRun(store, run.id)) lines.push(line);
@@ -120,6 +123,22 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
           record.actor,
           record.at.toISOString(),
         ]);
+    const site =
+      siteOfRun(run.workload) === undefined ? undefined : runView(await store.readJournal(run.id)).site;
+    if (site !== undefined) {
+      keep(`evidence/site-runs/${run.id}.json`, `${JSON.stringify(site, null, 2)}\n`);
+      for (const child of site.children)
+        siteRows.push([
+          run.id,
+          site.site,
+          child.workload,
+          `tier ${child.tier}`,
+          ms(child.recoveredAfterMs),
+          ms(child.rtoMs),
+          child.fits === undefined ? child.status : child.fits ? 'met' : 'missed',
+        ]);
+      siteRows.push([run.id, site.site, 'whole site', '', ms(site.recoveredAfterMs), '', run.status]);
+    }
     const check = await verifyRun(store, run.id);
     verified.push([
       run.id,
@@ -234,6 +253,15 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
           ];
         }),
       },
+      ...(siteRows.length === 0
+        ? []
+        : [
+            {
+              kind: 'table' as const,
+              head: ['Site run', 'Site', 'Workload', 'Tier', 'Back after', 'RTO target', 'Result'],
+              rows: siteRows,
+            },
+          ]),
     ],
   });
 

@@ -7,12 +7,13 @@
 import { recoveryPoint } from '../analysis/index.ts';
 import { DRILL_ACTOR } from '../drill/failback.ts';
 import { dataIntegrityLines, strandedWritesOf } from '../drill/data-integrity.ts';
-import { RECORD, runView, type RunView } from '../engine/index.ts';
+import { RECORD, runView, type RunView, type SiteView } from '../engine/index.ts';
 import type { RunCreatedData } from '../engine/journal.ts';
 import { UsageError, formatLocation } from '../errors.ts';
 import { CADENCE_DEFAULTS } from '../plan/defaults.ts';
 import { formatDuration } from '../plan/duration.ts';
-import type { Plan } from '../plan/model.ts';
+import type { Plan, Step, Workload } from '../plan/model.ts';
+import { CHILD_SEPARATOR } from '../plan/site.ts';
 import type { ChainReport } from '../store/chain.ts';
 import { verifyChain } from '../store/chain.ts';
 import type { JournalRecord, RunRecord, RunStore } from '../store/store.ts';
@@ -95,6 +96,92 @@ const DECISIONS = new Set<string>([
   RECORD.cancelRequested,
 ]);
 
+function objectivesSection(workload: Workload | undefined, durationMs: number): ReportSection {
+  const rtoMs = workload?.rtoMs;
+  const rpoMs = workload?.rpoMs;
+  const points = (workload?.components ?? []).map((c) => ({ id: c.id, point: recoveryPoint(c) }));
+  const worst = points.filter((p) => Number.isFinite(p.point.ms)).sort((a, b) => b.point.ms - a.point.ms)[0];
+  return {
+    id: 'objectives',
+    title: 'Recovery objectives',
+    blocks: [
+      {
+        kind: 'table',
+        head: ['Objective', 'Target', 'Measured', 'Result', 'How it was measured'],
+        rows: [
+          [
+            'RTO',
+            ms(rtoMs),
+            ms(durationMs),
+            rtoMs === undefined ? '—' : durationMs <= rtoMs ? 'pass' : 'missed',
+            'run start → run end; add the time between the incident and the start of the run',
+          ],
+          [
+            'RPO',
+            ms(rpoMs),
+            worst === undefined ? 'not measured' : `up to ${ms(worst.point.ms)} (predicted)`,
+            rpoMs === undefined || worst === undefined ? '—' : worst.point.ms <= rpoMs ? 'pass' : 'missed',
+            worst === undefined
+              ? 'no component of the workload copies data'
+              : `${worst.id}: ${worst.point.source}; write the data actually lost here`,
+          ],
+        ],
+      },
+    ],
+  };
+}
+
+const verdict = (fits: boolean | undefined, status?: string): string =>
+  fits === undefined ? (status ?? 'not back') : fits ? 'pass' : 'missed';
+
+/** A site run's objectives: each workload, then each tier, then the whole site, against its RTO. */
+function siteSection(site: SiteView): ReportSection {
+  const { met, missed, notRecovered, open } = site.withinRto;
+  return {
+    id: 'objectives',
+    title: `Recovery of site ${site.site}`,
+    blocks: [
+      {
+        kind: 'p',
+        text: `Times are from the start of the run; add the time between the incident and the start. Declared after ${ms(site.declaredAfterMs)}; every workload back after ${ms(site.recoveredAfterMs)}. ${met} of ${site.children.length} workloads back within their RTO, ${missed} late, ${notRecovered} not recovered${open > 0 ? `, ${open} still under way` : ''}.`,
+      },
+      {
+        kind: 'table',
+        head: ['Workload', 'Tier', 'After', 'State', 'RTO', 'Back after', 'Result'],
+        rows: site.children.map((c) => [
+          c.workload,
+          String(c.tier),
+          c.after.join(', ') || '—',
+          c.status,
+          ms(c.rtoMs),
+          ms(c.recoveredAfterMs),
+          verdict(c.fits, c.status),
+        ]),
+      },
+      {
+        kind: 'table',
+        head: ['Tier', 'Workloads', 'RTO (tightest)', 'Last back after', 'Result'],
+        rows: [
+          ...site.tiers.map((t) => [
+            `tier ${t.tier}`,
+            t.workloads.join(', '),
+            ms(t.rtoMs),
+            ms(t.recoveredAfterMs),
+            verdict(t.fits),
+          ]),
+          [
+            `site ${site.site}`,
+            String(site.children.length),
+            '—',
+            ms(site.recoveredAfterMs),
+            site.recoveredAfterMs === undefined ? 'not all back' : missed > 0 ? 'late' : 'pass',
+          ],
+        ],
+      },
+    ],
+  };
+}
+
 export interface PirDraft {
   view: RunView;
   chain: ChainReport;
@@ -113,8 +200,17 @@ export function draftPir(input: PirInput): PirDraft {
   const created = records[0]!.data as unknown as RunCreatedData;
   const workload = plan?.workloads.find((w) => w.id === view.workload);
   const runbook = workload?.runbooks.find((r) => r.name === view.runbook);
+  const planStep = (id: string): Step | undefined => {
+    if (view.site === undefined) return runbook?.steps.find((s) => s.id === id);
+    // a site run's step is `<workload>.<step>` of that workload's failover runbook
+    const child = view.site.children.find((c) => c.steps.includes(id));
+    const childRunbook = plan?.workloads
+      .find((w) => w.id === child?.workload)
+      ?.runbooks.find((r) => r.name === child?.runbook);
+    return childRunbook?.steps.find((s) => `${child?.workload}${CHILD_SEPARATOR}${s.id}` === id);
+  };
   const stepAt = (id: string): string => {
-    const step = runbook?.steps.find((s) => s.id === id);
+    const step = planStep(id);
     return step === undefined
       ? `step ${id} of runbook ${view.workload}/${view.runbook}`
       : `${formatLocation(step.at)} (step ${id})`;
@@ -135,7 +231,11 @@ export function draftPir(input: PirInput): PirDraft {
         head: ['Workload', 'Runbook', 'Status', 'Started by', 'Started', 'Finished', 'Duration'],
         rows: [
           [
-            workload ? `${workload.name} (tier ${workload.tier}, ${workload.strategy})` : view.workload,
+            workload
+              ? `${workload.name} (tier ${workload.tier}, ${workload.strategy})`
+              : view.site
+                ? `site ${view.site.site} lost: ${view.site.children.map((c) => c.workload).join(', ')}`
+                : view.workload,
             view.runbook,
             view.status,
             view.startedBy,
@@ -236,37 +336,9 @@ export function draftPir(input: PirInput): PirDraft {
   });
 
   const rtoMs = workload?.rtoMs;
-  const rpoMs = workload?.rpoMs;
-  const points = (workload?.components ?? []).map((c) => ({ id: c.id, point: recoveryPoint(c) }));
-  const worst = points.filter((p) => Number.isFinite(p.point.ms)).sort((a, b) => b.point.ms - a.point.ms)[0];
-  sections.push({
-    id: 'objectives',
-    title: 'Recovery objectives',
-    blocks: [
-      {
-        kind: 'table',
-        head: ['Objective', 'Target', 'Measured', 'Result', 'How it was measured'],
-        rows: [
-          [
-            'RTO',
-            ms(rtoMs),
-            ms(view.durationMs),
-            rtoMs === undefined ? '—' : view.durationMs <= rtoMs ? 'pass' : 'missed',
-            'run start → run end; add the time between the incident and the start of the run',
-          ],
-          [
-            'RPO',
-            ms(rpoMs),
-            worst === undefined ? 'not measured' : `up to ${ms(worst.point.ms)} (predicted)`,
-            rpoMs === undefined || worst === undefined ? '—' : worst.point.ms <= rpoMs ? 'pass' : 'missed',
-            worst === undefined
-              ? 'no component of the workload copies data'
-              : `${worst.id}: ${worst.point.source}; write the data actually lost here`,
-          ],
-        ],
-      },
-    ],
-  });
+  sections.push(
+    view.site === undefined ? objectivesSection(workload, view.durationMs) : siteSection(view.site),
+  );
 
   const slow = view.steps.filter((s) => (s.overrunMs ?? 0) > 0);
   sections.push({
@@ -322,7 +394,7 @@ export function draftPir(input: PirInput): PirDraft {
               s.status,
               String(s.attempts),
               (failures.get(s.id) ?? []).join('; '),
-              runbook?.steps.find((p) => p.id === s.id)?.onFailure ?? '',
+              planStep(s.id)?.onFailure ?? '',
             ]),
           },
       contingency.length === 0
@@ -383,6 +455,22 @@ export function draftPir(input: PirInput): PirDraft {
     ]),
     ...failed.map((s) => [`Make ${s.id} reliable: ${firstCode(s.id) ?? s.status}`, '', stepAt(s.id)]),
   ];
+  for (const child of view.site?.children ?? []) {
+    const owner = plan?.workloads.find((w) => w.id === child.workload);
+    const where = owner ? `${formatLocation(owner.at)} (workload ${owner.id})` : `workload ${child.workload}`;
+    if (child.fits === false)
+      actions.push([
+        `${child.workload} was back after ${ms(child.recoveredAfterMs)}, past its RTO of ${ms(child.rtoMs)}: automate, parallelise, add executors, or agree a longer RTO`,
+        owner?.owner ?? '',
+        where,
+      ]);
+    else if (child.status === 'blocked')
+      actions.push([
+        `${child.workload} never started: it waits for ${child.after.join(', ')}; recover it by hand and review that dependency`,
+        owner?.owner ?? '',
+        where,
+      ]);
+  }
   if (rtoMs !== undefined && view.durationMs > rtoMs)
     actions.push([
       `The run took longer than the RTO of ${ms(rtoMs)}: automate, parallelise, or agree a longer RTO`,

@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { Engine, approveStep, confirmStep, runView } from '../../src/engine/index.ts';
 import { loadPlan } from '../../src/plan/index.ts';
 import { providers } from '../../src/providers/index.ts';
+import { draftPir, writeAuditPack, writeReportMarkdown } from '../../src/report/index.ts';
 import { openStore } from '../../src/store/index.ts';
 import { tempDir } from '../support/tmp.ts';
 import { CONTACTS } from './fixtures.ts';
@@ -103,10 +104,23 @@ describe('a site run', () => {
     expect(view.site?.children.every((child) => child.status === 'succeeded' && child.fits === true)).toBe(
       true,
     );
+    const site = view.site!;
+    // the tier's time is its last workload back, the site's the last of all, each from the run's start
+    expect(site.tiers.map((tier) => [tier.tier, tier.workloads, tier.fits])).toEqual([
+      [0, ['base'], true],
+      [1, ['api'], true],
+      [2, ['web'], true],
+      [3, ['batch'], true],
+    ]);
+    const backAfter = (id: string) => site.children.find((child) => child.workload === id)?.recoveredAfterMs;
+    expect(site.tiers[2]?.recoveredAfterMs).toBe(backAfter('web'));
+    expect(site.recoveredAfterMs).toBe(Math.max(...site.children.map((child) => child.recoveredAfterMs!)));
+    expect(site.declaredAfterMs).toBeLessThanOrEqual(backAfter('base')!);
+    expect(site.withinRto).toEqual({ met: 4, missed: 0, notRecovered: 0, open: 0 });
   });
 
   it('stops only the failed child and what depends on it', async () => {
-    const { plan, store, engine, lines } = await bench('api');
+    const { dir, plan, store, engine, lines } = await bench('api');
     const run = await engine.start({
       plan,
       runbook: '',
@@ -134,6 +148,37 @@ describe('a site run', () => {
     expect(view.reason).toMatch(/child api \(step api\.go\) failed/);
     expect(lines()).toEqual(expect.arrayContaining(['base.go', 'batch.go', 'api.prepare']));
     expect(lines()).not.toContain('web.go');
+    expect(view.site?.withinRto).toEqual({ met: 2, missed: 0, notRecovered: 2, open: 0 });
+    expect(view.site?.recoveredAfterMs).toBeUndefined();
+
+    // the review has one row per workload, its tier's and the site's time, and an action for the blocked one
+    const review = writeReportMarkdown(
+      draftPir({
+        run: (await store.getRun(run.runId))!,
+        records: await store.readJournal(run.runId),
+        plan,
+      }).document,
+    );
+    expect(review).toContain('## Recovery of site east');
+    expect(review).toMatch(/\| web \| 2 \| api \| blocked \| .+ \| — \| blocked \|/);
+    expect(review).toMatch(/\| tier 0 \| base \| .+ \| pass \|/);
+    expect(review).toMatch(/\| site east \| 4 \| — \| — \| not all back \|/);
+    expect(review).toContain('web never started: it waits for api');
+    expect(review).toMatch(/plan\.yaml:\d+:\d+ \(step api\.go\)/);
+
+    // the auditor pack keeps the same result as evidence and lists it among the measured figures
+    const pack = await writeAuditPack({
+      plan,
+      store,
+      since: new Date(Date.now() - 60_000),
+      out: join(dir, 'pack'),
+      pdf: false,
+    });
+    const evidence = JSON.parse(
+      readFileSync(join(pack.dir, 'evidence', 'site-runs', `${run.runId}.json`), 'utf8'),
+    ) as { withinRto: unknown };
+    expect(evidence.withinRto).toEqual(view.site?.withinRto);
+    expect(readFileSync(pack.html, 'utf8')).toMatch(/<td>web<\/td><td>tier 2<\/td><td>—<\/td>/);
   });
 
   it('rolls back only the failed child when its policy is rollback', async () => {

@@ -4,7 +4,7 @@
  * run-shared.ts so that these commands load neither the engine's runner nor the provider registry.
  */
 import { resolve } from 'node:path';
-import { runView, type RunView } from '../../engine/view.ts';
+import { runView, type RunView, type SiteView } from '../../engine/view.ts';
 import { runNotFound, UsageError } from '../../errors.ts';
 import { formatDuration } from '../../plan/duration.ts';
 import { DEFAULT_STATE_DIR, SUPPORTED_STORES, looksLikeUrl, openStore } from '../../store/index.ts';
@@ -69,23 +69,34 @@ export function printView(context: CommandContext, view: RunView): void {
     );
   }
   if (view.next.length > 0) out(`next: ${view.next.join(', ')}`);
-  if (view.site !== undefined) {
-    out(`site ${view.site.site} lost: ${view.site.children.length} workloads`);
-    for (const child of view.site.children) {
-      const recovered =
-        child.recoveredAfterMs === undefined
-          ? ''
-          : `, recovered after ${formatDuration(child.recoveredAfterMs)} (RTO ${formatDuration(child.rtoMs)}${child.fits ? '' : ', MISSED'})`;
-      out(
-        `  ${child.status.padEnd(11)} ${child.workload}/${child.runbook} tier ${child.tier}${child.after.length > 0 ? ` after ${child.after.join(', ')}` : ''}${recovered}`,
-      );
-    }
-  }
+  if (view.site !== undefined) printSite(out, view.site);
   for (const step of view.steps) {
     const actual = step.actualMs === undefined ? '-' : formatDuration(step.actualMs);
     const over = step.overrunMs ? ` (+${formatDuration(step.overrunMs)} over)` : '';
     out(
       `  ${step.status.padEnd(11)} ${step.id.padEnd(20)} expected ${formatDuration(step.expectedMs + step.contingencyMs)}, actual ${actual}${over}${step.error ? `  ${step.error.code}: ${step.error.message}` : ''}`,
+    );
+  }
+}
+
+function printSite(out: (line: string) => void, site: SiteView): void {
+  const { met, missed, notRecovered, open } = site.withinRto;
+  out(
+    `site ${site.site} lost: ${site.children.length} workloads; ${site.declaredAfterMs === undefined ? 'not declared yet' : `declared after ${formatDuration(site.declaredAfterMs)}`}; ${site.recoveredAfterMs === undefined ? 'not all back' : `all back after ${formatDuration(site.recoveredAfterMs)}`} (${met} within RTO, ${missed} late, ${notRecovered} not recovered, ${open} under way)`,
+  );
+  for (const child of site.children) {
+    const recovered =
+      child.recoveredAfterMs === undefined
+        ? ''
+        : `, recovered after ${formatDuration(child.recoveredAfterMs)} (RTO ${formatDuration(child.rtoMs)}${child.fits ? '' : ', MISSED'})`;
+    const now = child.current.length > 0 ? `; now ${child.current.join(', ')}` : '';
+    out(
+      `  ${child.status.padEnd(11)} ${child.workload}/${child.runbook} tier ${child.tier}${child.after.length > 0 ? ` after ${child.after.join(', ')}` : ''}${recovered}${now}`,
+    );
+  }
+  for (const tier of site.tiers) {
+    out(
+      `  tier ${tier.tier}: ${tier.recoveredAfterMs === undefined ? 'not all back' : `back after ${formatDuration(tier.recoveredAfterMs)}`} against RTO ${formatDuration(tier.rtoMs)}${tier.fits === undefined ? '' : tier.fits ? ': fits' : ': MISSED'} (${tier.workloads.join(', ')})`,
     );
   }
 }
