@@ -27,6 +27,7 @@ import type { Component, FrontDoor, Placement, Plan, Workload } from '../plan/mo
 import { providers, providerForKind } from '../providers/index.ts';
 import type { ActionContext, RunningFrontDoor } from '../providers/index.ts';
 import { PgCluster } from '../pg/cluster.ts';
+import { drillStarts, drillStartsPlacement, type DrillStarts } from './starts.ts';
 import { freePort, processSpecFor, supervisorFor } from '../providers/process/index.ts';
 import type { Supervisor } from '../providers/process/index.ts';
 
@@ -61,7 +62,7 @@ export interface DrillEnvironmentOptions {
 export interface RunningPlacement {
   component: string;
   site: string;
-  kind: 'process' | 'postgres';
+  kind: DrillStarts;
   /** Where the rest of the environment reaches it (the proxy when there is one). */
   port: number | undefined;
   proxy: FaultProxy | undefined;
@@ -185,7 +186,7 @@ export class DrillEnvironment {
       const portMap = new Map<number, number>();
       const owners = fixedPorts(workload);
       for (const [port, owner] of owners) {
-        if (owner.kind === 'postgres') continue; // the cluster picks its own ports
+        if (owner.kind === 'pg-cluster') continue; // the cluster picks its own ports
         if (options.remapPorts === true) portMap.set(port, await freePort());
         else {
           if (!(await portIsFree(port))) {
@@ -207,8 +208,9 @@ export class DrillEnvironment {
       const running: RunningPlacement[] = [];
       const password = randomBytes(18).toString('base64url');
       for (const component of workload.components) {
-        const placements = component.placement.filter((p) => typeof p.fields.data_dir === 'string');
-        if (component.kind !== 'postgres' || placements.length === 0) continue;
+        if (drillStarts(component) !== 'pg-cluster') continue;
+        const placements = component.placement.filter((p) => drillStartsPlacement(component, p));
+        if (placements.length === 0) continue;
         abort();
         const ordered = [...placements].sort((a, b) => Number(a.standby) - Number(b.standby));
         const database = databaseOf(ordered[0]?.url) ?? 'drctl';
@@ -243,7 +245,7 @@ export class DrillEnvironment {
           if (planned !== undefined) portMap.set(planned, port);
           placement.fields.data_dir = node.dataDir;
           if (proxy !== undefined) placement.fields.listen_port = node.port;
-          running.push({ component: component.id, site: placement.site, kind: 'postgres', port, proxy });
+          running.push({ component: component.id, site: placement.site, kind: 'pg-cluster', port, proxy });
         }
         // the standbys stream through the primary's proxy, so a fault between the sites cuts replication too
         const [primary, ...standbys] = ordered;
@@ -277,7 +279,7 @@ export class DrillEnvironment {
 
       // ---- services: a proxy takes each proxied site's address; the service listens behind it
       for (const component of workload.components) {
-        if (component.kind !== 'process') continue;
+        if (drillStarts(component) !== 'command') continue;
         for (const placement of component.placement) {
           const key = `${component.id}@${placement.site}`;
           const env = envOf(placement);
@@ -291,7 +293,7 @@ export class DrillEnvironment {
             env.PORT = inner;
             placement.fields.ready = `127.0.0.1:${inner}`;
           }
-          running.push({ component: component.id, site: placement.site, kind: 'process', port, proxy });
+          running.push({ component: component.id, site: placement.site, kind: 'command', port, proxy });
         }
       }
       const supervisorTimeout = Math.max(1_000, timeoutMs);
@@ -300,7 +302,7 @@ export class DrillEnvironment {
       const startPlacements = async (which: (placement: Placement) => boolean): Promise<void> => {
         // dependencies first, so a service finds its database
         for (const component of startOrder(workload)) {
-          if (component.kind !== 'process') continue;
+          if (drillStarts(component) !== 'command') continue;
           await Promise.all(
             component.placement
               .filter((p) => which(p) && runsFromStart(p))
@@ -639,7 +641,7 @@ function siteDown(component: string, site: string, error: unknown): DrctlError {
 
 interface PortOwner {
   component: string;
-  kind: 'process' | 'postgres' | 'front-door';
+  kind: DrillStarts | 'front-door';
   what: string;
 }
 
@@ -664,9 +666,9 @@ function fixedPorts(workload: Workload): Map<number, PortOwner> {
     for (const placement of component.placement) {
       const what = `component ${component.id} at site ${placement.site}`;
       const kind =
-        component.kind === 'postgres' && typeof placement.fields.data_dir === 'string'
-          ? 'postgres'
-          : 'process';
+        drillStarts(component) === 'pg-cluster' && drillStartsPlacement(component, placement)
+          ? 'pg-cluster'
+          : 'command';
       const candidates = [
         numberOf(placement.fields.port),
         numberOf(envOf(placement).PORT),

@@ -11,6 +11,7 @@ import type { Engine, RunDriver } from '../engine/index.ts';
 import { DrctlError, UsageError } from '../errors.ts';
 import type { Plan, Runbook, Workload } from '../plan/model.ts';
 import { groupName } from '../providers/process/index.ts';
+import { drillStarts } from './starts.ts';
 import type { RunStore } from '../store/index.ts';
 import { measureOutage } from './canary.ts';
 import type { CanaryRun } from './canary.ts';
@@ -109,7 +110,7 @@ export async function runFailbackPhase(options: FailbackPhaseOptions): Promise<F
   // A site that was only cut off keeps its old order service; the runbook starts it afresh.
   for (const site of options.lostSites) {
     for (const component of options.workload.components) {
-      if (component.kind !== 'process') continue;
+      if (drillStarts(component) !== 'command') continue;
       if (!component.placement.some((p) => p.site === site)) continue;
       const name = groupName(component.id, site);
       if (environment.supervisor.status(name).some((i) => i.state !== 'exited')) {

@@ -20,6 +20,7 @@ import { Communications } from '../notify/index.ts';
 import type { Fault, Plan, Scenario, Workload } from '../plan/model.ts';
 import { providerForKind, providers } from '../providers/index.ts';
 import { groupName } from '../providers/process/index.ts';
+import { drillStarts, drillStartsPlacement } from './starts.ts';
 import { openStore } from '../store/index.ts';
 import type { RunStore } from '../store/index.ts';
 import { signalGroup } from '../system/processes.ts';
@@ -129,10 +130,8 @@ function checkFault(fault: Fault, workload: Workload): void {
       },
     );
   }
-  const runs =
-    component.kind === 'process' ||
-    (component.kind === 'postgres' && typeof placement.fields.data_dir === 'string');
-  const proxied = component.kind === 'process' || component.kind === 'postgres';
+  const runs = drillStartsPlacement(component, placement);
+  const proxied = drillStarts(component) !== undefined;
   const ok =
     fault.kind === 'switchboard' ||
     // a corrupt fault goes through the provider's own corrupt action (corruption.ts checks it has one)
@@ -612,7 +611,7 @@ async function inject(
     case 'kill':
     case 'stop':
     case 'pause': {
-      if (running.kind === 'process') {
+      if (running.kind === 'command') {
         const name = groupName(fault.component, fault.site);
         if (fault.kind === 'pause') {
           const paused = environment.supervisor.pause(name);

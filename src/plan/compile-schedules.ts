@@ -8,7 +8,7 @@ import { scheduleProblem } from '../schedule/index.ts';
 import { VERIFY_EVERY_DEFAULT_MS } from './defaults.ts';
 import { parseDuration } from './duration.ts';
 import type { BackupSchedule, Component, Verification } from './model.ts';
-import { SCHEDULE_TASKS, type WorkloadInput } from './schema.ts';
+import { BACKUP_ENGINE_NEEDS, BACKUP_ENGINES, SCHEDULE_TASKS, type WorkloadInput } from './schema.ts';
 import type { PathSegment } from './source.ts';
 
 type Report = (code: string, message: string, location: SourceLocation, hint?: string) => void;
@@ -20,59 +20,58 @@ const HTTP_READY_DEFAULT_MS = 10_000;
 const optMs = (text: string | undefined): number | undefined =>
   text === undefined ? undefined : parseDuration(text);
 
-/** Problems with the engine fields of each backup policy (restic and pgBackRest need more than a path). */
+/** Problems with the engine fields of each backup policy: what `BACKUP_ENGINE_NEEDS` says each engine needs. */
 export function checkBackupEngines(components: Component[], at: Locator, report: Report): void {
   components.forEach((component, ci) =>
     component.backups.forEach((policy, bi) => {
       const where = (...p: PathSegment[]): SourceLocation => at('components', ci, 'backups', bi, ...p);
-      if (policy.engine === 'restic') {
-        if (policy.repository === undefined && policy.path === undefined)
-          report(
-            'DRCTL_PLAN_MISSING',
-            `restic backup of ${component.id} to ${policy.to} has no repository`,
-            where(),
-            'add `repository:` (a path, or a rest:/s3: URL)',
-          );
-        if (policy.passwordEnv === undefined && policy.passwordFile === undefined)
-          report(
-            'DRCTL_PLAN_MISSING',
-            `restic backup of ${component.id} to ${policy.to} names no password`,
-            where(),
-            'add `password_env:` (an environment variable) or `password_file:`; the password itself never goes in the plan',
-          );
-      }
-      if (policy.engine === 'pgbackrest') {
-        if (policy.repository === undefined && policy.path === undefined)
-          report(
-            'DRCTL_PLAN_MISSING',
-            `pgBackRest backup of ${component.id} to ${policy.to} has no repository path`,
-            where(),
-            'add `repository:` with the directory pgBackRest keeps its repository in',
-          );
-        if (component.kind !== 'postgres')
-          report(
-            'DRCTL_PLAN_VALUE',
-            `pgBackRest backs up PostgreSQL; ${component.id} is of kind ${component.kind}`,
-            where('engine'),
-            'use `engine: restic` (or drctl) for other kinds',
-          );
-        // pgBackRest reads the data directory and reaches the server by its socket, on this machine
-        const server = component.placement.find((p) => !p.standby) ?? component.placement[0];
-        const missing = ['data_dir', 'socket_dir'].filter((field) => {
-          const value = server?.fields[field];
-          return typeof value !== 'string' || value === '';
-        });
-        if (component.kind === 'postgres' && server !== undefined && missing.length > 0)
-          report(
-            'DRCTL_PLAN_MISSING',
-            `pgBackRest backup of ${component.id} needs ${missing.join(' and ')} in its placement at ${server.site}`,
-            server.at,
-            "add data_dir (the server's data directory) and socket_dir (its unix_socket_directories) to the placement",
-          );
-      }
+      const needs = BACKUP_ENGINE_NEEDS[policy.engine ?? 'drctl'];
+      const backup = `${needs.label} backup of ${component.id}`;
+      if (needs.repository !== undefined && policy.repository === undefined && policy.path === undefined)
+        report(
+          'DRCTL_PLAN_MISSING',
+          `${backup} to ${policy.to} ${needs.repository.missing}`,
+          where(),
+          needs.repository.hint,
+        );
+      if (
+        needs.password !== undefined &&
+        policy.passwordEnv === undefined &&
+        policy.passwordFile === undefined
+      )
+        report(
+          'DRCTL_PLAN_MISSING',
+          `${backup} to ${policy.to} names no password`,
+          where(),
+          needs.password.hint,
+        );
+      const backsUp = needs.kinds === undefined || needs.kinds.only.includes(component.kind);
+      if (!backsUp)
+        report(
+          'DRCTL_PLAN_VALUE',
+          `${needs.label} backs up ${needs.kinds?.what}; ${component.id} is of kind ${component.kind}`,
+          where('engine'),
+          needs.kinds?.hint,
+        );
+      if (needs.placementFields === undefined || !backsUp) return;
+      const server = component.placement.find((p) => !p.standby) ?? component.placement[0];
+      const missing = needs.placementFields.fields.filter((field) => {
+        const value = server?.fields[field];
+        return typeof value !== 'string' || value === '';
+      });
+      if (server !== undefined && missing.length > 0)
+        report(
+          'DRCTL_PLAN_MISSING',
+          `${backup} needs ${missing.join(' and ')} in its placement at ${server.site}`,
+          server.at,
+          needs.placementFields.hint,
+        );
     }),
   );
 }
+
+/** The engines whose restores a verification can start as a scratch server. */
+const SCRATCH_SERVER_ENGINES = BACKUP_ENGINES.filter((engine) => BACKUP_ENGINE_NEEDS[engine].scratchServer);
 
 export function compileVerifications(
   input: WorkloadInput,
@@ -118,12 +117,16 @@ export function compileVerifications(
           'restore into a scratch directory, or into a standby placement',
         );
     }
-    if (r.postgres === true && policy !== undefined && policy.engine !== 'pgbackrest')
+    if (
+      r.postgres === true &&
+      policy !== undefined &&
+      !SCRATCH_SERVER_ENGINES.includes(policy.engine ?? 'drctl')
+    )
       report(
         'DRCTL_PLAN_VALUE',
-        `verification ${v.id}: a scratch PostgreSQL cluster is restored from pgBackRest backups; the backup of ${v.component} to ${policy.to} uses ${policy.engine ?? 'drctl'}`,
+        `verification ${v.id}: a scratch PostgreSQL cluster is restored from ${SCRATCH_SERVER_ENGINES.map((e) => BACKUP_ENGINE_NEEDS[e].label).join(' or ')} backups; the backup of ${v.component} to ${policy.to} uses ${policy.engine ?? 'drctl'}`,
         where('restore_to', 'postgres'),
-        'give the policy engine: pgbackrest, or restore into a scratch directory',
+        `give the policy engine: ${SCRATCH_SERVER_ENGINES.join(' or ')}, or restore into a scratch directory`,
       );
     (v.prove?.queries ?? []).forEach((q, j) => {
       if (q.database === undefined && r.postgres !== true)

@@ -324,6 +324,52 @@ const Retention = z.strictObject({
 export const BACKUP_TYPES = ['full', 'incremental', 'differential', 'snapshot', 'wal'] as const;
 export const BACKUP_MEDIA = ['disk', 'object', 'tape', 'database'] as const;
 export const BACKUP_ENGINES = ['drctl', 'restic', 'pgbackrest'] as const;
+
+/** What a backup engine needs of a policy and its component beyond `to:`, each with the hint people read. */
+export interface BackupEngineNeeds {
+  /** How people write the engine's name in messages. */
+  label: string;
+  /** `repository:` (or `path:`) must be given: what the message says is missing, and the hint. */
+  repository?: { missing: string; hint: string };
+  /** `password_env:` or `password_file:` must be given. */
+  password?: { hint: string };
+  /** The component kinds it backs up, what it backs up in words, and the hint for other kinds. */
+  kinds?: { only: readonly string[]; what: string; hint: string };
+  /** Fields the primary placement must set (checked for the kinds it backs up). */
+  placementFields?: { fields: readonly string[]; hint: string };
+  /** Its restores can be started as a scratch server (a verification's `restore_to: { postgres: true }`). */
+  scratchServer?: true;
+}
+
+/** Each backup engine's needs as data, checked when the plan compiles (`plan/compile-schedules.ts`). */
+export const BACKUP_ENGINE_NEEDS: Record<(typeof BACKUP_ENGINES)[number], BackupEngineNeeds> = {
+  drctl: { label: 'drctl' },
+  restic: {
+    label: 'restic',
+    repository: { missing: 'has no repository', hint: 'add `repository:` (a path, or a rest:/s3: URL)' },
+    password: {
+      hint: 'add `password_env:` (an environment variable) or `password_file:`; the password itself never goes in the plan',
+    },
+  },
+  pgbackrest: {
+    label: 'pgBackRest',
+    repository: {
+      missing: 'has no repository path',
+      hint: 'add `repository:` with the directory pgBackRest keeps its repository in',
+    },
+    kinds: {
+      only: ['postgres'],
+      what: 'PostgreSQL',
+      hint: 'use `engine: restic` (or drctl) for other kinds',
+    },
+    // pgBackRest reads the data directory and reaches the server by its socket, on this machine
+    placementFields: {
+      fields: ['data_dir', 'socket_dir'],
+      hint: "add data_dir (the server's data directory) and socket_dir (its unix_socket_directories) to the placement",
+    },
+    scratchServer: true,
+  },
+};
 const Backup = z.strictObject({
   every: Interval.describe('How often a backup is taken.'),
   type: z.enum(BACKUP_TYPES).optional().describe('@default full'),

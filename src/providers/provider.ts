@@ -153,6 +153,42 @@ export interface RunningFrontDoor {
   close(): Promise<void>;
 }
 
+/**
+ * How a drill on this machine brings up a component of the provider's kinds. A component whose provider
+ * declares nothing is left where the plan says and reached there.
+ */
+export type DrillSupport =
+  /** the drill's supervisor runs each placement's command (behind a fault proxy when a fault needs one) */
+  | { starts: 'command' }
+  /**
+   * the placements with `field` set (their data directory) become one local PostgreSQL cluster, the
+   * primary first, the standbys streaming through the primary's fault proxy
+   */
+  | { starts: 'pg-cluster'; field: string };
+
+/**
+ * The backup engine a provider runs (a backup policy's `engine:` names it; drctl's own engine is run by
+ * the provider of the component's kind): which of its actions back up, prune, check and restore, as
+ * verifications and scheduled backups call them.
+ */
+export interface BackupSupport {
+  actions: { backup: string; prune: string; check: string; restore: string };
+  /** The restore action's parameter naming the backup to restore. */
+  snapshotParam: string;
+  /** The backup action's parameter for a schedule's `type:` (full, diff, incr), when the engine has kinds of backup. */
+  typeParam?: string;
+  /**
+   * Where a verification reaches the scratch server started on its restore (`restore_to: { postgres: true }`),
+   * listening on `port`; absent when the engine's restores are not servers.
+   */
+  scratchServerUrl?(
+    plan: Plan,
+    component: string,
+    options: { to: string | undefined; stateDir: string },
+    port: number,
+  ): string;
+}
+
 export interface Provider {
   /** The prefix of its actions in plans: `postgres` for `postgres.promote`. */
   name: string;
@@ -168,6 +204,10 @@ export interface Provider {
   preflight?: Record<string, readonly PreflightCheck[]>;
   /** Starts a front door of this kind for a drill (the plan's `front_door.kind` names the provider kind). */
   frontDoor?(options: FrontDoorOptions): Promise<RunningFrontDoor>;
+  /** The backup engine it runs, for verifications and scheduled backups (verify/). */
+  backup?: BackupSupport;
+  /** What a drill starts for its components (drill/). */
+  drill?: DrillSupport;
 }
 
 /** Keeps an action's parameter type tied to its schema where it is declared. */

@@ -16,9 +16,8 @@ import { DrctlError } from '../errors.ts';
 import type { BackupEngine, BackupSchedule, Plan, Verification } from '../plan/model.ts';
 import { formatDuration } from '../plan/duration.ts';
 import { findProvider, providerForKind } from '../providers/index.ts';
-import type { ActionContext, Provider, ReadinessFact } from '../providers/provider.ts';
+import type { ActionContext, BackupSupport, Provider, ReadinessFact } from '../providers/provider.ts';
 import { planPath } from '../backup/resolve.ts';
-import { restoredServerUrl } from '../providers/pgbackrest/index.ts';
 import { withClient } from '../pg/client.ts';
 import { stopDataDir } from '../pg/server.ts';
 import type { ScheduledJob } from '../schedule/index.ts';
@@ -27,22 +26,6 @@ import { freePort } from '../system/ports.ts';
 import { signalGroup } from '../system/processes.ts';
 
 export const VERIFICATIONS_COLLECTION = 'verifications';
-
-/** Which action of each engine's provider does what; the runner reads this instead of branching. */
-const ENGINE_ACTIONS: Record<
-  BackupEngine,
-  { backup: string; prune: string; check: string; restore: string; snapshotParam: string }
-> = {
-  drctl: { backup: 'backup', prune: 'prune', check: 'verify', restore: 'restore', snapshotParam: 'backup' },
-  restic: {
-    backup: 'backup',
-    prune: 'forget',
-    check: 'check',
-    restore: 'restore',
-    snapshotParam: 'snapshot',
-  },
-  pgbackrest: { backup: 'backup', prune: 'expire', check: 'check', restore: 'restore', snapshotParam: 'set' },
-};
 
 export interface Proof {
   name: string;
@@ -102,7 +85,14 @@ export function findVerification(plan: Plan, workload: string, id: string | unde
   return found;
 }
 
-function engineOf(plan: Plan, verification: Verification): { provider: Provider; engine: BackupEngine } {
+/**
+ * The provider running the backups a verification restores, and what it declares of its engine
+ * (`Provider.backup`): which action backs up, prunes, checks and restores.
+ */
+function engineOf(
+  plan: Plan,
+  verification: Verification,
+): { provider: Provider; engine: BackupEngine; support: BackupSupport | undefined } {
   const component = plan.workloads.flatMap((w) => w.components).find((c) => c.id === verification.component)!;
   const policy = component.backups.find((b) => b.to === verification.to) ?? component.backups[0];
   const engine = policy?.engine ?? 'drctl';
@@ -111,7 +101,7 @@ function engineOf(plan: Plan, verification: Verification): { provider: Provider;
     throw new DrctlError('DRCTL_VERIFY_ENGINE', `no provider restores ${engine} backups of ${component.id}`, {
       hint: 'use engine restic, or a component kind with a backup provider (files, sqlite)',
     });
-  return { provider, engine };
+  return { provider, engine, support: provider.backup };
 }
 
 /** Runs one verification now and keeps its result in the store; a failed proof is a result, not a throw. */
@@ -133,8 +123,7 @@ export async function runVerification(
     stateDir: options.stateDir,
     evidence: (name, value) => void (evidence[name] = value),
   };
-  const { provider, engine } = engineOf(plan, verification);
-  const actions = ENGINE_ACTIONS[engine];
+  const { provider, engine, support } = engineOf(plan, verification);
   // a scratch PostgreSQL cluster is a scratch directory with a server on it for the proofs
   const postgres = verification.restoreTo.kind === 'postgres';
   const scratch = verification.restoreTo.kind === 'scratch' || postgres;
@@ -157,23 +146,28 @@ export async function runVerification(
       : { scheduled: { dueAt: options.scheduled.dueAt.toISOString(), late: options.scheduled.late } }),
   };
   try {
-    const restore = provider.actions[actions.restore];
-    if (restore === undefined)
-      throw new DrctlError('DRCTL_VERIFY_ENGINE', `${provider.name} has no ${actions.restore} action`);
+    const restore = support === undefined ? undefined : provider.actions[support.actions.restore];
+    if (support === undefined || restore === undefined)
+      throw new DrctlError(
+        'DRCTL_VERIFY_ENGINE',
+        `${provider.name} has no ${support?.actions.restore ?? 'restore'} action`,
+      );
     const params: Record<string, unknown> = {
       component: verification.component,
       target,
       force: verification.clear,
     };
     if (verification.to !== undefined) params.to = verification.to;
-    if (verification.snapshot !== undefined) params[actions.snapshotParam] = verification.snapshot;
+    if (verification.snapshot !== undefined) params[support.snapshotParam] = verification.snapshot;
     if (port !== undefined) params.port = port;
     const t0 = performance.now();
     const restored = await restore.run(restore.params.parse(params), ctx);
     result.restoreMs = Math.round(performance.now() - t0);
     proofs.push({ name: 'restore', ok: true, message: restored.summary });
     if (verification.prove.checksums)
-      proofs.push(...(await checksumProofs(provider, actions.check, verification, restored.output, ctx)));
+      proofs.push(
+        ...(await checksumProofs(provider, support.actions.check, verification, restored.output, ctx)),
+      );
     for (const file of verification.prove.files)
       proofs.push({
         name: `file ${file}`,
@@ -183,7 +177,7 @@ export async function runVerification(
     const serverUrl =
       port === undefined
         ? undefined
-        : restoredServerUrl(
+        : support.scratchServerUrl?.(
             plan,
             verification.component,
             { to: verification.to, stateDir: options.stateDir },
@@ -333,8 +327,8 @@ async function referenceProof(
       message: `the reference query failed: ${error instanceof Error ? error.message : String(error)}`,
     };
   }
-  const { provider, engine } = engineOf(plan, { ...verification, component: files.id, to: undefined });
-  const restore = provider.actions[ENGINE_ACTIONS[engine].restore];
+  const { provider, support } = engineOf(plan, { ...verification, component: files.id, to: undefined });
+  const restore = support === undefined ? undefined : provider.actions[support.actions.restore];
   if (restore === undefined)
     return { name, ok: false, message: `${provider.name} cannot restore ${files.id}` };
   const scratch = join(
@@ -553,15 +547,15 @@ export function scheduleJobs(plan: Plan, options: Omit<VerifyOptions, 'scheduled
           component: schedule.target,
           to: schedule.to,
         } as Verification;
-        const { provider, engine } = engineOf(plan, fake);
-        const action = provider.actions[ENGINE_ACTIONS[engine][schedule.task]];
-        if (action === undefined)
+        const { provider, support } = engineOf(plan, fake);
+        const action = support === undefined ? undefined : provider.actions[support.actions[schedule.task]];
+        if (support === undefined || action === undefined)
           throw new DrctlError('DRCTL_VERIFY_ENGINE', `${provider.name} cannot ${schedule.task}`);
         const params: Record<string, unknown> = { component: schedule.target };
         if (schedule.to !== undefined) params.to = schedule.to;
-        // pgBackRest's full/diff/incr; the other engines have one kind of backup
-        if (schedule.type !== undefined && engine === 'pgbackrest' && schedule.task === 'backup')
-          params.type = schedule.type;
+        // full/diff/incr for an engine with kinds of backup; the others have one
+        if (schedule.type !== undefined && support.typeParam !== undefined && schedule.task === 'backup')
+          params[support.typeParam] = schedule.type;
         const ctx: ActionContext = {
           signal: options.signal ?? new AbortController().signal,
           log,

@@ -25,6 +25,10 @@ export const filesProvider = {
   description:
     'Directory backups to another site: chunked, content-addressed, incremental, compressed, checksummed, with retention.',
   kinds: ['files', 'file-share', 'directory'],
+  backup: {
+    actions: { backup: 'backup', prune: 'prune', check: 'verify', restore: 'restore' },
+    snapshotParam: 'backup',
+  },
   actions: {
     backup: defineAction({
       description:

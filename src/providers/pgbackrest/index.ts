@@ -64,7 +64,7 @@ function serverUrl(t: PgbackrestTarget, port = t.port): string {
  * How a restore verification connects to the server started on its scratch restore: the production
  * placement's user, database and password on another port.
  */
-export function restoredServerUrl(
+function restoredServerUrl(
   plan: Plan,
   component: string,
   options: { to: string | undefined; stateDir: string },
@@ -129,6 +129,12 @@ export const pgbackrestProvider = {
   description:
     'PostgreSQL backups with pgBackRest: stanza create and check, full/diff/incr backups, restore to the latest or a point in time, expire, info.',
   kinds: [],
+  backup: {
+    actions: { backup: 'backup', prune: 'expire', check: 'check', restore: 'restore' },
+    snapshotParam: 'set',
+    typeParam: 'type',
+    scratchServerUrl: restoredServerUrl,
+  },
   actions: {
     stanza_create: defineAction({
       description:

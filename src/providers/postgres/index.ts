@@ -927,6 +927,7 @@ export const postgresProvider = {
   description:
     'PostgreSQL: replication status, fencing, promotion, failback rebuild, base backups with WAL archiving, point-in-time restore.',
   kinds: ['postgres'],
+  drill: { starts: 'pg-cluster', field: 'data_dir' },
   actions: {
     status,
     fence: fenceAction,

@@ -189,6 +189,7 @@ export const processProvider = {
   name: 'process',
   description: 'Local processes as the compute of a site: start, stop, kill, pause, resume and scale.',
   kinds: ['process'],
+  drill: { starts: 'command' },
   actions: {
     start: defineAction({
       description: 'Start the component at the site and wait until every instance is ready.',

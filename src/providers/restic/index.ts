@@ -33,6 +33,10 @@ export const resticProvider = {
   description:
     'Backups to restic repositories: backup, restore, check, retention with forget --prune, snapshots.',
   kinds: [],
+  backup: {
+    actions: { backup: 'backup', prune: 'forget', check: 'check', restore: 'restore' },
+    snapshotParam: 'snapshot',
+  },
   actions: {
     init: defineAction({
       description:

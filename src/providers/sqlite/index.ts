@@ -216,6 +216,10 @@ export const sqliteProvider = {
   name: 'sqlite',
   description: 'SQLite online backups to another site, restore, integrity and validation checks, queries.',
   kinds: ['sqlite'],
+  backup: {
+    actions: { backup: 'backup', prune: 'prune', check: 'verify', restore: 'restore' },
+    snapshotParam: 'backup',
+  },
   actions: {
     backup: defineAction({
       description:
