@@ -111,7 +111,7 @@ export function noopPlan(shape: 'chain' | 'fan-out', count: number): Plan {
         at,
       },
     ],
-    drills: { schedule: {} as Plan['drills']['schedule'], scenarios: [], history: [] },
+    drills: { schedule: {} as Plan['drills']['schedule'], scenarios: [], blackouts: [], history: [] },
     at,
   };
 }

@@ -23,6 +23,7 @@ import { resolve } from 'node:path';
 import { Cron } from 'croner';
 import { parseDuration } from './duration.ts';
 import type {
+  Blackout,
   Check,
   Component,
   MessageChannel,
@@ -31,6 +32,7 @@ import type {
   DrillType,
   FrontDoor,
   Plan,
+  Probe,
   ProviderCall,
   RequiredTest,
   Retention,
@@ -64,6 +66,7 @@ import { providerCall } from './calls.ts';
 import { findCycle } from './cycle.ts';
 import { checkBackupEngines, compileSchedules, compileVerifications } from './compile-schedules.ts';
 import { compileCosts } from './compile-costs.ts';
+import { DRILL_MAX_DURATION_MS, checkBlastRadius, checkCron } from './compile-drills.ts';
 import { compileAvailability } from './people.ts';
 
 export interface LoadedFile {
@@ -461,6 +464,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     if (every !== undefined) schedule[type as DrillType] = ms(every);
   }
   const scenarios: Scenario[] = [];
+  const blackouts: Blackout[] = [];
   const history: DrillRecord[] = [];
   if (drillsSection) {
     const dat = (...p: PathSegment[]): SourceLocation => at(drillsSection.file, 'drills', ...p);
@@ -545,10 +549,48 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
               ? true
               : undefined),
         },
+        environment: s.environment ?? 'drill',
+        blastRadius: s.blast_radius && {
+          sites: s.blast_radius.sites ?? [],
+          hosts: s.blast_radius.hosts ?? [],
+          components: s.blast_radius.components ?? [],
+          at: dat('scenarios', i, 'blast_radius'),
+        },
+        guards: (s.guards ?? []).map((g, gi) => ({
+          name: g.name,
+          probe: compileProbe(g.probe),
+          at: dat('scenarios', i, 'guards', gi),
+        })),
+        maxDurationMs: optMs(s.max_duration) ?? DRILL_MAX_DURATION_MS,
         at: dat('scenarios', i),
       });
+      const radius = s.blast_radius;
+      if (radius !== undefined) {
+        const refs = (list: string[] | undefined, key: string, into: Reference[]): void => {
+          for (const [ri, id] of (list ?? []).entries()) {
+            const location = dat('scenarios', i, 'blast_radius', key, ri);
+            into.push({ id, location: () => location, what: `blast radius of scenario ${s.id}` });
+          }
+        };
+        refs(radius.sites, 'sites', siteRefs);
+        refs(radius.components, 'components', componentRefs);
+        refs(radius.hosts, 'hosts', hostRefs);
+      }
     }
     duplicates(scenarios, 'drill scenario', report);
+    for (const scenario of scenarios) checkBlastRadius(scenario, sites, workloads, report);
+    for (const [i, b] of (drillsSection.value.blackouts ?? []).entries()) {
+      blackouts.push({
+        from: b.from === undefined ? undefined : new Date(b.from),
+        to: b.to === undefined ? undefined : new Date(b.to),
+        cron: b.cron,
+        durationMs: optMs(b.duration),
+        timezone: b.timezone ?? 'UTC',
+        reason: b.reason,
+        at: dat('blackouts', i),
+      });
+      if (b.cron !== undefined) checkCron(b.cron, b.timezone, dat('blackouts', i, 'cron'), report);
+    }
     for (const [i, h] of (drillsSection.value.history ?? []).entries()) {
       const location = dat('history', i);
       if (h.workload && !workloads.some((w) => w.id === h.workload))
@@ -667,7 +709,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
     communications,
     secrets: { env: single('secrets')?.value.env ?? [], file: single('secrets')?.value.file },
     workloads,
-    drills: { schedule, scenarios, history },
+    drills: { schedule, scenarios, blackouts, history },
     costs: costsSection && compileCosts(costsSection.value, at(costsSection.file, 'costs')),
     at: at(root),
   };
@@ -934,16 +976,7 @@ function compileComponent(input: ComponentInput, workload: WorkloadInput, at: Lo
     fields: fields as Record<string, unknown>,
     at: at('placement', site),
   }));
-  const probe = input.probe && {
-    url: input.probe.url,
-    tcp: input.probe.tcp,
-    run: input.probe.run,
-    expectStatus: input.probe.expect_status ?? PROBE_DEFAULTS.expectStatus,
-    intervalMs: optMs(input.probe.interval) ?? PROBE_DEFAULTS.intervalMs,
-    timeoutMs: optMs(input.probe.timeout) ?? PROBE_DEFAULTS.timeoutMs,
-    failures: input.probe.failures ?? PROBE_DEFAULTS.failures,
-    successes: input.probe.successes ?? PROBE_DEFAULTS.successes,
-  };
+  const probe = input.probe && compileProbe(input.probe);
   const replication = input.replication && {
     mode: input.replication.mode,
     from: input.replication.from,
@@ -1215,6 +1248,21 @@ function checkSteps(steps: Step[], runbook: string, workload: string, report: Re
       'remove one of the needs so the steps can run in an order',
     );
   }
+}
+
+type ProbeInput = NonNullable<ComponentInput['probe']>;
+
+function compileProbe(input: ProbeInput): Probe {
+  return {
+    url: input.url,
+    tcp: input.tcp,
+    run: input.run,
+    expectStatus: input.expect_status ?? PROBE_DEFAULTS.expectStatus,
+    intervalMs: optMs(input.interval) ?? PROBE_DEFAULTS.intervalMs,
+    timeoutMs: optMs(input.timeout) ?? PROBE_DEFAULTS.timeoutMs,
+    failures: input.failures ?? PROBE_DEFAULTS.failures,
+    successes: input.successes ?? PROBE_DEFAULTS.successes,
+  };
 }
 
 function duplicates(items: Array<{ id: string; at: SourceLocation }>, what: string, report: Report): void {

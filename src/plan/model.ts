@@ -15,6 +15,7 @@ import type {
   DRILL_TYPES,
   FAILURE_POLICIES,
   FAULT_KINDS,
+  DRILL_ENVIRONMENTS,
   MESSAGE_EVENTS,
   REPLICATION_MODES,
   RUNBOOK_KINDS,
@@ -578,6 +579,40 @@ export interface Scenario {
   recoveredAt?: string;
   /** `failover`: whether the faults must start a failover run; undefined when the drill does not judge it. */
   expect: { rtoMs: number; rpoMs: number; failover: boolean | undefined };
+  /** drill: drctl brings the sites up from the plan; existing: the faults act on what already runs. */
+  environment: DrillEnvironmentKind;
+  /** What the faults may touch (environment existing); every fault was checked against it at compile. */
+  blastRadius: BlastRadius | undefined;
+  /** Probes whose failure aborts the drill. */
+  guards: DrillGuard[];
+  /** The drill is aborted after this long; a fault on a host expires there by then. */
+  maxDurationMs: number;
+  at: SourceLocation;
+}
+
+export type DrillEnvironmentKind = (typeof DRILL_ENVIRONMENTS)[number];
+
+export interface BlastRadius {
+  sites: string[];
+  hosts: string[];
+  components: string[];
+  at: SourceLocation;
+}
+
+export interface DrillGuard {
+  name: string;
+  probe: Probe;
+  at: SourceLocation;
+}
+
+/** A window in which no drill may start: fixed (from, to) or repeating (cron, duration). */
+export interface Blackout {
+  from: Date | undefined;
+  to: Date | undefined;
+  cron: string | undefined;
+  durationMs: number | undefined;
+  timezone: string;
+  reason: string | undefined;
   at: SourceLocation;
 }
 
@@ -595,5 +630,6 @@ export interface Drills {
   /** How often each drill type must be done, in ms. */
   schedule: Record<DrillType, number>;
   scenarios: Scenario[];
+  blackouts: Blackout[];
   history: DrillRecord[];
 }

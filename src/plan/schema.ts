@@ -815,6 +815,43 @@ const Fault = z.strictObject({
     .describe('SET list of an overwrite, e.g. "amount = -1". @default text columns = \'corrupted\''),
 });
 
+export const DRILL_ENVIRONMENTS = ['drill', 'existing'] as const;
+
+/** A probe that must keep passing while a drill runs: when it fails, the drill is aborted. */
+const Guard = z.strictObject({
+  name: Id.describe('Named in the report when it aborts the drill.'),
+  probe: Probe.describe(
+    'Must keep passing: failures consecutive failures abort the drill, undo every fault and stop the canary.',
+  ),
+});
+
+/** What a drill on an existing environment may touch; any fault beyond it is a plan error. */
+const BlastRadius = z.strictObject({
+  sites: z.array(Id).optional().describe('Sites whose placements the faults may act on. @default none'),
+  hosts: z
+    .array(Id)
+    .optional()
+    .describe("Hosts (sites.<site>.hosts) a fault may act on through a placement's host. @default none"),
+  components: z.array(Id).optional().describe('Components the faults may act on. @default none'),
+});
+
+/** A time no drill may start: a fixed window (from, to) or a repeating one (cron, duration). */
+const Blackout = z
+  .strictObject({
+    from: DateLike.optional(),
+    to: DateLike.optional(),
+    cron: z.string().optional().describe('Start of a repeating window, e.g. "0 8 * * 1-5".'),
+    duration: Interval.optional().describe('Length of a repeating window.'),
+    timezone: z.string().optional().describe('Time zone of the cron expression. @default UTC'),
+    reason: z.string().optional(),
+  })
+  .refine(
+    (b) =>
+      (b.from !== undefined && b.to !== undefined && b.cron === undefined) ||
+      (b.cron !== undefined && b.duration !== undefined && b.from === undefined && b.to === undefined),
+    { message: 'a blackout is either from and to, or cron and duration' },
+  );
+
 const Scenario = z.strictObject({
   id: Id,
   description: z.string().optional(),
@@ -829,10 +866,25 @@ const Scenario = z.strictObject({
       "provider-wide and control-plane-access: the provider lost. @default the provider of the workload's primary site",
     ),
   faults: z.array(Fault).optional(),
+  environment: z
+    .enum(DRILL_ENVIRONMENTS)
+    .optional()
+    .describe(
+      "drill: drctl brings the workload's sites up on this machine from the plan; existing: nothing is brought up, the faults act on the plan's real components and hosts (needs blast_radius). @default drill",
+    ),
+  blast_radius: BlastRadius.optional().describe(
+    'What the scenario may touch; environment existing needs it.',
+  ),
+  guards: z.array(Guard).optional().describe('Probes whose failure aborts the drill.'),
+  max_duration: Interval.optional().describe(
+    'The drill is aborted after this long, and a fault on a host undoes itself there by then even if drctl dies. @default 10m',
+  ),
   allow_production: z
     .boolean()
     .optional()
-    .describe('Let the faults damage data on a production site. @default false'),
+    .describe(
+      'Let the faults act on a production site (damaging data, or an existing environment). @default false',
+    ),
   recovered_at: Id.optional().describe(
     'Corruption drills: the site whose database holds the data once the runbook has restored it, where the good writes are counted. @default the corrupted site',
   ),
@@ -871,6 +923,7 @@ const Drills = z.strictObject({
     .optional()
     .describe("@default seed 004's test schedule"),
   scenarios: z.array(Scenario).optional(),
+  blackouts: z.array(Blackout).optional().describe('Windows in which no drill may start.'),
   history: z.array(DrillRecord).optional(),
 });
 

@@ -62,7 +62,7 @@ export function testPlan(options: { baseDir: string; sites: string[]; workload: 
     },
     secrets: { env: [], file: undefined },
     workloads: [workload],
-    drills: { schedule: { ...DRILL_SCHEDULE_DEFAULTS }, scenarios: [], history: [] },
+    drills: { schedule: { ...DRILL_SCHEDULE_DEFAULTS }, scenarios: [], blackouts: [], history: [] },
     at: AT,
   };
 }

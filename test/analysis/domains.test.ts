@@ -50,6 +50,10 @@ describe('shared failure domains', () => {
       faults: [],
       announce: false,
       expect: { rtoMs: 0, rpoMs: 0, failover: undefined },
+      environment: 'drill',
+      blastRadius: undefined,
+      guards: [],
+      maxDurationMs: 600_000,
       at: plan.at,
     });
     expect(findings(plan, 'DRCTL_CONTROL_PLANE_BLOCKED').map((f) => f.message)).toEqual([
