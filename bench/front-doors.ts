@@ -6,7 +6,11 @@
  *    - drctl deciding: drctl's probe (every 50 ms, 150 ms timeout, out after 2 failures, as the two-site
  *      example) then `haproxy.maint` east through the runtime API; HAProxy's own checks left at the default;
  *    - HAProxy alone, default checks (`inter 2s fall 3`);
- *    - HAProxy alone, tuned (`inter 100ms fall 2`, `observe layer4`, `option redispatch`, `retries 2`).
+ *    - HAProxy alone, active checks tuned (`inter 100ms fall 2`);
+ *    - HAProxy alone, tuned (`inter 100ms fall 2`, `observe layer4`: the first failed connection marks down).
+ *    Every mode has the same data path: `option redispatch`, `retries 2` and `timeout connect` 100 ms
+ *    (DRCTL_BENCH_CONNECT_TIMEOUT). HAProxy's connect-retry delay is min(timeout connect, 1 s): with 1 s
+ *    every mode waited a second for the request in flight to the dead server, whoever decided.
  *    DRCTL_BENCH_KILLS kills each (default 5).
  * 2. The hot-standby drill with HAProxy as the front door (examples/two-site/haproxy.yaml, PostgreSQL):
  *    detection, client RTO and acknowledged writes lost, DRCTL_BENCH_DRILLS runs (default 3).
@@ -36,6 +40,11 @@ import { freePort } from '../src/providers/process/index.ts';
 const KILLS = Number(process.env.DRCTL_BENCH_KILLS ?? 5);
 const DRILLS = Number(process.env.DRCTL_BENCH_DRILLS ?? 3);
 const PROBE = { intervalMs: 50, timeoutMs: 150, failures: 2 };
+/**
+ * HAProxy's `timeout connect`, the same in every mode. HAProxy waits min(timeout connect, 1 s) before it
+ * retries a request whose connection failed: at 1 s that turn-around, not who decides, set every mode's RTO.
+ */
+const CONNECT_TIMEOUT = process.env.DRCTL_BENCH_CONNECT_TIMEOUT ?? '100ms';
 
 const ctx: ActionContext = {
   signal: new AbortController().signal,
@@ -142,7 +151,14 @@ function decider(url: string, then: () => Promise<void>) {
   };
 }
 
-type Mode = 'drctl' | 'haproxy-default' | 'haproxy-tuned';
+/** HAProxy's checks per mode; everything else of the configuration is the same for all. */
+const CHECKS = {
+  drctl: 'check inter 2s fall 3 rise 2',
+  'haproxy-default': 'check inter 2s fall 3 rise 2',
+  'haproxy-active': 'check inter 100ms fall 2 rise 1',
+  'haproxy-tuned': 'check inter 100ms fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down',
+} as const;
+type Mode = keyof typeof CHECKS;
 
 async function haproxyRound(mode: Mode, dir: string) {
   const [eastPort, westPort, front, admin] = [
@@ -153,10 +169,7 @@ async function haproxyRound(mode: Mode, dir: string) {
   ];
   const east = await startSite('east', '127.0.0.1', eastPort);
   const west = await startSite('west', '127.0.0.1', westPort);
-  const check =
-    mode === 'haproxy-tuned'
-      ? 'check inter 100ms fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down'
-      : 'check inter 2s fall 3 rise 2';
+  const check = CHECKS[mode];
   const cfg = join(dir, `${mode}.cfg`);
   writeFileSync(
     cfg,
@@ -165,10 +178,12 @@ async function haproxyRound(mode: Mode, dir: string) {
       `  stats socket ipv4@127.0.0.1:${admin} level admin`,
       'defaults',
       '  mode http',
-      '  timeout connect 1s',
+      `  timeout connect ${CONNECT_TIMEOUT}`,
       '  timeout client 5s',
       '  timeout server 5s',
-      ...(mode === 'haproxy-tuned' ? ['  option redispatch', '  retries 2'] : []),
+      // the data path is the same whoever decides: a request whose connection failed is retried elsewhere
+      '  option redispatch',
+      '  retries 2',
       'frontend web',
       `  bind 127.0.0.1:${front}`,
       '  default_backend site',
@@ -300,7 +315,7 @@ async function main(): Promise<void> {
     if (haproxyBinary() === undefined) console.log('haproxy is not installed: HAProxy rounds skipped');
     else {
       const rows: string[] = [];
-      for (const mode of ['drctl', 'haproxy-default', 'haproxy-tuned'] as const) {
+      for (const mode of Object.keys(CHECKS) as Mode[]) {
         const samples = [];
         for (let i = 0; i < KILLS; i++) samples.push(await haproxyRound(mode, dir));
         const rtos = samples.flatMap((s) => (s.rtoMs === undefined ? [] : [s.rtoMs]));
@@ -310,7 +325,7 @@ async function main(): Promise<void> {
         );
       }
       console.log(
-        '\nHAProxy front door, site killed (client RTO min / median / max; requests failed per kill; drctl detection)',
+        `\nHAProxy front door, site killed, timeout connect ${CONNECT_TIMEOUT} (client RTO min / median / max; requests failed per kill; drctl detection)`,
       );
       console.log('| mode             | client RTO               | failed requests        | detection |');
       console.log('| ---------------- | ------------------------ | ---------------------- | --------- |');

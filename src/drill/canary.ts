@@ -5,6 +5,8 @@
  * the database that survived). Definitions are in docs/drills.md.
  */
 import { randomBytes } from 'node:crypto';
+import type { LookupFunction } from 'node:net';
+import { Agent, fetch as fetchThrough } from 'undici';
 import { failureReason, now } from './clock.ts';
 
 export interface CanaryOptions {
@@ -22,6 +24,11 @@ export interface CanaryOptions {
   item?: string;
   /** Writes allowed in flight at once; a tick beyond it is skipped and counted, not queued. @default 200 */
   maxInFlight?: number;
+  /**
+   * How the front door's name becomes an address, for a front door that is a DNS name served by the
+   * team's own servers (e.g. asked of a given resolver on every connection). @default the system's resolver
+   */
+  lookup?: LookupFunction;
 }
 
 /** A write the service acknowledged: it answered 2xx with the order's id. Times are epoch milliseconds. */
@@ -86,6 +93,17 @@ export const Canary = {
     const acks: CanaryAck[] = [];
     const failures: CanaryFailure[] = [];
     const inFlight = new Set<Promise<void>>();
+    // no kept-alive connections (pipelining 0): every write resolves the name again, so it follows a switch
+    const agent =
+      options.lookup === undefined
+        ? undefined
+        : new Agent({ connect: { lookup: options.lookup }, pipelining: 0 });
+    const post: typeof fetch =
+      agent === undefined
+        ? fetch
+        : // undici's fetch and the global one differ only in their types' origin
+          (((input: string, init: RequestInit) =>
+            fetchThrough(input, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch);
     const waiters: { until: number; resolve: () => void }[] = [];
     let seq = 0;
     let skipped = 0;
@@ -106,7 +124,7 @@ export const Canary = {
       const id = `${idPrefix}-${n}`;
       const sentAt = now();
       try {
-        const response = await fetch(target, {
+        const response = await post(target, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ id, item, qty: 1 }),
@@ -170,6 +188,7 @@ export const Canary = {
         if (timer !== undefined) clearTimeout(timer);
         settleWaiters();
         await Promise.allSettled([...inFlight]);
+        if (agent !== undefined && !agent.closed) await agent.close();
         const bySeq = (a: { seq: number }, b: { seq: number }): number => a.seq - b.seq;
         return {
           url: target,

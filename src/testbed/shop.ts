@@ -1,7 +1,9 @@
 /**
  * The reference disaster on a bed of real hosts: the two-site shop with east and west each a network
  * namespace (src/testbed/netns-bed.ts) running sshd, PostgreSQL 15 (east primary, west a synchronous
- * streaming standby) and the order service. drctl's traffic router is the front door in the root namespace.
+ * streaming standby) and the order service. The front door is drctl's traffic router in the root namespace,
+ * or (`door: 'dns'`) a DNS name served by BIND on a third host `ns` (src/testbed/bed-dns.ts): clients resolve
+ * `shop.example.test` through a caching resolver, and the runbooks move them with `dns.set`.
  * Every action of the failover and failback runbooks runs over SSH on the sites' hosts (`overSsh`), or, for
  * comparison, the same commands on this machine (the bed's hosts share its file system and pids).
  *
@@ -24,6 +26,7 @@ import type { Plan } from '../plan/model.ts';
 import { findPgBinaries, serverRunAs } from '../pg/index.ts';
 import { TrafficRouter } from '../router/index.ts';
 import { freePort } from '../system/ports.ts';
+import { BedDns } from './bed-dns.ts';
 import type { NetnsBed } from './netns-bed.ts';
 
 const ORDER_SERVICE = fileURLToPath(
@@ -40,23 +43,42 @@ export interface BedShopOptions {
   dir: string;
   /** Run the runbooks' actions over SSH on the hosts (true) or on this machine. @default true */
   overSsh?: boolean;
+  /**
+   * The front door: drctl's router, or the name `shop.example.test` served by BIND on the bed's host `ns`
+   * (the bed must have one), whose A record the runbooks switch. @default 'router'
+   */
+  door?: 'router' | 'dns';
+  /** TTL of the shop's A record, with `door: 'dns'`. @default 5 */
+  ttlSeconds?: number;
 }
+
+/** The environment variable the DNS runbook steps read the TSIG secret from. */
+export const SHOP_TSIG_ENV = 'BED_SHOP_TSIG_SECRET';
 
 export class BedShop {
   readonly plan: Plan;
-  readonly router: TrafficRouter;
+  /** The front door clients use: the router's URL, or the DNS name's. */
+  readonly url: string;
   readonly planFile: string;
+  /** With `door: 'dns'`: the servers, and how a client resolves the name through the resolver. */
+  readonly dns: BedDns | undefined;
+  readonly #router: TrafficRouter | undefined;
   readonly #bed: NetnsBed;
 
-  private constructor(parts: { plan: Plan; router: TrafficRouter; planFile: string; bed: NetnsBed }) {
+  private constructor(parts: {
+    plan: Plan;
+    url: string;
+    router: TrafficRouter | undefined;
+    dns: BedDns | undefined;
+    planFile: string;
+    bed: NetnsBed;
+  }) {
     this.plan = parts.plan;
-    this.router = parts.router;
+    this.url = parts.url;
+    this.#router = parts.router;
+    this.dns = parts.dns;
     this.planFile = parts.planFile;
     this.#bed = parts.bed;
-  }
-
-  get url(): string {
-    return this.router.url;
   }
 
   static async create(options: BedShopOptions): Promise<BedShop> {
@@ -68,10 +90,29 @@ export class BedShop {
     if (runAs !== undefined) chownSync(pgDir, runAs.uid, runAs.gid);
     mkdirSync(join(dir, 'app'), { recursive: true });
     const routerPort = await freePort();
+    const ttl = options.ttlSeconds ?? 5;
+    const dns =
+      options.door === 'dns'
+        ? await BedDns.create({
+            bed,
+            host: 'ns',
+            dir,
+            records: [`shop ${ttl} IN A ${bed.host('east').address}`],
+          })
+        : undefined;
+    // read by the dns.set steps, as an operator's environment would hold it
+    if (dns !== undefined) process.env[SHOP_TSIG_ENV] = dns.key.secret;
     const planFile = join(dir, 'plan.yaml');
     writeFileSync(
       planFile,
-      shopPlan({ bed, dir, bin, routerPort, overSsh: options.overSsh ?? true, node: process.execPath }),
+      shopPlan({
+        bed,
+        dir,
+        bin,
+        overSsh: options.overSsh ?? true,
+        node: process.execPath,
+        door: dns === undefined ? { routerPort } : { dns, ttl },
+      }),
     );
     const plan = await loadPlan(planFile);
     const address = (site: ShopSite): string => bed.host(site).address;
@@ -124,6 +165,15 @@ export class BedShop {
         executorOn(plan, `app-${site}`),
         startOrders(dir, site, address(site), process.execPath),
       );
+    if (dns !== undefined) {
+      const url = `http://shop.${dns.zone}:${APP_PORT}`;
+      await waitFor(
+        async () => (await fetch(`http://${address('east')}:${APP_PORT}/ready`)).status === 200,
+        30_000,
+        'the order service at east to answer',
+      );
+      return new BedShop({ plan, url, router: undefined, dns, planFile, bed });
+    }
     const router = await TrafficRouter.create({
       endpoints: SITES.map((site, index) => ({
         site,
@@ -135,7 +185,7 @@ export class BedShop {
       port: routerPort,
       probe: { path: '/ready', intervalMs: 50, timeoutMs: 150, failures: 2, successes: 1 },
     });
-    const shop = new BedShop({ plan, router, planFile, bed });
+    const shop = new BedShop({ plan, url: router.url, router, dns: undefined, planFile, bed });
     await waitFor(
       async () => (await fetch(`${router.url}/ready`).catch(() => undefined))?.status === 200,
       30_000,
@@ -162,9 +212,10 @@ export class BedShop {
     }
   }
 
-  /** Stops the front door. What runs on the hosts goes with them (`NetnsBed.kill`, `close`). */
+  /** Stops the router. What runs on the hosts (BIND too) goes with them (`NetnsBed.kill`, `close`). */
   async close(): Promise<void> {
-    await this.router.close();
+    await this.#router?.close();
+    if (this.dns !== undefined) delete process.env[SHOP_TSIG_ENV];
   }
 }
 
@@ -207,9 +258,9 @@ function shopPlan(o: {
   bed: NetnsBed;
   dir: string;
   bin: string;
-  routerPort: number;
   overSsh: boolean;
   node: string;
+  door: { routerPort: number } | { dns: BedDns; ttl: number };
 }): string {
   const { bed, dir, bin } = o;
   const pgDir = `${dir}/pg`;
@@ -230,8 +281,29 @@ function shopPlan(o: {
     `${bin}/psql -h ${addr(site)} -p ${PG_PORT} -U postgres -d postgres -qAtc ${shellQuote(sql)}`;
   const fence = (site: ShopSite): string =>
     `P=$(head -1 ${pgDir}/${site}/postmaster.pid 2>/dev/null) || exit 0; kill -KILL $P $(pgrep -P $P) 2>/dev/null; exit 0`;
-  const front = (site: ShopSite): string =>
-    `{ until: { http: { url: "http://127.0.0.1:${o.routerPort}/ready", status: 200, json: { site: ${site} } } }, every: 20ms, deadline: 30s }`;
+  // the last step of each runbook: wait for the router to send orders to the site, or switch the DNS record
+  const door = o.door;
+  const front = (site: ShopSite, needs: string): string => {
+    if ('routerPort' in door)
+      return `- id: front-door-${site}
+            needs: [${needs}]
+            wait: { until: { http: { url: "http://127.0.0.1:${door.routerPort}/ready", status: 200, json: { site: ${site} } } }, every: 20ms, deadline: 30s }`;
+    const record = `server: "${door.dns.server}", zone: ${door.dns.zone}, name: shop, type: A`;
+    return `- id: dns-${site}
+            needs: [${needs}]
+            action: dns.set
+            with: { ${record}, values: [${addr(site)}], ttl: ${door.ttl}, tsig: { name: ${door.dns.key.name}, secret_env: ${SHOP_TSIG_ENV} } }
+            validate:
+              - { name: the zone's servers answer ${site}, check: dns.check, with: { ${record}, values: [${addr(site)}], within: 10s, every: 20ms } }`;
+  };
+  const dnsComponent =
+    'dns' in door
+      ? `
+      - id: name
+        kind: dns
+        placement:
+          east: { server: "${door.dns.server}", zone: ${door.dns.zone}, name: shop, type: A }`
+      : '';
   const rebuild = (site: ShopSite, from: ShopSite): string =>
     [
       `${fence(site).replace(/; exit 0$/, '')}`,
@@ -277,7 +349,7 @@ workloads:
         depends_on: [db]
         placement:
           east: { host: app-east, command: ${q(`node ${ORDER_SERVICE}`)}, port: ${APP_PORT} }
-          west: { host: app-west, command: ${q(`node ${ORDER_SERVICE}`)}, port: ${APP_PORT}, standby: true }
+          west: { host: app-west, command: ${q(`node ${ORDER_SERVICE}`)}, port: ${APP_PORT}, standby: true }${dnsComponent}
     runbooks:
       failover:
         description: >-
@@ -299,9 +371,7 @@ workloads:
             action: shell.run
             with: { ${host('app-west')}command: ${q(startOrders(dir, 'west', addr('west'), o.node))} }
             on_failure: abort
-          - id: front-door-west
-            needs: [start-orders-west]
-            wait: ${front('west')}
+          ${front('west', 'start-orders-west')}
       failback:
         steps:
           - id: rebuild-east
@@ -331,8 +401,6 @@ workloads:
             action: shell.run
             with: { ${host('app-east')}command: ${q(startOrders(dir, 'east', addr('east'), o.node))} }
             on_failure: abort
-          - id: front-door-east
-            needs: [start-orders-east]
-            wait: ${front('east')}
+          ${front('east', 'start-orders-east')}
 `;
 }

@@ -3,9 +3,10 @@
 // Whatever the plan says, drctl keeps its contract: exit code 0 or 1, no stack trace, no `undefined`,
 // `NaN` or `Infinity` in what it prints, and exactly one JSON document on stdout with --json.
 import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isMap, isScalar, isSeq, parseDocument, visit } from 'yaml';
+import { loadPlan } from '../../src/plan/index.ts';
 import { runCli, type CliResult } from '../support/cli.ts';
 import { tempDir } from '../support/tmp.ts';
 
@@ -88,10 +89,10 @@ interface Mutation {
   apply: (text: string) => string;
 }
 
-function mutations(example: string, count: number, seed: number): Mutation[] {
+/** Mutations of the files plan.yaml is made of (a variant beside it, never loaded, would test nothing). */
+function mutations(example: string, files: readonly string[], count: number, seed: number): Mutation[] {
   const next = random(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
-  const files = readdirSync(join('examples', example)).filter((f) => f.endsWith('.yaml'));
   const result: Mutation[] = [];
   for (let i = 0; i < count; i++) {
     const file = pick(files);
@@ -149,7 +150,8 @@ describe.each(EXAMPLES)('mutations of the %s example', (example) => {
   it('keep the command-line contract of validate, analyze, render and the dry run', async () => {
     const seed = 27 + EXAMPLES.indexOf(example);
     let refused = 0;
-    for (const mutation of mutations(example, 25, seed)) {
+    const files = (await loadPlan(join('examples', example, 'plan.yaml'))).files.map((f) => basename(f));
+    for (const mutation of mutations(example, files, 25, seed)) {
       const dir = tempDir('drctl-mutation-');
       cpSync(join('examples', example), dir, { recursive: true });
       const file = join(dir, mutation.file);
