@@ -7,6 +7,7 @@
  * is now, has passed (docs/preflight.md).
  */
 import type { SourceLocation } from '../errors.ts';
+import { callName } from '../plan/calls.ts';
 import type { Plan, Step } from '../plan/model.ts';
 import type { ActionContext, PreflightCheck, PreflightKind, Provider } from '../providers/provider.ts';
 import type { RunStore } from '../store/store.ts';
@@ -225,21 +226,16 @@ async function runOne(
 
 /** The provider action a step runs, with its parameters parsed, and the checks declared beside it. */
 function providerChecks(providers: readonly Provider[], step: Step): Planned[] {
-  let qualified: string | undefined;
-  let given: Record<string, unknown> = step.with;
-  if (step.kind === 'shell' && step.run !== undefined) {
-    qualified = 'shell.run';
-    given = { command: step.run, ...step.with };
-  } else if (step.kind === 'action') qualified = step.action;
-  if (qualified === undefined) return [];
-  const [providerName = '', actionName = ''] = qualified.split('.', 2);
-  const provider = providers.find((candidate) => candidate.name === providerName);
-  const action = provider?.actions[actionName];
+  // the step's action as the plan compiled it (a `run:` is a call of the shell provider)
+  const call = step.call;
+  if (call === undefined) return [];
+  const provider = providers.find((candidate) => candidate.name === call.provider);
+  const action = provider?.actions[call.name];
   if (provider === undefined || action === undefined) return [];
-  const parsed = action.params.safeParse(given);
+  const parsed = action.params.safeParse(call.params);
   if (!parsed.success) return [];
-  return (provider.preflight?.[actionName] ?? []).map((check) => ({
-    key: `${qualified}:${check.name}:${JSON.stringify(given)}`,
+  return (provider.preflight?.[call.name] ?? []).map((check) => ({
+    key: `${callName(call)}:${check.name}:${JSON.stringify(call.params)}`,
     check,
     run: (ctx) => check.run(parsed.data, ctx),
   }));
