@@ -11,8 +11,11 @@ import { providers } from './index.ts';
 
 const SRC = join(import.meta.dirname, '..');
 
-/** Where kinds may be named: the providers themselves, and the plan schema that lists engines and kinds. */
-const ALLOWED_FILES = [/^providers\//, /^plan\/schema\.ts$/, /\.test\.ts$/];
+/**
+ * Where kinds may be named: the providers themselves, the plan schema that lists engines and kinds, and
+ * tests and their test beds (which write plans).
+ */
+const ALLOWED_FILES = [/^providers\//, /^plan\/schema\.ts$/, /\.test\.ts$/, /^testbed\//];
 
 /**
  * Plan words that happen to spell a provider's name: a step's kind `shell` (a `run:` step) and a
