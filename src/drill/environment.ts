@@ -606,7 +606,7 @@ function placementsOf(workload: Workload, componentId: string): Placement[] {
 }
 
 /** Components in dependency order (within the workload). */
-function startOrder(workload: Workload): Component[] {
+export function startOrder(workload: Workload): Component[] {
   const done = new Set<string>();
   const ordered: Component[] = [];
   const visit = (component: Component, depth: number): void => {
@@ -745,7 +745,7 @@ function relocateData(plan: Plan, workload: Workload, workDir: string): void {
 }
 
 /** The placement's env, as a mutable record (created when absent). */
-function envOf(placement: Placement): Record<string, unknown> {
+export function envOf(placement: Placement): Record<string, unknown> {
   const env = placement.fields.env;
   if (env !== null && typeof env === 'object' && !Array.isArray(env)) return env as Record<string, unknown>;
   const created: Record<string, unknown> = {};
@@ -753,13 +753,13 @@ function envOf(placement: Placement): Record<string, unknown> {
   return created;
 }
 
-function numberOf(value: unknown): number | undefined {
+export function numberOf(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isInteger(value)) return value;
   if (typeof value === 'string' && /^\d{1,5}$/.test(value)) return Number(value);
   return undefined;
 }
 
-function portOf(url: string | undefined): number | undefined {
+export function portOf(url: string | undefined): number | undefined {
   if (url === undefined) return undefined;
   const match = /^[a-z]+:\/\/(?:[^@/]*@)?(?:127\.0\.0\.1|localhost):(\d{1,5})/i.exec(url);
   return match === null ? undefined : Number(match[1]);

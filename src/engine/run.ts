@@ -76,6 +76,12 @@ export interface StartRunOptions {
   activation?: ActivationGate;
   /** Why the run started and whether a person asked for it (the monitor starts runs by itself). Kept in the first record. */
   trigger?: RunTrigger;
+  /**
+   * Steps not to run, each with the reason people read (a rehearsal of part of the runbook, a step that
+   * would reach production from an isolated copy). They are journaled `step-skipped` before anything
+   * starts, so what needs them goes on as after an operator's skip. @default every step runs
+   */
+  skip?: ReadonlyMap<string, string>;
 }
 
 export interface ResumeRunOptions {
@@ -337,6 +343,7 @@ export class Engine {
         resumed: false,
         by: options.startedBy,
         returnWhenWaiting: options.returnWhenWaiting ?? false,
+        ...(options.skip === undefined ? {} : { skip: options.skip }),
       },
     );
     await driver.takeLease();
@@ -394,6 +401,8 @@ interface DriverMode {
   resumed: boolean;
   by: string;
   returnWhenWaiting: boolean;
+  /** Steps journaled skipped before the first turn (a fresh start only). */
+  skip?: ReadonlyMap<string, string>;
 }
 
 /** Marks an abort that came from a cancel, not from a timeout. */
@@ -695,6 +704,7 @@ class Driver implements RunDriver {
         },
       ]);
       await this.#hook('onRunStart', { ...this.#event, resumed: this.#mode.resumed });
+      await this.#skipChosen();
       await this.#recoverInFlight();
       for (;;) {
         if (this.#fatal !== undefined) throw this.#fatal;
@@ -733,6 +743,23 @@ class Driver implements RunDriver {
   }
 
   #turns = 0;
+
+  async #skipChosen(): Promise<void> {
+    for (const [id, reason] of this.#mode.skip ?? []) {
+      const execution = this.#executions.get(id);
+      if (execution === undefined || this.#state.steps.get(id)?.status !== 'pending') continue;
+      await this.#journal([
+        { type: RECORD.stepSkipped, step: id, actor: ENGINE_ACTOR, data: { by: this.#mode.by, reason } },
+      ]);
+      await this.#hook('onStepComplete', {
+        ...this.#event,
+        step: execution.step,
+        status: 'skipped',
+        summary: `skipped: ${reason}`,
+        actualMs: 0,
+      });
+    }
+  }
 
   #fail(error: unknown): void {
     this.#fatal ??= error;

@@ -7,3 +7,4 @@ export * from './binaries.ts';
 export * from './client.ts';
 export * from './server.ts';
 export * from './cluster.ts';
+export * from './clone.ts';

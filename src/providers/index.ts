@@ -25,6 +25,9 @@ export type {
   ReadinessFact,
   FrontDoorOptions,
   RunningFrontDoor,
+  Isolation,
+  IsolatedCopy,
+  IsolatedCopyOptions,
 } from './provider.ts';
 export { defineAction, defineCheck } from './provider.ts';
 export { checkStepActions } from './validate-params.ts';

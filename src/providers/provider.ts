@@ -189,6 +189,40 @@ export interface BackupSupport {
   ): string;
 }
 
+/** What an isolated test failover tells a provider making a copy of a component (docs/drills.md). */
+export interface IsolatedCopyOptions {
+  /** The site whose placement the copy stands in for (the recovery site). */
+  site: string;
+  /** A scratch directory of the drill's own, removed with it. */
+  dir: string;
+  ctx: ActionContext;
+}
+
+/** A copy of a component made for an isolated test failover. */
+export interface IsolatedCopy {
+  /** The placement fields that reach the copy (`url`, `path`, `data_dir`, …); they replace the site's. */
+  fields: Record<string, unknown>;
+  /** What was copied, for people: "a base backup of the standby at west". */
+  from: string;
+  /** How current the copy's data is (ISO 8601), when the provider can tell. */
+  dataAsOf?: string;
+  /** Stops and removes the copy; returns what it removed, for the report. */
+  remove(): Promise<string[]>;
+}
+
+/**
+ * How a provider takes part in an isolated test failover: where a copy would come from, making it, and
+ * a read-only picture of the real component that the drill compares before and after to prove it
+ * untouched.
+ */
+export interface Isolation {
+  /** Where a copy of the component at the site would come from, or why there is nothing. Reaches nothing. */
+  source(component: Component, site: string): { from: string } | { none: string };
+  copy(component: Component, options: IsolatedCopyOptions): Promise<IsolatedCopy>;
+  /** Rows, replication and backups of every placement, read only; compared as JSON before and after. */
+  fingerprint(component: Component, ctx: ActionContext): Promise<Record<string, unknown>>;
+}
+
 export interface Provider {
   /** The prefix of its actions in plans: `postgres` for `postgres.promote`. */
   name: string;
@@ -208,6 +242,8 @@ export interface Provider {
   backup?: BackupSupport;
   /** What a drill starts for its components (drill/). */
   drill?: DrillSupport;
+  /** Copies for isolated test failovers, for the kinds that hold data. */
+  isolation?: Isolation;
 }
 
 /** Keeps an action's parameter type tied to its schema where it is declared. */

@@ -55,6 +55,7 @@ import {
   type LocalServer,
   type Target,
 } from './operations.ts';
+import { postgresIsolation } from './isolation.ts';
 
 export {
   PgCluster,
@@ -945,6 +946,7 @@ export const postgresProvider = {
   query: (component: Component, site: string, sql: string, ctx: ActionContext) =>
     runQuery(ctx.plan, component.id, site, sql),
   readiness,
+  isolation: postgresIsolation,
   preflight: {
     status: [connects],
     fence: [connects],

@@ -4,7 +4,7 @@
  * backup and then opens a restored copy for `PRAGMA integrity_check` and the plan's validation queries,
  * and `query` for `sql:` checks.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -12,9 +12,9 @@ import { basename, join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
-import type { Component, Plan } from '../../plan/model.ts';
+import type { BackupPolicy, Component, Plan } from '../../plan/model.ts';
 import { defineAction } from '../provider.ts';
-import type { ActionContext, Provider } from '../provider.ts';
+import type { ActionContext, Isolation, Provider } from '../provider.ts';
 import { BACKUP_ERRORS, describe } from '../../backup/errors.ts';
 import type { Subject } from '../../backup/errors.ts';
 import {
@@ -211,6 +211,82 @@ async function queryDatabase(
     db.close();
   }
 }
+
+/** A backup policy of drctl's own repository format, the one at `site` first: where a copy comes from. */
+function copyPolicy(component: Component, site: string): BackupPolicy | undefined {
+  const own = component.backups.filter((b) => (b.engine ?? 'drctl') === 'drctl' && b.path !== undefined);
+  return own.find((b) => b.to === site) ?? own[0];
+}
+
+/** Row count and a digest of every table of a database file, opened read-only. */
+function tableDigests(path: string, subject: Subject): Record<string, unknown> {
+  const db = openDatabase(path, subject, { readonly: true });
+  try {
+    const names = db
+      .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name")
+      .pluck()
+      .all() as string[];
+    const tables: Record<string, unknown> = {};
+    for (const name of names) {
+      const rows = db
+        .prepare(`select * from "${name.replaceAll('"', '""')}" order by rowid`)
+        .raw()
+        .all();
+      tables[name] = {
+        count: rows.length,
+        sha256: createHash('sha256').update(JSON.stringify(rows)).digest('hex'),
+      };
+    }
+    return tables;
+  } finally {
+    db.close();
+  }
+}
+
+/** Isolated test failover: the copy is the newest backup restored into the drill's scratch directory. */
+const sqliteIsolation: Isolation = {
+  source(component, site) {
+    const policy = copyPolicy(component, site);
+    return policy === undefined
+      ? { none: `${component.id} has no backup policy with a path (backups[].path) to restore a copy from` }
+      : { from: `the newest backup at ${policy.to}` };
+  },
+  async copy(component, { site, dir, ctx }) {
+    const policy = copyPolicy(component, site);
+    const target = resolveTarget(ctx.plan, { component: component.id, site, to: policy?.to });
+    const path = join(dir, `${component.id}.db`);
+    const result = await target.repository.restoreFile(undefined, path, { site, signal: ctx.signal });
+    return {
+      fields: { path },
+      from: `backup ${result.backup} at ${target.backupSite}`,
+      dataAsOf: result.dataAsOf,
+      async remove() {
+        await removeSidecars(path);
+        await rm(path, { force: true });
+        return [`database file ${path}`];
+      },
+    };
+  },
+  async fingerprint(component, ctx) {
+    const picture: Record<string, unknown> = {};
+    for (const placement of component.placement) {
+      if (placement.path === undefined) continue;
+      const path = planPath(ctx.plan, placement.path);
+      const exists = await stat(path).then(
+        () => true,
+        () => false,
+      );
+      picture[placement.site] = exists
+        ? tableDigests(path, { component: component.id, site: placement.site })
+        : { exists: false };
+    }
+    for (const policy of component.backups.filter((b) => (b.engine ?? 'drctl') === 'drctl' && b.path)) {
+      const { repository } = resolveTarget(ctx.plan, { component: component.id, to: policy.to });
+      picture[`backups at ${policy.to}`] = (await repository.list()).map((m) => m.id);
+    }
+    return picture;
+  },
+};
 
 export const sqliteProvider = {
   name: 'sqlite',
@@ -426,5 +502,6 @@ export const sqliteProvider = {
   },
   query: queryDatabase,
   readiness: (component, ctx) => backupReadiness(component, ctx, KIND),
+  isolation: sqliteIsolation,
   preflight: { restore: restorePreflight },
 } satisfies Provider;

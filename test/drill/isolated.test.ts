@@ -1,0 +1,101 @@
+/**
+ * Isolated test failover on the reference example: "production" is brought up by the test beforehand
+ * (the hot-standby shop with streaming replication, the warm-standby shop with snapshots), the drill copies
+ * the recovery site and runs the failover runbook on the copy, and production's rows, replication state
+ * and routing are the same afterwards, with nothing of the copy left.
+ */
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DrillEnvironment } from '../../src/drill/environment.ts';
+import { runIsolatedDrill } from '../../src/drill/isolated.ts';
+import { DrctlError } from '../../src/errors.ts';
+import { loadPlan } from '../../src/plan/load.ts';
+import { pgAvailable } from '../../src/pg/binaries.ts';
+import { processAlive } from '../../src/system/processes.ts';
+import { TWO_SITE, portOpen } from './support.ts';
+
+async function order(url: string, id: string): Promise<void> {
+  const response = await fetch(`${url}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id, item: 'canary', qty: 1 }),
+  });
+  expect(response.status).toBeLessThan(300);
+}
+
+describe.skipIf(!pgAvailable())('isolated test failover (hot standby)', () => {
+  let dir: string;
+  let production: DrillEnvironment;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'drctl-isolated-'));
+    const plan = await loadPlan(join(TWO_SITE, 'plan.yaml'));
+    production = await DrillEnvironment.create({ plan, workload: 'shop', stateDir: join(dir, 'prod'), remapPorts: true });
+    for (let i = 0; i < 20; i++) await order(production.url, `before-${i}`);
+  }, 60_000);
+
+  afterAll(async () => {
+    await production?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('recovers into a copy of the standby, measures it, and leaves production and the machine as they were', async () => {
+    const outcome = await runIsolatedDrill({
+      plan: production.plan,
+      scenario: 'east-killed',
+      stateDir: join(dir, 'drill'),
+    });
+    const { report } = outcome;
+    expect(report.findings.filter((f) => f.severity === 'error')).toEqual([]);
+    expect(report.passed).toBe(true);
+    expect(report.site).toBe('west');
+    expect(report.copies.map((c) => c.component)).toEqual(['db']);
+    // the runbook's promotion and service start ran on the copy; the fence of east and the front door did not
+    const steps = Object.fromEntries(report.run!.steps.map((s) => [s.id, s.status]));
+    expect(steps).toMatchObject({
+      'fence-east': 'skipped',
+      'promote-west': 'succeeded',
+      'start-orders-west': 'succeeded',
+      'front-door-west': 'skipped',
+      'verify-front-door': 'skipped',
+    });
+    expect(report.measured.rtoMs).toBeGreaterThan(0);
+    expect(report.measured.dataAgeMs).toBeGreaterThanOrEqual(0);
+    expect(report.checks.every((c) => c.ok)).toBe(true);
+    // production: the same rows, the same replication, east still serving
+    expect(report.production.differences).toEqual([]);
+    expect(report.production.before).toMatchObject({
+      db: { east: { role: 'primary', replication: [{ application_name: 'west', state: 'streaming' }] } },
+      routing: { status: 200, site: 'east' },
+    });
+    // nothing left: the copy's server, its service, its ports and directories
+    expect(report.leftovers).toEqual([]);
+    expect(report.removed.some((r) => r.startsWith('postgres'))).toBe(true);
+    expect(report.removed.some((r) => r.startsWith('service orders@west'))).toBe(true);
+    for (const line of report.removed) {
+      const pid = /pid (\d+)/.exec(line)?.[1];
+      if (pid !== undefined) expect(processAlive(Number(pid))).toBe(false);
+      const port = /127\.0\.0\.1:(\d+)/.exec(line)?.[1];
+      if (port !== undefined) expect(await portOpen(Number(port))).toBe(false);
+    }
+    expect(readdirSync(join(dir, 'drill', 'drills'))).toEqual([]);
+    expect(existsSync(outcome.files.html)).toBe(true);
+    // and production still takes orders at east
+    await order(production.url, 'after');
+  }, 60_000);
+
+  it('refuses an isolated drill of a workload with nowhere to restore from, at the scenario', async () => {
+    const plan = structuredClone(production.plan);
+    for (const component of plan.workloads[0]!.components)
+      for (const placement of component.placement) placement.standby = false;
+    for (const component of plan.workloads[0]!.components) component.backups = [];
+    const error = await runIsolatedDrill({ plan, scenario: 'east-killed', stateDir: join(dir, 'refused') }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DrctlError);
+    expect((error as DrctlError).code).toBe('DRCTL_DRILL_ISOLATED_NO_SOURCE');
+    expect((error as DrctlError).location?.line).toBeGreaterThan(0);
+  });
+});
