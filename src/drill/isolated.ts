@@ -182,7 +182,8 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
       `scenario ${scenario.id} runs runbook ${scenario.runbook}, which workload ${workload.id} lacks`,
       { location: scenario.at },
     );
-  const chosen = options.steps === undefined ? new Map<string, string>() : stepsNotChosen(runbook, options.steps);
+  const chosen =
+    options.steps === undefined ? new Map<string, string>() : stepsNotChosen(runbook, options.steps);
   const drillId = newDrillId(scenario.id);
   const scratch = join(stateDir, 'drills', `isolated-${drillId}`);
   const started = now();
@@ -191,7 +192,6 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
   const copies: (IsolatedCopy & { component: string })[] = [];
   const scratchPorts = new Set<number>();
   const pids = new Set<number>();
-  let store: RunStore | undefined;
   let controls: DrillControls | undefined;
   let driver: RunDriver | undefined;
   const ctxFor = (plan: Plan, dir = stateDir): ActionContext => ({
@@ -202,7 +202,7 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
     evidence: () => undefined,
   });
 
-  store = await openStore(stateDir);
+  const store: RunStore = await openStore(stateDir);
   try {
     controls = await DrillControls.open(store, { id: drillId, scenario: scenario.id, workload: workload.id });
     options.onStart?.(drillId);
@@ -218,13 +218,22 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
       const isolation = providerForKind(component.kind)?.isolation;
       if (isolation === undefined) continue;
       say(`copying ${component.id}@${site}…`);
-      const copy = await isolation.copy(component, { site, dir: scratch, ctx: ctxFor(options.plan, scratch) });
+      const copy = await isolation.copy(component, {
+        site,
+        dir: scratch,
+        ctx: ctxFor(options.plan, scratch),
+      });
       copies.push({ ...copy, component: component.id });
-      say(`  ${component.id}: ${copy.from}${copy.dataAsOf === undefined ? '' : `, data as of ${copy.dataAsOf}`}`);
+      say(
+        `  ${component.id}: ${copy.from}${copy.dataAsOf === undefined ? '' : `, data as of ${copy.dataAsOf}`}`,
+      );
       const placement = placementOf(copyWorkload, component.id, site);
       for (const [name, value] of Object.entries(copy.fields)) {
-        const old = placement.fields[name] ?? (name === 'url' ? placement.url : name === 'path' ? placement.path : undefined);
-        if (typeof old === 'string' && typeof value === 'string') addReplacement(strings, old, value, scratchPorts);
+        const old =
+          placement.fields[name] ??
+          (name === 'url' ? placement.url : name === 'path' ? placement.path : undefined);
+        if (typeof old === 'string' && typeof value === 'string')
+          addReplacement(strings, old, value, scratchPorts);
         placement.fields[name] = value;
         if (name === 'url' && typeof value === 'string') placement.url = value;
         if (name === 'path' && typeof value === 'string') placement.path = value;
@@ -289,7 +298,10 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
         return why === undefined;
       });
     }
-    for (const entry of skipped) say(`  skip ${entry.step}${entry.check === undefined ? '' : ` (check ${entry.check})`}: ${entry.reason}`);
+    for (const entry of skipped)
+      say(
+        `  skip ${entry.step}${entry.check === undefined ? '' : ` (check ${entry.check})`}: ${entry.reason}`,
+      );
     for (const line of cut) say(`  cut from production: ${line}`);
 
     if (options.pause === true) {
@@ -363,7 +375,8 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
     let rtoMs: number | undefined;
     const door = copyWorkload.frontDoor;
     const service = door === undefined ? undefined : placementOf(copyWorkload, door.component, site);
-    const servicePort = service === undefined ? undefined : numberOf(service.fields.port) ?? numberOf(envOf(service).PORT);
+    const servicePort =
+      service === undefined ? undefined : (numberOf(service.fields.port) ?? numberOf(envOf(service).PORT));
     const checks: IsolatedCheck[] = [];
     if (door !== undefined && servicePort !== undefined && scratchPorts.has(servicePort)) {
       const canary = Canary.start({
@@ -415,8 +428,7 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
     driver = undefined;
     const supervisor = supervisorFor(scratch, log);
     for (const name of supervisor.list())
-      for (const instance of supervisor.status(name))
-        if (instance.pid !== undefined) pids.add(instance.pid);
+      for (const instance of supervisor.status(name)) if (instance.pid !== undefined) pids.add(instance.pid);
     const made = copies.map((c) => ({
       component: c.component,
       from: c.from,
@@ -428,7 +440,8 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
     const differences = differencesOf(before, after);
 
     const dataAsOf = newest([...stepDataAsOf, ...made.map((c) => c.dataAsOf)]);
-    const dataAgeMs = dataAsOf === undefined ? undefined : Math.max(0, Math.round(started - Date.parse(dataAsOf)));
+    const dataAgeMs =
+      dataAsOf === undefined ? undefined : Math.max(0, Math.round(started - Date.parse(dataAsOf)));
     if (leftovers.length > 0)
       findings.push({
         code: 'DRCTL_DRILL_ISOLATED_LEFTOVER',
@@ -457,7 +470,11 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
         hint: 'with no writes in that time the data is still complete; the age is measured from the last commit the copy holds',
       });
     for (const check of checks.filter((c) => !c.ok))
-      findings.push({ code: 'DRCTL_DRILL_CHECK_FAILED', severity: 'error', message: `${check.name}: ${check.detail}` });
+      findings.push({
+        code: 'DRCTL_DRILL_CHECK_FAILED',
+        severity: 'error',
+        message: `${check.name}: ${check.detail}`,
+      });
     if (cut.length > 0)
       findings.push({
         code: 'DRCTL_DRILL_ISOLATION_CUT',
@@ -513,7 +530,9 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
       await driver.done.catch(() => undefined);
     }
     // on an error or Ctrl-C the copy goes too
-    await teardown(scratch, copies, log).catch((error: unknown) => log.warn({ err: error }, 'teardown failed'));
+    await teardown(scratch, copies, log).catch((error: unknown) =>
+      log.warn({ err: error }, 'teardown failed'),
+    );
     await controls?.finish().catch(() => undefined);
     await store.close();
   }
@@ -527,7 +546,9 @@ function interrupted(signal: AbortSignal | undefined): void {
 }
 
 function placementOf(workload: Workload, component: string, site: string): Placement {
-  const placement = workload.components.find((c) => c.id === component)?.placement.find((p) => p.site === site);
+  const placement = workload.components
+    .find((c) => c.id === component)
+    ?.placement.find((p) => p.site === site);
   if (placement === undefined)
     throw new DrctlError('DRCTL_DRILL_UNKNOWN_TARGET', `${component} has no placement at site ${site}`);
   return placement;
@@ -571,7 +592,12 @@ function rewriter(strings: ReadonlyMap<string, string>, ports: ReadonlyMap<numbe
 }
 
 /** Why a step would reach outside the copy, or undefined when everything it names is the copy. */
-function outsideCopy(step: Step, site: string, otherSites: readonly string[], ports: ReadonlySet<number>): string | undefined {
+function outsideCopy(
+  step: Step,
+  site: string,
+  otherSites: readonly string[],
+  ports: ReadonlySet<number>,
+): string | undefined {
   if (step.kind === 'approval' || step.kind === 'manual')
     return `a ${step.kind} step: people are not asked during an isolated drill`;
   if (step.kind === 'wait') {
@@ -602,14 +628,16 @@ function checkOutsideCopy(
   const address = foreignAddress(target, ports);
   if (address !== undefined) return `reaches ${address}, which is not part of the copy`;
   if (check.run !== undefined) return 'a shell check could act on production';
-  if (check.sql !== undefined && check.site === undefined) return 'a query without a site could read production';
+  if (check.sql !== undefined && check.site === undefined)
+    return 'a query without a site could read production';
   return undefined;
 }
 
 const SITE_KEYS = new Set(['site', 'from', 'to', 'sites', 'target_site']);
 
 function namedSites(value: unknown, otherSites: readonly string[], key?: string): string | undefined {
-  if (typeof value === 'string') return key !== undefined && SITE_KEYS.has(key) && otherSites.includes(value) ? value : undefined;
+  if (typeof value === 'string')
+    return key !== undefined && SITE_KEYS.has(key) && otherSites.includes(value) ? value : undefined;
   if (Array.isArray(value)) {
     for (const item of value) {
       const found = namedSites(item, otherSites, key);
@@ -677,7 +705,11 @@ function pausedMs(pauses: readonly DrillPause[]): number {
  * Production as the drill found it: each data component's picture from its provider (rows, replication,
  * backups) and the front door's answer to its probe (who serves). Read only.
  */
-async function productionPicture(plan: Plan, workload: Workload, ctx: ActionContext): Promise<Record<string, unknown>> {
+async function productionPicture(
+  plan: Plan,
+  workload: Workload,
+  ctx: ActionContext,
+): Promise<Record<string, unknown>> {
   const picture: Record<string, unknown> = {};
   for (const component of workload.components) {
     const isolation = providerForKind(component.kind)?.isolation;
@@ -707,7 +739,13 @@ async function productionPicture(plan: Plan, workload: Workload, ctx: ActionCont
 /** Paths where two pictures differ, e.g. `db.east.rows.public.orders`. */
 function differencesOf(before: unknown, after: unknown, path = ''): string[] {
   if (JSON.stringify(before) === JSON.stringify(after)) return [];
-  if (before !== null && after !== null && typeof before === 'object' && typeof after === 'object' && !Array.isArray(before)) {
+  if (
+    before !== null &&
+    after !== null &&
+    typeof before === 'object' &&
+    typeof after === 'object' &&
+    !Array.isArray(before)
+  ) {
     const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
     return [...keys].flatMap((key) =>
       differencesOf(
@@ -744,7 +782,11 @@ async function teardown(
 }
 
 /** Anything of the copy still there: a process alive, a port listening, a directory. */
-async function leftoversOf(scratch: string, ports: ReadonlySet<number>, pids: ReadonlySet<number>): Promise<string[]> {
+async function leftoversOf(
+  scratch: string,
+  ports: ReadonlySet<number>,
+  pids: ReadonlySet<number>,
+): Promise<string[]> {
   const left: string[] = [];
   for (const pid of pids) if (processAlive(pid)) left.push(`process ${pid}`);
   for (const port of ports) if (!(await portFree(port))) left.push(`a listener on 127.0.0.1:${port}`);
@@ -752,7 +794,10 @@ async function leftoversOf(scratch: string, ports: ReadonlySet<number>, pids: Re
   return left;
 }
 
-export function writeIsolatedReport(report: IsolatedDrillReport, dir: string): { json: string; html: string } {
+export function writeIsolatedReport(
+  report: IsolatedDrillReport,
+  dir: string,
+): { json: string; html: string } {
   mkdirSync(dir, { recursive: true });
   const json = join(dir, `${report.id}.json`);
   const html = join(dir, `${report.id}.html`);
@@ -787,14 +832,20 @@ export function renderIsolatedReportHtml(report: IsolatedDrillReport): string {
 <h2>Pauses and notes</h2>
 ${list(
   [
-    ...report.pauses.map((p) => `${new Date(p.at).toISOString()} paused ${p.reason}; continued ${p.continuedBy === undefined ? 'never' : `by ${p.continuedBy} after ${formatMs((p.continuedAt ?? p.at) - p.at)}`}`),
+    ...report.pauses.map(
+      (p) =>
+        `${new Date(p.at).toISOString()} paused ${p.reason}; continued ${p.continuedBy === undefined ? 'never' : `by ${p.continuedBy} after ${formatMs((p.continuedAt ?? p.at) - p.at)}`}`,
+    ),
     ...report.notes.map((n) => `${new Date(n.at).toISOString()} ${n.by}: ${n.text}`),
   ],
   'No pauses, no notes.',
 )}
 <h2>Removed</h2>${list(report.removed, 'Nothing was made.')}
 <h2>Left behind</h2>${list(report.leftovers, 'Nothing.')}
-<h2>Findings</h2>${list(report.findings.map((f) => `${f.severity} ${f.code}: ${f.message}`), 'No findings.')}
+<h2>Findings</h2>${list(
+    report.findings.map((f) => `${f.severity} ${f.code}: ${f.message}`),
+    'No findings.',
+  )}
 </body></html>
 `;
 }

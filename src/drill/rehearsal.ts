@@ -61,9 +61,13 @@ export function stepsNotChosen(runbook: Runbook, spec: string): Map<string, stri
     const first = from === '' ? 0 : ids.indexOf(known(from));
     const last = to === '' ? ids.length - 1 : ids.indexOf(known(to));
     if (first > last)
-      throw new UsageError('DRCTL_DRILL_UNKNOWN_STEP', `step ${from} comes after step ${to} in ${runbook.name}`, {
-        hint: `write the range in runbook order: ${ids.join(', ')}`,
-      });
+      throw new UsageError(
+        'DRCTL_DRILL_UNKNOWN_STEP',
+        `step ${from} comes after step ${to} in ${runbook.name}`,
+        {
+          hint: `write the range in runbook order: ${ids.join(', ')}`,
+        },
+      );
     chosen = new Set(ids.slice(first, last + 1));
   } else {
     chosen = new Set(
@@ -158,7 +162,8 @@ export class DrillControls {
   async #input() {
     // continues made before this pause (a person pressing twice) are consumed once each
     const docs = await this.#store.listDocuments(inputCollection(this.id), { limit: 10_000 });
-    for (const doc of docs) if (doc.id.startsWith('continue-') && this.#seenBefore(doc.data)) this.#seen.add(doc.id);
+    for (const doc of docs)
+      if (doc.id.startsWith('continue-') && this.#seenBefore(doc.data)) this.#seen.add(doc.id);
     return docs;
   }
 
@@ -202,7 +207,12 @@ export async function continueDrill(store: RunStore, id: string, by: string): Pr
 }
 
 /** A note from the room, kept in the drill's report. */
-export async function addDrillNote(store: RunStore, id: string, by: string, text: string): Promise<DrillNote> {
+export async function addDrillNote(
+  store: RunStore,
+  id: string,
+  by: string,
+  text: string,
+): Promise<DrillNote> {
   const drill = await findDrill(store, id);
   if (drill.state === 'finished')
     throw new DrctlError('DRCTL_DRILL_FINISHED', `drill ${id} has finished; its report is written`, {

@@ -32,7 +32,12 @@ describe.skipIf(!pgAvailable())('isolated test failover (hot standby)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'drctl-isolated-'));
     const plan = await loadPlan(join(TWO_SITE, 'plan.yaml'));
-    production = await DrillEnvironment.create({ plan, workload: 'shop', stateDir: join(dir, 'prod'), remapPorts: true });
+    production = await DrillEnvironment.create({
+      plan,
+      workload: 'shop',
+      stateDir: join(dir, 'prod'),
+      remapPorts: true,
+    });
     for (let i = 0; i < 20; i++) await order(production.url, `before-${i}`);
   }, 60_000);
 
@@ -91,9 +96,11 @@ describe.skipIf(!pgAvailable())('isolated test failover (hot standby)', () => {
     for (const component of plan.workloads[0]!.components)
       for (const placement of component.placement) placement.standby = false;
     for (const component of plan.workloads[0]!.components) component.backups = [];
-    const error = await runIsolatedDrill({ plan, scenario: 'east-killed', stateDir: join(dir, 'refused') }).catch(
-      (e: unknown) => e,
-    );
+    const error = await runIsolatedDrill({
+      plan,
+      scenario: 'east-killed',
+      stateDir: join(dir, 'refused'),
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DrctlError);
     expect((error as DrctlError).code).toBe('DRCTL_DRILL_ISOLATED_NO_SOURCE');
     expect((error as DrctlError).location?.line).toBeGreaterThan(0);

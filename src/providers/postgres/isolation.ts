@@ -40,7 +40,9 @@ async function serverPicture(component: Component, placement: Placement): Promis
       const replication = await client.query(
         'select application_name, state, sync_state from pg_stat_replication order by application_name',
       );
-      const slots = await client.query('select slot_name, active from pg_replication_slots order by slot_name');
+      const slots = await client.query(
+        'select slot_name, active from pg_replication_slots order by slot_name',
+      );
       const tables = await client.query<{ schema: string; name: string }>(
         'select schemaname as schema, relname as name from pg_stat_user_tables order by 1, 2',
       );
@@ -84,7 +86,11 @@ export const postgresIsolation: Isolation = {
     const binDir = placement.fields.bin_dir;
     const clone = await cloneServer({
       binaries: findPgBinaries(
-        typeof binDir === 'string' ? (isAbsolute(binDir) ? binDir : join(ctx.plan.baseDir, binDir)) : undefined,
+        typeof binDir === 'string'
+          ? isAbsolute(binDir)
+            ? binDir
+            : join(ctx.plan.baseDir, binDir)
+          : undefined,
       ),
       sourceUrl: placementUrl(component, placement),
       subject: { component: component.id, site },

@@ -223,7 +223,9 @@ function tableDigests(path: string, subject: Subject): Record<string, unknown> {
   const db = openDatabase(path, subject, { readonly: true });
   try {
     const names = db
-      .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name")
+      .prepare(
+        "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name",
+      )
       .pluck()
       .all() as string[];
     const tables: Record<string, unknown> = {};
