@@ -12,6 +12,8 @@ import type { Rule } from './context.ts';
 import { compareFindings, countBySeverity } from './findings.ts';
 import type { Finding, Severity } from './findings.ts';
 import { componentWaves } from './graph.ts';
+import { withObservedDelays } from './observed.ts';
+import type { ObservedDelay } from './observed.ts';
 import { analyzeRunbook, clientDelayFindings, rtoFinding } from './runbooks.ts';
 import type { RunbookAnalysis } from './runbooks.ts';
 import { workloadCost, type WorkloadCost } from './costs.ts';
@@ -64,10 +66,17 @@ export { formatMoney, workloadCost } from './costs.ts';
 export type { WorkloadCost, YearlyCost } from './costs.ts';
 export { blockedSteps, sharedDomains, workloadSites } from './rules/domains.ts';
 export type { RecoveryPoint } from './rules/data.ts';
+export type { ObservedDelay } from './observed.ts';
 
 export interface AnalyzeOptions {
   /** The moment staleness (reviews, sign-offs, drills) is judged at. @default the current time */
   now?: Date;
+  /**
+   * Delays until clients move as readiness observed them (the TTL a DNS server serves now): a step whose
+   * delay is observed counts the longer of the two in its critical path and TTL findings.
+   * @default none: the plan's own figures
+   */
+  observedDelays?: readonly ObservedDelay[];
 }
 
 export interface Analysis {
@@ -113,7 +122,8 @@ const RULES: readonly Rule[] = [
   cheaperStrategy,
 ];
 
-export function analyzePlan(plan: Plan, options: AnalyzeOptions = {}): Analysis {
+export function analyzePlan(given: Plan, options: AnalyzeOptions = {}): Analysis {
+  const plan = withObservedDelays(given, options.observedDelays ?? []);
   const context = createContext(plan, options.now ?? new Date());
   const findings: Finding[] = [];
   const report = (f: Finding): void => {

@@ -22,5 +22,5 @@ export { SiteLossDetector } from './detector.ts';
 export type { SiteState, DetectorTransition, DetectorOptions, DetectorProbe } from './detector.ts';
 export { engineRunbookStarter } from './engine-start.ts';
 export type { EngineStarterOptions } from './engine-start.ts';
-export { checkReadiness, formatReadiness, probeTargets } from './readiness.ts';
+export { checkReadiness, formatReadiness, observedDelays, probeTargets } from './readiness.ts';
 export type { ReadinessOptions, ReadinessReport } from './readiness.ts';

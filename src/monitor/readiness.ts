@@ -14,6 +14,7 @@ import { probeOnce } from './probe.ts';
 import type { RunStore } from '../store/store.ts';
 import { verificationFacts } from '../verify/index.ts';
 import type { ActionContext, Provider, ReadinessFact } from '../providers/provider.ts';
+import type { ObservedDelay } from '../analysis/index.ts';
 
 export interface ReadinessOptions {
   /** Where providers keep their state (pid files, backup catalogues). */
@@ -42,6 +43,11 @@ export interface ReadinessReport {
 }
 
 /** Collects every readiness fact of a plan. */
+/** The delays until clients move that the facts observed (a DNS TTL served now), for the analysis. */
+export function observedDelays(facts: readonly ReadinessFact[]): ObservedDelay[] {
+  return facts.flatMap((fact) => (fact.clientsMove === undefined ? [] : [fact.clientsMove]));
+}
+
 export async function checkReadiness(plan: Plan, options: ReadinessOptions): Promise<ReadinessReport> {
   const providers = options.providers ?? registry;
   const log = options.log ?? pino({ level: 'silent' });

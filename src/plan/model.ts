@@ -508,7 +508,7 @@ export interface Step {
    * Time after the step until clients act on it (a DNS TTL), as its provider action declares it; set when
    * the plan's actions are checked against the providers. Absent: none.
    */
-  clientsMove?: { ms: number; reason: string };
+  clientsMove?: { ms: number; reason: string; observedAs?: string };
   with: Record<string, unknown>;
   manual: string | undefined;
   approval: { by: string[]; role: string | undefined; quorum: number; fourEyes: boolean } | undefined;

@@ -59,9 +59,10 @@ export interface ProviderAction<Params extends z.ZodType = z.ZodType> {
   /**
    * How long after the action succeeds clients still use what it replaced (a DNS record set's TTL: their
    * caches hold the old answer that long). The analysis adds it to the critical path as time until
-   * clients move. Absent: clients see the change at once.
+   * clients move. Absent: clients see the change at once. `observedAs` names what the provider's readiness
+   * observes of the same delay (a readiness fact's `clientsMove.key`): the TTL the server serves now.
    */
-  clientsMove?(params: z.output<Params>): { ms: number; reason: string } | undefined;
+  clientsMove?(params: z.output<Params>): { ms: number; reason: string; observedAs?: string } | undefined;
   run(params: z.output<Params>, ctx: ActionContext): Promise<ActionResult>;
 }
 
@@ -81,6 +82,12 @@ export interface ReadinessFact {
   value?: number | string | boolean;
   limit?: number | string;
   message: string;
+  /**
+   * The fact observes how long clients take to move after an action (the TTL a DNS server serves): the
+   * analysis judges the longer of it and the plan's figure for the steps whose `clientsMove.observedAs`
+   * is `key`.
+   */
+  clientsMove?: { key: string; ms: number };
 }
 
 /** What a preflight check proves: the issue's four questions, and the people the runbook needs. */

@@ -4,7 +4,7 @@
  * the latest report per plan, and summed up per workload with the newest drill and the open findings.
  */
 import { analyzePlan } from '../analysis/index.ts';
-import { checkReadiness } from '../monitor/index.ts';
+import { checkReadiness, observedDelays } from '../monitor/index.ts';
 import type { ReadinessReport } from '../monitor/index.ts';
 import type { Plan } from '../plan/index.ts';
 import type { ReadinessFact } from '../providers/index.ts';
@@ -98,7 +98,8 @@ export class ReadinessCache {
       const report = this.report(plan);
       if (report !== undefined && (checkedAt === undefined || report.checkedAt < checkedAt))
         checkedAt = report.checkedAt;
-      const findings = analyzePlan(plan).findings;
+      // the TTLs the servers hand out now, not only the plan's, judge the DNS switches
+      const findings = analyzePlan(plan, { observedDelays: observedDelays(report?.facts ?? []) }).findings;
       for (const workload of plan.workloads) {
         workloads.push(summarize(plan, workload.id, report, drills, findings));
       }

@@ -2,13 +2,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzePlan } from '../../src/analysis/index.ts';
+import type { ObservedDelay } from '../../src/analysis/index.ts';
 import { loadPlanForCommand } from '../../src/cli/load-plan.ts';
 import { renderMarkdown } from '../../src/render/index.ts';
 import { tempDir } from '../support/tmp.ts';
 import { BASELINE_YAML, NOW } from './baseline.ts';
 
 /** The baseline with a DNS switch after start-api, its TTL and the workload's RTO as the test says. */
-async function withDnsSwitch(ttl: string, rto: string) {
+async function withDnsSwitch(ttl: string, rto: string, observedDelays: ObservedDelay[] = []) {
   const step = `          - id: dns-west
             needs: [start-api]
             action: dns.set
@@ -23,7 +24,7 @@ async function withDnsSwitch(ttl: string, rto: string) {
   const file = join(tempDir(), 'plan.yaml');
   writeFileSync(file, yaml);
   const plan = await loadPlanForCommand(file);
-  return { plan, analysis: analyzePlan(plan, { now: NOW }) };
+  return { plan, analysis: analyzePlan(plan, { now: NOW, observedDelays }) };
 }
 
 const codes = (analysis: ReturnType<typeof analyzePlan>) =>
@@ -67,5 +68,26 @@ describe('the TTL of a DNS switch in the analysis', () => {
     expect(analysis.findings.find((f) => f.code === 'DRCTL_TTL_EXCEEDS_RTO')!.message).toBe(
       'step dns-west of runbook failover: clients move only after the TTL of shop A, 1h, not under the RTO of 30m of workload shop',
     );
+  });
+
+  it('judges the TTL the server serves now when it is longer than the one the step sets', async () => {
+    // the step sets 5 s; the record clients hold now was served with 1 h (never lowered ahead of a failover)
+    const served = [{ key: 'dns-ttl shop.example.com A', ms: 3_600_000 }];
+    const { analysis } = await withDnsSwitch('5', '30m', served);
+    expect(codes(analysis)).toEqual(['DRCTL_RTO_EXCEEDED', 'DRCTL_TTL_EXCEEDS_RTO']);
+    expect(analysis.findings.find((f) => f.code === 'DRCTL_TTL_EXCEEDS_RTO')!.message).toBe(
+      'step dns-west of runbook failover: clients move only after the TTL of shop A as served now (the step sets 5s), 1h, not under the RTO of 30m of workload shop',
+    );
+    const failover = analysis.runbooks.find((r) => r.runbook === 'failover')!;
+    expect(failover.criticalPath.ms).toBe(3_600_000 + 425_000);
+    // a served TTL under the step's, or of another record, changes nothing
+    for (const other of [
+      [{ key: 'dns-ttl shop.example.com A', ms: 1_000 }],
+      [{ key: 'dns-ttl www.example.com A', ms: 3_600_000 }],
+    ]) {
+      const { analysis: unchanged } = await withDnsSwitch('5', '30m', other);
+      expect(codes(unchanged)).toEqual([]);
+      expect(unchanged.runbooks.find((r) => r.runbook === 'failover')!.criticalPath.ms).toBe(430_000);
+    }
   });
 });

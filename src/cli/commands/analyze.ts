@@ -1,10 +1,13 @@
 /**
- * `drctl analyze PLAN [--json] [--now DATE]`: findings grouped by severity, each positioned with its
- * code and hint, then a summary per runbook (waves, critical path against the RTO, remedies). Exit 1
- * when any finding is an error.
+ * `drctl analyze PLAN [--json] [--now DATE] [--observe]`: findings grouped by severity, each positioned
+ * with its code and hint, then a summary per runbook (waves, critical path against the RTO, remedies).
+ * With `--observe`, what readiness reads from the systems (the TTL a DNS server serves now) is judged
+ * beside the plan's figures. Exit 1 when any finding is an error.
  */
 import { PlanInvalidError, formatLocation } from '../../errors.ts';
-import type { Analysis, Severity } from '../../analysis/index.ts';
+import type { Analysis, ObservedDelay, Severity } from '../../analysis/index.ts';
+import type { Plan } from '../../plan/model.ts';
+import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import { formatDuration } from '../../plan/duration.ts';
 import { printJson } from '../context.ts';
 import type { RegisterCommand } from '../context.ts';
@@ -21,7 +24,11 @@ export const registerAnalyze: RegisterCommand = (program, context) => {
     .argument('<plan>', 'plan file (YAML)')
     .option('--json', 'print findings and runbook summaries as JSON')
     .option('--now <date>', 'judge staleness (reviews, sign-offs, drills) at this date instead of today')
-    .action(async (file: string, options: { json?: boolean; now?: string }) => {
+    .option(
+      '--observe',
+      'ask the systems too (readiness): judge the DNS TTL served now, not only the planned one',
+    )
+    .action(async (file: string, options: { json?: boolean; now?: string; observe?: boolean }) => {
       const now = parseDateOption('--now', options.now);
       const [{ loadPlanForCommand, problemsAsJson }, { analysisToJson, analyzePlan }] = await Promise.all([
         import('../load-plan.ts'),
@@ -42,12 +49,26 @@ export const registerAnalyze: RegisterCommand = (program, context) => {
         context.exitCode = 1;
         return;
       }
-      const analysis = analyzePlan(plan, { now });
+      const observed = options.observe === true ? await observe(plan) : [];
+      const analysis = analyzePlan(plan, { now, observedDelays: observed });
       if (options.json) printJson(context, analysisToJson(plan, analysis));
       else context.out.write(formatAnalysis(analysis));
       if (analysis.findings.some((f) => f.severity === 'error')) context.exitCode = 1;
     });
 };
+
+/** What readiness reads from the plan's systems now, as the delays the analysis compares. */
+async function observe(plan: Plan): Promise<ObservedDelay[]> {
+  const [{ checkReadiness, observedDelays }, { stateDirectory }] = await Promise.all([
+    import('../../monitor/index.ts'),
+    import('./run-state.ts'),
+  ]);
+  const report = await checkReadiness(plan, {
+    stateDir: stateDirectory(DEFAULT_STATE_DIR, 'analyze'),
+    providerTimeoutMs: 10_000,
+  });
+  return observedDelays(report.facts);
+}
 
 /** The human report: findings by severity, then one block per runbook. */
 export function formatAnalysis(analysis: Analysis): string {

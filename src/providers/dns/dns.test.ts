@@ -325,6 +325,19 @@ describe.skipIf(namedBinary() === undefined)('dns provider against BIND', () => 
       ['reachable', true, true, undefined],
       ['dns-ttl', false, 60, 30],
     ]);
+    // the served TTL is what the analysis judges a dns.set of the same record by, beside the step's own
+    const served = facts.find((f) => f.name === 'dns-ttl')?.clientsMove;
+    expect(served).toEqual({ key: `dns-ttl www.${server.zone} CNAME`, ms: 60_000 });
+    const set = dnsProvider.actions.set;
+    const switchStep = set.params.parse({
+      server: server.primary,
+      zone: server.zone,
+      name: 'www',
+      type: 'CNAME',
+      values: ['west.example.test'],
+      ttl: 5,
+    });
+    expect(set.clientsMove?.(switchStep)).toMatchObject({ ms: 5_000, observedAs: served?.key });
   });
 });
 

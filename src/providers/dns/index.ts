@@ -101,6 +101,11 @@ export function absoluteName(name: string, zone: string): string {
   return `${n}.${apex}`;
 }
 
+/** What the analysis matches a readiness TTL fact and a dns.set step on: the record set. */
+function ttlKey(fqdn: string, type: string): string {
+  return `dns-ttl ${fqdn} ${type}`;
+}
+
 function answerTimeout(params: { timeout?: number | undefined }): number {
   return params.timeout ?? 2_000;
 }
@@ -219,7 +224,11 @@ export const dnsProvider = {
       idempotent: true,
       evidence: ['before', 'after'],
       // resolvers and clients keep the old answer until its TTL runs out
-      clientsMove: (params) => ({ ms: params.ttl * 1000, reason: `TTL of ${params.name} ${params.type}` }),
+      clientsMove: (params) => ({
+        ms: params.ttl * 1000,
+        reason: `TTL of ${params.name} ${params.type}`,
+        observedAs: ttlKey(absoluteName(params.name, params.zone), params.type),
+      }),
       async run(params, ctx) {
         const server = parseServer(params.server);
         const zone = normalizeName(params.zone);
@@ -390,6 +399,8 @@ export const dnsProvider = {
             ok: fits,
             value: found.ttl,
             ...(rtoMs === undefined ? {} : { limit: Math.floor(rtoMs / 1000) }),
+            // what clients holding the answer served now wait after a switch, whatever the switch's TTL
+            clientsMove: { key: ttlKey(fqdn, recordType), ms: found.ttl * 1000 },
             message: fits
               ? `${fqdn} has TTL ${found.ttl}s: clients move within that after a switch`
               : `${fqdn} has TTL ${found.ttl}s, not under the RTO of ${Math.round(rtoMs! / 1000)}s: lower it ahead of a failover`,
