@@ -1,21 +1,139 @@
 /**
  * Reading stored content back: a chunk checked against its name as it is read, a format 1 blob streamed
- * and hashed, and one manifest entry written out as a file or a symlink.
+ * and hashed, and manifest entries written out as files or symlinks. A whole tree and a verification go
+ * through the worker threads of content-workers.ts; a single file (a database) is restored here.
  */
 import { createHash } from 'node:crypto';
 import { open, symlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { ChunkDecodeError, decodeChunk, sha256Hex } from './chunks.ts';
-import { isErrno, verifyFailed } from './errors.ts';
+import { join } from 'node:path';
+import { ChunkDecodeError, chunkName, chunkProblem, decodeChunk } from './chunks.ts';
+import type { ChunkFile, ContentResult, RestoreItem } from './content-worker.ts';
+import { contentWorkers } from './content-workers.ts';
+import { cancelled, isErrno, verifyFailed } from './errors.ts';
 import type { Subject } from './errors.ts';
-import { BLOCK, readChunkFile, writeAll } from './io.ts';
+import { BLOCK, mapPool, readChunkFile, writeAll } from './io.ts';
 import type { ChunkRef, ManifestEntry } from './manifest.ts';
+
+/** Files restored at once by the format 1 path (streamed on this thread). */
+const CONCURRENCY = 8;
+/**
+ * What one task for a worker holds: enough that messages between threads cost little against the work,
+ * little enough that the workers share a tree evenly and a cancellation is seen soon.
+ */
+const BATCH_ITEMS = 64;
+const BATCH_BYTES = 16 << 20;
 
 /** Where stored content lives: the repository, as far as reading it back needs to know it. */
 export interface StoredContent {
   readonly root: string;
   chunkPath(sha256: string): string;
   blobPath(sha256: string): string;
+}
+
+/**
+ * Write every entry of a backup under `root`, whose directories exist. Each chunk is checked against its
+ * name on the way, so a damaged backup fails with DRCTL_BACKUP_VERIFY_FAILED naming the file.
+ */
+export async function restoreEntries(
+  repository: StoredContent,
+  entries: readonly ManifestEntry[],
+  root: string,
+  subject: Subject,
+  signal?: AbortSignal,
+): Promise<void> {
+  const isLegacy = (entry: ManifestEntry): boolean => entry.type === 'file' && entry.chunks === undefined;
+  const items = entries
+    .filter((entry) => !isLegacy(entry))
+    .map((entry): RestoreItem => ({
+      path: entry.path,
+      destination: join(root, entry.path),
+      mode: entry.mode & 0o7777,
+      mtimeMs: entry.mtimeMs,
+      ...(entry.type === 'symlink' ? { target: entry.target ?? '' } : {}),
+      chunks: chunkFiles(repository, entry.chunks ?? []),
+    }));
+  const workers = contentWorkers();
+  await mapPool(
+    batches(items, (item) => item.chunks.reduce((sum, [, , size]) => sum + size, 0)),
+    workers.size * 2,
+    async (batch) => {
+      if (signal?.aborted === true) throw cancelled(subject, 'the restore');
+      const result = expect(await workers.run({ op: 'restore', items: batch }), 'restore');
+      if (result.damaged !== undefined)
+        throw verifyFailed(subject, repository.root, result.damaged.path, result.damaged.reason);
+    },
+  );
+  await mapPool(entries.filter(isLegacy), CONCURRENCY, async (entry) => {
+    if (signal?.aborted === true) throw cancelled(subject, 'the restore');
+    await restoreEntry(repository, entry, join(root, entry.path), subject, false);
+  });
+}
+
+/**
+ * Read and check each chunk once: what is wrong with each damaged one (by SHA-256), and the bytes of
+ * those that are intact.
+ */
+export async function checkChunks(
+  repository: StoredContent,
+  refs: readonly ChunkRef[],
+  subject: Subject,
+  signal?: AbortSignal,
+): Promise<{ problems: Map<string, string>; bytes: number }> {
+  const problems = new Map<string, string>();
+  let bytes = 0;
+  const workers = contentWorkers();
+  await mapPool(
+    batches(chunkFiles(repository, refs), ([, , size]) => size),
+    workers.size * 2,
+    async (batch) => {
+      if (signal?.aborted === true) throw cancelled(subject, 'the verification');
+      const result = expect(await workers.run({ op: 'check', chunks: batch }), 'check');
+      bytes += result.bytes;
+      result.problems.forEach((problem, index) => {
+        if (problem !== null) problems.set((batch[index] as ChunkFile)[1], problem);
+      });
+    },
+  );
+  return { problems, bytes };
+}
+
+function chunkFiles(repository: StoredContent, refs: readonly ChunkRef[]): ChunkFile[] {
+  return refs.map(([sha256, size]) => [repository.chunkPath(sha256), sha256, size]);
+}
+
+/** Consecutive runs of items, each up to BATCH_ITEMS long and BATCH_BYTES large (or one larger item). */
+function batches<T>(items: readonly T[], bytesOf: (item: T) => number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = bytesOf(item);
+    if (current.length > 0 && (current.length === BATCH_ITEMS || bytes + size > BATCH_BYTES)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** A worker's answer of the kind asked for; a system error it met is thrown here, as if met here. */
+function expect<K extends 'restore' | 'check'>(
+  result: ContentResult,
+  op: K,
+): Extract<ContentResult, { op: K }> {
+  if (result.op === 'failed')
+    throw Object.assign(new Error(result.error.message), {
+      code: result.error.code,
+      syscall: result.error.syscall,
+      path: result.error.path,
+    });
+  if (result.op !== op) throw new Error(`a content worker answered ${result.op} to ${op}`);
+  return result as Extract<ContentResult, { op: K }>;
 }
 
 export async function restoreEntry(
@@ -75,7 +193,7 @@ export async function loadChunk(
   repository: StoredContent,
   [sha256, size]: ChunkRef,
 ): Promise<Buffer | string> {
-  const name = `chunk ${sha256.slice(0, 12)}`;
+  const name = chunkName(sha256);
   let stored: Buffer;
   try {
     stored = await readChunkFile(repository.chunkPath(sha256), size);
@@ -85,14 +203,12 @@ export async function loadChunk(
   }
   let data: Buffer;
   try {
-    data = await decodeChunk(stored);
+    data = await decodeChunk(stored, size);
   } catch (error) {
     if (error instanceof ChunkDecodeError) return `${name} cannot be decoded: ${error.message}`;
     throw error;
   }
-  if (data.length !== size) return `${name} holds ${data.length} bytes, the manifest says ${size}`;
-  if (sha256Hex(data) !== sha256) return `${name} does not match its SHA-256`;
-  return data;
+  return chunkProblem(name, data, sha256, size) ?? data;
 }
 
 /** A format 1 file: one blob holding the whole content, streamed since it may be of any size. */

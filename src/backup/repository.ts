@@ -58,7 +58,7 @@ import {
 } from './errors.ts';
 import type { Subject } from './errors.ts';
 import { hashFileWithSize, makeDir, mapPool, sha256Of, writeAtomically } from './io.ts';
-import { loadChunk, restoreEntry } from './content.ts';
+import { checkChunks, restoreEntries, restoreEntry } from './content.ts';
 import { withRepositoryLock } from './lock.ts';
 import { LEGACY_FORMAT, MANIFEST_FORMAT } from './manifest.ts';
 import type {
@@ -408,10 +408,7 @@ export class BackupRepository {
     try {
       await makeDir(temp);
       for (const directory of manifest.directories) await mkdir(join(temp, directory), { recursive: true });
-      await mapPool(manifest.entries, CONCURRENCY, async (entry) => {
-        if (options.signal?.aborted === true) throw cancelled(subject, 'the restore');
-        await restoreEntry(this, entry, join(temp, entry.path), subject, false);
-      });
+      await restoreEntries(this, manifest.entries, temp, subject, options.signal);
       // Synced together, after all are written: one journal commit per file would bound the restore.
       await syncAll(
         temp,
@@ -500,46 +497,33 @@ export class BackupRepository {
       return report;
     }
     const problems: VerifyProblem[] = [];
-    let bytes = 0;
-    // A chunk shared by several files (or several times by one) is read once.
-    const checked = new Map<string, Promise<string | undefined>>();
-    const checkChunk = (ref: ChunkRef): Promise<string | undefined> => {
-      let result = checked.get(ref[0]);
-      if (result === undefined) {
-        result = loadChunk(this, ref).then((loaded) => {
-          if (typeof loaded === 'string') return loaded;
-          bytes += loaded.length;
-          return undefined;
-        });
-        checked.set(ref[0], result);
-      }
-      return result;
-    };
-    await mapPool(manifest.entries, CONCURRENCY, async (entry) => {
-      if (options.signal?.aborted === true) throw cancelled(this.subject, 'the verification');
+    const chunked: { entry: ManifestEntry; chunks: ChunkRef[] }[] = [];
+    const legacy: ManifestEntry[] = [];
+    for (const entry of manifest.entries) {
       if (entry.type === 'symlink') {
         if (entry.sha256 !== undefined && sha256Of(entry.target ?? '') !== entry.sha256)
           problems.push({ path: entry.path, reason: 'link target does not match its hash' });
-        return;
-      }
-      if (entry.chunks !== undefined) {
+      } else if (entry.chunks === undefined) legacy.push(entry);
+      else {
         const total = entry.chunks.reduce((sum, [, size]) => sum + size, 0);
-        if (total !== entry.size) {
+        if (total === entry.size) chunked.push({ entry, chunks: entry.chunks });
+        else
           problems.push({
             path: entry.path,
             reason: `chunks hold ${total} bytes, manifest says ${entry.size}`,
           });
-          return;
-        }
-        for (const ref of entry.chunks) {
-          const reason = await checkChunk(ref);
-          if (reason !== undefined) {
-            problems.push({ path: entry.path, reason });
-            return;
-          }
-        }
-        return;
       }
+    }
+    // A chunk shared by several files (or several times by one) is read once.
+    const unique = new Map(chunked.flatMap(({ chunks }) => chunks.map((ref) => [ref[0], ref] as const)));
+    const checked = await checkChunks(this, [...unique.values()], this.subject, options.signal);
+    let bytes = checked.bytes;
+    for (const { entry, chunks } of chunked) {
+      const reason = chunks.map(([sha256]) => checked.problems.get(sha256)).find((r) => r !== undefined);
+      if (reason !== undefined) problems.push({ path: entry.path, reason });
+    }
+    await mapPool(legacy, CONCURRENCY, async (entry) => {
+      if (options.signal?.aborted === true) throw cancelled(this.subject, 'the verification');
       const sha = entry.sha256 ?? '';
       try {
         const { sha256, size } = await hashFileWithSize(this.blobPath(sha));
