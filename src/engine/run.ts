@@ -16,8 +16,7 @@ import type { JournalInput, JournalRecord, RunStatus, RunStore } from '../store/
 import { FINAL_RUN_STATUSES, isStoreOutage } from '../store/store.ts';
 import { endProcessGroup, processGroupGone } from '../system/guarded-spawn.ts';
 import { silentLogger } from '../system/logger.ts';
-import { siteRecovery } from '../plan/site.ts';
-import { childOfStep } from '../plan/site.ts';
+import { childOfStep, siteRecovery, siteRunWorkload } from '../plan/site.ts';
 import { siteDeclaration, withActivationGate } from './activation.ts';
 import type { ActivationGate } from './activation.ts';
 import { runCheck } from './checks.ts';
@@ -113,6 +112,20 @@ export interface RunDriver {
 }
 
 const DEFAULT_PARALLEL = 8;
+/** How long a site's declaration key lasts if its holder dies between the look and the new run. */
+const SITE_CLAIM_TTL_MS = 5_000;
+
+/** The store key that serialises declarations of one site across every instance on the store. */
+function siteDeclarationKey(site: string): string {
+  return `site-declaration:${site}`;
+}
+
+/** The id of the site's run that has not finished, if any. */
+export async function openSiteRun(store: RunStore, site: string): Promise<string | undefined> {
+  return (await store.listRuns({ limit: 500 })).find(
+    (run) => run.workload === siteRunWorkload(site) && !FINAL_RUN_STATUSES.includes(run.status),
+  )?.id;
+}
 const DEFAULT_LEASE_TTL_MS = 5_000;
 const DEFAULT_EVIDENCE_LIMIT = 64 * 1024;
 const ENGINE_ACTOR = 'engine';
@@ -316,21 +329,25 @@ export class Engine {
       ...(site === undefined ? {} : { site: { site: site.site, children: site.children } }),
     };
     const runId = newRunId();
-    const first = await this.options.store.createRun(
-      {
-        id: runId,
-        workload: runbook.workload,
-        runbook: runbook.name,
-        planHash: options.plan.hash,
-        planFile,
-        startedBy: options.startedBy,
-      },
-      {
-        type: RECORD.runCreated,
-        actor: options.startedBy,
-        data: redactor.value(created as unknown as Record<string, unknown>),
-      },
-    );
+    // one recovery per site: held from the look for an open site run until this one exists
+    const release = site === undefined ? undefined : await this.#claimSite(site.site);
+    const first = await this.options.store
+      .createRun(
+        {
+          id: runId,
+          workload: runbook.workload,
+          runbook: runbook.name,
+          planHash: options.plan.hash,
+          planFile,
+          startedBy: options.startedBy,
+        },
+        {
+          type: RECORD.runCreated,
+          actor: options.startedBy,
+          data: redactor.value(created as unknown as Record<string, unknown>),
+        },
+      )
+      .finally(release);
     const driver = new Driver(
       this,
       this.#hooks,
@@ -348,6 +365,46 @@ export class Engine {
     );
     await driver.takeLease();
     return driver.launch();
+  }
+
+  /**
+   * Takes the site's declaration key in the store (a lease, so every instance on the same store sees it)
+   * and refuses with DRCTL_SITE_RUN_OPEN, naming the run, when the site is already being recovered.
+   * Returns what releases the key once the new run exists. Another process declaring the same site
+   * holds the key for milliseconds; it is waited for, and one that died holding it expires.
+   */
+  async #claimSite(site: string): Promise<() => Promise<void>> {
+    const { store } = this.options;
+    const key = siteDeclarationKey(site);
+    const request = { owner: randomUUID(), pid: process.pid, host: hostname(), ttlMs: SITE_CLAIM_TTL_MS };
+    const deadline = Date.now() + 2 * SITE_CLAIM_TTL_MS;
+    for (;;) {
+      try {
+        await store.acquireLease(key, request);
+        break;
+      } catch (error) {
+        if (!(error instanceof DrctlError && error.code === 'DRCTL_RUN_LOCKED')) throw error;
+        if (Date.now() > deadline)
+          throw new UsageError('DRCTL_SITE_DECLARING', `another drctl process is declaring site ${site}`, {
+            hint: 'wait for its run to appear in drctl status, then follow it there',
+            cause: error,
+          });
+        await sleep(25);
+      }
+    }
+    const release = (): Promise<void> => store.releaseLease(key, request.owner);
+    const open = await openSiteRun(store, site).catch(async (error: unknown) => {
+      await release();
+      throw error;
+    });
+    if (open !== undefined) {
+      await release();
+      throw new UsageError('DRCTL_SITE_RUN_OPEN', `site ${site} is already being recovered by run ${open}`, {
+        hint: `follow it with drctl status ${open}; declare it with drctl approve ${open} activation`,
+        details: { runId: open },
+      });
+    }
+    return release;
   }
 
   /** Takes over a run that no live process drives (after a crash, a pause or a cancel request). */

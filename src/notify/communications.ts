@@ -22,7 +22,14 @@ import { Redactor, planSecrets } from '../engine/redact.ts';
 import { formatDuration } from '../plan/duration.ts';
 import type { CommunicationTemplate, MessageEvent, Plan, Runbook, Workload } from '../plan/model.ts';
 import { STATUS_PAGE_CHANNEL, type MessageField } from '../plan/schema.ts';
-import { affectedFlows, affectedWorkloads, runbookComponents, workloadContacts } from '../status/impact.ts';
+import {
+  affectedFlows,
+  affectedWorkloads,
+  runbookComponents,
+  siteRunComponents,
+  workloadContacts,
+} from '../status/impact.ts';
+import { siteOfRun, siteRecovery, type SiteRecovery } from '../plan/site.ts';
 import { IncidentBook, runIncidentId, type Incident } from '../status/incidents.ts';
 import { RunWatcher, type RunFact, type WatchedRun } from '../status/run-events.ts';
 import type { WaitingFor } from '../engine/journal.ts';
@@ -77,11 +84,39 @@ const DEFAULTS: Partial<Record<MessageEvent, { subject: string; body: string }>>
 };
 
 const STATUS_TEXT = {
-  opened: (w: Workload, r: Runbook) =>
+  opened: (w: Found['workload'], r: Runbook) =>
     `We are moving ${w.name} to its standby (${r.kind}). Some services are unavailable meanwhile.`,
-  recovered: (w: Workload) => `${w.name} works again. We keep watching before we close this incident.`,
-  failed: (w: Workload) => `Recovering ${w.name} takes longer than planned; the team is on it.`,
+  recovered: (w: Found['workload']) =>
+    `${w.name} works again. We keep watching before we close this incident.`,
+  failed: (w: Found['workload']) => `Recovering ${w.name} takes longer than planned; the team is on it.`,
 };
+
+/** What a run is a run of: a workload's runbook, or a site run (its children joined, plan/site.ts). */
+interface Found {
+  plan: Plan;
+  workload: Pick<Workload, 'id' | 'name' | 'owner'>;
+  runbook: Runbook;
+}
+
+/** A site run seen as one workload named for the site, owned by the first activation approver. */
+function siteRunOf(plan: Plan, site: string): Found | undefined {
+  let recovery: SiteRecovery;
+  try {
+    recovery = siteRecovery(plan, site);
+  } catch {
+    return undefined;
+  }
+  const first = plan.workloads.find((w) => w.id === recovery.children[0]?.workload);
+  return {
+    plan,
+    workload: {
+      id: recovery.runbook.workload,
+      name: `site ${site} (${recovery.children.map((c) => c.workload).join(', ')})`,
+      owner: plan.activation?.approvers[0] ?? first?.owner ?? '',
+    },
+    runbook: recovery.runbook,
+  };
+}
 
 interface Waiting {
   run: WatchedRun;
@@ -217,13 +252,19 @@ export class Communications {
     this.#streak.failed(error);
   }
 
-  #planFor(run: WatchedRun): { plan: Plan; workload: Workload; runbook: Runbook } | undefined {
+  #planFor(run: WatchedRun): Found | undefined {
     const plans = this.#options.plans();
     const ordered = [
       ...plans.filter((p) => p.hash === run.planHash),
       ...plans.filter((p) => p.hash !== run.planHash),
     ];
+    const site = siteOfRun(run.workload);
     for (const plan of ordered) {
+      if (site !== undefined) {
+        const found = siteRunOf(plan, site);
+        if (found !== undefined) return found;
+        continue;
+      }
       const workload = plan.workloads.find((w) => w.id === run.workload);
       const runbook = workload?.runbooks.find((r) => r.name === run.runbook);
       if (workload && runbook) return { plan, workload, runbook };
@@ -268,6 +309,9 @@ export class Communications {
       }
       case 'activation':
         await this.#send(plan, run, 'activation', `${run.id}:activation`);
+        return;
+      case 'child-recovered':
+        if (incidentId !== undefined) await this.#childRecovered(plan, run, fact.child, incidentId);
         return;
       case 'step-waiting':
         this.#waiting.set(`${run.id}/${fact.step}`, {
@@ -317,6 +361,26 @@ export class Communications {
         return;
       }
     }
+  }
+
+  /**
+   * A site run's workload is back: its incident says so and stops counting what only that workload's
+   * runbook took away, so the status page shows its flows working again while the others recover.
+   */
+  async #childRecovered(plan: Plan, run: WatchedRun, child: string, incidentId: string): Promise<void> {
+    const incident = await this.incidents.get(incidentId);
+    const site = siteOfRun(run.workload);
+    if (incident === undefined || incident.state === 'resolved' || site === undefined) return;
+    const waiting = run.children.map((c) => c.workload).filter((id) => !run.recovered.includes(id));
+    const name = plan.workloads.find((w) => w.id === child)?.name ?? child;
+    await this.incidents.update(incidentId, {
+      body:
+        waiting.length === 0
+          ? `${name} works again: every service of site ${site} is back.`
+          : `${name} works again (${run.recovered.length} of ${run.children.length}). Still recovering: ${waiting.map((id) => plan.workloads.find((w) => w.id === id)?.name ?? id).join(', ')}.`,
+      by: 'drctl',
+      components: siteRunComponents(plan, site, waiting),
+    });
   }
 
   /**

@@ -47,6 +47,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   DRCTL_RUN_LEASE_LOST: 409,
   DRCTL_INCIDENT_NOT_FOUND: 404,
   DRCTL_INCIDENT_RESOLVED: 409,
+  DRCTL_SITE_RUN_OPEN: 409,
+  DRCTL_SITE_DECLARING: 409,
 };
 
 export interface ErrorBody {

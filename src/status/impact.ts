@@ -6,6 +6,7 @@
  * are affected, and so who is told.
  */
 import type { Plan, Workload } from '../plan/model.ts';
+import { siteOfRun, siteRecovery, type SiteRecovery } from '../plan/site.ts';
 
 /** What is known about one component. */
 export type ComponentState =
@@ -114,6 +115,8 @@ export function workloadContacts(workload: Workload): string[] {
 
 /** Components a runbook acts on or checks: what a run of it takes away while it runs. */
 export function runbookComponents(plan: Plan, workloadId: string, runbookName: string): string[] {
+  const site = siteOfRun(workloadId);
+  if (site !== undefined) return siteRunComponents(plan, site);
   const workload = plan.workloads.find((w) => w.id === workloadId);
   const runbook = workload?.runbooks.find((r) => r.name === runbookName);
   if (workload === undefined || runbook === undefined) return [];
@@ -126,4 +129,21 @@ export function runbookComponents(plan: Plan, workloadId: string, runbookName: s
   }
   if (workload.frontDoor !== undefined) ids.add(workload.frontDoor.component);
   return ids.size > 0 ? [...ids] : workload.components.map((c) => c.id);
+}
+
+/**
+ * A site run takes away what each of its children's runbooks acts on; `children` narrows it to some
+ * (those not back yet). Empty when the plan no longer makes a run of the site.
+ */
+export function siteRunComponents(plan: Plan, site: string, children?: readonly string[]): string[] {
+  let recovery: SiteRecovery;
+  try {
+    recovery = siteRecovery(plan, site);
+  } catch {
+    return [];
+  }
+  const ids = recovery.children
+    .filter((child) => children === undefined || children.includes(child.workload))
+    .flatMap((child) => runbookComponents(plan, child.workload, child.runbook));
+  return [...new Set(ids)];
 }

@@ -152,7 +152,16 @@ export class IncidentBook {
    * Adds an update (and moves the state when given). A resolved incident takes no more updates but
    * stays in the history. Concurrent writers retry on the store's version check, so no update is lost.
    */
-  async update(id: string, input: { body: string; by: string; state?: IncidentState }): Promise<Incident> {
+  async update(
+    id: string,
+    input: {
+      body: string;
+      by: string;
+      state?: IncidentState;
+      /** The components still taken away (a site run's workloads come back one by one). @default unchanged */
+      components?: string[];
+    },
+  ): Promise<Incident> {
     for (let attempt = 0; ; attempt++) {
       const doc = await this.#store.getDocument(INCIDENTS_COLLECTION, id);
       if (doc === undefined)
@@ -169,6 +178,7 @@ export class IncidentBook {
       const next: Incident = {
         ...incident,
         state,
+        components: input.components ?? incident.components,
         resolvedAt: state === 'resolved' ? at : undefined,
         updates: [...incident.updates, { at, state, body: input.body, by: input.by }],
       };

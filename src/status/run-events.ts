@@ -25,6 +25,10 @@ export interface WatchedRun {
   status: RunStatus;
   /** Step id → what its action left the data current to (`output.dataAsOf`), in the order they finished. */
   dataAsOf: Map<string, string>;
+  /** A site run's children (workload and step ids), as the run was created with them. */
+  children: Array<{ workload: string; steps: string[] }>;
+  /** Children whose every step finished, in the order they did. */
+  recovered: string[];
 }
 
 export type RunFact =
@@ -35,6 +39,8 @@ export type RunFact =
   /** The step no longer waits: it started again, finished, failed or was cancelled. */
   | { type: 'step-moved'; run: WatchedRun; step: string; at: Date }
   | { type: 'step-failed'; run: WatchedRun; step: string; code: string; message: string; at: Date }
+  /** A site run's child finished its last step: that workload is back. */
+  | { type: 'child-recovered'; run: WatchedRun; child: string; at: Date }
   | { type: 'run-ended'; run: WatchedRun; status: RunStatus; at: Date };
 
 export interface RunWatcherOptions {
@@ -117,6 +123,8 @@ export class RunWatcher {
             finished: new Set(),
             status: 'running',
             dataAsOf: new Map(),
+            children: (data.site?.children ?? []).map((c) => ({ workload: c.workload, steps: c.steps })),
+            recovered: [],
           },
         };
         this.#runs.set(runId, entry);
@@ -128,8 +136,17 @@ export class RunWatcher {
       const step = record.step;
       if (step !== undefined && MOVED.has(record.type))
         await this.#options.onFact({ type: 'step-moved', run, step, at: record.at });
-      if (step !== undefined && (record.type === RECORD.stepSucceeded || record.type === RECORD.stepSkipped))
+      if (
+        step !== undefined &&
+        (record.type === RECORD.stepSucceeded || record.type === RECORD.stepSkipped)
+      ) {
         run.finished.add(step);
+        const child = run.children.find((c) => c.steps.includes(step));
+        if (child !== undefined && child.steps.every((id) => run.finished.has(id))) {
+          run.recovered.push(child.workload);
+          await this.#options.onFact({ type: 'child-recovered', run, child: child.workload, at: record.at });
+        }
+      }
       const output = record.data.output as Record<string, unknown> | undefined;
       if (step !== undefined && record.type === RECORD.stepSucceeded && typeof output?.dataAsOf === 'string')
         run.dataAsOf.set(step, output.dataAsOf);

@@ -384,7 +384,7 @@ describe('drctl serve API', async () => {
   it('names the field of a bad request, answers 404 for unknown runs and 413 for bodies over 1 MB', async () => {
     const missing = await t.json<{ error: { code: string; field: string } }>('POST', '/api/v1/runs', {
       token: t.tokens.alice,
-      body: { parallel: 0 },
+      body: { parallel: 2 },
     });
     expect(missing.status).toBe(400);
     expect(missing.body.error).toMatchObject({ code: 'DRCTL_API_INVALID', field: 'body.runbook' });

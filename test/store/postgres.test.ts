@@ -5,7 +5,11 @@ import { pgAvailable } from '../../src/pg/binaries.ts';
 import { MIGRATIONS } from '../../src/store/postgres/migrations.ts';
 import { openStore } from '../../src/store/index.ts';
 import { PostgresStore, parseStateUrl } from '../../src/store/postgres/index.ts';
+import { Engine } from '../../src/engine/index.ts';
+import { loadPlan } from '../../src/plan/index.ts';
+import { providers } from '../../src/providers/index.ts';
 import { cli } from '../engine/cli-process.ts';
+import { writePlan } from '../engine/fixtures.ts';
 import { tempDir } from '../support/tmp.ts';
 import { storeConformance } from './conformance.ts';
 
@@ -133,6 +137,52 @@ describe.skipIf(!pgAvailable())('PostgreSQL store', () => {
       await proxy.close();
     }
   }, 60_000);
+
+  it('makes one site run of two instances declaring the same site at once, the other refused with its id', async () => {
+    const schema = `site_claim_${(schemas += 1)}`;
+    const stores = await Promise.all([0, 1].map(() => PostgresStore.open(url(), { schema })));
+    const dir = tempDir();
+    const placed = {
+      east: { url: 'http://127.0.0.1:1' },
+      west: { url: 'http://127.0.0.1:2', standby: true },
+    };
+    const plan = await loadPlan(
+      writePlan(dir, [], {
+        activation: { criteria: ['east is gone'], approvers: ['bob'], quorum: 1 },
+        workloads: ['shop', 'billing'].map((id) => ({
+          id,
+          tier: 1,
+          strategy: 'hot-standby',
+          owner: 'alice',
+          components: [{ id: `${id}-api`, kind: 'http-service', placement: placed }],
+          runbooks: { failover: { steps: [{ id: 'go', run: 'true' }] } },
+        })),
+      }),
+    );
+    try {
+      const declare = (store: PostgresStore) =>
+        new Engine({ store, providers, stateDir: dir }).start({
+          plan,
+          runbook: '',
+          site: 'east',
+          startedBy: 'alice',
+          returnWhenWaiting: true,
+        });
+      const outcomes = await Promise.allSettled(stores.map(declare));
+      const started = outcomes.filter((o) => o.status === 'fulfilled').map((o) => o.value.runId);
+      const refused = outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason as unknown);
+      expect(started).toHaveLength(1);
+      expect(refused).toEqual([
+        expect.objectContaining({ code: 'DRCTL_SITE_RUN_OPEN', details: { runId: started[0] } }),
+      ]);
+      const runs = await stores[1]!.listRuns();
+      expect(runs.filter((run) => run.workload === 'site:east').map((run) => run.id)).toEqual(started);
+      // the key is free again once the run exists: nothing waits on it
+      expect(await stores[0]!.getLease('site-declaration:east')).toBeUndefined();
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
 
   it('keeps the journal append-only against SQL that goes around drctl', async () => {
     const store = await PostgresStore.open(url(), { schema: `append_only_${(schemas += 1)}` });

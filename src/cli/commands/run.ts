@@ -1,7 +1,6 @@
 /** `drctl run PLAN --runbook NAME`: execute a runbook durably, or predict its timeline with --dry-run. */
 import { userInfo } from 'node:os';
 import { UsageError } from '../../errors.ts';
-import type { RunStore } from '../../store/index.ts';
 import { formatDuration } from '../../plan/duration.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
 import { actor, withStateOptions, type StateOptions } from '../state-options.ts';
@@ -77,7 +76,6 @@ export const registerRun: RegisterCommand = (program, context) => {
     const startedBy = actor(options.as ?? process.env.DRCTL_USER ?? userInfo().username);
     const store = await openState(options);
     try {
-      if (options.siteLost !== undefined) await refuseSecondSiteRun(store, options.siteLost);
       const engine = engineFor(store, options, plan, context, [
         progressHooks(context, options.json === true),
       ]);
@@ -97,20 +95,3 @@ export const registerRun: RegisterCommand = (program, context) => {
     }
   });
 };
-
-/** One recovery per site at a time: a second declaration is refused with the first run's id. */
-async function refuseSecondSiteRun(store: RunStore, site: string): Promise<void> {
-  const [{ siteRunWorkload }, { FINAL_RUN_STATUSES }] = await Promise.all([
-    import('../../plan/site.ts'),
-    import('../../store/index.ts'),
-  ]);
-  const open = (await store.listRuns({ limit: 500 })).find(
-    (run) => run.workload === siteRunWorkload(site) && !FINAL_RUN_STATUSES.includes(run.status),
-  );
-  if (open !== undefined) {
-    throw new UsageError('DRCTL_SITE_RUN_OPEN', `site ${site} is already being recovered by run ${open.id}`, {
-      hint: `follow it with drctl status ${open.id}; declare it with drctl approve ${open.id} activation`,
-      details: { runId: open.id },
-    });
-  }
-}

@@ -17,6 +17,7 @@ import { approveStep, confirmStep, decideStep, findRunbook, rejectStep } from '.
 import { renderDrillReportHtml } from '../../drill/index.ts';
 import type { DrillReport } from '../../drill/index.ts';
 import type { Plan, Step } from '../../plan/index.ts';
+import { SITE_RUNBOOK, siteOfRun, siteRecovery } from '../../plan/site.ts';
 import { renderHtml } from '../../render/index.ts';
 import { AUDIT_STREAM, remoteAddress } from '../api.ts';
 import type { Api } from '../api.ts';
@@ -295,7 +296,14 @@ export function registerConsole(api: Api, ctx: ServerContext): void {
     let steps = byRef.get(ref);
     if (steps === undefined) {
       try {
-        steps = new Map(redactAnswer(ctx, findRunbook(plan, ref).steps).map((step) => [step.id, step]));
+        // a site run's steps are its children's, prefixed with their workload (plan/site.ts)
+        const [workload = '', name = ''] = ref.split('/');
+        const site = siteOfRun(workload);
+        const runbook =
+          site === undefined || name !== SITE_RUNBOOK
+            ? findRunbook(plan, ref)
+            : siteRecovery(plan, site).runbook;
+        steps = new Map(redactAnswer(ctx, runbook.steps).map((step) => [step.id, step]));
       } catch {
         // the plan changed since the run started: the run page still shows the journal's steps
         steps = new Map();

@@ -7,7 +7,7 @@
  */
 import { html } from 'hono/html';
 import { dependencyWaves } from '../../analysis/index.ts';
-import type { RunView, StepView } from '../../engine/index.ts';
+import type { RunView, SiteView, StepView } from '../../engine/index.ts';
 import type { Step } from '../../plan/index.ts';
 import { FINAL_RUN_STATUSES } from '../../store/index.ts';
 import { allows } from '../auth.ts';
@@ -65,6 +65,7 @@ export function runBody(input: RunPageInput): Fragment {
       </p>
     </header>
     ${cancelLine(view, final)} ${waitingOnWhom(view)}
+    ${view.site === undefined ? '' : siteChildren(view.site)}
     <section class="current">
       <h2>${final ? 'Finished' : active.length === 0 ? 'Next' : 'Now'}</h2>
       ${
@@ -93,6 +94,100 @@ export function runBody(input: RunPageInput): Fragment {
     </section>
     ${runActions(input, final)}
   </div>`;
+}
+
+/**
+ * A site run's children: one card per workload with its state, where it is, whom its approvals wait for
+ * and its time against its RTO; then each tier and the site against theirs. A child's current steps link
+ * to their cards below, its name to the workload's runbook.
+ */
+function siteChildren(site: SiteView): Fragment {
+  const { met, missed, notRecovered, open } = site.withinRto;
+  return html`<section class="site-run" id="site-${site.site}">
+    <h2>Site ${site.site} lost: ${site.children.length} workloads</h2>
+    <p class="muted">
+      ${site.declaredAfterMs === undefined ? 'not declared yet' : `declared after ${duration(site.declaredAfterMs)}`}
+      ·
+      ${
+        site.recoveredAfterMs === undefined
+          ? 'not all back yet'
+          : `every workload back after ${duration(site.recoveredAfterMs)}`
+      }
+      · ${met} within RTO, ${missed} late, ${notRecovered} not recovered, ${open} under way
+    </p>
+    <div class="cards">
+      ${site.children.map(
+        (child) =>
+          html`<article
+            class="card child status-${child.status}"
+            id="child-${child.workload}"
+            data-child="${child.workload}"
+          >
+            <header>
+              <h3>
+                <a href="/runbooks/${encodeURIComponent(child.workload)}/${encodeURIComponent(child.runbook)}"
+                  >${child.workload}/${child.runbook}</a
+                >
+              </h3>
+              ${statusBadge(child.status)}
+            </header>
+            <p class="muted">
+              tier ${child.tier}${child.after.length === 0 ? '' : html` · after ${child.after.join(', ')}`} ·
+              RTO
+              ${duration(child.rtoMs)}${
+                child.recoveredAfterMs === undefined
+                  ? ''
+                  : html` · back after
+                      <b class="${child.fits ? '' : 'broken'}">${duration(child.recoveredAfterMs)}</b>${
+                        child.fits ? '' : ' (missed)'
+                      }`
+              }
+            </p>
+            ${
+              child.current.length === 0
+                ? ''
+                : html`<p data-current>
+                    now: ${child.current.map((id) => html`<a href="#step-${id}">${id}</a> `)}
+                  </p>`
+            }
+            ${child.approvals.map(
+              (approval) =>
+                html`<p data-approval-waiting="${approval.step}">
+                  <a href="#step-${approval.step}">${approval.step}</a> waits for
+                  approval${approval.on.length === 0 ? '' : html` from <b>${approval.on.join(' or ')}</b>`}
+                </p>`,
+            )}
+          </article>`,
+      )}
+    </div>
+    <table class="tiers">
+      <thead>
+        <tr>
+          <th>Tier</th>
+          <th>Workloads</th>
+          <th>RTO</th>
+          <th>Back after</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${site.tiers.map(
+          (tier) =>
+            html`<tr data-tier="${tier.tier}">
+              <td>tier ${tier.tier}</td>
+              <td>${tier.workloads.map((id) => html`<a href="#child-${id}">${id}</a> `)}</td>
+              <td>${duration(tier.rtoMs)}</td>
+              <td>
+                ${
+                  tier.recoveredAfterMs === undefined
+                    ? '—'
+                    : html`${duration(tier.recoveredAfterMs)} ${statusBadge(tier.fits ? 'passed' : 'missed')}`
+                }
+              </td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
 }
 
 /** Who cancelled the run and the reason they gave; while it stops, that it was asked to. */

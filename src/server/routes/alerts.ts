@@ -10,6 +10,8 @@
 import { z } from 'zod';
 import { siteDeclaration } from '../../engine/activation.ts';
 import { loadRunState, requestCancel } from '../../engine/index.ts';
+import type { RunDriver, RunTrigger } from '../../engine/index.ts';
+import { DrctlError } from '../../errors.ts';
 import type { Plan } from '../../plan/model.ts';
 import { siteRunWorkload } from '../../plan/site.ts';
 import { FINAL_RUN_STATUSES } from '../../store/index.ts';
@@ -115,29 +117,41 @@ export function registerAlerts(api: Api, ctx: ServerContext): void {
     const open = await openRun(target);
     if (open !== undefined) return { outcome: 'joined', runId: open };
     const trigger = { automatic: false, reason };
-    const driver =
-      target.site !== undefined
-        ? await ctx.runs.start({
-            plan: target.plan,
-            runbook: '',
-            site: target.site,
-            startedBy: 'alertmanager',
-            activation: { ...siteDeclaration(target.plan, target.site), reason },
-            trigger,
-          })
-        : await ctx.runs.start({
-            plan: target.plan,
-            runbook: 'failover',
-            workload: target.workload,
-            startedBy: 'alertmanager',
-            activation: {
-              approvers: target.plan.activation?.approvers ?? [],
-              quorum: target.plan.activation?.quorum ?? 1,
-              reason,
-            },
-            trigger,
-          });
-    return { outcome: 'started', runId: driver.runId };
+    const driver = await startRecovery(target, reason, trigger).catch((error: unknown) => {
+      // another instance on the same store declared the site between the look above and this start
+      if (error instanceof DrctlError && error.code === 'DRCTL_SITE_RUN_OPEN') {
+        const runId = (error.details as { runId?: unknown } | undefined)?.runId;
+        if (typeof runId === 'string') return { runId, joined: true as const };
+      }
+      throw error;
+    });
+    return 'joined' in driver
+      ? { outcome: 'joined', runId: driver.runId }
+      : { outcome: 'started', runId: driver.runId };
+  }
+
+  function startRecovery(target: Target, reason: string, trigger: RunTrigger): Promise<RunDriver> {
+    return target.site !== undefined
+      ? ctx.runs.start({
+          plan: target.plan,
+          runbook: '',
+          site: target.site,
+          startedBy: 'alertmanager',
+          activation: { ...siteDeclaration(target.plan, target.site), reason },
+          trigger,
+        })
+      : ctx.runs.start({
+          plan: target.plan,
+          runbook: 'failover',
+          workload: target.workload,
+          startedBy: 'alertmanager',
+          activation: {
+            approvers: target.plan.activation?.approvers ?? [],
+            quorum: target.plan.activation?.quorum ?? 1,
+            reason,
+          },
+          trigger,
+        });
   }
 
   /** Cancels the run only while nothing but its declaration has happened. */

@@ -11,6 +11,7 @@ import type { RunRecord, RunStatus } from '../../store/index.ts';
 import { RedactedJson } from '../api.ts';
 import type { Api, UploadedFile } from '../api.ts';
 import type { ServerContext } from '../context.ts';
+import { ApiError } from '../errors.ts';
 import { redactAnswer } from '../redact.ts';
 import { currentStatus, notFound } from '../runs.ts';
 
@@ -75,6 +76,44 @@ const Run = z.object({
   next: z.array(z.string()),
   steps: z.array(Step),
   drivenHere: z.boolean(),
+  site: z
+    .object({
+      site: z.string(),
+      children: z.array(
+        z.object({
+          workload: z.string(),
+          runbook: z.string(),
+          tier: z.number(),
+          status: z.string(),
+          after: z.array(z.string()),
+          steps: z.array(z.string()),
+          rtoMs: z.number(),
+          recoveredAfterMs: z.number().optional(),
+          fits: z.boolean().optional(),
+          current: z.array(z.string()),
+          approvals: z.array(z.object({ step: z.string(), on: z.array(z.string()) })),
+        }),
+      ),
+      tiers: z.array(
+        z.object({
+          tier: z.number(),
+          workloads: z.array(z.string()),
+          rtoMs: z.number(),
+          recoveredAfterMs: z.number().optional(),
+          fits: z.boolean().optional(),
+        }),
+      ),
+      declaredAfterMs: z.number().optional(),
+      recoveredAfterMs: z.number().optional(),
+      withinRto: z.object({
+        met: z.number(),
+        missed: z.number(),
+        notRecovered: z.number(),
+        open: z.number(),
+      }),
+    })
+    .optional()
+    .describe('a site run (docs/site-recovery.md): its children, each tier and the site against their RTO'),
 });
 
 function summaryOf(run: RunRecord, drivenHere: boolean): z.infer<typeof RunSummary> {
@@ -199,7 +238,16 @@ export function registerRuns(api: Api, ctx: ServerContext): void {
     description: "Creates the run and drives it with this server's engine; the caller is the run's starter.",
     status: 201,
     body: z.object({
-      runbook: z.string().min(1).describe('`workload/name`, or a name unique across workloads'),
+      runbook: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('`workload/name`, or a name unique across workloads; or give `site`'),
+      site: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('recover every workload the site serves in one run, behind its declaration'),
       workload: z.string().optional(),
       plan: z.string().optional().describe('needed when the server serves several plans'),
       parallel: z.coerce.number().int().min(1).max(64).optional(),
@@ -214,9 +262,15 @@ export function registerRuns(api: Api, ctx: ServerContext): void {
     }),
     response: Run,
     handler: async ({ body, principal }) => {
+      if ((body.runbook === undefined) === (body.site === undefined))
+        throw new ApiError(400, 'DRCTL_API_INVALID', 'name either runbook or site', {
+          hint: '{"runbook": "shop/failover"}, or {"site": "east"} to recover a whole site',
+          field: 'body.runbook',
+        });
       const driver = await ctx.runs.start({
         plan: ctx.plans.get(body.plan),
-        runbook: body.runbook,
+        runbook: body.runbook ?? '',
+        ...(body.site === undefined ? {} : { site: body.site }),
         startedBy: principal?.name ?? 'unknown',
         ...(body.workload === undefined ? {} : { workload: body.workload }),
         ...(body.parallel === undefined ? {} : { parallel: body.parallel }),

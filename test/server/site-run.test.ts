@@ -1,0 +1,149 @@
+/**
+ * A site run through the server: started with the API, one status-page incident for the whole site that
+ * follows its children as they come back, and the console's run page showing each child with its state,
+ * where it is and whom its approvals wait on, each tier against its RTO.
+ */
+import { describe, expect, it } from 'vitest';
+import type { StatusSnapshot } from '../../src/status/index.ts';
+import { eventually, testServer } from './support.ts';
+
+const placed = { east: { url: 'http://127.0.0.1:1' }, west: { url: 'http://127.0.0.1:2', standby: true } };
+
+/** accounts (automated) comes back first; shop needs it, then waits for carol's sign-off and a manual switch. */
+const WORKLOADS = [
+  {
+    id: 'shop',
+    name: 'Shop',
+    tier: 1,
+    strategy: 'hot-standby',
+    owner: 'alice',
+    flows: [{ name: 'Checkout', users: 'customers', impact: 'lost revenue' }],
+    components: [{ id: 'shop-api', kind: 'http-service', placement: placed, depends_on: ['accounts-api'] }],
+    runbooks: {
+      failover: {
+        steps: [
+          { id: 'promote', run: 'true', validate: [{ run: 'true', component: 'shop-api' }] },
+          { id: 'sign', needs: ['promote'], approval: { by: ['carol'] } },
+          { id: 'switch', needs: ['sign'], manual: 'move the traffic of shop to west' },
+        ],
+      },
+    },
+  },
+  {
+    id: 'accounts',
+    name: 'Accounts',
+    tier: 2,
+    strategy: 'warm-standby',
+    owner: 'dave',
+    flows: [{ name: 'Sign-in', users: 'customers', impact: 'nobody signs in' }],
+    components: [{ id: 'accounts-api', kind: 'http-service', placement: placed }],
+    runbooks: {
+      failover: {
+        steps: [{ id: 'restore', run: 'true', validate: [{ run: 'true', component: 'accounts-api' }] }],
+      },
+    },
+  },
+];
+
+const PAGE = { accept: 'text/html' };
+
+describe('a site run in the server', async () => {
+  const t = await testServer({
+    extra: {
+      workloads: WORKLOADS,
+      activation: { criteria: ['east is gone'], approvers: ['bob'], quorum: 1 },
+    },
+  });
+  const statusUntil = (check: (s: StatusSnapshot) => boolean) =>
+    eventually(async () => {
+      const snapshot = (await (await t.call('GET', '/status.json')).json()) as StatusSnapshot;
+      return check(snapshot) ? snapshot : undefined;
+    }, 8_000);
+  const session = async (token: string) => {
+    const response = await t.call('POST', '/api/v1/session', { body: { token } });
+    return response.headers.get('set-cookie')!.split(';')[0]!;
+  };
+
+  it('shows one incident for the site, its children in the console, and the incident following them', async () => {
+    const started = await t.json<{ id: string; workload: string }>('POST', '/api/v1/runs', {
+      token: t.tokens.alice,
+      body: { site: 'east' },
+    });
+    expect(started.status).toBe(201);
+    expect(started.body.workload).toBe('site:east');
+    const runId = started.body.id;
+    const incidentId = `run-${runId}`;
+
+    // one incident for the whole site, with the flows of every workload it serves
+    const opened = await statusUntil((s) => s.incidents.some((i) => i.id === incidentId));
+    expect(opened.incidents).toHaveLength(1);
+    expect(opened.incidents[0]!.affected.map((a) => `${a.workload}/${a.flow}`).sort()).toEqual([
+      'accounts/Sign-in',
+      'shop/Checkout',
+    ]);
+
+    const declared = await t.call('POST', `/api/v1/runs/${runId}/steps/activation/approve`, {
+      token: t.tokens.bob,
+      body: {},
+    });
+    expect(declared.status).toBe(200);
+
+    // accounts is back: the incident says so and only shop's flow stays down
+    const partly = await statusUntil(
+      (s) => s.incidents[0]?.updates.some((u) => u.body.startsWith('Accounts works again')) === true,
+    );
+    expect(partly.incidents).toHaveLength(1);
+    expect(partly.incidents[0]!.updates[0]!.body).toBe(
+      'Accounts works again (1 of 2). Still recovering: Shop.',
+    );
+    expect(partly.incidents[0]!.affected.map((a) => `${a.workload}/${a.flow}`)).toEqual(['shop/Checkout']);
+
+    // the console: each child with its state, where it is, whom its approval waits on; tiers against RTO
+    const viewer = await session(t.tokens.vera);
+    const page = await eventually(async () => {
+      const html = await (
+        await t.call('GET', `/runs/${runId}`, { headers: { ...PAGE, cookie: viewer } })
+      ).text();
+      // whitespace as a browser shows it: one space
+      return html.includes('data-approval-waiting="shop.sign"') ? html.replace(/\s+/g, ' ') : undefined;
+    });
+    const card = (id: string) => page.slice(page.indexOf(`id="child-${id}"`)).split('</article>')[0]!;
+    expect(card('accounts')).toContain('status-succeeded');
+    expect(card('accounts')).toContain('back after <b class="">');
+    expect(card('shop')).toContain('class="badge status-waiting"');
+    expect(card('shop')).toContain('after accounts');
+    expect(card('shop')).toContain(
+      '<a href="#step-shop.sign">shop.sign</a> waits for approval from <b>carol</b>',
+    );
+    expect(card('shop')).toContain('href="/runbooks/shop/failover"');
+    expect(page).toContain('id="step-shop.sign"');
+    expect(page).toContain(
+      '<tr data-tier="2"> <td>tier 2</td> <td><a href="#child-accounts">accounts</a> </td>',
+    );
+    expect(page).toContain('1 within RTO, 0 late, 0 not recovered, 1 under way');
+
+    await t.call('POST', `/api/v1/runs/${runId}/steps/shop.sign/approve`, {
+      token: t.tokens.carol,
+      body: {},
+    });
+    await eventually(async () => {
+      const confirmed = await t.call('POST', `/api/v1/runs/${runId}/steps/shop.switch/confirm`, {
+        token: t.tokens.alice,
+        body: {},
+      });
+      return confirmed.status === 200 || undefined;
+    });
+    const done = await statusUntil((s) => s.incidents[0]?.state === 'monitoring');
+    expect(done.incidents[0]!.updates.map((u) => u.body)).toContain(
+      'Shop works again: every service of site east is back.',
+    );
+    expect(done.overall).toBe('operational');
+    const run = await t.json<{ site: { withinRto: unknown; recoveredAfterMs: number } }>(
+      'GET',
+      `/api/v1/runs/${runId}`,
+      { token: t.tokens.vera },
+    );
+    expect(run.body.site.withinRto).toEqual({ met: 2, missed: 0, notRecovered: 0, open: 0 });
+    expect(run.body.site.recoveredAfterMs).toBeGreaterThan(0);
+  });
+});
