@@ -815,7 +815,7 @@ const Fault = z.strictObject({
     .describe('SET list of an overwrite, e.g. "amount = -1". @default text columns = \'corrupted\''),
 });
 
-export const DRILL_ENVIRONMENTS = ['drill', 'existing'] as const;
+export const DRILL_ENVIRONMENTS = ['drill', 'existing', 'isolated'] as const;
 
 /** A probe that must keep passing while a drill runs: when it fails, the drill is aborted. */
 const Guard = z.strictObject({
@@ -870,7 +870,7 @@ const Scenario = z.strictObject({
     .enum(DRILL_ENVIRONMENTS)
     .optional()
     .describe(
-      "drill: drctl brings the workload's sites up on this machine from the plan; existing: nothing is brought up, the faults act on the plan's real components and hosts (needs blast_radius). @default drill",
+      "drill: drctl brings the workload's sites up on this machine from the plan; existing: nothing is brought up, the faults act on the plan's real components and hosts (needs blast_radius); isolated: a test failover into a throw-away copy of the recovery site, production untouched (no faults are injected). @default drill",
     ),
   blast_radius: BlastRadius.optional().describe(
     'What the scenario may touch; environment existing needs it.',

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DrillEnvironment } from '../../src/drill/environment.ts';
 import { runIsolatedDrill } from '../../src/drill/isolated.ts';
+import { DRILLS_COLLECTION, addDrillNote, continueDrill } from '../../src/drill/rehearsal.ts';
+import { openStore } from '../../src/store/index.ts';
 import { DrctlError } from '../../src/errors.ts';
 import { loadPlan } from '../../src/plan/load.ts';
 import { pgAvailable } from '../../src/pg/binaries.ts';
@@ -105,4 +107,90 @@ describe.skipIf(!pgAvailable())('isolated test failover (hot standby)', () => {
     expect((error as DrctlError).code).toBe('DRCTL_DRILL_ISOLATED_NO_SOURCE');
     expect((error as DrctlError).location?.line).toBeGreaterThan(0);
   });
+});
+
+describe('isolated test failover (warm standby), paused and noted by the room', () => {
+  let dir: string;
+  let production: DrillEnvironment;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'drctl-isolated-warm-'));
+    const plan = await loadPlan(join(TWO_SITE, 'warm-standby.yaml'));
+    production = await DrillEnvironment.create({
+      plan,
+      workload: 'shop',
+      stateDir: join(dir, 'prod'),
+      remapPorts: true,
+    });
+    for (let i = 0; i < 20; i++) await order(production.url, `before-${i}`);
+    // let one snapshot carry the orders to west, then keep production quiet: its snapshot schedule would
+    // add backups during the drill, which the before/after comparison would rightly report
+    await new Promise((done) => setTimeout(done, 1_200));
+    production.siteLost('east');
+  }, 60_000);
+
+  afterAll(async () => {
+    await production?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('restores the newest backup into a copy, waits for the room to continue, keeps its notes, and leaves production as it was', async () => {
+    const stateDir = join(dir, 'drill');
+    let drillId: string | undefined;
+    const running = runIsolatedDrill({
+      plan: production.plan,
+      scenario: 'east-killed',
+      stateDir,
+      pause: true,
+      onStart: (id) => (drillId = id),
+    });
+    // the people in the room: a note while it waits, then continue
+    const room = await openStore(stateDir);
+    try {
+      for (
+        let i = 0;
+        (await room.getDocument(DRILLS_COLLECTION, drillId ?? '-'))?.data.state !== 'paused';
+        i++
+      ) {
+        if (i > 300) throw new Error('the drill never paused');
+        await new Promise((done) => setTimeout(done, 50));
+      }
+      await addDrillNote(room, drillId!, 'carol', 'west copy is up; checking the catalog by hand');
+      await new Promise((done) => setTimeout(done, 150));
+      await continueDrill(room, drillId!, 'alice');
+    } finally {
+      await room.close();
+    }
+    const { report } = await running;
+    expect(report.findings.filter((f) => f.severity === 'error')).toEqual([]);
+    expect(report.copies).toMatchObject([
+      { component: 'data', from: expect.stringMatching(/^backup .* at west$/) },
+    ]);
+    const steps = Object.fromEntries(report.run!.steps.map((s) => [s.id, s.status]));
+    expect(steps).toMatchObject({
+      'stop-orders-east': 'skipped',
+      'restore-west': 'succeeded',
+      'start-orders-west': 'succeeded',
+      'front-door-west': 'skipped',
+    });
+    // the plan's verification query ran on the copy; the data is as old as the snapshot restored
+    expect(report.checks.map((c) => [c.name, c.ok])).toEqual(
+      expect.arrayContaining([['data: select count(*) >= 0 from orders', true]]),
+    );
+    expect(report.measured.dataAgeMs).toBeGreaterThan(0);
+    expect(report.pauses).toMatchObject([{ continuedBy: 'alice' }]);
+    expect(report.measured.pausedMs).toBeGreaterThanOrEqual(150);
+    expect(report.notes).toMatchObject([
+      { by: 'carol', text: 'west copy is up; checking the catalog by hand' },
+    ]);
+    expect(report.production.differences).toEqual([]);
+    expect(report.production.before).toMatchObject({ routing: { status: 200, site: 'east' } });
+    expect(report.leftovers).toEqual([]);
+    expect(readdirSync(join(stateDir, 'drills'))).toEqual([]);
+    const after = await openStore(stateDir);
+    await expect(addDrillNote(after, drillId!, 'bob', 'too late')).rejects.toMatchObject({
+      code: 'DRCTL_DRILL_FINISHED',
+    });
+    await after.close();
+  }, 60_000);
 });

@@ -6,23 +6,28 @@ import type { DrillOutcome } from '../../drill/index.ts';
 import { UsageError } from '../../errors.ts';
 import { DEFAULT_STATE_DIR } from '../../store/state-dir.ts';
 import { printJson, type CommandContext, type RegisterCommand } from '../context.ts';
+import { isolated, registerRehearsal, runIsolatedCommand } from './drill-rehearsal.ts';
 
 interface DrillCommandOptions {
-  scenario: string;
+  scenario?: string;
   state: string;
   json?: boolean;
   keepUp?: boolean;
   remapPorts?: boolean;
   failback?: boolean;
   approveAs?: string;
+  isolated?: boolean;
+  steps?: string;
+  pause?: boolean;
 }
 
 export const registerDrill: RegisterCommand = (program, context) => {
-  program
-    .command('drill')
+  const drill = program.command('drill');
+  registerRehearsal(drill, context);
+  drill
     .description('run a drill scenario for real: inject its faults, let drctl fail over, measure RTO and RPO')
     .argument('<plan>', 'plan file (YAML)')
-    .requiredOption('--scenario <name>', 'drill scenario (drills.scenarios[].id)')
+    .option('--scenario <name>', 'drill scenario (drills.scenarios[].id); required')
     .option(
       '--state <dir>',
       'state directory (store, logs, reports)',
@@ -37,9 +42,21 @@ export const registerDrill: RegisterCommand = (program, context) => {
       '--approve-as <contact>',
       "with --failback: the contact who grants the failback's approvals (default: the first activation approver)",
     )
+    .option(
+      '--isolated',
+      'test failover: recover into a throw-away copy of the recovery site and prove production untouched',
+    )
+    .option('--steps <steps>', 'run only these runbook steps: a..b (a range in runbook order) or a,b,c')
+    .option('--pause', 'wait before the failover until someone runs `drctl drill continue ID`')
     .option('--keep-up', 'leave the sites and the front door running after the drill until Ctrl-C')
     .option('--json', 'print the report as JSON')
     .action(async (file: string, options: DrillCommandOptions) => {
+      // not a required option: commander would ask for it on `drill continue` and `drill note` too
+      const scenario = options.scenario;
+      if (scenario === undefined)
+        throw new UsageError('DRCTL_DRILL_NO_SCENARIO', 'drctl drill needs --scenario NAME', {
+          hint: "name one of the plan's drills.scenarios[].id",
+        });
       if (options.approveAs !== undefined && options.failback !== true)
         throw new UsageError('DRCTL_DRILL_NO_FAILBACK', '--approve-as needs --failback', {
           hint: 'add --failback to measure the failback, whose approvals --approve-as grants',
@@ -52,10 +69,12 @@ export const registerDrill: RegisterCommand = (program, context) => {
       const { stateDirectory } = await import('./run-state.ts');
       const stateDir = stateDirectory(options.state, 'drill');
       const plan = await loadPlanForCommand(file);
+      if (isolated(plan, { ...options, scenario }))
+        return runIsolatedCommand(context, { ...options, scenario, plan, stateDir }, withInterrupt);
       const outcome = await withInterrupt(context, (signal) =>
         runDrill({
           plan,
-          scenario: options.scenario,
+          scenario,
           stateDir,
           remapPorts: options.remapPorts === true,
           keepUp: options.keepUp === true,
