@@ -2,7 +2,7 @@
  * The web console: server-rendered HTML pages (hono/html tagged templates) with one small script for
  * live updates, every asset served by drctl itself (no CDN, system fonts). Pages are declared with
  * `api.page`, so they share the API's sessions, roles, CSRF check and audit; their forms post to console
- * paths that call the same engine operator functions as the API and answer with a redirect (the page
+ * paths that call the same server actions as the API (../actions.ts) and answer with a redirect (the page
  * works without JavaScript). docs/console.md describes the pages and how live updates work.
  */
 import { readFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { deleteCookie } from 'hono/cookie';
 import { html } from 'hono/html';
 import { z } from 'zod';
 import { analyzePlan } from '../../analysis/index.ts';
-import { approveStep, confirmStep, decideStep, findRunbook, rejectStep } from '../../engine/index.ts';
+import { findRunbook } from '../../engine/index.ts';
 import { renderDrillReportHtml } from '../../drill/index.ts';
 import type { DrillReport } from '../../drill/index.ts';
 import type { Plan, Step } from '../../plan/index.ts';
@@ -21,8 +21,9 @@ import { SITE_RUNBOOK, siteOfRun, siteRecovery } from '../../plan/site.ts';
 import { renderHtml } from '../../render/index.ts';
 import { AUDIT_STREAM, remoteAddress } from '../api.ts';
 import type { Api } from '../api.ts';
-import { allows, endSession, SESSION_COOKIE } from '../auth.ts';
+import { endSession, SESSION_COOKIE } from '../auth.ts';
 import type { Principal } from '../auth.ts';
+import { RUN_ACTION_ROLES, runActions } from '../actions.ts';
 import type { ServerContext } from '../context.ts';
 import { ApiError, httpError } from '../errors.ts';
 import type { HttpError } from '../errors.ts';
@@ -354,114 +355,98 @@ export function registerConsole(api: Api, ctx: ServerContext): void {
   });
 
   const runPath = (id: string): string => `/runs/${encodeURIComponent(id)}`;
-  const acted = async (id: string): Promise<undefined> => {
-    await ctx.watcher.check(id);
-    return undefined;
-  };
+  const actions = runActions(ctx);
 
   api.page({
     method: 'POST',
     path: '/runs/:id/steps/:step/confirm',
-    role: 'operator',
+    role: RUN_ACTION_ROLES.confirm,
     summary: 'Confirm a manual step',
     params: StepParams,
     files: true,
     body: z.object({ evidence: z.string().max(1_000_000).optional(), note: Text.optional() }),
     handler: ({ c, params, body, files, principal }) =>
       act(c, principal, runPath(params.id), async () => {
-        const evidence = formEvidence(body.evidence, files);
-        await confirmStep(ctx.store, {
+        await actions.confirm(principal, {
           runId: params.id,
           step: params.step,
-          by: principal?.name ?? '',
-          ...(body.note === undefined ? {} : { note: body.note }),
-          ...(evidence === undefined ? {} : { evidence }),
+          note: body.note,
+          evidence: formEvidence(body.evidence, files),
         });
-        return acted(params.id);
+        return undefined;
       }),
   });
 
   // approve and reject are open to every signed-in person here, so that a refusal (role, four-eyes)
-  // is shown on the page with its reason; the engine and the role check below decide
-  for (const verdict of ['approve', 'reject'] as const) {
-    api.page({
-      method: 'POST',
-      path: `/runs/:id/steps/:step/${verdict}`,
-      role: 'viewer',
-      summary: verdict === 'approve' ? 'Approve a step' : 'Reject a step',
-      params: StepParams,
-      body: z.object({ note: Text.optional(), reason: Text.optional() }),
-      handler: ({ c, params, body, principal }) =>
-        act(c, principal, runPath(params.id), async () => {
-          if (principal === undefined || !allows(principal.role, 'approver')) {
-            throw new ApiError(
-              403,
-              'DRCTL_API_FORBIDDEN',
-              `${principal?.name ?? 'you'} may not ${verdict} steps`,
-              {
-                hint: 'this needs the approver role',
-              },
-            );
-          }
-          const input = { runId: params.id, step: params.step, by: principal.name };
-          if (verdict === 'approve')
-            await approveStep(ctx.store, {
-              ...input,
-              ...(body.note === undefined ? {} : { note: body.note }),
-            });
-          else {
-            const reason = body.reason ?? body.note;
-            await rejectStep(ctx.store, { ...input, ...(reason === undefined ? {} : { reason }) });
-          }
-          return acted(params.id);
-        }),
-    });
-  }
+  // is shown on the page with its reason; the actions decide
+  api.page({
+    method: 'POST',
+    path: '/runs/:id/steps/:step/approve',
+    role: 'viewer',
+    summary: 'Approve a step',
+    params: StepParams,
+    body: z.object({ note: Text.optional() }),
+    handler: ({ c, params, body, principal }) =>
+      act(c, principal, runPath(params.id), async () => {
+        await actions.approve(principal, { runId: params.id, step: params.step, note: body.note });
+        return undefined;
+      }),
+  });
+
+  api.page({
+    method: 'POST',
+    path: '/runs/:id/steps/:step/reject',
+    role: 'viewer',
+    summary: 'Reject a step',
+    params: StepParams,
+    body: z.object({ note: Text.optional(), reason: Text.optional() }),
+    handler: ({ c, params, body, principal }) =>
+      act(c, principal, runPath(params.id), async () => {
+        const reason = body.reason ?? body.note;
+        await actions.reject(principal, { runId: params.id, step: params.step, reason });
+        return undefined;
+      }),
+  });
 
   api.page({
     method: 'POST',
     path: '/runs/:id/steps/:step/decide',
-    role: 'operator',
+    role: RUN_ACTION_ROLES.decide,
     summary: 'Decide for an escalated step',
     params: StepParams,
     body: z.object({ choice: z.enum(['retry', 'skip', 'done', 'abort']) }),
     handler: ({ c, params, body, principal }) =>
       act(c, principal, runPath(params.id), async () => {
-        await decideStep(ctx.store, {
-          runId: params.id,
-          step: params.step,
-          by: principal?.name ?? '',
-          choice: body.choice,
-        });
-        return acted(params.id);
+        await actions.decide(principal, { runId: params.id, step: params.step, choice: body.choice });
+        return undefined;
       }),
   });
 
   api.page({
     method: 'POST',
     path: '/runs/:id/cancel',
-    role: 'operator',
+    role: RUN_ACTION_ROLES.cancel,
     summary: 'Cancel a run',
     params: RunParams,
     body: z.object({ reason: Text.optional() }),
     handler: ({ c, params, body, principal }) =>
       act(c, principal, runPath(params.id), async () => {
-        await ctx.runs.cancel(params.id, principal?.name ?? '', body.reason);
-        return acted(params.id);
+        await actions.cancel(principal, { runId: params.id, reason: body.reason });
+        return undefined;
       }),
   });
 
   api.page({
     method: 'POST',
     path: '/runs/:id/resume',
-    role: 'operator',
+    role: RUN_ACTION_ROLES.resume,
     summary: 'Resume a run',
     params: RunParams,
     body: z.object({}),
     handler: ({ c, params, principal }) =>
       act(c, principal, runPath(params.id), async () => {
-        await ctx.runs.resume(params.id, principal?.name ?? '');
-        return acted(params.id);
+        await actions.resume(principal, { runId: params.id });
+        return undefined;
       }),
   });
 

@@ -1,15 +1,16 @@
 /**
  * Runs: list, read (the engine's run view), start (driven by this server's engine), and what people do
- * to them. Approvals, confirmations, decisions and cancels go through the engine's operator functions
- * with the token's name as the person, so approver lists, quorum and four-eyes hold here as in the CLI.
+ * to them. Approvals, confirmations, decisions, cancels and resumes are the server's actions
+ * (../actions.ts), shared with the console's forms.
  */
 import { z } from 'zod';
-import { approveStep, confirmStep, decideStep, rejectStep, runView, verifyRun } from '../../engine/index.ts';
+import { runView, verifyRun } from '../../engine/index.ts';
 import type { RunView } from '../../engine/index.ts';
 import { FINAL_RUN_STATUSES } from '../../store/index.ts';
 import type { RunRecord, RunStatus } from '../../store/index.ts';
 import { RedactedJson } from '../api.ts';
 import type { Api, UploadedFile } from '../api.ts';
+import { RUN_ACTION_ROLES, runActions } from '../actions.ts';
 import type { ServerContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { redactAnswer } from '../redact.ts';
@@ -198,11 +199,7 @@ export function formEvidence(
 }
 
 export function registerRuns(api: Api, ctx: ServerContext): void {
-  /** After people act: live clients see the record now, whoever drives the run. */
-  const acted = async (runId: string) => {
-    await ctx.watcher.check(runId);
-    return viewOfRun(ctx, runId);
-  };
+  const actions = runActions(ctx);
 
   api.route({
     method: 'GET',
@@ -340,45 +337,35 @@ export function registerRuns(api: Api, ctx: ServerContext): void {
   api.route({
     method: 'POST',
     path: '/runs/:id/steps/:step/approve',
-    role: 'approver',
+    role: RUN_ACTION_ROLES.approve,
     summary: 'Approve a step waiting for approval',
     params: StepParams,
     body: z.object({ note: Text.optional() }),
     response: Run,
     handler: async ({ params, body, principal }) => {
-      await approveStep(ctx.store, {
-        runId: params.id,
-        step: params.step,
-        by: principal?.name ?? '',
-        ...(body.note === undefined ? {} : { note: body.note }),
-      });
-      return acted(params.id);
+      await actions.approve(principal, { runId: params.id, step: params.step, note: body.note });
+      return viewOfRun(ctx, params.id);
     },
   });
 
   api.route({
     method: 'POST',
     path: '/runs/:id/steps/:step/reject',
-    role: 'approver',
+    role: RUN_ACTION_ROLES.reject,
     summary: 'Reject a step waiting for approval (the step fails)',
     params: StepParams,
     body: z.object({ reason: Text.optional() }),
     response: Run,
     handler: async ({ params, body, principal }) => {
-      await rejectStep(ctx.store, {
-        runId: params.id,
-        step: params.step,
-        by: principal?.name ?? '',
-        ...(body.reason === undefined ? {} : { reason: body.reason }),
-      });
-      return acted(params.id);
+      await actions.reject(principal, { runId: params.id, step: params.step, reason: body.reason });
+      return viewOfRun(ctx, params.id);
     },
   });
 
   api.route({
     method: 'POST',
     path: '/runs/:id/steps/:step/confirm',
-    role: 'operator',
+    role: RUN_ACTION_ROLES.confirm,
     summary: 'Confirm a manual step done, with its evidence',
     description:
       'JSON `evidence` is name → text. A form sends `evidence` (kept as `text`) and files (kept by file name).',
@@ -392,63 +379,55 @@ export function registerRuns(api: Api, ctx: ServerContext): void {
     }),
     response: Run,
     handler: async ({ params, body, files, principal }) => {
-      const evidence = formEvidence(body.evidence, files);
-      await confirmStep(ctx.store, {
+      await actions.confirm(principal, {
         runId: params.id,
         step: params.step,
-        by: principal?.name ?? '',
-        ...(body.note === undefined ? {} : { note: body.note }),
-        ...(evidence === undefined ? {} : { evidence }),
+        note: body.note,
+        evidence: formEvidence(body.evidence, files),
       });
-      return acted(params.id);
+      return viewOfRun(ctx, params.id);
     },
   });
 
   api.route({
     method: 'POST',
     path: '/runs/:id/steps/:step/decide',
-    role: 'operator',
+    role: RUN_ACTION_ROLES.decide,
     summary: 'Decide for an escalated or interrupted step',
     params: StepParams,
     body: z.object({ choice: z.enum(['retry', 'skip', 'done', 'abort']) }),
     response: Run,
     handler: async ({ params, body, principal }) => {
-      await decideStep(ctx.store, {
-        runId: params.id,
-        step: params.step,
-        by: principal?.name ?? '',
-        choice: body.choice,
-      });
-      return acted(params.id);
+      await actions.decide(principal, { runId: params.id, step: params.step, choice: body.choice });
+      return viewOfRun(ctx, params.id);
     },
   });
 
   api.route({
     method: 'POST',
     path: '/runs/:id/cancel',
-    role: 'operator',
+    role: RUN_ACTION_ROLES.cancel,
     summary: 'Cancel a run',
     params: RunParams,
     body: z.object({ reason: Text.optional() }),
     response: Run,
     handler: async ({ params, body, principal }) => {
-      await ctx.runs.cancel(params.id, principal?.name ?? '', body.reason);
-      return acted(params.id);
+      await actions.cancel(principal, { runId: params.id, reason: body.reason });
+      return viewOfRun(ctx, params.id);
     },
   });
 
   api.route({
     method: 'POST',
     path: '/runs/:id/resume',
-    role: 'operator',
+    role: RUN_ACTION_ROLES.resume,
     summary: 'Drive a run no process drives (after a crash, a pause, a decision)',
     params: RunParams,
     body: z.object({}),
     response: Run,
     handler: async ({ params, principal }) => {
-      if ((await ctx.store.getRun(params.id)) === undefined) throw notFound(params.id);
-      await ctx.runs.resume(params.id, principal?.name ?? '');
-      return acted(params.id);
+      await actions.resume(principal, { runId: params.id });
+      return viewOfRun(ctx, params.id);
     },
   });
 }

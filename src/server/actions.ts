@@ -1,0 +1,102 @@
+/**
+ * What people do to a run from the server — approve, reject, confirm, decide, cancel, resume — in one
+ * place for the API routes (routes/runs.ts) and the console's forms (console/). Each action checks the
+ * role it needs here, calls the engine's operator function with the person's name (so approver lists,
+ * quorum and four-eyes hold as in the CLI), and tells live clients at once.
+ */
+import { approveStep, confirmStep, decideStep, rejectStep } from '../engine/index.ts';
+import type { Decision } from '../engine/index.ts';
+import { allows } from './auth.ts';
+import type { Principal, Role } from './auth.ts';
+import type { ServerContext } from './context.ts';
+import { ApiError } from './errors.ts';
+import { notFound } from './runs.ts';
+
+/** The role each action needs; the API routes declare these, and the console's forms are held to them. */
+export const RUN_ACTION_ROLES = {
+  approve: 'approver',
+  reject: 'approver',
+  confirm: 'operator',
+  decide: 'operator',
+  cancel: 'operator',
+  resume: 'operator',
+} as const satisfies Record<string, Role>;
+
+export type RunAction = keyof typeof RUN_ACTION_ROLES;
+
+interface StepInput {
+  runId: string;
+  step: string;
+}
+
+export interface RunActions {
+  approve(principal: Principal | undefined, input: StepInput & { note?: string | undefined }): Promise<void>;
+  reject(principal: Principal | undefined, input: StepInput & { reason?: string | undefined }): Promise<void>;
+  confirm(
+    principal: Principal | undefined,
+    input: StepInput & { note?: string | undefined; evidence?: Record<string, string> | undefined },
+  ): Promise<void>;
+  decide(principal: Principal | undefined, input: StepInput & { choice: Decision }): Promise<void>;
+  cancel(
+    principal: Principal | undefined,
+    input: { runId: string; reason?: string | undefined },
+  ): Promise<void>;
+  resume(principal: Principal | undefined, input: { runId: string }): Promise<void>;
+}
+
+/** Refuses a person whose role does not allow the action, naming the role it needs. */
+function mayAct(principal: Principal | undefined, action: RunAction): string {
+  const role = RUN_ACTION_ROLES[action];
+  const what = action === 'cancel' || action === 'resume' ? 'runs' : 'steps';
+  if (principal === undefined || !allows(principal.role, role))
+    throw new ApiError(403, 'DRCTL_API_FORBIDDEN', `${principal?.name ?? 'you'} may not ${action} ${what}`, {
+      hint: `this needs the ${role} role`,
+    });
+  return principal.name;
+}
+
+export function runActions(ctx: ServerContext): RunActions {
+  /** After people act: live clients see the record now, whoever drives the run. */
+  const acted = async (runId: string): Promise<void> => {
+    await ctx.watcher.check(runId);
+  };
+  return {
+    async approve(principal, { runId, step, note }) {
+      const by = mayAct(principal, 'approve');
+      await approveStep(ctx.store, { runId, step, by, ...(note === undefined ? {} : { note }) });
+      await acted(runId);
+    },
+    async reject(principal, { runId, step, reason }) {
+      const by = mayAct(principal, 'reject');
+      await rejectStep(ctx.store, { runId, step, by, ...(reason === undefined ? {} : { reason }) });
+      await acted(runId);
+    },
+    async confirm(principal, { runId, step, note, evidence }) {
+      const by = mayAct(principal, 'confirm');
+      await confirmStep(ctx.store, {
+        runId,
+        step,
+        by,
+        ...(note === undefined ? {} : { note }),
+        ...(evidence === undefined ? {} : { evidence }),
+      });
+      await acted(runId);
+    },
+    async decide(principal, { runId, step, choice }) {
+      const by = mayAct(principal, 'decide');
+      await decideStep(ctx.store, { runId, step, by, choice });
+      await acted(runId);
+    },
+    async cancel(principal, { runId, reason }) {
+      const by = mayAct(principal, 'cancel');
+      await ctx.runs.cancel(runId, by, reason);
+      await acted(runId);
+    },
+    async resume(principal, { runId }) {
+      const by = mayAct(principal, 'resume');
+      if ((await ctx.store.getRun(runId)) === undefined) throw notFound(runId);
+      await ctx.runs.resume(runId, by);
+      await acted(runId);
+    },
+  };
+}
