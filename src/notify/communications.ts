@@ -32,7 +32,10 @@ import {
 import { siteOfRun, siteRecovery, type SiteRecovery } from '../plan/site.ts';
 import { IncidentBook, runIncidentId, type Incident } from '../status/incidents.ts';
 import { RunWatcher, type RunFact, type WatchedRun } from '../status/run-events.ts';
+import { communicationPromises } from '../status/promises.ts';
 import type { WaitingFor } from '../engine/journal.ts';
+import type { ReadinessFact } from '../providers/provider.ts';
+import { DrctlError } from '../errors.ts';
 import type { RunStore } from '../store/store.ts';
 import type { Message, Recipient } from './channels.ts';
 import { isReachable } from '../plan/people.ts';
@@ -81,7 +84,39 @@ const DEFAULTS: Partial<Record<MessageEvent, { subject: string; body: string }>>
     subject: '{{workload_name}}: {{runbook}} {{status}}',
     body: 'The {{runbook}} runbook of {{workload_name}} ended {{status}} (run {{run}}). People are on it.',
   },
+  'readiness-broken': {
+    subject: '{{workload_name}}: a readiness promise is broken',
+    body: '{{reason}}. You own {{workload_name}}: a reminder follows every {{waited}} until it holds again. {{skipped}} {{console}}',
+  },
+  'readiness-reminder': {
+    subject: 'Still broken: {{workload_name}}',
+    body: '{{reason}}. Broken for {{waited}}. {{skipped}} {{console}}',
+  },
+  'readiness-resolved': {
+    subject: 'Resolved: {{workload_name}}',
+    body: 'Holds again after {{waited}}: {{reason}}.',
+  },
+  'promise-reminder': {
+    subject: '{{incident}}: {{promise}} due {{due}}',
+    body: 'The communication plan promises {{promise}}; it is due {{due}} and not kept yet. {{skipped}} {{console}}',
+  },
+  'promise-missed': {
+    subject: '{{incident}}: {{promise}} missed',
+    body: 'The communication plan promised {{promise}} by {{due}}; it was not kept. Say so in the post-incident review. {{skipped}}',
+  },
 };
+
+const PROMISE_TEXT = { 'status-page': 'the status page updated', 'root-cause': 'the root cause published' };
+
+/** Where each open readiness breach is kept: its start, so reminders and the resolution survive restarts. */
+export const READINESS_BREACHES = 'readiness-breaches';
+
+/** What readiness found, as paging reads it (a report of `checkReadiness`). */
+export interface ReadinessSnapshot {
+  facts: readonly ReadinessFact[];
+  /** The newest preflight: a failing one on the current plan is a broken promise too. */
+  preflight?: { ok: boolean; current: boolean; failed: number } | undefined;
+}
 
 const STATUS_TEXT = {
   opened: (w: Found['workload'], r: Runbook) =>
@@ -207,6 +242,7 @@ export class Communications {
       try {
         await this.#watcher.poll();
         await this.#cadence();
+        await this.#promiseDeadlines();
         await this.#escalations();
         // a channel that hangs must not hold up the cadence and the escalations of the next ticks
         void this.outbox.deliverDue().catch((error: unknown) => this.#warn(error));
@@ -413,6 +449,119 @@ export class Communications {
         (now.getTime() - run.createdAt.getTime()) / found.plan.communications.updatesEveryMs,
       );
       if (tick >= 1) await this.#send(found.plan, run, 'update', `${run.id}:update:${tick}`);
+    }
+  }
+
+  /**
+   * Pages the owner of each workload whose readiness promise is broken (a fact not ok, a failing
+   * preflight): once when it breaks, a reminder every `updates_every` while it stays broken (only the
+   * latest one after a pause), and once when the same fact holds again. Each open breach is a document
+   * with its start, and every message id is made of the breach and that start, so neither a restart nor
+   * a second instance sends anything twice.
+   */
+  async pageReadiness(plan: Plan, report: ReadinessSnapshot): Promise<void> {
+    const now = this.#now();
+    const everyMs = plan.communications.updatesEveryMs;
+    const promises: { where: string; component: string | undefined; ok: boolean; reason: string }[] =
+      report.facts.map((fact) => ({
+        where: `${fact.component}/${fact.site ?? '-'}/${fact.name}`,
+        component: fact.component,
+        ok: fact.ok,
+        reason: `${fact.component}${fact.site === undefined ? '' : ` at ${fact.site}`}: ${fact.message}`,
+      }));
+    if (report.preflight?.current === true)
+      promises.push({
+        where: 'preflight',
+        component: undefined,
+        ok: report.preflight.ok,
+        reason: `the preflight of plan ${plan.name} fails ${report.preflight.failed} check(s): a step may no longer run`,
+      });
+    for (const workload of plan.workloads) {
+      const mine = new Set(workload.components.map((c) => c.id));
+      for (const promise of promises) {
+        if (promise.component !== undefined && !mine.has(promise.component)) continue;
+        const id = `${plan.name}/${workload.id}/${promise.where}`;
+        let open = await this.#options.store.getDocument(READINESS_BREACHES, id);
+        if (open === undefined && promise.ok) continue;
+        if (open === undefined) {
+          try {
+            open = await this.#options.store.putDocument(
+              READINESS_BREACHES,
+              id,
+              { since: now.toISOString(), reason: promise.reason },
+              { expectVersion: 0 },
+            );
+          } catch (error) {
+            // another instance opened it first: its start is the breach's
+            if (!(error instanceof DrctlError && error.code === 'DRCTL_STORE_CONFLICT')) throw error;
+            open = await this.#options.store.getDocument(READINESS_BREACHES, id);
+            if (open === undefined) continue;
+          }
+        }
+        const since = String(open.data['since']);
+        const brokenMs = now.getTime() - Date.parse(since);
+        const send = (event: MessageEvent, key: string, waited: number): Promise<void> =>
+          this.#send(plan, undefined, event, `readiness:${id}:${since}:${key}`, {
+            recipients: [workload.owner],
+            facts: {
+              workload: workload.id,
+              workload_name: workload.name,
+              reason: promise.ok ? String(open.data['reason']) : promise.reason,
+              waited: formatDuration(waited),
+              console: plan.communications.consoleUrl.replace(/\/$/, ''),
+            },
+          });
+        if (promise.ok) {
+          await send('readiness-resolved', 'resolved', brokenMs);
+          await this.#options.store.deleteDocument(READINESS_BREACHES, id);
+          continue;
+        }
+        const reminder = Math.floor(brokenMs / everyMs);
+        if (reminder === 0) await send('readiness-broken', 'broken', everyMs);
+        else await send('readiness-reminder', `reminder:${reminder}`, brokenMs);
+      }
+    }
+  }
+
+  /**
+   * Seed 004's two deadlines per incident: the status page within `status_page_within` and the root
+   * cause within `root_cause_within` of its opening. While one is pending its owner (the owner of the
+   * run's workload, else of the workloads of its components) is reminded once two thirds of the time
+   * have passed, and told once when it passed unkept. A resolved incident still owes its root cause.
+   */
+  async #promiseDeadlines(): Promise<void> {
+    const now = this.#now();
+    for (const incident of await this.incidents.list({ limit: 50 })) {
+      if (incident.kind !== 'incident') continue;
+      const plan = this.#planForIncident(incident);
+      if (plan === undefined) continue;
+      const owners = plan.workloads
+        .filter((w) =>
+          incident.run === undefined
+            ? w.components.some((c) => incident.components.includes(c.id))
+            : w.id === incident.run.workload,
+        )
+        .map((w) => w.owner);
+      const opened = Date.parse(incident.openedAt);
+      for (const promise of communicationPromises(incident, plan.communications, now)) {
+        if (promise.promise === 'updates' || promise.observedMs !== undefined) continue;
+        const elapsed = now.getTime() - opened;
+        const event =
+          promise.status === 'missed'
+            ? 'promise-missed'
+            : elapsed >= (promise.limitMs * 2) / 3
+              ? 'promise-reminder'
+              : undefined;
+        if (event === undefined) continue;
+        await this.#send(plan, undefined, event, `${incident.id}:${promise.promise}:${event}`, {
+          recipients: owners,
+          incident,
+          facts: {
+            promise: `${PROMISE_TEXT[promise.promise]} within ${formatDuration(promise.limitMs)}`,
+            due: new Date(opened + promise.limitMs).toISOString(),
+          },
+        });
+      }
     }
   }
 
@@ -623,7 +772,7 @@ export class Communications {
         run,
         incident: options.incident?.id ?? (run ? runIncidentId(run.id) : undefined),
         link: facts.console,
-        resolved: event === 'recovered',
+        resolved: event === 'recovered' || event === 'readiness-resolved',
       });
       await this.outbox.enqueue(message);
     }

@@ -4,8 +4,13 @@
  * journals every attempt in the `messages` event stream, and the service that decides what is sent when
  * (docs/communications.md).
  */
-export { Communications, escalationChain, reachableRecipients } from './communications.ts';
-export type { CommunicationsOptions } from './communications.ts';
+export {
+  Communications,
+  READINESS_BREACHES,
+  escalationChain,
+  reachableRecipients,
+} from './communications.ts';
+export type { CommunicationsOptions, ReadinessSnapshot } from './communications.ts';
 export { channelTarget, deliver, webhookBody } from './channels.ts';
 export type { Message, Recipient } from './channels.ts';
 export { MESSAGES_STREAM, OUTBOX_COLLECTION, Outbox } from './outbox.ts';

@@ -942,6 +942,11 @@ export const MESSAGE_EVENTS = [
   'run-failed',
   'run-ended',
   'test',
+  'readiness-broken',
+  'readiness-reminder',
+  'readiness-resolved',
+  'promise-reminder',
+  'promise-missed',
 ] as const;
 /** The facts a template can name as {{field}}; a template naming any other is a plan error. */
 export const MESSAGE_FIELDS = {
@@ -965,6 +970,11 @@ export const MESSAGE_FIELDS = {
   skipped:
     'who the message skipped because they are away or off call, and who stands in; empty when nobody was skipped',
   sent_at: 'when the message was made (ISO 8601); not how current the data is',
+  reason:
+    'why a readiness promise is broken, or was (readiness-broken, readiness-reminder, readiness-resolved)',
+  promise:
+    'the communication promise an incident owes: the status page within 15m, the root cause within 72h (promise-reminder, promise-missed)',
+  due: 'when that promise falls due (ISO 8601)',
   data_as_of:
     "how current the recovered data is, per component: the last transaction a promoted standby replayed, the time of the restored backup, the point-in-time target; 'not known yet' until a step reports it",
 } as const;

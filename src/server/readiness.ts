@@ -51,6 +51,12 @@ export class ReadinessCache {
   readonly #reports = new Map<string, ReadinessReport>();
   #refreshing: Promise<void> | undefined;
   #view: { at: number; value: ReadinessView } | undefined;
+  readonly #listeners: ((plan: Plan, report: ReadinessReport) => Promise<void>)[] = [];
+
+  /** Called with every new report (paging reads them); a listener that fails is logged, not retried. */
+  onChecked(listener: (plan: Plan, report: ReadinessReport) => Promise<void>): void {
+    this.#listeners.push(listener);
+  }
 
   constructor(ctx: Pick<CoreContext, 'plans' | 'store' | 'options' | 'providers' | 'logger'>) {
     this.#ctx = ctx;
@@ -74,6 +80,10 @@ export class ReadinessCache {
             log: this.#ctx.logger.child({ part: 'readiness' }),
           });
           this.#reports.set(plan.name, report);
+          for (const listener of this.#listeners)
+            await listener(plan, report).catch((error: unknown) =>
+              this.#ctx.logger.warn({ err: error, plan: plan.name }, 'acting on the readiness report failed'),
+            );
         }
         this.#view = undefined;
       } finally {

@@ -220,6 +220,8 @@ export function communicationsService(): ServerService {
     async start(ctx) {
       comms = communicationsOf(ctx);
       comms.start();
+      const paging = comms;
+      ctx.readiness.onChecked((plan, report) => paging.pageReadiness(plan, report));
       const listen = ctx.options.statusListen;
       if (listen === undefined) return;
       const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen);
