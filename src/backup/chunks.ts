@@ -1,27 +1,41 @@
 /**
- * How one chunk is stored: a one-byte header saying how its bytes are encoded (0 as is, 1 Brotli),
- * then the bytes; the file is named by the SHA-256 of the chunk's own (decoded) bytes. Compressing and
- * decompressing run on libuv's thread pool (zlib's callbacks); hashing stays on the main thread (below).
+ * How one chunk is stored: a one-byte header saying how its bytes are encoded (0 as is, 1 Brotli, 2 raw
+ * deflate), then the bytes; the file is named by the SHA-256 of the chunk's own (decoded) bytes. A
+ * backup compresses on libuv's thread pool (zlib's callbacks), hashing on the main thread (below); a
+ * restore and a verification decode on worker threads (content-worker.ts).
  *
- * Compression is Brotli from Node's zlib. Node 20 has no zstd (restic's choice); against deflate,
- * Brotli at quality 1 compresses text as fast or faster and smaller (0.20 vs 0.21 of log lines,
- * 260 vs 180 MB/s here) and gives up on random bytes ten times faster (425 vs 44 MB/s). Either costs
- * about half a millisecond per call to set up, which on 10,000 small files is seconds; so `auto` first
- * measures the byte entropy of an 8 KiB sample on the main thread (microseconds) and stores a chunk that
- * looks random (compressed media, archives, encrypted data: most of a file share's bytes) as is.
+ * `auto` compresses with deflate at level 1. Node 20 has no zstd (restic's choice). Measured here on the
+ * 373 MB of text chunks of the benchmark's mixed tree: deflate level 1 stores 0.248 of the bytes and
+ * decompresses in 0.55 s of CPU, Brotli at quality 1 stores 0.237 and needs 1.1–1.4 s (quality 2 and 3:
+ * 0.22, 0.7 s); compressing costs 1.9–2.1 s against Brotli's 1.5–1.7 s. A restore is on the recovery
+ * time's critical path and a backup is not, so deflate (format 3; format 2 repositories hold Brotli
+ * chunks, which still decode). Compressing costs about half a millisecond per call to set up, which on
+ * 10,000 small files is seconds; so `auto` first measures the byte entropy of an 8 KiB sample on the
+ * main thread (microseconds) and stores a chunk that looks random (compressed media, archives,
+ * encrypted data: most of a file share's bytes) as is.
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { brotliCompress, brotliDecompress, brotliDecompressSync, constants as zlib } from 'node:zlib';
+import {
+  brotliCompress,
+  brotliDecompress,
+  brotliDecompressSync,
+  deflateRaw,
+  inflateRaw,
+  inflateRawSync,
+  constants as zlib,
+} from 'node:zlib';
 
-/** `auto`: Brotli quality 1, skipped for chunks that do not compress; `max`: quality 9; `off`: as is. */
+/** `auto`: deflate level 1, skipped for chunks that do not compress; `max`: Brotli quality 9; `off`: as is. */
 export const COMPRESSIONS = ['auto', 'max', 'off'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 
-export const ENCODING = { RAW: 0, BROTLI: 1 } as const;
+export const ENCODING = { RAW: 0, BROTLI: 1, DEFLATE: 2 } as const;
 
-const compressAsync = promisify(brotliCompress);
-const decompressAsync = promisify(brotliDecompress);
+const brotliAsync = promisify(brotliCompress);
+const unbrotliAsync = promisify(brotliDecompress);
+const deflateAsync = promisify(deflateRaw);
+const inflateAsync = promisify(inflateRaw);
 
 const SAMPLE = 4 << 10;
 /**
@@ -41,12 +55,16 @@ export function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-function brotli(data: Uint8Array, quality: number): Promise<Buffer> {
-  return compressAsync(data, {
-    params: {
-      [zlib.BROTLI_PARAM_QUALITY]: quality,
-      [zlib.BROTLI_PARAM_SIZE_HINT]: data.length,
-    },
+/**
+ * The output buffer holds the whole result: zlib's default of 16 KiB would make every 16 KiB a
+ * separate trip through the thread pool (64 for a 1 MiB chunk).
+ */
+function compress(data: Buffer, compression: 'auto' | 'max'): Promise<Buffer> {
+  const chunkSize = Math.max(zlib.Z_MIN_CHUNK, data.length);
+  if (compression === 'auto') return deflateAsync(data, { level: 1, memLevel: 9, chunkSize });
+  return brotliAsync(data, {
+    chunkSize,
+    params: { [zlib.BROTLI_PARAM_QUALITY]: 9, [zlib.BROTLI_PARAM_SIZE_HINT]: data.length },
   });
 }
 
@@ -72,8 +90,9 @@ export async function encodeChunk(data: Buffer, compression: Compression): Promi
     compression === 'max' ||
     (compression === 'auto' && data.length > 64 && sampleEntropy(data) < RANDOM_ENTROPY);
   if (worthTrying) {
-    const packed = await brotli(data, compression === 'max' ? 9 : 1);
-    if (packed.length < data.length * WORTH) return [Buffer.of(ENCODING.BROTLI), packed];
+    const packed = await compress(data, compression);
+    if (packed.length < data.length * WORTH)
+      return [Buffer.of(compression === 'max' ? ENCODING.BROTLI : ENCODING.DEFLATE), packed];
   }
   return [Buffer.of(ENCODING.RAW), data];
 }
@@ -83,36 +102,41 @@ export class ChunkDecodeError extends Error {
   override name = 'ChunkDecodeError';
 }
 
-/**
- * The chunk's bytes from its stored form, `size` of them when intact. The output buffer is sized for
- * the whole chunk: zlib's default of 16 KiB would make every 16 KiB a separate trip through the thread
- * pool (64 for a 1 MiB chunk), which measured twice the CPU of decompressing itself.
- */
+/** The chunk's bytes from its stored form, `size` of them when intact (output sized as in `compress`). */
 export async function decodeChunk(stored: Buffer, size: number): Promise<Buffer> {
   const encoding = stored[0];
   if (encoding === ENCODING.RAW) return stored.subarray(1);
-  if (encoding === ENCODING.BROTLI) {
-    try {
-      return await decompressAsync(stored.subarray(1), { chunkSize: outputSize(size) });
-    } catch (error) {
-      throw new ChunkDecodeError('its Brotli stream is damaged', { cause: error });
-    }
+  const decode =
+    encoding === ENCODING.BROTLI ? unbrotliAsync : encoding === ENCODING.DEFLATE ? inflateAsync : undefined;
+  if (decode === undefined) throw unknownEncoding(stored);
+  try {
+    return await decode(stored.subarray(1), { chunkSize: outputSize(size) });
+  } catch (error) {
+    throw damagedStream(encoding, error);
   }
-  throw unknownEncoding(stored);
 }
 
 /** `decodeChunk` on the calling thread, for the worker threads that restore and verify (content-worker.ts). */
 export function decodeChunkSync(stored: Buffer, size: number): Buffer {
   const encoding = stored[0];
   if (encoding === ENCODING.RAW) return stored.subarray(1);
-  if (encoding === ENCODING.BROTLI) {
-    try {
-      return brotliDecompressSync(stored.subarray(1), { chunkSize: outputSize(size) });
-    } catch (error) {
-      throw new ChunkDecodeError('its Brotli stream is damaged', { cause: error });
-    }
+  const decode =
+    encoding === ENCODING.BROTLI
+      ? brotliDecompressSync
+      : encoding === ENCODING.DEFLATE
+        ? inflateRawSync
+        : undefined;
+  if (decode === undefined) throw unknownEncoding(stored);
+  try {
+    return decode(stored.subarray(1), { chunkSize: outputSize(size) });
+  } catch (error) {
+    throw damagedStream(encoding, error);
   }
-  throw unknownEncoding(stored);
+}
+
+function damagedStream(encoding: number | undefined, cause: unknown): ChunkDecodeError {
+  const codec = encoding === ENCODING.BROTLI ? 'Brotli' : 'deflate';
+  return new ChunkDecodeError(`its ${codec} stream is damaged`, { cause });
 }
 
 /** One byte more than expected, so a chunk that decodes longer still ends in one call (and fails the check). */

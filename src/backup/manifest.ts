@@ -7,9 +7,14 @@ import type { Compression } from './chunks.ts';
 import type { Subject } from './errors.ts';
 import type { RetentionDecision } from './retention.ts';
 
-/** The format this code writes; it reads every format from 1 up to this one. */
-export const MANIFEST_FORMAT = 2;
+/**
+ * The format this code writes; it reads every format from 1 up to this one. 1: whole files under blobs/;
+ * 2: chunks, compressed with Brotli; 3: chunks, compressed with deflate (or Brotli, by `max`).
+ */
+export const MANIFEST_FORMAT = 3;
 export const LEGACY_FORMAT = 1;
+/** The first format of chunks: a repository of format 2 gets new chunks and is marked format 3. */
+export const CHUNKED_FORMAT = 2;
 
 /** One chunk of a file: the SHA-256 that names it and its length, in file order. */
 export type ChunkRef = [sha256: string, size: number];
@@ -48,8 +53,8 @@ export interface BackupStats {
 }
 
 export interface Manifest {
-  /** 2 (chunks) or 1 (whole files under blobs/, read only). */
-  format: typeof MANIFEST_FORMAT | typeof LEGACY_FORMAT;
+  /** 3 or 2 (chunks) or 1 (whole files under blobs/, read only). */
+  format: typeof MANIFEST_FORMAT | typeof CHUNKED_FORMAT | typeof LEGACY_FORMAT;
   id: string;
   /** Which provider wrote it: `files` or `sqlite`. */
   kind: string;

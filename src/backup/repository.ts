@@ -2,7 +2,7 @@
  * The backup repository both the files and the SQLite providers write to: one directory at the backup
  * site per component, laid out as
  *
- *   repository.json              {"format": 2, "chunker": …}: which format this drctl writes here
+ *   repository.json              {"format": 3, "chunker": …}: which format this drctl writes here
  *   chunks/ab/ab12…              one chunk of file content, named by its SHA-256, shared by every backup
  *   blobs/ab/ab12…               whole files, named by their SHA-256: backups of format 1 only
  *   backups/<id>/manifest.json   one directory per complete backup
@@ -20,8 +20,9 @@
  * manifest are durable: a crash at any point leaves either the previous set of backups or the new one.
  *
  * Format 1 (before chunking) stored each file whole under blobs/. Its backups keep restoring, verifying
- * and pruning as before; the first new backup into such a repository writes format 2 and reads every
- * file once more, since no chunk of it is known yet. A repository or manifest of a newer format is
+ * and pruning as before; the first new backup into such a repository writes format 3 and reads every
+ * file once more, since no chunk of it is known yet. Format 2 differs from 3 only in compressing with
+ * Brotli where 3 uses deflate (chunks.ts); its chunks are shared with new backups as they are. A repository or manifest of a newer format is
  * refused with DRCTL_BACKUP_FORMAT_UNSUPPORTED rather than misread.
  *
  * Beside this file: manifest.ts (what a backup records), chunk-writer.ts (storing new chunks),
@@ -60,7 +61,7 @@ import type { Subject } from './errors.ts';
 import { hashFileWithSize, makeDir, mapPool, sha256Of, writeAtomically } from './io.ts';
 import { checkChunks, restoreEntries, restoreEntry } from './content.ts';
 import { withRepositoryLock } from './lock.ts';
-import { LEGACY_FORMAT, MANIFEST_FORMAT } from './manifest.ts';
+import { CHUNKED_FORMAT, LEGACY_FORMAT, MANIFEST_FORMAT } from './manifest.ts';
 import type {
   BackupOptions,
   BackupStats,
@@ -133,19 +134,22 @@ export class BackupRepository {
 
   /**
    * Refuse a repository a newer drctl wrote; record the format on the first backup. A repository
-   * without repository.json is of format 1 (or new).
+   * without repository.json is of format 1 (or new). One of format 2 is marked format 3 before a backup
+   * adds chunks a drctl of format 2 could not decode, so that drctl refuses it instead of calling them
+   * damaged.
    */
   private async checkFormat(write: boolean): Promise<void> {
     const file = join(this.root, 'repository.json');
-    let format: unknown = LEGACY_FORMAT;
+    let format: unknown;
     try {
       format = (JSON.parse(await readFile(file, 'utf8')) as { format?: unknown }).format;
     } catch (error) {
       if (!isErrno(error, 'ENOENT')) throw this.formatUnsupported(`${file} cannot be read`, error);
-      if (write) await writeAtomically(file, JSON.stringify({ format: MANIFEST_FORMAT, chunker: CHUNKER }));
-      return;
     }
-    if (format !== MANIFEST_FORMAT) throw this.formatUnsupported(`it is of format ${String(format)}`);
+    if (format !== undefined && format !== CHUNKED_FORMAT && format !== MANIFEST_FORMAT)
+      throw this.formatUnsupported(`it is of format ${String(format)}`);
+    if (write && format !== MANIFEST_FORMAT)
+      await writeAtomically(file, JSON.stringify({ format: MANIFEST_FORMAT, chunker: CHUNKER }));
   }
 
   private formatUnsupported(why: string, cause?: unknown): DrctlError {
@@ -236,7 +240,7 @@ export class BackupRepository {
       throw invalid('checksum mismatch');
     if (typeof parsed.format === 'number' && parsed.format > MANIFEST_FORMAT)
       throw this.formatUnsupported(`backup "${id}" is of format ${parsed.format}`);
-    if (parsed.format !== MANIFEST_FORMAT && parsed.format !== LEGACY_FORMAT)
+    if (![MANIFEST_FORMAT, CHUNKED_FORMAT, LEGACY_FORMAT].includes(parsed.format))
       throw invalid(`unknown format ${String(parsed.format)}`);
     return parsed;
   }

@@ -383,7 +383,7 @@ const Backup = z.strictObject({
     .enum(['auto', 'max', 'off'])
     .optional()
     .describe(
-      "drctl's repository: how new chunks are stored. auto: Brotli at its fastest, skipped for data that looks random (media, archives); max: Brotli quality 9; off: as is. @default auto",
+      "drctl's repository: how new chunks are stored. auto: deflate at its fastest, skipped for data that looks random (media, archives); max: Brotli quality 9; off: as is. @default auto",
     ),
   engine: z
     .enum(BACKUP_ENGINES)

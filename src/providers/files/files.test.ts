@@ -325,7 +325,7 @@ describe('files provider', () => {
       return chunk;
     };
     const notes = await readFile(pathOf('notes.txt'));
-    expect(notes[0]).toBe(1); // stored Brotli-compressed
+    expect(notes[0]).toBe(2); // stored deflate-compressed
     notes[notes.length >> 1] = (notes[notes.length >> 1] ?? 0) ^ 0x55;
     await writeFile(pathOf('notes.txt'), notes);
     await rm(pathOf('data.bin'));
@@ -344,7 +344,7 @@ describe('files provider', () => {
     expect(problems.find((p) => p.path === 'notes.txt')?.reason).toMatch(/cannot be decoded|does not match/);
   });
 
-  it('restores, verifies and prunes a repository of format 1, and backs up onto it in format 2', async () => {
+  it('restores, verifies and prunes a repository of format 1, and backs up onto it in format 3', async () => {
     const files = { 'a.txt': Buffer.from('alpha'), 'b.bin': randomBytes(200_000) };
     await writeTree(source, files);
     const repo = join(backups, 'docs');
@@ -361,14 +361,14 @@ describe('files provider', () => {
     expect(evidence.parent).toBe(oldId);
     // No chunk of the old backup is known, so every file is read and stored once more.
     expect(evidence.copiedFiles).toBe(3);
-    expect(JSON.parse(await readFile(join(repo, 'repository.json'), 'utf8'))).toMatchObject({ format: 2 });
+    expect(JSON.parse(await readFile(join(repo, 'repository.json'), 'utf8'))).toMatchObject({ format: 3 });
     const repository = new BackupRepository(repo, { subject: { component: 'docs', site: 'west' } });
-    expect((await repository.list()).map((m) => m.format)).toEqual([1, 2]);
+    expect((await repository.list()).map((m) => m.format)).toEqual([1, 3]);
     await actions.verify.run({ component: 'docs', all: true }, ctx);
 
     // Both formats restore side by side; pruning the old backup frees its whole-file blobs.
-    await actions.restore.run({ component: 'docs', target: join(tmp.path, 'from-format-2') }, ctx);
-    expect(await readTree(join(tmp.path, 'from-format-2'))).toEqual(await readTree(source));
+    await actions.restore.run({ component: 'docs', target: join(tmp.path, 'from-format-3') }, ctx);
+    expect(await readTree(join(tmp.path, 'from-format-3'))).toEqual(await readTree(source));
     const pruned = await actions.prune.run(
       { component: 'docs', keep: { daily: 1, weekly: 0, monthly: 0, yearly: 0 } },
       ctx,
@@ -376,6 +376,41 @@ describe('files provider', () => {
     expect(pruned.output?.['pruned']).toEqual([oldId]);
     expect(await countChunks(repo, 'blobs')).toBe(0);
     expect(await countChunks(repo)).toBe(3);
+  });
+
+  it('restores and verifies a repository of format 2 (Brotli chunks), and backs up onto it in format 3 sharing its chunks', async () => {
+    const text = Buffer.from('2026-01-01T00:00:00Z INFO order accepted\n'.repeat(20_000));
+    await writeTree(source, { 'logs/app.log': text, 'a.txt': 'alpha' });
+    const repo = join(backups, 'docs');
+    const repository = new BackupRepository(repo, { subject: { component: 'docs', site: 'west' } });
+    // What a drctl of format 2 wrote: Brotli chunks, format 2 in repository.json and the manifest.
+    const written = await repository.backupDirectory(source, {
+      kind: 'files',
+      site: 'east',
+      compression: 'max',
+    });
+    const { checksum: _checksum, ...body } = { ...written, format: 2 };
+    await writeFile(
+      join(repo, 'backups', written.id, 'manifest.json'),
+      JSON.stringify({ ...body, checksum: sha256(JSON.stringify(body)) }),
+    );
+    await writeFile(join(repo, 'repository.json'), JSON.stringify({ format: 2 }));
+    const log = written.entries.find((entry) => entry.path === 'logs/app.log');
+    const [chunk] = log === undefined ? [] : repository.contentPaths(log);
+    expect((await readFile(chunk ?? ''))[0]).toBe(1); // Brotli
+
+    await actions.restore.run({ component: 'docs', target: join(tmp.path, 'from-format-2') }, ctx);
+    expect(await readTree(join(tmp.path, 'from-format-2'))).toEqual(await readTree(source));
+    await actions.verify.run({ component: 'docs' }, ctx);
+
+    await writeFile(join(source, 'b.txt'), 'new');
+    await actions.backup.run({ component: 'docs' }, ctx);
+    const evidence = ctx.recorded.get('backup') as { copiedFiles: number; unchangedFiles: number };
+    expect(evidence).toMatchObject({ copiedFiles: 1, unchangedFiles: 2 });
+    expect(JSON.parse(await readFile(join(repo, 'repository.json'), 'utf8'))).toMatchObject({ format: 3 });
+    expect((await repository.list()).map((m) => m.format)).toEqual([2, 3]);
+    await actions.restore.run({ component: 'docs', target: join(tmp.path, 'from-format-3') }, ctx);
+    expect(await readTree(join(tmp.path, 'from-format-3'))).toEqual(await readTree(source));
   });
 
   it('refuses a repository or a backup of a newer format, changing nothing', async () => {
@@ -386,17 +421,17 @@ describe('files provider', () => {
     const [manifest] = await repository.list();
     if (manifest === undefined) throw new Error('no backup');
 
-    const { checksum: _checksum, ...body } = { ...manifest, format: 3 };
+    const { checksum: _checksum, ...body } = { ...manifest, format: 4 };
     const file = join(repo, 'backups', manifest.id, 'manifest.json');
     await writeFile(file, JSON.stringify({ ...body, checksum: sha256(JSON.stringify(body)) }));
     const newer = await expectDrctlError(
       actions.restore.run({ component: 'docs', target: join(tmp.path, 'r') }, ctx),
       'DRCTL_BACKUP_FORMAT_UNSUPPORTED',
     );
-    expect(newer.message).toContain('format 3');
+    expect(newer.message).toContain('format 4');
     expect(newer.hint).toContain('newer');
 
-    await writeFile(join(repo, 'repository.json'), JSON.stringify({ format: 3 }));
+    await writeFile(join(repo, 'repository.json'), JSON.stringify({ format: 4 }));
     await expectDrctlError(actions.backup.run({ component: 'docs' }, ctx), 'DRCTL_BACKUP_FORMAT_UNSUPPORTED');
     await expectDrctlError(actions.list.run({ component: 'docs' }, ctx), 'DRCTL_BACKUP_FORMAT_UNSUPPORTED');
     expect((await readdir(join(repo, 'backups'))).filter((name) => !name.startsWith('.'))).toHaveLength(1);

@@ -137,7 +137,7 @@ describe('sqlite provider', () => {
     const [blob] = entry === undefined ? [] : repository.contentPaths(entry);
     if (blob === undefined) throw new Error('no chunk');
     const bytes = await readFile(blob);
-    // the middle of the stored chunk, which is compressed: a damaged Brotli stream is found too
+    // the middle of the stored chunk, which is compressed: a damaged deflate stream is found too
     const middle = bytes.length >> 1;
     bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
     await chmod(blob, 0o644);
