@@ -214,6 +214,7 @@ function pgPlan(cluster: PgCluster, repository: string) {
         url: node.url,
         path: undefined,
         command: undefined,
+        host: undefined,
         fields: {
           url: node.url,
           data_dir: node.dataDir,

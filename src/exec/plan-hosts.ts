@@ -38,6 +38,7 @@ export function hostTarget(plan: Plan, id: string, seen: readonly string[] = [])
     knownHostsFile: host.knownHostsFile,
     passphraseEnv: host.passphraseEnv,
     connectTimeoutMs: host.connectTimeoutMs,
+    stateDir: host.stateDir,
   };
 }
 

@@ -26,6 +26,11 @@ export interface HostTarget {
   passphraseEnv: string | undefined;
   /** How long reaching and authenticating may take. @default 5000 */
   connectTimeoutMs: number;
+  /**
+   * Directory on the host for what drctl keeps there: pid files and logs of processes it starts, markers
+   * of finished actions. Relative paths are relative to the login directory. @default .drctl
+   */
+  stateDir?: string;
 }
 
 export interface RunOptions {

@@ -148,6 +148,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
             knownHostsFile:
               host.known_hosts === undefined ? undefined : resolve(meta.baseDir, host.known_hosts),
             connectTimeoutMs: optMs(host.connect_timeout) ?? HOST_CONNECT_TIMEOUT_MS,
+            stateDir: host.state_dir ?? '.drctl',
             at: locate(file.source, ['sites', id, 'hosts', hostId], { key: true }),
           })),
           provider: site.provider,
@@ -973,6 +974,7 @@ function compileComponent(input: ComponentInput, workload: WorkloadInput, at: Lo
     url: fields.url,
     path: fields.path,
     command: fields.command,
+    host: fields.host,
     fields: fields as Record<string, unknown>,
     at: at('placement', site),
   }));

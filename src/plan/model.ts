@@ -111,6 +111,8 @@ export interface Host {
   jump: string | undefined;
   knownHostsFile: string | undefined;
   connectTimeoutMs: number;
+  /** Where drctl keeps pid files, process logs and action markers on the host (relative: to the login directory). */
+  stateDir: string;
   at: SourceLocation;
 }
 
@@ -314,6 +316,8 @@ export interface Placement {
   url: string | undefined;
   path: string | undefined;
   command: string | undefined;
+  /** The host of the site the component's actions run on (`sites.<site>.hosts`); undefined: this machine. */
+  host: string | undefined;
   /** Every field as written, provider-specific ones included. */
   fields: Record<string, unknown>;
   at: SourceLocation;

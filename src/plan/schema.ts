@@ -133,6 +133,13 @@ const Host = z.strictObject({
     .optional()
     .describe("known_hosts file the host key is checked against, relative to the plan. @default the user's"),
   connect_timeout: Duration.optional().describe('How long reaching and logging in may take. @default 5s'),
+  state_dir: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Directory on the host where drctl keeps pid files and logs of the processes it starts there and markers of finished actions; relative to the login directory. @default .drctl',
+    ),
 });
 
 const Site = z.strictObject({
@@ -499,6 +506,12 @@ const Placement = z.looseObject({
   path: z.string().optional(),
   command: z.string().optional(),
   standby: z.boolean().optional().describe('This placement is the standby copy.'),
+  host: z
+    .string()
+    .optional()
+    .describe(
+      "A host of the site (sites.<site>.hosts) where the component's actions run. @default this machine",
+    ),
 });
 
 const Component = z.strictObject({

@@ -7,6 +7,8 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, statfsSync } from 'node:fs';
 import net from 'node:net';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { shellQuote } from '../exec/quote.ts';
+import type { Executor } from '../exec/types.ts';
 
 /** Resolves when host:port accepts a TCP connection; rejects with the socket error otherwise. */
 export function tcpConnect(host: string, port: number, signal: AbortSignal): Promise<void> {
@@ -106,4 +108,22 @@ export async function programInstalled(
     message: `${program} at ${file}${version ? `: ${version}` : ''}`,
     observed: { file, version },
   };
+}
+
+/**
+ * `programInstalled`, asked where a step will run: here, or on its host over the connection the step will
+ * use (`command -v` changes nothing there).
+ */
+export async function programInstalledOn(
+  executor: Executor,
+  command: string,
+  signal: AbortSignal,
+): Promise<{ ok: boolean; message: string; observed?: unknown } | undefined> {
+  if (executor.host === undefined) return programInstalled(command, signal);
+  const program = commandProgram(command);
+  if (program === undefined) return undefined;
+  const found = await executor.run(`command -v ${shellQuote(program)}`, { signal, outputLimit: 4096 });
+  return found.exitCode === 0
+    ? { ok: true, message: `${program} at ${found.stdout.trim()} on ${executor.host.name}` }
+    : { ok: false, message: `${program} is not installed on ${executor.host.name} (not on its PATH)` };
 }

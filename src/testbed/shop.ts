@@ -4,8 +4,9 @@
  * streaming standby) and the order service. The front door is drctl's traffic router in the root namespace,
  * or (`door: 'dns'`) a DNS name served by BIND on a third host `ns` (src/testbed/bed-dns.ts): clients resolve
  * `shop.example.test` through a caching resolver, and the runbooks move them with `dns.set`.
- * Every action of the failover and failback runbooks runs over SSH on the sites' hosts (`overSsh`), or, for
- * comparison, the same commands on this machine (the bed's hosts share its file system and pids).
+ * Every action of the failover and failback runbooks runs on the sites' hosts over SSH (`overSsh`): the
+ * postgres and process providers act on their placements' hosts. For comparison, the same work runs as
+ * shell commands on this machine (the bed's hosts share its file system and pids).
  *
  *   const shop = await BedShop.create({ bed, dir });
  *   shop.plan; shop.url          // the compiled plan (hosts: db-east, app-east, db-west, app-west), the front door
@@ -24,6 +25,7 @@ import { executorOn, runChecked, shellQuote } from '../exec/index.ts';
 import { loadPlan } from '../plan/index.ts';
 import type { Plan } from '../plan/model.ts';
 import { findPgBinaries, serverRunAs } from '../pg/index.ts';
+import { HostProcessGroups, processSpecFor } from '../providers/process/index.ts';
 import { TrafficRouter } from '../router/index.ts';
 import { freePort } from '../system/ports.ts';
 import { BedDns } from './bed-dns.ts';
@@ -160,11 +162,13 @@ export class BedShop {
       'west streaming synchronously from east',
     );
 
-    for (const site of SITES)
-      await runChecked(
-        executorOn(plan, `app-${site}`),
-        startOrders(dir, site, address(site), process.execPath),
-      );
+    for (const site of SITES) {
+      const app = executorOn(plan, `app-${site}`);
+      // over SSH the service is the process provider's on its host, as the runbooks' process.start expects
+      if (options.overSsh ?? true)
+        await new HostProcessGroups(app).start(processSpecFor(plan, { component: 'orders', site }).spec);
+      else await runChecked(app, startOrders(dir, site, address(site), process.execPath));
+    }
     if (dns !== undefined) {
       const url = `http://shop.${dns.zone}:${APP_PORT}`;
       await waitFor(
@@ -272,11 +276,21 @@ function shopPlan(o: {
   // a bed with a bastion lets SSH in only from it: every host is reached through it
   const bastion = bed.hosts.get('bastion');
   const access = `identity_file: ${bed.identityFile}, known_hosts: ${bed.knownHostsFile}`;
+  // what drctl keeps on a host (pid files, logs) stays in the shop's directory
+  const stateDir = (name: string): string =>
+    name.startsWith('db-') ? `${pgDir}/${name}` : `${dir}/hosts/${name}`;
   const hostEntry = (site: ShopSite, role: 'db' | 'app'): string =>
-    `${role}-${site}: { address: ${addr(site)}, user: ${role === 'db' ? 'postgres' : 'root'}, ${access}${bastion === undefined ? '' : ', jump: bastion'} }`;
+    `${role}-${site}: { address: ${addr(site)}, user: ${role === 'db' ? 'postgres' : 'root'}, ${access}, state_dir: ${stateDir(`${role}-${site}`)}${bastion === undefined ? '' : ', jump: bastion'} }`;
   const bastionEntry =
     bastion === undefined ? '' : `\n      bastion: { address: ${bastion.address}, user: root, ${access} }`;
   const q = (text: string): string => JSON.stringify(text);
+  const orderEnv = (site: ShopSite): string =>
+    `{ SITE: ${site}, HOST: "{{host}}", PORT: "{{port}}", DATABASE_URL: "postgres://postgres@${addr(site)}:${PG_PORT}/shop" }`;
+  // over SSH the providers act on the placements' hosts; here, the same work as shell commands
+  const act = (action: string, params: string, command: string): string =>
+    o.overSsh
+      ? `action: ${action}\n            with: ${params}`
+      : `action: shell.run\n            with: { command: ${q(command)} }`;
   const psql = (site: ShopSite, sql: string): string =>
     `${bin}/psql -h ${addr(site)} -p ${PG_PORT} -U postgres -d postgres -qAtc ${shellQuote(sql)}`;
   const fence = (site: ShopSite): string =>
@@ -341,15 +355,15 @@ workloads:
       - id: db
         kind: postgres
         placement:
-          east: { host: db-east, url: "postgres://${addr('east')}:${PG_PORT}/shop", data_dir: ${pgDir}/east }
-          west: { host: db-west, url: "postgres://${addr('west')}:${PG_PORT}/shop", data_dir: ${pgDir}/west, standby: true }
+          east: { ${host('db-east')}url: "postgres://postgres@${addr('east')}:${PG_PORT}/shop", data_dir: ${pgDir}/east }
+          west: { ${host('db-west')}url: "postgres://postgres@${addr('west')}:${PG_PORT}/shop", data_dir: ${pgDir}/west, standby: true }
         replication: { mode: sync, from: east, to: west }
       - id: orders
         kind: process
         depends_on: [db]
         placement:
-          east: { host: app-east, command: ${q(`node ${ORDER_SERVICE}`)}, port: ${APP_PORT} }
-          west: { host: app-west, command: ${q(`node ${ORDER_SERVICE}`)}, port: ${APP_PORT}, standby: true }${dnsComponent}
+          east: { ${host('app-east')}command: ${q(`exec ${o.node} ${ORDER_SERVICE}`)}, port: ${APP_PORT}, env: ${orderEnv('east')} }
+          west: { ${host('app-west')}command: ${q(`exec ${o.node} ${ORDER_SERVICE}`)}, port: ${APP_PORT}, env: ${orderEnv('west')}, standby: true }${dnsComponent}
     runbooks:
       failover:
         description: >-
@@ -358,25 +372,24 @@ workloads:
           its connect timeout.
         steps:
           - id: fence-east
-            action: shell.run
-            with: { ${host('db-east')}command: ${q(db(fence('east')))}${o.overSsh ? ', if_unreachable: skip' : ''} }
+            ${act('postgres.fence', '{ component: db, site: east, how: stop, if_unreachable: skip }', db(fence('east')))}
             timeout: 10s
           - id: promote-west
-            action: shell.run
-            with: { ${host('db-west')}command: ${q(db(`${bin}/pg_ctl -D ${pgDir}/west promote -w -t 60`))} }
+            ${act('postgres.promote', '{ component: db, site: west }', db(`${bin}/pg_ctl -D ${pgDir}/west promote -w -t 60`))}
             timeout: 1m
             on_failure: abort
           - id: start-orders-west
             needs: [promote-west]
-            action: shell.run
-            with: { ${host('app-west')}command: ${q(startOrders(dir, 'west', addr('west'), o.node))} }
+            ${act('process.start', '{ component: orders, site: west }', startOrders(dir, 'west', addr('west'), o.node))}
             on_failure: abort
           ${front('west', 'start-orders-west')}
       failback:
+        description: >-
+          East's stranded writes are discarded: with synchronous replication and the fence none of them was
+          acknowledged to a client.
         steps:
           - id: rebuild-east
-            action: shell.run
-            with: { ${host('db-east')}command: ${q(db(rebuild('east', 'west')))} }
+            ${act('postgres.rebuild', '{ component: db, site: east, from: west, stranded: discard }', db(rebuild('east', 'west')))}
             timeout: 2m
             on_failure: abort
           - id: protect-west
@@ -387,19 +400,16 @@ workloads:
             on_failure: abort
           - id: fence-west
             needs: [protect-west]
-            action: shell.run
-            with: { ${host('db-west')}command: ${q(db(`${psql('west', 'ALTER SYSTEM SET default_transaction_read_only = on')} && ${psql('west', 'SELECT pg_reload_conf()')} && ${psql('west', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")} >/dev/null`))} }
+            ${act('postgres.fence', '{ component: db, site: west, how: read-only }', db(`${psql('west', 'ALTER SYSTEM SET default_transaction_read_only = on')} && ${psql('west', 'SELECT pg_reload_conf()')} && ${psql('west', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")} >/dev/null`))}
             on_failure: abort
           - id: promote-east
             needs: [fence-west]
-            action: shell.run
-            with: { ${host('db-east')}command: ${q(db(`until [ "$(${psql('east', 'SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()')})" = t ]; do sleep 0.02; done; ${bin}/pg_ctl -D ${pgDir}/east promote -w -t 60`))} }
+            ${act('postgres.promote', '{ component: db, site: east }', db(`until [ "$(${psql('east', 'SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()')})" = t ]; do sleep 0.02; done; ${bin}/pg_ctl -D ${pgDir}/east promote -w -t 60`))}
             timeout: 1m
             on_failure: abort
           - id: start-orders-east
             needs: [promote-east]
-            action: shell.run
-            with: { ${host('app-east')}command: ${q(startOrders(dir, 'east', addr('east'), o.node))} }
+            ${act('process.start', '{ component: orders, site: east }', startOrders(dir, 'east', addr('east'), o.node))}
             on_failure: abort
           ${front('east', 'start-orders-east')}
 `;

@@ -24,6 +24,7 @@ export function makePlan(baseDir: string, specs: ComponentSpec[], rpoMs = 3_600_
       url: undefined,
       path,
       command: undefined,
+      host: undefined,
       fields: { path },
       at: AT,
     }));

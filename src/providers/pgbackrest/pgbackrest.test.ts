@@ -52,6 +52,7 @@ function planFor(cluster: PgCluster, stanza = 'db', repository = join(cluster.di
         url: node.url,
         path: undefined,
         command: undefined,
+        host: undefined,
         fields: {
           url: node.url,
           data_dir: node.dataDir,

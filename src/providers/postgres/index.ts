@@ -32,6 +32,8 @@ import {
 import { one, redactUrl, withClient, type Subject } from '../../pg/client.ts';
 import { formatDuration, parseDuration } from '../../plan/duration.ts';
 import { freeBytes, portFree } from '../../system/probes.ts';
+import { executorOn } from '../../exec/index.ts';
+import { hostServerFiles, localServerFiles, type ServerFiles } from './server-files.ts';
 import {
   replayReconciliation,
   strandedSummary,
@@ -141,6 +143,17 @@ function pathField(plan: Plan, placement: Placement, name: string): string | und
   return isAbsolute(value) ? value : join(plan.baseDir, value);
 }
 
+function noDataDir(resolved: Resolved): DrctlError {
+  return new DrctlError(
+    'DRCTL_PG_NO_DATA_DIR',
+    `${resolved.subject.component} at site ${resolved.subject.site} has no data_dir; this action works on the server's files`,
+    {
+      hint: 'add data_dir (the PostgreSQL data directory, on the placement host when it names one) to the placement',
+      location: resolved.placement.at,
+    },
+  );
+}
+
 /** The server on this machine behind a placement, for actions that need its files. */
 function localServer(
   plan: Plan,
@@ -149,16 +162,7 @@ function localServer(
   dataDirOverride?: string,
 ): LocalServer {
   const dataDir = dataDirOverride ?? pathField(plan, resolved.placement, 'data_dir');
-  if (dataDir === undefined) {
-    throw new DrctlError(
-      'DRCTL_PG_NO_DATA_DIR',
-      `${resolved.subject.component} at site ${resolved.subject.site} has no data_dir; this action works on the server's files`,
-      {
-        hint: 'add data_dir (the PostgreSQL data directory on this machine) to the placement',
-        location: resolved.placement.at,
-      },
-    );
-  }
+  if (dataDir === undefined) throw noDataDir(resolved);
   const url = new URL(resolved.url);
   // clients may reach the server through a proxy on the url's port; the server itself listens behind it
   const listenPort = Number(resolved.placement.fields.listen_port);
@@ -174,6 +178,45 @@ function localServer(
     socketDir: pathField(plan, resolved.placement, 'socket_dir') ?? '',
     persistent: true,
   };
+}
+
+/**
+ * The server's files behind a placement, where they are: on its host (`host:`, paths as written there) or
+ * on this machine. Undefined without a data_dir.
+ */
+function serverFiles(plan: Plan, resolved: Resolved, ctx: ActionContext): ServerFiles | undefined {
+  const host = resolved.placement.host;
+  if (host === undefined) {
+    if (stringField(resolved.placement, 'data_dir') === undefined) return undefined;
+    const local = localServer(plan, resolved, ctx);
+    return localServerFiles({ ...local, socketDir: local.socketDir ?? '' }, local.binaries);
+  }
+  const dataDir = stringField(resolved.placement, 'data_dir');
+  if (dataDir === undefined) return undefined;
+  const url = new URL(resolved.url);
+  const listenPort = Number(resolved.placement.fields.listen_port);
+  return hostServerFiles(
+    executorOn(plan, host),
+    {
+      dataDir,
+      host: url.hostname,
+      port:
+        Number.isInteger(listenPort) && listenPort > 0
+          ? listenPort
+          : url.port === ''
+            ? 5432
+            : Number(url.port),
+      logFile: stringField(resolved.placement, 'log_file') ?? `${dataDir}.log`,
+      socketDir: stringField(resolved.placement, 'socket_dir') ?? '',
+    },
+    stringField(resolved.placement, 'bin_dir'),
+  );
+}
+
+function requireServerFiles(plan: Plan, resolved: Resolved, ctx: ActionContext): ServerFiles {
+  const files = serverFiles(plan, resolved, ctx);
+  if (files === undefined) throw noDataDir(resolved);
+  return files;
 }
 
 /** A component's backup location: the backup policy's path (or the state directory) plus the component id. */
@@ -294,8 +337,11 @@ const fenceAction = defineAction({
   evidence: ['fence'],
   async run(params, ctx) {
     const resolved = resolve(ctx.plan, params.component, params.site);
-    const dataDir = pathField(ctx.plan, resolved.placement, 'data_dir');
-    const result = await fence(resolved, { how: params.how, dataDir, ifUnreachable: params.if_unreachable });
+    const result = await fence(resolved, {
+      how: params.how,
+      files: params.how === 'stop' ? serverFiles(ctx.plan, resolved, ctx) : undefined,
+      ifUnreachable: params.if_unreachable,
+    });
     ctx.evidence('fence', result);
     const detail =
       result.stopped === 'killed'
@@ -372,7 +418,8 @@ const rebuildAction = defineAction({
     const source = resolve(ctx.plan, params.component, params.from);
     const dir = reconciliationDir(ctx, params.component, params.site);
     const result = await rebuildStandby(resolved.subject, {
-      local: localServer(ctx.plan, resolved, ctx),
+      files: requireServerFiles(ctx.plan, resolved, ctx),
+      local: resolved.placement.host === undefined ? localServer(ctx.plan, resolved, ctx) : undefined,
       source,
       method: params.method,
       synchronous: params.synchronous ?? resolved.component.replication?.mode === 'sync',
@@ -382,7 +429,7 @@ const rebuildAction = defineAction({
     const evidence = {
       method: result.method,
       rewindError: result.rewindError,
-      pid: result.server.pid,
+      pid: result.pid,
       synchronous: result.synchronous,
     };
     ctx.evidence('rebuild', evidence);

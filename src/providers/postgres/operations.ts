@@ -23,6 +23,8 @@ import { chownToServer, runAsServer, runPgTool, type PgBinaries } from '../../pg
 import { describe, one, redactUrl, toolConnection, withClient, type Subject } from '../../pg/client.ts';
 import { logTail, PgServer, runningPostmaster, stopDataDir, type StopOutcome } from '../../pg/server.ts';
 import { captureStrandedWrites, type Reconciliation } from './stranded.ts';
+import type { ServerFiles } from './server-files.ts';
+import { HostError } from '../../exec/index.ts';
 
 /** Where a server is and what to call it in messages. */
 export interface Target {
@@ -168,8 +170,8 @@ export async function replicationStatus(targets: readonly Target[]): Promise<Rep
 export interface FenceOptions {
   /** read-only: the server refuses writes in every new transaction and its write sessions are cut; stop: it is shut down. */
   how: 'read-only' | 'stop';
-  /** Needed for how=stop: the server's data directory on this machine. */
-  dataDir?: string | undefined;
+  /** Needed for how=stop: the server's data directory, here or on its host. */
+  files?: ServerFiles | undefined;
   /** skip: report an unreachable server as not fenced instead of failing. */
   ifUnreachable: 'fail' | 'skip';
 }
@@ -186,7 +188,8 @@ export interface FenceResult {
 export async function fence(target: Target, options: FenceOptions): Promise<FenceResult> {
   const base = { how: options.how, terminatedSessions: 0 };
   if (options.how === 'stop') {
-    if (options.dataDir === undefined) {
+    const files = options.files;
+    if (files === undefined) {
       throw new DrctlError(
         'DRCTL_PG_NO_DATA_DIR',
         `cannot stop ${describe(target.subject)}: its placement has no data_dir`,
@@ -197,15 +200,23 @@ export async function fence(target: Target, options: FenceOptions): Promise<Fenc
     }
     // A fence is on the failover's critical path and only has to end the writes: an immediate shutdown
     // does not wait for a standby the lost site may no longer reach, and what is left is rewound later.
-    const stopped = await stopDataDir(options.dataDir, 5_000, 'immediate');
-    if (
-      stopped === 'not-running' &&
-      options.ifUnreachable === 'fail' &&
-      !existsSync(join(options.dataDir, 'PG_VERSION'))
-    ) {
+    let stopped: StopOutcome;
+    try {
+      stopped = await files.stop('immediate', 5_000);
+    } catch (error) {
+      // the database's host cannot be reached: the same as a server that cannot be reached
+      if (
+        error instanceof HostError &&
+        error.code === 'DRCTL_HOST_UNREACHABLE' &&
+        options.ifUnreachable === 'skip'
+      )
+        return { ...base, fenced: false, reachable: false };
+      throw error;
+    }
+    if (stopped === 'not-running' && options.ifUnreachable === 'fail' && !(await files.hasData())) {
       throw new DrctlError(
         'DRCTL_PG_NO_DATA_DIR',
-        `cannot stop ${describe(target.subject)}: ${options.dataDir} is not a PostgreSQL data directory`,
+        `cannot stop ${describe(target.subject)}: ${files.dataDir} on ${files.where} is not a PostgreSQL data directory`,
       );
     }
     return { ...base, fenced: true, reachable: stopped !== 'not-running', stopped };
@@ -410,8 +421,10 @@ function startLocal(
 }
 
 export interface RebuildOptions {
-  /** The server to rebuild (the former primary), on this machine. */
-  local: LocalServer;
+  /** The server to rebuild (the former primary): its files here or on its host. */
+  files: ServerFiles;
+  /** The same server's files when they are on this machine: needed to save stranded writes. */
+  local: LocalServer | undefined;
   /** The current primary it will follow. */
   source: Target;
   /** auto: pg_rewind, and a fresh base backup when rewinding is impossible. @default 'auto' */
@@ -433,7 +446,8 @@ export interface RebuildOptions {
 export interface RebuildResult {
   method: 'rewind' | 'basebackup';
   rewindError: string | undefined;
-  server: PgServer;
+  /** The rebuilt server's postmaster pid, where it runs. */
+  pid: number | undefined;
   synchronous: boolean;
   /** With `stranded`: the writes found on the former primary after the fork. */
   reconciliation?: Reconciliation;
@@ -449,7 +463,15 @@ function quoteConf(value: string): string {
  * replication slot, start it and wait until it streams.
  */
 export async function rebuildStandby(subject: Subject, options: RebuildOptions): Promise<RebuildResult> {
-  const { local, source } = options;
+  const { files, local, source } = options;
+  if (options.stranded !== undefined && local === undefined)
+    throw new DrctlError(
+      'DRCTL_PG_STRANDED_ON_HOST',
+      `cannot save what ${describe(subject)} committed after the failover: its files are on ${files.where}, and drctl reads stranded writes only on this machine`,
+      {
+        hint: 'rebuild with stranded: discard (with synchronous replication and a fence no acknowledged write is stranded), or run drctl on the database host',
+      },
+    );
   const slot = options.slot ?? `drctl_${subject.site.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
   const where = describe(subject);
   await withClient(source.subject, source.url, async (client) => {
@@ -471,9 +493,9 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
     // before that pg_rewind sees one timeline and wrongly concludes that no rewind is needed.
     await client.query('checkpoint');
   });
-  await stopDataDir(local.dataDir);
+  await files.stop('fast', 30_000);
   let reconciliation: Reconciliation | undefined;
-  if (options.stranded !== undefined) {
+  if (options.stranded !== undefined && local !== undefined) {
     try {
       reconciliation = await captureStrandedWrites(subject, {
         binaries: local.binaries,
@@ -504,13 +526,12 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
   let used: RebuildResult['method'] = 'rewind';
   let rewindError: string | undefined;
   let rewindLog: string | undefined;
-  if (method !== 'basebackup' && existsSync(join(local.dataDir, 'PG_VERSION'))) {
+  if (method !== 'basebackup' && (await files.hasData())) {
     try {
-      const rewind = await runPgTool(
-        local.binaries,
+      const rewind = await files.tool(
         'pg_rewind',
         [
-          `--target-pgdata=${local.dataDir}`,
+          `--target-pgdata=${files.dataDir}`,
           `--source-server=${conninfo}`,
           '--write-recovery-conf',
           '--no-sync',
@@ -521,7 +542,7 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
           ...(options.signal === undefined ? {} : { signal: options.signal }),
         },
       );
-      rewindLog = `${rewind.stdout}${rewind.stderr}`.trim();
+      rewindLog = rewind.stdout.trim();
     } catch (error) {
       if (method === 'rewind') throw error;
       rewindError = error instanceof Error ? error.message : String(error);
@@ -531,11 +552,10 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
     used = 'basebackup';
   }
   if (used === 'basebackup') {
-    rmSync(local.dataDir, { recursive: true, force: true });
-    await runPgTool(
-      local.binaries,
+    await files.remove();
+    await files.tool(
       'pg_basebackup',
-      ['-D', local.dataDir, '-d', conninfo, '-R', '-X', 'stream', '-S', slot, '--checkpoint=fast'],
+      ['-D', files.dataDir, '-d', conninfo, '-R', '-X', 'stream', '-S', slot, '--checkpoint=fast'],
       {
         subject: where,
         env,
@@ -543,11 +563,8 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
       },
     );
   }
-  // The configuration came from the source, which may have been a standby itself: later lines win.
-  appendFileSync(join(local.dataDir, 'postgresql.auto.conf'), `primary_slot_name = ${quoteConf(slot)}\n`);
-  writeFileSync(join(local.dataDir, 'standby.signal'), '');
-  chownToServer(join(local.dataDir, 'standby.signal'));
-  const server = await startLocal(local, options.signal === undefined ? {} : { signal: options.signal });
+  await files.makeStandby(slot);
+  const server = await files.start(options.signal === undefined ? {} : { signal: options.signal });
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
     const row = await withClient(source.subject, source.url, (client) =>
@@ -556,11 +573,11 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
       ]),
     );
     if (row?.state === 'streaming') break;
-    if (!server.running || Date.now() > deadline || options.signal?.aborted === true) {
+    if (!(await server.running()) || Date.now() > deadline || options.signal?.aborted === true) {
       await server.stop();
       throw new DrctlError(
         'DRCTL_PG_REBUILD_FAILED',
-        `${where} was rebuilt (${used}) but does not stream from ${describe(source.subject)}:\n${rewindLog ?? ''}\n${logTail(local.logFile, 30)}`,
+        `${where} was rebuilt (${used}) but does not stream from ${describe(source.subject)}:\n${rewindLog ?? ''}\n${await files.logTail(30)}`,
         {
           hint: 'the server log above says why; the rebuilt server was stopped',
         },
@@ -579,7 +596,7 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
   return {
     method: used,
     rewindError,
-    server,
+    pid: server.pid,
     synchronous: options.synchronous === true,
     ...(reconciliation === undefined ? {} : { reconciliation }),
   };

@@ -24,6 +24,7 @@ export function planFor(cluster: PgCluster, options: PlanOptions): Plan {
     url: options.urls?.[node.site] ?? node.url,
     path: undefined,
     command: undefined,
+    host: undefined,
     fields: { url: node.url, data_dir: node.dataDir, bin_dir: cluster.binaries.dir },
     at: AT,
   }));

@@ -13,11 +13,15 @@ import type { Plan } from '../../plan/model.ts';
 import { DurationParam } from '../http/probe.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type { ActionContext, PreflightCheck, Provider, ReadinessFact } from '../provider.ts';
-import { portFree, programInstalled } from '../../system/probes.ts';
+import { portFree, programInstalledOn } from '../../system/probes.ts';
+import { executorOn } from '../../exec/index.ts';
+import { processGroupsAt } from './groups.ts';
 import { supervisorFor } from './supervisor.ts';
 import type { InstanceStatus, ProcessSpec, ReadyProbe, RestartPolicy } from './supervisor.ts';
 
 export { Supervisor, supervisorFor, closeOnExit, freePort } from './supervisor.ts';
+export { HostProcessGroups } from './host-groups.ts';
+export { processGroupsAt, type ProcessGroups } from './groups.ts';
 export type {
   ProcessSpec,
   ReadyProbe,
@@ -53,7 +57,9 @@ const StartParams = z.strictObject({
   ready: z
     .string()
     .optional()
-    .describe('Readiness: an http(s) URL or host:port. @default 127.0.0.1:{{port}} when there is a port'),
+    .describe(
+      'Readiness: an http(s) URL or host:port, probed from where drctl runs; {{host}} is the address of the host the instance runs on. @default {{host}}:{{port}} when there is a port',
+    ),
   ready_timeout: DurationParam.optional().describe('@default 30s'),
   restart: z.enum(RESTART_POLICIES).optional().describe('@default never'),
   grace: DurationParam.optional().describe('Time between SIGTERM and SIGKILL on stop. @default 5s'),
@@ -100,7 +106,12 @@ export function processSpecFor(plan: Plan, params: StartInput): { spec: ProcessS
     name,
     command,
     env,
-    cwd: path.resolve(plan.baseDir, cwdField ?? '.'),
+    // on a host, as written: relative to the login directory there
+    ...(placement?.host === undefined
+      ? { cwd: path.resolve(plan.baseDir, cwdField ?? '.') }
+      : cwdField === undefined
+        ? {}
+        : { cwd: cwdField }),
     ...(port === undefined ? {} : { port }),
     ...(ports === undefined ? {} : { ports }),
     ...(ready === undefined ? {} : { ready }),
@@ -117,7 +128,7 @@ export function groupName(component: string, site: string): string {
 }
 
 function readyProbe(text: string | undefined, hasPort: boolean): ReadyProbe | undefined {
-  if (text === undefined) return hasPort ? { tcp: '127.0.0.1:{{port}}' } : undefined;
+  if (text === undefined) return hasPort ? { tcp: '{{host}}:{{port}}' } : undefined;
   return /^https?:\/\//.test(text) ? { url: text } : { tcp: text };
 }
 
@@ -152,14 +163,23 @@ const startPreflight: PreflightCheck[] = [
   {
     name: 'program installed',
     kind: 'tool',
-    run: (params, ctx) =>
-      programInstalled(processSpecFor(ctx.plan, params as StartInput).spec.command, ctx.signal),
+    run: (params, ctx) => {
+      const input = params as StartInput;
+      return programInstalledOn(
+        executorOn(ctx.plan, findPlacement(ctx.plan, input.component, input.site)?.host),
+        processSpecFor(ctx.plan, input).spec.command,
+        ctx.signal,
+      );
+    },
   },
   {
     name: 'port free',
     kind: 'capacity',
     async run(params, ctx) {
-      const { spec, instances } = processSpecFor(ctx.plan, params as StartInput);
+      const input = params as StartInput;
+      // a port on a host is that host's business: only ports here can be tried
+      if (findPlacement(ctx.plan, input.component, input.site)?.host !== undefined) return undefined;
+      const { spec, instances } = processSpecFor(ctx.plan, input);
       const wanted = Array.from(
         { length: instances },
         (_, i) => spec.ports?.[i] ?? (spec.port === undefined ? undefined : spec.port + i),
@@ -199,7 +219,10 @@ export const processProvider = {
       evidence: ['pids', 'ports'],
       async run(params, ctx) {
         const { spec, instances } = processSpecFor(ctx.plan, params);
-        const started = await supervisor(ctx).start(spec, { instances, signal: ctx.signal });
+        const started = await processGroupsAt(ctx, params.component, params.site).start(spec, {
+          instances,
+          signal: ctx.signal,
+        });
         ctx.evidence(
           'pids',
           started.map((i) => i.pid),
@@ -222,7 +245,7 @@ export const processProvider = {
       evidence: ['pids'],
       async run(params, ctx) {
         const name = groupName(params.component, params.site);
-        const result = await supervisor(ctx).stop(
+        const result = await processGroupsAt(ctx, params.component, params.site).stop(
           name,
           params.grace === undefined ? {} : { graceMs: params.grace },
         );
@@ -241,7 +264,7 @@ export const processProvider = {
       evidence: ['pids'],
       async run(params, ctx) {
         const name = groupName(params.component, params.site);
-        const result = await supervisor(ctx).kill(name);
+        const result = await processGroupsAt(ctx, params.component, params.site).kill(name);
         ctx.evidence('pids', result.pids);
         return {
           summary: `${name}: killed ${result.pids.length} instance${result.pids.length === 1 ? '' : 's'}`,
@@ -257,7 +280,7 @@ export const processProvider = {
       evidence: ['pids'],
       async run(params, ctx) {
         const name = groupName(params.component, params.site);
-        const instances = supervisor(ctx).pause(name);
+        const instances = await processGroupsAt(ctx, params.component, params.site).pause(name);
         ctx.evidence(
           'pids',
           instances.map((i) => i.pid),
@@ -276,7 +299,7 @@ export const processProvider = {
       evidence: ['pids'],
       async run(params, ctx) {
         const name = groupName(params.component, params.site);
-        const instances = supervisor(ctx).resume(name);
+        const instances = await processGroupsAt(ctx, params.component, params.site).resume(name);
         ctx.evidence(
           'pids',
           instances.map((i) => i.pid),
@@ -295,14 +318,12 @@ export const processProvider = {
       evidence: ['pids', 'ports'],
       async run(params, ctx) {
         const name = groupName(params.component, params.site);
-        const known = supervisor(ctx).list().includes(name);
-        // scaling a site that was never started (a cold standby) starts it from its placement
-        const instances = known
-          ? await supervisor(ctx).scale(name, params.instances, { signal: ctx.signal })
-          : await supervisor(ctx).start(processSpecFor(ctx.plan, params).spec, {
-              instances: params.instances,
-              signal: ctx.signal,
-            });
+        const instances = await processGroupsAt(ctx, params.component, params.site).scale(
+          name,
+          params.instances,
+          () => processSpecFor(ctx.plan, params).spec,
+          { signal: ctx.signal },
+        );
         ctx.evidence(
           'pids',
           instances.map((i) => i.pid),
@@ -324,7 +345,7 @@ export const processProvider = {
       params: RunningParams,
       async run(params, ctx) {
         const name = groupName(params.component, params.site);
-        const instances = supervisor(ctx).status(name);
+        const instances = await processGroupsAt(ctx, params.component, params.site).status(name);
         const running = instances.filter((i) => i.state === 'running').length;
         const wanted = params.instances ?? 1;
         return {
@@ -341,7 +362,9 @@ export const processProvider = {
     const standbyRuns = ['hot-standby', 'warm-standby', 'active-active'].includes(component.strategy);
     for (const placement of component.placement) {
       if (placement.command === undefined) continue;
-      const instances = supervisor(ctx).status(groupName(component.id, placement.site));
+      const instances = await processGroupsAt(ctx, component.id, placement.site).status(
+        groupName(component.id, placement.site),
+      );
       const running = instances.filter((i) => i.state === 'running').length;
       const expected = !placement.standby || standbyRuns;
       facts.push({

@@ -42,7 +42,10 @@ export type ReadyProbe = { url: string } | { tcp: string };
 export interface ProcessSpec {
   /** Names the group and its pid file, e.g. `api@east`. */
   name: string;
-  /** Run with `/bin/sh -c`; `{{port}}`, `{{instance}}` and `{{name}}` are replaced per instance. */
+  /**
+   * Run with `/bin/sh -c`; `{{port}}`, `{{instance}}`, `{{name}}` and `{{host}}` (the address of the host it
+   * runs on, 127.0.0.1 here) are replaced per instance.
+   */
   command: string;
   /** Added to drctl's own environment; values are templated like the command. */
   env?: Record<string, string>;
@@ -285,7 +288,12 @@ export class Supervisor {
       index,
       this.readPidFile(spec.name)?.instances.find((r) => r.index === index)?.port,
     );
-    const vars = { port: port === undefined ? '' : String(port), instance: String(index), name: spec.name };
+    const vars = {
+      port: port === undefined ? '' : String(port),
+      instance: String(index),
+      name: spec.name,
+      host: '127.0.0.1',
+    };
     const logFile = path.join(this.dir, `${fileStem(spec.name)}.${index}.log`);
     const out = fs.openSync(logFile, 'a');
     let child: ChildProcess;
@@ -605,11 +613,11 @@ async function waitReady(
 
 const READY_STATUSES = Array.from({ length: 200 }, (_, i) => 200 + i);
 
-function template(text: string, vars: Record<string, string>): string {
+export function template(text: string, vars: Record<string, string>): string {
   return text.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => vars[key] ?? whole);
 }
 
-function fileStem(name: string): string {
+export function fileStem(name: string): string {
   return name.replace(/[^a-zA-Z0-9_.-]/g, '_');
 }
 

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
 import { CommandMissingError, executorOn, HostError, missingCommand } from '../../exec/index.ts';
 import type { RunResult } from '../../exec/index.ts';
-import { commandProgram, programInstalled } from '../../system/probes.ts';
+import { programInstalledOn } from '../../system/probes.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type { ActionContext, PreflightCheck, Provider } from '../provider.ts';
 
@@ -69,23 +69,13 @@ async function runCommand(params: CommandParams, ctx: ActionContext): Promise<Ru
   }
 }
 
-/** The program a command line starts with is installed (its version, when it says one). */
+/** The program a command line starts with is installed where the step runs (its version, when it says one). */
 const toolPresent: PreflightCheck = {
   name: 'program installed',
   kind: 'tool',
-  async run(params, ctx) {
+  run: (params, ctx) => {
     const { command, host } = params as CommandParams;
-    if (host === undefined) return programInstalled(command, ctx.signal);
-    // on a host, asked there over the same SSH connection the step will use; `command -v` changes nothing
-    const program = commandProgram(command);
-    if (program === undefined) return undefined;
-    const found = await executorOn(ctx.plan, host).run(`command -v ${program}`, {
-      signal: ctx.signal,
-      outputLimit: 4096,
-    });
-    return found.exitCode === 0
-      ? { ok: true, message: `${program} at ${found.stdout.trim()} on ${host}` }
-      : { ok: false, message: `${program} is not installed on ${host} (not on its PATH)` };
+    return programInstalledOn(executorOn(ctx.plan, host), command, ctx.signal);
   },
 };
 

@@ -1,0 +1,206 @@
+/**
+ * A PostgreSQL server's files and programs where they are: on this machine, or on the database's host
+ * over SSH (the placement's `host:`). Fencing by shutdown and rebuilding a former primary are written once
+ * against `ServerFiles`; `serverFilesFor` is the only place that tells the two apart.
+ *
+ * On a host every operation is a script run through the execution layer as the host's login user, which
+ * must be the server's OS user (`postgres`): PostgreSQL's programs refuse root, and the files keep their
+ * owner. The programs are found from the placement's `bin_dir`, else the directory of the `pg_ctl` on the PATH
+ * (symlinks followed), else the newest `/usr/lib/postgresql/<major>/bin` (Debian keeps them off the PATH).
+ */
+import { appendFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DrctlError } from '../../errors.ts';
+import { runChecked, shellQuote } from '../../exec/index.ts';
+import type { Executor } from '../../exec/index.ts';
+import { chownToServer, runPgTool, type PgBinaries, type RunToolOptions } from '../../pg/binaries.ts';
+import { logTail, PgServer, stopDataDir, type StopOutcome } from '../../pg/server.ts';
+
+/** A server started on its data directory. */
+export interface StartedServer {
+  pid: number | undefined;
+  running(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export interface ServerFiles {
+  /** For messages: `this machine` or `host db-east (198.18.0.3)`. */
+  readonly where: string;
+  readonly dataDir: string;
+  /** The data directory holds a cluster (PG_VERSION). */
+  hasData(): Promise<boolean>;
+  /** Stop whatever postmaster runs on the data directory; SIGKILL when frozen or slower than `timeoutMs`. */
+  stop(mode: 'fast' | 'immediate', timeoutMs: number): Promise<StopOutcome>;
+  /** Run one of the server's programs (pg_rewind, pg_basebackup) to completion; fails with its stderr. */
+  tool(program: string, args: readonly string[], options: RunToolOptions): Promise<{ stdout: string }>;
+  /** Remove the data directory. */
+  remove(): Promise<void>;
+  /** Make the data directory start as a standby through replication slot `slot`. */
+  makeStandby(slot: string): Promise<void>;
+  /** Start the server on its address and port and wait until it accepts connections. */
+  start(options: { signal?: AbortSignal }): Promise<StartedServer>;
+  logTail(lines: number): Promise<string>;
+}
+
+/** Where the server listens and logs, from its placement. */
+export interface ServerAddress {
+  dataDir: string;
+  host: string;
+  port: number;
+  logFile: string;
+  socketDir: string;
+}
+
+function quoteConf(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** The server's files on this machine (drctl runs its programs as the server's OS user when it is root). */
+export function localServerFiles(address: ServerAddress, binaries: PgBinaries): ServerFiles {
+  const { dataDir } = address;
+  return {
+    where: 'this machine',
+    dataDir,
+    hasData: async () => existsSync(join(dataDir, 'PG_VERSION')),
+    stop: (mode, timeoutMs) => stopDataDir(dataDir, timeoutMs, mode),
+    tool: (program, args, options) => runPgTool(binaries, program, args, options),
+    remove: async () => rmSync(dataDir, { recursive: true, force: true }),
+    async makeStandby(slot) {
+      // the configuration came from the source, which may have been a standby itself: later lines win
+      appendFileSync(join(dataDir, 'postgresql.auto.conf'), `primary_slot_name = ${quoteConf(slot)}\n`);
+      writeFileSync(join(dataDir, 'standby.signal'), '');
+      chownToServer(join(dataDir, 'standby.signal'));
+    },
+    async start(options) {
+      const server = await PgServer.start({
+        binaries,
+        dataDir,
+        host: address.host,
+        port: address.port,
+        socketDir: address.socketDir,
+        logFile: address.logFile,
+        persistent: true,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+      return {
+        pid: server.pid,
+        running: async () => server.running,
+        stop: () => server.stop(),
+      };
+    },
+    logTail: async (lines) => logTail(address.logFile, lines),
+  };
+}
+
+/** The shell lines that set B to the directory of the server's programs on a host. */
+function findBinaries(binDir: string | undefined): string {
+  if (binDir !== undefined) return `B=${shellQuote(binDir)}`;
+  // a pg_ctl on the PATH may be a symlink into the real directory (its siblings are there) or Debian's
+  // pg_wrapper (they are not): the real directory holds initdb beside it
+  return [
+    'B=$(dirname "$(readlink -f "$(command -v pg_ctl 2>/dev/null)" 2>/dev/null)" 2>/dev/null)',
+    '[ -x "$B/initdb" ] || B=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | tail -1)',
+    '[ -x "$B/pg_ctl" ] || { echo "pg_ctl: not found" >&2; exit 127; }',
+  ].join('\n');
+}
+
+/** Shell: P is the live postmaster of "$D", or the script says not-running and ends. */
+const POSTMASTER = String.raw`
+pstate() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1; }
+P=$(head -1 "$D/postmaster.pid" 2>/dev/null)
+case "$P" in ''|*[!0-9]*) echo not-running; exit 0;; esac
+case "$(pstate "$P")" in ''|Z|X) echo not-running; exit 0;; esac
+gone() { case "$(pstate "$P")" in ''|Z|X) return 0;; *) return 1;; esac; }
+kill_all() { kill -KILL -"$P" 2>/dev/null; kill -KILL "$P" $(pgrep -P "$P") 2>/dev/null; }
+`;
+
+/** The server's files on a host, reached through its executor. */
+export function hostServerFiles(
+  executor: Executor,
+  address: ServerAddress,
+  binDir: string | undefined,
+): ServerFiles {
+  const { dataDir } = address;
+  const D = `D=${shellQuote(dataDir)}`;
+  const run = (
+    script: string,
+    what: string,
+    options: { signal?: AbortSignal; env?: Record<string, string> } = {},
+  ) => runChecked(executor, script, { what: `${what} on ${executor.where}`, ...options });
+  return {
+    where: executor.where,
+    dataDir,
+    hasData: async () =>
+      (await executor.run(`test -f ${shellQuote(join(dataDir, 'PG_VERSION'))}`)).exitCode === 0,
+    async stop(mode, timeoutMs) {
+      // the same escalation as stopDataDir here: a frozen postmaster cannot act on a shutdown request
+      const result = await run(
+        `${D}\n${POSTMASTER}
+if [ "$(pstate "$P")" != T ]; then
+  kill -${mode === 'fast' ? 'INT' : 'QUIT'} "$P"
+  n=0; while ! gone && [ "$(pstate "$P")" != T ] && [ $n -lt ${timeoutMs} ]; do sleep 0.02; n=$((n + 20)); done
+  if gone; then echo shut-down; exit 0; fi
+fi
+kill_all
+n=0; while ! gone && [ $n -lt 5000 ]; do sleep 0.02; n=$((n + 20)); done
+echo killed`,
+        `stopping the server on ${dataDir}`,
+      );
+      return result.stdout.trim().split('\n').at(-1) as StopOutcome;
+    },
+    async tool(program, args, options) {
+      const result = await executor.run(
+        `${findBinaries(binDir)}\nexec "$B/${program}" ${args.map(shellQuote).join(' ')}`,
+        {
+          ...(options.env === undefined ? {} : { env: options.env }),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        },
+      );
+      if (result.exitCode !== 0) {
+        const tail = result.stderr.trim().split('\n').slice(-5).join('\n');
+        throw new DrctlError(
+          'DRCTL_PG_COMMAND_FAILED',
+          `${program} failed on ${executor.where}${options.subject === undefined ? '' : ` for ${options.subject}`} (exit ${result.exitCode}): ${tail}`,
+          { details: { program, args, exitCode: result.exitCode, stderr: tail } },
+        );
+      }
+      return { stdout: `${result.stdout}${result.stderr}` };
+    },
+    remove: async () => {
+      await run(`rm -rf ${shellQuote(dataDir)}`, `removing ${dataDir}`);
+    },
+    async makeStandby(slot) {
+      await run(
+        `${D}\nprintf '%s\\n' ${shellQuote(`primary_slot_name = ${quoteConf(slot)}`)} >> "$D/postgresql.auto.conf" && : > "$D/standby.signal"`,
+        `making ${dataDir} a standby`,
+      );
+    },
+    async start(options) {
+      const settings = {
+        listen_addresses: address.host,
+        port: String(address.port),
+        unix_socket_directories: address.socketDir,
+      };
+      const serverOptions = Object.entries(settings)
+        .map(([name, value]) => `-c ${name}=${shellQuote(value)}`)
+        .join(' ');
+      const result = await run(
+        `${findBinaries(binDir)}\n${D}\n"$B/pg_ctl" -D "$D" -l ${shellQuote(address.logFile)} -o ${shellQuote(serverOptions)} -w -t 60 start >/dev/null && head -1 "$D/postmaster.pid"`,
+        `starting the server on ${dataDir}`,
+        options.signal === undefined ? {} : { signal: options.signal },
+      );
+      const pid = Number(result.stdout.trim());
+      const self: StartedServer = {
+        pid: Number.isInteger(pid) && pid > 0 ? pid : undefined,
+        running: async () =>
+          (await executor.run(`kill -0 ${Number.isInteger(pid) ? pid : 0} 2>/dev/null`)).exitCode === 0,
+        stop: async () => {
+          await hostServerFiles(executor, address, binDir).stop('fast', 30_000);
+        },
+      };
+      return self;
+    },
+    logTail: async (lines) =>
+      (await executor.run(`tail -n ${lines} ${shellQuote(address.logFile)} 2>/dev/null`)).stdout.trim(),
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * The process provider on a host of the plan: its actions run over SSH on a real host (a network namespace
+ * with its own address running sshd), the pid file and logs stay on that host, and the readiness probe
+ * reaches the instance at the host's address. Skipped with a message where no bed can be made.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DrctlError } from '../../errors.ts';
+import { closeExecutors } from '../../exec/index.ts';
+import { loadPlan } from '../../plan/index.ts';
+import type { Plan } from '../../plan/model.ts';
+import { silentLogger } from '../../system/logger.ts';
+import { NetnsBed } from '../../testbed/netns-bed.ts';
+import { tempDir } from '../../../test/support/tmp.ts';
+import type { ActionContext } from '../provider.ts';
+import { processProvider } from './index.ts';
+
+const unavailable = NetnsBed.unavailable();
+if (unavailable !== undefined) console.warn(`process provider on hosts skipped: ${unavailable}`);
+
+// listens on the host's own address; SIGTERM ends it
+const SERVICE = `
+import http from 'node:http';
+process.on('SIGTERM', () => process.exit(0));
+http.createServer((req, res) => res.end(JSON.stringify({ pid: process.pid, instance: process.env.INSTANCE })))
+  .listen(Number(process.env.PORT), process.env.HOST);
+`;
+
+describe.skipIf(unavailable !== undefined)('process provider on a host over SSH', () => {
+  let bed: NetnsBed;
+  let plan: Plan;
+  let dir: string;
+  let hostState: string;
+  const evidence: Record<string, unknown> = {};
+  const ctx = (): ActionContext => ({
+    signal: new AbortController().signal,
+    log: silentLogger(),
+    plan,
+    stateDir: join(dir, 'state'),
+    evidence: (name, value) => (evidence[name] = value),
+  });
+  const act = (name: keyof typeof processProvider.actions, params: Record<string, unknown>) => {
+    const action = processProvider.actions[name];
+    return action.run(action.params.parse({ component: 'svc', site: 'east', ...params }), ctx());
+  };
+  const running = async (instances?: number) => {
+    const check = processProvider.checks.running;
+    return check.run(
+      check.params.parse({ component: 'svc', site: 'east', ...(instances ? { instances } : {}) }),
+      ctx(),
+    );
+  };
+  const get = async (index: number): Promise<{ pid: number; instance: string }> =>
+    (await (await fetch(`http://${bed.host('east').address}:${8080 + index}/`)).json()) as {
+      pid: number;
+      instance: string;
+    };
+
+  beforeAll(async () => {
+    bed = await NetnsBed.create({ hosts: ['east'] });
+    dir = tempDir('drctl-process-host-');
+    hostState = join(dir, 'on-east');
+    writeFileSync(join(dir, 'service.mjs'), SERVICE);
+    writeFileSync(
+      join(dir, 'plan.yaml'),
+      `version: 1
+name: process-on-host
+sites:
+  east:
+    role: primary
+    hosts:
+      app-east: { address: ${bed.host('east').address}, user: root, identity_file: ${bed.identityFile}, known_hosts: ${bed.knownHostsFile}, state_dir: ${hostState} }
+  west: { role: secondary }
+contacts: [{ id: alice, name: Alice }]
+workloads:
+  - id: shop
+    tier: 1
+    strategy: hot-standby
+    owner: alice
+    rto: 5m
+    rpo: 0s
+    components:
+      - id: svc
+        kind: process
+        placement:
+          east:
+            host: app-east
+            command: exec ${process.execPath} ${join(dir, 'service.mjs')}
+            port: 8080
+            env: { HOST: '{{host}}', PORT: '{{port}}', INSTANCE: '{{instance}}' }
+            ready_timeout: 15s
+          west: { command: 'true', standby: true }
+`,
+    );
+    plan = await loadPlan(join(dir, 'plan.yaml'));
+  });
+  afterAll(async () => {
+    await closeExecutors();
+    await bed?.close();
+  });
+
+  it('starts instances on the host, keeps their pid file there, and a second start keeps them', async () => {
+    const started = await act('start', { instances: 2 });
+    const pids = (started.output as { pids: number[] }).pids;
+    expect(pids).toHaveLength(2);
+    // they run in the host's namespace and answer at its address
+    const inEast = await bed.pids('east');
+    for (const pid of pids) expect(inEast).toContain(pid);
+    expect(await get(1)).toMatchObject({ instance: '1' });
+    expect(readFileSync(join(hostState, 'processes', 'svc_east.pids'), 'utf8')).toContain(
+      ` ${pids[0]} 8080 `,
+    );
+    expect(existsSync(join(dir, 'state', 'processes'))).toBe(false);
+    expect((await running(2)).ok).toBe(true);
+
+    const again = await act('start', { instances: 2 });
+    expect((again.output as { pids: number[] }).pids).toEqual(pids);
+  });
+
+  it('pauses and resumes, and the running check says so', async () => {
+    const paused = await act('pause', {});
+    expect((paused.output as { states: string[] }).states).toEqual(['paused', 'paused']);
+    const check = await running();
+    expect(check.ok).toBe(false);
+    expect(check.message).toBe('svc@east: 0 of 2 instances running, 1 wanted');
+    await act('resume', {});
+    expect((await running(2)).ok).toBe(true);
+    expect((await get(0)).instance).toBe('0');
+  });
+
+  it('scales down and stops, leaving no process of the group on the host', async () => {
+    const scaled = await act('scale', { instances: 1 });
+    expect((scaled.output as { pids: number[] }).pids).toHaveLength(1);
+    const stopped = await act('stop', { grace: '2s' });
+    const pids = (stopped.output as { pids: number[] }).pids;
+    expect(pids).toHaveLength(1);
+    expect(stopped.summary).toBe('svc@east: stopped 1 instance');
+    const left = await bed.pids('east');
+    for (const pid of pids) expect(left).not.toContain(pid);
+    expect(existsSync(join(hostState, 'processes', 'svc_east.pids'))).toBe(false);
+    expect((await running()).message).toBe('svc@east: 0 of 0 instances running, 1 wanted');
+  });
+
+  it('says an instance exited before it was ready, with its log from the host', async () => {
+    const error = await act('start', { command: 'echo "no such thing" >&2; exit 3' }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DrctlError);
+    expect((error as DrctlError).code).toBe('DRCTL_PROCESS_EXITED');
+    expect((error as DrctlError).message).toMatch(/^svc@east exited on host app-east \(198\.\d+\.\d+\.\d+\)/);
+    expect((error as DrctlError).details?.log).toContain('no such thing');
+  });
+});
