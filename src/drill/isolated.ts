@@ -31,7 +31,7 @@ import { now } from './clock.ts';
 import { envOf, numberOf, portOf } from './environment.ts';
 import { DRILL_ACTOR } from './failback.ts';
 import { escapeHtml, formatMs } from './report.ts';
-import { DrillControls, newDrillId, stepsNotChosen } from './rehearsal.ts';
+import { DrillControls, newDrillId, rehearsalPausedMs, stepsNotChosen } from './rehearsal.ts';
 import type { DrillNote, DrillPause } from './rehearsal.ts';
 import { findScenario } from './runner.ts';
 
@@ -391,7 +391,7 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
       ]);
       const result = await canary.stop();
       const first = result.acks[0];
-      if (acked && first !== undefined) rtoMs = first.ackAt - started - pausedMs(controls.pauses);
+      if (acked && first !== undefined) rtoMs = first.ackAt - started - rehearsalPausedMs(controls.pauses);
       checks.push({
         name: `${door.component}@${site} (copy) takes a write`,
         ok: acked,
@@ -499,7 +499,7 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
         ...(rtoMs === undefined ? {} : { rtoMs: Math.round(rtoMs) }),
         ...(dataAsOf === undefined ? {} : { dataAsOf }),
         ...(dataAgeMs === undefined ? {} : { dataAgeMs }),
-        pausedMs: Math.round(pausedMs(controls.pauses)),
+        pausedMs: Math.round(rehearsalPausedMs(controls.pauses)),
       },
       copies: made,
       run: {
@@ -695,10 +695,6 @@ function newest(times: readonly (string | undefined)[]): string | undefined {
     .filter((t): t is string => t !== undefined && !Number.isNaN(Date.parse(t)))
     .sort((a, b) => Date.parse(a) - Date.parse(b))
     .at(-1);
-}
-
-function pausedMs(pauses: readonly DrillPause[]): number {
-  return pauses.reduce((sum, p) => sum + ((p.continuedAt ?? p.at) - p.at), 0);
 }
 
 /**

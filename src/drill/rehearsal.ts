@@ -87,6 +87,11 @@ export function stepsNotChosen(runbook: Runbook, spec: string): Map<string, stri
   );
 }
 
+/** Time people held a drill paused. */
+export function rehearsalPausedMs(pauses: readonly DrillPause[]): number {
+  return pauses.reduce((sum, p) => sum + ((p.continuedAt ?? Date.now()) - p.at), 0);
+}
+
 /** A new drill id: the scenario and a short random tail, readable in commands people type. */
 export function newDrillId(scenario: string): string {
   return `${scenario}-${randomBytes(3).toString('hex')}`;

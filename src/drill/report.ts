@@ -6,6 +6,7 @@
  * The JSON shape is documented in docs/drills.md and versioned by `format`.
  */
 import { dataIntegrityHtml, type DataIntegrityReport } from './data-integrity.ts';
+import type { DrillNote, DrillPause } from './rehearsal.ts';
 export type { CorruptionFigures, DataIntegrityReport } from './data-integrity.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -149,6 +150,15 @@ export interface DrillEvidence {
   value: unknown;
 }
 
+export interface DrillRehearsalReport {
+  /** `--steps` as given, and the steps it left out. */
+  steps?: { spec: string; skipped: string[] };
+  pauses: DrillPause[];
+  /** Total time held paused; the RTO as the client saw it includes it. */
+  pausedMs: number;
+  notes: DrillNote[];
+}
+
 export interface DrillReport {
   format: typeof DRILL_REPORT_FORMAT;
   id: string;
@@ -196,6 +206,8 @@ export interface DrillReport {
   failback?: FailbackReport;
   /** Writes stranded on a former primary (from rebuild evidence) and a corruption drill's figures. */
   dataIntegrity?: DataIntegrityReport;
+  /** Rehearsal controls used (docs/drills.md): steps left out, pauses people held, notes from the room. */
+  rehearsal?: DrillRehearsalReport;
 }
 
 /** An event as a drill runner records it: `at` in epoch milliseconds. */
@@ -824,6 +836,7 @@ ${verdictRows}
 </tbody></table>
 ${renderFailback(report)}
 ${dataIntegrityHtml(report.dataIntegrity)}
+${rehearsalHtml(report.rehearsal)}
 <h2>Canary writes over time</h2>
 ${renderChart(report)}
 <p class="legend"><span><i class="sw" style="background:var(--ok)"></i>acknowledged</span><span><i class="sw" style="background:var(--bad)"></i>failed</span><span><i class="sw" style="background:#1565c0;opacity:.35"></i>runbook step</span></p>
@@ -1004,4 +1017,27 @@ function niceStep(raw: number): number {
 
 function fx(n: number): string {
   return n.toFixed(1);
+}
+
+/** The rehearsal section: steps left out, pauses and notes, in the order they happened. */
+function rehearsalHtml(rehearsal: DrillRehearsalReport | undefined): string {
+  if (rehearsal === undefined) return '';
+  const e = escapeHtml;
+  const lines = [
+    ...(rehearsal.steps === undefined
+      ? []
+      : [
+          `Only steps ${rehearsal.steps.spec} ran; left out: ${rehearsal.steps.skipped.join(', ') || 'none'}.`,
+        ]),
+    ...rehearsal.pauses.map(
+      (p) =>
+        `${new Date(p.at).toISOString()} paused ${p.reason}; ${p.continuedBy === undefined ? 'never continued' : `continued by ${p.continuedBy} after ${formatMs((p.continuedAt ?? p.at) - p.at)}`}`,
+    ),
+    ...rehearsal.notes.map((n) => `${new Date(n.at).toISOString()} note from ${n.by}: ${n.text}`),
+  ];
+  return `<section id="rehearsal"><h2>Rehearsal: steps, pauses and notes</h2>${
+    lines.length === 0
+      ? '<p>No pauses, no notes.</p>'
+      : `<ul>${lines.map((l) => `<li>${e(l)}</li>`).join('')}</ul>`
+  }</section>`;
 }

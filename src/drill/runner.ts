@@ -35,6 +35,7 @@ import { strandedWritesOf, type StrandedWritesFigures } from './data-integrity.t
 import { damagesData, runCorruptionDrill } from './corruption.ts';
 import { buildDrillReport, formatMs, writeDrillReport } from './report.ts';
 import { drillTrend, renderTrendsHtml } from './trends.ts';
+import { DrillControls, newDrillId, rehearsalPausedMs, stepsNotChosen } from './rehearsal.ts';
 import type { DrillEventInput, DrillEvidence, DrillFinding, DrillReport, FailbackInput } from './report.ts';
 
 export interface DrillOptions {
@@ -67,6 +68,12 @@ export interface DrillOptions {
   failback?: FailbackOptions;
   /** How long the failback may take from its start. @default 2 min */
   failbackDeadlineMs?: number;
+  /** Run only these steps of the failover runbook: `a..b` or `a,b` (rehearsal.ts). @default every step */
+  steps?: string;
+  /** Hold the failover after the fault until someone continues the drill (`drctl drill continue ID`). @default false */
+  pause?: boolean;
+  /** Called once the drill is registered, with its id (for `drctl drill continue|note ID`). */
+  onStart?(drillId: string): void;
 }
 
 export interface DrillOutcome {
@@ -186,12 +193,24 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
   const lifts: NodeJS.Timeout[] = [];
   const pendingLifts: (() => Promise<void>)[] = [];
   let keep = false;
+  let controls: DrillControls | undefined;
   try {
     interrupted();
     const plan = environment.plan;
     const door = environment.frontDoor;
     say(`sites up; front door ${environment.url}`);
     store = await openStore(stateDir);
+    const runbook = workload.runbooks.find((r) => r.name === scenario.runbook);
+    const skip =
+      options.steps === undefined || runbook === undefined
+        ? undefined
+        : stepsNotChosen(runbook, options.steps);
+    controls = await DrillControls.open(store, {
+      id: newDrillId(scenario.id),
+      scenario: scenario.id,
+      workload: workload.id,
+    });
+    options.onStart?.(controls.id);
     const events: DrillEventInput[] = [];
     const event = (kind: DrillEventInput['kind'], detail: string, step?: string, runbook?: string): void => {
       events.push({
@@ -283,6 +302,19 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
         startedBy: DRILL_ACTOR,
         drill: { scenario: scenario.id, announce: scenario.announce },
         onRun: (driver) => drivers.push(driver),
+        ...(skip === undefined ? {} : { skip }),
+        ...(options.pause === true
+          ? {
+              beforeStart: async () => {
+                const reason = 'after the fault, before the failover';
+                event('note', `paused ${reason}`);
+                say(`paused ${reason}; continue with: drctl drill continue ${controls?.id ?? ''}`);
+                const pause = await controls!.pause(reason, options.signal);
+                event('note', `continued by ${pause.continuedBy ?? 'nobody'}`);
+                say(`continued by ${pause.continuedBy ?? 'nobody'}`);
+              },
+            }
+          : {}),
       }),
       runStatus: async (runId) => (await store_.getRun(runId))?.status,
     });
@@ -368,7 +400,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       if (clientOk) recoveredAt ??= now();
       // a little more writing after recovery shows whether the service stays up
       if (clientOk && runsDone && now() - (recoveredAt ?? now()) >= 300) break;
-      if (now() > deadline) {
+      // time people held the drill paused does not count against the deadline
+      if (now() > deadline + rehearsalPausedMs(controls.pauses)) {
         event('note', `deadline of ${formatMs(deadline - faultAt)} after the fault reached`);
         say(`deadline reached ${formatMs(deadline - faultAt)} after the fault`);
         break;
@@ -536,6 +569,24 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       }),
     );
     if (stranded.length > 0) report.dataIntegrity = { strandedWrites: stranded };
+    const notes = await controls.notes();
+    if (skip !== undefined || controls.pauses.length > 0 || notes.length > 0) {
+      report.rehearsal = {
+        ...(skip === undefined || options.steps === undefined
+          ? {}
+          : { steps: { spec: options.steps, skipped: [...skip.keys()] } }),
+        pauses: controls.pauses,
+        pausedMs: Math.round(rehearsalPausedMs(controls.pauses)),
+        notes,
+      };
+      for (const note of notes)
+        report.timeline.push({
+          at: note.at - Date.parse(report.startedAt),
+          kind: 'note',
+          detail: `${note.by}: ${note.text}`,
+        });
+      report.timeline.sort((a, b) => a.at - b.at);
+    }
     await store.saveDrillReport({
       id: report.id,
       workload: workload.id,
@@ -577,6 +628,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     // the end of the run reaches the status page before the store closes
     await announcer?.tick().catch(() => undefined);
     await announcer?.stop();
+    await controls?.finish().catch(() => undefined);
     await store?.close();
     if (!keep) await environment.close();
   }

@@ -15,6 +15,10 @@ export interface EngineStarterOptions {
   /** The drill that starts these runs, recorded in their trigger. @default not a drill */
   drill?: { scenario: string; announce: boolean };
   onRun?(driver: RunDriver, request: { workload: string; runbook: string; automatic: boolean }): void;
+  /** Steps the runs leave out, with why (a rehearsal of part of the runbook). @default none */
+  skip?: ReadonlyMap<string, string>;
+  /** Awaited before each run starts: a drill paused for people to observe holds the failover here. */
+  beforeStart?(): Promise<void>;
 }
 
 /** A `startRunbook` that starts runs on this engine. */
@@ -36,6 +40,7 @@ export function engineRunbookStarter(
           // the run only waits for people now; whoever approves resumes it (drctl approve, drctl resume)
           returnWhenWaiting: true,
         };
+    await options.beforeStart?.();
     const driver = await engine.start({
       plan,
       runbook: request.runbook,
@@ -47,6 +52,7 @@ export function engineRunbookStarter(
         ...(options.drill === undefined ? {} : { drill: options.drill }),
       },
       ...gate,
+      ...(options.skip === undefined ? {} : { skip: options.skip }),
     });
     options.onRun?.(driver, request);
     return { runId: driver.runId };

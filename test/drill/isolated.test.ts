@@ -18,6 +18,19 @@ import { pgAvailable } from '../../src/pg/binaries.ts';
 import { processAlive } from '../../src/system/processes.ts';
 import { TWO_SITE, portOpen } from './support.ts';
 
+/** Until the front door routes to a site that takes writes (its router probes east first). */
+async function routed(url: string): Promise<void> {
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
+    const status = await fetch(`${url}/ready`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  throw new Error(`${url} never routed to a writable site`);
+}
+
 async function order(url: string, id: string): Promise<void> {
   const response = await fetch(`${url}/orders`, {
     method: 'POST',
@@ -40,6 +53,7 @@ describe.skipIf(!pgAvailable())('isolated test failover (hot standby)', () => {
       stateDir: join(dir, 'prod'),
       remapPorts: true,
     });
+    await routed(production.url);
     for (let i = 0; i < 20; i++) await order(production.url, `before-${i}`);
   }, 60_000);
 
@@ -122,10 +136,14 @@ describe('isolated test failover (warm standby), paused and noted by the room', 
       stateDir: join(dir, 'prod'),
       remapPorts: true,
     });
+    await routed(production.url);
     for (let i = 0; i < 20; i++) await order(production.url, `before-${i}`);
-    // let one snapshot carry the orders to west, then keep production quiet: its snapshot schedule would
-    // add backups during the drill, which the before/after comparison would rightly report
-    await new Promise((done) => setTimeout(done, 1_200));
+    // a snapshot carries the orders to west; then production is kept quiet: its snapshot schedule would add
+    // backups during the drill, which the before/after comparison would rightly report. The next snapshot
+    // is scheduled a second after one finishes, so stopping the schedule right after one leaves none running.
+    const ordered = Date.now();
+    while (!production.snapshots.some((s) => s.ok && s.at > ordered))
+      await new Promise((done) => setTimeout(done, 20));
     production.siteLost('east');
   }, 60_000);
 

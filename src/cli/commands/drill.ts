@@ -78,6 +78,9 @@ export const registerDrill: RegisterCommand = (program, context) => {
           stateDir,
           remapPorts: options.remapPorts === true,
           keepUp: options.keepUp === true,
+          ...(options.steps === undefined ? {} : { steps: options.steps }),
+          pause: options.pause === true,
+          onStart: (id) => void context.err.write(`drill ${id}; notes: drctl drill note ${id} "…"\n`),
           ...(options.failback === true
             ? { failback: options.approveAs === undefined ? {} : { approveAs: options.approveAs } }
             : {}),
