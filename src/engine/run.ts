@@ -240,7 +240,8 @@ function resolveExecution(providers: readonly Provider[], step: Step): Execution
     step.idempotent ||
     step.kind === 'wait' ||
     step.kind === 'check' ||
-    (step.kind === 'action' && action?.definition.idempotent === true);
+    (step.kind === 'action' &&
+      (action?.definition.idempotent === true || action?.definition.resumable?.(action.params) === true));
   return { step, action, undo, idempotent };
 }
 
@@ -1065,6 +1066,7 @@ class Driver implements RunDriver {
         ]).catch((error: unknown) => this.#fail(error));
       },
       runId: this.runId,
+      stepId: step.id,
       evidence: (name, value) => {
         const capped = capEvidence(this.#redactor.value(value), this.#evidenceLimit);
         evidence.push({

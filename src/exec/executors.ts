@@ -108,3 +108,51 @@ export async function copy(
     }
   }
 }
+
+/** A file or directory under a host's state directory, as one word for its shell (relative: under $HOME). */
+export function hostStatePath(executor: Executor, ...parts: string[]): string {
+  const base = executor.host?.stateDir ?? '.drctl';
+  const path = [base.replace(/\/+$/, ''), ...parts].join('/');
+  return path.startsWith('/') ? shellQuote(path) : `"$HOME"/${shellQuote(path)}`;
+}
+
+/** What `runOnce` found: the command's result, or when it had completed before. */
+export type OnceResult = RunResult & {
+  /** When an earlier attempt completed, the time its marker records (ISO 8601); the command did not run. */
+  alreadyDoneAt?: string;
+};
+
+/**
+ * Run a command at most once to success for a key (a run and a step): after it exits 0 the host keeps a
+ * marker (`<state_dir>/done/<run>/<step>`), and a later call with the same key runs nothing and says when
+ * it completed. So a driver that died after the command finished on the host, before it could record that,
+ * does not repeat it when the run resumes; a command that was cut short left no marker and runs again.
+ * The marker is written on the host by the same script right after the command, so only a connection
+ * lost in that instant leaves a finished command unmarked.
+ */
+export async function runOnce(
+  executor: Executor,
+  key: { run: string; step: string },
+  command: string,
+  options: RunOptions = {},
+): Promise<OnceResult> {
+  const safe = (text: string): string => text.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const dir = hostStatePath(executor, 'done', safe(key.run));
+  const marker = `${dir}/${shellQuote(safe(key.step))}`;
+  const result = await executor.run(
+    [
+      `if [ -f ${marker} ]; then printf '${ONCE_SENTINEL}%s\\n' "$(cat ${marker})" >&2; exit 0; fi`,
+      `/bin/sh -c ${shellQuote(command)}`,
+      'drctl_rc=$?',
+      `[ $drctl_rc -eq 0 ] && mkdir -p ${dir} && date -u +%Y-%m-%dT%H:%M:%SZ > ${marker}`,
+      'exit $drctl_rc',
+    ].join('\n'),
+    options,
+  );
+  const done = result.exitCode === 0 && result.stderr.startsWith(ONCE_SENTINEL);
+  return done
+    ? { ...result, stderr: '', alreadyDoneAt: result.stderr.slice(ONCE_SENTINEL.length).trim() }
+    : result;
+}
+
+const ONCE_SENTINEL = 'drctl: done before at ';

@@ -10,4 +10,14 @@ export { LocalExecutor, KILL_GRACE_MS } from './local.ts';
 export { SshExecutor } from './ssh.ts';
 export { CappedOutput } from './output.ts';
 export { executorOn, hostTarget, planHosts } from './plan-hosts.ts';
-export { closeExecutors, copy, executorFor, localExecutor, runChecked, type Location } from './executors.ts';
+export {
+  closeExecutors,
+  copy,
+  executorFor,
+  hostStatePath,
+  localExecutor,
+  runChecked,
+  runOnce,
+  type Location,
+  type OnceResult,
+} from './executors.ts';

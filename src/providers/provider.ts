@@ -19,6 +19,8 @@ export interface ActionContext {
   stateDir: string;
   /** The run the step belongs to, for files an action keeps with it (a reconciliation file); absent outside runs. */
   runId?: string;
+  /** The step's id in its run: with `runId`, the durable identity of what the action does. Absent outside runs. */
+  stepId?: string;
   /** Attach a piece of evidence to the running step; values pass through secret redaction. */
   evidence(name: string, value: unknown): void;
   /**
@@ -52,6 +54,13 @@ export interface ProviderAction<Params extends z.ZodType = z.ZodType> {
   params: Params;
   /** Safe to run again when a crash left it unfinished. */
   idempotent: boolean;
+  /**
+   * Safe to run again after a crash with these parameters although not idempotent in general: the action
+   * itself finds out whether the interrupted attempt completed (a marker it left on the host, see
+   * `runOnce` in src/exec/) and then does not repeat it. The engine re-runs such a step on resume instead
+   * of asking a person.
+   */
+  resumable?(params: z.output<Params>): boolean;
   /** Name of the action in the same provider that reverses this one. */
   undo?: string;
   /** Names of the evidence this action attaches. */

@@ -9,8 +9,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
-import { CommandMissingError, executorOn, HostError, missingCommand } from '../../exec/index.ts';
-import type { RunResult } from '../../exec/index.ts';
+import { CommandMissingError, executorOn, HostError, missingCommand, runOnce } from '../../exec/index.ts';
+import type { OnceResult } from '../../exec/index.ts';
 import { programInstalledOn } from '../../system/probes.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type { ActionContext, PreflightCheck, Provider } from '../provider.ts';
@@ -40,7 +40,15 @@ const CommandParams = z.strictObject({
 });
 type CommandParams = z.output<typeof CommandParams>;
 
-async function runCommand(params: CommandParams, ctx: ActionContext): Promise<RunResult> {
+/**
+ * Runs the command where the step says. An action of a run on a host runs at most once to success per run
+ * and step (a marker on the host, `runOnce`): a resumed run does not repeat what completed there.
+ */
+async function runCommand(
+  params: CommandParams,
+  ctx: ActionContext,
+  once: 'once' | 'always' = 'always',
+): Promise<OnceResult> {
   if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('aborted');
   const executor = executorOn(ctx.plan, params.host);
   const cwd =
@@ -51,14 +59,17 @@ async function runCommand(params: CommandParams, ctx: ActionContext): Promise<Ru
         : isAbsolute(params.cwd)
           ? params.cwd
           : resolve(ctx.plan.baseDir, params.cwd);
+  const options = {
+    ...(cwd === undefined ? {} : { cwd }),
+    ...(params.env === undefined ? {} : { env: params.env }),
+    signal: ctx.signal,
+    outputLimit: OUTPUT_LIMIT_BYTES,
+    ...(ctx.processStarted === undefined ? {} : { onStart: ctx.processStarted }),
+  };
   try {
-    return await executor.run(params.command, {
-      ...(cwd === undefined ? {} : { cwd }),
-      ...(params.env === undefined ? {} : { env: params.env }),
-      signal: ctx.signal,
-      outputLimit: OUTPUT_LIMIT_BYTES,
-      ...(ctx.processStarted === undefined ? {} : { onStart: ctx.processStarted }),
-    });
+    if (once === 'once' && params.host !== undefined && ctx.runId !== undefined && ctx.stepId !== undefined)
+      return await runOnce(executor, { run: ctx.runId, step: ctx.stepId }, params.command, options);
+    return await executor.run(params.command, options);
   } catch (error) {
     if (error instanceof DrctlError) throw error;
     throw new DrctlError(
@@ -88,11 +99,13 @@ export const shell = {
       description: 'Run a shell command; it succeeds when the command exits 0.',
       params: CommandParams,
       idempotent: false,
-      evidence: ['exitCode', 'stdout', 'stderr', 'unreachable'],
+      // on a host, a marker there tells a completed attempt from an interrupted one
+      resumable: (params) => params.host !== undefined,
+      evidence: ['exitCode', 'stdout', 'stderr', 'unreachable', 'alreadyDone'],
       async run(params, ctx) {
-        let outcome: RunResult;
+        let outcome: OnceResult;
         try {
-          outcome = await runCommand(params, ctx);
+          outcome = await runCommand(params, ctx, 'once');
         } catch (error) {
           if (
             params.if_unreachable !== 'skip' ||
@@ -102,6 +115,13 @@ export const shell = {
             throw error;
           ctx.evidence('unreachable', error.message);
           return { summary: `skipped: ${error.message}`, output: { skipped: true } };
+        }
+        if (outcome.alreadyDoneAt !== undefined) {
+          ctx.evidence('alreadyDone', outcome.alreadyDoneAt);
+          return {
+            summary: `not run again: it completed on ${params.host} at ${outcome.alreadyDoneAt} (marker on the host)`,
+            output: { exitCode: 0, alreadyDone: outcome.alreadyDoneAt },
+          };
         }
         ctx.evidence('exitCode', outcome.exitCode);
         if (outcome.stdout !== '') ctx.evidence('stdout', outcome.stdout);

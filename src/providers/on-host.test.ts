@@ -1,20 +1,23 @@
 /**
- * The process provider on a host of the plan: its actions run over SSH on a real host (a network namespace
- * with its own address running sshd), the pid file and logs stay on that host, and the readiness probe
- * reaches the instance at the host's address. Skipped with a message where no bed can be made.
+ * Providers acting on a host of the plan over SSH, on a real host (a network namespace with its own address
+ * running sshd): the process provider keeps its pid file and logs on that host and probes the instance at
+ * the host's address; a shell step of a run leaves a marker there so a resumed run does not repeat it.
+ * The reference disaster with postgres on hosts is test/testbed/failover-over-ssh.test.ts. Skipped with a
+ * message where no bed can be made.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DrctlError } from '../../errors.ts';
-import { closeExecutors } from '../../exec/index.ts';
-import { loadPlan } from '../../plan/index.ts';
-import type { Plan } from '../../plan/model.ts';
-import { silentLogger } from '../../system/logger.ts';
-import { NetnsBed } from '../../testbed/netns-bed.ts';
-import { tempDir } from '../../../test/support/tmp.ts';
-import type { ActionContext } from '../provider.ts';
-import { processProvider } from './index.ts';
+import { DrctlError } from '../errors.ts';
+import { closeExecutors } from '../exec/index.ts';
+import { loadPlan } from '../plan/index.ts';
+import type { Plan } from '../plan/model.ts';
+import { silentLogger } from '../system/logger.ts';
+import { NetnsBed } from '../testbed/netns-bed.ts';
+import { tempDir } from '../../test/support/tmp.ts';
+import type { ActionContext } from './provider.ts';
+import { processProvider } from './process/index.ts';
+import { shell } from './shell/index.ts';
 
 const unavailable = NetnsBed.unavailable();
 if (unavailable !== undefined) console.warn(`process provider on hosts skipped: ${unavailable}`);
@@ -27,13 +30,14 @@ http.createServer((req, res) => res.end(JSON.stringify({ pid: process.pid, insta
   .listen(Number(process.env.PORT), process.env.HOST);
 `;
 
-describe.skipIf(unavailable !== undefined)('process provider on a host over SSH', () => {
+describe.skipIf(unavailable !== undefined)('providers on a host over SSH', () => {
   let bed: NetnsBed;
   let plan: Plan;
   let dir: string;
   let hostState: string;
   const evidence: Record<string, unknown> = {};
-  const ctx = (): ActionContext => ({
+  const ctx = (step?: { runId: string; stepId: string }): ActionContext => ({
+    ...step,
     signal: new AbortController().signal,
     log: silentLogger(),
     plan,
@@ -150,5 +154,30 @@ workloads:
     expect((error as DrctlError).code).toBe('DRCTL_PROCESS_EXITED');
     expect((error as DrctlError).message).toMatch(/^svc@east exited on host app-east \(198\.\d+\.\d+\.\d+\)/);
     expect((error as DrctlError).details?.log).toContain('no such thing');
+  });
+
+  it('does not run a shell step of a run again once it completed on the host (a marker there)', async () => {
+    const action = shell.actions.run;
+    const file = join(dir, 'ran.log');
+    const params = action.params.parse({ host: 'app-east', command: `echo ran >> ${file}` });
+    expect(action.resumable?.(params)).toBe(true);
+    expect(action.resumable?.(action.params.parse({ command: 'true' }))).toBe(false);
+    const step = { runId: 'run-1', stepId: 'stop-east' };
+    const first = await action.run(params, ctx(step));
+    expect(first.output).toEqual({ exitCode: 0 });
+    // the driver died before it could record that; the resumed run runs the step again
+    const again = await action.run(params, ctx(step));
+    expect(again.summary).toMatch(/^not run again: it completed on app-east at \d{4}-\d\d-\d\dT/);
+    expect(readFileSync(file, 'utf8')).toBe('ran\n');
+    expect(existsSync(join(hostState, 'done', 'run-1', 'stop-east'))).toBe(true);
+    // another step, or the same step of another run, is another action
+    await action.run(params, ctx({ runId: 'run-2', stepId: 'stop-east' }));
+    expect(readFileSync(file, 'utf8')).toBe('ran\nran\n');
+    // a command that failed left no marker: it runs again
+    const failing = action.params.parse({ host: 'app-east', command: `echo try >> ${file}; exit 3` });
+    const failed = { runId: 'run-1', stepId: 'start-west' };
+    await expect(action.run(failing, ctx(failed))).rejects.toMatchObject({ code: 'DRCTL_SHELL_FAILED' });
+    await expect(action.run(failing, ctx(failed))).rejects.toMatchObject({ code: 'DRCTL_SHELL_FAILED' });
+    expect(readFileSync(file, 'utf8')).toBe('ran\nran\ntry\ntry\n');
   });
 });
