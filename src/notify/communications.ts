@@ -106,7 +106,11 @@ const DEFAULTS: Partial<Record<MessageEvent, { subject: string; body: string }>>
   },
 };
 
-const PROMISE_TEXT = { 'status-page': 'the status page updated', 'root-cause': 'the root cause published' };
+/** The two deadlines a reminder names, short enough for a subject line. */
+const PROMISE_SUBJECT = {
+  'status-page': 'the status page updated',
+  'root-cause': 'the root cause published',
+};
 
 /** Where each open readiness breach is kept: its start, so reminders and the resolution survive restarts. */
 export const READINESS_BREACHES = 'readiness-breaches';
@@ -557,7 +561,7 @@ export class Communications {
           recipients: owners,
           incident,
           facts: {
-            promise: `${PROMISE_TEXT[promise.promise]} within ${formatDuration(promise.limitMs)}`,
+            promise: `${PROMISE_SUBJECT[promise.promise]} within ${formatDuration(promise.limitMs)}`,
             due: new Date(opened + promise.limitMs).toISOString(),
           },
         });

@@ -17,6 +17,7 @@ import { siteOfRun } from '../plan/site.ts';
 import { findChromium, htmlToPdf } from '../render/index.ts';
 import type { RunStore } from '../store/store.ts';
 import { TABLETOP_COLLECTION, type TabletopRecord } from '../tabletop/record.ts';
+import { IncidentBook, PROMISE_TEXT, communicationPromises, type Incident } from '../status/index.ts';
 import { writeReportHtml, type ReportDocument, type ReportSection } from './document.ts';
 
 export const AUDIT_PACK_FORMAT = 'drctl.audit-pack/1';
@@ -29,6 +30,7 @@ export const AUDIT_CHAPTERS = [
   { id: 'measured', title: 'Measured figures against targets' },
   { id: 'approvals', title: 'Approvals and decisions' },
   { id: 'findings', title: 'Findings and their resolution' },
+  { id: 'communications', title: 'Communication promises' },
   { id: 'audit-verify', title: 'Audit log verification' },
   { id: 'compliance', title: 'Compliance with the test schedule' },
 ] as const;
@@ -311,9 +313,48 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
     ],
   });
 
+  // seed 004's promises, judged on every incident of the plan opened in the period (its run's workload, or
+  // its components)
+  const components = new Set(plan.workloads.flatMap((w) => w.components.map((c) => c.id)));
+  const ofPlan = (i: Incident): boolean =>
+    i.run !== undefined
+      ? plan.workloads.some((w) => w.id === i.run!.workload)
+      : i.components.some((c) => components.has(c));
+  const incidents = (await new IncidentBook(store).list({ limit: 10_000 }))
+    .filter((i) => i.kind === 'incident' && inPeriod(i.openedAt) && ofPlan(i))
+    .reverse();
+  const promiseRows: string[][] = [];
+  for (const incident of incidents) {
+    keep(`evidence/incidents/${incident.id}.json`, `${JSON.stringify(incident, null, 2)}\n`);
+    for (const p of communicationPromises(incident, plan.communications, until))
+      promiseRows.push([
+        incident.id,
+        incident.title,
+        day(incident.openedAt),
+        PROMISE_TEXT[p.promise],
+        ms(p.limitMs),
+        p.observedMs === undefined ? 'not yet' : ms(p.observedMs),
+        p.status,
+      ]);
+  }
+  sections.push({
+    id: 'communications',
+    title: AUDIT_CHAPTERS[5].title,
+    blocks: [
+      promiseRows.length === 0
+        ? { kind: 'p', text: 'No incident of the plan was opened on the status page in the period.' }
+        : {
+            kind: 'table',
+            className: 'promises',
+            head: ['Incident', 'Title', 'Opened', 'Promise (seed 004)', 'Limit', 'Seen', 'Kept'],
+            rows: promiseRows,
+          },
+    ],
+  });
+
   sections.push({
     id: 'audit-verify',
-    title: AUDIT_CHAPTERS[5].title,
+    title: AUDIT_CHAPTERS[6].title,
     blocks: [
       {
         kind: 'table',
@@ -327,7 +368,7 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   const compliance = await complianceOf(plan, store, until);
   sections.push({
     id: 'compliance',
-    title: AUDIT_CHAPTERS[6].title,
+    title: AUDIT_CHAPTERS[7].title,
     blocks: [
       {
         kind: 'table',

@@ -18,13 +18,7 @@ import type { ChainReport } from '../store/chain.ts';
 import { verifyChain } from '../store/chain.ts';
 import type { JournalRecord, RunRecord, RunStore } from '../store/store.ts';
 import type { ReportDocument, ReportSection } from './document.ts';
-import { communicationPromises, type CommunicationPromise, type Incident } from '../status/index.ts';
-
-const PROMISE_TEXT: Record<CommunicationPromise['promise'], string> = {
-  'status-page': 'status page updated after the incident opened',
-  updates: 'longest time between updates while open',
-  'root-cause': 'root cause published (an update starting "Root cause")',
-};
+import { PROMISE_TEXT, communicationPromises, type Incident } from '../status/index.ts';
 
 export interface PirInput {
   run: RunRecord;

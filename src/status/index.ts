@@ -30,7 +30,7 @@ export type {
 } from './incidents.ts';
 export { buildStatus, buildPlansStatus, renderStatusAtom, renderStatusHtml } from './page.ts';
 export type { StatusFlow, StatusIncident, StatusInput, StatusSnapshot } from './page.ts';
-export { communicationPromises } from './promises.ts';
+export { PROMISE_TEXT, communicationPromises } from './promises.ts';
 export type { CommunicationPromise, PromiseStatus } from './promises.ts';
 export { RunWatcher } from './run-events.ts';
 export type { RunFact, WatchedRun } from './run-events.ts';

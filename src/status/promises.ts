@@ -18,6 +18,13 @@ export interface CommunicationPromise {
   status: PromiseStatus;
 }
 
+/** Each promise as people read it in a review, a pack or a reminder. */
+export const PROMISE_TEXT: Record<CommunicationPromise['promise'], string> = {
+  'status-page': 'status page updated after the incident opened',
+  updates: 'longest time between updates while open',
+  'root-cause': 'root cause published (an update starting "Root cause")',
+};
+
 const ROOT_CAUSE = /^\s*root cause/i;
 
 export function communicationPromises(

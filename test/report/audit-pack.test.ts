@@ -5,7 +5,8 @@ import { chromium } from 'playwright-core';
 import { describe, expect, it, vi } from 'vitest';
 import { approveStep, runView } from '../../src/engine/index.ts';
 import { CHROMIUM_ARGS, findChromium } from '../../src/render/index.ts';
-import { AUDIT_CHAPTERS } from '../../src/report/index.ts';
+import { AUDIT_CHAPTERS, writeAuditPack } from '../../src/report/index.ts';
+import { IncidentBook } from '../../src/status/index.ts';
 import { runCli } from '../support/cli.ts';
 import { tempDir } from '../support/tmp.ts';
 import { setup } from '../engine/fixtures.ts';
@@ -115,5 +116,55 @@ describe.skipIf(executablePath === undefined)('the auditor pack', () => {
     const tampered = await runCli('report', 'verify', out);
     expect(tampered.code).toBe(1);
     expect(tampered.stdout).toContain('evidence/drills/d2.json: changed');
+  });
+});
+
+describe('the communication promises of the auditor pack', () => {
+  it("judges seed 004's promises on every incident of the plan in the period, with the incident as evidence", async () => {
+    const bench = await setup([{ id: 'switch', run: 'true', expected: '1s' }]);
+    const now = Date.now();
+    const ago = (hours: number) => new Date(now - hours * 3_600_000);
+    const opened = ago(100);
+    const book = new IncidentBook(bench.store, { now: () => opened });
+    const run = { id: 'run-1', workload: 'shop', runbook: 'failover' };
+    const { incident: owed } = await book.open({
+      title: 'Shop down',
+      components: [],
+      body: 'Moving to west',
+      by: 'drctl',
+      run,
+      at: opened,
+    });
+    const later = new IncidentBook(bench.store, { now: () => ago(99) });
+    await later.update(owed.id, { body: 'Back on west', by: 'drctl', state: 'resolved' });
+    // another plan's incident is not this plan's to answer for
+    await book.open({
+      title: 'Billing down',
+      components: ['ledger'],
+      body: 'Looking',
+      by: 'bob',
+      at: opened,
+    });
+    const out = join(tempDir('drctl-audit-pack-'), 'pack');
+    const pack = await writeAuditPack({
+      plan: bench.plan,
+      store: bench.store,
+      since: ago(200),
+      out,
+      pdf: false,
+    });
+    await bench.store.close();
+    expect(pack.files.map((f) => f.path)).toContain(`evidence/incidents/${owed.id}.json`);
+    const html = readFileSync(pack.html, 'utf8');
+    const chapter = html.slice(html.indexOf('id="communications"'), html.indexOf('id="audit-verify"'));
+    const rows = [...chapter.matchAll(/<tr>(.*?)<\/tr>/gs)]
+      .slice(1)
+      .map((m) => [...m[1]!.matchAll(/<td[^>]*>(.*?)<\/td>/gs)].map((c) => c[1]));
+    expect(rows.map((r) => [r[1], r[3], r[6]])).toEqual([
+      ['Shop down', 'status page updated after the incident opened', 'met'],
+      // open for an hour with no update in between: over the 30m cadence
+      ['Shop down', 'longest time between updates while open', 'missed'],
+      ['Shop down', 'root cause published (an update starting &quot;Root cause&quot;)', 'missed'],
+    ]);
   });
 });
