@@ -64,6 +64,8 @@ export function createAdminServer(
     const body = await parseBody(c, SwitchBody);
     return c.json(router().switchTo(body.site, body.force === undefined ? {} : { force: body.force }));
   });
+  // answers only once the middleware accepted the token: preflight proves the token without changing anything
+  app.post('/token', (c) => c.json({ ok: true }));
   app.post('/drain', async (c) => c.json(router().drain((await parseBody(c, SiteBody)).site)));
   app.post('/undrain', async (c) => c.json(router().undrain((await parseBody(c, SiteBody)).site)));
   app.notFound((c) =>

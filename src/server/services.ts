@@ -4,7 +4,7 @@
  * store closes. Add one by writing an object satisfying `ServerService` and listing it in `services`.
  */
 import { scheduleTests } from '../compliance/index.ts';
-import { runPreflight, savePreflight } from '../preflight/index.ts';
+import { schedulePreflight, type PreflightSchedule } from '../preflight/schedule.ts';
 import { Scheduler } from '../schedule/index.ts';
 import { scheduleJobs } from '../verify/index.ts';
 import type { ServerContext, ServerService } from './context.ts';
@@ -57,45 +57,20 @@ function readinessChecker(): ServerService {
  * in the store where readiness reads it: a step that can no longer run is known before the disaster.
  */
 function preflightChecker(): ServerService {
-  let timer: NodeJS.Timeout | undefined;
-  let first: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let context: ServerContext | undefined;
-  const check = (): void => {
-    const ctx = context;
-    if (ctx === undefined || running !== undefined) return;
-    running = (async () => {
-      for (const plan of ctx.plans.list()) {
-        const report = await runPreflight(plan, {
-          providers: ctx.providers,
-          stateDir: ctx.options.state,
-          store: ctx.store,
-        });
-        await savePreflight(ctx.store, plan, report);
-        ctx.logger.info({ plan: plan.name, ok: report.ok, ...report.summary }, 'preflight done');
-      }
-    })()
-      .catch((error: unknown) => ctx.logger.warn({ err: error }, 'the preflight failed'))
-      .finally(() => {
-        running = undefined;
-      });
-  };
+  let schedule: PreflightSchedule | undefined;
   return {
     name: 'preflight',
     async start(ctx) {
-      context = ctx;
-      if (ctx.options.preflightEveryMs <= 0) return;
-      // the first one a minute after start: a server restarting in a loop must not probe every target each time
-      first = setTimeout(check, Math.min(ctx.options.preflightEveryMs, 60_000));
-      first.unref();
-      timer = setInterval(check, ctx.options.preflightEveryMs);
-      timer.unref();
+      schedule = schedulePreflight({
+        plans: () => ctx.plans.list(),
+        providers: ctx.providers,
+        store: ctx.store,
+        stateDir: ctx.options.state,
+        logger: ctx.logger,
+        everyMs: ctx.options.preflightEveryMs,
+      });
     },
-    async stop() {
-      clearTimeout(first);
-      clearInterval(timer);
-      await running;
-    },
+    stop: async () => schedule?.stop(),
   };
 }
 

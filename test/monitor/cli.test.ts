@@ -67,7 +67,9 @@ describe('drctl monitor', () => {
     expect(lines().at(-1)).toMatchObject({ type: 'stopped' });
 
     // a restarted monitor sees east still lost and remembers the failover it already made
-    const again = startCli(['monitor', file, '--state', state, '--json'], { cwd: dir });
+    const again = startCli(['monitor', file, '--state', state, '--json', '--preflight-every', '300ms'], {
+      cwd: dir,
+    });
     let out2 = '';
     again.child.stdout?.on('data', (chunk: Buffer) => (out2 += chunk.toString()));
     const skipped = await until(
@@ -80,6 +82,17 @@ describe('drctl monitor', () => {
       20_000,
     );
     expect(skipped).toMatchObject({ why: 'latched' });
+    // and it preflights the plan on its schedule, as drctl serve does, keeping the report for readiness
+    const preflight = await until(
+      () =>
+        out2
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as { type: string; ok?: boolean })
+          .find((l) => l.type === 'preflight'),
+      20_000,
+    );
+    expect(preflight).toMatchObject({ ok: true, summary: { failed: 0, 'timed-out': 0 } });
     again.child.kill('SIGINT');
     expect((await again.exit).code).toBe(0);
 
@@ -87,6 +100,8 @@ describe('drctl monitor', () => {
     try {
       const runs = await store.listRuns();
       expect(runs).toHaveLength(1);
+      const kept = await store.getDocument('preflight', 'monitor test');
+      expect(kept?.data.lastPassed).toMatchObject({ planHash: expect.any(String) });
       expect(runs[0]).toMatchObject({
         workload: 'shop',
         runbook: 'failover',

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
-import { DrctlError } from '../../errors.ts';
+import { DrctlError, UsageError } from '../../errors.ts';
 import { Redactor, planSecrets } from '../../engine/index.ts';
 import type { RunDriver } from '../../engine/index.ts';
 import {
@@ -16,6 +16,9 @@ import {
 import type { MonitorEvent } from '../../monitor/index.ts';
 import { scheduleTests } from '../../compliance/index.ts';
 import { formatDuration } from '../../plan/index.ts';
+import { parseDuration } from '../../plan/duration.ts';
+import { schedulePreflight } from '../../preflight/schedule.ts';
+import { providers } from '../../providers/index.ts';
 import type { Plan } from '../../plan/index.ts';
 import { Scheduler } from '../../schedule/index.ts';
 import { scheduleJobs } from '../../verify/index.ts';
@@ -26,6 +29,7 @@ import { engineFor, localStateDir, openState } from './run-shared.ts';
 
 export interface MonitorFlags {
   state: string;
+  preflightEvery: string;
   once?: boolean;
   json?: boolean;
   workload?: string[];
@@ -73,6 +77,13 @@ export async function probeOnce(context: CommandContext, plan: Plan, flags: Moni
 }
 
 export async function watch(context: CommandContext, plan: Plan, flags: MonitorFlags): Promise<void> {
+  const preflightEveryMs = flags.preflightEvery === '0' ? 0 : parseDuration(flags.preflightEvery);
+  if (preflightEveryMs === undefined)
+    throw new UsageError(
+      'DRCTL_MONITOR_PREFLIGHT_EVERY',
+      `--preflight-every ${flags.preflightEvery} is not a duration`,
+      { hint: 'write it like 30m, 1h or 0 (off)' },
+    );
   const stateDir = localStateDir(flags.state);
   const store = await openState({ state: flags.state });
   const drivers = new Map<string, RunDriver>();
@@ -147,6 +158,28 @@ export async function watch(context: CommandContext, plan: Plan, flags: MonitorF
     }
 
     scheduler.start();
+    // every step of the plan checked on the same schedule as drctl serve's, kept for readiness
+    const preflight = schedulePreflight({
+      plans: () => [plan],
+      providers,
+      store,
+      stateDir,
+      logger: log,
+      everyMs: preflightEveryMs,
+      onReport: (_plan, report) =>
+        say(
+          context,
+          flags,
+          {
+            type: 'preflight',
+            ok: report.ok,
+            summary: report.summary,
+            planHash: report.planHash,
+            at: Date.now(),
+          },
+          `preflight: ${report.ok ? 'every step can run' : 'some steps cannot run'} (${report.summary.passed} passed, ${report.summary.failed} failed, ${report.summary['timed-out']} timed out; drctl preflight for the details)`,
+        ),
+    });
 
     // the scheduler's timer does not hold the process open (unref'd for tests and the server); the
     // monitor's probes do, and without them this does until a signal
@@ -168,6 +201,7 @@ export async function watch(context: CommandContext, plan: Plan, flags: MonitorF
     clearInterval(keepAlive);
     await monitor?.stop();
     await scheduler.stop();
+    await preflight.stop();
     if (drivers.size > 0) {
       say(
         context,

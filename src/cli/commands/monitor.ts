@@ -21,6 +21,11 @@ export const registerMonitor: RegisterCommand = (program, context) => {
       '--once',
       'probe every site once, print the result and exit (1 when a site does not answer); starts nothing',
     )
+    .option(
+      '--preflight-every <duration>',
+      'how often the plan is preflighted, as drctl serve does (docs/preflight.md); 0 turns it off',
+      '30m',
+    )
     .option('--json', 'print events as one JSON object per line')
     .action(async (file: string, flags: MonitorFlags) => {
       const [{ loadPlanForCommand }, { probeOnce, watch }] = await Promise.all([

@@ -6,7 +6,7 @@
  * incremental backups, restore to the end of the archive or a point in time, expire by the plan's
  * retention, and report `info`; evidence is pgBackRest's own JSON. See docs/providers/pgbackrest.md.
  */
-import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
@@ -20,11 +20,13 @@ import { one, withClient } from '../../pg/client.ts';
 import { PgServer } from '../../pg/server.ts';
 import { describeCorruption, lastCorruption } from '../../pg/corruption.ts';
 import { defineAction } from '../provider.ts';
-import type { ActionContext, Provider, ReadinessFact } from '../provider.ts';
+import type { ActionContext, PreflightCheck, Provider, ReadinessFact } from '../provider.ts';
+import { freeBytes } from '../../system/probes.ts';
 import {
   PGBACKREST_ERRORS,
   archiveCommand,
   ensureRepositoryDir,
+  findPgbackrest,
   pgbackrest,
   pgbackrestTarget,
   stanzaInfo,
@@ -122,6 +124,79 @@ function backupSummary(set: BackupSet): Record<string, unknown> {
  */
 export function retentionDays(keep: Retention): number {
   return Math.max(keep.daily, keep.weekly * 7, keep.monthly * 31, keep.yearly * 366);
+}
+
+// --------------------------------------------------------------------------------------- preflight
+
+/** pgbackrest is on PATH (the server's archive_command names it too). */
+const pgbackrestInstalled: PreflightCheck = {
+  name: 'pgbackrest installed',
+  kind: 'tool',
+  async run() {
+    try {
+      return { ok: true, message: `pgBackRest at ${findPgbackrest()}` };
+    } catch (error) {
+      if (!(error instanceof DrctlError)) throw error;
+      return { ok: false, message: `${error.message}; ${error.hint ?? ''}`, observed: { code: error.code } };
+    }
+  },
+};
+
+/**
+ * `pgbackrest info` reads the stanza from its repository: the repository is there, the stanza in it and
+ * the cipher pass opens it; nothing is written. With `needsBackup` (restore) a backup must exist and the
+ * disk of the data directory must hold the newest one.
+ */
+function stanzaReadable(needsBackup: boolean): PreflightCheck {
+  return {
+    name: needsBackup ? 'stanza readable with a backup that fits' : 'stanza readable in its repository',
+    kind: needsBackup ? 'capacity' : 'credentials',
+    async run(params, ctx) {
+      let t: PgbackrestTarget;
+      try {
+        findPgbackrest();
+        t = target(params as { component: string; to?: string; site?: string }, ctx);
+      } catch (error) {
+        // a missing program is reported once, by pgbackrest installed; a missing policy or secret here
+        if (error instanceof DrctlError && error.code === PGBACKREST_ERRORS.MISSING) return undefined;
+        throw error;
+      }
+      const where = `stanza ${t.stanza} of ${t.component.id} in ${t.repository}`;
+      let info: StanzaInfo;
+      try {
+        info = await stanzaInfo(t, ctx.signal);
+      } catch (error) {
+        if (!(error instanceof DrctlError)) throw error;
+        return { ok: false, message: error.message, observed: { code: error.code } };
+      }
+      const newest = info.backup.at(-1);
+      if (!needsBackup)
+        return {
+          ok: true,
+          message: `${where} opens${t.encrypted ? ' with its cipher pass' : ''}; ${info.backup.length} backups`,
+        };
+      if (newest === undefined)
+        return { ok: false, message: `${where} holds no backup to restore`, observed: { backups: 0 } };
+      const { data_dir: dataDir, target: into } = params as { data_dir?: string; target?: string };
+      const path = existingParent(dataDir ?? into ?? t.dataDir);
+      const free = freeBytes(path);
+      const needed = newest.info?.size ?? 0;
+      return free >= needed
+        ? { ok: true, message: `${free} bytes free at ${path} for backup ${newest.label} (${needed} bytes)` }
+        : {
+            ok: false,
+            message: `only ${free} bytes free at ${path}; backup ${newest.label} needs ${needed}`,
+            observed: { free, needed },
+          };
+    },
+  };
+}
+
+/** The nearest directory that exists: a restore creates its data directory, on the disk of its parent. */
+function existingParent(path: string): string {
+  let dir = path;
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
 }
 
 export const pgbackrestProvider = {
@@ -411,6 +486,14 @@ export const pgbackrestProvider = {
   },
   checks: {},
   readiness: pgbackrestReadiness,
+  preflight: {
+    stanza_create: [pgbackrestInstalled],
+    check: [pgbackrestInstalled, stanzaReadable(false)],
+    backup: [pgbackrestInstalled, stanzaReadable(false)],
+    restore: [pgbackrestInstalled, stanzaReadable(true)],
+    expire: [pgbackrestInstalled, stanzaReadable(false)],
+    info: [pgbackrestInstalled, stanzaReadable(false)],
+  },
 } satisfies Provider;
 
 /** An empty data directory the server's user owns with the mode PostgreSQL insists on. */

@@ -497,4 +497,36 @@ workloads:
     const rows = await sql<{ id: number }>(node.url, 'select id from orders order by id');
     expect(rows.map((r) => r.id)).toEqual([1, 2, 10, 11, 20, 40]);
   });
+
+  it('preflight: pgbackrest installed, the stanza opens with its cipher pass and has a backup that fits; a wrong stanza and pass are found', async () => {
+    const ctx = testContext(plan, stateDir);
+    const [installed, readable] = pgbackrestProvider.preflight.restore;
+    const [, opens] = pgbackrestProvider.preflight.backup;
+    expect(await installed!.run({ component: 'db' }, ctx)).toMatchObject({ ok: true });
+    expect(await opens!.run({ component: 'db' }, ctx)).toMatchObject({
+      ok: true,
+      message: expect.stringContaining('opens with its cipher pass'),
+    });
+    expect(
+      await readable!.run({ component: 'db', data_dir: join(cluster.dir, 'preflight-restore') }, ctx),
+    ).toMatchObject({
+      ok: true,
+      message: expect.stringMatching(/^\d+ bytes free at .+ for backup \S+ \(\d+ bytes\)$/),
+    });
+    expect(
+      await opens!.run({ component: 'db' }, testContext(planFor(cluster, 'nope'), stateDir)),
+    ).toMatchObject({
+      ok: false,
+      observed: { code: 'DRCTL_PGBACKREST_STANZA_MISSING' },
+    });
+    process.env.DRCTL_TEST_PGBACKREST_CIPHER = 'not the pass';
+    try {
+      expect(await opens!.run({ component: 'db' }, ctx)).toMatchObject({
+        ok: false,
+        observed: { code: 'DRCTL_PGBACKREST_WRONG_PASSWORD' },
+      });
+    } finally {
+      process.env.DRCTL_TEST_PGBACKREST_CIPHER = CIPHER;
+    }
+  });
 });

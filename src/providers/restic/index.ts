@@ -5,7 +5,7 @@
  * subset of the data), apply the plan's retention with `forget --prune`, and list snapshots; evidence is
  * restic's own `--json` output. See docs/providers/restic.md.
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
@@ -15,7 +15,7 @@ import { Id } from '../../plan/schema.ts';
 import { findPlacement, planPath, RetentionParams } from '../../backup/resolve.ts';
 import { BACKUP_ERRORS } from '../../backup/errors.ts';
 import { defineAction } from '../provider.ts';
-import type { ActionContext, Provider, ReadinessFact } from '../provider.ts';
+import type { ActionContext, PreflightCheck, Provider, ReadinessFact } from '../provider.ts';
 import { RESTIC_ERRORS, ensureRepository, jsonLines, listSnapshots, restic, resticTarget } from './restic.ts';
 import type { ResticTarget, Snapshot } from './restic.ts';
 
@@ -27,6 +27,67 @@ const targetParams = {
 };
 
 const TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?$/;
+
+// --------------------------------------------------------------------------------------- preflight
+
+/** `restic version` runs: the program the steps call is installed, and which version it is. */
+const resticInstalled: PreflightCheck = {
+  name: 'restic installed',
+  kind: 'tool',
+  async run(params, ctx) {
+    const { component, to } = params as { component: string; to?: string };
+    let target: ResticTarget;
+    try {
+      target = resticTarget(ctx.plan, component, to, ctx.stateDir);
+    } catch {
+      return undefined; // a policy or password that is missing is the other check's finding
+    }
+    try {
+      const { stdout } = await restic(target, ['version'], { signal: ctx.signal });
+      return { ok: true, message: stdout.trim().split('\n')[0] ?? 'restic answers' };
+    } catch (error) {
+      if (error instanceof DrctlError && error.code === RESTIC_ERRORS.MISSING)
+        return {
+          ok: false,
+          message: `${error.message}; ${error.hint ?? ''}`,
+          observed: { code: error.code },
+        };
+      throw error;
+    }
+  },
+};
+
+/**
+ * The repository is reachable and opens with its password: `restic cat config` reads the one small file
+ * every repository has, decrypted with the key the password unlocks, and changes nothing. A local
+ * repository the first backup will create is fine for a backup step, not for the others.
+ */
+function repositoryOpens(action: string): PreflightCheck {
+  return {
+    name: 'repository reachable and its password accepted',
+    kind: 'credentials',
+    async run(params, ctx) {
+      const { component, to } = params as { component: string; to?: string };
+      const target = resticTarget(ctx.plan, component, to, ctx.stateDir);
+      const where = `the restic repository of ${component} at ${target.policy.to}`;
+      try {
+        await restic(target, ['cat', 'config'], { signal: ctx.signal });
+        return { ok: true, message: `${where} opens with its password (${target.repository})` };
+      } catch (error) {
+        if (!(error instanceof DrctlError)) throw error;
+        if (error.code === RESTIC_ERRORS.MISSING) return undefined; // reported once, by restic installed
+        if (
+          error.code === RESTIC_ERRORS.UNREACHABLE &&
+          action === 'backup' &&
+          target.local &&
+          !existsSync(target.repository)
+        )
+          return { ok: true, message: `${where} does not exist yet: the first backup creates it` };
+        return { ok: false, message: error.message, observed: { code: error.code } };
+      }
+    },
+  };
+}
 
 export const resticProvider = {
   name: 'restic',
@@ -266,6 +327,13 @@ export const resticProvider = {
   },
   checks: {},
   readiness: resticReadiness,
+  preflight: {
+    backup: [resticInstalled, repositoryOpens('backup')],
+    restore: [resticInstalled, repositoryOpens('restore')],
+    check: [resticInstalled, repositoryOpens('check')],
+    forget: [resticInstalled, repositoryOpens('forget')],
+    snapshots: [resticInstalled, repositoryOpens('snapshots')],
+  },
 } satisfies Provider;
 
 /** Newest snapshot age against the RPO and the last successful check against verify_every, per restic policy. */

@@ -203,4 +203,47 @@ describe.skipIf(!hasBinary('restic'))('restic provider', () => {
       process.env.PATH = path;
     }
   });
+
+  it('preflight: restic installed, the repository opens with its password; a wrong one, a gone repository and no restic are found', async () => {
+    const ctx = engineContext(plan, join(dir, 'state'));
+    const [installed, opens] = resticProvider.preflight.restore;
+    expect(await installed!.run({ component: 'docs' }, ctx)).toMatchObject({
+      ok: true,
+      message: expect.stringMatching(/^restic \d+\.\d+/),
+    });
+    expect(await opens!.run({ component: 'docs' }, ctx)).toMatchObject({ ok: true });
+    process.env.DRCTL_TEST_RESTIC_PASSWORD = 'not the password';
+    try {
+      expect(await opens!.run({ component: 'docs' }, ctx)).toMatchObject({
+        ok: false,
+        observed: { code: 'DRCTL_RESTIC_WRONG_PASSWORD' },
+      });
+    } finally {
+      process.env.DRCTL_TEST_RESTIC_PASSWORD = PASSWORD;
+    }
+    // a repository that is not there: the first backup would create it, a restore has nothing to read
+    rmSync(join(dir, 'gone'), { recursive: true, force: true });
+    const { plan: gonePlan } = await resticPlan(join(dir, 'gone'));
+    const goneCtx = engineContext(gonePlan, join(dir, 'state'));
+    expect(await opens!.run({ component: 'docs' }, goneCtx)).toMatchObject({
+      ok: false,
+      observed: { code: 'DRCTL_RESTIC_REPOSITORY_UNREACHABLE' },
+    });
+    const [, backupOpens] = resticProvider.preflight.backup;
+    expect(await backupOpens!.run({ component: 'docs' }, goneCtx)).toMatchObject({
+      ok: true,
+      message: expect.stringContaining('the first backup creates it'),
+    });
+    const path = process.env.PATH;
+    process.env.PATH = join(dir, 'no-binaries-here');
+    try {
+      expect(await installed!.run({ component: 'docs' }, ctx)).toMatchObject({
+        ok: false,
+        observed: { code: 'DRCTL_RESTIC_MISSING' },
+      });
+      expect(await opens!.run({ component: 'docs' }, ctx)).toBeUndefined();
+    } finally {
+      process.env.PATH = path;
+    }
+  });
 });

@@ -13,6 +13,7 @@ import { defineAction, defineCheck } from '../provider.ts';
 import type {
   ActionContext,
   FrontDoorOptions,
+  PreflightCheck,
   Provider,
   ReadinessFact,
   RunningFrontDoor,
@@ -62,6 +63,53 @@ interface ChangeBody {
   serving: string[];
   at: number;
 }
+
+// --------------------------------------------------------------------------------------- preflight
+
+/** The admin API answers `GET /status`; a step naming a site finds it among the router's endpoints. */
+const adminAnswers: PreflightCheck = {
+  name: 'router admin API answers',
+  kind: 'reachable',
+  async run(params, ctx) {
+    const { site } = params as TargetParams & { site?: string | null };
+    const status = await call<RouterStatusBody>(params as TargetParams, ctx, 'GET', '/status');
+    const sites = status.endpoints.map((endpoint) => endpoint.site);
+    if (typeof site === 'string' && !sites.includes(site))
+      return {
+        ok: false,
+        message: `the router at ${adminUrl(params as TargetParams, ctx)} has no endpoint ${site}; it has ${sites.join(', ') || 'none'}`,
+        observed: { sites },
+      };
+    return {
+      ok: true,
+      message: `the router at ${adminUrl(params as TargetParams, ctx)} answers: ${status.mode} mode, serving ${status.serving.join(', ') || 'nothing'}`,
+    };
+  },
+};
+
+/** `POST /token` with the step's token: the router accepts it for changes, and nothing changes. */
+const tokenAccepted: PreflightCheck = {
+  name: 'router admin token accepted',
+  kind: 'credentials',
+  async run(params, ctx) {
+    try {
+      await call(params as TargetParams, ctx, 'POST', '/token', {});
+      return { ok: true, message: 'the router accepts the admin token' };
+    } catch (error) {
+      const details =
+        error instanceof DrctlError ? (error.details as { status?: number } | undefined) : undefined;
+      if (details?.status === 401)
+        return { ok: false, message: 'the router refuses the admin token: changes would be refused (401)' };
+      // unreachable or no URL: the reachable check says so once
+      if (
+        error instanceof DrctlError &&
+        ['DRCTL_ROUTER_ADMIN_UNREACHABLE', 'DRCTL_ROUTER_ADMIN_URL_MISSING'].includes(error.code)
+      )
+        return undefined;
+      throw error;
+    }
+  },
+};
 
 export const routerProvider = {
   name: 'router',
@@ -148,6 +196,12 @@ export const routerProvider = {
         };
       },
     }),
+  },
+  preflight: {
+    switch: [adminAnswers, tokenAccepted],
+    drain: [adminAnswers, tokenAccepted],
+    undrain: [adminAnswers, tokenAccepted],
+    status: [adminAnswers],
   },
   /** A drill's front door: drctl's traffic router in priority mode, the primary site first. */
   async frontDoor(options: FrontDoorOptions): Promise<RunningFrontDoor> {

@@ -117,6 +117,31 @@ describe('router provider', () => {
     expect(error).toMatchObject({ code: 'DRCTL_ROUTER_ADMIN_UNREACHABLE' });
   });
 
+  it('preflight: the admin API answers, the site is an endpoint, the token is accepted — and a wrong one is not', async () => {
+    const router = await twoSites();
+    const { ctx } = context();
+    const [answers, token] = routerProvider.preflight.switch;
+    const good = { router: router.adminUrl, token: 'runbook-token', site: 'west' };
+    expect(await answers!.run(good, ctx)).toMatchObject({ ok: true });
+    expect(await token!.run(good, ctx)).toMatchObject({ ok: true });
+    expect(await answers!.run({ ...good, site: 'north' }, ctx)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('has no endpoint north; it has east, west'),
+    });
+    expect(await token!.run({ ...good, token: 'not-the-token' }, ctx)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('refuses the admin token'),
+    });
+    // the probe changed nothing: traffic still goes where it went
+    expect(router.status().override).toBeNull();
+    const url = router.adminUrl;
+    await router.close();
+    await expect(answers!.run({ ...good, router: url }, ctx)).rejects.toMatchObject({
+      code: 'DRCTL_ROUTER_ADMIN_UNREACHABLE',
+    });
+    expect(await token!.run({ ...good, router: url }, ctx)).toBeUndefined();
+  });
+
   it('declares its parameters as schemas that reject a step without a site', () => {
     expect(routerProvider.actions.drain.params.safeParse({ router: 'http://127.0.0.1:1' }).success).toBe(
       false,
