@@ -192,7 +192,7 @@ describe('a site run on the two-site bed', () => {
         expect((await verifyRun(store, runId)).ok).toBe(true);
         const status = await cli(['status', runId, ...args], { cwd: dir });
         expect(status.stdout).toMatch(
-          /site east lost: 2 workloads\n\s+succeeded\s+accounts\/failover tier 0, recovered after .*\n\s+succeeded\s+shop\/failover tier 1 after accounts, recovered after/,
+          /site east lost: 2 workloads; declared after .+; all back after .+ \(2 within RTO, 0 late, 0 not recovered, 0 under way\)\n\s+succeeded\s+accounts\/failover tier 0, recovered after .*\n\s+succeeded\s+shop\/failover tier 1 after accounts, recovered after .*\n\s+tier 0: back after .+ against RTO .+: fits \(accounts\)\n\s+tier 1: back after .+ against RTO .+: fits \(shop\)\n/,
         );
       } finally {
         await store.close();
