@@ -1,21 +1,18 @@
 /**
  * Writing a backup's chunks: each file read once and cut into content-defined chunks, each chunk new to
- * the repository compressed and written under a temporary name, then all made durable and named at once.
+ * the repository compressed and written under a temporary name (on the worker threads of
+ * content-workers.ts), then all made durable and named at once.
  */
-import { open, readdir, rename } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { CHUNK_MAX, chunksOf, cutPoint } from './chunker.ts';
-import { encodeChunk, sha256Hex } from './chunks.ts';
+import { readdir, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Compression } from './chunks.ts';
+import type { ContentResult, StoredFile } from './content-worker.ts';
+import { contentWorkers } from './content-workers.ts';
 import { syncAll } from './durable.ts';
-import { isErrno, locationError } from './errors.ts';
+import { locationError } from './errors.ts';
 import type { Subject } from './errors.ts';
-import { exists, makeDir, mapPool, readWhole, writeAll } from './io.ts';
+import { batches, makeDir, mapPool, workerError } from './io.ts';
 import type { ChunkRef } from './manifest.ts';
-
-/** Chunks of one large file hashed, compressed and written while the next ones are cut. */
-const CHUNKS_IN_FLIGHT = 3;
 
 /** Where chunks go: the repository, as far as writing chunks needs to know it. */
 export interface ChunkStore {
@@ -30,15 +27,15 @@ export class ChunkWriter {
   storedBytes = 0;
   unchanged = 0;
   /**
-   * Chunks first met in this backup: hash → the temporary file being written (undefined when the
-   * repository had it already). Set before any await, so a chunk two files share is written once.
+   * Chunks first met in this backup: hash → the temporary file holding it. Two workers meeting the same
+   * new chunk both write it; the first answer names it, the other copy goes with the staging directory.
    */
-  private readonly pending = new Map<string, Promise<string | undefined>>();
+  private readonly pending = new Map<string, string>();
   private readonly shards = new Map<string, Promise<void>>();
-  private counter = 0;
   private readonly repository: ChunkStore;
   private readonly incoming: string;
   private readonly compression: Compression;
+  private readonly chunksDir: string;
 
   /** No chunk in the repository yet (a first backup): nothing to look up before writing one. */
   private readonly empty: Promise<boolean>;
@@ -47,6 +44,7 @@ export class ChunkWriter {
     this.repository = repository;
     this.incoming = incoming;
     this.compression = compression;
+    this.chunksDir = chunksDir;
     this.empty = readdir(chunksDir).then(
       (names) => names.length === 0,
       () => false,
@@ -58,97 +56,73 @@ export class ChunkWriter {
     return [...this.shards.keys()];
   }
 
-  /** Errors writing to the repository name the location; errors reading the source pass unchanged. */
-  private async write<T>(doing: string, path: string, operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw locationError(error, this.repository.subject, path, doing);
-    }
-  }
-
   /**
-   * Read a file once, cut it into chunks and store the new ones. Undefined when the file vanished
-   * between listing and reading, as files in a live directory do.
+   * Read files once, cut them into chunks and store the new ones; for each file its size and chunks, or
+   * undefined when it vanished between listing and reading, as files in a live directory do. Errors
+   * writing to the repository name the location; errors reading the source pass unchanged.
    */
-  async storeFile(path: string, size: number): Promise<{ size: number; chunks: ChunkRef[] } | undefined> {
-    let input: FileHandle;
-    try {
-      input = await open(path, 'r');
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return undefined;
-      throw error;
-    }
-    const stored: Promise<{ ref: ChunkRef; isNew: boolean }>[] = [];
-    let total = 0;
-    const add = (chunk: Buffer): void => {
-      total += chunk.length;
-      const storing = this.put(chunk);
-      storing.catch(() => undefined); // awaited below; this only keeps an early failure handled
-      stored.push(storing);
-    };
-    try {
-      if (size <= CHUNK_MAX) {
-        // Most files: one read, cut in memory (the whole file is there, so every cut is final).
-        const data = await readWhole(input, size);
-        for (let start = 0; start < data.length;) {
-          const chunk = data.subarray(start, start + cutPoint(data.subarray(start), true));
-          add(chunk);
-          start += chunk.length;
+  async storeFiles(
+    files: readonly { absolute: string; path: string; stat: { size: number } }[],
+    options: {
+      onFile?: (path: string) => void;
+      /** Throws when the backup was cancelled: called before each batch. */
+      cancelled?: () => void;
+    } = {},
+  ): Promise<({ size: number; chunks: ChunkRef[] } | undefined)[]> {
+    const workers = contentWorkers();
+    const chunksDir = (await this.empty) ? undefined : this.chunksDir;
+    const indexed = files.map((file, index) => ({ file, index }));
+    const out = new Array<{ size: number; chunks: ChunkRef[] } | undefined>(files.length);
+    await mapPool(
+      batches(indexed, ({ file }) => file.stat.size),
+      workers.size * 2,
+      async (batch) => {
+        options.cancelled?.();
+        const result: ContentResult = await workers.run({
+          op: 'store',
+          files: batch.map(({ file }) => ({ path: file.absolute, size: file.stat.size })),
+          incoming: this.incoming,
+          ...(chunksDir === undefined ? {} : { chunksDir }),
+          compression: this.compression,
+        });
+        if (result.op === 'failed') {
+          const error = workerError(result.error);
+          throw result.error.writing === true
+            ? locationError(
+                error,
+                this.repository.subject,
+                result.error.path ?? this.incoming,
+                'write the backup to',
+              )
+            : error;
         }
-      } else {
-        for await (const chunk of chunksOf(input, size)) {
-          add(chunk);
-          // Bounded: the chunks in flight hold memory, and the disk is the limit anyway.
-          const waitFor = stored[stored.length - CHUNKS_IN_FLIGHT];
-          if (waitFor !== undefined) await waitFor;
-        }
-      }
-    } finally {
-      await input.close();
-    }
-    const results = await Promise.all(stored);
-    if (results.some((result) => result.isNew)) this.copiedFiles += 1;
-    return { size: total, chunks: results.map((result) => result.ref) };
+        if (result.op !== 'store') throw new Error(`a content worker answered ${result.op} to store`);
+        result.files.forEach((stored, position) => {
+          const { file, index } = batch[position] as (typeof batch)[number];
+          out[index] = stored === null ? undefined : this.adopt(stored);
+          options.onFile?.(file.path);
+        });
+      },
+    );
+    return out;
   }
 
-  private async put(data: Buffer): Promise<{ ref: ChunkRef; isNew: boolean }> {
-    const sha256 = sha256Hex(data);
-    const ref: ChunkRef = [sha256, data.length];
-    if (this.pending.has(sha256)) return { ref, isNew: false };
-    const writing = this.writeNew(sha256, data);
-    this.pending.set(sha256, writing);
-    return { ref, isNew: (await writing) !== undefined };
-  }
-
-  /**
-   * A chunk keeps a temporary name until `flush`: made durable there, all at once, it only ever gets
-   * its final name once complete, so a crash can never leave a truncated chunk under a valid hash.
-   */
-  private async writeNew(sha256: string, data: Buffer): Promise<string | undefined> {
-    if (!(await this.empty) && (await exists(this.repository.chunkPath(sha256)))) return undefined;
-    const pieces = await encodeChunk(data, this.compression);
-    const temp = join(this.incoming, String((this.counter += 1)));
-    await this.write('write the backup to', temp, async () => {
-      const handle = await open(temp, 'wx');
-      try {
-        await writeAll(handle, ...pieces);
-      } finally {
-        await handle.close();
-      }
-    });
-    this.copiedBytes += data.length;
-    this.storedBytes += pieces.reduce((sum, piece) => sum + piece.length, 0);
-    return temp;
+  private adopt(stored: StoredFile): { size: number; chunks: ChunkRef[] } {
+    let isNew = false;
+    for (const chunk of stored.written) {
+      if (this.pending.has(chunk.sha256)) continue;
+      this.pending.set(chunk.sha256, chunk.temp);
+      this.copiedBytes += chunk.size;
+      this.storedBytes += chunk.stored;
+      isNew = true;
+    }
+    if (isNew) this.copiedFiles += 1;
+    return { size: stored.size, chunks: stored.chunks };
   }
 
   /** Make the new chunks durable, then give them their names, before the manifest naming them is written. */
   async flush(): Promise<void> {
-    const written: [string, string][] = [];
-    for (const [sha256, writing] of this.pending) {
-      const temp = await writing;
-      if (temp !== undefined) written.push([sha256, temp]);
-    }
+    const written = [...this.pending];
     await this.write('write the backup to', this.incoming, () =>
       syncAll(
         this.incoming,
@@ -170,5 +144,13 @@ export class ChunkWriter {
       });
     });
     this.pending.clear();
+  }
+
+  private async write<T>(doing: string, path: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw locationError(error, this.repository.subject, path, doing);
+    }
   }
 }

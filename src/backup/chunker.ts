@@ -11,7 +11,7 @@
  * keep one file per chunk cheap, small enough that a 4 KiB change stores about a megabyte.
  */
 import { createHash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
+import { readSync } from 'node:fs';
 
 export const CHUNK_MIN = 512 << 10;
 export const CHUNK_AVG = 1 << 20;
@@ -58,7 +58,7 @@ export function cutPoint(buffer: Uint8Array, final: boolean): number {
 const WINDOW = 16 << 20;
 
 /** The chunks of an open file of about `size` bytes, read from its start to its end, in order. */
-export async function* chunksOf(handle: FileHandle, size: number): AsyncGenerator<Buffer> {
+export function* chunksOf(fd: number, size: number): Generator<Buffer> {
   let window = Buffer.alloc(0);
   let start = 0;
   let end = 0;
@@ -80,7 +80,7 @@ export async function* chunksOf(handle: FileHandle, size: number): AsyncGenerato
     start = 0;
     end = carried;
     while (!ended && end < window.length) {
-      const { bytesRead } = await handle.read(window, end, window.length - end, null);
+      const bytesRead = readSync(fd, window, end, window.length - end, null);
       if (bytesRead === 0) ended = true;
       end += bytesRead;
       left = Math.max(0, left - bytesRead);

@@ -1,8 +1,8 @@
 /**
  * How one chunk is stored: a one-byte header saying how its bytes are encoded (0 as is, 1 Brotli, 2 raw
- * deflate), then the bytes; the file is named by the SHA-256 of the chunk's own (decoded) bytes. A
- * backup compresses on libuv's thread pool (zlib's callbacks), hashing on the main thread (below); a
- * restore and a verification decode on worker threads (content-worker.ts).
+ * deflate), then the bytes; the file is named by the SHA-256 of the chunk's own (decoded) bytes. Backups,
+ * restores and verifications encode and decode on worker threads (content-worker.ts); a single file
+ * restored on the main thread decodes on libuv's thread pool.
  *
  * `auto` compresses with deflate at level 1. Node 20 has no zstd (restic's choice). Measured here on the
  * 373 MB of text chunks of the benchmark's mixed tree: deflate level 1 stores 0.248 of the bytes and
@@ -16,11 +16,12 @@
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
+import { join } from 'node:path';
 import {
-  brotliCompress,
+  brotliCompressSync,
   brotliDecompress,
   brotliDecompressSync,
-  deflateRaw,
+  deflateRawSync,
   inflateRaw,
   inflateRawSync,
   constants as zlib,
@@ -32,9 +33,7 @@ export type Compression = (typeof COMPRESSIONS)[number];
 
 export const ENCODING = { RAW: 0, BROTLI: 1, DEFLATE: 2 } as const;
 
-const brotliAsync = promisify(brotliCompress);
 const unbrotliAsync = promisify(brotliDecompress);
-const deflateAsync = promisify(deflateRaw);
 const inflateAsync = promisify(inflateRaw);
 
 const SAMPLE = 4 << 10;
@@ -55,14 +54,19 @@ export function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** Where a chunk is stored: under the repository's chunks/, in a directory per first two hex digits. */
+export function chunkPathIn(chunksDir: string, sha256: string): string {
+  return join(chunksDir, sha256.slice(0, 2), sha256);
+}
+
 /**
- * The output buffer holds the whole result: zlib's default of 16 KiB would make every 16 KiB a
- * separate trip through the thread pool (64 for a 1 MiB chunk).
+ * The output buffer holds the whole result: zlib's default of 16 KiB would cut it into pieces to
+ * concatenate (and, called asynchronously, a trip through the thread pool for each).
  */
-function compress(data: Buffer, compression: 'auto' | 'max'): Promise<Buffer> {
+function compress(data: Buffer, compression: 'auto' | 'max'): Buffer {
   const chunkSize = Math.max(zlib.Z_MIN_CHUNK, data.length);
-  if (compression === 'auto') return deflateAsync(data, { level: 1, memLevel: 9, chunkSize });
-  return brotliAsync(data, {
+  if (compression === 'auto') return deflateRawSync(data, { level: 1, memLevel: 9, chunkSize });
+  return brotliCompressSync(data, {
     chunkSize,
     params: { [zlib.BROTLI_PARAM_QUALITY]: 9, [zlib.BROTLI_PARAM_SIZE_HINT]: data.length },
   });
@@ -84,13 +88,13 @@ export function sampleEntropy(data: Uint8Array): number {
   return bits;
 }
 
-/** The stored form of a chunk, as the pieces to write one after the other. */
-export async function encodeChunk(data: Buffer, compression: Compression): Promise<Buffer[]> {
+/** The stored form of a chunk, as the pieces to write one after the other (on a worker thread). */
+export function encodeChunk(data: Buffer, compression: Compression): Buffer[] {
   const worthTrying =
     compression === 'max' ||
     (compression === 'auto' && data.length > 64 && sampleEntropy(data) < RANDOM_ENTROPY);
   if (worthTrying) {
-    const packed = await compress(data, compression);
+    const packed = compress(data, compression);
     if (packed.length < data.length * WORTH)
       return [Buffer.of(compression === 'max' ? ENCODING.BROTLI : ENCODING.DEFLATE), packed];
   }

@@ -1,5 +1,5 @@
 /**
- * A worker thread that restores and checks chunked content for the pool in content-workers.ts.
+ * A worker thread that stores, restores and checks chunked content for the pool in content-workers.ts.
  *
  * Synchronous on purpose. Restoring a small file from the main thread took eight trips through libuv's
  * thread pool (open, read and close the chunk, decompress, open, write, chmod, set the times and close
@@ -7,10 +7,31 @@
  * that bookkeeping, not the bytes, was most of the CPU. Here each of those is a plain system call on a
  * thread that has nothing else to do, and the pool gives the parallelism.
  */
-import { closeSync, fchmodSync, futimesSync, openSync, readSync, symlinkSync, writeSync } from 'node:fs';
-import { parentPort } from 'node:worker_threads';
-import { CHUNK_MAX } from './chunker.ts';
-import { ChunkDecodeError, chunkName, chunkProblem, decodeChunkSync } from './chunks.ts';
+import {
+  closeSync,
+  existsSync,
+  fchmodSync,
+  futimesSync,
+  openSync,
+  readSync,
+  symlinkSync,
+  writeSync,
+  writevSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { parentPort, threadId } from 'node:worker_threads';
+import { CHUNK_MAX, chunksOf, cutPoint } from './chunker.ts';
+import {
+  ChunkDecodeError,
+  chunkName,
+  chunkPathIn,
+  chunkProblem,
+  decodeChunkSync,
+  encodeChunk,
+  sha256Hex,
+} from './chunks.ts';
+import type { Compression } from './chunks.ts';
+import type { ChunkRef } from './manifest.ts';
 
 /** A stored chunk to read: the file holding it, the SHA-256 naming it and its decoded size. */
 export type ChunkFile = [file: string, sha256: string, size: number];
@@ -27,11 +48,32 @@ export interface RestoreItem {
   chunks: ChunkFile[];
 }
 
-export type ContentTask = { op: 'restore'; items: RestoreItem[] } | { op: 'check'; chunks: ChunkFile[] };
+/** Source files to read, cut into chunks and store (the new chunks under temporary names). */
+export interface StoreTask {
+  op: 'store';
+  files: { path: string; size: number }[];
+  /** Where new chunks are written, each under a name of its own. */
+  incoming: string;
+  /** The repository's chunks, to look a chunk up before writing it; absent when there are none yet. */
+  chunksDir?: string;
+  compression: Compression;
+}
+
+/** A stored file: its chunks, and those this task wrote (a chunk another task wrote too is harmless). */
+export interface StoredFile {
+  size: number;
+  chunks: ChunkRef[];
+  written: { sha256: string; temp: string; size: number; stored: number }[];
+}
+
+export type ContentTask =
+  { op: 'restore'; items: RestoreItem[] } | { op: 'check'; chunks: ChunkFile[] } | StoreTask;
 
 /** A system call's error as it crosses threads (an Error loses `code` and `path` on the way). */
 export interface SystemError {
   message: string;
+  /** It happened writing to the repository (not reading the source). */
+  writing?: boolean;
   code?: string;
   syscall?: string;
   path?: string;
@@ -42,6 +84,8 @@ export type ContentResult =
   | { op: 'restore'; damaged?: { path: string; reason: string } }
   /** One entry per chunk asked about: what is wrong with it, or null. */
   | { op: 'check'; problems: (string | null)[]; bytes: number }
+  /** One entry per file asked about; null when it vanished before it could be opened. */
+  | { op: 'store'; files: (StoredFile | null)[] }
   | { op: 'failed'; error: SystemError };
 
 /** The stored form of one chunk read here; reused, since one worker does one chunk at a time. */
@@ -108,7 +152,83 @@ function restoreItem(item: RestoreItem): void {
   }
 }
 
+/** New chunks this thread wrote, for their temporary names. */
+let written = 0;
+
+function storeFile(task: StoreTask, path: string, size: number, seen: Set<string>): StoredFile | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const stored: StoredFile = { size: 0, chunks: [], written: [] };
+  const put = (chunk: Buffer): void => {
+    const sha256 = sha256Hex(chunk);
+    stored.size += chunk.length;
+    stored.chunks.push([sha256, chunk.length]);
+    if (seen.has(sha256)) return;
+    seen.add(sha256);
+    if (task.chunksDir !== undefined && existsSync(chunkPathIn(task.chunksDir, sha256))) return;
+    const pieces = encodeChunk(chunk, task.compression);
+    const temp = join(task.incoming, `${threadId}-${(written += 1)}`);
+    try {
+      const out = openSync(temp, 'wx');
+      try {
+        const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
+        const done = writevSync(out, pieces);
+        if (done < total) writeFully(out, Buffer.concat(pieces).subarray(done));
+      } finally {
+        closeSync(out);
+      }
+    } catch (error) {
+      throw Object.assign(error as Error, { writing: true });
+    }
+    stored.written.push({
+      sha256,
+      temp,
+      size: chunk.length,
+      stored: pieces.reduce((sum, piece) => sum + piece.length, 0),
+    });
+  };
+  try {
+    if (size <= CHUNK_MAX) {
+      // Most files: one read, cut in memory (the whole file is there, so every cut is final).
+      const data = readWhole(fd, size);
+      for (let start = 0; start < data.length;) {
+        const chunk = data.subarray(start, start + cutPoint(data.subarray(start), true));
+        put(chunk);
+        start += chunk.length;
+      }
+    } else for (const chunk of chunksOf(fd, size)) put(chunk);
+  } finally {
+    closeSync(fd);
+  }
+  return stored;
+}
+
+/** A file's bytes, read to its end even when it grew since it was listed. */
+function readWhole(fd: number, size: number): Buffer {
+  let buffer = Buffer.allocUnsafe(size + 1);
+  let filled = 0;
+  for (;;) {
+    if (filled === buffer.length) {
+      const larger = Buffer.allocUnsafe(buffer.length * 2);
+      buffer.copy(larger);
+      buffer = larger;
+    }
+    const read = readSync(fd, buffer, filled, buffer.length - filled, null);
+    if (read === 0) return buffer.subarray(0, filled);
+    filled += read;
+  }
+}
+
 function run(task: ContentTask): ContentResult {
+  if (task.op === 'store') {
+    const seen = new Set<string>();
+    return { op: 'store', files: task.files.map(({ path, size }) => storeFile(task, path, size, seen)) };
+  }
   if (task.op === 'restore') {
     for (const item of task.items) {
       try {
@@ -139,6 +259,7 @@ function systemError(error: unknown): SystemError {
   const { message, code, syscall, path } = error as NodeJS.ErrnoException;
   return {
     message: String(message),
+    ...((error as { writing?: boolean }).writing === true ? { writing: true } : {}),
     ...(code === undefined ? {} : { code }),
     ...(syscall === undefined ? {} : { syscall }),
     ...(path === undefined ? {} : { path }),

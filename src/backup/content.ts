@@ -12,17 +12,11 @@ import type { ChunkFile, ContentResult, RestoreItem } from './content-worker.ts'
 import { contentWorkers } from './content-workers.ts';
 import { cancelled, isErrno, verifyFailed } from './errors.ts';
 import type { Subject } from './errors.ts';
-import { BLOCK, mapPool, readChunkFile, writeAll } from './io.ts';
+import { BLOCK, batches, mapPool, readChunkFile, workerError, writeAll } from './io.ts';
 import type { ChunkRef, ManifestEntry } from './manifest.ts';
 
 /** Files restored at once by the format 1 path (streamed on this thread). */
 const CONCURRENCY = 8;
-/**
- * What one task for a worker holds: enough that messages between threads cost little against the work,
- * little enough that the workers share a tree evenly and a cancellation is seen soon.
- */
-const BATCH_ITEMS = 64;
-const BATCH_BYTES = 16 << 20;
 
 /** Where stored content lives: the repository, as far as reading it back needs to know it. */
 export interface StoredContent {
@@ -102,36 +96,12 @@ function chunkFiles(repository: StoredContent, refs: readonly ChunkRef[]): Chunk
   return refs.map(([sha256, size]) => [repository.chunkPath(sha256), sha256, size]);
 }
 
-/** Consecutive runs of items, each up to BATCH_ITEMS long and BATCH_BYTES large (or one larger item). */
-function batches<T>(items: readonly T[], bytesOf: (item: T) => number): T[][] {
-  const out: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const size = bytesOf(item);
-    if (current.length > 0 && (current.length === BATCH_ITEMS || bytes + size > BATCH_BYTES)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += size;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
-
 /** A worker's answer of the kind asked for; a system error it met is thrown here, as if met here. */
 function expect<K extends 'restore' | 'check'>(
   result: ContentResult,
   op: K,
 ): Extract<ContentResult, { op: K }> {
-  if (result.op === 'failed')
-    throw Object.assign(new Error(result.error.message), {
-      code: result.error.code,
-      syscall: result.error.syscall,
-      path: result.error.path,
-    });
+  if (result.op === 'failed') throw workerError(result.error);
   if (result.op !== op) throw new Error(`a content worker answered ${result.op} to ${op}`);
   return result as Extract<ContentResult, { op: K }>;
 }

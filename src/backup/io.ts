@@ -1,11 +1,13 @@
 /**
  * File primitives the repository is built on: hashing, reading and writing whole files in few calls,
- * durable and atomic writes, `mkdir -p` with the real cause, and a bounded pool of concurrent work.
+ * durable and atomic writes, `mkdir -p` with the real cause, a bounded pool of concurrent work, and
+ * the batches of work sent to the worker threads.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, stat } from 'node:fs/promises';
+import { mkdir, open, rename } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { sep } from 'node:path';
+import type { SystemError } from './content-worker.ts';
 import { isErrno } from './errors.ts';
 
 /** Read size when streaming a whole file (hashing, format 1 blobs). */
@@ -55,15 +57,6 @@ export async function makeDir(path: string): Promise<void> {
         if (!isErrno(inner, 'EEXIST')) throw inner;
       }
     }
-  }
-}
-
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -160,4 +153,39 @@ export async function mapPool<T, R>(
   );
   if (rejection !== undefined) throw rejection.reason;
   return results;
+}
+
+/**
+ * What one task for a worker holds: enough that messages between threads cost little against the work,
+ * little enough that the workers share a tree evenly and a cancellation is seen soon.
+ */
+const BATCH_ITEMS = 64;
+const BATCH_BYTES = 16 << 20;
+
+/** Consecutive runs of items, each up to BATCH_ITEMS long and BATCH_BYTES large (or one larger item). */
+export function batches<T>(items: readonly T[], bytesOf: (item: T) => number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = bytesOf(item);
+    if (current.length > 0 && (current.length === BATCH_ITEMS || bytes + size > BATCH_BYTES)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** A system call's error a worker thread met, as if met on this thread (with its code and path). */
+export function workerError(error: SystemError): Error {
+  return Object.assign(new Error(error.message), {
+    code: error.code,
+    syscall: error.syscall,
+    path: error.path,
+  });
 }

@@ -45,6 +45,7 @@ import { dirname, join } from 'node:path';
 import { DrctlError } from '../errors.ts';
 import type { Retention } from '../plan/model.ts';
 import { CHUNKER } from './chunker.ts';
+import { chunkPathIn } from './chunks.ts';
 import type { Compression } from './chunks.ts';
 import { ChunkWriter } from './chunk-writer.ts';
 import { fsyncDir, syncAll } from './durable.ts';
@@ -123,7 +124,7 @@ export class BackupRepository {
   }
 
   chunkPath(sha256: string): string {
-    return join(this.chunksDir, sha256.slice(0, 2), sha256);
+    return chunkPathIn(this.chunksDir, sha256);
   }
 
   /** The files in the repository holding an entry's content, in order. */
@@ -263,14 +264,7 @@ export class BackupRepository {
       const tree = await walkTree(source);
       const previous = new Map(parent?.entries.map((entry) => [entry.path, entry]) ?? []);
       const store = this.chunkWriter(staging, options.compression);
-      let done = 0;
-      const captured = await mapPool(tree.items, CONCURRENCY, async (item) => {
-        if (options.signal?.aborted === true) throw cancelled(subject, 'the backup');
-        const entry = await this.captureEntry(item, previous.get(item.path), store, options.rehash === true);
-        done += 1;
-        options.onProgress?.({ done, total: tree.items.length, path: item.path });
-        return entry;
-      });
+      const captured = await this.captureAll(tree.items, previous, store, subject, options);
       const entries = captured.filter((entry): entry is ManifestEntry => entry !== undefined);
       const vanished = tree.items
         .filter((_, index) => captured[index] === undefined)
@@ -305,9 +299,10 @@ export class BackupRepository {
       const parent = await this.newest(options.kind);
       const tree = await walkTree(dataDir);
       const store = this.chunkWriter(staging, options.compression);
-      const captured = await mapPool(tree.items, CONCURRENCY, (item) =>
-        this.captureEntry(item, undefined, store, true),
-      );
+      const captured = await this.captureAll(tree.items, new Map(), store, this.subject, {
+        ...options,
+        rehash: true,
+      });
       const entries = captured.filter((entry): entry is ManifestEntry => entry !== undefined);
       return this.commit(staging, store, {
         id,
@@ -325,32 +320,61 @@ export class BackupRepository {
     });
   }
 
-  private async captureEntry(
-    item: TreeItem,
-    before: ManifestEntry | undefined,
+  /**
+   * The manifest entry of each item, in order: a symlink's target; a file unchanged since its entry in
+   * `previous`, from the listing alone; every other file read and stored. Undefined where a file
+   * vanished between listing and reading.
+   */
+  private async captureAll(
+    items: readonly TreeItem[],
+    previous: ReadonlyMap<string, ManifestEntry>,
     store: ChunkWriter,
-    rehash: boolean,
-  ): Promise<ManifestEntry | undefined> {
-    if (item.type === 'symlink') {
-      const target = await readlink(item.absolute);
-      return { ...fileEntry(item), type: 'symlink', target, size: Buffer.byteLength(target) };
+    subject: Subject,
+    options: BackupOptions,
+  ): Promise<(ManifestEntry | undefined)[]> {
+    const captured = new Array<ManifestEntry | undefined>(items.length);
+    let done = 0;
+    const progress = (path: string): void => {
+      done += 1;
+      options.onProgress?.({ done, total: items.length, path });
+    };
+    const reads: number[] = [];
+    for (const [index, item] of items.entries()) {
+      if (item.type === 'symlink') {
+        const target = await readlink(item.absolute);
+        captured[index] = { ...fileEntry(item), type: 'symlink', target, size: Buffer.byteLength(target) };
+        progress(item.path);
+        continue;
+      }
+      // A chunk the parent names is not stat'ed: prune never removes it while the parent exists, and a
+      // chunk lost to the disk is what verify finds; `rehash` then stores it again.
+      const before = previous.get(item.path);
+      const chunks = before?.type === 'file' ? before.chunks : undefined;
+      const unchanged =
+        options.rehash !== true &&
+        chunks !== undefined &&
+        before?.size === item.stat.size &&
+        before.mtimeMs === item.stat.mtimeMs &&
+        before.ctimeMs === item.stat.ctimeMs &&
+        before.ino === item.stat.ino;
+      if (unchanged) {
+        store.unchanged += 1;
+        captured[index] = { ...fileEntry(item), chunks };
+        progress(item.path);
+      } else reads.push(index);
     }
-    // A chunk the parent names is not stat'ed: prune never removes it while the parent exists, and a
-    // chunk lost to the disk is what verify finds; `rehash` then stores it again.
-    const chunks = before?.type === 'file' ? before.chunks : undefined;
-    const unchanged =
-      !rehash &&
-      chunks !== undefined &&
-      before?.size === item.stat.size &&
-      before.mtimeMs === item.stat.mtimeMs &&
-      before.ctimeMs === item.stat.ctimeMs &&
-      before.ino === item.stat.ino;
-    if (unchanged) {
-      store.unchanged += 1;
-      return { ...fileEntry(item), chunks };
-    }
-    const content = await store.storeFile(item.absolute, item.stat.size);
-    return content === undefined ? undefined : { ...fileEntry(item), ...content };
+    const toRead = reads.map((index) => items[index] as TreeItem);
+    const contents = await store.storeFiles(toRead, {
+      onFile: progress,
+      cancelled: () => {
+        if (options.signal?.aborted === true) throw cancelled(subject, 'the backup');
+      },
+    });
+    reads.forEach((index, position) => {
+      const content = contents[position];
+      if (content !== undefined) captured[index] = { ...fileEntry(items[index] as TreeItem), ...content };
+    });
+    return captured;
   }
 
   private chunkWriter(staging: string, compression: Compression = 'auto'): ChunkWriter {
