@@ -455,6 +455,13 @@ export class Engine {
   }
 }
 
+/** Records that go to the store in one append, with the run status written beside them. */
+interface JournalBatch {
+  records: JournalInput[];
+  status: RunStatus | undefined;
+  written: Promise<JournalRecord[]>;
+}
+
 interface DriverMode {
   resumed: boolean;
   by: string;
@@ -519,6 +526,8 @@ class Driver implements RunDriver {
   readonly #attention = new Set<string>();
   readonly #retryTimers = new Map<string, NodeJS.Timeout>();
   #writeChain: Promise<unknown> = Promise.resolve();
+  /** The records of the append that waits for the one in flight; more join it until it is sent. */
+  #openBatch: JournalBatch | undefined;
   #wake: (() => void) | undefined;
   #fatal: unknown;
   #cancelling = false;
@@ -642,16 +651,33 @@ class Driver implements RunDriver {
     wake?.();
   }
 
-  /** Appends records (redacted), then folds them and any records other processes wrote in between into the state. */
+  /**
+   * Appends records (redacted), then folds them and any records other processes wrote in between into the
+   * state. Records handed over while an append is in flight go out together in the next one (group
+   * commit: one round trip and one commit for what several steps finished meanwhile); each caller still
+   * learns its records are written only once they are.
+   */
   #journal(records: JournalInput[], status?: RunStatus): Promise<JournalRecord[]> {
+    const open = this.#openBatch;
+    if (open !== undefined && open.status === undefined && status === undefined) {
+      const from = open.records.length;
+      open.records.push(...records);
+      return open.written.then((all) => all.slice(from, from + records.length));
+    }
+    const batch: JournalBatch = { records: [...records], status, written: Promise.resolve([]) };
+    this.#openBatch = batch;
     const write = this.#writeChain.then(async () => {
-      const redacted = records.map((record) => ({ ...record, data: this.#redactor.value(record.data) }));
+      if (this.#openBatch === batch) this.#openBatch = undefined;
+      const redacted = batch.records.map((record) => ({
+        ...record,
+        data: this.#redactor.value(record.data),
+      }));
       // sending the same records again is safe: the store recognises an append that had committed
       const written = await this.#patiently(() =>
         this.#store.append(this.runId, redacted, {
           leaseOwner: this.#owner,
           ...(this.#token === undefined ? {} : { fencingToken: this.#token }),
-          ...(status === undefined ? {} : { status }),
+          ...(batch.status === undefined ? {} : { status: batch.status }),
         }),
       );
       const firstSeq = written[0]?.seq ?? this.#state.lastSeq + 1;
@@ -665,6 +691,7 @@ class Driver implements RunDriver {
       for (const record of written) this.#apply(record);
       return written;
     });
+    batch.written = write;
     this.#writeChain = write.catch(() => undefined);
     return write;
   }
@@ -1009,15 +1036,22 @@ class Driver implements RunDriver {
     output?: Record<string, unknown>,
   ): Promise<void> {
     const id = step.snapshot.id;
-    await this.#journal([
-      ...before,
-      {
-        type: RECORD.stepSucceeded,
-        step: id,
-        actor: ENGINE_ACTOR,
-        data: { attempt: step.attempts, summary, ...(output ? { output } : {}) },
-      },
-    ]);
+    const next = this.#startableAfter(step);
+    try {
+      await this.#journal([
+        ...before,
+        {
+          type: RECORD.stepSucceeded,
+          step: id,
+          actor: ENGINE_ACTOR,
+          data: { attempt: step.attempts, summary, ...(output ? { output } : {}) },
+        },
+        ...next.map((ready) => startedRecord(ready.step.snapshot.id, ready.step.attempts + 1)),
+      ]);
+    } catch (error) {
+      for (const ready of next) this.#running.delete(ready.step.snapshot.id);
+      throw error;
+    }
     const execution = this.#executions.get(id);
     if (execution)
       await this.#hook('onStepComplete', {
@@ -1027,6 +1061,36 @@ class Driver implements RunDriver {
         summary,
         actualMs: step.activeMs,
       });
+    for (const ready of next) this.#startAttempt(ready.step, ready.controller);
+  }
+
+  /**
+   * The steps that may start once `done` succeeds, the next of a chain or the queued ones of a fan-out,
+   * up to the parallel limit: their `step-started` goes into the same append as its `step-succeeded`
+   * (one commit per step instead of two). They are reserved in `#running` at once, so no turn starts
+   * them meanwhile. Steps that wait for people start on their own, as before.
+   */
+  #startableAfter(done: StepState): Array<{ step: StepState; controller: AbortController }> {
+    const state = this.#state;
+    if (this.#stopping || this.#fatal !== undefined || state.stopping || state.cancelRequested) return [];
+    const unblocked = (this.#dependents.get(done.snapshot.id) ?? []).filter(
+      (id) => this.#unmet.get(id) === 1,
+    );
+    const next: Array<{ step: StepState; controller: AbortController }> = [];
+    // a step that finishes its attempt still counts in #running until the attempt returns
+    let free = this.#parallel - this.#running.size + (this.#running.has(done.snapshot.id) ? 1 : 0);
+    for (const id of [...this.#ready, ...unblocked]) {
+      if (free <= 0) break;
+      const step = state.steps.get(id);
+      const kind = this.#executions.get(id)?.step.kind;
+      if (step?.status !== 'pending' || this.#running.has(id) || this.#childStopped(id)) continue;
+      if (kind === undefined || kind === 'approval' || kind === 'manual') continue;
+      const controller = new AbortController();
+      this.#running.set(id, controller);
+      next.push({ step, controller });
+      free -= 1;
+    }
+    return next;
   }
 
   async #notifyWaiting(id: string): Promise<void> {
@@ -1041,11 +1105,12 @@ class Driver implements RunDriver {
     });
   }
 
-  #startAttempt(step: StepState): void {
+  /** Starts an attempt; `reserved` is given when its `step-started` is already written (`#startableAfter`). */
+  #startAttempt(step: StepState, reserved?: AbortController): void {
     const id = step.snapshot.id;
-    const controller = new AbortController();
+    const controller = reserved ?? new AbortController();
     this.#running.set(id, controller);
-    this.#attempt(step, controller)
+    this.#attempt(step, controller, reserved !== undefined)
       .catch((error: unknown) => this.#fail(error))
       .finally(() => {
         this.#running.delete(id);
@@ -1083,15 +1148,15 @@ class Driver implements RunDriver {
     };
   }
 
-  async #attempt(step: StepState, controller: AbortController): Promise<void> {
+  async #attempt(step: StepState, controller: AbortController, started = false): Promise<void> {
     const id = step.snapshot.id;
     const execution = this.#executions.get(id);
     if (execution === undefined) throw new Error(`step ${id} is in the run but not in the plan`);
     const planStep = execution.step;
-    const attempt = step.attempts + 1;
+    const attempt = started ? step.attempts : step.attempts + 1;
     if (planStep.kind === 'approval' || planStep.kind === 'manual') {
       await this.#journal([
-        { type: RECORD.stepStarted, step: id, actor: ENGINE_ACTOR, data: { attempt } },
+        startedRecord(id, attempt),
         {
           type: RECORD.stepWaiting,
           step: id,
@@ -1103,7 +1168,7 @@ class Driver implements RunDriver {
       await this.#notifyWaiting(id);
       return;
     }
-    await this.#journal([{ type: RECORD.stepStarted, step: id, actor: ENGINE_ACTOR, data: { attempt } }]);
+    if (!started) await this.#journal([startedRecord(id, attempt)]);
     await this.#hook('onStepStart', { ...this.#event, step: planStep, attempt });
     const evidence: JournalInput[] = [];
     const timeout =
@@ -1119,6 +1184,8 @@ class Driver implements RunDriver {
           }, planStep.timeoutMs);
     const ctx = this.#context(planStep, controller.signal, evidence);
     try {
+      // a step started beside its predecessor's success may have been cancelled before it got here
+      if (controller.signal.aborted) throw controller.signal.reason;
       let summary = 'done';
       let output: Record<string, unknown> | undefined;
       if (execution.action) {
@@ -1450,4 +1517,8 @@ function checkRecord(
       ...(outcome.observed === undefined ? {} : { observed: outcome.observed }),
     },
   };
+}
+
+function startedRecord(step: string, attempt: number): JournalInput {
+  return { type: RECORD.stepStarted, step, actor: ENGINE_ACTOR, data: { attempt } };
 }

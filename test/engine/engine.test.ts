@@ -33,6 +33,32 @@ describe('engine', () => {
   });
 });
 
+describe('journal writes', () => {
+  it("writes each step's success and the next step's start in one append", async () => {
+    const bench = await setup([
+      { id: 'a', run: 'true' },
+      { id: 'b', needs: ['a'], run: 'true' },
+      { id: 'c', needs: ['b'], run: 'true' },
+      { id: 'd', needs: ['c'], run: 'true' },
+    ]);
+    const appends: string[][] = [];
+    const append = bench.store.append.bind(bench.store);
+    bench.store.append = (runId, records, options) => {
+      appends.push(records.filter((r) => r.type.startsWith('step-s')).map((r) => `${r.type} ${r.step}`));
+      return append(runId, records, options);
+    };
+    const run = await bench.engine.start({ plan: bench.plan, runbook: 'failover', startedBy: 'alice' });
+    expect((await run.done).status).toBe('succeeded');
+    expect(appends.filter((records) => records.length > 0)).toEqual([
+      ['step-started a'],
+      ['step-succeeded a', 'step-started b'],
+      ['step-succeeded b', 'step-started c'],
+      ['step-succeeded c', 'step-started d'],
+      ['step-succeeded d'],
+    ]);
+  });
+});
+
 describe('a run no process drives', () => {
   it('shows as waiting for a driver since its lease expired, and as driven while its lease is live', async () => {
     const bench = await setup([{ id: 'long', run: 'sleep 5' }]);
