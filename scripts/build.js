@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -21,4 +21,39 @@ cpSync(join(root, 'src'), dist, {
   recursive: true,
   filter: (source) => !source.endsWith('.ts'),
 });
+// `drctl validate`'s quick path: the plan and provider schemas precompiled into plain functions
+// (src/cli/validators.ts) and bundled with the loader into one file, so confirming a valid plan loads
+// neither zod nor the providers, and one module instead of thirty
+const { validatorsSource } = await import(pathToFileURL(join(dist, 'cli/validators.js')).href);
+writeFileSync(join(dist, 'cli/validators.generated.js'), validatorsSource());
+const { build } = await import('esbuild');
+await build({
+  stdin: {
+    contents:
+      "export { quicklyValidPlan } from './quick-validate.js'; export { validators } from './validators.generated.js';",
+    resolveDir: join(dist, 'cli'),
+  },
+  outfile: join(dist, 'cli/quick-validate.bundle.js'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // the bundle never shows a stack (anything but "valid" goes the full way), so it may be minified
+  minify: false,
+  // what only the full path loads stays out: zod's problems module, and yaml for syntax errors
+  external: ['yaml'],
+  plugins: [
+    {
+      name: 'schema-problems-outside',
+      setup(build) {
+        build.onResolve({ filter: /schema-problems/ }, () => ({
+          path: '../plan/schema-problems.js',
+          external: true,
+        }));
+      },
+    },
+  ],
+  logLevel: 'warning',
+});
+rmSync(join(dist, 'cli/validators.generated.js'));
 writeFileSync(join(dist, '.built'), '');

@@ -8,7 +8,8 @@ import { scheduleProblem } from '../schedule/index.ts';
 import { VERIFY_EVERY_DEFAULT_MS } from './defaults.ts';
 import { parseDuration } from './duration.ts';
 import type { BackupSchedule, Component, Verification } from './model.ts';
-import { BACKUP_ENGINE_NEEDS, BACKUP_ENGINES, SCHEDULE_TASKS, type WorkloadInput } from './schema.ts';
+import type { WorkloadInput } from './schema.ts';
+import { BACKUP_ENGINE_NEEDS, BACKUP_ENGINES, SCHEDULE_TASKS } from './terms.ts';
 import type { PathSegment } from './source.ts';
 
 type Report = (code: string, message: string, location: SourceLocation, hint?: string) => void;

@@ -47,21 +47,17 @@ import type {
   TierPolicy,
   Workload,
 } from './model.ts';
-import {
-  MESSAGE_FIELDS,
-  RUNBOOK_KINDS,
-  RUN_SHORTHAND,
-  STATUS_PAGE_CHANNEL,
-  TEST_KINDS,
-  type ChannelInput,
-  type CheckInput,
-  type ComponentInput,
-  type PlanFileInput,
-  type StepInput,
-  type WorkloadInput,
+import type {
+  ChannelInput,
+  CheckInput,
+  ComponentInput,
+  PlanFileInput,
+  StepInput,
+  WorkloadInput,
 } from './schema.ts';
+import { MESSAGE_FIELDS, RUNBOOK_KINDS, RUN_SHORTHAND, STATUS_PAGE_CHANNEL, TEST_KINDS } from './terms.ts';
 import { locate, locateText, problem, type PathSegment, type SourceFile } from './source.ts';
-import { closest } from './vocabulary.ts';
+import { closest } from './closest.ts';
 import { providerCall } from './calls.ts';
 import { findCycle } from './cycle.ts';
 import { checkBackupEngines, compileSchedules, compileVerifications } from './compile-schedules.ts';

@@ -4,9 +4,34 @@
  * Durations stay strings here; `compile.ts` turns the validated input into the model the rest of drctl uses.
  */
 import { z } from 'zod';
-import { parseDuration } from './duration.ts';
 import { CONTACT_CATEGORIES } from './contact-categories.ts';
+import * as rules from './rules.ts';
 import { STRATEGIES } from './strategies.ts';
+import {
+  BACKUP_ENGINE_NEEDS,
+  BACKUP_ENGINES,
+  MESSAGE_FIELDS,
+  RUNBOOK_KINDS,
+  RUN_SHORTHAND,
+  SCHEDULE_TASKS,
+  STATUS_PAGE_CHANNEL,
+  TEST_KINDS,
+  type BackupEngineNeeds,
+  type MessageField,
+} from './terms.ts';
+
+export { MAX_DURATION_MS } from './rules.ts';
+export {
+  BACKUP_ENGINE_NEEDS,
+  BACKUP_ENGINES,
+  MESSAGE_FIELDS,
+  RUNBOOK_KINDS,
+  RUN_SHORTHAND,
+  SCHEDULE_TASKS,
+  STATUS_PAGE_CHANNEL,
+  TEST_KINDS,
+};
+export type { BackupEngineNeeds, MessageField };
 
 const ID_PATTERN = /^[a-z0-9][a-z0-9_-]*$/i;
 
@@ -15,26 +40,13 @@ export const Id = z
   .regex(ID_PATTERN, 'an id is letters, digits, "-" and "_", starting with a letter or digit')
   .describe('An identifier: letters, digits, "-" and "_".');
 
-/** The longest duration a plan may write: ten years, far above any honest interval or objective. */
-export const MAX_DURATION_MS = 3_650 * 86_400_000;
-
 /**
  * A duration of at least `minMs`: `Duration` for times that may be zero (an expected time, a delay),
  * `Interval` for anything repeated or waited on, where zero would spin or give up at once.
  */
-function durationAtLeast(minMs: number) {
-  return z.string().superRefine((text, context) => {
-    const ms = parseDuration(text);
-    const shown = text.length > 24 ? `${text.slice(0, 20)}…` : text;
-    const message =
-      ms === undefined
-        ? 'not a duration; write it like 500ms, 90s, 15m, 4h, 2d or 1h30m'
-        : ms > MAX_DURATION_MS
-          ? `${shown} is longer than ten years; write at most 3650d`
-          : ms < minMs
-            ? `${shown} is zero; write a duration greater than 0s, e.g. 1s`
-            : undefined;
-    if (message !== undefined) context.addIssue({ code: 'custom', message, input: text });
+function durationAtLeast(minMs: 0 | 1) {
+  return z.string().refine(minMs === 0 ? rules.isDuration : rules.isInterval, {
+    error: (issue) => rules.durationProblem(issue.input as string, minMs),
   });
 }
 
@@ -46,35 +58,10 @@ export const Interval = durationAtLeast(1).describe(
   'A duration greater than zero: 500ms, 90s, 15m, 4h, 2d, 1w, or combined like 1h30m; at most 3650d.',
 );
 
-const ISO_DATE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|z|[+-]\d{2}:?\d{2})?)?$/;
-/** Plans speak of the recent past and the near future: sign-offs, reviews, drills. */
-const DATE_YEARS = { min: 1970, max: 2999 } as const;
-
-/** Why `text` is not a date a plan may hold, or undefined when it is one. */
-function dateProblem(text: string): string | undefined {
-  const match = ISO_DATE.exec(text.trim());
-  if (!match) return 'not a date; write it like 2026-03-01 or 2026-03-01T12:00:00Z';
-  const [year, month, day, hour = 0, minute = 0, second = 0] = match
-    .slice(1, 7)
-    .map((part) => Number(part ?? 0));
-  const calendar = new Date(Date.UTC(year!, month! - 1, day!));
-  if (calendar.getUTCMonth() !== month! - 1 || calendar.getUTCDate() !== day!)
-    return `${text} is not a day of the calendar; check the month and the day`;
-  if (hour > 23 || minute > 59 || second > 60)
-    return `${text} is not a time of day; write hours 00-23 and minutes 00-59`;
-  if (year! < DATE_YEARS.min || year! > DATE_YEARS.max)
-    return `${text} is out of range; write a year from ${DATE_YEARS.min} to ${DATE_YEARS.max}`;
-  return undefined;
-}
-
 /** A calendar date or timestamp, written in ISO 8601; a Date when a plan is built in code. */
 export const DateLike = z
   .union([z.string(), z.date()])
-  .superRefine((value, context) => {
-    const message = dateProblem(value instanceof Date ? value.toISOString() : value);
-    if (message !== undefined) context.addIssue({ code: 'custom', message, input: value });
-  })
+  .refine(rules.isPlanDate, { error: (issue) => rules.dateProblem(issue.input as string | Date) })
   .describe('A date (2026-03-01) or timestamp (2026-03-01T12:00:00Z), a year from 1970 to 2999.');
 
 /** A count a person writes (attempts, thresholds, quorums): small and whole. */
@@ -90,9 +77,6 @@ export const Port = Count(1, 65_535);
 /** An HTTP status code. */
 export const HttpStatus = Count(100, 599);
 
-/** A step's or a check's `run:` is shorthand for the shell provider's `run` with `command`. */
-export const RUN_SHORTHAND = { provider: 'shell', action: 'run', check: 'run', param: 'command' } as const;
-
 /** host:port with a port from 1 to 65535. */
 export const HostPort = z
   .string()
@@ -100,10 +84,7 @@ export const HostPort = z
     /^(?:[^:\s]+|\[[0-9a-f:.]+\]):\d{1,5}$/i,
     'not host:port; write it as host:port, e.g. 127.0.0.1:8080',
   )
-  .refine((text) => {
-    const port = Number(text.slice(text.lastIndexOf(':') + 1));
-    return port >= 1 && port <= 65_535;
-  }, 'the port is outside 1-65535; write a port from 1 to 65535');
+  .refine(rules.isPortInRange, 'the port is outside 1-65535; write a port from 1 to 65535');
 
 export const TIERS = [0, 1, 2, 3] as const;
 export const Tier = z.literal([0, 1, 2, 3]);
@@ -247,7 +228,7 @@ const Contact = z
       .optional()
       .describe('Dates this contact cannot be reached (leave, travel): escalation skips them.'),
   })
-  .refine((c) => c.backup !== c.id, {
+  .refine(rules.isOtherThanOwnBackup, {
     message: 'a contact cannot be their own backup; name someone else who stands in',
     path: ['backup'],
   });
@@ -301,7 +282,7 @@ const Probe = z
     failures: Count(1, 100).optional().describe('Consecutive failures to mark down. @default 3'),
     successes: Count(1, 100).optional().describe('Consecutive successes to mark up. @default 2'),
   })
-  .refine((p) => [p.url, p.tcp, p.run].filter((x) => x !== undefined).length === 1, {
+  .refine(rules.hasOneProbeKind, {
     message: 'a probe needs exactly one of url, tcp or run',
   });
 
@@ -316,7 +297,7 @@ const Replication = z
     every: Interval.optional().describe('Snapshot interval (mode snapshot).'),
     max_lag: Duration.optional().describe('Expected worst lag for async replication.'),
   })
-  .refine((r) => r.from === undefined || r.from !== r.to, {
+  .refine(rules.replicatesToAnotherSite, {
     message: 'replication from a site to itself; name another site in to',
     path: ['to'],
   });
@@ -330,53 +311,6 @@ const Retention = z.strictObject({
 
 export const BACKUP_TYPES = ['full', 'incremental', 'differential', 'snapshot', 'wal'] as const;
 export const BACKUP_MEDIA = ['disk', 'object', 'tape', 'database'] as const;
-export const BACKUP_ENGINES = ['drctl', 'restic', 'pgbackrest'] as const;
-
-/** What a backup engine needs of a policy and its component beyond `to:`, each with the hint people read. */
-export interface BackupEngineNeeds {
-  /** How people write the engine's name in messages. */
-  label: string;
-  /** `repository:` (or `path:`) must be given: what the message says is missing, and the hint. */
-  repository?: { missing: string; hint: string };
-  /** `password_env:` or `password_file:` must be given. */
-  password?: { hint: string };
-  /** The component kinds it backs up, what it backs up in words, and the hint for other kinds. */
-  kinds?: { only: readonly string[]; what: string; hint: string };
-  /** Fields the primary placement must set (checked for the kinds it backs up). */
-  placementFields?: { fields: readonly string[]; hint: string };
-  /** Its restores can be started as a scratch server (a verification's `restore_to: { postgres: true }`). */
-  scratchServer?: true;
-}
-
-/** Each backup engine's needs as data, checked when the plan compiles (`plan/compile-schedules.ts`). */
-export const BACKUP_ENGINE_NEEDS: Record<(typeof BACKUP_ENGINES)[number], BackupEngineNeeds> = {
-  drctl: { label: 'drctl' },
-  restic: {
-    label: 'restic',
-    repository: { missing: 'has no repository', hint: 'add `repository:` (a path, or a rest:/s3: URL)' },
-    password: {
-      hint: 'add `password_env:` (an environment variable) or `password_file:`; the password itself never goes in the plan',
-    },
-  },
-  pgbackrest: {
-    label: 'pgBackRest',
-    repository: {
-      missing: 'has no repository path',
-      hint: 'add `repository:` with the directory pgBackRest keeps its repository in',
-    },
-    kinds: {
-      only: ['postgres'],
-      what: 'PostgreSQL',
-      hint: 'use `engine: restic` (or drctl) for other kinds',
-    },
-    // pgBackRest reads the data directory and reaches the server by its socket, on this machine
-    placementFields: {
-      fields: ['data_dir', 'socket_dir'],
-      hint: "add data_dir (the server's data directory) and socket_dir (its unix_socket_directories) to the placement",
-    },
-    scratchServer: true,
-  },
-};
 const Backup = z.strictObject({
   every: Interval.describe('How often a backup is taken.'),
   type: z.enum(BACKUP_TYPES).optional().describe('@default full'),
@@ -415,7 +349,6 @@ const Backup = z.strictObject({
   stanza: Id.optional().describe('pgBackRest stanza. @default the component id'),
 });
 
-export const SCHEDULE_TASKS = ['backup', 'prune', 'check', 'verify'] as const;
 const Schedule = z
   .strictObject({
     id: Id,
@@ -432,7 +365,7 @@ const Schedule = z
     to: Id.optional().describe("The backup policy, by its site. @default the component's first"),
     type: z.enum(['full', 'diff', 'incr']).optional().describe('pgBackRest backup type. @default incr'),
   })
-  .refine((s) => SCHEDULE_TASKS.filter((task) => s[task] !== undefined).length === 1, {
+  .refine(rules.hasOneScheduleTask, {
     message: 'a schedule needs exactly one of backup, prune, check or verify',
   });
 
@@ -569,7 +502,7 @@ export const Check = z
     timeout: Interval.optional(),
     evidence: z.string().optional().describe('What this check proves, for the runbook and the report.'),
   })
-  .refine((c) => [c.run, c.http, c.sql, c.check].filter((x) => x !== undefined).length === 1, {
+  .refine(rules.hasOneCheckKind, {
     message: 'a check needs exactly one of run, http, sql or check',
   });
 
@@ -590,7 +523,7 @@ const Approval = z
       .optional()
       .describe('The approver may not be the person who started the run. @default true'),
   })
-  .refine((a) => a.by === undefined || a.role !== undefined || (a.quorum ?? 1) <= new Set(a.by).size, {
+  .refine(rules.quorumWithinApprovers, {
     message: 'the quorum is more than the approvers named in by; lower the quorum or name more approvers',
     path: ['quorum'],
   });
@@ -612,16 +545,10 @@ const Retries = z.union([
       backoff: Duration.optional(),
       max_backoff: Duration.optional(),
     })
-    .refine(
-      (r) =>
-        r.backoff === undefined ||
-        r.max_backoff === undefined ||
-        parseDuration(r.backoff)! <= parseDuration(r.max_backoff)!,
-      {
-        message: 'backoff is longer than max_backoff; make max_backoff at least backoff',
-        path: ['max_backoff'],
-      },
-    ),
+    .refine(rules.backoffWithinMax, {
+      message: 'backoff is longer than max_backoff; make max_backoff at least backoff',
+      path: ['max_backoff'],
+    }),
 ]);
 
 export const FAILURE_POLICIES = ['abort', 'continue', 'rollback', 'escalate'] as const;
@@ -657,7 +584,6 @@ export const Step = z.strictObject({
   undo: Undo.optional().describe('How to roll this step back.'),
 });
 
-export const RUNBOOK_KINDS = ['failover', 'failback', 'restore', 'custom'] as const;
 const Runbook = z.strictObject({
   kind: z
     .enum(RUNBOOK_KINDS)
@@ -713,8 +639,6 @@ const FrontDoor = z.strictObject({
     .optional()
     .describe('How a drill writes through the front door and checks what survived.'),
 });
-
-export const TEST_KINDS = ['tabletop', 'partial-failover', 'full-failover', 'backup-restore'] as const;
 
 /** When one test of a workload is due: a duration, or an interval or cron expression with options. */
 const TestSchedule = z.union([
@@ -961,40 +885,6 @@ export const MESSAGE_EVENTS = [
   'promise-reminder',
   'promise-missed',
 ] as const;
-/** The facts a template can name as {{field}}; a template naming any other is a plan error. */
-export const MESSAGE_FIELDS = {
-  event: 'what happened: one of the template events',
-  plan: 'the plan name',
-  workload: 'the workload id',
-  workload_name: 'the workload name',
-  flows: 'the affected user flows, with their state',
-  runbook: 'the runbook name',
-  run: 'the run id',
-  status: 'the run status',
-  started_by: 'who or what started the run',
-  step: 'the step id (step-failed, approval-waiting)',
-  step_name: 'the step name',
-  error: 'the error code and message of a failed step',
-  escalate_to: 'whom the message escalates to',
-  waited: 'how long the step has been waiting',
-  eta: "the expected time left, from the runbook's critical path",
-  console: 'a link to the run in the console',
-  incident: 'the incident title',
-  skipped:
-    'who the message skipped because they are away or off call, and who stands in; empty when nobody was skipped',
-  sent_at: 'when the message was made (ISO 8601); not how current the data is',
-  reason:
-    'why a readiness promise is broken, or was (readiness-broken, readiness-reminder, readiness-resolved)',
-  promise:
-    'the communication promise an incident owes: the status page within 15m, the root cause within 72h (promise-reminder, promise-missed)',
-  due: 'when that promise falls due (ISO 8601)',
-  data_as_of:
-    "how current the recovered data is, per component: the last transaction a promoted standby replayed, the time of the restored backup, the point-in-time target; 'not known yet' until a step reports it",
-} as const;
-export type MessageField = keyof typeof MESSAGE_FIELDS;
-
-/** The built-in channel a template names to write the status page's incident update. */
-export const STATUS_PAGE_CHANNEL = 'status-page';
 
 const ChannelRetry = z.strictObject({
   attempts: Count(1, 100).optional().describe('Deliveries tried before the message is failed. @default 5'),

@@ -387,6 +387,11 @@ function jsYamlProblem(text: string, file: string, error: unknown): PlanProblem 
   return problem('DRCTL_PLAN_YAML', error.reason, at, yamlHint(''));
 }
 
+/** The first line of a file: where problems about the file as a whole point. */
+export function fileStart(file: string): SourceLocation {
+  return { file, line: 1, column: 1 };
+}
+
 export function problem(code: string, message: string, location: SourceLocation, hint?: string): PlanProblem {
   return hint === undefined ? { code, message, location } : { code, message, location, hint };
 }

@@ -7,10 +7,10 @@ import type { z } from 'zod';
 import type { PlanProblem, SourceLocation } from '../errors.ts';
 import { callName } from '../plan/calls.ts';
 import type { Check, Plan, ProviderCall, Step } from '../plan/model.ts';
-import { closest } from '../plan/vocabulary.ts';
+import { closest } from '../plan/closest.ts';
 import type { Provider } from './provider.ts';
 
-type Kind = 'action' | 'check';
+export type Kind = 'action' | 'check';
 
 const CODES = {
   action: { unknown: 'DRCTL_PLAN_ACTION_UNKNOWN', params: 'DRCTL_PLAN_ACTION_PARAMS' },
@@ -20,31 +20,48 @@ const CODES = {
 /** Problems with the provider actions and checks a plan uses; empty when all of them are right. */
 export function checkStepActions(plan: Plan, providers: readonly Provider[]): PlanProblem[] {
   const problems: PlanProblem[] = [];
+  for (const { kind, call, where, location, step } of providerCalls(plan)) {
+    const found = checkOne(plan, kind, call, where, location, providers);
+    problems.push(...found);
+    if (found.length === 0 && step !== undefined) compileClientsMove(step, call, providers);
+  }
+  return problems;
+}
+
+/** A provider action or check a plan calls, where, and the step whose own action it is. */
+export interface PlannedCall {
+  kind: Kind;
+  call: ProviderCall;
+  where: string;
+  location: SourceLocation;
+  step?: Step;
+}
+
+/**
+ * Every `action:` of a step or an undo, and every `check:` of a validation or a wait. What `run:`
+ * stands for is checked when it runs.
+ */
+export function* providerCalls(plan: Plan): Generator<PlannedCall> {
   for (const workload of plan.workloads) {
     for (const runbook of workload.runbooks) {
       for (const step of runbook.steps) {
         const where = `step ${step.id} of runbook ${workload.id}/${runbook.name}`;
-        // `action:` and `check:` are checked here; what `run:` stands for is checked when it runs
-        if (step.action !== undefined && step.call !== undefined) {
-          const found = checkOne(plan, 'action', step.call, where, step.at, providers);
-          problems.push(...found);
-          if (found.length === 0) compileClientsMove(step, step.call, providers);
-        }
-        if (step.undo?.action !== undefined && step.undo.call !== undefined) {
-          problems.push(
-            ...checkOne(plan, 'action', step.undo.call, `the undo of ${where}`, step.at, providers),
-          );
-        }
+        if (step.action !== undefined && step.call !== undefined)
+          yield { kind: 'action', call: step.call, where, location: step.at, step };
+        if (step.undo?.action !== undefined && step.undo.call !== undefined)
+          yield { kind: 'action', call: step.undo.call, where: `the undo of ${where}`, location: step.at };
         for (const check of checksOf(step)) {
           if (check.check === undefined || check.call === undefined) continue;
-          problems.push(
-            ...checkOne(plan, 'check', check.call, `check "${check.name}" of ${where}`, check.at, providers),
-          );
+          yield {
+            kind: 'check',
+            call: check.call,
+            where: `check "${check.name}" of ${where}`,
+            location: check.at,
+          };
         }
       }
     }
   }
-  return problems;
 }
 
 /** Records on the step how long after it clients move, when its action declares that (a DNS TTL). */
@@ -111,7 +128,7 @@ function checkOne(
  * Parameters named `component` and `site` are, by convention across providers, ids in the plan: a
  * misspelt one is caught here rather than when the step runs.
  */
-function checkReferences(
+export function checkReferences(
   kind: Kind,
   ref: string,
   data: unknown,

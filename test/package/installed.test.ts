@@ -13,7 +13,15 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, realpathSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/tmp.ts';
@@ -101,6 +109,31 @@ describe('drctl as installed from its package', () => {
   it('runs the built dist/, not the sources', () => {
     expect(existsSync(join(installed, 'dist/.built'))).toBe(true);
     expect(existsSync(join(installed, 'src'))).toBe(false);
+  });
+
+  it('validates a plan with the precompiled validators, and positions the problems of a wrong one', () => {
+    const bin = join(installed, 'bin/drctl.js');
+    expect(existsSync(join(installed, 'dist/cli/quick-validate.bundle.js'))).toBe(true);
+    const valid = spawnSync(
+      process.execPath,
+      [bin, 'validate', join(installed, 'examples/two-site/plan.yaml')],
+      {
+        cwd: scratch,
+        env: userEnv(),
+        encoding: 'utf8',
+      },
+    );
+    expect(valid.status, valid.stderr).toBe(0);
+    expect(valid.stdout).toMatch(/valid — 1 workloads, 2 components, 3 runbooks/);
+    const wrong = join(scratch, 'wrong.yaml');
+    writeFileSync(wrong, 'version: 1\nname: wrong\nworkloads:\n  - id: shop\n    tier: 7\n');
+    const invalid = spawnSync(process.execPath, [bin, 'validate', 'wrong.yaml'], {
+      cwd: scratch,
+      env: userEnv(),
+      encoding: 'utf8',
+    });
+    expect(invalid.status).toBe(1);
+    expect(invalid.stderr).toMatch(/^wrong\.yaml:5:11: DRCTL_PLAN_VALUE /m);
   });
 
   it('serves every asset the console pages link, and every file of the console assets folder', async () => {
