@@ -413,11 +413,14 @@ export class Communications {
     if (incident === undefined || incident.state === 'resolved' || site === undefined) return;
     const waiting = run.children.map((c) => c.workload).filter((id) => !run.recovered.includes(id));
     const name = plan.workloads.find((w) => w.id === child)?.name ?? child;
+    const body =
+      waiting.length === 0
+        ? `${name} works again: every service of site ${site} is back.`
+        : `${name} works again (${run.recovered.length} of ${run.children.length}). Still recovering: ${waiting.map((id) => plan.workloads.find((w) => w.id === id)?.name ?? id).join(', ')}.`;
+    // another process (or this one after a restart) reading the same journal says it once
+    if (incident.updates.some((update) => update.body === body)) return;
     await this.incidents.update(incidentId, {
-      body:
-        waiting.length === 0
-          ? `${name} works again: every service of site ${site} is back.`
-          : `${name} works again (${run.recovered.length} of ${run.children.length}). Still recovering: ${waiting.map((id) => plan.workloads.find((w) => w.id === id)?.name ?? id).join(', ')}.`,
+      body,
       by: 'drctl',
       components: siteRunComponents(plan, site, waiting),
     });

@@ -4,6 +4,7 @@
  * where it is and whom its approvals wait on, each tier against its RTO.
  */
 import { describe, expect, it } from 'vitest';
+import { Communications } from '../../src/notify/communications.ts';
 import type { StatusSnapshot } from '../../src/status/index.ts';
 import { eventually, testServer } from './support.ts';
 
@@ -97,6 +98,12 @@ describe('a site run in the server', async () => {
       'Accounts works again (1 of 2). Still recovering: Shop.',
     );
     expect(partly.incidents[0]!.affected.map((a) => `${a.workload}/${a.flow}`)).toEqual(['shop/Checkout']);
+    // a second instance on the same store reads the same journal and says nothing twice
+    const second = new Communications({ store: t.server.ctx.store, plans: () => t.server.ctx.plans.list() });
+    await second.tick();
+    await second.stop();
+    const incident = await second.incidents.get(incidentId);
+    expect(incident?.updates.filter((u) => u.body.startsWith('Accounts works again'))).toHaveLength(1);
 
     // the console: each child with its state, where it is, whom its approval waits on; tiers against RTO
     const viewer = await session(t.tokens.vera);
