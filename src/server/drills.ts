@@ -32,6 +32,12 @@ export interface DrillJob {
   reportId?: string;
   error?: { code: string; message: string; hint?: string };
   progress: Array<{ at: string; line: string }>;
+  /** The drill's own id once it started (`drctl drill continue|note ID`), for its rehearsal controls. */
+  drillId?: string;
+  /** Started with a pause after the fault, continued by someone (docs/drills.md). */
+  pause?: boolean;
+  /** Only these runbook steps run: `a..b` or `a,b`. */
+  steps?: string;
   /** The process running it, so a restarted server can tell its own orphans. */
   host: string;
   pid: number;
@@ -43,6 +49,10 @@ export interface DrillStart {
   startedBy: string;
   /** Run the workload's failback after the failover is measured. @default false */
   failback?: boolean;
+  /** Hold the failover after the fault until someone continues. @default false */
+  pause?: boolean;
+  /** Only these runbook steps run. @default every step */
+  steps?: string;
 }
 
 type RunDrill = (options: DrillOptions) => Promise<DrillOutcome>;
@@ -112,6 +122,36 @@ export class DrillSupervisor {
     return this.get(id);
   }
 
+  /** Someone in the room continues a paused drill. */
+  async continue(id: string, by: string): Promise<DrillJob> {
+    const { continueDrill } = await import('../drill/rehearsal.ts');
+    await continueDrill(this.#ctx.store, await this.#drillIdOf(id), by);
+    await this.#progress(id, `continued by ${by}`);
+    return this.get(id);
+  }
+
+  /** A note from the room, kept in the drill's report. */
+  async note(id: string, by: string, text: string): Promise<DrillJob> {
+    const { addDrillNote } = await import('../drill/rehearsal.ts');
+    await addDrillNote(this.#ctx.store, await this.#drillIdOf(id), by, text);
+    await this.#progress(id, `note from ${by}: ${text}`);
+    return this.get(id);
+  }
+
+  async #drillIdOf(id: string): Promise<string> {
+    const job = await this.get(id);
+    if (job.status !== 'running' || job.drillId === undefined)
+      throw new ApiError(
+        409,
+        'DRCTL_API_DRILL_NOT_LIVE',
+        `drill job ${id} is ${job.status === 'running' ? 'still starting' : job.status}`,
+        {
+          hint: 'pauses and notes belong to a drill while it runs',
+        },
+      );
+    return job.drillId;
+  }
+
   /** On start: jobs a dead process of this host left running are marked interrupted. */
   async markOrphans(): Promise<void> {
     for (const job of await this.list(1000)) {
@@ -170,6 +210,8 @@ export class DrillSupervisor {
       startedAt: startedAt.toISOString(),
       status: 'running',
       progress: [],
+      ...(request.pause === true ? { pause: true } : {}),
+      ...(request.steps === undefined ? {} : { steps: request.steps }),
       host: hostname(),
       pid: process.pid,
     };
@@ -214,6 +256,13 @@ export class DrillSupervisor {
           );
         },
         ...(request.failback === true ? { failback: {} } : {}),
+        ...(request.pause === true ? { pause: true } : {}),
+        ...(request.steps === undefined ? {} : { steps: request.steps }),
+        onStart: (drillId) => {
+          this.#update(job.id, { drillId }).catch((error: unknown) =>
+            log.warn({ err: error }, 'the drill id was not kept with its job'),
+          );
+        },
       });
       await this.#update(job.id, {
         status: outcome.report.passed ? 'passed' : 'failed',

@@ -75,6 +75,44 @@ describe('drills through the API', () => {
     }
   }, 120_000);
 
+  it('holds a paused drill after the fault until an operator continues it, and keeps the note from the room in its report', async () => {
+    const { server, call, operator, viewer } = await warmServer();
+    try {
+      const started = await call('POST', '/drills', operator, { scenario: 'east-killed', pause: true });
+      expect(started.status).toBe(202);
+      const id = started.body.id as string;
+      const paused = await eventually(async () => {
+        const job = await call('GET', `/drill-jobs/${id}`, viewer);
+        return job.body.progress.some((p: { line: string }) => p.line.startsWith('paused'))
+          ? job.body
+          : undefined;
+      }, 60_000);
+      expect(paused.drillId).toMatch(/^east-killed-/);
+      expect((await call('POST', `/drill-jobs/${id}/continue`, viewer, {})).status).toBe(403);
+      const noted = await call('POST', `/drill-jobs/${id}/notes`, operator, {
+        text: 'east is gone, nobody failed over yet',
+      });
+      expect(noted.status).toBe(200);
+      expect((await call('POST', `/drill-jobs/${id}/continue`, operator, {})).status).toBe(200);
+      const ended = await eventually(async () => {
+        const job = await call('GET', `/drill-jobs/${id}`, viewer);
+        return job.body.status === 'running' ? undefined : job.body;
+      }, 90_000);
+      const report = (await call('GET', `/drills/${ended.reportId}`, viewer)).body.report;
+      expect(report.rehearsal).toMatchObject({
+        pauses: [{ reason: 'after the fault, before the failover', continuedBy: 'olga' }],
+        notes: [{ by: 'olga', text: 'east is gone, nobody failed over yet' }],
+      });
+      expect(report.timeline.map((t: { detail: string }) => t.detail)).toContain(
+        'olga: east is gone, nobody failed over yet',
+      );
+      const late = await call('POST', `/drill-jobs/${id}/continue`, operator, {});
+      expect(late.body.error.code).toBe('DRCTL_API_DRILL_NOT_LIVE');
+    } finally {
+      await server.close();
+    }
+  }, 120_000);
+
   it('cancels a running drill: its environment is stopped and the job ends cancelled with no report', async () => {
     const { server, call, operator } = await warmServer();
     try {

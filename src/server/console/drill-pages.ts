@@ -44,7 +44,12 @@ export function registerDrillPages(api: Api, ctx: ServerContext, kit: ConsoleKit
     path: '/drills',
     role: 'operator',
     summary: 'Start a drill',
-    body: z.object({ choice: z.string().min(1).max(1000), failback: z.literal('on').optional() }),
+    body: z.object({
+      choice: z.string().min(1).max(1000),
+      failback: z.literal('on').optional(),
+      pause: z.literal('on').optional(),
+      steps: z.string().max(2000).optional(),
+    }),
     handler: ({ c, body, principal }) =>
       act(c, principal, '/drills', async () => {
         // `PLAN SCENARIO`, the plan's name URI-encoded (names may hold spaces)
@@ -54,6 +59,8 @@ export function registerDrillPages(api: Api, ctx: ServerContext, kit: ConsoleKit
           scenario,
           startedBy: principal?.name ?? 'unknown',
           failback: body.failback === 'on',
+          pause: body.pause === 'on',
+          ...(body.steps === undefined || body.steps.trim() === '' ? {} : { steps: body.steps.trim() }),
         });
         return `/drill-jobs/${encodeURIComponent(job.id)}`;
       }),
@@ -91,6 +98,38 @@ export function registerDrillPages(api: Api, ctx: ServerContext, kit: ConsoleKit
       const back = `/drill-jobs/${encodeURIComponent(params.id)}`;
       return act(c, principal, back, async () => {
         await ctx.drills.cancel(params.id, principal?.name ?? 'unknown');
+        return back;
+      });
+    },
+  });
+
+  api.page({
+    method: 'POST',
+    path: '/drill-jobs/:id/continue',
+    role: 'operator',
+    summary: 'Continue a paused drill',
+    params: RunParams,
+    body: z.object({}),
+    handler: ({ c, params, principal }) => {
+      const back = `/drill-jobs/${encodeURIComponent(params.id)}`;
+      return act(c, principal, back, async () => {
+        await ctx.drills.continue(params.id, principal?.name ?? 'unknown');
+        return back;
+      });
+    },
+  });
+
+  api.page({
+    method: 'POST',
+    path: '/drill-jobs/:id/notes',
+    role: 'operator',
+    summary: 'Keep a note in a running drill',
+    params: RunParams,
+    body: z.object({ text: z.string().min(1).max(4000) }),
+    handler: ({ c, params, body, principal }) => {
+      const back = `/drill-jobs/${encodeURIComponent(params.id)}`;
+      return act(c, principal, back, async () => {
+        await ctx.drills.note(params.id, principal?.name ?? 'unknown', body.text);
         return back;
       });
     },

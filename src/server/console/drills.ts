@@ -38,6 +38,13 @@ export function drillStartForm(plans: readonly Plan[], principal: Principal | un
         )}
       </fieldset>
       <label><input type="checkbox" name="failback" value="on" /> also run and measure the failback</label>
+      <label
+        ><input type="checkbox" name="pause" value="on" /> pause after the fault, before the failover, until
+        someone continues</label
+      >
+      <label
+        >only these steps <input type="text" name="steps" placeholder="a..b or a,b" maxlength="2000"
+      /></label>
       <p class="muted">
         The drill runs for real: the workload's environment comes up, the faults are injected, the failover is
         measured.
@@ -102,10 +109,32 @@ export function drillJobBody(job: DrillJob, principal: Principal | undefined, no
           </form>`
         : ''
     }
+    ${rehearsalForms(job, principal)}
     <ol class="drill-progress">
       ${job.progress.map(
         (entry) => html`<li><time datetime="${entry.at}">${entry.at.slice(11, 19)}</time> ${entry.line}</li>`,
       )}
     </ol>
   </section>`;
+}
+
+/** Continue a paused drill and keep a note from the room: operators, while the drill runs. */
+function rehearsalForms(job: DrillJob, principal: Principal | undefined): Fragment {
+  if (job.status !== 'running' || principal === undefined || !allows(principal.role, 'operator'))
+    return html``;
+  return html`<div class="rehearsal">
+    ${
+      job.pause === true
+        ? html`<form method="post" action="/drill-jobs/${job.id}/continue">
+            ${csrfField(principal)}
+            <button type="submit" class="primary">Continue: start the failover</button>
+          </form>`
+        : ''
+    }
+    <form method="post" action="/drill-jobs/${job.id}/notes">
+      ${csrfField(principal)}
+      <label>Note from the room <input type="text" name="text" required maxlength="4000" /></label>
+      <button type="submit">Keep the note</button>
+    </form>
+  </div>`;
 }

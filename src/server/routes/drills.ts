@@ -47,6 +47,9 @@ const DrillJobSchema = z.object({
   reportId: z.string().optional().describe('GET /api/v1/drills/{reportId} once the drill measured'),
   error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }).optional(),
   progress: z.array(z.object({ at: z.string(), line: z.string() })),
+  drillId: z.string().optional().describe('the drill id `drctl drill continue|note` take'),
+  pause: z.boolean().optional(),
+  steps: z.string().optional(),
 });
 
 const JobParams = z.object({ id: z.string().min(1).max(100) });
@@ -69,6 +72,11 @@ export function registerDrills(api: Api, ctx: ServerContext): void {
       scenario: z.string().min(1).max(200),
       plan: z.string().optional().describe('needed when the server serves several plans'),
       failback: z.boolean().default(false).describe("also run and measure the workload's failback"),
+      pause: z
+        .boolean()
+        .default(false)
+        .describe('hold the failover after the fault until POST /drill-jobs/{id}/continue'),
+      steps: z.string().max(2000).optional().describe('only these runbook steps run: a..b or a,b'),
     }),
     response: DrillJobSchema,
     handler: async ({ body, principal }) =>
@@ -78,6 +86,8 @@ export function registerDrills(api: Api, ctx: ServerContext): void {
           scenario: body.scenario,
           startedBy: principal?.name ?? 'unknown',
           failback: body.failback,
+          pause: body.pause,
+          ...(body.steps === undefined ? {} : { steps: body.steps }),
         }),
       ),
   });
@@ -109,6 +119,29 @@ export function registerDrills(api: Api, ctx: ServerContext): void {
     response: DrillJobSchema,
     handler: async ({ params, principal }) =>
       shown(await ctx.drills.cancel(params.id, principal?.name ?? 'unknown')),
+  });
+
+  api.route({
+    method: 'POST',
+    path: '/drill-jobs/:id/continue',
+    role: 'operator',
+    summary: 'Continue a drill that paused between the fault and the failover',
+    params: JobParams,
+    body: z.object({}).optional(),
+    response: DrillJobSchema,
+    handler: async ({ params, principal }) =>
+      shown(await ctx.drills.continue(params.id, principal?.name ?? 'unknown')),
+  });
+  api.route({
+    method: 'POST',
+    path: '/drill-jobs/:id/notes',
+    role: 'operator',
+    summary: "Keep a note from the room in a running drill's report",
+    params: JobParams,
+    body: z.object({ text: z.string().min(1).max(4000) }),
+    response: DrillJobSchema,
+    handler: async ({ params, body, principal }) =>
+      shown(await ctx.drills.note(params.id, principal?.name ?? 'unknown', body.text)),
   });
 
   api.route({
