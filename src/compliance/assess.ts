@@ -10,6 +10,7 @@ import type { SourceLocation } from '../errors.ts';
 import { formatDuration } from '../plan/duration.ts';
 import type { DrillRecord, DrillType, Plan, RequiredTest, TestKind, Workload } from '../plan/model.ts';
 import type { AttestationStatus } from './attestations.ts';
+import type { TrainingStatus } from './training.ts';
 import type { TestOccurrence } from './occurrences.ts';
 
 const DAY_MS = 86_400_000;
@@ -74,6 +75,8 @@ export interface ComplianceReport {
   ok: boolean;
   /** seed 002's people's work per workload (drctl attest); informational, `ok` does not depend on it. */
   attestations?: AttestationStatus[];
+  /** Each DR executor's last drill or tabletop against the review interval (seed 003); informational. */
+  training?: TrainingStatus[];
 }
 
 /** The analysis findings compliance reports as issues. */

@@ -2,6 +2,7 @@
 import { formatLocation } from '../errors.ts';
 import type { ComplianceReport, TestAssessment } from './assess.ts';
 import type { AttestationStatus } from './attestations.ts';
+import type { TrainingStatus } from './training.ts';
 
 const day = (date: Date | undefined): string => (date === undefined ? '—' : date.toISOString().slice(0, 10));
 
@@ -34,6 +35,8 @@ export function formatCompliance(report: ComplianceReport): string {
   }
   const attestations = report.attestations ?? [];
   if (attestations.length > 0) lines.push(formatAttestations(attestations));
+  const training = report.training ?? [];
+  if (training.length > 0) lines.push(formatTraining(training));
   if (report.issues.length > 0) {
     lines.push(`Issues (${report.issues.length})`);
     for (const issue of report.issues) {
@@ -67,6 +70,11 @@ export function complianceToJson(report: ComplianceReport): Record<string, unkno
       })),
     })),
     issues: report.issues,
+    training: (report.training ?? []).map((t) => ({
+      ...t,
+      last: t.last === undefined ? null : { ...t.last, at: t.last.at.toISOString() },
+      expiresAt: t.expiresAt?.toISOString() ?? null,
+    })),
     attestations: (report.attestations ?? []).map((a) => ({
       ...a,
       expiresAt: a.expiresAt?.toISOString() ?? null,
@@ -91,6 +99,26 @@ export function formatAttestations(attestations: AttestationStatus[]): string {
         ? 'never attested'
         : `by ${a.last.by} on ${day(new Date(a.last.at))}, until ${day(a.expiresAt)}${a.last.note ? `: ${a.last.note}` : ''}`;
     lines.push(`  ${`${a.workload}/${a.item}`.padEnd(width)}  ${ATTEST_MARK[a.status].padEnd(7)}  ${last}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const TRAINING_MARK: Record<TrainingStatus['status'], string> = {
+  current: 'current',
+  stale: 'STALE',
+  never: 'NEVER',
+};
+
+/** Each DR executor's last rehearsal, and until when it counts. */
+export function formatTraining(training: TrainingStatus[]): string {
+  const lines = ['Training of DR executors (last drill or tabletop; each counts for the review interval)'];
+  const width = Math.max(...training.map((t) => t.contact.length));
+  for (const t of training) {
+    const last =
+      t.last === undefined
+        ? 'took part in no drill or tabletop'
+        : `${t.last.what} on ${day(t.last.at)}, counts until ${day(t.expiresAt)}`;
+    lines.push(`  ${t.contact.padEnd(width)}  ${TRAINING_MARK[t.status].padEnd(7)}  ${t.name}: ${last}`);
   }
   return `${lines.join('\n')}\n`;
 }

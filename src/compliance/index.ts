@@ -8,6 +8,7 @@ import type { RunStore } from '../store/store.ts';
 import { assessCompliance, type ComplianceReport } from './assess.ts';
 import { attestationsOf } from './attestations.ts';
 import { collectOccurrences } from './occurrences.ts';
+import { trainingOf } from './training.ts';
 
 export {
   assessCompliance,
@@ -36,13 +37,19 @@ export {
   VERIFICATIONS_COLLECTION,
 } from './occurrences.ts';
 export type { OccurrenceSource, TestOccurrence } from './occurrences.ts';
-export { complianceToJson, formatAttestations, formatCompliance } from './format.ts';
+export { complianceToJson, formatAttestations, formatCompliance, formatTraining } from './format.ts';
 export { ATTESTATIONS_COLLECTION, attestationsOf, recordAttestation } from './attestations.ts';
 export type { AttestationRecord, AttestationStatus } from './attestations.ts';
+export { trainingOf } from './training.ts';
+export type { TrainingState, TrainingStatus } from './training.ts';
 
 export async function complianceOf(plan: Plan, store: RunStore, now: Date): Promise<ComplianceReport> {
   const report = assessCompliance(plan, await collectOccurrences(plan, store), now);
-  return { ...report, attestations: await attestationsOf(plan, store, now) };
+  return {
+    ...report,
+    attestations: await attestationsOf(plan, store, now),
+    training: await trainingOf(plan, store, now),
+  };
 }
 export { scheduleTests, testJobId, REMINDERS_COLLECTION } from './scheduled.ts';
 export type { ScheduleTestsOptions, TestReminder } from './scheduled.ts';

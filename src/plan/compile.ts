@@ -608,6 +608,8 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
           'drill record',
           report,
         );
+      for (const [j, id] of (h.participants ?? []).entries())
+        refContact(id, () => dat('history', i, 'participants', j), 'participant of a drill record');
       history.push({
         type: h.type,
         at: new Date(h.at),
@@ -615,6 +617,7 @@ export function compilePlan(files: LoadedFile[], meta: CompileMeta): { plan: Pla
         scenario: h.scenario,
         result: h.result,
         note: h.note,
+        participants: h.participants ?? [],
         location,
       });
     }

@@ -627,6 +627,8 @@ export interface DrillRecord {
   scenario: string | undefined;
   result: 'passed' | 'failed' | undefined;
   note: string | undefined;
+  /** Contacts who took part (their training currency); absent in records built in code. */
+  participants?: string[];
   location: SourceLocation;
 }
 

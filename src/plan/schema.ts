@@ -852,6 +852,10 @@ const DrillRecord = z.strictObject({
   scenario: Id.optional(),
   result: z.enum(['passed', 'failed']).optional(),
   note: z.string().optional(),
+  participants: z
+    .array(Id)
+    .optional()
+    .describe('Contacts who took part: their training is current from this date (drctl compliance).'),
 });
 
 const Drills = z.strictObject({

@@ -385,6 +385,22 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
         ),
       },
       ...compliance.issues.map((i) => ({ kind: 'p' as const, text: `${i.code}: ${i.message}` })),
+      ...((compliance.training ?? []).length === 0
+        ? []
+        : [
+            {
+              kind: 'table' as const,
+              className: 'training',
+              head: ['DR executor', 'Last drill or tabletop', 'Date', 'Counts until', 'Training'],
+              rows: (compliance.training ?? []).map((t) => [
+                t.name,
+                t.last?.what ?? 'none',
+                t.last ? day(t.last.at) : '—',
+                t.expiresAt ? day(t.expiresAt) : '—',
+                t.status,
+              ]),
+            },
+          ]),
     ],
   });
 
