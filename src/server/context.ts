@@ -5,7 +5,6 @@
  * place the server opens its store.
  */
 import { resolve } from 'node:path';
-import pino from 'pino';
 import { Registry } from 'prom-client';
 import { Engine } from '../engine/index.ts';
 import type { EngineHooks } from '../engine/index.ts';
@@ -18,6 +17,7 @@ import { DrillSupervisor } from './drills.ts';
 import { ReadinessCache } from './readiness.ts';
 import { RunSupervisor } from './runs.ts';
 import { RunWatcher } from './watcher.ts';
+import { redactingLogger } from '../system/logger.ts';
 
 export * from './core.ts';
 
@@ -49,11 +49,12 @@ export async function createContext(options: ServerOptions): Promise<ServerConte
   const plans = await PlanSet.load(options.plans, providers);
   const logger =
     options.logger ??
-    pino(
-      { level: options.debug ? 'debug' : 'info' },
-      // every line redacted with the plans' secrets, as the engine's log file is
-      { write: (line: string) => void process.stderr.write(plans.redactor.text(line)) },
-    );
+    redactingLogger({
+      level: options.debug ? 'debug' : 'info',
+      // the plans' redactor of the moment: a reload brings new secrets
+      redact: (line) => plans.redactor.text(line),
+      echo: (line) => void process.stderr.write(line),
+    });
   const resolved: ResolvedServerOptions = {
     ...options,
     state: resolve(

@@ -3,10 +3,9 @@
  * after the routes are mounted and before the server listens, and stops (in reverse order) before the
  * store closes. Add one by writing an object satisfying `ServerService` and listing it in `services`.
  */
-import { scheduleTests } from '../compliance/index.ts';
+import { planScheduler } from '../compliance/plan-scheduler.ts';
 import { schedulePreflight, type PreflightSchedule } from '../preflight/schedule.ts';
-import { Scheduler } from '../schedule/index.ts';
-import { scheduleJobs } from '../verify/index.ts';
+import type { Scheduler } from '../schedule/index.ts';
 import type { ServerContext, ServerService } from './context.ts';
 import { communicationsService } from './routes/status.ts';
 import { exportService } from './export.ts';
@@ -74,34 +73,20 @@ function preflightChecker(): ServerService {
   };
 }
 
-/**
- * The plans' schedules on one scheduler: backups, prunes and restore verifications (`schedules`), and
- * the test schedule, whose due drills run where the workload allows it, else the owner is reminded.
- * Instances sharing a store run each occurrence once.
- */
+/** The plans' schedules on one scheduler (compliance/plan-scheduler.ts). */
 function schedules(): ServerService {
   let scheduler: Scheduler | undefined;
   return {
     name: 'schedules',
     async start(ctx) {
-      scheduler = new Scheduler({ store: ctx.store, logger: ctx.logger });
-      for (const plan of ctx.plans.list()) {
-        for (const job of scheduleJobs(plan, {
-          store: ctx.store,
-          stateDir: ctx.options.state,
-          log: ctx.logger,
-        }))
-          scheduler.add(job);
-        scheduleTests({
-          plan,
-          scheduler,
-          store: ctx.store,
-          stateDir: ctx.options.state,
-          logger: ctx.logger,
-          // as a drill job, so the console shows it beside the drills people started
-          runDrill: (options) => ctx.drills.run(options, 'schedule'),
-        });
-      }
+      scheduler = planScheduler({
+        plans: ctx.plans.list(),
+        store: ctx.store,
+        stateDir: ctx.options.state,
+        logger: ctx.logger,
+        // as a drill job, so the console shows it beside the drills people started
+        runDrill: (options) => ctx.drills.run(options, 'schedule'),
+      });
       scheduler.start();
     },
     stop: async () => scheduler?.stop(),

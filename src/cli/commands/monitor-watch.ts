@@ -1,10 +1,5 @@
 /** What `drctl monitor` does once its plan is loaded: probe every site once, or watch and act until stopped. */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import pino from 'pino';
-import type { Logger } from 'pino';
 import { DrctlError, UsageError } from '../../errors.ts';
-import { Redactor, planSecrets } from '../../engine/index.ts';
 import type { RunDriver } from '../../engine/index.ts';
 import {
   engineRunbookStarter,
@@ -14,18 +9,17 @@ import {
   watchTargets,
 } from '../../monitor/index.ts';
 import type { MonitorEvent } from '../../monitor/index.ts';
-import { scheduleTests } from '../../compliance/index.ts';
+import { planScheduler } from '../../compliance/plan-scheduler.ts';
 import { formatDuration } from '../../plan/index.ts';
 import { parseDuration } from '../../plan/duration.ts';
 import { schedulePreflight } from '../../preflight/schedule.ts';
 import { providers } from '../../providers/index.ts';
 import type { Plan } from '../../plan/index.ts';
-import { Scheduler } from '../../schedule/index.ts';
-import { scheduleJobs } from '../../verify/index.ts';
+import type { Scheduler } from '../../schedule/index.ts';
 import type { RunStore } from '../../store/index.ts';
 import { printJson } from '../context.ts';
 import type { CommandContext } from '../context.ts';
-import { engineFor, localStateDir, openState } from './run-shared.ts';
+import { commandLogger, engineFor, localStateDir, openState } from './run-shared.ts';
 
 export interface MonitorFlags {
   state: string;
@@ -89,15 +83,13 @@ export async function watch(context: CommandContext, plan: Plan, flags: MonitorF
   const drivers = new Map<string, RunDriver>();
   try {
     const engine = engineFor(store, { state: flags.state }, plan, context, []);
-    const log = monitorLogger(stateDir, plan, context);
+    // decisions go, redacted, to <state>/logs/monitor.log (and to stderr with --debug)
+    const log = commandLogger(stateDir, 'monitor.log', plan, context);
 
     // the plan's schedules run beside the watch: backups, prunes, verifications; due drills where
     // allowed, else reminders
-    const scheduler = new Scheduler({ store, logger: log });
-    for (const job of scheduleJobs(plan, { store, stateDir, log })) scheduler.add(job);
-    scheduleTests({
-      plan,
-      scheduler,
+    const scheduler = planScheduler({
+      plans: [plan],
       store,
       stateDir,
       logger: log,
@@ -255,23 +247,6 @@ async function latchedRuns(store: RunStore, plan: Plan): Promise<Record<string, 
     latched[run.workload] = run.id;
   }
   return latched;
-}
-
-/** Decisions go, redacted, to `<state>/logs/monitor.log` (and to stderr with --debug). */
-function monitorLogger(stateDir: string, plan: Plan, context: CommandContext): Logger {
-  const redactor = new Redactor(planSecrets(plan));
-  mkdirSync(join(stateDir, 'logs'), { recursive: true });
-  const file = pino.destination({ dest: join(stateDir, 'logs', 'monitor.log'), sync: true, mkdir: true });
-  return pino(
-    { level: context.debug ? 'debug' : 'info' },
-    {
-      write(line: string) {
-        const clean = redactor.text(line);
-        file.write(clean);
-        if (context.debug) context.err.write(clean);
-      },
-    },
-  );
 }
 
 function say<T extends { type: string; at?: number }>(

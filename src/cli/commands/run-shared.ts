@@ -2,9 +2,7 @@
  * What the commands that drive a run share: the engine wired to the provider registry, a redacting log
  * file, and the progress lines people read while a run goes on (the rest is in run-state.ts).
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import pino from 'pino';
 import { Engine, Redactor, planSecrets } from '../../engine/index.ts';
 import type { EngineHooks, RunDriver } from '../../engine/index.ts';
 import type { Plan } from '../../plan/index.ts';
@@ -13,6 +11,8 @@ import { providers } from '../../providers/index.ts';
 import type { RunStore } from '../../store/index.ts';
 import { printJson, type CommandContext } from '../context.ts';
 import type { StateOptions } from '../state-options.ts';
+import { redactingLogger } from '../../system/logger.ts';
+import type { Logger } from 'pino';
 import { exitCodeFor, localStateDir, printView, viewOf } from './run-state.ts';
 
 // registering a command needs only these; import them from ../state-options.ts to keep registration light
@@ -30,20 +30,19 @@ export function engineFor(
   hooks: EngineHooks[],
 ): Engine {
   const stateDir = localStateDir(options.state);
-  const redactor = new Redactor(planSecrets(plan));
-  mkdirSync(join(stateDir, 'logs'), { recursive: true });
-  const file = pino.destination({ dest: join(stateDir, 'logs', 'drctl.log'), sync: true, mkdir: true });
-  const logger = pino(
-    { level: context.debug ? 'debug' : 'info' },
-    {
-      write(line: string) {
-        const clean = redactor.text(line);
-        file.write(clean);
-        if (context.debug) context.err.write(clean);
-      },
-    },
-  );
+  const logger = commandLogger(stateDir, 'drctl.log', plan, context);
   return new Engine({ store, providers, stateDir, logger, hooks });
+}
+
+/** A command's log: every line redacted with the plan's secrets, to `<state>/logs/<name>` (and stderr with --debug). */
+export function commandLogger(stateDir: string, name: string, plan: Plan, context: CommandContext): Logger {
+  const redactor = new Redactor(planSecrets(plan));
+  return redactingLogger({
+    level: context.debug ? 'debug' : 'info',
+    redact: (line) => redactor.text(line),
+    file: join(stateDir, 'logs', name),
+    ...(context.debug ? { echo: (line: string) => void context.err.write(line) } : {}),
+  });
 }
 
 /** One line per moment, for people watching the terminal. */
