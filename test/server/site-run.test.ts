@@ -3,7 +3,9 @@
  * follows its children as they come back, and the console's run page showing each child with its state,
  * where it is and whom its approvals wait on, each tier against its RTO.
  */
+import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { CHROMIUM_ARGS, findChromium } from '../../src/render/index.ts';
 import { Communications } from '../../src/notify/communications.ts';
 import type { StatusSnapshot } from '../../src/status/index.ts';
 import { eventually, testServer } from './support.ts';
@@ -47,6 +49,7 @@ const WORKLOADS = [
 ];
 
 const PAGE = { accept: 'text/html' };
+const chromiumPath = findChromium();
 
 describe('a site run in the server', async () => {
   const t = await testServer({
@@ -54,6 +57,7 @@ describe('a site run in the server', async () => {
       workloads: WORKLOADS,
       activation: { criteria: ['east is gone'], approvers: ['bob'], quorum: 1 },
     },
+    server: { listen: '127.0.0.1:0' },
   });
   const statusUntil = (check: (s: StatusSnapshot) => boolean) =>
     eventually(async () => {
@@ -153,4 +157,43 @@ describe('a site run in the server', async () => {
     expect(run.body.site.withinRto).toEqual({ met: 2, missed: 0, notRecovered: 0, open: 0 });
     expect(run.body.site.recoveredAfterMs).toBeGreaterThan(0);
   });
+
+  it.skipIf(chromiumPath === undefined)(
+    `in Chromium, the children move live as the run goes on, and a child links to its waiting step${chromiumPath === undefined ? ' (skipped: Chromium is not installed; apt-get install chromium)' : ''}`,
+    async () => {
+      const { url } = await t.server.listen();
+      const browser = await chromium.launch({ executablePath: chromiumPath!, args: CHROMIUM_ARGS });
+      try {
+        const started = await t.json<{ id: string }>('POST', '/api/v1/runs', {
+          token: t.tokens.alice,
+          body: { site: 'east' },
+        });
+        const page = await (await browser.newContext()).newPage();
+        await page.goto(`${url}/sign-in?next=${encodeURIComponent(`/runs/${started.body.id}`)}`);
+        await page.fill('input[name=token]', t.tokens.vera);
+        await page.click('button[type=submit]');
+        await page.locator('#run-body[data-live=connected]').waitFor();
+        const shop = page.locator('article#child-shop');
+        expect(await shop.locator('.badge').innerText()).toBe('pending');
+        expect(await page.locator('section.site-run').innerText()).toContain('not declared yet');
+
+        // the declaration is given elsewhere: the page follows without a reload
+        await t.call('POST', `/api/v1/runs/${started.body.id}/steps/activation/approve`, {
+          token: t.tokens.bob,
+          body: {},
+        });
+        await page.locator('article#child-accounts .badge', { hasText: 'succeeded' }).waitFor();
+        await shop.locator('[data-approval-waiting="shop.sign"]').waitFor();
+        expect(await shop.locator('.badge').innerText()).toBe('waiting');
+        expect(await shop.locator('[data-approval-waiting]').innerText()).toBe(
+          'shop.sign waits for approval from carol',
+        );
+        await shop.locator('[data-approval-waiting] a').click();
+        await page.waitForURL(/#step-shop\.sign$/);
+        expect(await page.locator('article[id="step-shop.sign"]').isVisible()).toBe(true);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });
