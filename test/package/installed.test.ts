@@ -111,9 +111,10 @@ describe('drctl as installed from its package', () => {
     expect(existsSync(join(installed, 'src'))).toBe(false);
   });
 
-  it('validates a plan with the precompiled validators, and positions the problems of a wrong one', () => {
+  it('validates a plan with the precompiled validators and their code cache, and positions the problems of a wrong one', () => {
     const bin = join(installed, 'bin/drctl.js');
-    expect(existsSync(join(installed, 'dist/cli/quick-validate.bundle.js'))).toBe(true);
+    for (const made of ['quick-validate.bundle.cjs', 'quick-validate.bundle.cache'])
+      expect(existsSync(join(installed, 'dist/cli', made)), made).toBe(true);
     const valid = spawnSync(
       process.execPath,
       [bin, 'validate', join(installed, 'examples/two-site/plan.yaml')],

@@ -1,7 +1,7 @@
 /** `drctl validate PLAN`: every problem of a plan at once, positioned; exit 1 when invalid. */
 import { PlanInvalidError } from '../../errors.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
-import type { Validators, quicklyValidPlan } from '../quick-validate.ts';
+import type { Plan } from '../../plan/model.ts';
 
 export const registerValidate: RegisterCommand = (program, context) => {
   program
@@ -44,12 +44,7 @@ export const registerValidate: RegisterCommand = (program, context) => {
  * A valid plan, confirmed by the precompiled validators as the build bundled them; undefined for
  * anything else, and always when drctl runs from its sources (no bundle): the full path then decides.
  */
-async function quickly(file: string): Promise<Awaited<ReturnType<typeof quicklyValidPlan>>> {
-  let quick: { quicklyValidPlan: typeof quicklyValidPlan; validators: Validators };
-  try {
-    quick = (await import(new URL('../quick-validate.bundle.js', import.meta.url).href)) as typeof quick;
-  } catch {
-    return undefined;
-  }
-  return quick.quicklyValidPlan(file, quick.validators);
+async function quickly(file: string): Promise<Plan | undefined> {
+  const quick = (await import('../quick-bundle.ts')).loadQuickBundle();
+  return quick?.quicklyValidPlan(file, quick.validators);
 }
