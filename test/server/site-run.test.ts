@@ -1,7 +1,7 @@
 /**
  * A site run through the server: started with the API, one status-page incident for the whole site that
- * follows its children as they come back, and the console's run page showing each child with its state,
- * where it is and whom its approvals wait on, each tier against its RTO.
+ * follows its children as they come back, messages naming the site, and the console's run page showing
+ * each child with its state, where it is and whom its approvals wait on, each tier against its RTO.
  */
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -56,6 +56,7 @@ describe('a site run in the server', async () => {
     extra: {
       workloads: WORKLOADS,
       activation: { criteria: ['east is gone'], approvers: ['bob'], quorum: 1 },
+      communications: { channels: [{ id: 'ops', type: 'command', command: 'cat > /dev/null' }] },
     },
     server: { listen: '127.0.0.1:0' },
   });
@@ -149,6 +150,19 @@ describe('a site run in the server', async () => {
       'Shop works again: every service of site east is back.',
     );
     expect(done.overall).toBe('operational');
+    // the messages name the site and its workloads, not a workload called site:east
+    const { body: outbox } = await t.json<{
+      messages: Array<{ message: { subject: string; recipients: Array<{ id: string }> } }>;
+    }>('GET', '/api/v1/messages', { token: t.tokens.vera });
+    expect(outbox.messages.map((m) => m.message.subject)).toEqual(
+      expect.arrayContaining([
+        'site east (accounts, shop): site-lost started',
+        'DR declared for site east (accounts, shop)',
+        'site east (accounts, shop) recovered',
+      ]),
+    );
+    // to the people of every workload the site serves
+    expect(outbox.messages[0]?.message.recipients.map((r) => r.id).sort()).toEqual(['alice', 'dave']);
     const run = await t.json<{ site: { withinRto: unknown; recoveredAfterMs: number } }>(
       'GET',
       `/api/v1/runs/${runId}`,
