@@ -10,7 +10,7 @@ import type { DrillNote, DrillPause } from './rehearsal.ts';
 export type { CorruptionFigures, DataIntegrityReport } from './data-integrity.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Scenario, Workload } from '../plan/model.ts';
+import type { DrillEnvironmentKind, Scenario, Workload } from '../plan/model.ts';
 import { measureOutage, type CanaryResult, type LossMeasurement, type OutageMeasurement } from './canary.ts';
 import type { ProberResult } from './prober.ts';
 import { escapeHtml as escapeHtmlText } from '../render/index.ts';
@@ -32,6 +32,7 @@ export const TIMELINE_KINDS = [
   'failback-first-failure', // the first canary write that failed after the failback started
   'failback-first-success', // the first write acknowledged after that failure: the failback outage ended
   'failback-finished', // the failback run ended
+  'drill-aborted', // a guard failed, the maximum duration passed or an emergency stop: every fault undone
   'drill-finished', // the canary stopped and the data was checked
   'note', // anything else worth reading in order
 ] as const;
@@ -208,6 +209,18 @@ export interface DrillReport {
   dataIntegrity?: DataIntegrityReport;
   /** Rehearsal controls used (docs/drills.md): steps left out, pauses people held, notes from the room. */
   rehearsal?: DrillRehearsalReport;
+  /** What kept the drill safe: the environment, the preflight, its guards, and why it was aborted. */
+  safety?: SafetyReport;
+}
+
+export interface SafetyReport {
+  environment: DrillEnvironmentKind;
+  maxDurationMs: number;
+  /** What the preflight of an existing environment checked. */
+  preflight: string[];
+  guards: { name: string; checks: number; failed: number; tripped: boolean; last: string | undefined }[];
+  /** Why the drill stopped before its end; `atMs` since the drill started, `undoneMs` abort → faults undone. */
+  aborted?: { by: string; reason: string; atMs: number; undoneMs: number | undefined };
 }
 
 /** An event as a drill runner records it: `at` in epoch milliseconds. */
@@ -249,6 +262,10 @@ export interface DrillReportInput {
   failback?: FailbackInput;
   /** The failover runs the fault started; judged when the scenario's `expect.failover` is set. */
   failoverRuns?: string[];
+  /** Guards, preflight and abort, with `aborted.at` in epoch ms and `aborted.undoneAt` when the faults were undone. */
+  safety?: Omit<SafetyReport, 'aborted'> & {
+    aborted?: { by: string; reason: string; at: number; undoneAt: number | undefined };
+  };
 }
 
 export function buildDrillReport(input: DrillReportInput): DrillReport {
@@ -300,8 +317,22 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
   const verdicts = judge(targets, outage, input.loss);
   if (input.scenario.expect.failover !== undefined)
     verdicts.push(judgeFailover(input.scenario.expect.failover, input.failoverRuns ?? []));
+  const aborted = input.safety?.aborted;
   const findings = [
     ...(input.findings ?? []),
+    ...(aborted === undefined
+      ? []
+      : [
+          {
+            code: 'DRCTL_DRILL_ABORTED',
+            severity: 'error' as const,
+            message: `the drill was aborted: ${aborted.reason}`,
+            hint:
+              aborted.by === 'guard'
+                ? 'the guard saw what the drill must never cause; find out why before drilling again'
+                : 'every fault was undone; start the drill again when it is safe',
+          },
+        ]),
     ...drillFindings(verdicts, outage, { ...input, canary: failoverCanary }),
     ...(failback === undefined ? [] : failbackFindings(failback)),
   ];
@@ -372,6 +403,27 @@ export function buildDrillReport(input: DrillReportInput): DrillReport {
     evidence: input.evidence ?? [],
     findings,
     ...(failback === undefined ? {} : { failback }),
+    ...(input.safety === undefined
+      ? {}
+      : {
+          safety: {
+            environment: input.safety.environment,
+            maxDurationMs: input.safety.maxDurationMs,
+            preflight: input.safety.preflight,
+            guards: input.safety.guards,
+            ...(aborted === undefined
+              ? {}
+              : {
+                  aborted: {
+                    by: aborted.by,
+                    reason: aborted.reason,
+                    atMs: rel(aborted.at),
+                    undoneMs:
+                      aborted.undoneAt === undefined ? undefined : round(aborted.undoneAt - aborted.at),
+                  },
+                }),
+          },
+        }),
   };
 }
 
@@ -835,6 +887,7 @@ ${reads}
 ${verdictRows}
 </tbody></table>
 ${renderFailback(report)}
+${renderSafety(report)}
 ${dataIntegrityHtml(report.dataIntegrity)}
 ${rehearsalHtml(report.rehearsal)}
 <h2>Canary writes over time</h2>
@@ -856,6 +909,27 @@ ${evidence}
 </body>
 </html>
 `;
+}
+
+/** The guards, the preflight and why the drill was aborted; nothing for a drill without them. */
+function renderSafety(report: DrillReport): string {
+  const s = report.safety;
+  if (s === undefined) return '';
+  const e = escapeHtml;
+  const aborted =
+    s.aborted === undefined
+      ? ''
+      : `<p class="fail" data-testid="aborted"><strong>Aborted</strong> at ${e(formatMs(s.aborted.atMs))} (${e(s.aborted.by)}): ${e(s.aborted.reason)}. Every fault undone ${s.aborted.undoneMs === undefined ? '' : `${e(formatMs(s.aborted.undoneMs))} later`}.</p>`;
+  const guards = s.guards
+    .map(
+      (g) =>
+        `<tr><td>${e(g.name)}</td><td>${g.checks}</td><td>${g.failed}</td><td class="${g.tripped ? 'fail' : 'pass'}">${g.tripped ? 'tripped' : 'held'}</td><td>${e(g.last ?? '')}</td></tr>`,
+    )
+    .join('\n');
+  return `<h2>Safety</h2>
+<p class="meta">Environment: ${e(s.environment)} · maximum duration ${e(formatMs(s.maxDurationMs))}${s.preflight.length === 0 ? '' : ` · preflight: ${e(s.preflight.join(', '))}`}</p>
+${aborted}
+${s.guards.length === 0 ? '' : `<table class="verdicts" data-testid="guards"><thead><tr><th>Guard</th><th>Checks</th><th>Failed</th><th>Result</th><th>Last</th></tr></thead><tbody>${guards}</tbody></table>`}`;
 }
 
 const FAILBACK_TARGETS: Record<FailbackVerdict['target'], string> = {

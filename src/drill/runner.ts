@@ -36,6 +36,10 @@ import { damagesData, runCorruptionDrill } from './corruption.ts';
 import { buildDrillReport, formatMs, writeDrillReport } from './report.ts';
 import { drillTrend, renderTrendsHtml } from './trends.ts';
 import { DrillControls, newDrillId, rehearsalPausedMs, stepsNotChosen } from './rehearsal.ts';
+import { ExistingSites, checkExistingFaults, preflightExisting } from './existing.ts';
+import type { DrillSites } from './existing.ts';
+import type { AppliedFault } from './host-faults.ts';
+import { Safety } from './safety.ts';
 import type { DrillEventInput, DrillEvidence, DrillFinding, DrillReport, FailbackInput } from './report.ts';
 
 export interface DrillOptions {
@@ -74,6 +78,8 @@ export interface DrillOptions {
   pause?: boolean;
   /** Called once the drill is registered, with its id (for `drctl drill continue|note ID`). */
   onStart?(drillId: string): void;
+  /** The contact approving a drill that acts on a production site of an existing environment. */
+  approvedBy?: string;
 }
 
 export interface DrillOutcome {
@@ -108,7 +114,8 @@ export function findScenario(plan: Plan, id: string): { scenario: Scenario; work
       { location: scenario.at },
     );
   }
-  for (const fault of scenario.faults) checkFault(fault, workload);
+  if (scenario.environment === 'existing') checkExistingFaults(plan, scenario);
+  else for (const fault of scenario.faults) checkFault(fault, workload);
   return { scenario, workload };
 }
 
@@ -163,6 +170,13 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
   const stateDir = resolve(options.stateDir);
   const { scenario, workload } = findScenario(options.plan, options.scenario);
   if (damagesData(scenario)) return runCorruptionDrill(options, scenario, workload);
+  const existing = scenario.environment === 'existing';
+  if (existing && options.failback !== undefined)
+    throw new UsageError(
+      'DRCTL_DRILL_FAILBACK_EXISTING',
+      `scenario ${scenario.id} drills an existing environment: drctl does not fail it back`,
+      { hint: "run the workload's failback runbook with drctl run once the drill has ended" },
+    );
   const back =
     options.failback === undefined ? undefined : failbackPlan(options.plan, workload, options.failback);
   const interrupted = (): void => {
@@ -174,16 +188,28 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       );
   };
 
-  say(`bringing up ${workload.id} (${workload.strategy}) for scenario ${scenario.id}`);
-  const environment = await DrillEnvironment.create({
-    plan: options.plan,
-    workload: workload.id,
-    stateDir,
-    remapPorts: options.remapPorts === true,
-    proxied: scenario.faults.filter((f) => NETWORK_FAULTS.has(f.kind)).map((f) => `${f.component}@${f.site}`),
-    log,
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  });
+  const drillId = `${scenario.id}-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(2).toString('hex')}`;
+  let environment: DrillEnvironment | undefined;
+  let sites: DrillSites;
+  if (existing) {
+    say(`drilling ${workload.id} as it runs (nothing is brought up) for scenario ${scenario.id}`);
+    sites = new ExistingSites({ plan: options.plan, workload, scenario, stateDir, drill: drillId });
+  } else {
+    say(`bringing up ${workload.id} (${workload.strategy}) for scenario ${scenario.id}`);
+    environment = await DrillEnvironment.create({
+      plan: options.plan,
+      workload: workload.id,
+      stateDir,
+      remapPorts: options.remapPorts === true,
+      proxied: scenario.faults
+        .filter((f) => NETWORK_FAULTS.has(f.kind))
+        .map((f) => `${f.component}@${f.site}`),
+      log,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    sites = ownSites(environment);
+  }
+  let safety: Safety | undefined;
   let store: RunStore | undefined;
   let monitor: Monitor | undefined;
   let announcer: Communications | undefined;
@@ -196,10 +222,25 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
   let controls: DrillControls | undefined;
   try {
     interrupted();
-    const plan = environment.plan;
-    const door = environment.frontDoor;
-    say(`sites up; front door ${environment.url}`);
+    const plan = sites.plan;
+    const door = sites.frontDoor;
     store = await openStore(stateDir);
+    const preflight = existing
+      ? await preflightExisting({
+          plan,
+          scenario,
+          workload,
+          stateDir,
+          store,
+          approvedBy: options.approvedBy,
+          say,
+        })
+      : [];
+    say(
+      existing
+        ? `preflight passed (${preflight.join(', ')}); front door ${sites.url}`
+        : `sites up; front door ${sites.url}`,
+    );
     const runbook = workload.runbooks.find((r) => r.name === scenario.runbook);
     const skip =
       options.steps === undefined || runbook === undefined
@@ -254,15 +295,28 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       ],
     });
 
+    // from here on the drill can be aborted: every fault is undone at once, then the canary stops
+    safety = Safety.start({
+      stateDir,
+      guards: scenario.guards,
+      maxDurationMs: scenario.maxDurationMs,
+      onAbort: async (abort) => {
+        event('drill-aborted', abort.reason);
+        say(`ABORTED: ${abort.reason}; undoing every fault`);
+        await Promise.all([...pendingLifts.map((lift) => lift()), sites.undoFaults()]);
+      },
+    });
+    const halt =
+      options.signal === undefined ? safety.signal : AbortSignal.any([safety.signal, options.signal]);
     const idPrefix = `canary-${randomBytes(4).toString('hex')}`;
     canary = Canary.start({
       idPrefix,
-      url: environment.url,
+      url: sites.url,
       path: door.canary.writePath,
       intervalMs: options.canaryIntervalMs ?? 10,
     });
     prober = Prober.start({
-      url: new URL(door.canary.readPath, environment.url).toString(),
+      url: new URL(door.canary.readPath, sites.url).toString(),
       intervalMs: 100,
     });
     const stopCanary = async (): Promise<CanaryResult> => {
@@ -275,16 +329,16 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       canary.waitForAcks(warmup).then(() => true),
       15_000,
       false,
-      options.signal,
+      halt,
     );
     interrupted();
-    if (!steady) {
+    if (!steady && safety.aborted === undefined) {
       const last = canary.failures.at(-1);
       throw new DrctlError(
         'DRCTL_DRILL_NO_TRAFFIC',
         `writes do not succeed through the front door before any fault (${canary.acks.length} of ${canary.sent} acknowledged)`,
         {
-          hint: `the last failure was ${last?.reason ?? 'none'}; check the service logs under ${environment.supervisor.dir}`,
+          hint: `the last failure was ${last?.reason ?? 'none'}; check ${sites.logsHint}`,
           exitCode: 2,
         },
       );
@@ -348,28 +402,33 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     const start = now();
     let faultAt: number | undefined;
     const findings: DrillFinding[] = [];
-    const proxyFaults = new Map<string, ProxyFault[]>();
     const byTime = new Map<number, Fault[]>();
     for (const fault of scenario.faults) byTime.set(fault.atMs, [...(byTime.get(fault.atMs) ?? []), fault]);
     let longestFaultMs = 0;
     for (const [atMs, faults] of [...byTime].sort((a, b) => a[0] - b[0])) {
-      await sleep(Math.max(0, start + atMs - now()), options.signal);
+      await sleep(Math.max(0, start + atMs - now()), halt);
       interrupted();
-      const results = await Promise.all(faults.map((fault) => inject(environment, fault, proxyFaults)));
+      if (safety.aborted !== undefined) break;
+      const results = await Promise.all(faults.map((fault) => sites.inject(fault, halt)));
       for (const [index, result] of results.entries()) {
         const fault = faults[index]!;
         faultAt ??= result.at;
         event('fault-injected', result.detail);
         say(`fault: ${result.detail}`);
-        if (SITE_CUT.has(fault.kind)) environment.siteLost(fault.site);
+        if (SITE_CUT.has(fault.kind)) sites.siteLost(fault.site);
         if (result.lift === undefined) continue;
         // a failback starts with every fault lifted: the site it returns to is back
         const once = result.lift;
         let lifted: Promise<void> | undefined;
         const lift = (): Promise<void> =>
-          (lifted ??= Promise.resolve(once()).then(() =>
-            event('fault-lifted', `${fault.kind} ${fault.component}@${fault.site} lifted`),
-          ));
+          (lifted ??= Promise.resolve()
+            .then(once)
+            .then(
+              () => event('fault-lifted', `${fault.kind} ${fault.component}@${fault.site} lifted`),
+              // the drill's end tries again, and a fault on a host expires there anyway
+              (error: unknown) =>
+                event('note', `${fault.kind} ${fault.component}@${fault.site} not lifted: ${String(error)}`),
+            ));
         pendingLifts.push(lift);
         if (fault.durationMs !== undefined) {
           longestFaultMs = Math.max(longestFaultMs, atMs + fault.durationMs);
@@ -400,15 +459,17 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       if (clientOk) recoveredAt ??= now();
       // a little more writing after recovery shows whether the service stays up
       if (clientOk && runsDone && now() - (recoveredAt ?? now()) >= 300) break;
+      if (safety.aborted !== undefined) break;
       // time people held the drill paused does not count against the deadline
       if (now() > deadline + rehearsalPausedMs(controls.pauses)) {
         event('note', `deadline of ${formatMs(deadline - faultAt)} after the fault reached`);
         say(`deadline reached ${formatMs(deadline - faultAt)} after the fault`);
         break;
       }
-      await sleep(20, options.signal);
+      await sleep(20, halt);
     }
     for (const timer of lifts) clearTimeout(timer);
+    await safety.undone;
     // the monitor stops with the failover: a failback stops the site it returns from on purpose
     await monitor.stop();
     // without a failback the canary stops here; with one it keeps writing and the failover is judged on
@@ -417,8 +478,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     const failoverAcks: readonly CanaryAck[] = stopped?.acks ?? canary.acks.slice();
 
     // ---- what survived
-    const survivor = await survivingSite(environment, failoverAcks, faultAt);
-    const data = dataComponent(environment);
+    const survivor = await survivingSite(sites, failoverAcks, faultAt);
+    const data = dataComponent(sites);
     const presentAt =
       (site: string) =>
       async (ids: string[]): Promise<string[]> => {
@@ -463,7 +524,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
       });
       say(`failback skipped: ${notFailedOver}`);
     }
-    if (back !== undefined && notFailedOver === undefined) {
+    if (back !== undefined && notFailedOver === undefined && environment !== undefined) {
       interrupted();
       for (const lift of pendingLifts.splice(0)) await lift();
       const lostSites = [...new Set(scenario.faults.filter((f) => SITE_CUT.has(f.kind)).map((f) => f.site))];
@@ -490,7 +551,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     const proberResult = await prober.stop();
     prober = undefined;
     if (failbackRun !== undefined && back !== undefined) {
-      const dataSite = await survivingSite(environment, canaryResult.acks, failbackRun.startedAt);
+      const dataSite = await survivingSite(sites, canaryResult.acks, failbackRun.startedAt);
       failback = {
         runId: failbackRun.driver.runId,
         runbook: back.runbook.name,
@@ -513,14 +574,14 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
 
     // ---- evidence
     const evidence: DrillEvidence[] = [
-      ...(await environment.door.evidence(start)),
+      ...(await sites.door.evidence(start)),
       { name: 'surviving database', value: { component: data.id, site: survivor } },
     ];
-    if (environment.snapshots.length > 0) {
-      const before = environment.snapshots.filter((s) => s.ok && s.at <= faultAt);
+    if (sites.snapshots.length > 0) {
+      const before = sites.snapshots.filter((s) => s.ok && s.at <= faultAt);
       evidence.push({
         name: 'snapshots',
-        value: { shipped: environment.snapshots.filter((s) => s.ok).length, lastBeforeFault: before.at(-1) },
+        value: { shipped: sites.snapshots.filter((s) => s.ok).length, lastBeforeFault: before.at(-1) },
       });
     }
     const stranded: StrandedWritesFigures[] = [];
@@ -566,6 +627,15 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
         evidence,
         findings,
         ...(failback === undefined ? {} : { failback }),
+        safety: {
+          environment: scenario.environment,
+          maxDurationMs: scenario.maxDurationMs,
+          preflight,
+          guards: safety.guards,
+          ...(safety.aborted === undefined
+            ? {}
+            : { aborted: { ...safety.aborted, undoneAt: lastLift(events) } }),
+        },
       }),
     );
     if (stranded.length > 0) report.dataIntegrity = { strandedWrites: stranded };
@@ -612,6 +682,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     keep = options.keepUp === true;
     return { report, files, environment: keep ? environment : undefined };
   } finally {
+    await safety?.stop();
     for (const timer of lifts) clearTimeout(timer);
     await canary?.stop();
     await prober?.stop();
@@ -630,8 +701,33 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     await announcer?.stop();
     await controls?.finish().catch(() => undefined);
     await store?.close();
-    if (!keep) await environment.close();
+    // whatever happened, no fault outlives the drill
+    if (!keep) await sites.close();
   }
+}
+
+/** When the last fault was lifted, for how long an abort took to undo them. */
+function lastLift(events: readonly DrillEventInput[]): number | undefined {
+  return events.filter((e) => e.kind === 'fault-lifted').at(-1)?.at;
+}
+
+/** The sites a drill brought up itself, as the runner drives them. */
+function ownSites(environment: DrillEnvironment): DrillSites {
+  const proxyFaults = new Map<string, ProxyFault[]>();
+  return {
+    plan: environment.plan,
+    workload: environment.workload,
+    frontDoor: environment.frontDoor,
+    url: environment.url,
+    door: environment.door,
+    snapshots: environment.snapshots,
+    logsHint: `the service logs under ${environment.supervisor.dir}`,
+    inject: (fault) => inject(environment, fault, proxyFaults),
+    siteLost: (site) => environment.siteLost(site),
+    // the environment's own faults are lifted through their lifts; closing it stops the rest
+    undoFaults: async () => undefined,
+    close: () => environment.close(),
+  };
 }
 
 /** `work`'s value, or `fallback` after `ms` (or on abort); the timer never outlives the call. */
@@ -645,11 +741,7 @@ async function within<T, F>(work: Promise<T>, ms: number, fallback: F, signal?: 
   }
 }
 
-interface Injected {
-  at: number;
-  detail: string;
-  lift?: () => unknown;
-}
+type Injected = AppliedFault;
 
 async function inject(
   environment: DrillEnvironment,
@@ -739,7 +831,7 @@ async function inject(
 
 /** Where the data lives after the drill: the site that acknowledged the last write, else the router's choice. */
 async function survivingSite(
-  environment: DrillEnvironment,
+  environment: DrillSites,
   acks: readonly { site?: string; sentAt: number }[],
   faultAt: number,
 ): Promise<string> {
@@ -753,7 +845,7 @@ async function survivingSite(
 }
 
 /** The component holding the front door component's writes: its dependency that a provider can query. */
-function dataComponent(environment: DrillEnvironment) {
+function dataComponent(environment: DrillSites) {
   const workload = environment.workload;
   const door = workload.components.find((c) => c.id === environment.frontDoor.component);
   const candidates = workload.components.filter(

@@ -19,6 +19,7 @@ interface DrillCommandOptions {
   isolated?: boolean;
   steps?: string;
   pause?: boolean;
+  approvedBy?: string;
 }
 
 export const registerDrill: RegisterCommand = (program, context) => {
@@ -48,6 +49,10 @@ export const registerDrill: RegisterCommand = (program, context) => {
     )
     .option('--steps <steps>', 'run only these runbook steps: a..b (a range in runbook order) or a,b,c')
     .option('--pause', 'wait before the failover until someone runs `drctl drill continue ID`')
+    .option(
+      '--approved-by <contact>',
+      'a drill acting on a production site of an existing environment: the approver (one of activation.approvers)',
+    )
     .option('--keep-up', 'leave the sites and the front door running after the drill until Ctrl-C')
     .option('--json', 'print the report as JSON')
     .action(async (file: string, options: DrillCommandOptions) => {
@@ -81,6 +86,7 @@ export const registerDrill: RegisterCommand = (program, context) => {
           ...(options.steps === undefined ? {} : { steps: options.steps }),
           pause: options.pause === true,
           onStart: (id) => void context.err.write(`drill ${id}; notes: drctl drill note ${id} "…"\n`),
+          ...(options.approvedBy === undefined ? {} : { approvedBy: options.approvedBy }),
           ...(options.failback === true
             ? { failback: options.approveAs === undefined ? {} : { approveAs: options.approveAs } }
             : {}),
@@ -100,7 +106,66 @@ export const registerDrill: RegisterCommand = (program, context) => {
         await outcome.environment.close();
       }
     });
+  drill
+    .command('stop')
+    .description(
+      'emergency stop: abort every drill running on the state directory at once, undoing its faults',
+    )
+    .option('--by <name>', 'who stops them, for the reports', process.env.USER ?? 'an operator')
+    .option('--reason <text>', 'why, for the reports')
+    .action(async (options: { by: string; reason?: string }) => {
+      const { emergencyStop } = await import('../../drill/safety.ts');
+      const state = stateOf(drill);
+      await emergencyStop(state, options.by, options.reason);
+      context.out.write(
+        `emergency stop written to ${state}: every drill running on it aborts within a second and undoes its faults\n`,
+      );
+    });
+
+  drill
+    .command('cleanup')
+    .description('list the faults drills left on their hosts (drctl died mid-drill) and remove them')
+    .argument('<plan>', 'plan file (YAML): how to reach the hosts')
+    .option('--all', 'remove every recorded fault, also those of drills still running')
+    .action(async (file: string, options: { all?: boolean }) => {
+      // --state and --json are the drill command's own options, written before or after the subcommand
+      const state = stateOf(drill);
+      const json = drill.opts().json === true;
+      const [{ loadPlanForCommand }, { cleanupFaults, recordedFaults }, { closeExecutors }] =
+        await Promise.all([
+          import('../load-plan.ts'),
+          import('../../drill/host-faults.ts'),
+          import('../../exec/index.ts'),
+        ]);
+      const plan = await loadPlanForCommand(file);
+      try {
+        const found = await recordedFaults(state);
+        const result = await cleanupFaults(plan, state, { all: options.all === true });
+        context.exitCode = result.failed.length === 0 ? 0 : 1;
+        if (json) {
+          printJson(context, { found, removed: result.removed, failed: result.failed });
+          return;
+        }
+        const out = (line: string): void => void context.out.write(`${line}\n`);
+        if (found.length === 0) out('no fault is recorded: nothing to clean up');
+        for (const record of found) {
+          const removed = result.removed.some((r) => r.id === record.id);
+          const failed = result.failed.find((f) => f.record.id === record.id);
+          const state = removed ? 'removed' : failed !== undefined ? 'FAILED ' : 'running';
+          out(
+            `${state} ${record.kind} ${record.target} ${record.host === undefined ? 'here' : `on ${record.host}`} (drill ${record.drill}, expires ${record.expiresAt})`,
+          );
+          if (failed !== undefined) out(`        ${failed.error}`);
+        }
+      } finally {
+        await closeExecutors();
+      }
+    });
 };
+
+function stateOf(drill: { opts(): Record<string, unknown> }): string {
+  return String(drill.opts().state);
+}
 
 /** Runs `work` with an AbortSignal that Ctrl-C (SIGINT) and SIGTERM abort; the work stops what it started. */
 export async function withInterrupt<T>(
