@@ -53,6 +53,8 @@ export interface DrillStart {
   pause?: boolean;
   /** Only these runbook steps run. @default every step */
   steps?: string;
+  /** The approver of a drill acting on a production site of an existing environment. */
+  approvedBy?: string;
 }
 
 type RunDrill = (options: DrillOptions) => Promise<DrillOutcome>;
@@ -150,6 +152,29 @@ export class DrillSupervisor {
         },
       );
     return job.drillId;
+  }
+
+  /**
+   * Emergency stop: every drill running on this state directory, in this server or any other process,
+   * aborts and undoes its faults (src/drill/safety.ts). Waits up to `waitMs` for this server's to end.
+   */
+  async emergencyStop(by: string, reason: string | undefined, waitMs = 5_000): Promise<string[]> {
+    if (looksLikeUrl(this.#ctx.options.state)) {
+      throw new ApiError(409, 'DRCTL_STORE_UNSUPPORTED', 'drills need a local state directory', {
+        hint: 'run drctl drill stop --state DIR on the machine that runs them',
+      });
+    }
+    const { emergencyStop } = await import('../drill/safety.ts');
+    await emergencyStop(this.#ctx.options.state, by, reason);
+    const running = [...this.#running.entries()];
+    for (const [id] of running) await this.#progress(id, `emergency stop by ${by}`).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(running.map(([, { done }]) => done)),
+      new Promise((resolve) => (timer = setTimeout(resolve, waitMs))),
+    ]);
+    clearTimeout(timer);
+    return running.map(([id]) => id);
   }
 
   /** On start: jobs a dead process of this host left running are marked interrupted. */
@@ -263,6 +288,7 @@ export class DrillSupervisor {
             log.warn({ err: error }, 'the drill id was not kept with its job'),
           );
         },
+        ...(request.approvedBy === undefined ? {} : { approvedBy: request.approvedBy }),
       });
       await this.#update(job.id, {
         status: outcome.report.passed ? 'passed' : 'failed',

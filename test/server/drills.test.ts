@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { Safety } from '../../src/drill/safety.ts';
 import { createServer, createToken } from '../../src/server/index.ts';
 import type { DrctlServer } from '../../src/server/index.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -145,6 +146,60 @@ describe('drills through the API', () => {
       expect(answer.body.error).toMatchObject({ code: 'DRCTL_DRILL_UNKNOWN_SCENARIO' });
       expect(answer.body.error.hint).toContain('east-killed');
     } finally {
+      await server.close();
+    }
+  });
+
+  it('an emergency stop from the API or the console button aborts every drill running on the state directory', async () => {
+    const { server, call, operator, viewer } = await warmServer();
+    // a drill of another process on the same state directory, as `drctl drill` runs one: its safety watch
+    const running = (): { safety: Safety; undone: Promise<string> } => {
+      let undone!: (reason: string) => void;
+      const promise = new Promise<string>((resolve) => (undone = resolve));
+      const safety = Safety.start({
+        stateDir: server.ctx.options.state,
+        guards: [],
+        maxDurationMs: 60_000,
+        onAbort: async (abort) => undone(`${abort.by}: ${abort.reason}`),
+      });
+      return { safety, undone: promise };
+    };
+    const page = async (token: string): Promise<{ cookie: string; csrf: string; html: string }> => {
+      const session = await server.app.request('/api/v1/session', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token }),
+      });
+      const { csrf } = (await session.json()) as { csrf: string };
+      const cookie = session.headers.get('set-cookie')!.split(';')[0]!;
+      const drills = await server.app.request('/drills', { headers: { cookie, accept: 'text/html' } });
+      return { cookie, csrf, html: await drills.text() };
+    };
+    const first = running();
+    try {
+      expect((await call('POST', '/drills/stop', viewer, {})).status).toBe(403);
+      const stopped = await call('POST', '/drills/stop', operator, { reason: 'the payments team calls' });
+      expect(stopped.status).toBe(200);
+      expect(stopped.body).toEqual({ stopped: [] });
+      expect(await first.undone).toBe('emergency-stop: emergency stop by olga: the payments team calls');
+
+      // the console: operators see the button, viewers do not; pressing it stops a drill started since
+      expect((await page(viewer)).html).not.toContain('data-testid="emergency-stop"');
+      const console_ = await page(operator);
+      expect(console_.html).toContain('data-testid="emergency-stop"');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const second = running();
+      const pressed = await server.app.request('/drills/stop', {
+        method: 'POST',
+        headers: { cookie: console_.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: console_.csrf }).toString(),
+      });
+      expect(pressed.status).toBe(303);
+      expect(pressed.headers.get('location')).toBe('/drills');
+      expect(await second.undone).toBe('emergency-stop: emergency stop by olga: the console');
+      await second.safety.stop();
+    } finally {
+      await first.safety.stop();
       await server.close();
     }
   });

@@ -9,7 +9,7 @@ import type { Api } from '../api.ts';
 import type { ServerContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { redactText } from '../redact.ts';
-import { drillJobBody, drillJobsTable, drillStartForm } from './drills.ts';
+import { drillJobBody, drillJobsTable, drillStartForm, emergencyStopForm } from './drills.ts';
 import { noticeLine, page } from './layout.ts';
 import { drillsBody } from './pages.ts';
 import { RunParams } from './kit.ts';
@@ -32,7 +32,7 @@ export function registerDrillPages(api: Api, ctx: ServerContext, kit: ConsoleKit
           principal,
           styles: ['/console/assets/uplot.css'],
           scripts: ['/console/assets/uplot.js', '/console/assets/drills.js'],
-          body: html`${noticeLine(takeNotice(principal))}${drillStartForm(ctx.plans.list(), principal)}
+          body: html`${noticeLine(takeNotice(principal))}${emergencyStopForm(principal)}${drillStartForm(ctx.plans.list(), principal)}
           ${drillJobsTable(await ctx.drills.list(20))}
           ${drillsBody(await ctx.store.listDrillReports({ limit: 500 }))}`,
         }),
@@ -63,6 +63,19 @@ export function registerDrillPages(api: Api, ctx: ServerContext, kit: ConsoleKit
           ...(body.steps === undefined || body.steps.trim() === '' ? {} : { steps: body.steps.trim() }),
         });
         return `/drill-jobs/${encodeURIComponent(job.id)}`;
+      }),
+  });
+
+  api.page({
+    method: 'POST',
+    path: '/drills/stop',
+    role: 'operator',
+    summary: 'Emergency stop of every drill',
+    body: z.object({}),
+    handler: ({ c, principal }) =>
+      act(c, principal, '/drills', async () => {
+        await ctx.drills.emergencyStop(principal?.name ?? 'unknown', 'the console');
+        return '/drills';
       }),
   });
 

@@ -54,6 +54,20 @@ export function drillStartForm(plans: readonly Plan[], principal: Principal | un
   </details>`;
 }
 
+/** One button that aborts every running drill on the state directory, wherever it runs (operators). */
+export function emergencyStopForm(principal: Principal | undefined): Fragment {
+  if (principal === undefined || !allows(principal.role, 'operator')) return html``;
+  return html`<form method="post" action="/drills/stop" class="emergency-stop">
+    ${csrfField(principal)}
+    <button type="submit" class="danger" data-testid="emergency-stop">
+      Emergency stop: abort every drill
+    </button>
+    <small class="muted"
+      >Every running drill undoes its faults within about a second and stops its canary.</small
+    >
+  </form>`;
+}
+
 export function drillJobsTable(jobs: readonly DrillJob[], now = Date.now()): Fragment {
   if (jobs.length === 0) return html``;
   return html`<h2>Drills started here</h2>

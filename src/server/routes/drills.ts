@@ -77,6 +77,13 @@ export function registerDrills(api: Api, ctx: ServerContext): void {
         .default(false)
         .describe('hold the failover after the fault until POST /drill-jobs/{id}/continue'),
       steps: z.string().max(2000).optional().describe('only these runbook steps run: a..b or a,b'),
+      approvedBy: z
+        .string()
+        .max(200)
+        .optional()
+        .describe(
+          'an existing environment with a production site: the approver (one of activation.approvers)',
+        ),
     }),
     response: DrillJobSchema,
     handler: async ({ body, principal }) =>
@@ -88,8 +95,24 @@ export function registerDrills(api: Api, ctx: ServerContext): void {
           failback: body.failback,
           pause: body.pause,
           ...(body.steps === undefined ? {} : { steps: body.steps }),
+          ...(body.approvedBy === undefined ? {} : { approvedBy: body.approvedBy }),
         }),
       ),
+  });
+  api.route({
+    method: 'POST',
+    path: '/drills/stop',
+    role: 'operator',
+    summary: 'Emergency stop: abort every running drill at once',
+    description:
+      'Every drill running on the state directory (this server or any drctl drill process) aborts within about a second: its faults are undone, its canary stopped, its report says why. Waits up to 5 s for the drills of this server to end.',
+    body: z.object({ reason: z.string().max(500).optional() }).optional(),
+    response: z.object({
+      stopped: z.array(z.string()).describe("this server's drill jobs that were running"),
+    }),
+    handler: async ({ body, principal }) => ({
+      stopped: await ctx.drills.emergencyStop(principal?.name ?? 'unknown', body?.reason),
+    }),
   });
   api.route({
     method: 'GET',
