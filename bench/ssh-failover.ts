@@ -1,6 +1,7 @@
 /**
  * The namespace-bed part of bench:failover: the two-site shop on real hosts (src/testbed/shop.ts), its
- * failover with every action over SSH beside the same actions run on this machine, in one run. Prints the
+ * failover with every action on the sites' hosts over SSH (the postgres and process providers acting on
+ * their placements' hosts) beside the same work as shell commands on this machine, in one run. Prints the
  * client-observed RTO per scenario for both, and the cost one multiplexed SSH step adds over a local one.
  * The failover starts at the fault (no detection window): what differs between the two is only where the
  * actions run.

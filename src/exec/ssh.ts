@@ -6,7 +6,8 @@
  * two-core machine (load average 23): OpenSSH multiplexed 624–731 ms median, ssh2's `exec` 508–755 ms
  * across three runs, against 24–27 ms for the same command here; at load 6, 144 ms OpenSSH, 177 ms ssh2, 2.9 ms
  * here. What a step costs is the host starting a
- * session and a shell, the same for both clients; the client's own share is lost in that noise. So the
+ * session and a shell, the same for both clients; the client's own share is lost in that noise (and
+ * commands now go through a long-lived shell per host, session.ts, which removes that cost). So the
  * choice is made on everything else: OpenSSH reads `~/.ssh/config` (aliases, per-host users and keys),
  * talks to the agent, checks `known_hosts` (hashed entries, `@cert-authority`, `@revoked`) and jumps through
  * bastions exactly as the operator's own `ssh` does — with ssh2 drctl would re-implement all of that and
@@ -18,11 +19,13 @@
  * is seen here, and the next command opens a new one, so a cut-off host fails as unreachable instead of
  * hanging and a host that came back is reached again.
  *
- * A remote command must not outlive the driver: the command goes to the host on the SSH channel's stdin as
- * a small script that starts it in its own session (process group) and ends that group when stdin closes —
- * which happens when drctl stops the command or dies (its SSH client is in a process group drctl kills on
- * exit, and a killed client closes the channel). The environment travels inside that script, so secrets
- * (PGPASSWORD) never appear on a command line here or there.
+ * Commands run through long-lived shells on the master connection (session.ts), one command at a time per
+ * shell and as many shells as commands run at once: a command costs a few milliseconds instead of a new
+ * client here and a new session there. A remote command must not outlive the driver: it runs in its own
+ * session (process group) on the host, ended when drctl cancels it or when the shell's channel closes —
+ * which happens when drctl dies (the shell's SSH client is in a process group drctl kills on exit, and a
+ * killed client closes the channel). The environment travels inside the channel, so secrets (PGPASSWORD)
+ * never appear on a command line here or there. `stream` (a copy's tar) still takes a channel of its own.
  */
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -33,7 +36,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HostError, sshFailure } from './errors.ts';
 import { runProcess, stopGroup } from './local.ts';
 import { shellJoin, shellQuote } from './quote.ts';
+import { HostSession, sessionCommand } from './session.ts';
 import type { Executor, HostTarget, RunOptions, RunResult, StreamHandle, StreamOptions } from './types.ts';
+
+/** How long an idle shell on a host may take to answer before a new one is opened instead. */
+const PING_TIMEOUT_MS = 2_000;
 
 /** Keep-alive probes: a master whose host stops answering ends after interval × count. */
 const ALIVE_INTERVAL_S = 1;
@@ -104,36 +111,11 @@ function clientEnv(host: HostTarget): Record<string, string> {
   };
 }
 
-/** The script a remote command runs in: its own session, ended when the channel's stdin closes. */
-function remoteScript(command: string, options: { cwd?: string; env?: Record<string, string> }): string {
-  const lines = ['{'];
-  for (const [name, value] of Object.entries(options.env ?? {})) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`invalid environment variable name ${name}`);
-    lines.push(`export ${name}=${shellQuote(value)}`);
-  }
-  lines.push(
-    // without a directory the command starts in the login directory, as `ssh host command` does
-    ...(options.cwd === undefined ? [] : [`cd ${shellQuote(options.cwd)} || exit 1`]),
-    // fd 3 keeps the channel's stdin: an asynchronous list's own stdin is /dev/null
-    'exec 3<&0',
-    `setsid /bin/sh -c ${shellQuote(command)} </dev/null &`,
-    'drctl_pid=$!',
-    '{ while read -r drctl_line <&3; do :; done; kill -TERM -$drctl_pid 2>/dev/null; sleep 2; kill -KILL -$drctl_pid 2>/dev/null; } &',
-    'drctl_watch=$!',
-    'wait $drctl_pid',
-    'drctl_rc=$?',
-    'kill $drctl_watch 2>/dev/null',
-    'exit $drctl_rc',
-    '}',
-    '',
-  );
-  return lines.join('\n');
-}
-
 export class SshExecutor implements Executor {
   readonly host: HostTarget;
   #connected: Promise<void> | undefined;
   #master: ChildProcess | undefined;
+  #sessions: HostSession[] = [];
 
   constructor(host: HostTarget) {
     this.host = host;
@@ -190,41 +172,48 @@ export class SshExecutor implements Executor {
     }
   }
 
+  /**
+   * Run a command through one of the host's long-lived shells (session.ts): a few milliseconds where a
+   * fresh channel costs a new client and session. A busy shell is not shared; another one is opened.
+   */
   async run(command: string, options: RunOptions = {}): Promise<RunResult> {
     await this.connect();
-    return this.#exec(command, options);
+    const session = await this.#session(options);
+    const result = await session.run(command, options);
+    const failure = sshFailure(this.host, result);
+    if (failure !== undefined) throw failure;
+    return result;
   }
 
-  async #exec(command: string, options: RunOptions): Promise<RunResult> {
+  async #session(options: RunOptions): Promise<HostSession> {
+    for (;;) {
+      this.#sessions = this.#sessions.filter((session) => session.alive);
+      const idle = this.#sessions.find((session) => !session.busy);
+      if (idle === undefined) break;
+      if (await idle.ping(PING_TIMEOUT_MS)) return idle;
+      idle.stop();
+      this.#sessions = this.#sessions.filter((session) => session !== idle);
+    }
+    // a new shell needs no ping: it was started just now
     open.add(this);
-    const argv = ['ssh', ...sshOptions(this.host, 'client'), '-T', this.host.address, 'exec /bin/sh -s'];
-    const { signal, timeoutMs, ...rest } = options;
-    const { child, done } = runProcess(
+    const token = HostSession.token();
+    const argv = ['ssh', ...sshOptions(this.host, 'client'), '-T', this.host.address, sessionCommand(token)];
+    const { child, process: carrier } = runProcess(
       argv,
-      { ...rest, cwd: '/', env: clientEnv(this.host), stdin: 'keep-open' },
+      { cwd: '/', env: clientEnv(this.host), stdin: 'keep-open', rawStdout: true },
       (error) =>
         new HostError('DRCTL_HOST_SSH', this.host, `cannot start ssh: ${error.message}`, { cause: error }),
     );
-    child.stdin?.write(remoteScript(command, options));
-    // closing stdin is how the remote side learns to stop; the client follows once the host has
-    const stop = (): void => {
-      child.stdin?.end();
-      const timer = setTimeout(() => stopGroup(child), 3_000);
-      timer.unref();
-      child.once('exit', () => clearTimeout(timer));
-    };
-    signal?.addEventListener('abort', stop, { once: true });
-    const timer = timeoutMs === undefined ? undefined : setTimeout(stop, timeoutMs);
-    if (signal?.aborted === true) stop();
-    try {
-      const result = await done;
-      const failure = sshFailure(this.host, result);
-      if (failure !== undefined) throw failure;
-      return result;
-    } finally {
-      signal?.removeEventListener('abort', stop);
-      clearTimeout(timer);
-    }
+    if (carrier !== undefined) options.onStart?.(carrier);
+    const session = new HostSession(
+      child,
+      token,
+      (stderr) =>
+        sshFailure(this.host, { exitCode: 255, signal: null, stdout: '', stderr, durationMs: 0 }) ??
+        new HostError('DRCTL_HOST_UNREACHABLE', this.host, 'unreachable: the connection dropped'),
+    );
+    this.#sessions.push(session);
+    return session;
   }
 
   stream(command: string, options: StreamOptions = {}): StreamHandle {
@@ -264,6 +253,16 @@ export class SshExecutor implements Executor {
   async close(): Promise<void> {
     this.#connected = undefined;
     open.delete(this);
+    const sessions = this.#sessions;
+    this.#sessions = [];
+    await Promise.all(
+      sessions.map(async (session) => {
+        if (!session.alive) return;
+        const gone = new Promise((resolve) => session.child.once('close', resolve));
+        session.stop();
+        await gone;
+      }),
+    );
     const master = this.#master;
     this.#master = undefined;
     if (master === undefined || master.exitCode !== null) return;
@@ -274,6 +273,7 @@ export class SshExecutor implements Executor {
 
   /** At process exit: end the master without waiting. */
   closeSync(): void {
+    for (const session of this.#sessions) session.child.kill('SIGKILL');
     this.#master?.kill('SIGKILL');
   }
 }

@@ -210,6 +210,44 @@ describe.skipIf(unavailable !== undefined)('execution on hosts over SSH', () => 
       code: 'DRCTL_HOST_AUTH',
     });
   });
+  it("logs in with a passphrase-protected key: the passphrase from the plan's variable, or the key from an agent", async () => {
+    const dir = tempDir('drctl-ssh-passphrase-');
+    const key = join(dir, 'id_locked');
+    const passphrase = 'correct horse battery';
+    await runChecked(localExecutor, `ssh-keygen -q -t ed25519 -N '${passphrase}' -f ${key}`);
+    const authorized = join(bed.dir, 'authorized_keys');
+    writeFileSync(authorized, readFileSync(authorized, 'utf8') + readFileSync(`${key}.pub`, 'utf8'));
+    const locked: HostTarget = { ...bed.target('west'), identityFile: key };
+    // neither: refused at once (no prompt), the passphrase named nowhere
+    const refused = await new SshExecutor(locked).run('true').catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 'DRCTL_HOST_AUTH' });
+    process.env.DRCTL_TEST_PASSPHRASE = passphrase;
+    const withVariable = new SshExecutor({ ...locked, passphraseEnv: 'DRCTL_TEST_PASSPHRASE' });
+    try {
+      expect((await runChecked(withVariable, 'echo in')).stdout).toBe('in\n');
+    } finally {
+      delete process.env.DRCTL_TEST_PASSPHRASE;
+      await withVariable.close();
+    }
+    // an agent holding the key (unlocked once by ssh-add), as a user's ssh would use it
+    const agent = await runChecked(localExecutor, `ssh-agent -s -a ${join(dir, 'agent.sock')}`);
+    const agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1]);
+    const before = process.env.SSH_AUTH_SOCK;
+    process.env.SSH_AUTH_SOCK = join(dir, 'agent.sock');
+    const viaAgent = new SshExecutor(locked);
+    try {
+      writeFileSync(join(dir, 'askpass'), `#!/bin/sh\necho '${passphrase}'\n`, { mode: 0o700 });
+      await runChecked(localExecutor, `ssh-add ${key}`, {
+        env: { SSH_ASKPASS: join(dir, 'askpass'), SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' },
+      });
+      expect((await runChecked(viaAgent, 'echo in')).stdout).toBe('in\n');
+    } finally {
+      if (before === undefined) delete process.env.SSH_AUTH_SOCK;
+      else process.env.SSH_AUTH_SOCK = before;
+      await viaAgent.close();
+      process.kill(agentPid, 'SIGTERM');
+    }
+  });
 });
 
 describe.skipIf(unavailable !== undefined)('a host behind a jump host', () => {
