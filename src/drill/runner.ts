@@ -264,7 +264,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillOutcome> {
     };
     let onWaiting: ((runId: string, step: string) => void) | undefined;
     // an announced drill is communicated like the real thing: an incident on the status page, messages
-    if (scenario.announce) {
+    // a drill that is not announced still speaks on the plan's test channels, if it has any
+    if (scenario.announce || plan.communications.channels.some((c) => c.test)) {
       announcer = new Communications({ store, plans: () => [plan], logger: log });
       announcer.start();
     }

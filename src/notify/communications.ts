@@ -314,17 +314,24 @@ export class Communications {
 
   /** A drill stays quiet unless its scenario says `announce: true`; custom runbooks are not announced. */
   #announced(run: WatchedRun, runbook: Runbook): boolean {
-    const drill = run.trigger?.drill !== undefined || run.startedBy === 'drill';
-    if (drill && run.trigger?.drill?.announce !== true) return false;
+    if (quietDrill(run)) return false;
     return runbook.kind !== 'custom';
   }
 
   async #onFact(fact: RunFact): Promise<void> {
     const found = this.#planFor(fact.run);
-    if (found === undefined || !this.#announced(fact.run, found.runbook)) return;
+    if (found === undefined) return;
+    // a drill that is not announced speaks only on the plan's test channels, and opens no incident
+    const quiet = quietDrill(fact.run) && found.runbook.kind !== 'custom';
+    if (
+      quiet
+        ? !found.plan.communications.channels.some((c) => c.test)
+        : !this.#announced(fact.run, found.runbook)
+    )
+      return;
     const { plan, workload, runbook } = found;
     const run = fact.run;
-    const incidentKind = runbook.kind === 'failover' || runbook.kind === 'restore';
+    const incidentKind = !quiet && (runbook.kind === 'failover' || runbook.kind === 'restore');
     const incidentId = incidentKind ? runIncidentId(run.id) : undefined;
     switch (fact.type) {
       case 'run-started': {
@@ -740,12 +747,16 @@ export class Communications {
         (t.on === event || (event === 'approval-waiting' && t.on === 'escalation')),
     );
     const fallback = DEFAULTS[event];
-    const templates: Array<Pick<CommunicationTemplate, 'id' | 'channel' | 'subject' | 'body' | 'to'>> =
+    const quiet = run !== undefined && quietDrill(run);
+    const onTest = (channel: string): boolean =>
+      plan.communications.channels.find((c) => c.id === channel)?.test === true;
+    const templates: Array<Pick<CommunicationTemplate, 'id' | 'channel' | 'subject' | 'body' | 'to'>> = (
       matching.length > 0
         ? matching
         : fallback === undefined
           ? []
-          : plan.communications.channels.map((c) => ({ id: 'default', channel: c.id, to: [], ...fallback }));
+          : plan.communications.channels.map((c) => ({ id: 'default', channel: c.id, to: [], ...fallback }))
+    ).filter((template) => !quiet || onTest(template.channel));
     if (templates.length === 0) return;
     const lost = run
       ? runbookComponents(plan, run.workload, run.runbook)
@@ -873,4 +884,10 @@ export function reachableRecipients(
     if (standIn) recipients.push(standIn.id);
   }
   return { recipients: [...new Set(recipients)], skipped };
+}
+
+/** A drill whose scenario does not say `announce: true`: it may speak only on test channels. */
+function quietDrill(run: WatchedRun): boolean {
+  const drill = run.trigger?.drill !== undefined || run.startedBy === 'drill';
+  return drill && run.trigger?.drill?.announce !== true;
 }

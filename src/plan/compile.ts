@@ -1062,6 +1062,7 @@ function compileChannel(input: ChannelInput, at: Locator, report: Report): Messa
       backoffMs: optMs(input.retry?.backoff) ?? CHANNEL_DEFAULTS.backoffMs,
       maxBackoffMs: optMs(input.retry?.max_backoff) ?? CHANNEL_DEFAULTS.maxBackoffMs,
     },
+    test: input.test ?? false,
     at: at(),
   };
 }

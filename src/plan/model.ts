@@ -208,6 +208,8 @@ export interface MessageChannel {
   command: string | undefined;
   timeoutMs: number;
   retry: { attempts: number; backoffMs: number; maxBackoffMs: number };
+  /** A drill that is not announced sends its messages here only. */
+  test: boolean;
   at: SourceLocation;
 }
 

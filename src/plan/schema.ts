@@ -919,6 +919,12 @@ const Channel = z.strictObject({
   command: z.string().optional().describe('Program run with the message as JSON on stdin (command).'),
   timeout: Interval.optional().describe('One delivery attempt gives up after this long. @default 10s'),
   retry: ChannelRetry.optional(),
+  test: z
+    .boolean()
+    .optional()
+    .describe(
+      "A channel for drills: a drill that is not announced sends its messages only to test channels, never to people's usual channels or the status page. @default false",
+    ),
 });
 
 const Communications = z.strictObject({
