@@ -189,25 +189,25 @@ export async function preflightExisting(input: PreflightInput): Promise<string[]
   );
   for (const incident of open) reasons.push(`incident ${incident.id} is open: ${incident.title}`);
 
-  const hosts = new Set([
-    ...(scenario.blastRadius?.hosts ?? []),
-    ...scenario.faults.map((f) => faultHost(plan.workloads, f.component, f.site)),
-    ...workload.components.flatMap((c) => c.placement.map((p) => p.fields.host)),
-  ]);
+  const hosts = [
+    ...new Set([
+      ...(scenario.blastRadius?.hosts ?? []),
+      ...scenario.faults.map((f) => faultHost(plan.workloads, f.component, f.site)),
+      ...workload.components.flatMap((c) => c.placement.map((p) => p.fields.host)),
+    ]),
+  ].filter((host): host is string => typeof host === 'string');
   await Promise.all(
-    [...hosts]
-      .filter((host): host is string => typeof host === 'string')
-      .map(async (host) => {
-        try {
-          await executorOn(plan, host).connect();
-        } catch (error) {
-          reasons.push(
-            `host ${host} is not reachable: ${error instanceof Error ? error.message : String(error)}`,
-          );
-        }
-      }),
+    hosts.map(async (host) => {
+      try {
+        await executorOn(plan, host).connect();
+      } catch (error) {
+        reasons.push(
+          `host ${host} is not reachable: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }),
   );
-  if (hosts.size > 0) checked.push(`${[...hosts].filter((h) => h !== undefined).length} hosts reachable`);
+  if (hosts.length > 0) checked.push(`${hosts.length} hosts reachable`);
 
   // the workload as readiness sees it: the standby answering, replication within its RPO
   const readiness = await checkReadiness(

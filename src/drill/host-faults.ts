@@ -24,7 +24,7 @@ import { parseBandwidth } from '../chaos/index.ts';
 import { DrctlError } from '../errors.ts';
 import { executorOn, hostTarget, shellQuote } from '../exec/index.ts';
 import type { Executor, RunResult } from '../exec/index.ts';
-import { faultHost } from '../plan/compile-drills.ts';
+import { faultHost, faultPlacement } from '../plan/compile-drills.ts';
 import type { Fault, Placement, Plan } from '../plan/model.ts';
 import { processAlive } from '../system/processes.ts';
 import { now, sleep } from './clock.ts';
@@ -75,10 +75,7 @@ export function existingFaultUnsupported(plan: Plan, fault: Fault): string | und
 }
 
 function placementOf(plan: Plan, fault: Fault): Placement | undefined {
-  return plan.workloads
-    .flatMap((w) => w.components)
-    .find((c) => c.id === fault.component)
-    ?.placement.find((p) => p.site === fault.site);
+  return faultPlacement(plan.workloads, fault.component, fault.site);
 }
 
 function portOf(placement: Placement): number | undefined {

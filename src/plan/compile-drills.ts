@@ -5,12 +5,24 @@
  */
 import { Cron } from 'croner';
 import type { SourceLocation } from '../errors.ts';
-import type { Scenario, Site, Workload } from './model.ts';
+import type { Placement, Scenario, Site, Workload } from './model.ts';
 
 type Report = (code: string, message: string, location: SourceLocation, hint?: string) => void;
 
 /** How long a drill may run when its scenario does not say (and so how long a fault may outlive drctl). */
 export const DRILL_MAX_DURATION_MS = 10 * 60_000;
+
+/** The placement a fault on `component@site` acts on. */
+export function faultPlacement(
+  workloads: readonly Workload[],
+  component: string,
+  site: string,
+): Placement | undefined {
+  return workloads
+    .flatMap((w) => w.components)
+    .find((c) => c.id === component)
+    ?.placement.find((p) => p.site === site);
+}
 
 /** The host a fault on `component@site` acts through: its placement's `host`, or undefined for this machine. */
 export function faultHost(
@@ -18,11 +30,7 @@ export function faultHost(
   component: string,
   site: string,
 ): string | undefined {
-  const placement = workloads
-    .flatMap((w) => w.components)
-    .find((c) => c.id === component)
-    ?.placement.find((p) => p.site === site);
-  const host = placement?.fields.host;
+  const host = faultPlacement(workloads, component, site)?.fields.host;
   return typeof host === 'string' ? host : undefined;
 }
 

@@ -191,6 +191,32 @@ describe('drill report model', () => {
     expect(report.passed).toBe(false);
   });
 
+  it('says an aborted drill failed, why, and how long the undo took, with its guards on the page', async () => {
+    const input = await syntheticInput({ targets: { rtoMs: 5000, rpoMs: 5000 } });
+    const at = input.startedAt + 2_000;
+    const report = buildDrillReport({
+      ...input,
+      safety: {
+        environment: 'existing',
+        maxDurationMs: 600_000,
+        preflight: ['4 hosts reachable'],
+        guards: [{ name: 'west-answers', checks: 9, failed: 1, tripped: true, last: 'connect ECONNREFUSED' }],
+        aborted: { by: 'guard', reason: 'guard west-answers failed 1 time', at, undoneAt: at + 180 },
+      },
+    });
+    expect(report.passed).toBe(false);
+    expect(report.findings.map((f) => f.code)).toContain('DRCTL_DRILL_ABORTED');
+    expect(report.safety?.aborted).toEqual({
+      by: 'guard',
+      reason: 'guard west-answers failed 1 time',
+      atMs: 2_000,
+      undoneMs: 180,
+    });
+    const html = renderDrillReportHtml(report);
+    expect(html).toMatch(/data-testid="aborted".*guard west-answers failed 1 time.*180 ms later/s);
+    expect(html).toMatch(/data-testid="guards".*west-answers.*tripped/s);
+  });
+
   it('escapes every piece of text it puts in the page', async () => {
     const html = renderDrillReportHtml(buildDrillReport(await syntheticInput()));
     expect(html).not.toContain('<script');
