@@ -2,7 +2,8 @@
  * File backup against restic, side by side in one run over the same generated tree of mixed file sizes:
  * a first backup, an incremental one after 4 KiB were overwritten in each of 101 files (the large ones
  * among them), a verification that reads every stored byte, and a restore of the newest backup. Each
- * phase prints drctl's time over restic's, and the bytes each repository holds. The floors
+ * phase prints drctl's time over restic's, wall and CPU (every thread and child process: on a shared
+ * machine the wall time depends on the neighbours), and the bytes each repository holds. The floors
  * `tar c DIR | sha256sum` (read and hash every byte, write nothing) and `cp -r` + `sync` (a durable copy,
  * nothing hashed) are timed beside the first backup.
  *
@@ -12,6 +13,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,10 +106,23 @@ async function changeInPlace(file: TreeFile): Promise<void> {
   }
 }
 
-async function time(work: () => Promise<void> | void): Promise<number> {
+/**
+ * CPU seconds used so far by this process (every thread) and by the children it has waited for (restic,
+ * `sync`): on a shared machine the wall time depends on the neighbours, the CPU time much less.
+ */
+function cpuSeconds(): number {
+  const own = process.cpuUsage();
+  // /proc/self/stat: fields 16 and 17 (cutime, cstime) in clock ticks; the name in field 2 may hold spaces.
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const children = Number(fields[13] ?? 0) + Number(fields[14] ?? 0);
+  return (own.user + own.system) / 1e6 + children / 100;
+}
+
+async function time(work: () => Promise<void> | void): Promise<{ seconds: number; cpu: number }> {
   const start = process.hrtime.bigint();
+  const cpu = cpuSeconds();
   await work();
-  return Number(process.hrtime.bigint() - start) / 1e9;
+  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, cpu: cpuSeconds() - cpu };
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
@@ -136,6 +151,8 @@ interface Row {
   phase: string;
   tool: string;
   seconds: number;
+  /** CPU seconds, user and system, of every thread and child process. */
+  cpu: number;
 }
 
 const MIB = 1 << 20;
@@ -157,7 +174,7 @@ try {
   const load = [loadavg()[0] ?? 0];
   const timed = async (phase: string, tool: string, work: () => Promise<void> | void): Promise<void> => {
     process.stderr.write(`${phase}: ${tool}...\n`);
-    rows.push({ phase, tool, seconds: await time(work) });
+    rows.push({ phase, tool, ...(await time(work)) });
   };
   const measureStored = async (phase: string): Promise<void> => {
     stored.push({
@@ -210,10 +227,12 @@ try {
       run('restic', ['-r', resticRepo, 'check', '--read-data'], resticEnv),
     );
 
+  // The restored trees stay until every restore has run: on ext4 without a journal, creating files
+  // within a minute of deleting thousands skips each recently freed inode with a read of its table
+  // block, which made whichever restore followed a deletion seconds slower.
   await timed('restore', 'drctl restore', async () => {
     await repository.restoreTree(undefined, join(work, 'restored-drctl'), { site: 'bench' });
   });
-  await rm(join(work, 'restored-drctl'), { recursive: true, force: true });
   if (restic) {
     await timed('restore', 'restic restore', () =>
       run(
@@ -222,24 +241,24 @@ try {
         resticEnv,
       ),
     );
-    await rm(join(work, 'restored-restic'), { recursive: true, force: true });
     // restic writes without fsync; drctl's restore is durable when it returns, so this is the like-for-like.
     await timed('restore', 'restic restore + sync', () =>
       run(
         'sh',
         [
           '-c',
-          `restic -r '${resticRepo}' restore latest --target '${join(work, 'restored-restic')}' >/dev/null && sync`,
+          `restic -r '${resticRepo}' restore latest --target '${join(work, 'restored-restic-synced')}' >/dev/null && sync`,
         ],
         resticEnv,
       ),
     );
-    await rm(join(work, 'restored-restic'), { recursive: true, force: true });
   }
+  for (const name of ['restored-drctl', 'restored-restic', 'restored-restic-synced'])
+    await rm(join(work, name), { recursive: true, force: true });
   load.push(loadavg()[0] ?? 0);
 
-  const seconds = (phase: string, tool: string): number =>
-    rows.find((row) => row.phase === phase && row.tool === tool)?.seconds ?? Number.NaN;
+  const seconds = (phase: string, tool: string, measure: 'seconds' | 'cpu' = 'seconds'): number =>
+    rows.find((row) => row.phase === phase && row.tool === tool)?.[measure] ?? Number.NaN;
   const ratio = (value: number, reference: number): string =>
     Number.isNaN(value) || Number.isNaN(reference) ? '' : `${(value / reference).toFixed(2)}x`;
   const drctlTool: Record<string, string> = {
@@ -261,21 +280,23 @@ try {
   const lines = [
     `drctl file backup benchmark: ${files.length} files, ${(totalBytes / MIB).toFixed(0)} MiB of ${data} data, node ${process.version}, ${cpus().length} cores, load average ${load.map((l) => l.toFixed(1)).join(' → ')}`,
     '',
-    '| phase | drctl, s | restic, s | drctl / restic |',
-    '| --- | ---: | ---: | ---: |',
+    '| phase | drctl, s | restic, s | drctl / restic | drctl, CPU s | restic, CPU s | CPU drctl / restic |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...['full', 'incremental', 'verify', 'restore'].map((phase) => {
-      const ours = seconds(phase, drctlTool[phase] ?? '');
-      const theirs = seconds(phase, resticTool[phase] ?? '');
-      return `| ${phase} | ${ours.toFixed(2)} | ${theirs.toFixed(2)} | ${ratio(ours, theirs)} |`;
+      const [ours, theirs] = [drctlTool, resticTool].map((tool) => seconds(phase, tool[phase] ?? ''));
+      const [ourCpu, theirCpu] = [drctlTool, resticTool].map((tool) =>
+        seconds(phase, tool[phase] ?? '', 'cpu'),
+      );
+      return `| ${phase} | ${ours?.toFixed(2)} | ${theirs?.toFixed(2)} | ${ratio(ours ?? NaN, theirs ?? NaN)} | ${ourCpu?.toFixed(2)} | ${theirCpu?.toFixed(2)} | ${ratio(ourCpu ?? NaN, theirCpu ?? NaN)} |`;
     }),
-    `| stored after full, MiB | ${mib(storedFull?.drctl ?? 0)} | ${mib(storedFull?.restic ?? Number.NaN)} | ${ratio(storedFull?.drctl ?? 0, storedFull?.restic ?? Number.NaN)} |`,
-    `| growth of the incremental, MiB | ${mib(growth('drctl'))} | ${mib(growth('restic'))} | ${ratio(growth('drctl'), growth('restic'))} |`,
+    `| stored after full, MiB | ${mib(storedFull?.drctl ?? 0)} | ${mib(storedFull?.restic ?? Number.NaN)} | ${ratio(storedFull?.drctl ?? 0, storedFull?.restic ?? Number.NaN)} | | | |`,
+    `| growth of the incremental, MiB | ${mib(growth('drctl'))} | ${mib(growth('restic'))} | ${ratio(growth('drctl'), growth('restic'))} | | | |`,
     '',
-    '| phase | tool | seconds | MiB/s |',
-    '| --- | --- | ---: | ---: |',
+    '| phase | tool | seconds | CPU seconds | MiB/s |',
+    '| --- | --- | ---: | ---: | ---: |',
     ...rows.map(
       (row) =>
-        `| ${row.phase} | ${row.tool.replace('|', '\\|')} | ${row.seconds.toFixed(2)} | ${(totalBytes / MIB / row.seconds).toFixed(0)} |`,
+        `| ${row.phase} | ${row.tool.replace('|', '\\|')} | ${row.seconds.toFixed(2)} | ${row.cpu.toFixed(2)} | ${(totalBytes / MIB / row.seconds).toFixed(0)} |`,
     ),
     '',
     ...notes.map((note) => `- ${note}`),
