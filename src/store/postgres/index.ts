@@ -31,12 +31,25 @@ import type {
   PutDocumentOptions,
   ReadEventsOptions,
   RunRecord,
-  RunStatus,
   RunStore,
   StoredDocument,
 } from '../store.ts';
 import { findPrimary, parseStateUrl } from './connect.ts';
 import type { StateUrl } from './connect.ts';
+import {
+  toDocument,
+  toDrillReport,
+  toEvent,
+  toJournalRecord,
+  toLease,
+  toRun,
+  type DocumentRow,
+  type DrillReportRow,
+  type EventRow,
+  type JournalRow,
+  type LeaseRow,
+  type RunRow,
+} from '../rows.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 export { isPostgresUrl, looksLikeUrl, parseStateUrl } from './connect.ts';
@@ -83,28 +96,8 @@ function retryable(error: unknown): boolean {
   return (typeof code === 'string' && RETRYABLE_CODES.has(code)) || RETRYABLE_MESSAGE.test(String(error));
 }
 
-interface RunRow {
-  id: string;
-  workload: string;
-  runbook: string;
-  plan_hash: string;
-  plan_file: string;
-  started_by: string;
-  created_at: Date;
-  updated_at: Date;
-  status: RunStatus;
-  head_seq: number;
-  head_hash: string;
-}
-
-interface LeaseRow {
-  key: string;
-  owner: string;
-  pid: number;
-  host: string;
-  token: number;
-  expires_at: Date;
-}
+/** PostgreSQL's lease rows name their run in `key`. */
+type PgLeaseRow = LeaseRow & { key: string };
 
 const RUN_COLUMNS =
   'id, workload, runbook, plan_hash, plan_file, started_by, created_at, updated_at, status, head_seq::integer AS head_seq, head_hash';
@@ -373,30 +366,11 @@ export class PostgresStore implements RunStore {
   }
 
   async readJournal(runId: string, afterSeq = 0): Promise<JournalRecord[]> {
-    const rows = await this.#query<{
-      seq: number;
-      at: string;
-      type: string;
-      step: string | null;
-      actor: string;
-      data: string;
-      prev_hash: string;
-      hash: string;
-    }>(
+    const rows = await this.#query<JournalRow>(
       'SELECT seq::integer AS seq, at, type, step, actor, data, prev_hash, hash FROM S.journal WHERE run_id = $1 AND seq > $2 ORDER BY seq',
       [runId, afterSeq],
     );
-    return rows.map((row) => ({
-      runId,
-      seq: row.seq,
-      at: new Date(row.at),
-      type: row.type,
-      step: row.step ?? undefined,
-      actor: row.actor,
-      data: JSON.parse(row.data) as Record<string, unknown>,
-      prevHash: row.prev_hash,
-      hash: row.hash,
-    }));
+    return rows.map((row) => toJournalRecord(runId, row));
   }
 
   /** Holds this store's liveness advisory lock on a session of its own, (re)connecting when needed. */
@@ -449,7 +423,7 @@ export class PostgresStore implements RunStore {
       const [a, b] = this.#session;
       const server = `CASE WHEN ${lockHeld('$5', '$6')} THEN S.server_id() ELSE '' END`;
       if (request.token !== undefined) {
-        const renewed = await this.#pool.query<LeaseRow>(
+        const renewed = await this.#pool.query<PgLeaseRow>(
           this.#sql(
             `UPDATE S.leases SET expires_at = now() + make_interval(secs => $7), session_a = $5, session_b = $6,
                pid = $3, host = $4, server = ${server}
@@ -461,7 +435,7 @@ export class PostgresStore implements RunStore {
         return renewed.rows;
       }
       return (
-        await this.#pool.query<LeaseRow>(
+        await this.#pool.query<PgLeaseRow>(
           this.#sql(
             `INSERT INTO S.leases AS l (key, owner, pid, host, session_a, session_b, token, expires_at, server)
              VALUES ($1, $2, $3, $4, $5, $6, 1, now() + make_interval(secs => $7), ${server})
@@ -482,7 +456,7 @@ export class PostgresStore implements RunStore {
         )
       ).rows;
     });
-    if (taken !== undefined) return toLease(taken);
+    if (taken !== undefined) return toLease(taken.key, taken);
     const held = await this.getLease(key);
     throw new UsageError(
       'DRCTL_RUN_LOCKED',
@@ -495,11 +469,11 @@ export class PostgresStore implements RunStore {
   }
 
   async getLease(key: string): Promise<Lease | undefined> {
-    const [row] = await this.#query<LeaseRow>(
+    const [row] = await this.#query<PgLeaseRow>(
       `SELECT ${LEASE_COLUMNS} FROM S.leases WHERE key = $1 AND owner <> ''`,
       [key],
     );
-    return row === undefined ? undefined : toLease(row);
+    return row === undefined ? undefined : toLease(row.key, row);
   }
 
   async releaseLease(key: string, owner: string): Promise<void> {
@@ -535,34 +509,12 @@ export class PostgresStore implements RunStore {
   async listDrillReports(
     options: { workload?: string; scenario?: string; limit?: number } = {},
   ): Promise<DrillReportRecord[]> {
-    const rows = await this.#query<{
-      id: string;
-      workload: string;
-      scenario: string;
-      plan_hash: string | null;
-      started_at: Date;
-      passed: boolean;
-      detection_ms: number | null;
-      rto_ms: number | null;
-      lost_writes: number;
-      report: string;
-    }>(
+    const rows = await this.#query<DrillReportRow>(
       `SELECT * FROM S.drill_reports WHERE ($1::text IS NULL OR workload = $1) AND ($2::text IS NULL OR scenario = $2)
        ORDER BY started_at DESC, id DESC LIMIT $3`,
       [options.workload ?? null, options.scenario ?? null, options.limit ?? 50],
     );
-    return rows.map((row) => ({
-      id: row.id,
-      workload: row.workload,
-      scenario: row.scenario,
-      planHash: row.plan_hash ?? undefined,
-      startedAt: row.started_at,
-      passed: row.passed,
-      detectionMs: row.detection_ms ?? undefined,
-      rtoMs: row.rto_ms ?? undefined,
-      lostWrites: row.lost_writes,
-      report: JSON.parse(row.report) as Record<string, unknown>,
-    }));
+    return rows.map(toDrillReport);
   }
 
   async putDocument(
@@ -674,29 +626,12 @@ export class PostgresStore implements RunStore {
   }
 
   async readEvents(stream: string, options: ReadEventsOptions = {}): Promise<EventRecord[]> {
-    const rows = await this.#query<{
-      seq: number;
-      at: string;
-      type: string;
-      actor: string;
-      data: string;
-      prev_hash: string;
-      hash: string;
-    }>(
+    const rows = await this.#query<EventRow>(
       `SELECT seq::integer AS seq, at, type, actor, data, prev_hash, hash FROM S.events WHERE stream = $1 AND seq > $2
        ORDER BY seq ${options.newestFirst === true ? 'DESC' : ''} LIMIT $3`,
       [stream, options.afterSeq ?? 0, options.limit ?? 1000],
     );
-    return rows.map((row) => ({
-      stream,
-      seq: row.seq,
-      at: new Date(row.at),
-      type: row.type,
-      actor: row.actor,
-      data: JSON.parse(row.data) as Record<string, unknown>,
-      prevHash: row.prev_hash,
-      hash: row.hash,
-    }));
+    return rows.map((row) => toEvent(stream, row));
   }
 
   /** Runs SQL against the store's database, for tests and tools (`S.` names the store's schema). */
@@ -781,53 +716,6 @@ function runNotFound(runId: string, where: string): UsageError {
   return new UsageError('DRCTL_RUN_NOT_FOUND', `run ${runId} is not in the state database ${where}`, {
     hint: 'list runs with `drctl status`, or pass the --state the run was started with',
   });
-}
-
-interface DocumentRow {
-  collection: string;
-  id: string;
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-  data: string;
-}
-
-function toDocument(row: DocumentRow): StoredDocument {
-  return {
-    collection: row.collection,
-    id: row.id,
-    version: row.version,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    data: JSON.parse(row.data) as Record<string, unknown>,
-  };
-}
-
-function toRun(row: RunRow): RunRecord {
-  return {
-    id: row.id,
-    workload: row.workload,
-    runbook: row.runbook,
-    planHash: row.plan_hash,
-    planFile: row.plan_file,
-    startedBy: row.started_by,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    status: row.status,
-    headSeq: row.head_seq,
-    headHash: row.head_hash,
-  };
-}
-
-function toLease(row: LeaseRow): Lease {
-  return {
-    runId: row.key,
-    owner: row.owner,
-    pid: row.pid,
-    host: row.host,
-    expiresAt: row.expires_at,
-    token: row.token,
-  };
 }
 
 /** SQL: the advisory lock (classid, objid) of a liveness session is held on this server, in this database. */

@@ -35,52 +35,35 @@ import type {
   PutDocumentOptions,
   ReadEventsOptions,
   RunRecord,
-  RunStatus,
   RunStore,
   StoredDocument,
 } from '../store.ts';
+import {
+  toDocument,
+  toDrillReport,
+  toEvent,
+  toJournalRecord,
+  toLease,
+  toRun,
+  type DocumentRow,
+  type DrillReportRow,
+  type EventRow,
+  type JournalRow,
+  type LeaseRow,
+  type RunRow,
+} from '../rows.ts';
 import { MIGRATIONS } from './migrations.ts';
+
+/** SQLite's rows name their run or stream in a column. */
+type SqliteLeaseRow = LeaseRow & { run_id: string; expires_at: number };
+type SqliteJournalRow = JournalRow & { run_id: string };
+type SqliteEventRow = EventRow & { stream: string };
 
 export interface SqliteStoreOptions {
   /** `full` makes every commit reach the disk before it returns (slower). @default 'normal' */
   synchronous?: 'normal' | 'full';
   /** How long a writer waits for another process's transaction. @default 5000 */
   busyTimeoutMs?: number;
-}
-
-interface RunRow {
-  id: string;
-  workload: string;
-  runbook: string;
-  plan_hash: string;
-  plan_file: string;
-  started_by: string;
-  created_at: string;
-  updated_at: string;
-  status: RunStatus;
-  head_seq: number;
-  head_hash: string;
-}
-
-interface JournalRow {
-  run_id: string;
-  seq: number;
-  at: string;
-  type: string;
-  step: string | null;
-  actor: string;
-  data: string;
-  prev_hash: string;
-  hash: string;
-}
-
-interface LeaseRow {
-  run_id: string;
-  owner: string;
-  pid: number;
-  host: string;
-  expires_at: number;
-  token: number;
 }
 
 export const STATE_DB_FILE = 'state.db';
@@ -149,10 +132,10 @@ export class SqliteStore implements RunStore {
       updateHead: db.prepare(
         'UPDATE runs SET head_seq = @head_seq, head_hash = @head_hash, updated_at = @updated_at, status = coalesce(@status, status) WHERE id = @id',
       ),
-      readJournal: db.prepare<[string, number], JournalRow>(
+      readJournal: db.prepare<[string, number], SqliteJournalRow>(
         'SELECT * FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq',
       ),
-      getLease: db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE run_id = ?'),
+      getLease: db.prepare<[string], SqliteLeaseRow>('SELECT * FROM leases WHERE run_id = ?'),
       // on every API request (tokens, sessions): prepared once
       getDocument: db.prepare<[string, string], DocumentRow>(
         'SELECT * FROM documents WHERE collection = ? AND id = ?',
@@ -317,7 +300,9 @@ export class SqliteStore implements RunStore {
   }
 
   async readJournal(runId: string, afterSeq = 0): Promise<JournalRecord[]> {
-    return this.#guard(() => this.#statements.readJournal.all(runId, afterSeq)).map(toRecord);
+    return this.#guard(() => this.#statements.readJournal.all(runId, afterSeq)).map((row) =>
+      toJournalRecord(row.run_id, row),
+    );
   }
 
   async acquireLease(runId: string, request: LeaseRequest): Promise<Lease> {
@@ -360,7 +345,7 @@ export class SqliteStore implements RunStore {
             token: held?.owner === request.owner ? held.token : (held?.token ?? 0) + 1,
           };
           this.#statements.upsertLease.run(lease);
-          return toLease(lease);
+          return toLease(lease.run_id, lease);
         })
         .immediate(),
     );
@@ -368,7 +353,7 @@ export class SqliteStore implements RunStore {
 
   async getLease(runId: string): Promise<Lease | undefined> {
     const row = this.#guard(() => this.#statements.getLease.get(runId));
-    return row === undefined || row.owner === '' ? undefined : toLease(row);
+    return row === undefined || row.owner === '' ? undefined : toLease(row.run_id, row);
   }
 
   async releaseLease(runId: string, owner: string): Promise<void> {
@@ -412,18 +397,7 @@ export class SqliteStore implements RunStore {
           limit: options.limit ?? 50,
         }),
     );
-    return rows.map((row) => ({
-      id: row.id,
-      workload: row.workload,
-      scenario: row.scenario,
-      planHash: row.plan_hash ?? undefined,
-      startedAt: new Date(row.started_at),
-      passed: row.passed === 1,
-      detectionMs: row.detection_ms ?? undefined,
-      rtoMs: row.rto_ms ?? undefined,
-      lostWrites: row.lost_writes,
-      report: JSON.parse(row.report) as Record<string, unknown>,
-    }));
+    return rows.map(toDrillReport);
   }
 
   async putDocument(
@@ -520,72 +494,19 @@ export class SqliteStore implements RunStore {
   async readEvents(stream: string, options: ReadEventsOptions = {}): Promise<EventRecord[]> {
     const rows = this.#guard(() =>
       this.#db
-        .prepare<[string, number, number], EventRow>(
+        .prepare<[string, number, number], SqliteEventRow>(
           options.newestFirst
             ? 'SELECT * FROM events WHERE stream = ? AND seq > ? ORDER BY seq DESC LIMIT ?'
             : 'SELECT * FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?',
         )
         .all(stream, options.afterSeq ?? 0, options.limit ?? 1000),
     );
-    return rows.map((row) => ({
-      stream: row.stream,
-      seq: row.seq,
-      at: new Date(row.at),
-      type: row.type,
-      actor: row.actor,
-      data: JSON.parse(row.data) as Record<string, unknown>,
-      prevHash: row.prev_hash,
-      hash: row.hash,
-    }));
+    return rows.map((row) => toEvent(row.stream, row));
   }
 
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
   }
-}
-
-interface DocumentRow {
-  collection: string;
-  id: string;
-  version: number;
-  created_at: string;
-  updated_at: string;
-  data: string;
-}
-
-interface EventRow {
-  stream: string;
-  seq: number;
-  at: string;
-  type: string;
-  actor: string;
-  data: string;
-  prev_hash: string;
-  hash: string;
-}
-
-function toDocument(row: DocumentRow): StoredDocument {
-  return {
-    collection: row.collection,
-    id: row.id,
-    version: row.version,
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
-    data: JSON.parse(row.data) as Record<string, unknown>,
-  };
-}
-
-interface DrillReportRow {
-  id: string;
-  workload: string;
-  scenario: string;
-  plan_hash: string | null;
-  started_at: string;
-  passed: number;
-  detection_ms: number | null;
-  rto_ms: number | null;
-  lost_writes: number;
-  report: string;
 }
 
 const require = createRequire(import.meta.url);
@@ -619,45 +540,4 @@ function migrate(db: Database.Database, file: string): void {
     for (let index = current; index < MIGRATIONS.length; index += 1) db.exec(MIGRATIONS[index] as string);
     db.pragma(`user_version = ${MIGRATIONS.length}`);
   }).immediate();
-}
-
-function toRun(row: RunRow): RunRecord {
-  return {
-    id: row.id,
-    workload: row.workload,
-    runbook: row.runbook,
-    planHash: row.plan_hash,
-    planFile: row.plan_file,
-    startedBy: row.started_by,
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
-    status: row.status,
-    headSeq: row.head_seq,
-    headHash: row.head_hash,
-  };
-}
-
-function toRecord(row: JournalRow): JournalRecord {
-  return {
-    runId: row.run_id,
-    seq: row.seq,
-    at: new Date(row.at),
-    type: row.type,
-    step: row.step ?? undefined,
-    actor: row.actor,
-    data: JSON.parse(row.data) as Record<string, unknown>,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
-}
-
-function toLease(row: LeaseRow): Lease {
-  return {
-    runId: row.run_id,
-    owner: row.owner,
-    pid: row.pid,
-    host: row.host,
-    expiresAt: new Date(row.expires_at),
-    token: row.token,
-  };
 }
