@@ -105,13 +105,6 @@ export interface IsolatedDrillOutcome {
   files: { json: string; html: string };
 }
 
-interface Plans {
-  /** The plan as given: production. */
-  production: Plan;
-  /** A copy whose recovery site points at the scratch copies. */
-  copy: Plan;
-}
-
 /** The site a failover recovers into: where the workload's standby placements are, else its backups go. */
 export function recoverySite(workload: Workload): string | undefined {
   for (const component of workload.components) {
@@ -207,12 +200,13 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
     controls = await DrillControls.open(store, { id: drillId, scenario: scenario.id, workload: workload.id });
     options.onStart?.(drillId);
     say(`isolated test failover ${drillId}: ${workload.id} recovered into a copy of site ${site}`);
-    const before = await productionPicture(options.plan, workload, ctxFor(options.plan));
+    const before = await productionPicture(workload, ctxFor(options.plan));
 
     // ---- the copies, then every address of the recovery site moved into the scratch site
     mkdirSync(scratch, { recursive: true });
-    const plans: Plans = { production: options.plan, copy: structuredClone(options.plan) };
-    const copyWorkload = plans.copy.workloads.find((w) => w.id === workload.id) as Workload;
+    // the plan the runbook runs on: the recovery site's placements pointing at the copies
+    const copyPlan = structuredClone(options.plan);
+    const copyWorkload = copyPlan.workloads.find((w) => w.id === workload.id) as Workload;
     const strings = new Map<string, string>();
     for (const { component } of planned) {
       const isolation = providerForKind(component.kind)?.isolation;
@@ -335,9 +329,8 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
         },
       },
     });
-    const runStart = now();
     driver = await engine.start({
-      plan: plans.copy,
+      plan: copyPlan,
       runbook: runbook.name,
       workload: workload.id,
       startedBy: DRILL_ACTOR,
@@ -414,7 +407,7 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
       const provider = component === undefined ? undefined : providerForKind(component.kind);
       if (component === undefined || provider?.query === undefined) continue;
       try {
-        const rows = await provider.query(component, site, query.sql, ctxFor(plans.copy, scratch));
+        const rows = await provider.query(component, site, query.sql, ctxFor(copyPlan, scratch));
         const value = rows[0]?.[0];
         const ok = query.expect === undefined ? truthy(value) : String(value) === String(query.expect);
         checks.push({ name: `${query.component}: ${query.sql}`, ok, detail: `returned ${String(value)}` });
@@ -436,7 +429,7 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
     }));
     removed.push(...(await teardown(scratch, copies, log)));
     const leftovers = await leftoversOf(scratch, scratchPorts, pids);
-    const after = await productionPicture(options.plan, workload, ctxFor(options.plan));
+    const after = await productionPicture(workload, ctxFor(options.plan));
     const differences = differencesOf(before, after);
 
     const dataAsOf = newest([...stepDataAsOf, ...made.map((c) => c.dataAsOf)]);
@@ -520,7 +513,6 @@ export async function runIsolatedDrill(options: IsolatedDrillOptions): Promise<I
       findings,
       passed: findings.every((f) => f.severity !== 'error'),
     } satisfies IsolatedDrillReport) as IsolatedDrillReport;
-    void runStart;
     const files = writeIsolatedReport(report, options.reportsDir ?? join(stateDir, 'reports'));
     say(`report ${files.html}`);
     return { report, files };
@@ -701,11 +693,7 @@ function newest(times: readonly (string | undefined)[]): string | undefined {
  * Production as the drill found it: each data component's picture from its provider (rows, replication,
  * backups) and the front door's answer to its probe (who serves). Read only.
  */
-async function productionPicture(
-  plan: Plan,
-  workload: Workload,
-  ctx: ActionContext,
-): Promise<Record<string, unknown>> {
+async function productionPicture(workload: Workload, ctx: ActionContext): Promise<Record<string, unknown>> {
   const picture: Record<string, unknown> = {};
   for (const component of workload.components) {
     const isolation = providerForKind(component.kind)?.isolation;
@@ -728,7 +716,6 @@ async function productionPicture(
       picture.routing = { url, error: errorText(error) };
     }
   }
-  void plan;
   return picture;
 }
 
