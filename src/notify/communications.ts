@@ -86,7 +86,7 @@ const DEFAULTS: Partial<Record<MessageEvent, { subject: string; body: string }>>
   },
   'readiness-broken': {
     subject: '{{workload_name}}: a readiness promise is broken',
-    body: '{{reason}}. You own {{workload_name}}: a reminder follows every {{waited}} until it holds again. {{skipped}} {{console}}',
+    body: '{{reason}}. You own {{workload_name}}: reminders follow until it holds again. {{skipped}} {{console}}',
   },
   'readiness-reminder': {
     subject: 'Still broken: {{workload_name}}',
@@ -531,7 +531,7 @@ export class Communications {
           continue;
         }
         const reminder = Math.floor(brokenMs / everyMs);
-        if (reminder === 0) await send('readiness-broken', 'broken', everyMs);
+        if (reminder === 0) await send('readiness-broken', 'broken', brokenMs);
         else await send('readiness-reminder', `reminder:${reminder}`, brokenMs);
       }
     }

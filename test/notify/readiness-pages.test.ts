@@ -17,6 +17,13 @@ import { tempDir } from '../support/tmp.ts';
 import { eventually, startWebhook } from './support.ts';
 import type { WebhookReceiver } from './support.ts';
 
+/** The plan written into `dir`, loaded as drctl loads it. */
+async function planIn(dir: string, doc: Record<string, unknown>): Promise<Plan> {
+  const file = join(dir, 'plan.yaml');
+  writeFileSync(file, stringify(doc));
+  return loadPlan(file);
+}
+
 describe('readiness that pages', () => {
   let hook: WebhookReceiver | undefined;
   let store: RunStore | undefined;
@@ -31,49 +38,44 @@ describe('readiness that pages', () => {
     hook = await startWebhook();
     const port = await freePort();
     const dir = tempDir();
-    const file = join(dir, 'plan.yaml');
-    writeFileSync(
-      file,
-      stringify({
-        version: 1,
-        name: 'paging',
-        sites: { east: { role: 'primary' }, west: { role: 'secondary' } },
-        contacts: [
-          { id: 'alice', name: 'Alice Ng', email: 'alice@example.com', backup: 'bob' },
-          { id: 'bob', name: 'Bob Okafor', email: 'bob@example.com', backup: 'alice' },
-          { id: 'carol', name: 'Carol Diaz', email: 'carol@example.com', backup: 'alice' },
-        ],
-        communications: {
-          cadence: { updates_every: '10m' },
-          channels: [{ id: 'chat', type: 'webhook', shape: 'slack', url: `${hook.url}/hooks/x` }],
+    const plan = await planIn(dir, {
+      version: 1,
+      name: 'paging',
+      sites: { east: { role: 'primary' }, west: { role: 'secondary' } },
+      contacts: [
+        { id: 'alice', name: 'Alice Ng', email: 'alice@example.com', backup: 'bob' },
+        { id: 'bob', name: 'Bob Okafor', email: 'bob@example.com', backup: 'alice' },
+        { id: 'carol', name: 'Carol Diaz', email: 'carol@example.com', backup: 'alice' },
+      ],
+      communications: {
+        cadence: { updates_every: '10m' },
+        channels: [{ id: 'chat', type: 'webhook', shape: 'slack', url: `${hook.url}/hooks/x` }],
+      },
+      workloads: [
+        {
+          id: 'shop',
+          name: 'Shop',
+          tier: 3,
+          strategy: 'backup-restore',
+          owner: 'alice',
+          components: [
+            {
+              id: 'api',
+              kind: 'http-service',
+              placement: { east: {} },
+              probe: { tcp: `127.0.0.1:${port}`, interval: '1s', timeout: '300ms', failures: 1 },
+            },
+          ],
         },
-        workloads: [
-          {
-            id: 'shop',
-            name: 'Shop',
-            tier: 3,
-            strategy: 'backup-restore',
-            owner: 'alice',
-            components: [
-              {
-                id: 'api',
-                kind: 'http-service',
-                placement: { east: {} },
-                probe: { tcp: `127.0.0.1:${port}`, interval: '1s', timeout: '300ms', failures: 1 },
-              },
-            ],
-          },
-          {
-            id: 'reports',
-            tier: 3,
-            strategy: 'backup-restore',
-            owner: 'carol',
-            components: [{ id: 'warehouse', kind: 'service', placement: { east: {} } }],
-          },
-        ],
-      }),
-    );
-    const plan: Plan = await loadPlan(file);
+        {
+          id: 'reports',
+          tier: 3,
+          strategy: 'backup-restore',
+          owner: 'carol',
+          components: [{ id: 'warehouse', kind: 'service', placement: { east: {} } }],
+        },
+      ],
+    });
     store = await openStore(join(dir, 'state'));
     let now = new Date('2026-12-06T12:00:00Z');
     // each check and delivery by a new instance: what a restarted (or second) server would do
@@ -131,37 +133,32 @@ describe("the communication plan's deadlines", () => {
 
   it("reminds the incident's owner of the root cause due in 72h at two thirds of it, then says once it was missed", async () => {
     const dir = tempDir();
-    const file = join(dir, 'plan.yaml');
-    writeFileSync(
-      file,
-      stringify({
-        version: 1,
-        name: 'deadlines',
-        sites: { east: { role: 'primary' } },
-        contacts: [
-          { id: 'alice', name: 'Alice Ng', email: 'alice@example.com' },
-          { id: 'carol', name: 'Carol Diaz', email: 'carol@example.com' },
-        ],
-        communications: { channels: [{ id: 'log', type: 'command', command: 'cat > /dev/null' }] },
-        workloads: [
-          {
-            id: 'shop',
-            tier: 3,
-            strategy: 'backup-restore',
-            owner: 'alice',
-            components: [{ id: 'api', kind: 'service', placement: { east: {} } }],
-          },
-          {
-            id: 'reports',
-            tier: 3,
-            strategy: 'backup-restore',
-            owner: 'carol',
-            components: [{ id: 'warehouse', kind: 'service', placement: { east: {} } }],
-          },
-        ],
-      }),
-    );
-    const plan = await loadPlan(file);
+    const plan = await planIn(dir, {
+      version: 1,
+      name: 'deadlines',
+      sites: { east: { role: 'primary' } },
+      contacts: [
+        { id: 'alice', name: 'Alice Ng', email: 'alice@example.com' },
+        { id: 'carol', name: 'Carol Diaz', email: 'carol@example.com' },
+      ],
+      communications: { channels: [{ id: 'log', type: 'command', command: 'cat > /dev/null' }] },
+      workloads: [
+        {
+          id: 'shop',
+          tier: 3,
+          strategy: 'backup-restore',
+          owner: 'alice',
+          components: [{ id: 'api', kind: 'service', placement: { east: {} } }],
+        },
+        {
+          id: 'reports',
+          tier: 3,
+          strategy: 'backup-restore',
+          owner: 'carol',
+          components: [{ id: 'warehouse', kind: 'service', placement: { east: {} } }],
+        },
+      ],
+    });
     store = await openStore(join(dir, 'state'));
     const opened = new Date('2026-12-06T12:00:00Z');
     let now = opened;
