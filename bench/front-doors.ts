@@ -18,10 +18,15 @@
  *    server answering west, and the client RTO with a 5 s TTL for a client that resolves through a cache
  *    honouring the TTL, drctl deciding as in 1 and switching with `dns.set`. Target: detection + update +
  *    TTL + 0.5 s. DRCTL_BENCH_KILLS runs.
+ * 4. The hot-standby shop with DNS as its front door on a bed of hosts (src/testbed/dns-failover.ts: BIND
+ *    and a caching BIND resolver on a host ns, PostgreSQL and the order service on east and west, the
+ *    failover over SSH, TTL 5 s), east killed and the failover started at once: switch time, client RTO
+ *    against switch + TTL + 0.5 s, acknowledged writes lost. DRCTL_BENCH_BED_DNS runs (default 3); needs
+ *    root for the network namespaces.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,9 +41,14 @@ import { haproxyProvider, runtimeCommand } from '../src/providers/haproxy/index.
 import { haproxyBinary } from '../src/providers/haproxy/testing.ts';
 import type { ActionContext } from '../src/providers/index.ts';
 import { freePort } from '../src/providers/process/index.ts';
+import { closeExecutors } from '../src/exec/index.ts';
+import { BedDns } from '../src/testbed/bed-dns.ts';
+import { dnsFailover, type DnsFailoverResult } from '../src/testbed/dns-failover.ts';
+import { NetnsBed } from '../src/testbed/netns-bed.ts';
 
 const KILLS = Number(process.env.DRCTL_BENCH_KILLS ?? 5);
 const DRILLS = Number(process.env.DRCTL_BENCH_DRILLS ?? 3);
+const BED_DNS = Number(process.env.DRCTL_BENCH_BED_DNS ?? 3);
 const PROBE = { intervalMs: 50, timeoutMs: 150, failures: 2 };
 /**
  * HAProxy's `timeout connect`, the same in every mode. HAProxy waits min(timeout connect, 1 s) before it
@@ -304,8 +314,42 @@ async function dnsRound() {
   }
 }
 
+/** Section 4: the shop's failover by DNS on one bed, `BED_DNS` times (the hosts' processes killed between). */
+async function bedDnsRounds(dir: string): Promise<void> {
+  const ttlSeconds = 5;
+  const bed = await NetnsBed.create({ hosts: ['east', 'west', 'ns'] });
+  const rounds: DnsFailoverResult[] = [];
+  try {
+    for (let i = 0; i < BED_DNS; i++) {
+      const roundDir = join(dir, `bed-dns-${i}`);
+      mkdirSync(roundDir, { mode: 0o755 });
+      try {
+        rounds.push(await dnsFailover({ bed, dir: roundDir, ttlSeconds }));
+      } finally {
+        for (const host of ['east', 'west', 'ns']) await bed.kill(host);
+        await closeExecutors();
+      }
+    }
+  } finally {
+    await bed.close();
+  }
+  const pick = (key: 'switchMs' | 'rtoMs') => rounds.flatMap((r) => (r[key] === undefined ? [] : [r[key]!]));
+  const targets = rounds.map((r) => (r.switchMs ?? 0) + ttlSeconds * 1000 + 500);
+  console.log(
+    `\nDNS front door on a bed of hosts (hot standby, east killed, failover over SSH, TTL ${ttlSeconds} s)`,
+  );
+  console.log(`  kill → dns.set and dns.check done  ${range(pick('switchMs'))}`);
+  console.log(`  client RTO                        ${range(pick('rtoMs'))}`);
+  console.log(
+    `  target (switch + TTL + 0.5 s) ${range(targets)}; met ${rounds.filter((r, i) => r.rtoMs !== undefined && r.rtoMs <= targets[i]!).length}/${rounds.length}; runs ${rounds.map((r) => r.status).join(', ')}`,
+  );
+  console.log(`  acknowledged writes lost ${rounds.map((r) => `${r.lost} of ${r.acknowledged}`).join(', ')}`);
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'drctl-bench-front-doors-'));
+  // the bed's hosts run PostgreSQL as its own user: it must reach its data directory
+  chmodSync(dir, 0o755);
   console.log(
     `bench:front-doors — ${KILLS} kills per mode, ${DRILLS} drills; load average ${loadavg()
       .map((l) => l.toFixed(2))
@@ -368,6 +412,12 @@ async function main(): Promise<void> {
     console.log(
       `  target (detection + update + TTL + 0.5 s) ${range(targets)}; met ${dns.filter((s, i) => s.rtoMs !== undefined && s.rtoMs <= targets[i]!).length}/${dns.length}`,
     );
+    if (BED_DNS > 0) {
+      const reason =
+        NetnsBed.unavailable() ?? BedDns.unavailable() ?? (pgAvailable() ? undefined : 'no PostgreSQL');
+      if (reason !== undefined) console.log(`\nDNS on a bed of hosts skipped: ${reason}`);
+      else await bedDnsRounds(dir);
+    }
     console.log(
       `\nload average after: ${loadavg()
         .map((l) => l.toFixed(2))
