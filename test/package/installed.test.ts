@@ -17,6 +17,7 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
+  readFileSync,
   readdirSync,
   realpathSync,
   symlinkSync,
@@ -135,6 +136,35 @@ describe('drctl as installed from its package', () => {
     });
     expect(invalid.status).toBe(1);
     expect(invalid.stderr).toMatch(/^wrong\.yaml:5:11: DRCTL_PLAN_VALUE /m);
+  });
+
+  it('backs up, verifies and restores a tree with the compiled backup workers', () => {
+    const tree = join(scratch, 'tree');
+    mkdirSync(join(tree, 'logs'), { recursive: true });
+    writeFileSync(join(tree, 'logs/app.log'), 'GET /orders 200\n'.repeat(50_000));
+    writeFileSync(join(tree, 'note.txt'), 'kept');
+    // the package's own module, as a program embedding drctl would load it: the workers it starts must be
+    // the compiled ones beside it (the tests of the sources run them through tsx)
+    const script = `
+      import { BackupRepository } from ${JSON.stringify(join(installed, 'dist/backup/repository.js'))};
+      const repository = new BackupRepository(process.argv[2], { subject: { component: 'files', site: 'east' } });
+      await repository.backupDirectory(process.argv[3], { kind: 'files', site: 'east' });
+      const report = await repository.verify(undefined, { record: false });
+      await repository.restoreTree(undefined, process.argv[4], { site: 'west' });
+      console.log(JSON.stringify({ ok: report.ok, files: report.files }));
+    `;
+    const restored = join(scratch, 'restored');
+    const program = join(scratch, 'backup.mjs');
+    writeFileSync(program, script);
+    const result = spawnSync(process.execPath, [program, join(scratch, 'repository'), tree, restored], {
+      cwd: scratch,
+      env: userEnv(),
+      encoding: 'utf8',
+    });
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ ok: true, files: 2 });
+    expect(readFileSync(join(restored, 'logs/app.log'), 'utf8')).toBe('GET /orders 200\n'.repeat(50_000));
+    expect(readFileSync(join(restored, 'note.txt'), 'utf8')).toBe('kept');
   });
 
   it('serves every asset the console pages link, and every file of the console assets folder', async () => {
