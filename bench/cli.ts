@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 
@@ -93,6 +93,7 @@ function bare(): number {
   return performance.now() - t;
 }
 
+const loadBefore = loadavg()[0]!;
 const rows: string[][] = [];
 for (const command of COMMANDS) {
   const node: number[] = [];
@@ -124,6 +125,8 @@ for (const command of COMMANDS) {
 const header = ['command', 'node -e 0 ms', 'drctl ms', 'ratio', ...(SOURCES ? ['tsx ratio'] : []), 'target'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
 const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
-console.log(`\n${RUNS} runs each, medians, interleaved with node -e 0 (node ${process.version})`);
+console.log(
+  `\n${RUNS} runs each, medians, interleaved with node -e 0 (node ${process.version}), load average ${loadBefore.toFixed(1)} / ${loadavg()[0]!.toFixed(1)}`,
+);
 console.log(line(header));
 for (const row of rows) console.log(line(row));
