@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Script, constants } from 'node:vm';
+import * as vm from 'node:vm';
 import type { Validators, quicklyValidPlan } from './quick-validate.ts';
 
 export interface QuickBundle {
@@ -43,12 +43,15 @@ export async function writeQuickBundleCache(plan: string): Promise<void> {
   writeFileSync(CACHE, script.createCachedData());
 }
 
-function run(cachedData: Buffer | undefined): { bundle: QuickBundle; script: Script } {
-  const script = new Script(module.wrap(readFileSync(BUNDLE, 'utf8')), {
+function run(cachedData: Buffer | undefined): { bundle: QuickBundle; script: vm.Script } {
+  const script = new vm.Script(module.wrap(readFileSync(BUNDLE, 'utf8')), {
     filename: BUNDLE,
     ...(cachedData === undefined ? {} : { cachedData }),
-    // the bundle leaves the yaml package (syntax errors) to Node's loader
-    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    // the bundle leaves the yaml package (syntax errors) to Node's loader; before Node 20.12 there is
+    // no such option, the import fails, and the plan takes the full path
+    ...(vm.constants === undefined
+      ? {}
+      : { importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER }),
   });
   const exports = {};
   const commonJs = { exports };
