@@ -17,6 +17,7 @@ import { registerDrillPages } from './drill-pages.ts';
 import { CSP, consoleKit } from './kit.ts';
 import { page } from './layout.ts';
 import { registerReadinessPages } from './readiness-pages.ts';
+import { registerRunForms } from './run-forms.ts';
 import { registerRunPages } from './run-pages.ts';
 import { registerRunbookPages } from './runbook-pages.ts';
 import { registerSessionPages } from './session-pages.ts';
@@ -83,6 +84,7 @@ export function registerConsole(api: Api, ctx: ServerContext): void {
   registerSessionPages(api, ctx, kit);
   registerReadinessPages(api, ctx, kit);
   registerRunPages(api, ctx, kit);
+  registerRunForms(api, ctx, kit);
   registerDrillPages(api, ctx, kit);
   registerRunbookPages(api, ctx, kit);
 }
