@@ -6,7 +6,8 @@
  * host and that `drctl drill cleanup` removes; the reference disaster (east's database and service killed)
  * is failed over by the plan's runbook and measured.
  */
-import { chmodSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDrill } from '../../src/drill/index.ts';
@@ -16,7 +17,6 @@ import { loadPlan } from '../../src/plan/index.ts';
 import type { Plan } from '../../src/plan/model.ts';
 import { NetnsBed } from '../../src/testbed/netns-bed.ts';
 import { BedShop } from '../../src/testbed/shop.ts';
-import { tempDir } from '../support/tmp.ts';
 import { drctl, waitFor } from './support.ts';
 
 const unavailable = NetnsBed.unavailable() ?? (pgAvailable() ? undefined : 'PostgreSQL is not installed');
@@ -77,7 +77,7 @@ describe.skipIf(unavailable !== undefined)('drills on an environment that alread
 
   beforeAll(async () => {
     bed = await NetnsBed.create({ hosts: ['east', 'west'] });
-    dir = tempDir('drctl-existing-');
+    dir = mkdtempSync(join(tmpdir(), 'drctl-existing-'));
     chmodSync(dir, 0o755);
     // the environment is the test's, up before any drill: drctl only acts on it
     shop = await BedShop.create({ bed, dir });
@@ -91,6 +91,8 @@ describe.skipIf(unavailable !== undefined)('drills on an environment that alread
     await closeExecutors();
     await shop?.close();
     await bed?.close();
+    // made in beforeAll, where a temporary directory's own clean-up cannot be registered
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it('a guard that fails aborts the drill: every fault undone within a second, the canary stopped', async () => {
