@@ -92,7 +92,8 @@ export function registerRehearsal(drill: Command, context: CommandContext): void
       .command('continue')
       .description('continue a drill that paused (--pause) between the fault and the failover')
       .argument('<drill>', 'drill id (the drill prints it when it starts)'),
-  ).action(async (id: string, options: StateOptions) => {
+  ).action(async (id: string, own: StateOptions, command: Command) => {
+    const options = withDrillOptions(own, command);
     const by = actor(options.as);
     await withDrillStore(options, async (store) => {
       const { continueDrill } = await import('../../drill/rehearsal.ts');
@@ -107,7 +108,8 @@ export function registerRehearsal(drill: Command, context: CommandContext): void
       .description("keep a note from the room in a running drill's report")
       .argument('<drill>', 'drill id')
       .argument('<text...>', 'the note'),
-  ).action(async (id: string, words: string[], options: StateOptions) => {
+  ).action(async (id: string, words: string[], own: StateOptions, command: Command) => {
+    const options = withDrillOptions(own, command);
     const by = actor(options.as);
     await withDrillStore(options, async (store) => {
       const { addDrillNote } = await import('../../drill/rehearsal.ts');
@@ -116,6 +118,21 @@ export function registerRehearsal(drill: Command, context: CommandContext): void
       else context.out.write(`note kept in drill ${id} by ${by}\n`);
     });
   });
+}
+
+/**
+ * `drctl drill` has its own --state and --json, and commander gives them to it wherever they are written,
+ * also after `continue` or `note`: those written there count as this subcommand's.
+ */
+function withDrillOptions(options: StateOptions, command: Command): StateOptions {
+  const drill = command.parent;
+  if (drill === null) return options;
+  const given = (name: 'state' | 'json'): boolean => drill.getOptionValueSource(name) === 'cli';
+  return {
+    ...options,
+    ...(given('state') ? { state: String(drill.opts().state) } : {}),
+    ...(given('json') ? { json: true } : {}),
+  };
 }
 
 async function withDrillStore(
