@@ -355,8 +355,12 @@ workloads:
     rpo: 0s
     # what a drill on this environment as it runs (environment: existing) watches and writes through
     failover: { automatic: true, detect_after: 250ms }
-${'routerPort' in door ? `    front_door: { listen: "127.0.0.1:${door.routerPort}", component: orders, probe: /ready, interval: 50ms, timeout: 150ms, failures: 2, successes: 1 }
-` : ''}    components:
+${
+  'routerPort' in door
+    ? `    front_door: { listen: "127.0.0.1:${door.routerPort}", component: orders, probe: /ready, interval: 50ms, timeout: 150ms, failures: 2, successes: 1 }
+`
+    : ''
+}    components:
       - id: db
         kind: postgres
         placement:
