@@ -5,7 +5,7 @@
  * on it watches. On the first of these the drill's `onAbort` runs at once (the runner undoes every fault
  * there), then `signal` aborts so the runner stops the canary and writes the report.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DrillGuard } from '../plan/model.ts';
 import { probeOnce } from '../monitor/probe.ts';
@@ -20,7 +20,10 @@ export function emergencyStopFile(stateDir: string): string {
 export async function emergencyStop(stateDir: string, by: string, reason?: string): Promise<void> {
   const file = emergencyStopFile(stateDir);
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, `${JSON.stringify({ at: new Date().toISOString(), by, reason })}\n`);
+  // written whole, then renamed: a drill polling the file never reads half of it
+  const partial = `${file}.${process.pid}.partial`;
+  await writeFile(partial, `${JSON.stringify({ at: new Date().toISOString(), by, reason })}\n`);
+  await rename(partial, file);
 }
 
 export type AbortCause = 'guard' | 'max-duration' | 'emergency-stop';
@@ -53,7 +56,8 @@ export class Safety {
   readonly #options: SafetyOptions;
   readonly #controller = new AbortController();
   readonly #stop = new AbortController();
-  readonly #startedAt = now();
+  /** On the wall clock the stop file's `at` is written with (a file's mtime could lag it by a tick). */
+  readonly #startedAt = Date.now();
   readonly #loops: Promise<void>[] = [];
   readonly guards: GuardRecord[];
   aborted: DrillAbort | undefined;
@@ -131,14 +135,10 @@ export class Safety {
   async #watchStop(): Promise<void> {
     const file = emergencyStopFile(this.#options.stateDir);
     while (!this.#stop.signal.aborted && this.aborted === undefined) {
-      const written = await stat(file).then(
-        (s) => s.mtimeMs,
-        () => undefined,
-      );
-      if (written !== undefined && written >= this.#startedAt) {
-        const note = await readFile(file, 'utf8')
-          .then((text) => JSON.parse(text) as { by?: string; reason?: string })
-          .catch(() => ({ by: undefined, reason: undefined }));
+      const note = await readFile(file, 'utf8')
+        .then((text) => JSON.parse(text) as { at?: string; by?: string; reason?: string })
+        .catch(() => undefined);
+      if (note?.at !== undefined && Date.parse(note.at) >= this.#startedAt) {
         this.trip(
           'emergency-stop',
           `emergency stop by ${note.by ?? 'someone'}${note.reason === undefined ? '' : `: ${note.reason}`}`,
