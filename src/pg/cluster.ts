@@ -19,7 +19,7 @@ import { DrctlError } from '../errors.ts';
 import { freePort } from '../system/ports.ts';
 import { chownToServer, findPgBinaries, runPgTool, type PgBinaries } from './binaries.ts';
 import { one, toolConnection, withClient } from './client.ts';
-import { PgServer, runningPostmaster } from './server.ts';
+import { PgServer, quoteConf, runningPostmaster } from './server.ts';
 
 export { freePort };
 
@@ -66,10 +66,6 @@ function installExitHook(): void {
       }
     }
   });
-}
-
-function quoteConf(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }
 
 /** One site's server in a cluster. Its role (primary or standby) can change through failover. */

@@ -259,3 +259,8 @@ export class PgServer {
     killGroup(this.pid);
   }
 }
+
+/** A value as postgresql.conf (and postgresql.auto.conf) reads it: single-quoted, quotes doubled. */
+export function quoteConf(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

@@ -21,7 +21,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DrctlError } from '../../errors.ts';
 import { chownToServer, runAsServer, runPgTool, type PgBinaries } from '../../pg/binaries.ts';
 import { describe, one, redactUrl, toolConnection, withClient, type Subject } from '../../pg/client.ts';
-import { logTail, PgServer, runningPostmaster, stopDataDir, type StopOutcome } from '../../pg/server.ts';
+import {
+  logTail,
+  PgServer,
+  quoteConf,
+  runningPostmaster,
+  stopDataDir,
+  type StopOutcome,
+} from '../../pg/server.ts';
 import { captureStrandedWrites, type Reconciliation } from './stranded.ts';
 import type { ServerFiles } from './server-files.ts';
 import { HostError } from '../../exec/index.ts';
@@ -451,10 +458,6 @@ export interface RebuildResult {
   synchronous: boolean;
   /** With `stranded`: the writes found on the former primary after the fork. */
   reconciliation?: Reconciliation;
-}
-
-function quoteConf(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }
 
 /**

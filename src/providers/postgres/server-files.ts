@@ -14,7 +14,7 @@ import { DrctlError } from '../../errors.ts';
 import { runChecked, shellQuote } from '../../exec/index.ts';
 import type { Executor } from '../../exec/index.ts';
 import { chownToServer, runPgTool, type PgBinaries, type RunToolOptions } from '../../pg/binaries.ts';
-import { logTail, PgServer, stopDataDir, type StopOutcome } from '../../pg/server.ts';
+import { logTail, PgServer, quoteConf, stopDataDir, type StopOutcome } from '../../pg/server.ts';
 
 /** A server started on its data directory. */
 export interface StartedServer {
@@ -49,10 +49,6 @@ export interface ServerAddress {
   port: number;
   logFile: string;
   socketDir: string;
-}
-
-function quoteConf(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }
 
 /** The server's files on this machine (drctl runs its programs as the server's OS user when it is root). */
