@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Probe } from '../plan/model.ts';
-import { probeHttp, probeTcp } from '../providers/http/probe.ts';
+import { probeHttp, probeTcp } from '../probe/index.ts';
 
 export interface ProbeOutcome {
   ok: boolean;

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
 import type { Component } from '../../plan/model.ts';
-import { DurationParam } from '../http/probe.ts';
+import { DurationParam } from '../params.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type { ActionContext, Provider, ReadinessFact } from '../provider.ts';
 import { powerDnsReplace } from './powerdns.ts';

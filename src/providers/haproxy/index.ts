@@ -10,7 +10,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Component } from '../../plan/model.ts';
-import { DurationParam } from '../http/probe.ts';
+import { DurationParam } from '../params.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type {
   ActionContext,

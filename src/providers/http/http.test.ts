@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DrctlError } from '../../errors.ts';
 import type { Plan } from '../../plan/model.ts';
 import type { ActionContext } from '../provider.ts';
-import { BODY_EXCERPT_LIMIT, httpProvider, probeHttp, probeTcp } from './index.ts';
-import { connectedToItself } from './probe.ts';
+import { BODY_EXCERPT_LIMIT, connectedToItself, probeHttp, probeTcp } from '../../probe/index.ts';
+import { httpProvider } from './index.ts';
 
 let server: http.Server;
 let base: string;

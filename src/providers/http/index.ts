@@ -9,19 +9,9 @@ import { MissingVariable, expandVariables } from '../../plan/secrets.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type { ActionContext, Provider } from '../provider.ts';
 import { tcpConnect } from '../../system/probes.ts';
-import { DurationParam, probeHttp } from './probe.ts';
-import type { HttpProbeResult } from './probe.ts';
-
-export {
-  probeHttp,
-  probeTcp,
-  parseHostPort,
-  jsonPath,
-  compareJson,
-  DurationParam,
-  BODY_EXCERPT_LIMIT,
-} from './probe.ts';
-export type { HttpProbeOptions, HttpProbeResult, TcpProbeResult } from './probe.ts';
+import { probeHttp } from '../../probe/index.ts';
+import type { HttpProbeResult } from '../../probe/index.ts';
+import { DurationParam } from '../params.ts';
 
 const HTTP_EVIDENCE = ['status', 'latency_ms', 'body'] as const;
 const ANY_2XX = Array.from({ length: 100 }, (_, i) => 200 + i);

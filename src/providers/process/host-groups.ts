@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DrctlError } from '../../errors.ts';
 import { runChecked, shellQuote } from '../../exec/index.ts';
 import type { Executor } from '../../exec/index.ts';
-import { probeHttp, probeTcp } from '../http/probe.ts';
+import { probeHttp, probeTcp } from '../../probe/index.ts';
 import type { InstanceState, InstanceStatus, ProcessSpec, StopResult } from './supervisor.ts';
 import { fileStem, template } from './supervisor.ts';
 

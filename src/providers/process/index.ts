@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
 import { findPlacement } from '../../plan/lookup.ts';
 import type { Plan } from '../../plan/model.ts';
-import { DurationParam } from '../http/probe.ts';
+import { DurationParam } from '../params.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type { ActionContext, PreflightCheck, Provider, ReadinessFact } from '../provider.ts';
 import { portFree, programInstalledOn } from '../../system/probes.ts';

@@ -23,7 +23,7 @@ import { DrctlError } from '../../errors.ts';
 import { silentLogger } from '../../system/logger.ts';
 import { freePort } from '../../system/ports.ts';
 import { procStat, processAlive, signalGroup } from '../../system/processes.ts';
-import { probeHttp, probeTcp } from '../http/probe.ts';
+import { probeHttp, probeTcp } from '../../probe/index.ts';
 
 export { freePort };
 

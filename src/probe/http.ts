@@ -1,27 +1,11 @@
 /**
- * HTTP and TCP probing shared by the http provider, the process supervisor (readiness of a started
- * process) and `drctl readiness`. A probe never throws for what it observes: a refused connection, a
- * timeout or a wrong status are results with `ok: false`, so callers can report them as facts.
+ * HTTP probing: request a URL and compare the answer (status, body, JSON fields, latency) with what is
+ * expected. Never throws for what it observes: a refused connection, a timeout or a wrong status are
+ * results with `ok: false`, so callers can report them as facts.
  */
-import net from 'node:net';
-import { z } from 'zod';
-import { parseDuration } from '../../plan/duration.ts';
 
 /** How much of a response body is kept as evidence. Larger bodies are cut, never kept whole. */
 export const BODY_EXCERPT_LIMIT = 2_048;
-
-/** A duration in `with:` parameters: `500ms`, `5s`, or a number of milliseconds. Compiles to ms. */
-export const DurationParam = z.union([
-  z.number().nonnegative(),
-  z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'not a duration; write it like 500ms, 5s or 2m' });
-      return z.NEVER;
-    }
-    return ms;
-  }),
-]);
 
 export interface HttpProbeOptions {
   url: string;
@@ -174,64 +158,4 @@ export function jsonPath(document: unknown, path: string): { present: boolean; v
     current = (current as Record<string, unknown>)[part];
   }
   return { present: true, value: current };
-}
-
-export interface TcpProbeResult {
-  ok: boolean;
-  address: string;
-  latencyMs: number;
-  message: string;
-}
-
-/** Opens a TCP connection to `host:port` and closes it. Never throws for what it observes. */
-export function probeTcp(
-  address: string,
-  options: { timeoutMs?: number; signal?: AbortSignal } = {},
-): Promise<TcpProbeResult> {
-  const timeoutMs = options.timeoutMs ?? 5_000;
-  const { host, port } = parseHostPort(address);
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const finish = (ok: boolean, why: string): void => {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
-      const latencyMs = performance.now() - started;
-      resolve({
-        ok,
-        address,
-        latencyMs,
-        message: ok ? `${address} accepted a connection in ${Math.round(latencyMs)}ms` : `${address}: ${why}`,
-      });
-    };
-    const onAbort = (): void => finish(false, 'cancelled');
-    const timer = setTimeout(() => finish(false, `no connection within ${timeoutMs}ms`), timeoutMs);
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () =>
-      connectedToItself(socket)
-        ? finish(false, 'nothing listens there (the probe connected to itself)')
-        : finish(true, ''),
-    );
-    socket.once('error', (error: NodeJS.ErrnoException) =>
-      finish(false, error.code === 'ECONNREFUSED' ? 'connection refused' : error.message),
-    );
-  });
-}
-
-/**
- * Whether a connection to a local port nobody listens on was given that very port as its source: TCP's
- * simultaneous open then connects the socket to itself, and a dead server would look alive.
- */
-export function connectedToItself(socket: net.Socket): boolean {
-  return socket.localPort === socket.remotePort && socket.localAddress === socket.remoteAddress;
-}
-
-/** `host:port`, `tcp://host:port` or a bare port (meaning 127.0.0.1). */
-export function parseHostPort(address: string): { host: string; port: number } {
-  const bare = address.replace(/^tcp:\/\//, '');
-  const colon = bare.lastIndexOf(':');
-  const host = colon === -1 ? '127.0.0.1' : bare.slice(0, colon).replace(/^\[|\]$/g, '') || '127.0.0.1';
-  const port = Number(colon === -1 ? bare : bare.slice(colon + 1));
-  return { host, port };
 }
