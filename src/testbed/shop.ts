@@ -260,78 +260,64 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, wha
 }
 
 /** The shop's plan on the bed: hosts per site, and runbooks whose every action names its host. */
-function shopPlan(o: {
+interface ShopPlanOptions {
   bed: NetnsBed;
   dir: string;
   bin: string;
   overSsh: boolean;
   node: string;
   door: { routerPort: number } | { dns: BedDns; ttl: number };
-}): string {
-  const { bed, dir, bin } = o;
-  const pgDir = `${dir}/pg`;
-  const addr = (site: ShopSite): string => bed.host(site).address;
-  const host = (name: string): string => (o.overSsh ? `host: ${name}, ` : '');
-  // here, drctl is root: the database's programs refuse root, so they run as its OS user, as on its host
-  const db = (command: string): string =>
-    o.overSsh ? command : `runuser -u postgres -- /bin/sh -c ${shellQuote(command)}`;
-  // a bed with a bastion lets SSH in only from it: every host is reached through it
+}
+
+/** What every part of the shop's plan is written with: the sites' addresses and how an action is said. */
+interface ShopPlanWords {
+  o: ShopPlanOptions;
+  pgDir: string;
+  addr: (site: ShopSite) => string;
+  /** A placement's `host:` field over SSH; nothing when the work runs here. */
+  host: (name: string) => string;
+  /** A command the database's OS user runs. */
+  db: (command: string) => string;
+  /** The step's action: the provider's over SSH, the same work as a shell command here. */
+  act: (action: string, params: string, command: string) => string;
+  psql: (site: ShopSite, sql: string) => string;
+  fence: (site: ShopSite) => string;
+}
+
+function shopPlanWords(o: ShopPlanOptions): ShopPlanWords {
+  const pgDir = `${o.dir}/pg`;
+  const addr = (site: ShopSite): string => o.bed.host(site).address;
+  return {
+    o,
+    pgDir,
+    addr,
+    host: (name) => (o.overSsh ? `host: ${name}, ` : ''),
+    // here, drctl is root: the database's programs refuse root, so they run as its OS user, as on its host
+    db: (command) => (o.overSsh ? command : `runuser -u postgres -- /bin/sh -c ${shellQuote(command)}`),
+    act: (action, params, command) =>
+      o.overSsh
+        ? `action: ${action}\n            with: ${params}`
+        : `action: shell.run\n            with: { command: ${JSON.stringify(command)} }`,
+    psql: (site, sql) =>
+      `${o.bin}/psql -h ${addr(site)} -p ${PG_PORT} -U postgres -d postgres -qAtc ${shellQuote(sql)}`,
+    fence: (site) =>
+      `P=$(head -1 ${pgDir}/${site}/postmaster.pid 2>/dev/null) || exit 0; kill -KILL $P $(pgrep -P $P) 2>/dev/null; exit 0`,
+  };
+}
+
+/** The sites' hosts: a bed with a bastion lets SSH in only from it, so every host is reached through it. */
+function shopSites(w: ShopPlanWords): string {
+  const { bed, dir } = w.o;
   const bastion = bed.hosts.get('bastion');
   const access = `identity_file: ${bed.identityFile}, known_hosts: ${bed.knownHostsFile}`;
   // what drctl keeps on a host (pid files, logs) stays in the shop's directory
   const stateDir = (name: string): string =>
-    name.startsWith('db-') ? `${pgDir}/${name}` : `${dir}/hosts/${name}`;
+    name.startsWith('db-') ? `${w.pgDir}/${name}` : `${dir}/hosts/${name}`;
   const hostEntry = (site: ShopSite, role: 'db' | 'app'): string =>
-    `${role}-${site}: { address: ${addr(site)}, user: ${role === 'db' ? 'postgres' : 'root'}, ${access}, state_dir: ${stateDir(`${role}-${site}`)}${bastion === undefined ? '' : ', jump: bastion'} }`;
+    `${role}-${site}: { address: ${w.addr(site)}, user: ${role === 'db' ? 'postgres' : 'root'}, ${access}, state_dir: ${stateDir(`${role}-${site}`)}${bastion === undefined ? '' : ', jump: bastion'} }`;
   const bastionEntry =
     bastion === undefined ? '' : `\n      bastion: { address: ${bastion.address}, user: root, ${access} }`;
-  const q = (text: string): string => JSON.stringify(text);
-  const orderEnv = (site: ShopSite): string =>
-    `{ SITE: ${site}, HOST: "{{host}}", PORT: "{{port}}", DATABASE_URL: "postgres://postgres@${addr(site)}:${PG_PORT}/shop" }`;
-  // over SSH the providers act on the placements' hosts; here, the same work as shell commands
-  const act = (action: string, params: string, command: string): string =>
-    o.overSsh
-      ? `action: ${action}\n            with: ${params}`
-      : `action: shell.run\n            with: { command: ${q(command)} }`;
-  const psql = (site: ShopSite, sql: string): string =>
-    `${bin}/psql -h ${addr(site)} -p ${PG_PORT} -U postgres -d postgres -qAtc ${shellQuote(sql)}`;
-  const fence = (site: ShopSite): string =>
-    `P=$(head -1 ${pgDir}/${site}/postmaster.pid 2>/dev/null) || exit 0; kill -KILL $P $(pgrep -P $P) 2>/dev/null; exit 0`;
-  // the last step of each runbook: wait for the router to send orders to the site, or switch the DNS record
-  const door = o.door;
-  const front = (site: ShopSite, needs: string): string => {
-    if ('routerPort' in door)
-      return `- id: front-door-${site}
-            needs: [${needs}]
-            wait: { until: { http: { url: "http://127.0.0.1:${door.routerPort}/ready", status: 200, json: { site: ${site} } } }, every: 20ms, deadline: 30s }`;
-    const record = `server: "${door.dns.server}", zone: ${door.dns.zone}, name: shop, type: A`;
-    return `- id: dns-${site}
-            needs: [${needs}]
-            action: dns.set
-            with: { ${record}, values: [${addr(site)}], ttl: ${door.ttl}, tsig: { name: ${door.dns.key.name}, secret_env: ${SHOP_TSIG_ENV} } }
-            validate:
-              - { name: the zone's servers answer ${site}, check: dns.check, with: { ${record}, values: [${addr(site)}], within: 10s, every: 20ms } }`;
-  };
-  const dnsComponent =
-    'dns' in door
-      ? `
-      - id: name
-        kind: dns
-        placement:
-          east: { server: "${door.dns.server}", zone: ${door.dns.zone}, name: shop, type: A }`
-      : '';
-  const rebuild = (site: ShopSite, from: ShopSite): string =>
-    [
-      `${fence(site).replace(/; exit 0$/, '')}`,
-      `rm -rf ${pgDir}/${site}`,
-      `${bin}/pg_basebackup -h ${addr(from)} -p ${PG_PORT} -U postgres -D ${pgDir}/${site} -R -X stream -c fast`,
-      `printf "%s\\n" "listen_addresses = '${addr(site)}'" "synchronous_standby_names = ''" "default_transaction_read_only = off" "cluster_name = '${site}'" >> ${pgDir}/${site}/postgresql.auto.conf`,
-      `${bin}/pg_ctl -D ${pgDir}/${site} -l ${pgDir}/${site}.log -w -t 60 start >/dev/null`,
-    ].join('\n');
-  return `# the two-site shop on a bed of hosts (generated by src/testbed/shop.ts)
-version: 1
-name: bed-shop
-sites:
+  return `sites:
   east:
     role: primary
     hosts:
@@ -341,7 +327,126 @@ sites:
     role: secondary
     hosts:
       ${hostEntry('west', 'db')}
-      ${hostEntry('west', 'app')}
+      ${hostEntry('west', 'app')}`;
+}
+
+/** The database, the order service and (with the DNS door) the name, placed on the sites' hosts. */
+function shopComponents(w: ShopPlanWords): string {
+  const { o, addr, host } = w;
+  const q = (text: string): string => JSON.stringify(text);
+  const orderEnv = (site: ShopSite): string =>
+    `{ SITE: ${site}, HOST: "{{host}}", PORT: "{{port}}", DATABASE_URL: "postgres://postgres@${addr(site)}:${PG_PORT}/shop" }`;
+  const dnsComponent =
+    'dns' in o.door
+      ? `
+      - id: name
+        kind: dns
+        placement:
+          east: { server: "${o.door.dns.server}", zone: ${o.door.dns.zone}, name: shop, type: A }`
+      : '';
+  return `    components:
+      - id: db
+        kind: postgres
+        placement:
+          east: { ${host('db-east')}url: "postgres://postgres@${addr('east')}:${PG_PORT}/shop", data_dir: ${w.pgDir}/east }
+          west: { ${host('db-west')}url: "postgres://postgres@${addr('west')}:${PG_PORT}/shop", data_dir: ${w.pgDir}/west, standby: true }
+        replication: { mode: sync, from: east, to: west }
+      - id: orders
+        kind: process
+        depends_on: [db]
+        placement:
+          east: { ${host('app-east')}command: ${q(`exec ${o.node} ${ORDER_SERVICE}`)}, port: ${APP_PORT}, url: "http://${addr('east')}:${APP_PORT}", env: ${orderEnv('east')} }
+          west: { ${host('app-west')}command: ${q(`exec ${o.node} ${ORDER_SERVICE}`)}, port: ${APP_PORT}, url: "http://${addr('west')}:${APP_PORT}", env: ${orderEnv('west')}, standby: true }
+        probe: { url: /health, interval: 50ms, timeout: 250ms, failures: 3 }${dnsComponent}`;
+}
+
+/** The last step of each runbook: wait for the router to send orders to the site, or switch the DNS record. */
+function frontDoorStep(w: ShopPlanWords, site: ShopSite, needs: string): string {
+  const door = w.o.door;
+  if ('routerPort' in door)
+    return `- id: front-door-${site}
+            needs: [${needs}]
+            wait: { until: { http: { url: "http://127.0.0.1:${door.routerPort}/ready", status: 200, json: { site: ${site} } } }, every: 20ms, deadline: 30s }`;
+  const record = `server: "${door.dns.server}", zone: ${door.dns.zone}, name: shop, type: A`;
+  return `- id: dns-${site}
+            needs: [${needs}]
+            action: dns.set
+            with: { ${record}, values: [${w.addr(site)}], ttl: ${door.ttl}, tsig: { name: ${door.dns.key.name}, secret_env: ${SHOP_TSIG_ENV} } }
+            validate:
+              - { name: the zone's servers answer ${site}, check: dns.check, with: { ${record}, values: [${w.addr(site)}], within: 10s, every: 20ms } }`;
+}
+
+function failoverRunbook(w: ShopPlanWords): string {
+  const { o, act, db } = w;
+  return `      failover:
+        description: >-
+          Fencing east runs beside promoting west, not before it: with synchronous replication east cannot
+          commit once west stops acknowledging, and an east that is cut off would hold the promotion up for
+          its connect timeout.
+        steps:
+          - id: fence-east
+            ${act('postgres.fence', '{ component: db, site: east, how: stop, if_unreachable: skip }', db(w.fence('east')))}
+            timeout: 10s
+          - id: promote-west
+            ${act('postgres.promote', '{ component: db, site: west }', db(`${o.bin}/pg_ctl -D ${w.pgDir}/west promote -w -t 60`))}
+            timeout: 1m
+            on_failure: abort
+          - id: start-orders-west
+            needs: [promote-west]
+            ${act('process.start', '{ component: orders, site: west }', startOrders(o.dir, 'west', w.addr('west'), o.node))}
+            on_failure: abort
+          ${frontDoorStep(w, 'west', 'start-orders-west')}`;
+}
+
+function failbackRunbook(w: ShopPlanWords): string {
+  const { o, act, db, psql, pgDir, addr } = w;
+  const { bin } = o;
+  const rebuild = (site: ShopSite, from: ShopSite): string =>
+    [
+      `${w.fence(site).replace(/; exit 0$/, '')}`,
+      `rm -rf ${pgDir}/${site}`,
+      `${bin}/pg_basebackup -h ${addr(from)} -p ${PG_PORT} -U postgres -D ${pgDir}/${site} -R -X stream -c fast`,
+      `printf "%s\\n" "listen_addresses = '${addr(site)}'" "synchronous_standby_names = ''" "default_transaction_read_only = off" "cluster_name = '${site}'" >> ${pgDir}/${site}/postgresql.auto.conf`,
+      `${bin}/pg_ctl -D ${pgDir}/${site} -l ${pgDir}/${site}.log -w -t 60 start >/dev/null`,
+    ].join('\n');
+  return `      failback:
+        description: >-
+          East's stranded writes are discarded: with synchronous replication and the fence none of them was
+          acknowledged to a client.
+        steps:
+          - id: rebuild-east
+            ${act('postgres.rebuild', '{ component: db, site: east, from: west, stranded: discard }', db(rebuild('east', 'west')))}
+            timeout: 2m
+            on_failure: abort
+          - id: protect-west
+            needs: [rebuild-east]
+            action: shell.run
+            with: { ${w.host('db-west')}command: ${JSON.stringify(db(`${psql('west', "ALTER SYSTEM SET synchronous_standby_names = '*'")} && ${psql('west', 'SELECT pg_reload_conf()')} && until [ "$(${psql('west', "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'")})" = 1 ]; do sleep 0.05; done`))} }
+            timeout: 1m
+            on_failure: abort
+          - id: fence-west
+            needs: [protect-west]
+            ${act('postgres.fence', '{ component: db, site: west, how: read-only }', db(`${psql('west', 'ALTER SYSTEM SET default_transaction_read_only = on')} && ${psql('west', 'SELECT pg_reload_conf()')} && ${psql('west', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")} >/dev/null`))}
+            on_failure: abort
+          - id: promote-east
+            needs: [fence-west]
+            ${act('postgres.promote', '{ component: db, site: east }', db(`until [ "$(${psql('east', 'SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()')})" = t ]; do sleep 0.02; done; ${bin}/pg_ctl -D ${pgDir}/east promote -w -t 60`))}
+            timeout: 1m
+            on_failure: abort
+          - id: start-orders-east
+            needs: [promote-east]
+            ${act('process.start', '{ component: orders, site: east }', startOrders(o.dir, 'east', addr('east'), o.node))}
+            on_failure: abort
+          ${frontDoorStep(w, 'east', 'start-orders-east')}`;
+}
+
+/** The shop's plan on the bed: hosts per site, and runbooks whose every action names its host. */
+function shopPlan(o: ShopPlanOptions): string {
+  const w = shopPlanWords(o);
+  return `# the two-site shop on a bed of hosts (generated by src/testbed/shop.ts)
+version: 1
+name: bed-shop
+${shopSites(w)}
 contacts:
   - { id: alice, name: Alice Ng, backup: bob }
   - { id: bob, name: Bob Okafor, backup: alice }
@@ -356,71 +461,13 @@ workloads:
     # what a drill on this environment as it runs (environment: existing) watches and writes through
     failover: { automatic: true, detect_after: 250ms }
 ${
-  'routerPort' in door
-    ? `    front_door: { listen: "127.0.0.1:${door.routerPort}", component: orders, probe: /ready, interval: 50ms, timeout: 150ms, failures: 2, successes: 1 }
+  'routerPort' in o.door
+    ? `    front_door: { listen: "127.0.0.1:${o.door.routerPort}", component: orders, probe: /ready, interval: 50ms, timeout: 150ms, failures: 2, successes: 1 }
 `
     : ''
-}    components:
-      - id: db
-        kind: postgres
-        placement:
-          east: { ${host('db-east')}url: "postgres://postgres@${addr('east')}:${PG_PORT}/shop", data_dir: ${pgDir}/east }
-          west: { ${host('db-west')}url: "postgres://postgres@${addr('west')}:${PG_PORT}/shop", data_dir: ${pgDir}/west, standby: true }
-        replication: { mode: sync, from: east, to: west }
-      - id: orders
-        kind: process
-        depends_on: [db]
-        placement:
-          east: { ${host('app-east')}command: ${q(`exec ${o.node} ${ORDER_SERVICE}`)}, port: ${APP_PORT}, url: "http://${addr('east')}:${APP_PORT}", env: ${orderEnv('east')} }
-          west: { ${host('app-west')}command: ${q(`exec ${o.node} ${ORDER_SERVICE}`)}, port: ${APP_PORT}, url: "http://${addr('west')}:${APP_PORT}", env: ${orderEnv('west')}, standby: true }
-        probe: { url: /health, interval: 50ms, timeout: 250ms, failures: 3 }${dnsComponent}
+}${shopComponents(w)}
     runbooks:
-      failover:
-        description: >-
-          Fencing east runs beside promoting west, not before it: with synchronous replication east cannot
-          commit once west stops acknowledging, and an east that is cut off would hold the promotion up for
-          its connect timeout.
-        steps:
-          - id: fence-east
-            ${act('postgres.fence', '{ component: db, site: east, how: stop, if_unreachable: skip }', db(fence('east')))}
-            timeout: 10s
-          - id: promote-west
-            ${act('postgres.promote', '{ component: db, site: west }', db(`${bin}/pg_ctl -D ${pgDir}/west promote -w -t 60`))}
-            timeout: 1m
-            on_failure: abort
-          - id: start-orders-west
-            needs: [promote-west]
-            ${act('process.start', '{ component: orders, site: west }', startOrders(dir, 'west', addr('west'), o.node))}
-            on_failure: abort
-          ${front('west', 'start-orders-west')}
-      failback:
-        description: >-
-          East's stranded writes are discarded: with synchronous replication and the fence none of them was
-          acknowledged to a client.
-        steps:
-          - id: rebuild-east
-            ${act('postgres.rebuild', '{ component: db, site: east, from: west, stranded: discard }', db(rebuild('east', 'west')))}
-            timeout: 2m
-            on_failure: abort
-          - id: protect-west
-            needs: [rebuild-east]
-            action: shell.run
-            with: { ${host('db-west')}command: ${q(db(`${psql('west', "ALTER SYSTEM SET synchronous_standby_names = '*'")} && ${psql('west', 'SELECT pg_reload_conf()')} && until [ "$(${psql('west', "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'")})" = 1 ]; do sleep 0.05; done`))} }
-            timeout: 1m
-            on_failure: abort
-          - id: fence-west
-            needs: [protect-west]
-            ${act('postgres.fence', '{ component: db, site: west, how: read-only }', db(`${psql('west', 'ALTER SYSTEM SET default_transaction_read_only = on')} && ${psql('west', 'SELECT pg_reload_conf()')} && ${psql('west', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")} >/dev/null`))}
-            on_failure: abort
-          - id: promote-east
-            needs: [fence-west]
-            ${act('postgres.promote', '{ component: db, site: east }', db(`until [ "$(${psql('east', 'SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()')})" = t ]; do sleep 0.02; done; ${bin}/pg_ctl -D ${pgDir}/east promote -w -t 60`))}
-            timeout: 1m
-            on_failure: abort
-          - id: start-orders-east
-            needs: [promote-east]
-            ${act('process.start', '{ component: orders, site: east }', startOrders(dir, 'east', addr('east'), o.node))}
-            on_failure: abort
-          ${front('east', 'start-orders-east')}
+${failoverRunbook(w)}
+${failbackRunbook(w)}
 `;
 }
