@@ -8,8 +8,9 @@
  *
  * The engine talks to stores and providers through their interfaces only (see ARCHITECTURE.md).
  */
-export { Engine, findRunbook, newRunId } from './run.ts';
-export type { EngineOptions, StartRunOptions, ResumeRunOptions, RunDriver, RunOutcome } from './run.ts';
+export { Engine, newRunId } from './engine.ts';
+export { findRunbook } from '../plan/lookup.ts';
+export type { EngineOptions, StartRunOptions, ResumeRunOptions, RunDriver, RunOutcome } from './options.ts';
 export type { EngineHooks, RunEvent } from './hooks.ts';
 export { withActivationGate } from './activation.ts';
 export type { ActivationGate } from './activation.ts';

@@ -3,6 +3,7 @@
  * and the `${NAME}` references a plan's URLs take from the environment. Free of zod, for the engine and
  * the providers alike.
  */
+import { UsageError } from '../errors.ts';
 import type { Component, Plan, Placement, Runbook, Workload } from './model.ts';
 
 export function findWorkload(plan: Plan, id: string): Workload | undefined {
@@ -21,12 +22,35 @@ export function findPlacement(plan: Plan, componentId: string, site: string): Pl
   return findComponent(plan, componentId)?.placement.find((p) => p.site === site);
 }
 
-/** A runbook by `workload/name`, or by name alone when only one workload has it. */
-export function findRunbook(plan: Plan, ref: string): Runbook | undefined {
-  const [first, second] = ref.split('/');
-  if (second !== undefined) return findWorkload(plan, first!)?.runbooks.find((r) => r.name === second);
-  const matches = plan.workloads.flatMap((w) => w.runbooks.filter((r) => r.name === first));
-  return matches.length === 1 ? matches[0] : undefined;
+/**
+ * A runbook by `workload/name`, or by name (and workload when the name is not unique); a usage error
+ * naming the plan's runbooks when there is none or several.
+ */
+export function findRunbook(plan: Plan, ref: string, workloadOption?: string): Runbook {
+  // `workload/name` is how drctl prints runbooks everywhere, so it is accepted wherever a name is
+  const [qualifier, bare] = ref.includes('/') ? ref.split('/', 2) : [undefined, ref];
+  const name = bare ?? ref;
+  const workload = workloadOption ?? qualifier;
+  const matches = plan.workloads
+    .filter((candidate) => workload === undefined || candidate.id === workload)
+    .flatMap((candidate) => candidate.runbooks.filter((runbook) => runbook.name === name));
+  const [only, ...others] = matches;
+  if (only === undefined) {
+    const known = plan.workloads.flatMap((candidate) =>
+      candidate.runbooks.map((runbook) => `${candidate.id}/${runbook.name}`),
+    );
+    throw new UsageError(
+      'DRCTL_RUN_RUNBOOK_NOT_FOUND',
+      `no runbook ${name}${workload ? ` in workload ${workload}` : ''} in plan ${plan.files[0] ?? plan.name}`,
+      { hint: known.length > 0 ? `runbooks in this plan: ${known.join(', ')}` : 'the plan has no runbooks' },
+    );
+  }
+  if (others.length > 0) {
+    throw new UsageError('DRCTL_RUN_RUNBOOK_AMBIGUOUS', `several workloads have a runbook named ${name}`, {
+      hint: `add --workload ${[only, ...others].map((runbook) => runbook.workload).join(' or ')}`,
+    });
+  }
+  return only;
 }
 
 /**

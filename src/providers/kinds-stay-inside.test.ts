@@ -100,7 +100,7 @@ describe('provider and component kinds', () => {
       "drill/example.ts:1: if (step.kind === 'shell' && component.kind === 'process') run();",
     ]);
     // the plan's own words that spell a provider's name
-    expect(kindBranches('engine/run.ts', "if (step.kind === 'shell') return;")).toEqual([]);
+    expect(kindBranches('engine/step-execution.ts', "if (step.kind === 'shell') return;")).toEqual([]);
     expect(kindBranches('plan/compile.ts', "kind === 'shell' ? a : b")).toEqual([]);
     expect(kindBranches('drill/runner.ts', "kind === 'postgres' ? a : b")).toHaveLength(1);
   });
