@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { runPgTool } from '../src/pg/binaries.ts';
 import { PgCluster } from '../src/pg/cluster.ts';
 import { conninfoFromUrl } from '../src/pg/client.ts';
-import { baseBackup, listBackups } from '../src/providers/postgres/operations.ts';
+import { baseBackup, listBackups } from '../src/providers/postgres/operations/backup.ts';
 
 const scale = Number(process.env['DRCTL_BENCH_PG_SCALE'] ?? '20');
 const runs = Number(process.env['DRCTL_BENCH_RUNS'] ?? '3');

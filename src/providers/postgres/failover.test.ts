@@ -68,7 +68,7 @@ afterAll(async () => {
   if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
 });
 
-describe('postgres provider on a real synchronous cluster', () => {
+describe('postgres provider reading a real synchronous cluster', () => {
   it('reports east as primary with west as its synchronous standby, streaming', async () => {
     const result = await status();
     expect(result.primary).toBe('east');
@@ -143,7 +143,9 @@ describe('postgres provider on a real synchronous cluster', () => {
     expect(result.ok).toBe(false);
     expect(result.message).toContain('primary');
   });
+});
 
+describe('postgres provider failing a real synchronous cluster over and back', () => {
   it('fencing the old primary makes writes fail and cuts its open sessions', async () => {
     const acknowledged: AcknowledgedWrite[] = [];
     const writer = new pg.Client({ connectionString: cluster.node('east').url });

@@ -1,0 +1,202 @@
+/**
+ * From a step's parameters to what the operations act on: the component and its placement at a site, the
+ * server's URL (secrets from the environment), its files here or on its host, and its backup location.
+ */
+import { isAbsolute, join } from 'node:path';
+import { z } from 'zod';
+import { DrctlError } from '../../errors.ts';
+import { executorOn } from '../../exec/index.ts';
+import { findPgBinaries } from '../../pg/binaries.ts';
+import { withClient, type Subject } from '../../pg/client.ts';
+import { expandEnv, findComponent as findPlanComponent } from '../../plan/lookup.ts';
+import type { Component, Placement, Plan } from '../../plan/model.ts';
+import type { ActionContext } from '../provider.ts';
+import { hostServerFiles, localServerFiles, type ServerFiles } from './server-files.ts';
+import type { LocalServer, Target } from './operations/target.ts';
+
+export const Id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i);
+export const ComponentSite = z.strictObject({ component: Id, site: Id });
+
+export function findComponent(plan: Plan, id: string): Component {
+  const component = findPlanComponent(plan, id);
+  if (component !== undefined) return component;
+  throw new DrctlError('DRCTL_PG_UNKNOWN_COMPONENT', `the plan has no component ${id}`, {
+    hint: 'check the component id in the step parameters',
+  });
+}
+
+export function findPlacement(component: Component, site: string): Placement {
+  const placement = component.placement.find((candidate) => candidate.site === site);
+  if (placement === undefined) {
+    throw new DrctlError(
+      'DRCTL_PG_NO_PLACEMENT',
+      `component ${component.id} has no placement at site ${site}`,
+      {
+        hint: `add placement.${site} to component ${component.id}, or use one of its sites: ${component.placement.map((p) => p.site).join(', ')}`,
+        location: component.at,
+      },
+    );
+  }
+  return placement;
+}
+
+/** `${NAME}` in a URL comes from the environment, so passwords stay out of plan files. */
+export function expandUrl(text: string, subject: Subject): string {
+  return expandEnv(
+    text,
+    (name) =>
+      new DrctlError(
+        'DRCTL_PG_SECRET_MISSING',
+        `the url of component ${subject.component} at site ${subject.site} uses \${${name}}, which is not set`,
+        { hint: `export ${name} before running drctl` },
+      ),
+  );
+}
+
+export interface Resolved extends Target {
+  component: Component;
+  placement: Placement;
+}
+
+export function resolve(plan: Plan, componentId: string, site: string): Resolved {
+  const component = findComponent(plan, componentId);
+  const placement = findPlacement(component, site);
+  const subject = { component: component.id, site };
+  if (placement.url === undefined) {
+    throw new DrctlError('DRCTL_PG_NO_PLACEMENT', `component ${component.id} at site ${site} has no url`, {
+      hint: 'give the placement a url: postgres://user:${PASSWORD}@host:port/database',
+      location: placement.at,
+    });
+  }
+  return { component, placement, subject, url: expandUrl(placement.url, subject) };
+}
+
+export function stringField(placement: Placement, name: string): string | undefined {
+  const value = placement.fields[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+export function pathField(plan: Plan, placement: Placement, name: string): string | undefined {
+  const value = stringField(placement, name);
+  if (value === undefined) return undefined;
+  return isAbsolute(value) ? value : join(plan.baseDir, value);
+}
+
+export function noDataDir(resolved: Resolved): DrctlError {
+  return new DrctlError(
+    'DRCTL_PG_NO_DATA_DIR',
+    `${resolved.subject.component} at site ${resolved.subject.site} has no data_dir; this action works on the server's files`,
+    {
+      hint: 'add data_dir (the PostgreSQL data directory, on the placement host when it names one) to the placement',
+      location: resolved.placement.at,
+    },
+  );
+}
+
+/** The server on this machine behind a placement, for actions that need its files. */
+export function localServer(
+  plan: Plan,
+  resolved: Resolved,
+  ctx: ActionContext,
+  dataDirOverride?: string,
+): LocalServer {
+  const dataDir = dataDirOverride ?? pathField(plan, resolved.placement, 'data_dir');
+  if (dataDir === undefined) throw noDataDir(resolved);
+  const url = new URL(resolved.url);
+  // clients may reach the server through a proxy on the url's port; the server itself listens behind it
+  const listenPort = Number(resolved.placement.fields.listen_port);
+  return {
+    binaries: findPgBinaries(pathField(plan, resolved.placement, 'bin_dir')),
+    dataDir,
+    host: url.hostname,
+    port:
+      Number.isInteger(listenPort) && listenPort > 0 ? listenPort : url.port === '' ? 5432 : Number(url.port),
+    logFile:
+      pathField(plan, resolved.placement, 'log_file') ??
+      join(ctx.stateDir, `postgres-${resolved.subject.component}-${resolved.subject.site}.log`),
+    socketDir: pathField(plan, resolved.placement, 'socket_dir') ?? '',
+    persistent: true,
+  };
+}
+
+/**
+ * The server's files behind a placement, where they are: on its host (`host:`, paths as written there) or
+ * on this machine. Undefined without a data_dir.
+ */
+export function serverFiles(plan: Plan, resolved: Resolved, ctx: ActionContext): ServerFiles | undefined {
+  const host = resolved.placement.host;
+  if (host === undefined) {
+    if (stringField(resolved.placement, 'data_dir') === undefined) return undefined;
+    const local = localServer(plan, resolved, ctx);
+    return localServerFiles({ ...local, socketDir: local.socketDir ?? '' }, local.binaries);
+  }
+  const dataDir = stringField(resolved.placement, 'data_dir');
+  if (dataDir === undefined) return undefined;
+  const url = new URL(resolved.url);
+  const listenPort = Number(resolved.placement.fields.listen_port);
+  return hostServerFiles(
+    executorOn(plan, host),
+    {
+      dataDir,
+      host: url.hostname,
+      port:
+        Number.isInteger(listenPort) && listenPort > 0
+          ? listenPort
+          : url.port === ''
+            ? 5432
+            : Number(url.port),
+      logFile: stringField(resolved.placement, 'log_file') ?? `${dataDir}.log`,
+      socketDir: stringField(resolved.placement, 'socket_dir') ?? '',
+    },
+    stringField(resolved.placement, 'bin_dir'),
+  );
+}
+
+export function requireServerFiles(plan: Plan, resolved: Resolved, ctx: ActionContext): ServerFiles {
+  const files = serverFiles(plan, resolved, ctx);
+  if (files === undefined) throw noDataDir(resolved);
+  return files;
+}
+
+/** A component's backup location: the backup policy's path (or the state directory) plus the component id. */
+export function backupLocation(
+  plan: Plan,
+  component: Component,
+  ctx: ActionContext,
+  override?: string,
+  to?: string,
+): string {
+  if (override !== undefined) return override.startsWith('/') ? override : join(plan.baseDir, override);
+  const policy =
+    component.backups.find((candidate) => to === undefined || candidate.to === to) ?? component.backups[0];
+  const root =
+    policy?.path === undefined
+      ? join(ctx.stateDir, 'backups', policy?.to ?? 'local')
+      : policy.path.startsWith('/')
+        ? policy.path
+        : join(plan.baseDir, policy.path);
+  return join(root, component.id);
+}
+
+export function targets(plan: Plan, component: Component): Target[] {
+  return component.placement
+    .filter((placement) => placement.url !== undefined)
+    .map((placement) => {
+      const subject = { component: component.id, site: placement.site };
+      return { subject, url: expandUrl(placement.url ?? '', subject) };
+    });
+}
+
+/** Rows as arrays of column values, for `sql:` checks and postgres.query. */
+export async function runQuery(
+  plan: Plan,
+  componentId: string,
+  site: string,
+  sql: string,
+): Promise<unknown[][]> {
+  const resolved = resolve(plan, componentId, site);
+  return withClient(resolved.subject, resolved.url, async (client) => {
+    const result = await client.query<unknown[]>({ text: sql, rowMode: 'array' });
+    return result.rows;
+  });
+}
