@@ -5,7 +5,7 @@
  * subset of the data), apply the plan's retention with `forget --prune`, and list snapshots; evidence is
  * restic's own `--json` output. See docs/providers/restic.md.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
@@ -16,7 +16,17 @@ import { findPlacement, planPath, RetentionParams } from '../../backup/resolve.t
 import { BACKUP_ERRORS } from '../../backup/errors.ts';
 import { defineAction } from '../provider.ts';
 import type { ActionContext, PreflightCheck, Provider, ReadinessFact } from '../provider.ts';
-import { RESTIC_ERRORS, ensureRepository, jsonLines, listSnapshots, restic, resticTarget } from './restic.ts';
+import { runChecked, shellQuote } from '../../exec/index.ts';
+import type { Executor } from '../../exec/index.ts';
+import {
+  RESTIC_ERRORS,
+  ensureRepository,
+  jsonLines,
+  listSnapshots,
+  repositoryExists,
+  restic,
+  resticTarget,
+} from './restic.ts';
 import type { ResticTarget, Snapshot } from './restic.ts';
 
 export { RESTIC_ERRORS, resticTarget, listSnapshots } from './restic.ts';
@@ -24,29 +34,50 @@ export { RESTIC_ERRORS, resticTarget, listSnapshots } from './restic.ts';
 const targetParams = {
   component: Id.describe('The component whose restic backups this is about.'),
   to: Id.optional().describe("The backup policy, by its site. @default the component's first restic policy"),
+  host: Id.optional().describe(
+    "Host of the plan restic runs on. @default the host of the placement the action is about (the primary's), else this machine",
+  ),
 };
+
+/** The policy an action is about, run where its params say. */
+function targetOf(
+  params: {
+    component: string;
+    to?: string | undefined;
+    host?: string | undefined;
+    site?: string | undefined;
+  },
+  ctx: { plan: ActionContext['plan']; stateDir: string },
+): ResticTarget {
+  return resticTarget(ctx.plan, params.component, params.to, ctx.stateDir, {
+    site: params.site,
+    host: params.host,
+  });
+}
 
 const TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?$/;
 
 // --------------------------------------------------------------------------------------- preflight
 
 /** `restic version` runs: the program the steps call is installed, and which version it is. */
+const MISSING = new Set<string>([RESTIC_ERRORS.MISSING, 'DRCTL_HOST_COMMAND_MISSING']);
+
 const resticInstalled: PreflightCheck = {
   name: 'restic installed',
   kind: 'tool',
   async run(params, ctx) {
-    const { component, to } = params as { component: string; to?: string };
     let target: ResticTarget;
     try {
-      target = resticTarget(ctx.plan, component, to, ctx.stateDir);
+      target = targetOf(params as { component: string }, ctx);
     } catch {
       return undefined; // a policy or password that is missing is the other check's finding
     }
     try {
       const { stdout } = await restic(target, ['version'], { signal: ctx.signal });
-      return { ok: true, message: stdout.trim().split('\n')[0] ?? 'restic answers' };
+      const where = target.executor.host === undefined ? '' : ` on ${target.executor.where}`;
+      return { ok: true, message: `${stdout.trim().split('\n')[0] ?? 'restic answers'}${where}` };
     } catch (error) {
-      if (error instanceof DrctlError && error.code === RESTIC_ERRORS.MISSING)
+      if (error instanceof DrctlError && MISSING.has(error.code))
         return {
           ok: false,
           message: `${error.message}; ${error.hint ?? ''}`,
@@ -67,20 +98,19 @@ function repositoryOpens(action: string): PreflightCheck {
     name: 'repository reachable and its password accepted',
     kind: 'credentials',
     async run(params, ctx) {
-      const { component, to } = params as { component: string; to?: string };
-      const target = resticTarget(ctx.plan, component, to, ctx.stateDir);
-      const where = `the restic repository of ${component} at ${target.policy.to}`;
+      const target = targetOf(params as { component: string }, ctx);
+      const where = `the restic repository of ${target.component.id} at ${target.policy.to}`;
       try {
         await restic(target, ['cat', 'config'], { signal: ctx.signal });
         return { ok: true, message: `${where} opens with its password (${target.repository})` };
       } catch (error) {
         if (!(error instanceof DrctlError)) throw error;
-        if (error.code === RESTIC_ERRORS.MISSING) return undefined; // reported once, by restic installed
+        if (MISSING.has(error.code)) return undefined; // reported once, by restic installed
         if (
           error.code === RESTIC_ERRORS.UNREACHABLE &&
           action === 'backup' &&
           target.local &&
-          !existsSync(target.repository)
+          !(await repositoryExists(target))
         )
           return { ok: true, message: `${where} does not exist yet: the first backup creates it` };
         return { ok: false, message: error.message, observed: { code: error.code } };
@@ -106,7 +136,7 @@ export const resticProvider = {
       idempotent: false,
       evidence: ['repository'],
       async run(params, ctx) {
-        const target = resticTarget(ctx.plan, params.component, params.to, ctx.stateDir);
+        const target = targetOf(params, ctx);
         await restic(target, ['init'], { signal: ctx.signal });
         ctx.evidence('repository', { repository: target.repository });
         return { summary: `created restic repository ${target.repository}` };
@@ -128,7 +158,7 @@ export const resticProvider = {
       idempotent: true,
       evidence: ['backup'],
       async run(params, ctx) {
-        const target = resticTarget(ctx.plan, params.component, params.to, ctx.stateDir);
+        const target = targetOf(params, ctx);
         const source = sourcePath(ctx, target.component, params.site, params.source);
         const created = await ensureRepository(target, ctx.signal);
         const args = ['backup', '--json', '--host', 'drctl', '--tag', target.tag];
@@ -171,18 +201,20 @@ export const resticProvider = {
       idempotent: true,
       evidence: ['restore'],
       async run(params, ctx) {
-        const target = resticTarget(ctx.plan, params.component, params.to, ctx.stateDir);
+        const target = targetOf(params, ctx);
         const into = sourcePath(ctx, target.component, params.site, params.target);
         const snapshot = await chooseSnapshot(target, params.snapshot, ctx.signal);
-        prepareTarget(into, params.force === true, target.component.id);
+        await prepareTarget(target.executor, into, params.force === true, target.component.id);
         // the snapshot's listing is read while it restores: each restic call opens the repository again
         const listing = restic(target, ['ls', '--json', snapshot.id], { signal: ctx.signal });
         listing.catch(() => undefined);
         const result = await restic(target, ['restore', snapshot.id, '--target', into, '--verify'], {
           signal: ctx.signal,
         });
-        const { files, bytes } = treeSize(into);
-        const manifest = compareWithListing((await listing).stdout, into);
+        const restored = await filesUnder(target.executor, into);
+        const files = restored.size;
+        const bytes = [...restored.values()].reduce((sum, size) => sum + size, 0);
+        const manifest = compareWithListing((await listing).stdout, restored);
         const evidence = {
           repository: target.repository,
           snapshot: snapshot.id,
@@ -215,7 +247,7 @@ export const resticProvider = {
       idempotent: true,
       evidence: ['check'],
       async run(params, ctx) {
-        const target = resticTarget(ctx.plan, params.component, params.to, ctx.stateDir);
+        const target = targetOf(params, ctx);
         const subset = params.read_data_subset ?? '10%';
         const at = new Date().toISOString();
         try {
@@ -269,7 +301,7 @@ export const resticProvider = {
       idempotent: true,
       evidence: ['forget'],
       async run(params, ctx) {
-        const target = resticTarget(ctx.plan, params.component, params.to, ctx.stateDir);
+        const target = targetOf(params, ctx);
         const keep = { ...target.policy.keep, ...definedOnly(params.keep ?? {}) };
         const args = ['forget', '--json', '--tag', target.tag, '--group-by', 'tags'];
         for (const period of ['daily', 'weekly', 'monthly', 'yearly'] as const)
@@ -314,7 +346,7 @@ export const resticProvider = {
       idempotent: true,
       evidence: ['snapshots'],
       async run(params, ctx) {
-        const target = resticTarget(ctx.plan, params.component, params.to, ctx.stateDir);
+        const target = targetOf(params, ctx);
         const snapshots = await listSnapshots(target, ctx.signal);
         const list = snapshots.map((s) => ({ id: s.id, short_id: s.short_id, time: s.time, paths: s.paths }));
         ctx.evidence('snapshots', { repository: target.repository, snapshots: list });
@@ -474,54 +506,60 @@ async function chooseSnapshot(
 }
 
 /** A restore target must be empty, or emptied on request; never silently merged into. */
-export function prepareTarget(dir: string, force: boolean, component: string): void {
-  mkdirSync(dir, { recursive: true });
-  const entries = readdirSync(dir);
-  if (entries.length === 0) return;
+async function prepareTarget(
+  executor: Executor,
+  dir: string,
+  force: boolean,
+  component: string,
+): Promise<void> {
+  const path = shellQuote(dir);
+  const { stdout } = await runChecked(executor, `mkdir -p ${path} && ls -A ${path} | wc -l`, {
+    what: `preparing the restore target ${dir}`,
+  });
+  const entries = Number(stdout.trim());
+  if (entries === 0) return;
   if (!force)
     throw new DrctlError(
       BACKUP_ERRORS.RESTORE_TARGET_NOT_EMPTY,
-      `restore target ${dir} of "${component}" is not empty (${entries.length} entries)`,
+      `restore target ${dir} of "${component}" is not empty (${entries} entries)${executor.host === undefined ? '' : ` on ${executor.where}`}`,
       {
         hint: 'restore into an empty directory, or say force: true (clear: true in a verification) to empty it first',
         details: { target: dir },
       },
     );
-  for (const entry of entries) rmSync(join(dir, entry), { recursive: true, force: true });
+  await runChecked(executor, `find ${path} -mindepth 1 -maxdepth 1 -exec rm -rf {} +`, {
+    what: `emptying the restore target ${dir}`,
+  });
+}
+
+/** Every regular file under `dir` where the executor runs, by its path inside `dir`, with its size. */
+async function filesUnder(executor: Executor, dir: string): Promise<Map<string, number>> {
+  const { stdout } = await runChecked(executor, `find ${shellQuote(dir)} -type f -printf '%s %P\\0'`, {
+    what: `listing the restored files in ${dir}`,
+    outputLimit: 1024 ** 3,
+  });
+  const files = new Map<string, number>();
+  for (const entry of stdout.split('\0')) {
+    const space = entry.indexOf(' ');
+    if (space > 0) files.set(entry.slice(space + 1), Number(entry.slice(0, space)));
+  }
+  return files;
 }
 
 /** Every file the snapshot lists (`restic ls --json`) is in the restored tree with the size it says. */
-function compareWithListing(stdout: string, dir: string): { files: number; mismatched: string[] } {
+function compareWithListing(
+  stdout: string,
+  restored: ReadonlyMap<string, number>,
+): { files: number; mismatched: string[] } {
   const mismatched: string[] = [];
   let files = 0;
   for (const node of jsonLines(stdout)) {
     if (node.struct_type !== 'node' || node.type !== 'file') continue;
     files += 1;
-    const path = join(dir, String(node.path));
-    let size: number | undefined;
-    try {
-      size = statSync(path).size;
-    } catch {
-      size = undefined;
-    }
-    if (size !== node.size) mismatched.push(String(node.path));
+    // the snapshot's root is the directory backed up (`.`): its paths start with `/`
+    if (restored.get(String(node.path).replace(/^\/+/, '')) !== node.size) mismatched.push(String(node.path));
   }
   return { files, mismatched };
-}
-
-export function treeSize(dir: string): { files: number; bytes: number } {
-  let files = 0;
-  let bytes = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    files += 1;
-    bytes += statSize(join(entry.parentPath, entry.name));
-  }
-  return { files, bytes };
-}
-
-function statSize(path: string): number {
-  return statSync(path).size;
 }
 
 function definedOnly<T extends Record<string, number | undefined>>(value: T): { [K in keyof T]?: number } {

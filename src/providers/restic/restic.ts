@@ -1,14 +1,22 @@
 /**
- * Running the restic binary: the repository and its password go in restic's environment (RESTIC_REPOSITORY,
- * RESTIC_PASSWORD or RESTIC_PASSWORD_FILE), never on its command line, and what restic says on stderr is
- * turned into an error with a code a person can act on.
+ * Running the restic binary, here or on the host that holds the data (through the execution layer): the
+ * repository and its password go in restic's environment (RESTIC_REPOSITORY, RESTIC_PASSWORD or
+ * RESTIC_PASSWORD_FILE), never on its command line — on a host they travel inside the SSH channel — and
+ * what restic says on stderr is turned into an error with a code a person can act on.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DrctlError } from '../../errors.ts';
+import {
+  CommandMissingError,
+  executorOn,
+  hostStatePath,
+  missingCommand,
+  shellQuote,
+} from '../../exec/index.ts';
+import type { Executor } from '../../exec/index.ts';
 import type { BackupPolicy, Component, Plan } from '../../plan/model.ts';
-import { findComponent, planPath } from '../../backup/resolve.ts';
+import { findComponent, findPlacement, planPath } from '../../backup/resolve.ts';
 
 export const RESTIC_ERRORS = {
   MISSING: 'DRCTL_RESTIC_MISSING',
@@ -21,18 +29,30 @@ export const RESTIC_ERRORS = {
   FAILED: 'DRCTL_RESTIC_FAILED',
 } as const;
 
-/** restic reads `rest:`, `s3:`, `sftp:` and the like itself; anything else is a path on this machine. */
+/** restic reads `rest:`, `s3:`, `sftp:` and the like itself; anything else is a path where restic runs. */
 const URL_REPOSITORY = /^(rest|s3|sftp|b2|azure|gs|swift|rclone):/;
+
+// restic's JSON (a snapshot's listing, every snapshot of a repository) is parsed whole: keep all of it
+const JSON_OUTPUT_LIMIT = 1024 ** 3;
 
 export interface ResticTarget {
   component: Component;
   policy: BackupPolicy;
-  /** As restic takes it: an absolute path, or the URL as written. */
+  /** As restic takes it: an absolute path (on the machine restic runs on), or the URL as written. */
   repository: string;
   local: boolean;
+  /** What restic finds in its environment; holds the password, so it goes nowhere else. */
   env: Record<string, string>;
   /** Every snapshot drctl takes of this component carries it, so one repository can hold several. */
   tag: string;
+  /** Where restic runs: the host that holds the data, or this machine. */
+  executor: Executor;
+}
+
+/** Which host a restic action runs on: the one it names, else the placement's at `site` (the primary's). */
+export interface ResticWhere {
+  site?: string | undefined;
+  host?: string | undefined;
 }
 
 /** The restic backup policy of a component (the one going to `to`, else its first restic policy). */
@@ -41,6 +61,7 @@ export function resticTarget(
   componentId: string,
   to: string | undefined,
   stateDir: string,
+  where: ResticWhere = {},
 ): ResticTarget {
   const { component } = findComponent(plan, componentId);
   const policy = component.backups.find((b) => b.engine === 'restic' && (to === undefined || b.to === to));
@@ -50,17 +71,22 @@ export function resticTarget(
       `component "${component.id}" has no restic backup policy${to === undefined ? '' : ` to ${to}`}`,
       { hint: 'add a backups[] entry with `engine: restic` and a repository', location: component.at },
     );
+  const executor = executorOn(plan, where.host ?? findPlacement(component, where.site)?.host);
   const written = policy.repository ?? policy.path ?? '';
   const local = !URL_REPOSITORY.test(written);
   const repository = local ? planPath(plan, written) : written;
   const env: Record<string, string> = {
     RESTIC_REPOSITORY: repository,
-    RESTIC_CACHE_DIR: join(stateDir, 'restic-cache'),
     // snapshot times given with --time are read in this zone, and restic prints times in it
     TZ: 'UTC',
   };
+  // on a host the cache lives in its state directory (set on the command line: a path, no secret)
+  if (executor.host === undefined) env.RESTIC_CACHE_DIR = join(stateDir, 'restic-cache');
   if (policy.passwordFile !== undefined) {
-    env.RESTIC_PASSWORD_FILE = planPath(plan, policy.passwordFile);
+    const file = planPath(plan, policy.passwordFile);
+    // the file is on this machine: a host gets its content, in the channel, as restic's password
+    if (executor.host === undefined) env.RESTIC_PASSWORD_FILE = file;
+    else env.RESTIC_PASSWORD = readPasswordFile(file, component, policy);
   } else {
     const name = policy.passwordEnv ?? '';
     const value = process.env[name];
@@ -72,7 +98,20 @@ export function resticTarget(
       );
     env.RESTIC_PASSWORD = value;
   }
-  return { component, policy, repository, local, env, tag: `drctl:${component.id}` };
+  return { component, policy, repository, local, env, tag: `drctl:${component.id}`, executor };
+}
+
+/** restic reads the first line of a password file; so does drctl when it hands the password to a host. */
+function readPasswordFile(file: string, component: Component, policy: BackupPolicy): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n')[0] ?? '';
+  } catch (cause) {
+    throw new DrctlError(
+      RESTIC_ERRORS.PASSWORD_MISSING,
+      `the password file of the restic repository of "${component.id}" at ${policy.to} cannot be read: ${file}`,
+      { hint: 'check password_file in the plan', location: policy.at, cause },
+    );
+  }
 }
 
 export interface ResticResult {
@@ -88,46 +127,39 @@ export interface ResticRunOptions {
   okCodes?: readonly number[];
 }
 
-/** Runs `restic ARGS` against the target's repository; throws a coded DrctlError when restic fails. */
-export function restic(
+/**
+ * Runs `restic ARGS` against the target's repository where the target says; throws a coded DrctlError when
+ * restic fails, DRCTL_HOST_COMMAND_MISSING when a host has no restic.
+ */
+export async function restic(
   target: ResticTarget,
   args: readonly string[],
   options: ResticRunOptions = {},
 ): Promise<ResticResult> {
-  mkdirSync(target.env.RESTIC_CACHE_DIR!, { recursive: true });
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const key of Object.keys(env)) if (key.startsWith('RESTIC_')) delete env[key];
-    const child = spawn('restic', [...args], {
-      cwd: options.cwd,
-      env: { ...env, ...target.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') reject(resticMissing(error));
-      else
-        reject(
-          new DrctlError(RESTIC_ERRORS.FAILED, `restic ${args[0] ?? ''} could not run: ${error.message}`, {
-            cause: error,
-          }),
-        );
-    });
-    child.on('close', (code) => {
-      const result = {
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        durationMs: performance.now() - started,
-      };
-      if (code === 0 || (code !== null && options.okCodes?.includes(code))) resolve(result);
-      else reject(resticError(target, args, code, result.stderr || result.stdout));
-    });
+  const { executor } = target;
+  if (target.env.RESTIC_CACHE_DIR !== undefined) mkdirSync(target.env.RESTIC_CACHE_DIR, { recursive: true });
+  // an operator's own RESTIC_* settings (another repository, a password command) must not mix with these
+  const foreign = Object.keys(executor.host === undefined ? process.env : {}).filter(
+    (key) => key.startsWith('RESTIC_') && !(key in target.env),
+  );
+  const command = [
+    ...(foreign.length === 0 ? [] : [`unset ${foreign.join(' ')};`]),
+    ...(executor.host === undefined ? [] : [`RESTIC_CACHE_DIR=${hostStatePath(executor, 'restic-cache')}`]),
+    'restic',
+    ...args.map(shellQuote),
+  ].join(' ');
+  const result = await executor.run(command, {
+    env: target.env,
+    outputLimit: JSON_OUTPUT_LIMIT,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
+  const code = result.exitCode;
+  if (code === 0 || (code !== null && options.okCodes?.includes(code))) return result;
+  if (options.signal?.aborted === true) throw options.signal.reason;
+  if (missingCommand(result) === 'restic')
+    throw executor.host === undefined ? resticMissing() : new CommandMissingError('restic', executor.where);
+  throw resticError(target, args, code, result.stderr || result.stdout);
 }
 
 export function resticMissing(cause?: unknown): DrctlError {
@@ -144,7 +176,7 @@ function resticError(
   code: number | null,
   text: string,
 ): DrctlError {
-  const where = `the restic repository of "${target.component.id}" at ${target.policy.to}`;
+  const where = `the restic repository of "${target.component.id}" at ${target.policy.to}${target.executor.host === undefined ? '' : ` (restic on ${target.executor.where})`}`;
   const tail = text.trim().split('\n').slice(-6).join('\n');
   const details = {
     repository: target.repository,
@@ -211,9 +243,15 @@ export function jsonLines(text: string): Record<string, unknown>[] {
   return out;
 }
 
+/** Whether the local repository's directory (or a file in it) exists where restic runs. */
+export async function repositoryExists(target: ResticTarget, file = ''): Promise<boolean> {
+  const path = file === '' ? target.repository : join(target.repository, file);
+  return (await target.executor.run(`test -e ${shellQuote(path)}`)).exitCode === 0;
+}
+
 /** Creates the repository when it is a local path that holds none yet; a URL repository is created by restic.init. */
 export async function ensureRepository(target: ResticTarget, signal?: AbortSignal): Promise<boolean> {
-  if (!target.local || existsSync(join(target.repository, 'config'))) return false;
+  if (!target.local || (await repositoryExists(target, 'config'))) return false;
   await restic(target, ['init'], signal === undefined ? {} : { signal });
   return true;
 }
