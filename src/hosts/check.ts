@@ -4,11 +4,15 @@
  * the paths its placements use. Changes nothing on the hosts.
  *
  * The tools come from the plan's text, not from component kinds: every program of `KNOWN_TOOLS` named in a
- * step or a placement that runs on the host (by name, or by a full path, which is then checked as written).
+ * step or a placement that runs on the host (by name, or by a full path, which is then checked as written),
+ * and what the providers declare their actions need there (`Provider.hostNeeds`: restic where a
+ * component's restic backups run, and the disk its repository lands on).
  */
 import type { DrctlError } from '../errors.ts';
 import { executorOn, HostError, planHosts, shellQuote } from '../exec/index.ts';
 import type { Plan } from '../plan/model.ts';
+import { findProvider, providers } from '../providers/index.ts';
+import type { HostNeed } from '../providers/index.ts';
 
 /** Programs drctl's actions and people's steps commonly run on hosts, and how each tells its version. */
 const KNOWN_TOOLS: Record<string, string> = {
@@ -82,6 +86,32 @@ function textOn(plan: Plan, host: string): { text: string; paths: string[] } {
   return { text: JSON.stringify(parts), paths: [...paths] };
 }
 
+/** What the providers say their actions need on this host: for the components placed there, and for steps naming it. */
+function neededOn(plan: Plan, host: string): { tools: string[]; paths: string[] } {
+  const tools = new Set<string>();
+  const paths = new Set<string>();
+  const components = plan.workloads.flatMap((workload) => workload.components);
+  const add = (needs: readonly HostNeed[], onlyTools: boolean): void => {
+    for (const need of needs) {
+      for (const tool of need.tools) tools.add(tool);
+      if (!onlyTools) for (const path of need.paths) paths.add(path);
+    }
+  };
+  for (const component of components)
+    for (const provider of providers)
+      add(
+        (provider.hostNeeds?.(component, plan) ?? []).filter((need) => need.host === host),
+        false,
+      );
+  // a step naming the host runs its action there, wherever the component's placements are
+  for (const step of plan.workloads.flatMap((workload) => workload.runbooks.flatMap((r) => r.steps))) {
+    const component = components.find((c) => c.id === step.with['component']);
+    if (step.with['host'] !== host || component === undefined) continue;
+    add(findProvider(step.action?.split('.')[0] ?? '')?.hostNeeds?.(component, plan) ?? [], true);
+  }
+  return { tools: [...tools], paths: [...paths] };
+}
+
 /** The tools named in `text`: by bare name, or as the full path written there. */
 export function toolsNamed(text: string): string[] {
   const found = new Set<string>();
@@ -108,8 +138,10 @@ function probeScript(tools: readonly string[], paths: readonly string[]): string
 
 async function checkHost(plan: Plan, host: ReturnType<typeof planHosts>[number]): Promise<HostStatus> {
   const started = performance.now();
-  const { text, paths } = textOn(plan, host.id);
-  const tools = toolsNamed(text);
+  const { text, paths: placed } = textOn(plan, host.id);
+  const needed = neededOn(plan, host.id);
+  const tools = [...new Set([...toolsNamed(text), ...needed.tools])].sort();
+  const paths = [...new Set([...placed, ...needed.paths])];
   const status: HostStatus = {
     host: host.id,
     site: host.site,

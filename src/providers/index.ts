@@ -23,6 +23,7 @@ export type {
   ActionResult,
   CheckResult,
   ReadinessFact,
+  HostNeed,
   FrontDoorOptions,
   RunningFrontDoor,
   Isolation,

@@ -260,6 +260,20 @@ export interface Provider {
   drill?: DrillSupport;
   /** Copies for isolated test failovers, for the kinds that hold data. */
   isolation?: Isolation;
+  /**
+   * What its actions about a component need on the plan's hosts they run on: programs (`drctl hosts check`
+   * reports their versions) and paths where data lands (it reports the free disk there). Empty when the
+   * component is none of its business.
+   */
+  hostNeeds?(component: Component, plan: Plan): HostNeed[];
+}
+
+/** Programs and paths an action needs on one host of the plan. */
+export interface HostNeed {
+  host: string;
+  tools: readonly string[];
+  /** Absolute paths on the host (or their nearest existing parent) whose free disk matters. */
+  paths: readonly string[];
 }
 
 /** Keeps an action's parameter type tied to its schema where it is declared. */

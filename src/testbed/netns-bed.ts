@@ -58,6 +58,8 @@ async function removeBlackholeWhenLast(): Promise<void> {
   rmSync(BLACKHOLE_MARKER, { force: true });
 }
 
+const NETNS_ETC = '/etc/netns';
+
 export interface NetnsBedOptions {
   /** Names of the hosts, each one namespace with its own address. @default ['east', 'west'] */
   hosts?: readonly string[];
@@ -67,6 +69,11 @@ export interface NetnsBedOptions {
    * restricted. @default false
    */
   bastion?: boolean;
+  /**
+   * What logins on a host find in their environment, by host name: its /etc/environment (read by sshd's
+   * PAM), so a host can have a PATH of its own, e.g. one without a program. @default none
+   */
+  environment?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 export interface BedHost {
@@ -203,6 +210,17 @@ export class NetnsBed {
       await inside(['ip', 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
       await inside(['ip', 'link', 'set', 'eth0', 'up']);
       await inside(['ip', 'link', 'set', 'lo', 'up']);
+      const environment = options.environment?.[name];
+      // `ip netns exec` binds /etc/netns/<namespace>/* over /etc/* for what it starts: sshd and its logins
+      if (environment !== undefined) {
+        mkdirSync(join(NETNS_ETC, namespace), { recursive: true });
+        writeFileSync(
+          join(NETNS_ETC, namespace, 'environment'),
+          Object.entries(environment)
+            .map(([key, value]) => `${key}=${value}\n`)
+            .join(''),
+        );
+      }
       const keyFile = join(this.dir, `${name}_host_ed25519_key`);
       await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', keyFile]);
       const hostKey = readFileSync(`${keyFile}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
@@ -410,6 +428,7 @@ async function removeBed(id: string): Promise<void> {
       }
     }
     await tryRun(['ip', 'netns', 'del', namespace]);
+    rmSync(join(NETNS_ETC, namespace), { recursive: true, force: true });
   }
   const links = (await localExecutor.run('ip -o link show')).stdout
     .split('\n')

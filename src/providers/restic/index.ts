@@ -24,6 +24,7 @@ import {
   jsonLines,
   listSnapshots,
   repositoryExists,
+  repositoryPath,
   restic,
   resticTarget,
 } from './restic.ts';
@@ -359,6 +360,26 @@ export const resticProvider = {
   },
   checks: {},
   readiness: resticReadiness,
+  hostNeeds: (component, plan) => {
+    const policies = component.backups.filter((b) => b.engine === 'restic');
+    if (policies.length === 0) return [];
+    const repositories = policies.flatMap((policy) => repositoryPath(plan, policy) ?? []);
+    // backups run on the primary placement's host, restores on any placement's
+    return component.placement.flatMap((placement) =>
+      placement.host === undefined
+        ? []
+        : [
+            {
+              host: placement.host,
+              tools: ['restic'],
+              paths: [
+                ...(placement.path === undefined ? [] : [planPath(plan, placement.path)]),
+                ...repositories,
+              ],
+            },
+          ],
+    );
+  },
   preflight: {
     backup: [resticInstalled, repositoryOpens('backup')],
     restore: [resticInstalled, repositoryOpens('restore')],

@@ -32,6 +32,12 @@ export const RESTIC_ERRORS = {
 /** restic reads `rest:`, `s3:`, `sftp:` and the like itself; anything else is a path where restic runs. */
 const URL_REPOSITORY = /^(rest|s3|sftp|b2|azure|gs|swift|rclone):/;
 
+/** A repository that is a path (where restic runs), resolved against the plan; undefined for a URL. */
+export function repositoryPath(plan: Plan, policy: BackupPolicy): string | undefined {
+  const written = policy.repository ?? policy.path ?? '';
+  return URL_REPOSITORY.test(written) ? undefined : planPath(plan, written);
+}
+
 // restic's JSON (a snapshot's listing, every snapshot of a repository) is parsed whole: keep all of it
 const JSON_OUTPUT_LIMIT = 1024 ** 3;
 
@@ -72,9 +78,9 @@ export function resticTarget(
       { hint: 'add a backups[] entry with `engine: restic` and a repository', location: component.at },
     );
   const executor = executorOn(plan, where.host ?? findPlacement(component, where.site)?.host);
-  const written = policy.repository ?? policy.path ?? '';
-  const local = !URL_REPOSITORY.test(written);
-  const repository = local ? planPath(plan, written) : written;
+  const path = repositoryPath(plan, policy);
+  const local = path !== undefined;
+  const repository = path ?? policy.repository ?? '';
   const env: Record<string, string> = {
     RESTIC_REPOSITORY: repository,
     // snapshot times given with --time are read in this zone, and restic prints times in it
