@@ -40,7 +40,7 @@ import { startTestBind } from '../src/providers/dns/testing.ts';
 import { haproxyProvider, runtimeCommand } from '../src/providers/haproxy/index.ts';
 import { haproxyBinary } from '../src/providers/haproxy/testing.ts';
 import type { ActionContext } from '../src/providers/index.ts';
-import { freePort } from '../src/providers/process/index.ts';
+import { freePort } from '../src/system/ports.ts';
 import { closeExecutors } from '../src/exec/index.ts';
 import { BedDns } from '../src/testbed/bed-dns.ts';
 import { dnsFailover, type DnsFailoverResult } from '../src/testbed/dns-failover.ts';

@@ -28,8 +28,9 @@ import { providers, providerForKind } from '../providers/index.ts';
 import type { ActionContext, RunningFrontDoor } from '../providers/index.ts';
 import { PgCluster } from '../pg/cluster.ts';
 import { drillStarts, drillStartsPlacement, type DrillStarts } from './starts.ts';
-import { freePort, processSpecFor, supervisorFor } from '../providers/process/index.ts';
-import type { Supervisor } from '../providers/process/index.ts';
+import { processSpecFor, supervisorFor } from '../supervise/index.ts';
+import type { Supervisor } from '../supervise/index.ts';
+import { freePort } from '../system/ports.ts';
 
 /** Strategies whose standby site runs its services all along (read-only until the failover). */
 const STANDBY_RUNS: ReadonlySet<string> = new Set(['warm-standby', 'hot-standby', 'active-active']);

@@ -10,7 +10,7 @@ import { approveStep, runView } from '../engine/index.ts';
 import type { Engine, RunDriver } from '../engine/index.ts';
 import { DrctlError, UsageError } from '../errors.ts';
 import type { Plan, Runbook, Workload } from '../plan/model.ts';
-import { groupName } from '../providers/process/index.ts';
+import { groupName } from '../supervise/index.ts';
 import { drillStarts } from './starts.ts';
 import type { RunStore } from '../store/index.ts';
 import { measureOutage } from './canary.ts';

@@ -20,7 +20,7 @@ import { DrctlError } from '../errors.ts';
 import type { Check, Component, Placement, Plan, Runbook, Scenario, Step, Workload } from '../plan/model.ts';
 import { providerForKind, providers } from '../providers/index.ts';
 import type { ActionContext, IsolatedCopy } from '../providers/index.ts';
-import { supervisorFor } from '../providers/process/index.ts';
+import { supervisorFor } from '../supervise/index.ts';
 import { openStore } from '../store/index.ts';
 import type { RunStore } from '../store/index.ts';
 import { portFree } from '../system/probes.ts';

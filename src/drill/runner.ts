@@ -19,7 +19,7 @@ import { Monitor, engineRunbookStarter } from '../monitor/index.ts';
 import { Communications } from '../notify/index.ts';
 import type { Fault, Plan, Scenario, Workload } from '../plan/model.ts';
 import { providerForKind, providers } from '../providers/index.ts';
-import { groupName } from '../providers/process/index.ts';
+import { groupName } from '../supervise/index.ts';
 import { drillStarts, drillStartsPlacement } from './starts.ts';
 import { openStore } from '../store/index.ts';
 import type { RunStore } from '../store/index.ts';

@@ -11,7 +11,7 @@ import { shellQuote } from './quote.ts';
 import { SshExecutor } from './ssh.ts';
 import type { Executor, HostTarget, RunOptions, RunResult } from './types.ts';
 
-export const localExecutor: Executor = new LocalExecutor();
+export const localExecutor = new LocalExecutor();
 const hosts = new Map<string, SshExecutor>();
 
 /** The executor for a host (one per distinct host for the life of the process), or this machine's. */

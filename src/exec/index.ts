@@ -6,7 +6,7 @@ export type { Executor, HostTarget, RunOptions, RunResult, StreamHandle, StreamO
 export { CommandMissingError, HostError, missingCommand } from './errors.ts';
 export type { HostErrorCode } from './errors.ts';
 export { shellJoin, shellQuote } from './quote.ts';
-export { LocalExecutor, KILL_GRACE_MS } from './local.ts';
+export { LocalExecutor, KILL_GRACE_MS, type LaunchOptions, type Launched } from './local.ts';
 export { SshExecutor } from './ssh.ts';
 export { CappedOutput } from './output.ts';
 export { executorOn, hostTarget, planHosts } from './plan-hosts.ts';

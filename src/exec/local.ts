@@ -3,8 +3,13 @@
  * (src/system/guarded-spawn.ts): stopping a command stops its group, and the group dies when drctl dies,
  * SIGKILL included, so a step's processes never outlive the driver that started them. The SSH client that
  * carries a remote command is started the same way, so a dead driver closes its SSH sessions too.
+ *
+ * The one exception is `launch`: a service that is meant to outlive drctl (a supervised instance), in a
+ * process group of its own but not guarded, its output in a log file rather than a pipe.
  */
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { spawnGuarded } from '../system/guarded-spawn.ts';
 import type { StepProcess } from '../system/guarded-spawn.ts';
 import { signalGroup } from '../system/processes.ts';
@@ -101,6 +106,22 @@ export function runProcess(
   return { child, done, process: stepProcess };
 }
 
+export interface LaunchOptions {
+  /** Appended to: the service's stdout and stderr. */
+  logFile: string;
+  cwd?: string;
+  /** Added to drctl's own environment. */
+  env?: Record<string, string>;
+}
+
+/** A service started with `launch`. */
+export interface Launched {
+  /** Its pid, which is also its process group's id. */
+  pid: number;
+  /** Settles when it exits, as long as this drctl lives (it does not keep drctl alive). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
 export class LocalExecutor implements Executor {
   readonly where = 'this machine';
   readonly host = undefined;
@@ -118,6 +139,37 @@ export class LocalExecutor implements Executor {
       (error) => error,
     );
     return { stdout: child.stdout as NodeJS.ReadableStream, done };
+  }
+
+  /**
+   * Start a `/bin/sh -c` command that outlives drctl: its own process group (signals reach what it
+   * starts), stdin from /dev/null, output appended to `logFile`. Throws when the shell cannot start.
+   */
+  launch(command: string, options: LaunchOptions): Launched {
+    const out = openSync(options.logFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn('/bin/sh', ['-c', command], {
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+        env: { ...process.env, ...options.env },
+        detached: true,
+        stdio: ['ignore', out, out],
+      });
+    } finally {
+      closeSync(out);
+    }
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    const pid = child.pid;
+    if (pid === undefined) {
+      exited.catch(() => undefined);
+      throw new Error(`cannot start /bin/sh for "${command}"`);
+    }
+    // drctl may exit while the service keeps running
+    child.unref();
+    return { pid, exited };
   }
 
   async signal(pid: number, signal: NodeJS.Signals, options: { group?: boolean } = {}): Promise<boolean> {

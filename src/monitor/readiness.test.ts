@@ -6,8 +6,10 @@ import { runCli } from '../../test/support/cli.ts';
 import { tempDir } from '../../test/support/tmp.ts';
 import { loadPlan } from '../plan/index.ts';
 import type { Plan } from '../plan/model.ts';
-import { freePort, processProvider, supervisorFor } from '../providers/process/index.ts';
-import { SERVER_SCRIPT, alive } from '../providers/process/test-helpers.ts';
+import { processProvider } from '../providers/process/index.ts';
+import { supervisorFor } from '../supervise/index.ts';
+import { SERVER_SCRIPT, alive } from '../supervise/test-helpers.ts';
+import { freePort } from '../system/ports.ts';
 import type { ActionContext, Provider } from '../providers/provider.ts';
 import { checkReadiness, formatReadiness } from './readiness.ts';
 

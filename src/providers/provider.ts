@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Component, Plan } from '../plan/model.ts';
-import type { ProcessSpec } from './process/supervisor.ts';
+import type { ProcessSpec } from '../supervise/index.ts';
 import type { StepProcess } from '../system/guarded-spawn.ts';
 
 /** What an action or check receives from the engine. Cancellation is cooperative through `signal`. */

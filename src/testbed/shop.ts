@@ -25,7 +25,7 @@ import { executorOn, runChecked, shellQuote } from '../exec/index.ts';
 import { loadPlan } from '../plan/index.ts';
 import type { Plan } from '../plan/model.ts';
 import { findPgBinaries, serverRunAs } from '../pg/index.ts';
-import { HostProcessGroups, processSpecFor } from '../providers/process/index.ts';
+import { HostProcessGroups, processSpecFor } from '../supervise/index.ts';
 import { TrafficRouter } from '../router/index.ts';
 import { freePort } from '../system/ports.ts';
 import { BedDns } from './bed-dns.ts';

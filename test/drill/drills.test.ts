@@ -6,7 +6,7 @@ import { loadPlanForCommand } from '../../src/cli/load-plan.ts';
 import { runDrill } from '../../src/drill/runner.ts';
 import { DrctlError, PlanInvalidError } from '../../src/errors.ts';
 import { pgAvailable } from '../../src/pg/binaries.ts';
-import { freePort } from '../../src/providers/process/index.ts';
+import { freePort } from '../../src/system/ports.ts';
 import { openStore } from '../../src/store/index.ts';
 import { tempDir } from '../support/tmp.ts';
 import { TWO_SITE } from './support.ts';

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { RECORD, verifyRun } from '../../src/engine/index.ts';
-import { Supervisor } from '../../src/providers/process/supervisor.ts';
+import { Supervisor } from '../../src/supervise/index.ts';
 import { openStore } from '../../src/store/index.ts';
 import { freePort } from '../../src/system/ports.ts';
 import { tempDir } from '../support/tmp.ts';

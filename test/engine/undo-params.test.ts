@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runView } from '../../src/engine/index.ts';
-import { supervisorFor } from '../../src/providers/process/supervisor.ts';
+import { supervisorFor } from '../../src/supervise/index.ts';
 import { setup } from './fixtures.ts';
 
 describe('a provider action rolled back through its declared undo', () => {

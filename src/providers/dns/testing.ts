@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { freePort } from '../process/index.ts';
+import { freePort } from '../../system/ports.ts';
 import { exchange, query } from './wire.ts';
 
 export interface TestKey {

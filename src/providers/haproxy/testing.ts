@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../process/index.ts';
+import { freePort } from '../../system/ports.ts';
 import { runtimeCommand } from './runtime.ts';
 
 export interface TestHaproxy {

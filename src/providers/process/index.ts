@@ -2,37 +2,25 @@
  * The process provider: a site's compute as supervised local processes, so cold, warm and hot standby
  * can be real on one machine. Its actions name a component and a site; the placement gives the command
  * and its `env`, `cwd`, `port`/`ports`, `ready`, `instances`, `restart` and `grace` fields, and the
- * step's `with:` may override any of them. The supervisor (`supervisor.ts`) does the work; this file
- * turns plan parameters into a `ProcessSpec`.
+ * step's `with:` may override any of them. The supervisor (src/supervise/) does the work, here or on the
+ * placement's host; this file declares the actions and their parameters.
  */
-import path from 'node:path';
 import { z } from 'zod';
-import { DrctlError } from '../../errors.ts';
 import { findPlacement } from '../../plan/lookup.ts';
-import type { Plan } from '../../plan/model.ts';
 import { DurationParam } from '../params.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type { ActionContext, PreflightCheck, Provider, ReadinessFact } from '../provider.ts';
 import { portFree, programInstalledOn } from '../../system/probes.ts';
 import { executorOn } from '../../exec/index.ts';
-import { processGroupsAt } from './groups.ts';
-import { supervisorFor } from './supervisor.ts';
-import type { InstanceStatus, ProcessSpec, ReadyProbe, RestartPolicy } from './supervisor.ts';
+import {
+  RESTART_POLICIES,
+  groupName,
+  processGroupsOn,
+  processSpecFor,
+  supervisorFor,
+} from '../../supervise/index.ts';
+import type { InstanceStatus, ProcessGroups } from '../../supervise/index.ts';
 
-export { Supervisor, supervisorFor, closeOnExit, freePort } from './supervisor.ts';
-export { HostProcessGroups } from './host-groups.ts';
-export { processGroupsAt, type ProcessGroups } from './groups.ts';
-export type {
-  ProcessSpec,
-  ReadyProbe,
-  RestartPolicy,
-  InstanceStatus,
-  InstanceState,
-  StopResult,
-  SupervisorOptions,
-} from './supervisor.ts';
-
-const RESTART_POLICIES = ['never', 'on-failure', 'always'] as const;
 const Port = z.number().int().min(1).max(65_535);
 
 const Target = {
@@ -78,72 +66,10 @@ const RunningParams = z.strictObject({
 
 type StartInput = z.output<typeof StartParams>;
 
-/** Builds the supervisor's spec for a component at a site: placement fields, then `with:` overrides. */
-export function processSpecFor(plan: Plan, params: StartInput): { spec: ProcessSpec; instances: number } {
-  const name = groupName(params.component, params.site);
-  const placement = findPlacement(plan, params.component, params.site);
-  const fields = placement?.fields ?? {};
-  const command = params.command ?? placement?.command;
-  if (command === undefined) {
-    throw new DrctlError('DRCTL_PROCESS_NO_COMMAND', `${name}: no command to run`, {
-      hint: `give the placement of ${params.component} at ${params.site} a command, or pass command in with:`,
-      ...(placement === undefined ? {} : { location: placement.at }),
-    });
-  }
-  const env = { ...stringRecord(fields.env), ...stringRecord(params.env) };
-  const cwdField = params.cwd ?? (typeof fields.cwd === 'string' ? fields.cwd : undefined);
-  const port = params.port ?? numberField(fields.port);
-  const ports =
-    params.ports ??
-    (Array.isArray(fields.ports)
-      ? fields.ports.filter((p): p is number => typeof p === 'number')
-      : undefined);
-  const readyText = params.ready ?? (typeof fields.ready === 'string' ? fields.ready : undefined);
-  const ready = readyProbe(readyText, port !== undefined || ports !== undefined);
-  const restart = params.restart ?? (RESTART_POLICIES as readonly string[]).find((p) => p === fields.restart);
-  const grace = params.grace ?? durationField(fields.grace);
-  const spec: ProcessSpec = {
-    name,
-    command,
-    env,
-    // on a host, as written: relative to the login directory there
-    ...(placement?.host === undefined
-      ? { cwd: path.resolve(plan.baseDir, cwdField ?? '.') }
-      : cwdField === undefined
-        ? {}
-        : { cwd: cwdField }),
-    ...(port === undefined ? {} : { port }),
-    ...(ports === undefined ? {} : { ports }),
-    ...(ready === undefined ? {} : { ready }),
-    readyTimeoutMs: params.ready_timeout ?? 30_000,
-    ...(restart === undefined ? {} : { restart: restart as RestartPolicy }),
-    ...(grace === undefined ? {} : { graceMs: grace }),
-  };
-  return { spec, instances: params.instances ?? numberField(fields.instances) ?? 1 };
-}
-
-/** Group name of a component's processes at a site; also names its pid file. */
-export function groupName(component: string, site: string): string {
-  return `${component}@${site}`;
-}
-
-function readyProbe(text: string | undefined, hasPort: boolean): ReadyProbe | undefined {
-  if (text === undefined) return hasPort ? { tcp: '{{host}}:{{port}}' } : undefined;
-  return /^https?:\/\//.test(text) ? { url: text } : { tcp: text };
-}
-
-function stringRecord(value: unknown): Record<string, string> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
-}
-
-function numberField(value: unknown): number | undefined {
-  return typeof value === 'number' ? value : undefined;
-}
-
-function durationField(value: unknown): number | undefined {
-  const parsed = DurationParam.safeParse(value);
-  return parsed.success ? parsed.data : undefined;
+/** Where the component's processes at the site run: the placement's host, or this machine. */
+function processGroupsAt(ctx: ActionContext, component: string, site: string): ProcessGroups {
+  const host = findPlacement(ctx.plan, component, site)?.host;
+  return processGroupsOn(executorOn(ctx.plan, host), ctx.stateDir, ctx.log);
 }
 
 function describe(instances: InstanceStatus[]): Record<string, unknown> {

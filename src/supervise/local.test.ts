@@ -5,9 +5,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DrctlError } from '../../errors.ts';
-import { Supervisor } from './supervisor.ts';
-import type { ProcessSpec } from './supervisor.ts';
+import { DrctlError } from '../errors.ts';
+import { Supervisor } from './local.ts';
+import type { ProcessSpec } from './spec.ts';
 import { SERVER_SCRIPT, alive, getJson, waitFor } from './test-helpers.ts';
 
 let root: string;
@@ -104,7 +104,7 @@ describe('Supervisor', () => {
 
   it('takes instance ports from a port list', async () => {
     const supervisor = newSupervisor();
-    const { freePort } = await import('./supervisor.ts');
+    const { freePort } = await import('../system/ports.ts');
     const ports = [await freePort(), await freePort()];
     const instances = await supervisor.start(server('api@east', { ports }), { instances: 2 });
     expect(instances.map((i) => i.port)).toEqual(ports);
@@ -197,7 +197,7 @@ describe('Supervisor', () => {
     const host = path.join(root, 'host.mts');
     fs.writeFileSync(
       host,
-      `import { Supervisor, closeOnExit } from ${JSON.stringify(path.join(here, 'supervisor.ts'))};
+      `import { Supervisor, closeOnExit } from ${JSON.stringify(path.join(here, 'local.ts'))};
 const supervisor = Supervisor.create({ stateDir: ${JSON.stringify(stateDir)} });
 closeOnExit(supervisor);
 const [instance] = await supervisor.start({ name: 'api@east', command: 'exec node ${script}', env: { PORT: '{{port}}' }, ready: { url: 'http://127.0.0.1:{{port}}/health' } });

@@ -1,10 +1,11 @@
 /**
- * The process supervisor: a site's compute as local processes. It starts a command (with environment,
+ * The local process supervisor: a site's compute as processes on this machine. It starts a command (with environment,
  * working directory and a readiness probe), restarts it on crash when asked, stops it (SIGTERM, then
  * SIGKILL after a grace period), kills, pauses and resumes it, and scales it to N instances.
  *
  * Why it is built this way:
- * - Every instance runs in its own process group (`detached`), and every signal goes to the group, so a
+ * - Instances are started through the execution layer (`LocalExecutor.launch`), each in its own process
+ *   group, and every signal goes to the group, so a
  *   shell wrapper's children or a server's workers die with it.
  * - A pid file per group in `<stateDir>/processes/` records the instances, so another drctl process (a
  *   later `drctl run`, a drill's cleanup) can find, stop or kill them. The pid file is also the desired
@@ -13,86 +14,18 @@
  *   what is wanted (a failover started by `drctl run`). Whoever wants nothing left behind (demo, drills,
  *   tests) calls `close()`, or `closeOnExit()` to have it done on SIGINT, SIGTERM and exit.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { DrctlError } from '../../errors.ts';
-import { silentLogger } from '../../system/logger.ts';
-import { freePort } from '../../system/ports.ts';
-import { procStat, processAlive, signalGroup } from '../../system/processes.ts';
-import { probeHttp, probeTcp } from '../../probe/index.ts';
-
-export { freePort };
-
-/** When an instance that exited on its own is started again. */
-export type RestartPolicy =
-  /** never: it stays down (the default; drills want a dead process to stay dead). */
-  | 'never'
-  /** on-failure: when it exits with a non-zero code or a signal. */
-  | 'on-failure'
-  /** always: whenever it exits without being stopped. */
-  | 'always';
-
-/** How to tell an instance is ready. `{{port}}` and `{{instance}}` are replaced per instance. */
-export type ReadyProbe = { url: string } | { tcp: string };
-
-export interface ProcessSpec {
-  /** Names the group and its pid file, e.g. `api@east`. */
-  name: string;
-  /**
-   * Run with `/bin/sh -c`; `{{port}}`, `{{instance}}`, `{{name}}` and `{{host}}` (the address of the host it
-   * runs on, 127.0.0.1 here) are replaced per instance.
-   */
-  command: string;
-  /** Added to drctl's own environment; values are templated like the command. */
-  env?: Record<string, string>;
-  /** Working directory. @default the current directory */
-  cwd?: string;
-  /** Port of each instance, in order. */
-  ports?: readonly number[];
-  /** Port of the first instance when `ports` runs out; instance i gets port + i. @default a free port */
-  port?: number;
-  ready?: ReadyProbe;
-  /** How long an instance may take to become ready. @default 30000 */
-  readyTimeoutMs?: number;
-  /** @default 'never' */
-  restart?: RestartPolicy;
-  /** Restarts allowed per instance before it is left down. @default 5 */
-  maxRestarts?: number;
-  /** Time between SIGTERM and SIGKILL when stopping. @default 5000 */
-  graceMs?: number;
-}
-
-/** What an instance is doing. */
-export type InstanceState =
-  /** running: alive (and was ready when started). */
-  | 'running'
-  /** paused: alive but stopped with SIGSTOP. */
-  | 'paused'
-  /** exited: recorded, but no longer alive (crashed, or killed outside the supervisor). */
-  | 'exited';
-
-export interface InstanceStatus {
-  name: string;
-  index: number;
-  pid: number;
-  port: number | undefined;
-  state: InstanceState;
-  restarts: number;
-  startedAt: string;
-  logFile: string;
-}
-
-export interface StopResult {
-  name: string;
-  /** Pids that were signalled. */
-  pids: number[];
-  /** Instances that needed SIGKILL because they ignored SIGTERM for the grace period. */
-  forced: number;
-}
+import { DrctlError } from '../errors.ts';
+import { localExecutor } from '../exec/index.ts';
+import { silentLogger } from '../system/logger.ts';
+import { freePort } from '../system/ports.ts';
+import { procStat, processAlive, signalGroup } from '../system/processes.ts';
+import { probeReady } from './ready.ts';
+import { DEFAULT_MAX_RESTARTS, RESTART_DELAY, fileStem, plannedPort, template, wantsPort } from './spec.ts';
+import type { InstanceState, InstanceStatus, ProcessSpec, StopResult } from './spec.ts';
 
 export interface SupervisorOptions {
   /** Where pid files and logs live (`<stateDir>/processes/`). */
@@ -126,8 +59,8 @@ export class Supervisor {
   readonly stateDir: string;
   readonly dir: string;
   private readonly log: Logger;
-  /** Children this supervisor spawned and still watches, by group name and instance index. */
-  private readonly children = new Map<string, Map<number, ChildProcess>>();
+  /** Pids of the instances this supervisor started and still watches, by group name and instance index. */
+  private readonly children = new Map<string, Map<number, number>>();
   private closing = false;
 
   private constructor(options: SupervisorOptions) {
@@ -229,7 +162,7 @@ export class Supervisor {
   closeSync(): void {
     this.closing = true;
     for (const [name, instances] of this.children) {
-      for (const child of instances.values()) if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+      for (const pid of instances.values()) signalGroup(pid, 'SIGKILL');
       this.removePidFile(name);
     }
     this.children.clear();
@@ -295,36 +228,29 @@ export class Supervisor {
       host: '127.0.0.1',
     };
     const logFile = path.join(this.dir, `${fileStem(spec.name)}.${index}.log`);
-    const out = fs.openSync(logFile, 'a');
-    let child: ChildProcess;
+    let pid: number;
+    let exitedAt: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
     try {
-      child = spawn('/bin/sh', ['-c', template(spec.command, vars)], {
+      ({ pid, exited: exitedAt } = localExecutor.launch(template(spec.command, vars), {
         cwd,
-        env: {
-          ...process.env,
-          ...Object.fromEntries(Object.entries(spec.env ?? {}).map(([k, v]) => [k, template(v, vars)])),
-        },
-        // own process group, so signals reach the whole tree
-        detached: true,
-        stdio: ['ignore', out, out],
-      });
-    } finally {
-      fs.closeSync(out);
-    }
-    const pid = child.pid;
-    if (pid === undefined) {
+        logFile,
+        env: Object.fromEntries(Object.entries(spec.env ?? {}).map(([k, v]) => [k, template(v, vars)])),
+      }));
+    } catch (error) {
       throw new DrctlError('DRCTL_PROCESS_START', `cannot start ${spec.name}: the shell did not start`, {
         hint: 'check that /bin/sh exists',
+        cause: error,
       });
     }
-    // the CLI may exit while the instance keeps running; the exit handler still fires while drctl lives
-    child.unref();
     let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    child.once('exit', (code, sig) => {
-      exited = { code, signal: sig };
-      void this.onExit(spec.name, index, pid, code, sig);
-    });
-    this.childrenOf(spec.name).set(index, child);
+    void exitedAt.then(
+      ({ code, signal: sig }) => {
+        exited = { code, signal: sig };
+        void this.onExit(spec.name, index, pid, code, sig);
+      },
+      (error: unknown) => this.log.error({ name: spec.name, index, err: error }, 'process lost'),
+    );
+    this.childrenOf(spec.name).set(index, pid);
     const record: InstanceRecord = {
       index,
       pid,
@@ -366,7 +292,7 @@ export class Supervisor {
     signal: NodeJS.Signals | null,
   ): Promise<void> {
     const group = this.children.get(name);
-    if (group?.get(index)?.pid === pid) group.delete(index);
+    if (group?.get(index) === pid) group.delete(index);
     const file = this.readPidFile(name);
     const record = file?.instances.find((r) => r.index === index && r.pid === pid);
     // removed from the pid file: stopped on purpose, by us or by another drctl process
@@ -375,11 +301,11 @@ export class Supervisor {
     const failed = code !== 0 || signal !== null;
     this.log.warn({ name, index, pid, code, signal }, 'process exited');
     if (policy === 'never' || (policy === 'on-failure' && !failed)) return;
-    if (record.restarts >= (file.spec.maxRestarts ?? 5)) {
+    if (record.restarts >= (file.spec.maxRestarts ?? DEFAULT_MAX_RESTARTS)) {
       this.log.error({ name, index, restarts: record.restarts }, 'process keeps exiting; left down');
       return;
     }
-    await sleep(Math.min(100 * 2 ** record.restarts, 5_000));
+    await sleep(Math.min(RESTART_DELAY.firstMs * 2 ** record.restarts, RESTART_DELAY.maxMs));
     // stopped while we waited?
     if (this.closing || this.readPidFile(name)?.instances.find((r) => r.index === index)?.pid !== pid) return;
     try {
@@ -392,8 +318,8 @@ export class Supervisor {
 
   /** Returns true when SIGKILL was needed. */
   private async stopInstance(name: string, record: InstanceRecord, graceMs: number): Promise<boolean> {
-    const child = this.children.get(name)?.get(record.index);
-    if (child?.pid === record.pid) this.children.get(name)?.delete(record.index);
+    if (this.children.get(name)?.get(record.index) === record.pid)
+      this.children.get(name)?.delete(record.index);
     // a live leader that is not the process we started means the pid was reused: not ours to signal
     if (processAlive(record.pid) && !this.sameProcess(record)) return false;
     if (!groupAlive(record.pid)) return false;
@@ -444,7 +370,7 @@ export class Supervisor {
     this.update(name, (file) => ({ ...file, instances: file.instances.filter((r) => r.index !== index) }));
   }
 
-  private childrenOf(name: string): Map<number, ChildProcess> {
+  private childrenOf(name: string): Map<number, number> {
     let group = this.children.get(name);
     if (group === undefined) this.children.set(name, (group = new Map()));
     return group;
@@ -547,13 +473,7 @@ async function portFor(
   index: number,
   previous: number | undefined,
 ): Promise<number | undefined> {
-  if (previous !== undefined) return previous;
-  const listed = spec.ports?.[index];
-  if (listed !== undefined) return listed;
-  if (spec.port !== undefined) return spec.port + index;
-  const ready = spec.ready === undefined ? '' : 'url' in spec.ready ? spec.ready.url : spec.ready.tcp;
-  const mentions = [spec.command, ready, ...Object.values(spec.env ?? {})];
-  return mentions.some((text) => text.includes('{{port}}')) ? freePort() : undefined;
+  return previous ?? plannedPort(spec, index) ?? (wantsPort(spec) ? freePort() : undefined);
 }
 
 async function waitReady(
@@ -587,15 +507,7 @@ async function waitReady(
       if (exited() === undefined) return;
       continue;
     }
-    const remaining = Math.max(deadline - Date.now(), 1);
-    const result =
-      'url' in ready
-        ? await probeHttp({
-            url: template(ready.url, vars),
-            status: READY_STATUSES,
-            timeoutMs: Math.min(1_000, remaining),
-          })
-        : await probeTcp(template(ready.tcp, vars), { timeoutMs: Math.min(1_000, remaining) });
+    const result = await probeReady(ready, vars, deadline - Date.now());
     if (result.ok) return;
     last = result.message;
     if (Date.now() >= deadline) {
@@ -609,16 +521,6 @@ async function waitReady(
     }
     await sleep(POLL_MS);
   }
-}
-
-const READY_STATUSES = Array.from({ length: 200 }, (_, i) => 200 + i);
-
-export function template(text: string, vars: Record<string, string>): string {
-  return text.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => vars[key] ?? whole);
-}
-
-export function fileStem(name: string): string {
-  return name.replace(/[^a-zA-Z0-9_.-]/g, '_');
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * A component's processes on a host of the plan, driven through the execution layer (src/exec/): each
  * operation is one small script run over the host's SSH connection, so the provider's actions cost one
- * round trip each (start adds the readiness probe). It mirrors the local supervisor (supervisor.ts):
+ * round trip each (start adds the readiness probe). It mirrors the local supervisor (local.ts):
  *
  * - Every instance runs in its own session (`setsid`), and every signal goes to its process group.
  * - A pid file per group in the host's state directory (`<state_dir>/processes/`, `.drctl` under the
@@ -16,12 +16,12 @@
  * Needs `/bin/sh`, `setsid`, `ps` and `/proc` on the host (Linux).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DrctlError } from '../../errors.ts';
-import { runChecked, shellQuote } from '../../exec/index.ts';
-import type { Executor } from '../../exec/index.ts';
-import { probeHttp, probeTcp } from '../../probe/index.ts';
-import type { InstanceState, InstanceStatus, ProcessSpec, StopResult } from './supervisor.ts';
-import { fileStem, template } from './supervisor.ts';
+import { DrctlError } from '../errors.ts';
+import { runChecked, shellQuote } from '../exec/index.ts';
+import type { Executor } from '../exec/index.ts';
+import { probeReady } from './ready.ts';
+import { fileStem, template } from './spec.ts';
+import type { InstanceState, InstanceStatus, ProcessSpec, StopResult } from './spec.ts';
 
 /** Shell functions every script starts with. */
 const PRELUDE = String.raw`
@@ -196,16 +196,8 @@ while read -r i p port t paused at; do describe "$i" "$p" "$port" "$t" "$paused"
         throw new DrctlError('DRCTL_PROCESS_CANCELLED', `starting ${spec.name} was cancelled`, {
           cause: signal.reason,
         });
-      const remaining = Math.max(deadline - Date.now(), 1);
       if (ready !== undefined) {
-        const result =
-          'url' in ready
-            ? await probeHttp({
-                url: template(ready.url, vars),
-                status: Array.from({ length: 200 }, (_, i) => 200 + i),
-                timeoutMs: Math.min(1_000, remaining),
-              })
-            : await probeTcp(template(ready.tcp, vars), { timeoutMs: Math.min(1_000, remaining) });
+        const result = await probeReady(ready, vars, deadline - Date.now());
         if (result.ok) return;
         last = result.message;
       }

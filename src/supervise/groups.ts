@@ -1,15 +1,13 @@
 /**
- * Where a component's processes run, behind one interface: the local supervisor (supervisor.ts) for a
- * placement without a host, the host's own processes over SSH (host-groups.ts) for one with `host:`.
- * The provider's actions are written once against `ProcessGroups`; this is the only place that tells the
- * two apart.
+ * Where a group's processes run, behind one interface: the local supervisor (local.ts) for this machine,
+ * the host's own processes over SSH (host.ts) for a host. Callers are written once against
+ * `ProcessGroups`; this is the only place that tells the two apart.
  */
-import type { ActionContext } from '../provider.ts';
-import { executorOn } from '../../exec/index.ts';
-import { findPlacement } from '../../plan/lookup.ts';
-import { HostProcessGroups } from './host-groups.ts';
-import { supervisorFor } from './supervisor.ts';
-import type { InstanceStatus, ProcessSpec, StopResult } from './supervisor.ts';
+import type { Logger } from 'pino';
+import type { Executor } from '../exec/index.ts';
+import { HostProcessGroups } from './host.ts';
+import { supervisorFor } from './local.ts';
+import type { InstanceStatus, ProcessSpec, StopResult } from './spec.ts';
 
 export interface ProcessGroups {
   /** For messages: `this machine` or `host app-east (198.18.0.2)`. */
@@ -31,11 +29,13 @@ export interface ProcessGroups {
   status(name: string): Promise<InstanceStatus[]>;
 }
 
-/** The processes of a component at a site: on the placement's host, or supervised here. */
-export function processGroupsAt(ctx: ActionContext, component: string, site: string): ProcessGroups {
-  const host = findPlacement(ctx.plan, component, site)?.host;
-  if (host !== undefined) {
-    const groups = new HostProcessGroups(executorOn(ctx.plan, host));
+/**
+ * The process groups an executor reaches: on its host (pid files in the host's `state_dir`), or here
+ * under the local supervisor of `stateDir`.
+ */
+export function processGroupsOn(executor: Executor, stateDir: string, log?: Logger): ProcessGroups {
+  if (executor.host !== undefined) {
+    const groups = new HostProcessGroups(executor);
     return {
       where: groups.where,
       start: (spec, options) => groups.start(spec, options),
@@ -48,7 +48,7 @@ export function processGroupsAt(ctx: ActionContext, component: string, site: str
       status: (name) => groups.status(name),
     };
   }
-  const supervisor = supervisorFor(ctx.stateDir, ctx.log);
+  const supervisor = supervisorFor(stateDir, log);
   return {
     where: 'this machine',
     start: (spec, options) => supervisor.start(spec, options),
