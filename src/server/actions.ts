@@ -49,9 +49,7 @@ function mayAct(principal: Principal | undefined, action: RunAction): string {
   const role = RUN_ACTION_ROLES[action];
   const what = action === 'cancel' || action === 'resume' ? 'runs' : 'steps';
   if (principal === undefined || !allows(principal.role, role))
-    throw new ApiError(403, 'DRCTL_API_FORBIDDEN', `${principal?.name ?? 'you'} may not ${action} ${what}`, {
-      hint: `this needs the ${role} role`,
-    });
+    throw ApiError.roleMissing(principal?.name ?? 'you', `${action} ${what}`, role);
   return principal.name;
 }
 

@@ -143,9 +143,7 @@ export class Api {
       const match = /^Bearer\s+(\S+)$/i.exec(header);
       const token = match?.[1] === undefined ? undefined : await verifyToken(this.ctx.store, match[1]);
       if (token === undefined) {
-        throw new ApiError(401, 'DRCTL_API_TOKEN_INVALID', 'the bearer token is not valid', {
-          hint: 'create one with `drctl token create NAME --role ROLE`; revoked tokens stop working',
-        });
+        throw ApiError.tokenInvalid('the bearer token is not valid');
       }
       return { name: token.name, role: token.role, tokenId: token.id, via: 'bearer' };
     }
@@ -168,16 +166,13 @@ export class Api {
             if (page && definition.method === 'GET') {
               return c.redirect(`/sign-in?next=${encodeURIComponent(c.req.path)}`, 303);
             }
-            throw new ApiError(401, 'DRCTL_API_UNAUTHENTICATED', 'this needs a token', {
-              hint: 'send Authorization: Bearer TOKEN, or sign in to the console',
-            });
+            throw ApiError.tokenMissing();
           }
           if (!allows(principal.role, definition.role)) {
-            throw new ApiError(
-              403,
-              'DRCTL_API_FORBIDDEN',
-              `${principal.name} (${principal.role}) may not ${definition.summary.toLowerCase()}`,
-              { hint: `this needs the ${definition.role} role (or admin)` },
+            throw ApiError.roleMissing(
+              `${principal.name} (${principal.role})`,
+              definition.summary.toLowerCase(),
+              definition.role,
             );
           }
         }
@@ -388,9 +383,7 @@ function parse(schema: z.ZodType | undefined, value: unknown, where: string): un
   if (result.success) return result.data;
   const [first] = result.error.issues;
   const field = [where, ...(first?.path ?? []).map(String)].join('.');
-  throw new ApiError(
-    400,
-    'DRCTL_API_INVALID',
+  throw ApiError.invalid(
     result.error.issues
       .map((issue) => `${[where, ...issue.path.map(String)].join('.')}: ${issue.message}`)
       .join('; '),
@@ -409,7 +402,7 @@ async function readBody(c: Context): Promise<{ fields: Record<string, unknown>; 
         throw new Error('not an object');
       return { fields: value as Record<string, unknown>, files: [] };
     } catch (error) {
-      throw new ApiError(400, 'DRCTL_API_INVALID', 'the body is not a JSON object', {
+      throw ApiError.invalid('the body is not a JSON object', {
         field: 'body',
         cause: error,
       });
@@ -421,7 +414,7 @@ async function readBody(c: Context): Promise<{ fields: Record<string, unknown>; 
       form = await c.req.parseBody({ all: true });
     } catch (error) {
       // a malformed part (a raw `"` in a file name, a cut boundary) is the client's to fix, not a 500
-      throw new ApiError(400, 'DRCTL_API_INVALID', 'the form cannot be read: a part of it is malformed', {
+      throw ApiError.invalid('the form cannot be read: a part of it is malformed', {
         field: 'body',
         hint: 'send the file again; a file name with a double quote is sent as %22 by browsers',
         cause: error,
@@ -447,7 +440,7 @@ async function readBody(c: Context): Promise<{ fields: Record<string, unknown>; 
   }
   const text = await c.req.text();
   if (text === '') return { fields: {}, files: [] };
-  throw new ApiError(400, 'DRCTL_API_INVALID', `a body of type ${type || 'unknown'} cannot be read`, {
+  throw ApiError.invalid(`a body of type ${type || 'unknown'} cannot be read`, {
     field: 'body',
     hint: 'send application/json, a form, or multipart/form-data',
   });

@@ -156,9 +156,11 @@ export class PlanSet {
     }
     const plan = this.#plans.find((candidate) => candidate.name === name);
     if (plan === undefined) {
-      throw new ApiError(404, 'DRCTL_API_PLAN_NOT_FOUND', `this server serves no plan named ${name}`, {
-        hint: `plans: ${this.#plans.map((candidate) => candidate.name).join(', ')}`,
-      });
+      throw ApiError.notFound(
+        'DRCTL_API_PLAN_NOT_FOUND',
+        `this server serves no plan named ${name}`,
+        `plans: ${this.#plans.map((candidate) => candidate.name).join(', ')}`,
+      );
     }
     return plan;
   }

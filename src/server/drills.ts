@@ -92,9 +92,11 @@ export class DrillSupervisor {
   async get(id: string): Promise<DrillJob> {
     const doc = await this.#ctx.store.getDocument(SERVER_DRILLS, id);
     if (doc === undefined) {
-      throw new ApiError(404, 'DRCTL_API_DRILL_JOB_NOT_FOUND', `no drill job ${id}`, {
-        hint: 'list them with GET /api/v1/drill-jobs',
-      });
+      throw ApiError.notFound(
+        'DRCTL_API_DRILL_JOB_NOT_FOUND',
+        `no drill job ${id}`,
+        'list them with GET /api/v1/drill-jobs',
+      );
     }
     return jobOf(doc);
   }
@@ -109,14 +111,18 @@ export class DrillSupervisor {
     const job = await this.get(id);
     const running = this.#running.get(id);
     if (job.status !== 'running') {
-      throw new ApiError(409, 'DRCTL_API_DRILL_FINISHED', `drill job ${id} has ended (${job.status})`, {
-        hint: 'start another with POST /api/v1/drills',
-      });
+      throw ApiError.conflict(
+        'DRCTL_API_DRILL_FINISHED',
+        `drill job ${id} has ended (${job.status})`,
+        'start another with POST /api/v1/drills',
+      );
     }
     if (running === undefined) {
-      throw new ApiError(409, 'DRCTL_API_DRILL_ELSEWHERE', `drill job ${id} runs in ${job.host}:${job.pid}`, {
-        hint: 'cancel it on the server that runs it',
-      });
+      throw ApiError.conflict(
+        'DRCTL_API_DRILL_ELSEWHERE',
+        `drill job ${id} runs in ${job.host}:${job.pid}`,
+        'cancel it on the server that runs it',
+      );
     }
     await this.#progress(id, `cancelled by ${by}`);
     running.abort.abort();
@@ -143,13 +149,10 @@ export class DrillSupervisor {
   async #drillIdOf(id: string): Promise<string> {
     const job = await this.get(id);
     if (job.status !== 'running' || job.drillId === undefined)
-      throw new ApiError(
-        409,
+      throw ApiError.conflict(
         'DRCTL_API_DRILL_NOT_LIVE',
         `drill job ${id} is ${job.status === 'running' ? 'still starting' : job.status}`,
-        {
-          hint: 'pauses and notes belong to a drill while it runs',
-        },
+        'pauses and notes belong to a drill while it runs',
       );
     return job.drillId;
   }
@@ -160,9 +163,7 @@ export class DrillSupervisor {
    */
   async emergencyStop(by: string, reason: string | undefined, waitMs = 5_000): Promise<string[]> {
     if (looksLikeUrl(this.#ctx.options.state)) {
-      throw new ApiError(409, 'DRCTL_STORE_UNSUPPORTED', 'drills need a local state directory', {
-        hint: 'run drctl drill stop --state DIR on the machine that runs them',
-      });
+      throw drillsNeedStateDirectory();
     }
     const { emergencyStop } = await import('../drill/safety.ts');
     await emergencyStop(this.#ctx.options.state, by, reason);
@@ -203,14 +204,10 @@ export class DrillSupervisor {
 
   async #open(request: DrillStart): Promise<DrillJob> {
     if (this.#stopping) {
-      throw new ApiError(503, 'DRCTL_API_STOPPING', 'the server is stopping', {
-        hint: 'try again once it is back',
-      });
+      throw ApiError.stopping();
     }
     if (looksLikeUrl(this.#ctx.options.state)) {
-      throw new ApiError(409, 'DRCTL_STORE_UNSUPPORTED', 'drills need a local state directory', {
-        hint: 'run drills from a server or `drctl drill` with --state DIR; their environment lives there',
-      });
+      throw drillsNeedStateDirectory();
     }
     const { findScenario } = await import('../drill/index.ts');
     const { workload } = findScenario(request.plan, request.scenario);
@@ -218,9 +215,11 @@ export class DrillSupervisor {
       (job) => job.status === 'running' && job.workload === workload.id,
     );
     if (busy !== undefined) {
-      throw new ApiError(409, 'DRCTL_API_DRILL_RUNNING', `drill ${busy.id} of ${workload.id} is running`, {
-        hint: `wait for it, or cancel it with POST /api/v1/drill-jobs/${busy.id}/cancel`,
-      });
+      throw ApiError.conflict(
+        'DRCTL_API_DRILL_RUNNING',
+        `drill ${busy.id} of ${workload.id} is running`,
+        `wait for it, or cancel it with POST /api/v1/drill-jobs/${busy.id}/cancel`,
+      );
     }
     const startedAt = new Date();
     const job: DrillJob = {
@@ -354,4 +353,13 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** A drill's environment, emergency stop and reports live in a state directory, not in a database. */
+function drillsNeedStateDirectory(): ApiError {
+  return ApiError.conflict(
+    'DRCTL_STORE_UNSUPPORTED',
+    'drills need a local state directory',
+    'serve from a state directory (not a database URL) to run drills here; a drill keeps its environment there',
+  );
 }

@@ -88,11 +88,10 @@ export class RunSupervisor {
         ),
       );
     if (plan === undefined) {
-      throw new ApiError(
-        409,
+      throw ApiError.conflict(
         'DRCTL_API_PLAN_NOT_SERVED',
         `run ${run.id} was started from ${run.planFile}, which this server does not serve`,
-        { hint: 'start drctl serve with that plan, or resume the run with `drctl resume`' },
+        'start drctl serve with that plan, or resume the run with `drctl resume`',
       );
     }
     return plan;
@@ -176,9 +175,7 @@ export class RunSupervisor {
 
   #refuseWhenStopping(): void {
     if (this.#stopping) {
-      throw new ApiError(503, 'DRCTL_API_STOPPING', 'the server is stopping', {
-        hint: 'try again once it is back',
-      });
+      throw ApiError.stopping();
     }
   }
 }

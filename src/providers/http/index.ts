@@ -4,7 +4,7 @@
  * and a size-capped excerpt of the body as evidence. Built on Node's fetch with AbortSignal timeouts.
  */
 import { z } from 'zod';
-import { DrctlError } from '../../errors.ts';
+import { DrctlError, StepFailure } from '../../errors.ts';
 import { MissingVariable, expandVariables } from '../../plan/secrets.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type { ActionContext, Provider } from '../provider.ts';
@@ -110,7 +110,9 @@ export const httpProvider = {
         });
         attachEvidence(result, ctx);
         if (!result.ok) {
-          throw new DrctlError('DRCTL_HTTP_REQUEST_FAILED', result.message, {
+          throw new StepFailure('DRCTL_HTTP_REQUEST_FAILED', result.message, {
+            // no answer may come next time; a wrong answer will not change by asking again
+            retryable: result.status === undefined,
             hint:
               result.status === undefined
                 ? 'check that the service is up and the URL is right'

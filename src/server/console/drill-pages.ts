@@ -157,9 +157,11 @@ export function registerDrillPages(api: Api, ctx: ServerContext, kit: ConsoleKit
     handler: async ({ c, params }) => {
       const record = (await ctx.store.listDrillReports({ limit: 10_000 })).find((r) => r.id === params.id);
       if (record === undefined) {
-        throw new ApiError(404, 'DRCTL_API_DRILL_NOT_FOUND', `no drill report ${params.id}`, {
-          hint: 'the drills page lists them',
-        });
+        throw ApiError.notFound(
+          'DRCTL_API_DRILL_NOT_FOUND',
+          `no drill report ${params.id}`,
+          'the drills page lists them',
+        );
       }
       return send(c, redactText(ctx, renderDrillReportHtml(record.report as unknown as DrillReport)));
     },

@@ -64,12 +64,9 @@ export function registerRunbookPages(api: Api, ctx: ServerContext, kit: ConsoleK
 }
 
 function workloadNotFound(id: string): ApiError {
-  return new ApiError(
-    404,
+  return ApiError.notFound(
     'DRCTL_API_WORKLOAD_NOT_FOUND',
     `no workload ${id} in the plans this server serves`,
-    {
-      hint: 'the runbooks page lists them',
-    },
+    'the runbooks page lists them',
   );
 }

@@ -197,9 +197,11 @@ export function registerDrills(api: Api, ctx: ServerContext): void {
     handler: async ({ params }) => {
       const record = (await ctx.store.listDrillReports({ limit: 10_000 })).find((r) => r.id === params.id);
       if (record === undefined) {
-        throw new ApiError(404, 'DRCTL_API_DRILL_NOT_FOUND', `no drill report ${params.id}`, {
-          hint: 'list them with GET /api/v1/drills',
-        });
+        throw ApiError.notFound(
+          'DRCTL_API_DRILL_NOT_FOUND',
+          `no drill report ${params.id}`,
+          'list them with GET /api/v1/drills',
+        );
       }
       return { ...summary(record), report: record.report };
     },

@@ -40,13 +40,10 @@ export function findServedWorkload(ctx: ServerContext, id: string): { plan: Plan
     const workload = plan.workloads.find((candidate) => candidate.id === id);
     if (workload !== undefined) return { plan, workload };
   }
-  throw new ApiError(
-    404,
+  throw ApiError.notFound(
     'DRCTL_API_WORKLOAD_NOT_FOUND',
     `no workload ${id} in the plans this server serves`,
-    {
-      hint: 'list them with GET /api/v1/workloads',
-    },
+    'list them with GET /api/v1/workloads',
   );
 }
 

@@ -260,7 +260,7 @@ export function registerRuns(api: Api, ctx: ServerContext): void {
     response: Run,
     handler: async ({ body, principal }) => {
       if ((body.runbook === undefined) === (body.site === undefined))
-        throw new ApiError(400, 'DRCTL_API_INVALID', 'name either runbook or site', {
+        throw ApiError.invalid('name either runbook or site', {
           hint: '{"runbook": "shop/failover"}, or {"site": "east"} to recover a whole site',
           field: 'body.runbook',
         });

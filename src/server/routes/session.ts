@@ -86,10 +86,7 @@ export function registerSession(api: Api, ctx: ServerContext): void {
         return request.c.redirect(`/sign-in?error=invalid&next=${next}`, 303);
       }
       if (token === undefined) {
-        throw new ApiError(401, 'DRCTL_API_TOKEN_INVALID', 'the token is not valid', {
-          field: 'body.token',
-          hint: 'ask an admin for a token (`drctl token create`); revoked tokens stop working',
-        });
+        throw ApiError.tokenInvalid('the token is not valid', { field: 'body.token' });
       }
       const session = await createSession(ctx.store, token, ctx.options.sessionTtlMs);
       request.principal = { name: token.name, role: token.role, tokenId: token.id, via: 'session' };

@@ -119,7 +119,7 @@ export function registerStatus(api: Api, ctx: ServerContext): void {
     handler: async ({ params }) => {
       const incident = await book.get(params.id);
       if (incident === undefined)
-        throw new ApiError(404, 'DRCTL_INCIDENT_NOT_FOUND', `there is no incident ${params.id}`);
+        throw ApiError.notFound('DRCTL_INCIDENT_NOT_FOUND', `there is no incident ${params.id}`);
       return incident;
     },
   });

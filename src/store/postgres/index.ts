@@ -8,7 +8,7 @@
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { UsageError } from '../../errors.ts';
+import { runLocked, runNotFound, UsageError } from '../../errors.ts';
 import {
   GENESIS_HASH,
   canonicalJson,
@@ -327,7 +327,7 @@ export class PostgresStore implements RunStore {
       'SELECT head_seq::integer AS seq, head_hash AS hash FROM S.runs WHERE id = $1',
       [runId],
     );
-    if (row === undefined) throw runNotFound(runId, this.url.display);
+    if (row === undefined) throw runNotFound(runId, `the state database ${this.url.display}`);
     this.#heads.set(runId, row);
     return row;
   }
@@ -356,7 +356,7 @@ export class PostgresStore implements RunStore {
         this.#heads.set(runId, chain.head);
         return chain.records;
       }
-      if (result === 'not-found') throw runNotFound(runId, this.url.display);
+      if (result === 'not-found') throw runNotFound(runId, `the state database ${this.url.display}`);
       if (result === 'fenced') throw leaseLost(runId);
       this.#heads.delete(runId);
       const actual = Number(result.replace('moved:', ''));
@@ -458,14 +458,7 @@ export class PostgresStore implements RunStore {
     });
     if (taken !== undefined) return toLease(taken.key, taken);
     const held = await this.getLease(key);
-    throw new UsageError(
-      'DRCTL_RUN_LOCKED',
-      `run ${key} is being driven by another drctl process (pid ${held?.pid ?? '?'} on ${held?.host ?? '?'})`,
-      {
-        hint: 'follow it with `drctl status`, or approve and decide from here; only one process drives a run',
-        details: { pid: held?.pid, host: held?.host },
-      },
-    );
+    throw runLocked(key, held);
   }
 
   async getLease(key: string): Promise<Lease | undefined> {
@@ -710,12 +703,6 @@ function appendParams(runId: string, chain: Chain, options: AppendOptions): unkn
     chain.records.map((record) => record.prevHash),
     chain.records.map((record) => record.hash),
   ];
-}
-
-function runNotFound(runId: string, where: string): UsageError {
-  return new UsageError('DRCTL_RUN_NOT_FOUND', `run ${runId} is not in the state database ${where}`, {
-    hint: 'list runs with `drctl status`, or pass the --state the run was started with',
-  });
 }
 
 /** SQL: the advisory lock (classid, objid) of a liveness session is held on this server, in this database. */

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { runNotFound, UsageError } from '../../errors.ts';
+import { runLocked, runNotFound, UsageError } from '../../errors.ts';
 import { processAlive } from '../../system/processes.ts';
 import {
   GENESIS_HASH,
@@ -326,14 +326,7 @@ export class SqliteStore implements RunStore {
             // a holder on this host that died (SIGKILL) cannot renew: take over at once instead of waiting out its lease
             const holderAlive = held.host !== hostname() || processAlive(held.pid);
             if (holderAlive) {
-              throw new UsageError(
-                'DRCTL_RUN_LOCKED',
-                `run ${runId} is being driven by another drctl process (pid ${held.pid} on ${held.host})`,
-                {
-                  hint: 'follow it with `drctl status`, or approve and decide from here; only one process drives a run',
-                  details: { pid: held.pid, host: held.host },
-                },
-              );
+              throw runLocked(runId, held);
             }
           }
           const lease = {
