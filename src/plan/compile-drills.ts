@@ -6,8 +6,7 @@
 import { Cron } from 'croner';
 import type { SourceLocation } from '../errors.ts';
 import type { Placement, Scenario, Site, Workload } from './model.ts';
-
-type Report = (code: string, message: string, location: SourceLocation, hint?: string) => void;
+import type { Report } from './compile-context.ts';
 
 /** How long a drill may run when its scenario does not say (and so how long a fault may outlive drctl). */
 export const DRILL_MAX_DURATION_MS = 10 * 60_000;

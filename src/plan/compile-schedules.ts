@@ -10,10 +10,8 @@ import { parseDuration } from './duration.ts';
 import type { BackupSchedule, Component, Verification } from './model.ts';
 import type { WorkloadInput } from './schema.ts';
 import { BACKUP_ENGINE_NEEDS, BACKUP_ENGINES, SCHEDULE_TASKS } from './terms.ts';
+import type { Locator, Report } from './compile-context.ts';
 import type { PathSegment } from './source.ts';
-
-type Report = (code: string, message: string, location: SourceLocation, hint?: string) => void;
-type Locator = (...path: PathSegment[]) => SourceLocation;
 
 const VERIFICATION_TIMEOUT_DEFAULT_MS = 30 * 60_000;
 const HTTP_READY_DEFAULT_MS = 10_000;
