@@ -24,7 +24,7 @@ const ALLOWED_FILES = [/^providers\//, /^plan\/schema\.ts$/, /\.test\.ts$/, /^te
 const PLAN_VOCABULARY: { receiver: RegExp; file?: RegExp }[] = [
   { receiver: /(^|\.)(step|planStep|restoreTo)\.kind$/ },
   // the step being compiled
-  { receiver: /^kind$/, file: /^plan\/compile\.ts$/ },
+  { receiver: /^kind$/, file: /^plan\/compile-steps\.ts$/ },
 ];
 
 const names = [
@@ -101,7 +101,7 @@ describe('provider and component kinds', () => {
     ]);
     // the plan's own words that spell a provider's name
     expect(kindBranches('engine/step-execution.ts', "if (step.kind === 'shell') return;")).toEqual([]);
-    expect(kindBranches('plan/compile.ts', "kind === 'shell' ? a : b")).toEqual([]);
+    expect(kindBranches('plan/compile-steps.ts', "kind === 'shell' ? a : b")).toEqual([]);
     expect(kindBranches('drill/runner.ts', "kind === 'postgres' ? a : b")).toHaveLength(1);
   });
 });
