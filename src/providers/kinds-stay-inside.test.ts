@@ -15,7 +15,7 @@ const SRC = join(import.meta.dirname, '..');
  * Where kinds may be named: the providers themselves, the plan schema that lists engines and kinds, and
  * tests and their test beds (which write plans).
  */
-const ALLOWED_FILES = [/^providers\//, /^plan\/schema\.ts$/, /\.test\.ts$/, /^testbed\//];
+const ALLOWED_FILES = [/^providers\//, /^plan\/schema\.ts$/, /^plan\/schema\//, /\.test\.ts$/, /^testbed\//];
 
 /**
  * Plan words that happen to spell a provider's name: a step's kind `shell` (a `run:` step) and a
