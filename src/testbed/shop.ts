@@ -52,6 +52,11 @@ export interface BedShopOptions {
   door?: 'router' | 'dns';
   /** TTL of the shop's A record, with `door: 'dns'`. @default 5 */
   ttlSeconds?: number;
+  /**
+   * What the failback's rebuild of east does with writes east committed after the failover: `save` them
+   * to a reconciliation file (read on east's host over SSH), or `discard` them. @default 'discard'
+   */
+  stranded?: 'save' | 'discard';
 }
 
 /** The environment variable the DNS runbook steps read the TSIG secret from. */
@@ -114,6 +119,7 @@ export class BedShop {
         overSsh: options.overSsh ?? true,
         node: process.execPath,
         door: dns === undefined ? { routerPort } : { dns, ttl },
+        stranded: options.stranded ?? 'discard',
       }),
     );
     const plan = await loadPlan(planFile);
@@ -267,6 +273,7 @@ interface ShopPlanOptions {
   overSsh: boolean;
   node: string;
   door: { routerPort: number } | { dns: BedDns; ttl: number };
+  stranded: 'save' | 'discard';
 }
 
 /** What every part of the shop's plan is written with: the sites' addresses and how an action is said. */
@@ -411,11 +418,14 @@ function failbackRunbook(w: ShopPlanWords): string {
     ].join('\n');
   return `      failback:
         description: >-
-          East's stranded writes are discarded: with synchronous replication and the fence none of them was
-          acknowledged to a client.
+          ${
+            o.stranded === 'save'
+              ? "East's stranded writes (committed there after the failover) are saved to a reconciliation file."
+              : "East's stranded writes are discarded: with synchronous replication and the fence none of them was acknowledged to a client."
+          }
         steps:
           - id: rebuild-east
-            ${act('postgres.rebuild', '{ component: db, site: east, from: west, stranded: discard }', db(rebuild('east', 'west')))}
+            ${act('postgres.rebuild', `{ component: db, site: east, from: west, stranded: ${o.stranded} }`, db(rebuild('east', 'west')))}
             timeout: 2m
             on_failure: abort
           - id: protect-west

@@ -12,6 +12,7 @@ import { expandEnv, findComponent as findPlanComponent } from '../../plan/lookup
 import type { Component, Placement, Plan } from '../../plan/model.ts';
 import type { ActionContext } from '../provider.ts';
 import { hostServerFiles, localServerFiles, type ServerFiles } from './server-files.ts';
+import { hostCopyPlace, localCopyPlace, type CopyPlace } from './stranded-copy.ts';
 import type { LocalServer, Target } from './operations/target.ts';
 
 export const Id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i);
@@ -117,6 +118,23 @@ export function localServer(
     socketDir: pathField(plan, resolved.placement, 'socket_dir') ?? '',
     persistent: true,
   };
+}
+
+/** Where a read-only copy of the server's stopped data directory is made, to read its stranded writes. */
+export function copyPlace(plan: Plan, resolved: Resolved, ctx: ActionContext): CopyPlace {
+  const host = resolved.placement.host;
+  if (host === undefined) {
+    const local = localServer(plan, resolved, ctx);
+    return localCopyPlace(local.binaries, local.dataDir);
+  }
+  const dataDir = stringField(resolved.placement, 'data_dir');
+  if (dataDir === undefined) throw noDataDir(resolved);
+  return hostCopyPlace({
+    executor: executorOn(plan, host),
+    dataDir,
+    listenAddress: new URL(resolved.url).hostname,
+    binDir: stringField(resolved.placement, 'bin_dir'),
+  });
 }
 
 /**

@@ -8,10 +8,11 @@ import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
 import { defineAction, type ActionContext } from '../provider.ts';
 import { rebuildStandby } from './operations/rebuild.ts';
-import { ComponentSite, Id, localServer, requireServerFiles, resolve } from './placement.ts';
+import { ComponentSite, copyPlace, Id, requireServerFiles, resolve } from './placement.ts';
 import {
   replayReconciliation,
   strandedSummary,
+  unreachableReconciliation,
   writeReconciliation,
   type Reconciliation,
 } from './stranded.ts';
@@ -82,14 +83,22 @@ export const rebuildAction = defineAction({
     const resolved = resolve(ctx.plan, params.component, params.site);
     const source = resolve(ctx.plan, params.component, params.from);
     const dir = reconciliationDir(ctx, params.component, params.site);
+    const stranded =
+      params.stranded === 'save'
+        ? { oldUrl: resolved.url, place: copyPlace(ctx.plan, resolved, ctx) }
+        : undefined;
     const result = await rebuildStandby(resolved.subject, {
       files: requireServerFiles(ctx.plan, resolved, ctx),
-      local: resolved.placement.host === undefined ? localServer(ctx.plan, resolved, ctx) : undefined,
       source,
       method: params.method,
       synchronous: params.synchronous ?? resolved.component.replication?.mode === 'sync',
-      ...(params.stranded === 'save' ? { stranded: { oldUrl: resolved.url } } : {}),
+      ...(stranded === undefined ? {} : { stranded }),
       signal: ctx.signal,
+    }).catch((error: unknown) => {
+      // an unreachable host: what it committed after the failover is unknown, and the run says so
+      const lost = stranded && unreachableReconciliation(error, resolved.subject, { ...stranded, source });
+      if (lost) ctx.evidence('stranded-writes', strandedSummary(lost, writeReconciliation(dir, lost)));
+      throw error;
     });
     const evidence = {
       method: result.method,
@@ -98,18 +107,18 @@ export const rebuildAction = defineAction({
       synchronous: result.synchronous,
     };
     ctx.evidence('rebuild', evidence);
-    let stranded = '';
+    let saved = '';
     if (result.reconciliation !== undefined) {
       const files = writeReconciliation(dir, result.reconciliation);
       const summary = strandedSummary(result.reconciliation, files);
       ctx.evidence('stranded-writes', summary);
-      stranded =
+      saved =
         result.reconciliation.status === 'unknown'
           ? `; stranded writes UNKNOWN: ${result.reconciliation.reason ?? ''}`
           : `; ${result.reconciliation.rows.length} stranded rows saved to ${files.json}`;
     }
     return {
-      summary: `rebuilt ${params.component} at ${params.site} as a standby of ${params.from} (${result.method}); it streams${stranded}`,
+      summary: `rebuilt ${params.component} at ${params.site} as a standby of ${params.from} (${result.method}); it streams${saved}`,
       output: evidence,
     };
   },

@@ -89,7 +89,7 @@ export function localServerFiles(address: ServerAddress, binaries: PgBinaries): 
 }
 
 /** The shell lines that set B to the directory of the server's programs on a host. */
-function findBinaries(binDir: string | undefined): string {
+export function findBinaries(binDir: string | undefined): string {
   if (binDir !== undefined) return `B=${shellQuote(binDir)}`;
   // a pg_ctl on the PATH may be a symlink into the real directory (its siblings are there) or Debian's
   // pg_wrapper (they are not): the real directory holds initdb beside it

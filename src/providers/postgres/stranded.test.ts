@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plan } from '../../plan/model.ts';
 import { PgCluster } from '../../pg/cluster.ts';
 import { captureStrandedWrites, postgresProvider, type Reconciliation } from './index.ts';
+import { localCopyPlace } from './stranded-copy.ts';
 import { contextFor, planFor } from './testing.ts';
 
 let cluster: PgCluster;
@@ -173,11 +174,13 @@ describe('writes stranded on a former primary', () => {
     const result = await captureStrandedWrites(
       { component: 'db', site: 'east' },
       {
-        binaries: cluster.binaries,
-        dataDir: join(stateDir, 'no-such-data-dir'),
+        place: localCopyPlace(
+          cluster.binaries,
+          join(stateDir, 'no-such-data-dir'),
+          join(stateDir, 'scratch'),
+        ),
         oldUrl: cluster.node('east').url,
         source: { subject: { component: 'db', site: 'west' }, url: cluster.node('west').url },
-        scratchDir: join(stateDir, 'scratch'),
       },
     );
     expect(result.status).toBe('unknown');

@@ -22,12 +22,10 @@
  * every table by primary key costs a scan of both sides. Reading the WAL costs a copy of the data directory
  * and a scan of the touched tables only (measured in `timings`).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { DrctlError } from '../../errors.ts';
-import type { PgBinaries } from '../../pg/binaries.ts';
+import { HostError } from '../../exec/index.ts';
 import { describe, one, withClient, type Subject } from '../../pg/client.ts';
-import { startLocalCopy, type ReadOnlyCopy } from './stranded-copy.ts';
+import type { CopyPlace, ReadOnlyCopy } from './stranded-copy.ts';
 import { summarise } from './stranded-files.ts';
 import { readStrandedRows } from './stranded-rows.ts';
 import {
@@ -112,19 +110,52 @@ export interface Reconciliation {
 }
 
 export interface CaptureOptions {
-  binaries: PgBinaries;
-  /** The former primary's data directory on this machine (stopped). */
-  dataDir: string;
+  /** Where the former primary's stopped data directory is: the copy is made and read there (stranded-copy.ts). */
+  place: CopyPlace;
   /** A URL with the credentials and database of the former primary; its host and port are replaced. */
   oldUrl: string;
   /** The new primary. */
   source: { subject: Subject; url: string };
-  /** Where the copy of the data directory goes while it is read; removed afterwards. */
-  scratchDir: string;
   signal?: AbortSignal;
 }
 
 type Base = Omit<Reconciliation, 'status' | 'rows' | 'tables' | 'warnings'>;
+
+function baseOf(subject: Subject, options: Pick<CaptureOptions, 'oldUrl' | 'source'>): Base {
+  return {
+    format: 1,
+    component: subject.component,
+    from: subject.site,
+    to: options.source.subject.site,
+    database: decodeURIComponent(new URL(options.oldUrl).pathname.slice(1)) || 'postgres',
+    capturedAt: new Date().toISOString(),
+  };
+}
+
+/** The host error that made `error` (itself or a cause), when the former primary's host could not be reached. */
+function unreachableHost(error: unknown): HostError | undefined {
+  for (let at = error; at instanceof Error; at = at.cause) {
+    if (at instanceof HostError && at.code === 'DRCTL_HOST_UNREACHABLE') return at;
+  }
+  return undefined;
+}
+
+/**
+ * The reconciliation of a rebuild that failed because the former primary's host could not be reached: what
+ * it committed after the fork is unknown (never zero). Undefined for any other failure.
+ */
+export function unreachableReconciliation(
+  error: unknown,
+  subject: Subject,
+  options: Pick<CaptureOptions, 'oldUrl' | 'source'>,
+): Reconciliation | undefined {
+  const host = unreachableHost(error);
+  if (host === undefined) return undefined;
+  return unknown(
+    baseOf(subject, options),
+    `the host of ${describe(subject)} is unreachable: ${host.message}`,
+  );
+}
 
 /** An unknown reconciliation: the data could not be read, so the loss is not known (never zero). */
 function unknown(base: Base, reason: string): Reconciliation {
@@ -161,30 +192,24 @@ export async function captureStrandedWrites(
   subject: Subject,
   options: CaptureOptions,
 ): Promise<Reconciliation> {
-  const oldUrl = new URL(options.oldUrl);
-  const base = {
-    format: 1 as const,
-    component: subject.component,
-    from: subject.site,
-    to: options.source.subject.site,
-    database: decodeURIComponent(oldUrl.pathname.slice(1)) || 'postgres',
-    capturedAt: new Date().toISOString(),
-  };
+  const base = baseOf(subject, options);
   const where = describe(subject);
-  if (!existsSync(join(options.dataDir, 'PG_VERSION'))) {
+  const { place } = options;
+  const present = await place.hasData().catch((error: unknown) => {
+    if (unreachableHost(error) === undefined) throw error;
+    return error instanceof Error ? error : new Error(String(error));
+  });
+  if (present !== true) {
     return unknown(
       base,
-      `the data directory ${options.dataDir} of ${where} is gone or is not a PostgreSQL data directory`,
+      present === false
+        ? `the data directory ${place.dataDir} of ${where} on ${place.where} is gone or is not a PostgreSQL data directory`
+        : `the host of ${where} is unreachable: ${present.message}`,
     );
   }
   const fork = await forkPoint(options.source);
-  const copy = await startLocalCopy({
-    binaries: options.binaries,
-    dataDir: options.dataDir,
-    scratchDir: options.scratchDir,
-    where,
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  });
+  const copy = await place.startCopy(where, options.signal);
+  const oldUrl = new URL(options.oldUrl);
   try {
     oldUrl.hostname = copy.host;
     oldUrl.port = String(copy.port);

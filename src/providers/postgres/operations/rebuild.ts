@@ -3,14 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DrctlError } from '../../../errors.ts';
 import { describe, one, toolConnection, withClient, type Subject } from '../../../pg/client.ts';
 import { captureStrandedWrites, type Reconciliation } from '../stranded.ts';
+import type { CopyPlace } from '../stranded-copy.ts';
 import type { ServerFiles } from '../server-files.ts';
-import type { LocalServer, Target } from './target.ts';
+import type { Target } from './target.ts';
 
 export interface RebuildOptions {
   /** The server to rebuild (the former primary): its files here or on its host. */
   files: ServerFiles;
-  /** The same server's files when they are on this machine: needed to save stranded writes. */
-  local: LocalServer | undefined;
   /** The current primary it will follow. */
   source: Target;
   /** auto: pg_rewind, and a fresh base backup when rewinding is impossible. @default 'auto' */
@@ -25,7 +24,7 @@ export interface RebuildOptions {
    * Before the former primary is rewound or replaced, save what it committed after the fork (stranded.ts).
    * Without it those writes are discarded unseen.
    */
-  stranded?: { oldUrl: string; scratchDir?: string };
+  stranded?: { oldUrl: string; place: CopyPlace };
   signal?: AbortSignal;
 }
 
@@ -45,15 +44,7 @@ export interface RebuildResult {
  * replication slot, start it and wait until it streams.
  */
 export async function rebuildStandby(subject: Subject, options: RebuildOptions): Promise<RebuildResult> {
-  const { files, local, source } = options;
-  if (options.stranded !== undefined && local === undefined)
-    throw new DrctlError(
-      'DRCTL_PG_STRANDED_ON_HOST',
-      `cannot save what ${describe(subject)} committed after the failover: its files are on ${files.where}, and drctl reads stranded writes only on this machine`,
-      {
-        hint: 'rebuild with stranded: discard (with synchronous replication and a fence no acknowledged write is stranded), or run drctl on the database host',
-      },
-    );
+  const { files, source } = options;
   const slot = options.slot ?? `drctl_${subject.site.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
   const where = describe(subject);
   await withClient(source.subject, source.url, async (client) => {
@@ -77,16 +68,11 @@ export async function rebuildStandby(subject: Subject, options: RebuildOptions):
   });
   await files.stop('fast', 30_000);
   let reconciliation: Reconciliation | undefined;
-  if (options.stranded !== undefined && local !== undefined) {
+  if (options.stranded !== undefined) {
     try {
       reconciliation = await captureStrandedWrites(subject, {
-        binaries: local.binaries,
-        dataDir: local.dataDir,
-        oldUrl: options.stranded.oldUrl,
+        ...options.stranded,
         source,
-        // beside the data directory: the same file system (room for the copy, and cp can reflink) and a
-        // place the server's OS user can reach
-        scratchDir: options.stranded.scratchDir ?? `${local.dataDir}.drctl-stranded-${process.pid}`,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
     } catch (cause) {
