@@ -8,8 +8,16 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plan } from '../../plan/model.ts';
 import { PgCluster } from '../../pg/cluster.ts';
-import { captureStrandedWrites, postgresProvider, type Reconciliation } from './index.ts';
-import { localCopyPlace } from './stranded-copy.ts';
+import {
+  captureStrandedWrites,
+  postgresProvider,
+  strandedSummary,
+  unreachableReconciliation,
+  type Reconciliation,
+} from './index.ts';
+import { executorFor } from '../../exec/index.ts';
+import { freePort } from '../../system/ports.ts';
+import { hostCopyPlace, localCopyPlace } from './stranded-copy.ts';
 import { contextFor, planFor } from './testing.ts';
 
 let cluster: PgCluster;
@@ -186,5 +194,40 @@ describe('writes stranded on a former primary', () => {
     expect(result.status).toBe('unknown');
     expect(result.reason).toContain('gone');
     expect(result.transactions).toBeUndefined();
+  });
+
+  it('an old primary whose host cannot be reached reports the loss as unknown, never zero', async () => {
+    // a host whose SSH port refuses connections, here on loopback
+    const executor = executorFor({
+      name: 'db-east',
+      address: '127.0.0.1',
+      port: await freePort(),
+      user: undefined,
+      identityFile: undefined,
+      jump: undefined,
+      knownHostsFile: undefined,
+      passphraseEnv: undefined,
+      connectTimeoutMs: 2_000,
+    });
+    const subject = { component: 'db', site: 'east' };
+    const options = {
+      oldUrl: cluster.node('east').url,
+      source: { subject: { component: 'db', site: 'west' }, url: cluster.node('west').url },
+    };
+    const place = hostCopyPlace({
+      executor,
+      dataDir: '/srv/db',
+      listenAddress: '127.0.0.1',
+      binDir: undefined,
+    });
+    const result = await captureStrandedWrites(subject, { ...options, place });
+    expect(result).toMatchObject({ status: 'unknown', rows: [] });
+    expect(result.reason).toContain('host db-east (127.0.0.1)');
+    expect(strandedSummary(result).rows).toBeNull();
+    // a rebuild that failed on the way, before any capture: the same answer for its run
+    const failure = await executor.run('true').catch((error: unknown) => error);
+    expect(unreachableReconciliation(failure, subject, options)).toMatchObject({ status: 'unknown' });
+    expect(unreachableReconciliation(new Error('pg_rewind failed'), subject, options)).toBeUndefined();
+    await executor.close();
   });
 });
