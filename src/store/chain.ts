@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { DrctlError, UsageError } from '../errors.ts';
-import type { EventInput, EventRecord, JournalRecord, RunRecord } from './store.ts';
+import type { EventInput, EventRecord, JournalInput, JournalRecord, RunRecord } from './store.ts';
 
 /** The hash the first record of a run chains to. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -63,6 +63,55 @@ export interface ChainReport {
   records: number;
   headHash: string;
   problem: ChainProblem | undefined;
+}
+
+/** Records appended to a run's journal, as every store writes them. */
+export interface JournalChain {
+  records: JournalRecord[];
+  /** Each record's data in canonical JSON, as hashed and as stored. */
+  dataJson: string[];
+  /** The journal's head after the last of them. */
+  head: { seq: number; hash: string };
+}
+
+/** Sequence numbers and hashes of `inputs` appended after `head`, with one timestamp for them all. */
+export function chainRecords(
+  runId: string,
+  head: { seq: number; hash: string },
+  inputs: readonly JournalInput[],
+): JournalChain {
+  const now = new Date();
+  const at = now.toISOString();
+  let { seq, hash: prevHash } = head;
+  const records: JournalRecord[] = [];
+  const dataJson: string[] = [];
+  for (const input of inputs) {
+    seq += 1;
+    const json = canonicalJson(input.data);
+    const hash = recordHash(prevHash, {
+      runId,
+      seq,
+      at,
+      type: input.type,
+      step: input.step,
+      actor: input.actor,
+      dataJson: json,
+    });
+    records.push({
+      runId,
+      seq,
+      at: now,
+      type: input.type,
+      step: input.step,
+      actor: input.actor,
+      data: input.data,
+      prevHash,
+      hash,
+    });
+    dataJson.push(json);
+    prevHash = hash;
+  }
+  return { records, dataJson, head: { seq, hash: prevHash } };
 }
 
 /** Walks a run's journal and names the first record that was edited, inserted, reordered or deleted. */

@@ -51,14 +51,7 @@ export interface RunRecord {
   headHash: string;
 }
 
-export interface NewRun {
-  id: string;
-  workload: string;
-  runbook: string;
-  planHash: string;
-  planFile: string;
-  startedBy: string;
-}
+export type NewRun = Pick<RunRecord, 'id' | 'workload' | 'runbook' | 'planHash' | 'planFile' | 'startedBy'>;
 
 /** What a writer hands the store; the store adds the sequence number, time and hashes. */
 export interface JournalInput {
@@ -188,6 +181,14 @@ export interface ReadEventsOptions {
   newestFirst?: boolean;
 }
 
+/** Which drill reports to list. */
+export interface DrillReportQuery {
+  workload?: string;
+  scenario?: string;
+  /** @default 50 */
+  limit?: number;
+}
+
 export interface RunStore {
   /** Creates the run and appends its first journal record atomically. */
   createRun(run: NewRun, first: JournalInput): Promise<JournalRecord>;
@@ -214,11 +215,7 @@ export interface RunStore {
   /** Keeps a drill report; saving the same id again replaces it. */
   saveDrillReport(record: DrillReportRecord): Promise<void>;
   /** Newest first. */
-  listDrillReports(options?: {
-    workload?: string;
-    scenario?: string;
-    limit?: number;
-  }): Promise<DrillReportRecord[]>;
+  listDrillReports(options?: DrillReportQuery): Promise<DrillReportRecord[]>;
   /**
    * Creates or replaces a document. Throws DRCTL_STORE_CONFLICT when `expectVersion` does not match;
    * nothing is written then.

@@ -13,13 +13,15 @@ import {
   GENESIS_HASH,
   canonicalJson,
   chainEvent,
+  chainRecords,
   documentConflict,
   headConflict,
   leaseLost,
-  recordHash,
+  type JournalChain,
 } from '../chain.ts';
 import type {
   AppendOptions,
+  DrillReportQuery,
   DrillReportRecord,
   EventInput,
   EventRecord,
@@ -36,20 +38,7 @@ import type {
 } from '../store.ts';
 import { findPrimary, parseStateUrl } from './connect.ts';
 import type { StateUrl } from './connect.ts';
-import {
-  toDocument,
-  toDrillReport,
-  toEvent,
-  toJournalRecord,
-  toLease,
-  toRun,
-  type DocumentRow,
-  type DrillReportRow,
-  type EventRow,
-  type JournalRow,
-  type LeaseRow,
-  type RunRow,
-} from '../rows.ts';
+import * as mapping from '../rows.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 export { isPostgresUrl, looksLikeUrl, parseStateUrl } from './connect.ts';
@@ -97,7 +86,7 @@ function retryable(error: unknown): boolean {
 }
 
 /** PostgreSQL's lease rows name their run in `key`. */
-type PgLeaseRow = LeaseRow & { key: string };
+type PgLeaseRow = mapping.LeaseRow & { key: string };
 
 const RUN_COLUMNS =
   'id, workload, runbook, plan_hash, plan_file, started_by, created_at, updated_at, status, head_seq::integer AS head_seq, head_hash';
@@ -286,7 +275,7 @@ export class PostgresStore implements RunStore {
   }
 
   async createRun(run: NewRun, first: JournalInput): Promise<JournalRecord> {
-    const chain = buildChain(run.id, { seq: 0, hash: GENESIS_HASH }, [first]);
+    const chain = chainRecords(run.id, { seq: 0, hash: GENESIS_HASH }, [first]);
     const record = chain.records[0] as JournalRecord;
     try {
       await this.#transaction(async (client) => {
@@ -310,16 +299,16 @@ export class PostgresStore implements RunStore {
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
-    const [row] = await this.#query<RunRow>(`SELECT ${RUN_COLUMNS} FROM S.runs WHERE id = $1`, [id]);
-    return row === undefined ? undefined : toRun(row);
+    const [row] = await this.#query<mapping.RunRow>(`SELECT ${RUN_COLUMNS} FROM S.runs WHERE id = $1`, [id]);
+    return row === undefined ? undefined : mapping.toRun(row);
   }
 
   async listRuns(options: { limit?: number } = {}): Promise<RunRecord[]> {
-    const rows = await this.#query<RunRow>(
+    const rows = await this.#query<mapping.RunRow>(
       `SELECT ${RUN_COLUMNS} FROM S.runs ORDER BY created_at DESC, id DESC LIMIT $1`,
       [options.limit ?? 50],
     );
-    return rows.map(toRun);
+    return rows.map(mapping.toRun);
   }
 
   async #readHead(runId: string): Promise<{ seq: number; hash: string }> {
@@ -349,7 +338,7 @@ export class PostgresStore implements RunStore {
       if (head.seq !== options.expectHeadSeq) throw headConflict(runId, options.expectHeadSeq, head.seq);
     }
     for (;;) {
-      const chain = buildChain(runId, head, records);
+      const chain = chainRecords(runId, head, records);
       const [row] = await this.#query<{ result: string }>(APPEND_CALL, appendParams(runId, chain, options));
       const result = row?.result ?? '';
       if (result === 'ok' || result === 'duplicate') {
@@ -366,11 +355,11 @@ export class PostgresStore implements RunStore {
   }
 
   async readJournal(runId: string, afterSeq = 0): Promise<JournalRecord[]> {
-    const rows = await this.#query<JournalRow>(
+    const rows = await this.#query<mapping.JournalRow>(
       'SELECT seq::integer AS seq, at, type, step, actor, data, prev_hash, hash FROM S.journal WHERE run_id = $1 AND seq > $2 ORDER BY seq',
       [runId, afterSeq],
     );
-    return rows.map((row) => toJournalRecord(runId, row));
+    return rows.map((row) => mapping.toJournalRecord(runId, row));
   }
 
   /** Holds this store's liveness advisory lock on a session of its own, (re)connecting when needed. */
@@ -456,7 +445,7 @@ export class PostgresStore implements RunStore {
         )
       ).rows;
     });
-    if (taken !== undefined) return toLease(taken.key, taken);
+    if (taken !== undefined) return mapping.toLease(taken.key, taken);
     const held = await this.getLease(key);
     throw runLocked(key, held);
   }
@@ -466,7 +455,7 @@ export class PostgresStore implements RunStore {
       `SELECT ${LEASE_COLUMNS} FROM S.leases WHERE key = $1 AND owner <> ''`,
       [key],
     );
-    return row === undefined ? undefined : toLease(row.key, row);
+    return row === undefined ? undefined : mapping.toLease(row.key, row);
   }
 
   async releaseLease(key: string, owner: string): Promise<void> {
@@ -499,15 +488,13 @@ export class PostgresStore implements RunStore {
     );
   }
 
-  async listDrillReports(
-    options: { workload?: string; scenario?: string; limit?: number } = {},
-  ): Promise<DrillReportRecord[]> {
-    const rows = await this.#query<DrillReportRow>(
+  async listDrillReports(options: DrillReportQuery = {}): Promise<DrillReportRecord[]> {
+    const rows = await this.#query<mapping.DrillReportRow>(
       `SELECT * FROM S.drill_reports WHERE ($1::text IS NULL OR workload = $1) AND ($2::text IS NULL OR scenario = $2)
        ORDER BY started_at DESC, id DESC LIMIT $3`,
       [options.workload ?? null, options.scenario ?? null, options.limit ?? 50],
     );
-    return rows.map(toDrillReport);
+    return rows.map(mapping.toDrillReport);
   }
 
   async putDocument(
@@ -529,7 +516,7 @@ export class PostgresStore implements RunStore {
              ON CONFLICT (collection, id) DO NOTHING RETURNING *`
           : `UPDATE S.documents SET version = version + 1, updated_at = now(), data = $3
              WHERE collection = $1 AND id = $2 AND version = $4 RETURNING *`;
-    const [row] = await this.#query<DocumentRow>(
+    const [row] = await this.#query<mapping.DocumentRow>(
       sql,
       expected === undefined || expected === 0 ? [collection, id, json] : [collection, id, json, expected],
     );
@@ -545,23 +532,23 @@ export class PostgresStore implements RunStore {
         return held;
       throw documentConflict(collection, id, expected ?? 0, held?.version ?? 0);
     }
-    return toDocument(row);
+    return mapping.toDocument(row);
   }
 
   async getDocument(collection: string, id: string): Promise<StoredDocument | undefined> {
-    const [row] = await this.#query<DocumentRow>(
+    const [row] = await this.#query<mapping.DocumentRow>(
       'SELECT * FROM S.documents WHERE collection = $1 AND id = $2',
       [collection, id],
     );
-    return row === undefined ? undefined : toDocument(row);
+    return row === undefined ? undefined : mapping.toDocument(row);
   }
 
   async listDocuments(collection: string, options: { limit?: number } = {}): Promise<StoredDocument[]> {
-    const rows = await this.#query<DocumentRow>(
+    const rows = await this.#query<mapping.DocumentRow>(
       'SELECT * FROM S.documents WHERE collection = $1 ORDER BY created_at DESC, id DESC LIMIT $2',
       [collection, options.limit ?? 1000],
     );
-    return rows.map(toDocument);
+    return rows.map(mapping.toDocument);
   }
 
   async deleteDocument(collection: string, id: string): Promise<boolean> {
@@ -619,12 +606,12 @@ export class PostgresStore implements RunStore {
   }
 
   async readEvents(stream: string, options: ReadEventsOptions = {}): Promise<EventRecord[]> {
-    const rows = await this.#query<EventRow>(
+    const rows = await this.#query<mapping.EventRow>(
       `SELECT seq::integer AS seq, at, type, actor, data, prev_hash, hash FROM S.events WHERE stream = $1 AND seq > $2
        ORDER BY seq ${options.newestFirst === true ? 'DESC' : ''} LIMIT $3`,
       [stream, options.afterSeq ?? 0, options.limit ?? 1000],
     );
-    return rows.map((row) => toEvent(stream, row));
+    return rows.map((row) => mapping.toEvent(stream, row));
   }
 
   /** Runs SQL against the store's database, for tests and tools (`S.` names the store's schema). */
@@ -640,51 +627,9 @@ export class PostgresStore implements RunStore {
   }
 }
 
-interface Chain {
-  records: JournalRecord[];
-  head: { seq: number; hash: string };
-}
-
-/** Sequence numbers and hashes of `inputs` appended after `head`, with one timestamp for them all. */
-function buildChain(
-  runId: string,
-  head: { seq: number; hash: string },
-  inputs: readonly JournalInput[],
-): Chain {
-  const now = new Date();
-  const at = now.toISOString();
-  let { seq, hash: prevHash } = head;
-  const records: JournalRecord[] = [];
-  for (const input of inputs) {
-    seq += 1;
-    const hash = recordHash(prevHash, {
-      runId,
-      seq,
-      at,
-      type: input.type,
-      step: input.step,
-      actor: input.actor,
-      dataJson: canonicalJson(input.data),
-    });
-    records.push({
-      runId,
-      seq,
-      at: now,
-      type: input.type,
-      step: input.step,
-      actor: input.actor,
-      data: input.data,
-      prevHash,
-      hash,
-    });
-    prevHash = hash;
-  }
-  return { records, head: { seq, hash: prevHash } };
-}
-
 const APPEND_CALL = 'SELECT S.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS result';
 
-function appendParams(runId: string, chain: Chain, options: AppendOptions): unknown[] {
+function appendParams(runId: string, chain: JournalChain, options: AppendOptions): unknown[] {
   const first = chain.records[0];
   const prevSeq = chain.head.seq - chain.records.length;
   const prevHash = first?.prevHash ?? chain.head.hash;
@@ -699,7 +644,7 @@ function appendParams(runId: string, chain: Chain, options: AppendOptions): unkn
     chain.records.map((record) => record.type),
     chain.records.map((record) => record.step ?? null),
     chain.records.map((record) => record.actor),
-    chain.records.map((record) => canonicalJson(record.data)),
+    chain.dataJson,
     chain.records.map((record) => record.prevHash),
     chain.records.map((record) => record.hash),
   ];

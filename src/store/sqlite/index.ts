@@ -17,13 +17,14 @@ import {
   GENESIS_HASH,
   canonicalJson,
   chainEvent,
+  chainRecords,
   documentConflict,
   headConflict,
   leaseLost,
-  recordHash,
 } from '../chain.ts';
 import type {
   AppendOptions,
+  DrillReportQuery,
   DrillReportRecord,
   EventInput,
   EventRecord,
@@ -38,26 +39,13 @@ import type {
   RunStore,
   StoredDocument,
 } from '../store.ts';
-import {
-  toDocument,
-  toDrillReport,
-  toEvent,
-  toJournalRecord,
-  toLease,
-  toRun,
-  type DocumentRow,
-  type DrillReportRow,
-  type EventRow,
-  type JournalRow,
-  type LeaseRow,
-  type RunRow,
-} from '../rows.ts';
+import * as mapping from '../rows.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 /** SQLite's rows name their run or stream in a column. */
-type SqliteLeaseRow = LeaseRow & { run_id: string; expires_at: number };
-type SqliteJournalRow = JournalRow & { run_id: string };
-type SqliteEventRow = EventRow & { stream: string };
+type SqliteLeaseRow = mapping.LeaseRow & { run_id: string; expires_at: number };
+type SqliteJournalRow = mapping.JournalRow & { run_id: string };
+type SqliteEventRow = mapping.EventRow & { stream: string };
 
 export interface SqliteStoreOptions {
   /** `full` makes every commit reach the disk before it returns (slower). @default 'normal' */
@@ -119,8 +107,10 @@ export class SqliteStore implements RunStore {
     this.file = file;
     this.#db = db;
     this.#statements = {
-      getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
-      listRuns: db.prepare<[number], RunRow>('SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?'),
+      getRun: db.prepare<[string], mapping.RunRow>('SELECT * FROM runs WHERE id = ?'),
+      listRuns: db.prepare<[number], mapping.RunRow>(
+        'SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?',
+      ),
       insertRun: db.prepare(
         `INSERT INTO runs (id, workload, runbook, plan_hash, plan_file, started_by, created_at, updated_at, status, head_seq, head_hash)
          VALUES (@id, @workload, @runbook, @plan_hash, @plan_file, @started_by, @created_at, @created_at, 'running', 0, @head_hash)`,
@@ -137,7 +127,7 @@ export class SqliteStore implements RunStore {
       ),
       getLease: db.prepare<[string], SqliteLeaseRow>('SELECT * FROM leases WHERE run_id = ?'),
       // on every API request (tokens, sessions): prepared once
-      getDocument: db.prepare<[string, string], DocumentRow>(
+      getDocument: db.prepare<[string, string], mapping.DocumentRow>(
         'SELECT * FROM documents WHERE collection = ? AND id = ?',
       ),
       upsertLease: db.prepare(
@@ -210,11 +200,11 @@ export class SqliteStore implements RunStore {
 
   async getRun(id: string): Promise<RunRecord | undefined> {
     const row = this.#guard(() => this.#statements.getRun.get(id));
-    return row === undefined ? undefined : toRun(row);
+    return row === undefined ? undefined : mapping.toRun(row);
   }
 
   async listRuns(options: { limit?: number } = {}): Promise<RunRecord[]> {
-    return this.#guard(() => this.#statements.listRuns.all(options.limit ?? 50)).map(toRun);
+    return this.#guard(() => this.#statements.listRuns.all(options.limit ?? 50)).map(mapping.toRun);
   }
 
   async append(
@@ -248,60 +238,33 @@ export class SqliteStore implements RunStore {
         (options.fencingToken === undefined || lease.token === options.fencingToken);
       if (!owned) throw leaseLost(runId);
     }
-    let seq = run.head_seq;
-    let prevHash = run.head_hash;
-    const written: JournalRecord[] = [];
-    const now = new Date();
-    const at = now.toISOString();
-    for (const input of inputs) {
-      seq += 1;
-      const dataJson = canonicalJson(input.data);
-      const hash = recordHash(prevHash, {
-        runId,
-        seq,
-        at,
-        type: input.type,
-        step: input.step,
-        actor: input.actor,
-        dataJson,
-      });
+    const chain = chainRecords(runId, { seq: run.head_seq, hash: run.head_hash }, inputs);
+    chain.records.forEach((record, index) =>
       this.#statements.insertRecord.run({
         run_id: runId,
-        seq,
-        at,
-        type: input.type,
-        step: input.step ?? null,
-        actor: input.actor,
-        data: dataJson,
-        prev_hash: prevHash,
-        hash,
-      });
-      written.push({
-        runId,
-        seq,
-        at: now,
-        type: input.type,
-        step: input.step,
-        actor: input.actor,
-        data: input.data,
-        prevHash,
-        hash,
-      });
-      prevHash = hash;
-    }
+        seq: record.seq,
+        at: record.at.toISOString(),
+        type: record.type,
+        step: record.step ?? null,
+        actor: record.actor,
+        data: chain.dataJson[index],
+        prev_hash: record.prevHash,
+        hash: record.hash,
+      }),
+    );
     this.#statements.updateHead.run({
       id: runId,
-      head_seq: seq,
-      head_hash: prevHash,
-      updated_at: at,
+      head_seq: chain.head.seq,
+      head_hash: chain.head.hash,
+      updated_at: chain.records[0]?.at.toISOString() ?? new Date().toISOString(),
       status: options.status ?? null,
     });
-    return written;
+    return chain.records;
   }
 
   async readJournal(runId: string, afterSeq = 0): Promise<JournalRecord[]> {
     return this.#guard(() => this.#statements.readJournal.all(runId, afterSeq)).map((row) =>
-      toJournalRecord(row.run_id, row),
+      mapping.toJournalRecord(row.run_id, row),
     );
   }
 
@@ -338,7 +301,7 @@ export class SqliteStore implements RunStore {
             token: held?.owner === request.owner ? held.token : (held?.token ?? 0) + 1,
           };
           this.#statements.upsertLease.run(lease);
-          return toLease(lease.run_id, lease);
+          return mapping.toLease(lease.run_id, lease);
         })
         .immediate(),
     );
@@ -346,7 +309,7 @@ export class SqliteStore implements RunStore {
 
   async getLease(runId: string): Promise<Lease | undefined> {
     const row = this.#guard(() => this.#statements.getLease.get(runId));
-    return row === undefined || row.owner === '' ? undefined : toLease(row.run_id, row);
+    return row === undefined || row.owner === '' ? undefined : mapping.toLease(row.run_id, row);
   }
 
   async releaseLease(runId: string, owner: string): Promise<void> {
@@ -375,12 +338,13 @@ export class SqliteStore implements RunStore {
     );
   }
 
-  async listDrillReports(
-    options: { workload?: string; scenario?: string; limit?: number } = {},
-  ): Promise<DrillReportRecord[]> {
+  async listDrillReports(options: DrillReportQuery = {}): Promise<DrillReportRecord[]> {
     const rows = this.#guard(() =>
       this.#db
-        .prepare<[{ workload: string | null; scenario: string | null; limit: number }], DrillReportRow>(
+        .prepare<
+          [{ workload: string | null; scenario: string | null; limit: number }],
+          mapping.DrillReportRow
+        >(
           `SELECT * FROM drill_reports WHERE (@workload IS NULL OR workload = @workload) AND (@scenario IS NULL OR scenario = @scenario)
            ORDER BY started_at DESC, id DESC LIMIT @limit`,
         )
@@ -390,7 +354,7 @@ export class SqliteStore implements RunStore {
           limit: options.limit ?? 50,
         }),
     );
-    return rows.map(toDrillReport);
+    return rows.map(mapping.toDrillReport);
   }
 
   async putDocument(
@@ -403,14 +367,16 @@ export class SqliteStore implements RunStore {
       this.#db
         .transaction(() => {
           const held = this.#db
-            .prepare<[string, string], DocumentRow>('SELECT * FROM documents WHERE collection = ? AND id = ?')
+            .prepare<[string, string], mapping.DocumentRow>(
+              'SELECT * FROM documents WHERE collection = ? AND id = ?',
+            )
             .get(collection, id);
           const version = held?.version ?? 0;
           if (options.expectVersion !== undefined && options.expectVersion !== version) {
             throw documentConflict(collection, id, options.expectVersion, version);
           }
           const now = new Date().toISOString();
-          const row: DocumentRow = {
+          const row: mapping.DocumentRow = {
             collection,
             id,
             version: version + 1,
@@ -424,7 +390,7 @@ export class SqliteStore implements RunStore {
                VALUES (@collection, @id, @version, @created_at, @updated_at, @data)`,
             )
             .run(row);
-          return toDocument(row);
+          return mapping.toDocument(row);
         })
         .immediate(),
     );
@@ -432,17 +398,17 @@ export class SqliteStore implements RunStore {
 
   async getDocument(collection: string, id: string): Promise<StoredDocument | undefined> {
     const row = this.#guard(() => this.#statements.getDocument.get(collection, id));
-    return row === undefined ? undefined : toDocument(row);
+    return row === undefined ? undefined : mapping.toDocument(row);
   }
 
   async listDocuments(collection: string, options: { limit?: number } = {}): Promise<StoredDocument[]> {
     return this.#guard(() =>
       this.#db
-        .prepare<[string, number], DocumentRow>(
+        .prepare<[string, number], mapping.DocumentRow>(
           'SELECT * FROM documents WHERE collection = ? ORDER BY created_at DESC, id DESC LIMIT ?',
         )
         .all(collection, options.limit ?? 1000),
-    ).map(toDocument);
+    ).map(mapping.toDocument);
   }
 
   async deleteDocument(collection: string, id: string): Promise<boolean> {
@@ -494,7 +460,7 @@ export class SqliteStore implements RunStore {
         )
         .all(stream, options.afterSeq ?? 0, options.limit ?? 1000),
     );
-    return rows.map((row) => toEvent(row.stream, row));
+    return rows.map((row) => mapping.toEvent(row.stream, row));
   }
 
   async close(): Promise<void> {
