@@ -17,6 +17,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
 import { stopGroup } from './local.ts';
 import { CappedOutput, DEFAULT_OUTPUT_LIMIT } from './output.ts';
 import { shellQuote } from './quote.ts';
@@ -264,14 +265,24 @@ export class HostSession {
     if (current.exitCode === undefined || !current.stderrDone) return;
     this.#current = undefined;
     this.child.stdin?.write('ack\n');
-    // a command killed by a signal exits 128 + its number, as the shell reports it
-    const code = current.exitCode;
+    const { exitCode, signal } = exitStatus(current.exitCode);
     current.resolve({
-      exitCode: code,
-      signal: null,
+      exitCode,
+      signal,
       stdout: current.stdout.output.text(),
       stderr: current.stderr.output.text(),
       durationMs: performance.now() - current.started,
     });
   }
+}
+
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name]));
+
+/**
+ * The shell on the host reports a command killed by signal n as status 128 + n; told as the signal's name
+ * with no exit code, as a local command is (the local wrapper makes the same reading of the same status).
+ */
+export function exitStatus(status: number): { exitCode: number | null; signal: string | null } {
+  const name = status > 128 && status < 160 ? SIGNAL_NAMES.get(status - 128) : undefined;
+  return name === undefined ? { exitCode: status, signal: null } : { exitCode: null, signal: name };
 }

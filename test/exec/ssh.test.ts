@@ -112,6 +112,19 @@ describe.skipIf(unavailable !== undefined)('execution on hosts over SSH', () => 
     expect(await east.signal(2 ** 22 + 12345, 'SIGTERM')).toBe(false);
   });
 
+  it('reports a command killed by a signal on the host by the signal, as a run here does', async () => {
+    const east = executorFor(bed.target('east'));
+    for (const command of ['kill -KILL $$', 'kill -TERM $$']) {
+      const [there, here] = await Promise.all([east.run(command), localExecutor.run(command)]);
+      expect(here).toMatchObject({
+        exitCode: null,
+        signal: command.includes('KILL') ? 'SIGKILL' : 'SIGTERM',
+      });
+      expect(there).toMatchObject({ exitCode: here.exitCode, signal: here.signal });
+    }
+    expect(await east.run('exit 3')).toMatchObject({ exitCode: 3, signal: null });
+  });
+
   it('stops a remote command when its step is cancelled', async () => {
     const east = executorFor(bed.target('east'));
     const marker = `drctl-cancel-${Date.now()}`;
