@@ -1,18 +1,22 @@
 /**
  * Providers acting on a host of the plan over SSH, on a real host (a network namespace with its own address
  * running sshd): the process provider keeps its pid file and logs on that host and probes the instance at
- * the host's address; a shell step of a run leaves a marker there so a resumed run does not repeat it.
+ * the host's address, picks free ports there and restarts crashed instances there; a shell step of a run
+ * leaves a marker there so a resumed run does not repeat it.
  * The reference disaster with postgres on hosts is test/testbed/failover-over-ssh.test.ts. Skipped with a
  * message where no bed can be made.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DrctlError } from '../errors.ts';
-import { closeExecutors } from '../exec/index.ts';
+import { closeExecutors, executorOn } from '../exec/index.ts';
 import { loadPlan } from '../plan/index.ts';
 import type { Plan } from '../plan/model.ts';
 import { silentLogger } from '../system/logger.ts';
+import { processGroupsOn } from '../supervise/index.ts';
+import { waitFor } from '../supervise/test-helpers.ts';
 import { NetnsBed } from '../testbed/netns-bed.ts';
 import { tempDir } from '../../test/support/tmp.ts';
 import type { ActionContext } from './provider.ts';
@@ -95,6 +99,17 @@ workloads:
             env: { HOST: '{{host}}', PORT: '{{port}}', INSTANCE: '{{instance}}' }
             ready_timeout: 15s
           west: { command: 'true', standby: true }
+      - id: worker
+        kind: process
+        placement:
+          east:
+            host: app-east
+            command: exec ${process.execPath} ${join(dir, 'service.mjs')}
+            env: { HOST: '{{host}}', PORT: '{{port}}', INSTANCE: '{{instance}}' }
+            ready: '{{host}}:{{port}}'
+            restart: on-failure
+            ready_timeout: 15s
+          west: { command: 'true', standby: true }
 `,
     );
     plan = await loadPlan(join(dir, 'plan.yaml'));
@@ -144,6 +159,50 @@ workloads:
     for (const pid of pids) expect(left).not.toContain(pid);
     expect(existsSync(join(hostState, 'processes', 'svc_east.pids'))).toBe(false);
     expect((await running()).message).toBe('svc@east: 0 of 0 instances running, 1 wanted');
+  });
+
+  it('picks free ports on the host, restarts a killed instance there as its policy says, and a stop ends it for good', async () => {
+    const worker = { component: 'worker' };
+    const started = (await act('start', { ...worker, instances: 2 })).output as {
+      pids: number[];
+      ports: number[];
+    };
+    // no port in the plan: two different ones, picked on the host below its ephemeral range
+    const [low] = (await bed.inside('east', 'cat /proc/sys/net/ipv4/ip_local_port_range')).split(/\s+/);
+    expect(new Set(started.ports).size).toBe(2);
+    for (const port of started.ports) expect(port).toBeGreaterThanOrEqual(20_000);
+    for (const port of started.ports) expect(port).toBeLessThan(Number(low));
+    const answer = async (port: number) =>
+      (await (await fetch(`http://${bed.host('east').address}:${port}/`)).json()) as { pid: number };
+    const [pid0 = 0, pid1 = 0] = started.pids;
+    expect((await answer(started.ports[0]!)).pid).toBe(pid0);
+
+    // the host restarts it (first delay 100 ms), on the same port, without drctl asking
+    const killedAt = Date.now();
+    process.kill(pid0, 'SIGKILL');
+    const groups = processGroupsOn(executorOn(plan, 'app-east'), join(dir, 'state'));
+    const back = await waitFor(async () => {
+      const now = (await groups.status('worker@east')).find((i) => i.index === 0);
+      return now !== undefined && now.pid !== pid0 && now.state === 'running' ? now : undefined;
+    }, 10_000);
+    expect(Date.now() - killedAt).toBeLessThan(5_000);
+    expect(back).toMatchObject({ port: started.ports[0], restarts: 1 });
+    expect((await waitFor(() => answer(back.port!).catch(() => undefined))).pid).toBe(back.pid);
+    expect((await groups.status('worker@east')).find((i) => i.index === 1)).toMatchObject({
+      pid: pid1,
+      restarts: 0,
+    });
+
+    await act('stop', { ...worker, grace: '2s' });
+    // nothing of the group is left on the host, its watchers included, and nothing comes back
+    await sleep(300);
+    const left = await bed.inside(
+      'east',
+      `for p in ${(await bed.pids('east')).join(' ')}; do tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null; echo; done`,
+    );
+    expect(left).not.toContain(hostState);
+    expect(left).not.toContain('service.mjs');
+    expect(await groups.status('worker@east')).toEqual([]);
   });
 
   it('says an instance exited before it was ready, with its log from the host', async () => {

@@ -11,44 +11,27 @@
  * - The instances outlive the SSH session that started them; a drctl that dies leaves them running, as
  *   `drctl run` does with local ones.
  *
- * Not mirrored: restart policies. Nothing of drctl stays on a host to watch an instance; a host that must
- * restart a crashed service uses its init (write a systemd unit's `systemctl start` as the command).
- * Needs `/bin/sh`, `setsid`, `ps` and `/proc` on the host (Linux).
+ * - A restart policy is kept on the host, not by drctl: a watched instance runs under a small shell loop
+ *   (host-scripts.ts WATCHER) that leads its session and starts it again when it exits as the policy
+ *   says, with the local supervisor's delays and limit. It keeps doing so after drctl has exited or died,
+ *   as the instances themselves keep running; a restart that needed a drctl polling the host would stop
+ *   protecting the service the moment the run ended, which is when it is usually needed.
+ * - A port the plan does not give is picked on the host, in the same script that starts the instance: a
+ *   port below the host's ephemeral range on which no socket of the host's network namespace is bound
+ *   (from `/proc/net/tcp` and `tcp6`), so any command that takes a `{{port}}` works, as here. Letting the
+ *   service bind port 0 and reading the port back would need every service to say which port it got.
+ * Needs `/bin/sh`, `setsid`, `flock`, `ps`, `od` and `/proc` on the host (Linux: coreutils, util-linux, procps).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DrctlError } from '../errors.ts';
 import { runChecked, shellQuote } from '../exec/index.ts';
 import type { Executor } from '../exec/index.ts';
 import { probeReady } from './ready.ts';
-import { fileStem, template } from './spec.ts';
+import { PRELUDE, WATCHER } from './host-scripts.ts';
+import { DEFAULT_MAX_RESTARTS, fileStem, plannedPort, template, wantsPort } from './spec.ts';
 import type { InstanceState, InstanceStatus, ProcessSpec, StopResult } from './spec.ts';
 
-/** Shell functions every script starts with. */
-const PRELUDE = String.raw`
-ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
-pstate() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1; }
-group_alive() { ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'; }
-reused() { [ -e "/proc/$1" ] && [ "$(ticks "$1")" != "$2" ]; }
-describe() {
-  if reused "$2" "$4"; then s=exited
-  else case "$(pstate "$2")" in ''|Z|X) s=exited;; T) s=paused;; *) if [ "$5" = 1 ]; then s=paused; else s=running; fi;; esac
-  fi
-  echo "$1 $2 $3 $4 $5 $6 $s"
-}
-stop_one() {
-  if reused "$1" "$2" || ! group_alive "$1"; then echo "stopped $1 0"; return; fi
-  if [ "$3" -gt 0 ]; then
-    kill -TERM -"$1" 2>/dev/null; kill -CONT -"$1" 2>/dev/null
-    n=0; while group_alive "$1" && [ $n -lt "$3" ]; do sleep 0.02; n=$((n + 20)); done
-    if ! group_alive "$1"; then echo "stopped $1 0"; return; fi
-  fi
-  kill -KILL -"$1" 2>/dev/null
-  n=0; while group_alive "$1" && [ $n -lt 5000 ]; do sleep 0.02; n=$((n + 20)); done
-  echo "stopped $1 $([ "$3" -gt 0 ] && echo 1 || echo 0)"
-}
-`;
-
-/** One line of a pid file: `index pid port ticks paused startedAt` (port `-` when none). */
+/** One line of a pid file (host-scripts.ts), with the state the host found. */
 interface Record_ {
   index: number;
   pid: number;
@@ -56,11 +39,10 @@ interface Record_ {
   ticks: string;
   paused: boolean;
   startedAt: string;
+  /** The process group signals go to: the watcher's for a watched instance, else the pid. */
+  pgid: number;
+  restarts: number;
   state: InstanceState;
-}
-
-function recordLine(r: Omit<Record_, 'state'>): string {
-  return `${r.index} ${r.pid} ${r.port ?? '-'} ${r.ticks} ${r.paused ? 1 : 0} ${r.startedAt}`;
 }
 
 export class HostProcessGroups {
@@ -77,30 +59,32 @@ export class HostProcessGroups {
     return this.executor.where;
   }
 
-  #pidFile(name: string): string {
-    return `${this.#dir}/${fileStem(name)}.pids`;
-  }
-
   #logFile(name: string, index: number): string {
     return `${this.#dir}/${fileStem(name)}.${index}.log`;
   }
 
-  async #script(body: string, what: string, signal?: AbortSignal): Promise<string[]> {
+  /**
+   * Runs a script on the host with PRELUDE, `D` (the state directory, absolute: watchers do not start in
+   * the login directory) and `F` (the group's pid file) set; answers its lines of output.
+   */
+  async #script(name: string, body: string, what: string, signal?: AbortSignal): Promise<string[]> {
     // relative state directories are relative to the login directory, where a host's commands start
+    const dir = shellQuote(this.#dir);
     const result = await runChecked(
       this.executor,
-      `${PRELUDE}\nmkdir -p ${shellQuote(this.#dir)} || exit 1\n${body}`,
+      [
+        PRELUDE,
+        `mkdir -p ${dir} && D=$(cd ${dir} && pwd) || exit 1`,
+        `F="$D"/${shellQuote(`${fileStem(name)}.pids`)}`,
+        body,
+      ].join('\n'),
       { what, ...(signal === undefined ? {} : { signal }) },
     );
     return result.stdout.split('\n').filter((line) => line !== '');
   }
 
   async #records(name: string): Promise<Record_[]> {
-    const lines = await this.#script(
-      `F=${shellQuote(this.#pidFile(name))}; [ -f "$F" ] || exit 0
-while read -r i p port t paused at; do describe "$i" "$p" "$port" "$t" "$paused" "$at"; done < "$F"`,
-      `reading the pid file of ${name}`,
-    );
+    const lines = await this.#script(name, 'each show', `reading the pid file of ${name}`);
     return lines.map(parseRecord);
   }
 
@@ -111,7 +95,7 @@ while read -r i p port t paused at; do describe "$i" "$p" "$port" "$t" "$paused"
       pid: r.pid,
       port: r.port,
       state: r.state,
-      restarts: 0,
+      restarts: r.restarts,
       startedAt: r.startedAt,
       logFile: this.#logFile(name, r.index),
     }));
@@ -137,17 +121,19 @@ while read -r i p port t paused at; do describe "$i" "$p" "$port" "$t" "$paused"
     const fresh: number[] = [];
     for (let index = 0; used.size + fresh.length < wanted; index++) if (!used.has(index)) fresh.push(index);
     const graceMs = spec.graceMs ?? 5_000;
+    // the lines of the kept instances are copied from the file as it is now: a watcher may have restarted one
+    const keep = alive.map((r) => `${r.index}:${r.pgid}`).join(' ');
     const lines = [
-      `F=${shellQuote(this.#pidFile(spec.name))}; T="$F.tmp.$$"; : > "$T"`,
-      ...alive.map((r) => `echo ${shellQuote(recordLine(r))} >> "$T"`),
-      ...fresh.map((index) => this.#startLine(spec, index)),
-      'mv -f "$T" "$F"',
+      `lock; T="$F.tmp.$$"; W=${shellQuote(WATCHER)}; drctl_picked=`,
+      `awk -v keep=${shellQuote(` ${keep} `)} 'index(keep, " " $1 ":" ($7 == "" ? $2 : $7) " ")' "$F" > "$T" 2>/dev/null`,
+      ...fresh.map((index) => this.#startLine(spec, index, records.find((r) => r.index === index)?.port)),
+      'mv -f "$T" "$F"; unlock',
       // `wait` for the stops alone: a bare one would wait for the instances just started
       'S=',
-      ...extra.map((r) => `stop_one ${r.pid} ${shellQuote(r.ticks)} ${graceMs} & S="$S $!"`),
+      ...extra.map((r) => `stop_one ${r.pgid} ${shellQuote(r.ticks)} ${graceMs} & S="$S $!"`),
       '[ -z "$S" ] || wait $S',
     ];
-    await this.#script(lines.join('\n'), `starting ${spec.name}`, options.signal);
+    await this.#script(spec.name, lines.join('\n'), `starting ${spec.name}`, options.signal);
     const started = (await this.#records(spec.name)).filter((r) => fresh.includes(r.index));
     try {
       await Promise.all(started.map((r) => this.#waitReady(spec, r, options.signal)));
@@ -158,20 +144,41 @@ while read -r i p port t paused at; do describe "$i" "$p" "$port" "$t" "$paused"
     return this.status(spec.name);
   }
 
-  /** The shell lines that start instance `index` and append its record to "$T". */
-  #startLine(spec: ProcessSpec, index: number): string {
-    const port = portOf(spec, index);
-    const vars = this.#vars(spec, index, port);
-    const env = Object.entries(spec.env ?? {}).map(
-      ([key, value]) => `export ${key}=${shellQuote(template(value, vars))}`,
-    );
+  /**
+   * The shell lines that start instance `index` (under a watcher when it has a restart policy) and
+   * append its line to "$T". A port the plan does not give is picked here, on the host.
+   */
+  #startLine(spec: ProcessSpec, index: number, previousPort: number | undefined): string {
+    const planned = previousPort ?? plannedPort(spec, index);
+    const port = planned ?? (wantsPort(spec) ? 'on-host' : undefined);
+    const vars = this.#vars(spec, index, typeof port === 'number' ? port : undefined);
+    const word = (text: string): string =>
+      port === 'on-host'
+        ? text
+            .split(/\{\{\s*port\s*\}\}/)
+            .map((part) => shellQuote(template(part, vars)))
+            .join('"$drctl_port"')
+        : shellQuote(template(text, vars));
+    const env = Object.entries(spec.env ?? {}).map(([key, value]) => `export ${key}=${word(value)}`);
     const cd = spec.cwd === undefined ? [] : [`cd ${shellQuote(spec.cwd)} || exit 126`];
-    const inner = [...cd, ...env, `exec setsid /bin/sh -c ${shellQuote(template(spec.command, vars))}`];
-    // the environment is exported inside the script (it reached the host on the channel), not on a command line
+    const log = `"$D"/${shellQuote(`${fileStem(spec.name)}.${index}.log`)}`;
+    const policy = spec.restart ?? 'never';
+    const run =
+      policy === 'never'
+        ? `exec setsid /bin/sh -c ${word(spec.command)}`
+        : `exec setsid /bin/sh -c "$W" drctl-watch "$F" ${index} ${policy} ${spec.maxRestarts ?? DEFAULT_MAX_RESTARTS} ${word(spec.command)} ${log}`;
+    // the environment is exported inside the script (it reached the host on the channel), not on a command
+    // line; no descriptor of the SSH channel (3) or of the lock (9) may stay open in the instance
+    const instance = `( ${[...cd, ...env, run].join('; ')} ) 2>> ${log} < /dev/null 3<&- 9>&-`;
     return [
-      // no descriptor of the SSH channel may stay open in the instance, or the channel would not close
-      `( ${inner.join('; ')} ) >> ${shellQuote(this.#logFile(spec.name, index))} 2>&1 < /dev/null 3<&- &`,
-      `p=$!; echo "${index} $p ${port ?? '-'} $(ticks $p) 0 $(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$T"`,
+      port === 'on-host'
+        ? 'drctl_port=$(free_port) || { echo "no free port" >&2; exit 1; }; drctl_picked="$drctl_picked $drctl_port"'
+        : `drctl_port=${port ?? '-'}`,
+      policy === 'never'
+        ? `${instance} >> ${log} & g=$!; p=$g`
+        : // the watcher prints its session's id and the instance's pid, then writes only to the log
+          `set -- $( ${instance} &); g=\${1:-0}; p=\${2:-0}`,
+      `record ${index} "$p" "$drctl_port" "$g" >> "$T"`,
     ].join('\n');
   }
 
@@ -250,16 +257,16 @@ while read -r i p port t paused at; do describe "$i" "$p" "$port" "$t" "$paused"
     graceMs: number,
     forgetAll = false,
   ): Promise<StopResult> {
-    const pids = new Set(records.map((r) => r.pid));
-    // forget first: the pid file is the desired state
+    const keys = records.map((r) => `${r.index}:${r.pgid}`).join(' ');
+    // forget first, under the lock: the pid file is the desired state, and a watcher reads it before a restart
     const forget = forgetAll
-      ? `rm -f "$F"`
-      : `[ -f "$F" ] && { awk ${shellQuote(`!(${[...pids].map((p) => `$2 == ${p}`).join(' || ') || '0'})`)} "$F" > "$F.tmp.$$"; mv -f "$F.tmp.$$" "$F"; }`;
+      ? 'rm -f "$F"'
+      : `[ -f "$F" ] && { awk -v drop=${shellQuote(` ${keys} `)} '!index(drop, " " $1 ":" ($7 == "" ? $2 : $7) " ")' "$F" > "$F.tmp.$$"; mv -f "$F.tmp.$$" "$F"; }`;
     const lines = await this.#script(
+      name,
       [
-        `F=${shellQuote(this.#pidFile(name))}`,
-        forget,
-        ...records.map((r) => `stop_one ${r.pid} ${shellQuote(r.ticks)} ${graceMs} &`),
+        `lock; ${forget}; unlock`,
+        ...records.map((r) => `stop_one ${r.pgid} ${shellQuote(r.ticks)} ${graceMs} &`),
         'wait',
       ].join('\n'),
       `stopping ${name}`,
@@ -283,14 +290,15 @@ while read -r i p port t paused at; do describe "$i" "$p" "$port" "$t" "$paused"
         hint: 'start it first (process.start)',
       });
     const lines = await this.#script(
+      name,
       [
-        `F=${shellQuote(this.#pidFile(name))}; T="$F.tmp.$$"; : > "$T"`,
-        `while read -r i p port t was at; do
-  if ! reused "$p" "$t" && [ -e "/proc/$p" ]; then kill -${signal} -"$p" 2>/dev/null; fi
-  echo "$i $p $port $t ${paused ? 1 : 0} $at" >> "$T"
-done < "$F"`,
-        'mv -f "$T" "$F"',
-        `while read -r i p port t paused at; do describe "$i" "$p" "$port" "$t" "$paused" "$at"; done < "$F"`,
+        `signal_one() {
+  [ -n "$g" ] || g=$p; [ -n "$r" ] || r=0
+  if ! reused "$g" "$t" && [ -e "/proc/$g" ]; then kill -${signal} -"$g" 2>/dev/null; fi
+  echo "$i $p $port $t ${paused ? 1 : 0} $at $g $r"
+}`,
+        'lock; each signal_one > "$F.tmp.$$"; mv -f "$F.tmp.$$" "$F"; unlock',
+        'each show',
       ].join('\n'),
       `${paused ? 'pausing' : 'resuming'} ${name}`,
     );
@@ -298,8 +306,9 @@ done < "$F"`,
   }
 }
 
+/** A line of `describe`: the pid file's fields and the state found. */
 function parseRecord(line: string): Record_ {
-  const [index, pid, port, ticks, paused, startedAt, state] = line.split(' ');
+  const [index, pid, port, ticks, paused, startedAt, pgid, restarts, state] = line.split(' ');
   return {
     index: Number(index),
     pid: Number(pid),
@@ -307,13 +316,8 @@ function parseRecord(line: string): Record_ {
     ticks: ticks ?? '',
     paused: paused === '1',
     startedAt: startedAt ?? '',
+    pgid: Number(pgid ?? pid),
+    restarts: Number(restarts ?? 0),
     state: (state ?? 'exited') as InstanceState,
   };
-}
-
-/** Port of an instance on a host: listed, or the first port plus its index. No free port is guessed there. */
-function portOf(spec: ProcessSpec, index: number): number | undefined {
-  const listed = spec.ports?.[index];
-  if (listed !== undefined) return listed;
-  return spec.port === undefined ? undefined : spec.port + index;
 }
