@@ -61,8 +61,9 @@ import {
 import type { Subject } from './errors.ts';
 import { hashFileWithSize, makeDir, mapPool, sha256Of, writeAtomically } from './io.ts';
 import { checkChunks, restoreEntries, restoreEntry } from './content.ts';
-import { withRepositoryLock } from './lock.ts';
-import { CHUNKED_FORMAT, LEGACY_FORMAT, MANIFEST_FORMAT } from './manifest.ts';
+import { localLockFile, withLock } from './lock.ts';
+import { byStart, formatUnsupported, noBackup, parseManifest, repositoryFormat } from './manifest-read.ts';
+import { MANIFEST_FORMAT } from './manifest.ts';
 import type {
   BackupOptions,
   BackupStats,
@@ -141,28 +142,20 @@ export class BackupRepository {
    */
   private async checkFormat(write: boolean): Promise<void> {
     const file = join(this.root, 'repository.json');
-    let format: unknown;
+    let text: string | undefined;
     try {
-      format = (JSON.parse(await readFile(file, 'utf8')) as { format?: unknown }).format;
+      text = await readFile(file, 'utf8');
     } catch (error) {
-      if (!isErrno(error, 'ENOENT')) throw this.formatUnsupported(`${file} cannot be read`, error);
+      if (!isErrno(error, 'ENOENT')) throw formatUnsupported(this, `${file} cannot be read`, error);
     }
-    if (format !== undefined && format !== CHUNKED_FORMAT && format !== MANIFEST_FORMAT)
-      throw this.formatUnsupported(`it is of format ${String(format)}`);
+    const format = repositoryFormat(this, text);
     if (write && format !== MANIFEST_FORMAT)
       await writeAtomically(file, JSON.stringify({ format: MANIFEST_FORMAT, chunker: CHUNKER }));
   }
 
-  private formatUnsupported(why: string, cause?: unknown): DrctlError {
-    return new DrctlError(
-      BACKUP_ERRORS.FORMAT_UNSUPPORTED,
-      `${describe(this.subject)}: the backup repository ${this.root} is not one this drctl reads: ${why}; it reads formats ${LEGACY_FORMAT} to ${MANIFEST_FORMAT}`,
-      {
-        hint: 'Use the drctl version that wrote it (or a newer one). Nothing in the repository was changed.',
-        details: { repository: this.root, supported: [LEGACY_FORMAT, MANIFEST_FORMAT] },
-        ...(cause === undefined ? {} : { cause }),
-      },
-    );
+  /** For messages: the repository's path. */
+  get where(): string {
+    return this.root;
   }
 
   /** Every complete backup, oldest first. A directory without a readable manifest is not a backup. */
@@ -187,7 +180,7 @@ export class BackupRepository {
         this.damagedIds.push(name);
       }
     }
-    return manifests.sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id));
+    return manifests.sort(byStart);
   }
 
   /** Backups whose manifest failed its checksum at the last `list()`. */
@@ -207,43 +200,10 @@ export class BackupRepository {
     try {
       text = await readFile(file, 'utf8');
     } catch (error) {
-      if (isErrno(error, 'ENOENT', 'ENOTDIR')) {
-        throw new DrctlError(
-          BACKUP_ERRORS.NOT_FOUND,
-          `${describe(this.subject)}: no backup "${id}" in ${this.root}`,
-          {
-            hint: 'List the backups with files.list (or sqlite.list) and pass one of their ids, or omit the id for the newest.',
-            details: { repository: this.root, backup: id },
-            cause: error,
-          },
-        );
-      }
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) throw noBackup(this, id, error);
       throw error;
     }
-    const invalid = (why: string, cause?: unknown): DrctlError =>
-      new DrctlError(
-        BACKUP_ERRORS.MANIFEST_INVALID,
-        `${describe(this.subject)}: manifest of backup "${id}" is damaged: ${why}`,
-        {
-          hint: 'Do not restore from this backup; restore an older one and take a fresh backup. Run files.verify on the others.',
-          details: { repository: this.root, backup: id, file },
-          ...(cause === undefined ? {} : { cause }),
-        },
-      );
-    let parsed: Manifest;
-    try {
-      parsed = JSON.parse(text) as Manifest;
-    } catch (error) {
-      throw invalid('not valid JSON', error);
-    }
-    const { checksum, ...rest } = parsed;
-    if (typeof checksum !== 'string' || sha256Of(JSON.stringify(rest)) !== checksum)
-      throw invalid('checksum mismatch');
-    if (typeof parsed.format === 'number' && parsed.format > MANIFEST_FORMAT)
-      throw this.formatUnsupported(`backup "${id}" is of format ${parsed.format}`);
-    if (![MANIFEST_FORMAT, CHUNKED_FORMAT, LEGACY_FORMAT].includes(parsed.format))
-      throw invalid(`unknown format ${String(parsed.format)}`);
-    return parsed;
+    return parseManifest(this, id, text);
   }
 
   /** Back up a directory tree, storing only chunks the repository does not hold yet. */
@@ -682,12 +642,7 @@ export class BackupRepository {
       return this.manifest(id);
     }
     const newest = await this.newest();
-    if (newest === undefined) {
-      throw new DrctlError(BACKUP_ERRORS.NOT_FOUND, `${describe(this.subject)}: no backup in ${this.root}`, {
-        hint: 'Take a backup first (files.backup or sqlite.backup), or check the backup policy path.',
-        details: { repository: this.root },
-      });
-    }
+    if (newest === undefined) throw noBackup(this, undefined);
     return newest;
   }
 
@@ -696,7 +651,7 @@ export class BackupRepository {
    * one else can be writing then, staging directories of interrupted backups are removed.
    */
   private withLock<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    return withRepositoryLock(this.root, this.subject, operation, work);
+    return withLock(localLockFile(this.root, this.subject), this.subject, operation, work);
   }
 }
 
