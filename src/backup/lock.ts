@@ -80,14 +80,24 @@ export async function withLock<T>(
     await file.remove();
   }
   held.add(token);
+  let failure: unknown;
   try {
     await file.clearStaging();
     return await work();
+  } catch (error) {
+    failure = error;
+    throw error;
   } finally {
     held.delete(token);
-    // A host that dropped off keeps the lock; the next taker sees it was this process's and takes it over.
-    await file.remove().catch(() => undefined);
+    // A host that dropped off keeps the lock (reaching it again would only wait out the connect timeout);
+    // the next taker sees it was this process's, or of a process gone, and takes it over.
+    if (!unreachable(failure)) await file.remove().catch(() => undefined);
   }
+}
+
+/** The failure was losing the repository's host: nothing more can be done there now. */
+export function unreachable(error: unknown): boolean {
+  return error instanceof DrctlError && error.code === 'DRCTL_HOST_UNREACHABLE';
 }
 
 function parse(text: string | undefined): LockInfo | undefined {

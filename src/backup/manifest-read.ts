@@ -3,12 +3,13 @@
  * checksum and format, and the repository's format (repository.json). Shared by the repository on this
  * machine and the one on a host, so both refuse and report the same things the same way.
  */
+import { randomBytes } from 'node:crypto';
 import { DrctlError } from '../errors.ts';
 import { BACKUP_ERRORS, describe } from './errors.ts';
 import type { Subject } from './errors.ts';
 import { sha256Of } from './io.ts';
 import { CHUNKED_FORMAT, LEGACY_FORMAT, MANIFEST_FORMAT } from './manifest.ts';
-import type { Manifest } from './manifest.ts';
+import type { Manifest, RestoreResult } from './manifest.ts';
 
 /** Whose repository, where: what errors about it name. */
 export interface RepositoryPlace {
@@ -91,4 +92,31 @@ export function noBackup(place: RepositoryPlace, id: string | undefined, cause?:
 /** Backups newest last, by start time then id: the order `list` answers in, here or on a host. */
 export function byStart(a: Manifest, b: Manifest): number {
   return a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id);
+}
+
+/** What a restore reports. */
+export function restoreResult(
+  manifest: Manifest,
+  target: string,
+  alreadyRestored: boolean,
+  replaced: boolean,
+): RestoreResult {
+  return {
+    backup: manifest.id,
+    target,
+    files: manifest.entries.length,
+    bytes: manifest.stats.bytes,
+    alreadyRestored,
+    replaced,
+    dataAsOf: manifest.startedAt,
+  };
+}
+
+/** A new backup's id: when it started, and a few random bytes. */
+export function backupId(time: Date): string {
+  const stamp = time
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
 }

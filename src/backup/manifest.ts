@@ -2,6 +2,7 @@
  * What a backup repository holds, as data: the manifest of one backup (its files and the chunks of
  * each) and what the repository's operations take and report. repository.ts describes the layout.
  */
+import type { Executor } from '../exec/index.ts';
 import type { Retention } from '../plan/model.ts';
 import type { Compression } from './chunks.ts';
 import type { Subject } from './errors.ts';
@@ -76,6 +77,7 @@ export interface Manifest {
 
 export interface Progress {
   done: number;
+  /** 0 when not known in advance (a tree streamed from a host is counted as it arrives). */
   total: number;
   path: string;
 }
@@ -90,8 +92,13 @@ export interface BackupOptions {
   /** How new chunks are stored; see chunks.ts. @default 'auto' */
   compression?: Compression;
   signal?: AbortSignal;
-  onProgress?: (progress: Progress) => void;
+  /** Called as each file is stored; a backup streamed from a host waits for a promise it returns. */
+  onProgress?: (progress: Progress) => void | Promise<void>;
   meta?: Record<string, unknown>;
+  /** Where the source is: a host's executor. @default this machine */
+  from?: Executor;
+  /** What the manifest records as the source. @default the source path */
+  sourceName?: string;
 }
 
 export interface ProducedBackupOptions extends BackupOptions {
@@ -124,6 +131,38 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   /** Site being restored to, for errors. */
   site: string;
+  /** Where the target is: a host's executor. @default this machine */
+  to?: Executor;
+}
+
+export interface RestoreFileOptions extends RestoreOptions {
+  /** The entry to restore. @default the backup's first */
+  entry?: string;
+  /** Suffixes of files beside the target removed just before the new file replaces it (a database's -wal). */
+  removeBeside?: readonly string[];
+}
+
+/**
+ * A backup repository, on this machine (repository.ts) or on a host (host-repository.ts): what the
+ * providers and readiness use, wherever it is.
+ */
+export interface Repository {
+  readonly root: string;
+  /** For messages and evidence: the path, with its host when on one. */
+  readonly where: string;
+  /** Backups whose manifest failed its checksum at the last `list()`. */
+  readonly damaged: readonly string[];
+  list(): Promise<Manifest[]>;
+  newest(kind?: string): Promise<Manifest | undefined>;
+  manifest(id: string): Promise<Manifest>;
+  backupDirectory(source: string, options: BackupOptions): Promise<Manifest>;
+  backupProduced(options: ProducedBackupOptions): Promise<Manifest>;
+  restoreTree(id: string | undefined, target: string, options: RestoreOptions): Promise<RestoreResult>;
+  restoreFile(id: string | undefined, target: string, options: RestoreFileOptions): Promise<RestoreResult>;
+  verify(id: string | undefined, options?: { signal?: AbortSignal; record?: boolean }): Promise<VerifyReport>;
+  recordVerification(report: VerifyReport): Promise<boolean>;
+  lastVerification(): Promise<VerifyReport | undefined>;
+  prune(policy: Retention, options?: PruneOptions): Promise<PruneReport>;
 }
 
 export interface RestoreResult {

@@ -28,7 +28,6 @@
  * Beside this file: manifest.ts (what a backup records), chunk-writer.ts (storing new chunks),
  * content.ts (reading them back, checked), tree.ts (source and target trees), lock.ts (one writer).
  */
-import { randomBytes } from 'node:crypto';
 import {
   lstat,
   mkdir,
@@ -43,6 +42,7 @@ import {
 } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DrctlError } from '../errors.ts';
+import { localExecutor } from '../exec/index.ts';
 import type { Retention } from '../plan/model.ts';
 import { CHUNKER } from './chunker.ts';
 import { chunkPathIn } from './chunks.ts';
@@ -61,25 +61,35 @@ import {
 import type { Subject } from './errors.ts';
 import { hashFileWithSize, makeDir, mapPool, sha256Of, writeAtomically } from './io.ts';
 import { checkChunks, restoreEntries, restoreEntry } from './content.ts';
+import { HostRepository } from './host-repository.ts';
 import { localLockFile, withLock } from './lock.ts';
-import { byStart, formatUnsupported, noBackup, parseManifest, repositoryFormat } from './manifest-read.ts';
+import {
+  backupId,
+  byStart,
+  formatUnsupported,
+  noBackup,
+  parseManifest,
+  repositoryFormat,
+  restoreResult,
+} from './manifest-read.ts';
 import { MANIFEST_FORMAT } from './manifest.ts';
 import type {
   BackupOptions,
   BackupStats,
-  ChunkRef,
   Manifest,
   ManifestEntry,
   PruneOptions,
   PruneReport,
   ProducedBackupOptions,
+  Repository,
   RepositoryOptions,
+  RestoreFileOptions,
   RestoreOptions,
   RestoreResult,
   VerifyProblem,
   VerifyReport,
 } from './manifest.ts';
-import { applyRetention } from './retention.ts';
+import { damagedReport, retentionPlan, verifyPlan, verifyReport } from './assess.ts';
 import {
   fileEntry,
   fileMatches,
@@ -95,7 +105,7 @@ import type { TreeItem } from './tree.ts';
 /** Files read, chunked and written at once: enough to keep the thread pool and the disk busy. */
 const CONCURRENCY = 8;
 
-export class BackupRepository {
+export class BackupRepository implements Repository {
   readonly root: string;
   readonly subject: Subject;
   private readonly clock: () => Date;
@@ -208,6 +218,7 @@ export class BackupRepository {
 
   /** Back up a directory tree, storing only chunks the repository does not hold yet. */
   async backupDirectory(source: string, options: BackupOptions): Promise<Manifest> {
+    if (options.from?.host !== undefined) return this.overExec().backupDirectory(source, options);
     const subject = { component: this.subject.component, site: options.site };
     let rootStat;
     try {
@@ -296,7 +307,7 @@ export class BackupRepository {
     let done = 0;
     const progress = (path: string): void => {
       done += 1;
-      options.onProgress?.({ done, total: items.length, path });
+      void options.onProgress?.({ done, total: items.length, path });
     };
     const reads: number[] = [];
     for (const [index, item] of items.entries()) {
@@ -381,6 +392,7 @@ export class BackupRepository {
 
   /** Restore a whole backup as a directory tree at `target`. */
   async restoreTree(id: string | undefined, target: string, options: RestoreOptions): Promise<RestoreResult> {
+    if (options.to?.host !== undefined) return this.overExec().restoreTree(id, target, options);
     const manifest = await this.resolve(id);
     const subject = { component: this.subject.component, site: options.site };
     const current = await inspectTarget(target);
@@ -415,12 +427,9 @@ export class BackupRepository {
   async restoreFile(
     id: string | undefined,
     target: string,
-    options: RestoreOptions & {
-      entry?: string;
-      /** Runs after the new file is complete, just before it is renamed over the target. */
-      beforeReplace?: () => Promise<void>;
-    },
+    options: RestoreFileOptions,
   ): Promise<RestoreResult> {
+    if (options.to?.host !== undefined) return this.overExec().restoreFile(id, target, options);
     const manifest = await this.resolve(id);
     const subject = { component: this.subject.component, site: options.site };
     const entry =
@@ -451,7 +460,7 @@ export class BackupRepository {
     try {
       await makeDir(dirname(target));
       await restoreEntry(this, entry, temp, subject, true);
-      await options.beforeReplace?.();
+      for (const suffix of options.removeBeside ?? []) await rm(`${target}${suffix}`, { force: true });
       await rename(temp, target);
       await fsyncDir(dirname(target));
     } catch (error) {
@@ -473,69 +482,35 @@ export class BackupRepository {
     } catch (error) {
       if (!(error instanceof DrctlError) || error.code !== BACKUP_ERRORS.MANIFEST_INVALID || id === undefined)
         throw error;
-      const report: VerifyReport = {
-        backup: id,
-        ok: false,
-        at,
-        files: 0,
-        bytes: 0,
-        problems: [{ path: 'manifest.json', reason: error.message }],
-      };
+      const report = damagedReport(id, at, error.message);
       if (options.record !== false) await this.recordVerification(report);
       return report;
     }
-    const problems: VerifyProblem[] = [];
-    const chunked: { entry: ManifestEntry; chunks: ChunkRef[] }[] = [];
-    const legacy: ManifestEntry[] = [];
-    for (const entry of manifest.entries) {
-      if (entry.type === 'symlink') {
-        if (entry.sha256 !== undefined && sha256Of(entry.target ?? '') !== entry.sha256)
-          problems.push({ path: entry.path, reason: 'link target does not match its hash' });
-      } else if (entry.chunks === undefined) legacy.push(entry);
-      else {
-        const total = entry.chunks.reduce((sum, [, size]) => sum + size, 0);
-        if (total === entry.size) chunked.push({ entry, chunks: entry.chunks });
-        else
-          problems.push({
-            path: entry.path,
-            reason: `chunks hold ${total} bytes, manifest says ${entry.size}`,
-          });
-      }
-    }
-    // A chunk shared by several files (or several times by one) is read once.
-    const unique = new Map(chunked.flatMap(({ chunks }) => chunks.map((ref) => [ref[0], ref] as const)));
-    const checked = await checkChunks(this, [...unique.values()], this.subject, options.signal);
+    const plan = verifyPlan(manifest);
+    const checked = await checkChunks(this, plan.unique, this.subject, options.signal);
+    const problems = new Map(checked.problems);
     let bytes = checked.bytes;
-    for (const { entry, chunks } of chunked) {
-      const reason = chunks.map(([sha256]) => checked.problems.get(sha256)).find((r) => r !== undefined);
-      if (reason !== undefined) problems.push({ path: entry.path, reason });
-    }
-    await mapPool(legacy, CONCURRENCY, async (entry) => {
+    const legacyProblems: VerifyProblem[] = [];
+    await mapPool(plan.legacy, CONCURRENCY, async (entry) => {
       if (options.signal?.aborted === true) throw cancelled(this.subject, 'the verification');
       const sha = entry.sha256 ?? '';
       try {
         const { sha256, size } = await hashFileWithSize(this.blobPath(sha));
         bytes += size;
         if (size !== entry.size)
-          problems.push({ path: entry.path, reason: `size ${size} bytes, manifest says ${entry.size}` });
+          legacyProblems.push({
+            path: entry.path,
+            reason: `size ${size} bytes, manifest says ${entry.size}`,
+          });
         else if (sha256 !== sha)
-          problems.push({ path: entry.path, reason: 'SHA-256 does not match the manifest' });
+          legacyProblems.push({ path: entry.path, reason: 'SHA-256 does not match the manifest' });
       } catch (error) {
         if (!isErrno(error, 'ENOENT')) throw error;
-        problems.push({ path: entry.path, reason: `blob ${sha.slice(0, 12)} is missing` });
+        legacyProblems.push({ path: entry.path, reason: `blob ${sha.slice(0, 12)} is missing` });
       }
     });
-    // Workers finish out of order; report problems in manifest order so "the first bad file" is stable.
-    const order = new Map(manifest.entries.map((entry, index) => [entry.path, index]));
-    problems.sort((a, b) => (order.get(a.path) ?? 0) - (order.get(b.path) ?? 0));
-    const report: VerifyReport = {
-      backup: manifest.id,
-      ok: problems.length === 0,
-      at,
-      files: manifest.entries.length,
-      bytes,
-      problems,
-    };
+    plan.problems.push(...legacyProblems);
+    const report = verifyReport(manifest, plan, { problems, bytes }, at);
     if (options.record !== false) await this.recordVerification(report);
     return report;
   }
@@ -570,23 +545,10 @@ export class BackupRepository {
   async prune(policy: Retention, options: PruneOptions = {}): Promise<PruneReport> {
     const dryRun = options.dryRun === true;
     const run = async (): Promise<PruneReport> => {
-      const manifests = await this.list();
-      const decisions = applyRetention(
-        manifests.map((manifest) => ({ id: manifest.id, time: new Date(manifest.startedAt) })),
+      const { decisions, kept, pruned, referenced, referencedBlobs } = retentionPlan(
+        await this.list(),
         policy,
       );
-      const kept = new Set(decisions.filter((d) => d.keep).map((d) => d.id));
-      const pruned = decisions.filter((d) => !d.keep).map((d) => d.id);
-      const referenced = new Set<string>();
-      const referencedBlobs = new Set<string>();
-      for (const manifest of manifests) {
-        if (!kept.has(manifest.id)) continue;
-        for (const entry of manifest.entries) {
-          if (entry.type !== 'file') continue;
-          for (const [sha256] of entry.chunks ?? []) referenced.add(sha256);
-          if (entry.sha256 !== undefined) referencedBlobs.add(entry.sha256);
-        }
-      }
       const incomplete = (await readdir(this.backupsDir).catch(() => [] as string[])).filter((name) =>
         name.startsWith('.'),
       );
@@ -621,7 +583,7 @@ export class BackupRepository {
         dryRun,
         policy,
         decisions,
-        kept: [...kept],
+        kept,
         pruned,
         blobsRemoved,
         bytesFreed,
@@ -646,6 +608,11 @@ export class BackupRepository {
     return newest;
   }
 
+  /** This repository driven through the execution layer, for a source or target on a host. */
+  private overExec(): HostRepository {
+    return new HostRepository(localExecutor, this.root, { subject: this.subject, clock: this.clock });
+  }
+
   /**
    * One writer at a time. A lock whose process is gone (killed mid-backup) is taken over, and since no
    * one else can be writing then, staging directories of interrupted backups are removed.
@@ -665,29 +632,4 @@ function statsOf(entries: ManifestEntry[], store: ChunkWriter, skipped: string[]
     unchangedFiles: store.unchanged,
     skipped,
   };
-}
-
-function restoreResult(
-  manifest: Manifest,
-  target: string,
-  alreadyRestored: boolean,
-  replaced: boolean,
-): RestoreResult {
-  return {
-    backup: manifest.id,
-    target,
-    files: manifest.entries.length,
-    bytes: manifest.stats.bytes,
-    alreadyRestored,
-    replaced,
-    dataAsOf: manifest.startedAt,
-  };
-}
-
-function backupId(time: Date): string {
-  const stamp = time
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  return `${stamp}-${randomBytes(3).toString('hex')}`;
 }

@@ -8,6 +8,10 @@ import { DrctlError } from '../errors.ts';
 import type { BackupPolicy, Component, Placement, Plan, Retention, Workload } from '../plan/model.ts';
 import { Id } from '../plan/schema.ts';
 import { BACKUP_ERRORS } from './errors.ts';
+import { executorOn } from '../exec/index.ts';
+import type { Executor } from '../exec/index.ts';
+import { HostRepository } from './host-repository.ts';
+import type { Repository } from './manifest.ts';
 import { BackupRepository } from './repository.ts';
 import { defaultRetention } from './retention.ts';
 
@@ -21,6 +25,16 @@ export const targetParams = {
     "Backup site: picks the component's backup policy going there. @default the first backup policy",
   ),
   repository: z.string().optional().describe('Backup location, overriding the policy path; used as is.'),
+  host: z
+    .string()
+    .optional()
+    .describe(
+      "Host (sites.<site>.hosts) holding the data, overriding the placement's host. @default the placement's host",
+    ),
+  repository_host: z
+    .string()
+    .optional()
+    .describe("Host holding the repository, overriding the backup policy's host. @default the policy's host"),
 };
 
 export const RetentionParams = z.strictObject({
@@ -35,6 +49,8 @@ export interface TargetInput {
   site?: string | undefined;
   to?: string | undefined;
   repository?: string | undefined;
+  host?: string | undefined;
+  repository_host?: string | undefined;
 }
 
 export interface ResolvedTarget {
@@ -46,7 +62,9 @@ export interface ResolvedTarget {
   policy: BackupPolicy | undefined;
   /** Where the repository lives. */
   backupSite: string;
-  repository: BackupRepository;
+  repository: Repository;
+  /** Where the data is: the placement's host (or the action's), else this machine. */
+  data: Executor;
 }
 
 export function findComponent(plan: Plan, id: string): { component: Component; workload: Workload } {
@@ -64,6 +82,11 @@ export function planPath(plan: Plan, path: string): string {
   return isAbsolute(path) ? path : resolve(plan.baseDir, path);
 }
 
+/** A path on this machine is relative to the plan; on a host it is used as written (relative: to the login directory). */
+function pathOn(plan: Plan, host: string | undefined, path: string): string {
+  return host === undefined ? planPath(plan, path) : path;
+}
+
 /** The placement at a site; without a site, the primary one (not marked standby). */
 export function findPlacement(component: Component, site: string | undefined): Placement | undefined {
   if (site !== undefined) return component.placement.find((placement) => placement.site === site);
@@ -79,12 +102,13 @@ export function resolveTarget(plan: Plan, input: TargetInput, clock?: () => Date
       ? component.backups[0]
       : component.backups.find((candidate) => candidate.to === input.to);
   const backupSite = input.to ?? policy?.to ?? 'unknown';
+  const repositoryHost = input.repository_host ?? policy?.host;
   let root: string;
   if (input.repository !== undefined) {
-    root = planPath(plan, input.repository);
+    root = pathOn(plan, repositoryHost, input.repository);
   } else if (policy?.path !== undefined) {
     // One repository per component under the policy path, so components sharing a path never mix.
-    root = join(planPath(plan, policy.path), component.id);
+    root = join(pathOn(plan, repositoryHost, policy.path), component.id);
   } else {
     throw new DrctlError(
       BACKUP_ERRORS.LOCATION_MISSING,
@@ -96,16 +120,22 @@ export function resolveTarget(plan: Plan, input: TargetInput, clock?: () => Date
       },
     );
   }
-  const repository = new BackupRepository(root, {
+  const options = {
     subject: { component: component.id, site: backupSite },
     ...(clock === undefined ? {} : { clock }),
-  });
-  return { component, workload, site, placement, policy, backupSite, repository };
+  };
+  const repository =
+    repositoryHost === undefined
+      ? new BackupRepository(root, options)
+      : new HostRepository(executorOn(plan, repositoryHost), root, options);
+  const data = executorOn(plan, input.host ?? placement?.host);
+  return { component, workload, site, placement, policy, backupSite, repository, data };
 }
 
 /** The data's path at the target site: an explicit override, else the placement's `path`. */
 export function dataPath(plan: Plan, target: ResolvedTarget, override: string | undefined): string {
-  if (override !== undefined) return planPath(plan, override);
+  const host = target.data.host?.name;
+  if (override !== undefined) return pathOn(plan, host, override);
   const path = target.placement?.path;
   if (path === undefined) {
     throw new DrctlError(
@@ -118,7 +148,7 @@ export function dataPath(plan: Plan, target: ResolvedTarget, override: string | 
       },
     );
   }
-  return planPath(plan, path);
+  return pathOn(plan, host, path);
 }
 
 /** The retention to apply: the action's override over the policy's, over seed 004's default for the kind. */

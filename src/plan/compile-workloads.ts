@@ -121,13 +121,19 @@ function componentRefs(
       location: () => cat('replication', 'to'),
       what: `replication of ${component.id}`,
     });
-  component.backups?.forEach((b, i) =>
+  component.backups?.forEach((b, i) => {
     refs.site.push({
       id: b.to,
       location: () => cat('backups', i, 'to'),
       what: `backup of component ${component.id}`,
-    }),
-  );
+    });
+    if (b.host !== undefined)
+      refs.host.push({
+        id: b.host,
+        location: () => cat('backups', i, 'host'),
+        what: `backup of component ${component.id}`,
+      });
+  });
 }
 
 /** What the steps of a workload's runbooks name: owners, approvers, hosts, the components and sites checked. */
@@ -138,8 +144,9 @@ function stepRefs(ctx: CompileContext, workload: Workload): void {
       refContact(step.owner, () => step.at, `owner of step ${step.id}`);
       refContact(step.escalateTo, () => step.at, `escalation of step ${step.id}`);
       for (const params of [step.with, step.undo?.with, ...step.validate.map((c) => c.with)])
-        if (typeof params?.host === 'string')
-          refs.host.push({ id: params.host, location: () => step.at, what: `step ${step.id}` });
+        for (const key of ['host', 'repository_host'])
+          if (typeof params?.[key] === 'string')
+            refs.host.push({ id: params[key], location: () => step.at, what: `step ${step.id}` });
       step.approval?.by.forEach((id) => refContact(id, () => step.at, `approver of step ${step.id}`));
       for (const check of [...step.validate, ...(step.wait?.until ? [step.wait.until] : [])]) {
         if (check.component)
@@ -308,6 +315,7 @@ function compileComponent(input: ComponentInput, workload: WorkloadInput, at: Lo
       type: b.type ?? 'full',
       to: b.to,
       path: b.path,
+      host: b.host,
       media: b.media ?? 'disk',
       keep: withRetention(defaultRetention(input.kind), b.keep),
       verifyEveryMs: optMs(b.verify_every) ?? VERIFY_EVERY_DEFAULT_MS,

@@ -357,6 +357,8 @@ export interface BackupPolicy {
   type: BackupType;
   to: string;
   path: string | undefined;
+  /** drctl's repository: the host holding it (`path` is on that host); undefined: this machine. */
+  host?: string | undefined;
   media: BackupMedia;
   keep: Retention;
   verifyEveryMs: number;

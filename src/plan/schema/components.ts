@@ -49,6 +49,12 @@ export const Backup = z.strictObject({
   type: z.enum(BACKUP_TYPES).optional().describe('@default full'),
   to: Id.describe('Site (or backup location id) the copy goes to.'),
   path: z.string().optional().describe('Where at that site the copies live.'),
+  host: z
+    .string()
+    .optional()
+    .describe(
+      "drctl's repository: the host (sites.<site>.hosts) whose disk holds it; path is then a path on that host. @default this machine",
+    ),
   media: z.enum(BACKUP_MEDIA).optional().describe('Storage medium, for the 3-2-1 rule. @default disk'),
   keep: Retention.optional().describe("Retention; defaults to seed 004's table for the component kind."),
   verify_every: Interval.optional().describe('How often a restore is tested. @default 30d'),

@@ -52,8 +52,9 @@ export const filesProvider = {
           rehash: params.rehash === true,
           compression: target.policy?.compression ?? 'auto',
           signal: ctx.signal,
+          from: target.data,
         });
-        const evidence = backupEvidence(manifest, target.repository.root);
+        const evidence = backupEvidence(manifest, target.repository.where);
         ctx.evidence('backup', evidence);
         ctx.log.info(evidence, 'backup complete');
         return {
@@ -81,11 +82,12 @@ export const filesProvider = {
           site: target.site,
           force: params.force === true,
           signal: ctx.signal,
+          to: target.data,
         });
         ctx.evidence('restore', result);
         const summary = result.alreadyRestored
           ? `${path} already holds backup ${result.backup}; nothing written`
-          : `restored backup ${result.backup} (${result.files} files, ${result.bytes} bytes) of ${target.component.id} to ${path} at ${target.site}`;
+          : `restored backup ${result.backup} (${result.files} files, ${result.bytes} bytes) of ${target.component.id} to ${path} at ${target.site}${target.data.host === undefined ? '' : ` (${target.data.where})`}`;
         return { summary, output: { ...result } };
       },
     }),
@@ -108,10 +110,10 @@ export const filesProvider = {
             : [params.backup];
         const reports: VerifyReport[] = [];
         for (const id of ids) reports.push(await repository.verify(id, { signal: ctx.signal }));
-        ctx.evidence('verification', { repository: repository.root, reports });
+        ctx.evidence('verification', { repository: repository.where, reports });
         const failed = reports.find((report) => !report.ok);
         if (failed !== undefined)
-          throw verificationError(failed, target.component.id, target.backupSite, repository.root);
+          throw verificationError(failed, target.component.id, target.backupSite, repository.where);
         const files = reports.reduce((sum, report) => sum + report.files, 0);
         const bytes = reports.reduce((sum, report) => sum + report.bytes, 0);
         return {

@@ -84,7 +84,7 @@ export function listAction(provider: string): ProviderAction {
         copiedBytes: manifest.stats.copiedBytes,
       }));
       ctx.evidence('backups', {
-        repository: target.repository.root,
+        repository: target.repository.where,
         backups,
         damaged: target.repository.damaged,
       });
@@ -116,7 +116,7 @@ export function pruneAction(provider: string): ProviderAction {
       const policy = retentionFor(target, params.keep);
       const report = await target.repository.prune(policy, { dryRun: params.dry_run === true });
       const evidence = {
-        repository: target.repository.root,
+        repository: target.repository.where,
         ...report,
         decisions: report.decisions.map((d) => ({
           id: d.id,

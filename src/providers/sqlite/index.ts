@@ -26,6 +26,7 @@ import {
   targetParams,
 } from '../../backup/resolve.ts';
 import type { ResolvedTarget } from '../../backup/resolve.ts';
+import type { Manifest } from '../../backup/manifest.ts';
 import {
   backupEvidence,
   backupReadiness,
@@ -38,12 +39,11 @@ import {
 
 const KIND = 'sqlite';
 
-export const SQLITE_ERRORS = {
-  OPEN_FAILED: 'DRCTL_SQLITE_OPEN_FAILED',
-  INTEGRITY_FAILED: 'DRCTL_SQLITE_INTEGRITY_FAILED',
-  VALIDATION_FAILED: 'DRCTL_SQLITE_VALIDATION_FAILED',
-  QUERY_FAILED: 'DRCTL_SQLITE_QUERY_FAILED',
-} as const;
+import { SQLITE_ERRORS, integrityError } from './facts.ts';
+import type { DatabaseFacts } from './facts.ts';
+import { backupOnHost, hostFacts } from './on-host.ts';
+
+export { SQLITE_ERRORS };
 
 /**
  * Copy every page in one backup step. SQLite restarts a stepped backup whenever another connection
@@ -83,13 +83,6 @@ function openDatabase(
   }
 }
 
-interface DatabaseFacts {
-  integrity: string[];
-  pageSize: number;
-  pageCount: number;
-  tables: Record<string, number>;
-}
-
 function inspect(db: Database.Database): DatabaseFacts {
   const integrity = (db.pragma('integrity_check') as { integrity_check: string }[]).map(
     (row) => row.integrity_check,
@@ -111,17 +104,6 @@ function inspect(db: Database.Database): DatabaseFacts {
     pageCount: db.pragma('page_count', { simple: true }) as number,
     tables,
   };
-}
-
-function integrityError(subject: Subject, what: string, facts: DatabaseFacts): DrctlError {
-  return new DrctlError(
-    SQLITE_ERRORS.INTEGRITY_FAILED,
-    `${describe(subject)}: ${what} fails PRAGMA integrity_check: ${facts.integrity.slice(0, 3).join('; ')}`,
-    {
-      hint: 'Do not use this copy. Restore an older backup that verifies, or repair the source (.recover in the sqlite3 shell) and back it up again.',
-      details: { integrity: facts.integrity.slice(0, 20) },
-    },
-  );
 }
 
 /** A query passes when its first column of the first row equals `expect`, or is truthy without one. */
@@ -165,9 +147,21 @@ function placementDatabase(plan: Plan, target: ResolvedTarget, override: string 
   return dataPath(plan, target, override);
 }
 
+/** A WAL or journal left beside the old file would be replayed into the restored one and corrupt it. */
+const SIDECARS = ['-wal', '-shm', '-journal'] as const;
+
 async function removeSidecars(path: string): Promise<void> {
-  // A WAL or journal left beside the old file would be replayed into the restored one and corrupt it.
-  for (const suffix of ['-wal', '-shm', '-journal']) await rm(`${path}${suffix}`, { force: true });
+  for (const suffix of SIDECARS) await rm(`${path}${suffix}`, { force: true });
+}
+
+/** Facts of a database file here, opened read-write so closing checkpoints and removes the -wal and -shm it makes. */
+function localFacts(path: string, subject: Subject): DatabaseFacts {
+  const db = openDatabase(path, subject);
+  try {
+    return inspect(db);
+  } finally {
+    db.close();
+  }
 }
 
 /** Run SQL on the database at a site's placement; rows as arrays of column values. */
@@ -290,6 +284,63 @@ const sqliteIsolation: Isolation = {
   },
 };
 
+/** A database on this machine: copied with the online backup API into the repository's staging. */
+async function backupHere(
+  target: ResolvedTarget,
+  source: string,
+  subject: Subject,
+  compression: 'auto' | 'max' | 'off',
+  signal: AbortSignal,
+): Promise<Manifest> {
+  const exists = await stat(source).then(
+    (info) => info.isFile(),
+    () => false,
+  );
+  if (!exists) {
+    throw new DrctlError(
+      BACKUP_ERRORS.SOURCE_MISSING,
+      `${describe(subject)}: database ${source} does not exist`,
+      {
+        hint: "Check the component's placement path at that site, or pass source explicitly.",
+        details: { source },
+      },
+    );
+  }
+  return target.repository.backupProduced({
+    kind: KIND,
+    site: target.site,
+    compression,
+    signal,
+    async produce(dir) {
+      const db = openDatabase(source, subject);
+      const copy = join(dir, basename(source));
+      try {
+        await db.backup(copy, { progress: () => ALL_PAGES });
+      } finally {
+        db.close();
+      }
+      const backupDb = openDatabase(copy, subject);
+      let facts: DatabaseFacts;
+      try {
+        facts = inspect(backupDb);
+      } finally {
+        backupDb.close();
+      }
+      if (facts.integrity.join() !== 'ok')
+        throw integrityError(subject, `the backup copy of ${source}`, facts);
+      return {
+        source,
+        meta: {
+          integrity: 'ok',
+          pageSize: facts.pageSize,
+          pageCount: facts.pageCount,
+          tables: facts.tables,
+        },
+      };
+    },
+  });
+}
+
 export const sqliteProvider = {
   name: 'sqlite',
   description: 'SQLite online backups to another site, restore, integrity and validation checks, queries.',
@@ -312,54 +363,12 @@ export const sqliteProvider = {
         const target = resolveTarget(ctx.plan, params);
         const source = placementDatabase(ctx.plan, target, params.source);
         const subject = { component: target.component.id, site: target.site };
-        const exists = await stat(source).then(
-          (info) => info.isFile(),
-          () => false,
-        );
-        if (!exists) {
-          throw new DrctlError(
-            BACKUP_ERRORS.SOURCE_MISSING,
-            `${describe(subject)}: database ${source} does not exist`,
-            {
-              hint: "Check the component's placement path at that site, or pass source explicitly.",
-              details: { source },
-            },
-          );
-        }
-        const manifest = await target.repository.backupProduced({
-          kind: KIND,
-          site: target.site,
-          compression: target.policy?.compression ?? 'auto',
-          signal: ctx.signal,
-          async produce(dir) {
-            const db = openDatabase(source, subject);
-            const copy = join(dir, basename(source));
-            try {
-              await db.backup(copy, { progress: () => ALL_PAGES });
-            } finally {
-              db.close();
-            }
-            const backupDb = openDatabase(copy, subject);
-            let facts: DatabaseFacts;
-            try {
-              facts = inspect(backupDb);
-            } finally {
-              backupDb.close();
-            }
-            if (facts.integrity.join() !== 'ok')
-              throw integrityError(subject, `the backup copy of ${source}`, facts);
-            return {
-              source,
-              meta: {
-                integrity: 'ok',
-                pageSize: facts.pageSize,
-                pageCount: facts.pageCount,
-                tables: facts.tables,
-              },
-            };
-          },
-        });
-        const evidence = backupEvidence(manifest, target.repository.root);
+        const compression = target.policy?.compression ?? 'auto';
+        const manifest =
+          target.data.host === undefined
+            ? await backupHere(target, source, subject, compression, ctx.signal)
+            : await backupOnHost(target, source, subject, { compression, signal: ctx.signal, kind: KIND });
+        const evidence = backupEvidence(manifest, target.repository.where);
         ctx.evidence('backup', evidence);
         ctx.log.info(evidence, 'sqlite backup complete');
         return {
@@ -390,16 +399,11 @@ export const sqliteProvider = {
           site: target.site,
           force: params.force === true,
           signal: ctx.signal,
-          beforeReplace: () => removeSidecars(path),
+          to: target.data,
+          removeBeside: SIDECARS,
         });
-        // Read-write so closing checkpoints and removes the -wal and -shm this check creates.
-        const db = openDatabase(path, subject);
-        let facts: DatabaseFacts;
-        try {
-          facts = inspect(db);
-        } finally {
-          db.close();
-        }
+        const facts =
+          target.data.host === undefined ? localFacts(path, subject) : await hostFacts(target.data, path);
         const evidence = { ...result, integrity: facts.integrity, tables: facts.tables };
         ctx.evidence('restore', evidence);
         if (facts.integrity.join() !== 'ok')
@@ -431,7 +435,7 @@ export const sqliteProvider = {
         if (!report.ok) {
           await repository.recordVerification(report);
           ctx.evidence('verification', report);
-          throw verificationError(report, target.component.id, target.backupSite, repository.root);
+          throw verificationError(report, target.component.id, target.backupSite, repository.where);
         }
         const scratch = join(tmpdir(), `drctl-sqlite-verify-${randomBytes(6).toString('hex')}.db`);
         try {
