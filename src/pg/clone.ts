@@ -40,7 +40,7 @@ export interface ServerClone {
 }
 
 /** Settings that cut the copy off from production, whatever its configuration files say. */
-const CUT_OFF: Record<string, string> = {
+export const CUT_OFF: Record<string, string> = {
   primary_conninfo: '',
   primary_slot_name: '',
   restore_command: '',

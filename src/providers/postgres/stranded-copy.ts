@@ -20,6 +20,7 @@ import { DrctlError } from '../../errors.ts';
 import { runChecked, shellQuote, type Executor } from '../../exec/index.ts';
 import { freePort } from '../../system/ports.ts';
 import { chownToServer, runAsServer, runPgTool, type PgBinaries } from '../../pg/binaries.ts';
+import { CUT_OFF } from '../../pg/clone.ts';
 import { PgServer, quoteConf, stopDataDir } from '../../pg/server.ts';
 import { findBinaries, hostServerFiles } from './server-files.ts';
 
@@ -38,22 +39,14 @@ export interface ReadOnlyCopy {
 }
 
 /** Settings that cut the copy off from everything and keep it read-only, whatever its files say. */
-export const READ_ONLY_COPY: Record<string, string> = {
-  hot_standby: 'on',
-  primary_conninfo: '',
-  primary_slot_name: '',
-  restore_command: '',
-  recovery_min_apply_delay: '0',
-  archive_mode: 'off',
-  synchronous_standby_names: '',
-};
+const READ_ONLY_COPY: Record<string, string> = { ...CUT_OFF, recovery_min_apply_delay: '0' };
 
 /** Appended to the copy's postgresql.auto.conf: replay the copy's own timeline to its end, no further. */
-export const COPY_AUTO_CONF =
+const COPY_AUTO_CONF =
   "\n# drctl: a read-only copy, to find stranded writes\nrecovery_target_timeline = 'current'\n";
 
 /** Files of the original that must not come along: its pid, its recovery mode, a stale backup label. */
-export const NOT_COPIED = ['postmaster.pid', 'recovery.signal', 'backup_label.old'];
+const NOT_COPIED = ['postmaster.pid', 'recovery.signal', 'backup_label.old'];
 
 /** Where a former primary's stopped data directory is, and how a read-only copy of it is made there. */
 export interface CopyPlace {
@@ -67,7 +60,7 @@ export interface CopyPlace {
 }
 
 /** The scratch directory of a copy: beside the data directory, on the same file system (room, reflinks). */
-export function scratchBeside(dataDir: string): string {
+function scratchBeside(dataDir: string): string {
   return `${dataDir}.drctl-stranded-${process.pid}`;
 }
 
@@ -129,7 +122,7 @@ async function startLocalCopy(options: LocalCopyOptions): Promise<ReadOnlyCopy> 
       host: '127.0.0.1',
       port,
       logFile: join(options.scratchDir, 'postgres.log'),
-      settings: { ...READ_ONLY_COPY, listen_addresses: '127.0.0.1', unix_socket_directories: '' },
+      settings: READ_ONLY_COPY,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
     const walDir = join(copy, 'pg_wal');
@@ -161,7 +154,10 @@ export interface HostCopyOptions {
   listenAddress: string;
   /** The placement's bin_dir. @default found on the host as for every server program */
   binDir: string | undefined;
-  /** @default beside the data directory */
+  /**
+   * Where the copy goes. One name per data directory, so that a copy a killed drctl left running there is
+   * stopped and replaced by the next capture. @default `<data_dir>.drctl-stranded` beside it
+   */
   scratchDir?: string;
 }
 
@@ -191,23 +187,24 @@ async function startHostCopy(
   signal: AbortSignal | undefined,
 ): Promise<ReadOnlyCopy> {
   const { executor } = options;
-  const scratch = options.scratchDir ?? scratchBeside(options.dataDir);
+  const scratch = options.scratchDir ?? `${options.dataDir}.drctl-stranded`;
   const copy = `${scratch}/data`;
   const settings = Object.entries(READ_ONLY_COPY).map(([name, value]) => `${name} = ${quoteConf(value)}`);
-  const address = (port: number) => ({
-    dataDir: copy,
-    host: options.listenAddress,
-    port,
-    logFile: `${scratch}/postgres.log`,
-    socketDir: '',
-  });
-  let started: { stop(): Promise<unknown> } | undefined;
+  const copyFiles = (port: number) =>
+    hostServerFiles(
+      executor,
+      { dataDir: copy, host: options.listenAddress, port, logFile: `${scratch}/postgres.log`, socketDir: '' },
+      options.binDir,
+    );
+  // a read-only copy has nothing to flush: an immediate shutdown
+  const stopCopy = () => copyFiles(0).stop('immediate', 5_000);
   const remove = async (): Promise<void> => {
-    await started?.stop().catch(() => undefined);
+    await stopCopy().catch(() => undefined);
     await executor.run(`rm -rf ${shellQuote(scratch)}`);
   };
   const begin = Date.now();
   try {
+    await stopCopy();
     // the original is only read; a file system that cannot reflink makes a plain copy
     await runChecked(
       executor,
@@ -224,11 +221,12 @@ async function startHostCopy(
     const startAt = Date.now();
     let port = 0;
     // a port found free can be taken before the copy binds it: try another
-    for (let attempt = 1; started === undefined; attempt += 1) {
+    for (let attempt = 1; ; attempt += 1) {
       port = Number((await runChecked(executor, FREE_PORT, { what: 'finding a free port' })).stdout.trim());
-      const files = hostServerFiles(executor, address(port), options.binDir);
+      const files = copyFiles(port);
       try {
-        started = await files.start(signal === undefined ? {} : { signal });
+        await files.start(signal === undefined ? {} : { signal });
+        break;
       } catch (error) {
         const log = await files.logTail(5);
         if (attempt >= 3 || !/could not bind|already in use/i.test(log)) throw error;

@@ -106,7 +106,8 @@ export interface Reconciliation {
   otherDatabases?: number;
   /** What a person should know: truncated tables, writes the capture could not attribute. */
   warnings: string[];
-  timings?: { copyMs: number; startMs: number; decodeMs: number; compareMs: number };
+  /** The capture's parts and, in `totalMs`, all of it from the first look at the data to the copy removed. */
+  timings?: { copyMs: number; startMs: number; decodeMs: number; compareMs: number; totalMs?: number };
 }
 
 export interface CaptureOptions {
@@ -192,6 +193,7 @@ export async function captureStrandedWrites(
   subject: Subject,
   options: CaptureOptions,
 ): Promise<Reconciliation> {
+  const began = Date.now();
   const base = baseOf(subject, options);
   const where = describe(subject);
   const { place } = options;
@@ -210,13 +212,16 @@ export async function captureStrandedWrites(
   const fork = await forkPoint(options.source);
   const copy = await place.startCopy(where, options.signal);
   const oldUrl = new URL(options.oldUrl);
+  oldUrl.hostname = copy.host;
+  oldUrl.port = String(copy.port);
+  let found: Reconciliation;
   try {
-    oldUrl.hostname = copy.host;
-    oldUrl.port = String(copy.port);
-    return await readCopy(subject, { ...options, base, fork, copy, copyUrl: oldUrl.toString() });
+    found = await readCopy(subject, { ...options, base, fork, copy, copyUrl: oldUrl.toString() });
   } finally {
     await copy.remove();
   }
+  const { timings } = found;
+  return timings === undefined ? found : { ...found, timings: { ...timings, totalMs: Date.now() - began } };
 }
 
 /** What the copy holds after the fork: its transactions from the WAL, then their rows. */
