@@ -25,6 +25,11 @@ record() {
   t=$(ticks "$4"); [ -n "$t" ] || t=0
   echo "$1 $2 $3 $t 0 $(date -u +%Y-%m-%dT%H:%M:%SZ) $4 0"
 }
+# the lines of the instances whose "index:pgid" is (1) or is not (0) among the words of $1
+lines_of() {
+  [ -f "$F" ] || return 0
+  awk -v keys=" $1 " -v among="$2" '(index(keys, " " $1 ":" ($7 == "" ? $2 : $7) " ") > 0) == among' "$F"
+}
 each() { [ -f "$F" ] || return 0; while read -r i p port t paused at g r; do "$@"; done < "$F"; }
 show() { describe "$i" "$p" "$port" "$t" "$paused" "$at" "$g" "$r"; }
 lock() { exec 9>>"$F.lock" && flock 9; }

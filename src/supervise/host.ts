@@ -5,12 +5,11 @@
  *
  * - Every instance runs in its own session (`setsid`), and every signal goes to its process group.
  * - A pid file per group in the host's state directory (`<state_dir>/processes/`, `.drctl` under the
- *   login directory by default) records index, pid, port, the kernel start time (never signal a reused
- *   pid) and whether it is paused; it is the desired state, as here: an instance removed from it was
- *   stopped on purpose. Logs stay on the host beside it.
+ *   login directory by default) records each instance (its line is described in host-scripts.ts); it is
+ *   the desired state, as here: an instance removed from it was stopped on purpose. Changes to it are
+ *   made under `flock`. Logs stay on the host beside it.
  * - The instances outlive the SSH session that started them; a drctl that dies leaves them running, as
  *   `drctl run` does with local ones.
- *
  * - A restart policy is kept on the host, not by drctl: a watched instance runs under a small shell loop
  *   (host-scripts.ts WATCHER) that leads its session and starts it again when it exits as the policy
  *   says, with the local supervisor's delays and limit. It keeps doing so after drctl has exited or died,
@@ -125,7 +124,7 @@ export class HostProcessGroups {
     const keep = alive.map((r) => `${r.index}:${r.pgid}`).join(' ');
     const lines = [
       `lock; T="$F.tmp.$$"; W=${shellQuote(WATCHER)}; drctl_picked=`,
-      `awk -v keep=${shellQuote(` ${keep} `)} 'index(keep, " " $1 ":" ($7 == "" ? $2 : $7) " ")' "$F" > "$T" 2>/dev/null`,
+      `lines_of ${shellQuote(keep)} 1 > "$T"`,
       ...fresh.map((index) => this.#startLine(spec, index, records.find((r) => r.index === index)?.port)),
       'mv -f "$T" "$F"; unlock',
       // `wait` for the stops alone: a bare one would wait for the instances just started
@@ -261,7 +260,7 @@ export class HostProcessGroups {
     // forget first, under the lock: the pid file is the desired state, and a watcher reads it before a restart
     const forget = forgetAll
       ? 'rm -f "$F"'
-      : `[ -f "$F" ] && { awk -v drop=${shellQuote(` ${keys} `)} '!index(drop, " " $1 ":" ($7 == "" ? $2 : $7) " ")' "$F" > "$F.tmp.$$"; mv -f "$F.tmp.$$" "$F"; }`;
+      : `lines_of ${shellQuote(keys)} 0 > "$F.tmp.$$"; mv -f "$F.tmp.$$" "$F"`;
     const lines = await this.#script(
       name,
       [

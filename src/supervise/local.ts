@@ -1,12 +1,12 @@
 /**
- * The local process supervisor: a site's compute as processes on this machine. It starts a command (with environment,
- * working directory and a readiness probe), restarts it on crash when asked, stops it (SIGTERM, then
- * SIGKILL after a grace period), kills, pauses and resumes it, and scales it to N instances.
+ * The local process supervisor: a site's compute as processes on this machine. It starts a command
+ * (with environment, working directory and a readiness probe), restarts it on crash when asked, stops it
+ * (SIGTERM, then SIGKILL after a grace period), kills, pauses and resumes it, and scales it to N instances.
  *
  * Why it is built this way:
  * - Instances are started through the execution layer (`LocalExecutor.launch`), each in its own process
- *   group, and every signal goes to the group, so a
- *   shell wrapper's children or a server's workers die with it.
+ *   group, and every signal goes to the group, so a shell wrapper's children or a server's workers die
+ *   with it.
  * - A pid file per group in `<stateDir>/processes/` records the instances, so another drctl process (a
  *   later `drctl run`, a drill's cleanup) can find, stop or kill them. The pid file is also the desired
  *   state: an instance removed from it was stopped on purpose and is never restarted.

@@ -1,6 +1,6 @@
 /**
- * The process provider: a site's compute as supervised local processes, so cold, warm and hot standby
- * can be real on one machine. Its actions name a component and a site; the placement gives the command
+ * The process provider: a site's compute as supervised processes, on this machine or on the site's
+ * hosts, so cold, warm and hot standby are real. Its actions name a component and a site; the placement gives the command
  * and its `env`, `cwd`, `port`/`ports`, `ready`, `instances`, `restart` and `grace` fields, and the
  * step's `with:` may override any of them. The supervisor (src/supervise/) does the work, here or on the
  * placement's host; this file declares the actions and their parameters.
