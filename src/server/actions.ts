@@ -4,6 +4,7 @@
  * role it needs here, calls the engine's operator function with the person's name (so approver lists,
  * quorum and four-eyes hold as in the CLI), and tells live clients at once.
  */
+import { z } from 'zod';
 import { approveStep, confirmStep, decideStep, rejectStep } from '../engine/index.ts';
 import type { Decision } from '../engine/index.ts';
 import { allows } from './auth.ts';
@@ -23,6 +24,46 @@ export const RUN_ACTION_ROLES = {
 } as const satisfies Record<string, Role>;
 
 export type RunAction = keyof typeof RUN_ACTION_ROLES;
+
+export const RunParams = z.object({ id: z.string().min(1).max(100) });
+export const StepParams = RunParams.extend({ step: z.string().min(1).max(200) });
+export const Text = z.string().max(10_000);
+
+/**
+ * How the actions whose requests are the same over the API and from a console form are asked for:
+ * method, path (under /api/v1 for the API, absolute for the console), role, parameters and body.
+ * Confirm and reject take a different body from a form (a text field for evidence, `note` as the reason).
+ */
+export const RUN_ACTION_REQUESTS = {
+  approve: {
+    method: 'POST',
+    path: '/runs/:id/steps/:step/approve',
+    role: RUN_ACTION_ROLES.approve,
+    params: StepParams,
+    body: z.object({ note: Text.optional() }),
+  },
+  decide: {
+    method: 'POST',
+    path: '/runs/:id/steps/:step/decide',
+    role: RUN_ACTION_ROLES.decide,
+    params: StepParams,
+    body: z.object({ choice: z.enum(['retry', 'skip', 'done', 'abort']) }),
+  },
+  cancel: {
+    method: 'POST',
+    path: '/runs/:id/cancel',
+    role: RUN_ACTION_ROLES.cancel,
+    params: RunParams,
+    body: z.object({ reason: Text.optional() }),
+  },
+  resume: {
+    method: 'POST',
+    path: '/runs/:id/resume',
+    role: RUN_ACTION_ROLES.resume,
+    params: RunParams,
+    body: z.object({}),
+  },
+} as const;
 
 interface StepInput {
   runId: string;

@@ -15,12 +15,16 @@ import { currentStatus } from './runs.ts';
 
 const LIVE_RUNS_SCANNED = 200;
 
-export function registerMetrics(
-  ctx: Pick<ServerContext, 'metrics' | 'store' | 'hooks' | 'plans'>,
-  readiness: ReadinessCache,
-): MiddlewareHandler {
-  const registers = [ctx.metrics];
+type MetricsContext = Pick<ServerContext, 'metrics' | 'store' | 'hooks' | 'plans'>;
+type Registers = [ServerContext['metrics']];
+
+export function registerMetrics(ctx: MetricsContext, readiness: ReadinessCache): MiddlewareHandler {
+  const registers: Registers = [ctx.metrics];
   collectDefaultMetrics({ register: ctx.metrics, prefix: 'drctl_process_' });
+  runGauges(ctx, registers);
+  approvalGauges(ctx, registers);
+  stepDurations(ctx, registers);
+  readinessGauges(ctx, readiness, registers);
 
   const http = new Histogram({
     name: 'drctl_http_request_duration_seconds',
@@ -29,7 +33,17 @@ export function registerMetrics(
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers,
   });
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    http.observe(
+      { method: c.req.method, route: routePath(c, -1), status: String(c.res.status) },
+      (performance.now() - started) / 1000,
+    );
+  };
+}
 
+function runGauges(ctx: MetricsContext, registers: Registers): void {
   new Gauge({
     name: 'drctl_runs',
     help: 'Runs in the store by status (the newest 1000).',
@@ -45,11 +59,19 @@ export function registerMetrics(
       for (const [status, count] of counts) this.set({ status }, count);
     },
   });
+}
 
+interface WaitingApprovals {
+  labels: Record<string, string>;
+  count: number;
+  /** Seconds the oldest has waited. */
+  oldest: number;
+}
+
+function approvalGauges(ctx: MetricsContext, registers: Registers): void {
   // both approval gauges come from one look at the waiting runs per scrape
-  const readApprovals = shared(() => waitingApprovals());
-  const waitingApprovals = async () => {
-    const byRunbook = new Map<string, { labels: Record<string, string>; count: number; oldest: number }>();
+  const read = shared(async () => {
+    const byRunbook = new Map<string, WaitingApprovals>();
     // the store's status of a live run is not kept current; its journal says whether it waits
     const runs = (await ctx.store.listRuns({ limit: LIVE_RUNS_SCANNED })).filter(
       (run) => !FINAL_RUN_STATUSES.includes(run.status),
@@ -69,31 +91,25 @@ export function registerMetrics(
         byRunbook.set(key, entry);
       }
     }
-    return byRunbook;
-  };
-  new Gauge({
-    name: 'drctl_approvals_waiting',
-    help: 'Approval steps waiting for people, by runbook.',
-    labelNames: ['workload', 'runbook'],
-    registers,
-    async collect() {
-      const entries = await readApprovals();
-      this.reset();
-      for (const entry of entries.values()) this.set(entry.labels, entry.count);
-    },
+    return [...byRunbook.values()];
   });
-  new Gauge({
-    name: 'drctl_approval_wait_oldest_seconds',
-    help: 'How long the oldest approval of each runbook has waited.',
-    labelNames: ['workload', 'runbook'],
+  gauge(
     registers,
-    async collect() {
-      const entries = await readApprovals();
-      this.reset();
-      for (const entry of entries.values()) this.set(entry.labels, entry.oldest);
-    },
-  });
+    'drctl_approvals_waiting',
+    'Approval steps waiting for people, by runbook.',
+    ['workload', 'runbook'],
+    async () => (await read()).map((entry) => ({ labels: entry.labels, value: entry.count })),
+  );
+  gauge(
+    registers,
+    'drctl_approval_wait_oldest_seconds',
+    'How long the oldest approval of each runbook has waited.',
+    ['workload', 'runbook'],
+    async () => (await read()).map((entry) => ({ labels: entry.labels, value: entry.oldest })),
+  );
+}
 
+function stepDurations(ctx: MetricsContext, registers: Registers): void {
   const steps = new Histogram({
     name: 'drctl_step_duration_seconds',
     help: 'Time in attempts of the steps this server drove, by runbook and outcome.',
@@ -116,15 +132,67 @@ export function registerMetrics(
     },
   };
   ctx.hooks.push(hooks);
+}
 
-  interface Sample {
-    labels: Record<string, string>;
-    value: number;
-  }
-  type Readings = Record<'ok' | 'lag' | 'backupAge' | 'probe' | 'rto' | 'rpo' | 'lost', Sample[]>;
-  // prom-client collects all metrics at once: one reading per scrape, shared by the gauges below
-  const read = shared(() => readReadiness());
-  const readReadiness = async (): Promise<Readings> => {
+interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+type Readings = Record<'ok' | 'lag' | 'backupAge' | 'probe' | 'rto' | 'rpo' | 'lost', Sample[]>;
+
+const FACT_LABELS = ['plan', 'component', 'site'];
+const DRILL_LABELS = ['workload', 'scenario'];
+
+/** The readiness gauges: name, help, labels and which reading each shows. */
+const READINESS_GAUGES: [string, string, string[], keyof Readings][] = [
+  [
+    'drctl_readiness_ok',
+    'Whether a readiness fact holds (1) or not (0), by component, site and fact.',
+    [...FACT_LABELS, 'fact'],
+    'ok',
+  ],
+  [
+    'drctl_replication_lag_seconds',
+    'Acknowledged writes at risk on a standby, in seconds.',
+    FACT_LABELS,
+    'lag',
+  ],
+  [
+    'drctl_backup_age_seconds',
+    'Age of the newest backup, by component and the site holding it.',
+    FACT_LABELS,
+    'backupAge',
+  ],
+  [
+    'drctl_probe_up',
+    'Result of the last probe of a component at a site (1 up, 0 down).',
+    FACT_LABELS,
+    'probe',
+  ],
+  [
+    'drctl_drill_rto_seconds',
+    'RTO measured by the newest drill of each workload (as the client saw it).',
+    DRILL_LABELS,
+    'rto',
+  ],
+  [
+    'drctl_drill_rpo_seconds',
+    'Data lost in the newest drill of each workload, in seconds of acknowledged writes.',
+    DRILL_LABELS,
+    'rpo',
+  ],
+  [
+    'drctl_drill_lost_writes',
+    'Acknowledged writes lost in the newest drill of each workload.',
+    DRILL_LABELS,
+    'lost',
+  ],
+];
+
+function readinessGauges(ctx: MetricsContext, readiness: ReadinessCache, registers: Registers): void {
+  // prom-client collects all metrics at once: one reading per scrape, shared by the gauges
+  const read = shared(async (): Promise<Readings> => {
     const out: Readings = { ok: [], lag: [], backupAge: [], probe: [], rto: [], rpo: [], lost: [] };
     for (const plan of ctx.plans.list()) {
       for (const fact of readiness.report(plan)?.facts ?? []) {
@@ -146,73 +214,30 @@ export function registerMetrics(
       if (drill.rpoMs !== undefined) out.rpo.push({ labels, value: drill.rpoMs / 1000 });
     }
     return out;
-  };
-  const readinessGauge = (name: string, help: string, labelNames: string[], key: keyof Readings): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers,
-      async collect() {
-        const samples = (await read())[key];
-        this.reset();
-        for (const sample of samples) this.set(sample.labels, sample.value);
-      },
-    });
-  };
-  const facts = ['plan', 'component', 'site'];
-  const drills = ['workload', 'scenario'];
-  readinessGauge(
-    'drctl_readiness_ok',
-    'Whether a readiness fact holds (1) or not (0), by component, site and fact.',
-    [...facts, 'fact'],
-    'ok',
-  );
-  readinessGauge(
-    'drctl_replication_lag_seconds',
-    'Acknowledged writes at risk on a standby, in seconds.',
-    facts,
-    'lag',
-  );
-  readinessGauge(
-    'drctl_backup_age_seconds',
-    'Age of the newest backup, by component and the site holding it.',
-    facts,
-    'backupAge',
-  );
-  readinessGauge(
-    'drctl_probe_up',
-    'Result of the last probe of a component at a site (1 up, 0 down).',
-    facts,
-    'probe',
-  );
-  readinessGauge(
-    'drctl_drill_rto_seconds',
-    'RTO measured by the newest drill of each workload (as the client saw it).',
-    drills,
-    'rto',
-  );
-  readinessGauge(
-    'drctl_drill_rpo_seconds',
-    'Data lost in the newest drill of each workload, in seconds of acknowledged writes.',
-    drills,
-    'rpo',
-  );
-  readinessGauge(
-    'drctl_drill_lost_writes',
-    'Acknowledged writes lost in the newest drill of each workload.',
-    drills,
-    'lost',
-  );
+  });
+  for (const [name, help, labelNames, key] of READINESS_GAUGES)
+    gauge(registers, name, help, labelNames, async () => (await read())[key]);
+}
 
-  return async (c, next) => {
-    const started = performance.now();
-    await next();
-    http.observe(
-      { method: c.req.method, route: routePath(c, -1), status: String(c.res.status) },
-      (performance.now() - started) / 1000,
-    );
-  };
+/** A gauge whose samples are read afresh at each scrape. */
+function gauge(
+  registers: Registers,
+  name: string,
+  help: string,
+  labelNames: string[],
+  samples: () => Promise<Sample[]>,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers,
+    async collect() {
+      const current = await samples();
+      this.reset();
+      for (const sample of current) this.set(sample.labels, sample.value);
+    },
+  });
 }
 
 /** One call in flight at a time: prom-client starts every metric's collect in the same tick of a scrape. */

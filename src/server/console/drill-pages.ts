@@ -12,7 +12,7 @@ import { redactText } from '../redact.ts';
 import { drillJobBody, drillJobsTable, drillStartForm, emergencyStopForm } from './drills.ts';
 import { noticeLine, page } from './layout.ts';
 import { drillsBody } from './pages.ts';
-import { RunParams } from './kit.ts';
+import { RunParams } from '../actions.ts';
 import type { ConsoleKit } from './kit.ts';
 
 export function registerDrillPages(api: Api, ctx: ServerContext, kit: ConsoleKit): void {

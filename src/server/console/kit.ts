@@ -4,7 +4,6 @@
  * read. Built once per server by `consoleKit`.
  */
 import type { Context } from 'hono';
-import { z } from 'zod';
 import { analyzePlan } from '../../analysis/index.ts';
 import { AUDIT_STREAM, remoteAddress } from '../api.ts';
 import type { Principal } from '../auth.ts';
@@ -17,10 +16,6 @@ import type { Fragment } from './layout.ts';
 /** Pages allow only drctl's own scripts and styles; inline styles stay for the rendered documents. */
 export const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
-
-export const RunParams = z.object({ id: z.string().min(1).max(100) });
-export const StepParams = RunParams.extend({ step: z.string().min(1).max(200) });
-export const Text = z.string().max(10_000);
 
 export type ConsoleKit = ReturnType<typeof consoleKit>;
 

@@ -5,10 +5,9 @@
  */
 import { z } from 'zod';
 import type { Api } from '../api.ts';
-import { RUN_ACTION_ROLES, runActions } from '../actions.ts';
+import { RUN_ACTION_REQUESTS, RUN_ACTION_ROLES, StepParams, Text, runActions } from '../actions.ts';
 import type { ServerContext } from '../context.ts';
 import { formEvidence } from '../routes/runs.ts';
-import { RunParams, StepParams, Text } from './kit.ts';
 import type { ConsoleKit } from './kit.ts';
 
 export function registerRunForms(api: Api, ctx: ServerContext, kit: ConsoleKit): void {
@@ -39,12 +38,9 @@ export function registerRunForms(api: Api, ctx: ServerContext, kit: ConsoleKit):
   // approve and reject are open to every signed-in person here, so that a refusal (role, four-eyes)
   // is shown on the page with its reason; the actions decide
   api.page({
-    method: 'POST',
-    path: '/runs/:id/steps/:step/approve',
+    ...RUN_ACTION_REQUESTS.approve,
     role: 'viewer',
     summary: 'Approve a step',
-    params: StepParams,
-    body: z.object({ note: Text.optional() }),
     handler: ({ c, params, body, principal }) =>
       act(c, principal, runPath(params.id), async () => {
         await actions.approve(principal, { runId: params.id, step: params.step, note: body.note });
@@ -68,12 +64,8 @@ export function registerRunForms(api: Api, ctx: ServerContext, kit: ConsoleKit):
   });
 
   api.page({
-    method: 'POST',
-    path: '/runs/:id/steps/:step/decide',
-    role: RUN_ACTION_ROLES.decide,
+    ...RUN_ACTION_REQUESTS.decide,
     summary: 'Decide for an escalated step',
-    params: StepParams,
-    body: z.object({ choice: z.enum(['retry', 'skip', 'done', 'abort']) }),
     handler: ({ c, params, body, principal }) =>
       act(c, principal, runPath(params.id), async () => {
         await actions.decide(principal, { runId: params.id, step: params.step, choice: body.choice });
@@ -82,12 +74,8 @@ export function registerRunForms(api: Api, ctx: ServerContext, kit: ConsoleKit):
   });
 
   api.page({
-    method: 'POST',
-    path: '/runs/:id/cancel',
-    role: RUN_ACTION_ROLES.cancel,
+    ...RUN_ACTION_REQUESTS.cancel,
     summary: 'Cancel a run',
-    params: RunParams,
-    body: z.object({ reason: Text.optional() }),
     handler: ({ c, params, body, principal }) =>
       act(c, principal, runPath(params.id), async () => {
         await actions.cancel(principal, { runId: params.id, reason: body.reason });
@@ -96,12 +84,8 @@ export function registerRunForms(api: Api, ctx: ServerContext, kit: ConsoleKit):
   });
 
   api.page({
-    method: 'POST',
-    path: '/runs/:id/resume',
-    role: RUN_ACTION_ROLES.resume,
+    ...RUN_ACTION_REQUESTS.resume,
     summary: 'Resume a run',
-    params: RunParams,
-    body: z.object({}),
     handler: ({ c, params, principal }) =>
       act(c, principal, runPath(params.id), async () => {
         await actions.resume(principal, { runId: params.id });

@@ -15,7 +15,7 @@ import { sharedRunView } from '../routes/runs.ts';
 import { noticeLine, page } from './layout.ts';
 import { confirmStartBody, runsBody, startBody } from './pages.ts';
 import { runBody } from './run.ts';
-import { RunParams } from './kit.ts';
+import { RunParams } from '../actions.ts';
 import type { ConsoleKit } from './kit.ts';
 
 export function registerRunPages(api: Api, ctx: ServerContext, kit: ConsoleKit): void {

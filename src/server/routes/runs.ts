@@ -10,7 +10,14 @@ import { FINAL_RUN_STATUSES } from '../../store/index.ts';
 import type { RunRecord, RunStatus } from '../../store/index.ts';
 import { RedactedJson } from '../api.ts';
 import type { Api, UploadedFile } from '../api.ts';
-import { RUN_ACTION_ROLES, runActions } from '../actions.ts';
+import {
+  RUN_ACTION_REQUESTS,
+  RUN_ACTION_ROLES,
+  RunParams,
+  StepParams,
+  Text,
+  runActions,
+} from '../actions.ts';
 import type { ServerContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { redactAnswer } from '../redact.ts';
@@ -24,10 +31,6 @@ const RUN_STATUSES = [
   'cancelled',
   'rolled-back',
 ] as const satisfies RunStatus[];
-
-const RunParams = z.object({ id: z.string().min(1).max(100) });
-const StepParams = RunParams.extend({ step: z.string().min(1).max(200) });
-const Text = z.string().max(10_000);
 
 const RunSummary = z.object({
   id: z.string(),
@@ -199,8 +202,13 @@ export function formEvidence(
 }
 
 export function registerRuns(api: Api, ctx: ServerContext): void {
-  const actions = runActions(ctx);
+  registerRunList(api, ctx);
+  registerRunStart(api, ctx);
+  registerRunReads(api, ctx);
+  registerRunActions(api, ctx);
+}
 
+function registerRunList(api: Api, ctx: ServerContext): void {
   api.route({
     method: 'GET',
     path: '/runs',
@@ -226,7 +234,9 @@ export function registerRuns(api: Api, ctx: ServerContext): void {
       return { runs: runs.map((run) => summaryOf(run, driving.has(run.id))) };
     },
   });
+}
 
+function registerRunStart(api: Api, ctx: ServerContext): void {
   api.route({
     method: 'POST',
     path: '/runs',
@@ -276,7 +286,10 @@ export function registerRuns(api: Api, ctx: ServerContext): void {
       return viewOfRun(ctx, driver.runId);
     },
   });
+}
 
+/** One run: its view, journal, evidence and chain. */
+function registerRunReads(api: Api, ctx: ServerContext): void {
   api.route({
     method: 'GET',
     path: '/runs/:id',
@@ -333,14 +346,15 @@ export function registerRuns(api: Api, ctx: ServerContext): void {
     params: RunParams,
     handler: ({ params }) => verifyRun(ctx.store, params.id),
   });
+}
+
+/** What people do to a run: the server's actions (../actions.ts), answered with the run's view. */
+function registerRunActions(api: Api, ctx: ServerContext): void {
+  const actions = runActions(ctx);
 
   api.route({
-    method: 'POST',
-    path: '/runs/:id/steps/:step/approve',
-    role: RUN_ACTION_ROLES.approve,
+    ...RUN_ACTION_REQUESTS.approve,
     summary: 'Approve a step waiting for approval',
-    params: StepParams,
-    body: z.object({ note: Text.optional() }),
     response: Run,
     handler: async ({ params, body, principal }) => {
       await actions.approve(principal, { runId: params.id, step: params.step, note: body.note });
@@ -390,12 +404,8 @@ export function registerRuns(api: Api, ctx: ServerContext): void {
   });
 
   api.route({
-    method: 'POST',
-    path: '/runs/:id/steps/:step/decide',
-    role: RUN_ACTION_ROLES.decide,
+    ...RUN_ACTION_REQUESTS.decide,
     summary: 'Decide for an escalated or interrupted step',
-    params: StepParams,
-    body: z.object({ choice: z.enum(['retry', 'skip', 'done', 'abort']) }),
     response: Run,
     handler: async ({ params, body, principal }) => {
       await actions.decide(principal, { runId: params.id, step: params.step, choice: body.choice });
@@ -404,12 +414,8 @@ export function registerRuns(api: Api, ctx: ServerContext): void {
   });
 
   api.route({
-    method: 'POST',
-    path: '/runs/:id/cancel',
-    role: RUN_ACTION_ROLES.cancel,
+    ...RUN_ACTION_REQUESTS.cancel,
     summary: 'Cancel a run',
-    params: RunParams,
-    body: z.object({ reason: Text.optional() }),
     response: Run,
     handler: async ({ params, body, principal }) => {
       await actions.cancel(principal, { runId: params.id, reason: body.reason });
@@ -418,12 +424,8 @@ export function registerRuns(api: Api, ctx: ServerContext): void {
   });
 
   api.route({
-    method: 'POST',
-    path: '/runs/:id/resume',
-    role: RUN_ACTION_ROLES.resume,
+    ...RUN_ACTION_REQUESTS.resume,
     summary: 'Drive a run no process drives (after a crash, a pause, a decision)',
-    params: RunParams,
-    body: z.object({}),
     response: Run,
     handler: async ({ params, principal }) => {
       await actions.resume(principal, { runId: params.id });
