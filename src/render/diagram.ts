@@ -2,7 +2,7 @@
 // Layered layout: one column per dependency wave, left to right in recovery order (seed 000: recover the
 // foundation, then follow the workflow left to right); rows inside a column are ordered by the average row
 // of their neighbours, a few sweeps each way, which removes most crossings for plans of this size.
-import type { DependencyGraph, GraphNode } from './document.ts';
+import type { DependencyGraph, GraphNode } from './document-model.ts';
 import { escapeHtml } from './escape.ts';
 
 const NODE_WIDTH = 184;

@@ -2,7 +2,7 @@
 // images fetched, so it opens from a USB stick with the network down. Print styles start every chapter on a
 // new page, hide the navigation and keep a step's fields together.
 import { renderDiagramSvg } from './diagram.ts';
-import type { Block, Inline, InlinePart, RunbookDocument } from './document.ts';
+import type { Block, Inline, InlinePart, RunbookDocument } from './document-model.ts';
 import { escapeHtml } from './escape.ts';
 
 const STYLE = `

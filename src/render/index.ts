@@ -5,12 +5,14 @@
  * document carries the plan's content hash and the time it was rendered, so a printed copy says which plan it is.
  */
 import type { Plan } from '../plan/model.ts';
-import { buildDocument, type RenderOptions } from './document.ts';
+import { buildDocument } from './document.ts';
+import type { RenderOptions } from './document-model.ts';
 import { writeHtml } from './html.ts';
 import { writeMarkdown } from './markdown.ts';
 
-export { buildDocument, CHAPTERS } from './document.ts';
-export type { Block, Chapter, ChapterId, RenderOptions, RunbookDocument } from './document.ts';
+export { buildDocument } from './document.ts';
+export { CHAPTERS } from './document-model.ts';
+export type { Block, Chapter, ChapterId, RenderOptions, RunbookDocument } from './document-model.ts';
 export { CHROMIUM_ARGS, findChromium, htmlToPdf, renderPdf } from './pdf.ts';
 export { escapeHtml } from './escape.ts';
 export type { PdfOptions } from './pdf.ts';

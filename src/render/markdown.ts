@@ -1,6 +1,6 @@
 // The runbook document as Markdown (CommonMark with GitHub tables). It must read well as plain text too,
 // since it is what people open in a terminal or a repository viewer when everything else is down.
-import type { Block, DependencyGraph, Inline, InlinePart, RunbookDocument } from './document.ts';
+import type { Block, DependencyGraph, Inline, InlinePart, RunbookDocument } from './document-model.ts';
 
 export function writeMarkdown(doc: RunbookDocument): string {
   const out: string[] = [];

@@ -5,7 +5,8 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import type { Plan } from '../plan/model.ts';
-import { buildDocument, type RenderOptions } from './document.ts';
+import { buildDocument } from './document.ts';
+import type { RenderOptions } from './document-model.ts';
 import { escapeHtml } from './escape.ts';
 import { writeHtml } from './html.ts';
 
