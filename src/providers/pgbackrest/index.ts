@@ -6,32 +6,29 @@
  * incremental backups, restore to the end of the archive or a point in time, expire by the plan's
  * retention, and report `info`; evidence is pgBackRest's own JSON. See docs/providers/pgbackrest.md.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
+import { shellQuote } from '../../exec/index.ts';
 import type { Component, Plan, Retention } from '../../plan/model.ts';
 import { formatDuration } from '../../plan/duration.ts';
 import { Id } from '../../plan/schema.ts';
-import { RetentionParams } from '../../backup/resolve.ts';
-import { chownToServer, findPgBinaries } from '../../pg/binaries.ts';
+import { RetentionParams, planPath } from '../../backup/resolve.ts';
 import { one, withClient } from '../../pg/client.ts';
-import { PgServer } from '../../pg/server.ts';
 import { describeCorruption, lastCorruption } from '../../pg/corruption.ts';
 import { defineAction } from '../provider.ts';
 import type { ActionContext, PreflightCheck, Provider, ReadinessFact } from '../provider.ts';
-import { freeBytes } from '../../system/probes.ts';
 import {
   PGBACKREST_ERRORS,
   archiveCommand,
   ensureRepositoryDir,
-  findPgbackrest,
   pgbackrest,
   pgbackrestTarget,
+  prepare,
   stanzaInfo,
 } from './pgbackrest.ts';
 import type { BackupSet, PgbackrestTarget, StanzaInfo } from './pgbackrest.ts';
+import { freeDisk, prepareDataDir, startRestored } from './restored-server.ts';
 
 export { PGBACKREST_ERRORS, pgbackrestTarget, stanzaInfo, findPgbackrest } from './pgbackrest.ts';
 
@@ -41,15 +38,24 @@ const targetParams = {
     "The backup policy, by its site. @default the component's first pgBackRest policy",
   ),
   site: Id.optional().describe('Site of the PostgreSQL server backed up. @default the primary placement'),
+  host: Id.optional().describe(
+    "Host of the plan pgbackrest runs on. @default the placement's host (the database's), else this machine",
+  ),
 };
 
 function target(
-  params: { component: string; to?: string | undefined; site?: string | undefined },
+  params: {
+    component: string;
+    to?: string | undefined;
+    site?: string | undefined;
+    host?: string | undefined;
+  },
   ctx: ActionContext,
 ): PgbackrestTarget {
   return pgbackrestTarget(ctx.plan, params.component, {
     to: params.to,
     site: params.site,
+    host: params.host,
     stateDir: ctx.stateDir,
   });
 }
@@ -77,7 +83,7 @@ function restoredServerUrl(
 
 /** Points the server's archive_command at this policy's stanza; archive_mode must already be on. */
 async function setArchiveCommand(t: PgbackrestTarget): Promise<{ command: string; changed: boolean }> {
-  const command = archiveCommand(t);
+  const command = await archiveCommand(t);
   const subject = { component: t.component.id, site: t.site };
   return withClient(subject, serverUrl(t), async (client) => {
     const row = await one<{ mode: string; command: string }>(
@@ -128,15 +134,25 @@ export function retentionDays(keep: Retention): number {
 
 // --------------------------------------------------------------------------------------- preflight
 
-/** pgbackrest is on PATH (the server's archive_command names it too). */
+const MISSING = new Set<string>([PGBACKREST_ERRORS.MISSING, 'DRCTL_HOST_COMMAND_MISSING']);
+
+/** pgbackrest is on PATH where it runs (the server's archive_command names it too). */
 const pgbackrestInstalled: PreflightCheck = {
   name: 'pgbackrest installed',
   kind: 'tool',
-  async run() {
+  async run(params, ctx) {
+    let t: PgbackrestTarget;
     try {
-      return { ok: true, message: `pgBackRest at ${findPgbackrest()}` };
+      t = target(params as { component: string }, ctx);
+    } catch {
+      return undefined; // a policy or placement that is missing is the other check's finding
+    }
+    try {
+      const { program } = await prepare(t);
+      const where = t.executor.host === undefined ? '' : ` on ${t.executor.where}`;
+      return { ok: true, message: `pgBackRest at ${program}${where}` };
     } catch (error) {
-      if (!(error instanceof DrctlError)) throw error;
+      if (!(error instanceof DrctlError) || !MISSING.has(error.code)) throw error;
       return { ok: false, message: `${error.message}; ${error.hint ?? ''}`, observed: { code: error.code } };
     }
   },
@@ -152,21 +168,15 @@ function stanzaReadable(needsBackup: boolean): PreflightCheck {
     name: needsBackup ? 'stanza readable with a backup that fits' : 'stanza readable in its repository',
     kind: needsBackup ? 'capacity' : 'credentials',
     async run(params, ctx) {
-      let t: PgbackrestTarget;
-      try {
-        findPgbackrest();
-        t = target(params as { component: string; to?: string; site?: string }, ctx);
-      } catch (error) {
-        // a missing program is reported once, by pgbackrest installed; a missing policy or secret here
-        if (error instanceof DrctlError && error.code === PGBACKREST_ERRORS.MISSING) return undefined;
-        throw error;
-      }
+      const t = target(params as { component: string }, ctx);
       const where = `stanza ${t.stanza} of ${t.component.id} in ${t.repository}`;
       let info: StanzaInfo;
       try {
         info = await stanzaInfo(t, ctx.signal);
       } catch (error) {
         if (!(error instanceof DrctlError)) throw error;
+        // a missing program is reported once, by pgbackrest installed
+        if (MISSING.has(error.code)) return undefined;
         return { ok: false, message: error.message, observed: { code: error.code } };
       }
       const newest = info.backup.at(-1);
@@ -178,8 +188,7 @@ function stanzaReadable(needsBackup: boolean): PreflightCheck {
       if (newest === undefined)
         return { ok: false, message: `${where} holds no backup to restore`, observed: { backups: 0 } };
       const { data_dir: dataDir, target: into } = params as { data_dir?: string; target?: string };
-      const path = existingParent(dataDir ?? into ?? t.dataDir);
-      const free = freeBytes(path);
+      const { path, free } = await freeDisk(t.executor, dataDir ?? into ?? t.dataDir);
       const needed = newest.info?.size ?? 0;
       return free >= needed
         ? { ok: true, message: `${free} bytes free at ${path} for backup ${newest.label} (${needed} bytes)` }
@@ -190,13 +199,6 @@ function stanzaReadable(needsBackup: boolean): PreflightCheck {
           };
     },
   };
-}
-
-/** The nearest directory that exists: a restore creates its data directory, on the disk of its parent. */
-function existingParent(path: string): string {
-  let dir = path;
-  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
 }
 
 export const pgbackrestProvider = {
@@ -219,7 +221,7 @@ export const pgbackrestProvider = {
       evidence: ['stanza'],
       async run(params, ctx) {
         const t = target(params, ctx);
-        ensureRepositoryDir(t);
+        await ensureRepositoryDir(t);
         const archive = await setArchiveCommand(t);
         const result = await pgbackrest(t, 'stanza-create', [], { signal: ctx.signal });
         const evidence = {
@@ -351,7 +353,7 @@ export const pgbackrestProvider = {
         const scratch = dataDir !== t.dataDir;
         // the placement's own directory is restored with --delta (pgBackRest keeps what matches and
         // refuses while the server runs); a scratch directory must be empty or emptied
-        if (scratch) prepareDataDir(dataDir, params.force === true, t.component.id);
+        if (scratch) await prepareDataDir(t.executor, dataDir, params.force === true, t.component.id);
         const args = [`--pg1-path=${dataDir}`];
         const corruption =
           params.before === undefined ? undefined : lastCorruption(ctx.stateDir, t.component.id);
@@ -400,7 +402,7 @@ export const pgbackrestProvider = {
           restoreMs: Math.round(result.durationMs),
         };
         if (params.port !== undefined) {
-          const server = await startRestored(t, dataDir, params.port, ctx);
+          const server = await startRestored(t, dataDir, params.port, serverUrl(t, params.port), ctx);
           evidence.port = params.port;
           evidence.pid = server.pid;
           evidence.recoveredInMs = Math.round(performance.now() - started);
@@ -486,6 +488,25 @@ export const pgbackrestProvider = {
   },
   checks: {},
   readiness: pgbackrestReadiness,
+  // pgbackrest runs on the database's host: the repository and the data directory are paths there
+  hostNeeds: (component, plan) =>
+    component.backups.some((b) => b.engine === 'pgbackrest')
+      ? component.placement.flatMap((placement) => {
+          const dataDir = placement.fields['data_dir'];
+          const repositories = component.backups.flatMap((b) =>
+            b.engine === 'pgbackrest' && b.repository !== undefined ? [planPath(plan, b.repository)] : [],
+          );
+          return placement.host === undefined
+            ? []
+            : [
+                {
+                  host: placement.host,
+                  tools: ['pgbackrest'],
+                  paths: [...(typeof dataDir === 'string' ? [planPath(plan, dataDir)] : []), ...repositories],
+                },
+              ];
+        })
+      : [],
   preflight: {
     stanza_create: [pgbackrestInstalled],
     check: [pgbackrestInstalled, stanzaReadable(false)],
@@ -495,69 +516,6 @@ export const pgbackrestProvider = {
     info: [pgbackrestInstalled, stanzaReadable(false)],
   },
 } satisfies Provider;
-
-/** An empty data directory the server's user owns with the mode PostgreSQL insists on. */
-function prepareDataDir(dir: string, force: boolean, component: string): void {
-  mkdirSync(dir, { recursive: true });
-  const entries = readdirSync(dir);
-  if (entries.length > 0) {
-    if (!force)
-      throw new DrctlError(
-        PGBACKREST_ERRORS.TARGET_NOT_EMPTY,
-        `restore target ${dir} of "${component}" is not empty (${entries.length} entries)`,
-        {
-          hint: 'restore into an empty directory, or say force: true to empty it first',
-          details: { target: dir },
-        },
-      );
-    for (const entry of entries) rmSync(join(dir, entry), { recursive: true, force: true });
-  }
-  chmodSync(dir, 0o700);
-  chownToServer(dir);
-}
-
-/** Starts PostgreSQL on a restored directory and waits until recovery has ended and it takes writes. */
-async function startRestored(
-  t: PgbackrestTarget,
-  dataDir: string,
-  port: number,
-  ctx: ActionContext,
-): Promise<PgServer> {
-  const binDir = t.placement.fields.bin_dir;
-  const binaries = findPgBinaries(typeof binDir === 'string' && binDir !== '' ? binDir : undefined);
-  const logFile = join(dirname(t.configFile), `restore-${port}.log`);
-  const server = await PgServer.start({
-    binaries,
-    dataDir,
-    port,
-    // the production socket directory is not this server's; TCP only
-    socketDir: '',
-    logFile,
-    persistent: true,
-    // its restore_command (archive-get) decrypts WAL from an encrypted repository
-    ...(t.env.PGBACKREST_REPO1_CIPHER_PASS === undefined
-      ? {}
-      : { env: { PGBACKREST_REPO1_CIPHER_PASS: t.env.PGBACKREST_REPO1_CIPHER_PASS } }),
-    signal: ctx.signal,
-  });
-  const url = serverUrl(t, port);
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const row = await withClient({ component: t.component.id, site: t.site }, url, (client) =>
-      one<{ recovering: boolean }>(client, 'select pg_is_in_recovery() as recovering'),
-    ).catch(() => undefined);
-    if (row?.recovering === false) return server;
-    if (!server.running || Date.now() > deadline || ctx.signal.aborted) {
-      await server.kill();
-      throw new DrctlError(
-        PGBACKREST_ERRORS.FAILED,
-        `the server restored from pgBackRest stanza ${t.stanza} did not finish recovery`,
-        { hint: `see ${logFile}` },
-      );
-    }
-    await sleep(100);
-  }
-}
 
 /**
  * Newest backup age against the policy's interval, and WAL archive continuity: the archive reaches from the
@@ -623,7 +581,7 @@ async function walFact(
       ok: false,
       message: `the pgBackRest archive of stanza ${t.stanza} holds no WAL after a backup yet`,
     };
-  const gap = walGap(t, archive.id, newest.archive.start, archive.max);
+  const gap = await walGap(t, archive.id, newest.archive.start, archive.max);
   if (gap !== undefined)
     return {
       ...base,
@@ -667,16 +625,23 @@ async function walFact(
  * The first segment missing between `from` and `to` in a local repository's archive (segments are
  * TTTTTTTTXXXXXXXXYYYYYYYY with 256 16 MB segments per XXXXXXXX). Only the newest timeline is followed.
  */
-function walGap(t: PgbackrestTarget, archiveId: string, from: string, to: string): string | undefined {
+async function walGap(
+  t: PgbackrestTarget,
+  archiveId: string,
+  from: string,
+  to: string,
+): Promise<string | undefined> {
   const root = join(t.repository, 'archive', t.stanza, archiveId);
+  // listed where pgbackrest runs: the repository is a path there
+  const listed = await t.executor.run(`cd ${shellQuote(root)} && find . -mindepth 2 -maxdepth 2 -type f`, {
+    outputLimit: 1024 ** 3,
+  });
+  // not a repository drctl can list; info's range is all there is
+  if (listed.exitCode !== 0) return undefined;
   const present = new Set<string>();
-  try {
-    for (const dir of readdirSync(root)) {
-      if (!/^[0-9A-F]{16}$/.test(dir)) continue;
-      for (const file of readdirSync(join(root, dir))) present.add(file.slice(0, 24));
-    }
-  } catch {
-    return undefined; // not a local repository drctl can list; info's range is all there is
+  for (const line of listed.stdout.split('\n')) {
+    const [, dir = '', file = ''] = line.split('/');
+    if (/^[0-9A-F]{16}$/.test(dir)) present.add(file.slice(0, 24));
   }
   const timeline = to.slice(0, 8);
   let log = parseInt(from.slice(8, 16), 16);

@@ -1,18 +1,25 @@
 /**
- * Running the pgbackrest binary. Every option lives in a config file drctl writes per backup policy (so the
- * server's archive_command and drctl's own calls read the same settings); the database password
- * (PGPASSWORD) and the repository cipher pass (PGBACKREST_REPO1_CIPHER_PASS) go in pgbackrest's
- * environment only. When drctl is root, pgbackrest runs as the PostgreSQL server's OS user, like the
- * archive_command the server runs, so every file in the repository has one owner.
+ * Running the pgbackrest binary, on the database's host or here, through the execution layer. Every option
+ * lives in a config file drctl writes per backup policy on the machine pgbackrest runs on (so the server's
+ * archive_command and drctl's own calls read the same settings); the database password (PGPASSWORD) and
+ * the repository cipher pass (PGBACKREST_REPO1_CIPHER_PASS) go in pgbackrest's environment only — inside
+ * the SSH channel on a host. When drctl (or the host's login) is root, pgbackrest runs as the PostgreSQL
+ * server's OS user, like the archive_command the server runs, so every file in the repository has one owner.
  */
-import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
 import { DrctlError } from '../../errors.ts';
+import {
+  CommandMissingError,
+  executorOn,
+  hostStatePath,
+  missingCommand,
+  shellQuote,
+} from '../../exec/index.ts';
+import type { Executor } from '../../exec/index.ts';
 import { expandEnv } from '../../plan/lookup.ts';
 import type { BackupPolicy, Component, Placement, Plan } from '../../plan/model.ts';
 import { findComponent, planPath } from '../../backup/resolve.ts';
-import { chownToServer, serverRunAs } from '../../pg/binaries.ts';
 
 export const PGBACKREST_ERRORS = {
   MISSING: 'DRCTL_PGBACKREST_MISSING',
@@ -63,18 +70,28 @@ export interface PgbackrestTarget {
   port: number;
   socketDir: string;
   user: string;
-  /** The config file drctl writes; its directory also holds the lock, log and spool directories. */
-  configFile: string;
+  /**
+   * Directory of the config file drctl writes (it also holds the lock, log and spool directories), as one
+   * word for the shell where pgbackrest runs (`"$HOME"/...` under a host's relative state_dir).
+   */
+  configDir: string;
   env: Record<string, string>;
   /** Whether the repository is encrypted (the policy names a cipher pass). */
   encrypted: boolean;
+  /** Where pgbackrest runs: the database's host (the placement's, or the action's `host:`), or this machine. */
+  executor: Executor;
 }
 
 /** The pgBackRest policy of a component (the one going to `to`, else its first) and the placement it backs up. */
 export function pgbackrestTarget(
   plan: Plan,
   componentId: string,
-  options: { to?: string | undefined; site?: string | undefined; stateDir: string },
+  options: {
+    to?: string | undefined;
+    site?: string | undefined;
+    host?: string | undefined;
+    stateDir: string;
+  },
 ): PgbackrestTarget {
   const { component } = findComponent(plan, componentId);
   const policy = component.backups.find(
@@ -117,7 +134,12 @@ export function pgbackrestTarget(
     expandUrl(placement.url ?? 'postgres://postgres@localhost:5432/postgres', component.id),
   );
   const stanza = policy.stanza ?? component.id;
-  const configFile = join(options.stateDir, 'pgbackrest', `${stanza}--${policy.to}`, 'pgbackrest.conf');
+  const executor = executorOn(plan, options.host ?? placement.host);
+  const configName = `${stanza}--${policy.to}`;
+  const configDir =
+    executor.host === undefined
+      ? shellQuote(join(options.stateDir, 'pgbackrest', configName))
+      : hostStatePath(executor, 'pgbackrest', configName);
   const env: Record<string, string> = {};
   const password = decodeURIComponent(url.password);
   if (password !== '') env.PGPASSWORD = password;
@@ -147,9 +169,10 @@ export function pgbackrestTarget(
     port: url.port === '' ? 5432 : Number(url.port),
     socketDir,
     user: decodeURIComponent(url.username) || 'postgres',
-    configFile,
+    configDir,
     env,
     encrypted,
+    executor,
   };
 }
 
@@ -172,111 +195,173 @@ function expandUrl(text: string, component: string): string {
   );
 }
 
+/** The OS user PostgreSQL runs as: pgbackrest runs as it (and owns what drctl makes) when drctl is root. */
+const SERVER_USER = (): string => process.env['DRCTL_PG_OS_USER'] ?? 'postgres';
+
+/** Where the policy's config is, and the pgbackrest program, on the machine pgbackrest runs on. */
+export interface Prepared {
+  configFile: string;
+  program: string;
+}
+
+const prepared = new WeakMap<PgbackrestTarget, Promise<Prepared>>();
+
 /**
- * Writes the policy's config file (and its lock, log and spool directories). Written on every call, so a
- * changed plan is what the next archive-push reads; no secret goes in it.
+ * Writes the policy's config file (and its lock, log and spool directories) where pgbackrest runs, and
+ * finds the program there: one command. Written for every action, so a changed plan is what the next
+ * archive-push reads; no secret goes in it.
  */
-export function writeConfig(target: PgbackrestTarget): void {
-  const dir = dirname(target.configFile);
-  for (const sub of ['lock', 'log', 'spool']) mkdirSync(join(dir, sub), { recursive: true });
-  const global = {
-    'repo1-path': target.repository,
-    'lock-path': join(dir, 'lock'),
-    'log-path': join(dir, 'log'),
-    'spool-path': join(dir, 'spool'),
-    'log-level-file': 'detail',
-    'start-fast': 'y',
-    ...(target.encrypted ? { 'repo1-cipher-type': 'aes-256-cbc' } : {}),
-  };
-  const stanza = {
-    'pg1-path': target.dataDir,
-    'pg1-port': String(target.port),
-    'pg1-socket-path': target.socketDir,
-    'pg1-user': target.user,
-  };
-  const section = (name: string, values: Record<string, string>): string =>
-    `[${name}]\n${Object.entries(values)
-      .map(([key, value]) => `${key}=${value}`)
-      .join('\n')}\n`;
-  writeFileSync(target.configFile, `${section('global', global)}\n${section(target.stanza, stanza)}`);
-  // the server's OS user runs archive-push with this config and writes the lock and log directories
-  for (const path of [dir, join(dir, 'lock'), join(dir, 'log'), join(dir, 'spool'), target.configFile])
-    chownToServer(path);
+export function prepare(target: PgbackrestTarget): Promise<Prepared> {
+  let done = prepared.get(target);
+  if (done === undefined) {
+    done = writeConfig(target);
+    prepared.set(target, done);
+  }
+  return done;
+}
+
+async function writeConfig(target: PgbackrestTarget): Promise<Prepared> {
+  const global = [
+    `repo1-path=${target.repository}`,
+    '"lock-path=$d/lock"',
+    '"log-path=$d/log"',
+    '"spool-path=$d/spool"',
+    'log-level-file=detail',
+    'start-fast=y',
+    ...(target.encrypted ? ['repo1-cipher-type=aes-256-cbc'] : []),
+  ];
+  const stanza = [
+    `pg1-path=${target.dataDir}`,
+    `pg1-port=${target.port}`,
+    `pg1-socket-path=${target.socketDir}`,
+    `pg1-user=${target.user}`,
+  ];
+  const lines = ['[global]', ...global, '', `[${target.stanza}]`, ...stanza].map((line) =>
+    line.startsWith('"') ? line : shellQuote(line),
+  );
+  const result = await target.executor.run(
+    [
+      `p=$(command -v pgbackrest) || { echo 'pgbackrest: not found' >&2; exit 127; }`,
+      'set -e',
+      `d=${target.configDir}`,
+      'mkdir -p "$d/lock" "$d/log" "$d/spool"',
+      `printf '%s\n' ${lines.join(' ')} > "$d/pgbackrest.conf"`,
+      // the server's OS user runs archive-push with this config and writes the lock and log directories
+      giveToServer('"$d" "$d/lock" "$d/log" "$d/spool" "$d/pgbackrest.conf"'),
+      `printf '%s\n%s\n' "$d/pgbackrest.conf" "$p"`,
+    ].join('\n'),
+  );
+  if (result.exitCode !== 0) {
+    if (missingCommand(result) === 'pgbackrest')
+      throw target.executor.host === undefined
+        ? pgbackrestMissing()
+        : new CommandMissingError('pgbackrest', target.executor.where);
+    throw new DrctlError(
+      PGBACKREST_ERRORS.FAILED,
+      `the pgBackRest config of stanza "${target.stanza}" could not be written on ${target.executor.where}: ${result.stderr.trim()}`,
+      { hint: "check that drctl's state directory there is writable" },
+    );
+  }
+  const [configFile = '', program = ''] = result.stdout.trim().split('\n');
+  return { configFile, program };
+}
+
+function pgbackrestMissing(): DrctlError {
+  return new DrctlError(PGBACKREST_ERRORS.MISSING, 'pgBackRest is not installed (no `pgbackrest` on PATH)', {
+    hint: INSTALL_HINT,
+    exitCode: 2,
+  });
 }
 
 /** The archive_command the server runs: this policy's config and stanza, no secret on it. */
-export function archiveCommand(target: PgbackrestTarget): string {
-  return `${findPgbackrest()} --config=${target.configFile} --stanza=${target.stanza} archive-push %p`;
+export async function archiveCommand(target: PgbackrestTarget): Promise<string> {
+  const { configFile, program } = await prepare(target);
+  return `${program} --config=${configFile} --stanza=${target.stanza} archive-push %p`;
 }
 
-/** The local repository directory, made and given to the server's user when it does not exist yet. */
-export function ensureRepositoryDir(target: PgbackrestTarget): void {
-  if (existsSync(target.repository)) return;
-  mkdirSync(target.repository, { recursive: true });
-  chownToServer(target.repository);
+/** `sh` that gives paths (shell words) to the server's OS user when the login is root. */
+export function giveToServer(paths: string): string {
+  return `if [ "$(id -u)" = 0 ]; then chown ${shellQuote(SERVER_USER())}: ${paths}; fi`;
+}
+
+/** Run a command as the server's OS user when the login is root; `sh` words, environment in the channel. */
+export function asServerUser(command: string): string {
+  const user = shellQuote(SERVER_USER());
+  return [
+    `if [ "$(id -u)" = 0 ]; then set -- setpriv --reuid=${user} --regid=${user} --init-groups --; export HOME=/tmp USER=${user}; else set --; fi`,
+    `cd / && "$@" ${command}`,
+  ].join('\n');
+}
+
+/** The repository directory, made and given to the server's user when it does not exist yet. */
+export async function ensureRepositoryDir(target: PgbackrestTarget): Promise<void> {
+  const repository = shellQuote(target.repository);
+  const result = await target.executor.run(
+    `[ -e ${repository} ] || { mkdir -p ${repository} && ${giveToServer(repository)}; }`,
+  );
+  if (result.exitCode !== 0)
+    throw new DrctlError(
+      PGBACKREST_ERRORS.REPOSITORY_MISSING,
+      `the pgBackRest repository ${target.repository} could not be made on ${target.executor.where}: ${result.stderr.trim()}`,
+      { hint: 'create the repository directory and give it to the server OS user' },
+    );
 }
 
 export interface PgbackrestResult {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** The repository directory was not there when pgbackrest ended (a path where pgbackrest runs). */
+  repositoryMissing: boolean;
 }
 
-/** Runs `pgbackrest --config --stanza ARGS`; throws a coded DrctlError when it fails. */
-export function pgbackrest(
+const NO_REPOSITORY = 'drctl: no repository directory';
+
+/** Runs `pgbackrest --config --stanza ARGS` where the target says; throws a coded DrctlError when it fails. */
+export async function pgbackrest(
   target: PgbackrestTarget,
   command: string,
   args: readonly string[] = [],
   options: { signal?: AbortSignal } = {},
 ): Promise<PgbackrestResult> {
-  const program = findPgbackrest();
-  writeConfig(target);
+  const { configFile, program } = await prepare(target);
   const argv = [
-    `--config=${target.configFile}`,
+    program,
+    `--config=${configFile}`,
     `--stanza=${target.stanza}`,
     '--log-level-console=warn',
     '--log-level-stderr=off',
     ...args,
     command,
   ];
-  const runAs = serverRunAs();
-  const env: NodeJS.ProcessEnv = { ...process.env };
   // an operator's own PGBACKREST_* settings would override the config file drctl wrote
-  for (const key of Object.keys(env)) if (key.startsWith('PGBACKREST_')) delete env[key];
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, argv, {
-      cwd: '/',
-      env: {
-        ...env,
-        ...(runAs === undefined ? {} : { HOME: '/tmp', USER: runAs.user }),
-        ...target.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(runAs === undefined ? {} : { uid: runAs.uid, gid: runAs.gid }),
+  const foreign = Object.keys(target.executor.host === undefined ? process.env : {}).filter(
+    (key) => key.startsWith('PGBACKREST_') && !(key in target.env),
+  );
+  const result = await target.executor.run(
+    [
+      ...(foreign.length === 0 ? [] : [`unset ${foreign.join(' ')}`]),
+      asServerUser(argv.map(shellQuote).join(' ')),
+      'rc=$?',
+      `[ -e ${shellQuote(target.repository)} ] || echo ${shellQuote(NO_REPOSITORY)} >&2`,
+      'exit $rc',
+    ].join('\n'),
+    {
+      env: target.env,
+      outputLimit: 1024 ** 3,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        new DrctlError(PGBACKREST_ERRORS.FAILED, `pgbackrest ${command} could not run: ${error.message}`, {
-          cause: error,
-        }),
-      ),
-    );
-    child.on('close', (code) => {
-      const result = {
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        durationMs: performance.now() - started,
-      };
-      if (code === 0) resolve(result);
-      else reject(pgbackrestError(target, command, code, `${result.stderr}\n${result.stdout}`));
-    });
-  });
+    },
+  );
+  const out = { ...result, repositoryMissing: result.stderr.includes(NO_REPOSITORY) };
+  if (result.exitCode === 0) return out;
+  if (options.signal?.aborted === true) throw options.signal.reason;
+  throw pgbackrestError(
+    target,
+    command,
+    result.exitCode,
+    `${result.stderr}\n${result.stdout}`,
+    out.repositoryMissing,
+  );
 }
 
 /** pgbackrest prints `ERROR: [055]: ...`; the number says what went wrong. */
@@ -285,8 +370,9 @@ function pgbackrestError(
   command: string,
   code: number | null,
   text: string,
+  repositoryMissing: boolean,
 ): DrctlError {
-  const where = `the pgBackRest stanza "${target.stanza}" of "${target.component.id}" at ${target.policy.to}`;
+  const where = `the pgBackRest stanza "${target.stanza}" of "${target.component.id}" at ${target.policy.to}${target.executor.host === undefined ? '' : ` (pgbackrest on ${target.executor.where})`}`;
   const lines = text
     .trim()
     .split('\n')
@@ -304,7 +390,7 @@ function pgbackrestError(
   };
   const error = (key: keyof typeof PGBACKREST_ERRORS, message: string, hint: string): DrctlError =>
     new DrctlError(PGBACKREST_ERRORS[key], message, { hint, details });
-  if (!existsSync(target.repository))
+  if (repositoryMissing)
     return error(
       'REPOSITORY_MISSING',
       `${where} has no repository: ${target.repository} does not exist`,
@@ -382,7 +468,7 @@ export interface StanzaInfo {
 }
 
 export async function stanzaInfo(target: PgbackrestTarget, signal?: AbortSignal): Promise<StanzaInfo> {
-  const { stdout } = await pgbackrest(
+  const { stdout, repositoryMissing } = await pgbackrest(
     target,
     'info',
     ['--output=json'],
@@ -404,7 +490,7 @@ export async function stanzaInfo(target: PgbackrestTarget, signal?: AbortSignal)
     });
   // info itself succeeds on a missing or unreadable stanza and says so in its status
   if (info === undefined || info.status.code === 1 || info.status.code === 3) {
-    if (!existsSync(target.repository))
+    if (repositoryMissing)
       throw fail(
         PGBACKREST_ERRORS.REPOSITORY_MISSING,
         `${where} has no repository: ${target.repository} does not exist`,

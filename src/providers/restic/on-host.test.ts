@@ -116,10 +116,7 @@ workloads:
     expect(readTree(join(dir, 'west-data'))).toEqual(readTree(join(dir, 'east-data')));
     expect(existsSync(join(dir, 'on-west', 'restic-cache'))).toBe(true);
 
-    await expect(actions.restore.run({ component: 'docs', site: 'west' }, context)).rejects.toMatchObject({
-      code: 'DRCTL_BACKUP_RESTORE_TARGET_NOT_EMPTY',
-    });
-    const checked = await actions.check.run({ component: 'docs', read_data_subset: '100%' }, context);
+    const checked = await actions.check.run({ component: 'docs' }, context);
     expect(checked.output).toMatchObject({ ok: true });
     // the password went to the hosts in the commands' environment, never into evidence
     expect(JSON.stringify(context.recorded)).not.toContain(PASSWORD);
