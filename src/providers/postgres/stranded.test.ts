@@ -8,14 +8,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plan } from '../../plan/model.ts';
 import { PgCluster } from '../../pg/cluster.ts';
-import {
-  captureStrandedWrites,
-  postgresProvider,
-  strandedSummary,
-  unreachableReconciliation,
-  type Reconciliation,
-} from './index.ts';
-import { executorFor } from '../../exec/index.ts';
+import { captureStrandedWrites, postgresProvider, strandedSummary, type Reconciliation } from './index.ts';
+import { closeExecutors, executorOn } from '../../exec/index.ts';
 import { freePort } from '../../system/ports.ts';
 import { hostCopyPlace, localCopyPlace } from './stranded-copy.ts';
 import { contextFor, planFor } from './testing.ts';
@@ -197,37 +191,64 @@ describe('writes stranded on a former primary', () => {
   });
 
   it('an old primary whose host cannot be reached reports the loss as unknown, never zero', async () => {
-    // a host whose SSH port refuses connections, here on loopback
-    const executor = executorFor({
-      name: 'db-east',
+    // east on a host whose SSH port refuses connections, here on loopback
+    const host = {
+      id: 'db-east',
+      site: 'east',
       address: '127.0.0.1',
       port: await freePort(),
       user: undefined,
       identityFile: undefined,
+      passphraseEnv: undefined,
       jump: undefined,
       knownHostsFile: undefined,
-      passphraseEnv: undefined,
       connectTimeoutMs: 2_000,
-    });
-    const subject = { component: 'db', site: 'east' };
-    const options = {
-      oldUrl: cluster.node('east').url,
-      source: { subject: { component: 'db', site: 'west' }, url: cluster.node('west').url },
+      stateDir: '.drctl',
+      at: plan.at,
     };
+    const onHost: Plan = {
+      ...plan,
+      sites: plan.sites.map((site) => (site.id === 'east' ? { ...site, hosts: [host] } : site)),
+      workloads: plan.workloads.map((workload) => ({
+        ...workload,
+        components: workload.components.map((component) => ({
+          ...component,
+          placement: component.placement.map((p) => (p.site === 'east' ? { ...p, host: 'db-east' } : p)),
+        })),
+      })),
+    };
+    // the rebuild cannot stop it: the step fails, and its run says the stranded writes are unknown
+    const ctx = { ...contextFor(onHost, stateDir), runId: 'run-unreachable' };
+    const rebuild = postgresProvider.actions.rebuild;
+    const params = rebuild.params.parse({ component: 'db', site: 'east', from: 'west' });
+    await expect(rebuild.run(params, ctx)).rejects.toMatchObject({ code: 'DRCTL_HOST_UNREACHABLE' });
+    expect(ctx.recorded.get('stranded-writes')).toMatchObject({ status: 'unknown', rows: null });
+    const file = join(
+      stateDir,
+      'runs',
+      'run-unreachable',
+      'reconciliation',
+      'db-east',
+      'reconciliation.json',
+    );
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as Reconciliation;
+    expect(saved).toMatchObject({ status: 'unknown', rows: [] });
+    expect(saved.reason).toContain('host db-east (127.0.0.1)');
+    // and a capture that finds the host gone says the same
+    const executor = executorOn(onHost, 'db-east');
     const place = hostCopyPlace({
       executor,
       dataDir: '/srv/db',
       listenAddress: '127.0.0.1',
       binDir: undefined,
     });
-    const result = await captureStrandedWrites(subject, { ...options, place });
+    const source = { subject: { component: 'db', site: 'west' }, url: cluster.node('west').url };
+    const result = await captureStrandedWrites(
+      { component: 'db', site: 'east' },
+      { place, oldUrl: cluster.node('east').url, source },
+    );
     expect(result).toMatchObject({ status: 'unknown', rows: [] });
-    expect(result.reason).toContain('host db-east (127.0.0.1)');
     expect(strandedSummary(result).rows).toBeNull();
-    // a rebuild that failed on the way, before any capture: the same answer for its run
-    const failure = await executor.run('true').catch((error: unknown) => error);
-    expect(unreachableReconciliation(failure, subject, options)).toMatchObject({ status: 'unknown' });
-    expect(unreachableReconciliation(new Error('pg_rewind failed'), subject, options)).toBeUndefined();
-    await executor.close();
+    await closeExecutors();
   });
 });
