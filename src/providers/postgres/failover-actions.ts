@@ -1,10 +1,11 @@
 /** The failover actions: status, fence, unfence and promote. */
+import { join } from 'node:path';
 import { z } from 'zod';
 import { defineAction } from '../provider.ts';
 import { fence, unfence } from './operations/fence.ts';
 import { promote } from './operations/promote.ts';
 import { replicationStatus } from './operations/status.ts';
-import { ComponentSite, findComponent, Id, resolve, serverFiles, targets } from './placement.ts';
+import { ComponentSite, findComponent, hostServer, Id, resolve, serverFiles, targets } from './placement.ts';
 
 export const status = defineAction({
   description:
@@ -76,23 +77,48 @@ export const unfenceAction = defineAction({
 });
 
 export const promoteAction = defineAction({
-  description: 'Promote a standby and wait until it accepts writes.',
+  description:
+    "Promote a standby and wait until it accepts writes: with pg_ctl promote on the database's host when the placement names a host and a data_dir, else over SQL.",
   params: ComponentSite.extend({
     timeout_ms: z.number().int().positive().default(60_000),
     keep_synchronous: z.boolean().default(false),
   }),
   idempotent: false,
+  // a promotion is marked for its run and step before it is asked for: a second attempt finds the primary
+  // the first one made and does not promote it again
+  resumable: () => true,
   evidence: ['promotion'],
   async run(params, ctx) {
     const resolved = resolve(ctx.plan, params.component, params.site);
+    const host = hostServer(ctx.plan, resolved);
+    const once =
+      ctx.runId === undefined || ctx.stepId === undefined
+        ? undefined
+        : {
+            run: ctx.runId,
+            step: ctx.stepId,
+            markerFile: join(
+              ctx.stateDir,
+              'runs',
+              ctx.runId,
+              'promoted',
+              ctx.stepId.replace(/[^\w.-]/g, '_'),
+            ),
+          };
     const result = await promote(resolved, {
       timeoutMs: params.timeout_ms,
       keepSynchronous: params.keep_synchronous,
+      host,
+      once,
       signal: ctx.signal,
     });
     ctx.evidence('promotion', result);
+    const how = host === undefined ? '' : ` (pg_ctl on ${host.executor.where})`;
     return {
-      summary: `promoted ${params.component} at ${params.site} in ${result.promotedInMs} ms; it accepts writes`,
+      summary:
+        result.promotedBefore === undefined
+          ? `promoted ${params.component} at ${params.site}${how} in ${result.promotedInMs} ms; it accepts writes`
+          : `not promoted again: an earlier attempt of this step promoted ${params.component} at ${params.site} at ${result.promotedBefore}; it accepts writes`,
       output: { ...result },
     };
   },

@@ -21,12 +21,15 @@ async function act(
   name: string,
   params: Record<string, unknown>,
   target: Plan = plan,
-): Promise<{ output: Record<string, unknown> | undefined; ctx: TestContext }> {
+  step: { runId: string; stepId: string } | undefined = undefined,
+): Promise<{ output: Record<string, unknown> | undefined; summary: string; ctx: TestContext }> {
   const action = postgresProvider.actions[name as keyof typeof postgresProvider.actions];
-  const ctx = contextFor(target, stateDir);
+  const ctx = { ...contextFor(target, stateDir), ...step };
   const result = await action.run(action.params.parse(params), ctx);
-  return { output: result.output, ctx };
+  return { output: result.output, summary: result.summary, ctx };
 }
+
+const PROMOTE_STEP = { runId: 'run-1', stepId: 'promote-west' };
 
 async function sql<T extends Record<string, unknown>>(
   site: string,
@@ -166,7 +169,8 @@ describe('postgres provider failing a real synchronous cluster over and back', (
     expect((error as { code?: string }).code).toBe('25006'); // read_only_sql_transaction
 
     // Promote west (the next test checks it in detail) and count the canary: sync replication lost nothing.
-    const promoted = await act('promote', { component: 'db', site: 'west' });
+    const promoted = await act('promote', { component: 'db', site: 'west' }, plan, PROMOTE_STEP);
+    expect(promoted.output).toMatchObject({ how: 'sql' });
     // what west's data is current to: the commit time of the last canary write it replayed
     const dataAsOf = Date.parse(String(promoted.output?.dataAsOf));
     expect(dataAsOf).toBeGreaterThanOrEqual(acknowledged.at(-1)!.ackedAt - 1_000);
@@ -179,6 +183,9 @@ describe('postgres provider failing a real synchronous cluster over and back', (
   });
 
   it('promote made the standby writable and the primary of the component', async () => {
+    // run again as a resumed run would: the primary it made is not promoted again, and not refused
+    const again = await act('promote', { component: 'db', site: 'west' }, plan, PROMOTE_STEP);
+    expect(again.summary).toMatch(/^not promoted again: an earlier attempt of this step promoted db at west/);
     await sql('west', "insert into orders (note) values ('on west')");
     const result = await status();
     expect(result.nodes.find((node) => node.site === 'west')?.role).toBe('primary');

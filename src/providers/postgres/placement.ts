@@ -11,7 +11,7 @@ import { withClient, type Subject } from '../../pg/client.ts';
 import { expandEnv, findComponent as findPlanComponent } from '../../plan/lookup.ts';
 import type { Component, Placement, Plan } from '../../plan/model.ts';
 import type { ActionContext } from '../provider.ts';
-import { hostServerFiles, localServerFiles, type ServerFiles } from './server-files.ts';
+import { hostServerFiles, localServerFiles, type HostServer, type ServerFiles } from './server-files.ts';
 import { hostCopyPlace, localCopyPlace, type CopyPlace } from './stranded-copy.ts';
 import type { LocalServer, Target } from './operations/target.ts';
 
@@ -103,15 +103,11 @@ export function localServer(
 ): LocalServer {
   const dataDir = dataDirOverride ?? pathField(plan, resolved.placement, 'data_dir');
   if (dataDir === undefined) throw noDataDir(resolved);
-  const url = new URL(resolved.url);
-  // clients may reach the server through a proxy on the url's port; the server itself listens behind it
-  const listenPort = Number(resolved.placement.fields.listen_port);
   return {
     binaries: findPgBinaries(pathField(plan, resolved.placement, 'bin_dir')),
     dataDir,
-    host: url.hostname,
-    port:
-      Number.isInteger(listenPort) && listenPort > 0 ? listenPort : url.port === '' ? 5432 : Number(url.port),
+    host: new URL(resolved.url).hostname,
+    port: listenPort(resolved),
     logFile:
       pathField(plan, resolved.placement, 'log_file') ??
       join(ctx.stateDir, `postgres-${resolved.subject.component}-${resolved.subject.site}.log`),
@@ -137,37 +133,54 @@ export function copyPlace(plan: Plan, resolved: Resolved, ctx: ActionContext): C
   });
 }
 
-/**
- * The server's files behind a placement, where they are: on its host (`host:`, paths as written there) or
- * on this machine. Undefined without a data_dir.
- */
-export function serverFiles(plan: Plan, resolved: Resolved, ctx: ActionContext): ServerFiles | undefined {
-  const host = resolved.placement.host;
-  if (host === undefined) {
-    if (stringField(resolved.placement, 'data_dir') === undefined) return undefined;
-    const local = localServer(plan, resolved, ctx);
-    return localServerFiles({ ...local, socketDir: local.socketDir ?? '' }, local.binaries);
-  }
-  const dataDir = stringField(resolved.placement, 'data_dir');
-  if (dataDir === undefined) return undefined;
+/** The port the server listens on: clients may reach it through a proxy on the url's port, it listens behind it. */
+function listenPort(resolved: Resolved): number {
+  const port = Number(resolved.placement.fields.listen_port);
+  if (Number.isInteger(port) && port > 0) return port;
   const url = new URL(resolved.url);
-  const listenPort = Number(resolved.placement.fields.listen_port);
-  return hostServerFiles(
-    executorOn(plan, host),
-    {
+  return url.port === '' ? 5432 : Number(url.port);
+}
+
+/**
+ * The server on the placement's host (`host:`, paths as written there); undefined for a placement without
+ * a host or a data_dir.
+ */
+export function hostServer(
+  plan: Plan,
+  resolved: Resolved,
+  override: { dataDir: string; port: number } | undefined = undefined,
+): HostServer | undefined {
+  const host = resolved.placement.host;
+  const dataDir = override?.dataDir ?? stringField(resolved.placement, 'data_dir');
+  if (host === undefined || dataDir === undefined) return undefined;
+  return {
+    executor: executorOn(plan, host),
+    address: {
       dataDir,
-      host: url.hostname,
-      port:
-        Number.isInteger(listenPort) && listenPort > 0
-          ? listenPort
-          : url.port === ''
-            ? 5432
-            : Number(url.port),
-      logFile: stringField(resolved.placement, 'log_file') ?? `${dataDir}.log`,
+      host: new URL(resolved.url).hostname,
+      port: override?.port ?? listenPort(resolved),
+      logFile:
+        override === undefined
+          ? (stringField(resolved.placement, 'log_file') ?? `${dataDir}.log`)
+          : `${dataDir}.log`,
       socketDir: stringField(resolved.placement, 'socket_dir') ?? '',
     },
-    stringField(resolved.placement, 'bin_dir'),
-  );
+    binDir: stringField(resolved.placement, 'bin_dir'),
+  };
+}
+
+/**
+ * The server's files behind a placement, where they are: on its host or on this machine. Undefined without
+ * a data_dir.
+ */
+export function serverFiles(plan: Plan, resolved: Resolved, ctx: ActionContext): ServerFiles | undefined {
+  if (resolved.placement.host !== undefined) {
+    const host = hostServer(plan, resolved);
+    return host === undefined ? undefined : hostServerFiles(host);
+  }
+  if (stringField(resolved.placement, 'data_dir') === undefined) return undefined;
+  const local = localServer(plan, resolved, ctx);
+  return localServerFiles({ ...local, socketDir: local.socketDir ?? '' }, local.binaries);
 }
 
 export function requireServerFiles(plan: Plan, resolved: Resolved, ctx: ActionContext): ServerFiles {

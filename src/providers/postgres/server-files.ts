@@ -11,7 +11,7 @@
 import { appendFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DrctlError } from '../../errors.ts';
-import { runChecked, shellQuote } from '../../exec/index.ts';
+import { hostStatePath, runChecked, shellQuote } from '../../exec/index.ts';
 import type { Executor } from '../../exec/index.ts';
 import { chownToServer, runPgTool, type PgBinaries, type RunToolOptions } from '../../pg/binaries.ts';
 import { logTail, PgServer, quoteConf, stopDataDir, type StopOutcome } from '../../pg/server.ts';
@@ -110,12 +110,72 @@ gone() { case "$(pstate "$P")" in ''|Z|X) return 0;; *) return 1;; esac; }
 kill_all() { kill -KILL -"$P" 2>/dev/null; kill -KILL "$P" $(pgrep -P "$P") 2>/dev/null; }
 `;
 
+/** A server on a host of the plan: how to reach the host, where the server's files are, its programs. */
+export interface HostServer {
+  executor: Executor;
+  address: ServerAddress;
+  /** The placement's bin_dir; found on the host without it. */
+  binDir: string | undefined;
+}
+
+/** What `promoteOnHost` found and did. */
+export type HostPromotion =
+  /** it was a standby and pg_ctl promote finished */
+  | { state: 'promoted' }
+  /** it is a primary, and an earlier attempt of the same run and step asked for that (at `at`) */
+  | { state: 'promoted-before'; at: string }
+  /** it is a primary that no attempt of this step promoted */
+  | { state: 'primary' };
+
+/**
+ * `pg_ctl promote -w` on the server's host, in one round trip: the control file (`pg_controldata`) says
+ * whether the server is still in recovery; a primary is never promoted again. With `once`, a marker in the
+ * host's state directory (`promoted/<run>/<step>`) is written before the request, so an attempt after a
+ * crash tells the primary it made from one it did not.
+ */
+export async function promoteOnHost(
+  host: HostServer,
+  options: { timeoutMs: number; once?: { run: string; step: string }; signal?: AbortSignal },
+): Promise<HostPromotion> {
+  const { executor, address } = host;
+  const safe = (text: string): string => text.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const marker =
+    options.once === undefined
+      ? "M=''"
+      : `M=${hostStatePath(executor, 'promoted', safe(options.once.run))}/${shellQuote(safe(options.once.step))}`;
+  const result = await executor.run(
+    `${findBinaries(host.binDir)}
+D=${shellQuote(address.dataDir)}
+${marker}
+S=$(LC_ALL=C "$B/pg_controldata" -D "$D" | sed -n 's/^Database cluster state: *//p') || exit $?
+if [ "$S" = "in production" ]; then
+  if [ -n "$M" ] && [ -f "$M" ]; then echo "promoted-before $(cat "$M")"; else echo primary; fi
+  exit 0
+fi
+if [ -n "$M" ]; then mkdir -p "$(dirname "$M")" && date -u +%Y-%m-%dT%H:%M:%SZ > "$M" || exit $?; fi
+"$B/pg_ctl" promote -D "$D" -w -t ${Math.max(1, Math.ceil(options.timeoutMs / 1000))} >&2 || exit $?
+echo promoted`,
+    options.signal === undefined ? {} : { signal: options.signal },
+  );
+  const line = result.stdout.trim().split('\n').at(-1) ?? '';
+  if (result.exitCode !== 0 || line === '') {
+    const tail = result.stderr.trim().split('\n').slice(-5).join('\n');
+    throw new DrctlError(
+      'DRCTL_PG_PROMOTE_FAILED',
+      `pg_ctl promote of ${address.dataDir} failed on ${executor.where} (exit ${result.exitCode ?? result.signal}): ${tail}`,
+      {
+        hint: 'the server must be a running standby on that data directory; check its log',
+        details: { exitCode: result.exitCode, signal: result.signal, stderr: tail },
+      },
+    );
+  }
+  if (line.startsWith('promoted-before ')) return { state: 'promoted-before', at: line.slice(16) };
+  return line === 'primary' ? { state: 'primary' } : { state: 'promoted' };
+}
+
 /** The server's files on a host, reached through its executor. */
-export function hostServerFiles(
-  executor: Executor,
-  address: ServerAddress,
-  binDir: string | undefined,
-): ServerFiles {
+export function hostServerFiles(host: HostServer): ServerFiles {
+  const { executor, address, binDir } = host;
   const { dataDir } = address;
   const D = `D=${shellQuote(dataDir)}`;
   const run = (
@@ -191,7 +251,7 @@ echo killed`,
         running: async () =>
           (await executor.run(`kill -0 ${Number.isInteger(pid) ? pid : 0} 2>/dev/null`)).exitCode === 0,
         stop: async () => {
-          await hostServerFiles(executor, address, binDir).stop('fast', 30_000);
+          await hostServerFiles(host).stop('fast', 30_000);
         },
       };
       return self;

@@ -191,11 +191,17 @@ async function startHostCopy(
   const copy = `${scratch}/data`;
   const settings = Object.entries(READ_ONLY_COPY).map(([name, value]) => `${name} = ${quoteConf(value)}`);
   const copyFiles = (port: number) =>
-    hostServerFiles(
+    hostServerFiles({
       executor,
-      { dataDir: copy, host: options.listenAddress, port, logFile: `${scratch}/postgres.log`, socketDir: '' },
-      options.binDir,
-    );
+      address: {
+        dataDir: copy,
+        host: options.listenAddress,
+        port,
+        logFile: `${scratch}/postgres.log`,
+        socketDir: '',
+      },
+      binDir: options.binDir,
+    });
   // a read-only copy has nothing to flush: an immediate shutdown
   const stopCopy = () => copyFiles(0).stop('immediate', 5_000);
   const remove = async (): Promise<void> => {
