@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { runPgTool } from '../src/pg/binaries.ts';
 import { PgCluster } from '../src/pg/cluster.ts';
 import { conninfoFromUrl } from '../src/pg/client.ts';
+import { localBackupFiles } from '../src/providers/postgres/backup-location.ts';
 import { baseBackup, listBackups } from '../src/providers/postgres/operations/backup.ts';
 
 const scale = Number(process.env['DRCTL_BENCH_PG_SCALE'] ?? '20');
@@ -66,11 +67,17 @@ try {
     );
     rmSync(plainDir, { recursive: true, force: true });
     const location = join(work, `drctl-${run}`);
-    drctl.push(await time(() => baseBackup(target, { binaries: cluster.binaries, location, verify: false })));
+    drctl.push(
+      await time(() =>
+        baseBackup(target, { files: localBackupFiles(cluster.binaries), location, verify: false }),
+      ),
+    );
     bytes = listBackups(location)[0]?.bytes ?? 0;
     rmSync(location, { recursive: true, force: true });
     verified.push(
-      await time(() => baseBackup(target, { binaries: cluster.binaries, location, verify: true })),
+      await time(() =>
+        baseBackup(target, { files: localBackupFiles(cluster.binaries), location, verify: true }),
+      ),
     );
     rmSync(location, { recursive: true, force: true });
   }

@@ -2,10 +2,8 @@
  * Backup and recovery actions: base backups, point-in-time restore, the corruption drill fault and the
  * recovery of a delayed standby to just before it.
  */
-import { join } from 'node:path';
 import { z } from 'zod';
 import { DrctlError } from '../../errors.ts';
-import { findPgBinaries } from '../../pg/binaries.ts';
 import { redactUrl } from '../../pg/client.ts';
 import {
   corruptRows,
@@ -18,7 +16,16 @@ import { defineAction, type ActionContext } from '../provider.ts';
 import { baseBackup, flushWalArchive } from './operations/backup.ts';
 import { recoverDelayedStandby } from './operations/delayed.ts';
 import { restorePointInTime } from './operations/restore.ts';
-import { backupLocation, ComponentSite, Id, localServer, pathField, resolve } from './placement.ts';
+import {
+  backupFiles,
+  backupLocation,
+  ComponentSite,
+  Id,
+  instanceFiles,
+  localServer,
+  placementPath,
+  resolve,
+} from './placement.ts';
 
 export const basebackupAction = defineAction({
   description:
@@ -31,9 +38,9 @@ export const basebackupAction = defineAction({
   evidence: ['backup'],
   async run(params, ctx) {
     const resolved = resolve(ctx.plan, params.component, params.site);
-    const location = backupLocation(ctx.plan, resolved.component, ctx, params.to);
+    const location = backupLocation(ctx.plan, resolved, ctx, params.to);
     const record = await baseBackup(resolved, {
-      binaries: findPgBinaries(pathField(ctx.plan, resolved.placement, 'bin_dir')),
+      files: backupFiles(ctx.plan, resolved),
       location,
       verify: params.verify,
       signal: ctx.signal,
@@ -113,28 +120,22 @@ export const restoreAction = defineAction({
         ctx.log.warn({ error: String(error) }, 'could not archive the current WAL of the damaged primary'),
       );
     }
-    const dataDir = params.data_dir.startsWith('/')
-      ? params.data_dir
-      : join(ctx.plan.baseDir, params.data_dir);
-    const local = {
-      ...localServer(ctx.plan, resolved, ctx, dataDir),
-      port: params.port,
-      logFile: join(ctx.stateDir, `postgres-${params.component}-restore-${params.port}.log`),
-    };
+    const dataDir = placementPath(ctx.plan, resolved, params.data_dir, 'the data_dir');
     const url = new URL(resolved.url);
     url.port = String(params.port);
     const result = await restorePointInTime(resolved.subject, url.toString(), {
-      location: backupLocation(ctx.plan, resolved.component, ctx, params.from),
+      location: backupLocation(ctx.plan, resolved, ctx, params.from),
+      backups: backupFiles(ctx.plan, resolved),
       targetTime: point.targetTime,
       ...(point.beforeXid === undefined ? {} : { beforeXid: point.beforeXid }),
-      local,
+      files: instanceFiles(ctx.plan, resolved, ctx, { dataDir, port: params.port }),
       signal: ctx.signal,
     });
     const evidence = {
       backup: result.backup.id,
       url: redactUrl(result.url),
       dataDir,
-      pid: result.server.pid,
+      pid: result.pid,
       recoveredInMs: result.recoveredInMs,
       targetTime: point.targetTime.toISOString(),
       ...(point.beforeXid === undefined ? {} : { beforeXid: point.beforeXid }),

@@ -5,7 +5,16 @@
  * The whole failover and failback on hosts is test/testbed/failover-over-ssh.test.ts. Skipped with a
  * message where no bed can be made.
  */
-import { chmodSync, chownSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +27,7 @@ import { silentLogger } from '../../system/logger.ts';
 import { NetnsBed } from '../../testbed/netns-bed.ts';
 import { tempDir } from '../../../test/support/tmp.ts';
 import type { ActionContext } from '../provider.ts';
-import { postgresProvider } from './index.ts';
+import { flushWalArchive, postgresProvider } from './index.ts';
 
 const unavailable = NetnsBed.unavailable() ?? (pgAvailable() ? undefined : 'PostgreSQL is not installed');
 if (unavailable !== undefined) console.warn(`postgres on hosts skipped: ${unavailable}`);
@@ -55,6 +64,21 @@ describe.skipIf(unavailable !== undefined)('postgres server operations on the da
       await client.end();
     }
   };
+  const east = () => ({
+    subject: { component: 'db', site: 'east' },
+    url: `postgres://postgres@${address('east')}:5432/postgres`,
+  });
+  const treeBytes = (path: string): number =>
+    readdirSync(path, { withFileTypes: true }).reduce(
+      (sum, entry) =>
+        sum +
+        (entry.isDirectory()
+          ? treeBytes(join(path, entry.name))
+          : entry.isFile()
+            ? statSync(join(path, entry.name)).size
+            : 0),
+      0,
+    );
   const onHost = (site: string, script: string) =>
     runChecked(executorOn(plan, `db-${site}`), script, { what: `setting up ${site}` });
 
@@ -127,6 +151,35 @@ workloads:
     await bed?.kill('east').catch(() => undefined);
     await bed?.kill('west').catch(() => undefined);
     await bed?.close();
+  });
+
+  it("takes a base backup with the host's programs into a location there, and restores it to a point in time on the host", async () => {
+    const backup = await act('basebackup', { site: 'east' });
+    const record = backup.output as { id: string; path: string; bytes: number; verified: boolean };
+    expect(record).toMatchObject({ verified: true, path: `${dir}/backups/db/base/${record.id}` });
+    // the record's bytes are the copy's, as the host counted them (the hosts share this file system)
+    expect(record.bytes).toBe(treeBytes(record.path) - statSync(join(record.path, 'drctl-backup.json')).size);
+
+    for (let id = 10; id < 15; id++) await sql('east', `insert into orders values (${id}, 'kept')`);
+    await sleep(20);
+    const target = new Date();
+    await sleep(20);
+    for (let id = 15; id < 20; id++)
+      await sql('east', `insert into orders values (${id}, 'after the target')`);
+    await flushWalArchive(east());
+
+    const restored = await act('restore-pitr', {
+      site: 'east',
+      target_time: target.toISOString(),
+      data_dir: `${dir}/restored`,
+      port: 5433,
+    });
+    expect(restored.output).toMatchObject({ backup: record.id, dataDir: `${dir}/restored` });
+    // it runs on the host: in east's namespace, answering at east's address
+    expect(await bed.pids('east')).toContain((restored.output as { pid: number }).pid);
+    expect(await sql('east', 'select id from orders order by id', 5433)).toEqual(
+      [10, 11, 12, 13, 14].map((id) => [id]),
+    );
   });
 
   it('promotes the standby with pg_ctl on its host, and a second attempt of the same step promotes nothing', async () => {

@@ -11,7 +11,14 @@ import { withClient, type Subject } from '../../pg/client.ts';
 import { expandEnv, findComponent as findPlanComponent } from '../../plan/lookup.ts';
 import type { Component, Placement, Plan } from '../../plan/model.ts';
 import type { ActionContext } from '../provider.ts';
-import { hostServerFiles, localServerFiles, type HostServer, type ServerFiles } from './server-files.ts';
+import { hostBackupFiles, localBackupFiles, type BackupFiles } from './backup-location.ts';
+import {
+  hostServerFiles,
+  localServerFiles,
+  type HostPrograms,
+  type HostServer,
+  type ServerFiles,
+} from './server-files.ts';
 import { hostCopyPlace, localCopyPlace, type CopyPlace } from './stranded-copy.ts';
 import type { LocalServer, Target } from './operations/target.ts';
 
@@ -148,25 +155,74 @@ function listenPort(resolved: Resolved): number {
 export function hostServer(
   plan: Plan,
   resolved: Resolved,
-  override: { dataDir: string; port: number } | undefined = undefined,
+  instance: { dataDir: string; port: number } | undefined = undefined,
 ): HostServer | undefined {
   const host = resolved.placement.host;
-  const dataDir = override?.dataDir ?? stringField(resolved.placement, 'data_dir');
+  const dataDir = instance?.dataDir ?? stringField(resolved.placement, 'data_dir');
   if (host === undefined || dataDir === undefined) return undefined;
   return {
-    executor: executorOn(plan, host),
+    ...hostPrograms(plan, resolved, host),
     address: {
       dataDir,
       host: new URL(resolved.url).hostname,
-      port: override?.port ?? listenPort(resolved),
+      port: instance?.port ?? listenPort(resolved),
+      // another instance (a restore) logs beside its own data directory
       logFile:
-        override === undefined
-          ? (stringField(resolved.placement, 'log_file') ?? `${dataDir}.log`)
-          : `${dataDir}.log`,
+        (instance === undefined ? stringField(resolved.placement, 'log_file') : undefined) ??
+        `${dataDir}.log`,
       socketDir: stringField(resolved.placement, 'socket_dir') ?? '',
     },
-    binDir: stringField(resolved.placement, 'bin_dir'),
   };
+}
+
+function hostPrograms(plan: Plan, resolved: Resolved, host: string): HostPrograms {
+  return { executor: executorOn(plan, host), binDir: stringField(resolved.placement, 'bin_dir') };
+}
+
+/** Where the placement's base backups are taken and read: on its host (pg_basebackup there) or here. */
+export function backupFiles(plan: Plan, resolved: Resolved): BackupFiles {
+  const host = resolved.placement.host;
+  return host === undefined
+    ? localBackupFiles(findPgBinaries(pathField(plan, resolved.placement, 'bin_dir')))
+    : hostBackupFiles(hostPrograms(plan, resolved, host));
+}
+
+/**
+ * The files of a new instance for the placement (a point-in-time restore): on its host, or on this machine
+ * with its log in the state directory.
+ */
+export function instanceFiles(
+  plan: Plan,
+  resolved: Resolved,
+  ctx: ActionContext,
+  instance: { dataDir: string; port: number },
+): ServerFiles {
+  const host = hostServer(plan, resolved, instance);
+  if (host !== undefined) return hostServerFiles(host);
+  const local = localServer(plan, resolved, ctx, instance.dataDir);
+  return localServerFiles(
+    {
+      ...local,
+      port: instance.port,
+      socketDir: local.socketDir ?? '',
+      logFile: join(ctx.stateDir, `postgres-${resolved.subject.component}-restore-${instance.port}.log`),
+    },
+    local.binaries,
+  );
+}
+
+/**
+ * A path a person wrote for the placement: as written on its host (which has no plan directory, so it must
+ * be absolute there), else relative to the plan's directory.
+ */
+export function placementPath(plan: Plan, resolved: Resolved, path: string, what: string): string {
+  if (isAbsolute(path)) return path;
+  if (resolved.placement.host === undefined) return join(plan.baseDir, path);
+  throw new DrctlError(
+    'DRCTL_PG_HOST_PATH',
+    `${what} ${path} of ${resolved.subject.component} at site ${resolved.subject.site} is relative, but it is a path on host ${resolved.placement.host}`,
+    { hint: 'write the absolute path on the database host', location: resolved.placement.at },
+  );
 }
 
 /**
@@ -189,24 +245,53 @@ export function requireServerFiles(plan: Plan, resolved: Resolved, ctx: ActionCo
   return files;
 }
 
-/** A component's backup location: the backup policy's path (or the state directory) plus the component id. */
-export function backupLocation(
+/** A component's backup location on this machine: the backup policy's path (or the state directory) plus the component id. */
+export function localBackupLocation(
   plan: Plan,
   component: Component,
   ctx: ActionContext,
   override?: string,
   to?: string,
 ): string {
-  if (override !== undefined) return override.startsWith('/') ? override : join(plan.baseDir, override);
-  const policy =
-    component.backups.find((candidate) => to === undefined || candidate.to === to) ?? component.backups[0];
+  if (override !== undefined) return isAbsolute(override) ? override : join(plan.baseDir, override);
+  const policy = backupPolicy(component, to);
   const root =
     policy?.path === undefined
       ? join(ctx.stateDir, 'backups', policy?.to ?? 'local')
-      : policy.path.startsWith('/')
+      : isAbsolute(policy.path)
         ? policy.path
         : join(plan.baseDir, policy.path);
   return join(root, component.id);
+}
+
+/** The backup location of a placement's backups: on its host a path there (the policy's, absolute), else here. */
+export function backupLocation(
+  plan: Plan,
+  resolved: Resolved,
+  ctx: ActionContext,
+  override?: string,
+): string {
+  const host = resolved.placement.host;
+  if (host === undefined) return localBackupLocation(plan, resolved.component, ctx, override);
+  const path = override ?? backupPolicy(resolved.component)?.path;
+  if (path === undefined)
+    throw new DrctlError(
+      'DRCTL_PG_HOST_PATH',
+      `${resolved.subject.component} at site ${resolved.subject.site} is on host ${host}, and no backup location on that host is given`,
+      {
+        hint: 'give the backup policy a path (absolute, on the database host), or the step to:/from:',
+        location: resolved.placement.at,
+      },
+    );
+  return override === undefined
+    ? join(placementPath(plan, resolved, path, 'the backup location'), resolved.component.id)
+    : placementPath(plan, resolved, path, 'the backup location');
+}
+
+function backupPolicy(component: Component, to?: string): Component['backups'][number] | undefined {
+  return (
+    component.backups.find((candidate) => to === undefined || candidate.to === to) ?? component.backups[0]
+  );
 }
 
 export function targets(plan: Plan, component: Component): Target[] {

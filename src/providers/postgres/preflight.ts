@@ -1,13 +1,22 @@
 /** What `drctl preflight` checks before a postgres step runs. */
 import { join } from 'node:path';
 import { DrctlError } from '../../errors.ts';
+import { executorOn } from '../../exec/index.ts';
 import { findPgBinaries } from '../../pg/binaries.ts';
 import { withClient } from '../../pg/client.ts';
 import { freeBytes, portFree } from '../../system/probes.ts';
 import type { PreflightCheck } from '../provider.ts';
 import { listBackups } from './operations/backup.ts';
 import { nodeStatus } from './operations/status.ts';
-import { backupLocation, findComponent, findPlacement, pathField, resolve } from './placement.ts';
+import {
+  findComponent,
+  findPlacement,
+  localBackupLocation,
+  pathField,
+  resolve,
+  stringField,
+} from './placement.ts';
+import { hostTool } from './server-files.ts';
 
 /** The placement's server answers with the credentials of its url (reachable and credentials at once). */
 export const connects: PreflightCheck = {
@@ -65,7 +74,10 @@ export const standbyStreaming: PreflightCheck = {
   },
 };
 
-/** The server programs an action runs on this machine (initdb, pg_ctl, pg_basebackup, pg_rewind). */
+/**
+ * The server programs an action runs (initdb, pg_ctl, pg_basebackup, pg_rewind): on the placement's host
+ * when it names one, else on this machine.
+ */
 export const serverPrograms: PreflightCheck = {
   name: 'PostgreSQL server programs',
   kind: 'tool',
@@ -73,6 +85,14 @@ export const serverPrograms: PreflightCheck = {
     const { component, site } = params as { component: string; site: string };
     const placement = findPlacement(findComponent(ctx.plan, component), site);
     try {
+      if (placement.host !== undefined) {
+        const host = {
+          executor: executorOn(ctx.plan, placement.host),
+          binDir: stringField(placement, 'bin_dir'),
+        };
+        const version = (await hostTool(host, 'pg_ctl', ['--version'], {})).stdout.trim();
+        return { ok: true, message: `${version} on ${host.executor.where}` };
+      }
       const found = findPgBinaries(pathField(ctx.plan, placement, 'bin_dir'));
       return { ok: true, message: `${found.version} in ${found.dir}`, observed: found };
     } catch (error) {
@@ -90,10 +110,13 @@ export const restoreCapacity: PreflightCheck[] = [
     async run(params, ctx) {
       const {
         component,
+        site,
         from,
         data_dir: dataDir,
-      } = params as { component: string; from?: string; data_dir: string };
-      const location = backupLocation(ctx.plan, findComponent(ctx.plan, component), ctx, from);
+      } = params as { component: string; site: string; from?: string; data_dir: string };
+      // on a host, the location and the disk are there: not measured from here
+      if (findPlacement(findComponent(ctx.plan, component), site).host !== undefined) return undefined;
+      const location = localBackupLocation(ctx.plan, findComponent(ctx.plan, component), ctx, from);
       const newest = listBackups(location)
         .sort((a, b) => a.finishedAt.localeCompare(b.finishedAt))
         .at(-1);
@@ -116,8 +139,9 @@ export const restoreCapacity: PreflightCheck[] = [
   {
     name: 'port free',
     kind: 'capacity',
-    async run(params) {
-      const { port } = params as { port: number };
+    async run(params, ctx) {
+      const { component, site, port } = params as { component: string; site: string; port: number };
+      if (findPlacement(findComponent(ctx.plan, component), site).host !== undefined) return undefined;
       return (await portFree(port))
         ? { ok: true, message: `port ${port} free for the restored instance` }
         : { ok: false, message: `port ${port} is already in use: the restored instance could not listen` };

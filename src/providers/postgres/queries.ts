@@ -7,7 +7,7 @@ import { defineAction, defineCheck, type ActionContext, type ReadinessFact } fro
 import { listBackups } from './operations/backup.ts';
 import { pgDurationMs } from './operations/delayed.ts';
 import { nodeStatus, replicationStatus, type NodeStatus } from './operations/status.ts';
-import { backupLocation, ComponentSite, resolve, runQuery, targets } from './placement.ts';
+import { localBackupLocation, ComponentSite, resolve, runQuery, targets } from './placement.ts';
 
 export const queryAction = defineAction({
   description: 'Run a SQL statement on a component at a site; its rows are the evidence.',
@@ -111,7 +111,7 @@ export async function readiness(component: Component, ctx: ActionContext): Promi
   }
   // restic and pgBackRest policies report through their own providers
   for (const policy of component.backups.filter((b) => (b.engine ?? 'drctl') === 'drctl')) {
-    const newest = listBackups(backupLocation(ctx.plan, component, ctx, undefined, policy.to))[0];
+    const newest = listBackups(localBackupLocation(ctx.plan, component, ctx, undefined, policy.to))[0];
     // With streaming replication the RPO rests on the standby; the backups then only need to keep their schedule.
     const limit = replicating || rpoMs === undefined ? policy.everyMs : Math.min(policy.everyMs, rpoMs);
     const ageMs = newest === undefined ? undefined : Date.now() - new Date(newest.finishedAt).getTime();

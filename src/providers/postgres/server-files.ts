@@ -8,13 +8,34 @@
  * owner. The programs are found from the placement's `bin_dir`, else the directory of the `pg_ctl` on the PATH
  * (symlinks followed), else the newest `/usr/lib/postgresql/<major>/bin` (Debian keeps them off the PATH).
  */
-import { appendFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { DrctlError } from '../../errors.ts';
 import { hostStatePath, runChecked, shellQuote } from '../../exec/index.ts';
 import type { Executor } from '../../exec/index.ts';
-import { chownToServer, runPgTool, type PgBinaries, type RunToolOptions } from '../../pg/binaries.ts';
-import { logTail, PgServer, quoteConf, stopDataDir, type StopOutcome } from '../../pg/server.ts';
+import {
+  chownToServer,
+  runAsServer,
+  runPgTool,
+  type PgBinaries,
+  type RunToolOptions,
+} from '../../pg/binaries.ts';
+import {
+  logTail,
+  PgServer,
+  quoteConf,
+  runningPostmaster,
+  stopDataDir,
+  type StopOutcome,
+} from '../../pg/server.ts';
 
 /** A server started on its data directory. */
 export interface StartedServer {
@@ -33,8 +54,15 @@ export interface ServerFiles {
   stop(mode: 'fast' | 'immediate', timeoutMs: number): Promise<StopOutcome>;
   /** Run one of the server's programs (pg_rewind, pg_basebackup) to completion; fails with its stderr. */
   tool(program: string, args: readonly string[], options: RunToolOptions): Promise<{ stdout: string }>;
-  /** Remove the data directory. */
-  remove(): Promise<void>;
+  /** Remove the data directory, or with `contentsOnly` what it holds (it may be a mount point). */
+  remove(options?: { contentsOnly?: boolean }): Promise<void>;
+  /** Whether the data directory is missing, empty, holds files, or has a live server. */
+  occupancy(): Promise<'missing' | 'empty' | 'occupied' | 'running'>;
+  /**
+   * Fill the (missing or empty) data directory with a copy of a base backup, and make it start in
+   * recovery with `settings` appended to postgresql.auto.conf; the files named in `leaveOut` are not kept.
+   */
+  restoreFrom(backupDir: string, settings: readonly string[], leaveOut: readonly string[]): Promise<void>;
   /** Make the data directory start as a standby through replication slot `slot`. */
   makeStandby(slot: string): Promise<void>;
   /** Start the server on its address and port and wait until it accepts connections. */
@@ -60,7 +88,26 @@ export function localServerFiles(address: ServerAddress, binaries: PgBinaries): 
     hasData: async () => existsSync(join(dataDir, 'PG_VERSION')),
     stop: (mode, timeoutMs) => stopDataDir(dataDir, timeoutMs, mode),
     tool: (program, args, options) => runPgTool(binaries, program, args, options),
-    remove: async () => rmSync(dataDir, { recursive: true, force: true }),
+    async remove(options) {
+      if (options?.contentsOnly !== true) return rmSync(dataDir, { recursive: true, force: true });
+      for (const name of existsSync(dataDir) ? readdirSync(dataDir) : [])
+        rmSync(join(dataDir, name), { recursive: true, force: true });
+    },
+    async occupancy() {
+      if (runningPostmaster(dataDir) !== undefined) return 'running';
+      if (!existsSync(dataDir)) return 'missing';
+      return readdirSync(dataDir).length > 0 ? 'occupied' : 'empty';
+    },
+    async restoreFrom(backupDir, settings, leaveOut) {
+      mkdirSync(dataDir, { recursive: true });
+      chownToServer(dataDir);
+      await runAsServer('/bin/cp', ['-a', `${backupDir}/.`, dataDir]);
+      for (const name of [...leaveOut, 'standby.signal']) rmSync(join(dataDir, name), { force: true });
+      chmodSync(dataDir, 0o700);
+      appendFileSync(join(dataDir, 'postgresql.auto.conf'), `${settings.join('\n')}\n`);
+      writeFileSync(join(dataDir, 'recovery.signal'), '');
+      chownToServer(join(dataDir, 'recovery.signal'));
+    },
     async makeStandby(slot) {
       // the configuration came from the source, which may have been a standby itself: later lines win
       appendFileSync(join(dataDir, 'postgresql.auto.conf'), `primary_slot_name = ${quoteConf(slot)}\n`);
@@ -110,12 +157,42 @@ gone() { case "$(pstate "$P")" in ''|Z|X) return 0;; *) return 1;; esac; }
 kill_all() { kill -KILL -"$P" 2>/dev/null; kill -KILL "$P" $(pgrep -P "$P") 2>/dev/null; }
 `;
 
-/** A server on a host of the plan: how to reach the host, where the server's files are, its programs. */
-export interface HostServer {
+/** A host of the plan with PostgreSQL's programs: how to reach it, and where the programs are. */
+export interface HostPrograms {
   executor: Executor;
-  address: ServerAddress;
   /** The placement's bin_dir; found on the host without it. */
   binDir: string | undefined;
+}
+
+/** A server on a host of the plan: the host, and where the server's files are and it listens. */
+export interface HostServer extends HostPrograms {
+  address: ServerAddress;
+}
+
+/** Run one of the server's programs on a host to completion; fails with its stderr (DRCTL_PG_COMMAND_FAILED). */
+export async function hostTool(
+  host: HostPrograms,
+  program: string,
+  args: readonly string[],
+  options: RunToolOptions,
+): Promise<{ stdout: string }> {
+  const { executor } = host;
+  const result = await executor.run(
+    `${findBinaries(host.binDir)}\nexec "$B/${program}" ${args.map(shellQuote).join(' ')}`,
+    {
+      ...(options.env === undefined ? {} : { env: options.env }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    },
+  );
+  if (result.exitCode !== 0) {
+    const tail = result.stderr.trim().split('\n').slice(-5).join('\n');
+    throw new DrctlError(
+      'DRCTL_PG_COMMAND_FAILED',
+      `${program} failed on ${executor.where}${options.subject === undefined ? '' : ` for ${options.subject}`} (exit ${result.exitCode}): ${tail}`,
+      { details: { program, args, exitCode: result.exitCode, stderr: tail } },
+    );
+  }
+  return { stdout: `${result.stdout}${result.stderr}` };
 }
 
 /** What `promoteOnHost` found and did. */
@@ -204,26 +281,35 @@ echo killed`,
       );
       return result.stdout.trim().split('\n').at(-1) as StopOutcome;
     },
-    async tool(program, args, options) {
-      const result = await executor.run(
-        `${findBinaries(binDir)}\nexec "$B/${program}" ${args.map(shellQuote).join(' ')}`,
-        {
-          ...(options.env === undefined ? {} : { env: options.env }),
-          ...(options.signal === undefined ? {} : { signal: options.signal }),
-        },
-      );
-      if (result.exitCode !== 0) {
-        const tail = result.stderr.trim().split('\n').slice(-5).join('\n');
-        throw new DrctlError(
-          'DRCTL_PG_COMMAND_FAILED',
-          `${program} failed on ${executor.where}${options.subject === undefined ? '' : ` for ${options.subject}`} (exit ${result.exitCode}): ${tail}`,
-          { details: { program, args, exitCode: result.exitCode, stderr: tail } },
-        );
-      }
-      return { stdout: `${result.stdout}${result.stderr}` };
+    tool: (program, args, options) => hostTool(host, program, args, options),
+    async remove(options) {
+      const what =
+        options?.contentsOnly === true
+          ? `${shellQuote(dataDir)}/* ${shellQuote(dataDir)}/.[!.]*`
+          : shellQuote(dataDir);
+      await run(`rm -rf ${what}`, `removing ${dataDir}`);
     },
-    remove: async () => {
-      await run(`rm -rf ${shellQuote(dataDir)}`, `removing ${dataDir}`);
+    async occupancy() {
+      const result = await run(
+        `${D}
+P=$(head -1 "$D/postmaster.pid" 2>/dev/null)
+case "$P" in ''|*[!0-9]*) ;; *) case "$(sed 's/^.*) //' "/proc/$P/stat" 2>/dev/null | cut -d' ' -f1)" in ''|Z|X) ;; *) echo running; exit 0;; esac;; esac
+if [ ! -e "$D" ]; then echo missing; elif [ -z "$(ls -A "$D")" ]; then echo empty; else echo occupied; fi`,
+        `looking at ${dataDir}`,
+      );
+      return result.stdout.trim() as 'missing' | 'empty' | 'occupied' | 'running';
+    },
+    async restoreFrom(backupDir, settings, leaveOut) {
+      await run(
+        [
+          D,
+          `mkdir -p "$D" && cp -a ${shellQuote(`${backupDir}/.`)} "$D"`,
+          `rm -f ${[...leaveOut, 'standby.signal'].map((name) => `"$D"/${shellQuote(name)}`).join(' ')} && chmod 700 "$D"`,
+          `printf '%s\\n' ${settings.map(shellQuote).join(' ')} >> "$D/postgresql.auto.conf"`,
+          ': > "$D/recovery.signal"',
+        ].join(' && '),
+        `restoring ${backupDir} into ${dataDir}`,
+      );
     },
     async makeStandby(slot) {
       await run(

@@ -1,22 +1,12 @@
 /**
- * Base backups with WAL archiving into a backup location (`<location>/base`, `<location>/wal`), and the
- * records that mark a backup finished.
+ * Base backups with WAL archiving into a backup location (`<location>/base`, `<location>/wal`) on this
+ * machine or on the database's host (backup-location.ts), and the records that mark a backup finished.
  */
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DrctlError } from '../../../errors.ts';
-import { chownToServer, runAsServer, runPgTool, type PgBinaries } from '../../../pg/binaries.ts';
 import { describe, one, toolConnection, withClient } from '../../../pg/client.ts';
+import { localRecords, type BackupFiles } from '../backup-location.ts';
 import type { Target } from './target.ts';
 
 /** What drctl writes beside a finished base backup. A backup without it is incomplete and never used. */
@@ -31,10 +21,9 @@ export interface BackupRecord {
   startWal: string | undefined;
 }
 
-export const BACKUP_RECORD = 'drctl-backup.json';
-
 export interface BaseBackupOptions {
-  binaries: PgBinaries;
+  /** Where the location is and pg_basebackup runs: this machine (localBackupFiles) or the database's host. */
+  files: BackupFiles;
   /** The component's backup location: base backups go to <location>/base, archived WAL to <location>/wal. */
   location: string;
   /** Check the copy against its manifest with pg_verifybackup. @default true */
@@ -42,21 +31,6 @@ export interface BaseBackupOptions {
   /** Set the server's archive_command to ship WAL into the location. @default true */
   archive?: boolean;
   signal?: AbortSignal;
-}
-
-function dirBytes(path: string): number {
-  let total = 0;
-  for (const entry of readdirSync(path, { withFileTypes: true })) {
-    const full = join(path, entry.name);
-    if (entry.isDirectory()) total += dirBytes(full);
-    else if (entry.isFile()) total += statSync(full).size;
-  }
-  return total;
-}
-
-function ensureServerDir(path: string): void {
-  mkdirSync(path, { recursive: true });
-  chownToServer(path);
 }
 
 /** The archive_command that ships WAL segments into `walDir`, never overwriting one already there. */
@@ -74,44 +48,22 @@ export async function baseBackup(
   target: Target,
   options: BaseBackupOptions,
 ): Promise<BackupRecord & { path: string; archiveCommand: string | undefined }> {
+  const { files } = options;
   const where = describe(target.subject);
   const baseDir = join(options.location, 'base');
   const walDir = join(options.location, 'wal');
-  ensureServerDir(options.location);
-  ensureServerDir(baseDir);
-  ensureServerDir(walDir);
   // pg_basebackup and the archiver write here as the server's OS user: check it can, before anything starts.
-  await runAsServer('/bin/sh', ['-c', 'test -w "$1" && test -w "$2"', 'sh', baseDir, walDir]).catch(
-    (cause: unknown) => {
-      throw new DrctlError(
-        'DRCTL_PG_BACKUP_LOCATION',
-        `cannot back up ${where}: the backup location ${options.location} is not writable by the database server's OS user`,
-        {
-          hint: 'make the location (and every directory above it) reachable and writable by that user, or pick another location',
-          cause,
-        },
-      );
-    },
-  );
-  let command: string | undefined;
-  if (options.archive !== false) {
-    command = archiveCommand(walDir);
-    await withClient(target.subject, target.url, async (client) => {
-      const row = await one<{ mode: string; command: string }>(
-        client,
-        "select current_setting('archive_mode') as mode, current_setting('archive_command') as command",
-      );
-      if (row?.mode === 'off') {
-        throw new DrctlError('DRCTL_PG_ARCHIVE_OFF', `cannot archive WAL of ${where}: archive_mode is off`, {
-          hint: 'set archive_mode = on in postgresql.conf and restart the server once; drctl sets archive_command itself',
-        });
-      }
-      if (row?.command !== command) {
-        await client.query(`alter system set archive_command = ${client.escapeLiteral(command ?? '')}`);
-        await client.query('select pg_reload_conf()');
-      }
-    });
-  }
+  await files.prepare([options.location, baseDir, walDir]).catch((cause: unknown) => {
+    throw new DrctlError(
+      'DRCTL_PG_BACKUP_LOCATION',
+      `cannot back up ${where}: the backup location ${options.location} on ${files.where} is not writable by the database server's OS user`,
+      {
+        hint: 'make the location (and every directory above it) reachable and writable by that user, or pick another location',
+        cause,
+      },
+    );
+  });
+  const command = options.archive === false ? undefined : await archiveInto(target, walDir);
   const started = new Date();
   const id = started
     .toISOString()
@@ -122,58 +74,80 @@ export async function baseBackup(
   const signalOption = options.signal === undefined ? {} : { signal: options.signal };
   const connection = toolConnection(target.url);
   try {
-    await runPgTool(
-      options.binaries,
+    await files.tool(
       'pg_basebackup',
       ['-D', partial, '-d', connection.conninfo, '-X', 'stream', '--checkpoint=fast'],
-      {
-        subject: where,
-        env: connection.env,
-        ...signalOption,
-      },
+      { subject: where, env: connection.env, ...signalOption },
     );
     let verified = false;
     if (options.verify !== false) {
-      await runPgTool(options.binaries, 'pg_verifybackup', ['--quiet', partial], {
-        subject: where,
-        ...signalOption,
-      });
+      await files.tool('pg_verifybackup', ['--quiet', partial], { subject: where, ...signalOption });
       verified = true;
     }
-    const label = readFileSync(join(partial, 'backup_label'), 'utf8');
+    const { label, bytes } = await files.inspect(partial);
     const record: BackupRecord = {
       id,
       component: target.subject.component,
       site: target.subject.site,
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
-      bytes: dirBytes(partial),
+      bytes,
       verified,
       startWal: /START WAL LOCATION: (\S+)/.exec(label)?.[1],
     };
-    writeFileSync(join(partial, BACKUP_RECORD), `${JSON.stringify(record, null, 2)}\n`);
-    renameSync(partial, final);
+    await files.seal(partial, final, `${JSON.stringify(record, null, 2)}\n`);
     return { ...record, path: final, archiveCommand: command };
   } catch (error) {
-    rmSync(partial, { recursive: true, force: true });
+    await files.remove(partial);
     throw error;
   }
 }
 
-/** Finished base backups in a location, newest first. */
+/** Points the server's archive_command at `walDir`; fails when archiving is off (that needs a restart). */
+async function archiveInto(target: Target, walDir: string): Promise<string> {
+  const command = archiveCommand(walDir);
+  await withClient(target.subject, target.url, async (client) => {
+    const row = await one<{ mode: string; command: string }>(
+      client,
+      "select current_setting('archive_mode') as mode, current_setting('archive_command') as command",
+    );
+    if (row?.mode === 'off') {
+      throw new DrctlError(
+        'DRCTL_PG_ARCHIVE_OFF',
+        `cannot archive WAL of ${describe(target.subject)}: archive_mode is off`,
+        {
+          hint: 'set archive_mode = on in postgresql.conf and restart the server once; drctl sets archive_command itself',
+        },
+      );
+    }
+    if (row?.command !== command) {
+      await client.query(`alter system set archive_command = ${client.escapeLiteral(command)}`);
+      await client.query('select pg_reload_conf()');
+    }
+  });
+  return command;
+}
+
+/** Finished base backups in a location on this machine, newest first. */
 export function listBackups(location: string): Array<BackupRecord & { path: string }> {
-  const baseDir = join(location, 'base');
-  if (!existsSync(baseDir)) return [];
+  return parseBackups(localRecords(join(location, 'base')));
+}
+
+/** Finished base backups in a location where `files` are, newest first. */
+export async function findBackups(
+  files: BackupFiles,
+  location: string,
+): Promise<Array<BackupRecord & { path: string }>> {
+  return parseBackups(await files.records(join(location, 'base')));
+}
+
+function parseBackups(
+  records: Array<{ path: string; text: string }>,
+): Array<BackupRecord & { path: string }> {
   const backups: Array<BackupRecord & { path: string }> = [];
-  for (const name of readdirSync(baseDir)) {
-    if (name.endsWith('.partial')) continue;
-    const recordFile = join(baseDir, name, BACKUP_RECORD);
-    if (!existsSync(recordFile)) continue;
+  for (const { path, text } of records) {
     try {
-      backups.push({
-        ...(JSON.parse(readFileSync(recordFile, 'utf8')) as BackupRecord),
-        path: join(baseDir, name),
-      });
+      backups.push({ ...(JSON.parse(text) as BackupRecord), path });
     } catch {
       // A record that does not parse marks a backup we cannot trust; skip it.
     }

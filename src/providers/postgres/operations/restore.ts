@@ -1,25 +1,20 @@
-/** Point-in-time restore of a base backup into a new instance, replaying archived WAL up to a target. */
-import {
-  appendFileSync,
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+/**
+ * Point-in-time restore of a base backup into a new instance, replaying archived WAL up to a target: on
+ * this machine or on the database's host, written once against ServerFiles and BackupFiles.
+ */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DrctlError } from '../../../errors.ts';
-import { chownToServer, runAsServer } from '../../../pg/binaries.ts';
 import { describe, one, withClient, type Subject } from '../../../pg/client.ts';
-import { logTail, quoteConf, runningPostmaster, type PgServer } from '../../../pg/server.ts';
-import { BACKUP_RECORD, listBackups, type BackupRecord } from './backup.ts';
-import { startLocal, type LocalServer } from './target.ts';
+import { quoteConf } from '../../../pg/server.ts';
+import { BACKUP_RECORD, type BackupFiles } from '../backup-location.ts';
+import type { ServerFiles, StartedServer } from '../server-files.ts';
+import { findBackups, type BackupRecord } from './backup.ts';
 
 export interface RestoreOptions {
-  /** The component's backup location (as given to baseBackup). */
+  /** The component's backup location (as given to baseBackup), where `backups` are. */
   location: string;
+  backups: BackupFiles;
   /** Recover up to this moment: commits at or before it are kept, later ones are not. */
   targetTime: Date;
   /**
@@ -28,8 +23,8 @@ export interface RestoreOptions {
    * before it), so pass the moment the transaction began.
    */
   beforeXid?: string;
-  /** The new instance; its data directory must not exist or be empty. */
-  local: LocalServer;
+  /** The new instance's files, on the same machine as the location; its data directory must not exist or be empty. */
+  files: ServerFiles;
   /** @default 120_000 */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -37,7 +32,8 @@ export interface RestoreOptions {
 
 export interface RestoreResult {
   backup: BackupRecord & { path: string };
-  server: PgServer;
+  /** The restored instance's postmaster pid, where it runs. */
+  pid: number | undefined;
   url: string;
   recoveredInMs: number;
 }
@@ -65,98 +61,78 @@ export async function restorePointInTime(
   options: RestoreOptions,
 ): Promise<RestoreResult> {
   const where = describe(subject);
-  const { local } = options;
-  if (existsSync(local.dataDir) && readdirSync(local.dataDir).length > 0) {
+  const { files } = options;
+  const occupancy = await files.occupancy();
+  if (occupancy === 'occupied' || occupancy === 'running') {
     throw new DrctlError(
       'DRCTL_PG_RESTORE_TARGET_NOT_EMPTY',
-      `cannot restore ${where} into ${local.dataDir}: the directory already holds data`,
-      {
-        hint: 'restore into a new, empty directory; drctl never overwrites a data directory',
-      },
+      `cannot restore ${where} into ${files.dataDir} on ${files.where}: ${occupancy === 'running' ? 'a server runs there' : 'the directory already holds data'}`,
+      { hint: 'restore into a new, empty directory; drctl never overwrites a data directory' },
     );
   }
-  if (runningPostmaster(local.dataDir) !== undefined) {
-    throw new DrctlError(
-      'DRCTL_PG_RESTORE_TARGET_NOT_EMPTY',
-      `cannot restore ${where} into ${local.dataDir}: a server runs there`,
-    );
-  }
-  const candidates = listBackups(options.location).filter(
-    (backup) => new Date(backup.finishedAt) <= options.targetTime,
+  const backup = (await findBackups(options.backups, options.location)).find(
+    (candidate) => new Date(candidate.finishedAt) <= options.targetTime,
   );
-  const backup = candidates[0];
   if (backup === undefined) {
     throw new DrctlError(
       'DRCTL_PG_NO_BACKUP',
-      `no finished base backup of ${where} in ${options.location} ends before ${options.targetTime.toISOString()}`,
-      {
-        hint: 'take a base backup first (postgres.basebackup), or pick a later target time',
-      },
+      `no finished base backup of ${where} in ${options.location} on ${options.backups.where} ends before ${options.targetTime.toISOString()}`,
+      { hint: 'take a base backup first (postgres.basebackup), or pick a later target time' },
     );
   }
   const started = Date.now();
-  const createdDir = !existsSync(local.dataDir);
-  let server: PgServer | undefined;
-  try {
-    if (createdDir) mkdirSync(local.dataDir, { recursive: true });
-    chownToServer(local.dataDir);
-    await runAsServer('/bin/cp', ['-a', `${backup.path}/.`, local.dataDir], { subject: where });
-    rmSync(join(local.dataDir, BACKUP_RECORD), { force: true });
-    chmodSync(local.dataDir, 0o700);
-    const walDir = join(options.location, 'wal').replace(/'/g, `'\\''`);
-    appendFileSync(
-      join(local.dataDir, 'postgresql.auto.conf'),
-      [
-        '# drctl point-in-time restore',
-        `restore_command = ${quoteConf(`cp '${walDir}/%f' %p`)}`,
-        ...recoveryTarget(options),
-        "recovery_target_action = 'promote'",
-        "archive_mode = 'off'",
-        "synchronous_standby_names = ''",
-        "primary_conninfo = ''",
-        "primary_slot_name = ''",
-        '',
-      ].join('\n'),
+  const failed = async (reason: string): Promise<DrctlError> =>
+    new DrctlError(
+      'DRCTL_PG_RESTORE_FAILED',
+      `restoring ${where} to ${options.targetTime.toISOString()} ${reason}:\n${await files.logTail(8)}`,
+      { hint: 'the server log above says why; a target after the newest archived WAL cannot be reached' },
     );
-    rmSync(join(local.dataDir, 'standby.signal'), { force: true });
-    writeFileSync(join(local.dataDir, 'recovery.signal'), '');
-    chownToServer(join(local.dataDir, 'recovery.signal'));
-    server = await startLocal(local, { noWait: true });
+  let server: StartedServer | undefined;
+  try {
+    await files.restoreFrom(backup.path, restoreSettings(join(options.location, 'wal'), options), [
+      BACKUP_RECORD,
+    ]);
+    server = await files
+      .start(options.signal === undefined ? {} : { signal: options.signal })
+      .catch(async (cause: unknown) => {
+        throw Object.assign(await failed('failed'), { cause });
+      });
     const deadline = started + (options.timeoutMs ?? 120_000);
     for (;;) {
-      if (!server.running) {
-        throw new DrctlError(
-          'DRCTL_PG_RESTORE_FAILED',
-          `restoring ${where} to ${options.targetTime.toISOString()} failed:\n${logTail(local.logFile)}`,
-          {
-            hint: 'the server log above says why; a target after the newest archived WAL cannot be reached',
-          },
-        );
-      }
       const done = await withClient(
         subject,
         url,
         async (client) => (await one<{ r: boolean }>(client, 'select pg_is_in_recovery() as r'))?.r === false,
-        {
-          timeoutMs: 1_000,
-        },
+        { timeoutMs: 1_000 },
       ).catch(() => false);
       if (done) break;
-      if (Date.now() > deadline || options.signal?.aborted === true) {
-        throw new DrctlError(
-          'DRCTL_PG_RESTORE_FAILED',
-          `restoring ${where} to ${options.targetTime.toISOString()} did not finish in time:\n${logTail(local.logFile)}`,
-        );
-      }
+      if (!(await server.running())) throw await failed('failed');
+      if (Date.now() > deadline || options.signal?.aborted === true)
+        throw await failed('did not finish in time');
       await sleep(50);
     }
-    return { backup, server, url, recoveredInMs: Date.now() - started };
+    return { backup, pid: server.pid, url, recoveredInMs: Date.now() - started };
   } catch (error) {
-    await server?.kill();
-    if (createdDir) rmSync(local.dataDir, { recursive: true, force: true });
-    else
-      for (const name of readdirSync(local.dataDir))
-        rmSync(join(local.dataDir, name), { recursive: true, force: true });
+    await server?.stop().catch(() => undefined);
+    await files.remove({ contentsOnly: occupancy === 'empty' });
     throw error;
   }
+}
+
+/** What the restored instance starts with: WAL from the location, the target, and nothing of its source's role. */
+function restoreSettings(
+  walDir: string,
+  target: { targetTime: Date; beforeXid?: string | undefined },
+): string[] {
+  const dir = walDir.replace(/'/g, `'\\''`);
+  return [
+    '# drctl point-in-time restore',
+    `restore_command = ${quoteConf(`cp '${dir}/%f' %p`)}`,
+    ...recoveryTarget(target),
+    "recovery_target_action = 'promote'",
+    "archive_mode = 'off'",
+    "synchronous_standby_names = ''",
+    "primary_conninfo = ''",
+    "primary_slot_name = ''",
+  ];
 }
