@@ -16,7 +16,8 @@ import { pgAvailable } from '../../pg/binaries.ts';
 import { PgCluster, freePort } from '../../pg/cluster.ts';
 import { AT, testContext, testPlan } from '../testing.ts';
 import { checkReadiness } from '../../monitor/readiness.ts';
-import { findPgbackrest, pgbackrestProvider } from './index.ts';
+import { findPgbackrest, pgbackrestProvider, pgbackrestTarget } from './index.ts';
+import { resticTarget } from '../restic/index.ts';
 import { postgresProvider } from '../postgres/index.ts';
 
 function pgbackrestInstalled(): boolean {
@@ -147,6 +148,39 @@ workloads:
       ['DRCTL_PLAN_MISSING', 'pgBackRest backup of db needs socket_dir in its placement at east', 12],
       ['DRCTL_PLAN_VALUE', 'pgBackRest backs up PostgreSQL; docs is of kind files', 17],
     ]);
+  });
+
+  it('with a repository host, which drctl does not set up, are refused by the provider (restic too)', async () => {
+    const dir = tempDir('drctl-pgbackrest-plan-');
+    const file = join(dir, 'plan.yaml');
+    writeFileSync(
+      file,
+      `version: 1
+sites:
+  east: { role: primary, hosts: { db-east: { address: 198.18.255.2 } } }
+  vault: { role: backup, hosts: { vault-1: { address: 198.18.255.3 } } }
+contacts: [{ id: erin, name: Erin, role: admin, email: erin@example.com }]
+workloads:
+  - id: ledger
+    tier: 3
+    strategy: backup-restore
+    owner: erin
+    components:
+      - id: db
+        kind: postgres
+        placement: { east: { host: db-east, url: "postgres://127.0.0.1:5432/ledger", data_dir: /srv/pg, socket_dir: /run/pg } }
+        backups:
+          - { engine: pgbackrest, every: 1d, to: vault, host: vault-1, repository: /srv/repo }
+          - { engine: restic, every: 1d, to: east, host: vault-1, repository: /srv/restic, password_file: pw }
+`,
+    );
+    const plan = await loadPlan(file);
+    expect(() => pgbackrestTarget(plan, 'db', { stateDir: dir })).toThrow(
+      expect.objectContaining({ code: 'DRCTL_PGBACKREST_REPOSITORY_HOST' }),
+    );
+    expect(() => resticTarget(plan, 'db', undefined, dir)).toThrow(
+      expect.objectContaining({ code: 'DRCTL_RESTIC_REPOSITORY_HOST' }),
+    );
   });
 });
 

@@ -24,6 +24,7 @@ import { findComponent, planPath } from '../../backup/resolve.ts';
 export const PGBACKREST_ERRORS = {
   MISSING: 'DRCTL_PGBACKREST_MISSING',
   POLICY_MISSING: 'DRCTL_PGBACKREST_POLICY_MISSING',
+  REPOSITORY_HOST: 'DRCTL_PGBACKREST_REPOSITORY_HOST',
   PLACEMENT_MISSING: 'DRCTL_PGBACKREST_PLACEMENT_MISSING',
   PASSWORD_MISSING: 'DRCTL_PGBACKREST_PASSWORD_MISSING',
   REPOSITORY_MISSING: 'DRCTL_PGBACKREST_REPOSITORY_MISSING',
@@ -104,6 +105,16 @@ export function pgbackrestTarget(
       {
         hint: 'add a backups[] entry with `engine: pgbackrest` and a repository path',
         location: component.at,
+      },
+    );
+  // a dedicated repository host is pgBackRest's repo1-host, which drctl does not set up yet
+  if (policy.host !== undefined)
+    throw new DrctlError(
+      PGBACKREST_ERRORS.REPOSITORY_HOST,
+      `the pgBackRest policy of "${component.id}" to ${policy.to} names a repository host (${policy.host}), which drctl does not set up`,
+      {
+        hint: "remove backups[].host: the repository is a path on the database's host (its disk or a mount)",
+        location: policy.at,
       },
     );
   const placement =

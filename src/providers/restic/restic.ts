@@ -21,6 +21,7 @@ import { findComponent, findPlacement, planPath } from '../../backup/resolve.ts'
 export const RESTIC_ERRORS = {
   MISSING: 'DRCTL_RESTIC_MISSING',
   POLICY_MISSING: 'DRCTL_RESTIC_POLICY_MISSING',
+  REPOSITORY_HOST: 'DRCTL_RESTIC_REPOSITORY_HOST',
   PASSWORD_MISSING: 'DRCTL_RESTIC_PASSWORD_MISSING',
   WRONG_PASSWORD: 'DRCTL_RESTIC_WRONG_PASSWORD',
   UNREACHABLE: 'DRCTL_RESTIC_REPOSITORY_UNREACHABLE',
@@ -76,6 +77,16 @@ export function resticTarget(
       RESTIC_ERRORS.POLICY_MISSING,
       `component "${component.id}" has no restic backup policy${to === undefined ? '' : ` to ${to}`}`,
       { hint: 'add a backups[] entry with `engine: restic` and a repository', location: component.at },
+    );
+  // restic reaches a repository elsewhere by its own URLs; drctl does not tunnel a path on another host
+  if (policy.host !== undefined)
+    throw new DrctlError(
+      RESTIC_ERRORS.REPOSITORY_HOST,
+      `the restic policy of "${component.id}" to ${policy.to} names a repository host (${policy.host}); restic runs on the host of the data and reaches its repository there`,
+      {
+        hint: 'remove backups[].host: give a path on the data host (its disk or a mount) or a URL restic reaches from there (sftp:, rest:, s3:)',
+        location: policy.at,
+      },
     );
   const executor = executorOn(plan, where.host ?? findPlacement(component, where.site)?.host);
   const path = repositoryPath(plan, policy);
