@@ -3,7 +3,8 @@
  * inject the scenario's faults, let the monitor and the engine fail over, and measure what the client saw
  * (detection, RTO) and what was lost (acknowledged writes), as a report.
  */
-export { runDrill, findScenario } from './runner.ts';
+export { runDrill } from './runner.ts';
+export { findScenario } from './scenario.ts';
 export type { DrillOptions, DrillOutcome } from './runner.ts';
 export type { FailbackOptions } from './failback.ts';
 export { DrillEnvironment, PG_PASSWORD_ENV } from './environment.ts';

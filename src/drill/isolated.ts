@@ -33,7 +33,7 @@ import { DRILL_ACTOR } from './failback.ts';
 import { escapeHtml, formatMs } from './report.ts';
 import { DrillControls, newDrillId, rehearsalPausedMs, stepsNotChosen } from './rehearsal.ts';
 import type { DrillNote, DrillPause } from './rehearsal.ts';
-import { findScenario } from './runner.ts';
+import { findScenario } from './scenario.ts';
 
 export const ISOLATED_REPORT_FORMAT = 'drctl.isolated-drill-report/1';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzePlan } from '../../src/analysis/index.ts';
 import { loadPlanForCommand } from '../../src/cli/load-plan.ts';
-import { findScenario } from '../../src/drill/runner.ts';
+import { findScenario } from '../../src/drill/scenario.ts';
 import { renderMarkdown } from '../../src/render/index.ts';
 
 const TWO_SITE = join(import.meta.dirname, '../../examples/two-site');
