@@ -17,6 +17,7 @@ import type { Check, Component, Fault, Plan, Scenario, Workload } from '../plan/
 import { providerForKind, providers } from '../providers/index.ts';
 import type { ActionContext, Provider } from '../providers/provider.ts';
 import { openStore } from '../store/index.ts';
+import type { RunStore } from '../store/index.ts';
 import type { CanaryAck, CanaryFailure, CanaryResult, LossMeasurement } from './canary.ts';
 import { failureReason, now, sleep } from './clock.ts';
 import { DRILL_ACTOR } from './failback.ts';
@@ -38,7 +39,7 @@ function prepare(
   plan: Plan,
   scenario: Scenario,
   workload: Workload,
-): { fault: Fault & { corrupt: NonNullable<Fault['corrupt']> }; component: Component; provider: Provider } {
+): { fault: CorruptFault; component: Component; provider: Provider } {
   const fault = scenario.faults.find((candidate) => candidate.corrupt !== undefined);
   const component = workload.components.find((candidate) => candidate.id === fault?.component);
   if (fault?.corrupt === undefined || component === undefined) {
@@ -85,13 +86,39 @@ function validations(plan: Plan, scenario: Scenario, component: Component): Chec
     .filter((check) => check.sql !== undefined && (check.component ?? component.id) === component.id);
 }
 
+/** What the phases of a corruption drill share. */
+interface CorruptionRun {
+  readonly options: DrillOptions;
+  readonly scenario: Scenario;
+  readonly workload: Workload;
+  readonly plan: Plan;
+  readonly stateDir: string;
+  readonly fault: CorruptFault;
+  readonly component: Component;
+  readonly provider: Provider;
+  /** Where the data is restored: the scenario's recovered_at, else the damaged site. */
+  readonly recoveredAt: string;
+  readonly signal: AbortSignal;
+  readonly ctx: ActionContext;
+  readonly store: RunStore;
+  readonly evidence: DrillEvidence[];
+  readonly events: DrillEventInput[];
+  readonly findings: DrillFinding[];
+  say(line: string): void;
+  event(kind: DrillEventInput['kind'], detail: string, step?: string): void;
+  query(site: string, sql: string): Promise<unknown[][]>;
+  /** Whether the runbook's validations pass at the site, and if not the first that fails. */
+  passes(site: string): Promise<{ ok: boolean; message: string }>;
+}
+
+type CorruptFault = Fault & { corrupt: NonNullable<Fault['corrupt']> };
+
 export async function runCorruptionDrill(
   options: DrillOptions,
   scenario: Scenario,
   workload: Workload,
 ): Promise<DrillOutcome> {
   const log = options.log ?? pino({ level: 'silent' });
-  const say = (line: string): void => options.onProgress?.(line);
   const stateDir = resolve(options.stateDir);
   const plan = options.plan;
   const { fault, component, provider } = prepare(plan, scenario, workload);
@@ -106,7 +133,6 @@ export async function runCorruptionDrill(
       },
     );
   }
-  const recoveredAt = scenario.recoveredAt ?? fault.site;
   const signal = options.signal ?? new AbortController().signal;
   const evidence: DrillEvidence[] = [];
   const ctx: ActionContext = {
@@ -116,249 +142,59 @@ export async function runCorruptionDrill(
     stateDir,
     evidence: (name, value) => evidence.push({ name, value }),
   };
-  const query = (site: string, sql: string): Promise<unknown[][]> =>
-    provider.query!(component, site, sql, ctx);
-  const passes = async (site: string): Promise<{ ok: boolean; message: string }> => {
-    for (const check of checks) {
-      const outcome = await runCheck({ ...check, component: component.id, site }, { providers, plan, ctx });
-      if (!outcome.ok) return { ok: false, message: `${outcome.name}: ${outcome.message}` };
-    }
-    return { ok: true, message: `${checks.length} validations pass` };
-  };
   const events: DrillEventInput[] = [];
-  const event = (kind: DrillEventInput['kind'], detail: string, step?: string): void => {
-    events.push({ at: now(), kind, detail, ...(step === undefined ? {} : { step }) });
-  };
   const store = await openStore(stateDir);
+  const run: CorruptionRun = {
+    ...{ options, scenario, workload, plan, stateDir, fault, component, provider, signal, ctx, store },
+    ...{ recoveredAt: scenario.recoveredAt ?? fault.site, evidence, events, findings: [] },
+    say: (line) => options.onProgress?.(line),
+    event: (kind, detail, step) =>
+      void events.push({ at: now(), kind, detail, ...(step === undefined ? {} : { step }) }),
+    query: (site, sql) => provider.query!(component, site, sql, ctx),
+    passes: async (site) => {
+      for (const check of checks) {
+        const outcome = await runCheck({ ...check, component: component.id, site }, { providers, plan, ctx });
+        if (!outcome.ok) return { ok: false, message: `${outcome.name}: ${outcome.message}` };
+      }
+      return { ok: true, message: `${checks.length} validations pass` };
+    },
+  };
   try {
     const startedAt = now();
-    event(
-      'drill-started',
-      `canary writing to ${component.id}@${fault.site} every ${options.canaryIntervalMs ?? 10} ms`,
-    );
-    const before = await passes(fault.site);
-    if (!before.ok) {
-      throw new DrctlError(
-        'DRCTL_DRILL_NOT_STEADY',
-        `the validations fail before any fault: ${before.message}`,
-        {
-          hint: 'a corruption drill starts from good data; fix the data or the validation first',
-          location: scenario.at,
-        },
-      );
-    }
-    await query(
-      fault.site,
-      `create table if not exists ${CANARY_TABLE} (id bigserial primary key, at timestamptz not null default clock_timestamp())`,
-    );
-
-    // ---- the canary
-    const intervalMs = options.canaryIntervalMs ?? 10;
-    const acks: CanaryAck[] = [];
-    const failures: CanaryFailure[] = [];
-    let seq = 0;
-    let writing = true;
-    const canary = (async () => {
-      while (writing && !signal.aborted) {
-        const sentAt = now();
-        const mine = (seq += 1);
-        try {
-          const [row] = await query(
-            fault.site,
-            `insert into ${CANARY_TABLE} default values returning id::text`,
-          );
-          acks.push({ seq: mine, id: String(row?.[0]), sentAt, ackAt: now(), status: 200 });
-        } catch (error) {
-          failures.push({ seq: mine, id: '', sentAt, at: now(), reason: failureReason(error) });
-        }
-        await sleep(Math.max(0, sentAt + intervalMs - now()));
-      }
-    })();
-    const warmup = options.warmupWrites ?? 50;
-    while (acks.length < warmup && !signal.aborted) await sleep(intervalMs);
+    const canary = await startSqlCanary(run);
     await sleep(Math.max(0, startedAt + fault.atMs - now()), signal);
-
-    // ---- the damage
-    const faultAt = now();
-    const corrupt = provider.actions.corrupt!;
-    const damage = await corrupt.run(
-      corrupt.params.parse({
-        component: component.id,
-        site: fault.site,
-        table: fault.corrupt.table,
-        rows: fault.corrupt.rows,
-        change: fault.corrupt.change,
-        ...(fault.corrupt.set === undefined ? {} : { set: fault.corrupt.set }),
-      }),
-      ctx,
-    );
-    const corruptedAt = now();
-    event('fault-injected', damage.summary);
-    say(`fault: ${damage.summary}`);
-
-    // ---- detection, by the plan's own validations
-    const deadline = faultAt + (options.deadlineMs ?? Math.min(scenario.expect.rtoMs + 10_000, 120_000));
-    let detectedAt: number | undefined;
-    let detection = '';
-    while (now() < deadline && !signal.aborted) {
-      const state = await passes(fault.site);
-      if (!state.ok) {
-        detectedAt = now();
-        detection = state.message;
-        break;
-      }
-      await sleep(50, signal);
-    }
-    writing = false;
-    await canary;
-    const findings: DrillFinding[] = [];
-    let restoredAt: number | undefined;
-    let runId: string | undefined;
-    let runStatus = 'not started';
-    if (detectedAt === undefined) {
-      findings.push({
-        code: 'DRCTL_DRILL_NOT_DETECTED',
-        severity: 'error',
-        message: `the runbook's validations did not notice ${damage.summary}`,
-        hint: 'add a validation that is false when rows are missing or wrong (counts, sums, checksums of the table)',
-      });
-    } else {
-      event('detected', `corruption detected: ${detection}`);
-      say(`detected after ${formatMs(detectedAt - corruptedAt)}: ${detection}`);
-      // ---- the restore-to-before runbook
-      const engine = new Engine({
-        store,
-        providers,
-        stateDir,
-        logger: log,
-        pollMs: 20,
-        hooks: [
-          {
-            onStepStart: (e) => event('step-started', e.step.name, e.step.id),
-            onStepComplete: (e) => {
-              event('step-finished', e.summary, e.step.id);
-              say(`  ✔ ${e.step.id} ${e.summary}`);
-            },
-            onStepError: (e) => event('step-failed', e.message, e.step.id),
-          },
-        ],
-      });
-      const driver = await engine.start({
-        plan,
-        runbook: scenario.runbook,
-        workload: workload.id,
-        startedBy: DRILL_ACTOR,
-        trigger: { automatic: false, reason: `drill ${scenario.id}: corruption detected` },
-      });
-      runId = driver.runId;
-      const outcome = await Promise.race([
-        driver.done,
-        sleep(Math.max(0, deadline + 60_000 - now()), signal).then(() => undefined),
-      ]);
-      runStatus = outcome?.status ?? 'did not finish in time';
-      for (const entry of await store.readJournal(driver.runId)) {
-        const data = entry.data as { name?: string; value?: unknown } | undefined;
-        if (entry.type === 'evidence' && data?.name !== undefined)
-          evidence.push({ name: `${entry.step ?? ''}.${data.name}`, value: data.value });
-      }
-      if (outcome?.status === 'succeeded') {
-        const after = await passes(recoveredAt);
-        if (after.ok) restoredAt = now();
-        else
-          findings.push({
-            code: 'DRCTL_DRILL_NOT_RESTORED',
-            severity: 'error',
-            message: `after ${scenario.runbook} the validations still fail at ${recoveredAt}: ${after.message}`,
-            hint: 'the restore did not go back far enough, or recovered_at names the wrong site',
-          });
-      }
-      event('note', `run ${driver.runId} ${runStatus}`);
-      if (outcome?.status !== 'succeeded') {
-        findings.push({
-          code: 'DRCTL_DRILL_RUN_FAILED',
-          severity: 'error',
-          message: `the ${scenario.runbook} run ${driver.runId} ended ${runStatus}`,
-          hint: `drctl status ${driver.runId} --state ${stateDir}`,
-        });
-      }
-    }
-
-    // ---- what the restore kept of the good writes
-    let found = new Set<string>();
-    if (restoredAt !== undefined) {
-      found = new Set(
-        (await query(recoveredAt, `select id::text from ${CANARY_TABLE}`)).map((row) => String(row[0])),
-      );
-    }
-    const lost = restoredAt === undefined ? [] : acks.filter((ack) => !found.has(ack.id));
-    const first = lost[0];
-    const last = lost.at(-1);
-    const loss: LossMeasurement = {
-      acknowledged: acks.length,
-      lost,
-      count: lost.length,
-      firstLostAt: first?.ackAt,
-      lastLostAt: last?.ackAt,
-      spanMs: first === undefined || last === undefined ? 0 : last.ackAt - first.ackAt,
-    };
+    const damage = await injectCorruption(run);
+    const deadline =
+      damage.faultAt + (options.deadlineMs ?? Math.min(scenario.expect.rtoMs + 10_000, 120_000));
+    const detected = await awaitDetection(run, deadline);
+    await canary.stop();
+    const restore =
+      detected === undefined
+        ? notDetected(run, damage.summary)
+        : await restoreToBefore(run, deadline, damage, detected);
+    const loss = await goodWritesKept(run, canary.acks, restore.restoredAt);
     const finishedAt = now();
-    for (const site of new Set([fault.site, recoveredAt]))
-      await query(site, `drop table if exists ${CANARY_TABLE}`).catch(() => undefined);
-    const canaryResult: CanaryResult = {
-      url: `sql: ${component.id}@${fault.site}`,
-      intervalMs,
-      timeoutMs: 0,
-      idPrefix: '',
-      startedAt,
-      stoppedAt: detectedAt ?? finishedAt,
-      sent: seq,
-      skipped: 0,
-      acks,
-      failures,
-    };
-    const figures: CorruptionFigures = {
-      table: fault.corrupt.table,
-      change: fault.corrupt.change,
-      rows: Number((damage.output as { rows?: number } | undefined)?.rows ?? 0),
-      transaction: String((damage.output as { xid?: string } | undefined)?.xid ?? ''),
-      corruptedAt: new Date(corruptedAt).toISOString(),
-      detectionMs: detectedAt === undefined ? undefined : Math.round(detectedAt - corruptedAt),
-      detectedBy: detection || undefined,
-      rtoMs: restoredAt === undefined ? undefined : Math.round(restoredAt - corruptedAt),
-      restoreMs:
-        restoredAt === undefined || detectedAt === undefined
-          ? undefined
-          : Math.round(restoredAt - detectedAt),
-      run: runId,
-      runStatus,
-      recoveredAt,
-      goodWritesLost:
-        restoredAt === undefined
-          ? undefined
-          : {
-              rows: loss.count,
-              spanMs: Math.round(loss.spanMs),
-              sinceDamageMs: last === undefined ? 0 : Math.round(last.ackAt - corruptedAt),
-            },
-    };
+    for (const site of new Set([fault.site, run.recoveredAt]))
+      await run.query(site, `drop table if exists ${CANARY_TABLE}`).catch(() => undefined);
+    const figures = corruptionFigures(run, damage, detected, restore, loss);
     const report = buildDrillReport({
       plan: { name: plan.name, hash: plan.hash },
       scenario,
       workload,
       startedAt,
       finishedAt,
-      faultAt: corruptedAt,
-      ...(detectedAt === undefined ? {} : { detectedAt }),
+      faultAt: damage.corruptedAt,
+      ...(detected === undefined ? {} : { detectedAt: detected.at }),
       events,
-      canary: canaryResult,
+      canary: canary.result(startedAt, detected?.at ?? finishedAt),
       loss,
       evidence,
-      findings,
+      findings: run.findings,
     });
     // a corruption drill's outage is the time the data was wrong, not failed writes: judge that
     report.measured.rtoMs = figures.rtoMs;
     report.verdicts = corruptionVerdicts(report.targets, figures);
-    report.passed = report.verdicts.every((verdict) => verdict.pass) && findings.length === 0;
+    report.passed = report.verdicts.every((verdict) => verdict.pass) && run.findings.length === 0;
     report.dataIntegrity = { corruption: figures };
     await store.saveDrillReport({
       id: report.id,
@@ -377,6 +213,271 @@ export async function runCorruptionDrill(
   } finally {
     await store.close();
   }
+}
+
+/** The canary of a corruption drill: rows inserted through the provider's queries, not an HTTP service. */
+interface SqlCanary {
+  readonly acks: CanaryAck[];
+  stop(): Promise<void>;
+  result(startedAt: number, stoppedAt: number): CanaryResult;
+}
+
+/**
+ * Checks the data is good before any fault, creates the canary's table and writes a row every interval
+ * until stopped; returns once the steady state's writes are acknowledged.
+ */
+async function startSqlCanary(run: CorruptionRun): Promise<SqlCanary> {
+  const { options, fault, component, signal } = run;
+  run.event(
+    'drill-started',
+    `canary writing to ${component.id}@${fault.site} every ${options.canaryIntervalMs ?? 10} ms`,
+  );
+  const before = await run.passes(fault.site);
+  if (!before.ok) {
+    throw new DrctlError(
+      'DRCTL_DRILL_NOT_STEADY',
+      `the validations fail before any fault: ${before.message}`,
+      {
+        hint: 'a corruption drill starts from good data; fix the data or the validation first',
+        location: run.scenario.at,
+      },
+    );
+  }
+  await run.query(
+    fault.site,
+    `create table if not exists ${CANARY_TABLE} (id bigserial primary key, at timestamptz not null default clock_timestamp())`,
+  );
+  const intervalMs = options.canaryIntervalMs ?? 10;
+  const acks: CanaryAck[] = [];
+  const failures: CanaryFailure[] = [];
+  let seq = 0;
+  let writing = true;
+  const writer = (async () => {
+    while (writing && !signal.aborted) {
+      const sentAt = now();
+      const mine = (seq += 1);
+      try {
+        const [row] = await run.query(
+          fault.site,
+          `insert into ${CANARY_TABLE} default values returning id::text`,
+        );
+        acks.push({ seq: mine, id: String(row?.[0]), sentAt, ackAt: now(), status: 200 });
+      } catch (error) {
+        failures.push({ seq: mine, id: '', sentAt, at: now(), reason: failureReason(error) });
+      }
+      await sleep(Math.max(0, sentAt + intervalMs - now()));
+    }
+  })();
+  const warmup = options.warmupWrites ?? 50;
+  while (acks.length < warmup && !signal.aborted) await sleep(intervalMs);
+  return {
+    acks,
+    stop: async () => {
+      writing = false;
+      await writer;
+    },
+    result: (startedAt, stoppedAt) => ({
+      url: `sql: ${component.id}@${fault.site}`,
+      intervalMs,
+      timeoutMs: 0,
+      idPrefix: '',
+      startedAt,
+      stoppedAt,
+      sent: seq,
+      skipped: 0,
+      acks,
+      failures,
+    }),
+  };
+}
+
+/** The damage done: what the provider's corrupt action reports, and when. */
+interface Damage {
+  summary: string;
+  output: unknown;
+  faultAt: number;
+  corruptedAt: number;
+}
+
+/** Damages the fault's rows through the provider's corrupt action (which journals the bad transaction). */
+async function injectCorruption(run: CorruptionRun): Promise<Damage> {
+  const { fault, component } = run;
+  const faultAt = now();
+  const corrupt = run.provider.actions.corrupt!;
+  const damage = await corrupt.run(
+    corrupt.params.parse({
+      component: component.id,
+      site: fault.site,
+      table: fault.corrupt.table,
+      rows: fault.corrupt.rows,
+      change: fault.corrupt.change,
+      ...(fault.corrupt.set === undefined ? {} : { set: fault.corrupt.set }),
+    }),
+    run.ctx,
+  );
+  const corruptedAt = now();
+  run.event('fault-injected', damage.summary);
+  run.say(`fault: ${damage.summary}`);
+  return { summary: damage.summary, output: damage.output, faultAt, corruptedAt };
+}
+
+/** Runs the plan's own validations on the damaged site every 50 ms until one fails (or the deadline). */
+async function awaitDetection(
+  run: CorruptionRun,
+  deadline: number,
+): Promise<{ at: number; by: string } | undefined> {
+  while (now() < deadline && !run.signal.aborted) {
+    const state = await run.passes(run.fault.site);
+    if (!state.ok) return { at: now(), by: state.message };
+    await sleep(50, run.signal);
+  }
+  return undefined;
+}
+
+/** How the restore went: its run, and when the restored data passed its validations. */
+interface Restore {
+  restoredAt: number | undefined;
+  runId: string | undefined;
+  runStatus: string;
+}
+
+function notDetected(run: CorruptionRun, summary: string): Restore {
+  run.findings.push({
+    code: 'DRCTL_DRILL_NOT_DETECTED',
+    severity: 'error',
+    message: `the runbook's validations did not notice ${summary}`,
+    hint: 'add a validation that is false when rows are missing or wrong (counts, sums, checksums of the table)',
+  });
+  return { restoredAt: undefined, runId: undefined, runStatus: 'not started' };
+}
+
+/** Runs the scenario's restore-to-before runbook, keeps its evidence, and checks the restored data. */
+async function restoreToBefore(
+  run: CorruptionRun,
+  deadline: number,
+  damage: Damage,
+  detected: { at: number; by: string },
+): Promise<Restore> {
+  const { scenario, store, recoveredAt } = run;
+  run.event('detected', `corruption detected: ${detected.by}`);
+  run.say(`detected after ${formatMs(detected.at - damage.corruptedAt)}: ${detected.by}`);
+  const engine = new Engine({
+    store,
+    providers,
+    stateDir: run.stateDir,
+    logger: run.ctx.log,
+    pollMs: 20,
+    hooks: [
+      {
+        onStepStart: (e) => run.event('step-started', e.step.name, e.step.id),
+        onStepComplete: (e) => {
+          run.event('step-finished', e.summary, e.step.id);
+          run.say(`  ✔ ${e.step.id} ${e.summary}`);
+        },
+        onStepError: (e) => run.event('step-failed', e.message, e.step.id),
+      },
+    ],
+  });
+  const driver = await engine.start({
+    plan: run.plan,
+    runbook: scenario.runbook,
+    workload: run.workload.id,
+    startedBy: DRILL_ACTOR,
+    trigger: { automatic: false, reason: `drill ${scenario.id}: corruption detected` },
+  });
+  const outcome = await Promise.race([
+    driver.done,
+    sleep(Math.max(0, deadline + 60_000 - now()), run.signal).then(() => undefined),
+  ]);
+  const runStatus = outcome?.status ?? 'did not finish in time';
+  for (const entry of await store.readJournal(driver.runId)) {
+    const data = entry.data as { name?: string; value?: unknown } | undefined;
+    if (entry.type === 'evidence' && data?.name !== undefined)
+      run.evidence.push({ name: `${entry.step ?? ''}.${data.name}`, value: data.value });
+  }
+  let restoredAt: number | undefined;
+  if (outcome?.status === 'succeeded') {
+    const after = await run.passes(recoveredAt);
+    if (after.ok) restoredAt = now();
+    else
+      run.findings.push({
+        code: 'DRCTL_DRILL_NOT_RESTORED',
+        severity: 'error',
+        message: `after ${scenario.runbook} the validations still fail at ${recoveredAt}: ${after.message}`,
+        hint: 'the restore did not go back far enough, or recovered_at names the wrong site',
+      });
+  }
+  run.event('note', `run ${driver.runId} ${runStatus}`);
+  if (outcome?.status !== 'succeeded') {
+    run.findings.push({
+      code: 'DRCTL_DRILL_RUN_FAILED',
+      severity: 'error',
+      message: `the ${scenario.runbook} run ${driver.runId} ended ${runStatus}`,
+      hint: `drctl status ${driver.runId} --state ${run.stateDir}`,
+    });
+  }
+  return { restoredAt, runId: driver.runId, runStatus };
+}
+
+/** The canary's acknowledged writes the restored data lacks (none counted when nothing was restored). */
+async function goodWritesKept(
+  run: CorruptionRun,
+  acks: readonly CanaryAck[],
+  restoredAt: number | undefined,
+): Promise<LossMeasurement> {
+  let found = new Set<string>();
+  if (restoredAt !== undefined) {
+    found = new Set(
+      (await run.query(run.recoveredAt, `select id::text from ${CANARY_TABLE}`)).map((row) => String(row[0])),
+    );
+  }
+  const lost = restoredAt === undefined ? [] : acks.filter((ack) => !found.has(ack.id));
+  const first = lost[0];
+  const last = lost.at(-1);
+  return {
+    acknowledged: acks.length,
+    lost,
+    count: lost.length,
+    firstLostAt: first?.ackAt,
+    lastLostAt: last?.ackAt,
+    spanMs: first === undefined || last === undefined ? 0 : last.ackAt - first.ackAt,
+  };
+}
+
+function corruptionFigures(
+  run: CorruptionRun,
+  damage: Damage,
+  detected: { at: number; by: string } | undefined,
+  restore: Restore,
+  loss: LossMeasurement,
+): CorruptionFigures {
+  const { fault } = run;
+  const { corruptedAt } = damage;
+  const { restoredAt } = restore;
+  const last = loss.lost.at(-1);
+  return {
+    table: fault.corrupt.table,
+    change: fault.corrupt.change,
+    rows: Number((damage.output as { rows?: number } | undefined)?.rows ?? 0),
+    transaction: String((damage.output as { xid?: string } | undefined)?.xid ?? ''),
+    corruptedAt: new Date(corruptedAt).toISOString(),
+    detectionMs: detected === undefined ? undefined : Math.round(detected.at - corruptedAt),
+    detectedBy: detected?.by || undefined,
+    rtoMs: restoredAt === undefined ? undefined : Math.round(restoredAt - corruptedAt),
+    restoreMs:
+      restoredAt === undefined || detected === undefined ? undefined : Math.round(restoredAt - detected.at),
+    run: restore.runId,
+    runStatus: restore.runStatus,
+    recoveredAt: run.recoveredAt,
+    goodWritesLost:
+      restoredAt === undefined
+        ? undefined
+        : {
+            rows: loss.count,
+            spanMs: Math.round(loss.spanMs),
+            sinceDamageMs: last === undefined ? 0 : Math.round(last.ackAt - corruptedAt),
+          },
+  };
 }
 
 function corruptionVerdicts(
