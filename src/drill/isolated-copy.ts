@@ -9,7 +9,7 @@ import { DrctlError } from '../errors.ts';
 import type { Check, Component, Placement, Plan, Runbook, Step, Workload } from '../plan/model.ts';
 import { providerForKind } from '../providers/index.ts';
 import { freePort } from '../system/ports.ts';
-import { envOf, numberOf, portOf } from './environment.ts';
+import { envOf, numberOf, portOf } from './bring-up.ts';
 import type { IsolatedDrillReport, IsolatedRun } from './isolated.ts';
 
 const LOCAL_ADDRESS = /\b(?:127\.0\.0\.1|localhost):(\d{1,5})\b/g;

@@ -7,7 +7,7 @@ import { proxyFaultFromPlan } from '../chaos/index.ts';
 import type { ProxyFault } from '../chaos/index.ts';
 import { DrctlError } from '../errors.ts';
 import type { Fault } from '../plan/model.ts';
-import { groupName } from '../providers/process/index.ts';
+import { groupName } from '../supervise/index.ts';
 import { signalGroup } from '../system/processes.ts';
 import { now } from './clock.ts';
 import type { DrillEnvironment } from './environment.ts';
