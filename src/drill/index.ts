@@ -14,13 +14,8 @@ export { Canary, measureLoss, measureOutage } from './canary.ts';
 export type { CanaryOptions, CanaryResult, CanaryRun, LossMeasurement, OutageMeasurement } from './canary.ts';
 export { Prober } from './prober.ts';
 export type { ProberOptions, ProberResult, ProberRun } from './prober.ts';
-export {
-  buildDrillReport,
-  formatMs,
-  renderDrillReportHtml,
-  writeDrillReport,
-  DRILL_REPORT_FORMAT,
-} from './report.ts';
+export { buildDrillReport, formatMs, DRILL_REPORT_FORMAT } from './report.ts';
+export { renderDrillReportHtml, writeDrillReport } from './report-html.ts';
 export type {
   DrillReport,
   DrillReportInput,

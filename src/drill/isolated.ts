@@ -38,7 +38,8 @@ import {
   writeToCopy,
 } from './isolated-measure.ts';
 import type { CopyRemoved, RunOnCopy } from './isolated-measure.ts';
-import { escapeHtml, formatMs } from './report.ts';
+import { formatMs } from './report.ts';
+import { escapeHtml } from './report-html.ts';
 import { DrillControls, newDrillId, rehearsalPausedMs, stepsNotChosen } from './rehearsal.ts';
 import type { DrillNote, DrillPause } from './rehearsal.ts';
 import { DRILL_ACTOR } from './failback.ts';

@@ -4,13 +4,8 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanaryAck, CanaryFailure, CanaryResult } from '../../src/drill/canary.ts';
 import { measureLoss } from '../../src/drill/canary.ts';
-import {
-  buildDrillReport,
-  escapeHtml,
-  renderDrillReportHtml,
-  writeDrillReport,
-  type DrillReportInput,
-} from '../../src/drill/report.ts';
+import { escapeHtml, renderDrillReportHtml, writeDrillReport } from '../../src/drill/report-html.ts';
+import { buildDrillReport, type DrillReportInput } from '../../src/drill/report.ts';
 import { CHROMIUM_ARGS, findChromium } from '../../src/render/index.ts';
 import { tempDir } from '../support/tmp.ts';
 
