@@ -15,7 +15,7 @@ import { formatDuration } from '../plan/duration.ts';
 import type { Plan } from '../plan/model.ts';
 import { siteOfRun } from '../plan/site.ts';
 import { findChromium, htmlToPdf } from '../render/index.ts';
-import type { RunStore } from '../store/store.ts';
+import type { DrillReportRecord, RunRecord, RunStore } from '../store/store.ts';
 import { TABLETOP_COLLECTION, type TabletopRecord } from '../tabletop/record.ts';
 import { IncidentBook, PROMISE_TEXT, communicationPromises, type Incident } from '../status/index.ts';
 import { writeReportHtml, type ReportDocument, type ReportSection } from './document.ts';
@@ -77,6 +77,22 @@ function gitHistory(plan: Plan): string[][] {
   }
 }
 
+/** What the chapters of an auditor pack share: the period, its records, and the files kept for the pack. */
+interface Pack {
+  readonly plan: Plan;
+  readonly store: RunStore;
+  readonly since: Date;
+  readonly until: Date;
+  /** Drill reports, runs and tabletops of the period, oldest first. */
+  readonly drills: DrillReportRecord[];
+  readonly runs: RunRecord[];
+  readonly tabletops: TabletopRecord[];
+  readonly occurrences: Awaited<ReturnType<typeof collectOccurrences>>;
+  inPeriod(d: Date | string): boolean;
+  /** A file of the pack, listed in its manifest in the order kept. */
+  keep(path: string, data: string | Uint8Array): void;
+}
+
 export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPackResult> {
   const { plan, store, since, out } = options;
   const until = options.until ?? new Date();
@@ -85,20 +101,72 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
     return t >= since.getTime() && t <= until.getTime();
   };
   const written: { path: string; data: string | Uint8Array }[] = [];
-  const keep = (path: string, data: string | Uint8Array): void => void written.push({ path, data });
-
-  const drills = (await store.listDrillReports({ limit: 10_000 }))
-    .filter((d) => inPeriod(d.startedAt))
-    .reverse();
-  const tabletops = (await store.listDocuments(TABLETOP_COLLECTION, { limit: 10_000 }))
-    .map((d) => d.data as unknown as TabletopRecord)
-    .filter((t) => inPeriod(t.finishedAt));
-  const runs = (await store.listRuns({ limit: 10_000 })).filter((r) => inPeriod(r.createdAt)).reverse();
-  const occurrences = (await collectOccurrences(plan, store)).filter((o) => inPeriod(o.at));
-
+  const pack: Pack = {
+    ...{ plan, store, since, until, inPeriod },
+    drills: (await store.listDrillReports({ limit: 10_000 })).filter((d) => inPeriod(d.startedAt)).reverse(),
+    tabletops: (await store.listDocuments(TABLETOP_COLLECTION, { limit: 10_000 }))
+      .map((d) => d.data as unknown as TabletopRecord)
+      .filter((t) => inPeriod(t.finishedAt)),
+    runs: (await store.listRuns({ limit: 10_000 })).filter((r) => inPeriod(r.createdAt)).reverse(),
+    occurrences: (await collectOccurrences(plan, store)).filter((o) => inPeriod(o.at)),
+    keep: (path, data) => void written.push({ path, data }),
+  };
+  const { drills, tabletops, runs, occurrences, keep } = pack;
   for (const d of drills) keep(`evidence/drills/${d.id}.json`, `${JSON.stringify(d.report, null, 2)}\n`);
   for (const t of tabletops) keep(`evidence/tabletops/${t.id}.json`, `${JSON.stringify(t, null, 2)}\n`);
-  const sections: ReportSection[] = [];
+  const ran = await runEvidence(pack);
+  const sections: ReportSection[] = [
+    planVersions(pack),
+    testsChapter(pack),
+    measuredChapter(pack, ran.siteRows),
+    approvalsChapter(ran.approvals),
+    findingsChapter(pack),
+    await communicationsChapter(pack),
+    verifyChapter(ran.verified),
+    await complianceChapter(pack),
+  ];
+  const document: ReportDocument = {
+    title: `Auditor pack: ${plan.name}`,
+    meta: [
+      `Period ${day(since)} to ${day(until)} · plan version ${plan.hash.slice(0, 16)}`,
+      `${occurrences.length} tests, ${drills.length} drill reports, ${runs.length} runs, ${tabletops.length} tabletop exercises. Every file named here is listed with its SHA-256 in ${MANIFEST_FILE}.`,
+    ],
+    sections,
+    footer: `drctl auditor pack · format ${AUDIT_PACK_FORMAT} · made ${until.toISOString()}`,
+  };
+  const html = writeReportHtml(document);
+  keep('audit-pack.html', html);
+  let pdf: string | undefined;
+  if (options.pdf !== false && findChromium() !== undefined) {
+    keep(
+      'audit-pack.pdf',
+      await htmlToPdf(html, { footer: `${plan.name} · auditor pack ${day(since)} – ${day(until)}` }),
+    );
+    pdf = join(out, 'audit-pack.pdf');
+  }
+
+  const files: AuditPackResult['files'] = [];
+  for (const file of written) {
+    await mkdir(dirname(join(out, file.path)), { recursive: true });
+    await writeFile(join(out, file.path), file.data);
+    files.push({ path: file.path, sha256: sha256(file.data), bytes: Buffer.byteLength(file.data) });
+  }
+  const manifest = {
+    format: AUDIT_PACK_FORMAT,
+    plan: { name: plan.name, hash: plan.hash },
+    since: since.toISOString(),
+    until: until.toISOString(),
+    files,
+  };
+  await writeFile(join(out, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  return { dir: out, html: join(out, 'audit-pack.html'), pdf, files };
+}
+
+/** Each run's journal and site evidence kept; its approvals, its site's workloads and its hash chain, as rows. */
+async function runEvidence(
+  pack: Pack,
+): Promise<{ approvals: string[][]; verified: string[][]; siteRows: string[][] }> {
+  const { store, runs, keep } = pack;
   const approvals: string[][] = [];
   const verified: string[][] = [];
   // site recoveries: each workload and tier against its RTO, measured by the run's journal
@@ -154,6 +222,11 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
     ]);
   }
 
+  return { approvals, verified, siteRows };
+}
+
+function planVersions(pack: Pack): ReportSection {
+  const { plan, runs, drills } = pack;
   const hashes = new Map<string, { first: string; last: string; uses: number }>();
   const seen = (hash: string | undefined, at: Date): void => {
     if (hash === undefined) return;
@@ -166,7 +239,7 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   for (const r of runs) seen(r.planHash, r.createdAt);
   for (const d of drills) seen(d.planHash, d.startedAt);
   const git = gitHistory(plan);
-  sections.push({
+  return {
     id: 'plan-versions',
     title: AUDIT_CHAPTERS[0].title,
     blocks: [
@@ -186,9 +259,12 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
           }
         : { kind: 'table', head: ['Git commit', 'Date', 'Author', 'Change'], rows: git },
     ],
-  });
+  };
+}
 
-  sections.push({
+function testsChapter(pack: Pack): ReportSection {
+  const { occurrences, tabletops } = pack;
+  return {
     id: 'tests',
     title: AUDIT_CHAPTERS[1].title,
     blocks: [
@@ -216,9 +292,12 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
         text: `Tabletop ${t.id}: ${t.workload}/${t.runbook} led by ${t.facilitator} with ${t.attendees.join(', ')}; ${t.steps.length} steps walked, ${t.status}.`,
       })),
     ],
-  });
+  };
+}
 
-  sections.push({
+function measuredChapter(pack: Pack, siteRows: string[][]): ReportSection {
+  const { drills } = pack;
+  return {
     id: 'measured',
     title: AUDIT_CHAPTERS[2].title,
     blocks: [
@@ -265,9 +344,11 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
             },
           ]),
     ],
-  });
+  };
+}
 
-  sections.push({
+function approvalsChapter(approvals: string[][]): ReportSection {
+  return {
     id: 'approvals',
     title: AUDIT_CHAPTERS[3].title,
     blocks: [
@@ -275,8 +356,11 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
         ? { kind: 'p', text: 'No approval or decision was recorded in the period.' }
         : { kind: 'table', head: ['Run', 'Runbook', 'Step', 'What', 'Who', 'When (UTC)'], rows: approvals },
     ],
-  });
+  };
+}
 
+function findingsChapter(pack: Pack): ReportSection {
+  const { drills, tabletops } = pack;
   // a drill finding is resolved once a later drill of the same scenario no longer reports its code
   const findingRows: string[][] = [];
   for (const [i, d] of drills.entries()) {
@@ -299,7 +383,7 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   for (const t of tabletops)
     for (const f of t.findings)
       findingRows.push([day(t.finishedAt), `tabletop ${t.id}`, f.code, f.message, f.status, '']);
-  sections.push({
+  return {
     id: 'findings',
     title: AUDIT_CHAPTERS[4].title,
     blocks: [
@@ -311,8 +395,11 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
             rows: findingRows,
           },
     ],
-  });
+  };
+}
 
+async function communicationsChapter(pack: Pack): Promise<ReportSection> {
+  const { plan, store, until, inPeriod, keep } = pack;
   // seed 004's promises, judged on every incident of the plan opened in the period (its run's workload, or
   // its components)
   const components = new Set(plan.workloads.flatMap((w) => w.components.map((c) => c.id)));
@@ -337,7 +424,7 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
         p.status,
       ]);
   }
-  sections.push({
+  return {
     id: 'communications',
     title: AUDIT_CHAPTERS[5].title,
     blocks: [
@@ -350,9 +437,11 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
             rows: promiseRows,
           },
     ],
-  });
+  };
+}
 
-  sections.push({
+function verifyChapter(verified: string[][]): ReportSection {
+  return {
     id: 'audit-verify',
     title: AUDIT_CHAPTERS[6].title,
     blocks: [
@@ -363,10 +452,13 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
         rows: verified,
       },
     ],
-  });
+  };
+}
 
+async function complianceChapter(pack: Pack): Promise<ReportSection> {
+  const { plan, store, until } = pack;
   const compliance = await complianceOf(plan, store, until);
-  sections.push({
+  return {
     id: 'compliance',
     title: AUDIT_CHAPTERS[7].title,
     blocks: [
@@ -402,43 +494,7 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
             },
           ]),
     ],
-  });
-
-  const document: ReportDocument = {
-    title: `Auditor pack: ${plan.name}`,
-    meta: [
-      `Period ${day(since)} to ${day(until)} · plan version ${plan.hash.slice(0, 16)}`,
-      `${occurrences.length} tests, ${drills.length} drill reports, ${runs.length} runs, ${tabletops.length} tabletop exercises. Every file named here is listed with its SHA-256 in ${MANIFEST_FILE}.`,
-    ],
-    sections,
-    footer: `drctl auditor pack · format ${AUDIT_PACK_FORMAT} · made ${until.toISOString()}`,
   };
-  const html = writeReportHtml(document);
-  keep('audit-pack.html', html);
-  let pdf: string | undefined;
-  if (options.pdf !== false && findChromium() !== undefined) {
-    keep(
-      'audit-pack.pdf',
-      await htmlToPdf(html, { footer: `${plan.name} · auditor pack ${day(since)} – ${day(until)}` }),
-    );
-    pdf = join(out, 'audit-pack.pdf');
-  }
-
-  const files: AuditPackResult['files'] = [];
-  for (const file of written) {
-    await mkdir(dirname(join(out, file.path)), { recursive: true });
-    await writeFile(join(out, file.path), file.data);
-    files.push({ path: file.path, sha256: sha256(file.data), bytes: Buffer.byteLength(file.data) });
-  }
-  const manifest = {
-    format: AUDIT_PACK_FORMAT,
-    plan: { name: plan.name, hash: plan.hash },
-    since: since.toISOString(),
-    until: until.toISOString(),
-    files,
-  };
-  await writeFile(join(out, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-  return { dir: out, html: join(out, 'audit-pack.html'), pdf, files };
 }
 
 /** Every file of the manifest, re-hashed: the ones missing or changed since the pack was made. */
