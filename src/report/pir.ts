@@ -182,6 +182,21 @@ export interface PirDraft {
   document: ReportDocument;
 }
 
+/** What the sections of a review share: the run as its journal tells it, and the plan's part in it. */
+interface Review {
+  readonly input: PirInput;
+  readonly view: RunView;
+  readonly chain: ChainReport;
+  readonly records: PirInput['records'];
+  readonly created: RunCreatedData;
+  readonly workload: Workload | undefined;
+  readonly now: Date;
+  /** The plan's step of a run's step (a site run's `<workload>.<step>` of that workload's runbook). */
+  planStep(id: string): Step | undefined;
+  /** Where a step is written in the plan, for an action item. */
+  stepAt(id: string): string;
+}
+
 export function draftPir(input: PirInput): PirDraft {
   const { run, records, plan } = input;
   const now = input.now ?? new Date();
@@ -203,20 +218,49 @@ export function draftPir(input: PirInput): PirDraft {
       ?.runbooks.find((r) => r.name === child?.runbook);
     return childRunbook?.steps.find((s) => `${child?.workload}${CHILD_SEPARATOR}${s.id}` === id);
   };
-  const stepAt = (id: string): string => {
-    const step = planStep(id);
-    return step === undefined
-      ? `step ${id} of runbook ${view.workload}/${view.runbook}`
-      : `${formatLocation(step.at)} (step ${id})`;
+  const review: Review = {
+    ...{ input, view, chain, records, created, workload, now, planStep },
+    stepAt: (id) => {
+      const step = planStep(id);
+      return step === undefined
+        ? `step ${id} of runbook ${view.workload}/${view.runbook}`
+        : `${formatLocation(step.at)} (step ${id})`;
+    },
   };
-  const t0 = new Date(view.startedAt).getTime();
-  const finished = new Date(view.finishedAt);
-  const rootCauseBy = new Date(
-    finished.getTime() + (plan?.communications.rootCauseWithinMs ?? CADENCE_DEFAULTS.rootCauseWithinMs),
-  );
-  const sections: ReportSection[] = [];
+  const slow = view.steps.filter((s) => (s.overrunMs ?? 0) > 0);
+  const failed = failedSteps(review);
+  const integrity = dataIntegritySection(review);
+  const sections: ReportSection[] = [
+    summarySection(review),
+    detectionSection(review),
+    timelineSection(review),
+    ...(integrity === undefined ? [] : [integrity]),
+    decisionsSection(review),
+    view.site === undefined ? objectivesSection(workload, view.durationMs) : siteSection(view.site),
+    slowStepsSection(slow),
+    failuresSection(review, failed),
+    communicationsSection(review),
+    rootCauseSection(review),
+    lessonsSection(review, slow, failed.steps),
+  ];
+  return {
+    view,
+    chain,
+    document: {
+      title: `Post-incident review: ${view.workload}/${view.runbook} run ${view.id}`,
+      meta: [
+        `Draft made ${time(now)} from the run's journal; complete the root cause and lessons learned.`,
+        `Plan ${plan?.name ?? 'not loaded'} version ${view.planHash.slice(0, 12)}${plan && plan.hash !== view.planHash ? ` (the plan has changed since: now ${plan.hash.slice(0, 12)})` : ''}`,
+      ],
+      sections,
+      footer: `drctl post-incident review · run ${view.id} · journal head ${run.headHash.slice(0, 16)}`,
+    },
+  };
+}
 
-  sections.push({
+function summarySection(review: Review): ReportSection {
+  const { view, workload, chain } = review;
+  return {
     id: 'summary',
     title: 'Summary',
     blocks: [
@@ -244,10 +288,13 @@ export function draftPir(input: PirInput): PirDraft {
         text: `Audit log: ${chain.ok ? `intact (${chain.records} records, head ${chain.headHash.slice(0, 16)})` : `BROKEN at record ${chain.problem?.seq ?? '?'}: ${chain.problem?.reason ?? ''}`}.`,
       },
     ],
-  });
+  };
+}
 
+function detectionSection(review: Review): ReportSection {
+  const { view, created } = review;
   const activation = view.steps.find((s) => created.activation !== undefined && s.kind === 'approval');
-  sections.push({
+  return {
     id: 'detection',
     title: 'Detection and activation',
     blocks: [
@@ -265,9 +312,13 @@ export function draftPir(input: PirInput): PirDraft {
         ],
       },
     ],
-  });
+  };
+}
 
-  sections.push({
+function timelineSection(review: Review): ReportSection {
+  const { records, view } = review;
+  const t0 = new Date(view.startedAt).getTime();
+  return {
     id: 'timeline',
     title: 'Timeline',
     blocks: [
@@ -285,36 +336,42 @@ export function draftPir(input: PirInput): PirDraft {
           ]),
       },
     ],
-  });
+  };
+}
 
-  // data never lost silently: writes stranded on a former primary, and what a reconciliation replayed
+/** Data never lost silently: writes stranded on a former primary, and what a reconciliation replayed. */
+function dataIntegritySection(review: Review): ReportSection | undefined {
+  const { records } = review;
   const stranded = strandedWritesOf(records);
   const reconciled = records.filter((r) => r.type === RECORD.evidence && r.data.name === 'reconcile');
-  if (stranded.length > 0 || reconciled.length > 0)
-    sections.push({
-      id: 'data-integrity',
-      title: 'Data integrity',
-      blocks: [
-        {
-          kind: 'list',
-          items: [
-            ...dataIntegrityLines({ strandedWrites: stranded }),
-            ...reconciled.map((r) => {
-              const value = r.data.value as {
-                applied?: number;
-                refused?: unknown[];
-                dryRun?: boolean;
-                file?: string;
-              };
-              return `Reconciliation (step ${r.step ?? '?'}): ${value.dryRun === true ? 'dry run, ' : ''}${value.applied ?? 0} rows replayed, ${value.refused?.length ?? 0} refused as changed on both sides${value.file === undefined ? '' : ` (${value.file})`}`;
-            }),
-          ],
-        },
-      ],
-    });
+  if (stranded.length === 0 && reconciled.length === 0) return undefined;
+  return {
+    id: 'data-integrity',
+    title: 'Data integrity',
+    blocks: [
+      {
+        kind: 'list',
+        items: [
+          ...dataIntegrityLines({ strandedWrites: stranded }),
+          ...reconciled.map((r) => {
+            const value = r.data.value as {
+              applied?: number;
+              refused?: unknown[];
+              dryRun?: boolean;
+              file?: string;
+            };
+            return `Reconciliation (step ${r.step ?? '?'}): ${value.dryRun === true ? 'dry run, ' : ''}${value.applied ?? 0} rows replayed, ${value.refused?.length ?? 0} refused as changed on both sides${value.file === undefined ? '' : ` (${value.file})`}`;
+          }),
+        ],
+      },
+    ],
+  };
+}
 
+function decisionsSection(review: Review): ReportSection {
+  const { records } = review;
   const decisions = records.filter((r) => DECISIONS.has(r.type));
-  sections.push({
+  return {
     id: 'decisions',
     title: 'Decisions and who took them',
     blocks:
@@ -327,15 +384,11 @@ export function draftPir(input: PirInput): PirDraft {
               rows: decisions.map((r) => [time(r.at), r.actor, r.step ?? '', TIMELINE[r.type]!(r)]),
             },
           ],
-  });
+  };
+}
 
-  const rtoMs = workload?.rtoMs;
-  sections.push(
-    view.site === undefined ? objectivesSection(workload, view.durationMs) : siteSection(view.site),
-  );
-
-  const slow = view.steps.filter((s) => (s.overrunMs ?? 0) > 0);
-  sections.push({
+function slowStepsSection(slow: RunView['steps']): ReportSection {
+  return {
     id: 'slow-steps',
     title: 'Steps slower than expected',
     blocks:
@@ -354,9 +407,12 @@ export function draftPir(input: PirInput): PirDraft {
               ]),
             },
           ],
-  });
+  };
+}
 
-  // a failed attempt a retry made good is gone from the step's state; the journal still has it
+/** Steps that failed, or failed an attempt a retry made good (gone from the step's state; the journal has it). */
+function failedSteps(review: Review): { steps: RunView['steps']; failures: Map<string, string[]> } {
+  const { records, view } = review;
   const failures = new Map<string, string[]>();
   for (const r of records)
     if (r.type === RECORD.stepFailed && r.step !== undefined)
@@ -364,9 +420,14 @@ export function draftPir(input: PirInput): PirDraft {
         ...(failures.get(r.step) ?? []),
         `attempt ${String(r.data.attempt)}: ${String(r.data.code)} ${String(r.data.message)}`,
       ]);
-  const firstCode = (id: string): string | undefined =>
-    records.find((r) => r.type === RECORD.stepFailed && r.step === id)?.data.code as string | undefined;
-  const failed = view.steps.filter((s) => failures.has(s.id) || s.status === 'failed');
+  return { steps: view.steps.filter((s) => failures.has(s.id) || s.status === 'failed'), failures };
+}
+
+function failuresSection(
+  review: Review,
+  { steps: failed, failures }: { steps: RunView['steps']; failures: Map<string, string[]> },
+): ReportSection {
+  const { view, planStep } = review;
   const contingency = view.steps.filter(
     (s) =>
       s.actualMs !== undefined &&
@@ -374,7 +435,7 @@ export function draftPir(input: PirInput): PirDraft {
       (s.overrunMs ?? 0) === 0 &&
       s.contingencyMs > 0,
   );
-  sections.push({
+  return {
     id: 'failures',
     title: 'Failed steps and contingencies used',
     blocks: [
@@ -401,10 +462,14 @@ export function draftPir(input: PirInput): PirDraft {
             ),
           },
     ],
-  });
+  };
+}
 
+function communicationsSection(review: Review): ReportSection {
+  const { input, now } = review;
+  const plan = input.plan;
   const cadence = plan?.communications ?? CADENCE_DEFAULTS;
-  sections.push({
+  return {
     id: 'communications',
     title: 'Communication promises',
     blocks:
@@ -427,9 +492,16 @@ export function draftPir(input: PirInput): PirDraft {
               ]),
             },
           ],
-  });
+  };
+}
 
-  sections.push({
+function rootCauseSection(review: Review): ReportSection {
+  const { input, view } = review;
+  const finished = new Date(view.finishedAt ?? view.startedAt);
+  const rootCauseBy = new Date(
+    finished.getTime() + (input.plan?.communications.rootCauseWithinMs ?? CADENCE_DEFAULTS.rootCauseWithinMs),
+  );
+  return {
     id: 'root-cause',
     title: 'Root cause',
     blocks: [
@@ -439,8 +511,16 @@ export function draftPir(input: PirInput): PirDraft {
       },
       { kind: 'list', items: ['What failed:', 'Why it failed:', 'Why it was not caught earlier:'] },
     ],
-  });
+  };
+}
 
+/** Lessons learned: an action item for each slow or failed step, each late or blocked workload, a missed RTO. */
+function lessonsSection(review: Review, slow: RunView['steps'], failed: RunView['steps']): ReportSection {
+  const { input, view, workload, records, stepAt } = review;
+  const plan = input.plan;
+  const rtoMs = workload?.rtoMs;
+  const firstCode = (id: string): string | undefined =>
+    records.find((r) => r.type === RECORD.stepFailed && r.step === id)?.data.code as string | undefined;
   const actions: string[][] = [
     ...slow.map((s) => [
       `Re-estimate or speed up ${s.id}: expected ${ms(s.expectedMs)}, took ${ms(s.actualMs)}`,
@@ -471,7 +551,7 @@ export function draftPir(input: PirInput): PirDraft {
       workload?.owner ?? '',
       workload ? `${formatLocation(workload.at)} (workload ${workload.id})` : '',
     ]);
-  sections.push({
+  return {
     id: 'lessons',
     title: 'Lessons learned',
     blocks: [
@@ -482,19 +562,5 @@ export function draftPir(input: PirInput): PirDraft {
         rows: actions.length === 0 ? [['', '', '']] : actions,
       },
     ],
-  });
-
-  return {
-    view,
-    chain,
-    document: {
-      title: `Post-incident review: ${view.workload}/${view.runbook} run ${view.id}`,
-      meta: [
-        `Draft made ${time(now)} from the run's journal; complete the root cause and lessons learned.`,
-        `Plan ${plan?.name ?? 'not loaded'} version ${view.planHash.slice(0, 12)}${plan && plan.hash !== view.planHash ? ` (the plan has changed since: now ${plan.hash.slice(0, 12)})` : ''}`,
-      ],
-      sections,
-      footer: `drctl post-incident review · run ${view.id} · journal head ${run.headHash.slice(0, 16)}`,
-    },
   };
 }
