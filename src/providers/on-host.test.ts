@@ -161,7 +161,7 @@ workloads:
     expect((await running()).message).toBe('svc@east: 0 of 0 instances running, 1 wanted');
   });
 
-  it('picks free ports on the host, restarts a killed instance there as its policy says, and a stop ends it for good', async () => {
+  it('picks free ports on the host, restarts a killed instance there as its policy says (not one that exited 0), and a stop ends it for good', async () => {
     const worker = { component: 'worker' };
     const started = (await act('start', { ...worker, instances: 2 })).output as {
       pids: number[];
@@ -188,10 +188,15 @@ workloads:
     expect(Date.now() - killedAt).toBeLessThan(5_000);
     expect(back).toMatchObject({ port: started.ports[0], restarts: 1 });
     expect((await waitFor(() => answer(back.port!).catch(() => undefined))).pid).toBe(back.pid);
-    expect((await groups.status('worker@east')).find((i) => i.index === 1)).toMatchObject({
-      pid: pid1,
-      restarts: 0,
-    });
+    // on-failure: an instance that exits 0 (the service does on SIGTERM) stays down
+    process.kill(pid1, 'SIGTERM');
+    const down = await waitFor(async () => {
+      const now = (await groups.status('worker@east')).find((i) => i.index === 1);
+      return now?.state === 'exited' ? now : undefined;
+    }, 10_000);
+    await sleep(300);
+    expect((await groups.status('worker@east')).find((i) => i.index === 1)).toEqual(down);
+    expect(down).toMatchObject({ pid: pid1, restarts: 0 });
 
     await act('stop', { ...worker, grace: '2s' });
     // nothing of the group is left on the host, its watchers included, and nothing comes back
