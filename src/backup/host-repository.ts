@@ -4,7 +4,7 @@
  * layout and guarantees are repository.ts's, kept with shell commands on the repository's side:
  *
  * - a backup's new chunks and its manifest arrive in one tar unpacked into `backups/.tmp-<id>`; a second
- *   command checks the manifest arrived whole, renames the chunks into `chunks/`, syncs, and only then
+ *   command checks the manifest arrived whole, links the chunks into `chunks/`, syncs, and only then
  *   renames the staging directory to `backups/<id>` (and syncs again). A transfer cut short leaves a
  *   hidden staging directory, removed by the next writer, never a backup that looks complete;
  * - the lock is the same `lock` file, created with the shell's noclobber on the repository's side;
@@ -171,7 +171,7 @@ export class HostRepository implements Repository {
   }
 
   /**
-   * Make a staged backup the newest: the manifest arrived whole, the chunks are renamed into place, all is
+   * Make a staged backup the newest: the manifest arrived whole, the chunks are linked into place, all is
    * synced, and then the staging directory is renamed to the backup's id — the one step that publishes it.
    */
   private async commit(
@@ -185,10 +185,8 @@ export class HostRepository implements Repository {
     await this.store.sh(
       [
         `[ "$(wc -c < ${st}/manifest.json)" -eq ${manifestBytes} ] || { echo 'the manifest arrived incomplete' >&2; exit 5; }`,
-        `if [ -d ${st}/incoming ]; then`,
-        `  for s in ${st}/incoming/*; do [ -d "$s" ] || continue; n=\${s##*/}; mkdir -p chunks/$n && mv -f "$s"/* chunks/$n/ || exit 6; done`,
-        `  rm -rf ${st}/incoming`,
-        'fi',
+        // hard links: a chunk appears under its name already whole, and one `cp` merges every shard
+        `if [ -d ${st}/incoming ]; then mkdir -p chunks && cp -Rl --remove-destination ${st}/incoming/. chunks/ && rm -rf ${st}/incoming || exit 6; fi`,
         format === MANIFEST_FORMAT
           ? ':'
           : `printf '%s' ${shellQuote(formatFile)} > repository.json.tmp && mv -f repository.json.tmp repository.json`,

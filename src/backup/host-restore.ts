@@ -121,7 +121,8 @@ export async function sendFiles(
   const unpacked = transfer.watch(unpacking, into.executor, `writing into ${into.path}`);
   const { order, uses } = chunkPlan(entries);
   const held = new Map<string, Buffer>();
-  let files = entries.filter((entry) => entry.type === 'file');
+  const files = entries.filter((entry) => entry.type === 'file');
+  let nextFile = 0;
   let current: { entry: ManifestEntry; next: number; out: ReturnType<TarWriter['file']> } | undefined;
   const name = (entry: ManifestEntry): string => options.rename?.(entry) ?? entry.path;
   const mtime = (entry: ManifestEntry): Date => new Date(entry.mtimeMs);
@@ -129,9 +130,9 @@ export async function sendFiles(
   const advance = async (): Promise<void> => {
     for (;;) {
       if (current === undefined) {
-        const entry = files[0];
+        const entry = files[nextFile];
         if (entry === undefined) return;
-        files = files.slice(1);
+        nextFile += 1;
         const header = {
           name: name(entry),
           size: entry.size,

@@ -13,6 +13,7 @@ import {
   freshCheck,
   listAction,
   pruneAction,
+  repositoryHostNeeds,
   restorePreflight,
   verificationError,
 } from './shared.ts';
@@ -129,5 +130,6 @@ export const filesProvider = {
     'backup-fresh': freshCheck('files', KIND),
   },
   readiness: (component, ctx) => backupReadiness(component, ctx, KIND),
+  hostNeeds: repositoryHostNeeds(['tar']),
   preflight: { restore: restorePreflight },
 } satisfies Provider;

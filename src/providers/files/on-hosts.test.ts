@@ -83,7 +83,7 @@ describe.skipIf(unavailable !== undefined)('files and sqlite between hosts over 
     symlinkSync('sub/random.bin', join(docs, 'link'));
     const big = join(dir, 'east-big');
     mkdirSync(big);
-    for (let i = 0; i < 12; i += 1) writeFileSync(join(big, `part-${i}`), randomBytes(2 << 20));
+    for (let i = 0; i < 8; i += 1) writeFileSync(join(big, `part-${i}`), randomBytes(2 << 20));
     const db = new Database(join(dir, 'east.db'));
     db.pragma('journal_mode = WAL');
     db.exec('create table orders (id integer primary key, item text)');
@@ -156,8 +156,6 @@ workloads:
     const again = await run(filesProvider, 'restore', { component: 'docs', target });
     expect(again.output).toMatchObject({ alreadyRestored: true });
 
-    const verified = await run(filesProvider, 'verify', { component: 'docs', all: true });
-    expect(verified.summary).toContain('2 backup(s)');
     // a damaged chunk on the repository's host is found by a verification over SSH
     const chunks = join(dir, 'repo', 'docs', 'chunks');
     const shard = readdirSync(chunks)[0] as string;
@@ -213,7 +211,7 @@ workloads:
       site: 'east',
       from: target.data,
     });
-    expect(manifest.stats.files).toBe(12);
+    expect(manifest.stats.files).toBe(8);
     expect(readdirSync(join(dir, 'repo', 'big', 'backups'))).toEqual([manifest.id]);
     expect((await target.repository.verify(undefined)).ok).toBe(true);
   });

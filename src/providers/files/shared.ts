@@ -11,6 +11,7 @@ import { Duration } from '../../plan/schema.ts';
 import { defineAction, defineCheck } from '../provider.ts';
 import type {
   ActionContext,
+  HostNeed,
   PreflightCheck,
   ProviderAction,
   ProviderCheck,
@@ -228,3 +229,39 @@ export const restorePreflight: readonly PreflightCheck[] = [
     run: (params, ctx) => restoreFits(ctx.plan, params as TargetInput & { backup?: string; target?: string }),
   },
 ];
+
+/**
+ * What a backup of drctl's own repository needs on the plan's hosts: on a placement's host the programs
+ * that stream its data (`tar`, and for a database `sqlite3`) and its path's disk; on a repository's host
+ * the programs that keep the repository and its disk.
+ */
+export function repositoryHostNeeds(dataTools: readonly string[]): (component: Component) => HostNeed[] {
+  return (component) => {
+    const policies = component.backups.filter((b) => (b.engine ?? 'drctl') === 'drctl');
+    if (policies.length === 0) return [];
+    return [
+      ...component.placement.flatMap((placement) =>
+        placement.host === undefined
+          ? []
+          : [
+              {
+                host: placement.host,
+                tools: dataTools,
+                paths: placement.path === undefined ? [] : [placement.path],
+              },
+            ],
+      ),
+      ...policies.flatMap((policy) =>
+        policy.host === undefined
+          ? []
+          : [
+              {
+                host: policy.host,
+                tools: ['tar', 'find', 'base64'],
+                paths: policy.path === undefined ? [] : [policy.path],
+              },
+            ],
+      ),
+    ];
+  };
+}

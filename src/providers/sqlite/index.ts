@@ -33,6 +33,7 @@ import {
   freshCheck,
   listAction,
   pruneAction,
+  repositoryHostNeeds,
   restorePreflight,
   verificationError,
 } from '../files/shared.ts';
@@ -508,6 +509,7 @@ export const sqliteProvider = {
   },
   query: queryDatabase,
   readiness: (component, ctx) => backupReadiness(component, ctx, KIND),
+  hostNeeds: repositoryHostNeeds(['tar', 'sqlite3']),
   isolation: sqliteIsolation,
   preflight: { restore: restorePreflight },
 } satisfies Provider;
