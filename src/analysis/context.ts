@@ -1,4 +1,5 @@
 import type { Component, Contact, Plan, Strategy, Workload } from '../plan/model.ts';
+import { kindFacts } from '../plan/schema/kinds.ts';
 import type { Finding } from './findings.ts';
 
 /** What every rule reads: the plan, the time it is judged at, lookups built once. */
@@ -57,27 +58,12 @@ export const TIER_STRATEGIES: Record<0 | 1 | 2 | 3, { weakest: Strategy; stronge
 };
 
 /**
- * Kinds that hold data even when the plan says nothing about copies. Shared code does not branch on
- * kinds elsewhere; this table is the exception because "holds data" is what the plan fails to say
- * when it forgets backups. A component also holds data when it has replication, backups or
- * cross-store references.
+ * Whether a component holds data: its kind does (plan/schema/kinds.ts; "holds data" is what a plan fails
+ * to say when it forgets backups), or it has replication, backups or cross-store references.
  */
-export const DATA_KINDS: ReadonlySet<string> = new Set([
-  'postgres',
-  'postgresql',
-  'mysql',
-  'sqlite',
-  'database',
-  'files',
-  'storage',
-  'blob',
-  'object-storage',
-  'key-vault',
-]);
-
 export function holdsData(component: Component, referenced: ReadonlySet<string>): boolean {
   return (
-    DATA_KINDS.has(component.kind) ||
+    kindFacts(component.kind)?.holdsData === true ||
     component.replication !== undefined ||
     component.backups.length > 0 ||
     component.references.length > 0 ||

@@ -13,7 +13,7 @@ import type { Executor } from '../exec/index.ts';
 import { HostRepository } from './host-repository.ts';
 import type { Repository } from './manifest.ts';
 import { BackupRepository } from './repository.ts';
-import { defaultRetention } from './retention.ts';
+import { defaultRetention } from '../plan/defaults.ts';
 
 /** Parameters every backup action shares. */
 export const targetParams = {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyRetention, defaultRetention, periodKey } from './retention.ts';
+import { defaultRetention } from '../plan/defaults.ts';
+import { applyRetention, periodKey } from './retention.ts';
 
 const DAY = 86_400_000;
 
@@ -96,11 +97,12 @@ describe('retention', () => {
     expect(periodKey('weekly', new Date('2026-02-28T02:00:00Z'))).toBe('2026-W09');
   });
 
-  it("takes seed 004's table by component kind and keeps the most for unknown kinds", () => {
+  it("takes seed 004's table by component kind, and the databases row for unknown kinds", () => {
     expect(defaultRetention('sqlite')).toEqual({ daily: 7, weekly: 4, monthly: 12, yearly: 7 });
     expect(defaultRetention('postgres')).toEqual({ daily: 7, weekly: 4, monthly: 12, yearly: 7 });
     expect(defaultRetention('vm')).toEqual({ daily: 7, weekly: 4, monthly: 6, yearly: 1 });
     expect(defaultRetention('logs')).toEqual({ daily: 30, weekly: 0, monthly: 12, yearly: 7 });
-    expect(defaultRetention('something-else')).toEqual({ daily: 30, weekly: 12, monthly: 12, yearly: 7 });
+    expect(defaultRetention('directory')).toEqual({ daily: 30, weekly: 12, monthly: 12, yearly: 3 });
+    expect(defaultRetention('something-else')).toEqual({ daily: 7, weekly: 4, monthly: 12, yearly: 7 });
   });
 });

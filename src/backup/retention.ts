@@ -8,51 +8,6 @@ import type { Retention } from '../plan/model.ts';
 export const PERIODS = ['daily', 'weekly', 'monthly', 'yearly'] as const;
 export type Period = (typeof PERIODS)[number];
 
-/**
- * Seed 004's backup retention table. A component kind picks its row through `RETENTION_CLASS_OF_KIND`;
- * `-` in the table (no weekly for logs) is 0 here.
- */
-export const DEFAULT_RETENTION = {
-  databases: { daily: 7, weekly: 4, monthly: 12, yearly: 7 },
-  'file-shares': { daily: 30, weekly: 12, monthly: 12, yearly: 3 },
-  vms: { daily: 7, weekly: 4, monthly: 6, yearly: 1 },
-  logs: { daily: 30, weekly: 0, monthly: 12, yearly: 7 },
-} as const satisfies Record<string, Retention>;
-
-export type RetentionClass = keyof typeof DEFAULT_RETENTION;
-
-export const RETENTION_CLASS_OF_KIND: Readonly<Record<string, RetentionClass>> = {
-  postgres: 'databases',
-  postgresql: 'databases',
-  sqlite: 'databases',
-  mysql: 'databases',
-  database: 'databases',
-  files: 'file-shares',
-  'file-share': 'file-shares',
-  directory: 'file-shares',
-  storage: 'file-shares',
-  vm: 'vms',
-  'virtual-machine': 'vms',
-  logs: 'logs',
-  log: 'logs',
-};
-
-/**
- * The default retention for a component kind. A kind the table does not name gets the largest value of
- * every column: an unknown kind should never lose a backup that some row of the table would have kept.
- */
-export function defaultRetention(kind: string): Retention {
-  const known = RETENTION_CLASS_OF_KIND[kind];
-  if (known !== undefined) return { ...DEFAULT_RETENTION[known] };
-  const rows = Object.values(DEFAULT_RETENTION);
-  return {
-    daily: Math.max(...rows.map((row) => row.daily)),
-    weekly: Math.max(...rows.map((row) => row.weekly)),
-    monthly: Math.max(...rows.map((row) => row.monthly)),
-    yearly: Math.max(...rows.map((row) => row.yearly)),
-  };
-}
-
 /** The UTC bucket a moment falls in for a period: `2026-02-28`, `2026-W09`, `2026-02`, `2026`. */
 export function periodKey(period: Period, time: Date): string {
   const year = time.getUTCFullYear();

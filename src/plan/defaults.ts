@@ -4,6 +4,7 @@
  */
 import type { DrillType, Retention, TestKind, TierLevel, TierPolicy } from './model.ts';
 import { parseDuration } from './duration.ts';
+import { kindFacts, type RetentionClass } from './schema/kinds.ts';
 
 const ms = (text: string): number => parseDuration(text)!;
 
@@ -112,29 +113,20 @@ export const CHANNEL_DEFAULTS = {
 /** Plans are reviewed at least yearly unless they say otherwise (PRODUCT.md: 12 months). */
 export const REVIEW_INTERVAL_DEFAULT_MS = ms('365d');
 
-/** Seed 004, "Backup Retention Policy", by the kind of data a component holds. */
+/**
+ * Seed 004, "Backup Retention Policy", one row per kind of data; a component kind picks its row in
+ * `KIND_FACTS` (schema/kinds.ts). `-` in the seed's table (no weekly for logs) is 0 here.
+ */
 export const RETENTION_DEFAULTS = {
-  database: { daily: 7, weekly: 4, monthly: 12, yearly: 7 },
-  files: { daily: 30, weekly: 12, monthly: 12, yearly: 3 },
-  vm: { daily: 7, weekly: 4, monthly: 6, yearly: 1 },
+  databases: { daily: 7, weekly: 4, monthly: 12, yearly: 7 },
+  'file-shares': { daily: 30, weekly: 12, monthly: 12, yearly: 3 },
+  vms: { daily: 7, weekly: 4, monthly: 6, yearly: 1 },
   logs: { daily: 30, weekly: 0, monthly: 12, yearly: 7 },
-} as const satisfies Record<string, Retention>;
+} as const satisfies Record<RetentionClass, Retention>;
 
-const RETENTION_BY_KIND: Record<string, keyof typeof RETENTION_DEFAULTS> = {
-  postgres: 'database',
-  sqlite: 'database',
-  mysql: 'database',
-  database: 'database',
-  files: 'files',
-  storage: 'files',
-  blob: 'files',
-  vm: 'vm',
-  process: 'vm',
-  logs: 'logs',
-};
-
+/** The retention a component's backups keep when the plan does not say: its kind's row of seed 004. */
 export function defaultRetention(kind: string): Retention {
-  return { ...RETENTION_DEFAULTS[RETENTION_BY_KIND[kind] ?? 'database'] };
+  return { ...RETENTION_DEFAULTS[kindFacts(kind)?.retention ?? 'databases'] };
 }
 
 export const STEP_DEFAULTS = {

@@ -23,6 +23,8 @@ const ALLOWED_FILES = [/^providers\//, /^plan\/schema\.ts$/, /^plan\/schema\//, 
  */
 const PLAN_VOCABULARY: { receiver: RegExp; file?: RegExp }[] = [
   { receiver: /(^|\.)(step|planStep|restoreTo)\.kind$/ },
+  // a tar entry's type in a backup archive (`directory`), not the files provider's kind
+  { receiver: /(^|\.)header\.type$/ },
   // the step being compiled
   { receiver: /^kind$/, file: /^plan\/compile-steps\.ts$/ },
 ];
@@ -41,6 +43,43 @@ const BRANCHES = [
   new RegExp(`\\bcase\\s+${quoted}\\s*:`, 'g'),
   new RegExp(`\\b(?:findProvider|providerForKind)\\(\\s*${quoted}`, 'g'),
 ];
+
+/**
+ * A table keyed or listed by component kinds (`postgres: 'databases'`, `new Set(['postgres', 'sqlite'])`):
+ * what a kind is belongs to its provider, or to the plan's vocabulary of kinds (plan/schema/kinds.ts).
+ * Two kinds or more in one literal make a table; one kind alone is a program's name as often as a kind.
+ */
+const kinds = [...new Set(providers.flatMap((provider) => provider.kinds))];
+const quotedKind = `(${kinds.map((kind) => kind.replace(/[-.]/g, '\\$&')).join('|')})`;
+const TABLE_KEY = new RegExp(`^\\s*['"]?${quotedKind}['"]?\\s*:\\s*['"{\\[]`);
+const TABLE_ENTRY = new RegExp(`^\\s*['"]${quotedKind}['"],?\\s*$`);
+const QUOTED_KIND = new RegExp(`['"]${quotedKind}['"]`, 'g');
+
+/** Every table of kinds in the file, as `file:line: code` of its first kind. */
+function kindTables(file: string, text: string): string[] {
+  const found: string[] = [];
+  let rows: { line: number; kind: string; code: string }[] = [];
+  const endTable = (): void => {
+    if (new Set(rows.map((row) => row.kind)).size >= 2)
+      found.push(`${file}:${rows[0]!.line}: ${rows[0]!.code}`);
+    rows = [];
+  };
+  text.split('\n').forEach((line, index) => {
+    const code = line.replace(/\/\/.*$/, '');
+    if (/^\s*\*/.test(code)) return; // a doc comment
+    if (new Set([...code.matchAll(QUOTED_KIND)].map((match) => match[1])).size >= 2) {
+      found.push(`${file}:${index + 1}: ${line.trim()}`);
+      return;
+    }
+    const row = TABLE_KEY.exec(code) ?? TABLE_ENTRY.exec(code);
+    if (row === null) return;
+    // rows more than a few lines apart belong to different literals
+    if (rows.length > 0 && index + 1 - rows[rows.length - 1]!.line > 3) endTable();
+    rows.push({ line: index + 1, kind: row[1]!, code: line.trim() });
+  });
+  endTable();
+  return found.sort((a, b) => Number(a.split(':')[1]) - Number(b.split(':')[1]));
+}
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -81,6 +120,36 @@ describe('provider and component kinds', () => {
         : kindBranches(file, readFileSync(path, 'utf8'));
     });
     expect(found, 'declare it as data on the provider and ask the provider instead').toEqual([]);
+  });
+
+  it('are listed in tables nowhere outside providers/ and the plan schema', () => {
+    const found = sourceFiles(SRC).flatMap((path) => {
+      const file = relative(SRC, path).split('\\').join('/');
+      return ALLOWED_FILES.some((pattern) => pattern.test(file))
+        ? []
+        : kindTables(file, readFileSync(path, 'utf8'));
+    });
+    expect(found, 'declare it as data on the provider or in plan/schema/kinds.ts').toEqual([]);
+  });
+
+  it('are caught in each way a table lists them', () => {
+    const text = [
+      'const BY_KIND = {',
+      "  postgres: 'databases',",
+      "  sqlite: 'databases',",
+      '};',
+      "const HOLDS_DATA = new Set(['postgres', 'files']);",
+      'const LISTED = [',
+      "  'files',",
+      "  'directory',",
+      '];',
+      "const TOOLS = { postgres: '--version', restic: 'version' };",
+    ].join('\n');
+    expect(kindTables('analysis/example.ts', text)).toEqual([
+      "analysis/example.ts:2: postgres: 'databases',",
+      "analysis/example.ts:5: const HOLDS_DATA = new Set(['postgres', 'files']);",
+      "analysis/example.ts:7: 'files',",
+    ]);
   });
 
   it('are caught in each way code branches on them', () => {
