@@ -455,26 +455,38 @@ const LOCAL_ADDRESS = /\b(127\.0\.0\.1|localhost):(\d{1,5})\b/g;
 
 /** Rewrites every local port the workload mentions: strings (URLs, host:port), and numeric port fields. */
 function rewritePorts(workload: Workload, map: ReadonlyMap<number, number>): void {
+  const text = (value: string): string =>
+    value.replace(
+      LOCAL_ADDRESS,
+      (whole, host: string, port: string) => `${host}:${map.get(Number(port)) ?? port}`,
+    );
+  for (const component of workload.components) rewriteInPlace(component, text, map);
+  for (const runbook of workload.runbooks) rewriteInPlace(runbook, text, map);
+}
+
+/**
+ * Rewrites a part of a plan in place: every string through `text`, every numeric `port` or `ports` field
+ * through `ports`. Source locations (`at`, `location`) name files, not ports: they are left alone.
+ */
+export function rewriteInPlace(
+  target: object,
+  text: (value: string) => string,
+  ports: ReadonlyMap<number, number>,
+): void {
   const rewrite = (value: unknown, key: string | undefined): unknown => {
-    if (typeof value === 'string')
-      return value.replace(
-        LOCAL_ADDRESS,
-        (whole, host: string, port: string) => `${host}:${map.get(Number(port)) ?? port}`,
-      );
+    if (typeof value === 'string') return text(value);
     if (typeof value === 'number')
-      return key !== undefined && /^ports?$/i.test(key) ? (map.get(value) ?? value) : value;
+      return key !== undefined && /^ports?$/i.test(key) ? (ports.get(value) ?? value) : value;
     if (Array.isArray(value)) return value.map((item) => rewrite(item, key));
     if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
       const record = value as Record<string, unknown>;
-      // source locations name files, not ports
       for (const [name, inner] of Object.entries(record))
         if (name !== 'at' && name !== 'location') record[name] = rewrite(inner, name);
       return record;
     }
     return value;
   };
-  for (const component of workload.components) rewrite(component, undefined);
-  for (const runbook of workload.runbooks) rewrite(runbook, undefined);
+  rewrite(target, undefined);
 }
 
 /**

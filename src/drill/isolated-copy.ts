@@ -9,7 +9,7 @@ import { DrctlError } from '../errors.ts';
 import type { Check, Component, Placement, Plan, Runbook, Step, Workload } from '../plan/model.ts';
 import { providerForKind } from '../providers/index.ts';
 import { freePort } from '../system/ports.ts';
-import { envOf, numberOf, portOf } from './bring-up.ts';
+import { envOf, numberOf, portOf, rewriteInPlace } from './bring-up.ts';
 import type { IsolatedDrillReport, IsolatedRun } from './isolated.ts';
 
 const LOCAL_ADDRESS = /\b(?:127\.0\.0\.1|localhost):(\d{1,5})\b/g;
@@ -170,27 +170,13 @@ function addReplacement(strings: Map<string, string>, old: string, value: string
 /** Rewrites strings (whole values first, then addresses inside) and numeric port fields, in place. */
 function rewriter(strings: ReadonlyMap<string, string>, ports: ReadonlyMap<number, number>) {
   const addresses = [...strings].filter(([from]) => /^(?:127\.0\.0\.1|localhost):\d+$/.test(from));
-  const visit = (value: unknown, key: string | undefined): unknown => {
-    if (typeof value === 'string') {
-      const whole = strings.get(value);
-      if (whole !== undefined) return whole;
-      return addresses.reduce(
-        (text, [from, to]) => text.replace(new RegExp(`${from.replace(/\./g, '\\.')}(?!\\d)`, 'g'), to),
-        value,
-      );
-    }
-    if (typeof value === 'number')
-      return key !== undefined && /^ports?$/i.test(key) ? (ports.get(value) ?? value) : value;
-    if (Array.isArray(value)) return value.map((item) => visit(item, key));
-    if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
-      const record = value as Record<string, unknown>;
-      for (const [name, inner] of Object.entries(record))
-        if (name !== 'at' && name !== 'location') record[name] = visit(inner, name);
-      return record;
-    }
-    return value;
-  };
-  return (target: object): void => void visit(target, undefined);
+  const text = (value: string): string =>
+    strings.get(value) ??
+    addresses.reduce(
+      (out, [from, to]) => out.replace(new RegExp(`${from.replace(/\./g, '\\.')}(?!\\d)`, 'g'), to),
+      value,
+    );
+  return (target: object): void => rewriteInPlace(target, text, ports);
 }
 
 /** Why a step would reach outside the copy, or undefined when everything it names is the copy. */
