@@ -60,9 +60,10 @@ const TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?$/;
 
 // --------------------------------------------------------------------------------------- preflight
 
-/** `restic version` runs: the program the steps call is installed, and which version it is. */
+/** restic missing where it runs: here, or on a host. */
 const MISSING = new Set<string>([RESTIC_ERRORS.MISSING, 'DRCTL_HOST_COMMAND_MISSING']);
 
+/** `restic version` runs: the program the steps call is installed, and which version it is. */
 const resticInstalled: PreflightCheck = {
   name: 'restic installed',
   kind: 'tool',
