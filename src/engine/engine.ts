@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { DrctlError, runNotFound, UsageError } from '../errors.ts';
 import { findRunbook } from '../plan/lookup.ts';
+import type { Plan } from '../plan/model.ts';
 import type { RunStore } from '../store/store.ts';
 import { FINAL_RUN_STATUSES } from '../store/store.ts';
 import { silentLogger } from '../system/logger.ts';
@@ -17,12 +18,14 @@ import { siteRecovery, siteRunWorkload } from '../plan/site.ts';
 import { siteDeclaration, withActivationGate } from './activation.ts';
 import { Driver } from './driver.ts';
 import { resolveExecution, snapshotOf } from './execution.ts';
+import type { Execution } from './execution.ts';
 import type { EngineHooks } from './hooks.ts';
 import { RECORD } from './journal.ts';
 import type { RunCreatedData } from './journal.ts';
-import type { EngineOptions, ResumeRunOptions, RunDriver, StartRunOptions } from './options.ts';
+import type { DriverMode, EngineOptions, ResumeRunOptions, RunDriver, StartRunOptions } from './options.ts';
 import { Redactor, planSecrets } from './redact.ts';
 import { replay } from './state.ts';
+import type { RunState } from './state.ts';
 
 const DEFAULT_PARALLEL = 8;
 /** How long a site's declaration key lasts if its holder dies between the look and the new run. */
@@ -108,23 +111,12 @@ export class Engine {
         },
       )
       .finally(release);
-    const driver = new Driver({
-      engine: this.options,
-      hooks: this.#hooks,
-      log: this.#log,
-      plan: options.plan,
-      executions,
-      state: replay([first]),
-      redactor,
-      mode: {
-        resumed: false,
-        by: options.startedBy,
-        returnWhenWaiting: options.returnWhenWaiting ?? false,
-        ...(options.skip === undefined ? {} : { skip: options.skip }),
-      },
+    return this.#drive(options.plan, executions, replay([first]), redactor, {
+      resumed: false,
+      by: options.startedBy,
+      returnWhenWaiting: options.returnWhenWaiting ?? false,
+      ...(options.skip === undefined ? {} : { skip: options.skip }),
     });
-    await driver.takeLease();
-    return driver.launch();
   }
 
   /**
@@ -204,15 +196,30 @@ export class Engine {
     );
     const executions = runbook.steps.map((step) => resolveExecution(this.options.providers, step));
     const redactor = new Redactor(planSecrets(options.plan, this.options.env));
+    return this.#drive(options.plan, executions, state, redactor, {
+      resumed: true,
+      by: options.by,
+      returnWhenWaiting: options.returnWhenWaiting ?? false,
+    });
+  }
+
+  /** Hands the run to a driver, which takes its lease and starts driving it. */
+  async #drive(
+    plan: Plan,
+    executions: Execution[],
+    state: RunState,
+    redactor: Redactor,
+    mode: DriverMode,
+  ): Promise<RunDriver> {
     const driver = new Driver({
       engine: this.options,
       hooks: this.#hooks,
       log: this.#log,
-      plan: options.plan,
+      plan,
       executions,
       state,
       redactor,
-      mode: { resumed: true, by: options.by, returnWhenWaiting: options.returnWhenWaiting ?? false },
+      mode,
     });
     await driver.takeLease();
     return driver.launch();
