@@ -20,7 +20,7 @@ import { criticalPath } from '../analysis/graph.ts';
 import type { EngineHooks } from '../engine/hooks.ts';
 import { Redactor, planSecrets } from '../engine/redact.ts';
 import { formatDuration } from '../plan/duration.ts';
-import type { CommunicationTemplate, MessageEvent, Plan, Runbook, Workload } from '../plan/model.ts';
+import type { CommunicationTemplate, MessageEvent, Plan, Runbook } from '../plan/model.ts';
 import { STATUS_PAGE_CHANNEL, type MessageField } from '../plan/schema.ts';
 import {
   affectedFlows,
@@ -29,7 +29,7 @@ import {
   siteRunComponents,
   workloadContacts,
 } from '../status/impact.ts';
-import { siteOfRun, siteRecovery, type SiteRecovery } from '../plan/site.ts';
+import { siteOfRun } from '../plan/site.ts';
 import { IncidentBook, runIncidentId, type Incident } from '../status/incidents.ts';
 import { RunWatcher, type RunFact, type WatchedRun } from '../status/run-events.ts';
 import { communicationPromises } from '../status/promises.ts';
@@ -38,8 +38,10 @@ import type { ReadinessFact } from '../providers/provider.ts';
 import { DrctlError } from '../errors.ts';
 import type { RunStore } from '../store/store.ts';
 import type { Message, Recipient } from './channels.ts';
-import { isReachable } from '../plan/people.ts';
 import { Outbox } from './outbox.ts';
+import { DEFAULTS, PROMISE_SUBJECT, STATUS_TEXT } from './default-texts.ts';
+import { escalationChain, quietDrill, reachableRecipients } from './recipients.ts';
+import { dataAsOfText, runSubject, type RunSubject } from './run-subject.ts';
 import { renderTemplate } from './template.ts';
 
 export interface CommunicationsOptions {
@@ -54,64 +56,6 @@ export interface CommunicationsOptions {
   tickMs?: number;
 }
 
-/** Built-in texts for moments the plan has no template for. */
-const DEFAULTS: Partial<Record<MessageEvent, { subject: string; body: string }>> = {
-  'run-started': {
-    subject: '{{workload_name}}: {{runbook}} started',
-    body: 'The {{runbook}} runbook of {{workload_name}} started (run {{run}}, by {{started_by}}). Affected: {{flows}}. Expected time left: {{eta}}.',
-  },
-  activation: {
-    subject: 'DR declared for {{workload_name}}',
-    body: 'Disaster recovery is declared for {{workload_name}}; the {{runbook}} runbook runs (run {{run}}). Affected: {{flows}}.',
-  },
-  update: {
-    subject: 'Update: {{workload_name}}',
-    body: '{{incident}}. Run {{run}} is {{status}}; expected time left: {{eta}}. Affected: {{flows}}.',
-  },
-  'step-failed': {
-    subject: '{{workload_name}}: step {{step}} failed',
-    body: 'Step {{step_name}} of {{runbook}} failed: {{error}}. Escalating to {{escalate_to}}.',
-  },
-  'approval-waiting': {
-    subject: '{{workload_name}}: {{step_name}} waits for you',
-    body: '{{escalate_to}}: step {{step_name}} of {{runbook}} (run {{run}}) has waited {{waited}} for a person. {{skipped}} {{console}}',
-  },
-  recovered: {
-    subject: '{{workload_name}} recovered',
-    body: 'The {{runbook}} runbook of {{workload_name}} succeeded (run {{run}}). We keep watching.',
-  },
-  'run-failed': {
-    subject: '{{workload_name}}: {{runbook}} {{status}}',
-    body: 'The {{runbook}} runbook of {{workload_name}} ended {{status}} (run {{run}}). People are on it.',
-  },
-  'readiness-broken': {
-    subject: '{{workload_name}}: a readiness promise is broken',
-    body: '{{reason}}. You own {{workload_name}}: reminders follow until it holds again. {{skipped}} {{console}}',
-  },
-  'readiness-reminder': {
-    subject: 'Still broken: {{workload_name}}',
-    body: '{{reason}}. Broken for {{waited}}. {{skipped}} {{console}}',
-  },
-  'readiness-resolved': {
-    subject: 'Resolved: {{workload_name}}',
-    body: 'Holds again after {{waited}}: {{reason}}.',
-  },
-  'promise-reminder': {
-    subject: '{{incident}}: {{promise}} due {{due}}',
-    body: 'The communication plan promises {{promise}}; it is due {{due}} and not kept yet. {{skipped}} {{console}}',
-  },
-  'promise-missed': {
-    subject: '{{incident}}: {{promise}} missed',
-    body: 'The communication plan promised {{promise}} by {{due}}; it was not kept. Say so in the post-incident review. {{skipped}}',
-  },
-};
-
-/** The two deadlines a reminder names, short enough for a subject line. */
-const PROMISE_SUBJECT = {
-  'status-page': 'the status page updated',
-  'root-cause': 'the root cause published',
-};
-
 /** Where each open readiness breach is kept: its start, so reminders and the resolution survive restarts. */
 export const READINESS_BREACHES = 'readiness-breaches';
 
@@ -120,41 +64,6 @@ export interface ReadinessSnapshot {
   facts: readonly ReadinessFact[];
   /** The newest preflight: a failing one on the current plan is a broken promise too. */
   preflight?: { ok: boolean; current: boolean; failed: number } | undefined;
-}
-
-const STATUS_TEXT = {
-  opened: (w: Found['workload'], r: Runbook) =>
-    `We are moving ${w.name} to its standby (${r.kind}). Some services are unavailable meanwhile.`,
-  recovered: (w: Found['workload']) =>
-    `${w.name} works again. We keep watching before we close this incident.`,
-  failed: (w: Found['workload']) => `Recovering ${w.name} takes longer than planned; the team is on it.`,
-};
-
-/** What a run is a run of: a workload's runbook, or a site run (its children joined, plan/site.ts). */
-interface Found {
-  plan: Plan;
-  workload: Pick<Workload, 'id' | 'name' | 'owner'>;
-  runbook: Runbook;
-}
-
-/** A site run seen as one workload named for the site, owned by the first activation approver. */
-function siteRunOf(plan: Plan, site: string): Found | undefined {
-  let recovery: SiteRecovery;
-  try {
-    recovery = siteRecovery(plan, site);
-  } catch {
-    return undefined;
-  }
-  const first = plan.workloads.find((w) => w.id === recovery.children[0]?.workload);
-  return {
-    plan,
-    workload: {
-      id: recovery.runbook.workload,
-      name: `site ${site} (${recovery.children.map((c) => c.workload).join(', ')})`,
-      owner: plan.activation?.approvers[0] ?? first?.owner ?? '',
-    },
-    runbook: recovery.runbook,
-  };
 }
 
 interface Waiting {
@@ -292,24 +201,8 @@ export class Communications {
     this.#streak.failed(error);
   }
 
-  #planFor(run: WatchedRun): Found | undefined {
-    const plans = this.#options.plans();
-    const ordered = [
-      ...plans.filter((p) => p.hash === run.planHash),
-      ...plans.filter((p) => p.hash !== run.planHash),
-    ];
-    const site = siteOfRun(run.workload);
-    for (const plan of ordered) {
-      if (site !== undefined) {
-        const found = siteRunOf(plan, site);
-        if (found !== undefined) return found;
-        continue;
-      }
-      const workload = plan.workloads.find((w) => w.id === run.workload);
-      const runbook = workload?.runbooks.find((r) => r.name === run.runbook);
-      if (workload && runbook) return { plan, workload, runbook };
-    }
-    return undefined;
+  #planFor(run: WatchedRun): RunSubject | undefined {
+    return runSubject(this.#options.plans(), run);
   }
 
   /** A drill stays quiet unless its scenario says `announce: true`; custom runbooks are not announced. */
@@ -838,56 +731,4 @@ export class Communications {
       createdAt: this.#now().toISOString(),
     };
   }
-}
-
-/** Whom to tell, in order, when a step waits too long: the contact, their backup, their escalation list. */
-export function escalationChain(plan: Plan, first: string): string[] {
-  const contact = plan.contacts.find((c) => c.id === first);
-  const chain = [first, ...(contact?.backup ? [contact.backup] : []), ...(contact?.escalation ?? [])];
-  return [...new Set(chain)].filter((id) => plan.contacts.some((c) => c.id === id));
-}
-
-/** "db at west: 2026-12-06T13:59:58.120Z": what each recovered component's data is current to. */
-function dataAsOfText(run: WatchedRun, runbook: Runbook | undefined): string {
-  return [...run.dataAsOf]
-    .map(([stepId, at]) => {
-      const params = runbook?.steps.find((s) => s.id === stepId)?.with ?? {};
-      const component = typeof params['component'] === 'string' ? params['component'] : stepId;
-      const site = typeof params['site'] === 'string' ? ` at ${params['site']}` : '';
-      return `${component}${site}: ${at}`;
-    })
-    .join(', ');
-}
-
-/**
- * The people to tell as they can be reached now: someone away or off call is skipped, and their backup
- * stands in when the backup can be reached. `skipped` says who was skipped and why, for the message.
- */
-export function reachableRecipients(
-  plan: Plan,
-  ids: readonly string[],
-  at: Date,
-): { recipients: string[]; skipped: string[] } {
-  const recipients: string[] = [];
-  const skipped: string[] = [];
-  for (const id of new Set(ids)) {
-    const contact = plan.contacts.find((c) => c.id === id);
-    if (contact === undefined || isReachable(contact, at)) {
-      recipients.push(id);
-      continue;
-    }
-    const backup = plan.contacts.find((c) => c.id === contact.backup);
-    const standIn = backup !== undefined && isReachable(backup, at) ? backup : undefined;
-    const leave = (contact.away ?? []).find((a) => a.from <= at && at <= a.to);
-    const why = leave ? `is away until ${leave.to.toISOString().slice(0, 10)}` : 'is off call now';
-    skipped.push(`${contact.name} ${why}${standIn ? `; ${standIn.name} stands in.` : '.'}`);
-    if (standIn) recipients.push(standIn.id);
-  }
-  return { recipients: [...new Set(recipients)], skipped };
-}
-
-/** A drill whose scenario does not say `announce: true`: it may speak only on test channels. */
-function quietDrill(run: WatchedRun): boolean {
-  const drill = run.trigger?.drill !== undefined || run.startedBy === 'drill';
-  return drill && run.trigger?.drill?.announce !== true;
 }

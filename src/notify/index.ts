@@ -4,12 +4,8 @@
  * journals every attempt in the `messages` event stream, and the service that decides what is sent when
  * (docs/communications.md).
  */
-export {
-  Communications,
-  READINESS_BREACHES,
-  escalationChain,
-  reachableRecipients,
-} from './communications.ts';
+export { Communications, READINESS_BREACHES } from './communications.ts';
+export { escalationChain, reachableRecipients } from './recipients.ts';
 export type { CommunicationsOptions, ReadinessSnapshot } from './communications.ts';
 export { channelTarget, deliver, webhookBody } from './channels.ts';
 export type { Message, Recipient } from './channels.ts';
