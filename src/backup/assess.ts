@@ -2,7 +2,9 @@
  * The judgements a repository makes the same way wherever it is: what a verification must read and how
  * its findings become a report, and which backups and chunks a retention policy keeps.
  */
+import { DrctlError } from '../errors.ts';
 import type { Retention } from '../plan/model.ts';
+import { BACKUP_ERRORS } from './errors.ts';
 import { sha256Of } from './io.ts';
 import type { ChunkRef, Manifest, ManifestEntry, VerifyProblem, VerifyReport } from './manifest.ts';
 import { applyRetention } from './retention.ts';
@@ -64,9 +66,46 @@ export function verifyReport(
   };
 }
 
-/** A backup whose manifest cannot be read fails its verification naming the manifest. */
-export function damagedReport(id: string, at: string, reason: string): VerifyReport {
-  return { backup: id, ok: false, at, files: 0, bytes: 0, problems: [{ path: 'manifest.json', reason }] };
+/** How a repository verifies, wherever it is: finds a backup, reads its chunks, records the report. */
+export interface Verifier {
+  resolve(id: string | undefined): Promise<Manifest>;
+  /** Each damaged chunk's problem by SHA-256, and the bytes read; format 1 files add theirs to the plan. */
+  check(
+    manifest: Manifest,
+    plan: VerifyPlan,
+  ): Promise<{ problems: ReadonlyMap<string, string>; bytes: number }>;
+  recordVerification(report: VerifyReport): Promise<boolean>;
+}
+
+/**
+ * Verify a backup (the newest without an id) and record the report unless told not to. A backup whose
+ * manifest cannot be read fails its verification naming the manifest.
+ */
+export async function verifyBackup(
+  verifier: Verifier,
+  id: string | undefined,
+  at: string,
+  record: boolean,
+): Promise<VerifyReport> {
+  let report: VerifyReport;
+  try {
+    const manifest = await verifier.resolve(id);
+    const plan = verifyPlan(manifest);
+    report = verifyReport(manifest, plan, await verifier.check(manifest, plan), at);
+  } catch (error) {
+    if (!(error instanceof DrctlError) || error.code !== BACKUP_ERRORS.MANIFEST_INVALID || id === undefined)
+      throw error;
+    report = {
+      backup: id,
+      ok: false,
+      at,
+      files: 0,
+      bytes: 0,
+      problems: [{ path: 'manifest.json', reason: error.message }],
+    };
+  }
+  if (record) await verifier.recordVerification(report);
+  return report;
 }
 
 export interface RetentionPlan {

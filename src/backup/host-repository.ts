@@ -17,7 +17,7 @@ import { DrctlError } from '../errors.ts';
 import { localExecutor, runChecked, shellQuote } from '../exec/index.ts';
 import type { Executor } from '../exec/index.ts';
 import type { Retention } from '../plan/model.ts';
-import { damagedReport, retentionPlan, verifyPlan, verifyReport } from './assess.ts';
+import { retentionPlan, verifyBackup } from './assess.ts';
 import { CHUNKER } from './chunker.ts';
 import { BACKUP_ERRORS, cancelled, describe, targetNotEmpty } from './errors.ts';
 import type { Subject } from './errors.ts';
@@ -320,35 +320,35 @@ export class HostRepository implements Repository {
     id: string | undefined,
     options: { signal?: AbortSignal; record?: boolean } = {},
   ): Promise<VerifyReport> {
-    const at = this.clock().toISOString();
-    let manifest: Manifest;
-    try {
-      manifest = await this.resolve(id);
-    } catch (error) {
-      if (!(error instanceof DrctlError) || error.code !== BACKUP_ERRORS.MANIFEST_INVALID || id === undefined)
-        throw error;
-      const report = damagedReport(id, at, error.message);
-      if (options.record !== false) await this.recordVerification(report);
-      return report;
-    }
-    const plan = verifyPlan(manifest);
-    for (const entry of plan.legacy)
-      plan.problems.push({ path: entry.path, reason: 'a file of format 1 is verified only on this machine' });
-    const problems = new Map<string, string>();
-    let bytes = 0;
-    const transfer = new Transfer(options.signal, () => cancelled(this.subject, 'the verification'));
-    try {
-      await readChunks(this.store, plan.unique, transfer, async (ref, data) => {
-        if (typeof data === 'string') problems.set(ref[0], data);
-        else bytes += data.length;
-      });
-    } catch (error) {
-      transfer.fail(error);
-      throw transfer.reason(error);
-    }
-    const report = verifyReport(manifest, plan, { problems, bytes }, at);
-    if (options.record !== false) await this.recordVerification(report);
-    return report;
+    return verifyBackup(
+      {
+        resolve: (backup) => this.resolve(backup),
+        recordVerification: (report) => this.recordVerification(report),
+        check: async (_, plan) => {
+          for (const entry of plan.legacy)
+            plan.problems.push({
+              path: entry.path,
+              reason: 'a file of format 1 is verified only on this machine',
+            });
+          const problems = new Map<string, string>();
+          let bytes = 0;
+          const transfer = new Transfer(options.signal, () => cancelled(this.subject, 'the verification'));
+          try {
+            await readChunks(this.store, plan.unique, transfer, async (ref, data) => {
+              if (typeof data === 'string') problems.set(ref[0], data);
+              else bytes += data.length;
+            });
+          } catch (error) {
+            transfer.fail(error);
+            throw transfer.reason(error);
+          }
+          return { problems, bytes };
+        },
+      },
+      id,
+      this.clock().toISOString(),
+      options.record !== false,
+    );
   }
 
   async recordVerification(report: VerifyReport): Promise<boolean> {

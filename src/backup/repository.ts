@@ -86,10 +86,10 @@ import type {
   RestoreFileOptions,
   RestoreOptions,
   RestoreResult,
-  VerifyProblem,
   VerifyReport,
 } from './manifest.ts';
-import { damagedReport, retentionPlan, verifyPlan, verifyReport } from './assess.ts';
+import { retentionPlan, verifyBackup } from './assess.ts';
+import type { VerifyPlan } from './assess.ts';
 import {
   fileEntry,
   fileMatches,
@@ -475,44 +475,41 @@ export class BackupRepository implements Repository {
     id: string | undefined,
     options: { signal?: AbortSignal; record?: boolean } = {},
   ): Promise<VerifyReport> {
-    const at = this.clock().toISOString();
-    let manifest: Manifest;
-    try {
-      manifest = await this.resolve(id);
-    } catch (error) {
-      if (!(error instanceof DrctlError) || error.code !== BACKUP_ERRORS.MANIFEST_INVALID || id === undefined)
-        throw error;
-      const report = damagedReport(id, at, error.message);
-      if (options.record !== false) await this.recordVerification(report);
-      return report;
-    }
-    const plan = verifyPlan(manifest);
-    const checked = await checkChunks(this, plan.unique, this.subject, options.signal);
-    const problems = new Map(checked.problems);
+    return verifyBackup(
+      {
+        resolve: (backup) => this.resolve(backup),
+        recordVerification: (report) => this.recordVerification(report),
+        check: (_, plan) => this.checkStored(plan, options.signal),
+      },
+      id,
+      this.clock().toISOString(),
+      options.record !== false,
+    );
+  }
+
+  /** Read every chunk of a verification once (on the worker threads), and each format 1 blob. */
+  private async checkStored(
+    plan: VerifyPlan,
+    signal: AbortSignal | undefined,
+  ): Promise<{ problems: ReadonlyMap<string, string>; bytes: number }> {
+    const checked = await checkChunks(this, plan.unique, this.subject, signal);
     let bytes = checked.bytes;
-    const legacyProblems: VerifyProblem[] = [];
     await mapPool(plan.legacy, CONCURRENCY, async (entry) => {
-      if (options.signal?.aborted === true) throw cancelled(this.subject, 'the verification');
+      if (signal?.aborted === true) throw cancelled(this.subject, 'the verification');
       const sha = entry.sha256 ?? '';
       try {
         const { sha256, size } = await hashFileWithSize(this.blobPath(sha));
         bytes += size;
         if (size !== entry.size)
-          legacyProblems.push({
-            path: entry.path,
-            reason: `size ${size} bytes, manifest says ${entry.size}`,
-          });
+          plan.problems.push({ path: entry.path, reason: `size ${size} bytes, manifest says ${entry.size}` });
         else if (sha256 !== sha)
-          legacyProblems.push({ path: entry.path, reason: 'SHA-256 does not match the manifest' });
+          plan.problems.push({ path: entry.path, reason: 'SHA-256 does not match the manifest' });
       } catch (error) {
         if (!isErrno(error, 'ENOENT')) throw error;
-        legacyProblems.push({ path: entry.path, reason: `blob ${sha.slice(0, 12)} is missing` });
+        plan.problems.push({ path: entry.path, reason: `blob ${sha.slice(0, 12)} is missing` });
       }
     });
-    plan.problems.push(...legacyProblems);
-    const report = verifyReport(manifest, plan, { problems, bytes }, at);
-    if (options.record !== false) await this.recordVerification(report);
-    return report;
+    return { problems: checked.problems, bytes };
   }
 
   /** Keep a verification's result with the backups, so readiness can tell how long ago one passed. */
