@@ -4,7 +4,7 @@
  * host all run there, with the repository on the host's path. Skipped with a message where no bed can be
  * made.
  */
-import { chownSync, chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +111,8 @@ workloads:
     if (plan !== undefined) for (const data of ['main', 'restored']) await stop(`${dir}/pg/${data}`);
     await closeExecutors();
     await bed?.close();
+    // made in beforeAll, where tempDir cannot register its own clean-up
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it('creates the stanza, checks it and takes a full backup on the host, then restores there into a server that has the rows', async () => {

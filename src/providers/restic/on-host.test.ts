@@ -4,7 +4,15 @@
  * snapshots run there too, `drctl hosts check` lists restic and the repository's disk, and a host without
  * restic is named. Skipped with a message where no bed can be made.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  rmSync,
+  readFileSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/support/tmp.ts';
@@ -97,6 +105,8 @@ workloads:
     delete process.env.DRCTL_TEST_RESTIC_HOST_PASSWORD;
     await closeExecutors();
     await bed?.close();
+    // made in beforeAll, where tempDir cannot register its own clean-up
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it('backs up on the data host and restores onto another host byte for byte', async () => {
