@@ -5,29 +5,20 @@
  * The whole failover and failback on hosts is test/testbed/failover-over-ssh.test.ts. Skipped with a
  * message where no bed can be made.
  */
-import {
-  chmodSync,
-  chownSync,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DrctlError } from '../../errors.ts';
-import { closeExecutors, executorOn, runChecked, shellQuote } from '../../exec/index.ts';
-import { findPgBinaries, pgAvailable, serverRunAs } from '../../pg/index.ts';
-import { loadPlan } from '../../plan/index.ts';
+import { closeExecutors } from '../../exec/index.ts';
+import { pgAvailable, serverRunAs } from '../../pg/index.ts';
 import type { Plan } from '../../plan/model.ts';
 import { silentLogger } from '../../system/logger.ts';
 import { NetnsBed } from '../../testbed/netns-bed.ts';
 import { tempDir } from '../../../test/support/tmp.ts';
 import type { ActionContext } from '../provider.ts';
 import { flushWalArchive, postgresProvider } from './index.ts';
+import { PgBedPair } from './testing.ts';
 
 const unavailable = NetnsBed.unavailable() ?? (pgAvailable() ? undefined : 'PostgreSQL is not installed');
 if (unavailable !== undefined) console.warn(`postgres on hosts skipped: ${unavailable}`);
@@ -36,7 +27,7 @@ describe.skipIf(unavailable !== undefined)('postgres server operations on the da
   let bed: NetnsBed;
   let plan: Plan;
   let dir: string;
-  const bin = unavailable === undefined ? findPgBinaries().dir : '';
+  let pair: PgBedPair;
   const evidence: Record<string, unknown> = {};
   const ctx = (step?: { runId: string; stepId: string }): ActionContext => ({
     ...step,
@@ -55,15 +46,7 @@ describe.skipIf(unavailable !== undefined)('postgres server operations on the da
     return action.run(action.params.parse({ component: 'db', ...params }) as never, ctx(step));
   };
   const address = (site: string): string => bed.host(site).address;
-  const sql = async (site: string, text: string, port = 5432): Promise<unknown[][]> => {
-    const client = new pg.Client({ host: address(site), port, user: 'postgres', database: 'postgres' });
-    await client.connect();
-    try {
-      return (await client.query<unknown[]>({ text, rowMode: 'array' })).rows;
-    } finally {
-      await client.end();
-    }
-  };
+  const sql = (site: string, text: string, port?: number) => pair.sql(site, text, port);
   const east = () => ({
     subject: { component: 'db', site: 'east' },
     url: `postgres://postgres@${address('east')}:5432/postgres`,
@@ -79,9 +62,6 @@ describe.skipIf(unavailable !== undefined)('postgres server operations on the da
             : 0),
       0,
     );
-  const onHost = (site: string, script: string) =>
-    runChecked(executorOn(plan, `db-${site}`), script, { what: `setting up ${site}` });
-
   beforeAll(async () => {
     bed = await NetnsBed.create({ hosts: ['east', 'west'] });
     dir = tempDir('drctl-pg-host-');
@@ -89,60 +69,8 @@ describe.skipIf(unavailable !== undefined)('postgres server operations on the da
     chmodSync(dir, 0o755);
     const runAs = serverRunAs();
     if (runAs !== undefined) chownSync(dir, runAs.uid, runAs.gid);
-    const host = (site: string): string =>
-      `db-${site}: { address: ${address(site)}, user: postgres, identity_file: ${bed.identityFile}, known_hosts: ${bed.knownHostsFile}, state_dir: ${dir}/on-${site} }`;
-    writeFileSync(
-      join(dir, 'plan.yaml'),
-      `version: 1
-name: postgres-on-hosts
-sites:
-  east: { role: primary, hosts: { ${host('east')} } }
-  west: { role: secondary, hosts: { ${host('west')} } }
-contacts: [{ id: alice, name: Alice }]
-workloads:
-  - id: shop
-    tier: 1
-    strategy: hot-standby
-    owner: alice
-    rto: 5m
-    rpo: 0s
-    components:
-      - id: db
-        kind: postgres
-        placement:
-          east: { host: db-east, url: "postgres://postgres@${address('east')}:5432/postgres", data_dir: ${dir}/east }
-          west: { host: db-west, url: "postgres://postgres@${address('west')}:5432/postgres", data_dir: ${dir}/west, standby: true }
-        replication: { mode: async, from: east, to: west }
-        backups: [{ to: east, every: 1h, path: ${dir}/backups }]
-`,
-    );
-    plan = await loadPlan(join(dir, 'plan.yaml'));
-    const conf = [
-      `listen_addresses = '${address('east')}'`,
-      "unix_socket_directories = ''",
-      'wal_level = replica',
-      'archive_mode = on',
-      "archive_command = '/bin/true'",
-      'fsync = off',
-    ];
-    await onHost(
-      'east',
-      [
-        `${bin}/initdb -D ${dir}/east -U postgres --auth=trust -N >/dev/null`,
-        `printf '%s\\n' ${conf.map(shellQuote).join(' ')} >> ${dir}/east/postgresql.conf`,
-        `echo "host all all ${bed.subnet} trust" >> ${dir}/east/pg_hba.conf`,
-        `echo "host replication all ${bed.subnet} trust" >> ${dir}/east/pg_hba.conf`,
-        `${bin}/pg_ctl -D ${dir}/east -l ${dir}/east.log -w -t 60 start >/dev/null`,
-      ].join(' && '),
-    );
-    await onHost(
-      'west',
-      [
-        `${bin}/pg_basebackup -h ${address('east')} -U postgres -D ${dir}/west -R -X stream -c fast`,
-        `echo "listen_addresses = '${address('west')}'" >> ${dir}/west/postgresql.auto.conf`,
-        `${bin}/pg_ctl -D ${dir}/west -l ${dir}/west.log -w -t 60 start >/dev/null`,
-      ].join(' && '),
-    );
+    pair = await PgBedPair.create(bed, dir);
+    plan = pair.plan;
     await sql('east', 'create table orders (id int primary key, note text)');
   }, 120_000);
 
