@@ -66,7 +66,7 @@ async function* chunksOfStream(body: Readable): AsyncGenerator<Buffer> {
 }
 
 /** Source-tree path of a tar entry (`./a/b` → `a/b`); '' for the root itself. */
-function treePath(name: string): string {
+export function treePath(name: string): string {
   return posix.normalize(name).replace(/^(\.\/)+|^\.$|\/$/g, '');
 }
 

@@ -221,7 +221,7 @@ export class HostRepository implements Repository {
     const place = { executor: options.to ?? localExecutor, path: target };
     const current = await inspectPlace(place);
     if (current === 'non-empty' && options.force !== true) {
-      if (await holdsExactly(place, manifest.entries, false, options.signal))
+      if (await holdsExactly(place, manifest.entries, false, subject, options.signal))
         return restoreResult(manifest, target, true, false);
       throw targetNotEmpty(subject, target);
     }
@@ -272,7 +272,7 @@ export class HostRepository implements Repository {
     const result = { ...restoreResult(manifest, target, false, false), files: 1, bytes: entry.size };
     if ((await inspectPlace(place)) === 'non-empty') {
       if (options.force !== true) {
-        if (await holdsExactly(place, [entry], true, options.signal))
+        if (await holdsExactly(place, [entry], true, subject, options.signal))
           return { ...result, alreadyRestored: true };
         throw targetNotEmpty(subject, target);
       }

@@ -12,6 +12,7 @@ import type { Executor } from '../exec/index.ts';
 import { ChunkDecodeError, chunkName, chunkProblem, decodeChunkSync, sha256Hex } from './chunks.ts';
 import { cancelled, verifyFailed } from './errors.ts';
 import type { Subject } from './errors.ts';
+import { treePath } from './host-backup.ts';
 import { pathWord } from './host-store.ts';
 import type { HostStore } from './host-store.ts';
 import type { ChunkRef, ManifestEntry } from './manifest.ts';
@@ -214,12 +215,13 @@ export async function holdsExactly(
   place: Place,
   entries: readonly ManifestEntry[],
   file: boolean,
+  subject: Subject,
   signal?: AbortSignal,
 ): Promise<boolean> {
   const command = file
     ? `tar -C ${pathWord(posix.dirname(place.path))} -cf - ${shellQuote(posix.basename(place.path))}`
     : `tar -C ${pathWord(place.path)} -cf - .`;
-  const transfer = new Transfer(signal, () => new Error('cancelled'));
+  const transfer = new Transfer(signal, () => cancelled(subject, 'the restore'));
   const reading = place.executor.stream(command, { signal: transfer.signal });
   const read = transfer.watch(reading, place.executor, `reading ${place.path}`);
   const byPath = new Map(entries.map((entry) => [file ? posix.basename(place.path) : entry.path, entry]));
@@ -231,20 +233,17 @@ export async function holdsExactly(
       const next = await transfer.guard(list.next());
       if (next.done === true) break;
       const { header, body } = next.value;
-      const path = posix.normalize(header.name).replace(/^(\.\/)+|^\.$|\/$/g, '');
+      const path = treePath(header.name);
       if (header.type === 'directory') continue;
       const entry = byPath.get(path);
       seen += 1;
-      if (
-        entry === undefined ||
-        (header.type !== entry.type && !(entry.type === 'file' && header.type === 'file'))
-      )
-        same = false;
+      if (entry === undefined || header.type !== entry.type) same = false;
       else if (entry.type === 'symlink') same &&= header.linkname === entry.target;
       else if (same) same = sameContent(await readBody(body), entry);
       if (!same) break;
     }
-    transfer.fail(new Error('done'));
+    // the answer is known: the rest of the tree need not be read
+    transfer.end();
     await read.catch(() => undefined);
   } catch (error) {
     transfer.fail(error);

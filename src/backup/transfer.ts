@@ -32,6 +32,12 @@ export class Transfer {
     this.controller.abort(error);
   }
 
+  /** Stop every stream of the transfer: what it was for is done. What they report then is no failure. */
+  end(): void {
+    this.first ??= { error: undefined };
+    this.controller.abort();
+  }
+
   /** The first failure, else `error`. */
   reason(error: unknown): unknown {
     return this.first === undefined ? error : this.first.error;

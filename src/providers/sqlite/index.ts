@@ -320,13 +320,7 @@ async function backupHere(
       } finally {
         db.close();
       }
-      const backupDb = openDatabase(copy, subject);
-      let facts: DatabaseFacts;
-      try {
-        facts = inspect(backupDb);
-      } finally {
-        backupDb.close();
-      }
+      const facts = localFacts(copy, subject);
       if (facts.integrity.join() !== 'ok')
         throw integrityError(subject, `the backup copy of ${source}`, facts);
       return {
