@@ -17,6 +17,7 @@ import type { ConsoleKit } from './kit.ts';
 
 export function registerDrillPages(api: Api, ctx: ServerContext, kit: ConsoleKit): void {
   const { send, act, takeNotice } = kit;
+  registerDrillJobPages(api, ctx, kit);
 
   api.page({
     method: 'GET',
@@ -78,6 +79,30 @@ export function registerDrillPages(api: Api, ctx: ServerContext, kit: ConsoleKit
         return '/drills';
       }),
   });
+
+  api.page({
+    method: 'GET',
+    path: '/drills/:id',
+    role: 'viewer',
+    summary: 'One drill report',
+    params: z.object({ id: z.string().min(1).max(300) }),
+    handler: async ({ c, params }) => {
+      const record = (await ctx.store.listDrillReports({ limit: 10_000 })).find((r) => r.id === params.id);
+      if (record === undefined) {
+        throw ApiError.notFound(
+          'DRCTL_API_DRILL_NOT_FOUND',
+          `no drill report ${params.id}`,
+          'the drills page lists them',
+        );
+      }
+      return send(c, redactText(ctx, renderDrillReportHtml(record.report as unknown as DrillReport)));
+    },
+  });
+}
+
+/** A drill job while it runs: its live page, and cancelling, continuing and noting it. */
+function registerDrillJobPages(api: Api, ctx: ServerContext, kit: ConsoleKit): void {
+  const { send, act, takeNotice } = kit;
 
   api.page({
     method: 'GET',
@@ -145,25 +170,6 @@ export function registerDrillPages(api: Api, ctx: ServerContext, kit: ConsoleKit
         await ctx.drills.note(params.id, principal?.name ?? 'unknown', body.text);
         return back;
       });
-    },
-  });
-
-  api.page({
-    method: 'GET',
-    path: '/drills/:id',
-    role: 'viewer',
-    summary: 'One drill report',
-    params: z.object({ id: z.string().min(1).max(300) }),
-    handler: async ({ c, params }) => {
-      const record = (await ctx.store.listDrillReports({ limit: 10_000 })).find((r) => r.id === params.id);
-      if (record === undefined) {
-        throw ApiError.notFound(
-          'DRCTL_API_DRILL_NOT_FOUND',
-          `no drill report ${params.id}`,
-          'the drills page lists them',
-        );
-      }
-      return send(c, redactText(ctx, renderDrillReportHtml(record.report as unknown as DrillReport)));
     },
   });
 }
