@@ -126,6 +126,10 @@ workloads:
         kind: sqlite
         placement: { east: { host: app-east, path: ${join(dir, 'east.db')} } }
         backups: [{ every: 1h, to: west, host: backup-west, path: ${join(dir, 'repo')} }]
+      - id: local-db
+        kind: sqlite
+        placement: { east: { path: ${join(dir, 'east.db')} } }
+        backups: [{ every: 1h, to: west, host: backup-west, path: ${join(dir, 'repo')} }]
 `,
     );
     plan = await loadPlan(join(dir, 'plan.yaml'));
@@ -180,6 +184,15 @@ workloads:
     db.close();
     const verified = await run(sqliteProvider, 'verify', { component: 'orders-db' });
     expect(verified.summary).toContain('integrity ok');
+
+    // a database on this machine into the repository on the host, and back here
+    const here = await run(sqliteProvider, 'backup', { component: 'local-db' });
+    expect(here.output).toMatchObject({ repository: expect.stringContaining('on host backup-west') });
+    const back = await run(sqliteProvider, 'restore', {
+      component: 'local-db',
+      target: join(dir, 'restored-here.db'),
+    });
+    expect(back.output).toMatchObject({ integrity: ['ok'], tables: { orders: 500 } });
   });
 
   it('fails a backup whose repository host is cut off mid-transfer, leaves no backup, and the next one succeeds', async () => {
