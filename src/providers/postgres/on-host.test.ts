@@ -13,12 +13,11 @@ import { DrctlError } from '../../errors.ts';
 import { closeExecutors } from '../../exec/index.ts';
 import { pgAvailable, serverRunAs } from '../../pg/index.ts';
 import type { Plan } from '../../plan/model.ts';
-import { silentLogger } from '../../system/logger.ts';
 import { NetnsBed } from '../../testbed/netns-bed.ts';
 import { tempDir } from '../../../test/support/tmp.ts';
 import type { ActionContext } from '../provider.ts';
 import { flushWalArchive, postgresProvider } from './index.ts';
-import { PgBedPair } from './testing.ts';
+import { contextFor, PgBedPair } from './testing.ts';
 
 const unavailable = NetnsBed.unavailable() ?? (pgAvailable() ? undefined : 'PostgreSQL is not installed');
 if (unavailable !== undefined) console.warn(`postgres on hosts skipped: ${unavailable}`);
@@ -28,14 +27,9 @@ describe.skipIf(unavailable !== undefined)('postgres server operations on the da
   let plan: Plan;
   let dir: string;
   let pair: PgBedPair;
-  const evidence: Record<string, unknown> = {};
   const ctx = (step?: { runId: string; stepId: string }): ActionContext => ({
+    ...contextFor(plan, join(dir, 'state')),
     ...step,
-    signal: new AbortController().signal,
-    log: silentLogger(),
-    plan,
-    stateDir: join(dir, 'state'),
-    evidence: (name, value) => (evidence[name] = value),
   });
   const act = (
     name: keyof typeof postgresProvider.actions,
