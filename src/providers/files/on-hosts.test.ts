@@ -11,12 +11,15 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  mkdtempSync,
   readFileSync,
   readdirSync,
   readlinkSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +29,6 @@ import { closeExecutors } from '../../exec/index.ts';
 import { loadPlan } from '../../plan/index.ts';
 import type { Plan } from '../../plan/model.ts';
 import { NetnsBed } from '../../testbed/netns-bed.ts';
-import { tempDir } from '../../../test/support/tmp.ts';
 import { testContext } from '../testing.ts';
 import { sqliteProvider } from '../sqlite/index.ts';
 import { filesProvider } from './index.ts';
@@ -68,7 +70,8 @@ describe.skipIf(unavailable !== undefined)('files and sqlite between hosts over 
 
   beforeAll(async () => {
     bed = await NetnsBed.create({ hosts: ['east', 'west'] });
-    dir = tempDir('drctl-files-hosts-');
+    // removed in afterAll: a temporary directory made in beforeAll would outlive the file
+    dir = mkdtempSync(join(tmpdir(), 'drctl-files-hosts-'));
     const docs = join(dir, 'east-docs');
     mkdirSync(join(docs, 'sub', 'deeper'), { recursive: true });
     mkdirSync(join(docs, 'empty-dir'));
@@ -137,6 +140,7 @@ workloads:
   afterAll(async () => {
     await closeExecutors();
     await bed?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it('backs up a directory on one host into a repository on another, and restores it byte for byte', async () => {
