@@ -35,7 +35,7 @@ import { RunWatcher, type RunFact, type WatchedRun } from '../status/run-events.
 import { communicationPromises } from '../status/promises.ts';
 import type { WaitingFor } from '../engine/journal.ts';
 import type { ReadinessFact } from '../providers/provider.ts';
-import { DrctlError } from '../errors.ts';
+import { hasCode } from '../errors.ts';
 import type { RunStore } from '../store/store.ts';
 import type { Message, Recipient } from './channels.ts';
 import { Outbox } from './outbox.ts';
@@ -400,7 +400,7 @@ export class Communications {
             );
           } catch (error) {
             // another instance opened it first: its start is the breach's
-            if (!(error instanceof DrctlError && error.code === 'DRCTL_STORE_CONFLICT')) throw error;
+            if (!hasCode(error, 'DRCTL_STORE_CONFLICT')) throw error;
             open = await this.#options.store.getDocument(READINESS_BREACHES, id);
             if (open === undefined) continue;
           }

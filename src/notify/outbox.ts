@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { Counter, Gauge, Registry } from 'prom-client';
 import promClient from 'prom-client';
-import { DrctlError } from '../errors.ts';
+import { DrctlError, hasCode } from '../errors.ts';
 import { Redactor } from '../engine/redact.ts';
 import type { MessageChannel } from '../plan/model.ts';
 import type { RunStore, StoredDocument } from '../store/store.ts';
@@ -102,7 +102,7 @@ export class Outbox {
       });
       return true;
     } catch (error) {
-      if (error instanceof DrctlError && error.code === 'DRCTL_STORE_CONFLICT') return false;
+      if (hasCode(error, 'DRCTL_STORE_CONFLICT')) return false;
       throw error;
     }
   }
@@ -151,7 +151,7 @@ export class Outbox {
         })
       ).version;
     } catch (error) {
-      if (error instanceof DrctlError && error.code === 'DRCTL_STORE_CONFLICT') return;
+      if (hasCode(error, 'DRCTL_STORE_CONFLICT')) return;
       throw error;
     }
     const message = entry.message;

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { DrctlError } from '../errors.ts';
+import { DrctlError, hasCode } from '../errors.ts';
 import { Monitor } from '../monitor/index.ts';
 import type { MonitorOptions } from '../monitor/index.ts';
 import type { Plan } from '../plan/index.ts';
@@ -195,7 +195,7 @@ export function monitorService(): ServerService {
             leads: (workload) => lead.token(monitorLeaseKey(workload)) !== undefined,
           });
         } catch (error) {
-          if (error instanceof DrctlError && error.code === 'DRCTL_MONITOR_NOTHING_TO_WATCH') {
+          if (hasCode(error, 'DRCTL_MONITOR_NOTHING_TO_WATCH')) {
             ctx.logger.info({ plan: plan.name }, 'no workload of this plan has probes: not monitored');
             continue;
           }

@@ -7,7 +7,8 @@
 import { hostname } from 'node:os';
 import { finishCancelled, loadRunState, requestCancel } from '../engine/index.ts';
 import type { ActivationGate, RunDriver, RunTrigger } from '../engine/index.ts';
-import { DrctlError, runNotFound } from '../errors.ts';
+import type { DrctlError } from '../errors.ts';
+import { hasCode, runNotFound } from '../errors.ts';
 import type { Plan } from '../plan/index.ts';
 import { FINAL_RUN_STATUSES } from '../store/index.ts';
 import type { RunRecord, RunStatus, RunStore } from '../store/index.ts';
@@ -115,7 +116,7 @@ export class RunSupervisor {
         host: hostname(),
       });
     } catch (error) {
-      if (!(error instanceof DrctlError && error.code === 'DRCTL_RUN_LOCKED')) throw error;
+      if (!hasCode(error, 'DRCTL_RUN_LOCKED')) throw error;
     }
   }
 
@@ -160,7 +161,7 @@ export class RunSupervisor {
           await this.#ctx.store.deleteDocument(SERVER_RUNS, driver.runId);
       })
       .catch((error: unknown) => {
-        if (error instanceof DrctlError && error.code === 'DRCTL_RUN_LEASE_LOST') {
+        if (hasCode(error, 'DRCTL_RUN_LEASE_LOST')) {
           // paused or cut off past the lease: another instance drives the run now, and the fencing
           // token refused whatever this driver tried to write since
           this.#ctx.logger.warn(

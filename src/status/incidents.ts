@@ -5,7 +5,7 @@
  * (impact.ts) whenever the page is built, so they follow the plan.
  */
 import { randomBytes } from 'node:crypto';
-import { DrctlError } from '../errors.ts';
+import { DrctlError, hasCode } from '../errors.ts';
 import type { RunStore, StoredDocument } from '../store/store.ts';
 import type { ComponentState } from './impact.ts';
 
@@ -186,7 +186,7 @@ export class IncidentBook {
         await this.#put(next, doc.version);
         return next;
       } catch (error) {
-        if (attempt < 5 && error instanceof DrctlError && error.code === 'DRCTL_STORE_CONFLICT') continue;
+        if (attempt < 5 && hasCode(error, 'DRCTL_STORE_CONFLICT')) continue;
         throw error;
       }
     }

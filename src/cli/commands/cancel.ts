@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DrctlError } from '../../errors.ts';
+import { hasCode } from '../../errors.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
 import { actor, withStateOptions, type StateOptions } from '../state-options.ts';
 
@@ -36,7 +36,7 @@ export const registerCancel: RegisterCommand = (program, context) => {
           host: hostname(),
         });
       } catch (error) {
-        if (!(error instanceof DrctlError && error.code === 'DRCTL_RUN_LOCKED')) throw error;
+        if (!hasCode(error, 'DRCTL_RUN_LOCKED')) throw error;
         // a live driver stops its steps and ends the run; wait for it
         const deadline = Date.now() + DRIVER_GRACE_MS;
         while (Date.now() < deadline) {

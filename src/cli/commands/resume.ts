@@ -3,7 +3,7 @@
  * --retry/--skip/--done/--abort STEP it first records the operator's decision for a step that waits for one.
  */
 import type { Decision } from '../../engine/index.ts';
-import { DrctlError, runNotFound, UsageError } from '../../errors.ts';
+import { hasCode, runNotFound, UsageError } from '../../errors.ts';
 import { printJson, type RegisterCommand } from '../context.ts';
 import { actor, withStateOptions, type StateOptions } from '../state-options.ts';
 
@@ -77,7 +77,7 @@ export const registerResume: RegisterCommand = (program, context) => {
         driver = await engine.resume({ plan, runId, by, returnWhenWaiting: !options.wait });
       } catch (error) {
         // a live driver will act on the decision itself
-        if (error instanceof DrctlError && error.code === 'DRCTL_RUN_LOCKED' && decisions.length > 0) {
+        if (hasCode(error, 'DRCTL_RUN_LOCKED') && decisions.length > 0) {
           if (options.json)
             printJson(context, {
               run: runId,

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { siteDeclaration } from '../../engine/activation.ts';
 import { loadRunState, requestCancel } from '../../engine/index.ts';
 import type { RunDriver, RunTrigger } from '../../engine/index.ts';
-import { DrctlError } from '../../errors.ts';
+import { hasCode } from '../../errors.ts';
 import type { Plan } from '../../plan/model.ts';
 import { siteRunWorkload } from '../../plan/site.ts';
 import { FINAL_RUN_STATUSES } from '../../store/index.ts';
@@ -119,7 +119,7 @@ export function registerAlerts(api: Api, ctx: ServerContext): void {
     const trigger = { automatic: false, reason };
     const driver = await startRecovery(target, reason, trigger).catch((error: unknown) => {
       // another instance on the same store declared the site between the look above and this start
-      if (error instanceof DrctlError && error.code === 'DRCTL_SITE_RUN_OPEN') {
+      if (hasCode(error, 'DRCTL_SITE_RUN_OPEN')) {
         const runId = (error.details as { runId?: unknown } | undefined)?.runId;
         if (typeof runId === 'string') return { runId, joined: true as const };
       }
