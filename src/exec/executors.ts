@@ -8,7 +8,7 @@ import { DrctlError } from '../errors.ts';
 import { CommandMissingError, missingCommand } from './errors.ts';
 import { LocalExecutor } from './local.ts';
 import { shellQuote } from './quote.ts';
-import { SshExecutor } from './ssh.ts';
+import { releaseControlDirectory, SshExecutor } from './ssh.ts';
 import type { Executor, HostTarget, RunOptions, RunResult } from './types.ts';
 
 export const localExecutor = new LocalExecutor();
@@ -31,6 +31,7 @@ export async function closeExecutors(): Promise<void> {
   const all = [...hosts.values()];
   hosts.clear();
   await Promise.all(all.map((executor) => executor.close()));
+  releaseControlDirectory();
 }
 
 /** Run a command that must succeed: a missing program or a non-zero exit is an error naming it and where. */

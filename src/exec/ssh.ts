@@ -29,10 +29,11 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive } from '../system/processes.ts';
 import { HostError, sshFailure } from './errors.ts';
 import { runProcess, stopGroup } from './local.ts';
 import { shellJoin, shellQuote } from './quote.ts';
@@ -47,22 +48,47 @@ const ALIVE_INTERVAL_S = 1;
 const ALIVE_COUNT = 3;
 
 let controlDir: string | undefined;
+let exitHooked = false;
 const open = new Set<SshExecutor>();
 
-/** One private directory per drctl process for the control sockets, removed when it exits. */
+/** One private directory per drctl process for the control sockets, removed when it exits or closes them all. */
 function controlDirectory(): string {
   if (controlDir !== undefined) return controlDir;
-  const dir = mkdtempSync(join(tmpdir(), 'drctl-ssh-'));
+  removeStaleControlDirectories();
+  const dir = mkdtempSync(join(tmpdir(), `drctl-ssh-${process.pid}-`));
   // SSH_ASKPASS: prints the passphrase ssh asks for, from the variable drctl sets for that one client
   writeFileSync(join(dir, 'askpass'), '#!/bin/sh\nprintf "%s\\n" "$DRCTL_SSH_ASKPASS_VALUE"\n', {
     mode: 0o700,
   });
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', () => {
+      for (const executor of open) executor.closeSync();
+      open.clear();
+      releaseControlDirectory();
+    });
+  }
   controlDir = dir;
-  process.on('exit', () => {
-    for (const executor of open) executor.closeSync();
-    rmSync(dir, { recursive: true, force: true });
-  });
   return dir;
+}
+
+/** A drctl killed with SIGKILL cannot remove its directory: the next one does, once that process is gone. */
+function removeStaleControlDirectories(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = Number(/^drctl-ssh-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
+    rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Remove the control directory once no connection uses it (`closeExecutors`): test workers and embedding
+ * processes do not always end with an 'exit' event. The next connection makes a new one.
+ */
+export function releaseControlDirectory(): void {
+  if (controlDir === undefined || open.size > 0) return;
+  rmSync(controlDir, { recursive: true, force: true });
+  controlDir = undefined;
 }
 
 /** The control socket of a host: one per way of reaching it (user, key, known_hosts, jump), not per address. */
@@ -158,6 +184,8 @@ export class SshExecutor implements Executor {
         if (this.#master === child) {
           this.#master = undefined;
           this.#connected = undefined;
+          // nothing of this host is left to end on exit, and the control directory may go
+          if (this.#sessions.every((session) => !session.alive)) open.delete(this);
         }
       },
       () => undefined,

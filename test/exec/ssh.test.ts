@@ -3,7 +3,8 @@
  * Skipped with a message where namespaces cannot be made (not root, no sshd).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -160,6 +161,13 @@ describe.skipIf(unavailable !== undefined)('execution on hosts over SSH', () => 
     const gone = Date.now() + 10_000;
     while ((await running()) && Date.now() < gone) await sleep(100);
     expect(await running()).toBe(false);
+    // the dead driver could not remove its control directory; the next directory made sweeps it
+    const driversDirectory = () =>
+      readdirSync(tmpdir()).some((name) => name.startsWith(`drctl-ssh-${driver.pid}-`));
+    expect(driversDirectory()).toBe(true);
+    await closeExecutors();
+    await executorFor(bed.target('east')).run('true');
+    expect(driversDirectory()).toBe(false);
   });
 
   it('names a command missing on the host', async () => {
