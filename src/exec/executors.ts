@@ -60,6 +60,27 @@ export interface Location {
 }
 
 /**
+ * Make `dir` an empty directory where the executor runs: a restore target is never silently merged into.
+ * One that holds something is emptied only with `force`; otherwise `notEmpty(entries)` is thrown.
+ */
+export async function emptyDirectory(
+  executor: Executor,
+  dir: string,
+  options: { force: boolean; notEmpty: (entries: number) => Error },
+): Promise<void> {
+  const path = shellQuote(dir);
+  const { stdout } = await runChecked(executor, `mkdir -p ${path} && ls -A ${path} | wc -l`, {
+    what: `preparing the restore target ${dir}`,
+  });
+  const entries = Number(stdout.trim());
+  if (entries === 0) return;
+  if (!options.force) throw options.notEmpty(entries);
+  await runChecked(executor, `find ${path} -mindepth 1 -maxdepth 1 -exec rm -rf {} +`, {
+    what: `emptying the restore target ${dir}`,
+  });
+}
+
+/**
  * Copy a file or a directory from one place to another, either of them on a host: a tar stream from the
  * source's executor into the destination's. A directory's contents land in `to.path` (made if missing); a
  * file lands at `to.path`, written beside it first and renamed, so a reader never sees half a file.

@@ -13,6 +13,7 @@ export { executorOn, hostTarget, planHosts } from './plan-hosts.ts';
 export {
   closeExecutors,
   copy,
+  emptyDirectory,
   executorFor,
   hostStatePath,
   localExecutor,

@@ -6,7 +6,7 @@
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DrctlError } from '../../errors.ts';
-import { runChecked, shellQuote } from '../../exec/index.ts';
+import { emptyDirectory, runChecked, shellQuote } from '../../exec/index.ts';
 import type { Executor } from '../../exec/index.ts';
 import { findPgBinaries } from '../../pg/binaries.ts';
 import { one, withClient } from '../../pg/client.ts';
@@ -22,25 +22,22 @@ export async function prepareDataDir(
   force: boolean,
   component: string,
 ): Promise<void> {
-  const path = shellQuote(dir);
-  const { stdout } = await runChecked(executor, `mkdir -p ${path} && ls -A ${path} | wc -l`, {
-    what: `preparing the restore target ${dir}`,
+  await emptyDirectory(executor, dir, {
+    force,
+    notEmpty: (entries) =>
+      new DrctlError(
+        PGBACKREST_ERRORS.TARGET_NOT_EMPTY,
+        `restore target ${dir} of "${component}" is not empty (${entries} entries)${executor.host === undefined ? '' : ` on ${executor.where}`}`,
+        {
+          hint: 'restore into an empty directory, or say force: true to empty it first',
+          details: { target: dir },
+        },
+      ),
   });
-  const entries = Number(stdout.trim());
-  if (entries > 0 && !force)
-    throw new DrctlError(
-      PGBACKREST_ERRORS.TARGET_NOT_EMPTY,
-      `restore target ${dir} of "${component}" is not empty (${entries} entries)${executor.host === undefined ? '' : ` on ${executor.where}`}`,
-      {
-        hint: 'restore into an empty directory, or say force: true to empty it first',
-        details: { target: dir },
-      },
-    );
-  await runChecked(
-    executor,
-    `find ${path} -mindepth 1 -maxdepth 1 -exec rm -rf {} + && chmod 700 ${path} && ${giveToServer(path)}`,
-    { what: `emptying the restore target ${dir}` },
-  );
+  const path = shellQuote(dir);
+  await runChecked(executor, `chmod 700 ${path} && ${giveToServer(path)}`, {
+    what: `handing the restore target ${dir} to the server's user`,
+  });
 }
 
 /**

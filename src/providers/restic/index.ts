@@ -16,7 +16,7 @@ import { findPlacement, planPath, RetentionParams } from '../../backup/resolve.t
 import { BACKUP_ERRORS } from '../../backup/errors.ts';
 import { defineAction } from '../provider.ts';
 import type { ActionContext, PreflightCheck, Provider, ReadinessFact } from '../provider.ts';
-import { runChecked, shellQuote } from '../../exec/index.ts';
+import { emptyDirectory, runChecked, shellQuote } from '../../exec/index.ts';
 import type { Executor } from '../../exec/index.ts';
 import {
   RESTIC_ERRORS,
@@ -528,29 +528,18 @@ async function chooseSnapshot(
 }
 
 /** A restore target must be empty, or emptied on request; never silently merged into. */
-async function prepareTarget(
-  executor: Executor,
-  dir: string,
-  force: boolean,
-  component: string,
-): Promise<void> {
-  const path = shellQuote(dir);
-  const { stdout } = await runChecked(executor, `mkdir -p ${path} && ls -A ${path} | wc -l`, {
-    what: `preparing the restore target ${dir}`,
-  });
-  const entries = Number(stdout.trim());
-  if (entries === 0) return;
-  if (!force)
-    throw new DrctlError(
-      BACKUP_ERRORS.RESTORE_TARGET_NOT_EMPTY,
-      `restore target ${dir} of "${component}" is not empty (${entries} entries)${executor.host === undefined ? '' : ` on ${executor.where}`}`,
-      {
-        hint: 'restore into an empty directory, or say force: true (clear: true in a verification) to empty it first',
-        details: { target: dir },
-      },
-    );
-  await runChecked(executor, `find ${path} -mindepth 1 -maxdepth 1 -exec rm -rf {} +`, {
-    what: `emptying the restore target ${dir}`,
+function prepareTarget(executor: Executor, dir: string, force: boolean, component: string): Promise<void> {
+  return emptyDirectory(executor, dir, {
+    force,
+    notEmpty: (entries) =>
+      new DrctlError(
+        BACKUP_ERRORS.RESTORE_TARGET_NOT_EMPTY,
+        `restore target ${dir} of "${component}" is not empty (${entries} entries)${executor.host === undefined ? '' : ` on ${executor.where}`}`,
+        {
+          hint: 'restore into an empty directory, or say force: true (clear: true in a verification) to empty it first',
+          details: { target: dir },
+        },
+      ),
   });
 }
 
