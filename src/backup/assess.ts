@@ -141,3 +141,13 @@ export function retentionPlan(manifests: readonly Manifest[], policy: Retention)
     referencedBlobs,
   };
 }
+
+/** The newest passed verification among the recorded ones (each a `verifications/<id>.json` text). */
+export function newestPassed(texts: readonly string[]): VerifyReport | undefined {
+  let newest: VerifyReport | undefined;
+  for (const text of texts) {
+    const report = JSON.parse(text) as VerifyReport;
+    if (report.ok && (newest === undefined || report.at > newest.at)) newest = report;
+  }
+  return newest;
+}

@@ -17,7 +17,7 @@ import { DrctlError } from '../errors.ts';
 import { localExecutor, runChecked, shellQuote } from '../exec/index.ts';
 import type { Executor } from '../exec/index.ts';
 import type { Retention } from '../plan/model.ts';
-import { retentionPlan, verifyBackup } from './assess.ts';
+import { newestPassed, retentionPlan, verifyBackup } from './assess.ts';
 import { CHUNKER } from './chunker.ts';
 import { BACKUP_ERRORS, cancelled, describe, targetNotEmpty } from './errors.ts';
 import type { Subject } from './errors.ts';
@@ -367,12 +367,7 @@ export class HostRepository implements Repository {
   }
 
   async lastVerification(): Promise<VerifyReport | undefined> {
-    let newest: VerifyReport | undefined;
-    for (const text of await this.store.texts('verifications/*.json')) {
-      const report = JSON.parse(text) as VerifyReport;
-      if (report.ok && (newest === undefined || report.at > newest.at)) newest = report;
-    }
-    return newest;
+    return newestPassed(await this.store.texts('verifications/*.json'));
   }
 
   async prune(policy: Retention, options: PruneOptions = {}): Promise<PruneReport> {

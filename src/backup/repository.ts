@@ -88,7 +88,7 @@ import type {
   RestoreResult,
   VerifyReport,
 } from './manifest.ts';
-import { retentionPlan, verifyBackup } from './assess.ts';
+import { newestPassed, retentionPlan, verifyBackup } from './assess.ts';
 import type { VerifyPlan } from './assess.ts';
 import {
   fileEntry,
@@ -529,13 +529,8 @@ export class BackupRepository implements Repository {
   async lastVerification(): Promise<VerifyReport | undefined> {
     const dir = join(this.root, 'verifications');
     const names = await readdir(dir).catch(() => [] as string[]);
-    let newest: VerifyReport | undefined;
-    for (const name of names) {
-      if (!name.endsWith('.json')) continue;
-      const report = JSON.parse(await readFile(join(dir, name), 'utf8')) as VerifyReport;
-      if (report.ok && (newest === undefined || report.at > newest.at)) newest = report;
-    }
-    return newest;
+    const reports = names.filter((name) => name.endsWith('.json'));
+    return newestPassed(await Promise.all(reports.map((name) => readFile(join(dir, name), 'utf8'))));
   }
 
   /** Apply a retention policy; a dry run reports the same decisions and frees nothing. */
